@@ -1,0 +1,651 @@
+/**
+ * Deployment files, validated black-box since no Docker engine or cluster runs here:
+ * docker-compose.yml, k8s/*.yaml, nginx/nginx.conf and scripts/kafka.sh must agree with
+ * the node list (lib/topology.ts) and the configuration variables (lib/config.ts).
+ *
+ * Each check is a function returning the problems it finds. The real files must give
+ * none; the "catches mistakes" block feeds each check a broken copy and expects it to
+ * complain, so no check can silently pass everything.
+ */
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync, statSync, existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parse, parseAllDocuments } from "yaml";
+import { ENV_VARS } from "../../lib/config";
+import { NODES, type NodeSpec } from "../../lib/topology";
+
+const ROOT = resolve(__dirname, "../..");
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+const obj = (v: unknown): Obj => (isObj(v) ? v : {});
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const str = (v: unknown): string | undefined => (typeof v === "string" ? v : typeof v === "number" ? String(v) : undefined);
+function get(v: unknown, path: string): unknown {
+	return path.split(".").reduce<unknown>((cur, key) => (isObj(cur) ? cur[key] : undefined), v);
+}
+const clone = <T>(v: T): T => structuredClone(v);
+
+// ---------------------------------------------------------------------------------------
+// Loading
+// ---------------------------------------------------------------------------------------
+
+function loadCompose(): Obj {
+	// merge: compose files share blocks with YAML anchors and `<<` merge keys.
+	const doc = parse(readFileSync(join(ROOT, "docker-compose.yml"), "utf8"), { merge: true }) as unknown;
+	if (!isObj(doc)) throw new Error("docker-compose.yml is not a mapping");
+	return doc;
+}
+
+interface K8sObject {
+	file: string;
+	kind: string;
+	name: string;
+	body: Obj;
+}
+
+function loadK8s(): K8sObject[] {
+	const dir = join(ROOT, "k8s");
+	const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
+	const objects: K8sObject[] = [];
+	for (const file of files) {
+		for (const doc of parseAllDocuments(readFileSync(join(dir, file), "utf8"))) {
+			if (doc.errors.length) throw new Error(`k8s/${file}: ${doc.errors.map((e) => e.message).join("; ")}`);
+			const body = doc.toJS() as unknown;
+			if (body === null || body === undefined) continue; // empty document (e.g. trailing ---)
+			if (!isObj(body)) throw new Error(`k8s/${file}: a document is not a mapping`);
+			objects.push({
+				file,
+				kind: str(body.kind) ?? "",
+				name: str(get(body, "metadata.name")) ?? "",
+				body,
+			});
+		}
+	}
+	return objects;
+}
+
+// ---------------------------------------------------------------------------------------
+// docker-compose.yml
+// ---------------------------------------------------------------------------------------
+
+/** environment as a map; a key without value (passed through from the host) maps to null. */
+function composeEnv(service: Obj): Map<string, string | null> {
+	const env = new Map<string, string | null>();
+	const raw = service.environment;
+	if (Array.isArray(raw)) {
+		for (const entry of raw) {
+			const s = String(entry);
+			const eq = s.indexOf("=");
+			if (eq < 0) env.set(s, null);
+			else env.set(s.slice(0, eq), s.slice(eq + 1));
+		}
+	} else {
+		for (const [k, v] of Object.entries(obj(raw))) env.set(k, v === null || v === undefined ? null : String(v));
+	}
+	return env;
+}
+
+/** Compose interpolation with the defaults it would use: ${A:-x} → x, ${A:?msg} and ${A} → a placeholder. */
+function interpolate(value: string): string {
+	return value.replace(/\$\{(\w+)(?:(:?-)([^}]*)|(:?\?)[^}]*)?\}/g, (_m, _name: string, dash?: string, def?: string) =>
+		dash ? (def ?? "") : "placeholder",
+	);
+}
+
+function dependsOn(service: Obj): Map<string, string | undefined> {
+	const deps = new Map<string, string | undefined>();
+	const raw = service.depends_on;
+	if (Array.isArray(raw)) for (const d of raw) deps.set(String(d), undefined);
+	else for (const [k, v] of Object.entries(obj(raw))) deps.set(k, str(get(v, "condition")));
+	return deps;
+}
+
+function healthcheckText(service: Obj): string {
+	const test = get(service, "healthcheck.test");
+	return Array.isArray(test) ? test.map(String).join(" ") : (str(test) ?? "");
+}
+
+const REQUIRED_NODE_ENV = ["TRANSPORTER", "CACHER", "DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS", "JWT_SECRET"] as const;
+/** Variables whose value names another compose service as host (scheme://[user@]host:port or host:port lists). */
+const HOST_ENV = ["TRANSPORTER", "CACHER", "DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS"] as const;
+
+function composeNodeProblems(compose: Obj, node: NodeSpec): string[] {
+	const problems: string[] = [];
+	const services = obj(compose.services);
+	const svc = services[node.name];
+	if (!isObj(svc)) return [`compose: no service "${node.name}"`];
+	const where = `compose ${node.name}`;
+	if (svc.build === undefined) problems.push(`${where}: has no build (it must run the project's image)`);
+
+	const env = composeEnv(svc);
+	if (env.get("SERVICES") !== node.name) problems.push(`${where}: SERVICES expected "${node.name}", got ${JSON.stringify(env.get("SERVICES"))}`);
+	if (env.get("NODE_ENV") !== "production") problems.push(`${where}: NODE_ENV expected "production", got ${JSON.stringify(env.get("NODE_ENV"))}`);
+	for (const name of REQUIRED_NODE_ENV) {
+		const value = env.get(name);
+		if (!value) problems.push(`${where}: ${name} is not set`);
+	}
+	const jwt = env.get("JWT_SECRET");
+	if (jwt && !/^\$\{JWT_SECRET:\?[^}]*\}$/.test(jwt)) problems.push(`${where}: JWT_SECRET must come from the host and be required (\${JWT_SECRET:?...}), got "${jwt}"`);
+	for (const name of HOST_ENV) {
+		const value = env.get(name);
+		if (!value) continue;
+		const hosts = name === "KAFKA_BROKERS"
+			? interpolate(value).split(",").map((b) => b.trim().split(":")[0])
+			: [safeHostname(interpolate(value))];
+		for (const host of hosts) {
+			if (!host || !isObj(services[host])) problems.push(`${where}: ${name} points at host "${host}", which is no compose service`);
+		}
+	}
+	const portVar = node.name === "gateway" ? "PORT" : "METRICS_PORT";
+	if (env.get(portVar) !== String(node.port)) problems.push(`${where}: ${portVar} expected "${node.port}", got ${JSON.stringify(env.get(portVar))}`);
+
+	const hc = healthcheckText(svc);
+	const hcPorts = [...hc.matchAll(/127\.0\.0\.1:(\d+)\/health\b/g)].map((m) => Number(m[1]));
+	if (hcPorts.length !== 1 || hcPorts[0] !== node.port) {
+		problems.push(`${where}: healthcheck expected http://127.0.0.1:${node.port}/health, got "${hc}"`);
+	}
+	const deps = dependsOn(svc);
+	for (const infra of ["postgres", "redis", "nats"]) {
+		if (deps.get(infra) !== "service_healthy") problems.push(`${where}: depends_on ${infra} expected condition service_healthy, got ${JSON.stringify(deps.get(infra))}`);
+	}
+	return problems;
+}
+
+const KNOWN_ENV = new Set<string>(ENV_VARS);
+const PUBLISHING = new Set(["gateway", "nginx"]);
+
+function composeProblems(compose: Obj): string[] {
+	const problems: string[] = [];
+	const services = obj(compose.services);
+	const declaredVolumes = new Set(Object.keys(obj(compose.volumes)));
+	const nodeNames = new Set(NODES.map((n) => n.name));
+	for (const [name, raw] of Object.entries(services)) {
+		const svc = obj(raw);
+		for (const [dep, condition] of dependsOn(svc)) {
+			if (!isObj(services[dep])) problems.push(`compose ${name}: depends_on "${dep}", which is no service`);
+			else if (condition === "service_healthy" && !isObj(get(services[dep], "healthcheck"))) {
+				problems.push(`compose ${name}: waits for ${dep} to be healthy, but ${dep} has no healthcheck`);
+			}
+		}
+		if (arr(svc.ports).length > 0 && !PUBLISHING.has(name)) problems.push(`compose ${name}: publishes ports ${JSON.stringify(svc.ports)}; only gateway and nginx may`);
+		for (const v of arr(svc.volumes)) {
+			const source = typeof v === "string" ? v.split(":")[0] : str(get(v, "source"));
+			if (!source) continue;
+			if (source.startsWith(".") || source.startsWith("/")) {
+				if (!existsSync(resolve(ROOT, source))) problems.push(`compose ${name}: mounts ${source}, which does not exist`);
+			} else if (!declaredVolumes.has(source)) problems.push(`compose ${name}: uses volume "${source}", not declared under volumes:`);
+		}
+		if (svc.build !== undefined) {
+			// A container of the project's image: it is a node of lib/topology.ts and reads only known variables.
+			if (!nodeNames.has(name)) problems.push(`compose ${name}: builds the project image but is no node of lib/topology.ts`);
+			for (const key of composeEnv(svc).keys()) {
+				if (!KNOWN_ENV.has(key)) problems.push(`compose ${name}: environment ${key} is not a variable the app reads (lib/config.ts ENV_VARS)`);
+			}
+		}
+	}
+	const publishedTarget = (svcName: string) =>
+		arr(get(services[svcName], "ports")).map((p) => (typeof p === "string" ? Number(p.split(":").pop()) : Number(get(p, "target"))));
+	if (!publishedTarget("gateway").includes(3000)) problems.push(`compose gateway: expected to publish container port 3000, got ${JSON.stringify(publishedTarget("gateway"))}`);
+	if (!publishedTarget("nginx").includes(80)) problems.push(`compose nginx: expected to publish container port 80, got ${JSON.stringify(publishedTarget("nginx"))}`);
+
+	const image = (s: string) => str(get(services[s], "image")) ?? "";
+	if (!/^postgres:17\b/.test(image("postgres"))) problems.push(`compose postgres: image expected postgres:17, got "${image("postgres")}"`);
+	if (!/^redis:7\b/.test(image("redis"))) problems.push(`compose redis: image expected redis:7, got "${image("redis")}"`);
+	if (!/^nats:2\b/.test(image("nats"))) problems.push(`compose nats: image expected nats:2, got "${image("nats")}"`);
+	const natsCommand = arr(get(services.nats, "command")).map(String).concat(str(get(services.nats, "command"))?.split(/\s+/) ?? []);
+	if (!natsCommand.includes("-js")) problems.push(`compose nats: JetStream (-js) expected in command, got ${JSON.stringify(get(services.nats, "command"))}`);
+	if (image("kafka") !== "apache/kafka:3.9.1") problems.push(`compose kafka: image expected apache/kafka:3.9.1, got "${image("kafka")}"`);
+	const kafkaRoles = composeEnv(obj(services.kafka)).get("KAFKA_PROCESS_ROLES") ?? "";
+	if (kafkaRoles.split(",").sort().join(",") !== "broker,controller") problems.push(`compose kafka: KRaft (KAFKA_PROCESS_ROLES=broker,controller) expected, got "${kafkaRoles}"`);
+	if (!/^nginx\b/.test(image("nginx"))) problems.push(`compose nginx: image expected nginx, got "${image("nginx")}"`);
+	return problems;
+}
+
+function safeHostname(url: string): string {
+	try {
+		return new URL(url).hostname;
+	} catch {
+		return "";
+	}
+}
+
+// ---------------------------------------------------------------------------------------
+// k8s/
+// ---------------------------------------------------------------------------------------
+
+const NAMESPACE = "eislager";
+
+function find(objects: K8sObject[], kind: string, name: string): K8sObject | undefined {
+	return objects.find((o) => o.kind === kind && o.name === name);
+}
+
+function containersOf(deployment: K8sObject): Obj[] {
+	return arr(get(deployment.body, "spec.template.spec.containers")).map(obj);
+}
+
+/** A probe or targetPort given as a number or as the name of a container port. */
+function resolvePort(containers: Obj[], port: unknown): number | undefined {
+	if (typeof port === "number") return port;
+	if (typeof port === "string" && /^\d+$/.test(port)) return Number(port);
+	for (const c of containers) {
+		for (const p of arr(c.ports)) if (get(p, "name") === port) return Number(get(p, "containerPort"));
+	}
+	return undefined;
+}
+
+function envList(container: Obj): Obj[] {
+	return arr(container.env).map(obj);
+}
+
+function labelsMatch(selector: Obj, labels: Obj): boolean {
+	const entries = Object.entries(selector);
+	return entries.length > 0 && entries.every(([k, v]) => labels[k] === v);
+}
+
+function k8sNodeProblems(objects: K8sObject[], node: NodeSpec): string[] {
+	const problems: string[] = [];
+	const deployment = find(objects, "Deployment", node.name);
+	const service = find(objects, "Service", node.name);
+	if (!deployment) problems.push(`k8s: no Deployment "${node.name}"`);
+	if (!service) problems.push(`k8s: no Service "${node.name}"`);
+	if (!deployment || !service) return problems;
+	const where = `k8s Deployment ${node.name} (${deployment.file})`;
+
+	const containers = containersOf(deployment);
+	const app = containers.find((c) => envList(c).some((e) => e.name === "SERVICES"));
+	if (!app) return [...problems, `${where}: no container sets SERVICES`];
+	const env = new Map(envList(app).map((e) => [str(e.name) ?? "", e]));
+	const value = (name: string) => str(env.get(name)?.value);
+	if (value("SERVICES") !== node.name) problems.push(`${where}: SERVICES expected "${node.name}", got ${JSON.stringify(value("SERVICES"))}`);
+	const portVar = node.name === "gateway" ? "PORT" : "METRICS_PORT";
+	if (value(portVar) !== String(node.port)) problems.push(`${where}: ${portVar} expected "${node.port}", got ${JSON.stringify(value(portVar))}`);
+	for (const name of REQUIRED_NODE_ENV) if (!env.has(name)) problems.push(`${where}: ${name} is not set`);
+
+	const containerPorts = arr(app.ports).map((p) => Number(get(p, "containerPort")));
+	if (!containerPorts.includes(node.port)) problems.push(`${where}: containerPort expected ${node.port}, got ${JSON.stringify(containerPorts)}`);
+	for (const [probe, path] of [["livenessProbe", "/health"], ["readinessProbe", "/ready"]] as const) {
+		const got = { path: get(app, `${probe}.httpGet.path`), port: resolvePort(containers, get(app, `${probe}.httpGet.port`)) };
+		if (got.path !== path || got.port !== node.port) {
+			problems.push(`${where}: ${probe} expected GET ${path} on ${node.port}, got ${JSON.stringify(got)}`);
+		}
+	}
+	for (const key of ["requests.cpu", "requests.memory", "limits.cpu", "limits.memory"]) {
+		if (get(app, `resources.${key}`) === undefined) problems.push(`${where}: resources.${key} missing`);
+	}
+
+	const podLabels = obj(get(deployment.body, "spec.template.metadata.labels"));
+	if (!labelsMatch(obj(get(deployment.body, "spec.selector.matchLabels")), podLabels)) {
+		problems.push(`${where}: spec.selector.matchLabels does not match the pod template labels`);
+	}
+	if (!labelsMatch(obj(get(service.body, "spec.selector")), podLabels)) {
+		problems.push(`k8s Service ${node.name}: selector ${JSON.stringify(get(service.body, "spec.selector"))} does not select the pods of Deployment ${node.name} ${JSON.stringify(podLabels)}`);
+	}
+	const servicePorts = arr(get(service.body, "spec.ports")).map((p) => ({ port: Number(get(p, "port")), target: resolvePort(containers, get(p, "targetPort") ?? get(p, "port")) }));
+	if (!servicePorts.some((p) => p.port === node.port && p.target === node.port)) {
+		problems.push(`k8s Service ${node.name}: expected port ${node.port} → targetPort ${node.port}, got ${JSON.stringify(servicePorts)}`);
+	}
+	return problems;
+}
+
+function k8sProblems(objects: K8sObject[]): string[] {
+	const problems: string[] = [];
+	if (!find(objects, "Namespace", NAMESPACE)) problems.push(`k8s: no Namespace "${NAMESPACE}"`);
+	for (const o of objects) {
+		const namespace = get(o.body, "metadata.namespace");
+		if (o.kind !== "Namespace" && namespace !== NAMESPACE) problems.push(`k8s ${o.kind} ${o.name} (${o.file}): namespace expected "${NAMESPACE}", got ${JSON.stringify(namespace)}`);
+	}
+	const keysOf = (kind: "Secret" | "ConfigMap", name: string): Set<string> | undefined => {
+		const o = find(objects, kind, name);
+		if (!o) return undefined;
+		return new Set([...Object.keys(obj(o.body.data)), ...Object.keys(obj(o.body.stringData))]);
+	};
+	const deployments = objects.filter((o) => o.kind === "Deployment");
+	const nodeNames = new Set(NODES.map((n) => n.name));
+	for (const d of deployments) {
+		if (!nodeNames.has(d.name)) problems.push(`k8s Deployment ${d.name} (${d.file}): is no node of lib/topology.ts`);
+		for (const c of containersOf(d)) {
+			for (const e of envList(c)) {
+				const name = str(e.name) ?? "";
+				if (!KNOWN_ENV.has(name)) problems.push(`k8s Deployment ${d.name}: env ${name} is not a variable the app reads (lib/config.ts ENV_VARS)`);
+				for (const [refKind, kind] of [["secretKeyRef", "Secret"], ["configMapKeyRef", "ConfigMap"]] as const) {
+					const ref = get(e, `valueFrom.${refKind}`);
+					if (!isObj(ref)) continue;
+					const keys = keysOf(kind, str(ref.name) ?? "");
+					if (!keys) problems.push(`k8s Deployment ${d.name}: env ${name} refers to ${kind} "${ref.name}", which is not defined`);
+					else if (!keys.has(str(ref.key) ?? "") && ref.optional !== true) {
+						problems.push(`k8s Deployment ${d.name}: env ${name} refers to key "${ref.key}" of ${kind} ${ref.name}, which has no such key`);
+					}
+				}
+			}
+			for (const from of arr(c.envFrom)) {
+				for (const [refKind, kind] of [["secretRef", "Secret"], ["configMapRef", "ConfigMap"]] as const) {
+					const ref = get(from, refKind);
+					if (isObj(ref) && !keysOf(kind, str(ref.name) ?? "") && ref.optional !== true) {
+						problems.push(`k8s Deployment ${d.name}: envFrom refers to ${kind} "${ref.name}", which is not defined`);
+					}
+				}
+			}
+		}
+	}
+	const services = objects.filter((o) => o.kind === "Service");
+	for (const s of services) {
+		const selector = obj(get(s.body, "spec.selector"));
+		if (!deployments.some((d) => labelsMatch(selector, obj(get(d.body, "spec.template.metadata.labels"))))) {
+			problems.push(`k8s Service ${s.name} (${s.file}): selector ${JSON.stringify(selector)} matches no Deployment's pod labels`);
+		}
+	}
+
+	const gatewayNode = NODES.find((n) => n.name === "gateway");
+	const gatewayService = find(objects, "Service", "gateway");
+	const ingresses = objects.filter((o) => o.kind === "Ingress");
+	if (ingresses.length === 0) problems.push("k8s: no Ingress");
+	for (const ing of ingresses) {
+		const backends = [
+			get(ing.body, "spec.defaultBackend"),
+			...arr(get(ing.body, "spec.rules")).flatMap((r) => arr(get(r, "http.paths")).map((p) => get(p, "backend"))),
+		].filter(isObj);
+		if (backends.length === 0) problems.push(`k8s Ingress ${ing.name}: has no backend`);
+		for (const b of backends) {
+			const name = get(b, "service.name");
+			const byNumber = get(b, "service.port.number");
+			const byName = get(b, "service.port.name");
+			const port = byNumber !== undefined
+				? Number(byNumber)
+				: Number(arr(get(gatewayService?.body, "spec.ports")).map(obj).find((p) => p.name === byName)?.port);
+			if (name !== "gateway" || port !== gatewayNode?.port) {
+				problems.push(`k8s Ingress ${ing.name}: backend expected service gateway port ${gatewayNode?.port}, got ${JSON.stringify(get(b, "service"))}`);
+			}
+		}
+	}
+
+	for (const target of ["gateway", "sales"]) {
+		const hpa = objects.find((o) => o.kind === "HorizontalPodAutoscaler" && get(o.body, "spec.scaleTargetRef.name") === target);
+		const deployment = find(objects, "Deployment", target);
+		if (!hpa) problems.push(`k8s: no HorizontalPodAutoscaler for ${target}`);
+		else if (get(hpa.body, "spec.scaleTargetRef.kind") !== "Deployment" || !deployment) problems.push(`k8s HPA ${hpa.name}: scaleTargetRef is not the Deployment ${target}`);
+		else if (get(deployment.body, "spec.replicas") !== undefined) problems.push(`k8s Deployment ${target}: sets spec.replicas, which fights its HorizontalPodAutoscaler on every apply`);
+	}
+	for (const hpa of objects.filter((o) => o.kind === "HorizontalPodAutoscaler")) {
+		if (!find(objects, "Deployment", str(get(hpa.body, "spec.scaleTargetRef.name")) ?? "")) problems.push(`k8s HPA ${hpa.name}: scales a Deployment that does not exist`);
+	}
+	return problems;
+}
+
+// ---------------------------------------------------------------------------------------
+// nginx/nginx.conf: a small parser for nginx's block syntax
+// ---------------------------------------------------------------------------------------
+
+interface Directive {
+	name: string;
+	args: string[];
+	block?: Directive[];
+}
+
+function parseNginx(text: string): Directive[] {
+	const tokens: string[] = [];
+	const re = /\s+|#[^\n]*|"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([{};])|([^\s{};"'#][^\s{};]*)/gy;
+	for (let pos = 0; pos < text.length; pos = re.lastIndex) {
+		re.lastIndex = pos;
+		const m = re.exec(text);
+		if (!m) throw new Error(`nginx.conf: cannot read "${text.slice(pos, pos + 30)}"`);
+		if (m[1] !== undefined) tokens.push(`\u0000${m[1]}`);
+		else if (m[2] !== undefined) tokens.push(`\u0000${m[2]}`);
+		else if (m[3] !== undefined) tokens.push(m[3]);
+		else if (m[4] !== undefined) tokens.push(m[4]);
+	}
+	let i = 0;
+	const unquote = (t: string) => (t.startsWith("\u0000") ? t.slice(1) : t);
+	const block = (depth: number): Directive[] => {
+		const out: Directive[] = [];
+		let words: string[] = [];
+		while (i < tokens.length) {
+			const t = tokens[i++];
+			if (t === ";") {
+				if (!words.length) throw new Error("nginx.conf: empty directive");
+				out.push({ name: words[0], args: words.slice(1) });
+				words = [];
+			} else if (t === "{") {
+				if (!words.length) throw new Error("nginx.conf: block without a name");
+				out.push({ name: words[0], args: words.slice(1), block: block(depth + 1) });
+				words = [];
+			} else if (t === "}") {
+				if (depth === 0) throw new Error("nginx.conf: unbalanced braces: unexpected }");
+				if (words.length) throw new Error(`nginx.conf: unterminated directive "${words.join(" ")}"`);
+				return out;
+			} else words.push(unquote(t));
+		}
+		if (words.length) throw new Error(`nginx.conf: unterminated directive "${words.join(" ")}"`);
+		if (depth > 0) throw new Error("nginx.conf: unbalanced braces: missing }");
+		return out;
+	};
+	return block(0);
+}
+
+function nginxProblems(text: string): string[] {
+	const problems: string[] = [];
+	let conf: Directive[];
+	try {
+		conf = parseNginx(text);
+	} catch (err) {
+		return [String(err)];
+	}
+	const all = (ds: Directive[], name: string): Directive[] => ds.flatMap((d) => [...(d.name === name ? [d] : []), ...all(d.block ?? [], name)]);
+	const http = conf.find((d) => d.name === "http")?.block ?? [];
+	if (!all(conf, "server_tokens").some((d) => d.args[0] === "off")) problems.push("nginx: server_tokens off missing");
+	if (!all(conf, "gzip").some((d) => d.args[0] === "on")) problems.push("nginx: gzip on missing");
+
+	const upstreams = new Map(all(http, "upstream").map((u) => [u.args[0], all(u.block ?? [], "server").map((s) => s.args[0])]));
+	const server = all(http, "server").find((d) => d.block)?.block ?? [];
+	const bodySize = (ds: Directive[]) => ds.find((d) => d.name === "client_max_body_size")?.args[0];
+	if (bodySize(server) !== "1m") problems.push(`nginx: server client_max_body_size expected 1m (the JSON limit), got ${JSON.stringify(bodySize(server))}`);
+
+	// Walk the locations, with nginx's inheritance: proxy_set_header and proxy_http_version
+	// apply from the enclosing level only when a location sets none of its own.
+	interface Loc { args: string[]; block: Directive[]; headers: Map<string, string>; httpVersion?: string }
+	const headersOf = (ds: Directive[], inherited: Map<string, string>) => {
+		const own = ds.filter((d) => d.name === "proxy_set_header");
+		return own.length ? new Map(own.map((d) => [d.args[0].toLowerCase(), d.args[1] ?? ""])) : inherited;
+	};
+	const serverHeaders = headersOf(server, headersOf(http, new Map()));
+	const serverVersion = server.find((d) => d.name === "proxy_http_version")?.args[0];
+	const locations: Loc[] = server.filter((d) => d.name === "location" && d.block).map((d) => ({
+		args: d.args,
+		block: d.block ?? [],
+		headers: headersOf(d.block ?? [], serverHeaders),
+		httpVersion: (d.block ?? []).find((x) => x.name === "proxy_http_version")?.args[0] ?? serverVersion,
+	}));
+	const proxying = locations.filter((l) => l.block.some((d) => d.name === "proxy_pass"));
+	if (proxying.length === 0) problems.push("nginx: no location proxies anywhere");
+	for (const loc of proxying) {
+		const where = `nginx location ${loc.args.join(" ")}`;
+		const target = loc.block.find((d) => d.name === "proxy_pass")?.args[0] ?? "";
+		const hostPort = target.replace(/^https?:\/\//, "").replace(/\/.*$/, "");
+		const servers = upstreams.get(hostPort) ?? [hostPort];
+		if (servers.length === 0 || !servers.every((s) => /:3000$/.test(s))) problems.push(`${where}: proxies to ${target} (${servers.join(", ")}), expected the gateway on port 3000`);
+		for (const [header, value] of [["x-forwarded-for", "$proxy_add_x_forwarded_for"], ["x-real-ip", "$remote_addr"]]) {
+			if (loc.headers.get(header) !== value) problems.push(`${where}: ${header} expected ${value}, got ${JSON.stringify(loc.headers.get(header))}`);
+		}
+		if (!loc.headers.has("x-request-id")) problems.push(`${where}: X-Request-Id is not passed`);
+	}
+	const io = locations.find((l) => l.args.join(" ").includes("/socket.io/"));
+	if (!io) problems.push("nginx: no location for /socket.io/");
+	else {
+		if (io.headers.get("upgrade") !== "$http_upgrade") problems.push(`nginx /socket.io/: Upgrade header expected $http_upgrade, got ${JSON.stringify(io.headers.get("upgrade"))}`);
+		const connection = io.headers.get("connection") ?? "";
+		const upgradeMap = all(http, "map").find((d) => d.args[1] === connection);
+		const mapsToUpgrade = (upgradeMap?.block ?? []).some((d) => d.args[0] === "upgrade");
+		if (connection.toLowerCase() !== "upgrade" && !(upgradeMap?.args[0] === "$http_upgrade" && mapsToUpgrade)) {
+			problems.push(`nginx /socket.io/: Connection header must be "upgrade" (or a map of $http_upgrade to it), got ${JSON.stringify(connection)}`);
+		}
+		if (io.httpVersion !== "1.1") problems.push(`nginx /socket.io/: proxy_http_version 1.1 expected, got ${JSON.stringify(io.httpVersion)}`);
+	}
+	const uploads = locations.filter((l) => /upload/.test(l.args.join(" ")));
+	if (uploads.length === 0 || uploads.some((l) => bodySize(l.block) !== "10m")) {
+		problems.push(`nginx: upload locations with client_max_body_size 10m expected, got ${JSON.stringify(uploads.map((l) => [l.args.join(" "), bodySize(l.block)]))}`);
+	}
+	return problems;
+}
+
+// ---------------------------------------------------------------------------------------
+// The tests
+// ---------------------------------------------------------------------------------------
+
+const compose = loadCompose();
+const k8s = loadK8s();
+const nginxConf = readFileSync(join(ROOT, "nginx/nginx.conf"), "utf8");
+
+describe("docker-compose.yml", () => {
+	test.each(NODES.map((n) => [n.name, n] as const))("node %s: service, SERVICES, env, healthcheck port, depends_on", (_name, node) => {
+		expect(composeNodeProblems(compose, node)).toEqual([]);
+	});
+
+	test("depends_on, published ports, volumes, known env variables, infrastructure images", () => {
+		expect(composeProblems(compose)).toEqual([]);
+	});
+});
+
+describe("k8s/", () => {
+	test("every file parses into objects with kind and name", () => {
+		expect(k8s.length).toBeGreaterThan(0);
+		expect(k8s.filter((o) => !o.kind || !o.name).map((o) => o.file)).toEqual([]);
+	});
+
+	test.each(NODES.map((n) => [n.name, n] as const))("node %s: Deployment + Service, ports, probes, SERVICES", (_name, node) => {
+		expect(k8sNodeProblems(k8s, node)).toEqual([]);
+	});
+
+	test("namespace, secret/config references, selectors, Ingress backend, autoscalers", () => {
+		expect(k8sProblems(k8s)).toEqual([]);
+	});
+});
+
+describe("nginx/nginx.conf", () => {
+	test("proxies to the gateway on 3000, websocket upgrade on /socket.io/, headers, limits", () => {
+		expect(nginxProblems(nginxConf)).toEqual([]);
+	});
+});
+
+describe("scripts/kafka.sh", () => {
+	const script = join(ROOT, "scripts/kafka.sh");
+
+	test("is executable and bash -n clean", () => {
+		expect((statSync(script).mode & 0o111) !== 0).toBe(true);
+		expect(() => execFileSync("bash", ["-n", script], { stdio: "pipe" })).not.toThrow();
+	});
+
+	test("is strict and offers start, stop and status", () => {
+		const text = readFileSync(script, "utf8");
+		expect(text).toMatch(/^set -euo pipefail$/m);
+		for (const command of ["start", "stop", "status"]) expect(text).toMatch(new RegExp(`^\\s*${command}\\)`, "m"));
+	});
+});
+
+describe("the checks catch mistakes", () => {
+	const sales = NODES.find((n) => n.name === "sales") ?? NODES[NODES.length - 1];
+	const gateway = NODES.find((n) => n.name === "gateway") ?? NODES[0];
+	const composeService = (c: Obj, name: string) => obj(obj(c.services)[name]);
+	const composeEnvOf = (c: Obj, name: string) => obj(composeService(c, name).environment);
+	const k8sObject = (objects: K8sObject[], kind: string, name: string) => {
+		const o = find(objects, kind, name);
+		if (!o) throw new Error(`fixture: no ${kind} ${name}`);
+		return o;
+	};
+	const appContainer = (objects: K8sObject[], name: string) => containersOf(k8sObject(objects, "Deployment", name))[0];
+
+	const composeCases: [string, (c: Obj) => void, RegExp][] = [
+		["a mistyped healthcheck port", (c) => {
+			const hc = obj(composeService(c, sales.name).healthcheck);
+			hc.test = arr(hc.test).map((t) => String(t).replace(`:${sales.port}/`, `:${sales.port + 1}/`));
+		}, /healthcheck expected/],
+		["a wrong SERVICES", (c) => { composeEnvOf(c, sales.name).SERVICES = "inventory"; }, /SERVICES expected "sales"/],
+		["a missing TRANSPORTER", (c) => { delete composeEnvOf(c, sales.name).TRANSPORTER; }, /TRANSPORTER is not set/],
+		["a hard-coded JWT_SECRET", (c) => { composeEnvOf(c, sales.name).JWT_SECRET = "secret"; }, /JWT_SECRET must come from the host/],
+		["a URL to a host that is no service", (c) => { composeEnvOf(c, sales.name).CACHER = "redis://cache:6379"; }, /CACHER points at host "cache"/],
+		["a wrong METRICS_PORT", (c) => { composeEnvOf(c, sales.name).METRICS_PORT = "3999"; }, /METRICS_PORT expected/],
+		["a missing healthy condition", (c) => { delete obj(composeService(c, sales.name).depends_on).nats; }, /depends_on nats/],
+		["a node service that is missing", (c) => { delete obj(c.services)[sales.name]; }, /no service "sales"/],
+	];
+	test.each(composeCases)("compose node: %s", (_what, mutate, expected) => {
+		const broken = clone(compose);
+		mutate(broken);
+		expect(composeNodeProblems(broken, sales).join("\n")).toMatch(expected);
+	});
+
+	const composeGlobalCases: [string, (c: Obj) => void, RegExp][] = [
+		["depends_on an unknown service", (c) => { obj(composeService(c, sales.name).depends_on).natz = { condition: "service_healthy" }; }, /depends_on "natz", which is no service/],
+		["a published port on redis", (c) => { composeService(c, "redis").ports = ["6379:6379"]; }, /compose redis: publishes ports/],
+		["a published port on a node", (c) => { composeService(c, sales.name).ports = [`${sales.port}:${sales.port}`]; }, /compose sales: publishes ports/],
+		["an env variable the app does not read", (c) => { composeEnvOf(c, sales.name).DATABSE_URL = "x"; }, /DATABSE_URL is not a variable/],
+		["an undeclared volume", (c) => { composeService(c, "postgres").volumes = ["pgdta:/var/lib/postgresql/data"]; }, /volume "pgdta"/],
+		["a node that topology does not know", (c) => { obj(c.services).billing = { build: "." }; }, /billing: builds the project image but is no node/],
+		["nats without JetStream", (c) => { composeService(c, "nats").command = ["-m", "8222"]; }, /JetStream/],
+		["the gateway not published", (c) => { delete composeService(c, "gateway").ports; }, /gateway: expected to publish container port 3000/],
+	];
+	test.each(composeGlobalCases)("compose: %s", (_what, mutate, expected) => {
+		const broken = clone(compose);
+		mutate(broken);
+		expect(composeProblems(broken).join("\n")).toMatch(expected);
+	});
+
+	const k8sNodeCases: [string, (o: K8sObject[]) => void, RegExp][] = [
+		["a mistyped containerPort", (o) => { obj(arr(appContainer(o, sales.name).ports)[0]).containerPort = sales.port + 10; }, /containerPort expected/],
+		["readiness on /health", (o) => { obj(get(appContainer(o, sales.name), "readinessProbe.httpGet")).path = "/health"; }, /readinessProbe expected GET \/ready/],
+		["liveness on another port", (o) => { obj(get(appContainer(o, sales.name), "livenessProbe.httpGet")).port = 3999; }, /livenessProbe expected GET \/health/],
+		["a wrong SERVICES", (o) => { obj(envList(appContainer(o, sales.name)).find((e) => e.name === "SERVICES")).value = "auth"; }, /SERVICES expected "sales"/],
+		["a Service targetPort typo", (o) => { obj(arr(get(k8sObject(o, "Service", sales.name).body, "spec.ports"))[0]).targetPort = sales.port + 1; }, /expected port \d+ → targetPort \d+/],
+		["a Service selecting other pods", (o) => { obj(get(k8sObject(o, "Service", sales.name).body, "spec.selector"))["app.kubernetes.io/component"] = "sale"; }, /does not select the pods/],
+		["a missing Deployment", (o) => { o.splice(o.indexOf(k8sObject(o, "Deployment", sales.name)), 1); }, /no Deployment "sales"/],
+		["missing resource limits", (o) => { delete obj(appContainer(o, sales.name).resources).limits; }, /resources.limits.cpu missing/],
+	];
+	test.each(k8sNodeCases)("k8s node: %s", (_what, mutate, expected) => {
+		const broken = clone(k8s);
+		mutate(broken);
+		expect(k8sNodeProblems(broken, sales).join("\n")).toMatch(expected);
+	});
+
+	const k8sGlobalCases: [string, (o: K8sObject[]) => void, RegExp][] = [
+		["a secretKeyRef to a missing key", (o) => {
+			const jwt = envList(appContainer(o, sales.name)).find((e) => e.name === "JWT_SECRET");
+			obj(get(jwt, "valueFrom.secretKeyRef")).key = "JWT_SECRT";
+		}, /key "JWT_SECRT" of Secret/],
+		["a configMapKeyRef to a missing ConfigMap", (o) => {
+			const ref = envList(appContainer(o, sales.name)).map((e) => get(e, "valueFrom.configMapKeyRef")).find(isObj);
+			obj(ref).name = "eislager-cfg";
+		}, /ConfigMap "eislager-cfg", which is not defined/],
+		["a Service whose selector matches nothing", (o) => { obj(get(k8sObject(o, "Service", sales.name).body, "spec.selector"))["app.kubernetes.io/component"] = "nobody"; }, /matches no Deployment/],
+		["an Ingress to the wrong port", (o) => {
+			const ing = o.find((x) => x.kind === "Ingress");
+			const backend = get(arr(get(arr(get(ing?.body, "spec.rules"))[0], "http.paths"))[0], "backend.service.port");
+			obj(backend).number = gateway.port + 1;
+		}, /backend expected service gateway port 3000/],
+		["an Ingress to another Service", (o) => {
+			const ing = o.find((x) => x.kind === "Ingress");
+			obj(get(arr(get(arr(get(ing?.body, "spec.rules"))[0], "http.paths"))[0], "backend.service")).name = "auth";
+		}, /backend expected service gateway/],
+		["an object outside the namespace", (o) => { obj(k8sObject(o, "Service", sales.name).body.metadata).namespace = "default"; }, /namespace expected "eislager"/],
+		["an env variable the app does not read", (o) => { arr(appContainer(o, sales.name).env).push({ name: "DEBUG_MODE", value: "1" }); }, /DEBUG_MODE is not a variable/],
+		["no autoscaler for sales", (o) => { o.splice(o.findIndex((x) => x.kind === "HorizontalPodAutoscaler" && get(x.body, "spec.scaleTargetRef.name") === "sales"), 1); }, /no HorizontalPodAutoscaler for sales/],
+	];
+	test.each(k8sGlobalCases)("k8s: %s", (_what, mutate, expected) => {
+		const broken = clone(k8s);
+		mutate(broken);
+		expect(k8sProblems(broken).join("\n")).toMatch(expected);
+	});
+
+	const nginxCases: [string, (t: string) => string, RegExp][] = [
+		["the upstream on another port", (t) => t.replace(/(server\s+[\w.-]+):3000;/, "$1:3001;"), /expected the gateway on port 3000/],
+		["no Upgrade header for socket.io", (t) => t.replace(/proxy_set_header\s+Upgrade\s+\$http_upgrade;/, ""), /Upgrade header expected/],
+		["Connection not upgraded for socket.io", (t) => t.replace(/(location \/socket\.io\/[\s\S]*?proxy_set_header\s+Connection\s+)\S+;/, '$1"";'), /Connection header must be "upgrade"/],
+		["no /socket.io/ location", (t) => t.replace(/location \/socket\.io\//, "location /sockets/"), /no location for \/socket\.io\//],
+		["no X-Forwarded-For", (t) => t.replace(/proxy_set_header\s+X-Forwarded-For\s+\$proxy_add_x_forwarded_for;/g, ""), /x-forwarded-for expected/],
+		["server tokens on", (t) => t.replace(/server_tokens off;/, "server_tokens on;"), /server_tokens off missing/],
+		["a small upload limit", (t) => t.replace(/client_max_body_size 10m;/, "client_max_body_size 1m;"), /upload locations with client_max_body_size 10m/],
+		["unbalanced braces", (t) => t.replace(/\}\s*$/, ""), /unbalanced braces/],
+	];
+	test.each(nginxCases)("nginx: %s", (_what, mutate, expected) => {
+		const broken = mutate(nginxConf);
+		expect(broken).not.toBe(nginxConf); // the fixture edit applied
+		expect(nginxProblems(broken).join("\n")).toMatch(expected);
+	});
+});
