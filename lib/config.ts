@@ -1,0 +1,239 @@
+/**
+ * Configuration: every environment variable the backend reads, parsed and
+ * validated in one place. A bad value throws a ConfigError naming the
+ * variable; bin/start.ts prints that one line and exits.
+ */
+import { randomBytes } from "node:crypto";
+
+export class ConfigError extends Error {
+	constructor(
+		readonly variable: string,
+		reason: string,
+	) {
+		super(`Invalid configuration: ${variable} ${reason}`);
+		this.name = "ConfigError";
+	}
+}
+
+export type Env = Record<string, string | undefined>;
+
+/** Every variable the app reads, documented in the README. */
+export const ENV_VARS = [
+	"NODE_ENV",
+	"PORT",
+	"METRICS_PORT",
+	"DATABASE_URL",
+	"DB_POOL_MAX",
+	"REDIS_URL",
+	"TRANSPORTER",
+	"CACHER",
+	"NODE_ID",
+	"REQUEST_TIMEOUT_MS",
+	"KAFKA_BROKERS",
+	"KAFKA_CLIENT_ID",
+	"OUTBOX_RETENTION_DAYS",
+	"SERVICES",
+	"JWT_SECRET",
+	"JWT_ACCESS_TTL",
+	"JWT_REFRESH_TTL",
+	"BOOTSTRAP_ADMIN_EMAIL",
+	"BOOTSTRAP_ADMIN_PASSWORD",
+	"SMTP_URL",
+	"MAIL_FROM",
+	"PUBLIC_URL",
+	"GOOGLE_CLIENT_ID",
+	"GOOGLE_JWKS_URL",
+	"CORS_ORIGINS",
+	"TRUST_PROXY",
+	"RATE_LIMIT_PER_MIN",
+	"RATE_LIMIT_AUTH_PER_MIN",
+	"BODY_LIMIT",
+	"FILES_DIR",
+	"EXPIRY_SCAN_INTERVAL_SEC",
+	"EXPIRY_WARNING_DAYS",
+	"INVOICE_DUE_DAYS",
+	"LOG_LEVEL",
+] as const;
+
+export type EnvVar = (typeof ENV_VARS)[number];
+
+export interface Config {
+	env: "development" | "production" | "test";
+	port: number;
+	metricsPort: number | undefined;
+	databaseUrl: string | undefined;
+	dbPoolMax: number;
+	redisUrl: string | undefined;
+	transporter: string | undefined;
+	cacher: string | undefined;
+	nodeId: string | undefined;
+	requestTimeoutMs: number;
+	kafkaBrokers: string[];
+	kafkaClientId: string;
+	outboxRetentionDays: number;
+	services: string[] | undefined;
+	jwt: { secret: string; secretGenerated: boolean; accessTtlSec: number; refreshTtlSec: number; issuer: string; audience: string };
+	bootstrapAdmin: { email: string; password: string } | undefined;
+	smtpUrl: string | undefined;
+	mailFrom: string;
+	publicUrl: string;
+	google: { clientId: string | undefined; jwksUrl: string };
+	corsOrigins: string[];
+	trustProxy: number;
+	rateLimit: { perMin: number; authPerMin: number };
+	bodyLimit: string;
+	filesDir: string;
+	expiryScanIntervalSec: number;
+	expiryWarningDays: number;
+	invoiceDueDays: number;
+	logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
+
+function int(env: Env, name: EnvVar, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+	const raw = env[name];
+	if (raw === undefined || raw === "") return fallback;
+	if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+	const value = Number(raw);
+	if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+	return value;
+}
+
+/** Durations: plain seconds or a number with s/m/h/d ("15m", "30d"). */
+export function parseDuration(name: string, raw: string): number {
+	const match = /^(\d+)\s*([smhd]?)$/.exec(raw.trim());
+	if (!match) throw new ConfigError(name, `must be a duration like 900, 15m, 12h or 30d, got "${raw}"`);
+	const factor = { "": 1, s: 1, m: 60, h: 3600, d: 86400 }[match[2] as "" | "s" | "m" | "h" | "d"];
+	const seconds = Number(match[1]) * factor;
+	if (seconds <= 0) throw new ConfigError(name, "must be positive");
+	return seconds;
+}
+
+function url(env: Env, name: EnvVar, protocols: string[]): string | undefined {
+	const raw = env[name]?.trim();
+	if (!raw) return undefined;
+	let parsed: URL;
+	try {
+		parsed = new URL(raw);
+	} catch {
+		throw new ConfigError(name, `must be a URL (${protocols.join(", ")})`);
+	}
+	if (!protocols.includes(parsed.protocol.replace(/:$/, ""))) {
+		throw new ConfigError(name, `must use ${protocols.join(" or ")}, got "${parsed.protocol}"`);
+	}
+	return raw;
+}
+
+function list(raw: string | undefined): string[] {
+	return (raw ?? "")
+		.split(",")
+		.map((s) => s.trim())
+		.filter(Boolean);
+}
+
+export function loadConfig(env: Env = process.env): Config {
+	const nodeEnv = env.NODE_ENV ?? "development";
+	if (!["development", "production", "test"].includes(nodeEnv)) {
+		throw new ConfigError("NODE_ENV", `must be development, production or test, got "${nodeEnv}"`);
+	}
+
+	const jwtSecret = env.JWT_SECRET || undefined;
+	if (nodeEnv === "production" && !jwtSecret) throw new ConfigError("JWT_SECRET", "is required when NODE_ENV=production");
+	// Every node verifies tokens locally, so a cluster must share one secret.
+	if (env.TRANSPORTER && !jwtSecret) throw new ConfigError("JWT_SECRET", "is required when TRANSPORTER is set (all nodes must share it)");
+	if (jwtSecret !== undefined && jwtSecret.length < 32) throw new ConfigError("JWT_SECRET", "must be at least 32 characters");
+
+	// Empty means unset, as for every variable (compose passes optional ones through empty).
+	const adminEmail = env.BOOTSTRAP_ADMIN_EMAIL?.trim() || undefined;
+	const adminPassword = env.BOOTSTRAP_ADMIN_PASSWORD || undefined;
+	if (Boolean(adminEmail) !== Boolean(adminPassword)) {
+		throw new ConfigError(adminEmail ? "BOOTSTRAP_ADMIN_PASSWORD" : "BOOTSTRAP_ADMIN_EMAIL", "must be set together with its pair");
+	}
+	if (adminEmail && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(adminEmail)) throw new ConfigError("BOOTSTRAP_ADMIN_EMAIL", "must be an email address");
+	if (adminPassword !== undefined && adminPassword.length < 8) throw new ConfigError("BOOTSTRAP_ADMIN_PASSWORD", "must be at least 8 characters");
+
+	const logLevel = (env.LOG_LEVEL ?? (nodeEnv === "test" ? "warn" : "info")) as Config["logLevel"];
+	if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}`);
+
+	const transporter = env.TRANSPORTER?.trim() || undefined;
+	if (transporter && !/^(nats|redis|tcp|fake):\/\/|^(NATS|Redis|TCP|Fake)$/.test(transporter)) {
+		throw new ConfigError("TRANSPORTER", `must be a nats://, redis:// or tcp:// URL, got "${transporter}"`);
+	}
+	const cacher = env.CACHER?.trim() || undefined;
+	if (cacher && !/^(redis:\/\/|rediss:\/\/|memory$|Memory$)/.test(cacher)) {
+		throw new ConfigError("CACHER", `must be "memory" or a redis:// URL, got "${cacher}"`);
+	}
+
+	const bodyLimit = env.BODY_LIMIT?.trim() || "1mb";
+	if (!/^\d+(b|kb|mb)$/i.test(bodyLimit)) throw new ConfigError("BODY_LIMIT", `must look like 1mb or 512kb, got "${bodyLimit}"`);
+
+	const kafkaBrokers = list(env.KAFKA_BROKERS);
+	for (const broker of kafkaBrokers) {
+		if (!/^[\w.-]+:\d+$/.test(broker)) throw new ConfigError("KAFKA_BROKERS", `must be a comma list of host:port, got "${broker}"`);
+	}
+
+	const corsOrigins = list(env.CORS_ORIGINS);
+	for (const origin of corsOrigins) {
+		if (origin !== "*" && !/^https?:\/\/[^/\s]+$/.test(origin)) throw new ConfigError("CORS_ORIGINS", `has an invalid origin "${origin}"`);
+	}
+
+	return {
+		env: nodeEnv as Config["env"],
+		port: int(env, "PORT", 3000, 0, 65535),
+		metricsPort: env.METRICS_PORT ? int(env, "METRICS_PORT", 0, 0, 65535) : undefined,
+		databaseUrl: url(env, "DATABASE_URL", ["postgres", "postgresql"]),
+		dbPoolMax: int(env, "DB_POOL_MAX", 5, 1, 200),
+		redisUrl: url(env, "REDIS_URL", ["redis", "rediss"]),
+		transporter,
+		cacher,
+		nodeId: env.NODE_ID?.trim() || undefined,
+		requestTimeoutMs: int(env, "REQUEST_TIMEOUT_MS", 10_000, 100, 600_000),
+		kafkaBrokers,
+		kafkaClientId: env.KAFKA_CLIENT_ID?.trim() || "eislager",
+		outboxRetentionDays: int(env, "OUTBOX_RETENTION_DAYS", 7, 1, 3650),
+		services: env.SERVICES ? list(env.SERVICES) : undefined,
+		jwt: {
+			secret: jwtSecret ?? randomBytes(48).toString("base64url"),
+			secretGenerated: !jwtSecret,
+			accessTtlSec: env.JWT_ACCESS_TTL ? parseDuration("JWT_ACCESS_TTL", env.JWT_ACCESS_TTL) : 15 * 60,
+			refreshTtlSec: env.JWT_REFRESH_TTL ? parseDuration("JWT_REFRESH_TTL", env.JWT_REFRESH_TTL) : 30 * 86400,
+			issuer: "eislager",
+			audience: "eislager-api",
+		},
+		bootstrapAdmin: adminEmail && adminPassword ? { email: adminEmail.toLowerCase(), password: adminPassword } : undefined,
+		smtpUrl: url(env, "SMTP_URL", ["smtp", "smtps"]),
+		mailFrom: env.MAIL_FROM?.trim() || "EisLager <no-reply@eislager.local>",
+		publicUrl: url(env, "PUBLIC_URL", ["http", "https"]) ?? "http://localhost:3000",
+		google: {
+			clientId: env.GOOGLE_CLIENT_ID?.trim() || undefined,
+			jwksUrl: url(env, "GOOGLE_JWKS_URL", ["http", "https"]) ?? "https://www.googleapis.com/oauth2/v3/certs",
+		},
+		corsOrigins,
+		trustProxy: int(env, "TRUST_PROXY", 0, 0, 10),
+		rateLimit: {
+			perMin: int(env, "RATE_LIMIT_PER_MIN", 600, 1),
+			authPerMin: int(env, "RATE_LIMIT_AUTH_PER_MIN", 10, 1),
+		},
+		bodyLimit,
+		filesDir: env.FILES_DIR?.trim() || "./.data/files",
+		expiryScanIntervalSec: int(env, "EXPIRY_SCAN_INTERVAL_SEC", 3600, 1),
+		expiryWarningDays: int(env, "EXPIRY_WARNING_DAYS", 3, 0, 365),
+		invoiceDueDays: int(env, "INVOICE_DUE_DAYS", 30, 0, 365),
+		logLevel,
+	};
+}
+
+let current: Config | undefined;
+
+/** The process-wide configuration, loaded on first use. */
+export function config(): Config {
+	current ??= loadConfig();
+	return current;
+}
+
+/** Replaces the process-wide configuration (start-up and tests). */
+export function setConfig(next: Config): Config {
+	current = next;
+	return next;
+}

@@ -1,0 +1,135 @@
+/**
+ * Errors with a code and data, and the one JSON error shape every response uses:
+ * { error: { code, message, details? }, requestId }.
+ */
+import { Errors } from "moleculer";
+
+const { MoleculerClientError, MoleculerError } = Errors;
+
+export interface FieldIssue {
+	field: string;
+	message: string;
+	type?: string;
+}
+
+export const ERROR_CODES = {
+	VALIDATION_ERROR: 422,
+	UNAUTHORIZED: 401,
+	FORBIDDEN: 403,
+	NOT_FOUND: 404,
+	CONFLICT: 409,
+	PAYLOAD_TOO_LARGE: 413,
+	UNSUPPORTED_MEDIA_TYPE: 415,
+	RATE_LIMITED: 429,
+	SERVICE_UNAVAILABLE: 503,
+} as const;
+
+/** 422 naming the field(s) that failed, in the same shape as Moleculer's ValidationError. */
+export function validationError(field: string, message: string, type = "invalid"): Errors.MoleculerClientError {
+	return validationErrors([{ field, message, type }]);
+}
+
+export function validationErrors(issues: FieldIssue[]): Errors.MoleculerClientError {
+	return new MoleculerClientError(issues[0]?.message ?? "Invalid parameters", 422, "VALIDATION_ERROR", issues);
+}
+
+export function notFound(entity: string, id?: unknown): Errors.MoleculerClientError {
+	return new MoleculerClientError(`${entity} not found`, 404, "NOT_FOUND", id === undefined ? undefined : { entity, id });
+}
+
+export function unauthorized(message = "Authentication required", code = "UNAUTHORIZED"): Errors.MoleculerClientError {
+	return new MoleculerClientError(message, 401, code);
+}
+
+export function forbidden(message = "You are not allowed to do this"): Errors.MoleculerClientError {
+	return new MoleculerClientError(message, 403, "FORBIDDEN");
+}
+
+export function conflict(message: string, code = "CONFLICT", data?: unknown): Errors.MoleculerClientError {
+	return new MoleculerClientError(message, 409, code, data);
+}
+
+export function tooManyRequests(message: string, code: string, retryAfter: number): Errors.MoleculerClientError {
+	return new MoleculerClientError(message, 429, code, { retryAfter });
+}
+
+export function serviceUnavailable(message = "Service temporarily unavailable", code = "SERVICE_UNAVAILABLE"): Errors.MoleculerError {
+	return new MoleculerError(message, 503, code);
+}
+
+export interface ErrorBody {
+	error: { code: string; message: string; details?: unknown };
+	requestId: string;
+}
+
+interface ErrorLike {
+	name?: string;
+	message?: string;
+	code?: unknown;
+	status?: unknown;
+	type?: unknown;
+	data?: unknown;
+}
+
+/** Maps any error (Moleculer, moleculer-web, body-parser, unexpected) to a status and the public body. */
+export function toErrorResponse(err: unknown, requestId: string): { status: number; body: ErrorBody } {
+	const e = (err ?? {}) as ErrorLike;
+	const numeric = typeof e.code === "number" ? e.code : typeof e.status === "number" ? e.status : 500;
+	let status = numeric >= 400 && numeric < 600 ? numeric : 500;
+	const type = typeof e.type === "string" ? e.type : undefined;
+	let code: string;
+	let message = e.message ?? "Error";
+	let details: unknown;
+
+	switch (true) {
+		case status === 422 || type === "VALIDATION_ERROR":
+			status = 422;
+			code = "VALIDATION_ERROR";
+			details = Array.isArray(e.data)
+				? (e.data as Array<Record<string, unknown>>).map((d) => ({ field: d.field, message: d.message, type: d.type }))
+				: e.data;
+			break;
+		// A service whose nodes are all gone (or not yet up) is a transient 503, not a 404.
+		case type === "SERVICE_NOT_AVAILABLE" || status === 503:
+			status = 503;
+			code = "SERVICE_UNAVAILABLE";
+			message = "Service temporarily unavailable, try again shortly";
+			break;
+		case type === "entity.too.large" || status === 413:
+			status = 413;
+			code = "PAYLOAD_TOO_LARGE";
+			message = "Request body too large";
+			break;
+		case type === "entity.parse.failed" || type === "INVALID_REQUEST_BODY":
+			status = 400;
+			code = "INVALID_JSON";
+			message = "Request body is not valid JSON";
+			break;
+		case status === 404:
+			code = type && type !== "NOT_FOUND" && !type.startsWith("SERVICE_") ? type : "NOT_FOUND";
+			message = e.name === "NotFoundError" || e.name === "ServiceNotFoundError" ? "Not found" : message;
+			details = code === "NOT_FOUND" ? undefined : e.data;
+			break;
+		case status === 429:
+			code = type ?? "RATE_LIMITED";
+			details = e.data;
+			break;
+		case status === 504 || type === "REQUEST_TIMEOUT":
+			status = 504;
+			code = "TIMEOUT";
+			message = "The request timed out";
+			break;
+		case status >= 500:
+			status = status === 503 ? 503 : 500;
+			code = "INTERNAL_ERROR";
+			message = "Internal server error";
+			break;
+		default:
+			code = type ?? Object.entries(ERROR_CODES).find(([, s]) => s === status)?.[0] ?? "BAD_REQUEST";
+			if (status === 401 && (type === "NO_TOKEN" || type === "INVALID_TOKEN")) code = "UNAUTHORIZED";
+			details = e.data;
+	}
+	const error: ErrorBody["error"] = { code, message };
+	if (details !== undefined && details !== null) error.details = details;
+	return { status, body: { error, requestId } };
+}

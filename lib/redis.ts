@@ -1,0 +1,30 @@
+/**
+ * One ioredis client per process for REDIS_URL. Commands fail fast when Redis is
+ * unreachable (no offline queue, one retry) so callers can fail closed with 503.
+ */
+import Redis from "ioredis";
+import { config } from "./config";
+
+let client: Redis | undefined;
+
+export function redisClient(): Redis | undefined {
+	const url = config().redisUrl;
+	if (!url) return undefined;
+	client ??= new Redis(url, {
+		enableOfflineQueue: true,
+		maxRetriesPerRequest: 1,
+		commandTimeout: 2000,
+		connectTimeout: 2000,
+		retryStrategy: (times) => Math.min(times * 200, 2000),
+		lazyConnect: false,
+	});
+	// Errors surface on commands; the client keeps reconnecting in the background.
+	client.on("error", () => undefined);
+	return client;
+}
+
+export async function closeRedis(): Promise<void> {
+	const c = client;
+	client = undefined;
+	if (c) await c.quit().catch(() => c.disconnect());
+}

@@ -1,0 +1,84 @@
+/**
+ * Access tokens: short HS256 JWTs with iss/aud/jti/sub/role and `typ: "access"`.
+ * Verification is local (any gateway node can do it) plus two revocation checks
+ * in the shared store: the token's jti (logout) and the user's "valid after"
+ * mark (role change, password change, deletion).
+ */
+import { randomUUID } from "node:crypto";
+import jwt from "jsonwebtoken";
+import { config } from "./config";
+import { keyValueStore } from "./kv";
+import { unauthorized } from "./errors";
+import { ROLES, type AuthUser, type Role } from "./types";
+
+export interface AccessClaims {
+	sub: string;
+	role: Role;
+	jti: string;
+	sid?: string;
+	typ: "access";
+	ims: number;
+	iat: number;
+	exp: number;
+}
+
+export function signAccessToken(user: { id: string; role: Role }, sessionId?: string): { token: string; jti: string; expiresIn: number } {
+	const { secret, accessTtlSec, issuer, audience } = config().jwt;
+	const jti = randomUUID();
+	// ims: issue time in ms, so a token issued right after a password change is not caught by it.
+	const payload: Record<string, unknown> = { role: user.role, typ: "access", ims: Date.now() };
+	if (sessionId) payload.sid = sessionId;
+	const token = jwt.sign(payload, secret, { algorithm: "HS256", expiresIn: accessTtlSec, issuer, audience, subject: user.id, jwtid: jti });
+	return { token, jti, expiresIn: accessTtlSec };
+}
+
+const revokedKey = (jti: string) => `revoked:${jti}`;
+const validAfterKey = (userId: string) => `valid-after:${userId}`;
+
+/** Verifies signature, algorithm, issuer, audience, expiry and type; throws 401 otherwise. No revocation check. */
+export function decodeAccessToken(token: string): AccessClaims {
+	const { secret, issuer, audience } = config().jwt;
+	let claims: jwt.JwtPayload;
+	try {
+		claims = jwt.verify(token, secret, { algorithms: ["HS256"], issuer, audience }) as jwt.JwtPayload;
+	} catch (err) {
+		const expired = err instanceof jwt.TokenExpiredError;
+		throw unauthorized(expired ? "Token expired" : "Invalid token", expired ? "TOKEN_EXPIRED" : "INVALID_TOKEN");
+	}
+	if (claims.typ !== "access" || typeof claims.ims !== "number" || typeof claims.sub !== "string" || typeof claims.jti !== "string" || !ROLES.includes(claims.role)) {
+		throw unauthorized("Invalid token", "INVALID_TOKEN");
+	}
+	return claims as AccessClaims;
+}
+
+/** Full check: valid JWT, not logged out, not older than the user's last role/password change. */
+export async function verifyAccessToken(token: string): Promise<AuthUser> {
+	const claims = decodeAccessToken(token);
+	const [revoked, validAfter] = await keyValueStore().mget([revokedKey(claims.jti), validAfterKey(claims.sub)]);
+	if (revoked) throw unauthorized("Token revoked", "TOKEN_REVOKED");
+	if (validAfter && claims.ims < Number(validAfter)) throw unauthorized("Token revoked", "TOKEN_REVOKED");
+	return { id: claims.sub, role: claims.role, jti: claims.jti, exp: claims.exp, sid: claims.sid };
+}
+
+/** Logout: the access token is refused until it would have expired anyway. */
+export async function revokeAccessToken(jti: string, exp: number): Promise<void> {
+	const ttl = exp - Math.floor(Date.now() / 1000);
+	if (ttl > 0) await keyValueStore().set(revokedKey(jti), "1", ttl);
+}
+
+/**
+ * Invalidates every access token of a user issued before `at` (ms). The mark is
+ * kept for one access-token lifetime: older tokens have expired by then. The
+ * database keeps the same instant as tokens_valid_after for refresh tokens.
+ */
+export async function invalidateTokensBefore(userId: string, at: Date = new Date()): Promise<Date> {
+	await keyValueStore().set(validAfterKey(userId), String(at.getTime()), config().jwt.accessTtlSec + 1);
+	return at;
+}
+
+/** Bearer token from an Authorization header value. */
+export function bearerToken(header: string | undefined): string | undefined {
+	if (!header) return undefined;
+	const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
+	return match?.[1];
+}

@@ -1,0 +1,27 @@
+/**
+ * The cluster's nodes: which services each runs and the port of its own
+ * /health, /ready and /metrics server. One source for the node runner,
+ * docker-compose.yml, k8s/ and the tests that validate them. A node is listed
+ * here once its service exists (admin 3001, analytics 3006, files 3007 join later).
+ */
+export interface NodeSpec {
+	/** Value of SERVICES that starts this node. */
+	readonly name: string;
+	/** Port of /health, /ready, /metrics (the gateway serves them on its public port). */
+	readonly port: number;
+	/** Folders under services/ loaded by this node. */
+	readonly services: readonly string[];
+}
+
+export const NODES: readonly NodeSpec[] = [
+	{ name: "gateway", port: 3000, services: ["gateway"] },
+	{ name: "auth", port: 3002, services: ["auth"] },
+	{ name: "inventory", port: 3003, services: ["inventory"] },
+	{ name: "sales", port: 3004, services: ["sales"] },
+	{ name: "communications", port: 3005, services: ["communications"] },
+	{ name: "kafka-bridge", port: 3008, services: ["kafka-bridge"] },
+];
+
+export function nodeSpec(name: string): NodeSpec | undefined {
+	return NODES.find((n) => n.name === name);
+}

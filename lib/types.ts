@@ -1,0 +1,31 @@
+/** Shared types: roles, the authenticated caller, and the meta every call carries. */
+export const ROLES = ["PATRON", "CLERK", "MANUFACTURER", "EXECUTIVE", "ADMIN"] as const;
+export type Role = (typeof ROLES)[number];
+
+/** "Clerk+" in the spec: staff who may see a shop's internals. */
+export const CLERK_PLUS: readonly Role[] = ["CLERK", "EXECUTIVE", "ADMIN"];
+
+/** The caller as the gateway resolved it from a verified access token. */
+export interface AuthUser {
+	id: string;
+	role: Role;
+	/** Access token id, for revocation on logout. */
+	jti: string;
+	/** Access token expiry (epoch seconds). */
+	exp: number;
+	/** Refresh session the access token belongs to. */
+	sid?: string;
+}
+
+/** ctx.meta as set by the gateway (HTTP and sockets). */
+export interface Meta {
+	user?: AuthUser | null;
+	ip?: string;
+	userAgent?: string;
+	idempotencyKey?: string;
+	$socketId?: string;
+	$statusCode?: number;
+	$location?: string;
+	$responseHeaders?: Record<string, string>;
+	$responseType?: string;
+}

@@ -1,0 +1,37 @@
+/**
+ * Enforces action-level access policy for every external caller (HTTP and
+ * sockets both enter through the gateway service `api`):
+ *   auth: "public"  -> anyone; otherwise a verified user is required (401),
+ *   roles: [...]    -> the user's role must be listed (403).
+ * Calls between services are trusted: their caller is another service.
+ * Ownership needs the entity, so actions check it themselves after loading it.
+ */
+import type { ActionHandler, ActionSchema, Context, Middleware } from "moleculer";
+import { forbidden, unauthorized } from "../lib/errors";
+import type { Meta, Role } from "../lib/types";
+
+/** Name of the gateway service (moleculer-web + moleculer-io). */
+export const GATEWAY_SERVICE = "api";
+
+export function isExternalCall(ctx: Context): boolean {
+	return ctx.caller === GATEWAY_SERVICE;
+}
+
+export const AuthorizationMiddleware: Middleware = {
+	localAction(next: ActionHandler, action: ActionSchema): ActionHandler {
+		const roles = action.roles as readonly Role[] | undefined;
+		const isPublic = action.auth === "public";
+		if (isPublic && !roles) return next;
+		return function authorize(ctx: Context<unknown, Meta>) {
+			if (isExternalCall(ctx)) {
+				const user = ctx.meta.user;
+				if (!user) {
+					if (!isPublic) throw unauthorized();
+				} else if (roles && !roles.includes(user.role)) {
+					throw forbidden();
+				}
+			}
+			return next(ctx);
+		};
+	},
+};

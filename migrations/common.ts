@@ -1,0 +1,47 @@
+/**
+ * Tables every service schema has: the transactional outbox (events that must not
+ * be lost), the audit trail, and the consumed-event log consumers de-duplicate by.
+ */
+import { sql } from "./types";
+
+export const commonTables = sql(
+	"000-common-tables",
+	`
+CREATE TABLE IF NOT EXISTS :schema.outbox (
+	seq            BIGSERIAL PRIMARY KEY,
+	id             UUID NOT NULL UNIQUE,
+	type           TEXT NOT NULL,
+	topic          TEXT NOT NULL,
+	aggregate_id   TEXT NOT NULL,
+	envelope       JSONB NOT NULL,
+	created_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
+	sent_at        TIMESTAMPTZ,
+	attempts       INTEGER NOT NULL DEFAULT 0,
+	last_error     TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_unsent_idx ON :schema.outbox (seq) WHERE sent_at IS NULL;
+CREATE INDEX IF NOT EXISTS outbox_sent_at_idx ON :schema.outbox (sent_at) WHERE sent_at IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS :schema.audit_log (
+	id          BIGSERIAL PRIMARY KEY,
+	actor_id    UUID,
+	actor_role  TEXT,
+	action      TEXT NOT NULL,
+	target      TEXT,
+	request_id  TEXT,
+	ip          TEXT,
+	outcome     TEXT NOT NULL CHECK (outcome IN ('SUCCESS', 'FAILURE')),
+	error_code  TEXT,
+	created_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS audit_log_actor_idx ON :schema.audit_log (actor_id, created_at);
+CREATE INDEX IF NOT EXISTS audit_log_action_idx ON :schema.audit_log (action, created_at);
+
+CREATE TABLE IF NOT EXISTS :schema.processed_events (
+	event_id     UUID NOT NULL,
+	consumer     TEXT NOT NULL,
+	processed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+	PRIMARY KEY (event_id, consumer)
+);
+`,
+);

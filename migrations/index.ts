@@ -1,0 +1,13 @@
+/** Every service schema and its ordered migrations. */
+import type { Migration } from "./types";
+import { authMigrations } from "./auth";
+import { salesMigrations } from "./sales";
+import { inventoryMigrations } from "./inventory";
+import { communicationsMigrations } from "./communications";
+
+export const MIGRATIONS: Record<string, Migration[]> = {
+	auth: authMigrations,
+	sales: salesMigrations,
+	inventory: inventoryMigrations,
+	communications: communicationsMigrations,
+};

@@ -1,0 +1,32 @@
+/**
+ * Transactional outbox: `publish()` writes the event's envelope to the service's
+ * `outbox` table inside the caller's transaction and emits it on the broker once
+ * that transaction commits. The kafka-bridge relays unsent rows to Kafka, so an
+ * event is never lost even if the process dies right after the commit.
+ */
+import type { Context, Service, ServiceSchema } from "moleculer";
+import type { Transaction } from "sequelize";
+import { EVENT_CATALOG, emitEvent, envelope, type EventEnvelope, type EventName, type EventPayloads } from "../lib/events";
+import type { DbThis, Models } from "./db.mixin";
+
+export interface OutboxThis {
+	publish<K extends EventName>(t: Transaction, ctx: Context | null, type: K, data: EventPayloads[K], aggregateId: string): Promise<EventEnvelope<K>>;
+}
+
+type This = Service & DbThis<Models> & OutboxThis;
+
+export const OutboxMixin: Partial<ServiceSchema> = {
+	methods: {
+		async publish<K extends EventName>(this: This, t: Transaction, ctx: Context | null, type: K, data: EventPayloads[K], aggregateId: string) {
+			const event = envelope(type, data, ctx?.requestID);
+			await this.db.query(
+				`INSERT INTO "${this.dbSchema}".outbox (id, type, topic, aggregate_id, envelope) VALUES (:id, :type, :topic, :aggregateId, :envelope)`,
+				{ replacements: { id: event.id, type, topic: EVENT_CATALOG[type].topic, aggregateId, envelope: JSON.stringify(event) }, transaction: t },
+			);
+			t.afterCommit(() => {
+				emitEvent(this.broker, event).catch((err: unknown) => this.logger.warn(`Broker emit of ${type} ${event.id} failed; the outbox keeps it`, err));
+			});
+			return event;
+		},
+	},
+};

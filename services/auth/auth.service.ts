@@ -1,0 +1,329 @@
+/**
+ * auth: accounts, passwords, sessions and tokens (spec section 1).
+ * Served under /api/v1/auth, /api/auth and /auth.
+ */
+import { randomUUID } from "node:crypto";
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { Op, type Transaction, type WhereOptions } from "sequelize";
+import { DbMixin, type DbThis } from "../../mixins/db.mixin";
+import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
+import { AuditMixin } from "../../mixins/audit.mixin";
+import { config } from "../../lib/config";
+import { conflict, notFound, tooManyRequests, unauthorized, validationError } from "../../lib/errors";
+import { findOptions, toPage } from "../../lib/pagination";
+import { respondCreated, respondNoContent } from "../../lib/actions";
+import { invalidateTokensBefore, revokeAccessToken, signAccessToken, verifyAccessToken } from "../../lib/tokens";
+import type { Meta, Role } from "../../lib/types";
+import { defineAuthModels, toPublicUser, type AuthModels, type PublicUser, type User } from "./auth.model";
+import * as P from "./auth.params";
+import { checkPasswordPolicy, hashPassword, lockoutDelaySec, verifyPassword } from "./passwords";
+import { hashToken, newOpaqueToken } from "./sessions";
+import { PasswordResetMixin } from "./password-reset.mixin";
+import { GoogleLoginMixin } from "./google-login.mixin";
+
+export interface TokenResponse {
+	accessToken: string;
+	refreshToken: string;
+	tokenType: "Bearer";
+	expiresIn: number;
+	user: PublicUser;
+}
+
+export interface AuthMethods {
+	issueTokens(user: User, ctx: Context<unknown, Meta>, familyId?: string, t?: Transaction): Promise<TokenResponse>;
+	findActiveUser(id: string, t?: Transaction): Promise<User>;
+	invalidateUserTokens(user: User, t: Transaction): Promise<void>;
+	recordLogin(user: User, ctx: Context<unknown, Meta>, method: "password" | "google"): Promise<void>;
+}
+
+export type AuthThis = Service & DbThis<AuthModels> & OutboxThis & AuthMethods;
+type Ctx<P> = Context<P, Meta>;
+
+const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
+	name: "auth",
+	mixins: [DbMixin({ schema: "auth", models: defineAuthModels, primary: "User" }), OutboxMixin, AuditMixin, PasswordResetMixin, GoogleLoginMixin],
+	settings: { rest: "/auth" },
+
+	actions: {
+		register: {
+			rest: "POST /register",
+			auth: "public",
+			rateLimit: "auth",
+			audit: true,
+			summary: "Create an account (always PATRON) and sign in",
+			params: P.registerParams,
+			async handler(this: AuthThis, ctx: Ctx<P.RegisterParams>) {
+				const { email, password, name, phone } = ctx.params;
+				checkPasswordPolicy(password, email);
+				const passwordHash = await hashPassword(password);
+				const result = await this.transaction(async (t) => {
+					if (await this.models.User.findOne({ where: { email }, transaction: t })) throw conflict("An account with this email already exists", "EMAIL_TAKEN", { field: "email" });
+					const user = await this.models.User.create({ email, passwordHash, name, phone: phone ?? null, googleSub: null, lockedUntil: null, lastLoginAt: null, deletedAt: null }, { transaction: t });
+					return this.issueTokens(user, ctx, undefined, t);
+				});
+				respondCreated(ctx, "/api/v1/auth/me");
+				return result;
+			},
+		},
+
+		login: {
+			rest: "POST /login",
+			auth: "public",
+			rateLimit: "auth",
+			summary: "Sign in with email and password",
+			params: P.loginParams,
+			async handler(this: AuthThis, ctx: Ctx<P.LoginParams>) {
+				const { email, password } = ctx.params;
+				const user = await this.models.User.findOne({ where: { email } });
+				if (user?.lockedUntil && user.lockedUntil > new Date()) {
+					const retryAfter = Math.ceil((user.lockedUntil.getTime() - Date.now()) / 1000);
+					ctx.meta.$responseHeaders = { "Retry-After": String(retryAfter) };
+					throw tooManyRequests("Too many failed attempts, try again later", "ACCOUNT_LOCKED", retryAfter);
+				}
+				const ok = await verifyPassword(user?.passwordHash ?? null, password);
+				if (!user || !ok || user.status !== "ACTIVE") {
+					if (user && !ok) {
+						const failedLogins = user.failedLogins + 1;
+						const delay = lockoutDelaySec(failedLogins);
+						await user.update({ failedLogins, lockedUntil: delay ? new Date(Date.now() + delay * 1000) : null });
+					}
+					// Same answer for an unknown email and a wrong password.
+					throw unauthorized("Invalid email or password", "INVALID_CREDENTIALS");
+				}
+				await this.recordLogin(user, ctx, "password");
+				return this.issueTokens(user, ctx);
+			},
+		},
+
+		refresh: {
+			rest: "POST /refresh",
+			auth: "public",
+			summary: "Exchange a refresh token for new tokens (rotation; reuse revokes the family)",
+			params: P.refreshParams,
+			async handler(this: AuthThis, ctx: Ctx<P.RefreshParams>) {
+				const outcome = await this.transaction(async (t) => {
+					const session = await this.models.UserSession.findOne({ where: { tokenHash: hashToken(ctx.params.refreshToken) }, lock: t.LOCK.UPDATE, transaction: t });
+					if (!session) return { error: "INVALID_REFRESH_TOKEN" as const };
+					if (session.rotatedAt || session.revokedAt) {
+						await this.models.UserSession.update({ revokedAt: new Date() }, { where: { familyId: session.familyId, revokedAt: null }, transaction: t });
+						return { error: "REFRESH_TOKEN_REUSED" as const };
+					}
+					if (session.expiresAt <= new Date()) return { error: "REFRESH_TOKEN_EXPIRED" as const };
+					const user = await this.models.User.findByPk(session.userId, { transaction: t });
+					if (!user || user.status !== "ACTIVE" || session.createdAt < user.tokensValidAfter) return { error: "INVALID_REFRESH_TOKEN" as const };
+					await session.update({ rotatedAt: new Date() }, { transaction: t });
+					return { tokens: await this.issueTokens(user, ctx, session.familyId, t) };
+				});
+				if ("error" in outcome) throw unauthorized("Refresh token is not valid", outcome.error);
+				return outcome.tokens;
+			},
+		},
+
+		logout: {
+			rest: "POST /logout",
+			summary: "Revoke the current access token and its session",
+			audit: true,
+			params: P.logoutParams,
+			async handler(this: AuthThis, ctx: Ctx<P.LogoutParams>) {
+				const user = ctx.meta.user!;
+				await revokeAccessToken(user.jti, user.exp);
+				const families = new Set<string>();
+				if (user.sid) {
+					const current = await this.models.UserSession.findByPk(user.sid);
+					if (current) families.add(current.familyId);
+				}
+				if (ctx.params.refreshToken) {
+					const given = await this.models.UserSession.findOne({ where: { tokenHash: hashToken(ctx.params.refreshToken), userId: user.id } });
+					if (given) families.add(given.familyId);
+				}
+				if (families.size) await this.models.UserSession.update({ revokedAt: new Date() }, { where: { familyId: [...families], revokedAt: null } });
+				return respondNoContent(ctx);
+			},
+		},
+
+		me: {
+			rest: "GET /me",
+			summary: "The signed-in user's profile",
+			async handler(this: AuthThis, ctx: Ctx<Record<string, never>>) {
+				return toPublicUser(await this.findActiveUser(ctx.meta.user!.id));
+			},
+		},
+
+		verify: {
+			rest: "POST /verify",
+			auth: "public",
+			summary: "Check an access token: 200 with its subject, or 401 with the reason",
+			params: P.verifyParams,
+			async handler(this: AuthThis, ctx: Ctx<P.VerifyParams>) {
+				const user = await verifyAccessToken(ctx.params.token);
+				return { valid: true, userId: user.id, role: user.role, expiresAt: new Date(user.exp * 1000).toISOString() };
+			},
+		},
+
+		changePassword: {
+			rest: "PUT /change-password",
+			audit: true,
+			summary: "Change the password; older tokens stop working, fresh ones are returned",
+			params: P.changePasswordParams,
+			async handler(this: AuthThis, ctx: Ctx<P.ChangePasswordParams>) {
+				const user = await this.findActiveUser(ctx.meta.user!.id);
+				if (!(await verifyPassword(user.passwordHash, ctx.params.currentPassword))) throw validationError("currentPassword", "The current password is wrong.", "wrongPassword");
+				checkPasswordPolicy(ctx.params.newPassword, user.email, "newPassword");
+				const passwordHash = await hashPassword(ctx.params.newPassword);
+				return this.transaction(async (t) => {
+					await user.update({ passwordHash }, { transaction: t });
+					await this.invalidateUserTokens(user, t);
+					return this.issueTokens(user, ctx, undefined, t);
+				});
+			},
+		},
+
+		profile: {
+			rest: "PUT /profile",
+			audit: true,
+			summary: "Update name, phone or preferences",
+			params: P.profileParams,
+			async handler(this: AuthThis, ctx: Ctx<P.ProfileParams>) {
+				const user = await this.findActiveUser(ctx.meta.user!.id);
+				const { name, phone, preferences } = ctx.params;
+				await user.update({ ...(name !== undefined && { name }), ...(phone !== undefined && { phone }), ...(preferences !== undefined && { preferences }) });
+				return toPublicUser(user);
+			},
+		},
+
+		listUsers: {
+			rest: "GET /users",
+			roles: ["ADMIN"],
+			summary: "All users, paginated; filter by role or email",
+			params: P.listUsersParams,
+			async handler(this: AuthThis, ctx: Ctx<P.ListUsersParams>) {
+				const where: WhereOptions = {};
+				if (ctx.params.role) Object.assign(where, { role: ctx.params.role });
+				if (ctx.params.email) Object.assign(where, { email: { [Op.iLike]: `%${ctx.params.email.replace(/[\\%_]/g, "\\$&")}%` } });
+				const { rows, count } = await this.models.User.findAndCountAll({ where, ...findOptions(ctx.params, "-createdAt") });
+				return toPage(rows.map(toPublicUser), count, ctx.params);
+			},
+		},
+
+		setRole: {
+			rest: "PUT /users/:userId/role",
+			roles: ["ADMIN"],
+			audit: true,
+			summary: "Change a user's role; their older tokens stop working",
+			params: P.setRoleParams,
+			async handler(this: AuthThis, ctx: Ctx<P.SetRoleParams>) {
+				return this.transaction(async (t) => {
+					const user = await this.findActiveUser(ctx.params.userId, t);
+					const previousRole = user.role;
+					if (previousRole === ctx.params.role) return toPublicUser(user);
+					await user.update({ role: ctx.params.role }, { transaction: t });
+					await this.invalidateUserTokens(user, t);
+					await this.publish(t, ctx, "USER_ROLE_CHANGED", { userId: user.id, previousRole, role: ctx.params.role, changedBy: ctx.meta.user?.id ?? null }, user.id);
+					return toPublicUser(user);
+				});
+			},
+		},
+
+		deleteUser: {
+			rest: "DELETE /users/:userId",
+			roles: ["ADMIN"],
+			audit: true,
+			summary: "Soft-delete a user: they can no longer sign in; their data stays",
+			params: P.userIdParams,
+			async handler(this: AuthThis, ctx: Ctx<P.UserIdParams>) {
+				await this.transaction(async (t) => {
+					const user = await this.findActiveUser(ctx.params.userId, t);
+					await this.invalidateUserTokens(user, t);
+					await user.destroy({ transaction: t });
+				});
+				return respondNoContent(ctx);
+			},
+		},
+
+		// ---- internal actions (no REST route; trusted callers: services, REPL, seeding) ----
+
+		createUser: {
+			visibility: "public",
+			params: P.createUserParams,
+			async handler(this: AuthThis, ctx: Ctx<P.CreateUserParams>) {
+				const { email, password, name, role, phone } = ctx.params;
+				const passwordHash = await hashPassword(password);
+				if (await this.models.User.findOne({ where: { email } })) throw conflict("An account with this email already exists", "EMAIL_TAKEN", { field: "email" });
+				const user = await this.models.User.create({ email, passwordHash, name, role: role as Role, phone: phone ?? null, googleSub: null, lockedUntil: null, lastLoginAt: null, deletedAt: null });
+				return toPublicUser(user);
+			},
+		},
+
+		getUsers: {
+			visibility: "public",
+			cache: { keys: ["ids"], ttl: 30 },
+			params: P.getUsersParams,
+			async handler(this: AuthThis, ctx: Ctx<P.GetUsersParams>) {
+				const users = await this.models.User.findAll({ where: { id: ctx.params.ids } });
+				return users.map(toPublicUser);
+			},
+		},
+
+		resolveToken: {
+			visibility: "public",
+			params: P.verifyParams,
+			handler(this: AuthThis, ctx: Ctx<P.VerifyParams>) {
+				return verifyAccessToken(ctx.params.token);
+			},
+		},
+	},
+
+	methods: {
+		async issueTokens(this: AuthThis, user: User, ctx: Ctx<unknown>, familyId?: string, t?: Transaction): Promise<TokenResponse> {
+			const refreshToken = newOpaqueToken();
+			const session = await this.models.UserSession.create(
+				{
+					userId: user.id,
+					familyId: familyId ?? randomUUID(),
+					tokenHash: hashToken(refreshToken),
+					expiresAt: new Date(Date.now() + config().jwt.refreshTtlSec * 1000),
+					ipAddress: ctx.meta.ip ?? null,
+					userAgent: ctx.meta.userAgent ?? null,
+					rotatedAt: null,
+					revokedAt: null,
+				},
+				{ transaction: t },
+			);
+			const access = signAccessToken(user, session.id);
+			return { accessToken: access.token, refreshToken, tokenType: "Bearer", expiresIn: access.expiresIn, user: toPublicUser(user) };
+		},
+
+		async findActiveUser(this: AuthThis, id: string, t?: Transaction): Promise<User> {
+			const user = await this.models.User.findByPk(id, { transaction: t, lock: t ? t.LOCK.UPDATE : undefined });
+			if (!user) throw notFound("User", id);
+			return user;
+		},
+
+		/** Role change, password change, deletion: every older access and refresh token stops working. */
+		async invalidateUserTokens(this: AuthThis, user: User, t: Transaction): Promise<void> {
+			const at = await invalidateTokensBefore(user.id);
+			await user.update({ tokensValidAfter: at }, { transaction: t });
+			await this.models.UserSession.update({ revokedAt: at }, { where: { userId: user.id, revokedAt: null }, transaction: t });
+		},
+
+		async recordLogin(this: AuthThis, user: User, ctx: Ctx<unknown>, method: "password" | "google"): Promise<void> {
+			await this.transaction(async (t) => {
+				await user.update({ failedLogins: 0, lockedUntil: null, lastLoginAt: new Date() }, { transaction: t });
+				await this.publish(t, ctx, "USER_LOGIN", { userId: user.id, role: user.role, method, ip: ctx.meta.ip ?? null }, user.id);
+			});
+		},
+	},
+
+	async started(this: AuthThis) {
+		const admin = config().bootstrapAdmin;
+		if (!admin) return;
+		const passwordHash = await hashPassword(admin.password);
+		const [, created] = await this.models.User.findOrCreate({
+			where: { email: admin.email },
+			defaults: { email: admin.email, passwordHash, name: "Administrator", role: "ADMIN", phone: null, googleSub: null, lockedUntil: null, lastLoginAt: null, deletedAt: null },
+		});
+		if (created) this.logger.info(`Bootstrap ADMIN ${admin.email} created`);
+	},
+};
+
+export default schema as ServiceSchema;

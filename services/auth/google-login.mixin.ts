@@ -1,0 +1,67 @@
+/**
+ * Google sign-in: POST /google { idToken }. The ID token is verified against
+ * GOOGLE_JWKS_URL (signature, issuer, audience GOOGLE_CLIENT_ID, expiry); the
+ * account is found by Google subject, linked by verified email, or created as PATRON.
+ */
+import type { Context, ServiceSchema } from "moleculer";
+import { createRemoteJWKSet, jwtVerify, type JWTPayload } from "jose";
+import { config } from "../../lib/config";
+import { defineMixin } from "../../lib/service";
+import { serviceUnavailable, unauthorized } from "../../lib/errors";
+import type { Meta } from "../../lib/types";
+import type { AuthThis } from "./auth.service";
+import * as P from "./auth.params";
+
+const GOOGLE_ISSUERS = ["https://accounts.google.com", "accounts.google.com"];
+
+interface GoogleClaims extends JWTPayload {
+	email?: string;
+	email_verified?: boolean;
+	name?: string;
+}
+
+const keySets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+
+async function verifyGoogleIdToken(idToken: string): Promise<GoogleClaims> {
+	const { clientId, jwksUrl } = config().google;
+	if (!clientId) throw serviceUnavailable("Google sign-in is not configured", "GOOGLE_LOGIN_DISABLED");
+	let keys = keySets.get(jwksUrl);
+	if (!keys) keySets.set(jwksUrl, (keys = createRemoteJWKSet(new URL(jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30_000 })));
+	try {
+		const { payload } = await jwtVerify(idToken, keys, { issuer: GOOGLE_ISSUERS, audience: clientId, algorithms: ["RS256"] });
+		return payload as GoogleClaims;
+	} catch {
+		throw unauthorized("Google ID token is not valid", "INVALID_GOOGLE_TOKEN");
+	}
+}
+
+export const GoogleLoginMixin: Partial<ServiceSchema> = defineMixin<AuthThis>({
+	actions: {
+		google: {
+			rest: "POST /google",
+			auth: "public",
+			rateLimit: "auth",
+			audit: true,
+			summary: "Sign in with a Google ID token (links or creates the account)",
+			params: P.googleParams,
+			async handler(this: AuthThis, ctx: Context<P.GoogleParams, Meta>) {
+				const claims = await verifyGoogleIdToken(ctx.params.idToken);
+				const email = claims.email?.toLowerCase();
+				if (!claims.sub || !email || claims.email_verified !== true) throw unauthorized("Google account has no verified email", "INVALID_GOOGLE_TOKEN");
+				const user = await this.transaction(async (t) => {
+					const bySub = await this.models.User.findOne({ where: { googleSub: claims.sub }, transaction: t, lock: t.LOCK.UPDATE });
+					if (bySub) return bySub;
+					const byEmail = await this.models.User.findOne({ where: { email }, transaction: t, lock: t.LOCK.UPDATE });
+					if (byEmail) return byEmail.update({ googleSub: claims.sub }, { transaction: t });
+					return this.models.User.create(
+						{ email, passwordHash: null, name: (claims.name ?? email.split("@")[0]).slice(0, 120), phone: null, googleSub: claims.sub, lockedUntil: null, lastLoginAt: null, deletedAt: null },
+						{ transaction: t },
+					);
+				});
+				if (user.status !== "ACTIVE") throw unauthorized("Account is deactivated", "ACCOUNT_INACTIVE");
+				await this.recordLogin(user, ctx, "google");
+				return this.issueTokens(user, ctx);
+			},
+		},
+	},
+});

@@ -1,0 +1,24 @@
+/** Outgoing mail through SMTP_URL (nodemailer). Without SMTP_URL mail is logged as skipped, never sent. */
+import nodemailer, { type Transporter } from "nodemailer";
+import { config } from "../../lib/config";
+
+let transport: Transporter | undefined;
+let transportUrl: string | undefined;
+
+export interface Mail {
+	to: string;
+	subject: string;
+	text: string;
+}
+
+/** Sends a mail; returns false when no SMTP server is configured. */
+export async function sendMail(mail: Mail): Promise<boolean> {
+	const url = config().smtpUrl;
+	if (!url) return false;
+	if (!transport || transportUrl !== url) {
+		transport = nodemailer.createTransport(url);
+		transportUrl = url;
+	}
+	await transport.sendMail({ from: config().mailFrom, ...mail });
+	return true;
+}

@@ -1,0 +1,78 @@
+/**
+ * Password reset: a single-use token (256 bits, stored hashed, 30 minutes)
+ * mailed through SMTP_URL. Forgot-password answers the same whether or not the
+ * account exists; resetting invalidates every older token of the user.
+ */
+import type { Context, ServiceSchema } from "moleculer";
+import { Op } from "sequelize";
+import { config } from "../../lib/config";
+import { defineMixin } from "../../lib/service";
+import { unauthorized } from "../../lib/errors";
+import type { Meta } from "../../lib/types";
+import type { AuthThis } from "./auth.service";
+import * as P from "./auth.params";
+import { checkPasswordPolicy, hashPassword } from "./passwords";
+import { hashToken, newOpaqueToken } from "./sessions";
+import { sendMail } from "./mailer";
+
+const RESET_TTL_MS = 30 * 60 * 1000;
+const ACCEPTED = { message: "If an account exists for this email, a reset link has been sent." };
+
+export const PasswordResetMixin: Partial<ServiceSchema> = defineMixin<AuthThis>({
+	actions: {
+		forgotPassword: {
+			rest: "POST /forgot-password",
+			auth: "public",
+			rateLimit: "auth",
+			summary: "Mail a password reset link (same answer whether or not the account exists)",
+			params: P.forgotPasswordParams,
+			async handler(this: AuthThis, ctx: Context<P.ForgotPasswordParams, Meta>) {
+				ctx.meta.$statusCode = 202;
+				const user = await this.models.User.findOne({ where: { email: ctx.params.email, status: "ACTIVE" } });
+				if (!user) return ACCEPTED;
+				const token = newOpaqueToken();
+				await this.models.PasswordResetToken.create({ userId: user.id, tokenHash: hashToken(token), expiresAt: new Date(Date.now() + RESET_TTL_MS), usedAt: null });
+				const link = `${config().publicUrl}/reset-password?token=${encodeURIComponent(token)}`;
+				try {
+					const sent = await sendMail({
+						to: user.email,
+						subject: "Reset your EisLager password",
+						text: `Hello ${user.name},\n\nUse this link within 30 minutes to choose a new password:\n${link}\n\nReset token: ${token}\n\nIf you did not ask for this, ignore this mail.`,
+					});
+					if (!sent) this.logger.warn("SMTP_URL is not set: password reset mail not sent", { userId: user.id });
+				} catch (err) {
+					// The answer must not reveal whether the account exists, so a mail failure is logged, not returned.
+					this.logger.error("Password reset mail failed", { userId: user.id, err: (err as Error).message });
+				}
+				return ACCEPTED;
+			},
+		},
+
+		resetPassword: {
+			rest: "POST /reset-password",
+			auth: "public",
+			rateLimit: "auth",
+			audit: true,
+			summary: "Set a new password with a reset token (works once)",
+			params: P.resetPasswordParams,
+			async handler(this: AuthThis, ctx: Context<P.ResetPasswordParams, Meta>) {
+				const passwordHash = await hashPassword(ctx.params.password);
+				await this.transaction(async (t) => {
+					const reset = await this.models.PasswordResetToken.findOne({
+						where: { tokenHash: hashToken(ctx.params.token), usedAt: null, expiresAt: { [Op.gt]: new Date() } },
+						lock: t.LOCK.UPDATE,
+						transaction: t,
+					});
+					if (!reset) throw unauthorized("Reset token is invalid, used or expired", "INVALID_RESET_TOKEN");
+					const user = await this.findActiveUser(reset.userId, t);
+					checkPasswordPolicy(ctx.params.password, user.email);
+					await reset.update({ usedAt: new Date() }, { transaction: t });
+					await user.update({ passwordHash, failedLogins: 0, lockedUntil: null }, { transaction: t });
+					await this.invalidateUserTokens(user, t);
+					ctx.locals.auditTarget = user.id;
+				});
+				return { message: "Password changed. Sign in with the new password." };
+			},
+		},
+	},
+});

@@ -1,0 +1,191 @@
+/**
+ * The gateway: moleculer-web on PORT. Canonical routes /api/v1/<service>/...,
+ * the spec's aliases /api/<service>/... and /auth/..., public /health, and the
+ * OpenAPI document. Authentication resolves the caller from a Bearer token;
+ * role policy is enforced by the Authorization middleware for every action.
+ * No domain logic lives here.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import ApiGateway from "moleculer-web";
+import helmet from "helmet";
+import compression from "compression";
+import { config } from "../../lib/config";
+import { toErrorResponse, unauthorized } from "../../lib/errors";
+import { packageVersion } from "../../lib/app";
+import { bearerToken, verifyAccessToken } from "../../lib/tokens";
+import type { AuthUser, Meta } from "../../lib/types";
+import { GATEWAY_SERVICE } from "../../middlewares/authorization.middleware";
+import { buildOpenApi, type ServiceInfo } from "./openapi";
+import { clientIp, consume, createRateLimiters, requestIdFor, type RateLimiters } from "./http";
+
+interface Req extends IncomingMessage {
+	$ctx?: Context<unknown, Meta>;
+	$action?: { name: string; rateLimit?: "auth" };
+	originalUrl?: string;
+}
+
+interface Methods {
+	limiters: RateLimiters;
+	authenticate(ctx: Context<unknown, Meta>, route: unknown, req: Req): Promise<AuthUser | null>;
+	authorize(ctx: Context<unknown, Meta>, route: unknown, req: Req, res: ServerResponse): Promise<void>;
+}
+
+type This = Service & Methods & { server: import("node:http").Server };
+
+const DOCS_ASSETS: Record<string, string> = {
+	"swagger-ui.css": "text/css; charset=utf-8",
+	"swagger-ui-bundle.js": "application/javascript; charset=utf-8",
+	"swagger-ui-standalone-preset.js": "application/javascript; charset=utf-8",
+};
+
+const DOCS_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>EisLager API</title>
+<link rel="stylesheet" href="/api/v1/docs/swagger-ui.css"></head>
+<body><div id="docs"></div>
+<script src="/api/v1/docs/swagger-ui-bundle.js"></script>
+<script src="/api/v1/docs/docs-init.js"></script></body></html>`;
+
+const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: "/api/v1/openapi.json", dom_id: "#docs" });`;
+
+/** Routes with domain actions: which services each path family reaches. */
+function domainRoute(name: string, pathPrefix: string, whitelist?: string[]) {
+	return {
+		name,
+		path: pathPrefix,
+		whitelist,
+		autoAliases: true,
+		mappingPolicy: "restrict" as const,
+		authentication: true,
+		authorization: true,
+		mergeParams: true,
+		bodyParsers: { json: { limit: config().bodyLimit, strict: true }, urlencoded: false },
+		callOptions: {},
+		logging: true,
+	};
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, contentType = "application/json; charset=utf-8"): void {
+	res.statusCode = status;
+	res.setHeader("Content-Type", contentType);
+	res.end(typeof body === "string" ? body : JSON.stringify(body));
+}
+
+export default function createApiService(): ServiceSchema {
+	const cfg = config();
+	const schema: ServiceSchema<ServiceSettingSchema, This> = {
+		name: GATEWAY_SERVICE,
+		mixins: [ApiGateway],
+
+		settings: {
+			port: cfg.port,
+			ip: "0.0.0.0",
+			use: [helmet({ crossOriginResourcePolicy: { policy: "same-site" } }), compression({ threshold: 1024 })],
+			cors: cfg.corsOrigins.length
+				? {
+						origin: cfg.corsOrigins.includes("*") ? "*" : cfg.corsOrigins,
+						methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+						allowedHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
+						exposedHeaders: ["X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining"],
+						credentials: !cfg.corsOrigins.includes("*"),
+						maxAge: 600,
+					}
+				: undefined,
+			rootCallOptions(options: { requestID?: string }, req: IncomingMessage) {
+				options.requestID = requestIdFor(req);
+			},
+			log4XXResponses: false,
+			logRequestParams: null,
+			logResponseData: null,
+			optimizeOrder: true,
+			// Aliases follow services joining and leaving the cluster; regenerate soon after a change.
+			debounceTime: 200,
+			routes: [
+				{
+					name: "system",
+					path: "",
+					whitelist: [`${GATEWAY_SERVICE}.health`, `${GATEWAY_SERVICE}.openapi`],
+					authentication: false,
+					authorization: false,
+					aliases: {
+						"GET /health": `${GATEWAY_SERVICE}.health`,
+						"GET /api/v1/openapi.json": `${GATEWAY_SERVICE}.openapi`,
+						"GET /api/v1/docs"(_req: IncomingMessage, res: ServerResponse) {
+							sendJson(res, 200, DOCS_PAGE, "text/html; charset=utf-8");
+						},
+						"GET /api/v1/docs/:file"(req: IncomingMessage & { $params: { file: string } }, res: ServerResponse) {
+							const file = req.$params.file;
+							if (file === "docs-init.js") return sendJson(res, 200, DOCS_INIT, DOCS_ASSETS["swagger-ui-bundle.js"]);
+							const type = DOCS_ASSETS[file];
+							if (!type) return sendJson(res, 404, toErrorResponse({ code: 404 }, String(res.getHeader("X-Request-ID") ?? "")).body);
+							res.setHeader("Cache-Control", "public, max-age=86400");
+							sendJson(res, 200, fs.readFileSync(path.join(require("swagger-ui-dist").getAbsoluteFSPath(), file), "utf8"), type);
+						},
+					},
+				},
+				domainRoute("v1", "/api/v1"),
+				domainRoute("api", "/api"),
+				// The spec's gateway table also routes /auth/* straight to the auth service.
+				domainRoute("auth-alias", "", ["auth.*"]),
+			],
+			onError(this: This, req: Req, res: ServerResponse, err: unknown) {
+				const requestId = req.$ctx?.requestID ?? String(res.getHeader("X-Request-ID") ?? "");
+				const { status, body } = toErrorResponse(err, requestId);
+				if (status >= 500) this.logger.error(`${req.method} ${req.originalUrl ?? req.url} -> ${status}`, { requestId, err });
+				if (res.headersSent) return void res.end();
+				res.setHeader("X-Request-ID", requestId);
+				sendJson(res, status, body);
+			},
+		},
+
+		actions: {
+			// moleculer-web's alias listing would publish the route table: not part of the API.
+			listAliases: false,
+			health: {
+				auth: "public",
+				visibility: "published",
+				handler(this: This) {
+					return { status: "ok", nodeID: this.broker.nodeID, uptime: Math.round(process.uptime()) };
+				},
+			},
+			openapi: {
+				auth: "public",
+				visibility: "published",
+				cache: false,
+				handler(this: This) {
+					const services = this.broker.registry.getServiceList({ onlyAvailable: true, withActions: true }) as unknown as ServiceInfo[];
+					return buildOpenApi(services, { version: packageVersion() });
+				},
+			},
+		},
+
+		methods: {
+			/** Resolves the caller from `Authorization: Bearer`; an invalid or revoked token is 401, none is anonymous. */
+			async authenticate(this: This, _ctx: Context<unknown, Meta>, _route: unknown, req: Req): Promise<AuthUser | null> {
+				const header = req.headers.authorization;
+				if (!header) return null;
+				const token = bearerToken(header);
+				if (!token) throw unauthorized("Malformed Authorization header", "INVALID_TOKEN");
+				return verifyAccessToken(token);
+			},
+
+			/** Rate limits (per user, or per client IP; stricter on credential endpoints) and request facts for the audit trail. */
+			async authorize(this: This, ctx: Context<unknown, Meta>, _route: unknown, req: Req, res: ServerResponse): Promise<void> {
+				const ip = clientIp(req);
+				ctx.meta.ip = ip;
+				ctx.meta.userAgent = String(req.headers["user-agent"] ?? "").slice(0, 256);
+				const idempotencyKey = req.headers["idempotency-key"];
+				if (typeof idempotencyKey === "string") ctx.meta.idempotencyKey = idempotencyKey.slice(0, 200);
+				if (req.$action?.rateLimit === "auth") await consume(this.limiters.auth, `ip:${ip}`, res);
+				await consume(this.limiters.general, ctx.meta.user ? `user:${ctx.meta.user.id}` : `ip:${ip}`, res);
+			},
+		},
+
+		created(this: This) {
+			this.limiters = createRateLimiters();
+		},
+	};
+	return schema as ServiceSchema;
+}

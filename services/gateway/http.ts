@@ -1,0 +1,61 @@
+/**
+ * HTTP edge concerns of the gateway, kept out of the service schema:
+ * client IP (X-Forwarded-For trusted only per TRUST_PROXY), request ids,
+ * and rate limiting (Redis across gateway nodes, memory in one process).
+ */
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import { Errors } from "moleculer";
+import { config } from "../../lib/config";
+import { redisClient } from "../../lib/redis";
+import { serviceUnavailable } from "../../lib/errors";
+
+/** The client's address: the entry TRUST_PROXY hops from the right of X-Forwarded-For + socket address. */
+export function clientIp(req: IncomingMessage, trustProxy = config().trustProxy): string {
+	const remote = req.socket.remoteAddress ?? "unknown";
+	if (trustProxy <= 0) return remote;
+	const forwarded = String(req.headers["x-forwarded-for"] ?? "")
+		.split(",")
+		.map((s) => s.trim())
+		.filter(Boolean);
+	const chain = [...forwarded, remote];
+	return chain[Math.max(0, chain.length - 1 - trustProxy)];
+}
+
+const REQUEST_ID = /^[\w.:-]{8,128}$/;
+
+/** Accepts a well-formed incoming X-Request-Id (from a proxy), otherwise makes one. */
+export function requestIdFor(req: IncomingMessage): string {
+	const incoming = req.headers["x-request-id"];
+	return typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
+export interface RateLimiters {
+	general: RateLimiterAbstract;
+	auth: RateLimiterAbstract;
+}
+
+export function createRateLimiters(): RateLimiters {
+	const { perMin, authPerMin } = config().rateLimit;
+	const redis = redisClient();
+	const make = (keyPrefix: string, points: number): RateLimiterAbstract =>
+		redis ? new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration: 60 }) : new RateLimiterMemory({ keyPrefix, points, duration: 60 });
+	return { general: make("eislager-rl", perMin), auth: make("eislager-rl-auth", authPerMin) };
+}
+
+/** Consumes one point; 429 with Retry-After when spent, 503 when the limiter's store is down (fail closed). */
+export async function consume(limiter: RateLimiterAbstract, key: string, res: ServerResponse): Promise<void> {
+	try {
+		const state = await limiter.consume(key);
+		res.setHeader("RateLimit-Limit", String(limiter.points));
+		res.setHeader("RateLimit-Remaining", String(state.remainingPoints));
+	} catch (rejection) {
+		if (rejection instanceof RateLimiterRes) {
+			const retryAfter = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
+			res.setHeader("Retry-After", String(retryAfter));
+			throw new Errors.MoleculerClientError("Too many requests, slow down", 429, "RATE_LIMITED", { retryAfter });
+		}
+		throw serviceUnavailable("Rate limiter unavailable");
+	}
+}
