@@ -120,13 +120,13 @@ export function toErrorResponse(err: unknown, requestId: string): { status: numb
 			message = "The request timed out";
 			break;
 		case status >= 500:
-			status = status === 503 ? 503 : 500;
+			// Never leak internals (SQL, stack, hostnames): the log has them, keyed by requestId.
+			status = 500;
 			code = "INTERNAL_ERROR";
 			message = "Internal server error";
 			break;
 		default:
 			code = type ?? Object.entries(ERROR_CODES).find(([, s]) => s === status)?.[0] ?? "BAD_REQUEST";
-			if (status === 401 && (type === "NO_TOKEN" || type === "INVALID_TOKEN")) code = "UNAUTHORIZED";
 			details = e.data;
 	}
 	const error: ErrorBody["error"] = { code, message };
