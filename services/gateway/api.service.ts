@@ -20,6 +20,8 @@ import type { AuthUser, Meta } from "../../lib/types";
 import { GATEWAY_SERVICE } from "../../middlewares/authorization.middleware";
 import { buildOpenApi, type ServiceInfo } from "./openapi";
 import { clientIp, consume, createRateLimiters, requestIdFor, type RateLimiters } from "./http";
+import { healthAliases } from "../../lib/health";
+import { unavailableService } from "../../lib/availability";
 
 interface Req extends IncomingMessage {
 	$ctx?: Context<unknown, Meta>;
@@ -111,6 +113,8 @@ export default function createApiService(): ServiceSchema {
 					authorization: false,
 					aliases: {
 						"GET /health": `${GATEWAY_SERVICE}.health`,
+						// The gateway node's own readiness and Prometheus metrics (lib/health.ts).
+						...healthAliases(),
 						"GET /api/v1/openapi.json": `${GATEWAY_SERVICE}.openapi`,
 						"GET /api/v1/docs"(_req: IncomingMessage, res: ServerResponse) {
 							sendJson(res, 200, DOCS_PAGE, "text/html; charset=utf-8");
@@ -132,10 +136,14 @@ export default function createApiService(): ServiceSchema {
 			],
 			onError(this: This, req: Req, res: ServerResponse, err: unknown) {
 				const requestId = req.$ctx?.requestID ?? String(res.getHeader("X-Request-ID") ?? "");
-				const { status, body } = toErrorResponse(err, requestId);
+				// A known service's path while none of its nodes is up: 503, not the 404 of a vanished route.
+				const { status, body } = toErrorResponse(unavailableService(this.broker, req.originalUrl ?? req.url ?? "", err) ?? err, requestId);
 				if (status >= 500) this.logger.error(`${req.method} ${req.originalUrl ?? req.url} -> ${status}`, { requestId, err });
 				if (res.headersSent) return void res.end();
 				res.setHeader("X-Request-ID", requestId);
+				// Every 429 (gateway limits and the account lockout alike) tells the client when to retry.
+				const retryAfter = (body.error.details as { retryAfter?: unknown } | undefined)?.retryAfter;
+				if (status === 429 && typeof retryAfter === "number") res.setHeader("Retry-After", String(retryAfter));
 				sendJson(res, status, body);
 			},
 		},
