@@ -1,0 +1,49 @@
+/**
+ * Who sees what of a factory (docs/inventory.md, "Access"):
+ * - EXECUTIVE and ADMIN see every factory's internals (budget, history, analytics);
+ * - a MANUFACTURER sees internals of the factories they manage, and only the
+ *   public card (id, name, location, status) of the others;
+ * - CLERK sees public cards only (they order from factories).
+ * Acting on a factory (stock, invoices) is for its MANUFACTURER and EXECUTIVE;
+ * a manufacturer acting on another's factory gets 403 (the factory itself is not secret).
+ */
+import { forbidden } from "../../lib/errors";
+import type { AuthUser } from "../../lib/types";
+import type { Factory } from "./inventory.model";
+
+export interface FactoryCard {
+	id: string;
+	name: string;
+	location: string;
+	status: string;
+	createdAt: string;
+}
+
+export interface FactoryDetails extends FactoryCard {
+	managerId: string | null;
+	budgetAllocated: number;
+	updatedAt: string;
+}
+
+/** Internal (trusted) calls carry no user: they see everything. */
+export function seesInternals(user: AuthUser | null | undefined, factory: Pick<Factory, "managerId">): boolean {
+	if (!user) return true;
+	if (user.role === "EXECUTIVE" || user.role === "ADMIN") return true;
+	return user.role === "MANUFACTURER" && factory.managerId === user.id;
+}
+
+/** May act on the factory's stock and invoices: its manager, or an EXECUTIVE (ADMIN too when `admin`). */
+export function assertActsOn(user: AuthUser | null | undefined, factory: Pick<Factory, "managerId">, admin = false): void {
+	if (!user || user.role === "EXECUTIVE" || (admin && user.role === "ADMIN")) return;
+	if (user.role === "MANUFACTURER" && factory.managerId === user.id) return;
+	throw forbidden("Only this factory's manager or an executive may do this");
+}
+
+export function factoryCard(f: Factory): FactoryCard {
+	return { id: f.id, name: f.name, location: f.location, status: f.status, createdAt: f.createdAt.toISOString() };
+}
+
+export function factoryView(f: Factory, user: AuthUser | null | undefined): FactoryCard | FactoryDetails {
+	if (!seesInternals(user, f)) return factoryCard(f);
+	return { ...factoryCard(f), managerId: f.managerId, budgetAllocated: f.budgetAllocated, updatedAt: f.updatedAt.toISOString() };
+}

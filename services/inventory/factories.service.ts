@@ -1,0 +1,165 @@
+/**
+ * inventory.factories: factories and their budgets (spec section 3, "Factory Management").
+ * `POST /factories` (EXECUTIVE) is an addition to the spec: a chain needs a way to add one.
+ * Budget changes are kept as history and published as BUDGET_ALLOCATION_UPDATED via the outbox.
+ */
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { Op, type Transaction, type WhereOptions } from "sequelize";
+import { DbMixin, type DbThis } from "../../mixins/db.mixin";
+import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
+import { AuditMixin } from "../../mixins/audit.mixin";
+import { CacheCleaner, type CacheCleanerThis } from "../../mixins/cache-cleaner.mixin";
+import { forbidden, notFound, validationError } from "../../lib/errors";
+import { findOptions, toPage } from "../../lib/pagination";
+import { RETRY_READS, respondCreated } from "../../lib/actions";
+import type { Meta, Role } from "../../lib/types";
+import { defineInventoryModels, type BudgetChange, type Factory, type InventoryModels } from "./inventory.model";
+import { factoryView, seesInternals } from "./access";
+import * as P from "./factories.params";
+
+interface Methods {
+	findFactory(id: string, t?: Transaction): Promise<Factory>;
+	assertManufacturer(ctx: Context, managerId: string): Promise<void>;
+	recordBudget(t: Transaction, ctx: Ctx<unknown>, factory: Factory, previousAmount: number, reason: string): Promise<BudgetChange>;
+}
+type This = Service & DbThis<InventoryModels> & OutboxThis & CacheCleanerThis & Methods;
+type Ctx<P> = Context<P, Meta>;
+
+const READERS: Role[] = ["CLERK", "EXECUTIVE", "ADMIN", "MANUFACTURER"];
+
+function budgetView(b: BudgetChange) {
+	return { id: b.id, factoryId: b.factoryId, previousAmount: b.previousAmount, budgetAllocated: b.budgetAllocated, reason: b.reason, changedBy: b.changedBy, createdAt: b.createdAt.toISOString() };
+}
+
+const schema: ServiceSchema<ServiceSettingSchema, This> = {
+	name: "inventory.factories",
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "Factory" }), OutboxMixin, AuditMixin, CacheCleaner(["inventory"])],
+	settings: { rest: "/inventory" },
+
+	actions: {
+		list: {
+			rest: "GET /factories",
+			roles: READERS,
+			retryPolicy: RETRY_READS,
+			summary: "Factories, paginated; internals (budget, manager) only for EXECUTIVE/ADMIN and each factory's own MANUFACTURER",
+			params: P.listFactoriesParams,
+			async handler(this: This, ctx: Ctx<P.ListFactoriesParams>) {
+				const where: WhereOptions = {};
+				if (ctx.params.status) Object.assign(where, { status: ctx.params.status });
+				if (ctx.params.managerId) Object.assign(where, { managerId: ctx.params.managerId });
+				if (ctx.params.search) Object.assign(where, { name: { [Op.iLike]: `%${ctx.params.search.replace(/[\\%_]/g, "\\$&")}%` } });
+				const { rows, count } = await this.models.Factory.findAndCountAll({ where, ...findOptions(ctx.params, "name") });
+				return toPage(
+					rows.map((f) => factoryView(f, ctx.meta.user)),
+					count,
+					ctx.params,
+				);
+			},
+		},
+
+		get: {
+			rest: "GET /factories/:factoryId",
+			roles: READERS,
+			retryPolicy: RETRY_READS,
+			summary: "Factory details; internals only for EXECUTIVE/ADMIN and the factory's MANUFACTURER",
+			params: P.factoryIdParams,
+			async handler(this: This, ctx: Ctx<P.FactoryIdParams>) {
+				return factoryView(await this.findFactory(ctx.params.factoryId), ctx.meta.user);
+			},
+		},
+
+		create: {
+			rest: "POST /factories",
+			roles: ["EXECUTIVE"],
+			audit: true,
+			summary: "Add a factory (EXECUTIVE; not in the spec's table). managerId must be a MANUFACTURER; budget in cents",
+			params: P.createFactoryParams,
+			async handler(this: This, ctx: Ctx<P.CreateFactoryParams>) {
+				await this.assertManufacturer(ctx, ctx.params.managerId);
+				const factory = await this.transaction(async (t) => {
+					const created = await this.models.Factory.create({ ...ctx.params, deletedAt: null }, { transaction: t });
+					await this.recordBudget(t, ctx, created, 0, "Initial allocation");
+					return created;
+				});
+				await this.cleanCache("inventory");
+				respondCreated(ctx, `/api/v1/inventory/factories/${factory.id}`);
+				return factoryView(factory, ctx.meta.user);
+			},
+		},
+
+		updateBudget: {
+			rest: "PUT /factories/:factoryId/budget",
+			roles: ["EXECUTIVE"],
+			audit: true,
+			summary: "Set the factory's budget allocation in cents with a reason (EXECUTIVE); kept in the budget history",
+			params: P.budgetParams,
+			async handler(this: This, ctx: Ctx<P.BudgetParams>) {
+				const factory = await this.transaction(async (t) => {
+					const found = await this.findFactory(ctx.params.factoryId, t);
+					const previous = found.budgetAllocated;
+					await found.update({ budgetAllocated: ctx.params.budgetAllocated }, { transaction: t });
+					await this.recordBudget(t, ctx, found, previous, ctx.params.reason);
+					return found;
+				});
+				await this.cleanCache("inventory");
+				return factoryView(factory, ctx.meta.user);
+			},
+		},
+
+		budgetHistory: {
+			rest: "GET /factories/:factoryId/budget-history",
+			roles: ["EXECUTIVE", "ADMIN", "MANUFACTURER"],
+			retryPolicy: RETRY_READS,
+			summary: "The factory's budget changes, newest first (EXECUTIVE/ADMIN, or its MANUFACTURER)",
+			params: P.budgetHistoryParams,
+			async handler(this: This, ctx: Ctx<P.BudgetHistoryParams>) {
+				const factory = await this.findFactory(ctx.params.factoryId);
+				if (!seesInternals(ctx.meta.user, factory)) throw forbidden("Only this factory's manager or an executive may see its budget");
+				const { rows, count } = await this.models.BudgetChange.findAndCountAll({ where: { factoryId: factory.id }, ...findOptions(ctx.params, "-createdAt") });
+				return toPage(rows.map(budgetView), count, ctx.params);
+			},
+		},
+
+		// ---- internal (no REST route; trusted callers) ----
+
+		resolve: {
+			visibility: "public",
+			cache: { keys: ["id"] },
+			params: P.resolveParams,
+			async handler(this: This, ctx: Ctx<P.ResolveParams>) {
+				const f = await this.models.Factory.findByPk(ctx.params.id);
+				return f ? { id: f.id, name: f.name, managerId: f.managerId, status: f.status } : null;
+			},
+		},
+	},
+
+	methods: {
+		async findFactory(this: This, id: string, t?: Transaction) {
+			const factory = await this.models.Factory.findByPk(id, { transaction: t, lock: t ? t.LOCK.UPDATE : undefined });
+			if (!factory) throw notFound("Factory", id);
+			return factory;
+		},
+		async assertManufacturer(this: This, ctx: Context, managerId: string) {
+			const users = await ctx.call<{ id: string; role: Role }[], { ids: string[] }>("auth.getUsers", { ids: [managerId] });
+			const user = users.find((u) => u.id === managerId);
+			if (!user) throw validationError("managerId", "No user with this id", "reference");
+			if (user.role !== "MANUFACTURER") throw validationError("managerId", "The manager must be a MANUFACTURER", "role");
+		},
+		async recordBudget(this: This, t: Transaction, ctx: Ctx<unknown>, factory: Factory, previousAmount: number, reason: string) {
+			const change = await this.models.BudgetChange.create(
+				{ factoryId: factory.id, previousAmount, budgetAllocated: factory.budgetAllocated, reason, changedBy: ctx.meta.user?.id ?? null },
+				{ transaction: t },
+			);
+			await this.publish(
+				t,
+				ctx,
+				"BUDGET_ALLOCATION_UPDATED",
+				{ factoryId: factory.id, previousAmount, budgetAllocated: factory.budgetAllocated, reason, changedBy: ctx.meta.user?.id ?? null },
+				factory.id,
+			);
+			return change;
+		},
+	},
+};
+
+export default schema as ServiceSchema;

@@ -1,0 +1,157 @@
+/**
+ * inventory.flavors: the flavor catalog (spec section 3, "Flavor Catalog").
+ * List and details are public; create, update and archive are for MANUFACTURER
+ * and EXECUTIVE. Archiving is soft: the flavor leaves the menu but keeps its history.
+ * `getMany` is the internal, cached read other services (sales) price and label by.
+ */
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { Op, literal, type WhereOptions } from "sequelize";
+import { DbMixin, type DbThis } from "../../mixins/db.mixin";
+import { AuditMixin } from "../../mixins/audit.mixin";
+import { CacheCleaner, type CacheCleanerThis } from "../../mixins/cache-cleaner.mixin";
+import { conflict, notFound, validationError } from "../../lib/errors";
+import { findOptions, toPage } from "../../lib/pagination";
+import { ALLERGENS } from "../../lib/params";
+import { RETRY_READS, respondCreated } from "../../lib/actions";
+import type { Meta, Role } from "../../lib/types";
+import { defineInventoryModels, toPublicFlavor, type Flavor, type InventoryModels } from "./inventory.model";
+import * as P from "./flavors.params";
+
+interface Methods {
+	findFlavor(id: string): Promise<Flavor>;
+	assertNameFree(name: string, exceptId?: string): Promise<void>;
+	changed(): Promise<void>;
+}
+type This = Service & DbThis<InventoryModels> & CacheCleanerThis & Methods;
+type Ctx<P> = Context<P, Meta>;
+
+const EDITORS: Role[] = ["MANUFACTURER", "EXECUTIVE"];
+const STAFF: Role[] = ["MANUFACTURER", "EXECUTIVE", "ADMIN"];
+
+const schema: ServiceSchema<ServiceSettingSchema, This> = {
+	name: "inventory.flavors",
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "Flavor" }), AuditMixin, CacheCleaner(["inventory"])],
+	settings: { rest: "/inventory" },
+
+	actions: {
+		list: {
+			rest: "GET /flavors",
+			auth: "public",
+			retryPolicy: RETRY_READS,
+			summary: "The flavor menu: filter by category, allergen-free (?allergenFree=milk,nuts) or name; archived only for staff",
+			params: P.listFlavorsParams,
+			async handler(this: This, ctx: Ctx<P.ListFlavorsParams>) {
+				const { category, allergenFree, search, includeArchived } = ctx.params;
+				const and: WhereOptions[] = [];
+				if (!(includeArchived && ctx.meta.user && STAFF.includes(ctx.meta.user.role))) and.push({ archivedAt: null });
+				if (category) and.push({ category });
+				if (search) and.push({ name: { [Op.iLike]: `%${search.replace(/[\\%_]/g, "\\$&")}%` } });
+				if (allergenFree) {
+					const free = allergenFree.split(",").map((a) => a.trim().toLowerCase()).filter(Boolean);
+					const unknown = free.find((a) => !(ALLERGENS as readonly string[]).includes(a));
+					if (unknown) throw validationError("allergenFree", `Unknown allergen "${unknown}" (allowed: ${ALLERGENS.join(", ")})`, "enumValue");
+					// Values are allow-listed above; escaped anyway.
+					if (free.length) and.push(literal(`NOT (allergens && ARRAY[${free.map((a) => this.db.escape(a)).join(",")}]::TEXT[])`));
+				}
+				const { rows, count } = await this.models.Flavor.findAndCountAll({ where: { [Op.and]: and }, ...findOptions(ctx.params, "name") });
+				return toPage(rows.map(toPublicFlavor), count, ctx.params);
+			},
+		},
+
+		get: {
+			rest: "GET /flavors/:flavorId",
+			auth: "public",
+			retryPolicy: RETRY_READS,
+			cache: { keys: ["flavorId"] },
+			summary: "One flavor (archived ones too, flagged `archived`)",
+			params: P.flavorIdParams,
+			async handler(this: This, ctx: Ctx<P.FlavorIdParams>) {
+				return toPublicFlavor(await this.findFlavor(ctx.params.flavorId));
+			},
+		},
+
+		create: {
+			rest: "POST /flavors",
+			roles: EDITORS,
+			audit: true,
+			summary: "Add a flavor to the catalog (MANUFACTURER, EXECUTIVE); price in cents, allergens from the 14 EU codes",
+			params: P.createFlavorParams,
+			async handler(this: This, ctx: Ctx<P.CreateFlavorParams>) {
+				await this.assertNameFree(ctx.params.name);
+				const flavor = await this.models.Flavor.create({ ...ctx.params, createdBy: ctx.meta.user?.id ?? null, archivedAt: null });
+				await this.changed();
+				respondCreated(ctx, `/api/v1/inventory/flavors/${flavor.id}`);
+				return toPublicFlavor(flavor);
+			},
+		},
+
+		update: {
+			rest: "PUT /flavors/:flavorId",
+			roles: EDITORS,
+			audit: true,
+			summary: "Change a flavor's fields (MANUFACTURER, EXECUTIVE); archived flavors cannot be edited (409)",
+			params: P.updateFlavorParams,
+			async handler(this: This, ctx: Ctx<P.UpdateFlavorParams>) {
+				const { flavorId, ...changes } = ctx.params;
+				const flavor = await this.findFlavor(flavorId);
+				if (flavor.archivedAt) throw conflict("This flavor is archived", "FLAVOR_ARCHIVED", { flavorId });
+				if (changes.name !== undefined && changes.name.toLowerCase() !== flavor.name.toLowerCase()) await this.assertNameFree(changes.name, flavorId);
+				const defined = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
+				await flavor.update(defined);
+				await this.changed();
+				return toPublicFlavor(flavor);
+			},
+		},
+
+		archive: {
+			rest: "DELETE /flavors/:flavorId",
+			roles: EDITORS,
+			audit: true,
+			summary: "Archive a flavor (soft): it leaves the menu, history keeps it. Answers 200 with the archived flavor",
+			params: P.flavorIdParams,
+			async handler(this: This, ctx: Ctx<P.FlavorIdParams>) {
+				const flavor = await this.findFlavor(ctx.params.flavorId);
+				if (!flavor.archivedAt) {
+					await flavor.update({ archivedAt: new Date() });
+					await this.changed();
+				}
+				return toPublicFlavor(flavor);
+			},
+		},
+
+		// ---- internal (no REST route; trusted callers) ----
+
+		getMany: {
+			visibility: "public",
+			cache: { keys: ["ids"] },
+			params: P.getManyParams,
+			async handler(this: This, ctx: Ctx<P.GetManyParams>) {
+				if (!ctx.params.ids.length) return [];
+				const rows = await this.models.Flavor.findAll({ where: { id: [...new Set(ctx.params.ids)] } });
+				return rows.map((f) => {
+					const { id, name, description, category, price, allergens, ingredients, images, archived } = toPublicFlavor(f);
+					return { id, name, description, category, price, allergens, ingredients, images, archived };
+				});
+			},
+		},
+	},
+
+	methods: {
+		async findFlavor(this: This, id: string) {
+			const flavor = await this.models.Flavor.findByPk(id);
+			if (!flavor) throw notFound("Flavor", id);
+			return flavor;
+		},
+		async assertNameFree(this: This, name: string, exceptId?: string) {
+			const where: WhereOptions = { archivedAt: null, name: { [Op.iLike]: name.replace(/[\\%_]/g, "\\$&") } };
+			if (exceptId) Object.assign(where, { id: { [Op.ne]: exceptId } });
+			if (await this.models.Flavor.findOne({ where })) throw conflict("A flavor with this name already exists", "ALREADY_EXISTS", { field: "name" });
+		},
+		/** Every node drops cached flavor reads (its own and other services' menus built from them). */
+		async changed(this: This) {
+			await this.cleanCache("inventory");
+		},
+	},
+};
+
+export default schema as ServiceSchema;

@@ -1,0 +1,164 @@
+/** Inventory over HTTP: the flavor catalog, its internal reads, and factories with budgets. */
+import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
+import { sqlRows } from "../integration/inventory/helpers";
+
+const FAMILIES = ["/api/v1/inventory", "/api/inventory"];
+
+describe("inventory: flavors and factories", () => {
+	let app: TestApp;
+	let maker: TestUser;
+	let otherMaker: TestUser;
+	let exec: TestUser;
+	let clerk: TestUser;
+	let patron: TestUser;
+	let admin: TestUser;
+
+	beforeAll(async () => {
+		app = await startTestApp({ services: ["auth", "inventory"] });
+		[maker, otherMaker, exec, clerk, patron, admin] = await Promise.all([
+			app.createUser("MANUFACTURER"),
+			app.createUser("MANUFACTURER"),
+			app.createUser("EXECUTIVE"),
+			app.createUser("CLERK"),
+			app.createUser("PATRON"),
+			app.createUser("ADMIN"),
+		]);
+	});
+	afterAll(async () => app?.stop());
+
+	const vanilla = { name: "Vanilla", description: "Bourbon vanilla", category: "cream", price: 250, ingredients: ["milk", "sugar", "vanilla"], allergens: ["milk"], images: [] };
+
+	describe("flavors", () => {
+		let vanillaId: string;
+		let sorbetId: string;
+
+		it("creates flavors (MANUFACTURER, EXECUTIVE) under both path families; others are refused", async () => {
+			const res = await app.request("POST", `${FAMILIES[0]}/flavors`, { token: maker.token, body: vanilla });
+			expect(res.status).toBe(201);
+			expect(res.headers.get("location")).toBe(`/api/v1/inventory/flavors/${res.body.id}`);
+			expect(res.body).toMatchObject({ name: "Vanilla", category: "CREAM", price: 250, allergens: ["milk"], archived: false });
+			vanillaId = res.body.id;
+			const sorbet = await app.request("POST", `${FAMILIES[1]}/flavors`, { token: exec.token, body: { name: "Lemon sorbet", category: "SORBET", price: 220 } });
+			expect(sorbet.status).toBe(201);
+			expect(sorbet.body).toMatchObject({ allergens: [], ingredients: [], images: [], description: "" });
+			sorbetId = sorbet.body.id;
+			for (const user of [clerk, patron, admin]) {
+				expect((await app.request("POST", `${FAMILIES[0]}/flavors`, { token: user.token, body: { ...vanilla, name: "X" } })).status).toBe(403);
+			}
+			expect((await app.request("POST", `${FAMILIES[0]}/flavors`, { body: { ...vanilla, name: "Y" } })).status).toBe(401);
+		});
+
+		it("rejects bad input naming the field, and writes nothing", async () => {
+			const bad = await app.request("POST", `${FAMILIES[0]}/flavors`, { token: maker.token, body: { ...vanilla, name: "Bad", allergens: ["milk", "glitter"], price: -5 } });
+			expect(bad.status).toBe(422);
+			const fields = bad.body.error.details.map((d: { field: string }) => d.field);
+			expect(fields).toEqual(expect.arrayContaining(["allergens[1]", "price"]));
+			const dup = await app.request("POST", `${FAMILIES[0]}/flavors`, { token: maker.token, body: { ...vanilla, name: "vanilla" } });
+			expect(dup.status).toBe(409);
+			const list = await app.request("GET", `${FAMILIES[0]}/flavors?search=bad`);
+			expect(list.body.total).toBe(0);
+			expect((await app.request("GET", `${FAMILIES[0]}/flavors?sort=secret`)).status).toBe(422);
+			expect((await app.request("GET", `${FAMILIES[0]}/flavors?allergenFree=glitter`)).body.error.details[0].field).toBe("allergenFree");
+		});
+
+		it("lists publicly with filters and shows details; unknown ids are 404", async () => {
+			for (const base of FAMILIES) {
+				const all = await app.request("GET", `${base}/flavors`);
+				expect(all.status).toBe(200);
+				expect(all.body).toMatchObject({ total: 2, page: 1, totalPages: 1 });
+				const free = await app.request("GET", `${base}/flavors?allergenFree=milk,nuts`);
+				expect(free.body.rows.map((f: { id: string }) => f.id)).toEqual([sorbetId]);
+				const cat = await app.request("GET", `${base}/flavors?category=cream&sort=-price`);
+				expect(cat.body.rows.map((f: { id: string }) => f.id)).toEqual([vanillaId]);
+				const search = await app.request("GET", `${base}/flavors?search=LEMON`);
+				expect(search.body.rows.map((f: { id: string }) => f.id)).toEqual([sorbetId]);
+				const one = await app.request("GET", `${base}/flavors/${vanillaId}`);
+				expect(one.body.name).toBe("Vanilla");
+				expect((await app.request("GET", `${base}/flavors/00000000-0000-4000-8000-000000000000`)).status).toBe(404);
+			}
+		});
+
+		it("updates (editors only), drops cached reads, archives softly", async () => {
+			const before = await app.broker.call<Array<{ price: number }>, object>("inventory.flavors.getMany", { ids: [vanillaId] });
+			expect(before[0].price).toBe(250);
+			expect((await app.request("PUT", `${FAMILIES[1]}/flavors/${vanillaId}`, { token: clerk.token, body: { price: 1 } })).status).toBe(403);
+			const upd = await app.request("PUT", `${FAMILIES[1]}/flavors/${vanillaId}`, { token: maker.token, body: { price: 275, allergens: ["milk", "eggs"], id: "00000000-0000-4000-8000-000000000000" } });
+			expect(upd.status).toBe(200);
+			expect(upd.body).toMatchObject({ id: vanillaId, price: 275, allergens: ["milk", "eggs"], name: "Vanilla" });
+			const after = await app.broker.call<Array<{ price: number }>, object>("inventory.flavors.getMany", { ids: [vanillaId] });
+			expect(after[0].price).toBe(275);
+			expect((await app.request("PUT", `${FAMILIES[0]}/flavors/${vanillaId}`, { token: maker.token, body: { allergens: ["plastic"] } })).status).toBe(422);
+			expect((await app.request("PUT", `${FAMILIES[0]}/flavors/00000000-0000-4000-8000-000000000000`, { token: maker.token, body: { price: 1 } })).status).toBe(404);
+
+			expect((await app.request("DELETE", `${FAMILIES[0]}/flavors/${sorbetId}`, { token: patron.token })).status).toBe(403);
+			const arch = await app.request("DELETE", `${FAMILIES[0]}/flavors/${sorbetId}`, { token: maker.token });
+			expect(arch.status).toBe(200);
+			expect(arch.body.archived).toBe(true);
+			const menu = await app.request("GET", `${FAMILIES[0]}/flavors`);
+			expect(menu.body.rows.map((f: { id: string }) => f.id)).toEqual([vanillaId]);
+			const staff = await app.request("GET", `${FAMILIES[0]}/flavors?includeArchived=true`, { token: exec.token });
+			expect(staff.body.total).toBe(2);
+			const publicAll = await app.request("GET", `${FAMILIES[0]}/flavors?includeArchived=true`);
+			expect(publicAll.body.total).toBe(1);
+			expect((await app.request("PUT", `${FAMILIES[0]}/flavors/${sorbetId}`, { token: maker.token, body: { price: 1 } })).status).toBe(409);
+			const many = await app.broker.call<Array<{ id: string; archived: boolean }>, object>("inventory.flavors.getMany", { ids: [vanillaId, sorbetId, "00000000-0000-4000-8000-000000000000"] });
+			expect(many.map((f) => [f.id, f.archived]).sort()).toEqual([[vanillaId, false], [sorbetId, true]].sort());
+		});
+	});
+
+	describe("factories and budgets", () => {
+		let factoryId: string;
+
+		it("creates a factory (EXECUTIVE) whose manager must be a MANUFACTURER", async () => {
+			const body = { name: "Nordwerk", location: "Hamburg", managerId: maker.id, budgetAllocated: 500_000 };
+			expect((await app.request("POST", `${FAMILIES[0]}/factories`, { token: maker.token, body })).status).toBe(403);
+			const notMaker = await app.request("POST", `${FAMILIES[0]}/factories`, { token: exec.token, body: { ...body, managerId: clerk.id } });
+			expect(notMaker.status).toBe(422);
+			expect(notMaker.body.error.details[0].field).toBe("managerId");
+			const unknown = await app.request("POST", `${FAMILIES[0]}/factories`, { token: exec.token, body: { ...body, managerId: "00000000-0000-4000-8000-000000000000" } });
+			expect(unknown.status).toBe(422);
+			const res = await app.request("POST", `${FAMILIES[1]}/factories`, { token: exec.token, body });
+			expect(res.status).toBe(201);
+			expect(res.body).toMatchObject({ name: "Nordwerk", managerId: maker.id, budgetAllocated: 500_000, status: "ACTIVE" });
+			factoryId = res.body.id;
+			const resolved = await app.broker.call("inventory.factories.resolve", { id: factoryId });
+			expect(resolved).toEqual({ id: factoryId, name: "Nordwerk", managerId: maker.id, status: "ACTIVE" });
+			expect(await app.broker.call("inventory.factories.resolve", { id: "00000000-0000-4000-8000-000000000000" })).toBeNull();
+		});
+
+		it("shows internals only to executives, admins and the factory's manufacturer", async () => {
+			for (const base of FAMILIES) {
+				for (const [user, internals] of [[maker, true], [exec, true], [admin, true], [otherMaker, false], [clerk, false]] as const) {
+					const one = await app.request("GET", `${base}/factories/${factoryId}`, { token: user.token });
+					expect(one.status).toBe(200);
+					expect("budgetAllocated" in one.body).toBe(internals);
+					const list = await app.request("GET", `${base}/factories`, { token: user.token });
+					expect(list.body.total).toBe(1);
+					expect("budgetAllocated" in list.body.rows[0]).toBe(internals);
+				}
+				expect((await app.request("GET", `${base}/factories`, { token: patron.token })).status).toBe(403);
+				expect((await app.request("GET", `${base}/factories/00000000-0000-4000-8000-000000000000`, { token: exec.token })).status).toBe(404);
+			}
+		});
+
+		it("updates the budget (EXECUTIVE only), keeps its history and publishes the event", async () => {
+			expect((await app.request("PUT", `${FAMILIES[0]}/factories/${factoryId}/budget`, { token: maker.token, body: { budgetAllocated: 1, reason: "x" } })).status).toBe(403);
+			const neg = await app.request("PUT", `${FAMILIES[0]}/factories/${factoryId}/budget`, { token: exec.token, body: { budgetAllocated: -1, reason: "x" } });
+			expect(neg.status).toBe(422);
+			expect(neg.body.error.details[0].field).toBe("budgetAllocated");
+			expect((await app.request("PUT", `${FAMILIES[0]}/factories/00000000-0000-4000-8000-000000000000/budget`, { token: exec.token, body: { budgetAllocated: 1, reason: "x" } })).status).toBe(404);
+			const up = await app.request("PUT", `${FAMILIES[1]}/factories/${factoryId}/budget`, { token: exec.token, body: { budgetAllocated: 750_000, reason: "Summer season" } });
+			expect(up.status).toBe(200);
+			expect(up.body.budgetAllocated).toBe(750_000);
+			const hist = await app.request("GET", `${FAMILIES[0]}/factories/${factoryId}/budget-history`, { token: maker.token });
+			expect(hist.status).toBe(200);
+			expect(hist.body.rows.map((r: { previousAmount: number; budgetAllocated: number }) => [r.previousAmount, r.budgetAllocated])).toEqual([
+				[500_000, 750_000],
+				[0, 500_000],
+			]);
+			expect((await app.request("GET", `${FAMILIES[1]}/factories/${factoryId}/budget-history`, { token: otherMaker.token })).status).toBe(403);
+			const [outbox] = await sqlRows<{ n: number }>(app, `SELECT count(*)::int AS n FROM inventory.outbox WHERE type = 'BUDGET_ALLOCATION_UPDATED' AND aggregate_id = $1`, [factoryId]);
+			expect(outbox.n).toBe(2);
+		});
+	});
+});
