@@ -33,17 +33,18 @@ export const PasswordResetMixin: Partial<ServiceSchema> = defineMixin<AuthThis>(
 				const token = newOpaqueToken();
 				await this.models.PasswordResetToken.create({ userId: user.id, tokenHash: hashToken(token), expiresAt: new Date(Date.now() + RESET_TTL_MS), usedAt: null });
 				const link = `${config().publicUrl}/reset-password?token=${encodeURIComponent(token)}`;
-				try {
-					const sent = await sendMail({
-						to: user.email,
-						subject: "Reset your EisLager password",
-						text: `Hello ${user.name},\n\nUse this link within 30 minutes to choose a new password:\n${link}\n\nReset token: ${token}\n\nIf you did not ask for this, ignore this mail.`,
-					});
-					if (!sent) this.logger.warn("SMTP_URL is not set: password reset mail not sent", { userId: user.id });
-				} catch (err) {
-					// The answer must not reveal whether the account exists, so a mail failure is logged, not returned.
-					this.logger.error("Password reset mail failed", { userId: user.id, err: (err as Error).message });
-				}
+				// Sent in the background: waiting for SMTP would make a known address answer measurably slower.
+				// A mail failure is logged, never returned (the answer must not reveal whether the account exists).
+				sendMail({
+					to: user.email,
+					subject: "Reset your EisLager password",
+					text: `Hello ${user.name},\n\nUse this link within 30 minutes to choose a new password:\n${link}\n\nReset token: ${token}\n\nIf you did not ask for this, ignore this mail.`,
+				}).then(
+					(sent) => {
+						if (!sent) this.logger.warn("SMTP_URL is not set: password reset mail not sent", { userId: user.id });
+					},
+					(err: unknown) => this.logger.error("Password reset mail failed", { userId: user.id, err: (err as Error).message }),
+				);
 				return ACCEPTED;
 			},
 		},
@@ -66,7 +67,8 @@ export const PasswordResetMixin: Partial<ServiceSchema> = defineMixin<AuthThis>(
 					if (!reset) throw unauthorized("Reset token is invalid, used or expired", "INVALID_RESET_TOKEN");
 					const user = await this.findActiveUser(reset.userId, t);
 					checkPasswordPolicy(ctx.params.password, user.email);
-					await reset.update({ usedAt: new Date() }, { transaction: t });
+					// This link and every other outstanding link of the user stop working.
+					await this.models.PasswordResetToken.update({ usedAt: new Date() }, { where: { userId: user.id, usedAt: null }, transaction: t });
 					await user.update({ passwordHash, failedLogins: 0, lockedUntil: null }, { transaction: t });
 					await this.invalidateUserTokens(user, t);
 					ctx.locals.auditTarget = user.id;
