@@ -1,0 +1,51 @@
+/**
+ * Flavor data comes from the inventory service (`inventory.flavors.getMany`),
+ * never from its tables. Prices are always the catalog's, never the client's.
+ */
+import type { Context } from "moleculer";
+import { validationErrors, type FieldIssue } from "../../lib/errors";
+
+export interface Flavor {
+	id: string;
+	name: string;
+	description?: string | null;
+	category: string;
+	price: number;
+	allergens: string[];
+	ingredients?: string[];
+	images?: string[];
+	archived: boolean;
+}
+
+export interface FactoryRef {
+	id: string;
+	name: string;
+	managerId: string | null;
+	status: string;
+}
+
+export async function getFlavors(ctx: Context, ids: string[]): Promise<Map<string, Flavor>> {
+	if (ids.length === 0) return new Map();
+	const flavors = await ctx.call<Flavor[], { ids: string[] }>("inventory.flavors.getMany", { ids: [...new Set(ids)] });
+	return new Map(flavors.map((f) => [f.id, f]));
+}
+
+export function resolveFactory(ctx: Context, id: string): Promise<FactoryRef | null> {
+	return ctx.call<FactoryRef | null, { id: string }>("inventory.factories.resolve", { id });
+}
+
+/** Issues for unknown or archived flavors, naming the item: `items[2].flavorId`. */
+export function flavorIssues(items: { flavorId: string }[], flavors: Map<string, Flavor>, field = "items"): FieldIssue[] {
+	const issues: FieldIssue[] = [];
+	items.forEach((item, i) => {
+		const flavor = flavors.get(item.flavorId);
+		if (!flavor) issues.push({ field: `${field}[${i}].flavorId`, message: `Unknown flavor ${item.flavorId}`, type: "unknownFlavor" });
+		else if (flavor.archived) issues.push({ field: `${field}[${i}].flavorId`, message: `Flavor ${flavor.name} is archived`, type: "archivedFlavor" });
+	});
+	return issues;
+}
+
+export function assertFlavors(items: { flavorId: string }[], flavors: Map<string, Flavor>, field = "items"): void {
+	const issues = flavorIssues(items, flavors, field);
+	if (issues.length) throw validationErrors(issues);
+}

@@ -1,0 +1,134 @@
+/**
+ * sales.inventory: a shop's stock (Clerk+ of the shop) and its public menu
+ * (cached; cleaned on shop, stock or catalog changes). Spec section 2, "Shop Operations".
+ */
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { QueryTypes } from "sequelize";
+import { DbMixin, type DbThis } from "../../mixins/db.mixin";
+import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
+import { AuditMixin } from "../../mixins/audit.mixin";
+import { CacheCleaner, type CacheCleanerThis } from "../../mixins/cache-cleaner.mixin";
+import { validationErrors, type FieldIssue } from "../../lib/errors";
+import { RETRY_READS } from "../../lib/actions";
+import type { Meta } from "../../lib/types";
+import { defineSalesModels, type SalesModels } from "./sales.model";
+import { findShop, shopForCaller } from "./access";
+import { getFlavors } from "./catalog";
+import { applyChanges, lockStock, planChange } from "./stock";
+import * as P from "./sales.params";
+
+interface Methods {
+	inventoryOf(ctx: Ctx<unknown>, shopId: string): Promise<{ shopId: string; items: unknown[] }>;
+}
+type This = Service & DbThis<SalesModels> & OutboxThis & CacheCleanerThis & Methods;
+type Ctx<P> = Context<P, Meta>;
+
+const schema: ServiceSchema<ServiceSettingSchema, This> = {
+	name: "sales.inventory",
+	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Shop" }), OutboxMixin, AuditMixin, CacheCleaner(["sales", "inventory"])],
+	settings: { rest: "/sales" },
+
+	actions: {
+		menu: {
+			rest: "GET /shops/:shopId/menu",
+			auth: "public",
+			cache: { keys: ["shopId", "excludeAllergens", "category", "includeUnavailable"] },
+			retryPolicy: RETRY_READS,
+			summary: "What a patron can buy now: in-stock flavors with price, allergens, category; filter ?excludeAllergens=nuts,milk&category=SORBET",
+			params: P.menuParams,
+			async handler(this: This, ctx: Ctx<P.MenuParams>) {
+				const shop = await findShop(this.db, ctx.params.shopId, null);
+				const stock = await this.db.query<{ flavorId: string; quantity: number }>(
+					`SELECT flavor_id AS "flavorId", quantity FROM sales.shop_inventory WHERE shop_id = :shopId`,
+					{ replacements: { shopId: shop.id }, type: QueryTypes.SELECT },
+				);
+				const flavors = await getFlavors(ctx, stock.map((s) => s.flavorId));
+				const excluded = new Set((ctx.params.excludeAllergens ?? "").split(",").filter(Boolean));
+				const category = ctx.params.category?.toLowerCase();
+				const items = stock
+					.map((s) => ({ s, f: flavors.get(s.flavorId) }))
+					.filter(({ s, f }) => f && !f.archived && (ctx.params.includeUnavailable || s.quantity > 0))
+					.filter(({ f }) => !f!.allergens.some((a) => excluded.has(a)))
+					.filter(({ f }) => !category || f!.category.toLowerCase() === category)
+					.map(({ s, f }) => ({
+						flavorId: f!.id,
+						name: f!.name,
+						description: f!.description ?? null,
+						category: f!.category,
+						price: f!.price,
+						allergens: f!.allergens,
+						images: f!.images ?? [],
+						available: s.quantity > 0,
+					}))
+					.sort((a, b) => a.name.localeCompare(b.name));
+				return { shopId: shop.id, shopName: shop.name, status: shop.status, items };
+			},
+		},
+
+		get: {
+			rest: "GET /shops/:shopId/inventory",
+			roles: ["CLERK", "EXECUTIVE", "ADMIN"],
+			retryPolicy: RETRY_READS,
+			summary: "The shop's stock levels and reorder thresholds (Clerk+ of the shop)",
+			params: P.shopIdParams,
+			async handler(this: This, ctx: Ctx<P.ShopIdParams>) {
+				await shopForCaller(this.db, ctx, ctx.params.shopId);
+				return this.inventoryOf(ctx, ctx.params.shopId);
+			},
+		},
+
+		set: {
+			rest: "PUT /shops/:shopId/inventory",
+			roles: ["CLERK", "EXECUTIVE", "ADMIN"],
+			audit: true,
+			summary: "Set stock levels (count, waste, correction, restock); each change is recorded as a stock movement",
+			params: P.setInventoryParams,
+			async handler(this: This, ctx: Ctx<P.SetInventoryParams>) {
+				const { shopId, items, reason, note } = ctx.params;
+				await shopForCaller(this.db, ctx, shopId);
+				const issues: FieldIssue[] = [];
+				const seen = new Set<string>();
+				items.forEach((item, i) => {
+					if (seen.has(item.flavorId)) issues.push({ field: `items[${i}].flavorId`, message: "Flavor listed twice", type: "duplicate" });
+					seen.add(item.flavorId);
+				});
+				const flavors = await getFlavors(ctx, items.map((i) => i.flavorId));
+				items.forEach((item, i) => {
+					const f = flavors.get(item.flavorId);
+					if (!f) issues.push({ field: `items[${i}].flavorId`, message: `Unknown flavor ${item.flavorId}`, type: "unknownFlavor" });
+					else if (f.archived && item.quantity > 0) issues.push({ field: `items[${i}].flavorId`, message: `Flavor ${f.name} is archived; only 0 may be stocked`, type: "archivedFlavor" });
+				});
+				if (issues.length) throw validationErrors(issues);
+				const sorted = [...items].sort((a, b) => a.flavorId.localeCompare(b.flavorId));
+				await this.transaction(async (t) => {
+					const rows = await lockStock(this.db, t, shopId, sorted.map((i) => i.flavorId));
+					const changes = sorted.map((i) => planChange(i.flavorId, rows.get(i.flavorId), i.quantity, i.reorderThreshold));
+					await applyChanges(this.db, t, shopId, changes, { reason, referenceId: null, actorId: ctx.meta.user?.id ?? null, note });
+					for (const c of changes.filter((c) => c.crossedLow)) {
+						await this.publish(t, ctx, "INVENTORY_LOW", { shopId, flavorId: c.flavorId, quantity: c.after, reorderThreshold: c.reorderThreshold }, shopId);
+					}
+				});
+				await this.cleanCache("sales");
+				return this.inventoryOf(ctx, shopId);
+			},
+		},
+	},
+
+	methods: {
+		async inventoryOf(this: This, ctx: Ctx<unknown>, shopId: string) {
+			const rows = await this.db.query<{ flavorId: string; quantity: number; reorderThreshold: number; updatedAt: Date }>(
+				`SELECT flavor_id AS "flavorId", quantity, reorder_threshold AS "reorderThreshold", updated_at AS "updatedAt"
+				   FROM sales.shop_inventory WHERE shop_id = :shopId ORDER BY flavor_id`,
+				{ replacements: { shopId }, type: QueryTypes.SELECT },
+			);
+			const flavors = await getFlavors(ctx, rows.map((r) => r.flavorId));
+			const items = rows.map((r) => {
+				const f = flavors.get(r.flavorId);
+				return { ...r, name: f?.name ?? null, category: f?.category ?? null, price: f?.price ?? null, archived: f?.archived ?? null, low: r.quantity < r.reorderThreshold };
+			});
+			return { shopId, items };
+		},
+	},
+};
+
+export default schema as ServiceSchema;

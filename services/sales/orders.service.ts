@@ -1,0 +1,141 @@
+/**
+ * sales.orders: purchase orders from a shop to a factory and their status
+ * (PENDING → CONFIRMED → SHIPPED → DELIVERED, or CANCELLED). DELIVERED adds the
+ * quantities to the shop's stock in the same transaction. Links invoices from INVOICE_GENERATED.
+ */
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { DbMixin, type DbThis } from "../../mixins/db.mixin";
+import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
+import { AuditMixin } from "../../mixins/audit.mixin";
+import { ConsumerMixin, type ConsumerThis } from "../../mixins/consumer.mixin";
+import { CacheCleaner, type CacheCleanerThis } from "../../mixins/cache-cleaner.mixin";
+import { conflict, forbidden, notFound, validationError } from "../../lib/errors";
+import { findOptions, toPage } from "../../lib/pagination";
+import { RETRY_READS, respondCreated } from "../../lib/actions";
+import type { EventEnvelope, EventName } from "../../lib/events";
+import type { Meta } from "../../lib/types";
+import { defineSalesModels, toOrderJson, type SalesModels } from "./sales.model";
+import { findShop, shopForCaller } from "./access";
+import { assertFlavors, getFlavors, resolveFactory } from "./catalog";
+import { applyChanges, lockStock, planChange } from "./stock";
+import { isLegal, mayTransition, type OrderParty } from "./orders";
+import * as P from "./sales.params";
+
+type This = Service & DbThis<SalesModels> & OutboxThis & ConsumerThis & CacheCleanerThis;
+type Ctx<P> = Context<P, Meta>;
+
+const schema: ServiceSchema<ServiceSettingSchema, This> = {
+	name: "sales.orders",
+	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Order" }), OutboxMixin, AuditMixin, ConsumerMixin, CacheCleaner([])],
+	settings: { rest: "/sales" },
+
+	actions: {
+		create: {
+			rest: "POST /shops/:shopId/purchase-orders",
+			roles: ["CLERK", "EXECUTIVE"],
+			audit: true,
+			summary: "Order stock from a factory (Clerk of the shop, or Executive); starts PENDING",
+			params: P.createOrderParams,
+			async handler(this: This, ctx: Ctx<P.CreateOrderParams>) {
+				const { shopId, factoryId, items } = ctx.params;
+				await shopForCaller(this.db, ctx, shopId, ["EXECUTIVE"]);
+				const seen = new Set<string>();
+				items.forEach((item, i) => {
+					if (seen.has(item.flavorId)) throw validationError(`items[${i}].flavorId`, "Flavor listed twice", "duplicate");
+					seen.add(item.flavorId);
+				});
+				const factory = await resolveFactory(ctx, factoryId);
+				if (!factory) throw validationError("factoryId", `Unknown factory ${factoryId}`, "unknownFactory");
+				assertFlavors(items, await getFlavors(ctx, items.map((i) => i.flavorId)));
+				const by = ctx.meta.user?.id ?? null;
+				const order = await this.transaction(async (t) => {
+					const created = await this.models.Order.create(
+						{ shopId, factoryId, items: items.map(({ flavorId, quantity }) => ({ flavorId, quantity })), requestedBy: by ?? shopId, history: [{ status: "PENDING", by, at: new Date().toISOString() }] },
+						{ transaction: t },
+					);
+					await this.publish(t, ctx, "PURCHASE_ORDER_CREATED", { orderId: created.id, shopId, factoryId, items: created.items, requestedBy: created.requestedBy, createdAt: created.createdAt.toISOString() }, created.id);
+					return created;
+				});
+				respondCreated(ctx, `/api/v1/sales/shops/${shopId}/orders`);
+				return toOrderJson(order);
+			},
+		},
+
+		list: {
+			rest: "GET /shops/:shopId/orders",
+			roles: ["CLERK", "EXECUTIVE", "ADMIN"],
+			retryPolicy: RETRY_READS,
+			summary: "The shop's purchase orders, paginated; filter by status (Clerk+ of the shop)",
+			params: P.listOrdersParams,
+			async handler(this: This, ctx: Ctx<P.ListOrdersParams>) {
+				await shopForCaller(this.db, ctx, ctx.params.shopId);
+				const where = { shopId: ctx.params.shopId, ...(ctx.params.status && { status: ctx.params.status }) };
+				const { rows, count } = await this.models.Order.findAndCountAll({ where, ...findOptions(ctx.params, "-createdAt") });
+				return toPage(rows.map(toOrderJson), count, ctx.params);
+			},
+		},
+
+		setStatus: {
+			rest: "PUT /orders/:orderId/status",
+			roles: ["CLERK", "MANUFACTURER", "EXECUTIVE", "ADMIN"],
+			audit: true,
+			summary: "Move an order along PENDING → CONFIRMED → SHIPPED → DELIVERED (or CANCELLED); illegal moves are 409",
+			params: P.orderStatusParams,
+			async handler(this: This, ctx: Ctx<P.OrderStatusParams>) {
+				const { orderId, status } = ctx.params;
+				const user = ctx.meta.user;
+				const peek = await this.models.Order.findByPk(orderId);
+				if (!peek) throw notFound("Order", orderId);
+				// Who is asking: the factory's manager, the shop's staff, or an executive. Anyone else may not see the order.
+				let party: OrderParty | null = null;
+				if (!user || user.role === "EXECUTIVE" || user.role === "ADMIN") party = "EXECUTIVE";
+				else if (user.role === "MANUFACTURER") party = (await resolveFactory(ctx, peek.factoryId))?.managerId === user.id ? "FACTORY" : null;
+				else if (user.role === "CLERK") party = (await findShop(this.db, peek.shopId, user.id).catch(() => null))?.isStaff ? "SHOP" : null;
+				if (!party) throw notFound("Order", orderId);
+
+				let delivered = false;
+				const order = await this.transaction(async (t) => {
+					const o = await this.models.Order.findByPk(orderId, { lock: t.LOCK.UPDATE, transaction: t });
+					if (!o) throw notFound("Order", orderId);
+					if (!isLegal(o.status, status)) throw conflict(`An order cannot go from ${o.status} to ${status}`, "ILLEGAL_TRANSITION", { from: o.status, to: status });
+					if (!mayTransition(party!, o.status, status)) throw forbidden(`You may not move this order from ${o.status} to ${status}`);
+					if (status === "DELIVERED") {
+						const sorted = [...o.items].sort((a, b) => a.flavorId.localeCompare(b.flavorId));
+						const rows = await lockStock(this.db, t, o.shopId, sorted.map((i) => i.flavorId));
+						const changes = sorted.map((i) => planChange(i.flavorId, rows.get(i.flavorId), (rows.get(i.flavorId)?.quantity ?? 0) + i.quantity));
+						await applyChanges(this.db, t, o.shopId, changes, { reason: "DELIVERY", referenceId: o.id, actorId: user?.id ?? null });
+						delivered = true;
+					}
+					await o.update({ status, history: [...o.history, { status, by: user?.id ?? null, at: new Date().toISOString() }] }, { transaction: t });
+					return o;
+				});
+				if (delivered) await this.cleanCache("sales");
+				return toOrderJson(order);
+			},
+		},
+
+		get: {
+			visibility: "public",
+			params: { orderId: "uuid" },
+			async handler(this: This, ctx: Ctx<{ orderId: string }>) {
+				const order = await this.models.Order.findByPk(ctx.params.orderId);
+				return order ? toOrderJson(order) : null;
+			},
+		},
+	},
+
+	events: {
+		["INVOICE_GENERATED" satisfies EventName]: {
+			async handler(this: This, ctx: Context<EventEnvelope<"INVOICE_GENERATED">>) {
+				const event = ctx.params;
+				const orderId = event.data?.orderId;
+				if (!orderId) return;
+				await this.consumeOnce("sales.orders.invoice-link", event, async (t) => {
+					await this.models.Order.update({ invoiceId: event.data.invoiceId }, { where: { id: orderId }, transaction: t });
+				});
+			},
+		},
+	},
+};
+
+export default schema as ServiceSchema;

@@ -1,0 +1,222 @@
+/**
+ * sales.shops: shops (public list/details, cached) and their staff (spec section 2, "Shop Management").
+ * Served under /api/v1/sales and /api/sales.
+ */
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { QueryTypes } from "sequelize";
+import { DbMixin, type DbThis } from "../../mixins/db.mixin";
+import { AuditMixin } from "../../mixins/audit.mixin";
+import { CacheCleaner, type CacheCleanerThis } from "../../mixins/cache-cleaner.mixin";
+import { conflict, notFound, validationError } from "../../lib/errors";
+import { toPage } from "../../lib/pagination";
+import { RETRY_READS, respondCreated, respondNoContent } from "../../lib/actions";
+import type { Meta } from "../../lib/types";
+import { defineSalesModels, toShopJson, type SalesModels, type Shop } from "./sales.model";
+import { findShop, shopForCaller } from "./access";
+import * as P from "./sales.params";
+
+interface PublicUser {
+	id: string;
+	role: string;
+	name: string;
+	email: string;
+}
+interface Methods {
+	requireClerk(ctx: Ctx<unknown>, userId: string, field: string): Promise<PublicUser>;
+	shopJson(shop: Shop): Promise<ReturnType<typeof toShopJson>>;
+}
+type This = Service & DbThis<SalesModels> & CacheCleanerThis & Methods;
+type Ctx<P> = Context<P, Meta>;
+
+const SORT_SQL: Record<string, string> = { name: "lower(s.name)", createdAt: "s.created_at", averageRating: "r.average_rating" };
+
+const schema: ServiceSchema<ServiceSettingSchema, This> = {
+	name: "sales.shops",
+	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Shop" }), AuditMixin, CacheCleaner(["sales"])],
+	settings: { rest: "/sales" },
+
+	actions: {
+		list: {
+			rest: "GET /shops",
+			auth: "public",
+			cache: { keys: ["page", "pageSize", "sort", "status", "name"] },
+			retryPolicy: RETRY_READS,
+			summary: "All shops, paginated, with their average rating; filter by status or name",
+			params: P.listShopsParams,
+			async handler(this: This, ctx: Ctx<P.ListShopsParams>) {
+				const { page, pageSize, status, name } = ctx.params;
+				const sort = ctx.params.sort ?? "name";
+				const desc = sort.startsWith("-");
+				const order = `${SORT_SQL[desc ? sort.slice(1) : sort]} ${desc ? "DESC" : "ASC"} NULLS LAST, s.id`;
+				const where = ["s.deleted_at IS NULL", status ? "s.status = :status" : null, name ? "s.name ILIKE :name" : null].filter(Boolean).join(" AND ");
+				const replacements = { status, name: name ? `%${name.replace(/[\\%_]/g, "\\$&")}%` : null, limit: pageSize, offset: (page - 1) * pageSize };
+				const rows = await this.db.query<Record<string, unknown>>(
+					`SELECT s.id, s.name, s.address, s.phone, s.manager_id AS "managerId", s.hours, s.capacity, s.status,
+					        r.average_rating AS "averageRating", r.review_count AS "reviewCount", s.created_at AS "createdAt", s.updated_at AS "updatedAt",
+					        count(*) OVER () AS "totalCount"
+					   FROM sales.shops s
+					   LEFT JOIN LATERAL (SELECT round(avg(rating), 2)::float8 AS average_rating, count(*)::int AS review_count
+					                        FROM sales.reviews WHERE shop_id = s.id AND deleted_at IS NULL) r ON true
+					  WHERE ${where} ORDER BY ${order} LIMIT :limit OFFSET :offset`,
+					{ replacements, type: QueryTypes.SELECT },
+				);
+				const total = rows.length
+					? Number(rows[0].totalCount)
+					: Number((await this.db.query<{ n: string }>(`SELECT count(*) AS n FROM sales.shops s WHERE ${where}`, { replacements, type: QueryTypes.SELECT }))[0].n);
+				return toPage(
+					rows.map(({ totalCount: _t, ...r }) => r),
+					total,
+					ctx.params,
+				);
+			},
+		},
+
+		get: {
+			rest: "GET /shops/:shopId",
+			auth: "public",
+			cache: { keys: ["shopId"] },
+			retryPolicy: RETRY_READS,
+			summary: "One shop with its average rating",
+			params: P.shopIdParams,
+			async handler(this: This, ctx: Ctx<P.ShopIdParams>) {
+				const shop = await this.models.Shop.findByPk(ctx.params.shopId);
+				if (!shop) throw notFound("Shop", ctx.params.shopId);
+				return this.shopJson(shop);
+			},
+		},
+
+		create: {
+			rest: "POST /shops",
+			roles: ["EXECUTIVE"],
+			audit: true,
+			summary: "Create a shop (Executive only)",
+			params: P.createShopParams,
+			async handler(this: This, ctx: Ctx<P.CreateShopParams>) {
+				const { name, address, phone, managerId, hours, capacity, status } = ctx.params;
+				if (managerId) await this.requireClerk(ctx, managerId, "managerId");
+				const shop = await this.models.Shop.create({ name, address, phone: phone ?? null, managerId: managerId ?? null, hours: hours ?? {}, capacity: capacity ?? 0, status: status ?? "OPEN" });
+				await this.cleanCache("sales");
+				respondCreated(ctx, `/api/v1/sales/shops/${shop.id}`);
+				return this.shopJson(shop);
+			},
+		},
+
+		update: {
+			rest: "PUT /shops/:shopId",
+			roles: ["EXECUTIVE"],
+			audit: true,
+			summary: "Update a shop's details, hours, capacity, status or manager (Executive only)",
+			params: P.updateShopParams,
+			async handler(this: This, ctx: Ctx<P.UpdateShopParams>) {
+				const { shopId, ...changes } = ctx.params;
+				const shop = await this.models.Shop.findByPk(shopId);
+				if (!shop) throw notFound("Shop", shopId);
+				if (changes.managerId) await this.requireClerk(ctx, changes.managerId, "managerId");
+				const defined = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
+				await shop.update(defined);
+				await this.cleanCache("sales");
+				return this.shopJson(shop);
+			},
+		},
+
+		remove: {
+			rest: "DELETE /shops/:shopId",
+			roles: ["EXECUTIVE"],
+			audit: true,
+			summary: "Soft-delete a shop: it disappears from every route; its history stays (204)",
+			params: P.shopIdParams,
+			async handler(this: This, ctx: Ctx<P.ShopIdParams>) {
+				const shop = await this.models.Shop.findByPk(ctx.params.shopId);
+				if (!shop) throw notFound("Shop", ctx.params.shopId);
+				await shop.update({ status: "CLOSED" });
+				await shop.destroy();
+				await this.cleanCache("sales");
+				return respondNoContent(ctx);
+			},
+		},
+
+		addStaff: {
+			rest: "POST /shops/:shopId/staff",
+			roles: ["EXECUTIVE"],
+			audit: true,
+			summary: "Assign a CLERK user to the shop (Executive only)",
+			params: P.staffParams,
+			async handler(this: This, ctx: Ctx<P.StaffParams>) {
+				const { shopId, userId } = ctx.params;
+				await findShop(this.db, shopId, null);
+				const user = await this.requireClerk(ctx, userId, "userId");
+				const [row, created] = await this.models.ShopStaff.findOrCreate({ where: { shopId, userId }, defaults: { shopId, userId, assignedBy: ctx.meta.user?.id ?? null } });
+				if (!created) throw conflict("This user is already assigned to the shop", "ALREADY_ASSIGNED", { field: "userId" });
+				respondCreated(ctx, `/api/v1/sales/shops/${shopId}/staff`);
+				return { shopId, userId, name: user.name, email: user.email, role: user.role, manager: false, assignedAt: row.createdAt };
+			},
+		},
+
+		listStaff: {
+			rest: "GET /shops/:shopId/staff",
+			roles: ["CLERK", "EXECUTIVE", "ADMIN"],
+			summary: "The shop's manager and assigned clerks (Executive, Admin, or staff of the shop)",
+			params: P.shopIdParams,
+			async handler(this: This, ctx: Ctx<P.ShopIdParams>) {
+				const shop = await shopForCaller(this.db, ctx, ctx.params.shopId);
+				const rows = await this.models.ShopStaff.findAll({ where: { shopId: shop.id }, order: [["createdAt", "ASC"]] });
+				const ids = [...new Set([...(shop.managerId ? [shop.managerId] : []), ...rows.map((r) => r.userId)])];
+				const users = ids.length ? await ctx.call<PublicUser[], { ids: string[] }>("auth.getUsers", { ids }) : [];
+				const byId = new Map(users.map((u) => [u.id, u]));
+				return ids.map((id) => {
+					const u = byId.get(id);
+					return { shopId: shop.id, userId: id, name: u?.name ?? null, email: u?.email ?? null, role: u?.role ?? null, manager: id === shop.managerId, assignedAt: rows.find((r) => r.userId === id)?.createdAt ?? null };
+				});
+			},
+		},
+
+		removeStaff: {
+			rest: "DELETE /shops/:shopId/staff/:userId",
+			roles: ["EXECUTIVE"],
+			audit: true,
+			summary: "Unassign a clerk from the shop (Executive only)",
+			params: P.staffParams,
+			async handler(this: This, ctx: Ctx<P.StaffParams>) {
+				await findShop(this.db, ctx.params.shopId, null);
+				const removed = await this.models.ShopStaff.destroy({ where: { shopId: ctx.params.shopId, userId: ctx.params.userId } });
+				if (!removed) throw notFound("Staff assignment", ctx.params.userId);
+				return respondNoContent(ctx);
+			},
+		},
+
+		// ---- internal (no REST route) ----
+
+		/** The shop's manager and assigned clerks (communications notifies them). Unknown shop → []. */
+		staffIds: {
+			visibility: "public",
+			params: P.shopIdParams,
+			async handler(this: This, ctx: Ctx<P.ShopIdParams>) {
+				const rows = await this.db.query<{ userId: string }>(
+					`SELECT manager_id AS "userId" FROM sales.shops WHERE id = :shopId AND deleted_at IS NULL AND manager_id IS NOT NULL
+					 UNION SELECT st.user_id FROM sales.shop_staff st JOIN sales.shops s ON s.id = st.shop_id AND s.deleted_at IS NULL WHERE st.shop_id = :shopId`,
+					{ replacements: { shopId: ctx.params.shopId }, type: QueryTypes.SELECT },
+				);
+				return rows.map((r) => r.userId);
+			},
+		},
+	},
+
+	methods: {
+		async requireClerk(this: This, ctx: Ctx<unknown>, userId: string, field: string) {
+			const [user] = await ctx.call<PublicUser[], { ids: string[] }>("auth.getUsers", { ids: [userId] });
+			if (!user) throw validationError(field, `Unknown user ${userId}`, "unknownUser");
+			if (user.role !== "CLERK") throw validationError(field, "Only CLERK users can be shop staff or managers", "notClerk");
+			return user;
+		},
+
+		async shopJson(this: This, shop: Shop) {
+			const [r] = await this.db.query<{ averageRating: number | null; reviewCount: number }>(
+				`SELECT round(avg(rating), 2)::float8 AS "averageRating", count(*)::int AS "reviewCount" FROM sales.reviews WHERE shop_id = :id AND deleted_at IS NULL`,
+				{ replacements: { id: shop.id }, type: QueryTypes.SELECT },
+			);
+			return toShopJson(shop, r);
+		},
+	},
+};
+
+export default schema as ServiceSchema;
