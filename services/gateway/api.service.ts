@@ -84,7 +84,7 @@ export default function createApiService(): ServiceSchema {
 		settings: {
 			port: cfg.port,
 			ip: "0.0.0.0",
-			use: [helmet({ crossOriginResourcePolicy: { policy: "same-site" } }), compression({ threshold: 1024 })],
+			use: [helmet({ crossOriginResourcePolicy: { policy: "same-site" }, frameguard: { action: "deny" }, contentSecurityPolicy: { directives: { frameAncestors: ["'none'"] } } }), compression({ threshold: 1024 })],
 			cors: cfg.corsOrigins.length
 				? {
 						origin: cfg.corsOrigins.includes("*") ? "*" : cfg.corsOrigins,
