@@ -150,4 +150,16 @@ export type SocketEvent = keyof typeof SOCKET_EVENTS;
 export const INTERNAL_EVENTS = {
 	/** `cache.clean.<service>`: drop cached results of that service's actions. */
 	cacheClean: (service: string) => `cache.clean.${service}`,
+	/** `sockets.push`: the gateway emits a socket event to rooms (payload `SocketPush`). */
+	socketPush: "sockets.push",
 } as const;
+
+/** What a service asks the socket gateway to deliver. `rooms` empty + `all: true` = everyone (SYSTEM_ANNOUNCEMENT only). */
+export interface SocketPush {
+	event: SocketEvent;
+	data: unknown;
+	rooms: string[];
+	/** Rooms whose sockets are skipped (e.g. the sender's own `user:<id>`). */
+	except?: string[];
+	all?: boolean;
+}

@@ -20,6 +20,7 @@ import type { AuthUser, Meta } from "../../lib/types";
 import { GATEWAY_SERVICE } from "../../middlewares/authorization.middleware";
 import { buildOpenApi, type ServiceInfo } from "./openapi";
 import { clientIp, consume, createRateLimiters, requestIdFor, type RateLimiters } from "./http";
+import { SocketMixin } from "./socket.mixin";
 import { healthAliases } from "../../lib/health";
 import { unavailableService } from "../../lib/availability";
 
@@ -79,7 +80,7 @@ export default function createApiService(): ServiceSchema {
 	const cfg = config();
 	const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		name: GATEWAY_SERVICE,
-		mixins: [ApiGateway],
+		mixins: [ApiGateway, SocketMixin],
 
 		settings: {
 			port: cfg.port,

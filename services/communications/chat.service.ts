@@ -1,0 +1,281 @@
+/**
+ * communications.chat: conversations (DIRECT pairs are unique, GROUPs have a name),
+ * messages newest-first with a cursor, read receipts, online users (spec section 5).
+ * A conversation the caller does not take part in is answered 404 (they may not see it).
+ */
+import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { Op, QueryTypes } from "sequelize";
+import { DbMixin } from "../../mixins/db.mixin";
+import { OutboxMixin } from "../../mixins/outbox.mixin";
+import { AuditMixin } from "../../mixins/audit.mixin";
+import { respondCreated } from "../../lib/actions";
+import { notFound, validationError } from "../../lib/errors";
+import { toPage } from "../../lib/pagination";
+import { conversationRoom, presence, pushToSockets, userRoom } from "../../lib/presence";
+import { defineCommunicationsModels, type Conversation, type Message } from "./communications.model";
+import * as P from "./communications.params";
+import { COMMS_SCHEMA, STAFF_ROLES, toMessageView, usersById, type CommsThis, type Ctx, type MessageView } from "./shared";
+
+interface Methods {
+	requireParticipant(conversationId: string, userId: string): Promise<Conversation>;
+	conversationViews(rows: ConversationRow[], ctx: Ctx<unknown>): Promise<unknown[]>;
+}
+type This = CommsThis & Methods;
+
+interface ConversationRow {
+	id: string;
+	type: "DIRECT" | "GROUP";
+	name: string | null;
+	created_by: string;
+	last_message_at: Date | null;
+	created_at: Date;
+	unread_count: string;
+	lm_id: string | null;
+	lm_sender_id: string | null;
+	lm_content: string | null;
+	lm_message_type: string | null;
+	lm_created_at: Date | null;
+}
+
+const LIST_SQL = (schema: string, order: string) => `
+SELECT c.id, c.type, c.name, c.created_by, c.last_message_at, c.created_at,
+	(SELECT count(*) FROM "${schema}".messages m
+	  WHERE m.conversation_id = c.id AND m.seq > p.last_read_seq AND m.sender_id <> :me AND m.deleted_at IS NULL) AS unread_count,
+	lm.id AS lm_id, lm.sender_id AS lm_sender_id, lm.content AS lm_content, lm.message_type AS lm_message_type, lm.created_at AS lm_created_at
+FROM "${schema}".conversation_participants p
+JOIN "${schema}".conversations c ON c.id = p.conversation_id AND c.deleted_at IS NULL
+LEFT JOIN LATERAL (
+	SELECT id, sender_id, content, message_type, created_at FROM "${schema}".messages m
+	WHERE m.conversation_id = c.id AND m.deleted_at IS NULL ORDER BY m.seq DESC LIMIT 1
+) lm ON true
+WHERE p.user_id = :me AND (CAST(:only AS uuid) IS NULL OR c.id = CAST(:only AS uuid))
+ORDER BY ${order}
+LIMIT :limit OFFSET :offset`;
+
+const ORDERS: Record<string, string> = {
+	"-lastMessageAt": "c.last_message_at DESC NULLS LAST, c.created_at DESC, c.id",
+	lastMessageAt: "c.last_message_at ASC NULLS FIRST, c.created_at ASC, c.id",
+	"-createdAt": "c.created_at DESC, c.id",
+	createdAt: "c.created_at ASC, c.id",
+};
+
+const schema: ServiceSchema<ServiceSettingSchema, This> = {
+	name: "communications.chat",
+	mixins: [DbMixin({ schema: COMMS_SCHEMA, models: defineCommunicationsModels, primary: "Conversation" }), OutboxMixin, AuditMixin],
+	settings: { rest: "/communications" },
+
+	actions: {
+		listConversations: {
+			rest: "GET /chat/conversations",
+			summary: "The caller's conversations with their last message and unread count",
+			params: P.listConversationsParams,
+			async handler(this: This, ctx: Ctx<P.ListConversationsParams>) {
+				const me = ctx.meta.user!.id;
+				const { page, pageSize } = ctx.params;
+				const rows = await this.db.query<ConversationRow>(LIST_SQL(this.dbSchema, ORDERS[ctx.params.sort ?? "-lastMessageAt"]), {
+					replacements: { me, only: null, limit: pageSize, offset: (page - 1) * pageSize },
+					type: QueryTypes.SELECT,
+				});
+				const total = await this.models.Participant.count({ where: { userId: me } });
+				return toPage(await this.conversationViews(rows, ctx), total, ctx.params);
+			},
+		},
+
+		createConversation: {
+			rest: "POST /chat/conversations",
+			audit: true,
+			summary: "Start a conversation: DIRECT with one other user (the pair's existing one is returned), or a named GROUP",
+			params: P.createConversationParams,
+			async handler(this: This, ctx: Ctx<P.CreateConversationParams>) {
+				const me = ctx.meta.user!.id;
+				const others = ctx.params.participantIds.filter((id) => id !== me);
+				const { type } = ctx.params;
+				if (type === "DIRECT" && others.length !== 1) throw validationError("participantIds", "A DIRECT conversation has exactly one other participant.", "directPair");
+				if (type === "GROUP" && others.length < 1) throw validationError("participantIds", "A GROUP needs at least one other participant.", "arrayMin");
+				if (type === "GROUP" && !ctx.params.name) throw validationError("name", "A GROUP conversation needs a name.", "required");
+				const users = await usersById(ctx, others);
+				const unknown = others.filter((id) => !users.has(id));
+				if (unknown.length) throw validationError("participantIds", `Unknown user(s): ${unknown.join(", ")}`, "reference");
+
+				const directKey = type === "DIRECT" ? [me, others[0]].sort().join(":") : null;
+				const { conversation, created } = await this.transaction(async (t) => {
+					if (directKey) {
+						// Serialize concurrent starts of the same pair; the unique index is the last word.
+						await this.db.query("SELECT pg_advisory_xact_lock(hashtext(:key))", { replacements: { key: directKey }, transaction: t });
+						const existing = await this.models.Conversation.findOne({ where: { directKey }, transaction: t });
+						if (existing) return { conversation: existing, created: false };
+					}
+					const conv = await this.models.Conversation.create({ type, name: type === "GROUP" ? ctx.params.name! : null, createdBy: me, directKey, lastMessageAt: null }, { transaction: t });
+					await this.models.Participant.bulkCreate([me, ...others].map((userId) => ({ conversationId: conv.id, userId })), { transaction: t });
+					return { conversation: conv, created: true };
+				});
+				if (created) {
+					respondCreated(ctx, `/api/v1/communications/chat/conversations/${conversation.id}`);
+					await pushToSockets(ctx, { event: "CONVERSATION_UPDATED", rooms: others.map(userRoom), data: { conversationId: conversation.id, change: "CREATED" } });
+				}
+				const rows = await this.db.query<ConversationRow>(LIST_SQL(this.dbSchema, ORDERS["-createdAt"]), {
+					replacements: { me, only: conversation.id, limit: 1, offset: 0 },
+					type: QueryTypes.SELECT,
+				});
+				const [view] = await this.conversationViews(rows, ctx);
+				return view;
+			},
+		},
+
+		listMessages: {
+			rest: "GET /chat/conversations/:id/messages",
+			summary: "Messages of a conversation, newest first; pass `nextCursor` as `cursor` for older ones",
+			params: P.listMessagesParams,
+			async handler(this: This, ctx: Ctx<P.ListMessagesParams>) {
+				const me = ctx.meta.user!.id;
+				await this.requireParticipant(ctx.params.id, me);
+				const where: Record<string | symbol, unknown> = { conversationId: ctx.params.id };
+				if (ctx.params.cursor) where.seq = { [Op.lt]: ctx.params.cursor };
+				const rows = await this.models.Message.findAll({ where, order: [["seq", "DESC"]], limit: ctx.params.limit });
+				const participants = await this.models.Participant.findAll({ where: { conversationId: ctx.params.id } });
+				const attachmentIds = rows.map((m) => m.attachmentId).filter((id): id is string => Boolean(id));
+				const attachments = attachmentIds.length ? await this.models.Attachment.findAll({ where: { id: attachmentIds } }) : [];
+				const byId = new Map(attachments.map((a) => [a.id, a]));
+				const messages: MessageView[] = rows.map((m) =>
+					toMessageView(
+						m,
+						participants.filter((p) => p.userId !== m.senderId && BigInt(p.lastReadSeq) >= BigInt(m.seq)).map((p) => p.userId),
+						m.attachmentId ? (byId.get(m.attachmentId) ?? null) : null,
+					),
+				);
+				const nextCursor = rows.length === ctx.params.limit ? String(rows[rows.length - 1].seq) : null;
+				return { rows: messages, nextCursor };
+			},
+		},
+
+		sendMessage: {
+			rest: "POST /chat/conversations/:id/messages",
+			audit: true,
+			summary: "Send a message (TEXT, or IMAGE/FILE with an uploaded attachmentId); pushed live as NEW_MESSAGE",
+			params: P.sendMessageParams,
+			async handler(this: This, ctx: Ctx<P.SendMessageParams>) {
+				const me = ctx.meta.user!.id;
+				const { id: conversationId, content, messageType, attachmentId } = ctx.params;
+				if (messageType === "TEXT" && attachmentId) throw validationError("attachmentId", "A TEXT message has no attachment.", "forbidden");
+				if (messageType !== "TEXT" && !attachmentId) throw validationError("attachmentId", `A ${messageType} message needs an uploaded attachment.`, "required");
+				const { message, recipients, attachment } = await this.transaction(async (t) => {
+					await this.requireParticipant(conversationId, me);
+					const attachment = attachmentId ? await this.models.Attachment.findOne({ where: { id: attachmentId, conversationId, uploaderId: me }, transaction: t }) : null;
+					if (attachmentId && !attachment) throw validationError("attachmentId", "No such attachment uploaded by you to this conversation.", "reference");
+					const message = await this.models.Message.create({ conversationId, senderId: me, content, messageType, attachmentId: attachmentId ?? null }, { transaction: t });
+					await this.models.Conversation.update({ lastMessageAt: message.createdAt }, { where: { id: conversationId }, transaction: t });
+					await this.models.Participant.update({ lastReadSeq: message.seq, lastReadAt: new Date() }, { where: { conversationId, userId: me }, transaction: t });
+					const participants = await this.models.Participant.findAll({ where: { conversationId }, transaction: t });
+					const recipients = participants.map((p) => p.userId).filter((id) => id !== me);
+					await this.publish(t, ctx, "MESSAGE_RECEIVED", { messageId: message.id, conversationId, senderId: me, recipientIds: recipients, messageType, createdAt: message.createdAt.toISOString() }, conversationId);
+					return { message, recipients, attachment };
+				});
+				const view = toMessageView(message, [], attachment);
+				await pushToSockets(ctx, { event: "NEW_MESSAGE", rooms: [conversationRoom(conversationId), ...recipients.map(userRoom)], except: [userRoom(me)], data: view });
+				const online = await presence().online(recipients);
+				if (online.length) {
+					await pushToSockets(ctx, { event: "MESSAGE_DELIVERED", rooms: [userRoom(me)], data: { messageId: message.id, conversationId, deliveredTo: online, deliveredAt: new Date().toISOString() } });
+				}
+				respondCreated(ctx, `/api/v1/communications/chat/conversations/${conversationId}/messages`);
+				return view;
+			},
+		},
+
+		markRead: {
+			rest: "POST /chat/messages/:id/read",
+			audit: true,
+			summary: "Mark a message (and every earlier one in its conversation) as read by the caller",
+			params: P.messageIdParams,
+			async handler(this: This, ctx: Ctx<P.MessageIdParams>) {
+				const me = ctx.meta.user!.id;
+				const message = await this.models.Message.findByPk(ctx.params.id);
+				if (!message) throw notFound("Message", ctx.params.id);
+				const participant = await this.models.Participant.findOne({ where: { conversationId: message.conversationId, userId: me } });
+				if (!participant) throw notFound("Message", ctx.params.id);
+				const readAt = new Date();
+				await this.db.query(
+					`UPDATE "${this.dbSchema}".conversation_participants SET last_read_seq = GREATEST(last_read_seq, :seq), last_read_at = :readAt WHERE conversation_id = :conversationId AND user_id = :me`,
+					{ replacements: { seq: message.seq, readAt, conversationId: message.conversationId, me } },
+				);
+				const [{ count }] = await this.db.query<{ count: string }>(
+					`SELECT count(*) FROM "${this.dbSchema}".messages m JOIN "${this.dbSchema}".conversation_participants p ON p.conversation_id = m.conversation_id AND p.user_id = :me
+					 WHERE m.conversation_id = :conversationId AND m.seq > p.last_read_seq AND m.sender_id <> :me AND m.deleted_at IS NULL`,
+					{ replacements: { conversationId: message.conversationId, me }, type: QueryTypes.SELECT },
+				);
+				const participants = await this.models.Participant.findAll({ where: { conversationId: message.conversationId } });
+				const receipt = { conversationId: message.conversationId, change: "READ", userId: me, messageId: message.id, readAt: readAt.toISOString() };
+				await pushToSockets(ctx, { event: "CONVERSATION_UPDATED", rooms: participants.map((p) => userRoom(p.userId)), data: receipt });
+				return { ...receipt, unreadCount: Number(count) };
+			},
+		},
+
+		onlineUsers: {
+			rest: "GET /chat/online-users",
+			summary: "Online users: the caller's conversation partners, or everyone online for staff roles",
+			async handler(this: This, ctx: Ctx<Record<string, never>>) {
+				const me = ctx.meta.user!;
+				const ids = STAFF_ROLES.includes(me.role)
+					? await presence().allOnline()
+					: await presence().online(await ctx.call<string[], P.ContactsParams>("communications.chat.contacts", { userId: me.id }));
+				const users = await usersById(ctx, ids.filter((id) => id !== me.id));
+				return [...users.values()].map((u) => ({ id: u.id, name: u.name, role: u.role, status: "ONLINE" as const }));
+			},
+		},
+
+		// ---- internal (services and the socket gateway) ----
+
+		isParticipant: {
+			visibility: "public",
+			params: P.participantCheckParams,
+			async handler(this: This, ctx: Ctx<P.ParticipantCheckParams>) {
+				return (await this.models.Participant.count({ where: { conversationId: ctx.params.conversationId, userId: ctx.params.userId } })) > 0;
+			},
+		},
+
+		contacts: {
+			visibility: "public",
+			params: P.contactsParams,
+			async handler(this: This, ctx: Ctx<P.ContactsParams>) {
+				const rows = await this.db.query<{ user_id: string }>(
+					`SELECT DISTINCT o.user_id FROM "${this.dbSchema}".conversation_participants p
+					 JOIN "${this.dbSchema}".conversation_participants o ON o.conversation_id = p.conversation_id AND o.user_id <> p.user_id
+					 WHERE p.user_id = :userId`,
+					{ replacements: { userId: ctx.params.userId }, type: QueryTypes.SELECT },
+				);
+				return rows.map((r) => r.user_id);
+			},
+		},
+	},
+
+	methods: {
+		async requireParticipant(this: This, conversationId: string, userId: string): Promise<Conversation> {
+			const conversation = await this.models.Conversation.findByPk(conversationId);
+			const isParticipant = conversation && (await this.models.Participant.count({ where: { conversationId, userId } })) > 0;
+			if (!conversation || !isParticipant) throw notFound("Conversation", conversationId);
+			return conversation;
+		},
+
+		async conversationViews(this: This, rows: ConversationRow[], ctx: Ctx<unknown>) {
+			if (rows.length === 0) return [];
+			const participants = await this.models.Participant.findAll({ where: { conversationId: rows.map((r) => r.id) } });
+			const users = await usersById(ctx, participants.map((p) => p.userId));
+			return rows.map((r) => ({
+				id: r.id,
+				type: r.type,
+				name: r.name,
+				createdBy: r.created_by,
+				participants: participants
+					.filter((p) => p.conversationId === r.id)
+					.map((p) => ({ id: p.userId, name: users.get(p.userId)?.name ?? null, role: users.get(p.userId)?.role ?? null, lastReadAt: p.lastReadAt?.toISOString() ?? null })),
+				lastMessage: r.lm_id
+					? { id: r.lm_id, senderId: r.lm_sender_id, content: r.lm_content, messageType: r.lm_message_type as Message["messageType"], createdAt: new Date(r.lm_created_at!).toISOString() }
+					: null,
+				unreadCount: Number(r.unread_count),
+				lastMessageAt: r.last_message_at ? new Date(r.last_message_at).toISOString() : null,
+				createdAt: new Date(r.created_at).toISOString(),
+			}));
+		},
+	},
+};
+
+export default schema as ServiceSchema;

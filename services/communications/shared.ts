@@ -1,0 +1,71 @@
+/** Helpers the communications services share: user look-ups, serializers, type aliases. */
+import type { Context, Service, ServiceBroker } from "moleculer";
+import type { DbThis } from "../../mixins/db.mixin";
+import type { OutboxThis } from "../../mixins/outbox.mixin";
+import type { ConsumerThis } from "../../mixins/consumer.mixin";
+import type { Meta, Role } from "../../lib/types";
+import type { Attachment, CommunicationsModels, Message } from "./communications.model";
+
+export type CommsThis = Service & DbThis<CommunicationsModels> & OutboxThis & ConsumerThis;
+export type Ctx<P> = Context<P, Meta>;
+
+/** The schema every communications service shares (one migrations list). */
+export const COMMS_SCHEMA = "communications";
+
+/** Roles that see every online user (not only their contacts). */
+export const STAFF_ROLES: readonly Role[] = ["CLERK", "MANUFACTURER", "EXECUTIVE", "ADMIN"];
+
+export interface UserSummary {
+	id: string;
+	name: string;
+	email: string;
+	role: Role;
+}
+
+/** Users by id through `auth.getUsers`; unknown or deleted ids are absent from the map. */
+export async function usersById(caller: Context | ServiceBroker, ids: string[]): Promise<Map<string, UserSummary>> {
+	const unique = [...new Set(ids)];
+	if (unique.length === 0) return new Map();
+	const users = await caller.call<UserSummary[], { ids: string[] }>("auth.getUsers", { ids: unique });
+	return new Map(users.map((u) => [u.id, { id: u.id, name: u.name, email: u.email, role: u.role }]));
+}
+
+export const attachmentUrl = (id: string) => `/api/v1/communications/chat/attachments/${id}`;
+
+export interface AttachmentView {
+	id: string;
+	name: string;
+	mimeType: string;
+	size: number;
+	url: string;
+}
+
+export function toAttachmentView(a: Attachment): AttachmentView {
+	return { id: a.id, name: a.originalName, mimeType: a.mimeType, size: a.size, url: attachmentUrl(a.id) };
+}
+
+export interface MessageView {
+	id: string;
+	conversationId: string;
+	senderId: string;
+	/** Plain text as the sender wrote it; clients must render it as text, never as HTML. */
+	content: string;
+	messageType: Message["messageType"];
+	attachment: AttachmentView | null;
+	createdAt: string;
+	/** Participants (other than the sender) who have read this message. */
+	readBy: string[];
+}
+
+export function toMessageView(m: Message, readBy: string[] = [], attachment: Attachment | null = null): MessageView {
+	return {
+		id: m.id,
+		conversationId: m.conversationId,
+		senderId: m.senderId,
+		content: m.content,
+		messageType: m.messageType,
+		attachment: attachment ? toAttachmentView(attachment) : null,
+		createdAt: m.createdAt.toISOString(),
+		readBy,
+	};
+}

@@ -1,0 +1,324 @@
+/**
+ * The socket gateway: moleculer-io mixed into the gateway service `api`, on the
+ * same HTTP server as moleculer-web, at /socket.io (and /socket, rewritten).
+ *
+ * - Handshake: an access JWT in `auth: { token }` or `Authorization: Bearer`,
+ *   verified exactly as over HTTP (signature, expiry, revocation). A refused
+ *   socket gets `connect_error` with `{ message, data: { code, status } }`.
+ * - `call` runs only allow-listed actions, through `ctx.call` from service `api`,
+ *   so the Authorization middleware applies the same role policy as HTTP; the
+ *   token is re-checked (revocation) before every call.
+ * - Rooms: `user:<id>` (joined on connect) and `conversation:<id>` (joined on
+ *   JOIN_CONVERSATION after the chat service confirms participation).
+ * - Services push through `pushToSockets()` (lib/presence.ts); with REDIS_URL
+ *   the socket.io Redis adapter spans every gateway node.
+ * - Presence (lib/presence.ts): online while any socket of the user is connected.
+ */
+import type { Server as HttpServer, IncomingMessage } from "node:http";
+import type { Context, Service, ServiceSchema } from "moleculer";
+import SocketIOMixin from "moleculer-io";
+import { Server, type Socket } from "socket.io";
+import { createAdapter } from "@socket.io/redis-adapter";
+import Redis from "ioredis";
+import Validator from "fastest-validator";
+import { config } from "../../lib/config";
+import { toErrorResponse } from "../../lib/errors";
+import { INTERNAL_EVENTS, SOCKET_EVENTS, type SocketEvent, type SocketPush } from "../../lib/events";
+import { conversationRoom, presence, PRESENCE_HEARTBEAT_MS, pushToSockets, userRoom, type PresenceStatus } from "../../lib/presence";
+import { bearerToken, verifyAccessToken } from "../../lib/tokens";
+import { defineMixin } from "../../lib/service";
+import type { AuthUser } from "../../lib/types";
+
+/** Actions a socket may `call` (each still subject to its roles and ownership checks). */
+export const SOCKET_ACTIONS = [
+	"auth.me",
+	"communications.chat.listConversations",
+	"communications.chat.createConversation",
+	"communications.chat.listMessages",
+	"communications.chat.sendMessage",
+	"communications.chat.markRead",
+	"communications.chat.onlineUsers",
+	"communications.notifications.list",
+	"communications.notifications.markRead",
+	"communications.notifications.markAll",
+	"communications.notifications.remove",
+	"communications.emails.list",
+];
+
+/** Minimum interval between relayed typing events per socket, conversation and kind. */
+export const TYPING_THROTTLE_MS = 1000;
+
+interface SocketData {
+	user: AuthUser;
+	token: string;
+	away: boolean;
+	expiryTimer?: NodeJS.Timeout;
+	lastTyping: Map<string, number>;
+	/** Serializes presence updates of one socket (connect, away, back, disconnect). */
+	presenceChain: Promise<unknown>;
+}
+type AppSocket = Socket & { data: SocketData; client: { user?: AuthUser } };
+type Ack = ((err: unknown, res?: unknown) => void) | undefined;
+
+interface Methods {
+	initSocketIO(): void;
+	socketAuthorize(socket: AppSocket): Promise<AuthUser>;
+	socketOnError(err: unknown, respond: Ack): void;
+	socketSaveMeta(): void;
+	onSocketConnected(socket: AppSocket): void;
+	onClientEvent(socket: AppSocket, event: SocketEvent, payload: unknown, ack: Ack): Promise<void>;
+	setPresence(socket: AppSocket, online: boolean): Promise<void>;
+	announceStatus(userId: string, status: PresenceStatus): Promise<void>;
+}
+interface State {
+	io: Server;
+	server: HttpServer;
+	redisAdapterClients?: Redis[];
+	presenceTimer?: NodeJS.Timeout;
+}
+type This = Service & Methods & State;
+
+const validator = new Validator();
+type Issues = { field?: string; message?: string; type?: string }[];
+type Check = (value: unknown) => true | Issues;
+const checkConversation: Check = validator.compile({ $$root: true, type: "object", strict: "remove", props: { conversationId: { type: "uuid" } } }) as Check;
+const checkEmpty: Check = validator.compile({ $$root: true, type: "object", strict: "remove", optional: true, props: {} }) as Check;
+
+function socketError(message: string, code: string, status: number): Error & { data: { code: string; status: number } } {
+	return Object.assign(new Error(message), { data: { code, status } });
+}
+
+/** Client → server events handled here (not moleculer actions). */
+const CLIENT_EVENTS: SocketEvent[] = ["USER_ONLINE", "USER_OFFLINE", "TYPING_START", "TYPING_STOP", "JOIN_CONVERSATION", "LEAVE_CONVERSATION"];
+
+function clientEventHandlers(): Record<string, (this: AppSocket, payload: unknown, ack: Ack) => void> {
+	const handlers: Record<string, (this: AppSocket, payload: unknown, ack: Ack) => void> = {};
+	for (const event of CLIENT_EVENTS) {
+		handlers[SOCKET_EVENTS[event]] = function (this: AppSocket, payload: unknown, ack: Ack) {
+			if (typeof payload === "function" && ack === undefined) [payload, ack] = [undefined, payload as Ack];
+			const svc = (this as unknown as { $service: This }).$service;
+			void svc.onClientEvent(this, event, payload, ack);
+		};
+	}
+	return handlers;
+}
+
+export const SocketMixin = defineMixin<This>({
+	mixins: [SocketIOMixin as Partial<ServiceSchema>],
+	settings: {
+		io: {
+			namespaces: {
+				"/": {
+					authorization: true,
+					events: {
+						call: {
+							whitelist: SOCKET_ACTIONS,
+							async onBeforeCall(this: This, _ctx: Context, socket: AppSocket, _action: string, _params: unknown, opts: { meta: Record<string, unknown> }) {
+								// Same checks as HTTP on every call: a token revoked or expired since the handshake stops working.
+								try {
+									opts.meta.user = await verifyAccessToken(socket.data.token);
+								} catch (err) {
+									socket.disconnect(true);
+									throw err;
+								}
+								opts.meta.ip = socket.handshake.address;
+								opts.meta.userAgent = String(socket.handshake.headers["user-agent"] ?? "").slice(0, 256);
+								delete opts.meta.$rooms;
+							},
+						},
+						...clientEventHandlers(),
+					},
+				},
+			},
+		},
+	},
+
+	actions: {
+		// moleculer-io's helpers stay internal: never reachable from HTTP or sockets.
+		broadcast: { visibility: "public" },
+		getClients: { visibility: "public" },
+	},
+
+	events: {
+		[INTERNAL_EVENTS.socketPush]: {
+			handler(this: This, ctx: Context<SocketPush>) {
+				const push = ctx.params;
+				if (!this.io) return;
+				if (push.all) {
+					// Only announcements go to everyone.
+					if (push.event === "SYSTEM_ANNOUNCEMENT") this.io.emit(SOCKET_EVENTS[push.event], push.data);
+					return;
+				}
+				let target = this.io.to(push.rooms);
+				if (push.except?.length) target = target.except(push.except);
+				target.emit(SOCKET_EVENTS[push.event], push.data);
+			},
+		},
+	},
+
+	methods: {
+		/** Replaces moleculer-io's: our options, the Redis adapter, connection hooks, and the /socket alias path. */
+		initSocketIO(this: This) {
+			const cfg = config();
+			const io = new Server(this.server, {
+				path: "/socket.io",
+				serveClient: false,
+				maxHttpBufferSize: 64 * 1024,
+				connectTimeout: 10_000,
+				cors: cfg.corsOrigins.length ? { origin: cfg.corsOrigins.includes("*") ? "*" : cfg.corsOrigins, credentials: !cfg.corsOrigins.includes("*") } : undefined,
+			});
+			if (cfg.redisUrl) {
+				const pub = new Redis(cfg.redisUrl, { lazyConnect: false, maxRetriesPerRequest: null });
+				const sub = pub.duplicate();
+				for (const c of [pub, sub]) c.on("error", (err) => this.logger.warn("Socket.IO Redis adapter:", err.message));
+				this.redisAdapterClients = [pub, sub];
+				io.adapter(createAdapter(pub, sub, { key: "eislager-socket.io" }));
+			}
+			// The spec's gateway table names /socket: rewrite it to the socket.io path before any listener sees it.
+			const rewrite = (req: IncomingMessage) => {
+				if (req.url?.startsWith("/socket/")) req.url = `/socket.io/${req.url.slice("/socket/".length)}`;
+			};
+			this.server.prependListener("request", rewrite);
+			this.server.prependListener("upgrade", rewrite);
+			io.on("connection", (socket) => this.onSocketConnected(socket as AppSocket));
+			this.io = io;
+		},
+
+		async socketAuthorize(this: This, socket: AppSocket): Promise<AuthUser> {
+			const fromAuth = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+			const header = socket.handshake.headers.authorization;
+			const token = typeof fromAuth === "string" && fromAuth ? fromAuth.replace(/^Bearer\s+/i, "") : bearerToken(header);
+			if (!token) throw socketError("Authentication required: pass an access token in auth.token or an Authorization: Bearer header", "UNAUTHORIZED", 401);
+			try {
+				const user = await verifyAccessToken(token);
+				socket.data = { user, token, away: false, lastTyping: new Map(), presenceChain: Promise.resolve() };
+				return user;
+			} catch (err) {
+				const { status, body } = toErrorResponse(err, "");
+				throw socketError(body.error.message, body.error.code, status);
+			}
+		},
+
+		/** The socket's user is the verified one from the handshake; actions cannot replace it. */
+		socketSaveMeta() {
+			/* nothing to save */
+		},
+
+		/** Errors answer in the HTTP error shape: `ack({ code, message, details?, status })`. */
+		socketOnError(err: unknown, respond: Ack) {
+			const { status, body } = toErrorResponse(err, "");
+			respond?.({ ...body.error, status });
+		},
+
+		onSocketConnected(this: This, socket: AppSocket) {
+			const { user } = socket.data;
+			void socket.join(userRoom(user.id));
+			const msLeft = user.exp * 1000 - Date.now();
+			socket.data.expiryTimer = setTimeout(() => socket.disconnect(true), Math.max(0, Math.min(msLeft, 2 ** 31 - 1)));
+			socket.on("disconnect", () => {
+				clearTimeout(socket.data.expiryTimer);
+				void this.setPresence(socket, false);
+			});
+			void this.setPresence(socket, true);
+		},
+
+		async onClientEvent(this: This, socket: AppSocket, event: SocketEvent, payload: unknown, ack: Ack) {
+			const reply = (err: unknown, res?: unknown) => {
+				if (typeof ack === "function") ack(err, res);
+			};
+			const { user } = socket.data;
+			try {
+				if (event === "USER_ONLINE" || event === "USER_OFFLINE") {
+					const check = checkEmpty(payload ?? {});
+					if (check !== true) return reply(validationAck(check));
+					await this.setPresence(socket, event === "USER_ONLINE");
+					return reply(null, { status: event === "USER_ONLINE" ? "ONLINE" : "OFFLINE" });
+				}
+				const check = checkConversation(payload);
+				if (check !== true) return reply(validationAck(check));
+				const { conversationId } = payload as { conversationId: string };
+				const room = conversationRoom(conversationId);
+				if (event === "LEAVE_CONVERSATION") {
+					await socket.leave(room);
+					return reply(null, { left: conversationId });
+				}
+				if (!socket.rooms.has(room)) {
+					const ok = await this.broker.call<boolean, { conversationId: string; userId: string }>("communications.chat.isParticipant", { conversationId, userId: user.id });
+					if (!ok) return reply({ code: "NOT_FOUND", message: "Conversation not found", status: 404 });
+					if (event === "JOIN_CONVERSATION") await socket.join(room);
+				}
+				if (event === "JOIN_CONVERSATION") return reply(null, { joined: conversationId });
+				// TYPING_START / TYPING_STOP: relayed, throttled, never stored.
+				const key = `${event}:${conversationId}`;
+				const now = Date.now();
+				if (now - (socket.data.lastTyping.get(key) ?? 0) < TYPING_THROTTLE_MS) return reply(null, { relayed: false, throttled: true });
+				socket.data.lastTyping.set(key, now);
+				await pushToSockets(this.broker, { event, rooms: [room], except: [userRoom(user.id)], data: { conversationId, userId: user.id } });
+				return reply(null, { relayed: true });
+			} catch (err) {
+				this.socketOnError(err, reply);
+			}
+		},
+
+		/** Presence of one socket; the user's status changes only with their first/last live socket. */
+		setPresence(this: This, socket: AppSocket, online: boolean): Promise<void> {
+			const data = socket.data;
+			const next = data.presenceChain.then(async () => {
+				const userId = data.user.id;
+				const connectionId = `${this.broker.nodeID}:${socket.id}`;
+				if (online) {
+					data.away = false;
+					if (await presence().connect(userId, connectionId)) await this.announceStatus(userId, "ONLINE");
+				} else {
+					data.away = true;
+					if (await presence().disconnect(userId, connectionId)) await this.announceStatus(userId, "OFFLINE");
+				}
+			});
+			data.presenceChain = next.catch((err: Error) => this.logger.warn("Presence update failed:", err.message));
+			return data.presenceChain as Promise<void>;
+		},
+
+		/** USER_STATUS_CHANGE to everyone who shares a conversation with the user. */
+		async announceStatus(this: This, userId: string, status: PresenceStatus) {
+			let contacts: string[] = [];
+			try {
+				contacts = await this.broker.call<string[], { userId: string }>("communications.chat.contacts", { userId });
+			} catch (err) {
+				this.logger.debug("No contacts for presence (communications unavailable?):", (err as Error).message);
+			}
+			await pushToSockets(this.broker, { event: "USER_STATUS_CHANGE", rooms: contacts.map(userRoom), data: { userId, status } });
+		},
+	},
+
+	started(this: This) {
+		// Keep this node's sockets alive in the presence store; a dead node's sockets expire.
+		this.presenceTimer = setInterval(() => {
+			const entries = [...(this.io?.of("/").sockets.values() ?? [])]
+				.map((s) => s as AppSocket)
+				.filter((s) => s.data?.user && !s.data.away)
+				.map((s) => ({ userId: s.data.user.id, connectionId: `${this.broker.nodeID}:${s.id}` }));
+			presence()
+				.refresh(entries)
+				.catch((err: Error) => this.logger.warn("Presence refresh failed:", err.message));
+		}, PRESENCE_HEARTBEAT_MS);
+		this.presenceTimer.unref();
+	},
+
+	async stopped(this: This) {
+		clearInterval(this.presenceTimer);
+		if (this.io) {
+			this.io.local.disconnectSockets(true);
+			await new Promise<void>((resolve) => void this.io.close(() => resolve()));
+		}
+		for (const c of this.redisAdapterClients ?? []) c.disconnect();
+	},
+});
+
+function validationAck(issues: { field?: string; message?: string; type?: string }[]) {
+	return {
+		code: "VALIDATION_ERROR",
+		status: 422,
+		message: issues[0]?.message ?? "Invalid payload",
+		details: issues.map((i) => ({ field: i.field, message: i.message, type: i.type })),
+	};
+}
