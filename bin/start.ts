@@ -1,16 +1,34 @@
 /**
- * `npm start`: the whole backend in one process (or one cluster node with SERVICES=...).
+ * `npm start`: the whole backend in one process (or one cluster node with SERVICES=...,
+ * or `npm run start:node -- <node>`, the same as SERVICES=<node>).
  * Without DATABASE_URL an embedded PostgreSQL is started under ./.data.
+ * A node without the gateway serves /health, /ready and /metrics on its port from
+ * lib/topology.ts (METRICS_PORT overrides); the gateway serves them on PORT.
  */
 import { ConfigError, loadConfig, setConfig } from "../lib/config";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../lib/database";
 import { createBroker, loadServices } from "../lib/app";
 import { closeRedis } from "../lib/redis";
+import { startHealthServer, type HealthServer } from "../lib/health";
+import { nodeSpec } from "../lib/topology";
+
+/** `start.js auth` or `start.js auth,sales` names the node's services like SERVICES does. */
+function applyArgv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+	const arg = process.argv.slice(2).find((a) => !a.startsWith("-"));
+	return arg ? { ...env, SERVICES: arg } : env;
+}
+
+/** The health port: METRICS_PORT, else the node's documented port; none where the gateway serves them. */
+function healthPort(services: string[] | undefined, metricsPort: number | undefined): number | undefined {
+	if (metricsPort !== undefined) return metricsPort;
+	if (!services || services.includes("gateway")) return undefined;
+	return services.length === 1 ? nodeSpec(services[0])?.port : undefined;
+}
 
 async function main(): Promise<void> {
 	let cfg;
 	try {
-		cfg = setConfig(loadConfig());
+		cfg = setConfig(loadConfig(applyArgv(process.env)));
 	} catch (err) {
 		if (err instanceof ConfigError) {
 			console.error(err.message);
@@ -30,12 +48,20 @@ async function main(): Promise<void> {
 	if (cfg.jwt.secretGenerated) broker.logger.warn("JWT_SECRET is not set: using a random per-process secret (tokens die with this process)");
 	loadServices(broker, cfg.services);
 
+	let health: HealthServer | undefined;
+	const port = healthPort(cfg.services, cfg.metricsPort);
+	if (port !== undefined) {
+		health = await startHealthServer(broker, port);
+		broker.logger.info(`Health server: http://127.0.0.1:${health.port}/health, /ready, /metrics`);
+	}
+
 	let stopping = false;
 	const stop = async (signal: string) => {
 		if (stopping) return;
 		stopping = true;
 		broker.logger.info(`${signal}: draining and stopping`);
 		await broker.stop().catch((err: unknown) => broker.logger.error("Stop failed", err));
+		await health?.close();
 		await closeRedis();
 		await embedded?.stop().catch(() => undefined);
 		process.exit(0);

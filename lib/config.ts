@@ -28,6 +28,8 @@ export const ENV_VARS = [
 	"TRANSPORTER",
 	"CACHER",
 	"NODE_ID",
+	"NAMESPACE",
+	"HEARTBEAT_TIMEOUT_SEC",
 	"REQUEST_TIMEOUT_MS",
 	"KAFKA_BROKERS",
 	"KAFKA_CLIENT_ID",
@@ -67,6 +69,10 @@ export interface Config {
 	transporter: string | undefined;
 	cacher: string | undefined;
 	nodeId: string | undefined;
+	/** Moleculer namespace: nodes only see nodes of the same namespace on one transporter. */
+	namespace: string;
+	/** A node silent this long is considered gone (heartbeats every third of it). */
+	heartbeatTimeoutSec: number;
 	requestTimeoutMs: number;
 	kafkaBrokers: string[];
 	kafkaClientId: string;
@@ -132,6 +138,12 @@ function list(raw: string | undefined): string[] {
 		.filter(Boolean);
 }
 
+function namespace(env: Env): string {
+	const raw = env.NAMESPACE?.trim() || "eislager";
+	if (!/^[\w-]{1,64}$/.test(raw)) throw new ConfigError("NAMESPACE", `must be letters, digits, _ or - (at most 64), got "${raw}"`);
+	return raw;
+}
+
 export function loadConfig(env: Env = process.env): Config {
 	const nodeEnv = env.NODE_ENV ?? "development";
 	if (!["development", "production", "test"].includes(nodeEnv)) {
@@ -188,6 +200,8 @@ export function loadConfig(env: Env = process.env): Config {
 		transporter,
 		cacher,
 		nodeId: env.NODE_ID?.trim() || undefined,
+		namespace: namespace(env),
+		heartbeatTimeoutSec: int(env, "HEARTBEAT_TIMEOUT_SEC", 15, 3, 600),
 		requestTimeoutMs: int(env, "REQUEST_TIMEOUT_MS", 10_000, 100, 600_000),
 		kafkaBrokers,
 		kafkaClientId: env.KAFKA_CLIENT_ID?.trim() || "eislager",

@@ -4,10 +4,12 @@ import { authMigrations } from "./auth";
 import { salesMigrations } from "./sales";
 import { inventoryMigrations } from "./inventory";
 import { communicationsMigrations } from "./communications";
+import { kafkaBridgeMigrations } from "./kafka_bridge";
 
 export const MIGRATIONS: Record<string, Migration[]> = {
 	auth: authMigrations,
 	sales: salesMigrations,
 	inventory: inventoryMigrations,
 	communications: communicationsMigrations,
+	kafka_bridge: kafkaBridgeMigrations,
 };

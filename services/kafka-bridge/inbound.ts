@@ -1,0 +1,148 @@
+/**
+ * Inbound: envelopes that arrive on the catalog's topics from OUTSIDE this
+ * cluster (another system producing `purchase-order`, say) become broker events.
+ *
+ * - Our own relayed events carry the header `eislager-origin: outbox` with our
+ *   NAMESPACE: they were already emitted on the broker at commit time, so they
+ *   are skipped (a message relayed by another cluster's namespace is foreign).
+ * - De-duplication by envelope id: an id is recorded in
+ *   `kafka_bridge.inbound_events` after its broker emit; a redelivered or
+ *   re-produced envelope with a known id is skipped. A crash between emit and
+ *   record re-emits once; the consuming services de-duplicate by id as well.
+ * - A message that is no valid envelope for its topic is logged and skipped (it
+ *   would otherwise block the partition forever).
+ * All bridge nodes consume in one consumer group, so partitions are shared.
+ */
+import type { Consumer, Kafka, KafkaMessage } from "kafkajs";
+import type { LoggerInstance, ServiceBroker } from "moleculer";
+import { QueryTypes, type Sequelize } from "sequelize";
+import { emitEvent, eventByTopic, type EventEnvelope } from "../../lib/events";
+import { APP_METRICS } from "../../lib/metrics";
+import { CATALOG_TOPICS, HEADERS, ORIGIN_OUTBOX, sleep, withTimeout } from "./kafka";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface InboundOptions {
+	kafka: Kafka;
+	db: Sequelize;
+	broker: ServiceBroker;
+	logger: LoggerInstance;
+	namespace: string;
+	groupId: string;
+}
+
+export type InboundOutcome = "emitted" | "own" | "duplicate" | "invalid";
+
+/** Parses and checks an envelope against its topic; undefined when it is not one. */
+export function parseEnvelope(topic: string, value: Buffer | null): EventEnvelope | undefined {
+	if (!value) return undefined;
+	let env: Partial<EventEnvelope>;
+	try {
+		env = JSON.parse(value.toString("utf8")) as Partial<EventEnvelope>;
+	} catch {
+		return undefined;
+	}
+	const expected = eventByTopic(topic);
+	if (!env || typeof env !== "object" || !expected || env.type !== expected) return undefined;
+	if (typeof env.id !== "string" || !UUID.test(env.id) || typeof env.data !== "object" || env.data === null) return undefined;
+	return {
+		id: env.id.toLowerCase(),
+		type: expected,
+		occurredAt: typeof env.occurredAt === "string" ? env.occurredAt : new Date().toISOString(),
+		source: typeof env.source === "string" ? env.source : "external",
+		requestId: typeof env.requestId === "string" ? env.requestId : null,
+		data: env.data,
+	} as EventEnvelope;
+}
+
+function header(message: KafkaMessage, name: string): string | undefined {
+	const v = message.headers?.[name];
+	return v === undefined ? undefined : Array.isArray(v) ? String(v[0]) : String(v);
+}
+
+export class InboundConsumer {
+	connected = false;
+	lastError: string | undefined;
+	private consumer: Consumer | undefined;
+	private stopping = false;
+	private loop: Promise<void> | undefined;
+	private signal: { wake?: () => void } = {};
+
+	constructor(private readonly opts: InboundOptions) {}
+
+	start(): void {
+		this.loop = this.connectLoop();
+	}
+
+	async stop(): Promise<void> {
+		this.stopping = true;
+		this.signal.wake?.();
+		await this.loop?.catch(() => undefined);
+		await this.disconnect();
+	}
+
+	private async disconnect(): Promise<void> {
+		const c = this.consumer;
+		this.consumer = undefined;
+		this.connected = false;
+		if (c) await withTimeout(c.disconnect(), 10_000, "Kafka consumer disconnect").catch(() => undefined);
+	}
+
+	/** Connects and runs the consumer; on a crash kafkajs can't recover from, starts over with backoff. */
+	private async connectLoop(): Promise<void> {
+		let backoff = 500;
+		while (!this.stopping) {
+			if (this.consumer) {
+				await sleep(1000, this.signal);
+				continue;
+			}
+			const consumer = this.opts.kafka.consumer({ groupId: this.opts.groupId, allowAutoTopicCreation: true, sessionTimeout: 10_000, heartbeatInterval: 1000, retry: { retries: 5 } });
+			consumer.on(consumer.events.CRASH, (e) => {
+				this.lastError = String((e.payload as { error?: Error }).error?.message ?? "crash");
+				if (!(e.payload as { restart?: boolean }).restart && this.consumer === consumer) {
+					this.opts.logger.warn(`Kafka consumer crashed: ${this.lastError}; reconnecting`);
+					void this.disconnect().then(() => this.signal.wake?.());
+				}
+			});
+			try {
+				await withTimeout(consumer.connect(), 10_000, "Kafka consumer connect");
+				await withTimeout(consumer.subscribe({ topics: CATALOG_TOPICS, fromBeginning: false }), 15_000, "Kafka subscribe");
+				await consumer.run({ eachMessage: async ({ topic, partition, message }) => void (await this.handle(topic, partition, message)) });
+				this.consumer = consumer;
+				this.connected = true;
+				this.lastError = undefined;
+				backoff = 500;
+			} catch (err) {
+				this.lastError = err instanceof Error ? err.message : String(err);
+				await consumer.disconnect().catch(() => undefined);
+				await sleep(backoff, this.signal);
+				backoff = Math.min(backoff * 2, 10_000);
+			}
+		}
+	}
+
+	async handle(topic: string, partition: number, message: KafkaMessage): Promise<InboundOutcome> {
+		const { broker, db, namespace } = this.opts;
+		if (header(message, HEADERS.origin) === ORIGIN_OUTBOX && header(message, HEADERS.namespace) === namespace) {
+			broker.metrics.increment(APP_METRICS.inboundDuplicates, { topic });
+			return "own";
+		}
+		const env = parseEnvelope(topic, message.value);
+		if (!env) {
+			this.opts.logger.warn(`Skipping a message on "${topic}" (partition ${partition}, offset ${message.offset}) that is no valid ${eventByTopic(topic) ?? ""} envelope`);
+			return "invalid";
+		}
+		const seen = await db.query("SELECT 1 FROM kafka_bridge.inbound_events WHERE event_id = :id", { type: QueryTypes.SELECT, replacements: { id: env.id } });
+		if (seen.length) {
+			broker.metrics.increment(APP_METRICS.inboundDuplicates, { topic });
+			return "duplicate";
+		}
+		await emitEvent(broker, env);
+		await db.query(
+			`INSERT INTO kafka_bridge.inbound_events (event_id, type, topic, kafka_partition, kafka_offset) VALUES (:id, :type, :topic, :partition, :offset) ON CONFLICT (event_id) DO NOTHING`,
+			{ replacements: { id: env.id, type: env.type, topic, partition, offset: message.offset } },
+		);
+		broker.metrics.increment(APP_METRICS.inbound, { topic });
+		return "emitted";
+	}
+}

@@ -1,0 +1,187 @@
+/**
+ * kafka-bridge: the transactional outbox's relay to Kafka, and Kafka's
+ * external events back onto the broker. See relay.ts and inbound.ts; the
+ * message format and retention are in docs/cluster.md.
+ * Internal actions (no REST route): status, backlog, replay, purge; the REPL
+ * commands in repl-commands/ call them.
+ */
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Admin, Kafka } from "kafkajs";
+import { QueryTypes, type Sequelize } from "sequelize";
+import { config } from "../../lib/config";
+import { createSequelize, requireDatabaseUrl } from "../../lib/database";
+import { migrateSchema } from "../../lib/migrate";
+import { EVENT_NAMES, emitEvent, type EventEnvelope } from "../../lib/events";
+import { notFound } from "../../lib/errors";
+import { STRICT, uuid } from "../../lib/params";
+import { registerAppMetrics } from "../../lib/metrics";
+import type { CheckResult } from "../../lib/health";
+import { createKafka, ensureTopics, withTimeout } from "./kafka";
+import { OutboxRelay, outboxSchemas } from "./relay";
+import { InboundConsumer } from "./inbound";
+
+export const BRIDGE_SCHEMA = "kafka_bridge";
+
+interface Methods {
+	readinessChecks(): Promise<Record<string, CheckResult>>;
+	kafkaReachable(): Promise<CheckResult>;
+}
+
+interface State {
+	db: Sequelize;
+	dbSchema: string;
+	kafka: Kafka | undefined;
+	admin: Admin | undefined;
+	relay: OutboxRelay;
+	inbound: InboundConsumer | undefined;
+	probe: { at: number; result: CheckResult } | undefined;
+}
+
+type This = Service & Methods & State;
+
+const replayParams = { ...STRICT, id: uuid, kafka: { type: "boolean", optional: true, default: true }, broker: { type: "boolean", optional: true, default: true } } as const;
+
+const schema: ServiceSchema<ServiceSettingSchema, This> = {
+	name: "kafka-bridge",
+
+	actions: {
+		status: {
+			summary: "Relay role (leader, standby, idle), Kafka state and counters of this bridge node",
+			handler(this: This) {
+				return {
+					nodeID: this.broker.nodeID,
+					kafkaConfigured: Boolean(this.kafka),
+					role: this.relay.role,
+					kafkaOk: this.relay.kafkaOk,
+					lastError: this.relay.lastError ?? this.inbound?.lastError ?? null,
+					relayedTotal: this.relay.relayedTotal,
+					inboundConnected: this.inbound?.connected ?? false,
+				};
+			},
+		},
+		backlog: {
+			summary: "Unsent outbox rows per schema (count, oldest, failing rows)",
+			async handler(this: This) {
+				const result: { schema: string; unsent: number; failing: number; oldest: string | null; lastError: string | null }[] = [];
+				for (const s of await outboxSchemas(this.db)) {
+					const [row] = await this.db.query<{ unsent: number; failing: number; oldest: Date | null; last_error: string | null }>(
+						`SELECT count(*)::int AS unsent, count(*) FILTER (WHERE attempts > 0)::int AS failing, min(created_at) AS oldest,
+						        (SELECT last_error FROM "${s}".outbox WHERE sent_at IS NULL AND last_error IS NOT NULL ORDER BY seq DESC LIMIT 1) AS last_error
+						   FROM "${s}".outbox WHERE sent_at IS NULL`,
+						{ type: QueryTypes.SELECT },
+					);
+					result.push({ schema: s, unsent: row.unsent, failing: row.failing, oldest: row.oldest ? new Date(row.oldest).toISOString() : null, lastError: row.last_error });
+				}
+				return result;
+			},
+		},
+		replay: {
+			summary: "Replays an outbox event by id: emit it on the broker again and/or mark it unsent so it is relayed to Kafka again",
+			params: replayParams,
+			async handler(this: This, ctx: Context<{ id: string; kafka: boolean; broker: boolean }>) {
+				for (const s of await outboxSchemas(this.db)) {
+					const rows = await this.db.query<{ envelope: EventEnvelope }>(`SELECT envelope FROM "${s}".outbox WHERE id = :id`, { type: QueryTypes.SELECT, replacements: { id: ctx.params.id } });
+					if (!rows.length) continue;
+					const env = rows[0].envelope;
+					if (ctx.params.broker) await emitEvent(this.broker, env);
+					if (ctx.params.kafka) {
+						await this.db.query(`UPDATE "${s}".outbox SET sent_at = NULL WHERE id = :id`, { replacements: { id: ctx.params.id } });
+						this.relay.wake();
+					}
+					return { id: env.id, type: env.type, schema: s, broker: ctx.params.broker, kafka: ctx.params.kafka };
+				}
+				throw notFound("Outbox event", ctx.params.id);
+			},
+		},
+		purge: {
+			summary: "Applies the outbox retention now (sent rows older than OUTBOX_RETENTION_DAYS)",
+			handler(this: This) {
+				return this.relay.purge();
+			},
+		},
+	},
+
+	// A committed event wakes the relay at once instead of at its next poll.
+	events: Object.fromEntries(
+		EVENT_NAMES.map((name) => [
+			name,
+			function (this: This) {
+				this.relay.wake();
+			},
+		]),
+	),
+
+	methods: {
+		async kafkaReachable(this: This): Promise<CheckResult> {
+			if (!this.kafka) return { ok: true };
+			if (this.probe && Date.now() - this.probe.at < 1000) return this.probe.result;
+			let result: CheckResult;
+			try {
+				this.admin ??= this.kafka.admin();
+				await withTimeout(
+					this.admin.connect().then(() => this.admin!.describeCluster()),
+					1200,
+					"Kafka probe",
+				);
+				result = { ok: true };
+			} catch (err) {
+				const admin = this.admin;
+				this.admin = undefined;
+				void admin?.disconnect().catch(() => undefined);
+				result = { ok: false, error: err instanceof Error ? err.message : String(err) };
+			}
+			this.probe = { at: Date.now(), result };
+			return result;
+		},
+
+		/** /ready: Kafka reachable (when configured) and, on the leader, the last relay attempt succeeded. */
+		async readinessChecks(this: This): Promise<Record<string, CheckResult>> {
+			if (!this.kafka) return { kafka: { ok: true, error: "KAFKA_BROKERS not set: relay idle, outbox keeps events" } };
+			const probe = await this.kafkaReachable();
+			if (!probe.ok) return { kafka: probe };
+			if (this.relay.role === "leader" && !this.relay.kafkaOk) return { kafka: { ok: false, error: this.relay.lastError ?? "relay failing" } };
+			return { kafka: { ok: true } };
+		},
+	},
+
+	created(this: This) {
+		const cfg = config();
+		this.dbSchema = BRIDGE_SCHEMA;
+		this.db = createSequelize(BRIDGE_SCHEMA);
+		this.kafka = cfg.kafkaBrokers.length ? createKafka(cfg.kafkaBrokers, `${cfg.kafkaClientId}-bridge`, this.logger) : undefined;
+		this.relay = new OutboxRelay({
+			db: this.db,
+			databaseUrl: requireDatabaseUrl(),
+			kafka: this.kafka,
+			broker: this.broker,
+			logger: this.logger,
+			namespace: cfg.namespace,
+			retentionDays: cfg.outboxRetentionDays,
+		});
+		this.inbound = this.kafka
+			? new InboundConsumer({ kafka: this.kafka, db: this.db, broker: this.broker, logger: this.logger, namespace: cfg.namespace, groupId: `${cfg.kafkaClientId}-bridge-${cfg.namespace}` })
+			: undefined;
+	},
+
+	async started(this: This) {
+		registerAppMetrics(this.broker);
+		await migrateSchema(this.db, BRIDGE_SCHEMA);
+		if (this.kafka) {
+			const admin = this.kafka.admin();
+			await withTimeout(admin.connect().then(() => ensureTopics(admin)), 10_000, "Kafka topic set-up")
+				.catch((err: unknown) => this.logger.warn(`Kafka not reachable at start (${err instanceof Error ? err.message : String(err)}); retrying in the background`))
+				.finally(() => void admin.disconnect().catch(() => undefined));
+		}
+		this.relay.start();
+		this.inbound?.start();
+	},
+
+	async stopped(this: This) {
+		await this.relay.stop();
+		await this.inbound?.stop();
+		await this.admin?.disconnect().catch(() => undefined);
+		await this.db.close();
+	},
+};
+
+export default schema as ServiceSchema;

@@ -1,0 +1,250 @@
+/**
+ * The outbox relay: publishes unsent outbox rows of every schema to Kafka and
+ * marks them sent only after Kafka acknowledged them (acks = all, idempotent
+ * producer, one request in flight, so a partition keeps the order we send in).
+ *
+ * - Order: each schema's rows are read in `seq` order and sent in that order;
+ *   the message key is the aggregate id (a shop, a user), so one aggregate's
+ *   events land on one partition in commit order.
+ * - One relay at a time: the leader holds a PostgreSQL session advisory lock on
+ *   a dedicated connection. When its process dies the connection closes, the
+ *   lock is released, and a standby bridge node takes over within a second.
+ * - Failures (Kafka down, a timeout): nothing is marked, `attempts`/`last_error`
+ *   are recorded, the producer is rebuilt and the loop backs off (up to 10 s).
+ *   A batch may thus be sent twice: delivery is at-least-once, consumers
+ *   de-duplicate by envelope id.
+ * - Retention: sent rows older than OUTBOX_RETENTION_DAYS are purged.
+ */
+import { Client } from "pg";
+import type { Kafka, Producer } from "kafkajs";
+import type { LoggerInstance, ServiceBroker } from "moleculer";
+import { QueryTypes, type Sequelize } from "sequelize";
+import { APP_METRICS } from "../../lib/metrics";
+import { HEADERS, ORIGIN_OUTBOX, sleep, withTimeout } from "./kafka";
+
+/** Session advisory lock key of the relay ("EISRELAY" folded into a bigint). */
+export const RELAY_LOCK_KEY = "4542534752454c59";
+
+export interface RelayOptions {
+	db: Sequelize;
+	databaseUrl: string;
+	kafka: Kafka | undefined;
+	broker: ServiceBroker;
+	logger: LoggerInstance;
+	namespace: string;
+	retentionDays: number;
+	batchSize?: number;
+	pollMs?: number;
+}
+
+export type RelayRole = "idle" | "standby" | "leader" | "stopped";
+
+interface OutboxRow {
+	seq: string;
+	id: string;
+	type: string;
+	topic: string;
+	aggregate_id: string;
+	envelope: unknown;
+}
+
+const MAX_BACKOFF_MS = 10_000;
+const PURGE_EVERY_MS = 3600_000;
+
+/** Schemas that have an outbox table. */
+export async function outboxSchemas(db: Sequelize): Promise<string[]> {
+	const rows = await db.query<{ schema: string }>(
+		"SELECT table_schema AS schema FROM information_schema.tables WHERE table_name = 'outbox' AND table_type = 'BASE TABLE' ORDER BY 1",
+		{ type: QueryTypes.SELECT },
+	);
+	return rows.map((r) => r.schema);
+}
+
+export class OutboxRelay {
+	role: RelayRole = "idle";
+	/** Last Kafka interaction of the leader succeeded. */
+	kafkaOk = true;
+	lastError: string | undefined;
+	relayedTotal = 0;
+
+	private stopping = false;
+	private loop: Promise<void> | undefined;
+	private lockClient: Client | undefined;
+	private producer: Producer | undefined;
+	private signal: { wake?: () => void } = {};
+	private schemas: { list: string[]; at: number } = { list: [], at: 0 };
+	private nextPurgeAt = 0;
+	private failures = 0;
+
+	constructor(private readonly opts: RelayOptions) {}
+
+	start(): void {
+		if (!this.opts.kafka) {
+			this.role = "idle";
+			this.opts.logger.info("KAFKA_BROKERS is not set: the outbox relay idles and outbox rows are kept");
+			return;
+		}
+		this.loop = this.run();
+	}
+
+	/** Cuts the current poll pause short (an event was just committed). */
+	wake(): void {
+		this.signal.wake?.();
+	}
+
+	async stop(): Promise<void> {
+		this.stopping = true;
+		this.wake();
+		await this.loop?.catch(() => undefined);
+		await this.releaseLeadership();
+		this.role = "stopped";
+	}
+
+	private async run(): Promise<void> {
+		let backoff = 200;
+		while (!this.stopping) {
+			try {
+				if (!(await this.holdLeadership())) {
+					this.role = "standby";
+					await sleep(1000, this.signal);
+					continue;
+				}
+				if (this.role !== "leader") this.opts.logger.info("Outbox relay: this node is the leader");
+				this.role = "leader";
+				if (Date.now() >= this.nextPurgeAt) await this.purge();
+				const sent = await this.relayOnce();
+				if (this.failures) this.opts.logger.info(`Outbox relay: Kafka reachable again after ${this.failures} failed attempt(s)`);
+				this.kafkaOk = true;
+				this.lastError = undefined;
+				this.failures = 0;
+				backoff = 200;
+				if (sent < (this.opts.batchSize ?? 500)) await sleep(this.opts.pollMs ?? 250, this.signal);
+			} catch (err) {
+				this.failures++;
+				this.kafkaOk = false;
+				this.lastError = err instanceof Error ? err.message : String(err);
+				this.opts.broker.metrics.increment(APP_METRICS.relayErrors);
+				if (this.failures === 1 || this.failures % 10 === 0) this.opts.logger.warn(`Outbox relay failed (attempt ${this.failures}), retrying in ${backoff} ms: ${this.lastError}`);
+				await this.resetProducer();
+				await sleep(backoff, this.signal);
+				backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+			}
+		}
+	}
+
+	/** True while this node holds the relay lock; tries to take it otherwise. */
+	private async holdLeadership(): Promise<boolean> {
+		if (!this.lockClient) {
+			const client = new Client({ connectionString: this.opts.databaseUrl, application_name: "eislager-outbox-relay", connectionTimeoutMillis: 3000 });
+			client.on("error", () => undefined);
+			client.on("end", () => {
+				if (this.lockClient === client) {
+					this.lockClient = undefined;
+					if (this.role === "leader") this.opts.logger.warn("Outbox relay: lost the lock connection; stepping down");
+					this.role = "standby";
+				}
+			});
+			await client.connect();
+			this.lockClient = client;
+		}
+		if (this.role === "leader") {
+			// Still connected (the lock lives as long as the session)?
+			await withTimeout(this.lockClient.query("SELECT 1"), 3000, "lock connection check");
+			return true;
+		}
+		const res = await this.lockClient.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(x'${RELAY_LOCK_KEY}'::bigint) AS locked`);
+		return res.rows[0].locked;
+	}
+
+	private async releaseLeadership(): Promise<void> {
+		const client = this.lockClient;
+		this.lockClient = undefined;
+		await this.resetProducer();
+		if (client) await client.end().catch(() => undefined);
+	}
+
+	private async connectedProducer(): Promise<Producer> {
+		if (!this.producer) {
+			const producer = this.opts.kafka!.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: true });
+			try {
+				await withTimeout(producer.connect(), 10_000, "Kafka producer connect");
+			} catch (err) {
+				await producer.disconnect().catch(() => undefined);
+				throw err;
+			}
+			this.producer = producer;
+		}
+		return this.producer;
+	}
+
+	private async resetProducer(): Promise<void> {
+		const producer = this.producer;
+		this.producer = undefined;
+		if (producer) await withTimeout(producer.disconnect(), 5000, "Kafka producer disconnect").catch(() => undefined);
+	}
+
+	private async currentSchemas(): Promise<string[]> {
+		if (Date.now() - this.schemas.at > 10_000) this.schemas = { list: await outboxSchemas(this.opts.db), at: Date.now() };
+		return this.schemas.list;
+	}
+
+	/** One pass over every schema's unsent rows; returns how many were sent. */
+	async relayOnce(): Promise<number> {
+		let total = 0;
+		for (const schema of await this.currentSchemas()) {
+			const rows = await this.opts.db.query<OutboxRow>(
+				`SELECT seq, id, type, topic, aggregate_id, envelope FROM "${schema}".outbox WHERE sent_at IS NULL ORDER BY seq LIMIT :limit`,
+				{ type: QueryTypes.SELECT, replacements: { limit: this.opts.batchSize ?? 500 } },
+			);
+			if (!rows.length) continue;
+			const seqs = rows.map((r) => r.seq);
+			const byTopic = new Map<string, { key: string; value: string; headers: Record<string, string> }[]>();
+			for (const row of rows) {
+				const messages = byTopic.get(row.topic) ?? [];
+				messages.push({
+					key: row.aggregate_id,
+					value: JSON.stringify(row.envelope),
+					headers: { [HEADERS.origin]: ORIGIN_OUTBOX, [HEADERS.namespace]: this.opts.namespace, [HEADERS.eventId]: row.id, [HEADERS.eventType]: row.type },
+				});
+				byTopic.set(row.topic, messages);
+			}
+			try {
+				const producer = await this.connectedProducer();
+				await withTimeout(producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) }), 20_000, "Kafka send");
+			} catch (err) {
+				const message = (err instanceof Error ? err.message : String(err)).slice(0, 500);
+				await this.opts.db
+					.query(`UPDATE "${schema}".outbox SET attempts = attempts + 1, last_error = :message WHERE seq IN (:seqs)`, { replacements: { message, seqs } })
+					.catch(() => undefined);
+				throw err;
+			}
+			await this.opts.db.query(`UPDATE "${schema}".outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE seq IN (:seqs)`, { replacements: { seqs } });
+			for (const [topic, messages] of byTopic) this.opts.broker.metrics.increment(APP_METRICS.relayed, { topic }, messages.length);
+			total += rows.length;
+			this.relayedTotal += rows.length;
+		}
+		return total;
+	}
+
+	/** Deletes sent rows older than the retention (in chunks, so no long lock). */
+	async purge(): Promise<Record<string, number>> {
+		this.nextPurgeAt = Date.now() + PURGE_EVERY_MS;
+		const purged: Record<string, number> = {};
+		for (const schema of await outboxSchemas(this.opts.db)) {
+			purged[schema] = 0;
+			for (;;) {
+				const [, meta] = await this.opts.db.query(
+					`DELETE FROM "${schema}".outbox WHERE seq IN (SELECT seq FROM "${schema}".outbox WHERE sent_at < now() - make_interval(days => :days) LIMIT 5000)`,
+					{ replacements: { days: this.opts.retentionDays } },
+				);
+				const count = (meta as { rowCount?: number }).rowCount ?? 0;
+				purged[schema] += count;
+				if (count < 5000) break;
+			}
+		}
+		await this.opts.db.query(`DELETE FROM kafka_bridge.inbound_events WHERE received_at < now() - make_interval(days => :days)`, { replacements: { days: this.opts.retentionDays } });
+		const total = Object.values(purged).reduce((a, b) => a + b, 0);
+		if (total) this.opts.logger.info(`Outbox retention: purged ${total} sent row(s) older than ${this.opts.retentionDays} day(s)`);
+		return purged;
+	}
+}
