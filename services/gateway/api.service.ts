@@ -20,8 +20,6 @@ import type { AuthUser, Meta } from "../../lib/types";
 import { GATEWAY_SERVICE } from "../../middlewares/authorization.middleware";
 import { buildOpenApi, type ServiceInfo } from "./openapi";
 import { clientIp, consume, createRateLimiters, requestIdFor, type RateLimiters } from "./http";
-import { healthAliases } from "../../lib/health";
-import { unavailableService } from "../../lib/availability";
 import { SocketMixin } from "./socket.mixin";
 import { healthAliases } from "../../lib/health";
 import { unavailableService } from "../../lib/availability";
@@ -116,8 +114,6 @@ export default function createApiService(): ServiceSchema {
 					authorization: false,
 					aliases: {
 						"GET /health": `${GATEWAY_SERVICE}.health`,
-						// The gateway node's own readiness and Prometheus metrics (lib/health.ts).
-						...healthAliases(),
 						// The gateway node's own readiness and Prometheus metrics (lib/health.ts).
 						...healthAliases(),
 						"GET /api/v1/openapi.json": `${GATEWAY_SERVICE}.openapi`,
