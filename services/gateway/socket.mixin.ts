@@ -118,7 +118,8 @@ export const SocketMixin = defineMixin<This>({
 								try {
 									opts.meta.user = await verifyAccessToken(socket.data.token);
 								} catch (err) {
-									socket.disconnect(true);
+									// Answer the call with the 401 first, then close the socket.
+									setTimeout(() => socket.disconnect(true), 100).unref();
 									throw err;
 								}
 								opts.meta.ip = socket.handshake.address;
