@@ -1,0 +1,213 @@
+/**
+ * communications.notifications: the caller's notifications (list, read, delete,
+ * mark all), creation by ADMIN/EXECUTIVE, and notifications created from domain
+ * events (INVENTORY_LOW and REVIEW_SUBMITTED → the shop's staff, EXPIRY_WARNING →
+ * the factory's manager). Each one is pushed live as NOTIFICATION_RECEIVED and
+ * emitted as NOTIFICATION_SENT through the outbox. Another user's notification is 404.
+ */
+import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Transaction } from "sequelize";
+import { DbMixin } from "../../mixins/db.mixin";
+import { OutboxMixin } from "../../mixins/outbox.mixin";
+import { AuditMixin } from "../../mixins/audit.mixin";
+import { ConsumerMixin } from "../../mixins/consumer.mixin";
+import { respondCreated, respondNoContent } from "../../lib/actions";
+import { notFound, validationError } from "../../lib/errors";
+import { findOptions, toPage } from "../../lib/pagination";
+import { pushToSockets, userRoom } from "../../lib/presence";
+import type { EventEnvelope, EventName } from "../../lib/events";
+import { defineCommunicationsModels, type Notification } from "./communications.model";
+import * as P from "./communications.params";
+import { COMMS_SCHEMA, usersById, type CommsThis, type Ctx } from "./shared";
+
+export interface NotificationInput {
+	userId: string;
+	type: string;
+	message: string;
+	data?: Record<string, unknown>;
+	sourceEventId?: string | null;
+	createdBy?: string | null;
+}
+
+export interface NotificationView {
+	id: string;
+	userId: string;
+	type: string;
+	message: string;
+	data: Record<string, unknown>;
+	read: boolean;
+	readAt: string | null;
+	createdAt: string;
+}
+
+interface Methods {
+	createNotifications(t: Transaction, ctx: Context | null, inputs: NotificationInput[]): Promise<Notification[]>;
+	pushNotifications(rows: Notification[]): Promise<void>;
+	notifyFromEvent<K extends EventName>(event: EventEnvelope<K>, recipients: string[], type: string, message: string, data: Record<string, unknown>): Promise<void>;
+	shopStaff(shopId: string): Promise<string[]>;
+}
+type This = CommsThis & Methods;
+
+export function toNotificationView(n: Notification): NotificationView {
+	return { id: n.id, userId: n.userId, type: n.type, message: n.message, data: n.data ?? {}, read: n.readStatus, readAt: n.readAt?.toISOString() ?? null, createdAt: n.createdAt.toISOString() };
+}
+
+const schema: ServiceSchema<ServiceSettingSchema, This> = {
+	name: "communications.notifications",
+	mixins: [DbMixin({ schema: COMMS_SCHEMA, models: defineCommunicationsModels, primary: "Notification" }), OutboxMixin, AuditMixin, ConsumerMixin],
+	settings: { rest: "/communications" },
+
+	actions: {
+		list: {
+			rest: "GET /notifications",
+			summary: "The caller's notifications, newest first (`unread=true` for unread only); `unreadCount` counts all unread",
+			params: P.listNotificationsParams,
+			async handler(this: This, ctx: Ctx<P.ListNotificationsParams>) {
+				const userId = ctx.meta.user!.id;
+				const where = { userId, ...(ctx.params.unread !== undefined && { readStatus: !ctx.params.unread }) };
+				const { rows, count } = await this.models.Notification.findAndCountAll({ where, ...findOptions(ctx.params, "-createdAt") });
+				const unreadCount = await this.models.Notification.count({ where: { userId, readStatus: false } });
+				return { ...toPage(rows.map(toNotificationView), count, ctx.params), unreadCount };
+			},
+		},
+
+		create: {
+			rest: "POST /notifications",
+			roles: ["ADMIN", "EXECUTIVE"],
+			audit: true,
+			summary: "Send a notification to a user (pushed live as NOTIFICATION_RECEIVED)",
+			params: P.createNotificationParams,
+			async handler(this: This, ctx: Ctx<P.CreateNotificationParams>) {
+				const users = await usersById(ctx, [ctx.params.userId]);
+				if (!users.has(ctx.params.userId)) throw validationError("userId", "Unknown user.", "reference");
+				const [row] = await this.transaction((t) => this.createNotifications(t, ctx, [{ ...ctx.params, createdBy: ctx.meta.user?.id ?? null }]));
+				await this.pushNotifications([row]);
+				respondCreated(ctx, `/api/v1/communications/notifications/${row.id}`);
+				return toNotificationView(row);
+			},
+		},
+
+		markRead: {
+			rest: "PUT /notifications/:id/read",
+			audit: true,
+			summary: "Mark one of the caller's notifications as read",
+			params: P.notificationIdParams,
+			async handler(this: This, ctx: Ctx<P.NotificationIdParams>) {
+				const row = await this.models.Notification.findOne({ where: { id: ctx.params.id, userId: ctx.meta.user!.id } });
+				if (!row) throw notFound("Notification", ctx.params.id);
+				if (!row.readStatus) await row.update({ readStatus: true, readAt: new Date() });
+				return toNotificationView(row);
+			},
+		},
+
+		remove: {
+			rest: "DELETE /notifications/:id",
+			audit: true,
+			summary: "Delete one of the caller's notifications",
+			params: P.notificationIdParams,
+			async handler(this: This, ctx: Ctx<P.NotificationIdParams>) {
+				const deleted = await this.models.Notification.destroy({ where: { id: ctx.params.id, userId: ctx.meta.user!.id } });
+				if (!deleted) throw notFound("Notification", ctx.params.id);
+				return respondNoContent(ctx);
+			},
+		},
+
+		markAll: {
+			rest: "POST /notifications/mark-all",
+			audit: true,
+			summary: "Mark all of the caller's notifications as read",
+			async handler(this: This, ctx: Ctx<Record<string, never>>) {
+				const [updated] = await this.models.Notification.update({ readStatus: true, readAt: new Date() }, { where: { userId: ctx.meta.user!.id, readStatus: false } });
+				return { updated };
+			},
+		},
+
+		// ---- internal ----
+
+		/** SYSTEM_ANNOUNCEMENT to every connected socket (admin broadcasts). Not stored per user. */
+		announce: {
+			visibility: "public",
+			params: P.announceParams,
+			async handler(this: This, ctx: Ctx<P.AnnounceParams>) {
+				const data = { ...ctx.params, sentAt: new Date().toISOString() };
+				await pushToSockets(ctx, { event: "SYSTEM_ANNOUNCEMENT", rooms: [], all: true, data });
+				return data;
+			},
+		},
+	},
+
+	events: {
+		["INVENTORY_LOW" satisfies EventName]: {
+			async handler(this: This, ctx: Context<EventEnvelope<"INVENTORY_LOW">>) {
+				const event = ctx.params;
+				const { shopId, flavorId, quantity, reorderThreshold } = event.data;
+				const staff = await this.shopStaff(shopId);
+				await this.notifyFromEvent(event, staff, "INVENTORY_LOW", `Low stock: ${quantity} left of a flavor (reorder threshold ${reorderThreshold}).`, { shopId, flavorId, quantity, reorderThreshold });
+			},
+		},
+		["REVIEW_SUBMITTED" satisfies EventName]: {
+			async handler(this: This, ctx: Context<EventEnvelope<"REVIEW_SUBMITTED">>) {
+				const event = ctx.params;
+				const { shopId, reviewId, rating } = event.data;
+				const staff = await this.shopStaff(shopId);
+				await this.notifyFromEvent(event, staff, "REVIEW_SUBMITTED", `New ${rating}-star review for your shop.`, { shopId, reviewId, rating });
+			},
+		},
+		["EXPIRY_WARNING" satisfies EventName]: {
+			async handler(this: This, ctx: Context<EventEnvelope<"EXPIRY_WARNING">>) {
+				const event = ctx.params;
+				const { managerId, factoryId, stockItemId, batchId, quantity, expiryDate } = event.data;
+				await this.notifyFromEvent(event, managerId ? [managerId] : [], "EXPIRY_WARNING", `Batch ${batchId} (${quantity} units) expires on ${expiryDate}.`, {
+					factoryId,
+					stockItemId,
+					batchId,
+					quantity,
+					expiryDate,
+				});
+			},
+		},
+	},
+
+	methods: {
+		async createNotifications(this: This, t: Transaction, ctx: Context | null, inputs: NotificationInput[]) {
+			const rows: Notification[] = [];
+			for (const input of inputs) {
+				const row = await this.models.Notification.create(
+					{ userId: input.userId, type: input.type, message: input.message, data: input.data ?? {}, sourceEventId: input.sourceEventId ?? null, createdBy: input.createdBy ?? null },
+					{ transaction: t },
+				);
+				await this.publish(t, ctx, "NOTIFICATION_SENT", { notificationId: row.id, userId: row.userId, type: row.type, message: row.message }, row.userId);
+				rows.push(row);
+			}
+			return rows;
+		},
+
+		async pushNotifications(this: This, rows: Notification[]) {
+			for (const row of rows) {
+				await pushToSockets(this.broker, { event: "NOTIFICATION_RECEIVED", rooms: [userRoom(row.userId)], data: toNotificationView(row) });
+			}
+		},
+
+		/** Idempotent: one set of notifications per event id, even when the event is delivered again. */
+		async notifyFromEvent<K extends EventName>(this: This, event: EventEnvelope<K>, recipients: string[], type: string, message: string, data: Record<string, unknown>) {
+			let rows: Notification[] = [];
+			const unique = [...new Set(recipients)];
+			if (unique.length === 0) return;
+			await this.consumeOnce(`communications.notifications:${event.type}`, event, async (t) => {
+				rows = await this.createNotifications(
+					t,
+					null,
+					unique.map((userId) => ({ userId, type, message, data, sourceEventId: event.id })),
+				);
+			});
+			await this.pushNotifications(rows);
+		},
+
+		/** The shop's manager and assigned staff (sales.shops.staffIds). */
+		async shopStaff(this: This, shopId: string): Promise<string[]> {
+			return this.broker.call<string[], { shopId: string }>("sales.shops.staffIds", { shopId });
+		},
+	},
+};
+
+export default schema as ServiceSchema;

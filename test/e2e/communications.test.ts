@@ -1,0 +1,191 @@
+/**
+ * Communications over HTTP: the internal mailbox, notifications (CRUD, roles,
+ * live push, event consumers, idempotency), chat attachments (413/415, magic
+ * bytes, participants only), announcements.
+ */
+import { randomUUID } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { envelope, emitEvent } from "../../lib/events";
+import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
+import { connectSocket, sleep, type TestSocket } from "../helpers/sockets";
+
+const C = "/api/v1/communications";
+const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(64, 1)]);
+
+describe("communications over HTTP", () => {
+	let app: TestApp;
+	let a: TestUser, b: TestUser, c: TestUser, exec: TestUser;
+	const sockets: TestSocket[] = [];
+	const filesDir = fs.mkdtempSync(path.join(os.tmpdir(), "eislager-files-"));
+
+	beforeAll(async () => {
+		app = await startTestApp({ services: ["auth", "communications"], env: { FILES_DIR: filesDir } });
+		[a, b, c, exec] = await Promise.all([app.createUser("PATRON"), app.createUser("CLERK"), app.createUser("PATRON"), app.createUser("EXECUTIVE")]);
+	});
+	afterAll(async () => {
+		for (const s of sockets) s.close();
+		await app?.stop();
+		fs.rmSync(filesDir, { recursive: true, force: true });
+	});
+
+	describe("email", () => {
+		it("sends, lists by folder, filters, reads, stars and replies in a thread; outsiders get 404", async () => {
+			const sb = await connectSocket(app.baseUrl, { token: b.token });
+			sockets.push(sb);
+			const sent = await app.request("POST", `${C}/emails`, { token: a.token, body: { receiverId: b.id, subject: "Order", content: "Two tubs of <i>pistachio</i>" } });
+			expect(sent.status).toBe(201);
+			expect(sent.headers.get("location")).toBe(`/api/v1/communications/emails/${sent.body.id}`);
+			expect(sent.body).toMatchObject({ subject: "Order", content: "Two tubs of <i>pistachio</i>", folder: "sent", read: false, starred: false });
+			expect(await sb.next("NOTIFICATION_RECEIVED")).toMatchObject({ type: "EMAIL_RECEIVED", data: { emailId: sent.body.id } });
+
+			const inbox = await app.request("GET", `${C}/emails?folder=inbox&unread=true`, { token: b.token });
+			expect(inbox.status).toBe(200);
+			expect(inbox.body).toMatchObject({ total: 1, unreadCount: 1 });
+			expect(inbox.body.rows[0]).toMatchObject({ id: sent.body.id, sender: { id: a.id }, folder: "inbox" });
+			expect((await app.request("GET", `${C}/emails`, { token: a.token })).body.total).toBe(0);
+			expect((await app.request("GET", `${C}/emails?folder=sent`, { token: a.token })).body.total).toBe(1);
+
+			expect((await app.request("GET", `${C}/emails/${sent.body.id}`, { token: c.token })).status).toBe(404);
+			expect((await app.request("PUT", `${C}/emails/${sent.body.id}/read`, { token: a.token, body: {} })).status).toBe(403);
+			const read = await app.request("PUT", `${C}/emails/${sent.body.id}/read`, { token: b.token, body: {} });
+			expect(read.body).toMatchObject({ read: true, status: "READ" });
+			expect((await app.request("GET", `${C}/emails?unread=true`, { token: b.token })).body.total).toBe(0);
+
+			const star = await app.request("PUT", `${C}/emails/${sent.body.id}/star`, { token: b.token, body: { starred: true } });
+			expect(star.body.starred).toBe(true);
+			expect((await app.request("GET", `${C}/emails?starred=true`, { token: b.token })).body.total).toBe(1);
+			// Stars are per mailbox: the sender's copy is not starred.
+			expect((await app.request("GET", `${C}/emails?folder=sent&starred=true`, { token: a.token })).body.total).toBe(0);
+
+			const reply = await app.request("POST", `${C}/emails/${sent.body.id}/reply`, { token: b.token, body: { content: "On its way" } });
+			expect(reply.status).toBe(201);
+			expect(reply.body).toMatchObject({ subject: "Re: Order", threadId: sent.body.id, replyToId: sent.body.id, receiver: { id: a.id } });
+			const again = await app.request("POST", `${C}/emails/${reply.body.id}/reply`, { token: a.token, body: { content: "Thanks" } });
+			expect(again.body.subject).toBe("Re: Order");
+			const details = await app.request("GET", `${C}/emails/${sent.body.id}`, { token: a.token });
+			expect(details.body.thread.map((e: { id: string }) => e.id)).toEqual([sent.body.id, reply.body.id, again.body.id]);
+
+			expect((await app.request("POST", `${C}/emails`, { token: a.token, body: { receiverId: randomUUID(), subject: "x", content: "y" } })).status).toBe(422);
+			expect((await app.request("POST", `${C}/emails`, { token: a.token, body: { receiverId: b.id, subject: "", content: "y" } })).status).toBe(422);
+			expect((await app.request("POST", `${C}/emails`, { token: a.token, body: { receiverId: a.id, subject: "me", content: "y" } })).status).toBe(422);
+		});
+	});
+
+	describe("notifications", () => {
+		it("create is ADMIN/EXECUTIVE only; the user lists, reads, marks all and deletes their own, pushed live", async () => {
+			const sc = await connectSocket(app.baseUrl, { token: c.token });
+			sockets.push(sc);
+			expect((await app.request("POST", `${C}/notifications`, { token: a.token, body: { userId: c.id, type: "HELLO", message: "hi" } })).status).toBe(403);
+			const bad = await app.request("POST", `${C}/notifications`, { token: exec.token, body: { userId: c.id, type: "hello world", message: "" } });
+			expect(bad.status).toBe(422);
+			const n1 = await app.request("POST", `${C}/notifications`, { token: exec.token, body: { userId: c.id, type: "MEETING", message: "Staff meeting at 9" } });
+			expect(n1.status).toBe(201);
+			expect(await sc.next("NOTIFICATION_RECEIVED")).toMatchObject({ id: n1.body.id, type: "MEETING", message: "Staff meeting at 9", read: false });
+			const n2 = await app.request("POST", `${C}/notifications`, { token: exec.token, body: { userId: c.id, type: "MEETING", message: "Moved to 10" } });
+
+			const list = await app.request("GET", `${C}/notifications`, { token: c.token });
+			expect(list.body).toMatchObject({ total: 2, unreadCount: 2 });
+			expect(list.body.rows.map((n: { id: string }) => n.id)).toEqual([n2.body.id, n1.body.id]);
+			expect((await app.request("GET", `${C}/notifications`, { token: a.token })).body.total).toBe(0);
+
+			expect((await app.request("PUT", `${C}/notifications/${n1.body.id}/read`, { token: a.token })).status).toBe(404);
+			expect((await app.request("PUT", `${C}/notifications/${n1.body.id}/read`, { token: c.token })).body.read).toBe(true);
+			expect((await app.request("GET", `${C}/notifications?unread=true`, { token: c.token })).body.total).toBe(1);
+			expect((await app.request("POST", `${C}/notifications/mark-all`, { token: c.token })).body).toEqual({ updated: 1 });
+			expect((await app.request("DELETE", `${C}/notifications/${n2.body.id}`, { token: a.token })).status).toBe(404);
+			expect((await app.request("DELETE", `${C}/notifications/${n2.body.id}`, { token: c.token })).status).toBe(204);
+			expect((await app.request("GET", `${C}/notifications`, { token: c.token })).body).toMatchObject({ total: 1, unreadCount: 0 });
+
+			const sentEvents = await app.broker.call<unknown>("$node.health").then(async () => {
+				const [rows] = await (app.broker.getLocalService("communications.notifications") as unknown as { db: { query(q: string): Promise<[{ type: string }[]]> } }).db.query(
+					"SELECT type FROM communications.outbox WHERE type = 'NOTIFICATION_SENT'",
+				);
+				return rows;
+			});
+			expect(sentEvents.length).toBeGreaterThanOrEqual(2);
+		});
+
+		it("EXPIRY_WARNING notifies the factory's manager once, even when the event arrives twice", async () => {
+			const manager = await app.createUser("MANUFACTURER");
+			const sm = await connectSocket(app.baseUrl, { token: manager.token });
+			sockets.push(sm);
+			const event = envelope("EXPIRY_WARNING", {
+				stockItemId: randomUUID(),
+				factoryId: randomUUID(),
+				flavorId: randomUUID(),
+				batchId: "B-42",
+				quantity: 12,
+				expiryDate: "2030-01-02",
+				warningDays: 3,
+				managerId: manager.id,
+			});
+			await emitEvent(app.broker, event);
+			await emitEvent(app.broker, event);
+			expect(await sm.next("NOTIFICATION_RECEIVED")).toMatchObject({ type: "EXPIRY_WARNING", userId: manager.id, data: { batchId: "B-42" } });
+			await sleep(300);
+			const list = await app.request("GET", `${C}/notifications`, { token: manager.token });
+			expect(list.body.total).toBe(1);
+			expect(sm.received("NOTIFICATION_RECEIVED")).toHaveLength(1);
+		});
+
+		it("announcements reach every connected socket", async () => {
+			const s1 = await connectSocket(app.baseUrl, { token: a.token });
+			const s2 = await connectSocket(app.baseUrl, { token: c.token });
+			sockets.push(s1, s2);
+			await app.broker.call("communications.notifications.announce", { title: "Closing early", message: "All shops close at 18:00 today" });
+			expect(await s1.next("SYSTEM_ANNOUNCEMENT")).toMatchObject({ title: "Closing early" });
+			expect(await s2.next("SYSTEM_ANNOUNCEMENT")).toMatchObject({ message: "All shops close at 18:00 today" });
+		});
+	});
+
+	describe("chat attachments", () => {
+		let conversationId: string;
+		const upload = async (token: string, content: Buffer, name: string, convId = conversationId) => {
+			const form = new FormData();
+			form.append("file", new Blob([content]), name);
+			const res = await fetch(`${app.baseUrl}${C}/upload/chat-attachments?conversationId=${convId}`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: form });
+			const text = await res.text();
+			return { status: res.status, body: text ? JSON.parse(text) : null };
+		};
+
+		beforeAll(async () => {
+			conversationId = (await app.request("POST", `${C}/chat/conversations`, { token: a.token, body: { type: "DIRECT", participantIds: [b.id] } })).body.id;
+		});
+
+		it("stores an image recognised by its content and serves it to participants only", async () => {
+			const up = await upload(a.token, PNG, "../../etc/cat.txt");
+			expect(up.status).toBe(201);
+			expect(up.body).toMatchObject({ mimeType: "image/png", size: PNG.length, messageType: "IMAGE", name: "cat.txt", conversationId });
+			const stored = fs.readdirSync(path.join(filesDir, "chat"));
+			expect(stored).toHaveLength(1);
+			expect(stored[0]).toMatch(/^[0-9a-f-]{36}\.png$/);
+
+			const msg = await app.request("POST", `${C}/chat/conversations/${conversationId}/messages`, { token: a.token, body: { content: "look", messageType: "IMAGE", attachmentId: up.body.id } });
+			expect(msg.status).toBe(201);
+			expect(msg.body.attachment).toMatchObject({ id: up.body.id, url: up.body.url });
+			// Someone else's attachment cannot be sent by B.
+			expect((await app.request("POST", `${C}/chat/conversations/${conversationId}/messages`, { token: b.token, body: { content: "x", messageType: "IMAGE", attachmentId: up.body.id } })).status).toBe(422);
+
+			const got = await fetch(`${app.baseUrl}${up.body.url}`, { headers: { authorization: `Bearer ${b.token}` } });
+			expect(got.status).toBe(200);
+			expect(got.headers.get("content-type")).toBe("image/png");
+			expect(Buffer.from(await got.arrayBuffer()).equals(PNG)).toBe(true);
+			expect((await fetch(`${app.baseUrl}${up.body.url}`, { headers: { authorization: `Bearer ${c.token}` } })).status).toBe(404);
+			expect((await fetch(`${app.baseUrl}${up.body.url}`)).status).toBe(401);
+		});
+
+		it("refuses wrong types (415), oversize files (413), outsiders (404) and a missing conversation id (422)", async () => {
+			const html = await upload(a.token, Buffer.from("<html><script>alert(1)</script></html>"), "pic.png");
+			expect(html.status).toBe(415);
+			expect(html.body.error.code).toBe("UNSUPPORTED_MEDIA_TYPE");
+			const big = await upload(a.token, Buffer.concat([PNG, Buffer.alloc(5 * 1024 * 1024)]), "big.png");
+			expect(big.status).toBe(413);
+			expect(big.body.error.code).toBe("PAYLOAD_TOO_LARGE");
+			expect((await upload(c.token, PNG, "x.png")).status).toBe(404);
+			expect((await upload(a.token, PNG, "x.png", "not-a-uuid")).status).toBe(422);
+			expect(fs.readdirSync(path.join(filesDir, "chat"))).toHaveLength(1);
+		});
+	});
+});
