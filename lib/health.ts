@@ -85,6 +85,7 @@ export async function readiness(broker: ServiceBroker): Promise<Readiness> {
 		}
 	}
 	const ready = Object.values(checks).every((c) => c.ok);
+	registerAppMetrics(broker);
 	broker.metrics.set(APP_METRICS.ready, ready ? 1 : 0);
 	return { ready, nodeID: broker.nodeID, checks };
 }

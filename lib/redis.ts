@@ -10,7 +10,8 @@ let client: Redis | undefined;
 export function redisClient(): Redis | undefined {
 	const url = config().redisUrl;
 	if (!url) return undefined;
-	client ??= new Redis(url, {
+	if (client) return client;
+	client = new Redis(url, {
 		enableOfflineQueue: true,
 		maxRetriesPerRequest: 1,
 		commandTimeout: 2000,
@@ -18,7 +19,7 @@ export function redisClient(): Redis | undefined {
 		retryStrategy: (times) => Math.min(times * 200, 2000),
 		lazyConnect: false,
 	});
-	// Errors surface on commands; the client keeps reconnecting in the background.
+	// Errors surface on commands (one listener per client, not per call); the client keeps reconnecting in the background.
 	client.on("error", () => undefined);
 	return client;
 }

@@ -77,7 +77,7 @@ export class InboundConsumer {
 	async stop(): Promise<void> {
 		this.stopping = true;
 		this.signal.wake?.();
-		await this.loop?.catch(() => undefined);
+		await Promise.race([this.loop?.catch(() => undefined), sleep(5000)]);
 		await this.disconnect();
 	}
 
@@ -85,7 +85,7 @@ export class InboundConsumer {
 		const c = this.consumer;
 		this.consumer = undefined;
 		this.connected = false;
-		if (c) await withTimeout(c.disconnect(), 10_000, "Kafka consumer disconnect").catch(() => undefined);
+		if (c) await withTimeout(c.disconnect(), 5000, "Kafka consumer disconnect").catch(() => undefined);
 	}
 
 	/** Connects and runs the consumer; on a crash kafkajs can't recover from, starts over with backoff. */

@@ -167,9 +167,10 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		registerAppMetrics(this.broker);
 		await migrateSchema(this.db, BRIDGE_SCHEMA);
 		if (this.kafka) {
+			// In the background: a Kafka that is down must not hold up the node's start.
 			const admin = this.kafka.admin();
-			await withTimeout(admin.connect().then(() => ensureTopics(admin)), 10_000, "Kafka topic set-up")
-				.catch((err: unknown) => this.logger.warn(`Kafka not reachable at start (${err instanceof Error ? err.message : String(err)}); retrying in the background`))
+			void withTimeout(admin.connect().then(() => ensureTopics(admin)), 10_000, "Kafka topic set-up")
+				.catch((err: unknown) => this.logger.warn(`Kafka not reachable at start (${err instanceof Error ? err.message : String(err)}); the relay retries in the background`))
 				.finally(() => void admin.disconnect().catch(() => undefined));
 		}
 		this.relay.start();

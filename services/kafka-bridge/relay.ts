@@ -95,7 +95,8 @@ export class OutboxRelay {
 	async stop(): Promise<void> {
 		this.stopping = true;
 		this.wake();
-		await this.loop?.catch(() => undefined);
+		// A send in flight while Kafka is down may take long: don't hold the shutdown for it (the rows stay unsent).
+		await Promise.race([this.loop?.catch(() => undefined), sleep(5000)]);
 		await this.releaseLeadership();
 		this.role = "stopped";
 	}
