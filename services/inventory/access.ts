@@ -7,9 +7,10 @@
  * Acting on a factory (stock, invoices) is for its MANUFACTURER and EXECUTIVE;
  * a manufacturer acting on another's factory gets 403 (the factory itself is not secret).
  */
-import { forbidden } from "../../lib/errors";
+import type { Transaction } from "sequelize";
+import { forbidden, notFound } from "../../lib/errors";
 import type { AuthUser } from "../../lib/types";
-import type { Factory } from "./inventory.model";
+import type { Factory, InventoryModels } from "./inventory.model";
 
 export interface FactoryCard {
 	id: string;
@@ -46,4 +47,17 @@ export function factoryCard(f: Factory): FactoryCard {
 export function factoryView(f: Factory, user: AuthUser | null | undefined): FactoryCard | FactoryDetails {
 	if (!seesInternals(user, f)) return factoryCard(f);
 	return { ...factoryCard(f), managerId: f.managerId, budgetAllocated: f.budgetAllocated, updatedAt: f.updatedAt.toISOString() };
+}
+
+/** Loads a factory (404 when unknown) and checks the caller may act on it (403 otherwise). */
+export async function loadActingFactory(
+	models: Pick<InventoryModels, "Factory">,
+	factoryId: string,
+	user: AuthUser | null | undefined,
+	options: { admin?: boolean; transaction?: Transaction } = {},
+): Promise<Factory> {
+	const factory = await models.Factory.findByPk(factoryId, { transaction: options.transaction });
+	if (!factory) throw notFound("Factory", factoryId);
+	assertActsOn(user, factory, options.admin);
+	return factory;
 }

@@ -38,6 +38,73 @@ export class BudgetChange extends Model<InferAttributes<BudgetChange>, InferCrea
 	declare createdAt: CreationOptional<Date>;
 }
 
+export class StockItem extends Model<InferAttributes<StockItem>, InferCreationAttributes<StockItem>> {
+	declare id: CreationOptional<string>;
+	declare factoryId: string;
+	declare flavorId: string;
+	declare batchId: string;
+	declare initialQuantity: number;
+	declare quantity: number;
+	declare cost: number;
+	declare productionDate: string;
+	declare expiryDate: string;
+	declare warningDays: number | null;
+	declare writtenOffAt: Date | null;
+	declare createdBy: string | null;
+	declare createdAt: CreationOptional<Date>;
+	declare updatedAt: CreationOptional<Date>;
+	declare deletedAt: CreationOptional<Date | null>;
+}
+
+export type MovementKind = "PRODUCTION" | "ADJUSTMENT" | "ALLOCATION" | "RELEASE" | "WRITE_OFF" | "REMOVAL";
+
+export class StockMovement extends Model<InferAttributes<StockMovement>, InferCreationAttributes<StockMovement>> {
+	declare id: CreationOptional<string>;
+	declare stockItemId: string;
+	declare factoryId: string;
+	declare kind: MovementKind;
+	declare delta: number;
+	declare quantityAfter: number;
+	declare reason: string;
+	declare invoiceId: string | null;
+	declare actorId: string | null;
+	declare createdAt: CreationOptional<Date>;
+}
+
+export class Supplier extends Model<InferAttributes<Supplier>, InferCreationAttributes<Supplier>> {
+	declare id: CreationOptional<string>;
+	declare name: string;
+	declare contactEmail: string;
+	declare contactPhone: string;
+	declare contactAddress: string | null;
+	declare specialties: CreationOptional<string[]>;
+	declare rating: CreationOptional<number>;
+	declare createdBy: string | null;
+	declare createdAt: CreationOptional<Date>;
+	declare updatedAt: CreationOptional<Date>;
+	declare deletedAt: CreationOptional<Date | null>;
+}
+
+export type InvoiceStatus = "ISSUED" | "PAID" | "OVERDUE" | "VOID";
+
+export class Invoice extends Model<InferAttributes<Invoice>, InferCreationAttributes<Invoice>> {
+	declare id: CreationOptional<string>;
+	declare factoryId: string;
+	declare shopId: string;
+	declare orderId: string | null;
+	declare sourceEventId: string | null;
+	declare totalAmount: number;
+	declare status: InvoiceStatus;
+	declare dueDate: string;
+	declare hasBackorders: boolean;
+	declare notes: string | null;
+	declare createdBy: string | null;
+	declare paidAt: Date | null;
+	declare voidedAt: Date | null;
+	declare createdAt: CreationOptional<Date>;
+	declare updatedAt: CreationOptional<Date>;
+}
+
 const uuidPk = { type: DataTypes.UUID, primaryKey: true, defaultValue: DataTypes.UUIDV4 };
 /** BIGINT columns come back from pg as strings; cents always fit a JS number. */
 const bigCents = (field: string) => ({
@@ -104,7 +171,101 @@ export function defineInventoryModels(db: Sequelize) {
 		{ ...common, modelName: "BudgetChange", tableName: "factory_budget_changes", updatedAt: false },
 	);
 
-	return { Flavor: FlavorModel, Factory: FactoryModel, BudgetChange: BudgetChangeModel };
+	const StockItemModel = class extends StockItem {};
+	StockItemModel.init(
+		{
+			id: uuidPk,
+			factoryId: { type: DataTypes.UUID, allowNull: false },
+			flavorId: { type: DataTypes.UUID, allowNull: false },
+			batchId: { type: DataTypes.TEXT, allowNull: false },
+			initialQuantity: { type: DataTypes.INTEGER, allowNull: false },
+			quantity: { type: DataTypes.INTEGER, allowNull: false },
+			cost: { type: DataTypes.INTEGER, allowNull: false },
+			productionDate: { type: DataTypes.DATEONLY, allowNull: false },
+			expiryDate: { type: DataTypes.DATEONLY, allowNull: false },
+			warningDays: { type: DataTypes.INTEGER, allowNull: true },
+			writtenOffAt: { type: DataTypes.DATE, allowNull: true },
+			createdBy: { type: DataTypes.UUID, allowNull: true },
+			createdAt: DataTypes.DATE,
+			updatedAt: DataTypes.DATE,
+			deletedAt: { type: DataTypes.DATE, allowNull: true },
+		},
+		{ ...common, modelName: "StockItem", tableName: "stock_items", paranoid: true },
+	);
+
+	const StockMovementModel = class extends StockMovement {};
+	StockMovementModel.init(
+		{
+			id: uuidPk,
+			stockItemId: { type: DataTypes.UUID, allowNull: false },
+			factoryId: { type: DataTypes.UUID, allowNull: false },
+			kind: { type: DataTypes.TEXT, allowNull: false },
+			delta: { type: DataTypes.INTEGER, allowNull: false },
+			quantityAfter: { type: DataTypes.INTEGER, allowNull: false },
+			reason: { type: DataTypes.TEXT, allowNull: false },
+			invoiceId: { type: DataTypes.UUID, allowNull: true },
+			actorId: { type: DataTypes.UUID, allowNull: true },
+			createdAt: DataTypes.DATE,
+		},
+		{ ...common, modelName: "StockMovement", tableName: "stock_movements", updatedAt: false },
+	);
+
+	const SupplierModel = class extends Supplier {};
+	SupplierModel.init(
+		{
+			id: uuidPk,
+			name: { type: DataTypes.TEXT, allowNull: false },
+			contactEmail: { type: DataTypes.TEXT, allowNull: false },
+			contactPhone: { type: DataTypes.TEXT, allowNull: false },
+			contactAddress: { type: DataTypes.TEXT, allowNull: true },
+			specialties: textArray(),
+			rating: {
+				type: DataTypes.DECIMAL(2, 1),
+				allowNull: false,
+				defaultValue: 0,
+				get(this: Model) {
+					return Number(this.getDataValue("rating"));
+				},
+			},
+			createdBy: { type: DataTypes.UUID, allowNull: true },
+			createdAt: DataTypes.DATE,
+			updatedAt: DataTypes.DATE,
+			deletedAt: { type: DataTypes.DATE, allowNull: true },
+		},
+		{ ...common, modelName: "Supplier", tableName: "suppliers", paranoid: true },
+	);
+
+	const InvoiceModel = class extends Invoice {};
+	InvoiceModel.init(
+		{
+			id: uuidPk,
+			factoryId: { type: DataTypes.UUID, allowNull: false },
+			shopId: { type: DataTypes.UUID, allowNull: false },
+			orderId: { type: DataTypes.UUID, allowNull: true },
+			sourceEventId: { type: DataTypes.UUID, allowNull: true },
+			totalAmount: bigCents("totalAmount"),
+			status: { type: DataTypes.TEXT, allowNull: false, defaultValue: "ISSUED" },
+			dueDate: { type: DataTypes.DATEONLY, allowNull: false },
+			hasBackorders: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
+			notes: { type: DataTypes.TEXT, allowNull: true },
+			createdBy: { type: DataTypes.UUID, allowNull: true },
+			paidAt: { type: DataTypes.DATE, allowNull: true },
+			voidedAt: { type: DataTypes.DATE, allowNull: true },
+			createdAt: DataTypes.DATE,
+			updatedAt: DataTypes.DATE,
+		},
+		{ ...common, modelName: "Invoice", tableName: "invoices" },
+	);
+
+	return {
+		Flavor: FlavorModel,
+		Factory: FactoryModel,
+		BudgetChange: BudgetChangeModel,
+		StockItem: StockItemModel,
+		StockMovement: StockMovementModel,
+		Supplier: SupplierModel,
+		Invoice: InvoiceModel,
+	};
 }
 
 export type InventoryModels = ReturnType<typeof defineInventoryModels>;

@@ -1,0 +1,193 @@
+/**
+ * inventory.invoices: invoices for purchase orders (spec section 3, "Invoice Management").
+ * Created automatically from PURCHASE_ORDER_CREATED (once per event id and per order id)
+ * or manually; FEFO allocation lives in ./invoicing.ts. Status: ISSUED -> PAID | OVERDUE | VOID,
+ * OVERDUE -> PAID | VOID; PAID and VOID are final (409 otherwise). Voiding gives the units back.
+ */
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { Op, UniqueConstraintError, type WhereOptions } from "sequelize";
+import { DbMixin, type DbThis } from "../../mixins/db.mixin";
+import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
+import { AuditMixin } from "../../mixins/audit.mixin";
+import { ConsumerMixin, type ConsumerThis } from "../../mixins/consumer.mixin";
+import { conflict, forbidden, notFound, validationError } from "../../lib/errors";
+import { findOptions, toPage } from "../../lib/pagination";
+import { RETRY_READS, respondCreated } from "../../lib/actions";
+import { config } from "../../lib/config";
+import type { EventEnvelope } from "../../lib/events";
+import type { Meta, Role } from "../../lib/types";
+import { defineInventoryModels, type Invoice, type InventoryModels } from "./inventory.model";
+import { assertActsOn } from "./access";
+import { addDays, assertCalendarDate, today } from "./dates";
+import { TRANSITIONS, createInvoice, invoiceDetails, invoiceSummary, releaseAllocations } from "./invoicing";
+import * as P from "./invoices.params";
+
+interface Methods {
+	loadInvoice(ctx: Ctx<unknown>, invoiceId: string): Promise<Invoice>;
+}
+type This = Service & DbThis<InventoryModels> & OutboxThis & ConsumerThis & Methods;
+type Ctx<P> = Context<P, Meta>;
+
+const READERS: Role[] = ["MANUFACTURER", "EXECUTIVE", "ADMIN"];
+
+const schema: ServiceSchema<ServiceSettingSchema, This> = {
+	name: "inventory.invoices",
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "Invoice" }), OutboxMixin, ConsumerMixin, AuditMixin],
+	settings: { rest: "/inventory" },
+
+	actions: {
+		create: {
+			rest: "POST /invoices",
+			roles: ["MANUFACTURER", "EXECUTIVE"],
+			audit: true,
+			summary: "Invoice a purchase order by hand: { factoryId, shopId, orderId?, items: [{ flavorId, quantity }], dueDate?, notes? }; stock allocated FEFO",
+			params: P.createInvoiceParams,
+			async handler(this: This, ctx: Ctx<P.CreateInvoiceParams>) {
+				const { factoryId, shopId, orderId, items, notes } = ctx.params;
+				assertCalendarDate("dueDate", ctx.params.dueDate);
+				const seen = new Set<string>();
+				items.forEach((item, i) => {
+					if (seen.has(item.flavorId)) throw validationError(`items[${i}].flavorId`, "This flavor is listed twice; give it once with the total quantity.", "duplicate");
+					seen.add(item.flavorId);
+				});
+				const asOf = today();
+				const dueDate = ctx.params.dueDate ?? addDays(asOf, config().invoiceDueDays);
+				if (dueDate < asOf) throw validationError("dueDate", "The due date cannot be in the past.", "date");
+				const invoice = await this.transaction(async (t) => {
+					const factory = await this.models.Factory.findByPk(factoryId, { transaction: t });
+					if (!factory) throw validationError("factoryId", "No factory with this id", "reference");
+					assertActsOn(ctx.meta.user, factory);
+					const flavors = await this.models.Flavor.findAll({ where: { id: items.map((i) => i.flavorId) }, transaction: t });
+					items.forEach((item, i) => {
+						const flavor = flavors.find((f) => f.id === item.flavorId);
+						if (!flavor) throw validationError(`items[${i}].flavorId`, "No flavor with this id", "reference");
+						if (flavor.archivedAt) throw validationError(`items[${i}].flavorId`, "This flavor is archived", "archived");
+					});
+					if (orderId) {
+						const existing = await this.models.Invoice.findOne({ where: { orderId }, transaction: t });
+						if (existing) throw conflict("This order already has an invoice", "ORDER_ALREADY_INVOICED", { field: "orderId", invoiceId: existing.id });
+					}
+					return createInvoice(this, t, ctx, { factoryId, shopId, orderId: orderId ?? null, sourceEventId: null, items, dueDate, notes: notes ?? null, createdBy: ctx.meta.user?.id ?? null, asOf });
+				});
+				respondCreated(ctx, `/api/v1/inventory/invoices/${invoice.id}`);
+				return invoiceDetails(this, invoice);
+			},
+		},
+
+		get: {
+			rest: "GET /invoices/:invoiceId",
+			roles: READERS,
+			retryPolicy: RETRY_READS,
+			summary: "Invoice details: lines (backordered flagged) and the batches each line was allocated from",
+			params: P.invoiceIdParams,
+			async handler(this: This, ctx: Ctx<P.InvoiceIdParams>) {
+				return invoiceDetails(this, await this.loadInvoice(ctx, ctx.params.invoiceId));
+			},
+		},
+
+		list: {
+			rest: "GET /invoices",
+			roles: READERS,
+			retryPolicy: RETRY_READS,
+			summary: "Invoices; filter by factoryId, shopId, status, dueBefore (YYYY-MM-DD). A MANUFACTURER sees their factories' invoices only",
+			params: P.listInvoicesParams,
+			async handler(this: This, ctx: Ctx<P.ListInvoicesParams>) {
+				const { factoryId, shopId, status, dueBefore } = ctx.params;
+				assertCalendarDate("dueBefore", dueBefore);
+				const and: WhereOptions[] = [];
+				const user = ctx.meta.user;
+				if (user?.role === "MANUFACTURER") {
+					const own = (await this.models.Factory.findAll({ where: { managerId: user.id }, attributes: ["id"] })).map((f) => f.id);
+					if (factoryId && !own.includes(factoryId)) throw forbidden("Only this factory's manager or an executive may see its invoices");
+					and.push({ factoryId: own });
+				}
+				if (factoryId) and.push({ factoryId });
+				if (shopId) and.push({ shopId });
+				if (status) and.push({ status });
+				if (dueBefore) and.push({ dueDate: { [Op.lt]: dueBefore } });
+				const { rows, count } = await this.models.Invoice.findAndCountAll({ where: { [Op.and]: and }, ...findOptions(ctx.params, "-createdAt") });
+				return toPage(rows.map(invoiceSummary), count, ctx.params);
+			},
+		},
+
+		setStatus: {
+			rest: "PUT /invoices/:invoiceId/status",
+			roles: READERS,
+			audit: true,
+			summary: "Move an invoice: ISSUED -> PAID | OVERDUE | VOID, OVERDUE -> PAID | VOID; others 409. VOID returns the units to their batches",
+			params: P.statusParams,
+			async handler(this: This, ctx: Ctx<P.StatusParams>) {
+				const { invoiceId, status } = ctx.params;
+				await this.loadInvoice(ctx, invoiceId);
+				const invoice = await this.transaction(async (t) => {
+					const inv = (await this.models.Invoice.findByPk(invoiceId, { transaction: t, lock: t.LOCK.UPDATE }))!;
+					if (!TRANSITIONS[inv.status].includes(status)) {
+						throw conflict(`An invoice cannot go from ${inv.status} to ${status}`, "ILLEGAL_TRANSITION", { from: inv.status, to: status, allowed: TRANSITIONS[inv.status] });
+					}
+					await inv.update({ status, ...(status === "PAID" && { paidAt: new Date() }), ...(status === "VOID" && { voidedAt: new Date() }) }, { transaction: t });
+					if (status === "VOID") await releaseAllocations(this, t, inv, ctx.meta.user?.id ?? null);
+					return inv;
+				});
+				return invoiceDetails(this, invoice);
+			},
+		},
+
+		// ---- internal (no REST route; trusted callers) ----
+
+		forOrder: {
+			visibility: "public",
+			params: P.forOrderParams,
+			async handler(this: This, ctx: Ctx<P.ForOrderParams>) {
+				const inv = await this.models.Invoice.findOne({ where: { orderId: ctx.params.orderId } });
+				return inv ? invoiceSummary(inv) : null;
+			},
+		},
+	},
+
+	events: {
+		PURCHASE_ORDER_CREATED: {
+			async handler(this: This, ctx: Context<EventEnvelope<"PURCHASE_ORDER_CREATED">>) {
+				const event = ctx.params;
+				const order = event.data;
+				try {
+					await this.consumeOnce("inventory.invoices", event, async (t) => {
+						if (await this.models.Invoice.findOne({ where: { orderId: order.orderId }, transaction: t })) return;
+						if (!(await this.models.Factory.findByPk(order.factoryId, { transaction: t }))) {
+							this.logger.warn(`Purchase order ${order.orderId} names unknown factory ${order.factoryId}; no invoice`);
+							return;
+						}
+						const asOf = today();
+						await createInvoice(this, t, ctx, {
+							factoryId: order.factoryId,
+							shopId: order.shopId,
+							orderId: order.orderId,
+							sourceEventId: event.id,
+							items: order.items,
+							dueDate: addDays(asOf, config().invoiceDueDays),
+							notes: null,
+							createdBy: order.requestedBy ?? null,
+							asOf,
+						});
+					});
+				} catch (err) {
+					// A concurrent delivery of the same order won the race: it has the invoice.
+					if (err instanceof UniqueConstraintError) return;
+					throw err;
+				}
+			},
+		},
+	},
+
+	methods: {
+		/** The invoice (404 when unknown); a MANUFACTURER of another factory gets 403. */
+		async loadInvoice(this: This, ctx: Ctx<unknown>, invoiceId: string) {
+			const inv = await this.models.Invoice.findByPk(invoiceId);
+			if (!inv) throw notFound("Invoice", invoiceId);
+			const factory = await this.models.Factory.findByPk(inv.factoryId);
+			assertActsOn(ctx.meta.user, factory ?? { managerId: null }, true);
+			return inv;
+		},
+	},
+};
+
+export default schema as ServiceSchema;
