@@ -159,26 +159,7 @@ export async function recordSale(host: Host, ctx: Context | null, input: SaleInp
 		);
 		if (!inserted) return null;
 
-		const sorted = [...lines].sort((a, b) => a.flavorId.localeCompare(b.flavorId));
-		const stock = await lockStock(host.db, t, input.shopId, sorted.map((l) => l.flavorId));
-		const short = lines
-			.map((l) => ({ l, available: stock.get(l.flavorId)?.quantity ?? 0 }))
-			.filter(({ l, available }) => available < l.quantity)
-			.map(({ l, available }) => ({
-				field: `items[${l.index}].quantity`,
-				flavorId: l.flavorId,
-				requested: l.quantity,
-				available,
-				message: `Not enough stock of ${l.name}: ${available} left, ${l.quantity} requested`,
-			}));
-		if (short.length) throw new InsufficientStockError(short);
-
-		const changes = sorted.map((l) => {
-			const row = stock.get(l.flavorId)!;
-			return planChange(l.flavorId, row, row.quantity - l.quantity);
-		});
-		await applyChanges(host.db, t, input.shopId, changes, { reason: "SALE", referenceId: inserted.id, actorId: input.clerkId });
-
+		// Everything that does not depend on stock is written before the stock rows are locked (short lock hold).
 		const r: Record<string, unknown> = { id: inserted.id };
 		const values = lines
 			.map((l, i) => {
@@ -218,6 +199,26 @@ export async function recordSale(host: Host, ctx: Context | null, input: SaleInp
 			},
 			sale.id,
 		);
+		const sorted = [...lines].sort((a, b) => a.flavorId.localeCompare(b.flavorId));
+		const stock = await lockStock(host.db, t, input.shopId, sorted.map((l) => l.flavorId));
+		const short = lines
+			.map((l) => ({ l, available: stock.get(l.flavorId)?.quantity ?? 0 }))
+			.filter(({ l, available }) => available < l.quantity)
+			.map(({ l, available }) => ({
+				field: `items[${l.index}].quantity`,
+				flavorId: l.flavorId,
+				requested: l.quantity,
+				available,
+				message: `Not enough stock of ${l.name}: ${available} left, ${l.quantity} requested`,
+			}));
+		if (short.length) throw new InsufficientStockError(short);
+
+		const changes = sorted.map((l) => {
+			const row = stock.get(l.flavorId)!;
+			return planChange(l.flavorId, row, row.quantity - l.quantity);
+		});
+		await applyChanges(host.db, t, input.shopId, changes, { reason: "SALE", referenceId: inserted.id, actorId: input.clerkId });
+
 		for (const c of changes.filter((c) => c.crossedLow)) {
 			await host.publish(t, ctx, "INVENTORY_LOW", { shopId: input.shopId, flavorId: c.flavorId, quantity: c.after, reorderThreshold: c.reorderThreshold }, input.shopId);
 		}

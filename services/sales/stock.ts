@@ -59,16 +59,17 @@ export async function applyChanges(
 			return `(:f${i}::uuid, :q${i}::int, :th${i}::int, :a${i}::boolean, :b${i}::int)`;
 		})
 		.join(", ");
+	// One round trip: the stock rows (already locked by lockStock) and their movements.
 	await db.query(
-		`INSERT INTO sales.shop_inventory (shop_id, flavor_id, quantity, reorder_threshold, low_alerted)
-		 SELECT :shopId::uuid, v.f, v.q, v.th, v.a FROM (VALUES ${values}) v(f, q, th, a, b) ORDER BY v.f
-		 ON CONFLICT (shop_id, flavor_id) DO UPDATE SET quantity = EXCLUDED.quantity, reorder_threshold = EXCLUDED.reorder_threshold,
-		   low_alerted = EXCLUDED.low_alerted, updated_at = now()`,
-		{ replacements: r, transaction: t },
-	);
-	await db.query(
-		`INSERT INTO sales.stock_movements (shop_id, flavor_id, quantity_before, quantity_after, reason, reference_id, actor_id, note)
-		 SELECT :shopId::uuid, v.f, v.b, v.q, :reason, :referenceId::uuid, :actorId::uuid, :note FROM (VALUES ${values}) v(f, q, th, a, b)`,
+		`WITH v(f, q, th, a, b) AS (VALUES ${values}),
+		 stock AS (
+		   INSERT INTO sales.shop_inventory (shop_id, flavor_id, quantity, reorder_threshold, low_alerted)
+		   SELECT :shopId::uuid, v.f, v.q, v.th, v.a FROM v ORDER BY v.f
+		   ON CONFLICT (shop_id, flavor_id) DO UPDATE SET quantity = EXCLUDED.quantity, reorder_threshold = EXCLUDED.reorder_threshold,
+		     low_alerted = EXCLUDED.low_alerted, updated_at = now()
+		   RETURNING 1)
+		 INSERT INTO sales.stock_movements (shop_id, flavor_id, quantity_before, quantity_after, reason, reference_id, actor_id, note)
+		 SELECT :shopId::uuid, v.f, v.b, v.q, :reason, :referenceId::uuid, :actorId::uuid, :note FROM v`,
 		{ replacements: r, transaction: t },
 	);
 }
