@@ -60,6 +60,9 @@ describe("sales over HTTP", () => {
 			expect((await ok<{ items: unknown[] }>(app.request("GET", `${s}/inventory`, { token: clerk.token }))).items).toHaveLength(3);
 			const menu = await ok<{ items: { name: string }[] }>(app.request("GET", `${s}/menu?excludeAllergens=nuts`));
 			expect(menu.items.map((i) => i.name)).toEqual(["Vanilla"]);
+			const sorbets = await ok<{ items: { name: string; available: boolean }[] }>(app.request("GET", `${s}/menu?category=sorbet&includeUnavailable=true`));
+			expect(sorbets.items).toEqual([expect.objectContaining({ name: "Lemon Sorbet", available: false })]);
+			expect((await ok<{ items: unknown[] }>(app.request("GET", `${s}/menu?category=SORBET`))).items).toEqual([]);
 
 			const sale = await ok<{ id: string; totalAmount: number }>(
 				app.request("POST", `${s}/pos-transactions`, { token: clerk.token, body: { items: [{ flavorId: vanilla.id, quantity: 2 }, { flavorId: hazelnut.id, quantity: 1 }], paymentMethod: "CARD" } }),
