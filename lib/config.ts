@@ -51,6 +51,8 @@ export const ENV_VARS = [
 	"RATE_LIMIT_AUTH_PER_MIN",
 	"BODY_LIMIT",
 	"FILES_DIR",
+	"EMBEDDED_PG_DIR",
+	"EMBEDDED_PG_PORT",
 	"EXPIRY_SCAN_INTERVAL_SEC",
 	"EXPIRY_WARNING_DAYS",
 	"INVOICE_DUE_DAYS",
@@ -89,6 +91,8 @@ export interface Config {
 	rateLimit: { perMin: number; authPerMin: number };
 	bodyLimit: string;
 	filesDir: string;
+	/** The embedded PostgreSQL `npm start` runs when DATABASE_URL is unset. */
+	embeddedPg: { dir: string; port: number };
 	expiryScanIntervalSec: number;
 	expiryWarningDays: number;
 	invoiceDueDays: number;
@@ -231,6 +235,7 @@ export function loadConfig(env: Env = process.env): Config {
 		},
 		bodyLimit,
 		filesDir: env.FILES_DIR?.trim() || "./.data/files",
+		embeddedPg: { dir: env.EMBEDDED_PG_DIR?.trim() || "./.data/postgres", port: int(env, "EMBEDDED_PG_PORT", 54329, 1, 65535) },
 		expiryScanIntervalSec: int(env, "EXPIRY_SCAN_INTERVAL_SEC", 3600, 1),
 		expiryWarningDays: int(env, "EXPIRY_WARNING_DAYS", 3, 0, 365),
 		invoiceDueDays: int(env, "INVOICE_DUE_DAYS", 30, 0, 365),

@@ -58,6 +58,9 @@ export async function startEmbeddedPostgres(dir = path.resolve(".data/postgres")
 		await pg.initialise();
 	}
 	await pg.start();
-	if (fresh) await pg.createDatabase("eislager");
+	// Also after a first start that was interrupted between initdb and this point.
+	await pg.createDatabase("eislager").catch((err: Error) => {
+		if (!/already exists/.test(err.message)) throw err;
+	});
 	return { url: `postgres://postgres:postgres@127.0.0.1:${port}/eislager`, stop: () => pg.stop() };
 }
