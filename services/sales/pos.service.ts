@@ -9,6 +9,7 @@ import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
 import { CacheCleaner, type CacheCleanerThis } from "../../mixins/cache-cleaner.mixin";
 import { toPage } from "../../lib/pagination";
+import { validationError } from "../../lib/errors";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
 import type { Meta } from "../../lib/types";
 import { defineSalesModels, type SalesModels } from "./sales.model";
@@ -31,6 +32,13 @@ interface SyncResult {
 	details?: unknown;
 }
 
+/** Which of these user ids exist (auth.getUsers is cached). */
+async function knownUsers(ctx: Context, ids: string[]): Promise<Set<string>> {
+	if (ids.length === 0) return new Set();
+	const users = await ctx.call<{ id: string }[], { ids: string[] }>("auth.getUsers", { ids: [...new Set(ids)] });
+	return new Set(users.map((u) => u.id));
+}
+
 const SORT_SQL: Record<string, string> = { occurredAt: "t.occurred_at", totalAmount: "t.total_amount" };
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
@@ -48,6 +56,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			async handler(this: This, ctx: Ctx<P.SaleParams>) {
 				const { shopId, items, paymentMethod, patronId } = ctx.params;
 				await shopForCaller(this.db, ctx, shopId, []);
+				if (patronId && !(await knownUsers(ctx, [patronId])).has(patronId)) throw validationError("patronId", `Unknown user ${patronId}`, "unknownUser");
 				const flavors = await getFlavors(ctx, items.map((i) => i.flavorId));
 				const outcome: SaleOutcome = await recordSale(this, ctx, { shopId, clerkId: ctx.meta.user!.id, items, paymentMethod, patronId: patronId ?? null, idempotencyKey: ctx.meta.idempotencyKey }, flavors);
 				if (outcome.soldOut) await this.cleanCache("sales");
@@ -67,11 +76,16 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				const { shopId, transactions } = ctx.params;
 				await shopForCaller(this.db, ctx, shopId, []);
 				const flavors = await getFlavors(ctx, transactions.flatMap((tx) => tx.items.map((i) => i.flavorId)));
+				const patrons = await knownUsers(ctx, transactions.flatMap((tx) => (tx.patronId ? [tx.patronId] : [])));
 				const results: SyncResult[] = [];
 				let soldOut = false;
 				for (const tx of transactions) {
 					if (Date.parse(tx.occurredAt) > Date.now() + MAX_CLOCK_SKEW_MS) {
 						results.push({ clientId: tx.clientId, status: "rejected", reason: "OCCURRED_IN_FUTURE" });
+						continue;
+					}
+					if (tx.patronId && !patrons.has(tx.patronId)) {
+						results.push({ clientId: tx.clientId, status: "rejected", reason: "UNKNOWN_PATRON" });
 						continue;
 					}
 					try {

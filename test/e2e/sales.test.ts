@@ -195,6 +195,8 @@ describe("sales over HTTP", () => {
 			expect([res.status, fields(res)]).toEqual([422, ["items[1].flavorId"]]);
 			res = await sale({ items: [{ flavorId: vanilla.id, quantity: 1 }], paymentMethod: "BITCOIN" });
 			expect([res.status, fields(res)]).toEqual([422, ["paymentMethod"]]);
+			res = await sale({ items: [{ flavorId: vanilla.id, quantity: 1 }], paymentMethod: "CASH", patronId: ZERO_UUID });
+			expect([res.status, fields(res)]).toEqual([422, ["patronId"]]);
 			expect(await stockOf(w.shopId, vanilla.id)).toBe(5);
 		});
 
@@ -302,6 +304,23 @@ describe("sales over HTTP", () => {
 			expect((await app.request("PUT", `/api/v1/sales/reviews/${review.id}`, { token: patron.token, body: { rating: 2 } })).status).toBe(404);
 			expect((await ok<{ reviewCount: number }>(app.request("GET", `/api/v1/sales/shops/${w.shopId}`))).reviewCount).toBe(0);
 		});
+	});
+
+	it("documents every sales route in the OpenAPI document", async () => {
+		const doc = await ok<{ paths: Record<string, Record<string, unknown>> }>(app.request("GET", "/api/v1/openapi.json"));
+		const ops = Object.entries(doc.paths)
+			.filter(([p]) => p.startsWith("/api/v1/sales/"))
+			.flatMap(([p, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${p.slice("/api/v1/sales".length)}`));
+		expect(ops.sort()).toEqual(
+			[
+				"GET /shops", "POST /shops", "GET /shops/{shopId}", "PUT /shops/{shopId}", "DELETE /shops/{shopId}",
+				"POST /shops/{shopId}/staff", "GET /shops/{shopId}/staff", "DELETE /shops/{shopId}/staff/{userId}",
+				"GET /shops/{shopId}/menu", "GET /shops/{shopId}/inventory", "PUT /shops/{shopId}/inventory", "GET /shops/{shopId}/analytics",
+				"POST /shops/{shopId}/pos-transactions", "POST /shops/{shopId}/pos-transactions/sync", "GET /shops/{shopId}/transactions",
+				"POST /shops/{shopId}/purchase-orders", "GET /shops/{shopId}/orders", "PUT /orders/{orderId}/status",
+				"POST /feedback", "GET /shops/{shopId}/reviews", "PUT /reviews/{reviewId}",
+			].sort(),
+		);
 	});
 
 	describe("caching", () => {
