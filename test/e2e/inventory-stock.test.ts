@@ -122,7 +122,9 @@ describe("inventory: stock, expiry and analytics", () => {
 				["ADJUSTMENT", -4, "Recount"],
 				["PRODUCTION", 40, "Batch registered"],
 			]);
+			expect((await app.request("GET", `${V0}/stock-items/${itemId}`, { token: maker.token })).body.movements).toHaveLength(2);
 			expect((await app.request("GET", `${V1}/stock-items/${itemId}`, { token: otherMaker.token })).status).toBe(403);
+			expect((await app.request("GET", `${V0}/stock-items/${UNKNOWN_ID}`, { token: exec.token })).status).toBe(404);
 		});
 
 		it("writes units off as waste and sets the warning window", async () => {
