@@ -34,6 +34,7 @@ export function freePort(): Promise<number> {
 
 export interface NodeProcess {
 	name: string;
+	nodeID: string;
 	/** Port of its /health, /ready, /metrics (the gateway: its public port). */
 	port: number;
 	child: ChildProcess;
@@ -104,7 +105,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 
 	const startNode = async (name: string, extraEnv: Record<string, string> = {}): Promise<NodeProcess> => {
 		const port = name === "gateway" ? gatewayPort : await freePort();
-		const childEnv: Record<string, string> = { ...(process.env as Record<string, string>), ...env, ...extraEnv, SERVICES: name, NODE_ID: `${name}-${randomBytes(3).toString("hex")}` };
+		const nodeID = `${name}-${randomBytes(3).toString("hex")}`;
+		const childEnv: Record<string, string> = { ...(process.env as Record<string, string>), ...env, ...extraEnv, SERVICES: name, NODE_ID: nodeID };
 		if (name === "gateway") childEnv.PORT = String(port);
 		else childEnv.METRICS_PORT = String(port);
 		const child = spawn(process.execPath, [START_JS], { cwd: ROOT, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
@@ -116,7 +118,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 		child.stdout!.on("data", keep);
 		child.stderr!.on("data", keep);
 		const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-		const node: NodeProcess = { name, port, child, output, exited };
+		const node: NodeProcess = { name, nodeID, port, child, output, exited };
 		nodes.push(node);
 		await waitUntil(
 			`node "${name}" to answer /health on ${port}`,
@@ -192,7 +194,6 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 
 	try {
 		await broker.start();
-		// Auth first (others may call it at start), then the rest in parallel.
 		const order = [...options.nodes];
 		await Promise.all(order.map((n) => startNode(n)));
 		const services = [...new Set(order.filter((n) => n !== "gateway"))];
