@@ -58,6 +58,14 @@ async function readCapped(stream: Readable): Promise<Buffer> {
 const chatDir = () => path.resolve(config().filesDir, "chat");
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 
+/** moleculer-web alias options: busboy parses the multipart body and streams the file to the action. */
+const UPLOAD_ROUTE = {
+	method: "POST" as const,
+	path: "/upload/chat-attachments",
+	type: "multipart",
+	busboyConfig: { limits: { files: 1, fileSize: MAX_ATTACHMENT_BYTES + 1, fields: 5 } },
+};
+
 interface UploadMeta {
 	filename?: string;
 	$params?: Record<string, unknown>;
@@ -71,7 +79,7 @@ const schema: ServiceSchema<ServiceSettingSchema, CommsThis> = {
 
 	actions: {
 		upload: {
-			rest: { method: "POST", path: "/upload/chat-attachments", type: "multipart", busboyConfig: { limits: { files: 1, fileSize: MAX_ATTACHMENT_BYTES + 1, fields: 5 } } },
+			rest: UPLOAD_ROUTE,
 			audit: true,
 			summary: "Upload one chat file (multipart, field `file`; `conversationId` as query parameter); 413 too large, 415 wrong type",
 			async handler(this: CommsThis, ctx: Ctx<Readable>) {

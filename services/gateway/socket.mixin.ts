@@ -182,6 +182,14 @@ export const SocketMixin = defineMixin<This>({
 			this.server.prependListener("request", rewrite);
 			this.server.prependListener("upgrade", rewrite);
 			io.on("connection", (socket) => this.onSocketConnected(socket as AppSocket));
+			// moleculer-io's stopped() and ours both close the server: make it idempotent (a second
+			// close would unsubscribe the adapter's Redis clients after they quit).
+			const close = io.close.bind(io);
+			let closing: Promise<void> | undefined;
+			io.close = (fn?: (err?: Error) => void) => {
+				closing ??= new Promise<void>((resolve) => void close(() => resolve()));
+				return closing.then(() => fn?.());
+			};
 			this.io = io;
 		},
 
@@ -282,6 +290,7 @@ export const SocketMixin = defineMixin<This>({
 		/** USER_STATUS_CHANGE to everyone who shares a conversation with the user. */
 		async announceStatus(this: This, userId: string, status: PresenceStatus) {
 			let contacts: string[] = [];
+			if (!this.broker.registry.actions.isAvailable("communications.chat.contacts")) return;
 			try {
 				contacts = await this.broker.call<string[], { userId: string }>("communications.chat.contacts", { userId });
 			} catch (err) {
@@ -309,9 +318,10 @@ export const SocketMixin = defineMixin<This>({
 		clearInterval(this.presenceTimer);
 		if (this.io) {
 			this.io.local.disconnectSockets(true);
-			await new Promise<void>((resolve) => void this.io.close(() => resolve()));
+			await this.io.close();
 		}
-		for (const c of this.redisAdapterClients ?? []) c.disconnect();
+		// QUIT lets the adapter's pending (un)subscribe commands finish first.
+		await Promise.all((this.redisAdapterClients ?? []).map((c) => c.quit().catch(() => c.disconnect())));
 	},
 });
 
