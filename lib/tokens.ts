@@ -4,7 +4,7 @@
  * in the shared store: the token's jti (logout) and the user's "valid after"
  * mark (role change, password change, deletion).
  */
-import { randomUUID } from "node:crypto";
+import { createSecretKey, randomUUID, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
 import { config } from "./config";
 import { keyValueStore } from "./kv";
@@ -22,13 +22,21 @@ export interface AccessClaims {
 	exp: number;
 }
 
+// jsonwebtoken turns a string secret into a key on every call, first trying (and failing) to
+// parse it as a PEM public key: an exception per request. Build the key once per secret.
+let cachedKey: { secret: string; key: KeyObject } | undefined;
+function signingKey(secret: string): KeyObject {
+	if (cachedKey?.secret !== secret) cachedKey = { secret, key: createSecretKey(Buffer.from(secret)) };
+	return cachedKey.key;
+}
+
 export function signAccessToken(user: { id: string; role: Role }, sessionId?: string): { token: string; jti: string; expiresIn: number } {
 	const { secret, accessTtlSec, issuer, audience } = config().jwt;
 	const jti = randomUUID();
 	// ims: issue time in ms, so a token issued right after a password change is not caught by it.
 	const payload: Record<string, unknown> = { role: user.role, typ: "access", ims: Date.now() };
 	if (sessionId) payload.sid = sessionId;
-	const token = jwt.sign(payload, secret, { algorithm: "HS256", expiresIn: accessTtlSec, issuer, audience, subject: user.id, jwtid: jti });
+	const token = jwt.sign(payload, signingKey(secret), { algorithm: "HS256", expiresIn: accessTtlSec, issuer, audience, subject: user.id, jwtid: jti });
 	return { token, jti, expiresIn: accessTtlSec };
 }
 
@@ -40,7 +48,7 @@ export function decodeAccessToken(token: string): AccessClaims {
 	const { secret, issuer, audience } = config().jwt;
 	let claims: jwt.JwtPayload;
 	try {
-		claims = jwt.verify(token, secret, { algorithms: ["HS256"], issuer, audience }) as jwt.JwtPayload;
+		claims = jwt.verify(token, signingKey(secret), { algorithms: ["HS256"], issuer, audience }) as jwt.JwtPayload;
 	} catch (err) {
 		const expired = err instanceof jwt.TokenExpiredError;
 		throw unauthorized(expired ? "Token expired" : "Invalid token", expired ? "TOKEN_EXPIRED" : "INVALID_TOKEN");
