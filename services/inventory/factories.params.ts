@@ -18,6 +18,15 @@ export const listFactoriesParams = {
 	search: { type: "string", trim: true, max: 120, optional: true },
 } as const;
 
+export const updateFactoryParams = {
+	...STRICT,
+	factoryId: uuid,
+	name: { ...trimmed(1, 120), optional: true },
+	location: { ...trimmed(0, 300), optional: true },
+	managerId: { ...uuid, optional: true },
+	status: { type: "enum", values: ["ACTIVE", "INACTIVE"], optional: true },
+} as const;
+
 export const factoryIdParams = { ...STRICT, factoryId: uuid } as const;
 export const budgetParams = { ...STRICT, factoryId: uuid, budgetAllocated: cents, reason: trimmed(1, 500) } as const;
 export const budgetHistoryParams = { ...STRICT, factoryId: uuid, ...pageParams(["createdAt"] as const) } as const;
@@ -25,6 +34,7 @@ export const resolveParams = { ...STRICT, id: uuid } as const;
 
 export type CreateFactoryParams = Infer<typeof createFactoryParams>;
 export type ListFactoriesParams = Infer<typeof listFactoriesParams>;
+export type UpdateFactoryParams = Infer<typeof updateFactoryParams>;
 export type FactoryIdParams = Infer<typeof factoryIdParams>;
 export type BudgetParams = Infer<typeof budgetParams>;
 export type BudgetHistoryParams = Infer<typeof budgetHistoryParams>;

@@ -87,6 +87,22 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			},
 		},
 
+		update: {
+			rest: "PUT /factories/:factoryId",
+			roles: ["EXECUTIVE"],
+			audit: true,
+			summary: "Rename, move, reassign (managerId must be a MANUFACTURER) or (de)activate a factory (EXECUTIVE; not in the spec's table)",
+			params: P.updateFactoryParams,
+			async handler(this: This, ctx: Ctx<P.UpdateFactoryParams>) {
+				const { factoryId, ...changes } = ctx.params;
+				const factory = await this.findFactory(factoryId);
+				if (changes.managerId !== undefined && changes.managerId !== factory.managerId) await this.assertManufacturer(ctx, changes.managerId);
+				await factory.update(Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)));
+				await this.cleanCache("inventory");
+				return factoryView(factory, ctx.meta.user);
+			},
+		},
+
 		updateBudget: {
 			rest: "PUT /factories/:factoryId/budget",
 			roles: ["EXECUTIVE"],

@@ -160,5 +160,25 @@ describe("inventory: flavors and factories", () => {
 			const [outbox] = await sqlRows<{ n: number }>(app, `SELECT count(*)::int AS n FROM inventory.outbox WHERE type = 'BUDGET_ALLOCATION_UPDATED' AND aggregate_id = $1`, [factoryId]);
 			expect(outbox.n).toBe(2);
 		});
+
+		it("updates a factory (EXECUTIVE): manager must be a MANUFACTURER; resolve follows", async () => {
+			expect((await app.request("PUT", `${FAMILIES[0]}/factories/${factoryId}`, { token: maker.token, body: { name: "Mine" } })).status).toBe(403);
+			const bad = await app.request("PUT", `${FAMILIES[0]}/factories/${factoryId}`, { token: exec.token, body: { managerId: clerk.id } });
+			expect(bad.body.error.details[0].field).toBe("managerId");
+			expect((await app.request("PUT", `${FAMILIES[1]}/factories/00000000-0000-4000-8000-000000000000`, { token: exec.token, body: { name: "X" } })).status).toBe(404);
+			expect(await app.broker.call("inventory.factories.resolve", { id: factoryId })).toMatchObject({ managerId: maker.id, status: "ACTIVE" });
+			const res = await app.request("PUT", `${FAMILIES[1]}/factories/${factoryId}`, { token: exec.token, body: { managerId: otherMaker.id, status: "INACTIVE", budgetAllocated: 1 } });
+			expect(res.status).toBe(200);
+			expect(res.body).toMatchObject({ managerId: otherMaker.id, status: "INACTIVE", budgetAllocated: 750_000 });
+			expect(await app.broker.call("inventory.factories.resolve", { id: factoryId })).toMatchObject({ managerId: otherMaker.id, status: "INACTIVE" });
+			// The former manager now sees the public card only.
+			expect("budgetAllocated" in (await app.request("GET", `${FAMILIES[0]}/factories/${factoryId}`, { token: maker.token })).body).toBe(false);
+		});
+
+		it("documents the added factory routes in the OpenAPI document", async () => {
+			const doc = await app.request("GET", "/api/v1/openapi.json");
+			expect(doc.body.paths["/api/v1/inventory/factories"].post.summary).toMatch(/not in the spec/);
+			expect(doc.body.paths["/api/v1/inventory/factories/{factoryId}"].put.summary).toMatch(/not in the spec/);
+		});
 	});
 });

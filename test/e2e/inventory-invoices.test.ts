@@ -60,7 +60,7 @@ describe("inventory: invoices, consumption and suppliers", () => {
 
 	const quantities = async () => Object.fromEntries((await sqlRows<{ batch_id: string; quantity: number }>(app, `SELECT batch_id, quantity FROM inventory.stock_items WHERE factory_id = $1`, [factoryId])).map((r) => [r.batch_id, r.quantity]));
 	const invoiceCount = async () => (await sqlRows<{ n: number }>(app, `SELECT count(*)::int AS n FROM inventory.invoices`))[0].n;
-	const order = (items: EventPayloads["PURCHASE_ORDER_CREATED"]["items"], orderId = randomUUID()) =>
+	const order = (items: EventPayloads["PURCHASE_ORDER_CREATED"]["items"], orderId: string = randomUUID()) =>
 		envelope("PURCHASE_ORDER_CREATED", { orderId, shopId, factoryId, items, requestedBy: clerk.id, createdAt: new Date().toISOString() });
 
 	let orderInvoiceId: string;
