@@ -203,6 +203,22 @@ describe("inventory: invoices, consumption and suppliers", () => {
 		});
 	});
 
+	describe("concurrency", () => {
+		it("never allocates more than a batch holds when invoices race for the same stock", async () => {
+			const f = await createFactory(app, exec.token, maker.id);
+			await registerBatch(app, maker.token, f, { flavorId: mango, batchId: "R-1", quantity: 6, cost: 10, productionDate: day(-1), expiryDate: day(9) });
+			await registerBatch(app, maker.token, f, { flavorId: mango, batchId: "R-2", quantity: 4, cost: 10, productionDate: day(-1), expiryDate: day(12) });
+			const results = await Promise.all(
+				Array.from({ length: 5 }, () => app.request("POST", `${V1}/invoices`, { token: maker.token, body: { factoryId: f, shopId, items: [{ flavorId: mango, quantity: 4 }] } })),
+			);
+			expect(results.map((r) => r.status)).toEqual([201, 201, 201, 201, 201]);
+			const allocated = results.reduce((sum, r) => sum + r.body.items[0].quantityAllocated, 0);
+			expect(allocated).toBe(10);
+			const left = await sqlRows<{ quantity: number }>(app, `SELECT quantity FROM inventory.stock_items WHERE factory_id = $1`, [f]);
+			expect(left.map((r) => r.quantity)).toEqual([0, 0]);
+		});
+	});
+
 	describe("consumption from SALE_COMPLETED", () => {
 		it("records units per shop, flavor and day once per event", async () => {
 			const sale = (items: { flavorId: string; quantity: number; unitPrice: number }[]) =>
