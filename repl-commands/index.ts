@@ -1,0 +1,100 @@
+/**
+ * Custom REPL commands for operators (as in icebob's kantab): domain look-ups
+ * that would otherwise take a `call` with the right params.
+ *   find-user <email>          users whose email contains the text (auth.listUsers)
+ *   stock <shopId>             a shop's stock levels (sales.inventory.get)
+ *   outbox                     unsent outbox rows per schema and the relay's state
+ *   replay <eventId>           re-emit an outbox event on the broker and relay it again
+ */
+import type { ServiceBroker } from "moleculer";
+
+interface Helpers {
+	table(rows: unknown[][], opts?: object): string;
+	kleur: { green(s: string): string; red(s: string): string; yellow(s: string): string; bold(s: string): string };
+}
+
+export interface ReplCommand {
+	command: string;
+	description: string;
+	alias?: string[];
+	options?: { option: string; description: string }[];
+	action(broker: ServiceBroker, args: Record<string, unknown> & { options: Record<string, unknown> }, helpers: Helpers): Promise<void>;
+}
+
+function print(helpers: Helpers, header: string[], rows: unknown[][]): void {
+	if (!rows.length) return void console.log(helpers.kleur.yellow("  (none)"));
+	console.log(helpers.table([header.map((h) => helpers.kleur.bold(h)), ...rows.map((r) => r.map((c) => (c === null || c === undefined ? "" : String(c))))]));
+}
+
+async function guarded(fn: () => Promise<void>, helpers: Helpers): Promise<void> {
+	try {
+		await fn();
+	} catch (err) {
+		const e = err as { message?: string; code?: unknown; type?: unknown };
+		console.log(helpers.kleur.red(`  ${e.type ?? e.code ?? "Error"}: ${e.message ?? String(err)}`));
+	}
+}
+
+export const findUser: ReplCommand = {
+	command: "find-user <email>",
+	description: "Find users by (part of) their email",
+	alias: ["fu"],
+	action: (broker, args, helpers) =>
+		guarded(async () => {
+			const page = await broker.call<{ rows: { id: string; email: string; name: string; role: string; status?: string; createdAt?: string }[]; total: number }, object>("auth.listUsers", {
+				email: String(args.email),
+				pageSize: 20,
+			});
+			print(helpers, ["id", "email", "name", "role", "status", "created"], page.rows.map((u) => [u.id, u.email, u.name, u.role, u.status, u.createdAt]));
+			console.log(`  ${page.total} match(es)`);
+		}, helpers),
+};
+
+export const shopStock: ReplCommand = {
+	command: "stock <shopId>",
+	description: "A shop's stock levels and reorder thresholds",
+	action: (broker, args, helpers) =>
+		guarded(async () => {
+			const inv = await broker.call<{ shopName?: string; items: Record<string, unknown>[] } | Record<string, unknown>[], object>("sales.inventory.get", { shopId: String(args.shopId) });
+			const items = Array.isArray(inv) ? inv : inv.items;
+			if (!Array.isArray(inv) && inv.shopName) console.log(helpers.kleur.bold(`  ${inv.shopName}`));
+			print(
+				helpers,
+				["flavorId", "name", "quantity", "reorderThreshold"],
+				items.map((i) => [i.flavorId, i.name ?? i.flavorName, i.quantity, i.reorderThreshold]),
+			);
+		}, helpers),
+};
+
+export const outboxBacklog: ReplCommand = {
+	command: "outbox",
+	description: "Unsent outbox rows per schema and the Kafka relay's state",
+	alias: ["backlog"],
+	action: (broker, _args, helpers) =>
+		guarded(async () => {
+			const backlog = await broker.call<{ schema: string; unsent: number; failing: number; oldest: string | null; lastError: string | null }[]>("kafka-bridge.backlog");
+			print(helpers, ["schema", "unsent", "failing", "oldest unsent", "last error"], backlog.map((b) => [b.schema, b.unsent, b.failing, b.oldest, b.lastError]));
+			const status = await broker.call<Record<string, unknown>>("kafka-bridge.status");
+			console.log(`  relay: ${JSON.stringify(status)}`);
+		}, helpers),
+};
+
+export const replayEvent: ReplCommand = {
+	command: "replay <eventId>",
+	description: "Replay an outbox event: emit it on the broker again and mark it unsent so the relay sends it to Kafka again (consumers de-duplicate by id)",
+	options: [
+		{ option: "--no-broker", description: "do not emit on the broker" },
+		{ option: "--no-kafka", description: "do not relay to Kafka again" },
+	],
+	action: (broker, args, helpers) =>
+		guarded(async () => {
+			const res = await broker.call<Record<string, unknown>, object>("kafka-bridge.replay", {
+				id: String(args.eventId),
+				broker: args.options.broker !== false,
+				kafka: args.options.kafka !== false,
+			});
+			console.log(helpers.kleur.green(`  replayed ${JSON.stringify(res)}`));
+		}, helpers),
+};
+
+export const REPL_COMMANDS: ReplCommand[] = [findUser, shopStock, outboxBacklog, replayEvent];
