@@ -9,14 +9,15 @@ import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
 import { config } from "../../lib/config";
-import { conflict, notFound, tooManyRequests, unauthorized, validationError } from "../../lib/errors";
+import { conflict, notFound, unauthorized, validationError } from "../../lib/errors";
 import { findOptions, toPage } from "../../lib/pagination";
 import { respondCreated, respondNoContent } from "../../lib/actions";
 import { invalidateTokensBefore, revokeAccessToken, signAccessToken, verifyAccessToken } from "../../lib/tokens";
 import type { Meta, Role } from "../../lib/types";
 import { defineAuthModels, toPublicUser, type AuthModels, type PublicUser, type User } from "./auth.model";
 import * as P from "./auth.params";
-import { checkPasswordPolicy, hashPassword, lockoutDelaySec, verifyPassword } from "./passwords";
+import { checkPasswordPolicy, hashPassword, verifyPassword } from "./passwords";
+import { assertNotLocked, currentLock, recordAccountFailure, recordUnknownFailure } from "./lockout";
 import { hashToken, newOpaqueToken } from "./sessions";
 import { PasswordResetMixin } from "./password-reset.mixin";
 import { GoogleLoginMixin } from "./google-login.mixin";
@@ -75,18 +76,11 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			async handler(this: AuthThis, ctx: Ctx<P.LoginParams>) {
 				const { email, password } = ctx.params;
 				const user = await this.models.User.findOne({ where: { email } });
-				if (user?.lockedUntil && user.lockedUntil > new Date()) {
-					const retryAfter = Math.ceil((user.lockedUntil.getTime() - Date.now()) / 1000);
-					ctx.meta.$responseHeaders = { "Retry-After": String(retryAfter) };
-					throw tooManyRequests("Too many failed attempts, try again later", "ACCOUNT_LOCKED", retryAfter);
-				}
+				assertNotLocked(await currentLock(email, user));
 				const ok = await verifyPassword(user?.passwordHash ?? null, password);
 				if (!user || !ok || user.status !== "ACTIVE") {
-					if (user && !ok) {
-						const failedLogins = user.failedLogins + 1;
-						const delay = lockoutDelaySec(failedLogins);
-						await user.update({ failedLogins, lockedUntil: delay ? new Date(Date.now() + delay * 1000) : null });
-					}
+					if (!user) await recordUnknownFailure(email);
+					else if (!ok) await recordAccountFailure(this.db, this.dbSchema, user.id);
 					// Same answer for an unknown email and a wrong password.
 					throw unauthorized("Invalid email or password", "INVALID_CREDENTIALS");
 				}

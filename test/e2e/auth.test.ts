@@ -135,6 +135,36 @@ describe("auth routes through the gateway", () => {
 		});
 	});
 
+	describe("lockout does not tell accounts apart and holds under concurrency", () => {
+		it("an unknown email goes through the very same lockout as a known one", async () => {
+			const user = await app.createUser("PATRON");
+			const ghost = uniqueEmail("ghost");
+			const attempt = async (email: string) => {
+				const res = await app.request("POST", "/api/v1/auth/login", { body: { email, password: "wrong-password" } });
+				return `${res.status} ${res.body.error.code} ${res.headers.get("retry-after") ? "retry" : "-"}`;
+			};
+			const known: string[] = [];
+			const unknown: string[] = [];
+			for (let i = 0; i < 7; i++) {
+				known.push(await attempt(user.email));
+				unknown.push(await attempt(ghost));
+			}
+			expect(known.slice(5)).toEqual(["429 ACCOUNT_LOCKED retry", "429 ACCOUNT_LOCKED retry"]);
+			expect(unknown).toEqual(known);
+		});
+
+		it("counts every failure of a burst of parallel guesses", async () => {
+			const user = await app.createUser("PATRON");
+			const burst = await Promise.all(Array.from({ length: 8 }, (_, i) => app.request("POST", "/api/v1/auth/login", { body: { email: user.email, password: `parallel-guess-${i}` } })));
+			expect(burst.every((r) => r.status === 401 || r.status === 429)).toBe(true);
+			const [row] = await sqlQuery<{ failed_logins: number; locked_until: Date | null }>(app.db.url, "SELECT failed_logins, locked_until FROM auth.users WHERE id = $1", [user.id]);
+			expect(row.failed_logins).toBe(burst.filter((r) => r.status === 401).length);
+			expect(row.failed_logins).toBeGreaterThanOrEqual(5);
+			expect(row.locked_until!.getTime()).toBeGreaterThan(Date.now());
+			expect((await app.request("POST", "/api/v1/auth/login", { body: { email: user.email, password: user.password } })).status).toBe(429);
+		});
+	});
+
 	describe("bad input", () => {
 		it("missing field, bad email, short password, password equal to the email: 422 naming the field", async () => {
 			const cases: [Record<string, unknown>, string][] = [
