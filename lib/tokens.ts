@@ -16,6 +16,8 @@ export interface AccessClaims {
 	role: Role;
 	jti: string;
 	sid?: string;
+	/** Refresh-token family (one login on one device): revoked as a whole on reuse or logout. */
+	fam?: string;
 	typ: "access";
 	ims: number;
 	iat: number;
@@ -30,18 +32,20 @@ function signingKey(secret: string): KeyObject {
 	return cachedKey.key;
 }
 
-export function signAccessToken(user: { id: string; role: Role }, sessionId?: string): { token: string; jti: string; expiresIn: number } {
+export function signAccessToken(user: { id: string; role: Role }, sessionId?: string, familyId?: string): { token: string; jti: string; expiresIn: number } {
 	const { secret, accessTtlSec, issuer, audience } = config().jwt;
 	const jti = randomUUID();
 	// ims: issue time in ms, so a token issued right after a password change is not caught by it.
 	const payload: Record<string, unknown> = { role: user.role, typ: "access", ims: Date.now() };
 	if (sessionId) payload.sid = sessionId;
+	if (familyId) payload.fam = familyId;
 	const token = jwt.sign(payload, signingKey(secret), { algorithm: "HS256", expiresIn: accessTtlSec, issuer, audience, subject: user.id, jwtid: jti });
 	return { token, jti, expiresIn: accessTtlSec };
 }
 
 const revokedKey = (jti: string) => `revoked:${jti}`;
 const validAfterKey = (userId: string) => `valid-after:${userId}`;
+const revokedFamilyKey = (familyId: string) => `revoked-family:${familyId}`;
 
 /** Verifies signature, algorithm, issuer, audience, expiry and type; throws 401 otherwise. No revocation check. */
 export function decodeAccessToken(token: string): AccessClaims {
@@ -62,8 +66,10 @@ export function decodeAccessToken(token: string): AccessClaims {
 /** Full check: valid JWT, not logged out, not older than the user's last role/password change. */
 export async function verifyAccessToken(token: string): Promise<AuthUser> {
 	const claims = decodeAccessToken(token);
-	const [revoked, validAfter] = await keyValueStore().mget([revokedKey(claims.jti), validAfterKey(claims.sub)]);
-	if (revoked) throw unauthorized("Token revoked", "TOKEN_REVOKED");
+	const keys = [revokedKey(claims.jti), validAfterKey(claims.sub)];
+	if (typeof claims.fam === "string") keys.push(revokedFamilyKey(claims.fam));
+	const [revoked, validAfter, familyRevoked] = await keyValueStore().mget(keys);
+	if (revoked || familyRevoked) throw unauthorized("Token revoked", "TOKEN_REVOKED");
 	if (validAfter && claims.ims < Number(validAfter)) throw unauthorized("Token revoked", "TOKEN_REVOKED");
 	return { id: claims.sub, role: claims.role, jti: claims.jti, exp: claims.exp, sid: claims.sid };
 }
@@ -72,6 +78,11 @@ export async function verifyAccessToken(token: string): Promise<AuthUser> {
 export async function revokeAccessToken(jti: string, exp: number): Promise<void> {
 	const ttl = exp - Math.floor(Date.now() / 1000);
 	if (ttl > 0) await keyValueStore().set(revokedKey(jti), "1", ttl);
+}
+
+/** Refresh-token reuse or logout: every access token of that login is refused until it would have expired. */
+export async function revokeTokenFamily(familyId: string): Promise<void> {
+	await keyValueStore().set(revokedFamilyKey(familyId), "1", config().jwt.accessTtlSec + 1);
 }
 
 /**

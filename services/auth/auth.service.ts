@@ -12,7 +12,7 @@ import { config } from "../../lib/config";
 import { conflict, notFound, unauthorized, validationError } from "../../lib/errors";
 import { findOptions, toPage } from "../../lib/pagination";
 import { respondCreated, respondNoContent } from "../../lib/actions";
-import { invalidateTokensBefore, revokeAccessToken, signAccessToken, verifyAccessToken } from "../../lib/tokens";
+import { invalidateTokensBefore, revokeAccessToken, revokeTokenFamily, signAccessToken, verifyAccessToken } from "../../lib/tokens";
 import type { Meta, Role } from "../../lib/types";
 import { defineAuthModels, toPublicUser, type AuthModels, type PublicUser, type User } from "./auth.model";
 import * as P from "./auth.params";
@@ -100,7 +100,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 					if (!session) return { error: "INVALID_REFRESH_TOKEN" as const };
 					if (session.rotatedAt || session.revokedAt) {
 						await this.models.UserSession.update({ revokedAt: new Date() }, { where: { familyId: session.familyId, revokedAt: null }, transaction: t });
-						return { error: "REFRESH_TOKEN_REUSED" as const };
+						return { error: "REFRESH_TOKEN_REUSED" as const, familyId: session.familyId };
 					}
 					if (session.expiresAt <= new Date()) return { error: "REFRESH_TOKEN_EXPIRED" as const };
 					const user = await this.models.User.findByPk(session.userId, { transaction: t });
@@ -108,7 +108,11 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 					await session.update({ rotatedAt: new Date() }, { transaction: t });
 					return { tokens: await this.issueTokens(user, ctx, session.familyId, t) };
 				});
-				if ("error" in outcome) throw unauthorized("Refresh token is not valid", outcome.error);
+				if ("error" in outcome) {
+					// A replayed token means it leaked: the access tokens of that login die too, not only its refresh tokens.
+					if ("familyId" in outcome && outcome.familyId) await revokeTokenFamily(outcome.familyId);
+					throw unauthorized("Refresh token is not valid", outcome.error);
+				}
 				return outcome.tokens;
 			},
 		},
@@ -131,6 +135,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 					if (given) families.add(given.familyId);
 				}
 				if (families.size) await this.models.UserSession.update({ revokedAt: new Date() }, { where: { familyId: [...families], revokedAt: null } });
+				await Promise.all([...families].map((f) => revokeTokenFamily(f)));
 				return respondNoContent(ctx);
 			},
 		},
@@ -283,7 +288,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 				},
 				{ transaction: t },
 			);
-			const access = signAccessToken(user, session.id);
+			const access = signAccessToken(user, session.id, session.familyId);
 			return { accessToken: access.token, refreshToken, tokenType: "Bearer", expiresIn: access.expiresIn, user: toPublicUser(user) };
 		},
 

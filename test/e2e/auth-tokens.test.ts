@@ -86,6 +86,10 @@ describe("auth tokens", () => {
 		// The newest token of the family stops working too.
 		const newest = await app.request("POST", "/api/v1/auth/refresh", { body: { refreshToken: r2.body.refreshToken } });
 		expect(newest.status).toBe(401);
+		// So do the access tokens of that login (the thief's included).
+		expect((await me(r2.body.accessToken)).status).toBe(401);
+		expect((await me(reg.body.accessToken)).status).toBe(401);
+		expect((await me(other.body.accessToken)).status).toBe(200);
 		expect((await app.request("POST", "/api/v1/auth/refresh", { body: { refreshToken: other.body.refreshToken } })).status).toBe(200);
 
 		// Stored hashed: the raw token is nowhere in the table.
@@ -103,12 +107,16 @@ describe("auth tokens", () => {
 	it("logout refuses the old access token and its refresh token; other sessions live on", async () => {
 		const u = await app.createUser("PATRON");
 		const second = await app.request("POST", "/api/v1/auth/login", { body: { email: u.email, password: u.password } });
+		// An access token refreshed earlier in the same login dies with the logout too.
+		const sibling = await app.request("POST", "/api/v1/auth/refresh", { body: { refreshToken: u.refreshToken } });
+		expect(sibling.status).toBe(200);
 		expect((await me(u.token)).status).toBe(200);
 		expect((await app.request("POST", "/api/v1/auth/logout", { token: u.token })).status).toBe(204);
 		const after = await me(u.token);
 		expect(after.status).toBe(401);
 		expect(after.body.error.code).toBe("TOKEN_REVOKED");
-		expect((await app.request("POST", "/api/v1/auth/refresh", { body: { refreshToken: u.refreshToken } })).status).toBe(401);
+		expect((await app.request("POST", "/api/v1/auth/refresh", { body: { refreshToken: sibling.body.refreshToken } })).status).toBe(401);
+		expect((await me(sibling.body.accessToken)).status).toBe(401);
 		expect((await app.request("POST", "/api/v1/auth/verify", { body: { token: u.token } })).status).toBe(401);
 		expect((await me(second.body.accessToken)).status).toBe(200);
 		expect((await app.request("POST", "/api/v1/auth/logout")).status).toBe(401);
