@@ -4,7 +4,7 @@
  * A conversation the caller does not take part in is answered 404 (they may not see it).
  */
 import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { Op, QueryTypes } from "sequelize";
+import { Op, QueryTypes, type Transaction } from "sequelize";
 import { DbMixin } from "../../mixins/db.mixin";
 import { OutboxMixin } from "../../mixins/outbox.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
@@ -17,7 +17,7 @@ import * as P from "./communications.params";
 import { COMMS_SCHEMA, STAFF_ROLES, toMessageView, usersById, type CommsThis, type Ctx, type MessageView } from "./shared";
 
 interface Methods {
-	requireParticipant(conversationId: string, userId: string): Promise<Conversation>;
+	requireParticipant(conversationId: string, userId: string, t?: Transaction): Promise<Conversation>;
 	conversationViews(rows: ConversationRow[], ctx: Ctx<unknown>): Promise<unknown[]>;
 }
 type This = CommsThis & Methods;
@@ -159,16 +159,19 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				if (messageType === "TEXT" && attachmentId) throw validationError("attachmentId", "A TEXT message has no attachment.", "forbidden");
 				if (messageType !== "TEXT" && !attachmentId) throw validationError("attachmentId", `A ${messageType} message needs an uploaded attachment.`, "required");
 				const { message, recipients, attachment } = await this.transaction(async (t) => {
-					await this.requireParticipant(conversationId, me);
+					await this.requireParticipant(conversationId, me, t);
 					const attachment = attachmentId ? await this.models.Attachment.findOne({ where: { id: attachmentId, conversationId, uploaderId: me }, transaction: t }) : null;
 					if (attachmentId && !attachment) throw validationError("attachmentId", "No such attachment uploaded by you to this conversation.", "reference");
 					const message = await this.models.Message.create({ conversationId, senderId: me, content, messageType, attachmentId: attachmentId ?? null }, { transaction: t });
-					await this.models.Conversation.update({ lastMessageAt: message.createdAt }, { where: { id: conversationId }, transaction: t });
 					await this.models.Participant.update({ lastReadSeq: message.seq, lastReadAt: new Date() }, { where: { conversationId, userId: me }, transaction: t });
 					const participants = await this.models.Participant.findAll({ where: { conversationId }, transaction: t });
 					const recipients = participants.map((p) => p.userId).filter((id) => id !== me);
 					await this.publish(t, ctx, "MESSAGE_RECEIVED", { messageId: message.id, conversationId, senderId: me, recipientIds: recipients, messageType, createdAt: message.createdAt.toISOString() }, conversationId);
 					return { message, recipients, attachment };
+				});
+				// Outside the transaction: holding the conversation row lock there would serialize every sender.
+				await this.db.query(`UPDATE "${this.dbSchema}".conversations SET last_message_at = GREATEST(COALESCE(last_message_at, :at), :at) WHERE id = :id`, {
+					replacements: { at: message.createdAt, id: conversationId },
 				});
 				const view = toMessageView(message, [], attachment);
 				await pushToSockets(ctx, { event: "NEW_MESSAGE", rooms: [conversationRoom(conversationId), ...recipients.map(userRoom)], except: [userRoom(me)], data: view });
@@ -248,9 +251,10 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 
 	methods: {
-		async requireParticipant(this: This, conversationId: string, userId: string): Promise<Conversation> {
-			const conversation = await this.models.Conversation.findByPk(conversationId);
-			const isParticipant = conversation && (await this.models.Participant.count({ where: { conversationId, userId } })) > 0;
+		/** Inside a transaction pass it: a second pooled connection per transaction could starve the pool. */
+		async requireParticipant(this: This, conversationId: string, userId: string, t?: Transaction): Promise<Conversation> {
+			const conversation = await this.models.Conversation.findByPk(conversationId, { transaction: t });
+			const isParticipant = conversation && (await this.models.Participant.count({ where: { conversationId, userId }, transaction: t })) > 0;
 			if (!conversation || !isParticipant) throw notFound("Conversation", conversationId);
 			return conversation;
 		},

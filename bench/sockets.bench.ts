@@ -1,0 +1,192 @@
+/**
+ * Chat fan-out over sockets, as a ratio against a bare socket.io relay measured
+ * in the same run, with the same clients and the same message pattern.
+ *
+ *   npm run bench:sockets   (BENCH_SOCKETS=1000 BENCH_MEMBERS=50 BENCH_MESSAGES=400 BENCH_CONCURRENCY=8; 127.0.0.1 only)
+ *
+ * 1. Starts the backend in-process (gateway + moleculer-io, auth, communications) on
+ *    a fresh database; creates BENCH_MEMBERS users and one GROUP conversation of all
+ *    of them; opens BENCH_SOCKETS socket.io clients on loopback (the members, each
+ *    joined to the conversation room, plus idle authenticated sockets).
+ * 2. BENCH_CONCURRENCY senders in a closed loop: a random member sends a message with
+ *    the socket `call` communications.chat.sendMessage (JWT re-check, authorization,
+ *    PostgreSQL transaction with outbox and audit, push to the rooms); the message
+ *    counts as done when every other member has received NEW_MESSAGE.
+ * 3. The same clients, pattern and payload against a bare socket.io server that
+ *    relays `send` to the room (no auth, no storage).
+ * Prints fan-out latency p50/p99 (send → each recipient) and messages/s of both,
+ * and their ratio. Bounded: every phase has a deadline.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { performance } from "node:perf_hooks";
+import { randomUUID } from "node:crypto";
+import { Server } from "socket.io";
+import { io as connect, type Socket } from "socket.io-client";
+import { startTestApp } from "../test/helpers/app";
+import { signAccessToken } from "../lib/tokens";
+
+const SOCKETS = Number(process.env.BENCH_SOCKETS ?? 1000);
+const MEMBERS = Math.min(100, Number(process.env.BENCH_MEMBERS ?? 50));
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 400);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+const MESSAGE_TIMEOUT_MS = 10_000;
+const PHASE_DEADLINE_MS = 120_000;
+
+interface Stats {
+	name: string;
+	messages: number;
+	lost: number;
+	seconds: number;
+	latencies: number[];
+}
+
+function percentile(sorted: number[], p: number): number {
+	if (sorted.length === 0) return NaN;
+	return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Opens sockets `batch` at a time; resolves when all are connected. */
+async function openSockets(url: string, tokens: (string | undefined)[], batch = 100): Promise<Socket[]> {
+	const sockets: Socket[] = [];
+	for (let i = 0; i < tokens.length; i += batch) {
+		const chunk = tokens.slice(i, i + batch).map(
+			(token) =>
+				new Promise<Socket>((resolve, reject) => {
+					const s = connect(url, { transports: ["websocket"], reconnection: false, forceNew: true, auth: token ? { token } : {} });
+					s.once("connect", () => resolve(s));
+					s.once("connect_error", (err) => reject(err));
+				}),
+		);
+		sockets.push(...(await Promise.all(chunk)));
+	}
+	return sockets;
+}
+
+/**
+ * Closed-loop senders: each picks a random member, stamps the message, sends it with
+ * `send(socket, content)`, and waits until every other member received it.
+ */
+async function run(name: string, members: Socket[], send: (s: Socket, content: string) => Promise<void>): Promise<Stats> {
+	const latencies: number[] = [];
+	const pending = new Map<string, { left: number; done: () => void }>();
+	for (const s of members) {
+		s.on("NEW_MESSAGE", (m: { content: string }) => {
+			const { id, t } = JSON.parse(m.content) as { id: string; t: number };
+			latencies.push(performance.now() - t);
+			const p = pending.get(id);
+			if (p && --p.left === 0) p.done();
+		});
+	}
+	let issued = 0;
+	let lost = 0;
+	const deadline = Date.now() + PHASE_DEADLINE_MS;
+	const started = performance.now();
+	const worker = async () => {
+		while (issued < MESSAGES && Date.now() < deadline) {
+			issued++;
+			const id = randomUUID();
+			const sender = members[Math.floor(Math.random() * members.length)];
+			const done = new Promise<boolean>((resolve) => {
+				const timer = setTimeout(() => resolve(false), MESSAGE_TIMEOUT_MS);
+				pending.set(id, { left: members.length - 1, done: () => (clearTimeout(timer), resolve(true)) });
+			});
+			await send(sender, JSON.stringify({ id, t: performance.now() }));
+			if (!(await done)) lost++;
+			pending.delete(id);
+		}
+	};
+	await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+	const seconds = (performance.now() - started) / 1000;
+	for (const s of members) s.off("NEW_MESSAGE");
+	return { name, messages: issued, lost, seconds, latencies: latencies.sort((a, b) => a - b) };
+}
+
+function line(s: Stats): string {
+	const rate = (s.messages - s.lost) / s.seconds;
+	return `${s.name.padEnd(40)} ${rate.toFixed(0).padStart(6)} msg/s  ${(rate * (MEMBERS - 1)).toFixed(0).padStart(7)} deliveries/s   fan-out p50 ${percentile(s.latencies, 50).toFixed(1).padStart(6)} ms   p99 ${percentile(s.latencies, 99).toFixed(1).padStart(7)} ms   (${s.messages} msgs, ${s.lost} lost)`;
+}
+
+async function backendPhase(): Promise<Stats> {
+	const app = await startTestApp({ services: ["auth", "communications"], env: { LOG_LEVEL: process.env.LOG_LEVEL ?? "error", RATE_LIMIT_PER_MIN: "100000000" } });
+	let sockets: Socket[] = [];
+	try {
+		const users = await Promise.all(
+			Array.from({ length: MEMBERS }, (_, i) =>
+				app.broker.call<{ id: string }, object>("auth.createUser", { email: `bench-${i}-${randomUUID().slice(0, 8)}@example.com`, password: `pw-${randomUUID()}`, name: `Member ${i}`, role: "PATRON" }),
+			),
+		);
+		const tokens = users.map((u) => signAccessToken({ id: u.id, role: "PATRON" }).token);
+		const conv = await app.request("POST", "/api/v1/communications/chat/conversations", { token: tokens[0], body: { type: "GROUP", name: "Bench", participantIds: users.slice(1).map((u) => u.id) } });
+		if (conv.status !== 201) throw new Error(`creating the conversation answered ${conv.status}: ${JSON.stringify(conv.body)}`);
+		const idle = Array.from({ length: Math.max(0, SOCKETS - MEMBERS) }, () => signAccessToken({ id: randomUUID(), role: "PATRON" }).token);
+		const t0 = performance.now();
+		sockets = await openSockets(app.baseUrl, [...tokens, ...idle]);
+		console.log(`backend: ${sockets.length} sockets connected in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+		const members = sockets.slice(0, MEMBERS);
+		await Promise.all(members.map((s) => s.timeout(10_000).emitWithAck("JOIN_CONVERSATION", { conversationId: conv.body.id })));
+		return await run("EisLager gateway + communications", members, async (s, content) => {
+			const [err] = await new Promise<[unknown]>((resolve) => s.emit("call", "communications.chat.sendMessage", { id: conv.body.id, content }, (e: unknown) => resolve([e])));
+			if (err) throw new Error(`sendMessage failed: ${JSON.stringify(err)}`);
+		});
+	} finally {
+		for (const s of sockets) s.close();
+		await app.stop();
+	}
+}
+
+async function barePhase(): Promise<Stats> {
+	const server = http.createServer();
+	const io = new Server(server, { serveClient: false });
+	io.on("connection", (socket) => {
+		socket.on("JOIN_CONVERSATION", (p: { conversationId: string }, ack?: (e: unknown, r?: unknown) => void) => {
+			void socket.join(`conversation:${p.conversationId}`);
+			ack?.(null, { joined: p.conversationId });
+		});
+		socket.on("send", (p: { conversationId: string; content: string }, ack?: (e: unknown) => void) => {
+			socket.to(`conversation:${p.conversationId}`).emit("NEW_MESSAGE", { id: randomUUID(), conversationId: p.conversationId, content: p.content, createdAt: new Date().toISOString() });
+			ack?.(null);
+		});
+	});
+	await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+	const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+	let sockets: Socket[] = [];
+	try {
+		const t0 = performance.now();
+		sockets = await openSockets(url, Array.from({ length: SOCKETS }, () => undefined));
+		console.log(`bare:    ${sockets.length} sockets connected in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+		const members = sockets.slice(0, MEMBERS);
+		const conversationId = randomUUID();
+		await Promise.all(members.map((s) => s.timeout(10_000).emitWithAck("JOIN_CONVERSATION", { conversationId })));
+		return await run("bare socket.io relay (same clients)", members, async (s, content) => {
+			await new Promise<void>((resolve) => s.emit("send", { conversationId, content }, () => resolve()));
+		});
+	} finally {
+		for (const s of sockets) s.close();
+		await io.close();
+	}
+}
+
+async function main(): Promise<void> {
+	process.env.LOG_LEVEL ??= "error";
+	console.log(`Socket fan-out: ${SOCKETS} sockets on 127.0.0.1, a ${MEMBERS}-member conversation, ${MESSAGES} messages, ${CONCURRENCY} concurrent senders\n`);
+	const backend = await backendPhase();
+	const bare = await barePhase();
+	console.log("");
+	console.log(line(backend));
+	console.log(line(bare));
+	const rate = (s: Stats) => (s.messages - s.lost) / s.seconds;
+	console.log(
+		`\nratio backend / bare: throughput ${(rate(backend) / rate(bare)).toFixed(3)}x, ` +
+			`p50 latency ${(percentile(backend.latencies, 50) / percentile(bare.latencies, 50)).toFixed(1)}x, p99 latency ${(percentile(backend.latencies, 99) / percentile(bare.latencies, 99)).toFixed(1)}x`,
+	);
+	if (backend.lost || bare.lost) process.exitCode = 1;
+}
+
+main().then(
+	() => process.exit(process.exitCode ?? 0),
+	(err: unknown) => {
+		console.error(err);
+		process.exit(1);
+	},
+);
