@@ -67,7 +67,10 @@ class MemoryPresence implements PresenceStore {
 
 	async refresh(entries: { userId: string; connectionId: string }[]): Promise<void> {
 		const now = Date.now();
-		for (const { userId, connectionId } of entries) this.users.get(userId)?.set(connectionId, now);
+		for (const { userId, connectionId } of entries) {
+			const conns = this.users.get(userId);
+			if (conns?.has(connectionId)) conns.set(connectionId, now);
+		}
 	}
 
 	async online(userIds: string[]): Promise<string[]> {
