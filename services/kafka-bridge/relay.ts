@@ -185,7 +185,7 @@ export class OutboxRelay {
 	}
 
 	private async currentSchemas(): Promise<string[]> {
-		if (Date.now() - this.schemas.at > 10_000) this.schemas = { list: await outboxSchemas(this.opts.db), at: Date.now() };
+		if (Date.now() - this.schemas.at > 2000) this.schemas = { list: await outboxSchemas(this.opts.db), at: Date.now() };
 		return this.schemas.list;
 	}
 

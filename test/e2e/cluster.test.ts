@@ -56,7 +56,7 @@ describe("cluster over NATS with the kafka-bridge", () => {
 		cluster = await startCluster({ nodes: ["gateway", "auth", "inventory", "sales", "kafka-bridge"], env: { KAFKA_BROKERS, REDIS_URL: "redis://127.0.0.1:6379" } });
 		// The fixtures only need request() and createUser(): the cluster offers both, through the gateway.
 		w = await buildWorld(cluster as unknown as TestApp);
-	});
+	}, 400_000); // may wait for the exclusive Kafka fault test to finish
 	afterAll(async () => {
 		await proxy?.cut().catch(() => undefined);
 		await cluster?.stop();

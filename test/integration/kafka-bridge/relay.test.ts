@@ -36,7 +36,7 @@ describe("kafka-bridge: outbox relay and inbound events", () => {
 			services: ["auth", "kafka-bridge"],
 			env: { KAFKA_BROKERS, TRANSPORTER: "Fake", NAMESPACE: `t${randomUUID().slice(0, 8)}`, JWT_SECRET: randomUUID() + randomUUID() },
 		});
-	});
+	}, 400_000); // may wait for the exclusive Kafka fault test to finish
 	afterAll(async () => {
 		for (const b of extra) await b.stop().catch(() => undefined);
 		await app?.stop();
