@@ -14,6 +14,7 @@
  */
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { Client } from "pg";
 import { startTestApp } from "../test/helpers/app";
@@ -74,24 +75,35 @@ async function benchPos() {
 		const count = async () => Number((await pg.query("SELECT count(*) AS n FROM sales.transactions")).rows[0].n);
 		const before = await count();
 
+		// The load generator runs in a worker thread (autocannon `workers`), not on the server's event loop;
+		// its per-request body builder is a small module written to a temp dir (workers load it by path).
+		const setupFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "pos-bench-")), "setup-request.js");
+		fs.writeFileSync(
+			setupFile,
+			`const ids = ${JSON.stringify(flavorIds)};
+module.exports = (req) => {
+	const a = Math.floor(Math.random() * ids.length);
+	const b = (a + 1 + Math.floor(Math.random() * (ids.length - 1))) % ids.length;
+	const paymentMethod = ["CASH", "CARD", "MOBILE"][a % 3];
+	return { ...req, body: JSON.stringify({ items: [{ flavorId: ids[a], quantity: 1 + (a % 2) }, { flavorId: ids[b], quantity: 1 }], paymentMethod }) };
+};
+`,
+		);
 		const result = await autocannon({
 			url: app.baseUrl,
 			connections: CONNECTIONS,
 			duration: SECONDS,
+			workers: 1,
 			requests: [
 				{
 					method: "POST",
 					path: `/api/v1/sales/shops/${shopId}/pos-transactions`,
 					headers: { "content-type": "application/json", authorization: `Bearer ${clerk.token}` },
-					setupRequest(req: Record<string, unknown>) {
-						const a = Math.floor(Math.random() * FLAVORS);
-						const b = (a + 1 + Math.floor(Math.random() * (FLAVORS - 1))) % FLAVORS;
-						const payment = ["CASH", "CARD", "MOBILE"][a % 3];
-						return { ...req, body: JSON.stringify({ items: [{ flavorId: flavorIds[a], quantity: 1 + (a % 2) }, { flavorId: flavorIds[b], quantity: 1 }], paymentMethod: payment }) };
-					},
+					setupRequest: setupFile,
 				},
 			],
 		});
+		fs.rmSync(path.dirname(setupFile), { recursive: true, force: true });
 		// Let in-flight sales and the event handlers they trigger (other services consume SALE_COMPLETED) finish.
 		await new Promise((r) => setTimeout(r, 1500));
 		const recorded = (await count()) - before;

@@ -137,41 +137,38 @@ export async function recordSale(host: Host, ctx: Context | null, input: SaleInp
 
 	const outcome = await host.transaction(async (t) => {
 		// Claim the key first: a concurrent duplicate waits here for our commit, then finds the sale.
+		// The lines go in with the same statement (only if the claim succeeded): one round trip.
+		const r: Record<string, unknown> = {
+			shopId: input.shopId,
+			clerkId: input.clerkId,
+			patronId: input.patronId,
+			totalAmount,
+			paymentMethod: input.paymentMethod,
+			key: input.idempotencyKey ?? null,
+			clientId: input.clientId ?? null,
+			hash: requestHash(input),
+			occurredAt: input.occurredAt ?? null,
+		};
+		const values = lines
+			.map((l, i) => {
+				Object.assign(r, { [`f${i}`]: l.flavorId, [`n${i}`]: l.name, [`q${i}`]: l.quantity, [`u${i}`]: l.unitPrice, [`s${i}`]: l.lineTotal });
+				return `(${i + 1}, :f${i}::uuid, :n${i}, :q${i}::int, :u${i}::bigint, :s${i}::bigint)`;
+			})
+			.join(", ");
 		const [inserted] = await host.db.query<{ id: string; occurredAt: Date; createdAt: Date }>(
-			`INSERT INTO sales.transactions (shop_id, clerk_id, patron_id, total_amount, payment_method, idempotency_key, client_id, request_hash, occurred_at)
-			 VALUES (:shopId, :clerkId, :patronId, :totalAmount, :paymentMethod, :key, :clientId, :hash, COALESCE(:occurredAt::timestamptz, now()))
-			 ON CONFLICT DO NOTHING RETURNING id, occurred_at AS "occurredAt", created_at AS "createdAt"`,
-			{
-				replacements: {
-					shopId: input.shopId,
-					clerkId: input.clerkId,
-					patronId: input.patronId,
-					totalAmount,
-					paymentMethod: input.paymentMethod,
-					key: input.idempotencyKey ?? null,
-					clientId: input.clientId ?? null,
-					hash: requestHash(input),
-					occurredAt: input.occurredAt ?? null,
-				},
-				type: QueryTypes.SELECT,
-				transaction: t,
-			},
+			`WITH tx AS (
+			   INSERT INTO sales.transactions (shop_id, clerk_id, patron_id, total_amount, payment_method, idempotency_key, client_id, request_hash, occurred_at)
+			   VALUES (:shopId, :clerkId, :patronId, :totalAmount, :paymentMethod, :key, :clientId, :hash, COALESCE(:occurredAt::timestamptz, now()))
+			   ON CONFLICT DO NOTHING RETURNING id, occurred_at, created_at),
+			 lines AS (
+			   INSERT INTO sales.transaction_items (transaction_id, line_no, flavor_id, flavor_name, quantity, unit_price, line_total)
+			   SELECT tx.id, v.* FROM tx, (VALUES ${values}) v)
+			 SELECT id, occurred_at AS "occurredAt", created_at AS "createdAt" FROM tx`,
+			{ replacements: r, type: QueryTypes.SELECT, transaction: t },
 		);
 		if (!inserted) return null;
 
 		// Everything that does not depend on stock is written before the stock rows are locked (short lock hold).
-		const r: Record<string, unknown> = { id: inserted.id };
-		const values = lines
-			.map((l, i) => {
-				Object.assign(r, { [`f${i}`]: l.flavorId, [`n${i}`]: l.name, [`q${i}`]: l.quantity, [`u${i}`]: l.unitPrice, [`s${i}`]: l.lineTotal });
-				return `(:id::uuid, ${i + 1}, :f${i}::uuid, :n${i}, :q${i}::int, :u${i}::bigint, :s${i}::bigint)`;
-			})
-			.join(", ");
-		await host.db.query(`INSERT INTO sales.transaction_items (transaction_id, line_no, flavor_id, flavor_name, quantity, unit_price, line_total) VALUES ${values}`, {
-			replacements: r,
-			transaction: t,
-		});
-
 		const sale: SaleJson = {
 			id: inserted.id,
 			shopId: input.shopId,
