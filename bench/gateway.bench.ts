@@ -69,12 +69,16 @@ async function main(): Promise<void> {
 		for (let i = 0; i < 200; i++) await app.request("GET", "/api/v1/auth/me", { token: user.token });
 
 		console.log(`GET /api/v1/auth/me, ${CONNECTIONS} connections, ${SECONDS} s each, 127.0.0.1, node ${process.version}`);
+		const cpuBefore = process.cpuUsage();
 		const gateway = await autocannon(`${app.baseUrl}/api/v1/auth/me`, { authorization: `Bearer ${user.token}` });
+		const cpu = process.cpuUsage(cpuBefore);
+		const cpuMsPerRequest = (cpu.user + cpu.system) / 1000 / Math.max(1, gateway.requests.total);
 		const baseline = await autocannon(bareUrl, { authorization: `Bearer ${user.token}` });
 		console.log(row("gateway (JWT, limits, auth + PG)", gateway));
 		console.log(row("bare node:http (same JSON)", baseline));
 		const ratio = gateway.requests.average / baseline.requests.average;
 		console.log(`ratio gateway/bare: ${(ratio * 100).toFixed(1)} % of the requests/s; p99 ${gateway.latency.p99} ms vs ${baseline.latency.p99} ms (x${(gateway.latency.p99 / Math.max(1, baseline.latency.p99)).toFixed(1)})`);
+		console.log(`backend process CPU during the gateway run: ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s of ${SECONDS} s, ${cpuMsPerRequest.toFixed(2)} ms per request`);
 		console.log(`total bench time ${((Date.now() - started) / 1000).toFixed(1)} s`);
 		if (gateway.non2xx || gateway.errors || gateway["2xx"] === 0) {
 			console.error("The gateway answered errors during the run: the figures are not valid.");
