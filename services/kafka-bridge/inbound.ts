@@ -2,9 +2,10 @@
  * Inbound: envelopes that arrive on the catalog's topics from OUTSIDE this
  * cluster (another system producing `purchase-order`, say) become broker events.
  *
- * - Our own relayed events carry the header `eislager-origin: outbox` with our
- *   NAMESPACE: they were already emitted on the broker at commit time, so they
- *   are skipped (a message relayed by another cluster's namespace is foreign).
+ * - Events relayed by an EisLager outbox carry the header `eislager-origin: outbox`
+ *   (and the relaying cluster's NAMESPACE, for operators): they were already
+ *   emitted on the broker at commit time, so they are skipped. Clusters sharing a
+ *   Kafka (staging next to tests, say) thus never import each other's events.
  * - De-duplication by envelope id: an id is recorded in
  *   `kafka_bridge.inbound_events` after its broker emit; a redelivered or
  *   re-produced envelope with a known id is skipped. A crash between emit and
@@ -122,8 +123,8 @@ export class InboundConsumer {
 	}
 
 	async handle(topic: string, partition: number, message: KafkaMessage): Promise<InboundOutcome> {
-		const { broker, db, namespace } = this.opts;
-		if (header(message, HEADERS.origin) === ORIGIN_OUTBOX && header(message, HEADERS.namespace) === namespace) {
+		const { broker, db } = this.opts;
+		if (header(message, HEADERS.origin) === ORIGIN_OUTBOX) {
 			broker.metrics.increment(APP_METRICS.inboundDuplicates, { topic });
 			return "own";
 		}
