@@ -21,13 +21,15 @@ import { Server, type Socket } from "socket.io";
 import { createAdapter } from "@socket.io/redis-adapter";
 import Redis from "ioredis";
 import Validator from "fastest-validator";
+import { RateLimiterRes } from "rate-limiter-flexible";
 import { config } from "../../lib/config";
-import { toErrorResponse } from "../../lib/errors";
+import { serviceUnavailable, toErrorResponse, tooManyRequests } from "../../lib/errors";
 import { INTERNAL_EVENTS, SOCKET_EVENTS, type SocketEvent, type SocketPush } from "../../lib/events";
 import { conversationRoom, presence, PRESENCE_HEARTBEAT_MS, pushToSockets, userRoom, type PresenceStatus } from "../../lib/presence";
 import { bearerToken, verifyAccessToken } from "../../lib/tokens";
 import { defineMixin } from "../../lib/service";
 import type { AuthUser } from "../../lib/types";
+import type { RateLimiters } from "./http";
 
 /** Actions a socket may `call` (each still subject to its roles and ownership checks). */
 export const SOCKET_ACTIONS = [
@@ -72,11 +74,23 @@ interface Methods {
 }
 interface State {
 	io: Server;
+	/** The gateway's HTTP rate limiters (api.service.ts creates them). */
+	limiters?: RateLimiters;
 	server: HttpServer;
 	redisAdapterClients?: Redis[];
 	presenceTimer?: NodeJS.Timeout;
 }
 type This = Service & Methods & State;
+
+/** The HTTP per-user limit, for socket calls: a 429 ack carries `details.retryAfter` (no headers on a socket). */
+async function consumeSocketCall(limiters: RateLimiters, userId: string): Promise<void> {
+	try {
+		await limiters.general.consume(`user:${userId}`);
+	} catch (rejection) {
+		if (rejection instanceof RateLimiterRes) throw tooManyRequests("Too many requests, slow down", "RATE_LIMITED", Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)));
+		throw serviceUnavailable("Rate limiter unavailable");
+	}
+}
 
 const validator = new Validator();
 type Issues = { field?: string; message?: string; type?: string }[];
@@ -122,6 +136,8 @@ export const SocketMixin = defineMixin<This>({
 									setTimeout(() => socket.disconnect(true), 100).unref();
 									throw err;
 								}
+								// The same per-user budget as HTTP (RATE_LIMIT_PER_MIN).
+								if (this.limiters) await consumeSocketCall(this.limiters, socket.data.user.id);
 								opts.meta.ip = socket.handshake.address;
 								opts.meta.userAgent = String(socket.handshake.headers["user-agent"] ?? "").slice(0, 256);
 								delete opts.meta.$rooms;
