@@ -30,6 +30,36 @@ describe("communications over HTTP", () => {
 		fs.rmSync(filesDir, { recursive: true, force: true });
 	});
 
+	it("publishes every route of spec section 5 in the OpenAPI document, also under /api/communications", async () => {
+		const doc = await app.request("GET", "/api/v1/openapi.json");
+		const routes = [
+			["get", "/chat/conversations"],
+			["post", "/chat/conversations"],
+			["get", "/chat/conversations/{id}/messages"],
+			["post", "/chat/conversations/{id}/messages"],
+			["post", "/chat/messages/{id}/read"],
+			["get", "/chat/online-users"],
+			["get", "/emails"],
+			["post", "/emails"],
+			["get", "/emails/{id}"],
+			["put", "/emails/{id}/read"],
+			["put", "/emails/{id}/star"],
+			["post", "/emails/{id}/reply"],
+			["get", "/notifications"],
+			["post", "/notifications"],
+			["put", "/notifications/{id}/read"],
+			["delete", "/notifications/{id}"],
+			["post", "/notifications/mark-all"],
+			["post", "/upload/chat-attachments"],
+			["get", "/chat/attachments/{id}"],
+		];
+		const missing = routes.filter(([method, route]) => !doc.body.paths[`/api/v1/communications${route}`]?.[method]);
+		expect(missing).toEqual([]);
+		const internal = Object.keys(doc.body.paths).filter((p) => /contacts|isParticipant|announce/.test(p));
+		expect(internal).toEqual([]);
+		expect((await app.request("GET", "/api/communications/notifications", { token: a.token })).status).toBe(200);
+	});
+
 	describe("email", () => {
 		it("sends, lists by folder, filters, reads, stars and replies in a thread; outsiders get 404", async () => {
 			const sb = await connectSocket(app.baseUrl, { token: b.token });
