@@ -9,7 +9,7 @@ import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
 import { ConsumerMixin, type ConsumerThis } from "../../mixins/consumer.mixin";
 import { CacheCleaner, type CacheCleanerThis } from "../../mixins/cache-cleaner.mixin";
-import { conflict, forbidden, notFound, validationError } from "../../lib/errors";
+import { conflict, forbidden, notFound, unauthorized, validationError } from "../../lib/errors";
 import { findOptions, toPage } from "../../lib/pagination";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
 import type { EventEnvelope, EventName } from "../../lib/events";
@@ -47,10 +47,12 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				const factory = await resolveFactory(ctx, factoryId);
 				if (!factory) throw validationError("factoryId", `Unknown factory ${factoryId}`, "unknownFactory");
 				assertFlavors(items, await getFlavors(ctx, items.map((i) => i.flavorId)));
-				const by = ctx.meta.user?.id ?? null;
+				// Internal callers (seeding, REPL) pass the acting user in meta like the gateway does.
+				const by = ctx.meta.user?.id;
+				if (!by) throw unauthorized("A purchase order needs the requesting user");
 				const order = await this.transaction(async (t) => {
 					const created = await this.models.Order.create(
-						{ shopId, factoryId, items: items.map(({ flavorId, quantity }) => ({ flavorId, quantity })), requestedBy: by ?? shopId, history: [{ status: "PENDING", by, at: new Date().toISOString() }] },
+						{ shopId, factoryId, items: items.map(({ flavorId, quantity }) => ({ flavorId, quantity })), requestedBy: by, history: [{ status: "PENDING", by, at: new Date().toISOString() }] },
 						{ transaction: t },
 					);
 					await this.publish(t, ctx, "PURCHASE_ORDER_CREATED", { orderId: created.id, shopId, factoryId, items: created.items, requestedBy: created.requestedBy, createdAt: created.createdAt.toISOString() }, created.id);
