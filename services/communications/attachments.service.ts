@@ -102,7 +102,10 @@ const schema: ServiceSchema<ServiceSettingSchema, CommsThis> = {
 				await fs.promises.mkdir(chatDir(), { recursive: true });
 				await fs.promises.writeFile(path.join(chatDir(), storageName), content, { flag: "wx", mode: 0o640 });
 				const originalName = path.basename(String(meta.filename ?? "file")).replace(/[^\w.\- ]/g, "_").slice(0, 200) || "file";
-				const row = await this.models.Attachment.create({ conversationId, uploaderId: me, storageName, originalName, mimeType: type.mime, size: content.length });
+				const row = await this.models.Attachment.create({ conversationId, uploaderId: me, storageName, originalName, mimeType: type.mime, size: content.length }).catch(async (err: unknown) => {
+					await fs.promises.unlink(path.join(chatDir(), storageName)).catch(() => undefined);
+					throw err;
+				});
 				respondCreated(ctx, `/api/v1/communications/chat/attachments/${row.id}`);
 				return { ...toAttachmentView(row), conversationId, messageType: type.kind };
 			},
