@@ -25,15 +25,21 @@ export function serviceFolderOf(path: string): string | undefined {
 	return segments[0] === "auth" ? "auth" : undefined;
 }
 
-export function unavailableService(broker: ServiceBroker, path: string, err: unknown): Error | undefined {
+/**
+ * 503 when the path's service folder has no available node, or has one whose
+ * routes the gateway has not rebuilt yet (moleculer-web regenerates aliases a
+ * moment after services join). A path the gateway does route for that folder
+ * elsewhere is a genuine 404.
+ */
+export function unavailableService(broker: ServiceBroker, path: string, err: unknown, aliases: { action?: string }[] = []): Error | undefined {
 	const e = err as { code?: unknown; type?: unknown } | undefined;
 	if (e?.code !== 404 || e.type !== "NOT_FOUND") return undefined;
 	const folder = serviceFolderOf(path);
 	if (!folder || NOT_ROUTED.has(folder)) return undefined;
 	folders ??= new Set(availableServices());
 	if (!folders.has(folder)) return undefined;
-	const served = (broker.registry.getServiceList({ onlyAvailable: true }) as { name: string }[]).some(
-		(s) => s.name === folder || s.name.startsWith(`${folder}.`),
-	);
-	return served ? undefined : serviceUnavailable(`No node serves "${folder}" right now`);
+	const ofFolder = (name: string | undefined) => name !== undefined && (name === folder || name.startsWith(`${folder}.`));
+	const served = (broker.registry.getServiceList({ onlyAvailable: true }) as { name: string }[]).some((s) => ofFolder(s.name));
+	const routed = aliases.some((a) => ofFolder(a.action?.slice(0, a.action.lastIndexOf("."))));
+	return served && routed ? undefined : serviceUnavailable(`No node serves "${folder}" right now`);
 }

@@ -203,6 +203,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 			async () => (await Promise.all(nodes.map(async (n) => (await httpGet(`http://127.0.0.1:${n.port}/ready`)).status === 200))).every(Boolean),
 			30_000,
 		);
+		await waitUntil("the test node to see every service", () => {
+			const names = (broker.registry.getServiceList({ onlyAvailable: true }) as { name: string }[]).map((s) => s.name);
+			return services.every((f) => names.some((n) => n === f || n.startsWith(`${f}.`)));
+		});
 		if (order.includes("gateway")) {
 			for (const folder of options.routed ?? folders) {
 				await waitUntil(`the gateway to route /api/v1/${folder}`, async () => {
