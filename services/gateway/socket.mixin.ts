@@ -79,6 +79,8 @@ interface State {
 	server: HttpServer;
 	redisAdapterClients?: Redis[];
 	presenceTimer?: NodeJS.Timeout;
+	/** Set while this node shuts down: its sockets are closed, clients reconnect elsewhere. */
+	shuttingDown?: boolean;
 }
 type This = Service & Methods & State;
 
@@ -305,6 +307,7 @@ export const SocketMixin = defineMixin<This>({
 
 		/** USER_STATUS_CHANGE to everyone who shares a conversation with the user. */
 		async announceStatus(this: This, userId: string, status: PresenceStatus) {
+			if (this.shuttingDown) return;
 			let contacts: string[] = [];
 			if (!this.broker.registry.actions.isAvailable("communications.chat.contacts")) return;
 			try {
@@ -331,6 +334,7 @@ export const SocketMixin = defineMixin<This>({
 	},
 
 	async stopped(this: This) {
+		this.shuttingDown = true;
 		clearInterval(this.presenceTimer);
 		if (this.io) {
 			this.io.local.disconnectSockets(true);
