@@ -45,6 +45,7 @@ interface Methods {
 	pushNotifications(rows: Notification[]): Promise<void>;
 	notifyFromEvent<K extends EventName>(event: EventEnvelope<K>, recipients: string[], type: string, message: string, data: Record<string, unknown>): Promise<void>;
 	shopStaff(shopId: string): Promise<string[]>;
+	nameOf(action: string, params: Record<string, string>): Promise<string | null>;
 }
 type This = CommsThis & Methods;
 
@@ -141,23 +142,26 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			async handler(this: This, ctx: Context<EventEnvelope<"INVENTORY_LOW">>) {
 				const event = ctx.params;
 				const { shopId, flavorId, quantity, reorderThreshold } = event.data;
-				const staff = await this.shopStaff(shopId);
-				await this.notifyFromEvent(event, staff, "INVENTORY_LOW", `Low stock: ${quantity} left of a flavor (reorder threshold ${reorderThreshold}).`, { shopId, flavorId, quantity, reorderThreshold });
+				const [staff, shop, flavor] = await Promise.all([this.shopStaff(shopId), this.nameOf("sales.shops.get", { shopId }), this.nameOf("inventory.flavors.get", { flavorId })]);
+				const message = `Low stock at ${shop ?? "your shop"}: ${flavor ?? "a flavor"} is down to ${quantity} (reorder threshold ${reorderThreshold}).`;
+				await this.notifyFromEvent(event, staff, "INVENTORY_LOW", message, { shopId, flavorId, quantity, reorderThreshold });
 			},
 		},
 		["REVIEW_SUBMITTED" satisfies EventName]: {
 			async handler(this: This, ctx: Context<EventEnvelope<"REVIEW_SUBMITTED">>) {
 				const event = ctx.params;
 				const { shopId, reviewId, rating } = event.data;
-				const staff = await this.shopStaff(shopId);
-				await this.notifyFromEvent(event, staff, "REVIEW_SUBMITTED", `New ${rating}-star review for your shop.`, { shopId, reviewId, rating });
+				const [staff, shop] = await Promise.all([this.shopStaff(shopId), this.nameOf("sales.shops.get", { shopId })]);
+				await this.notifyFromEvent(event, staff, "REVIEW_SUBMITTED", `New ${rating}-star review for ${shop ?? "your shop"}.`, { shopId, reviewId, rating });
 			},
 		},
 		["EXPIRY_WARNING" satisfies EventName]: {
 			async handler(this: This, ctx: Context<EventEnvelope<"EXPIRY_WARNING">>) {
 				const event = ctx.params;
-				const { managerId, factoryId, stockItemId, batchId, quantity, expiryDate } = event.data;
-				await this.notifyFromEvent(event, managerId ? [managerId] : [], "EXPIRY_WARNING", `Batch ${batchId} (${quantity} units) expires on ${expiryDate}.`, {
+				const { managerId, factoryId, flavorId, stockItemId, batchId, quantity, expiryDate } = event.data;
+				if (!managerId) return;
+				const flavor = await this.nameOf("inventory.flavors.get", { flavorId });
+				await this.notifyFromEvent(event, [managerId], "EXPIRY_WARNING", `Batch ${batchId}${flavor ? ` of ${flavor}` : ""} (${quantity} units) expires on ${expiryDate}.`, {
 					factoryId,
 					stockItemId,
 					batchId,
@@ -201,6 +205,16 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				);
 			});
 			await this.pushNotifications(rows);
+		},
+
+		/** A display name for a message (best effort: the notification goes out without it). */
+		async nameOf(this: This, action: string, params: Record<string, string>): Promise<string | null> {
+			try {
+				const entity = await this.broker.call<{ name?: unknown } | null, Record<string, string>>(action, params);
+				return typeof entity?.name === "string" ? entity.name : null;
+			} catch {
+				return null;
+			}
 		},
 
 		/** The shop's manager and assigned staff (sales.shops.staffIds). */

@@ -47,6 +47,7 @@ describe("POS → INVENTORY_LOW → clerk notifications", () => {
 
 		const live = await online.next<NotificationView>("NOTIFICATION_RECEIVED", (n) => n.type === "INVENTORY_LOW");
 		expect(live).toMatchObject({ userId: w.clerk.id, type: "INVENTORY_LOW", data: { shopId: w.shopId, flavorId: flavor.id, quantity: 3, reorderThreshold: 5 } });
+		expect((live as NotificationView & { message: string }).message).toBe("Low stock at Gelato Centrale: Mango is down to 3 (reorder threshold 5).");
 
 		for (const clerk of [w.clerk, secondClerk]) {
 			const list = await app.request("GET", "/api/v1/communications/notifications?unread=true", { token: clerk.token });
