@@ -75,6 +75,7 @@ export class OutboxRelay {
 	private schemas: { list: string[]; at: number } = { list: [], at: 0 };
 	private nextPurgeAt = 0;
 	private failures = 0;
+	private lockCheckedAt = 0;
 
 	constructor(private readonly opts: RelayOptions) {}
 
@@ -149,8 +150,11 @@ export class OutboxRelay {
 			this.lockClient = client;
 		}
 		if (this.role === "leader") {
-			// Still connected (the lock lives as long as the session)?
-			await withTimeout(this.lockClient.query("SELECT 1"), 3000, "lock connection check");
+			// Still connected (the lock lives as long as the session)? Checked once a second at most.
+			if (Date.now() - this.lockCheckedAt >= 1000) {
+				await withTimeout(this.lockClient.query("SELECT 1"), 3000, "lock connection check");
+				this.lockCheckedAt = Date.now();
+			}
 			return true;
 		}
 		const res = await this.lockClient.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(x'${RELAY_LOCK_KEY}'::bigint) AS locked`);

@@ -10,7 +10,7 @@ import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
 import { Client } from "pg";
-import { startCluster, waitUntil, type Cluster, type NodeProcess } from "../helpers/cluster";
+import { httpGet, startCluster, waitUntil, type Cluster, type NodeProcess } from "../helpers/cluster";
 import { endOffsets, kafkaTestLock, requireKafka, TopicReader, KAFKA_BROKERS } from "../helpers/kafka";
 import { buildWorld, setStock } from "../integration/sales/fixtures";
 import type { TestApp } from "../helpers/app";
@@ -59,6 +59,7 @@ describe("kafka fault test: bridge SIGKILL and Kafka restart during 1,000 sales"
 		const from = await endOffsets(EVENT_CATALOG.SALE_COMPLETED.topic);
 		await waitUntil("a leading bridge", async () => Boolean(await leaderBridge()), 20_000);
 
+		let kafkaDownReady: { ready: boolean; checks: Record<string, { ok: boolean; error?: string }> } | undefined;
 		const statuses: Record<number, number> = {};
 		const saleIds: string[] = [];
 		let next = 0;
@@ -86,6 +87,10 @@ describe("kafka fault test: bridge SIGKILL and Kafka restart during 1,000 sales"
 			note("stopping Kafka");
 			await run("bash", [KAFKA_SH, "stop"], { timeout: 120_000 });
 			note("Kafka stopped");
+			const live = cluster.nodes.find((n) => n.name === "kafka-bridge" && n.child.exitCode === null && n.child.signalCode === null)!;
+			await waitUntil("the bridge to report not ready while Kafka is down", async () => (await httpGet(`http://127.0.0.1:${live.port}/ready`)).status === 503, 20_000, 250);
+			kafkaDownReady = JSON.parse((await httpGet(`http://127.0.0.1:${live.port}/ready`)).text) as typeof kafkaDownReady;
+			note(`bridge /ready: ${JSON.stringify(kafkaDownReady?.checks.kafka)}`);
 			await waitUntil("600 sales", () => saleIds.length >= 600 || next >= SALES, 120_000, 20);
 			note("starting Kafka");
 			await run("bash", [KAFKA_SH, "start"], { timeout: 120_000 });
@@ -93,6 +98,7 @@ describe("kafka fault test: bridge SIGKILL and Kafka restart during 1,000 sales"
 		};
 		await Promise.all([seller(), seller(), seller(), ...Array.from({ length: CONCURRENCY - 3 }, seller), chaos()]);
 		expect(statuses).toEqual({ 201: SALES });
+		expect(kafkaDownReady).toMatchObject({ ready: false, checks: { kafka: { ok: false } } });
 
 		// A bridge killed for good is replaced by a new process, as an orchestrator would.
 		await cluster.startNode("kafka-bridge");

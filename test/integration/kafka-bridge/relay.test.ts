@@ -160,3 +160,30 @@ describe("kafka-bridge without KAFKA_BROKERS", () => {
 		expect(backlog.find((b) => b.schema === "auth")?.unsent).toBeGreaterThanOrEqual(1);
 	});
 });
+
+describe("kafka-bridge with Kafka unreachable", () => {
+	let app: TestApp;
+	beforeAll(async () => {
+		// Nothing listens on port 1: every connection is refused at once.
+		app = await startTestApp({ services: ["auth", "kafka-bridge"], env: { KAFKA_BROKERS: "127.0.0.1:1" } });
+	});
+	afterAll(async () => app?.stop());
+
+	it("retries with backoff, reports not ready, and keeps the rows unsent", async () => {
+		const user = await app.createUser("PATRON");
+		const db = app.broker.getLocalService("auth")!.db;
+		await until("a failed relay attempt recorded on the row", async () => {
+			const [rows] = await db.query(`SELECT attempts, last_error, sent_at FROM auth.outbox WHERE aggregate_id = :id`, { replacements: { id: user.id } });
+			const row = (rows as { attempts: number; last_error: string | null; sent_at: Date | null }[])[0];
+			return Boolean(row && row.attempts > 0 && row.last_error && row.sent_at === null);
+		});
+		const { readiness } = await import("../../../lib/health");
+		const ready = await readiness(app.broker);
+		expect(ready.ready).toBe(false);
+		expect(ready.checks.kafka.ok).toBe(false);
+		expect(ready.checks["database:auth"].ok).toBe(true);
+		const status = await app.broker.call<{ role: string; kafkaOk: boolean; lastError: string | null }>("kafka-bridge.status");
+		expect(status).toMatchObject({ role: "leader", kafkaOk: false });
+		expect(status.lastError).toBeTruthy();
+	});
+});
