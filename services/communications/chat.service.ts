@@ -159,12 +159,13 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				if (messageType === "TEXT" && attachmentId) throw validationError("attachmentId", "A TEXT message has no attachment.", "forbidden");
 				if (messageType !== "TEXT" && !attachmentId) throw validationError("attachmentId", `A ${messageType} message needs an uploaded attachment.`, "required");
 				const { message, recipients, attachment } = await this.transaction(async (t) => {
-					await this.requireParticipant(conversationId, me, t);
+					// One read answers both "is the caller a participant?" and "who receives it?" (no route deletes a conversation).
+					const participants = await this.models.Participant.findAll({ where: { conversationId }, attributes: ["userId"], transaction: t });
+					if (!participants.some((p) => p.userId === me)) throw notFound("Conversation", conversationId);
 					const attachment = attachmentId ? await this.models.Attachment.findOne({ where: { id: attachmentId, conversationId, uploaderId: me }, transaction: t }) : null;
 					if (attachmentId && !attachment) throw validationError("attachmentId", "No such attachment uploaded by you to this conversation.", "reference");
 					const message = await this.models.Message.create({ conversationId, senderId: me, content, messageType, attachmentId: attachmentId ?? null }, { transaction: t });
 					await this.models.Participant.update({ lastReadSeq: message.seq, lastReadAt: new Date() }, { where: { conversationId, userId: me }, transaction: t });
-					const participants = await this.models.Participant.findAll({ where: { conversationId }, transaction: t });
 					const recipients = participants.map((p) => p.userId).filter((id) => id !== me);
 					await this.publish(t, ctx, "MESSAGE_RECEIVED", { messageId: message.id, conversationId, senderId: me, recipientIds: recipients, messageType, createdAt: message.createdAt.toISOString() }, conversationId);
 					return { message, recipients, attachment };
