@@ -59,7 +59,8 @@ interface SocketData {
 	/** Serializes presence updates of one socket (connect, away, back, disconnect). */
 	presenceChain: Promise<unknown>;
 }
-type AppSocket = Socket & { data: SocketData; client: { user?: AuthUser } };
+/** A socket as moleculer-io hands it over: `$service` is the gateway service. */
+type AppSocket = Socket & { data: SocketData; client: { user?: AuthUser }; $service: This };
 type Ack = ((err: unknown, res?: unknown) => void) | undefined;
 
 interface Methods {
@@ -112,11 +113,49 @@ function clientEventHandlers(): Record<string, (this: AppSocket, payload: unknow
 	for (const event of CLIENT_EVENTS) {
 		handlers[SOCKET_EVENTS[event]] = function (this: AppSocket, payload: unknown, ack: Ack) {
 			if (typeof payload === "function" && ack === undefined) [payload, ack] = [undefined, payload as Ack];
-			const svc = (this as unknown as { $service: This }).$service;
+			const svc = this.$service;
 			void svc.onClientEvent(this, event, payload, ack);
 		};
 	}
 	return handlers;
+}
+
+/**
+ * How `call` runs (moleculer-io's `call` action reads this): only allow-listed actions,
+ * the token re-checked (revoked or expired since the handshake → 401), the user's rate limit.
+ */
+const CALL_ITEM = {
+	whitelist: SOCKET_ACTIONS,
+	async onBeforeCall(this: This, _ctx: Context, socket: AppSocket, _action: string, _params: unknown, opts: { meta: Record<string, unknown> }) {
+		try {
+			opts.meta.user = await verifyAccessToken(socket.data.token);
+		} catch (err) {
+			// Answer the call with the 401 first, then close the socket.
+			setTimeout(() => socket.disconnect(true), 100).unref();
+			throw err;
+		}
+		// The same per-user budget as HTTP (RATE_LIMIT_PER_MIN).
+		if (this.limiters) await consumeSocketCall(this.limiters, socket.data.user.id);
+		opts.meta.ip = socket.handshake.address;
+		opts.meta.userAgent = String(socket.handshake.headers["user-agent"] ?? "").slice(0, 256);
+		delete opts.meta.$rooms;
+	},
+};
+
+/**
+ * The `call` event: moleculer-io's own handler, minus its per-message metrics, whose
+ * labels include every socket's private room (one new series per socket: unbounded).
+ */
+function callHandler(this: AppSocket, action: unknown, params: unknown, respond?: Ack): void {
+	if (typeof params === "function" && respond === undefined) [params, respond] = [null, params as Ack];
+	const svc = this.$service;
+	svc.actions.call({ socket: this, action, params, handlerItem: CALL_ITEM }).then(
+		(res) => respond?.(null, res),
+		(err: { code?: number; message?: string }) => {
+			if (!(Number(err?.code) >= 400 && Number(err?.code) < 500)) svc.logger.error("Socket call failed:", err?.message, err);
+			svc.socketOnError(err, respond);
+		},
+	);
 }
 
 export const SocketMixin = defineMixin<This>({
@@ -127,24 +166,7 @@ export const SocketMixin = defineMixin<This>({
 				"/": {
 					authorization: true,
 					events: {
-						call: {
-							whitelist: SOCKET_ACTIONS,
-							async onBeforeCall(this: This, _ctx: Context, socket: AppSocket, _action: string, _params: unknown, opts: { meta: Record<string, unknown> }) {
-								// Same checks as HTTP on every call: a token revoked or expired since the handshake stops working.
-								try {
-									opts.meta.user = await verifyAccessToken(socket.data.token);
-								} catch (err) {
-									// Answer the call with the 401 first, then close the socket.
-									setTimeout(() => socket.disconnect(true), 100).unref();
-									throw err;
-								}
-								// The same per-user budget as HTTP (RATE_LIMIT_PER_MIN).
-								if (this.limiters) await consumeSocketCall(this.limiters, socket.data.user.id);
-								opts.meta.ip = socket.handshake.address;
-								opts.meta.userAgent = String(socket.handshake.headers["user-agent"] ?? "").slice(0, 256);
-								delete opts.meta.$rooms;
-							},
-						},
+						call: callHandler,
 						...clientEventHandlers(),
 					},
 				},
