@@ -15,6 +15,7 @@ import type { Sequelize } from "sequelize";
 import { config } from "./config";
 import { redisClient } from "./redis";
 import { APP_METRICS, prometheusText, registerAppMetrics } from "./metrics";
+import { MIGRATIONS } from "../migrations";
 
 const CHECK_TIMEOUT_MS = 1500;
 
@@ -72,6 +73,7 @@ export async function readiness(broker: ServiceBroker): Promise<Readiness> {
 	if (redis) checks.redis = await check(() => redis.ping());
 	await Promise.all(
 		[...databases(broker)].map(async ([schema, db]) => {
+			if (!MIGRATIONS[schema]?.some((m) => m.name === "000-common-tables")) return void reportPool(broker, schema, db);
 			checks[`database:${schema}`] = await check(() => db.query("SELECT 1"));
 		}),
 	);
@@ -90,15 +92,19 @@ export async function readiness(broker: ServiceBroker): Promise<Readiness> {
 	return { ready, nodeID: broker.nodeID, checks };
 }
 
+function reportPool(broker: ServiceBroker, schema: string, db: Sequelize): void {
+	const pool = (db.connectionManager as unknown as { pool?: { size: number; available: number; using: number; waiting: number } }).pool;
+	if (!pool) return;
+	for (const state of ["size", "available", "using", "waiting"] as const) broker.metrics.set(APP_METRICS.dbPool, pool[state], { schema, state });
+}
+
 /** Refreshes pool and outbox gauges of this node's schemas, then renders every metric. */
 export async function metricsText(broker: ServiceBroker): Promise<string> {
 	registerAppMetrics(broker);
 	await Promise.all(
 		[...databases(broker)].map(async ([schema, db]) => {
-			const pool = (db.connectionManager as unknown as { pool?: { size: number; available: number; using: number; waiting: number } }).pool;
-			if (pool) {
-				for (const state of ["size", "available", "using", "waiting"] as const) broker.metrics.set(APP_METRICS.dbPool, pool[state], { schema, state });
-			}
+			if (!MIGRATIONS[schema]?.some((m) => m.name === "000-common-tables")) return void reportPool(broker, schema, db);
+			reportPool(broker, schema, db);
 			try {
 				const [rows] = await withTimeout(
 					db.query(`SELECT count(*)::int AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float AS age FROM "${schema}".outbox WHERE sent_at IS NULL`),
@@ -111,6 +117,11 @@ export async function metricsText(broker: ServiceBroker): Promise<string> {
 			}
 		}),
 	);
+	// Services may refresh their own gauges (the kafka-bridge: every schema's outbox backlog).
+	for (const svc of localServices(broker)) {
+		const refresh = (svc as Service & { refreshMetrics?: () => Promise<void> }).refreshMetrics;
+		if (typeof refresh === "function") await withTimeout(refresh.call(svc)).catch(() => undefined);
+	}
 	return prometheusText(broker);
 }
 

@@ -14,7 +14,7 @@ import { migrateSchema } from "../../lib/migrate";
 import { EVENT_NAMES, emitEvent, type EventEnvelope } from "../../lib/events";
 import { notFound } from "../../lib/errors";
 import { STRICT, uuid } from "../../lib/params";
-import { registerAppMetrics } from "../../lib/metrics";
+import { APP_METRICS, registerAppMetrics } from "../../lib/metrics";
 import type { CheckResult } from "../../lib/health";
 import { createKafka, ensureTopics, withTimeout } from "./kafka";
 import { OutboxRelay, outboxSchemas } from "./relay";
@@ -24,6 +24,7 @@ export const BRIDGE_SCHEMA = "kafka_bridge";
 
 interface Methods {
 	readinessChecks(): Promise<Record<string, CheckResult>>;
+	refreshMetrics(): Promise<void>;
 	kafkaReachable(): Promise<CheckResult>;
 }
 
@@ -132,6 +133,15 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			}
 			this.probe = { at: Date.now(), result };
 			return result;
+		},
+
+		/** /metrics: the outbox backlog of every schema, as the relay sees it. */
+		async refreshMetrics(this: This): Promise<void> {
+			const backlog = (await this.actions.backlog({})) as { schema: string; unsent: number; oldest: string | null }[];
+			for (const b of backlog) {
+				this.broker.metrics.set(APP_METRICS.outboxBacklog, b.unsent, { schema: b.schema });
+				this.broker.metrics.set(APP_METRICS.outboxOldestSec, b.oldest ? (Date.now() - Date.parse(b.oldest)) / 1000 : 0, { schema: b.schema });
+			}
 		},
 
 		/** /ready: Kafka reachable (when configured) and, on the leader, the last relay attempt succeeded. */

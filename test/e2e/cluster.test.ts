@@ -116,7 +116,10 @@ describe("cluster over NATS with the kafka-bridge", () => {
 		const bridge = cluster.nodes.find((n) => n.name === "kafka-bridge")!;
 		const bridgeReady = JSON.parse((await httpGet(`http://127.0.0.1:${bridge.port}/ready`)).text);
 		expect(bridgeReady).toMatchObject({ ready: true, checks: { kafka: { ok: true } } });
-		expect((await httpGet(`http://127.0.0.1:${bridge.port}/metrics`)).text).toMatch(/eislager_kafka_relayed_total\{[^}]*topic="pos-transaction"[^}]*\} [1-9]/);
+		const bridgeText = (await httpGet(`http://127.0.0.1:${bridge.port}/metrics`)).text;
+		expect(bridgeText).toMatch(/eislager_kafka_relayed_total\{[^}]*topic="pos-transaction"[^}]*\} [1-9]/);
+		// The bridge reports every schema's backlog.
+		for (const schema of ["auth", "sales", "inventory"]) expect(bridgeText).toMatch(new RegExp(`eislager_outbox_backlog\\{[^}]*schema="${schema}"[^}]*\\} \\d+`));
 	});
 
 	it("turns /ready false while the node's PostgreSQL is unreachable and true again after", async () => {
