@@ -9,6 +9,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
 import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { Errors } from "moleculer";
@@ -16,7 +17,7 @@ import { DbMixin } from "../../mixins/db.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
 import { respondCreated } from "../../lib/actions";
 import { config } from "../../lib/config";
-import { notFound, validationError } from "../../lib/errors";
+import { notFound, unauthorized, validationError } from "../../lib/errors";
 import { defineCommunicationsModels } from "./communications.model";
 import * as P from "./communications.params";
 import { COMMS_SCHEMA, toAttachmentView, type CommsThis, type Ctx } from "./shared";
@@ -58,12 +59,27 @@ async function readCapped(stream: Readable): Promise<Buffer> {
 const chatDir = () => path.resolve(config().filesDir, "chat");
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 
+interface MultipartAlias {
+	multipartHandler(req: IncomingMessage & { $ctx?: { meta: { user?: unknown } } }, res: ServerResponse): void;
+}
+
 /** moleculer-web alias options: busboy parses the multipart body and streams the file to the action. */
 const UPLOAD_ROUTE = {
 	method: "POST" as const,
 	path: "/upload/chat-attachments",
 	type: "multipart",
 	busboyConfig: { limits: { files: 1, fileSize: MAX_ATTACHMENT_BYTES + 1, fields: 5 } },
+	/**
+	 * moleculer-web copies these options onto its Alias. Busboy throws on a body that is not
+	 * multipart (a 500), before the action's own 401 could apply: answer 401/415 first.
+	 */
+	multipartHandler(this: MultipartAlias, req: IncomingMessage & { $ctx?: { meta: { user?: unknown } } }, res: ServerResponse) {
+		if (!req.$ctx?.meta.user) throw unauthorized();
+		if (!/^multipart\/form-data\s*;/i.test(String(req.headers["content-type"] ?? ""))) {
+			throw new Errors.MoleculerClientError("Send the file as multipart/form-data", 415, "UNSUPPORTED_MEDIA_TYPE");
+		}
+		return (Object.getPrototypeOf(this) as MultipartAlias).multipartHandler.call(this, req, res);
+	},
 };
 
 interface UploadMeta {

@@ -241,6 +241,10 @@ describe("communications over HTTP", () => {
 			expect((await upload(c.token, PNG, "x.png")).status).toBe(404);
 			expect((await upload(a.token, PNG, "x.png", "not-a-uuid")).status).toBe(422);
 			expect(fs.readdirSync(path.join(filesDir, "chat"))).toHaveLength(1);
+			// Not multipart at all: 415; no token: 401 (never a 500 from the multipart parser).
+			const json = await app.request("POST", `${C}/upload/chat-attachments?conversationId=${conversationId}`, { token: a.token, body: { file: "x" } });
+			expect(json.status).toBe(415);
+			expect((await app.request("POST", `${C}/upload/chat-attachments?conversationId=${conversationId}`)).status).toBe(401);
 		});
 	});
 });
