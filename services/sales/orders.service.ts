@@ -55,7 +55,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 						{ shopId, factoryId, items: items.map(({ flavorId, quantity }) => ({ flavorId, quantity })), requestedBy: by, history: [{ status: "PENDING", by, at: new Date().toISOString() }] },
 						{ transaction: t },
 					);
-					await this.publish(t, ctx, "PURCHASE_ORDER_CREATED", { orderId: created.id, shopId, factoryId, items: created.items, requestedBy: created.requestedBy, createdAt: created.createdAt.toISOString() }, created.id);
+					await this.publish(t, ctx, "PURCHASE_ORDER_CREATED", { orderId: created.id, shopId, factoryId, items: created.items, requestedBy: created.requestedBy, createdAt: created.createdAt.toISOString() }, shopId);
 					return created;
 				});
 				respondCreated(ctx, `/api/v1/sales/shops/${shopId}/orders`);

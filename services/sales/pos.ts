@@ -194,7 +194,8 @@ export async function recordSale(host: Host, ctx: Context | null, input: SaleInp
 				paymentMethod: sale.paymentMethod,
 				createdAt: sale.occurredAt,
 			},
-			sale.id,
+			// Kafka key = shop: one shop's events stay in order on one partition.
+			sale.shopId,
 		);
 		const sorted = [...lines].sort((a, b) => a.flavorId.localeCompare(b.flavorId));
 		const stock = await lockStock(host.db, t, input.shopId, sorted.map((l) => l.flavorId));

@@ -47,7 +47,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				try {
 					const review = await this.transaction(async (t) => {
 						const created = await this.models.Review.create({ shopId, patronId, rating, comment: cleanComment(ctx.params.comment) }, { transaction: t });
-						await this.publish(t, ctx, "REVIEW_SUBMITTED", { reviewId: created.id, shopId, patronId, rating, comment: created.comment }, created.id);
+						await this.publish(t, ctx, "REVIEW_SUBMITTED", { reviewId: created.id, shopId, patronId, rating, comment: created.comment }, shopId);
 						return created;
 					});
 					await this.cleanCache("sales");
