@@ -79,13 +79,14 @@ describe("cluster over NATS with the kafka-bridge", () => {
 				throw new Error(`${err.message}\n${cluster.logs()}`);
 			});
 			const msg = messages.find((x) => x.value.data.transactionId === sale.body.id)!;
-			// The message key is the outbox row's aggregate id (sales keys a sale by its transaction id).
+			// The message key is the outbox row's aggregate id: sales keys its events by shop.
 			const { Client } = await import("pg");
 			const pg = new Client({ connectionString: cluster.db.url });
 			await pg.connect();
 			const row = (await pg.query("SELECT aggregate_id, sent_at FROM sales.outbox WHERE id = $1", [msg.value.id]).finally(() => pg.end())).rows[0];
 			expect(row.sent_at).not.toBeNull();
 			expect(msg.message.key?.toString()).toBe(row.aggregate_id);
+			expect(row.aggregate_id).toBe(msg.value.data.shopId);
 			expect(msg.value).toMatchObject({
 				type: "SALE_COMPLETED",
 				source: "sales",

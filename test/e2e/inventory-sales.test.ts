@@ -56,7 +56,7 @@ describe("inventory <-> sales", () => {
 		]);
 		expect(invoice.items[1].quantityBackordered).toBe(2);
 		// The event may be delivered again (broker + Kafka replay): still one invoice.
-		const [row] = await sqlRows<{ envelope: object }>(app, `SELECT envelope FROM sales.outbox WHERE type = 'PURCHASE_ORDER_CREATED' AND aggregate_id = $1`, [order.id]);
+		const [row] = await sqlRows<{ envelope: object }>(app, `SELECT envelope FROM sales.outbox WHERE type = 'PURCHASE_ORDER_CREATED' AND envelope->'data'->>'orderId' = $1`, [order.id]);
 		await app.broker.emit("PURCHASE_ORDER_CREATED", row.envelope);
 		await new Promise((r) => setTimeout(r, 300));
 		expect((await sqlRows<{ n: number }>(app, `SELECT count(*)::int AS n FROM inventory.invoices WHERE order_id = $1`, [order.id]))[0].n).toBe(1);
