@@ -13,7 +13,7 @@ import type { AuthThis } from "./auth.service";
 import * as P from "./auth.params";
 import { checkPasswordPolicy, hashPassword } from "./passwords";
 import { hashToken, newOpaqueToken } from "./sessions";
-import { sendMail } from "./mailer";
+import { sendMail } from "../../lib/mailer";
 
 const RESET_TTL_MS = 30 * 60 * 1000;
 const ACCEPTED = { message: "If an account exists for this email, a reset link has been sent." };

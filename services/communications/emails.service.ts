@@ -14,7 +14,7 @@ import { respondCreated } from "../../lib/actions";
 import { forbidden, notFound, validationError } from "../../lib/errors";
 import { findOptions, toPage } from "../../lib/pagination";
 import { pushToSockets, userRoom } from "../../lib/presence";
-import { sendMail } from "../auth/mailer";
+import { sendMail } from "../../lib/mailer";
 import { defineCommunicationsModels, type Email } from "./communications.model";
 import * as P from "./communications.params";
 import { COMMS_SCHEMA, usersById, type CommsThis, type Ctx, type UserSummary } from "./shared";

@@ -1,6 +1,6 @@
 /** Outgoing mail through SMTP_URL (nodemailer). Without SMTP_URL mail is logged as skipped, never sent. */
 import nodemailer, { type Transporter } from "nodemailer";
-import { config } from "../../lib/config";
+import { config } from "./config";
 
 let transport: Transporter | undefined;
 let transportUrl: string | undefined;
