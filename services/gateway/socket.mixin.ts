@@ -227,6 +227,8 @@ export const SocketMixin = defineMixin<This>({
 			const close = io.close.bind(io);
 			let closing: Promise<void> | undefined;
 			io.close = (fn?: (err?: Error) => void) => {
+				// With Redis unreachable, the adapter's unsubscribe (and QUIT later) would wait for a connection forever.
+				for (const c of this.redisAdapterClients ?? []) if (c.status !== "ready") c.disconnect();
 				closing ??= new Promise<void>((resolve) => void close(() => resolve()));
 				return closing.then(() => fn?.());
 			};
@@ -363,7 +365,8 @@ export const SocketMixin = defineMixin<This>({
 			await this.io.close();
 		}
 		// QUIT lets the adapter's pending (un)subscribe commands finish first.
-		await Promise.all((this.redisAdapterClients ?? []).map((c) => c.quit().catch(() => c.disconnect())));
+		// (Not when Redis is unreachable: QUIT would wait for a connection forever.)
+		await Promise.all((this.redisAdapterClients ?? []).map((c) => (c.status === "ready" ? c.quit().catch(() => c.disconnect()) : c.disconnect())));
 	},
 });
 

@@ -3,7 +3,7 @@
  * on one database; and fail-closed behaviour when Redis is unreachable.
  */
 import Redis from "ioredis";
-import { startTestApp, type TestApp } from "../helpers/app";
+import { startTestApp, uniqueEmail, type TestApp } from "../helpers/app";
 import { closedPort, jwtPayload, randomIp } from "../integration/auth/helpers";
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -54,7 +54,7 @@ describe("auth with Redis across two gateway brokers", () => {
 
 	it("spends one login rate limit across both gateways (429 with Retry-After on both)", async () => {
 		const ip = randomIp();
-		const login = (app: TestApp) => app.request("POST", "/api/v1/auth/login", { body: { email: "nobody@example.com", password: "whatever-1" }, headers: { "x-forwarded-for": ip } });
+		const login = (app: TestApp) => app.request("POST", "/api/v1/auth/login", { body: { email: uniqueEmail("limit"), password: "whatever-1" }, headers: { "x-forwarded-for": ip } });
 		for (const app of [a, b, a, b]) expect((await login(app)).status).toBe(401);
 		for (const app of [a, b]) {
 			const res = await login(app);
@@ -64,7 +64,7 @@ describe("auth with Redis across two gateway brokers", () => {
 		}
 		expect(await redis.exists(`eislager-rl-auth:ip:${ip}`)).toBe(1);
 		// Another client address has its own budget.
-		expect((await b.request("POST", "/api/v1/auth/login", { body: { email: "nobody@example.com", password: "whatever-1" }, headers: { "x-forwarded-for": randomIp() } })).status).toBe(401);
+		expect((await b.request("POST", "/api/v1/auth/login", { body: { email: uniqueEmail("limit"), password: "whatever-1" }, headers: { "x-forwarded-for": randomIp() } })).status).toBe(401);
 	});
 });
 

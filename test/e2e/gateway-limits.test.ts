@@ -7,7 +7,7 @@ import { startTestApp, uniqueEmail, type TestApp } from "../helpers/app";
 import { randomIp, sqlQuery } from "../integration/auth/helpers";
 
 const badLogin = (app: TestApp, xff?: string) =>
-	app.request("POST", "/api/v1/auth/login", { body: { email: "nobody@example.com", password: "wrong-password" }, headers: xff ? { "x-forwarded-for": xff } : {} });
+	app.request("POST", "/api/v1/auth/login", { body: { email: uniqueEmail("limit"), password: "wrong-password" }, headers: xff ? { "x-forwarded-for": xff } : {} });
 
 describe("rate limits with TRUST_PROXY=0 (X-Forwarded-For ignored)", () => {
 	let app: TestApp;
