@@ -11,19 +11,9 @@ import { createBroker, loadServices } from "../../lib/app";
 import { closeRedis } from "../../lib/redis";
 import type { Role } from "../../lib/types";
 import { createTestDatabase, type TestDatabase } from "./db";
+import { httpRequest, type HttpResult, type RequestOptions } from "./http";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- test responses are asserted field by field
-export interface HttpResult<T = any> {
-	status: number;
-	body: T;
-	headers: Headers;
-}
-
-export interface RequestOptions {
-	token?: string;
-	body?: unknown;
-	headers?: Record<string, string>;
-}
+export type { HttpResult, RequestOptions };
 
 export interface TestUser {
 	id: string;
@@ -96,24 +86,7 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
 		await waitForAliases(api, loaded.filter((s) => s !== "gateway"));
 	}
 
-	const request = async <T>(method: string, path: string, opts: RequestOptions = {}): Promise<HttpResult<T>> => {
-		const headers: Record<string, string> = { ...opts.headers };
-		if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-		let body: string | undefined;
-		if (opts.body !== undefined) {
-			headers["content-type"] ??= "application/json";
-			body = typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body);
-		}
-		const res = await fetch(baseUrl + path, { method, headers, body });
-		const text = await res.text();
-		let parsed: unknown = text;
-		try {
-			parsed = text ? JSON.parse(text) : null;
-		} catch {
-			/* not JSON */
-		}
-		return { status: res.status, body: parsed as T, headers: res.headers };
-	};
+	const request = <T>(method: string, path: string, opts: RequestOptions = {}) => httpRequest<T>(baseUrl, method, path, opts);
 
 	const createUser = async (role: Role = "PATRON", overrides: Partial<{ email: string; password: string; name: string }> = {}): Promise<TestUser> => {
 		const email = overrides.email ?? uniqueEmail(role.toLowerCase());

@@ -15,7 +15,8 @@ import { loadConfig, setConfig } from "../../lib/config";
 import { createBroker } from "../../lib/app";
 import type { Role } from "../../lib/types";
 import { createTestDatabase, type TestDatabase } from "./db";
-import { uniqueEmail, type HttpResult, type RequestOptions, type TestUser } from "./app";
+import { uniqueEmail, type TestUser } from "./app";
+import { httpRequest, type HttpResult, type RequestOptions } from "./http";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 export const START_JS = path.join(ROOT, "dist", "bin", "start.js");
@@ -144,24 +145,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 	const broker = createBroker(loadConfig({ ...process.env, ...env }), { nodeID: `test-client-${randomBytes(3).toString("hex")}`, logLevel: "warn" });
 	const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
 
-	const request = async <T>(method: string, p: string, opts: RequestOptions = {}): Promise<HttpResult<T>> => {
-		const headers: Record<string, string> = { ...opts.headers };
-		if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-		let body: string | undefined;
-		if (opts.body !== undefined) {
-			headers["content-type"] ??= "application/json";
-			body = typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body);
-		}
-		const res = await fetch(gatewayUrl + p, { method, headers, body, signal: AbortSignal.timeout(30_000) });
-		const text = await res.text();
-		let parsed: unknown = text;
-		try {
-			parsed = text ? JSON.parse(text) : null;
-		} catch {
-			/* not JSON */
-		}
-		return { status: res.status, body: parsed as T, headers: res.headers };
-	};
+	const request = <T>(method: string, p: string, opts: RequestOptions = {}) => httpRequest<T>(gatewayUrl, method, p, { timeoutMs: 30_000, ...opts });
 
 	const cluster: Cluster = {
 		namespace,
