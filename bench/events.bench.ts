@@ -15,6 +15,7 @@ import type { Service, ServiceBroker, ServiceSchema } from "moleculer";
 import { loadConfig, setConfig } from "../lib/config";
 import { createBroker, loadServices } from "../lib/app";
 import { EVENT_CATALOG } from "../lib/events";
+import { percentile } from "./stats";
 import { DbMixin, type DbThis } from "../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../mixins/outbox.mixin";
 import { defineAuthModels, type AuthModels } from "../services/auth/auth.model";
@@ -28,10 +29,6 @@ const DRAIN_MS = 30_000;
 
 const kafka = new Kafka({ clientId: `bench-${randomBytes(3).toString("hex")}`, brokers: BROKERS, logLevel: logLevel.NOTHING });
 
-function percentile(sorted: number[], p: number): number {
-	if (!sorted.length) return NaN;
-	return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
 
 interface Result {
 	label: string;

@@ -18,32 +18,25 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { startTestApp } from "../test/helpers/app";
+import type { AutocannonResult } from "./stats";
 
 const SECONDS = Math.min(15, Number(process.env.BENCH_SECONDS ?? 10));
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 
-interface Result {
-	requests: { average: number; total: number };
-	latency: { p50: number; p99: number; average: number };
-	"2xx": number;
-	non2xx: number;
-	errors: number;
-	timeouts: number;
-}
 
 /** One autocannon run in a child process (its JSON result on stdout). */
-function autocannon(url: string, headers: Record<string, string>): Promise<Result> {
+function autocannon(url: string, headers: Record<string, string>): Promise<AutocannonResult> {
 	const cli = path.join(path.dirname(require.resolve("autocannon/package.json")), "autocannon.js");
 	const args = [cli, "-c", String(CONNECTIONS), "-d", String(SECONDS), "-j", ...Object.entries(headers).flatMap(([k, v]) => ["-H", `${k}=${v}`]), url];
 	return new Promise((resolve, reject) => {
 		execFile(process.execPath, args, { maxBuffer: 16 * 1024 * 1024, timeout: (SECONDS + 20) * 1000 }, (err, stdout, stderr) => {
 			if (err) return reject(new Error(`autocannon failed: ${err.message}\n${stderr}`));
-			resolve(JSON.parse(stdout) as Result);
+			resolve(JSON.parse(stdout) as AutocannonResult);
 		});
 	});
 }
 
-function row(name: string, r: Result): string {
+function row(name: string, r: AutocannonResult): string {
 	return `${name.padEnd(34)} ${r.requests.average.toFixed(0).padStart(8)} req/s   p50 ${String(r.latency.p50).padStart(4)} ms   p99 ${String(r.latency.p99).padStart(4)} ms   2xx ${r["2xx"]}  non-2xx ${r.non2xx}  errors ${r.errors}`;
 }
 

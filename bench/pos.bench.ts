@@ -19,17 +19,8 @@ import path from "node:path";
 import { Client } from "pg";
 import { startTestApp } from "../test/helpers/app";
 import { createTestDatabase } from "../test/helpers/db";
+import type { AutocannonResult } from "./stats";
 
-// autocannon ships no types; the part used here.
-interface AutocannonResult {
-	requests: { average: number; total: number };
-	latency: { p50: number; p99: number; average: number };
-	"2xx": number;
-	non2xx: number;
-	errors: number;
-	timeouts: number;
-	duration: number;
-}
 type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 const autocannon = require("autocannon") as Autocannon;
 

@@ -25,6 +25,7 @@ import { Server } from "socket.io";
 import { io as connect, type Socket } from "socket.io-client";
 import { startTestApp } from "../test/helpers/app";
 import { signAccessToken } from "../lib/tokens";
+import { percentile } from "./stats";
 
 const SOCKETS = Number(process.env.BENCH_SOCKETS ?? 1000);
 const MEMBERS = Math.min(100, Number(process.env.BENCH_MEMBERS ?? 50));
@@ -41,10 +42,6 @@ interface Stats {
 	latencies: number[];
 }
 
-function percentile(sorted: number[], p: number): number {
-	if (sorted.length === 0) return NaN;
-	return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
 /** Opens sockets `batch` at a time; resolves when all are connected. */
 async function openSockets(url: string, tokens: (string | undefined)[], batch = 100): Promise<Socket[]> {
