@@ -52,7 +52,7 @@ async function check(fn: () => Promise<unknown>): Promise<CheckResult> {
 }
 
 function localServices(broker: ServiceBroker): DbService[] {
-	return (broker as unknown as { services: DbService[] }).services ?? [];
+	return broker.services as DbService[];
 }
 
 /** Local Sequelize instances, one per schema. */

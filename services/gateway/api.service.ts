@@ -18,7 +18,7 @@ import { packageVersion } from "../../lib/app";
 import { bearerToken, verifyAccessToken } from "../../lib/tokens";
 import type { AuthUser, Meta } from "../../lib/types";
 import { GATEWAY_SERVICE } from "../../middlewares/authorization.middleware";
-import { buildOpenApi, type ServiceInfo } from "./openapi";
+import { buildOpenApi } from "./openapi";
 import { clientIp, consume, createRateLimiters, requestIdFor, type RateLimiters } from "./http";
 import { SocketMixin } from "./socket.mixin";
 import { healthAliases } from "../../lib/health";
@@ -164,8 +164,7 @@ export default function createApiService(): ServiceSchema {
 				visibility: "published",
 				cache: false,
 				handler(this: This) {
-					const services = this.broker.registry.getServiceList({ onlyAvailable: true, withActions: true }) as unknown as ServiceInfo[];
-					return buildOpenApi(services, { version: packageVersion() });
+					return buildOpenApi(this.broker.registry.getServiceList({ onlyAvailable: true, withActions: true }), { version: packageVersion() });
 				},
 			},
 		},

@@ -115,7 +115,9 @@ function restEntries(rest: ActionInfo["rest"]): { method: string; path: string }
 
 const ERROR_RESPONSE = { $ref: "#/components/responses/Error" };
 
-export function buildOpenApi(services: ServiceInfo[], info: { version: string; serverUrl?: string }): Json {
+/** `services` as the registry lists them (`getServiceList({ withActions: true })`). */
+export function buildOpenApi(registryServices: readonly object[], info: { version: string; serverUrl?: string }): Json {
+	const services = registryServices as readonly ServiceInfo[];
 	const paths: Record<string, Json> = {};
 	const seen = new Set<string>();
 	for (const svc of services) {
