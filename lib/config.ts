@@ -51,6 +51,8 @@ export const ENV_VARS = [
 	"RATE_LIMIT_AUTH_PER_MIN",
 	"BODY_LIMIT",
 	"FILES_DIR",
+	"UPLOAD_MAX_BYTES",
+	"UPLOAD_BATCH_MAX_FILES",
 	"EMBEDDED_PG_DIR",
 	"EMBEDDED_PG_PORT",
 	"EXPIRY_SCAN_INTERVAL_SEC",
@@ -91,6 +93,8 @@ export interface Config {
 	rateLimit: { perMin: number; authPerMin: number };
 	bodyLimit: string;
 	filesDir: string;
+	/** Largest file the files service accepts (bytes), and how many files one batch upload may carry. */
+	upload: { maxBytes: number; batchMaxFiles: number };
 	/** The embedded PostgreSQL `npm start` runs when DATABASE_URL is unset. */
 	embeddedPg: { dir: string; port: number };
 	expiryScanIntervalSec: number;
@@ -235,6 +239,7 @@ export function loadConfig(env: Env = process.env): Config {
 		},
 		bodyLimit,
 		filesDir: env.FILES_DIR?.trim() || "./.data/files",
+		upload: { maxBytes: int(env, "UPLOAD_MAX_BYTES", 20 * 1024 * 1024, 1, 1024 * 1024 * 1024), batchMaxFiles: int(env, "UPLOAD_BATCH_MAX_FILES", 10, 1, 100) },
 		embeddedPg: { dir: env.EMBEDDED_PG_DIR?.trim() || "./.data/postgres", port: int(env, "EMBEDDED_PG_PORT", 54329, 1, 65535) },
 		expiryScanIntervalSec: int(env, "EXPIRY_SCAN_INTERVAL_SEC", 3600, 1),
 		expiryWarningDays: int(env, "EXPIRY_WARNING_DAYS", 3, 0, 365),

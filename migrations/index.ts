@@ -5,6 +5,7 @@ import { salesMigrations } from "./sales";
 import { inventoryMigrations } from "./inventory";
 import { communicationsMigrations } from "./communications";
 import { kafkaBridgeMigrations } from "./kafka_bridge";
+import { filesMigrations } from "./files";
 
 export const MIGRATIONS: Record<string, Migration[]> = {
 	auth: authMigrations,
@@ -12,4 +13,5 @@ export const MIGRATIONS: Record<string, Migration[]> = {
 	inventory: inventoryMigrations,
 	communications: communicationsMigrations,
 	kafka_bridge: kafkaBridgeMigrations,
+	files: filesMigrations,
 };

@@ -1,0 +1,145 @@
+/**
+ * Shared upload plumbing for multipart routes (moleculer-web busboy): content
+ * types recognised by magic bytes (never by the client's name or Content-Type),
+ * a capped read into memory (413), the alias options that answer 401/415 before
+ * busboy runs, safe original names and storage under FILES_DIR with generated names.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { createHash, randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Readable } from "node:stream";
+import { Errors } from "moleculer";
+import { config } from "./config";
+import { unauthorized } from "./errors";
+
+export type FileKind = "IMAGE" | "VIDEO" | "FILE";
+
+export interface FileSignature {
+	mime: string;
+	ext: string;
+	kind: FileKind;
+	test: (b: Buffer) => boolean;
+}
+
+/** ISO base media brands of MP4 video (HEIC/AVIF images and QuickTime share the `ftyp` box: not accepted). */
+const MP4_BRANDS = new Set(["isom", "iso2", "iso3", "iso4", "iso5", "iso6", "mp41", "mp42", "avc1", "M4V ", "dash", "mmp4", "f4v "]);
+
+export const SIGNATURES: readonly FileSignature[] = [
+	{ mime: "image/png", ext: "png", kind: "IMAGE", test: (b) => b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) },
+	{ mime: "image/jpeg", ext: "jpg", kind: "IMAGE", test: (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff },
+	{ mime: "image/gif", ext: "gif", kind: "IMAGE", test: (b) => /^GIF8[79]a/.test(b.subarray(0, 6).toString("latin1")) },
+	{ mime: "image/webp", ext: "webp", kind: "IMAGE", test: (b) => b.subarray(0, 4).toString("latin1") === "RIFF" && b.subarray(8, 12).toString("latin1") === "WEBP" },
+	{ mime: "application/pdf", ext: "pdf", kind: "FILE", test: (b) => b.subarray(0, 5).toString("latin1") === "%PDF-" },
+	{ mime: "video/mp4", ext: "mp4", kind: "VIDEO", test: (b) => b.subarray(4, 8).toString("latin1") === "ftyp" && MP4_BRANDS.has(b.subarray(8, 12).toString("latin1")) },
+	{
+		mime: "video/webm",
+		ext: "webm",
+		kind: "VIDEO",
+		test: (b) => b.subarray(0, 4).equals(Buffer.from([0x1a, 0x45, 0xdf, 0xa3])) && b.subarray(0, 64).includes("webm", 0, "latin1"),
+	},
+];
+
+/** The accepted type of `head` (the file's first bytes) among `accepted` mime types (default: all known). */
+export function sniff(head: Buffer, accepted?: readonly string[]): FileSignature | undefined {
+	return SIGNATURES.find((s) => (!accepted || accepted.includes(s.mime)) && s.test(head));
+}
+
+export const tooLarge = (maxBytes: number, what = "File") =>
+	new Errors.MoleculerClientError(`${what} larger than ${maxBytes} bytes`, 413, "PAYLOAD_TOO_LARGE", { maxBytes });
+
+export const unsupported = (accepted: readonly string[], message: string) =>
+	new Errors.MoleculerClientError(message, 415, "UNSUPPORTED_MEDIA_TYPE", { accepted: [...accepted] });
+
+/** Reads the upload into memory, at most `maxBytes` (413 beyond); busboy's own limit (maxBytes + 1) ends the stream too. */
+export async function readCapped(stream: Readable, maxBytes: number, what = "File"): Promise<Buffer> {
+	const chunks: Buffer[] = [];
+	let size = 0;
+	try {
+		for await (const chunk of stream) {
+			size += (chunk as Buffer).length;
+			if (size > maxBytes) {
+				stream.resume();
+				throw tooLarge(maxBytes, what);
+			}
+			chunks.push(chunk as Buffer);
+		}
+	} catch (err) {
+		// busboy destroys the stream with its own PayloadTooLarge when its fileSize limit hits.
+		if ((err as { code?: unknown }).code === 413 || (err as { name?: string }).name === "PayloadTooLarge") throw tooLarge(maxBytes, what);
+		throw err;
+	}
+	return Buffer.concat(chunks);
+}
+
+type GatewayRequest = IncomingMessage & { $ctx?: { meta: { user?: unknown } } };
+interface MultipartAlias {
+	multipartHandler(req: GatewayRequest, res: ServerResponse): void;
+}
+
+/**
+ * moleculer-web alias options for a multipart upload route. Busboy throws on a body that is not
+ * multipart (a 500) before the action's own 401 could apply: the handler answers 401/415 first.
+ * With `files > 1`, one more file than allowed answers 413 TOO_MANY_FILES.
+ */
+export function multipartRoute(routePath: string, opts: { maxBytes: number; files?: number; fields?: number }) {
+	const files = opts.files ?? 1;
+	return {
+		method: "POST" as const,
+		path: routePath,
+		type: "multipart",
+		busboyConfig: {
+			limits: { files, fileSize: opts.maxBytes + 1, fields: opts.fields ?? 5 },
+			onFilesLimit(this: unknown, busboy: { emit(e: string, err: unknown): void }) {
+				busboy.emit("error", new Errors.MoleculerClientError(`At most ${files} files per request`, 413, "TOO_MANY_FILES", { maxFiles: files }));
+			},
+		},
+		multipartHandler(this: MultipartAlias, req: GatewayRequest, res: ServerResponse) {
+			if (!req.$ctx?.meta.user) throw unauthorized();
+			if (!/^multipart\/form-data\s*;/i.test(String(req.headers["content-type"] ?? ""))) {
+				throw new Errors.MoleculerClientError("Send the file as multipart/form-data", 415, "UNSUPPORTED_MEDIA_TYPE");
+			}
+			return (Object.getPrototypeOf(this) as MultipartAlias).multipartHandler.call(this, req, res);
+		},
+	};
+}
+
+/** ctx.meta fields moleculer-web sets on a multipart call. */
+export interface UploadMeta {
+	filename?: string;
+	fieldname?: string;
+	$params?: Record<string, unknown>;
+	$multipart?: Record<string, unknown>;
+}
+
+/** The client's file name, reduced to a harmless base name. */
+export function safeOriginalName(name: unknown, fallback = "file"): string {
+	return (
+		path
+			.basename(String(name ?? fallback))
+			.replace(/[^\w.\- ]/g, "_")
+			.slice(0, 200) || fallback
+	);
+}
+
+/** FILES_DIR/<area>, absolute. */
+export const storageDir = (area: string) => path.resolve(config().filesDir, area);
+
+/** Writes `content` under FILES_DIR/<area> with a generated name (never overwriting); returns that name. */
+export async function storeFile(area: string, ext: string, content: Buffer): Promise<string> {
+	const name = `${randomUUID()}.${ext}`;
+	await fs.promises.mkdir(storageDir(area), { recursive: true });
+	await fs.promises.writeFile(path.join(storageDir(area), name), content, { flag: "wx", mode: 0o640 });
+	return name;
+}
+
+export async function removeStored(area: string, name: string): Promise<void> {
+	await fs.promises.unlink(path.join(storageDir(area), path.basename(name))).catch(() => undefined);
+}
+
+export const sha256 = (content: Buffer) => createHash("sha256").update(content).digest("hex");
+
+/** `Content-Disposition` with a quoted ASCII name and the RFC 5987 UTF-8 form. */
+export function contentDisposition(type: "inline" | "attachment", name: string): string {
+	return `${type}; filename="${name.replace(/["\\]/g, "")}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+}

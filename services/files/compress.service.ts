@@ -1,0 +1,84 @@
+/**
+ * files.compress: `POST /files/compress { fileId, quality?, maxWidth? }` makes a compressed
+ * copy of an image with sharp (same format; resized down to maxWidth if given), stores it
+ * next to the original and records it in the file's `variants`. Videos answer 415: no
+ * transcoder ships with this service. PDFs answer 415 as well.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { randomUUID } from "node:crypto";
+import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
+import sharp from "sharp";
+import { DbMixin } from "../../mixins/db.mixin";
+import { AuditMixin } from "../../mixins/audit.mixin";
+import { respondCreated } from "../../lib/actions";
+import { notFound } from "../../lib/errors";
+import { removeStored, storageDir, storeFile, unsupported } from "../../lib/uploads";
+import { defineFilesModels, type FileVariant } from "./files.model";
+import * as P from "./files.params";
+import { AREA, FILES_SCHEMA, findManageable, toVariantView, type Ctx, type FilesThis } from "./files";
+
+const IMAGE_TYPES = ["image/jpeg", "image/png", "image/webp", "image/gif"];
+
+/** Re-encodes `input` in its own format at `quality`, at most `maxWidth` wide. */
+async function compressImage(input: Buffer, mimeType: string, quality: number, maxWidth?: number) {
+	let img = sharp(input, { animated: mimeType === "image/gif" || mimeType === "image/webp" }).rotate();
+	if (maxWidth) img = img.resize({ width: maxWidth, withoutEnlargement: true });
+	if (mimeType === "image/jpeg") img = img.jpeg({ quality, mozjpeg: true });
+	else if (mimeType === "image/png") img = img.png({ quality, palette: true, compressionLevel: 9, effort: 7 });
+	else if (mimeType === "image/webp") img = img.webp({ quality });
+	else img = img.gif({ effort: 7 });
+	const { data, info } = await img.toBuffer({ resolveWithObject: true });
+	return { data, width: info.width, height: info.pageHeight ?? info.height };
+}
+
+const schema: ServiceSchema<ServiceSettingSchema, FilesThis> = {
+	name: "files.compress",
+	mixins: [DbMixin({ schema: FILES_SCHEMA, models: defineFilesModels, primary: "StoredFile" }), AuditMixin],
+	settings: { rest: "/files" },
+
+	actions: {
+		compress: {
+			rest: "POST /files/compress",
+			params: P.compressParams,
+			audit: true,
+			summary:
+				"Compress an image (owner or ADMIN): a re-encoded copy in the same format at `quality` (1–100, default 75), resized down to `maxWidth`; recorded in the file's variants. Videos and PDFs: 415 (no transcoder ships here)",
+			async handler(this: FilesThis, ctx: Ctx<P.CompressParams>) {
+				const row = await findManageable(this, ctx, ctx.params.fileId);
+				if (row.mimeType.startsWith("video/")) {
+					throw unsupported(IMAGE_TYPES, "Video compression is not available: no video transcoder ships with this service. Compress images (JPEG, PNG, WebP, GIF) only.");
+				}
+				if (!IMAGE_TYPES.includes(row.mimeType)) throw unsupported(IMAGE_TYPES, `Only images can be compressed (JPEG, PNG, WebP, GIF), not ${row.mimeType}`);
+				const input = await fs.promises.readFile(path.join(storageDir(AREA), row.storageKey));
+				const out = await compressImage(input, row.mimeType, ctx.params.quality, ctx.params.maxWidth);
+				const storageKey = await storeFile(AREA, path.extname(row.storageKey).slice(1), out.data);
+				const variant: FileVariant = {
+					id: randomUUID(),
+					storageKey,
+					mimeType: row.mimeType,
+					size: out.data.length,
+					width: out.width,
+					height: out.height,
+					quality: ctx.params.quality,
+					createdAt: new Date().toISOString(),
+				};
+				try {
+					await this.transaction(async (transaction) => {
+						const fresh = await this.models.StoredFile.findByPk(row.id, { transaction, lock: transaction.LOCK.UPDATE });
+						if (!fresh) throw notFound("File", row.id);
+						await fresh.update({ variants: [...fresh.variants, variant] }, { transaction });
+					});
+				} catch (err) {
+					await removeStored(AREA, storageKey);
+					throw err;
+				}
+				const view = toVariantView(row.id, variant);
+				respondCreated(ctx, view.url);
+				return { fileId: row.id, originalSize: row.size, ...view };
+			},
+		},
+	},
+};
+
+export default schema as ServiceSchema;
