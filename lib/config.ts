@@ -239,7 +239,7 @@ export function loadConfig(env: Env = process.env): Config {
 		},
 		bodyLimit,
 		filesDir: env.FILES_DIR?.trim() || "./.data/files",
-		upload: { maxBytes: int(env, "UPLOAD_MAX_BYTES", 20 * 1024 * 1024, 1, 1024 * 1024 * 1024), batchMaxFiles: int(env, "UPLOAD_BATCH_MAX_FILES", 10, 1, 100) },
+		upload: { maxBytes: int(env, "UPLOAD_MAX_BYTES", 10 * 1024 * 1024, 1, 1024 * 1024 * 1024), batchMaxFiles: int(env, "UPLOAD_BATCH_MAX_FILES", 10, 1, 100) },
 		embeddedPg: { dir: env.EMBEDDED_PG_DIR?.trim() || "./.data/postgres", port: int(env, "EMBEDDED_PG_PORT", 54329, 1, 65535) },
 		expiryScanIntervalSec: int(env, "EXPIRY_SCAN_INTERVAL_SEC", 3600, 1),
 		expiryWarningDays: int(env, "EXPIRY_WARNING_DAYS", 3, 0, 365),
