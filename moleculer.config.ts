@@ -15,6 +15,7 @@ import os from "node:os";
 import type { BrokerOptions, Errors } from "moleculer";
 import type { Config } from "./lib/config";
 import { AuthorizationMiddleware } from "./middlewares/authorization.middleware";
+import { AppLogMiddleware } from "./middlewares/app-log.middleware";
 import { metricsOptions } from "./lib/metrics";
 
 export function brokerConfig(cfg: Config, overrides: Partial<BrokerOptions> = {}): BrokerOptions {
@@ -37,7 +38,7 @@ export function brokerConfig(cfg: Config, overrides: Partial<BrokerOptions> = {}
 		tracking: { enabled: true, shutdownTimeout: 10_000 },
 		validator: true,
 		errorHandler: undefined,
-		middlewares: [AuthorizationMiddleware],
+		middlewares: [AuthorizationMiddleware, AppLogMiddleware],
 		metrics: metricsOptions(),
 		...overrides,
 	};

@@ -152,7 +152,22 @@ export const INTERNAL_EVENTS = {
 	cacheClean: (service: string) => `cache.clean.${service}`,
 	/** `sockets.push`: the gateway emits a socket event to rooms (payload `SocketPush`). */
 	socketPush: "sockets.push",
+	/** `admin.app-log`: a server-side action failure (payload `AppLogEntry`), stored by the admin service. */
+	appLog: "admin.app-log",
 } as const;
+
+/** One application log entry (middlewares/app-log.middleware.ts → admin.app_logs). */
+export interface AppLogEntry {
+	level: "warn" | "error";
+	nodeID: string;
+	service: string | null;
+	action: string | null;
+	message: string;
+	code: number | null;
+	type: string | null;
+	requestId: string | null;
+	at: string;
+}
 
 /** What a service asks the socket gateway to deliver. `rooms` empty + `all: true` = everyone (SYSTEM_ANNOUNCEMENT only). */
 export interface SocketPush {

@@ -15,6 +15,7 @@ export interface NodeSpec {
 
 export const NODES: readonly NodeSpec[] = [
 	{ name: "gateway", port: 3000, services: ["gateway"] },
+	{ name: "admin", port: 3001, services: ["admin"] },
 	{ name: "auth", port: 3002, services: ["auth"] },
 	{ name: "inventory", port: 3003, services: ["inventory"] },
 	{ name: "sales", port: 3004, services: ["sales"] },

@@ -5,6 +5,7 @@ import { salesMigrations } from "./sales";
 import { inventoryMigrations } from "./inventory";
 import { communicationsMigrations } from "./communications";
 import { kafkaBridgeMigrations } from "./kafka_bridge";
+import { adminMigrations } from "./admin";
 import { filesMigrations } from "./files";
 
 export const MIGRATIONS: Record<string, Migration[]> = {
@@ -13,5 +14,6 @@ export const MIGRATIONS: Record<string, Migration[]> = {
 	inventory: inventoryMigrations,
 	communications: communicationsMigrations,
 	kafka_bridge: kafkaBridgeMigrations,
+	admin: adminMigrations,
 	files: filesMigrations,
 };

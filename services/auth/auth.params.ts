@@ -26,6 +26,7 @@ export const listUsersParams = {
 } as const;
 export const setRoleParams = { ...STRICT, userId: uuid, role } as const;
 export const userIdParams = { ...STRICT, userId: uuid } as const;
+export const setStatusParams = { ...STRICT, userId: uuid, status: { type: "enum", values: ["ACTIVE", "INACTIVE"] } } as const;
 export const googleParams = { ...STRICT, idToken: { type: "string", min: 20, max: 8192 } } as const;
 /** Internal: other services and operators create users of any role (never reachable over HTTP). */
 export const createUserParams = { ...STRICT, email, password, name: trimmed(1, 120), role: { ...role, default: "PATRON" }, phone } as const;
@@ -43,6 +44,7 @@ export type ProfileParams = Infer<typeof profileParams>;
 export type ListUsersParams = Infer<typeof listUsersParams>;
 export type SetRoleParams = Infer<typeof setRoleParams>;
 export type UserIdParams = Infer<typeof userIdParams>;
+export type SetStatusParams = Infer<typeof setStatusParams>;
 export type GoogleParams = Infer<typeof googleParams>;
 export type CreateUserParams = Infer<typeof createUserParams>;
 export type GetUsersParams = Infer<typeof getUsersParams>;

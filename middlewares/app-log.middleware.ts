@@ -1,0 +1,40 @@
+/**
+ * Application log feed: every action that fails with a server-side error (5xx or
+ * an error without a code) is reported once, on the node where it happened, as
+ * the internal event `INTERNAL_EVENTS.appLog`; the admin service stores it in
+ * `admin.app_logs` (GET /api/v1/admin/system/logs). 503/504 (unavailable,
+ * timeouts: usually transient) are "warn", the rest "error". Client errors
+ * (4xx) are not application faults and are not reported. Without an admin
+ * node the event has no listener and goes nowhere.
+ */
+import type { ActionHandler, ActionSchema, Context, Middleware, ServiceBroker } from "moleculer";
+import { INTERNAL_EVENTS, type AppLogEntry } from "../lib/events";
+
+const reported = new WeakSet<object>();
+
+export const AppLogMiddleware: Middleware = {
+	localAction(this: { broker?: ServiceBroker }, next: ActionHandler, action: ActionSchema): ActionHandler {
+		return function appLog(ctx: Context) {
+			return (next(ctx) as Promise<unknown>).catch((err: Error & { code?: number; type?: string; nodeID?: string }) => {
+				const code = typeof err?.code === "number" ? err.code : 500;
+				const remote = err?.nodeID && err.nodeID !== ctx.broker.nodeID;
+				if (code >= 500 && err && typeof err === "object" && !reported.has(err) && !remote) {
+					reported.add(err);
+					const entry: AppLogEntry = {
+						level: code === 503 || code === 504 ? "warn" : "error",
+						nodeID: ctx.broker.nodeID,
+						service: action.service?.fullName ?? null,
+						action: action.name ?? null,
+						message: String(err.message ?? err).slice(0, 2000),
+						code,
+						type: err.type ?? err.name ?? null,
+						requestId: ctx.requestID ?? null,
+						at: new Date().toISOString(),
+					};
+					ctx.broker.emit(INTERNAL_EVENTS.appLog, entry).catch(() => undefined);
+				}
+				throw err;
+			});
+		};
+	},
+};

@@ -1,0 +1,79 @@
+/** Param schemas of the admin actions and the types derived from them. */
+import { STRICT, email, isoDate, isoDateTime, role, trimmed, uuid, type Infer } from "../../lib/params";
+import { pageParams } from "../../lib/pagination";
+
+export const THEMES = [
+	{ id: "classic", name: "Classic", primary: "#d94f70", background: "#fff8f0" },
+	{ id: "pistachio", name: "Pistachio", primary: "#7aa34b", background: "#f6fbef" },
+	{ id: "chocolate", name: "Chocolate", primary: "#5a3825", background: "#fbf6f2" },
+	{ id: "dark", name: "Dark", primary: "#f2a7bb", background: "#16161a" },
+] as const;
+export const THEME_IDS = THEMES.map((t) => t.id);
+
+/** Every configuration key, its validation and its default (GET /config answers the defaults until set). */
+export const SETTINGS = {
+	siteName: { rule: trimmed(1, 100), default: "EisLager" },
+	theme: { rule: { type: "enum", values: THEME_IDS }, default: "classic" },
+	defaultLanguage: { rule: { type: "enum", values: ["de", "en"] }, default: "de" },
+	registrationOpen: { rule: { type: "boolean" }, default: true },
+	supportEmail: { rule: email, default: "support@eislager.example" },
+	logRetentionDays: { rule: { type: "number", integer: true, min: 1, max: 3650 }, default: 90 },
+	lowStockThreshold: { rule: { type: "number", integer: true, min: 0, max: 100_000 }, default: 10 },
+} as const;
+export type SettingKey = keyof typeof SETTINGS;
+
+const optionalSettings = Object.fromEntries(Object.entries(SETTINGS).map(([k, v]) => [k, { ...v.rule, optional: true }]));
+
+export const listUsersParams = {
+	...STRICT,
+	...pageParams(["createdAt", "email", "name", "role"] as const),
+	role: { ...role, optional: true },
+	email: { type: "string", trim: true, max: 254, optional: true },
+} as const;
+export const setRoleParams = { ...STRICT, userId: uuid, role } as const;
+export const setStatusParams = { ...STRICT, userId: uuid, status: { type: "enum", values: ["ACTIVE", "INACTIVE"] } } as const;
+export const userIdParams = { ...STRICT, userId: uuid } as const;
+export const machinesParams = { ...STRICT, days: { type: "number", integer: true, min: 1, max: 366, default: 30, convert: true } } as const;
+
+export const logsParams = {
+	...STRICT,
+	...pageParams(["createdAt"] as const, 50),
+	level: { type: "enum", values: ["warn", "error"], optional: true },
+	service: { type: "string", trim: true, max: 100, optional: true },
+} as const;
+export const clearLogsParams = { ...STRICT, before: isoDateTime } as const;
+
+const auditFilters = {
+	schema: { type: "string", pattern: /^[a-z_]{1,40}$/, optional: true },
+	actorId: { ...uuid, optional: true },
+	action: { type: "string", trim: true, max: 200, optional: true },
+	target: { type: "string", trim: true, max: 200, optional: true },
+	outcome: { type: "enum", values: ["SUCCESS", "FAILURE"], optional: true },
+	from: { ...isoDateTime, optional: true },
+	to: { ...isoDateTime, optional: true },
+} as const;
+export const auditListParams = { ...STRICT, ...pageParams(["createdAt"] as const, 50), ...auditFilters } as const;
+export const auditSearchParams = { ...STRICT, ...pageParams(["createdAt"] as const, 50), ...auditFilters } as const;
+export const complianceParams = { ...STRICT, from: { ...isoDate, optional: true }, to: { ...isoDate, optional: true } } as const;
+
+export const updateConfigParams = { ...STRICT, ...optionalSettings } as const;
+export const maintenanceParams = { ...STRICT, startsAt: isoDateTime, endsAt: isoDateTime, message: trimmed(1, 2000) } as const;
+
+export const createBroadcastParams = { ...STRICT, title: trimmed(1, 200), message: trimmed(1, 2000) } as const;
+export const listBroadcastsParams = { ...STRICT, ...pageParams(["createdAt", "sentAt"] as const), status: { type: "enum", values: ["DRAFT", "SENT", "ARCHIVED"], optional: true } } as const;
+export const broadcastStatusParams = { ...STRICT, id: uuid, status: { type: "enum", values: ["DRAFT", "SENT", "ARCHIVED"] } } as const;
+
+export type ListUsersParams = Infer<typeof listUsersParams>;
+export type SetRoleParams = Infer<typeof setRoleParams>;
+export type SetStatusParams = Infer<typeof setStatusParams>;
+export type UserIdParams = Infer<typeof userIdParams>;
+export type MachinesParams = Infer<typeof machinesParams>;
+export type LogsParams = Infer<typeof logsParams>;
+export type ClearLogsParams = Infer<typeof clearLogsParams>;
+export type AuditListParams = Infer<typeof auditListParams>;
+export type ComplianceParams = Infer<typeof complianceParams>;
+export type UpdateConfigParams = Record<string, unknown>;
+export type MaintenanceParams = Infer<typeof maintenanceParams>;
+export type CreateBroadcastParams = Infer<typeof createBroadcastParams>;
+export type ListBroadcastsParams = Infer<typeof listBroadcastsParams>;
+export type BroadcastStatusParams = Infer<typeof broadcastStatusParams>;

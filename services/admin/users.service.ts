@@ -1,0 +1,85 @@
+/**
+ * admin.users: user management for administrators (spec section 4, "User Management").
+ * The users live in the auth schema: every route delegates to an auth action
+ * (auth.listUsers, auth.setRole, auth.setStatus, auth.deleteUser, auth.userStats),
+ * so the rules, token invalidation and events stay in one place.
+ * Served under /api/v1/admin and /api/admin.
+ */
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { AuditMixin } from "../../mixins/audit.mixin";
+import { DbMixin, type DbThis } from "../../mixins/db.mixin";
+import { RETRY_READS, respondNoContent } from "../../lib/actions";
+import type { Meta } from "../../lib/types";
+import { defineAdminModels, type AdminModels } from "./admin.model";
+import * as P from "./admin.params";
+
+type This = Service & DbThis<AdminModels>;
+type Ctx<P> = Context<P, Meta>;
+
+const schema: ServiceSchema<ServiceSettingSchema, This> = {
+	name: "admin.users",
+	// The admin schema's audit_log records every administrative change made here.
+	mixins: [DbMixin({ schema: "admin", models: defineAdminModels, primary: "Broadcast" }), AuditMixin],
+	settings: { rest: "/admin" },
+
+	actions: {
+		list: {
+			rest: "GET /users",
+			roles: ["ADMIN"],
+			retryPolicy: RETRY_READS,
+			summary: "All users, paginated; filter by role or email",
+			params: P.listUsersParams,
+			handler(this: This, ctx: Ctx<P.ListUsersParams>) {
+				return ctx.call("auth.listUsers", ctx.params);
+			},
+		},
+
+		machines: {
+			rest: "GET /users/machines",
+			roles: ["ADMIN", "EXECUTIVE"],
+			retryPolicy: RETRY_READS,
+			summary: "User analytics: counts by role and status, sign-ups per day, active users in the last 7/30 days",
+			params: P.machinesParams,
+			handler(this: This, ctx: Ctx<P.MachinesParams>) {
+				return ctx.call("auth.userStats", { days: ctx.params.days });
+			},
+		},
+
+		setRole: {
+			rest: "PUT /users/:userId/role",
+			roles: ["ADMIN"],
+			audit: true,
+			summary: "Change a user's role (USER_ROLE_CHANGED); their older tokens stop working",
+			params: P.setRoleParams,
+			handler(this: This, ctx: Ctx<P.SetRoleParams>) {
+				return ctx.call("auth.setRole", ctx.params);
+			},
+		},
+
+		setStatus: {
+			rest: "PUT /users/:userId/status",
+			roles: ["ADMIN"],
+			audit: true,
+			summary: "Activate or deactivate a user; a deactivated user can't sign in and their tokens stop working",
+			params: P.setStatusParams,
+			handler(this: This, ctx: Ctx<P.SetStatusParams>) {
+				return ctx.call("auth.setStatus", ctx.params);
+			},
+		},
+
+		remove: {
+			rest: "DELETE /users/:userId",
+			roles: ["ADMIN"],
+			audit: true,
+			responseStatus: 204,
+			summary: "Soft-delete a user: they can no longer sign in; their data stays",
+			params: P.userIdParams,
+			async handler(this: This, ctx: Ctx<P.UserIdParams>) {
+				await ctx.call("auth.deleteUser", ctx.params);
+				return respondNoContent(ctx);
+			},
+		},
+	},
+};
+
+export default schema as ServiceSchema;
