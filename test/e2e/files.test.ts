@@ -5,6 +5,7 @@ import path from "node:path";
 import { createHash } from "node:crypto";
 import sharp from "sharp";
 import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
+import { sniff } from "../../lib/uploads";
 
 const MAX_BYTES = 300_000;
 
@@ -55,6 +56,22 @@ describe("files", () => {
 	afterAll(async () => {
 		await app?.stop();
 		fs.rmSync(filesDir, { recursive: true, force: true });
+	});
+
+	it("publishes every route of spec section 7 (and the download addition) in the OpenAPI document", async () => {
+		const doc = await app.request("GET", "/api/v1/openapi.json");
+		const routes = [
+			["post", "/upload"],
+			["get", "/files/{fileId}"],
+			["delete", "/files/{fileId}"],
+			["post", "/upload/batch"],
+			["get", "/files/user/{userId}"],
+			["post", "/files/compress"],
+			["get", "/files/{fileId}/content"],
+		];
+		const missing = routes.filter(([method, route]) => !doc.body.paths[`/api/v1/files${route}`]?.[method]);
+		expect(missing).toEqual([]);
+		expect(doc.body.paths["/api/v1/files/files/{fileId}/content"].get.summary).toMatch(/addition/i);
 	});
 
 	it("uploads, describes, serves and deletes a file; others see 404, anonymous 401", async () => {
@@ -157,5 +174,18 @@ describe("files", () => {
 		const vc = await app.request("POST", "/api/v1/files/files/compress", { token: owner.token, body: { fileId: video.body.id } });
 		expect(vc.status).toBe(415);
 		expect(vc.body.error).toMatchObject({ code: "UNSUPPORTED_MEDIA_TYPE", message: expect.stringMatching(/transcoder/) });
+	});
+});
+
+describe("magic bytes (lib/uploads)", () => {
+	it("tells video containers apart from look-alikes", () => {
+		const ftyp = (brand: string) => Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from(`ftyp${brand}`), Buffer.alloc(8)]);
+		expect(sniff(ftyp("mp42"))?.mime).toBe("video/mp4");
+		expect(sniff(ftyp("heic"))).toBeUndefined();
+		expect(sniff(ftyp("qt  "))).toBeUndefined();
+		const ebml = Buffer.from([0x1a, 0x45, 0xdf, 0xa3, 0x9f, 0x42, 0x86, 0x81, 0x01, 0x42, 0x82, 0x84]);
+		expect(sniff(Buffer.concat([ebml, Buffer.from("webm")]))?.mime).toBe("video/webm");
+		expect(sniff(Buffer.concat([ebml, Buffer.from("matroska")]))).toBeUndefined();
+		expect(sniff(Buffer.from("%PDF-1.4"), ["image/png"])).toBeUndefined();
 	});
 });
