@@ -20,6 +20,7 @@ export const NODES: readonly NodeSpec[] = [
 	{ name: "inventory", port: 3003, services: ["inventory"] },
 	{ name: "sales", port: 3004, services: ["sales"] },
 	{ name: "communications", port: 3005, services: ["communications"] },
+	{ name: "analytics", port: 3006, services: ["analytics"] },
 	{ name: "files", port: 3007, services: ["files"] },
 	{ name: "kafka-bridge", port: 3008, services: ["kafka-bridge"] },
 ];

@@ -5,6 +5,7 @@ import { salesMigrations } from "./sales";
 import { inventoryMigrations } from "./inventory";
 import { communicationsMigrations } from "./communications";
 import { kafkaBridgeMigrations } from "./kafka_bridge";
+import { analyticsMigrations } from "./analytics";
 import { adminMigrations } from "./admin";
 import { filesMigrations } from "./files";
 
@@ -14,6 +15,7 @@ export const MIGRATIONS: Record<string, Migration[]> = {
 	inventory: inventoryMigrations,
 	communications: communicationsMigrations,
 	kafka_bridge: kafkaBridgeMigrations,
+	analytics: analyticsMigrations,
 	admin: adminMigrations,
 	files: filesMigrations,
 };

@@ -1,0 +1,41 @@
+/** What every analytics read service shares: the analytics schema and the cached directory of names and scopes. */
+import type { Context, Service, ServiceSchema } from "moleculer";
+import { DbMixin, type DbThis } from "../../mixins/db.mixin";
+import type { Meta } from "../../lib/types";
+import { defineAnalyticsModels, type AnalyticsModels } from "./analytics.model";
+import { Directory } from "./scope";
+
+export interface BaseMethods {
+	dir(): Directory;
+	/** Adds `shopName`/`address` to rows carrying a `shopId`. */
+	withShops<T extends { shopId: string }>(ctx: Context<unknown, Meta>, rows: T[]): Promise<(T & { shopName: string | null; address: string | null })[]>;
+	/** Adds `flavorName` to rows carrying a `flavorId`. */
+	withFlavors<T extends { flavorId: string }>(ctx: Context<unknown, Meta>, rows: T[]): Promise<(T & { flavorName: string | null })[]>;
+}
+export type BaseThis = Service & DbThis<AnalyticsModels> & BaseMethods & { directory?: Directory };
+
+export function AnalyticsBase(): Partial<ServiceSchema> {
+	return {
+		mixins: [DbMixin({ schema: "analytics", models: defineAnalyticsModels, primary: "Report" })],
+		methods: {
+			dir(this: BaseThis) {
+				this.directory ??= new Directory(this.db);
+				return this.directory;
+			},
+			async withShops<T extends { shopId: string }>(this: BaseThis, ctx: Context<unknown, Meta>, rows: T[]) {
+				const info = await this.dir().shopInfo(
+					ctx,
+					rows.map((r) => r.shopId),
+				);
+				return rows.map((r) => ({ ...r, shopName: info.get(r.shopId)?.name ?? null, address: info.get(r.shopId)?.address ?? null }));
+			},
+			async withFlavors<T extends { flavorId: string }>(this: BaseThis, ctx: Context<unknown, Meta>, rows: T[]) {
+				const names = await this.dir().flavorNames(
+					ctx,
+					rows.map((r) => r.flavorId),
+				);
+				return rows.map((r) => ({ ...r, flavorName: names.get(r.flavorId) ?? null }));
+			},
+		},
+	};
+}

@@ -1,0 +1,163 @@
+/**
+ * Date ranges, caller scoping and name look-ups for the analytics routes.
+ * Scope: `null` = chain-wide (EXECUTIVE, ADMIN, trusted internal callers); otherwise the
+ * shop or factory ids the caller may see. Shops and factories are those analytics has
+ * received events for; their staff/manager come from `sales.shops.staffIds` and
+ * `inventory.factories.resolve` (trusted calls, cached here for 30 s).
+ */
+import type { Context } from "moleculer";
+import { QueryTypes, type Sequelize } from "sequelize";
+import { forbidden, validationError } from "../../lib/errors";
+import type { Meta } from "../../lib/types";
+
+const DAY_MS = 86_400_000;
+export const MAX_RANGE_DAYS = 366;
+const TTL_MS = 30_000;
+
+export interface Range {
+	from: string;
+	to: string;
+}
+
+export type Scope = string[] | null;
+
+/** `?from=&to=` (UTC days, inclusive); default the last 30 days to today; from ≤ to; at most 366 days. */
+export function dateRange(p: { from?: string; to?: string }, defaultDays = 30): Range {
+	for (const f of ["from", "to"] as const) {
+		const v = p[f];
+		if (v !== undefined && (Number.isNaN(Date.parse(v)) || new Date(Date.parse(v)).toISOString().slice(0, 10) !== v)) throw validationError(f, `'${f}' is not a valid date`, "date");
+	}
+	const to = p.to ?? new Date().toISOString().slice(0, 10);
+	const from = p.from ?? new Date(Date.parse(to) - (defaultDays - 1) * DAY_MS).toISOString().slice(0, 10);
+	if (from > to) throw validationError("from", "'from' must not be after 'to'", "range");
+	if ((Date.parse(to) - Date.parse(from)) / DAY_MS >= MAX_RANGE_DAYS) throw validationError("from", `The range may span at most ${MAX_RANGE_DAYS} days`, "range");
+	return { from, to };
+}
+
+/** SQL condition `<column> is in scope` plus its replacement (a PostgreSQL uuid[] literal). */
+export function inScope(column: string, scope: Scope, name = "scope"): { sql: string; replacements: Record<string, string> } {
+	if (scope === null) return { sql: "true", replacements: {} };
+	return { sql: `${column} = ANY(:${name}::uuid[])`, replacements: { [name]: `{${scope.join(",")}}` } };
+}
+
+class TtlCache<V> {
+	private readonly map = new Map<string, { at: number; value: V }>();
+	async get(key: string, load: () => Promise<V>): Promise<V> {
+		const hit = this.map.get(key);
+		if (hit && Date.now() - hit.at < TTL_MS) return hit.value;
+		const value = await load();
+		this.set(key, value);
+		return value;
+	}
+	set(key: string, value: V) {
+		this.map.set(key, { at: Date.now(), value });
+	}
+}
+
+export interface ShopInfo {
+	id: string;
+	name: string;
+	address: string | null;
+	status: string | null;
+}
+
+/** Look-ups through other services' actions, cached per analytics service instance. */
+export class Directory {
+	private readonly staff = new TtlCache<string[]>();
+	private readonly managers = new TtlCache<string | null>();
+	private readonly shops = new TtlCache<ShopInfo | null>();
+	private readonly flavors = new TtlCache<string | null>();
+
+	constructor(private readonly db: Sequelize) {}
+
+	private async ids(sql: string): Promise<string[]> {
+		return (await this.db.query<{ id: string }>(sql, { type: QueryTypes.SELECT })).map((r) => r.id);
+	}
+
+	async shopsOf(ctx: Context<unknown, Meta>, userId: string): Promise<string[]> {
+		const known = await this.ids(
+			`SELECT DISTINCT shop_id AS id FROM analytics.daily_sales UNION SELECT shop_id FROM analytics.review_facts UNION SELECT shop_id FROM analytics.low_stock_alerts`,
+		);
+		const out: string[] = [];
+		for (const shopId of known) {
+			const staff = await this.staff.get(shopId, () => ctx.call<string[], { shopId: string }>("sales.shops.staffIds", { shopId }));
+			if (staff.includes(userId)) out.push(shopId);
+		}
+		return out.sort();
+	}
+
+	async factoriesOf(ctx: Context<unknown, Meta>, userId: string): Promise<string[]> {
+		const known = await this.ids(
+			`SELECT DISTINCT factory_id AS id FROM analytics.stock_registrations UNION SELECT factory_id FROM analytics.expiry_warnings UNION SELECT factory_id FROM analytics.factory_budgets`,
+		);
+		const out: string[] = [];
+		for (const id of known) {
+			const manager = await this.managers.get(id, async () => (await ctx.call<{ managerId: string | null } | null, { id: string }>("inventory.factories.resolve", { id }))?.managerId ?? null);
+			if (manager === userId) out.push(id);
+		}
+		return out.sort();
+	}
+
+	async shopInfo(ctx: Context<unknown, Meta>, ids: string[]): Promise<Map<string, ShopInfo>> {
+		const out = new Map<string, ShopInfo>();
+		for (const id of new Set(ids)) {
+			const info = await this.shops.get(id, async () => {
+				try {
+					const s = await ctx.call<{ id: string; name: string; address: string | null; status: string }, { shopId: string }>("sales.shops.get", { shopId: id });
+					return { id: s.id, name: s.name, address: s.address ?? null, status: s.status ?? null };
+				} catch {
+					return null;
+				}
+			});
+			if (info) out.set(id, info);
+		}
+		return out;
+	}
+
+	async flavorNames(ctx: Context<unknown, Meta>, ids: string[]): Promise<Map<string, string>> {
+		const unique = [...new Set(ids)];
+		const missing: string[] = [];
+		const out = new Map<string, string>();
+		for (const id of unique) {
+			const name = await this.flavors.get(id, async () => {
+				missing.push(id);
+				return null;
+			});
+			if (name) out.set(id, name);
+		}
+		if (missing.length) {
+			const rows = await ctx.call<{ id: string; name: string }[], { ids: string[] }>("inventory.flavors.getMany", { ids: missing });
+			for (const f of rows) {
+				out.set(f.id, f.name);
+				this.flavors.set(f.id, f.name);
+			}
+		}
+		return out;
+	}
+
+	/** Chain-wide (null) for EXECUTIVE/ADMIN/internal callers; a CLERK's own shops; a requested shop must be one of them (403 otherwise). */
+	async shopScope(ctx: Context<unknown, Meta>, shopId?: string): Promise<Scope> {
+		const user = ctx.meta.user;
+		if (!user || user.role === "EXECUTIVE" || user.role === "ADMIN") return shopId ? [shopId] : null;
+		if (user.role !== "CLERK") throw forbidden();
+		const mine = await this.shopsOf(ctx, user.id);
+		if (shopId) {
+			if (!mine.includes(shopId)) throw forbidden("You are not assigned to this shop");
+			return [shopId];
+		}
+		return mine;
+	}
+
+	/** Chain-wide for EXECUTIVE/ADMIN/internal callers; a MANUFACTURER's own factories (a requested one must be theirs: 403). */
+	async factoryScope(ctx: Context<unknown, Meta>, factoryId?: string): Promise<Scope> {
+		const user = ctx.meta.user;
+		if (!user || user.role === "EXECUTIVE" || user.role === "ADMIN") return factoryId ? [factoryId] : null;
+		if (user.role !== "MANUFACTURER") throw forbidden();
+		const mine = await this.factoriesOf(ctx, user.id);
+		if (factoryId) {
+			if (!mine.includes(factoryId)) throw forbidden("You do not manage this factory");
+			return [factoryId];
+		}
+		return mine;
+	}
+}

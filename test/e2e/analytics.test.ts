@@ -1,0 +1,174 @@
+/**
+ * Analytics through the gateway with the real auth, inventory and sales services: real POS
+ * sales feed the aggregates by events; figures, role scoping, date validation, replayed
+ * envelopes and reports are checked against exactly what was sold.
+ */
+import { randomUUID } from "node:crypto";
+import type { Context } from "moleculer";
+import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
+import type { EventEnvelope } from "../../lib/events";
+import { buildWorld, ok, setStock, type SalesWorld } from "../integration/sales/fixtures";
+
+const A = "/api/v1/analytics";
+const today = new Date().toISOString().slice(0, 10);
+
+interface Sales {
+	revenue: number;
+	transactionCount: number;
+	itemsSold: number;
+	averageBasket: number;
+	byShop: { shopId: string; shopName: string | null; revenue: number; transactionCount: number }[];
+}
+
+describe("analytics through the gateway", () => {
+	let app: TestApp;
+	let w: SalesWorld;
+	const saleEvents: EventEnvelope<"SALE_COMPLETED">[] = [];
+	const get = <T>(path: string, user: TestUser, status = 200) => ok<T>(app.request("GET", `${A}${path}`, { token: user.token }), status);
+	const waitFor = async <T>(fn: () => Promise<T>, done: (v: T) => boolean, what: string): Promise<T> => {
+		const deadline = Date.now() + 5000;
+		for (;;) {
+			const v = await fn();
+			if (done(v)) return v;
+			if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: last ${JSON.stringify(v)}`);
+			await new Promise((r) => setTimeout(r, 50));
+		}
+	};
+
+	beforeAll(async () => {
+		app = await startTestApp({ services: ["auth", "inventory", "sales", "analytics"] });
+		await app.broker.createService({
+			name: "analytics-test-spy",
+			events: { SALE_COMPLETED: (ctx: Context<EventEnvelope<"SALE_COMPLETED">>) => void saleEvents.push(ctx.params) },
+		});
+		w = await buildWorld(app);
+		const [vanilla, hazelnut] = w.flavors;
+		await setStock(app, w.clerk, w.shopId, [{ flavorId: vanilla.id, quantity: 50 }, { flavorId: hazelnut.id, quantity: 50 }]);
+		await setStock(app, w.otherClerk, w.otherShopId, [{ flavorId: vanilla.id, quantity: 50 }]);
+		const sale = (clerk: TestUser, shopId: string, items: { flavorId: string; quantity: number }[], patronId?: string) =>
+			ok(app.request("POST", `/api/v1/sales/shops/${shopId}/pos-transactions`, { token: clerk.token, body: { items, paymentMethod: "CARD", ...(patronId ? { patronId } : {}) } }), 201);
+		// Shop 1: 2×250 + 1×300 = 800 and 1×300 = 300; shop 2: 3×250 = 750 (patron's purchase). Chain: 1850, 3 transactions, 7 items.
+		await sale(w.clerk, w.shopId, [{ flavorId: vanilla.id, quantity: 2 }, { flavorId: hazelnut.id, quantity: 1 }]);
+		await sale(w.clerk, w.shopId, [{ flavorId: hazelnut.id, quantity: 1 }]);
+		await sale(w.otherClerk, w.otherShopId, [{ flavorId: vanilla.id, quantity: 3 }], w.patron.id);
+		await waitFor(() => get<Sales>("/analytics/sales", w.exec), (s) => s.transactionCount === 3, "3 sales in analytics");
+	}, 30_000);
+	afterAll(async () => {
+		await app?.stop();
+	});
+
+	it("sales, revenue, trends and product performance match the sales made", async () => {
+		const s = await get<Sales>(`/analytics/sales?from=${today}&to=${today}`, w.exec);
+		expect(s).toMatchObject({ revenue: 1850, transactionCount: 3, itemsSold: 7, averageBasket: 617 });
+		expect(s.byShop.map((b) => [b.shopId, b.shopName, b.revenue, b.transactionCount])).toEqual([
+			[w.shopId, "Gelato Centrale", 1100, 2],
+			[w.otherShopId, "Gelato Porto", 750, 1],
+		]);
+		const p = await get<{ products: { flavorId: string; flavorName: string; salesVolume: number; revenue: number }[] }>("/analytics/sales/products", w.exec);
+		expect(p.products.map((x) => [x.flavorName, x.salesVolume, x.revenue])).toEqual([
+			["Vanilla", 5, 1250],
+			["Hazelnut", 2, 600],
+		]);
+		const t = await get<{ points: { period: string; revenue: number; transactionCount: number }[] }>(`/analytics/sales/trends?to=${today}`, w.exec);
+		expect(t.points).toHaveLength(30);
+		expect(t.points[29]).toEqual({ period: today, revenue: 1850, transactionCount: 3, itemsSold: 7 });
+		expect(t.points.slice(0, 29).every((x) => x.revenue === 0)).toBe(true);
+		const r = await get<{ revenue: number; previousPeriodRevenue: number; growthPercent: null; byPaymentMethod: unknown[] }>("/analytics/revenue", w.exec);
+		expect(r).toMatchObject({ revenue: 1850, previousPeriodRevenue: 0, growthPercent: null, byPaymentMethod: [{ paymentMethod: "CARD", revenue: 1850, transactionCount: 3 }] });
+		const k = await get<{ today: { revenue: number; transactionCount: number } }>("/dashboard/kpis", w.exec);
+		expect(k.today).toMatchObject({ date: today, revenue: 1850, transactionCount: 3 });
+		const rt = await get<{ transactionCount: number; revenue: number; latest: unknown[] }>("/dashboard/real-time?minutes=60", w.exec);
+		expect([rt.transactionCount, rt.revenue, rt.latest.length]).toEqual([3, 1850, 3]);
+	});
+
+	it("location views: per shop, map shares and a dense hour heatmap", async () => {
+		const l = await get<{ shops: { shopName: string; address: string; revenue: number; averageBasket: number }[] }>("/analytics/locations", w.exec);
+		expect(l.shops.map((s) => [s.shopName, s.address, s.revenue, s.averageBasket])).toEqual([
+			["Gelato Centrale", "Gelato Centrale street 1", 1100, 550],
+			["Gelato Porto", "Gelato Porto street 1", 750, 750],
+		]);
+		const m = await get<{ totalRevenue: number; points: { shareBasisPoints: number }[] }>("/analytics/locations/map", w.exec);
+		expect([m.totalRevenue, ...m.points.map((p) => p.shareBasisPoints)]).toEqual([1850, 5946, 4054]);
+		const h = await get<{ rows: { shopId: string; cells: { bucket: number; revenue: number }[] }[] }>("/analytics/locations/heatmap?by=hour", w.exec);
+		expect(h.rows).toHaveLength(2);
+		for (const row of h.rows) expect(row.cells.map((c) => c.bucket)).toEqual([...Array(24).keys()]);
+		expect(h.rows.flatMap((r) => r.cells).reduce((n, c) => n + c.revenue, 0)).toBe(1850);
+		const wd = await get<{ rows: { cells: unknown[] }[] }>("/analytics/locations/heatmap?by=weekday", w.exec);
+		expect(wd.rows[0].cells).toHaveLength(7);
+	});
+
+	it("scopes by role: a clerk sees their shops only, dashboards are per own role (ADMIN any)", async () => {
+		const s = await get<Sales>("/analytics/sales", w.clerk);
+		expect([s.revenue, s.transactionCount, s.byShop.map((b) => b.shopId)]).toEqual([1100, 2, [w.shopId]]);
+		await get(`/analytics/sales?shopId=${w.otherShopId}`, w.clerk, 403);
+		await get("/analytics/sales", w.patron, 403);
+		await get("/analytics/inventory", w.clerk, 403);
+		await get("/dashboard/EXECUTIVE", w.clerk, 403);
+		await get("/reports/scheduled", w.clerk, 403);
+		const cd = await get<{ revenue: number; shopIds: string[] }>("/dashboard/CLERK", w.clerk);
+		expect([cd.revenue, cd.shopIds]).toEqual([1100, [w.shopId]]);
+		const ed = await get<{ revenue: number; topShops: { shopName: string }[] }>("/dashboard/EXECUTIVE", w.exec);
+		expect([ed.revenue, ed.topShops.map((x) => x.shopName)]).toEqual([1850, ["Gelato Centrale", "Gelato Porto"]]);
+		const pd = await waitFor(
+			() => get<{ purchases: number; totalSpent: number; recent: { type: string }[] }>("/dashboard/PATRON", w.patron),
+			(v) => v.recent.some((r) => r.type === "LOGIN"),
+			"patron login activity",
+		);
+		expect([pd.purchases, pd.totalSpent]).toEqual([1, 750]);
+		expect(pd.recent.map((r) => r.type)).toContain("PURCHASE");
+		const admin = await app.createUser("ADMIN");
+		const ac = await get<{ revenue: number }>("/dashboard/CLERK", admin);
+		expect(ac.revenue).toBe(1850);
+		await get("/dashboard/NOBODY", admin, 422);
+		const md = await get<{ factoryIds: string[] }>("/dashboard/MANUFACTURER", w.maker);
+		// The factory is known to analytics from its BUDGET_ALLOCATION_UPDATED event.
+		expect(md.factoryIds).toEqual([w.factoryId]);
+	});
+
+	it("rejects bad date ranges with 422", async () => {
+		await get("/analytics/sales?from=2026-03-10&to=2026-03-01", w.exec, 422);
+		await get("/analytics/sales?from=2026-02-30&to=2026-03-01", w.exec, 422);
+		await get("/analytics/sales?from=2024-01-01&to=2026-01-01", w.exec, 422);
+		await get("/analytics/sales?from=yesterday", w.exec, 422);
+		await get("/analytics/sales/trends?interval=month", w.exec, 422);
+		const res = await app.request("POST", `${A}/reports/generate`, { token: w.exec.token, body: { type: "SALES", from: "2026-05-02", to: "2026-05-01" } });
+		expect(res.status).toBe(422);
+	});
+
+	it("generates, stores, fetches and schedules reports", async () => {
+		const created = await ok<{ id: string; type: string; result: { revenue: number; byShop: unknown[] } }>(
+			app.request("POST", `${A}/reports/generate`, { token: w.exec.token, body: { type: "SALES", from: today, to: today, filters: { shopId: w.shopId } } }),
+			201,
+		);
+		expect([created.type, created.result.revenue, created.result.byShop.length]).toEqual(["SALES", 1100, 1]);
+		const fetched = await get<{ id: string; from: string; to: string; result: { revenue: number } }>(`/reports/${created.id}`, w.exec);
+		expect([fetched.id, fetched.from, fetched.to, fetched.result.revenue]).toEqual([created.id, today, today, 1100]);
+		await get(`/reports/${randomUUID()}`, w.exec, 404);
+		expect((await app.request("POST", `${A}/reports/generate`, { token: w.clerk.token, body: { type: "SALES", from: today, to: today } })).status).toBe(403);
+		expect((await app.request("POST", `${A}/reports/schedule`, { token: w.exec.token, body: { type: "SALES", interval: "HOURLY" } })).status).toBe(422);
+		const sched = await ok<{ id: string; interval: string; nextRunAt: string }>(app.request("POST", `${A}/reports/schedule`, { token: w.exec.token, body: { type: "REVENUE", interval: "DAILY" } }), 201);
+		const tomorrow = new Date(Date.parse(today) + 86_400_000).toISOString();
+		expect(sched.nextRunAt).toBe(tomorrow);
+		// Nothing is due now; at tomorrow 00:00 UTC the run covers today.
+		expect(await app.broker.call("analytics.reports.runDue", {})).toEqual({ generated: [] });
+		const run = await app.broker.call<{ generated: string[] }, { now: string }>("analytics.reports.runDue", { now: tomorrow });
+		expect(run.generated).toHaveLength(1);
+		const rep = await get<{ scheduleId: string; type: string; from: string; to: string; result: { revenue: number } }>(`/reports/${run.generated[0]}`, w.exec);
+		expect(rep).toMatchObject({ scheduleId: sched.id, type: "REVENUE", from: today, to: today, result: { revenue: 1850 } });
+		const list = await get<{ rows: { id: string; lastRunAt: string; nextRunAt: string }[] }>("/reports/scheduled", w.exec);
+		const row = list.rows.find((r) => r.id === sched.id);
+		expect(row).toMatchObject({ lastRunAt: tomorrow, nextRunAt: new Date(Date.parse(tomorrow) + 86_400_000).toISOString() });
+	});
+
+	it("a replayed SALE_COMPLETED envelope (same id) or the same transaction in a new envelope does not double count", async () => {
+		expect(saleEvents).toHaveLength(3);
+		const original = saleEvents[0];
+		await app.broker.emit("SALE_COMPLETED", original);
+		await app.broker.emit("SALE_COMPLETED", { ...original, id: randomUUID() });
+		// A genuinely new sale in the same way proves the emits above were handled (and by then).
+		const extra: EventEnvelope<"SALE_COMPLETED"> = { ...original, id: randomUUID(), data: { ...original.data, transactionId: randomUUID(), totalAmount: 100, items: [] } };
+		await app.broker.emit("SALE_COMPLETED", extra);
+		const s = await waitFor(() => get<Sales>(`/analytics/sales?shopId=${w.shopId}`, w.exec), (v) => v.transactionCount === 3, "the extra sale");
+		expect([s.revenue, s.transactionCount]).toEqual([1200, 3]);
+	});
+});
