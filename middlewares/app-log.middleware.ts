@@ -14,25 +14,36 @@ const reported = new WeakSet<object>();
 
 export const AppLogMiddleware: Middleware = {
 	localAction(this: { broker?: ServiceBroker }, next: ActionHandler, action: ActionSchema): ActionHandler {
+		const report = (ctx: Context, err: Error & { code?: number; type?: string; nodeID?: string }) => {
+			const code = typeof err?.code === "number" ? err.code : 500;
+			const remote = err?.nodeID && err.nodeID !== ctx.broker.nodeID;
+			if (code < 500 || !err || typeof err !== "object" || reported.has(err) || remote) return;
+			reported.add(err);
+			const entry: AppLogEntry = {
+				level: code === 503 || code === 504 ? "warn" : "error",
+				nodeID: ctx.broker.nodeID,
+				service: action.service?.fullName ?? null,
+				action: action.name ?? null,
+				message: String(err.message ?? err).slice(0, 2000),
+				code,
+				type: err.type ?? err.name ?? null,
+				requestId: ctx.requestID ?? null,
+				at: new Date().toISOString(),
+			};
+			Promise.resolve(ctx.broker.emit(INTERNAL_EVENTS.appLog, entry)).catch(() => undefined);
+		};
 		return function appLog(ctx: Context) {
-			return (next(ctx) as Promise<unknown>).catch((err: Error & { code?: number; type?: string; nodeID?: string }) => {
-				const code = typeof err?.code === "number" ? err.code : 500;
-				const remote = err?.nodeID && err.nodeID !== ctx.broker.nodeID;
-				if (code >= 500 && err && typeof err === "object" && !reported.has(err) && !remote) {
-					reported.add(err);
-					const entry: AppLogEntry = {
-						level: code === 503 || code === 504 ? "warn" : "error",
-						nodeID: ctx.broker.nodeID,
-						service: action.service?.fullName ?? null,
-						action: action.name ?? null,
-						message: String(err.message ?? err).slice(0, 2000),
-						code,
-						type: err.type ?? err.name ?? null,
-						requestId: ctx.requestID ?? null,
-						at: new Date().toISOString(),
-					};
-					ctx.broker.emit(INTERNAL_EVENTS.appLog, entry).catch(() => undefined);
-				}
+			let result: unknown;
+			try {
+				result = next(ctx);
+			} catch (err) {
+				// A synchronous handler threw.
+				report(ctx, err as Error);
+				throw err;
+			}
+			if (typeof (result as PromiseLike<unknown> | undefined)?.then !== "function") return result as ReturnType<ActionHandler>;
+			return Promise.resolve(result).catch((err: Error) => {
+				report(ctx, err);
 				throw err;
 			});
 		};
