@@ -77,6 +77,7 @@ describe("analytics through the gateway", () => {
 		expect(r).toMatchObject({ revenue: 1850, previousPeriodRevenue: 0, growthPercent: null, byPaymentMethod: [{ paymentMethod: "CARD", revenue: 1850, transactionCount: 3 }] });
 		const k = await get<{ today: { revenue: number; transactionCount: number } }>("/dashboard/kpis", w.exec);
 		expect(k.today).toMatchObject({ date: today, revenue: 1850, transactionCount: 3 });
+		expect((await app.request("GET", "/api/analytics/dashboard/kpis", { token: w.exec.token })).status).toBe(200);
 		const rt = await get<{ transactionCount: number; revenue: number; latest: unknown[] }>("/dashboard/real-time?minutes=60", w.exec);
 		expect([rt.transactionCount, rt.revenue, rt.latest.length]).toEqual([3, 1850, 3]);
 	});
@@ -158,6 +159,37 @@ describe("analytics through the gateway", () => {
 		const list = await get<{ rows: { id: string; lastRunAt: string; nextRunAt: string }[] }>("/reports/scheduled", w.exec);
 		const row = list.rows.find((r) => r.id === sched.id);
 		expect(row).toMatchObject({ lastRunAt: tomorrow, nextRunAt: new Date(Date.parse(tomorrow) + 86_400_000).toISOString() });
+	});
+
+	it("inventory analytics from STOCK_REGISTERED and EXPIRY_WARNING: production, turnover, waste; manufacturers scoped to their factories", async () => {
+		const [vanilla, hazelnut] = w.flavors;
+		const day = (offset: number) => new Date(Date.parse(today) + offset * 86_400_000).toISOString().slice(0, 10);
+		const register = (body: Record<string, unknown>) => ok(app.request("POST", `/api/v1/inventory/factories/${w.factoryId}/stock-items`, { token: w.maker.token, body }), 201);
+		await register({ flavorId: vanilla.id, batchId: "AN-V1", quantity: 20, cost: 2000, productionDate: today, expiryDate: day(90) });
+		await register({ flavorId: hazelnut.id, batchId: "AN-H1", quantity: 10, cost: 1500, productionDate: day(-10), expiryDate: day(-1) });
+		await app.broker.call("inventory.expiry.scan", { asOf: today });
+		const inv = await waitFor(
+			() => get<{ production: { batches: number; units: number; cost: number }; byFactory: { factoryId: string }[] }>("/analytics/inventory", w.maker),
+			(v) => v.production.batches === 2,
+			"2 registered batches",
+		);
+		expect(inv.production).toEqual({ batches: 2, units: 30, cost: 3500 });
+		expect(inv.byFactory.map((f) => f.factoryId)).toEqual([w.factoryId]);
+		const t = await get<{ flavors: { flavorName: string; produced: number; sold: number; turnover: number }[] }>("/analytics/inventory/turnover", w.maker);
+		expect(t.flavors.map((f) => [f.flavorName, f.produced, f.sold, f.turnover])).toEqual([
+			["Vanilla", 20, 5, 0.25],
+			["Hazelnut", 10, 2, 0.2],
+		]);
+		const waste = await waitFor(() => get<{ expiredUnits: number; expiredValue: number; items: { flavorName: string }[] }>("/analytics/inventory/waste", w.maker), (v) => v.expiredUnits > 0, "the expiry warning");
+		expect([waste.expiredUnits, waste.expiredValue, waste.items.map((i) => i.flavorName)]).toEqual([10, 1500, ["Hazelnut"]]);
+		await get(`/analytics/inventory?factoryId=${randomUUID()}`, w.maker, 403);
+		const other = await app.createUser("MANUFACTURER");
+		const empty = await get<{ production: { batches: number } }>("/analytics/inventory", other);
+		expect(empty.production.batches).toBe(0);
+		const ex = await get<{ production: { units: number } }>(`/analytics/inventory?factoryId=${w.factoryId}`, w.exec);
+		expect(ex.production.units).toBe(30);
+		const md = await get<{ production: { units: number }; waste: { expiredUnits: number } }>("/dashboard/MANUFACTURER", w.maker);
+		expect([md.production.units, md.waste.expiredUnits]).toEqual([30, 10]);
 	});
 
 	it("a replayed SALE_COMPLETED envelope (same id) or the same transaction in a new envelope does not double count", async () => {
