@@ -8,6 +8,7 @@ import type { Context } from "moleculer";
 import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
 import type { EventEnvelope } from "../../lib/events";
 import { buildWorld, ok, setStock, type SalesWorld } from "../integration/sales/fixtures";
+import { firstRun, nextRun, periodBefore } from "../../services/analytics/reports";
 
 const A = "/api/v1/analytics";
 const today = new Date().toISOString().slice(0, 10);
@@ -83,7 +84,16 @@ describe("analytics through the gateway", () => {
 	});
 
 	it("location views: per shop, map shares and a dense hour heatmap", async () => {
-		const l = await get<{ shops: { shopName: string; address: string; revenue: number; averageBasket: number }[] }>("/analytics/locations", w.exec);
+		await ok(app.request("POST", "/api/v1/sales/feedback", { token: w.patron.token, body: { shopId: w.otherShopId, rating: 4, comment: "Great" } }), 201);
+		const l = await waitFor(
+			() => get<{ shops: { shopName: string; address: string; revenue: number; averageBasket: number; averageRating: number | null; reviewCount: number }[] }>("/analytics/locations", w.exec),
+			(v) => v.shops.some((x) => x.reviewCount === 1),
+			"the review",
+		);
+		expect(l.shops.map((s) => [s.averageRating, s.reviewCount])).toEqual([
+			[null, 0],
+			[4, 1],
+		]);
 		expect(l.shops.map((s) => [s.shopName, s.address, s.revenue, s.averageBasket])).toEqual([
 			["Gelato Centrale", "Gelato Centrale street 1", 1100, 550],
 			["Gelato Porto", "Gelato Porto street 1", 750, 750],
@@ -124,6 +134,14 @@ describe("analytics through the gateway", () => {
 		const md = await get<{ factoryIds: string[] }>("/dashboard/MANUFACTURER", w.maker);
 		// The factory is known to analytics from its BUDGET_ALLOCATION_UPDATED event.
 		expect(md.factoryIds).toEqual([w.factoryId]);
+	});
+
+	it("publishes every analytics route in the OpenAPI document", async () => {
+		const doc = await ok<{ paths: Record<string, unknown> }>(app.request("GET", "/api/v1/openapi.json"));
+		const paths = Object.keys(doc.paths).filter((p) => p.startsWith(`${A}/`));
+		for (const p of ["/dashboard/kpis", "/dashboard/real-time", "/dashboard/{role}", "/analytics/sales/trends", "/analytics/locations/heatmap", "/reports/generate", "/reports/{reportId}", "/reports/scheduled"]) {
+			expect(paths).toContain(`${A}${p}`);
+		}
 	});
 
 	it("rejects bad date ranges with 422", async () => {
@@ -202,5 +220,19 @@ describe("analytics through the gateway", () => {
 		await app.broker.emit("SALE_COMPLETED", extra);
 		const s = await waitFor(() => get<Sales>(`/analytics/sales?shopId=${w.shopId}`, w.exec), (v) => v.transactionCount === 3, "the extra sale");
 		expect([s.revenue, s.transactionCount]).toEqual([1200, 3]);
+	});
+});
+
+describe("report schedule arithmetic", () => {
+	it("DAILY runs at the next UTC midnight for the day before; WEEKLY on Monday for the 7 days before; missed runs skip ahead", () => {
+		expect(firstRun("DAILY", new Date("2026-06-03T15:00:00Z")).toISOString()).toBe("2026-06-04T00:00:00.000Z");
+		expect(firstRun("WEEKLY", new Date("2026-06-03T15:00:00Z")).toISOString()).toBe("2026-06-08T00:00:00.000Z"); // Wednesday → Monday
+		expect(firstRun("WEEKLY", new Date("2026-06-07T23:59:00Z")).toISOString()).toBe("2026-06-08T00:00:00.000Z");
+		expect(firstRun("WEEKLY", new Date("2026-06-08T00:00:00Z")).toISOString()).toBe("2026-06-15T00:00:00.000Z");
+		expect(periodBefore("DAILY", new Date("2026-06-04T00:00:00Z"))).toEqual({ from: "2026-06-03", to: "2026-06-03" });
+		expect(periodBefore("WEEKLY", new Date("2026-06-08T00:00:00Z"))).toEqual({ from: "2026-06-01", to: "2026-06-07" });
+		expect(nextRun("DAILY", new Date("2026-06-04T00:00:00Z"), new Date("2026-06-04T00:00:30Z")).toISOString()).toBe("2026-06-05T00:00:00.000Z");
+		expect(nextRun("DAILY", new Date("2026-06-04T00:00:00Z"), new Date("2026-06-09T12:00:00Z")).toISOString()).toBe("2026-06-10T00:00:00.000Z");
+		expect(nextRun("WEEKLY", new Date("2026-06-08T00:00:00Z"), new Date("2026-06-22T00:00:00Z")).toISOString()).toBe("2026-06-29T00:00:00.000Z");
 	});
 });
