@@ -13,7 +13,10 @@ import type { Meta } from "../../lib/types";
 import { defineAdminModels, type AdminModels } from "./admin.model";
 import * as P from "./admin.params";
 
-type This = Service & DbThis<AdminModels>;
+interface Methods {
+	applyRetention(): Promise<number>;
+}
+type This = Service & DbThis<AdminModels> & Methods & { retentionTimer?: NodeJS.Timeout };
 type Ctx<P> = Context<P, Meta>;
 
 interface NodeInfo {
@@ -33,6 +36,8 @@ interface ServiceInfo {
 }
 
 const NODE_TIMEOUT_MS = 2000;
+/** How often the application log is trimmed to the `logRetentionDays` setting. */
+const RETENTION_EVERY_MS = 60 * 60 * 1000;
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	name: "admin.system",
@@ -123,6 +128,14 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			},
 		},
 
+		/** Internal (operators, tests): trim the application log to `logRetentionDays` now; runs hourly anyway. */
+		applyRetention: {
+			visibility: "public",
+			async handler(this: This) {
+				return { deleted: await this.applyRetention() };
+			},
+		},
+
 		clearLogs: {
 			rest: "POST /system/logs/clear",
 			roles: ["ADMIN"],
@@ -136,6 +149,27 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				return { deleted: result?.rowCount ?? 0, before: before.toISOString() };
 			},
 		},
+	},
+
+	methods: {
+		/** Deletes application log entries older than the `logRetentionDays` setting; answers how many. */
+		async applyRetention(this: This): Promise<number> {
+			const [row] = await this.db.query<{ value: unknown }>(`SELECT value FROM admin.settings WHERE key = 'logRetentionDays'`, { type: QueryTypes.SELECT });
+			const days = typeof row?.value === "number" ? row.value : P.SETTINGS.logRetentionDays.default;
+			const [, result] = (await this.db.query(`DELETE FROM admin.app_logs WHERE created_at < now() - make_interval(days => :days)`, { replacements: { days } })) as [unknown, { rowCount?: number }];
+			return result?.rowCount ?? 0;
+		},
+	},
+
+	started(this: This) {
+		this.retentionTimer = setInterval(() => {
+			this.applyRetention().catch((err: Error) => this.logger.warn("Application log retention failed", { err: err.message }));
+		}, RETENTION_EVERY_MS);
+		this.retentionTimer.unref();
+	},
+
+	stopped(this: This) {
+		clearInterval(this.retentionTimer);
 	},
 
 	events: {

@@ -9,12 +9,18 @@ import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "mole
 import { AuditMixin } from "../../mixins/audit.mixin";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { RETRY_READS, respondNoContent } from "../../lib/actions";
+import { conflict } from "../../lib/errors";
 import type { Meta } from "../../lib/types";
 import { defineAdminModels, type AdminModels } from "./admin.model";
 import * as P from "./admin.params";
 
 type This = Service & DbThis<AdminModels>;
 type Ctx<P> = Context<P, Meta>;
+
+/** An administrator can't demote, deactivate or delete their own account (the last ADMIN would lock everyone out). */
+function notSelf(ctx: Ctx<{ userId: string }>): void {
+	if (ctx.meta.user?.id === ctx.params.userId) throw conflict("You can't change the role or status of your own account, or delete it", "SELF_MODIFICATION", { userId: ctx.params.userId });
+}
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	name: "admin.users",
@@ -51,7 +57,8 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Change a user's role (USER_ROLE_CHANGED); their older tokens stop working",
 			params: P.setRoleParams,
-			handler(this: This, ctx: Ctx<P.SetRoleParams>) {
+			async handler(this: This, ctx: Ctx<P.SetRoleParams>) {
+				notSelf(ctx);
 				return ctx.call("auth.setRole", ctx.params);
 			},
 		},
@@ -62,7 +69,8 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Activate or deactivate a user; a deactivated user can't sign in and their tokens stop working",
 			params: P.setStatusParams,
-			handler(this: This, ctx: Ctx<P.SetStatusParams>) {
+			async handler(this: This, ctx: Ctx<P.SetStatusParams>) {
+				notSelf(ctx);
 				return ctx.call("auth.setStatus", ctx.params);
 			},
 		},
@@ -75,6 +83,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			summary: "Soft-delete a user: they can no longer sign in; their data stays",
 			params: P.userIdParams,
 			async handler(this: This, ctx: Ctx<P.UserIdParams>) {
+				notSelf(ctx);
 				await ctx.call("auth.deleteUser", ctx.params);
 				return respondNoContent(ctx);
 			},

@@ -112,6 +112,18 @@ describe("admin over HTTP", () => {
 			expect((await app.request("DELETE", `${A}/users/${u.id}`, { token: admin.token })).status).toBe(404);
 		});
 
+		it("an administrator can't demote, deactivate or delete themselves (409)", async () => {
+			for (const [method, path, body] of [
+				["PUT", `/users/${admin.id}/role`, { role: "PATRON" }],
+				["PUT", `/users/${admin.id}/status`, { status: "INACTIVE" }],
+				["DELETE", `/users/${admin.id}`, undefined],
+			] as const) {
+				const res = await app.request(method, `${A}${path}`, { token: admin.token, body });
+				expect([path, res.status, res.body.error?.code]).toEqual([path, 409, "SELF_MODIFICATION"]);
+			}
+			expect((await app.request("GET", "/api/v1/auth/me", { token: admin.token })).body).toMatchObject({ role: "ADMIN", status: "ACTIVE" });
+		});
+
 		it("summarises users: by role and status, sign-ups per day, recently active", async () => {
 			const res = await app.request("GET", `${A}/users/machines`, { token: admin.token });
 			expect(res.status).toBe(200);
@@ -185,6 +197,12 @@ describe("admin over HTTP", () => {
 			expect(now.body.deleted).toBeGreaterThanOrEqual(1);
 			expect((await app.request("GET", `${A}/system/logs`, { token: admin.token })).body.total).toBe(0);
 			expect((await app.request("POST", `${A}/system/logs/clear`, { token: admin.token, body: { before: "yesterday" } })).status).toBe(422);
+			// Retention (hourly, or now through the internal action): entries older than `logRetentionDays` go.
+			const db = (app.broker.getLocalService("admin.system") as unknown as { db: { query(sql: string): Promise<unknown> } }).db;
+			await db.query(`INSERT INTO admin.app_logs (level, node_id, message, created_at) VALUES ('warn', 'n', 'old', now() - interval '100 days'), ('warn', 'n', 'recent', now() - interval '10 days')`);
+			expect(await app.broker.call("admin.system.applyRetention")).toEqual({ deleted: 1 }); // default 90 days
+			expect((await app.request("GET", `${A}/system/logs`, { token: admin.token })).body.rows.map((r: { message: string }) => r.message)).toEqual(["recent"]);
+			await db.query(`DELETE FROM admin.app_logs`);
 			expect((await app.request("POST", `${A}/system/logs/clear`, { token: admin.token, body: {} })).status).toBe(422);
 		});
 	});
