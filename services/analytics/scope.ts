@@ -46,7 +46,7 @@ class TtlCache<V> {
 		const hit = this.map.get(key);
 		if (hit && Date.now() - hit.at < TTL_MS) return hit.value;
 		const value = await load();
-		this.set(key, value);
+		if (value !== undefined) this.set(key, value); // undefined = transient failure: not cached
 		return value;
 	}
 	set(key: string, value: V) {
@@ -65,7 +65,7 @@ export interface ShopInfo {
 export class Directory {
 	private readonly staff = new TtlCache<string[]>();
 	private readonly managers = new TtlCache<string | null>();
-	private readonly shops = new TtlCache<ShopInfo | null>();
+	private readonly shops = new TtlCache<ShopInfo | null | undefined>();
 	private readonly flavors = new TtlCache<string | null>();
 
 	constructor(private readonly db: Sequelize) {}
@@ -78,39 +78,37 @@ export class Directory {
 		const known = await this.ids(
 			`SELECT DISTINCT shop_id AS id FROM analytics.daily_sales UNION SELECT shop_id FROM analytics.review_facts UNION SELECT shop_id FROM analytics.low_stock_alerts`,
 		);
-		const out: string[] = [];
-		for (const shopId of known) {
-			const staff = await this.staff.get(shopId, () => ctx.call<string[], { shopId: string }>("sales.shops.staffIds", { shopId }));
-			if (staff.includes(userId)) out.push(shopId);
-		}
-		return out.sort();
+		const staff = await Promise.all(known.map((shopId) => this.staff.get(shopId, () => ctx.call<string[], { shopId: string }>("sales.shops.staffIds", { shopId }))));
+		return known.filter((_, i) => staff[i].includes(userId)).sort();
 	}
 
 	async factoriesOf(ctx: Context<unknown, Meta>, userId: string): Promise<string[]> {
 		const known = await this.ids(
 			`SELECT DISTINCT factory_id AS id FROM analytics.stock_registrations UNION SELECT factory_id FROM analytics.expiry_warnings UNION SELECT factory_id FROM analytics.factory_budgets`,
 		);
-		const out: string[] = [];
-		for (const id of known) {
-			const manager = await this.managers.get(id, async () => (await ctx.call<{ managerId: string | null } | null, { id: string }>("inventory.factories.resolve", { id }))?.managerId ?? null);
-			if (manager === userId) out.push(id);
-		}
-		return out.sort();
+		const managers = await Promise.all(
+			known.map((id) => this.managers.get(id, async () => (await ctx.call<{ managerId: string | null } | null, { id: string }>("inventory.factories.resolve", { id }))?.managerId ?? null)),
+		);
+		return known.filter((_, i) => managers[i] === userId).sort();
 	}
 
 	async shopInfo(ctx: Context<unknown, Meta>, ids: string[]): Promise<Map<string, ShopInfo>> {
+		const unique = [...new Set(ids)];
+		const infos = await Promise.all(
+			unique.map((id) =>
+				this.shops.get(id, async () => {
+					try {
+						const s = await ctx.call<{ id: string; name: string; address: string | null; status: string }, { shopId: string }>("sales.shops.get", { shopId: id });
+						return { id: s.id, name: s.name, address: s.address ?? null, status: s.status ?? null };
+					} catch (err) {
+						// A deleted/unknown shop (404) keeps its figures without a name; sales unreachable: no name this time.
+						return (err as { code?: number }).code === 404 ? null : undefined;
+					}
+				}),
+			),
+		);
 		const out = new Map<string, ShopInfo>();
-		for (const id of new Set(ids)) {
-			const info = await this.shops.get(id, async () => {
-				try {
-					const s = await ctx.call<{ id: string; name: string; address: string | null; status: string }, { shopId: string }>("sales.shops.get", { shopId: id });
-					return { id: s.id, name: s.name, address: s.address ?? null, status: s.status ?? null };
-				} catch {
-					return null;
-				}
-			});
-			if (info) out.set(id, info);
-		}
+		for (const info of infos) if (info) out.set(info.id, info);
 		return out;
 	}
 
