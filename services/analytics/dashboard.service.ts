@@ -48,7 +48,8 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 					period: { from: period.from, to: period.to, revenue: p.revenue, transactionCount: p.transactionCount, itemsSold: p.itemsSold, averageBasket: p.averageBasket },
 					averageRating: rating.rating,
 					reviewCount: Number(rating.n),
-					activeUsers24h: Number(active.n),
+					/** Chain-wide: only for EXECUTIVE/ADMIN (null for a clerk). */
+					activeUsers24h: scope === null ? Number(active.n) : null,
 				};
 			},
 		},

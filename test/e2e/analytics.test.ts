@@ -116,6 +116,8 @@ describe("analytics through the gateway", () => {
 		await get("/analytics/inventory", w.clerk, 403);
 		await get("/dashboard/EXECUTIVE", w.clerk, 403);
 		await get("/reports/scheduled", w.clerk, 403);
+		const ck = await get<{ today: { revenue: number }; activeUsers24h: number | null }>("/dashboard/kpis", w.clerk);
+		expect([ck.today.revenue, ck.activeUsers24h]).toEqual([1100, null]);
 		const cd = await get<{ revenue: number; shopIds: string[] }>("/dashboard/CLERK", w.clerk);
 		expect([cd.revenue, cd.shopIds]).toEqual([1100, [w.shopId]]);
 		const ed = await get<{ revenue: number; topShops: { shopName: string }[] }>("/dashboard/EXECUTIVE", w.exec);
