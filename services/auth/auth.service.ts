@@ -72,11 +72,14 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			rest: "POST /login",
 			auth: "public",
 			rateLimit: "auth",
+			// Sign-ins and failed attempts are part of the audit trail (compliance report).
+			audit: true,
 			summary: "Sign in with email and password",
 			params: P.loginParams,
 			async handler(this: AuthThis, ctx: Ctx<P.LoginParams>) {
 				const { email, password } = ctx.params;
 				const user = await this.models.User.findOne({ where: { email } });
+				if (user) ctx.locals.auditTarget = user.id;
 				assertNotLocked(await currentLock(email, user));
 				const ok = await verifyPassword(user?.passwordHash ?? null, password);
 				if (!user || !ok || user.status !== "ACTIVE") {
@@ -93,12 +96,14 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 		refresh: {
 			rest: "POST /refresh",
 			auth: "public",
+			audit: true,
 			summary: "Exchange a refresh token for new tokens (rotation; reuse revokes the family)",
 			params: P.refreshParams,
 			async handler(this: AuthThis, ctx: Ctx<P.RefreshParams>) {
 				const outcome = await this.transaction(async (t) => {
 					const session = await this.models.UserSession.findOne({ where: { tokenHash: hashToken(ctx.params.refreshToken) }, lock: t.LOCK.UPDATE, transaction: t });
 					if (!session) return { error: "INVALID_REFRESH_TOKEN" as const };
+					ctx.locals.auditTarget = session.userId;
 					if (session.rotatedAt || session.revokedAt) {
 						await this.models.UserSession.update({ revokedAt: new Date() }, { where: { familyId: session.familyId, revokedAt: null }, transaction: t });
 						return { error: "REFRESH_TOKEN_REUSED" as const, familyId: session.familyId };

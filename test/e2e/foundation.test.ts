@@ -44,6 +44,23 @@ describe("foundation: gateway + auth over HTTP", () => {
 		expect(unknown.body.error.code).toBe("NOT_FOUND");
 	});
 
+	it("audits sign-ins, failed ones included, with the user as target", async () => {
+		const user = await app.createUser("CLERK");
+		const bad = await app.request("POST", "/api/v1/auth/login", { body: { email: user.email, password: "wrong-password" } });
+		expect(bad.status).toBe(401);
+		const good = await app.request("POST", "/api/v1/auth/login", { body: { email: user.email, password: user.password } });
+		expect(good.status).toBe(200);
+		const [rows] = await app.broker.getLocalService("auth")!.db.query(
+			"SELECT outcome, error_code, request_id FROM auth.audit_log WHERE action = 'auth.login' AND target = :id ORDER BY id",
+			{ replacements: { id: user.id } },
+		);
+		// createUser's own login (a broker call) is audited too; the two over HTTP carry their request ids.
+		expect(rows.slice(-2)).toEqual([
+			{ outcome: "FAILURE", error_code: "INVALID_CREDENTIALS", request_id: bad.headers.get("x-request-id") },
+			{ outcome: "SUCCESS", error_code: null, request_id: good.headers.get("x-request-id") },
+		]);
+	});
+
 	it("serves an OpenAPI document covering the auth routes", async () => {
 		const res = await app.request("GET", "/api/v1/openapi.json");
 		expect(res.status).toBe(200);
