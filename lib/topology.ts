@@ -1,8 +1,7 @@
 /**
  * The cluster's nodes: which services each runs and the port of its own
  * /health, /ready and /metrics server. One source for the node runner,
- * docker-compose.yml, k8s/ and the tests that validate them. A node is listed
- * here once its service exists (admin 3001, analytics 3006, files 3007 join later).
+ * docker-compose.yml, k8s/ and the tests that validate them.
  */
 export interface NodeSpec {
 	/** Value of SERVICES that starts this node. */
