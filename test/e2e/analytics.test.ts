@@ -4,6 +4,7 @@
  * envelopes and reports are checked against exactly what was sold.
  */
 import { randomUUID } from "node:crypto";
+import { Client } from "pg";
 import type { Context } from "moleculer";
 import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
 import type { EventEnvelope } from "../../lib/events";
@@ -74,6 +75,9 @@ describe("analytics through the gateway", () => {
 		expect(t.points).toHaveLength(30);
 		expect(t.points[29]).toEqual({ period: today, revenue: 1850, transactionCount: 3, itemsSold: 7 });
 		expect(t.points.slice(0, 29).every((x) => x.revenue === 0)).toBe(true);
+		const monday = new Date(Date.parse(today) - ((new Date(today).getUTCDay() + 6) % 7) * 86_400_000).toISOString().slice(0, 10);
+		const wk = await get<{ points: { period: string; revenue: number }[] }>(`/analytics/sales/trends?interval=week&from=${today}&to=${today}`, w.exec);
+		expect(wk.points).toEqual([{ period: monday, revenue: 1850, transactionCount: 3, itemsSold: 7 }]);
 		const r = await get<{ revenue: number; previousPeriodRevenue: number; growthPercent: null; byPaymentMethod: unknown[] }>("/analytics/revenue", w.exec);
 		expect(r).toMatchObject({ revenue: 1850, previousPeriodRevenue: 0, growthPercent: null, byPaymentMethod: [{ paymentMethod: "CARD", revenue: 1850, transactionCount: 3 }] });
 		const k = await get<{ today: { revenue: number; transactionCount: number } }>("/dashboard/kpis", w.exec);
@@ -216,12 +220,24 @@ describe("analytics through the gateway", () => {
 		expect(saleEvents).toHaveLength(3);
 		const original = saleEvents[0];
 		await app.broker.emit("SALE_COMPLETED", original);
-		await app.broker.emit("SALE_COMPLETED", { ...original, id: randomUUID() });
+		const reissued = { ...original, id: randomUUID() };
+		await app.broker.emit("SALE_COMPLETED", reissued);
 		// A genuinely new sale in the same way proves the emits above were handled (and by then).
 		const extra: EventEnvelope<"SALE_COMPLETED"> = { ...original, id: randomUUID(), data: { ...original.data, transactionId: randomUUID(), totalAmount: 100, items: [] } };
 		await app.broker.emit("SALE_COMPLETED", extra);
 		const s = await waitFor(() => get<Sales>(`/analytics/sales?shopId=${w.shopId}`, w.exec), (v) => v.transactionCount === 3, "the extra sale");
 		expect([s.revenue, s.transactionCount]).toEqual([1200, 3]);
+		// The re-issued envelope was consumed (recorded) and still changed nothing.
+		const pg = new Client({ connectionString: app.db.url });
+		await pg.connect();
+		try {
+			const seen = await pg.query("SELECT event_id FROM analytics.processed_events WHERE event_id = ANY($1::uuid[])", [[original.id, reissued.id, extra.id]]);
+			expect(seen.rowCount).toBe(3);
+		} finally {
+			await pg.end();
+		}
+		const again = await get<Sales>(`/analytics/sales?shopId=${w.shopId}`, w.exec);
+		expect([again.revenue, again.transactionCount]).toEqual([1200, 3]);
 	});
 });
 
