@@ -138,7 +138,7 @@ export default function createApiService(): ServiceSchema {
 			onError(this: This, req: Req, res: ServerResponse, err: unknown) {
 				const requestId = req.$ctx?.requestID ?? String(res.getHeader("X-Request-ID") ?? "");
 				// A known service's path while none of its nodes is up: 503, not the 404 of a vanished route.
-				const { status, body } = toErrorResponse(unavailableService(this.broker, req.originalUrl ?? req.url ?? "", err, (this as { aliases?: { action?: string }[] }).aliases) ?? err, requestId);
+				const { status, body } = toErrorResponse(unavailableService(this.broker, req.method ?? "GET", req.originalUrl ?? req.url ?? "", err) ?? err, requestId);
 				if (status >= 500) this.logger.error(`${req.method} ${req.originalUrl ?? req.url} -> ${status}`, { requestId, err });
 				if (res.headersSent) return void res.end();
 				res.setHeader("X-Request-ID", requestId);

@@ -34,22 +34,25 @@ describe("the gateway's 503 for a service with no node", () => {
 	});
 
 	const broker = new ServiceBroker({ logger: false });
-	const notFound = { code: 404, type: "NOT_FOUND" };
+	// moleculer-web's route-level 404.
+	const notFound = { code: 404, type: "NOT_FOUND", name: "NotFoundError" };
 
 	it("turns a route-level 404 under a known, unserved folder into 503", () => {
-		const err = unavailableService(broker, "/api/v1/sales/shops", notFound, []);
+		const err = unavailableService(broker, "GET", "/api/v1/sales/shops", notFound);
 		expect(err).toMatchObject({ code: 503, type: "SERVICE_UNAVAILABLE" });
 	});
-	it("keeps 404 for unknown folders, other errors, and routed folders", async () => {
-		expect(unavailableService(broker, "/api/v1/nothing-here", notFound, [])).toBeUndefined();
-		expect(unavailableService(broker, "/api/v1/sales/shops", { code: 404, type: "SHOP_NOT_FOUND" }, [])).toBeUndefined();
+	it("keeps 404 for unknown folders, an action's own not-found, and paths no action declares", async () => {
+		expect(unavailableService(broker, "GET", "/api/v1/nothing-here", notFound)).toBeUndefined();
+		expect(unavailableService(broker, "GET", "/api/v1/sales/shops", { code: 404, type: "NOT_FOUND", name: "MoleculerClientError" })).toBeUndefined();
 		const served = new ServiceBroker({ logger: false });
-		served.createService({ name: "sales.shops", actions: { list: () => [] } });
+		served.createService({ name: "sales.shops", settings: { rest: "/sales" }, actions: { list: { rest: "GET /shops", handler: () => [] }, get: { rest: "GET /shops/:shopId", handler: () => ({}) } } });
 		await served.start();
 		try {
-			expect(unavailableService(served, "/api/v1/sales/nope", notFound, [{ action: "sales.shops.list" }])).toBeUndefined();
-			// Served but the routes not rebuilt yet: still 503.
-			expect(unavailableService(served, "/api/v1/sales/shops", notFound, [])).toMatchObject({ code: 503 });
+			expect(unavailableService(served, "GET", "/api/v1/sales/nope", notFound)).toBeUndefined();
+			expect(unavailableService(served, "DELETE", "/api/v1/sales/shops", notFound)).toBeUndefined();
+			// Served, but this route is not rebuilt yet (e.g. another service of the node is still arriving): 503.
+			expect(unavailableService(served, "GET", "/api/v1/sales/shops", notFound)).toMatchObject({ code: 503 });
+			expect(unavailableService(served, "GET", "/api/sales/shops/123?x=1", notFound)).toMatchObject({ code: 503 });
 		} finally {
 			await served.stop();
 		}
