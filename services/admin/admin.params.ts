@@ -1,5 +1,5 @@
 /** Param schemas of the admin actions and the types derived from them. */
-import { STRICT, email, isoDate, isoDateTime, role, trimmed, uuid, type Infer } from "../../lib/params";
+import { STRICT, email, isoDate, isoDateTime, trimmed, uuid, type Infer } from "../../lib/params";
 import { pageParams } from "../../lib/pagination";
 
 export const THEMES = [
@@ -24,15 +24,9 @@ export type SettingKey = keyof typeof SETTINGS;
 
 const optionalSettings = Object.fromEntries(Object.entries(SETTINGS).map(([k, v]) => [k, { ...v.rule, optional: true }]));
 
-export const listUsersParams = {
-	...STRICT,
-	...pageParams(["createdAt", "email", "name", "role"] as const),
-	role: { ...role, optional: true },
-	email: { type: "string", trim: true, max: 254, optional: true },
-} as const;
-export const setRoleParams = { ...STRICT, userId: uuid, role } as const;
-export const setStatusParams = { ...STRICT, userId: uuid, status: { type: "enum", values: ["ACTIVE", "INACTIVE"] } } as const;
-export const userIdParams = { ...STRICT, userId: uuid } as const;
+// The user routes forward to auth: one contract, so the same schemas.
+export { listUsersParams, setRoleParams, setStatusParams, userIdParams } from "../auth/auth.params";
+import { listUsersParams, setRoleParams, setStatusParams, userIdParams } from "../auth/auth.params";
 export const machinesParams = { ...STRICT, days: { type: "number", integer: true, min: 1, max: 366, default: 30, convert: true } } as const;
 
 export const logsParams = {

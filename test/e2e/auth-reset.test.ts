@@ -3,22 +3,16 @@
  * arrives, its token works once, older tokens (access, refresh, other reset
  * links) stop working, and an unknown email gets the very same answer.
  */
-import type { AddressInfo } from "node:net";
-import { SMTPServer } from "smtp-server";
+import { startSmtpServer, type ReceivedMail, type TestSmtp } from "../helpers/smtp";
 import { startTestApp, uniqueEmail, type TestApp } from "../helpers/app";
 import { sqlQuery } from "../integration/auth/helpers";
-
-interface Received {
-	to: string[];
-	raw: string;
-}
 
 /** Undo quoted-printable soft breaks and escapes, enough to read a token out of a mail. */
 function decodeQp(raw: string): string {
 	return raw.replace(/=\r?\n/g, "").replace(/=([0-9A-F]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
-function tokenFrom(mail: Received): string {
+function tokenFrom(mail: ReceivedMail): string {
 	const text = decodeQp(mail.raw);
 	const link = /reset-password\?token=([\w-]+)/.exec(text);
 	if (!link) throw new Error(`no reset link in mail:\n${text}`);
@@ -27,10 +21,10 @@ function tokenFrom(mail: Received): string {
 
 describe("password reset by mail", () => {
 	let app: TestApp;
-	let smtp: SMTPServer;
-	const inbox: Received[] = [];
+	let smtp: TestSmtp;
+	let inbox: ReceivedMail[] = [];
 
-	const waitForMail = async (to: string, count = 1): Promise<Received[]> => {
+	const waitForMail = async (to: string, count = 1): Promise<ReceivedMail[]> => {
 		const deadline = Date.now() + 5000;
 		for (;;) {
 			const mails = inbox.filter((m) => m.to.includes(to));
@@ -41,26 +35,13 @@ describe("password reset by mail", () => {
 	};
 
 	beforeAll(async () => {
-		smtp = new SMTPServer({
-			authOptional: true,
-			disabledCommands: ["STARTTLS", "AUTH"],
-			logger: false,
-			onData(stream, session, callback) {
-				const chunks: Buffer[] = [];
-				stream.on("data", (c: Buffer) => chunks.push(c));
-				stream.on("end", () => {
-					inbox.push({ to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()), raw: Buffer.concat(chunks).toString("utf8") });
-					callback();
-				});
-			},
-		});
-		await new Promise<void>((resolve) => smtp.listen(0, "127.0.0.1", resolve));
-		const port = (smtp.server.address() as AddressInfo).port;
-		app = await startTestApp({ services: ["auth"], env: { SMTP_URL: `smtp://127.0.0.1:${port}`, PUBLIC_URL: "https://shop.example.com" } });
+		smtp = await startSmtpServer();
+		inbox = smtp.inbox;
+		app = await startTestApp({ services: ["auth"], env: { SMTP_URL: smtp.url, PUBLIC_URL: "https://shop.example.com" } });
 	});
 	afterAll(async () => {
 		await app?.stop();
-		await new Promise<void>((resolve) => smtp.close(() => resolve()));
+		await smtp?.close();
 	});
 
 	const forgot = (email: string) => app.request("POST", "/api/v1/auth/forgot-password", { body: { email } });

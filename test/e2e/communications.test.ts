@@ -7,8 +7,7 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { AddressInfo } from "node:net";
-import { SMTPServer } from "smtp-server";
+import { startSmtpServer, type TestSmtp } from "../helpers/smtp";
 import { envelope, emitEvent } from "../../lib/events";
 import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
 import { connectSocket, sleep, type TestSocket } from "../helpers/sockets";
@@ -22,31 +21,17 @@ describe("communications over HTTP", () => {
 	const sockets: TestSocket[] = [];
 	const filesDir = fs.mkdtempSync(path.join(os.tmpdir(), "eislager-files-"));
 
-	const relayed: { to: string[]; raw: string }[] = [];
-	const smtp = new SMTPServer({
-		authOptional: true,
-		disabledCommands: ["STARTTLS", "AUTH"],
-		logger: false,
-		onData(stream, session, callback) {
-			const chunks: Buffer[] = [];
-			stream.on("data", (c: Buffer) => chunks.push(c));
-			stream.on("end", () => {
-				relayed.push({ to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()), raw: Buffer.concat(chunks).toString("utf8") });
-				callback();
-			});
-		},
-	});
+	let smtp: TestSmtp;
 
 	beforeAll(async () => {
-		await new Promise<void>((resolve) => smtp.listen(0, "127.0.0.1", resolve));
-		const smtpUrl = `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`;
-		app = await startTestApp({ services: ["auth", "communications"], env: { FILES_DIR: filesDir, SMTP_URL: smtpUrl } });
+		smtp = await startSmtpServer();
+		app = await startTestApp({ services: ["auth", "communications"], env: { FILES_DIR: filesDir, SMTP_URL: smtp.url } });
 		[a, b, c, exec] = await Promise.all([app.createUser("PATRON"), app.createUser("CLERK"), app.createUser("PATRON"), app.createUser("EXECUTIVE")]);
 	});
 	afterAll(async () => {
 		for (const s of sockets) s.close();
 		await app?.stop();
-		await new Promise<void>((resolve) => smtp.close(() => resolve()));
+		await smtp?.close();
 		fs.rmSync(filesDir, { recursive: true, force: true });
 	});
 
@@ -118,9 +103,9 @@ describe("communications over HTTP", () => {
 			expect(details.body.thread.map((e: { id: string }) => e.id)).toEqual([sent.body.id, reply.body.id, again.body.id]);
 
 			// Relayed through SMTP_URL to the receivers' real addresses.
-			for (let i = 0; i < 50 && relayed.length < 3; i++) await sleep(50);
-			expect(relayed.map((m) => m.to)).toEqual(expect.arrayContaining([[b.email], [a.email]]));
-			expect(relayed.find((m) => m.to[0] === b.email)!.raw).toMatch(/Subject: Order/);
+			for (let i = 0; i < 50 && smtp.inbox.length < 3; i++) await sleep(50);
+			expect(smtp.inbox.map((m) => m.to)).toEqual(expect.arrayContaining([[b.email], [a.email]]));
+			expect(smtp.inbox.find((m) => m.to[0] === b.email)!.raw).toMatch(/Subject: Order/);
 
 			expect((await app.request("POST", `${C}/emails`, { token: a.token, body: { receiverId: randomUUID(), subject: "x", content: "y" } })).status).toBe(422);
 			expect((await app.request("POST", `${C}/emails`, { token: a.token, body: { receiverId: b.id, subject: "", content: "y" } })).status).toBe(422);

@@ -1,7 +1,7 @@
 /** Small helpers shared by the auth and gateway tests (not a test file itself). */
 import http from "node:http";
-import net from "node:net";
 import { Client } from "pg";
+import { freePort } from "../../helpers/cluster";
 
 export interface RawResponse {
 	status: number;
@@ -37,16 +37,7 @@ export async function sqlQuery<T = Record<string, unknown>>(url: string, text: s
 }
 
 /** A TCP port nothing listens on (bound then released). */
-export function closedPort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const srv = net.createServer();
-		srv.once("error", reject);
-		srv.listen(0, "127.0.0.1", () => {
-			const port = (srv.address() as net.AddressInfo).port;
-			srv.close(() => resolve(port));
-		});
-	});
-}
+export const closedPort = freePort;
 
 /** Base64url JSON, for hand-made JWT parts. */
 export function b64url(value: unknown): string {
