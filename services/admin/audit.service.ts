@@ -7,7 +7,10 @@
  * (known schemas from migrations/index.ts that exist in the database): one query,
  * one consistent sort and pagination over the whole platform, no fan-out of
  * N actions, and schemas shared by several services (sales.*, inventory.*) are
- * naturally read once. It never writes to another service's schema.
+ * naturally read once. It never writes to another service's schema. Like the
+ * kafka-bridge's outbox relay, this reads only the cross-cutting tables the
+ * shared mixins write (audit_log); domain figures (sign-in security) come
+ * from the owning service's actions.
  * Served under /api/v1/admin and /api/admin.
  */
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
@@ -92,17 +95,8 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 							{ type: QueryTypes.SELECT, replacements: range },
 						)
 					: [];
-				let signIn: Record<string, number> | null = null;
-				if (schemas.includes("auth")) {
-					const [r] = await this.db.query<{ withFailures: number; failedAttempts: number; locked: number; inactive: number; deleted: number }>(
-						`SELECT count(*) FILTER (WHERE failed_logins > 0)::int AS "withFailures", coalesce(sum(failed_logins), 0)::int AS "failedAttempts",
-						        count(*) FILTER (WHERE locked_until > now())::int AS locked, count(*) FILTER (WHERE status = 'INACTIVE' AND deleted_at IS NULL)::int AS inactive,
-						        count(*) FILTER (WHERE deleted_at IS NOT NULL)::int AS deleted
-						   FROM auth.users`,
-						{ type: QueryTypes.SELECT },
-					);
-					signIn = { accountsWithRecentFailedLogins: r.withFailures, failedLoginAttemptsSinceLastSuccess: r.failedAttempts, lockedAccounts: r.locked, inactiveAccounts: r.inactive, softDeletedAccounts: r.deleted };
-				}
+				// Sign-in figures come from auth itself (null while no auth node serves).
+				const signIn = await ctx.call<Record<string, number>>("auth.signInSecurity").catch(() => null);
 				const [logs] = await this.db.query<{ total: number; oldest: Date | null; errors: number }>(
 					`SELECT count(*)::int AS total, min(created_at) AS oldest, count(*) FILTER (WHERE level = 'error' AND created_at >= :from AND created_at < :to)::int AS errors FROM admin.app_logs`,
 					{ type: QueryTypes.SELECT, replacements: range },

@@ -32,6 +32,22 @@ export const AdminUsersMixin: Partial<ServiceSchema> = defineMixin<AuthThis>({
 		},
 
 		/** Admin: user figures (by role and status, sign-ups per day, recently active). */
+		/** Sign-in security figures for the compliance report (the admin service reads no auth table). */
+		signInSecurity: {
+			visibility: "public",
+			params: {},
+			async handler(this: AuthThis) {
+				const [r] = await this.db.query<{ withFailures: number; failedAttempts: number; locked: number; inactive: number; deleted: number }>(
+					`SELECT count(*) FILTER (WHERE failed_logins > 0)::int AS "withFailures", coalesce(sum(failed_logins), 0)::int AS "failedAttempts",
+					        count(*) FILTER (WHERE locked_until > now())::int AS locked, count(*) FILTER (WHERE status = 'INACTIVE' AND deleted_at IS NULL)::int AS inactive,
+					        count(*) FILTER (WHERE deleted_at IS NOT NULL)::int AS deleted
+					   FROM "${this.dbSchema}".users`,
+					{ type: QueryTypes.SELECT },
+				);
+				return { accountsWithRecentFailedLogins: r.withFailures, failedLoginAttemptsSinceLastSuccess: r.failedAttempts, lockedAccounts: r.locked, inactiveAccounts: r.inactive, softDeletedAccounts: r.deleted };
+			},
+		},
+
 		userStats: {
 			visibility: "public",
 			params: { days: { type: "number", integer: true, min: 1, max: 366, default: 30 } },
