@@ -82,13 +82,13 @@ const saleItems = {
 	max: 50,
 	items: { type: "object", strict: "remove", props: { flavorId: uuid, quantity: { type: "number", integer: true, min: 1, max: 10_000 } } },
 } as const;
-export const saleParams = {
-	...STRICT,
-	shopId: uuid,
+/** What a sale is made of, online (POST pos-transactions) or synced from an offline terminal. */
+const saleFields = {
 	items: saleItems,
 	paymentMethod: { type: "enum", values: PAYMENT_METHODS },
 	patronId: { ...uuid, optional: true, nullable: true },
 } as const;
+export const saleParams = { ...STRICT, shopId: uuid, ...saleFields } as const;
 export const syncParams = {
 	...STRICT,
 	shopId: uuid,
@@ -99,13 +99,7 @@ export const syncParams = {
 		items: {
 			type: "object",
 			strict: "remove",
-			props: {
-				clientId: uuid,
-				occurredAt: isoDateTime,
-				items: saleItems,
-				paymentMethod: { type: "enum", values: PAYMENT_METHODS },
-				patronId: { ...uuid, optional: true, nullable: true },
-			},
+			props: { clientId: uuid, occurredAt: isoDateTime, ...saleFields },
 		},
 	},
 } as const;
