@@ -12,7 +12,7 @@ import { RETRY_READS } from "../../lib/actions";
 import { config } from "../../lib/config";
 import { pageParams, toPage } from "../../lib/pagination";
 import { STRICT, isoDate, uuid, type Infer } from "../../lib/params";
-import type { EventEnvelope } from "../../lib/events";
+import type { EventEnvelope, EventName } from "../../lib/events";
 import type { Meta } from "../../lib/types";
 import { defineInventoryModels, type InventoryModels } from "./inventory.model";
 import { seesInternals } from "./access";
@@ -109,7 +109,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 
 	events: {
-		SALE_COMPLETED: {
+		["SALE_COMPLETED" satisfies EventName]: {
 			async handler(this: This, ctx: Context<EventEnvelope<"SALE_COMPLETED">>) {
 				const event = ctx.params;
 				const sale = event.data;

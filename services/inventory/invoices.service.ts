@@ -14,7 +14,7 @@ import { conflict, forbidden, notFound, validationError } from "../../lib/errors
 import { findOptions, toPage } from "../../lib/pagination";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
 import { config } from "../../lib/config";
-import type { EventEnvelope } from "../../lib/events";
+import type { EventEnvelope, EventName } from "../../lib/events";
 import type { Meta, Role } from "../../lib/types";
 import { defineInventoryModels, type Invoice, type InventoryModels } from "./inventory.model";
 import { assertActsOn } from "./access";
@@ -145,7 +145,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 
 	events: {
-		PURCHASE_ORDER_CREATED: {
+		["PURCHASE_ORDER_CREATED" satisfies EventName]: {
 			async handler(this: This, ctx: Context<EventEnvelope<"PURCHASE_ORDER_CREATED">>) {
 				const event = ctx.params;
 				const order = event.data;
