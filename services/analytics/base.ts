@@ -19,7 +19,7 @@ export function AnalyticsBase(): Partial<ServiceSchema> {
 		mixins: [DbMixin({ schema: "analytics", models: defineAnalyticsModels, primary: "Report" })],
 		methods: {
 			dir(this: BaseThis) {
-				this.directory ??= new Directory(this.db);
+				this.directory ??= new Directory();
 				return this.directory;
 			},
 			async withShops<T extends { shopId: string }>(this: BaseThis, ctx: Context<unknown, Meta>, rows: T[]) {

@@ -1,12 +1,11 @@
 /**
  * Date ranges, caller scoping and name look-ups for the analytics routes.
  * Scope: `null` = chain-wide (EXECUTIVE, ADMIN, trusted internal callers); otherwise the
- * shop or factory ids the caller may see. Shops and factories are those analytics has
- * received events for; their staff/manager come from `sales.shops.staffIds` and
- * `inventory.factories.resolve` (trusted calls, cached here for 30 s).
+ * shop or factory ids the caller may see: the shops they are staff of
+ * (`sales.shops.staffShopIds`) or the factories they manage
+ * (`inventory.factories.managedBy`), one trusted call per user, cached here for 30 s.
  */
 import type { Context } from "moleculer";
-import { QueryTypes, type Sequelize } from "sequelize";
 import { forbidden, validationError } from "../../lib/errors";
 import type { Meta } from "../../lib/types";
 
@@ -63,33 +62,19 @@ export interface ShopInfo {
 
 /** Look-ups through other services' actions, cached per analytics service instance. */
 export class Directory {
-	private readonly staff = new TtlCache<string[]>();
-	private readonly managers = new TtlCache<string | null>();
+	private readonly staffShops = new TtlCache<string[]>();
+	private readonly managedFactories = new TtlCache<string[]>();
 	private readonly shops = new TtlCache<ShopInfo | null | undefined>();
 	private readonly flavors = new TtlCache<string | null>();
 
-	constructor(private readonly db: Sequelize) {}
-
-	private async ids(sql: string): Promise<string[]> {
-		return (await this.db.query<{ id: string }>(sql, { type: QueryTypes.SELECT })).map((r) => r.id);
+	/** Shops the user is staff of, asked of sales in one call per user (cached). */
+	shopsOf(ctx: Context<unknown, Meta>, userId: string): Promise<string[]> {
+		return this.staffShops.get(userId, () => ctx.call<string[], { userId: string }>("sales.shops.staffShopIds", { userId }));
 	}
 
-	async shopsOf(ctx: Context<unknown, Meta>, userId: string): Promise<string[]> {
-		const known = await this.ids(
-			`SELECT DISTINCT shop_id AS id FROM analytics.daily_sales UNION SELECT shop_id FROM analytics.review_facts UNION SELECT shop_id FROM analytics.low_stock_alerts`,
-		);
-		const staff = await Promise.all(known.map((shopId) => this.staff.get(shopId, () => ctx.call<string[], { shopId: string }>("sales.shops.staffIds", { shopId }))));
-		return known.filter((_, i) => staff[i].includes(userId)).sort();
-	}
-
-	async factoriesOf(ctx: Context<unknown, Meta>, userId: string): Promise<string[]> {
-		const known = await this.ids(
-			`SELECT DISTINCT factory_id AS id FROM analytics.stock_registrations UNION SELECT factory_id FROM analytics.expiry_warnings UNION SELECT factory_id FROM analytics.factory_budgets`,
-		);
-		const managers = await Promise.all(
-			known.map((id) => this.managers.get(id, async () => (await ctx.call<{ managerId: string | null } | null, { id: string }>("inventory.factories.resolve", { id }))?.managerId ?? null)),
-		);
-		return known.filter((_, i) => managers[i] === userId).sort();
+	/** Factories the user manages, asked of inventory in one call per user (cached). */
+	factoriesOf(ctx: Context<unknown, Meta>, userId: string): Promise<string[]> {
+		return this.managedFactories.get(userId, () => ctx.call<string[], { userId: string }>("inventory.factories.managedBy", { userId }));
 	}
 
 	async shopInfo(ctx: Context<unknown, Meta>, ids: string[]): Promise<Map<string, ShopInfo>> {

@@ -31,7 +31,9 @@ export const factoryIdParams = { ...STRICT, factoryId: uuid } as const;
 export const budgetParams = { ...STRICT, factoryId: uuid, budgetAllocated: cents, reason: trimmed(1, 500) } as const;
 export const budgetHistoryParams = { ...STRICT, factoryId: uuid, ...pageParams(["createdAt"] as const) } as const;
 export const resolveParams = { ...STRICT, id: uuid } as const;
+export const managedByParams = { ...STRICT, userId: uuid } as const;
 
+export type ManagedByParams = Infer<typeof managedByParams>;
 export type CreateFactoryParams = Infer<typeof createFactoryParams>;
 export type ListFactoriesParams = Infer<typeof listFactoriesParams>;
 export type UpdateFactoryParams = Infer<typeof updateFactoryParams>;

@@ -147,6 +147,16 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				return f ? { id: f.id, name: f.name, managerId: f.managerId, status: f.status } : null;
 			},
 		},
+
+		/** Ids of the factories a user manages: one query, for callers scoping by user. */
+		managedBy: {
+			visibility: "public",
+			params: P.managedByParams,
+			async handler(this: This, ctx: Ctx<P.ManagedByParams>) {
+				const rows = await this.models.Factory.findAll({ where: { managerId: ctx.params.userId }, attributes: ["id"], order: [["id", "ASC"]] });
+				return rows.map((f) => f.id);
+			},
+		},
 	},
 
 	methods: {

@@ -18,6 +18,7 @@ export const STOCK_REASONS = ["COUNT", "WASTE", "CORRECTION", "RESTOCK"] as cons
 const capacity = { type: "number", integer: true, min: 0, max: 100_000, convert: true } as const;
 
 export const shopIdParams = { ...STRICT, shopId: uuid } as const;
+export const userIdParams = { ...STRICT, userId: uuid } as const;
 
 export const listShopsParams = {
 	...STRICT,
@@ -156,6 +157,7 @@ export type ListShopsParams = Infer<typeof listShopsParams>;
 export type CreateShopParams = Infer<typeof createShopParams>;
 export type UpdateShopParams = Infer<typeof updateShopParams>;
 export type ShopIdParams = Infer<typeof shopIdParams>;
+export type UserIdParams = Infer<typeof userIdParams>;
 export type StaffParams = Infer<typeof staffParams>;
 export type MenuParams = Infer<typeof menuParams>;
 export type SetInventoryParams = Infer<typeof setInventoryParams>;

@@ -199,6 +199,20 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				return rows.map((r) => r.userId);
 			},
 		},
+
+		/** The live shops a user is staff of (manager or assigned clerk): one query, for callers scoping by user. */
+		staffShopIds: {
+			visibility: "public",
+			params: P.userIdParams,
+			async handler(this: This, ctx: Ctx<P.UserIdParams>) {
+				const rows = await this.db.query<{ shopId: string }>(
+					`SELECT id AS "shopId" FROM sales.shops WHERE manager_id = :userId AND deleted_at IS NULL
+					 UNION SELECT st.shop_id FROM sales.shop_staff st JOIN sales.shops s ON s.id = st.shop_id AND s.deleted_at IS NULL WHERE st.user_id = :userId`,
+					{ replacements: { userId: ctx.params.userId }, type: QueryTypes.SELECT },
+				);
+				return rows.map((r) => r.shopId).sort();
+			},
+		},
 	},
 
 	methods: {
