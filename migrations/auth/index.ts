@@ -1,6 +1,6 @@
 import type { Migration } from "../types";
-import { commonTables } from "../common";
+import { commonTables, outboxWakeUp } from "../common";
 import { usersAndSessions } from "./001-users-and-sessions";
 
 /** The auth schema's migrations, in order. Append; never edit one that has shipped. */
-export const authMigrations: Migration[] = [commonTables, usersAndSessions];
+export const authMigrations: Migration[] = [commonTables, usersAndSessions, outboxWakeUp];

@@ -1,6 +1,6 @@
 import type { Migration } from "../types";
-import { commonTables } from "../common";
+import { commonTables, outboxWakeUp } from "../common";
 import { files } from "./001-files";
 
 /** The files schema's migrations, in order. Append; never edit one that has shipped. */
-export const filesMigrations: Migration[] = [commonTables, files];
+export const filesMigrations: Migration[] = [commonTables, files, outboxWakeUp];
