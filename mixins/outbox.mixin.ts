@@ -11,6 +11,8 @@ import type { DbThis, Models } from "./db.mixin";
 
 export interface OutboxThis {
 	publish<K extends EventName>(t: Transaction, ctx: Context | null, type: K, data: EventPayloads[K], aggregateId: string): Promise<EventEnvelope<K>>;
+	/** Tells the cluster about an event whose outbox row has just been committed (by `publish` or by SQL of its own). */
+	announce(event: EventEnvelope): void;
 }
 
 type This = Service & DbThis<Models> & OutboxThis;
@@ -23,10 +25,11 @@ export const OutboxMixin: Partial<ServiceSchema> = {
 				`INSERT INTO "${this.dbSchema}".outbox (id, type, topic, aggregate_id, envelope) VALUES (:id, :type, :topic, :aggregateId, :envelope)`,
 				{ replacements: { id: event.id, type, topic: EVENT_CATALOG[type].topic, aggregateId, envelope: JSON.stringify(event) }, transaction: t },
 			);
-			t.afterCommit(() => {
-				emitEvent(this.broker, event).catch((err: unknown) => this.logger.warn(`Broker emit of ${type} ${event.id} failed; the outbox keeps it`, err));
-			});
+			t.afterCommit(() => this.announce(event));
 			return event;
+		},
+		announce(this: This, event: EventEnvelope) {
+			emitEvent(this.broker, event).catch((err: unknown) => this.logger.warn(`Broker emit of ${event.type} ${event.id} failed; the outbox keeps it`, err));
 		},
 	},
 };
