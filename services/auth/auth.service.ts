@@ -21,7 +21,7 @@ import { assertNotLocked, currentLock, recordAccountFailure, recordUnknownFailur
 import { hashToken, newOpaqueToken } from "./sessions";
 import { PasswordResetMixin } from "./password-reset.mixin";
 import { GoogleLoginMixin } from "./google-login.mixin";
-import { AdminUsersMixin } from "./admin-users.mixin";
+import { AdminUsersMixin, assertNotSelf } from "./admin-users.mixin";
 
 export interface TokenResponse {
 	accessToken: string;
@@ -217,6 +217,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			summary: "Change a user's role; their older tokens stop working",
 			params: P.setRoleParams,
 			async handler(this: AuthThis, ctx: Ctx<P.SetRoleParams>) {
+				assertNotSelf(ctx);
 				return this.transaction(async (t) => {
 					const user = await this.findActiveUser(ctx.params.userId, t);
 					const previousRole = user.role;
@@ -236,6 +237,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			summary: "Soft-delete a user: they can no longer sign in; their data stays",
 			params: P.userIdParams,
 			async handler(this: AuthThis, ctx: Ctx<P.UserIdParams>) {
+				assertNotSelf(ctx);
 				await this.transaction(async (t) => {
 					const user = await this.findActiveUser(ctx.params.userId, t);
 					await this.invalidateUserTokens(user, t);
