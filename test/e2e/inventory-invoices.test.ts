@@ -163,20 +163,6 @@ describe("inventory: invoices, consumption and suppliers", () => {
 		});
 	});
 
-	describe("manual invoices naming another factory's order", () => {
-		it("are refused like an unknown order: the other factory's invoice id never shows", async () => {
-			const foreign = envelope("PURCHASE_ORDER_CREATED", { orderId: randomUUID(), shopId, factoryId: otherFactoryId, items: [{ flavorId: vanilla, quantity: 1 }], requestedBy: clerk.id, createdAt: new Date().toISOString() });
-			await placeOrder(shopId, otherFactoryId, foreign.data.orderId);
-			await emitEvent(app.broker, foreign);
-			const theirs = await until(() => app.broker.call<{ id: string } | null, object>("inventory.invoices.forOrder", { orderId: foreign.data.orderId }), "the other factory's invoice");
-			const before = await invoiceCount();
-			const res = await app.request("POST", `${V1}/invoices`, { token: maker.token, body: { factoryId, shopId, orderId: foreign.data.orderId, items: [{ flavorId: vanilla, quantity: 1 }] } });
-			expect([res.status, res.body.error.details[0]?.field]).toEqual([422, "orderId"]);
-			expect(JSON.stringify(res.body)).not.toContain(theirs.id);
-			expect(await invoiceCount()).toBe(before);
-		});
-	});
-
 	describe("reading and status", () => {
 		it("shows details to the factory's manufacturer, executives and admins only", async () => {
 			for (const base of [V1, V0]) {
@@ -320,6 +306,20 @@ describe("inventory: invoices, consumption and suppliers", () => {
 			expect((await app.request("PUT", `${V1}/suppliers/${id}`, { token: maker.token, body: { name: "Fruit Co" } })).status).toBe(409);
 			expect((await app.request("PUT", `${V1}/suppliers/${UNKNOWN_ID}`, { token: maker.token, body: { rating: 1 } })).status).toBe(404);
 			expect((await app.request("PUT", `${V1}/suppliers/${id}`, { token: clerk.token, body: { rating: 1 } })).status).toBe(403);
+		});
+	});
+
+	describe("manual invoices naming another factory's order", () => {
+		it("are refused like an unknown order: the other factory's invoice id never shows", async () => {
+			const foreign = envelope("PURCHASE_ORDER_CREATED", { orderId: randomUUID(), shopId, factoryId: otherFactoryId, items: [{ flavorId: vanilla, quantity: 1 }], requestedBy: clerk.id, createdAt: new Date().toISOString() });
+			await placeOrder(shopId, otherFactoryId, foreign.data.orderId);
+			await emitEvent(app.broker, foreign);
+			const theirs = await until(() => app.broker.call<{ id: string } | null, object>("inventory.invoices.forOrder", { orderId: foreign.data.orderId }), "the other factory's invoice");
+			const before = await invoiceCount();
+			const res = await app.request("POST", `${V1}/invoices`, { token: maker.token, body: { factoryId, shopId, orderId: foreign.data.orderId, items: [{ flavorId: vanilla, quantity: 1 }] } });
+			expect([res.status, res.body.error.details[0]?.field]).toEqual([422, "orderId"]);
+			expect(JSON.stringify(res.body)).not.toContain(theirs.id);
+			expect(await invoiceCount()).toBe(before);
 		});
 	});
 });
