@@ -19,6 +19,7 @@ import { sendMail } from "../../lib/mailer";
 const VERIFY_TTL_MS = 24 * 60 * 60 * 1000;
 /** One verification mail per user per minute at most, whatever the client IP (the auth limit is per IP). */
 const RESEND_COOLDOWN_MS = 60 * 1000;
+let warnedNoSmtp = false;
 
 export interface EmailVerificationMethods {
 	/** Stores a verification token for the user's current address (in `t` when given); returns the token to mail. */
@@ -31,6 +32,7 @@ export const EmailVerificationMixin: Partial<ServiceSchema> = defineMixin<AuthTh
 	actions: {
 		verifyEmail: {
 			rest: "POST /verify-email",
+			responseStatus: 200,
 			auth: "public",
 			rateLimit: "auth",
 			audit: true,
@@ -56,6 +58,7 @@ export const EmailVerificationMixin: Partial<ServiceSchema> = defineMixin<AuthTh
 
 		resendVerification: {
 			rest: "POST /resend-verification",
+			responseStatus: 202,
 			rateLimit: "auth",
 			audit: true,
 			summary: "Mail a new verification link to the signed-in user's address (once a minute; 409 when already verified)",
@@ -89,7 +92,9 @@ export const EmailVerificationMixin: Partial<ServiceSchema> = defineMixin<AuthTh
 				text: `Hello ${user.name},\n\nUse this link within 24 hours to confirm this address for your EisLager account:\n${link}\n\nVerification token: ${token}\n\nIf you did not create an EisLager account, ignore this mail: do not open the link.`,
 			}).then(
 				(sent) => {
-					if (!sent) this.logger.warn("SMTP_URL is not set: verification mail not sent", { userId: user.id });
+					// Once per process: without SMTP (development) every registration would warn.
+					if (!sent && !warnedNoSmtp) this.logger.warn("SMTP_URL is not set: verification mails are not sent", { userId: user.id });
+					warnedNoSmtp ||= !sent;
 				},
 				(err: unknown) => this.logger.error("Verification mail failed", { userId: user.id, err: (err as Error).message }),
 			);

@@ -125,6 +125,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 		restore: {
 			rest: "POST /flavors/:flavorId/restore",
+			responseStatus: 200,
 			roles: STAFF,
 			audit: true,
 			summary: "Put an archived flavor back on the menu (same roles as archive); 409 if a live flavor has its name. Answers 200 with the flavor",
