@@ -27,7 +27,7 @@ const INTROS: Record<ResetMailReason, string> = {
 	forgot: "Use this link within 30 minutes to choose a new password:",
 	googleConflict:
 		"Someone just signed in with Google as this address, but an EisLager account with a password already exists for it and its address was never verified, so it was not linked.\n" +
-		"If you created that account, or if you did not (someone else may have registered your address), use this link within 30 minutes to choose a new password. " +
+		"Whether or not you created that account (someone else may have registered your address), use this link within 30 minutes to choose a new password. " +
 		"That signs everyone else out of the account and verifies the address; after that, Google sign-in works for it:",
 };
 
