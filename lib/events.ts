@@ -154,7 +154,25 @@ export const INTERNAL_EVENTS = {
 	socketPush: "sockets.push",
 	/** `admin.app-log`: a server-side action failure (payload `AppLogEntry`), stored by the admin service. */
 	appLog: "admin.app-log",
+	/**
+	 * `staff.changed`: who works where changed (shop staff or manager, factory manager; payload `StaffChanged`).
+	 * Broadcast after commit; every analytics node drops those users' cached shop/factory scopes.
+	 */
+	staffChanged: "staff.changed",
 } as const;
+
+/** Payload of `INTERNAL_EVENTS.staffChanged`: the users whose shops or factories changed. */
+export interface StaffChanged {
+	userIds: string[];
+}
+
+/** Tells every node that these users' shop or factory assignments changed (after the change committed). */
+export function broadcastStaffChanged(broker: ServiceBroker, userIds: (string | null | undefined)[]): Promise<void> {
+	const ids = [...new Set(userIds.filter((id): id is string => !!id))];
+	if (!ids.length) return Promise.resolve();
+	const payload: StaffChanged = { userIds: ids };
+	return broker.broadcast(INTERNAL_EVENTS.staffChanged, payload) as Promise<void>;
+}
 
 /** One application log entry (middlewares/app-log.middleware.ts → admin.app_logs). */
 export interface AppLogEntry {

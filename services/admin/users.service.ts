@@ -2,25 +2,19 @@
  * admin.users: user management for administrators (spec section 4, "User Management").
  * The users live in the auth schema: every route delegates to an auth action
  * (auth.listUsers, auth.setRole, auth.setStatus, auth.deleteUser, auth.userStats),
- * so the rules, token invalidation and events stay in one place.
+ * so the rules (the SELF_MODIFICATION guard included), token invalidation and events stay in one place.
  * Served under /api/v1/admin and /api/admin.
  */
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { AuditMixin } from "../../mixins/audit.mixin";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { RETRY_READS, respondNoContent } from "../../lib/actions";
-import { conflict } from "../../lib/errors";
 import type { Meta } from "../../lib/types";
 import { defineAdminModels, type AdminModels } from "./admin.model";
 import * as P from "./admin.params";
 
 type This = Service & DbThis<AdminModels>;
 type Ctx<P> = Context<P, Meta>;
-
-/** An administrator can't demote, deactivate or delete their own account (the last ADMIN would lock everyone out). */
-function notSelf(ctx: Ctx<{ userId: string }>): void {
-	if (ctx.meta.user?.id === ctx.params.userId) throw conflict("You can't change the role or status of your own account, or delete it", "SELF_MODIFICATION", { userId: ctx.params.userId });
-}
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	name: "admin.users",
@@ -58,7 +52,6 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			summary: "Change a user's role (USER_ROLE_CHANGED); their older tokens stop working",
 			params: P.setRoleParams,
 			async handler(this: This, ctx: Ctx<P.SetRoleParams>) {
-				notSelf(ctx);
 				return ctx.call("auth.setRole", ctx.params);
 			},
 		},
@@ -70,7 +63,6 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			summary: "Activate or deactivate a user; a deactivated user can't sign in and their tokens stop working",
 			params: P.setStatusParams,
 			async handler(this: This, ctx: Ctx<P.SetStatusParams>) {
-				notSelf(ctx);
 				return ctx.call("auth.setStatus", ctx.params);
 			},
 		},
@@ -83,7 +75,6 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			summary: "Soft-delete a user: they can no longer sign in; their data stays",
 			params: P.userIdParams,
 			async handler(this: This, ctx: Ctx<P.UserIdParams>) {
-				notSelf(ctx);
 				await ctx.call("auth.deleteUser", ctx.params);
 				return respondNoContent(ctx);
 			},

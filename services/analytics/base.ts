@@ -2,6 +2,7 @@
 import type { Context, Service, ServiceSchema } from "moleculer";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import type { Meta } from "../../lib/types";
+import { INTERNAL_EVENTS, type StaffChanged } from "../../lib/events";
 import { defineAnalyticsModels, type AnalyticsModels } from "./analytics.model";
 import { Directory } from "./scope";
 
@@ -17,6 +18,12 @@ export type BaseThis = Service & DbThis<AnalyticsModels> & BaseMethods & { direc
 export function AnalyticsBase(): Partial<ServiceSchema> {
 	return {
 		mixins: [DbMixin({ schema: "analytics", models: defineAnalyticsModels, primary: "Report" })],
+		events: {
+			// Broadcast: every analytics service on every node forgets the scopes it cached for these users.
+			[INTERNAL_EVENTS.staffChanged](this: BaseThis, ctx: Context<StaffChanged>) {
+				this.directory?.forgetStaff(ctx.params.userIds ?? []);
+			},
+		},
 		methods: {
 			dir(this: BaseThis) {
 				this.directory ??= new Directory();

@@ -3,7 +3,8 @@
  * Scope: `null` = chain-wide (EXECUTIVE, ADMIN, trusted internal callers); otherwise the
  * shop or factory ids the caller may see: the shops they are staff of
  * (`sales.shops.staffShopIds`) or the factories they manage
- * (`inventory.factories.managedBy`), one trusted call per user, cached here for 30 s.
+ * (`inventory.factories.managedBy`), one trusted call per user, cached here for 30 s and
+ * dropped at once when sales or inventory broadcast `staff.changed` for that user (base.ts).
  */
 import type { Context } from "moleculer";
 import { forbidden, validationError } from "../../lib/errors";
@@ -41,15 +42,23 @@ export function inScope(column: string, scope: Scope, name = "scope"): { sql: st
 
 class TtlCache<V> {
 	private readonly map = new Map<string, { at: number; value: V }>();
+	/** Bumped per key by `delete`: a load that started before it must not store its (stale) answer. */
+	private readonly generations = new Map<string, number>();
 	async get(key: string, load: () => Promise<V>): Promise<V> {
 		const hit = this.map.get(key);
 		if (hit && Date.now() - hit.at < TTL_MS) return hit.value;
+		const generation = this.generations.get(key) ?? 0;
 		const value = await load();
-		if (value !== undefined) this.set(key, value); // undefined = transient failure: not cached
+		// undefined = transient failure: not cached; neither is an answer overtaken by a delete.
+		if (value !== undefined && (this.generations.get(key) ?? 0) === generation) this.set(key, value);
 		return value;
 	}
 	set(key: string, value: V) {
 		this.map.set(key, { at: Date.now(), value });
+	}
+	delete(key: string) {
+		this.map.delete(key);
+		this.generations.set(key, (this.generations.get(key) ?? 0) + 1);
 	}
 }
 
@@ -66,6 +75,14 @@ export class Directory {
 	private readonly managedFactories = new TtlCache<string[]>();
 	private readonly shops = new TtlCache<ShopInfo | null | undefined>();
 	private readonly flavors = new TtlCache<string | null>();
+
+	/** Drops the users' cached shop and factory scopes (their assignments changed). */
+	forgetStaff(userIds: string[]): void {
+		for (const id of userIds) {
+			this.staffShops.delete(id);
+			this.managedFactories.delete(id);
+		}
+	}
 
 	/** Shops the user is staff of, asked of sales in one call per user (cached). */
 	shopsOf(ctx: Context<unknown, Meta>, userId: string): Promise<string[]> {

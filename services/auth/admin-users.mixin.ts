@@ -6,12 +6,22 @@
 import type { Context, ServiceSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { defineMixin } from "../../lib/service";
+import { conflict } from "../../lib/errors";
 import type { Meta } from "../../lib/types";
 import type { AuthThis } from "./auth.service";
 import { toPublicUser } from "./auth.model";
 import * as P from "./auth.params";
 
 type Ctx<P> = Context<P, Meta>;
+
+/**
+ * An administrator can't demote, deactivate or delete their own account (the last ADMIN would lock
+ * everyone out). Checked here, in the auth actions, so /auth/users/... and /admin/users/... (which
+ * delegates with the caller's meta) answer alike.
+ */
+export function assertNotSelf(ctx: Ctx<{ userId: string }>): void {
+	if (ctx.meta.user?.id === ctx.params.userId) throw conflict("You can't change the role or status of your own account, or delete it", "SELF_MODIFICATION", { userId: ctx.params.userId });
+}
 
 export const AdminUsersMixin: Partial<ServiceSchema> = defineMixin<AuthThis>({
 	actions: {
@@ -21,6 +31,7 @@ export const AdminUsersMixin: Partial<ServiceSchema> = defineMixin<AuthThis>({
 			audit: true,
 			params: P.setStatusParams,
 			async handler(this: AuthThis, ctx: Ctx<P.SetStatusParams>) {
+				assertNotSelf(ctx);
 				return this.transaction(async (t) => {
 					const user = await this.findActiveUser(ctx.params.userId, t);
 					if (user.status === ctx.params.status) return toPublicUser(user);

@@ -12,6 +12,8 @@ export class User extends Model<InferAttributes<User>, InferCreationAttributes<U
 	declare preferences: CreationOptional<Record<string, unknown>>;
 	declare status: CreationOptional<"ACTIVE" | "INACTIVE">;
 	declare googleSub: string | null;
+	/** When the address was proven (verification mail, password reset by mail, or Google); null: never. */
+	declare emailVerifiedAt: CreationOptional<Date | null>;
 	declare tokensValidAfter: CreationOptional<Date>;
 	declare failedLogins: CreationOptional<number>;
 	declare lockedUntil: Date | null;
@@ -43,6 +45,17 @@ export class PasswordResetToken extends Model<InferAttributes<PasswordResetToken
 	declare createdAt: CreationOptional<Date>;
 }
 
+export class EmailVerificationToken extends Model<InferAttributes<EmailVerificationToken>, InferCreationAttributes<EmailVerificationToken>> {
+	declare id: CreationOptional<string>;
+	declare userId: string;
+	/** The address the token was mailed to: it verifies that address only. */
+	declare email: string;
+	declare tokenHash: string;
+	declare expiresAt: Date;
+	declare usedAt: Date | null;
+	declare createdAt: CreationOptional<Date>;
+}
+
 const uuidPk = { type: DataTypes.UUID, primaryKey: true, defaultValue: DataTypes.UUIDV4 };
 
 /** Fresh model classes per Sequelize instance, so several brokers in one process never share a connection. */
@@ -50,6 +63,7 @@ export function defineAuthModels(db: Sequelize) {
 	const UserModel = class extends User {};
 	const UserSessionModel = class extends UserSession {};
 	const PasswordResetTokenModel = class extends PasswordResetToken {};
+	const EmailVerificationTokenModel = class extends EmailVerificationToken {};
 	UserModel.init(
 		{
 			id: uuidPk,
@@ -61,6 +75,7 @@ export function defineAuthModels(db: Sequelize) {
 			preferences: { type: DataTypes.JSONB, allowNull: false, defaultValue: {} },
 			status: { type: DataTypes.TEXT, allowNull: false, defaultValue: "ACTIVE" },
 			googleSub: { type: DataTypes.TEXT, allowNull: true },
+			emailVerifiedAt: { type: DataTypes.DATE, allowNull: true },
 			tokensValidAfter: { type: DataTypes.DATE, allowNull: false, defaultValue: new Date(0) },
 			failedLogins: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
 			lockedUntil: { type: DataTypes.DATE, allowNull: true },
@@ -97,7 +112,19 @@ export function defineAuthModels(db: Sequelize) {
 		},
 		{ sequelize: db, modelName: "PasswordResetToken", tableName: "password_reset_tokens", schema: "auth", updatedAt: false },
 	);
-	return { User: UserModel, UserSession: UserSessionModel, PasswordResetToken: PasswordResetTokenModel };
+	EmailVerificationTokenModel.init(
+		{
+			id: uuidPk,
+			userId: { type: DataTypes.UUID, allowNull: false },
+			email: { type: DataTypes.TEXT, allowNull: false },
+			tokenHash: { type: DataTypes.TEXT, allowNull: false },
+			expiresAt: { type: DataTypes.DATE, allowNull: false },
+			usedAt: { type: DataTypes.DATE, allowNull: true },
+			createdAt: DataTypes.DATE,
+		},
+		{ sequelize: db, modelName: "EmailVerificationToken", tableName: "email_verification_tokens", schema: "auth", updatedAt: false },
+	);
+	return { User: UserModel, UserSession: UserSessionModel, PasswordResetToken: PasswordResetTokenModel, EmailVerificationToken: EmailVerificationTokenModel };
 }
 
 export type AuthModels = ReturnType<typeof defineAuthModels>;
@@ -111,6 +138,8 @@ export interface PublicUser {
 	phone: string | null;
 	preferences: Record<string, unknown>;
 	status: "ACTIVE" | "INACTIVE";
+	/** The address was proven (verification mail, password reset by mail, or Google). */
+	emailVerified: boolean;
 	createdAt: string;
 	updatedAt: string;
 }
@@ -124,6 +153,7 @@ export function toPublicUser(u: User): PublicUser {
 		phone: u.phone,
 		preferences: u.preferences,
 		status: u.status,
+		emailVerified: !!u.emailVerifiedAt,
 		createdAt: u.createdAt.toISOString(),
 		updatedAt: u.updatedAt.toISOString(),
 	};

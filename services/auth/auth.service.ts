@@ -19,9 +19,10 @@ import * as P from "./auth.params";
 import { checkPasswordPolicy, hashPassword, verifyPassword } from "./passwords";
 import { assertNotLocked, currentLock, recordAccountFailure, recordUnknownFailure } from "./lockout";
 import { hashToken, newOpaqueToken } from "./sessions";
-import { PasswordResetMixin } from "./password-reset.mixin";
+import { PasswordResetMixin, type PasswordResetMethods } from "./password-reset.mixin";
+import { EmailVerificationMixin, type EmailVerificationMethods } from "./email-verification.mixin";
 import { GoogleLoginMixin } from "./google-login.mixin";
-import { AdminUsersMixin } from "./admin-users.mixin";
+import { AdminUsersMixin, assertNotSelf } from "./admin-users.mixin";
 
 export interface TokenResponse {
 	accessToken: string;
@@ -38,12 +39,12 @@ export interface AuthMethods {
 	recordLogin(user: User, ctx: Context<unknown, Meta>, method: "password" | "google"): Promise<void>;
 }
 
-export type AuthThis = Service & DbThis<AuthModels> & OutboxThis & AuthMethods;
+export type AuthThis = Service & DbThis<AuthModels> & OutboxThis & AuthMethods & PasswordResetMethods & EmailVerificationMethods;
 type Ctx<P> = Context<P, Meta>;
 
 const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 	name: "auth",
-	mixins: [DbMixin({ schema: "auth", models: defineAuthModels, primary: "User" }), OutboxMixin, AuditMixin, PasswordResetMixin, GoogleLoginMixin, AdminUsersMixin],
+	mixins: [DbMixin({ schema: "auth", models: defineAuthModels, primary: "User" }), OutboxMixin, AuditMixin, PasswordResetMixin, EmailVerificationMixin, GoogleLoginMixin, AdminUsersMixin],
 	settings: { rest: "/auth" },
 
 	actions: {
@@ -52,19 +53,20 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			auth: "public",
 			rateLimit: "auth",
 			audit: true,
-			summary: "Create an account (always PATRON) and sign in",
+			summary: "Create an account (always PATRON, email not yet verified: a verification link is mailed) and sign in",
 			params: P.registerParams,
 			async handler(this: AuthThis, ctx: Ctx<P.RegisterParams>) {
 				const { email, password, name, phone } = ctx.params;
 				checkPasswordPolicy(password, email);
 				const passwordHash = await hashPassword(password);
-				const result = await this.transaction(async (t) => {
+				const { tokens, verification } = await this.transaction(async (t) => {
 					if (await this.models.User.findOne({ where: { email }, transaction: t })) throw conflict("An account with this email already exists", "EMAIL_TAKEN", { field: "email" });
 					const user = await this.models.User.create({ email, passwordHash, name, phone: phone ?? null, googleSub: null, lockedUntil: null, lastLoginAt: null, deletedAt: null }, { transaction: t });
-					return this.issueTokens(user, ctx, undefined, t);
+					return { tokens: await this.issueTokens(user, ctx, undefined, t), verification: await this.issueVerificationToken(user, t) };
 				});
+				this.mailVerificationLink(tokens.user, verification);
 				respondCreated(ctx, "/api/v1/auth/me");
-				return result;
+				return tokens;
 			},
 		},
 
@@ -217,6 +219,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			summary: "Change a user's role; their older tokens stop working",
 			params: P.setRoleParams,
 			async handler(this: AuthThis, ctx: Ctx<P.SetRoleParams>) {
+				assertNotSelf(ctx);
 				return this.transaction(async (t) => {
 					const user = await this.findActiveUser(ctx.params.userId, t);
 					const previousRole = user.role;
@@ -236,6 +239,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			summary: "Soft-delete a user: they can no longer sign in; their data stays",
 			params: P.userIdParams,
 			async handler(this: AuthThis, ctx: Ctx<P.UserIdParams>) {
+				assertNotSelf(ctx);
 				await this.transaction(async (t) => {
 					const user = await this.findActiveUser(ctx.params.userId, t);
 					await this.invalidateUserTokens(user, t);

@@ -1,7 +1,8 @@
 /**
  * Password reset: a single-use token (256 bits, stored hashed, 30 minutes)
  * mailed through SMTP_URL. Forgot-password answers the same whether or not the
- * account exists; resetting invalidates every older token of the user.
+ * account exists; resetting invalidates every older token of the user. Using a
+ * mailed token proves the mailbox, so it also marks the email verified.
  */
 import type { Context, ServiceSchema } from "moleculer";
 import { Op } from "sequelize";
@@ -10,6 +11,7 @@ import { defineMixin } from "../../lib/service";
 import { unauthorized } from "../../lib/errors";
 import type { Meta } from "../../lib/types";
 import type { AuthThis } from "./auth.service";
+import type { User } from "./auth.model";
 import * as P from "./auth.params";
 import { checkPasswordPolicy, hashPassword } from "./passwords";
 import { hashToken, newOpaqueToken } from "./sessions";
@@ -17,6 +19,22 @@ import { sendMail } from "../../lib/mailer";
 
 const RESET_TTL_MS = 30 * 60 * 1000;
 const ACCEPTED = { message: "If an account exists for this email, a reset link has been sent." };
+
+/** Why a reset link is mailed: asked for, or a Google sign-in met this unverified account (google-login.mixin.ts). */
+export type ResetMailReason = "forgot" | "googleConflict";
+
+const INTROS: Record<ResetMailReason, string> = {
+	forgot: "Use this link within 30 minutes to choose a new password:",
+	googleConflict:
+		"Someone just signed in with Google as this address, but an EisLager account with a password already exists for it and its address was never verified, so it was not linked.\n" +
+		"Whether or not you created that account (someone else may have registered your address), use this link within 30 minutes to choose a new password. " +
+		"That signs everyone else out of the account and verifies the address; after that, Google sign-in works for it:",
+};
+
+export interface PasswordResetMethods {
+	/** Stores a reset token for the user and mails the link in the background (a mail failure is logged, never thrown). */
+	mailResetLink(user: User, reason: ResetMailReason): Promise<void>;
+}
 
 export const PasswordResetMixin: Partial<ServiceSchema> = defineMixin<AuthThis>({
 	actions: {
@@ -30,21 +48,7 @@ export const PasswordResetMixin: Partial<ServiceSchema> = defineMixin<AuthThis>(
 				ctx.meta.$statusCode = 202;
 				const user = await this.models.User.findOne({ where: { email: ctx.params.email, status: "ACTIVE" } });
 				if (!user) return ACCEPTED;
-				const token = newOpaqueToken();
-				await this.models.PasswordResetToken.create({ userId: user.id, tokenHash: hashToken(token), expiresAt: new Date(Date.now() + RESET_TTL_MS), usedAt: null });
-				const link = `${config().publicUrl}/reset-password?token=${encodeURIComponent(token)}`;
-				// Sent in the background: waiting for SMTP would make a known address answer measurably slower.
-				// A mail failure is logged, never returned (the answer must not reveal whether the account exists).
-				sendMail({
-					to: user.email,
-					subject: "Reset your EisLager password",
-					text: `Hello ${user.name},\n\nUse this link within 30 minutes to choose a new password:\n${link}\n\nReset token: ${token}\n\nIf you did not ask for this, ignore this mail.`,
-				}).then(
-					(sent) => {
-						if (!sent) this.logger.warn("SMTP_URL is not set: password reset mail not sent", { userId: user.id });
-					},
-					(err: unknown) => this.logger.error("Password reset mail failed", { userId: user.id, err: (err as Error).message }),
-				);
+				await this.mailResetLink(user, "forgot");
 				return ACCEPTED;
 			},
 		},
@@ -69,12 +73,34 @@ export const PasswordResetMixin: Partial<ServiceSchema> = defineMixin<AuthThis>(
 					checkPasswordPolicy(ctx.params.password, user.email);
 					// This link and every other outstanding link of the user stop working.
 					await this.models.PasswordResetToken.update({ usedAt: new Date() }, { where: { userId: user.id, usedAt: null }, transaction: t });
-					await user.update({ passwordHash, failedLogins: 0, lockedUntil: null }, { transaction: t });
+					// The token came by mail to this address: the mailbox is proven, so the address is verified.
+					await user.update({ passwordHash, failedLogins: 0, lockedUntil: null, emailVerifiedAt: user.emailVerifiedAt ?? new Date() }, { transaction: t });
 					await this.invalidateUserTokens(user, t);
 					ctx.locals.auditTarget = user.id;
 				});
 				return { message: "Password changed. Sign in with the new password." };
 			},
+		},
+	},
+
+	methods: {
+		async mailResetLink(this: AuthThis, user: User, reason: ResetMailReason) {
+			const token = newOpaqueToken();
+			await this.models.PasswordResetToken.create({ userId: user.id, tokenHash: hashToken(token), expiresAt: new Date(Date.now() + RESET_TTL_MS), usedAt: null });
+			const link = `${config().publicUrl}/reset-password?token=${encodeURIComponent(token)}`;
+			const footer = reason === "forgot" ? "If you did not ask for this, ignore this mail." : "If you did not just sign in with Google, ignore this mail.";
+			// Sent in the background: waiting for SMTP would make a known address answer measurably slower.
+			// A mail failure is logged, never returned (the answer must not reveal whether the account exists).
+			sendMail({
+				to: user.email,
+				subject: reason === "forgot" ? "Reset your EisLager password" : "Your EisLager account and Google sign-in",
+				text: `Hello ${user.name},\n\n${INTROS[reason]}\n${link}\n\nReset token: ${token}\n\n${footer}`,
+			}).then(
+				(sent) => {
+					if (!sent) this.logger.warn("SMTP_URL is not set: password reset mail not sent", { userId: user.id });
+				},
+				(err: unknown) => this.logger.error("Password reset mail failed", { userId: user.id, err: (err as Error).message }),
+			);
 		},
 	},
 });

@@ -6,11 +6,13 @@
  * - CLERK sees public cards only (they order from factories).
  * Acting on a factory (stock, invoices) is for its MANUFACTURER and EXECUTIVE;
  * a manufacturer acting on another's factory gets 403 (the factory itself is not secret).
+ * Editing a flavor (update, archive, restore) is for EXECUTIVE and ADMIN, and for a MANUFACTURER
+ * who created it or whose factory produces it (stock registered there); others get 403.
  */
 import type { Transaction } from "sequelize";
 import { forbidden, notFound } from "../../lib/errors";
 import type { AuthUser } from "../../lib/types";
-import type { Factory, InventoryModels } from "./inventory.model";
+import type { Factory, Flavor, InventoryModels } from "./inventory.model";
 
 export interface FactoryCard {
 	id: string;
@@ -60,4 +62,16 @@ export async function loadActingFactory(
 	if (!factory) throw notFound("Factory", factoryId);
 	assertActsOn(user, factory, options.admin);
 	return factory;
+}
+
+/** May update, archive or restore the flavor (403 otherwise); internal (trusted) callers may. */
+export async function assertEditsFlavor(models: Pick<InventoryModels, "Factory" | "StockItem">, flavor: Pick<Flavor, "id" | "createdBy">, user: AuthUser | null | undefined): Promise<void> {
+	if (!user || user.role === "EXECUTIVE" || user.role === "ADMIN") return;
+	if (user.role === "MANUFACTURER") {
+		if (flavor.createdBy === user.id) return;
+		const factoryIds = (await models.Factory.findAll({ where: { managerId: user.id }, attributes: ["id"] })).map((f) => f.id);
+		// Any batch ever registered counts (written off or deleted ones too): the factory produces this flavor.
+		if (factoryIds.length && (await models.StockItem.count({ where: { flavorId: flavor.id, factoryId: factoryIds }, paranoid: false })) > 0) return;
+	}
+	throw forbidden("Only the flavor's creator, a manufacturer producing it, or an executive may change it");
 }

@@ -13,6 +13,7 @@ import { forbidden, notFound, validationError } from "../../lib/errors";
 import { findOptions, toPage } from "../../lib/pagination";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
 import type { Meta, Role } from "../../lib/types";
+import { broadcastStaffChanged } from "../../lib/events";
 import { defineInventoryModels, type BudgetChange, type Factory, type InventoryModels } from "./inventory.model";
 import { factoryView, seesInternals } from "./access";
 import * as P from "./factories.params";
@@ -82,6 +83,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 					return created;
 				});
 				await this.cleanCache("inventory");
+				await broadcastStaffChanged(this.broker, [factory.managerId]);
 				respondCreated(ctx, `/api/v1/inventory/factories/${factory.id}`);
 				return factoryView(factory, ctx.meta.user);
 			},
@@ -97,8 +99,10 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				const { factoryId, ...changes } = ctx.params;
 				const factory = await this.findFactory(factoryId);
 				if (changes.managerId !== undefined && changes.managerId !== factory.managerId) await this.assertManufacturer(ctx, changes.managerId);
+				const previousManager = factory.managerId;
 				await factory.update(Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)));
 				await this.cleanCache("inventory");
+				if (factory.managerId !== previousManager) await broadcastStaffChanged(this.broker, [previousManager, factory.managerId]);
 				return factoryView(factory, ctx.meta.user);
 			},
 		},

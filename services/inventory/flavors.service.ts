@@ -1,11 +1,13 @@
 /**
  * inventory.flavors: the flavor catalog (spec section 3, "Flavor Catalog").
- * List and details are public; create, update and archive are for MANUFACTURER
- * and EXECUTIVE. Archiving is soft: the flavor leaves the menu but keeps its history.
+ * List and details are public; create is for MANUFACTURER and EXECUTIVE; update, archive
+ * and restore for EXECUTIVE, ADMIN and the MANUFACTURER who created or produces the flavor
+ * (./access.ts). Archiving is soft: the flavor leaves the menu but keeps its history, and
+ * restoring puts it back (POS sales of it work again once every node's cache is cleaned).
  * `getMany` is the internal, cached read other services (sales) price and label by.
  */
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { Op, literal, type WhereOptions } from "sequelize";
+import { Op, UniqueConstraintError, literal, type WhereOptions } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
 import { CacheCleaner, type CacheCleanerThis } from "../../mixins/cache-cleaner.mixin";
@@ -15,10 +17,12 @@ import { ALLERGENS } from "../../lib/params";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
 import type { Meta, Role } from "../../lib/types";
 import { defineInventoryModels, toPublicFlavor, type Flavor, type InventoryModels } from "./inventory.model";
+import { assertEditsFlavor } from "./access";
 import * as P from "./flavors.params";
 
 interface Methods {
 	findFlavor(id: string): Promise<Flavor>;
+	editableFlavor(ctx: Ctx<unknown>, id: string): Promise<Flavor>;
 	assertNameFree(name: string, exceptId?: string): Promise<void>;
 	changed(): Promise<void>;
 }
@@ -87,13 +91,13 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 		update: {
 			rest: "PUT /flavors/:flavorId",
-			roles: EDITORS,
+			roles: STAFF,
 			audit: true,
-			summary: "Change a flavor's fields (MANUFACTURER, EXECUTIVE); archived flavors cannot be edited (409)",
+			summary: "Change a flavor's fields (EXECUTIVE, ADMIN, or a MANUFACTURER who created or produces it); archived flavors cannot be edited (409)",
 			params: P.updateFlavorParams,
 			async handler(this: This, ctx: Ctx<P.UpdateFlavorParams>) {
 				const { flavorId, ...changes } = ctx.params;
-				const flavor = await this.findFlavor(flavorId);
+				const flavor = await this.editableFlavor(ctx, flavorId);
 				if (flavor.archivedAt) throw conflict("This flavor is archived", "FLAVOR_ARCHIVED", { flavorId });
 				if (changes.name !== undefined && changes.name.toLowerCase() !== flavor.name.toLowerCase()) await this.assertNameFree(changes.name, flavorId);
 				const defined = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
@@ -105,14 +109,38 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 		archive: {
 			rest: "DELETE /flavors/:flavorId",
-			roles: EDITORS,
+			roles: STAFF,
 			audit: true,
-			summary: "Archive a flavor (soft): it leaves the menu, history keeps it. Answers 200 with the archived flavor",
+			summary: "Archive a flavor (soft): it leaves the menu, history keeps it; restore undoes it. Answers 200 with the archived flavor",
 			params: P.flavorIdParams,
 			async handler(this: This, ctx: Ctx<P.FlavorIdParams>) {
-				const flavor = await this.findFlavor(ctx.params.flavorId);
+				const flavor = await this.editableFlavor(ctx, ctx.params.flavorId);
 				if (!flavor.archivedAt) {
 					await flavor.update({ archivedAt: new Date() });
+					await this.changed();
+				}
+				return toPublicFlavor(flavor);
+			},
+		},
+
+		restore: {
+			rest: "POST /flavors/:flavorId/restore",
+			responseStatus: 200,
+			roles: STAFF,
+			audit: true,
+			summary: "Put an archived flavor back on the menu (same roles as archive); 409 if a live flavor has its name. Answers 200 with the flavor",
+			params: P.flavorIdParams,
+			async handler(this: This, ctx: Ctx<P.FlavorIdParams>) {
+				const flavor = await this.editableFlavor(ctx, ctx.params.flavorId);
+				if (flavor.archivedAt) {
+					await this.assertNameFree(flavor.name, flavor.id);
+					try {
+						await flavor.update({ archivedAt: null });
+					} catch (err) {
+						// A flavor of the same name went live meanwhile (one live flavor per name).
+						if (err instanceof UniqueConstraintError) throw conflict("A flavor with this name already exists", "ALREADY_EXISTS", { field: "name" });
+						throw err;
+					}
 					await this.changed();
 				}
 				return toPublicFlavor(flavor);
@@ -140,6 +168,12 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		async findFlavor(this: This, id: string) {
 			const flavor = await this.models.Flavor.findByPk(id);
 			if (!flavor) throw notFound("Flavor", id);
+			return flavor;
+		},
+		/** The flavor (404 when unknown) if the caller may edit it (403 otherwise). */
+		async editableFlavor(this: This, ctx: Ctx<unknown>, id: string) {
+			const flavor = await this.findFlavor(id);
+			await assertEditsFlavor(this.models, flavor, ctx.meta.user);
 			return flavor;
 		},
 		async assertNameFree(this: This, name: string, exceptId?: string) {

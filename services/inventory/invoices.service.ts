@@ -1,7 +1,7 @@
 /**
  * inventory.invoices: invoices for purchase orders (spec section 3, "Invoice Management").
  * Created automatically from PURCHASE_ORDER_CREATED (once per event id and per order id)
- * or manually; FEFO allocation lives in ./invoicing.ts. Status: ISSUED -> PAID | OVERDUE | VOID,
+ * or manually (a manual one may name only an order of that shop to that factory); FEFO allocation lives in ./invoicing.ts. Status: ISSUED -> PAID | OVERDUE | VOID,
  * OVERDUE -> PAID | VOID; PAID and VOID are final (409 otherwise). Voiding gives the units back.
  */
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
@@ -24,6 +24,7 @@ import * as P from "./invoices.params";
 
 interface Methods {
 	loadInvoice(ctx: Ctx<unknown>, invoiceId: string): Promise<Invoice>;
+	assertOrderOf(ctx: Ctx<unknown>, orderId: string, shopId: string, factoryId: string): Promise<void>;
 }
 type This = Service & DbThis<InventoryModels> & OutboxThis & ConsumerThis & Methods;
 type Ctx<P> = Context<P, Meta>;
@@ -64,8 +65,10 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 						if (flavor.archivedAt) throw validationError(`items[${i}].flavorId`, "This flavor is archived", "archived");
 					});
 					if (orderId) {
+						await this.assertOrderOf(ctx, orderId, shopId, factoryId);
 						const existing = await this.models.Invoice.findOne({ where: { orderId }, transaction: t });
-						if (existing) throw conflict("This order already has an invoice", "ORDER_ALREADY_INVOICED", { field: "orderId", invoiceId: existing.id });
+						// The existing invoice's id only when it is this factory's (an older invoice may name someone else's order).
+						if (existing) throw conflict("This order already has an invoice", "ORDER_ALREADY_INVOICED", { field: "orderId", ...(existing.factoryId === factoryId && { invoiceId: existing.id }) });
 					}
 					return createInvoice(this, t, ctx, { factoryId, shopId, orderId: orderId ?? null, sourceEventId: null, items, dueDate, notes: notes ?? null, createdBy: ctx.meta.user?.id ?? null, asOf });
 				});
@@ -179,6 +182,15 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 
 	methods: {
+		/**
+		 * A manual invoice may name only a purchase order of that shop placed with that factory (asked of sales).
+		 * Unknown and someone else's orders answer alike, so the check reveals nothing about other factories' orders.
+		 */
+		async assertOrderOf(this: This, ctx: Ctx<unknown>, orderId: string, shopId: string, factoryId: string) {
+			const order = await ctx.call<{ shopId: string; factoryId: string } | null, { orderId: string }>("sales.orders.get", { orderId });
+			if (!order || order.shopId !== shopId || order.factoryId !== factoryId) throw validationError("orderId", "No purchase order with this id from this shop to this factory", "reference");
+		},
+
 		/** The invoice (404 when unknown); a MANUFACTURER of another factory gets 403. */
 		async loadInvoice(this: This, ctx: Ctx<unknown>, invoiceId: string) {
 			const inv = await this.models.Invoice.findByPk(invoiceId);

@@ -11,6 +11,7 @@ import { conflict, notFound, validationError } from "../../lib/errors";
 import { toPage } from "../../lib/pagination";
 import { RETRY_READS, respondCreated, respondNoContent } from "../../lib/actions";
 import type { Meta } from "../../lib/types";
+import { broadcastStaffChanged } from "../../lib/events";
 import { defineSalesModels, toShopJson, type SalesModels, type Shop } from "./sales.model";
 import { findShop, shopForCaller } from "./access";
 import * as P from "./sales.params";
@@ -96,6 +97,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				if (managerId) await this.requireClerk(ctx, managerId, "managerId");
 				const shop = await this.models.Shop.create({ name, address, phone: phone ?? null, managerId: managerId ?? null, hours: hours ?? {}, capacity: capacity ?? 0, status: status ?? "OPEN" });
 				await this.cleanCache("sales");
+				await broadcastStaffChanged(this.broker, [shop.managerId]);
 				respondCreated(ctx, `/api/v1/sales/shops/${shop.id}`);
 				return this.shopJson(shop);
 			},
@@ -112,9 +114,11 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				const shop = await this.models.Shop.findByPk(shopId);
 				if (!shop) throw notFound("Shop", shopId);
 				if (changes.managerId) await this.requireClerk(ctx, changes.managerId, "managerId");
+				const previousManager = shop.managerId;
 				const defined = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
 				await shop.update(defined);
 				await this.cleanCache("sales");
+				if (shop.managerId !== previousManager) await broadcastStaffChanged(this.broker, [previousManager, shop.managerId]);
 				return this.shopJson(shop);
 			},
 		},
@@ -128,9 +132,12 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			async handler(this: This, ctx: Ctx<P.ShopIdParams>) {
 				const shop = await this.models.Shop.findByPk(ctx.params.shopId);
 				if (!shop) throw notFound("Shop", ctx.params.shopId);
+				const staff = await this.models.ShopStaff.findAll({ where: { shopId: shop.id }, attributes: ["userId"] });
 				await shop.update({ status: "CLOSED" });
 				await shop.destroy();
 				await this.cleanCache("sales");
+				// A deleted shop leaves every staff member's scope.
+				await broadcastStaffChanged(this.broker, [shop.managerId, ...staff.map((r) => r.userId)]);
 				return respondNoContent(ctx);
 			},
 		},
@@ -147,6 +154,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				const user = await this.requireClerk(ctx, userId, "userId");
 				const [row, created] = await this.models.ShopStaff.findOrCreate({ where: { shopId, userId }, defaults: { shopId, userId, assignedBy: ctx.meta.user?.id ?? null } });
 				if (!created) throw conflict("This user is already assigned to the shop", "ALREADY_ASSIGNED", { field: "userId" });
+				await broadcastStaffChanged(this.broker, [userId]);
 				respondCreated(ctx, `/api/v1/sales/shops/${shopId}/staff`);
 				return { shopId, userId, name: user.name, email: user.email, role: user.role, manager: false, assignedAt: row.createdAt };
 			},
@@ -180,6 +188,8 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				await findShop(this.db, ctx.params.shopId, null);
 				const removed = await this.models.ShopStaff.destroy({ where: { shopId: ctx.params.shopId, userId: ctx.params.userId } });
 				if (!removed) throw notFound("Staff assignment", ctx.params.userId);
+				// The clerk loses the shop's analytics at once, on every node (not after the scope cache's 30 s).
+				await broadcastStaffChanged(this.broker, [ctx.params.userId]);
 				return respondNoContent(ctx);
 			},
 		},

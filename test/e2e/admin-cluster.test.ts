@@ -63,4 +63,11 @@ describe("admin node in a cluster", () => {
 		expect((await cluster.request("GET", "/api/v1/auth/me", { token: u.token })).status).toBe(401);
 		expect((await cluster.request("POST", "/api/v1/auth/login", { body: { email: u.email, password: u.password } })).status).toBe(401);
 	});
+
+	it("the SELF_MODIFICATION rule holds across nodes: the auth node sees the admin node's caller", async () => {
+		// Enforced once, in the auth actions; the admin node's call carries the caller's identity over NATS.
+		const self = await cluster.request("PUT", `${A}/users/${admin.id}/status`, { token: admin.token, body: { status: "INACTIVE" } });
+		expect([self.status, self.body.error?.code]).toEqual([409, "SELF_MODIFICATION"]);
+		expect((await cluster.request("GET", "/api/v1/auth/me", { token: admin.token })).body).toMatchObject({ status: "ACTIVE" });
+	});
 });

@@ -124,6 +124,20 @@ describe("admin over HTTP", () => {
 			expect((await app.request("GET", "/api/v1/auth/me", { token: admin.token })).body).toMatchObject({ role: "ADMIN", status: "ACTIVE" });
 		});
 
+		it("the same 409 SELF_MODIFICATION through the auth service's own user routes (/api/v1/auth/users/...)", async () => {
+			for (const [method, path, body] of [
+				["PUT", `/api/v1/auth/users/${admin.id}/role`, { role: "PATRON" }],
+				["DELETE", `/api/v1/auth/users/${admin.id}`, undefined],
+				["DELETE", `/auth/users/${admin.id}`, undefined],
+			] as const) {
+				const res = await app.request(method, path, { token: admin.token, body });
+				expect([path, res.status, res.body.error?.code]).toEqual([path, 409, "SELF_MODIFICATION"]);
+			}
+			// Deactivation has no /auth route; its one internal action refuses the caller's own id the same way.
+			await expect(app.broker.call("auth.setStatus", { userId: admin.id, status: "INACTIVE" }, { meta: { user: { id: admin.id, role: "ADMIN" } } })).rejects.toMatchObject({ code: 409, type: "SELF_MODIFICATION" });
+			expect((await app.request("GET", "/api/v1/auth/me", { token: admin.token })).body).toMatchObject({ role: "ADMIN", status: "ACTIVE" });
+		});
+
 		it("summarises users: by role and status, sign-ups per day, recently active", async () => {
 			const res = await app.request("GET", `${A}/users/machines`, { token: admin.token });
 			expect(res.status).toBe(200);

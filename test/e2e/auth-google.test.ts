@@ -1,7 +1,7 @@
 /**
  * Google sign-in against a JWKS served by the test: ID tokens signed with the
  * test's own RS256 key create a PATRON, log the same user in again, and link an
- * existing password account by verified email; bad tokens are 401.
+ * existing password account whose email is verified (409 while it is not); bad tokens are 401.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -80,8 +80,14 @@ describe("Google sign-in", () => {
 		expect(pw.body.error.code).toBe("INVALID_CREDENTIALS");
 	});
 
-	it("links an existing password account with the same (verified) email", async () => {
+	it("links an existing password account with the same email only once that email is verified", async () => {
 		const user = await app.createUser("CLERK");
+		// Never verified: whoever set the password may not own the address (pre-hijacking; see auth-verify-email.test.ts).
+		const refused = await google({ sub: "google-sub-clerk", email: user.email });
+		expect([refused.status, refused.body.error?.code]).toEqual([409, "ACCOUNT_EXISTS_UNVERIFIED"]);
+		const [before] = await sqlQuery<{ google_sub: string | null }>(app.db.url, "SELECT google_sub FROM auth.users WHERE id = $1", [user.id]);
+		expect(before.google_sub).toBeNull();
+		await sqlQuery(app.db.url, "UPDATE auth.users SET email_verified_at = now() WHERE id = $1", [user.id]);
 		const res = await google({ sub: "google-sub-clerk", email: user.email.toUpperCase() });
 		expect(res.status).toBe(200);
 		expect(res.body.user).toMatchObject({ id: user.id, role: "CLERK" });

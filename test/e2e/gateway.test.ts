@@ -157,9 +157,9 @@ describe("gateway HTTP edge", () => {
 			expect(routed.size).toBeGreaterThanOrEqual(15);
 			expect([...routed].filter((r) => !documented.has(r))).toEqual([]);
 			expect([...documented].filter((d) => !routed.has(d))).toEqual([]);
-			// The 14 auth routes, each with a summary; public ones without security.
+			// The 16 auth routes (14 + verify-email, resend-verification), each with a summary; public ones without security.
 			const authOps = Object.entries(doc.paths).filter(([p]) => p.startsWith("/api/v1/auth/")).flatMap(([, ops]) => Object.values(ops));
-			expect(authOps).toHaveLength(14);
+			expect(authOps).toHaveLength(16);
 			for (const op of authOps) expect(op.summary).toBeTruthy();
 			expect(doc.paths["/api/v1/auth/login"].post.security).toBeUndefined();
 			expect(doc.paths["/api/v1/auth/me"].get.security).toBeDefined();

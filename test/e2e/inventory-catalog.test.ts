@@ -1,6 +1,6 @@
 /** Inventory over HTTP: the flavor catalog, its internal reads, and factories with budgets. */
 import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
-import { sqlRows } from "../integration/inventory/helpers";
+import { createFactory, day, registerBatch, sqlRows } from "../integration/inventory/helpers";
 
 const FAMILIES = ["/api/v1/inventory", "/api/inventory"];
 
@@ -91,7 +91,7 @@ describe("inventory: flavors and factories", () => {
 			expect((await app.request("PUT", `${FAMILIES[0]}/flavors/00000000-0000-4000-8000-000000000000`, { token: maker.token, body: { price: 1 } })).status).toBe(404);
 
 			expect((await app.request("DELETE", `${FAMILIES[0]}/flavors/${sorbetId}`, { token: patron.token })).status).toBe(403);
-			const arch = await app.request("DELETE", `${FAMILIES[0]}/flavors/${sorbetId}`, { token: maker.token });
+			const arch = await app.request("DELETE", `${FAMILIES[0]}/flavors/${sorbetId}`, { token: exec.token });
 			expect(arch.status).toBe(200);
 			expect(arch.body.archived).toBe(true);
 			const menu = await app.request("GET", `${FAMILIES[0]}/flavors`);
@@ -100,7 +100,7 @@ describe("inventory: flavors and factories", () => {
 			expect(staff.body.total).toBe(2);
 			const publicAll = await app.request("GET", `${FAMILIES[0]}/flavors?includeArchived=true`);
 			expect(publicAll.body.total).toBe(1);
-			expect((await app.request("PUT", `${FAMILIES[0]}/flavors/${sorbetId}`, { token: maker.token, body: { price: 1 } })).status).toBe(409);
+			expect((await app.request("PUT", `${FAMILIES[0]}/flavors/${sorbetId}`, { token: exec.token, body: { price: 1 } })).status).toBe(409);
 			const many = await app.broker.call<Array<{ id: string; archived: boolean }>, object>("inventory.flavors.getMany", { ids: [vanillaId, sorbetId, "00000000-0000-4000-8000-000000000000"] });
 			expect(many.map((f) => [f.id, f.archived]).sort()).toEqual([[vanillaId, false], [sorbetId, true]].sort());
 		});
@@ -179,6 +179,55 @@ describe("inventory: flavors and factories", () => {
 			const doc = await app.request("GET", "/api/v1/openapi.json");
 			expect(doc.body.paths["/api/v1/inventory/factories"].post.summary).toMatch(/not in the spec/);
 			expect(doc.body.paths["/api/v1/inventory/factories/{factoryId}"].put.summary).toMatch(/not in the spec/);
+		});
+	});
+
+	describe("flavor ownership and restore", () => {
+		const path = (id: string, suffix = "") => `${FAMILIES[0]}/flavors/${id}${suffix}`;
+
+		it("a MANUFACTURER changes only flavors they created or their factory produces; EXECUTIVE and ADMIN any", async () => {
+			const mine = (await app.request("POST", `${FAMILIES[0]}/flavors`, { token: maker.token, body: { name: "Maker's Hazelnut", category: "CREAM", price: 300 } })).body.id as string;
+			const execs = (await app.request("POST", `${FAMILIES[0]}/flavors`, { token: exec.token, body: { name: "Exec's Mango", category: "SORBET", price: 280 } })).body.id as string;
+			// Another manufacturer may neither edit nor archive the maker's flavor; the flavor is untouched.
+			expect((await app.request("PUT", path(mine), { token: otherMaker.token, body: { price: 1 } })).status).toBe(403);
+			expect((await app.request("DELETE", path(mine), { token: otherMaker.token })).status).toBe(403);
+			expect((await app.request("GET", path(mine))).body).toMatchObject({ price: 300, archived: false });
+			expect((await app.request("PUT", path(execs), { token: maker.token, body: { price: 1 } })).status).toBe(403);
+			// EXECUTIVE and ADMIN edit any flavor; the creator edits their own.
+			expect((await app.request("PUT", path(mine), { token: exec.token, body: { price: 310 } })).status).toBe(200);
+			expect((await app.request("PUT", path(mine), { token: admin.token, body: { price: 320 } })).status).toBe(200);
+			expect((await app.request("PUT", path(mine), { token: maker.token, body: { price: 330 } })).status).toBe(200);
+			// Producing a flavor (a batch registered at a factory they manage) lets a manufacturer edit it too.
+			const factory = await createFactory(app, exec.token, otherMaker.id, { name: "Ownership works" });
+			await registerBatch(app, otherMaker.token, factory, { flavorId: execs, batchId: "OWN-1", quantity: 5, cost: 100, productionDate: day(-1), expiryDate: day(30) });
+			expect((await app.request("PUT", path(execs), { token: otherMaker.token, body: { price: 290 } })).status).toBe(200);
+			expect((await app.request("PUT", path(execs), { token: maker.token, body: { price: 1 } })).status).toBe(403);
+			expect((await app.request("DELETE", path(execs), { token: otherMaker.token })).status).toBe(200);
+			expect((await app.request("DELETE", path(mine), { token: admin.token })).status).toBe(200);
+		});
+
+		it("restores an archived flavor (roles as for archive, audited); 409 while a live flavor has its name", async () => {
+			const id = (await app.request("POST", `${FAMILIES[0]}/flavors`, { token: maker.token, body: { name: "Rum Raisin", category: "CREAM", price: 300 } })).body.id as string;
+			expect((await app.request("DELETE", path(id), { token: maker.token })).status).toBe(200);
+			expect((await app.broker.call<Array<{ archived: boolean }>, object>("inventory.flavors.getMany", { ids: [id] }))[0].archived).toBe(true);
+			for (const user of [patron, clerk, otherMaker]) expect((await app.request("POST", path(id, "/restore"), { token: user.token })).status).toBe(403);
+			expect((await app.request("POST", path(id, "/restore"))).status).toBe(401);
+			expect((await app.request("POST", path("00000000-0000-4000-8000-000000000000", "/restore"), { token: exec.token })).status).toBe(404);
+			const back = await app.request("POST", `${FAMILIES[1]}/flavors/${id}/restore`, { token: maker.token });
+			expect(back.status).toBe(200);
+			expect(back.body).toMatchObject({ id, archived: false });
+			// Every cached read follows: the internal read, the public menu.
+			expect((await app.broker.call<Array<{ archived: boolean }>, object>("inventory.flavors.getMany", { ids: [id] }))[0].archived).toBe(false);
+			expect((await app.request("GET", `${FAMILIES[0]}/flavors?search=Rum`)).body.rows.map((f: { id: string }) => f.id)).toEqual([id]);
+			expect((await app.request("POST", path(id, "/restore"), { token: maker.token })).status).toBe(200); // already live: unchanged
+			const audit = await sqlRows<{ actor_id: string; outcome: string }>(app, "SELECT actor_id, outcome FROM inventory.audit_log WHERE action = 'inventory.flavors.restore' AND target = $1 ORDER BY id", [id]);
+			expect(audit.some((r) => r.actor_id === maker.id && r.outcome === "SUCCESS")).toBe(true);
+
+			// Archived, then the name is taken by a new live flavor: restoring would make two live flavors of one name.
+			expect((await app.request("DELETE", path(id), { token: exec.token })).status).toBe(200);
+			expect((await app.request("POST", `${FAMILIES[0]}/flavors`, { token: exec.token, body: { name: "rum raisin", category: "CREAM", price: 310 } })).status).toBe(201);
+			const clash = await app.request("POST", path(id, "/restore"), { token: exec.token });
+			expect([clash.status, clash.body.error.code]).toEqual([409, "ALREADY_EXISTS"]);
 		});
 	});
 });

@@ -32,7 +32,7 @@ describe("inventory: invoices, consumption and suppliers", () => {
 	const batches: Record<string, string> = {};
 
 	beforeAll(async () => {
-		app = await startTestApp({ services: ["auth", "inventory"], env: { INVOICE_DUE_DAYS: "14" } });
+		app = await startTestApp({ services: ["auth", "inventory", "sales"], env: { INVOICE_DUE_DAYS: "14" } });
 		[maker, otherMaker, exec, admin, clerk] = await Promise.all([
 			app.createUser("MANUFACTURER"),
 			app.createUser("MANUFACTURER"),
@@ -60,6 +60,12 @@ describe("inventory: invoices, consumption and suppliers", () => {
 
 	const quantities = async () => Object.fromEntries((await sqlRows<{ batch_id: string; quantity: number }>(app, `SELECT batch_id, quantity FROM inventory.stock_items WHERE factory_id = $1`, [factoryId])).map((r) => [r.batch_id, r.quantity]));
 	const invoiceCount = async () => (await sqlRows<{ n: number }>(app, `SELECT count(*)::int AS n FROM inventory.invoices`))[0].n;
+	/** A purchase order row in sales (written directly: no PURCHASE_ORDER_CREATED, so no automatic invoice). */
+	const placeOrder = async (shop: string, factory: string, id: string = randomUUID()) => {
+		await sqlRows(app, `INSERT INTO sales.shops (id, name, address) VALUES ($1, 'Test shop', 'Street 1') ON CONFLICT (id) DO NOTHING`, [shop]);
+		await sqlRows(app, `INSERT INTO sales.orders (id, shop_id, factory_id, items, requested_by) VALUES ($1, $2, $3, '[]', $4)`, [id, shop, factory, clerk.id]);
+		return id;
+	};
 	const order = (items: EventPayloads["PURCHASE_ORDER_CREATED"]["items"], orderId: string = randomUUID()) =>
 		envelope("PURCHASE_ORDER_CREATED", { orderId, shopId, factoryId, items, requestedBy: clerk.id, createdAt: new Date().toISOString() });
 
@@ -117,7 +123,7 @@ describe("inventory: invoices, consumption and suppliers", () => {
 		it("creates one for the factory's manufacturer or an executive, allocating FEFO", async () => {
 			const body = { factoryId, shopId, items: [{ flavorId: vanilla, quantity: 2 }], notes: "Walk-in order" };
 			for (const user of [otherMaker, clerk, admin]) expect((await app.request("POST", `${V1}/invoices`, { token: user.token, body })).status).toBe(403);
-			const res = await app.request("POST", `${V0}/invoices`, { token: maker.token, body: { ...body, orderId: randomUUID() } });
+			const res = await app.request("POST", `${V0}/invoices`, { token: maker.token, body: { ...body, orderId: await placeOrder(shopId, factoryId) } });
 			expect(res.status).toBe(201);
 			expect(res.headers.get("location")).toBe(`/api/v1/inventory/invoices/${res.body.id}`);
 			expect(res.body).toMatchObject({ totalAmount: 600, hasBackorders: false, notes: "Walk-in order", status: "ISSUED" });
@@ -130,6 +136,9 @@ describe("inventory: invoices, consumption and suppliers", () => {
 		});
 
 		it("rejects bad input naming the field and writes nothing", async () => {
+			await placeOrder(shopId, factoryId, orderId); // the order invoiced from PURCHASE_ORDER_CREATED above
+			const otherFactorysOrder = await placeOrder(shopId, otherFactoryId);
+			const otherShopsOrder = await placeOrder(randomUUID(), factoryId);
 			const before = [await invoiceCount(), await quantities()];
 			const ok = { factoryId, shopId, items: [{ flavorId: vanilla, quantity: 1 }] };
 			const cases: [Record<string, unknown>, number, string][] = [
@@ -140,6 +149,10 @@ describe("inventory: invoices, consumption and suppliers", () => {
 				[{ items: [{ flavorId: vanilla, quantity: 1 }, { flavorId: vanilla, quantity: 1 }] }, 422, "items[1].flavorId"],
 				[{ dueDate: day(-1) }, 422, "dueDate"],
 				[{ orderId }, 409, "orderId"],
+				// The order must be this shop's, placed with this factory.
+				[{ orderId: UNKNOWN_ID }, 422, "orderId"],
+				[{ orderId: otherFactorysOrder }, 422, "orderId"],
+				[{ orderId: otherShopsOrder }, 422, "orderId"],
 			];
 			for (const [change, status, field] of cases) {
 				const res = await app.request("POST", `${V1}/invoices`, { token: exec.token, body: { ...ok, ...change } });
@@ -293,6 +306,20 @@ describe("inventory: invoices, consumption and suppliers", () => {
 			expect((await app.request("PUT", `${V1}/suppliers/${id}`, { token: maker.token, body: { name: "Fruit Co" } })).status).toBe(409);
 			expect((await app.request("PUT", `${V1}/suppliers/${UNKNOWN_ID}`, { token: maker.token, body: { rating: 1 } })).status).toBe(404);
 			expect((await app.request("PUT", `${V1}/suppliers/${id}`, { token: clerk.token, body: { rating: 1 } })).status).toBe(403);
+		});
+	});
+
+	describe("manual invoices naming another factory's order", () => {
+		it("are refused like an unknown order: the other factory's invoice id never shows", async () => {
+			const foreign = envelope("PURCHASE_ORDER_CREATED", { orderId: randomUUID(), shopId, factoryId: otherFactoryId, items: [{ flavorId: vanilla, quantity: 1 }], requestedBy: clerk.id, createdAt: new Date().toISOString() });
+			await placeOrder(shopId, otherFactoryId, foreign.data.orderId);
+			await emitEvent(app.broker, foreign);
+			const theirs = await until(() => app.broker.call<{ id: string } | null, object>("inventory.invoices.forOrder", { orderId: foreign.data.orderId }), "the other factory's invoice");
+			const before = await invoiceCount();
+			const res = await app.request("POST", `${V1}/invoices`, { token: maker.token, body: { factoryId, shopId, orderId: foreign.data.orderId, items: [{ flavorId: vanilla, quantity: 1 }] } });
+			expect([res.status, res.body.error.details[0]?.field]).toEqual([422, "orderId"]);
+			expect(JSON.stringify(res.body)).not.toContain(theirs.id);
+			expect(await invoiceCount()).toBe(before);
 		});
 	});
 });

@@ -151,6 +151,19 @@ describe("POS through the gateway", () => {
 		expect(new Date(stored.rows[0].occurred_at).toISOString()).toBe(batch[0].occurredAt);
 	});
 
+	it("an archived flavor sells again at the POS once restored (the cached catalog follows)", async () => {
+		const g = await createFlavor(app, w.maker, { name: "Seasonal Plum", price: 250 });
+		await setStock(app, w.clerk, w.shopId, [{ flavorId: g.id, quantity: 5 }]);
+		await ok(sale(w.shopId, w.clerk.token, [{ flavorId: g.id, quantity: 1 }]), 201); // the catalog read is cached now
+		await ok(app.request("DELETE", `/api/v1/inventory/flavors/${g.id}`, { token: w.maker.token }));
+		const refused = await sale(w.shopId, w.clerk.token, [{ flavorId: g.id, quantity: 1 }]);
+		expect(refused.status).toBe(422);
+		const restored = await ok<{ archived: boolean }>(app.request("POST", `/api/v1/inventory/flavors/${g.id}/restore`, { token: w.maker.token }));
+		expect(restored.archived).toBe(false);
+		await ok(sale(w.shopId, w.clerk.token, [{ flavorId: g.id, quantity: 2 }]), 201);
+		expect(await stockOf(g.id)).toBe(2);
+	});
+
 	it("emits each event once with the catalog envelope, and keeps it in sales.outbox", async () => {
 		const f = await createFlavor(app, w.maker, { name: "Coffee", price: 260 });
 		await setStock(app, w.clerk, w.shopId, [{ flavorId: f.id, quantity: 7, reorderThreshold: 5 }]);
