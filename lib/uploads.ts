@@ -206,6 +206,21 @@ export async function storeFile(area: string, ext: string, content: Buffer): Pro
 	return name;
 }
 
+/** Removes `.part` files older than `olderThanMs` under FILES_DIR/<area>: uploads cut short by a crash. Returns how many. */
+export async function sweepPartials(area: string, olderThanMs = 3600_000): Promise<number> {
+	const dir = storageDir(area);
+	const names = await fs.promises.readdir(dir).catch(() => [] as string[]);
+	let removed = 0;
+	for (const name of names.filter((n) => n.endsWith(".part"))) {
+		const stat = await fs.promises.stat(path.join(dir, name)).catch(() => undefined);
+		if (stat && Date.now() - stat.mtimeMs > olderThanMs) {
+			await fs.promises.unlink(path.join(dir, name)).catch(() => undefined);
+			removed++;
+		}
+	}
+	return removed;
+}
+
 export async function removeStored(area: string, name: string): Promise<void> {
 	await fs.promises.unlink(path.join(storageDir(area), path.basename(name))).catch(() => undefined);
 }

@@ -19,7 +19,7 @@ import { config } from "../../lib/config";
 import { notFound, validationError } from "../../lib/errors";
 import { checkImageHeader } from "../../lib/images";
 import { quotaExceeded, reserveStorage, storageUsed } from "../../lib/quota";
-import { multipartRoute, receiveFile, removeStored, safeOriginalName, sniff as sniffAny, storageDir, tooLarge, type UploadMeta } from "../../lib/uploads";
+import { multipartRoute, receiveFile, removeStored, safeOriginalName, sniff as sniffAny, storageDir, sweepPartials, tooLarge, type UploadMeta } from "../../lib/uploads";
 import { defineCommunicationsModels, type Attachment } from "./communications.model";
 import * as P from "./communications.params";
 import { COMMS_SCHEMA, toAttachmentView, type CommsThis, type Ctx } from "./shared";
@@ -105,6 +105,12 @@ const schema: ServiceSchema<ServiceSettingSchema, CommsThis> = {
 				return fs.createReadStream(path.join(chatDir(), row.storageName));
 			},
 		},
+	},
+
+	/** Uploads cut short by a crash leave `.part` files (an upload in flight is younger than an hour). */
+	async started(this: CommsThis) {
+		const removed = await sweepPartials(AREA);
+		if (removed) this.logger.info(`Removed ${removed} partial chat upload(s) left by an earlier crash`);
 	},
 };
 

@@ -17,7 +17,7 @@ import { RETRY_READS, respondCreated, respondNoContent } from "../../lib/actions
 import { config } from "../../lib/config";
 import { forbidden } from "../../lib/errors";
 import { findOptions, toPage } from "../../lib/pagination";
-import { contentDisposition, multipartRoute, removeStored, storageDir, type UploadMeta } from "../../lib/uploads";
+import { contentDisposition, multipartRoute, removeStored, storageDir, sweepPartials, type UploadMeta } from "../../lib/uploads";
 import { defineFilesModels } from "./files.model";
 import * as P from "./files.params";
 import { releaseStorage } from "../../lib/quota";
@@ -129,6 +129,12 @@ export default function filesService(): ServiceSchema {
 					return respondNoContent(ctx);
 				},
 			},
+		},
+
+		/** Uploads cut short by a crash leave `.part` files (an upload in flight is younger than an hour). */
+		async started(this: FilesThis) {
+			const removed = await sweepPartials(AREA);
+			if (removed) this.logger.info(`Removed ${removed} partial upload(s) left by an earlier crash`);
 		},
 	};
 	return schema as ServiceSchema;

@@ -76,7 +76,15 @@ describe("files against hostile uploads", () => {
 		return row.id;
 	}
 
+	// A crash mid-upload two hours ago left this behind; one in flight right now must be kept.
+	const stale = path.join(filesDir, "files", `${randomUUID()}.part`);
+	const inFlight = path.join(filesDir, "files", `${randomUUID()}.part`);
+
 	beforeAll(async () => {
+		fs.mkdirSync(path.join(filesDir, "files"), { recursive: true });
+		fs.writeFileSync(stale, "half");
+		fs.utimesSync(stale, new Date(Date.now() - 7200_000), new Date(Date.now() - 7200_000));
+		fs.writeFileSync(inFlight, "half");
 		app = await startTestApp({
 			services: ["auth", "files"],
 			env: { FILES_DIR: filesDir, UPLOAD_MAX_BYTES: String(MAX_BYTES), UPLOAD_QUOTA_BYTES: String(QUOTA), REQUEST_TIMEOUT_MS: "5000" },
@@ -87,6 +95,12 @@ describe("files against hostile uploads", () => {
 	afterAll(async () => {
 		await app?.stop();
 		fs.rmSync(filesDir, { recursive: true, force: true });
+	});
+
+	it("removes partial uploads left by a crash when it starts", () => {
+		expect(fs.existsSync(stale)).toBe(false);
+		expect(fs.existsSync(inFlight)).toBe(true);
+		fs.unlinkSync(inFlight);
 	});
 
 	it("refuses a decompression bomb (16000×16000 declared in a few KB) on upload with 422 IMAGE_TOO_LARGE, keeping nothing", async () => {
