@@ -53,6 +53,9 @@ export const ENV_VARS = [
 	"FILES_DIR",
 	"UPLOAD_MAX_BYTES",
 	"UPLOAD_BATCH_MAX_FILES",
+	"UPLOAD_QUOTA_BYTES",
+	"IMAGE_MAX_PIXELS",
+	"EMAIL_SEND_PER_HOUR",
 	"EMBEDDED_PG_DIR",
 	"EMBEDDED_PG_PORT",
 	"EXPIRY_SCAN_INTERVAL_SEC",
@@ -94,7 +97,11 @@ export interface Config {
 	bodyLimit: string;
 	filesDir: string;
 	/** Largest file the files service accepts (bytes), and how many files one batch upload may carry. */
-	upload: { maxBytes: number; batchMaxFiles: number };
+	upload: { maxBytes: number; batchMaxFiles: number; quotaBytes: number };
+	/** Largest image (width × height × frames) decoded or accepted; sharp's limitInputPixels. */
+	imageMaxPixels: number;
+	/** Internal emails one sender may send per hour (also the SMTP relay cap). */
+	emailSendPerHour: number;
 	/** The embedded PostgreSQL `npm start` runs when DATABASE_URL is unset. */
 	embeddedPg: { dir: string; port: number };
 	expiryScanIntervalSec: number;
@@ -239,7 +246,13 @@ export function loadConfig(env: Env = process.env): Config {
 		},
 		bodyLimit,
 		filesDir: env.FILES_DIR?.trim() || "./.data/files",
-		upload: { maxBytes: int(env, "UPLOAD_MAX_BYTES", 10 * 1024 * 1024, 1, 1024 * 1024 * 1024), batchMaxFiles: int(env, "UPLOAD_BATCH_MAX_FILES", 10, 1, 100) },
+		upload: {
+			maxBytes: int(env, "UPLOAD_MAX_BYTES", 10 * 1024 * 1024, 1, 1024 * 1024 * 1024),
+			batchMaxFiles: int(env, "UPLOAD_BATCH_MAX_FILES", 10, 1, 100),
+			quotaBytes: int(env, "UPLOAD_QUOTA_BYTES", 1024 * 1024 * 1024, 1),
+		},
+		imageMaxPixels: int(env, "IMAGE_MAX_PIXELS", 40_000_000, 1, 268_402_689),
+		emailSendPerHour: int(env, "EMAIL_SEND_PER_HOUR", 30, 1, 100_000),
 		embeddedPg: { dir: env.EMBEDDED_PG_DIR?.trim() || "./.data/postgres", port: int(env, "EMBEDDED_PG_PORT", 54329, 1, 65535) },
 		expiryScanIntervalSec: int(env, "EXPIRY_SCAN_INTERVAL_SEC", 3600, 1),
 		expiryWarningDays: int(env, "EXPIRY_WARNING_DAYS", 3, 0, 365),

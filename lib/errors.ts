@@ -84,6 +84,12 @@ export function toErrorResponse(err: unknown, requestId: string): { status: numb
 	switch (true) {
 		case status === 422 || type === "VALIDATION_ERROR":
 			status = 422;
+			// A named 422 (IMAGE_TOO_LARGE, IMAGE_UNREADABLE) keeps its code and details; the rest are field lists.
+			if (type && type !== "VALIDATION_ERROR" && !Array.isArray(e.data)) {
+				code = type;
+				details = e.data;
+				break;
+			}
 			code = "VALIDATION_ERROR";
 			details = Array.isArray(e.data)
 				? (e.data as Array<Record<string, unknown>>).map((d) => ({ field: d.field, message: d.message, type: d.type }))
@@ -97,6 +103,12 @@ export function toErrorResponse(err: unknown, requestId: string): { status: numb
 			break;
 		case type === "entity.too.large" || status === 413:
 			status = 413;
+			// Our own 413s name their reason (QUOTA_EXCEEDED, TOO_MANY_FILES) and keep their limits in details.
+			if (type && type !== "entity.too.large" && type !== "PAYLOAD_TOO_LARGE") {
+				code = type;
+				details = e.data;
+				break;
+			}
 			code = "PAYLOAD_TOO_LARGE";
 			message = "Request body too large";
 			break;

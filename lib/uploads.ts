@@ -1,7 +1,7 @@
 /**
  * Shared upload plumbing for multipart routes (moleculer-web busboy): content
  * types recognised by magic bytes (never by the client's name or Content-Type),
- * a capped read into memory (413), the alias options that answer 401/415 before
+ * uploads streamed to disk with a size cap (413), the alias options that answer 401/415 before
  * busboy runs, safe original names and storage under FILES_DIR with generated names.
  */
 import fs from "node:fs";
@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
 import { Errors } from "moleculer";
 import { config } from "./config";
-import { unauthorized } from "./errors";
+import { unauthorized, validationError } from "./errors";
 
 export type FileKind = "IMAGE" | "VIDEO" | "FILE";
 
@@ -51,25 +51,98 @@ export const tooLarge = (maxBytes: number, what = "File") =>
 export const unsupported = (accepted: readonly string[], message: string) =>
 	new Errors.MoleculerClientError(message, 415, "UNSUPPORTED_MEDIA_TYPE", { accepted: [...accepted] });
 
-/** Reads the upload into memory, at most `maxBytes` (413 beyond); busboy's own limit (maxBytes + 1) ends the stream too. */
-export async function readCapped(stream: Readable, maxBytes: number, what = "File"): Promise<Buffer> {
-	const chunks: Buffer[] = [];
+const isPayloadTooLarge = (err: unknown) => (err as { code?: unknown }).code === 413 || (err as { name?: string }).name === "PayloadTooLarge";
+
+/** How many leading bytes decide the type (WebM looks for its doctype within the first 64). */
+const SNIFF_BYTES = 64;
+
+export interface ReceivedFile {
+	/** Generated name under FILES_DIR/<area> (`<uuid>.<ext>`). */
+	storageKey: string;
+	/** Absolute path of the stored bytes. */
+	path: string;
+	size: number;
+	sha256: string;
+	type: FileSignature;
+}
+
+export interface ReceiveOptions {
+	/** Largest accepted size; beyond it `overLimit()` (default 413 PAYLOAD_TOO_LARGE). */
+	maxBytes: number;
+	overLimit?: () => Error;
+	/** Accepted mime types (by magic bytes) and the 415 message for others. */
+	accepted: readonly string[];
+	unsupportedMessage: string;
+	/** A stream silent this long is abandoned (a client gone mid-upload): its partial file is removed. */
+	idleMs?: number;
+}
+
+/**
+ * Streams an upload to disk (never whole in memory): a `.part` file under FILES_DIR/<area>, renamed to
+ * `<uuid>.<ext>` once complete. Sniffs the type from the first bytes (415 as soon as they do not match),
+ * counts bytes (413 past `maxBytes`), hashes on the way. On any failure the partial file is removed and
+ * the rest of the stream is drained, so busboy goes on with the next file of a batch.
+ */
+export async function receiveFile(stream: Readable, area: string, opts: ReceiveOptions): Promise<ReceivedFile> {
+	const overLimit = opts.overLimit ?? (() => tooLarge(opts.maxBytes));
+	await fs.promises.mkdir(storageDir(area), { recursive: true });
+	const name = randomUUID();
+	const partPath = path.join(storageDir(area), `${name}.part`);
+	const out = fs.createWriteStream(partPath, { flags: "wx", mode: 0o640 });
+	const hash = createHash("sha256");
 	let size = 0;
+	let head = Buffer.alloc(0);
+	let type: FileSignature | undefined;
 	try {
-		for await (const chunk of stream) {
-			size += (chunk as Buffer).length;
-			if (size > maxBytes) {
+		await new Promise<void>((resolve, reject) => {
+			let idle: NodeJS.Timeout | undefined;
+			const finish = (err?: unknown) => {
+				clearTimeout(idle);
+				stream.off("data", onData).off("end", onEnd).off("error", onError);
+				// A late error (busboy's own size limit) must not go unhandled; the rest is drained.
+				stream.on("error", () => undefined);
+				if (err === undefined) return resolve();
 				stream.resume();
-				throw tooLarge(maxBytes, what);
-			}
-			chunks.push(chunk as Buffer);
-		}
+				reject(isPayloadTooLarge(err) ? overLimit() : err);
+			};
+			const arm = () => {
+				clearTimeout(idle);
+				idle = setTimeout(() => finish(new Errors.MoleculerClientError("The upload stalled", 408, "UPLOAD_STALLED")), opts.idleMs ?? config().requestTimeoutMs);
+			};
+			const onData = (chunk: Buffer) => {
+				arm();
+				size += chunk.length;
+				if (size > opts.maxBytes) return finish(overLimit());
+				hash.update(chunk);
+				if (!type && head.length < SNIFF_BYTES) {
+					head = Buffer.concat([head, chunk.subarray(0, SNIFF_BYTES - head.length)]);
+					if (head.length >= SNIFF_BYTES && !(type = sniff(head, opts.accepted))) return finish(unsupported(opts.accepted, opts.unsupportedMessage));
+				}
+				if (!out.write(chunk)) {
+					stream.pause();
+					out.once("drain", () => stream.resume());
+				}
+			};
+			const onEnd = () => finish();
+			// The client's stream broke (aborted body, malformed multipart): their fault, not a 500.
+			const onError = (err: unknown) => finish(isPayloadTooLarge(err) ? err : new Errors.MoleculerClientError("The upload was interrupted", 400, "UPLOAD_INTERRUPTED"));
+			out.once("error", finish);
+			stream.on("data", onData).once("end", onEnd).once("error", onError);
+			arm();
+		});
+		await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+		if (size === 0) throw validationError("file", "The file is empty.", "required");
+		type ??= sniff(head, opts.accepted);
+		if (!type) throw unsupported(opts.accepted, opts.unsupportedMessage);
+		const storageKey = `${name}.${type.ext}`;
+		const finalPath = path.join(storageDir(area), storageKey);
+		await fs.promises.rename(partPath, finalPath);
+		return { storageKey, path: finalPath, size, sha256: hash.digest("hex"), type };
 	} catch (err) {
-		// busboy destroys the stream with its own PayloadTooLarge when its fileSize limit hits.
-		if ((err as { code?: unknown }).code === 413 || (err as { name?: string }).name === "PayloadTooLarge") throw tooLarge(maxBytes, what);
+		out.destroy();
+		await fs.promises.unlink(partPath).catch(() => undefined);
 		throw err;
 	}
-	return Buffer.concat(chunks);
 }
 
 type GatewayRequest = IncomingMessage & { $ctx?: { meta: { user?: unknown } } };
@@ -131,6 +204,21 @@ export async function storeFile(area: string, ext: string, content: Buffer): Pro
 	await fs.promises.mkdir(storageDir(area), { recursive: true });
 	await fs.promises.writeFile(path.join(storageDir(area), name), content, { flag: "wx", mode: 0o640 });
 	return name;
+}
+
+/** Removes `.part` files older than `olderThanMs` under FILES_DIR/<area>: uploads cut short by a crash. Returns how many. */
+export async function sweepPartials(area: string, olderThanMs = 3600_000): Promise<number> {
+	const dir = storageDir(area);
+	const names = await fs.promises.readdir(dir).catch(() => [] as string[]);
+	let removed = 0;
+	for (const name of names.filter((n) => n.endsWith(".part"))) {
+		const stat = await fs.promises.stat(path.join(dir, name)).catch(() => undefined);
+		if (stat && Date.now() - stat.mtimeMs > olderThanMs) {
+			await fs.promises.unlink(path.join(dir, name)).catch(() => undefined);
+			removed++;
+		}
+	}
+	return removed;
 }
 
 export async function removeStored(area: string, name: string): Promise<void> {

@@ -3,7 +3,9 @@
  * multipart file (moleculer-web busboy) for a conversation the caller takes part
  * in (`conversationId` as query parameter or a form field before the file); the
  * type is decided by the content's magic bytes (415 otherwise), the size is
- * capped (413). Files are stored under FILES_DIR/chat with generated names and
+ * capped (413) and counted against the uploader's UPLOAD_QUOTA_BYTES (413
+ * QUOTA_EXCEEDED), images within IMAGE_MAX_PIXELS (422). The file is streamed
+ * to disk, never held whole in memory. Files are stored under FILES_DIR/chat with generated names and
  * served only to the conversation's participants.
  */
 import fs from "node:fs";
@@ -13,9 +15,12 @@ import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { DbMixin } from "../../mixins/db.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
 import { respondCreated } from "../../lib/actions";
+import { config } from "../../lib/config";
 import { notFound, validationError } from "../../lib/errors";
-import { multipartRoute, readCapped, removeStored, safeOriginalName, sniff as sniffAny, storageDir, storeFile, unsupported, type UploadMeta } from "../../lib/uploads";
-import { defineCommunicationsModels } from "./communications.model";
+import { checkImageHeader } from "../../lib/images";
+import { quotaExceeded, reserveStorage, storageUsed } from "../../lib/quota";
+import { multipartRoute, receiveFile, removeStored, safeOriginalName, sniff as sniffAny, storageDir, sweepPartials, tooLarge, type UploadMeta } from "../../lib/uploads";
+import { defineCommunicationsModels, type Attachment } from "./communications.model";
 import * as P from "./communications.params";
 import { COMMS_SCHEMA, toAttachmentView, type CommsThis, type Ctx } from "./shared";
 
@@ -42,7 +47,7 @@ const schema: ServiceSchema<ServiceSettingSchema, CommsThis> = {
 		upload: {
 			rest: multipartRoute("/upload/chat-attachments", { maxBytes: MAX_ATTACHMENT_BYTES }),
 			audit: true,
-			summary: "Upload one chat file (multipart, field `file`; `conversationId` as query parameter); 413 too large, 415 wrong type",
+			summary: "Upload one chat file (multipart, field `file`; `conversationId` as query parameter); 413 too large or past the storage quota (QUOTA_EXCEEDED), 415 wrong type, 422 unreadable image or one above IMAGE_MAX_PIXELS",
 			async handler(this: CommsThis, ctx: Ctx<Readable>) {
 				const meta = ctx.meta as typeof ctx.meta & UploadMeta;
 				const conversationId = meta.$params?.conversationId ?? meta.$multipart?.conversationId;
@@ -55,18 +60,30 @@ const schema: ServiceSchema<ServiceSettingSchema, CommsThis> = {
 					ctx.params.resume();
 					throw notFound("Conversation", conversationId);
 				}
-				const content = await readCapped(ctx.params, MAX_ATTACHMENT_BYTES, "Attachment");
-				if (content.length === 0) throw validationError("file", "The file is empty.", "required");
-				const type = sniff(content);
-				if (!type) throw unsupported(ACCEPTED, "Unsupported attachment type (PNG, JPEG, GIF, WEBP or PDF)");
-				const storageName = await storeFile(AREA, type.ext, content);
-				const originalName = safeOriginalName(meta.filename);
-				const row = await this.models.Attachment.create({ conversationId, uploaderId: me, storageName, originalName, mimeType: type.mime, size: content.length }).catch(async (err: unknown) => {
-					await removeStored(AREA, storageName);
-					throw err;
+				const used = await storageUsed(this.db, COMMS_SCHEMA, me);
+				const remaining = Math.max(0, config().upload.quotaBytes - used);
+				const file = await receiveFile(ctx.params, AREA, {
+					maxBytes: Math.min(MAX_ATTACHMENT_BYTES, remaining),
+					overLimit: () => (remaining < MAX_ATTACHMENT_BYTES ? quotaExceeded(used, remaining + 1) : tooLarge(MAX_ATTACHMENT_BYTES, "Attachment")),
+					accepted: ACCEPTED,
+					unsupportedMessage: "Unsupported attachment type (PNG, JPEG, GIF, WEBP or PDF)",
 				});
+				const kind = file.type.kind === "IMAGE" ? ("IMAGE" as const) : ("FILE" as const);
+				const originalName = safeOriginalName(meta.filename);
+				let row: Attachment;
+				try {
+					// Participants' clients decode it: no decompression bombs in chat either.
+					if (kind === "IMAGE") await checkImageHeader(file.path, "file");
+					row = await this.transaction(async (transaction) => {
+						await reserveStorage(this.db, COMMS_SCHEMA, me, file.size, transaction);
+						return this.models.Attachment.create({ conversationId, uploaderId: me, storageName: file.storageKey, originalName, mimeType: file.type.mime, size: file.size }, { transaction });
+					});
+				} catch (err) {
+					await removeStored(AREA, file.storageKey);
+					throw err;
+				}
 				respondCreated(ctx, `/api/v1/communications/chat/attachments/${row.id}`);
-				return { ...toAttachmentView(row), conversationId, messageType: type.kind };
+				return { ...toAttachmentView(row), conversationId, messageType: kind };
 			},
 		},
 
@@ -88,6 +105,12 @@ const schema: ServiceSchema<ServiceSettingSchema, CommsThis> = {
 				return fs.createReadStream(path.join(chatDir(), row.storageName));
 			},
 		},
+	},
+
+	/** Uploads cut short by a crash leave `.part` files (an upload in flight is younger than an hour). */
+	async started(this: CommsThis) {
+		const removed = await sweepPartials(AREA);
+		if (removed) this.logger.info(`Removed ${removed} partial chat upload(s) left by an earlier crash`);
 	},
 };
 

@@ -14,7 +14,7 @@ import { toPage } from "../../lib/pagination";
 import { conversationRoom, presence, pushToSockets, userRoom } from "../../lib/presence";
 import { defineCommunicationsModels, type Conversation, type Message } from "./communications.model";
 import * as P from "./communications.params";
-import { COMMS_SCHEMA, STAFF_ROLES, toMessageView, usersById, type CommsThis, type Ctx, type MessageView } from "./shared";
+import { COMMS_SCHEMA, personView, toMessageView, usersById, type CommsThis, type Ctx, type MessageView } from "./shared";
 
 interface Methods {
 	requireParticipant(conversationId: string, userId: string, t?: Transaction): Promise<Conversation>;
@@ -215,14 +215,12 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 		onlineUsers: {
 			rest: "GET /chat/online-users",
-			summary: "Online users: the caller's conversation partners, or everyone online for staff roles",
+			summary: "Online users the caller shares a conversation or a shop with (need-to-know, for every role); `role` only for staff callers",
 			async handler(this: This, ctx: Ctx<Record<string, never>>) {
 				const me = ctx.meta.user!;
-				const ids = STAFF_ROLES.includes(me.role)
-					? await presence().allOnline()
-					: await presence().online(await ctx.call<string[], P.ContactsParams>("communications.chat.contacts", { userId: me.id }));
+				const ids = await presence().online(await ctx.call<string[], P.ContactsParams>("communications.chat.contacts", { userId: me.id }));
 				const users = await usersById(ctx, ids.filter((id) => id !== me.id));
-				return [...users.values()].map((u) => ({ id: u.id, name: u.name, role: u.role, status: "ONLINE" as const }));
+				return [...users.values()].map((u) => ({ ...personView(u, me.role), status: "ONLINE" as const }));
 			},
 		},
 
@@ -246,7 +244,16 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 					 WHERE p.user_id = :userId`,
 					{ replacements: { userId: ctx.params.userId }, type: QueryTypes.SELECT },
 				);
-				return rows.map((r) => r.user_id);
+				const shared = new Set(rows.map((r) => r.user_id));
+				// Shop colleagues too; without sales (a node down) only conversation partners count: fail closed.
+				if (this.broker.registry.actions.isAvailable("sales.shops.coworkers")) {
+					try {
+						for (const id of await ctx.call<string[], P.ContactsParams>("sales.shops.coworkers", { userId: ctx.params.userId })) shared.add(id);
+					} catch (err) {
+						this.logger.debug("Shop colleagues unavailable for presence:", (err as Error).message);
+					}
+				}
+				return [...shared];
 			},
 		},
 	},
@@ -271,7 +278,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				createdBy: r.created_by,
 				participants: participants
 					.filter((p) => p.conversationId === r.id)
-					.map((p) => ({ id: p.userId, name: users.get(p.userId)?.name ?? null, role: users.get(p.userId)?.role ?? null, lastReadAt: p.lastReadAt?.toISOString() ?? null })),
+					.map((p) => ({ ...personView({ id: p.userId, name: users.get(p.userId)?.name ?? null, role: users.get(p.userId)?.role }, ctx.meta.user!.role), lastReadAt: p.lastReadAt?.toISOString() ?? null })),
 				lastMessage: r.lm_id
 					? { id: r.lm_id, senderId: r.lm_sender_id, content: r.lm_content, messageType: r.lm_message_type as Message["messageType"], createdAt: new Date(r.lm_created_at!).toISOString() }
 					: null,

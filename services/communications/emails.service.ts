@@ -3,6 +3,8 @@
  * starred and unread filters, read, star, threaded replies). With SMTP_URL set,
  * each email is also relayed to the receiver's real address (best effort, after
  * commit). Only the sender and the receiver see an email; anyone else gets 404.
+ * Sends and replies together are capped per sender at EMAIL_SEND_PER_HOUR (429
+ * RATE_LIMITED with Retry-After): the relay reaches real mailboxes.
  */
 import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { Op, type WhereOptions } from "sequelize";
@@ -15,6 +17,8 @@ import { forbidden, notFound, validationError } from "../../lib/errors";
 import { findOptions, toPage } from "../../lib/pagination";
 import { pushToSockets, userRoom } from "../../lib/presence";
 import { sendMail } from "../../lib/mailer";
+import { config } from "../../lib/config";
+import { consumePoint, limiter } from "../../lib/rate-limit";
 import { defineCommunicationsModels, type Email } from "./communications.model";
 import * as P from "./communications.params";
 import { COMMS_SCHEMA, usersById, type CommsThis, type Ctx, type UserSummary } from "./shared";
@@ -22,6 +26,7 @@ import { COMMS_SCHEMA, usersById, type CommsThis, type Ctx, type UserSummary } f
 interface Methods {
 	findVisible(id: string, userId: string): Promise<Email>;
 	deliver(email: Email, sender: UserSummary | undefined, receiver: UserSummary): Promise<void>;
+	countSend(senderId: string): Promise<void>;
 }
 type This = CommsThis & Methods;
 
@@ -72,7 +77,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		send: {
 			rest: "POST /emails",
 			audit: true,
-			summary: "Send an email to another user's internal mailbox (also relayed by SMTP when configured)",
+			summary: "Send an email to another user's internal mailbox (also relayed by SMTP when configured); at most EMAIL_SEND_PER_HOUR sends and replies per sender (429 RATE_LIMITED)",
 			params: P.sendEmailParams,
 			async handler(this: This, ctx: Ctx<P.SendEmailParams>) {
 				const me = ctx.meta.user!.id;
@@ -80,6 +85,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				const users = await usersById(ctx, [me, ctx.params.receiverId]);
 				const receiver = users.get(ctx.params.receiverId);
 				if (!receiver) throw validationError("receiverId", "Unknown user.", "reference");
+				await this.countSend(me);
 				const id = randomUUID();
 				const email = await this.models.Email.create({ id, threadId: id, replyToId: null, senderId: me, receiverId: receiver.id, subject: ctx.params.subject, content: ctx.params.content });
 				await this.deliver(email, users.get(me), receiver);
@@ -134,7 +140,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		reply: {
 			rest: "POST /emails/:id/reply",
 			audit: true,
-			summary: "Reply to an email `{ content }`: goes to the other party, in the same thread",
+			summary: "Reply to an email `{ content }`: goes to the other party, in the same thread; counts toward EMAIL_SEND_PER_HOUR (429 RATE_LIMITED)",
 			params: P.replyEmailParams,
 			async handler(this: This, ctx: Ctx<P.ReplyEmailParams>) {
 				const me = ctx.meta.user!.id;
@@ -143,6 +149,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				const users = await usersById(ctx, [me, to]);
 				const receiver = users.get(to);
 				if (!receiver) throw validationError("id", "The other party of this email no longer exists.", "reference");
+				await this.countSend(me);
 				const email = await this.models.Email.create({
 					threadId: original.threadId,
 					replyToId: original.id,
@@ -159,6 +166,12 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 
 	methods: {
+		/** Each email may be relayed to a real address: at most EMAIL_SEND_PER_HOUR per sender, else 429 with Retry-After. */
+		async countSend(this: This, senderId: string) {
+			const perHour = config().emailSendPerHour;
+			await consumePoint(limiter("email", perHour, 3600), senderId, `At most ${perHour} emails per hour`, "RATE_LIMITED");
+		},
+
 		async findVisible(this: This, id: string, userId: string): Promise<Email> {
 			const email = await this.models.Email.findOne({ where: { id, [Op.or]: [{ senderId: userId }, { receiverId: userId }] } });
 			if (!email) throw notFound("Email", id);

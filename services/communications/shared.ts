@@ -12,8 +12,13 @@ export type Ctx<P> = Context<P, Meta>;
 /** The schema every communications service shares (one migrations list). */
 export const COMMS_SCHEMA = "communications";
 
-/** Roles that see every online user (not only their contacts). */
+/** Roles that see other users' roles: the business's staff. A PATRON sees a name only (need-to-know). */
 export const STAFF_ROLES: readonly Role[] = ["CLERK", "MANUFACTURER", "EXECUTIVE", "ADMIN"];
+
+/** A user as another user sees them: id and name, and the role only when the viewer is staff. */
+export function personView(user: { id: string; name: string | null; role?: Role }, viewerRole: Role): { id: string; name: string | null; role?: Role | null } {
+	return STAFF_ROLES.includes(viewerRole) ? { id: user.id, name: user.name, role: user.role ?? null } : { id: user.id, name: user.name };
+}
 
 export interface UserSummary {
 	id: string;

@@ -2,17 +2,19 @@
  * files.compress: `POST /files/compress { fileId, quality?, maxWidth? }` makes a compressed
  * copy of an image with sharp (same format; resized down to maxWidth if given), stores it
  * next to the original and records it in the file's `variants`. Videos answer 415: no
- * transcoder ships with this service. PDFs answer 415 as well.
+ * transcoder ships with this service. PDFs answer 415 as well. An image above IMAGE_MAX_PIXELS
+ * answers 422 IMAGE_TOO_LARGE (read from its header, before decoding), an unreadable one 422
+ * IMAGE_UNREADABLE; the variant counts against the owner's UPLOAD_QUOTA_BYTES (413 QUOTA_EXCEEDED).
  */
-import fs from "node:fs";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
 import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
-import sharp from "sharp";
 import { DbMixin } from "../../mixins/db.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
 import { respondCreated } from "../../lib/actions";
 import { notFound } from "../../lib/errors";
+import { checkImageHeader, imageError, openImage } from "../../lib/images";
+import { reserveStorage } from "../../lib/quota";
 import { removeStored, storageDir, storeFile, unsupported } from "../../lib/uploads";
 import { defineFilesModels, type FileVariant } from "./files.model";
 import * as P from "./files.params";
@@ -20,15 +22,21 @@ import { AREA, FILES_SCHEMA, findManageable, toVariantView, type Ctx, type Files
 
 const IMAGE_TYPES = ["image/jpeg", "image/png", "image/webp", "image/gif"];
 
-/** Re-encodes `input` in its own format at `quality`, at most `maxWidth` wide. */
-async function compressImage(input: Buffer, mimeType: string, quality: number, maxWidth?: number) {
-	let img = sharp(input, { animated: mimeType === "image/gif" || mimeType === "image/webp" }).rotate();
+/**
+ * Re-encodes the image at `file` in its own format at `quality`, at most `maxWidth` wide. The header's size
+ * is checked first (a decompression bomb is refused before decoding) and sharp is bounded by IMAGE_MAX_PIXELS.
+ */
+async function compressImage(file: string, mimeType: string, quality: number, maxWidth?: number) {
+	await checkImageHeader(file, "fileId");
+	let img = openImage(file, { animated: mimeType === "image/gif" || mimeType === "image/webp" }).rotate();
 	if (maxWidth) img = img.resize({ width: maxWidth, withoutEnlargement: true });
 	if (mimeType === "image/jpeg") img = img.jpeg({ quality, mozjpeg: true });
 	else if (mimeType === "image/png") img = img.png({ quality, palette: true, compressionLevel: 9, effort: 7 });
 	else if (mimeType === "image/webp") img = img.webp({ quality });
 	else img = img.gif({ effort: 7 });
-	const { data, info } = await img.toBuffer({ resolveWithObject: true });
+	const { data, info } = await img.toBuffer({ resolveWithObject: true }).catch((err: unknown) => {
+		throw imageError(err, "fileId");
+	});
 	return { data, width: info.width, height: info.pageHeight ?? info.height };
 }
 
@@ -43,15 +51,14 @@ const schema: ServiceSchema<ServiceSettingSchema, FilesThis> = {
 			params: P.compressParams,
 			audit: true,
 			summary:
-				"Compress an image (owner or ADMIN): a re-encoded copy in the same format at `quality` (1–100, default 75), resized down to `maxWidth`; recorded in the file's variants. Videos and PDFs: 415 (no transcoder ships here)",
+				"Compress an image (owner or ADMIN): a re-encoded copy in the same format at `quality` (1–100, default 75), resized down to `maxWidth`; recorded in the file's variants. Videos and PDFs: 415 (no transcoder ships here); 422 IMAGE_TOO_LARGE above IMAGE_MAX_PIXELS, 422 IMAGE_UNREADABLE for a corrupt image; 413 QUOTA_EXCEEDED when the variant does not fit the owner's quota",
 			async handler(this: FilesThis, ctx: Ctx<P.CompressParams>) {
 				const row = await findManageable(this, ctx, ctx.params.fileId);
 				if (row.mimeType.startsWith("video/")) {
 					throw unsupported(IMAGE_TYPES, "Video compression is not available: no video transcoder ships with this service. Compress images (JPEG, PNG, WebP, GIF) only.");
 				}
 				if (!IMAGE_TYPES.includes(row.mimeType)) throw unsupported(IMAGE_TYPES, `Only images can be compressed (JPEG, PNG, WebP, GIF), not ${row.mimeType}`);
-				const input = await fs.promises.readFile(path.join(storageDir(AREA), row.storageKey));
-				const out = await compressImage(input, row.mimeType, ctx.params.quality, ctx.params.maxWidth);
+				const out = await compressImage(path.join(storageDir(AREA), row.storageKey), row.mimeType, ctx.params.quality, ctx.params.maxWidth);
 				const storageKey = await storeFile(AREA, path.extname(row.storageKey).slice(1), out.data);
 				const variant: FileVariant = {
 					id: randomUUID(),
@@ -67,6 +74,7 @@ const schema: ServiceSchema<ServiceSettingSchema, FilesThis> = {
 					await this.transaction(async (transaction) => {
 						const fresh = await this.models.StoredFile.findByPk(row.id, { transaction, lock: transaction.LOCK.UPDATE });
 						if (!fresh) throw notFound("File", row.id);
+						await reserveStorage(this.db, FILES_SCHEMA, fresh.ownerId, variant.size, transaction);
 						await fresh.update({ variants: [...fresh.variants, variant] }, { transaction });
 					});
 				} catch (err) {

@@ -1,8 +1,9 @@
 /**
  * files: uploads of any signed-in user (one file or a batch, multipart via moleculer-web
  * busboy), typed by magic bytes (JPEG, PNG, WebP, GIF, PDF, MP4, WebM; 415 otherwise),
- * capped at UPLOAD_MAX_BYTES (413), stored under FILES_DIR/files with generated names and
- * their sha256. Owners and staff (EXECUTIVE, ADMIN) see a file; owners and ADMIN delete it.
+ * streamed to disk, capped at UPLOAD_MAX_BYTES (413) and the owner's UPLOAD_QUOTA_BYTES
+ * (413 QUOTA_EXCEEDED), images within IMAGE_MAX_PIXELS (422), stored under FILES_DIR/files
+ * with generated names and their sha256. Owners and staff (EXECUTIVE, ADMIN) see a file; owners and ADMIN delete it.
  * A file the caller may not see answers 404; one they may see but not change answers 403.
  */
 import fs from "node:fs";
@@ -16,10 +17,11 @@ import { RETRY_READS, respondCreated, respondNoContent } from "../../lib/actions
 import { config } from "../../lib/config";
 import { forbidden } from "../../lib/errors";
 import { findOptions, toPage } from "../../lib/pagination";
-import { contentDisposition, multipartRoute, removeStored, storageDir, type UploadMeta } from "../../lib/uploads";
+import { contentDisposition, multipartRoute, removeStored, storageDir, sweepPartials, type UploadMeta } from "../../lib/uploads";
 import { defineFilesModels } from "./files.model";
 import * as P from "./files.params";
-import { AREA, FILES_SCHEMA, STAFF_ROLES, findManageable, findVisible, storeUpload, toFileDetail, toFileView, type Ctx, type FilesThis } from "./files";
+import { releaseStorage } from "../../lib/quota";
+import { AREA, FILES_SCHEMA, STAFF_ROLES, findManageable, findVisible, storeUpload, storedBytes, toFileDetail, toFileView, type Ctx, type FilesThis } from "./files";
 
 export default function filesService(): ServiceSchema {
 	const { maxBytes, batchMaxFiles } = config().upload;
@@ -33,7 +35,7 @@ export default function filesService(): ServiceSchema {
 			upload: {
 				rest: multipartRoute("/upload", { maxBytes }),
 				audit: true,
-				summary: `Upload one file (multipart/form-data, one file part). JPEG, PNG, WebP, GIF, PDF, MP4 or WebM by content; 413 above ${maxBytes} bytes, 415 other types`,
+				summary: `Upload one file (multipart/form-data, one file part). JPEG, PNG, WebP, GIF, PDF, MP4 or WebM by content; 413 above ${maxBytes} bytes or past the storage quota (QUOTA_EXCEEDED), 415 other types, 422 for an image that is unreadable or above IMAGE_MAX_PIXELS`,
 				responseStatus: 201,
 				async handler(this: FilesThis, ctx: Ctx<Readable>) {
 					const meta = ctx.meta as typeof ctx.meta & UploadMeta;
@@ -117,11 +119,22 @@ export default function filesService(): ServiceSchema {
 				summary: "Delete a file and its variants (owner or ADMIN; 403 for EXECUTIVE on others' files, 404 if not visible): soft-deletes the row, removes the bytes",
 				async handler(this: FilesThis, ctx: Ctx<P.FileIdParams>) {
 					const row = await findManageable(this, ctx, ctx.params.fileId);
-					await row.destroy();
+					await this.transaction(async (transaction) => {
+						// Paranoid: only the delete that actually marks the row gives its bytes back (no double release).
+						if ((await this.models.StoredFile.destroy({ where: { id: row.id }, transaction })) === 1) {
+							await releaseStorage(this.db, FILES_SCHEMA, row.ownerId, storedBytes(row), transaction);
+						}
+					});
 					await Promise.all([row.storageKey, ...row.variants.map((v) => v.storageKey)].map((key) => removeStored(AREA, key)));
 					return respondNoContent(ctx);
 				},
 			},
+		},
+
+		/** Uploads cut short by a crash leave `.part` files (an upload in flight is younger than an hour). */
+		async started(this: FilesThis) {
+			const removed = await sweepPartials(AREA);
+			if (removed) this.logger.info(`Removed ${removed} partial upload(s) left by an earlier crash`);
 		},
 	};
 	return schema as ServiceSchema;

@@ -3,8 +3,11 @@ import type { Readable } from "node:stream";
 import type { Context, Service } from "moleculer";
 import type { DbThis } from "../../mixins/db.mixin";
 import type { Meta, Role } from "../../lib/types";
-import { forbidden, notFound, validationError } from "../../lib/errors";
-import { readCapped, removeStored, safeOriginalName, sha256, sniff, storeFile, unsupported, SIGNATURES } from "../../lib/uploads";
+import { config } from "../../lib/config";
+import { forbidden, notFound } from "../../lib/errors";
+import { checkImageHeader } from "../../lib/images";
+import { quotaExceeded, reserveStorage, storageUsed } from "../../lib/quota";
+import { receiveFile, removeStored, safeOriginalName, tooLarge, SIGNATURES } from "../../lib/uploads";
 import type { FileVariant, FilesModels, StoredFile } from "./files.model";
 
 export type FilesThis = Service & DbThis<FilesModels>;
@@ -66,22 +69,33 @@ export async function findManageable(svc: FilesThis, ctx: Ctx<unknown>, fileId: 
 	return row;
 }
 
-/** Reads one uploaded stream (capped), checks its type by magic bytes, stores bytes and row. */
+/**
+ * Streams one upload to disk (capped at the smaller of `maxBytes` and the owner's remaining quota), checks its type by
+ * magic bytes and an image's declared size, then counts it against the quota and records it in one transaction.
+ */
 export async function storeUpload(svc: FilesThis, stream: Readable, ownerId: string, filename: unknown, maxBytes: number): Promise<StoredFile> {
-	const content = await readCapped(stream, maxBytes);
-	if (content.length === 0) throw validationError("file", "The file is empty.", "required");
-	const type = sniff(content);
-	if (!type) throw unsupported(ACCEPTED, "Unsupported file type: JPEG, PNG, WebP, GIF, PDF, MP4 or WebM (recognised by content, not by name)");
-	const storageKey = await storeFile(AREA, type.ext, content);
-	return svc.models.StoredFile.create({
-		ownerId,
-		originalName: safeOriginalName(filename),
-		mimeType: type.mime,
-		size: content.length,
-		sha256: sha256(content),
-		storageKey,
-	}).catch(async (err: unknown) => {
-		await removeStored(AREA, storageKey);
-		throw err;
+	const used = await storageUsed(svc.db, FILES_SCHEMA, ownerId);
+	const remaining = Math.max(0, config().upload.quotaBytes - used);
+	const file = await receiveFile(stream, AREA, {
+		maxBytes: Math.min(maxBytes, remaining),
+		overLimit: () => (remaining < maxBytes ? quotaExceeded(used, remaining + 1) : tooLarge(maxBytes)),
+		accepted: ACCEPTED,
+		unsupportedMessage: "Unsupported file type: JPEG, PNG, WebP, GIF, PDF, MP4 or WebM (recognised by content, not by name)",
 	});
+	try {
+		if (file.type.kind === "IMAGE") await checkImageHeader(file.path, "file");
+		return await svc.transaction(async (transaction) => {
+			await reserveStorage(svc.db, FILES_SCHEMA, ownerId, file.size, transaction);
+			return svc.models.StoredFile.create(
+				{ ownerId, originalName: safeOriginalName(filename), mimeType: file.type.mime, size: file.size, sha256: file.sha256, storageKey: file.storageKey },
+				{ transaction },
+			);
+		});
+	} catch (err) {
+		await removeStored(AREA, file.storageKey);
+		throw err;
+	}
 }
+
+/** Bytes a stored file takes: the original and its variants. */
+export const storedBytes = (f: StoredFile) => f.size + f.variants.reduce((sum, v) => sum + v.size, 0);

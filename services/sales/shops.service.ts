@@ -223,6 +223,23 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				return rows.map((r) => r.shopId).sort();
 			},
 		},
+
+		/** Users who share a live shop with a user (its manager and clerks): presence is shown to them (communications). */
+		coworkers: {
+			visibility: "public",
+			params: P.userIdParams,
+			async handler(this: This, ctx: Ctx<P.UserIdParams>) {
+				const rows = await this.db.query<{ userId: string }>(
+					`WITH mine AS (
+						SELECT id FROM sales.shops WHERE manager_id = :userId AND deleted_at IS NULL
+						UNION SELECT st.shop_id FROM sales.shop_staff st JOIN sales.shops s ON s.id = st.shop_id AND s.deleted_at IS NULL WHERE st.user_id = :userId)
+					 SELECT manager_id AS "userId" FROM sales.shops WHERE id IN (SELECT id FROM mine) AND manager_id IS NOT NULL AND manager_id <> :userId
+					 UNION SELECT user_id FROM sales.shop_staff WHERE shop_id IN (SELECT id FROM mine) AND user_id <> :userId`,
+					{ replacements: { userId: ctx.params.userId }, type: QueryTypes.SELECT },
+				);
+				return rows.map((r) => r.userId).sort();
+			},
+		},
 	},
 
 	methods: {

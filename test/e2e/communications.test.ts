@@ -13,7 +13,8 @@ import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
 import { connectSocket, sleep, type TestSocket } from "../helpers/sockets";
 
 const C = "/api/v1/communications";
-const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(64, 1)]);
+/** A real 1×1 PNG: images must have a readable header (IMAGE_MAX_PIXELS is checked on upload). */
+const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==", "base64");
 
 describe("communications over HTTP", () => {
 	let app: TestApp;
@@ -220,6 +221,10 @@ describe("communications over HTTP", () => {
 			const html = await upload(a.token, Buffer.from("<html><script>alert(1)</script></html>"), "pic.png");
 			expect(html.status).toBe(415);
 			expect(html.body.error.code).toBe("UNSUPPORTED_MEDIA_TYPE");
+			// PNG magic bytes without a readable PNG behind them: 422, nothing kept.
+			const fake = await upload(a.token, Buffer.concat([PNG.subarray(0, 8), Buffer.alloc(64, 1)]), "fake.png");
+			expect(fake.status).toBe(422);
+			expect(fake.body.error.code).toBe("IMAGE_UNREADABLE");
 			const big = await upload(a.token, Buffer.concat([PNG, Buffer.alloc(5 * 1024 * 1024)]), "big.png");
 			expect(big.status).toBe(413);
 			expect(big.body.error.code).toBe("PAYLOAD_TOO_LARGE");
