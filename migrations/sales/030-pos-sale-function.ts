@@ -71,12 +71,13 @@ DECLARE
 	v_sold_out boolean;
 BEGIN
 	-- Staff check, as services/sales/access.ts#shopForCaller: 404 before 403.
-	SELECT p_clerk_id IS NOT NULL AND (s.manager_id = p_clerk_id OR EXISTS (SELECT 1 FROM :schema.shop_staff st WHERE st.shop_id = s.id AND st.user_id = p_clerk_id))
+	SELECT COALESCE(s.manager_id = p_clerk_id, false) OR EXISTS (SELECT 1 FROM :schema.shop_staff st WHERE st.shop_id = s.id AND st.user_id = p_clerk_id)
 	  INTO v_staff FROM :schema.shops s WHERE s.id = p_shop_id AND s.deleted_at IS NULL;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'Shop % not found', p_shop_id USING ERRCODE = 'ZS404';
 	END IF;
-	IF p_access = 'NONE' OR (p_access = 'STAFF' AND NOT v_staff) THEN
+	-- Fails closed: anything but a clear yes (a NULL included) is a no.
+	IF (p_access = 'ALL' OR (p_access = 'STAFF' AND v_staff)) IS NOT TRUE THEN
 		RAISE EXCEPTION 'Not assigned to shop %', p_shop_id USING ERRCODE = 'ZS403';
 	END IF;
 
