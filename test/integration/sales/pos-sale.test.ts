@@ -27,6 +27,7 @@ const stranger = { id: randomUUID(), role: "CLERK" as const, jti: "z", exp: 0 };
 
 interface Sale {
 	id: string;
+	occurredAt: string;
 	totalAmount: number;
 	items: { flavorId: string; quantity: number }[];
 }
@@ -83,7 +84,35 @@ describe("POS sale in one statement (integration)", () => {
 		expect(sale.totalAmount).toBe(2 * 200 + 210);
 		expect(await count("SELECT count(*) AS n FROM sales.transaction_items WHERE transaction_id = $1", [sale.id])).toBe(2);
 		expect(await count("SELECT count(*) AS n FROM sales.stock_movements WHERE reference_id = $1 AND reason = 'SALE'", [sale.id])).toBe(2);
-		expect(await count("SELECT count(*) AS n FROM sales.outbox WHERE (envelope->'data'->>'transactionId')::uuid = $1", [sale.id])).toBe(1);
+		// SALE_COMPLETED keeps its payload (inventory and analytics consume it); its time is the sale's, from the database.
+		const outbox = await pg.query("SELECT type, topic, aggregate_id, envelope FROM sales.outbox WHERE (envelope->'data'->>'transactionId')::uuid = $1", [sale.id]);
+		expect(outbox.rows).toEqual([
+			{
+				type: "SALE_COMPLETED",
+				topic: "pos-transaction",
+				aggregate_id: shopId,
+				envelope: {
+					id: expect.any(String),
+					type: "SALE_COMPLETED",
+					occurredAt: expect.any(String),
+					source: "sales",
+					requestId: expect.any(String),
+					data: {
+						transactionId: sale.id,
+						shopId,
+						clerkId: clerk.id,
+						patronId: null,
+						items: [
+							{ flavorId: flavors[0].id, quantity: 2, unitPrice: 200, lineTotal: 400 },
+							{ flavorId: flavors[1].id, quantity: 1, unitPrice: 210, lineTotal: 210 },
+						],
+						totalAmount: 610,
+						paymentMethod: "CASH",
+						createdAt: sale.occurredAt,
+					},
+				},
+			},
+		]);
 		const audit = await pg.query("SELECT actor_id, actor_role, action, target, outcome, error_code FROM sales.audit_log WHERE target = $1", [sale.id]);
 		expect(audit.rows).toEqual([{ actor_id: clerk.id, actor_role: "CLERK", action: "sales.pos.sale", target: sale.id, outcome: "SUCCESS", error_code: null }]);
 
