@@ -2,32 +2,36 @@
  * POS throughput through the gateway against PostgreSQL's own simple-update
  * throughput, measured in the same run on the same server (ratio, not absolutes).
  *
- *   npm run bench:pos        (BENCH_SECONDS=12 BENCH_CONNECTIONS=16 by default)
+ *   npm run bench:pos        (BENCH_SECONDS=10 BENCH_CONNECTIONS=10 by default; 127.0.0.1 only)
  *
  * 1. Starts the backend in-process (auth, inventory, sales, gateway) on a fresh
  *    database, seeds an executive, a clerk, a shop and 24 flavors with stock.
- * 2. autocannon drives POST /api/v1/sales/shops/:shopId/pos-transactions (2 random
- *    flavors per sale) for BENCH_SECONDS; only 127.0.0.1.
- * 3. pgbench -i on a scratch database, then `pgbench -N` (simple update) for the same time
- *    with the same number of clients.
- * Prints both TPS and the ratio; checks the sales table matches the 2xx count.
+ * 2. autocannon, in a child process (so the backend's CPU is measured alone), drives
+ *    POST /api/v1/sales/shops/:shopId/pos-transactions (2 random flavors per sale).
+ * 3. pgbench -i on a scratch database, then `pgbench -N -M prepared` (simple update,
+ *    prepared) for the same time with the same number of clients.
+ * Prints both rates, the ratio, the backend's CPU ms per sale and the PostgreSQL
+ * backends' CPU ms per sale / per pgbench transaction; checks the sales table
+ * matches the 2xx count. BENCH_CPU_PROFILE=<file.cpuprofile> records the backend's
+ * CPU profile of the measured window only (open it in Chrome DevTools or speedscope).
  */
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync, fork } from "node:child_process";
 import fs from "node:fs";
+import { Session } from "node:inspector/promises";
 import os from "node:os";
 import path from "node:path";
 import { Client } from "pg";
 import { startTestApp } from "../test/helpers/app";
 import { createTestDatabase } from "../test/helpers/db";
+import { EVENT_CATALOG, envelope } from "../lib/events";
 import type { AutocannonResult } from "./stats";
 
-type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
-const autocannon = require("autocannon") as Autocannon;
-
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 12);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const FLAVORS = 24;
 const STOCK_PER_FLAVOR = 50_000;
+const PROFILE = process.env.BENCH_CPU_PROFILE;
+const CLOCK_TICKS = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
 
 function findPgbench(): string {
 	for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
@@ -39,9 +43,63 @@ function findPgbench(): string {
 	throw new Error("pgbench not found (PATH or /usr/lib/postgresql/*/bin)");
 }
 
+/** CPU seconds (user + system) the PostgreSQL backends serving `database` have used so far (0 where /proc is unreadable). */
+async function backendCpu(pg: Client, database: string): Promise<Map<number, number>> {
+	const { rows } = await pg.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [database]);
+	const cpu = new Map<number, number>();
+	for (const { pid } of rows) {
+		try {
+			const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+			const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+			cpu.set(pid, (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS);
+		} catch {
+			// not on Linux, or the backend has gone
+		}
+	}
+	return cpu;
+}
+
+/** CPU used between two samples by backends seen in the later one (a backend that started in between counts from 0). */
+function cpuSpent(before: Map<number, number>, after: Map<number, number>): number {
+	let s = 0;
+	for (const [pid, t] of after) s += t - (before.get(pid) ?? 0);
+	return s;
+}
+
+/** autocannon in a child process; each request gets a fresh 2-item basket. */
+function drive(url: string, token: string, flavorIds: string[]): Promise<AutocannonResult> {
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pos-bench-"));
+	const script = path.join(dir, "drive.js");
+	fs.writeFileSync(
+		script,
+		`const autocannon = require(${JSON.stringify(require.resolve("autocannon"))});
+const ids = ${JSON.stringify(flavorIds)};
+const setupRequest = (req) => {
+	const a = Math.floor(Math.random() * ids.length);
+	const b = (a + 1 + Math.floor(Math.random() * (ids.length - 1))) % ids.length;
+	const paymentMethod = ["CASH", "CARD", "MOBILE"][a % 3];
+	return { ...req, body: JSON.stringify({ items: [{ flavorId: ids[a], quantity: 1 + (a % 2) }, { flavorId: ids[b], quantity: 1 }], paymentMethod }) };
+};
+autocannon({
+	url: ${JSON.stringify(url)}, connections: ${CONNECTIONS}, duration: ${SECONDS},
+	requests: [{ method: "POST", headers: { "content-type": "application/json", authorization: ${JSON.stringify(`Bearer ${token}`)} }, setupRequest }],
+}, (err, result) => {
+	if (err) throw err;
+	process.send(result, () => process.exit(0));
+});
+`,
+	);
+	return new Promise<AutocannonResult>((resolve, reject) => {
+		const child = fork(script, [], { stdio: "inherit" });
+		child.once("message", (m) => resolve(m as AutocannonResult));
+		child.once("error", reject);
+		child.once("exit", (code) => (code ? reject(new Error(`autocannon exited with ${code}`)) : undefined));
+	}).finally(() => fs.rmSync(dir, { recursive: true, force: true }));
+}
+
 async function benchPos() {
 	process.env.LOG_LEVEL ??= "error";
-	const app = await startTestApp({ services: ["auth", "inventory", "sales"] });
+	const app = await startTestApp({ services: ["auth", "inventory", "sales"], env: { RATE_LIMIT_PER_MIN: "100000000" } });
 	try {
 		const [exec, maker, clerk] = await Promise.all([app.createUser("EXECUTIVE"), app.createUser("MANUFACTURER"), app.createUser("CLERK")]);
 		const flavorIds: string[] = [];
@@ -58,7 +116,7 @@ async function benchPos() {
 		});
 		if (stock.status !== 200) throw new Error(`seeding stock failed: ${stock.status} ${JSON.stringify(stock.body)}`);
 		// Warm-up (JIT, pools, caches), not measured.
-		for (let i = 0; i < 20; i++) {
+		for (let i = 0; i < 50; i++) {
 			await app.request("POST", `/api/v1/sales/shops/${shopId}/pos-transactions`, { token: clerk.token, body: { items: [{ flavorId: flavorIds[i % FLAVORS], quantity: 1 }, { flavorId: flavorIds[(i + 1) % FLAVORS], quantity: 1 }], paymentMethod: "CASH" } });
 		}
 		const pg = new Client({ connectionString: app.db.url });
@@ -66,74 +124,162 @@ async function benchPos() {
 		const count = async () => Number((await pg.query("SELECT count(*) AS n FROM sales.transactions")).rows[0].n);
 		const before = await count();
 
-		// The load generator runs in a worker thread (autocannon `workers`), not on the server's event loop;
-		// its per-request body builder is a small module written to a temp dir (workers load it by path).
-		const setupFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "pos-bench-")), "setup-request.js");
-		fs.writeFileSync(
-			setupFile,
-			`const ids = ${JSON.stringify(flavorIds)};
-module.exports = (req) => {
-	const a = Math.floor(Math.random() * ids.length);
-	const b = (a + 1 + Math.floor(Math.random() * (ids.length - 1))) % ids.length;
-	const paymentMethod = ["CASH", "CARD", "MOBILE"][a % 3];
-	return { ...req, body: JSON.stringify({ items: [{ flavorId: ids[a], quantity: 1 + (a % 2) }, { flavorId: ids[b], quantity: 1 }], paymentMethod }) };
-};
-`,
-		);
-		const result = await autocannon({
-			url: app.baseUrl,
-			connections: CONNECTIONS,
-			duration: SECONDS,
-			workers: 1,
-			requests: [
-				{
-					method: "POST",
-					path: `/api/v1/sales/shops/${shopId}/pos-transactions`,
-					headers: { "content-type": "application/json", authorization: `Bearer ${clerk.token}` },
-					setupRequest: setupFile,
-				},
-			],
-		});
-		fs.rmSync(path.dirname(setupFile), { recursive: true, force: true });
+		const profiler = PROFILE ? new Session() : null;
+		if (profiler) {
+			profiler.connect();
+			await profiler.post("Profiler.enable");
+			await profiler.post("Profiler.start");
+		}
+		const pgBefore = await backendCpu(pg, app.db.name);
+		const cpuBefore = process.cpuUsage();
+		const result = await drive(`${app.baseUrl}/api/v1/sales/shops/${shopId}/pos-transactions`, clerk.token, flavorIds);
+		const cpu = process.cpuUsage(cpuBefore);
+		const pgCpu = cpuSpent(pgBefore, await backendCpu(pg, app.db.name));
+		if (profiler && PROFILE) {
+			const { profile } = await profiler.post("Profiler.stop");
+			fs.writeFileSync(PROFILE, JSON.stringify(profile));
+			profiler.disconnect();
+			console.log(`CPU profile of the measured window: ${PROFILE}`);
+		}
 		// Let in-flight sales and the event handlers they trigger (other services consume SALE_COMPLETED) finish.
 		await new Promise((r) => setTimeout(r, 1500));
 		const recorded = (await count()) - before;
+		const saleFunction = await benchSaleFunction(pg, app.db.url, shopId, clerk.id);
 		await pg.end();
-		return { result, recorded };
+		return { result, recorded, nodeCpuS: (cpu.user + cpu.system) / 1e6, pgCpuS: pgCpu, saleFunction };
 	} finally {
 		await app.stop();
 	}
 }
 
-async function main() {
-	console.log(`POS bench: ${SECONDS}s, ${CONNECTIONS} connections, ${FLAVORS} flavors x ${STOCK_PER_FLAVOR} units, 2 items per sale, 127.0.0.1 only`);
-	const { result, recorded } = await benchPos();
-	const posTps = result["2xx"] / result.duration;
-	console.log(
-		`POS through the gateway: ${posTps.toFixed(1)} sales/s (${result["2xx"]} ok, ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts; ` +
-			`latency p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms); sales stored: ${recorded} (incl. ones in flight at the stop)`,
-	);
-	// Sales still in flight when the timer stops are committed but not counted by autocannon.
-	if (recorded < result["2xx"] || recorded > result["2xx"] + CONNECTIONS) console.log(`WARNING: ${recorded} transactions stored for ${result["2xx"]} successful responses`);
+interface PgbenchResult {
+	tps: number;
+	latency: string | undefined;
+	transactions: number;
+	/** CPU seconds the PostgreSQL backends serving the run used. */
+	pgCpuS: number;
+}
 
+/** Runs pgbench on `dbUrl` (its own database) for SECONDS with CONNECTIONS clients, sampling its backends' CPU. */
+async function runPgbench(dbUrl: string, args: string[]): Promise<PgbenchResult> {
+	const url = new URL(dbUrl);
+	const database = url.pathname.slice(1);
+	const env = { ...process.env, PGHOST: url.hostname, PGPORT: url.port || "5432", PGUSER: decodeURIComponent(url.username || "postgres"), PGPASSWORD: decodeURIComponent(url.password), PGDATABASE: database };
+	const pg = new Client({ connectionString: dbUrl });
+	await pg.connect();
+	try {
+		const before = await backendCpu(pg, database);
+		const run = new Promise<string>((resolve, reject) => {
+			execFile(findPgbench(), [...args, "-M", "prepared", "-T", String(SECONDS), "-c", String(CONNECTIONS), "-j", "2", "-n"], { env, encoding: "utf8" }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+		});
+		// Sample pgbench's backends until the run ends (they are gone after it, so each keeps its last reading); a backend seen first counts from 0.
+		let last = before;
+		let done = false;
+		void run.finally(() => (done = true)).catch(() => undefined);
+		while (!done) {
+			await new Promise((r) => setTimeout(r, 100));
+			last = new Map([...last, ...(await backendCpu(pg, database))]);
+		}
+		const output = await run;
+		return {
+			tps: Number(/tps = ([\d.]+)/.exec(output)?.[1]),
+			latency: /latency average = ([\d.]+ ms)/.exec(output)?.[1],
+			transactions: Number(/number of transactions actually processed: (\d+)/.exec(output)?.[1]),
+			pgCpuS: cpuSpent(before, last),
+		};
+	} finally {
+		await pg.end();
+	}
+}
+
+/** The floor: pgbench's simple update (-N), prepared, on a scratch database. */
+async function benchPgbench(): Promise<PgbenchResult> {
 	const scratch = await createTestDatabase();
 	try {
-		const pgbench = findPgbench();
 		const url = new URL(scratch.url);
 		const env = { ...process.env, PGHOST: url.hostname, PGPORT: url.port || "5432", PGUSER: decodeURIComponent(url.username || "postgres"), PGPASSWORD: decodeURIComponent(url.password), PGDATABASE: scratch.name };
-		execFileSync(pgbench, ["-i", "-q", "-s", "10"], { env, stdio: ["ignore", "ignore", "pipe"] });
-		const output = execFileSync(pgbench, ["-N", "-T", String(SECONDS), "-c", String(CONNECTIONS), "-j", "2", "-n"], { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-		const tps = Number(/tps = ([\d.]+)/.exec(output)?.[1]);
-		const latency = /latency average = ([\d.]+ ms)/.exec(output)?.[1];
-		console.log(`pgbench -N (simple update, scale 10, ${CONNECTIONS} clients): ${tps.toFixed(1)} tps (latency average ${latency})`);
-		console.log(`ratio POS sales/s : pgbench tps = ${(posTps / tps).toFixed(3)} (each sale is one transaction of ~8 statements plus HTTP, JWT, validation and a catalog call)`);
+		execFileSync(findPgbench(), ["-i", "-q", "-s", "10"], { env, stdio: ["ignore", "ignore", "pipe"] });
+		return await runPgbench(scratch.url, ["-N"]);
 	} finally {
 		await scratch.drop();
 	}
 }
 
+/**
+ * The sale's database part alone: pgbench calls sales.pos_sale (the same function the
+ * POS calls, prepared) with random 2-flavor baskets: what the sale costs PostgreSQL
+ * without HTTP, the broker and the event consumers.
+ */
+async function benchSaleFunction(pg: Client, dbUrl: string, shopId: string, clerkId: string): Promise<{ withNotify: PgbenchResult; withoutNotify: PgbenchResult } | null> {
+	if (!(await pg.query("SELECT to_regproc('sales.pos_sale') AS f")).rows[0].f) return null;
+	// Inputs in a table: pgbench would read the ':' in JSON text as variables.
+	const template = (type: "SALE_COMPLETED" | "INVENTORY_LOW") => JSON.stringify(envelope(type, {} as never, null));
+	await pg.query(
+		`CREATE TABLE public.pos_bench_input AS
+		 SELECT $1::uuid AS shop_id, $2::uuid AS clerk_id, $3::jsonb AS sale_event, $4::text AS sale_topic, $5::jsonb AS low_event, $6::text AS low_topic`,
+		[shopId, clerkId, template("SALE_COMPLETED"), EVENT_CATALOG.SALE_COMPLETED.topic, template("INVENTORY_LOW"), EVENT_CATALOG.INVENTORY_LOW.topic],
+	);
+	await pg.query(
+		`CREATE TABLE public.pos_bench_flavors AS
+		 SELECT (row_number() OVER (ORDER BY flavor_id) - 1)::int AS n, flavor_id AS id, 'Bench flavor'::text AS name, 250::bigint AS price FROM sales.shop_inventory WHERE shop_id = $1`,
+		[shopId],
+	);
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pos-bench-sql-"));
+	const script = path.join(dir, "sale.sql");
+	fs.writeFileSync(
+		script,
+		`\\set a random(0, ${FLAVORS - 1})
+\\set b (:a + 1 + random(0, ${FLAVORS - 2})) % ${FLAVORS}
+SELECT sales.pos_sale(gen_random_uuid(), i.shop_id, i.clerk_id, 'STAFF', false, NULL, 'CASH', NULL, NULL, 'bench', NULL,
+  ARRAY[f1.id, f2.id], ARRAY[f1.name, f2.name], ARRAY[1, 1], ARRAY[f1.price, f2.price],
+  jsonb_set(i.sale_event, '{id}', to_jsonb(gen_random_uuid())), i.sale_topic, i.low_event, i.low_topic, NULL)
+  FROM public.pos_bench_input i, public.pos_bench_flavors f1, public.pos_bench_flavors f2 WHERE f1.n = :a AND f2.n = :b;
+`,
+	);
+	try {
+		const withNotify = await runPgbench(dbUrl, ["-f", script]);
+		// Diagnostic: the outbox's NOTIFY trigger takes PostgreSQL's global notify lock from pre-commit to after the
+		// commit's WAL flush, serializing every notifying commit of the server (all databases).
+		await pg.query("ALTER TABLE sales.outbox DISABLE TRIGGER outbox_notify");
+		const withoutNotify = await runPgbench(dbUrl, ["-f", script]);
+		await pg.query("ALTER TABLE sales.outbox ENABLE TRIGGER outbox_notify");
+		return { withNotify, withoutNotify };
+	} finally {
+		fs.rmSync(dir, { recursive: true, force: true });
+	}
+}
+
+async function main() {
+	const started = Date.now();
+	console.log(`POS bench: ${SECONDS}s, ${CONNECTIONS} connections, ${FLAVORS} flavors x ${STOCK_PER_FLAVOR} units, 2 items per sale, 127.0.0.1 only, node ${process.version}, ${os.cpus().length} cores`);
+	const { result, recorded, nodeCpuS, pgCpuS, saleFunction } = await benchPos();
+	const posTps = result["2xx"] / result.duration;
+	console.log(
+		`POS through the gateway: ${posTps.toFixed(1)} sales/s (${result["2xx"]} ok, ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts; ` +
+			`latency p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms); sales stored: ${recorded} (incl. ones in flight at the stop)`,
+	);
+	const sales = Math.max(1, result["2xx"] + result.non2xx);
+	console.log(`CPU per sale: backend process (node) ${((nodeCpuS * 1000) / sales).toFixed(2)} ms, PostgreSQL backends ${((pgCpuS * 1000) / sales).toFixed(2)} ms`);
+	// Sales still in flight when the timer stops are committed but not counted by autocannon.
+	if (recorded < result["2xx"] || recorded > result["2xx"] + CONNECTIONS) console.log(`WARNING: ${recorded} transactions stored for ${result["2xx"]} successful responses`);
+
+	const perTx = (r: PgbenchResult) => `${r.tps.toFixed(1)} tps (latency average ${r.latency}); PostgreSQL backends ${((r.pgCpuS * 1000) / Math.max(1, r.transactions)).toFixed(2)} ms CPU per transaction`;
+	const pgb = await benchPgbench();
+	if (saleFunction) {
+		console.log(`sales.pos_sale alone (pgbench -M prepared, ${CONNECTIONS} clients, 2-item baskets): ${perTx(saleFunction.withNotify)}; ${(saleFunction.withNotify.tps / pgb.tps).toFixed(3)} x pgbench -N`);
+		console.log(`  the same without the outbox NOTIFY trigger (diagnostic): ${perTx(saleFunction.withoutNotify)}; ${(saleFunction.withoutNotify.tps / pgb.tps).toFixed(3)} x pgbench -N`);
+	}
+	console.log(`pgbench -N -M prepared (simple update, scale 10, ${CONNECTIONS} clients): ${perTx(pgb)}`);
+	console.log(`ratio POS sales/s : pgbench tps = ${(posTps / pgb.tps).toFixed(3)} (a sale is HTTP, JWT, validation, the catalog and one database transaction)`);
+	console.log(`total bench time ${((Date.now() - started) / 1000).toFixed(1)} s`);
+	if (result.non2xx || result.errors || result["2xx"] === 0) {
+		console.error("The POS answered errors during the run: the figures are not valid.");
+		process.exitCode = 1;
+	}
+}
+
 main().then(
-	() => process.exit(0),
+	() => process.exit(process.exitCode ?? 0),
 	(err: unknown) => {
 		console.error(err);
 		process.exit(1);

@@ -19,6 +19,16 @@ function auditTarget(ctx: Context<Record<string, unknown>, Meta>, result: unknow
 	return key ? String(params[key]) : null;
 }
 
+/** Who did what, from where: the audit row's columns that do not depend on the outcome. */
+export function auditActor(ctx: Context<unknown, Meta>): { actorId: string | null; actorRole: string | null; action: string; requestId: string | null; ip: string | null } {
+	return { actorId: ctx.meta.user?.id ?? null, actorRole: ctx.meta.user?.role ?? null, action: ctx.action?.name ?? "unknown", requestId: ctx.requestID ?? null, ip: ctx.meta.ip ?? null };
+}
+
+/** The handler wrote its SUCCESS row itself, in its own transaction (e.g. the POS sale): don't write a second one. */
+export function markAudited(ctx: Context): void {
+	(ctx.locals as { audited?: boolean }).audited = true;
+}
+
 async function record(this: This, ctx: Context<Record<string, unknown>, Meta>, outcome: "SUCCESS" | "FAILURE", result: unknown, errorCode: string | null) {
 	try {
 		await this.db.query(
@@ -26,12 +36,8 @@ async function record(this: This, ctx: Context<Record<string, unknown>, Meta>, o
 			 VALUES (:actorId, :actorRole, :action, :target, :requestId, :ip, :outcome, :errorCode)`,
 			{
 				replacements: {
-					actorId: ctx.meta.user?.id ?? null,
-					actorRole: ctx.meta.user?.role ?? null,
-					action: ctx.action?.name ?? "unknown",
+					...auditActor(ctx),
 					target: auditTarget(ctx, result),
-					requestId: ctx.requestID ?? null,
-					ip: ctx.meta.ip ?? null,
 					outcome,
 					errorCode,
 				},
@@ -46,7 +52,7 @@ export const AuditMixin: Partial<ServiceSchema> = {
 	hooks: {
 		after: {
 			async "*"(this: This, ctx: Context<Record<string, unknown>, Meta>, result: unknown) {
-				if (ctx.action?.audit) await record.call(this, ctx, "SUCCESS", result, null);
+				if (ctx.action?.audit && !(ctx.locals as { audited?: boolean }).audited) await record.call(this, ctx, "SUCCESS", result, null);
 				return result;
 			},
 		},

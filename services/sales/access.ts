@@ -6,7 +6,7 @@
 import type { Context } from "moleculer";
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import { forbidden, notFound } from "../../lib/errors";
-import type { Meta, Role } from "../../lib/types";
+import type { AuthUser, Meta, Role } from "../../lib/types";
 
 export interface ShopRow {
 	id: string;
@@ -37,10 +37,18 @@ export async function findShop(db: Sequelize, shopId: string, userId: string | n
  * Internal calls without a user are trusted.
  */
 export async function shopForCaller(db: Sequelize, ctx: Context<unknown, Meta>, shopId: string, shopWide: readonly Role[] = SHOP_WIDE_ROLES, t?: Transaction): Promise<ShopRow> {
-	const user = ctx.meta.user;
-	const shop = await findShop(db, shopId, user?.id ?? null, t);
-	if (!user) return shop;
-	if (shopWide.includes(user.role)) return shop;
-	if (user.role === "CLERK" && shop.isStaff) return shop;
+	const shop = await findShop(db, shopId, ctx.meta.user?.id ?? null, t);
+	const access = shopAccess(ctx.meta.user, shopWide);
+	if (access === "ALL" || (access === "STAFF" && shop.isStaff)) return shop;
 	throw forbidden("You are not assigned to this shop");
+}
+
+/**
+ * The rule shopForCaller applies, for code that checks it in SQL (the POS sale):
+ * "ALL" any shop (internal call, or a shop-wide role), "STAFF" only where the
+ * caller is staff (a CLERK), "NONE" no shop.
+ */
+export function shopAccess(user: AuthUser | null | undefined, shopWide: readonly Role[] = SHOP_WIDE_ROLES): "ALL" | "STAFF" | "NONE" {
+	if (!user || shopWide.includes(user.role)) return "ALL";
+	return user.role === "CLERK" ? "STAFF" : "NONE";
 }

@@ -30,6 +30,47 @@ export async function getFlavors(ctx: Context, ids: string[]): Promise<Map<strin
 	return new Map(flavors.map((f) => [f.id, f]));
 }
 
+/**
+ * Flavors by id for the POS, cached per flavor in this process (a basket of
+ * flavors already seen needs no call, whatever its combination). Dropped whole
+ * when the catalog changes (`cache.clean.inventory`); entries also expire after
+ * `ttlMs` in case such a broadcast is lost. Unknown ids are never cached.
+ */
+export class FlavorCache {
+	private readonly entries = new Map<string, { flavor: Flavor; expires: number }>();
+	/** Bumped by `clear()`: a fetch that started before a clear must not store what it read. */
+	private generation = 0;
+
+	constructor(
+		private readonly ttlMs = 60_000,
+		private readonly maxEntries = 10_000,
+	) {}
+
+	async get(ctx: Context, ids: string[]): Promise<Map<string, Flavor>> {
+		const now = Date.now();
+		const found = new Map<string, Flavor>();
+		const missing: string[] = [];
+		for (const id of new Set(ids)) {
+			const entry = this.entries.get(id);
+			if (entry && entry.expires > now) found.set(id, entry.flavor);
+			else missing.push(id);
+		}
+		if (missing.length === 0) return found;
+		const generation = this.generation;
+		const fetched = await getFlavors(ctx, missing);
+		if (generation === this.generation && this.entries.size + fetched.size <= this.maxEntries) {
+			for (const flavor of fetched.values()) this.entries.set(flavor.id, { flavor, expires: now + this.ttlMs });
+		}
+		for (const flavor of fetched.values()) found.set(flavor.id, flavor);
+		return found;
+	}
+
+	clear(): void {
+		this.generation++;
+		this.entries.clear();
+	}
+}
+
 export function resolveFactory(ctx: Context, id: string): Promise<FactoryRef | null> {
 	return ctx.call<FactoryRef | null, { id: string }>("inventory.factories.resolve", { id });
 }

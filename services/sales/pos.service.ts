@@ -6,19 +6,20 @@ import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "mole
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
-import { AuditMixin } from "../../mixins/audit.mixin";
+import { AuditMixin, auditActor, markAudited } from "../../mixins/audit.mixin";
 import { CacheCleaner, type CacheCleanerThis } from "../../mixins/cache-cleaner.mixin";
 import { toPage } from "../../lib/pagination";
+import { INTERNAL_EVENTS } from "../../lib/events";
 import { validationError } from "../../lib/errors";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
 import type { Meta } from "../../lib/types";
 import { defineSalesModels, type SalesModels } from "./sales.model";
-import { shopForCaller } from "./access";
-import { getFlavors } from "./catalog";
+import { shopAccess, shopForCaller } from "./access";
+import { FlavorCache } from "./catalog";
 import { recordSale, toSaleJson, type SaleOutcome } from "./pos";
 import * as P from "./sales.params";
 
-type This = Service & DbThis<SalesModels> & OutboxThis & CacheCleanerThis;
+type This = Service & DbThis<SalesModels> & OutboxThis & CacheCleanerThis & { flavors: FlavorCache };
 type Ctx<P> = Context<P, Meta>;
 
 /** An offline sale may not claim to be from the future (terminal clocks drift a little). */
@@ -55,10 +56,21 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			params: P.saleParams,
 			async handler(this: This, ctx: Ctx<P.SaleParams>) {
 				const { shopId, items, paymentMethod, patronId } = ctx.params;
-				await shopForCaller(this.db, ctx, shopId, []);
-				if (patronId && !(await knownUsers(ctx, [patronId])).has(patronId)) throw validationError("patronId", `Unknown user ${patronId}`, "unknownUser");
-				const flavors = await getFlavors(ctx, items.map((i) => i.flavorId));
-				const outcome: SaleOutcome = await recordSale(this, ctx, { shopId, clerkId: ctx.meta.user!.id, items, paymentMethod, patronId: patronId ?? null, idempotencyKey: ctx.meta.idempotencyKey }, flavors);
+				if (patronId && !(await knownUsers(ctx, [patronId])).has(patronId)) {
+					await shopForCaller(this.db, ctx, shopId, []); // an unknown or foreign shop answers 404/403 first
+					throw validationError("patronId", `Unknown user ${patronId}`, "unknownUser");
+				}
+				const flavors = await this.flavors.get(ctx, items.map((i) => i.flavorId));
+				// Staff check, sale and audit row in one statement and one commit (pos.ts).
+				const outcome: SaleOutcome = await recordSale(
+					this,
+					ctx,
+					{ shopId, clerkId: ctx.meta.user!.id, items, paymentMethod, patronId: patronId ?? null, idempotencyKey: ctx.meta.idempotencyKey },
+					flavors,
+					shopAccess(ctx.meta.user, []),
+					auditActor(ctx),
+				);
+				markAudited(ctx);
 				if (outcome.soldOut) await this.cleanCache("sales");
 				if (outcome.replayed) ctx.meta.$responseHeaders = { "Idempotent-Replayed": "true" };
 				respondCreated(ctx, `/api/v1/sales/shops/${shopId}/transactions`);
@@ -75,7 +87,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			async handler(this: This, ctx: Ctx<P.SyncParams>) {
 				const { shopId, transactions } = ctx.params;
 				await shopForCaller(this.db, ctx, shopId, []);
-				const flavors = await getFlavors(ctx, transactions.flatMap((tx) => tx.items.map((i) => i.flavorId)));
+				const flavors = await this.flavors.get(ctx, transactions.flatMap((tx) => tx.items.map((i) => i.flavorId)));
 				const patrons = await knownUsers(ctx, transactions.flatMap((tx) => (tx.patronId ? [tx.patronId] : [])));
 				const results: SyncResult[] = [];
 				let soldOut = false;
@@ -94,6 +106,8 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 							ctx,
 							{ shopId, clerkId: ctx.meta.user!.id, items: tx.items, paymentMethod: tx.paymentMethod, patronId: tx.patronId ?? null, clientId: tx.clientId, occurredAt: tx.occurredAt },
 							flavors,
+							"ALL", // checked above, for the whole batch
+							null, // one audit row for the batch (the audit mixin's)
 						);
 						soldOut ||= outcome.soldOut;
 						results.push({ clientId: tx.clientId, status: outcome.replayed ? "duplicate" : "accepted", transactionId: outcome.sale.id });
@@ -132,7 +146,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				const [{ n }] = await this.db.query<{ n: string }>(`SELECT count(*) AS n FROM sales.transactions t WHERE ${where}`, { replacements, type: QueryTypes.SELECT });
 				const rows = await this.db.query<Parameters<typeof toSaleJson>[0]>(
 					`SELECT t.id, t.shop_id AS "shopId", t.total_amount AS "totalAmount", t.payment_method AS "paymentMethod", t.clerk_id AS "clerkId",
-					        t.patron_id AS "patronId", t.occurred_at AS "occurredAt", t.created_at AS "createdAt", NULL AS "requestHash",
+					        t.patron_id AS "patronId", t.occurred_at AS "occurredAt", t.created_at AS "createdAt",
 					        (SELECT json_agg(json_build_object('flavorId', i.flavor_id, 'name', i.flavor_name, 'quantity', i.quantity, 'unitPrice', i.unit_price, 'lineTotal', i.line_total) ORDER BY i.line_no)
 					           FROM sales.transaction_items i WHERE i.transaction_id = t.id) AS items
 					   FROM sales.transactions t WHERE ${where}
@@ -142,6 +156,17 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				return toPage(rows.map(toSaleJson), Number(n), ctx.params);
 			},
 		},
+	},
+
+	events: {
+		// The catalog changed: prices and names are read afresh.
+		[INTERNAL_EVENTS.cacheClean("inventory")](this: This) {
+			this.flavors.clear();
+		},
+	},
+
+	created(this: This) {
+		this.flavors = new FlavorCache();
 	},
 };
 

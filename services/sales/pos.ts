@@ -1,19 +1,23 @@
 /**
- * One POS sale: the catalog's prices, integer cents, and a single database
- * transaction that claims the idempotency key (or offline clientId), locks and
- * decrements the shop's stock in flavor-id order, writes the transaction, its
- * lines, the stock movements and the outbox rows. A duplicate key or clientId
+ * One POS sale: the catalog's prices, integer cents, and one call of the
+ * database function `sales.pos_sale` (migrations/sales/030-pos-sale-function.ts),
+ * prepared: one round trip and one commit that checks the staff, claims the
+ * idempotency key (or offline clientId), locks and decrements the shop's stock
+ * in flavor-id order, and writes the transaction, its lines, the stock
+ * movements, the outbox rows and the audit row. A duplicate key or clientId
  * never makes a second sale: it replays the stored one.
  */
-import { createHash } from "node:crypto";
-import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
+import { createHash, randomUUID } from "node:crypto";
+import type { Sequelize } from "sequelize";
 import type { Context } from "moleculer";
 import { Errors } from "moleculer";
-import { conflict } from "../../lib/errors";
-import type { PaymentMethod } from "../../lib/events";
+import { conflict, forbidden, notFound } from "../../lib/errors";
+import { EVENT_CATALOG, envelope, type EventEnvelope, type PaymentMethod } from "../../lib/events";
+import { queryPrepared, type PreparedStatement } from "../../lib/prepared";
 import type { OutboxThis } from "../../mixins/outbox.mixin";
+import type { auditActor } from "../../mixins/audit.mixin";
+import type { shopAccess } from "./access";
 import { flavorIssues, type Flavor } from "./catalog";
-import { applyChanges, lockStock, planChange } from "./stock";
 
 export interface SaleInput {
 	shopId: string;
@@ -78,17 +82,16 @@ function requestHash(input: SaleInput): string {
 	return createHash("sha256").update(JSON.stringify([items, input.paymentMethod, input.patronId ?? null])).digest("hex");
 }
 
-interface Host extends OutboxThis {
-	db: Sequelize;
-	transaction<T>(fn: (t: Transaction) => Promise<T>): Promise<T>;
+function lineInOrder({ flavorId, name, quantity, unitPrice, lineTotal }: SaleLineJson): SaleLineJson {
+	return { flavorId, name, quantity, unitPrice, lineTotal };
 }
 
-const SALE_COLUMNS = `t.id, t.shop_id AS "shopId", t.total_amount::float8 AS "totalAmount", t.payment_method AS "paymentMethod", t.clerk_id AS "clerkId",
-	t.patron_id AS "patronId", t.occurred_at AS "occurredAt", t.created_at AS "createdAt", t.request_hash AS "requestHash",
-	(SELECT json_agg(json_build_object('flavorId', i.flavor_id, 'name', i.flavor_name, 'quantity', i.quantity, 'unitPrice', i.unit_price, 'lineTotal', i.line_total) ORDER BY i.line_no)
-	   FROM sales.transaction_items i WHERE i.transaction_id = t.id) AS items`;
+function inOrder({ id, shopId, items, totalAmount, paymentMethod, clerkId, patronId, occurredAt, createdAt }: SaleJson): SaleJson {
+	return { id, shopId, items, totalAmount, paymentMethod, clerkId, patronId, occurredAt, createdAt };
+}
 
-type SaleRow = Omit<SaleJson, "occurredAt" | "createdAt"> & { occurredAt: Date; createdAt: Date; requestHash: string | null };
+/** A stored sale as the history query selects it. */
+type SaleRow = Omit<SaleJson, "occurredAt" | "createdAt"> & { occurredAt: Date; createdAt: Date };
 
 export function toSaleJson(row: SaleRow): SaleJson {
 	return {
@@ -104,127 +107,140 @@ export function toSaleJson(row: SaleRow): SaleJson {
 	};
 }
 
-/** The sale stored under this idempotency key or clientId, if any. */
-async function findExisting(db: Sequelize, input: SaleInput, t?: Transaction): Promise<SaleRow | undefined> {
-	if (!input.idempotencyKey && !input.clientId) return undefined;
-	const where = input.clientId ? "t.shop_id = :shopId AND t.client_id = :clientId" : "t.shop_id = :shopId AND t.clerk_id = :clerkId AND t.idempotency_key = :key";
-	const rows = await db.query<SaleRow>(`SELECT ${SALE_COLUMNS} FROM sales.transactions t WHERE ${where}`, {
-		replacements: { shopId: input.shopId, clientId: input.clientId ?? null, clerkId: input.clerkId, key: input.idempotencyKey ?? null },
-		type: QueryTypes.SELECT,
-		transaction: t,
-	});
-	return rows[0];
+type Host = Pick<OutboxThis, "announce"> & { db: Sequelize };
+
+/** Who may sell here (access.ts#shopAccess): checked by the function against the shop's staff. */
+export type SaleAccess = ReturnType<typeof shopAccess>;
+
+/** The audit row the function writes with the sale (mixins/audit.mixin.ts's shape; the target is the sale). */
+export type SaleAudit = ReturnType<typeof auditActor>;
+
+const POS_SALE: PreparedStatement = {
+	name: "sales.pos_sale",
+	text: `SELECT sales.pos_sale($1::uuid, $2::uuid, $3::uuid, $4::text, $5::boolean, $6::uuid, $7::text, $8::text, $9::uuid, $10::text, $11::timestamptz,
+	        $12::uuid[], $13::text[], $14::int[], $15::bigint[], $16::jsonb, $17::text, $18::jsonb, $19::text, $20::jsonb) AS r`,
+};
+
+type PosResult =
+	| { replayed: true; sale: SaleJson }
+	| { replayed: false; id: string; occurredAt: string; createdAt: string; soldOut: boolean; low: EventEnvelope<"INVENTORY_LOW">[] };
+
+interface PgError {
+	code?: string;
+	detail?: string;
 }
 
-function replay(row: SaleRow, input: SaleInput): SaleOutcome {
-	if (input.idempotencyKey && row.requestHash !== requestHash(input)) {
-		throw conflict("This Idempotency-Key was already used for a different sale", "IDEMPOTENCY_KEY_REUSED", { field: "Idempotency-Key" });
+/** The function's SQLSTATEs (see the migration) as the API's errors. */
+function saleError(err: unknown, input: SaleInput, lines: (ReturnType<typeof mergeLines>[number] & { name: string })[], issues: ReturnType<typeof flavorIssues>): unknown {
+	switch ((err as PgError).code) {
+		case "ZS404":
+			return notFound("Shop", input.shopId);
+		case "ZS403":
+			return forbidden("You are not assigned to this shop");
+		case "ZS422":
+			return new Errors.MoleculerClientError(issues[0].message, 422, "VALIDATION_ERROR", issues);
+		case "ZSKEY":
+			return conflict("This Idempotency-Key was already used for a different sale", "IDEMPOTENCY_KEY_REUSED", { field: "Idempotency-Key" });
+		case "ZSBSY":
+			return conflict("A concurrent request with the same key is still being processed", "IDEMPOTENCY_IN_PROGRESS");
+		case "ZSSTK": {
+			const short = JSON.parse((err as PgError).detail ?? "[]") as { flavorId: string; requested: number; available: number }[];
+			return new InsufficientStockError(
+				short.map(({ flavorId, requested, available }) => {
+					const line = lines.find((l) => l.flavorId === flavorId)!;
+					return { field: `items[${line.index}].quantity`, flavorId, requested, available, message: `Not enough stock of ${line.name}: ${available} left, ${requested} requested` };
+				}),
+			);
+		}
+		default:
+			return err;
 	}
-	return { sale: toSaleJson(row), replayed: true, soldOut: false };
 }
 
-export async function recordSale(host: Host, ctx: Context | null, input: SaleInput, flavors: Map<string, Flavor>): Promise<SaleOutcome> {
-	const existing = await findExisting(host.db, input);
-	if (existing) return replay(existing, input);
-
+/**
+ * Records (or replays) one sale. `access` is checked in the same statement;
+ * `audit` is written in the same commit. The committed events are announced here.
+ */
+export async function recordSale(
+	host: Host,
+	ctx: Context | null,
+	input: SaleInput,
+	flavors: Map<string, Flavor>,
+	access: SaleAccess,
+	audit: SaleAudit | null,
+): Promise<SaleOutcome> {
+	// Unknown or archived flavors are refused by the function after the staff and replay checks (as before).
 	const issues = flavorIssues(input.items, flavors);
-	if (issues.length) throw new Errors.MoleculerClientError(issues[0].message, 422, "VALIDATION_ERROR", issues);
 	const lines = mergeLines(input.items).map((l) => {
-		const unitPrice = flavors.get(l.flavorId)!.price;
-		return { ...l, name: flavors.get(l.flavorId)!.name, unitPrice, lineTotal: unitPrice * l.quantity };
+		const flavor = flavors.get(l.flavorId);
+		const unitPrice = flavor?.price ?? 0;
+		return { ...l, name: flavor?.name ?? "", unitPrice, lineTotal: unitPrice * l.quantity };
 	});
 	const totalAmount = lines.reduce((sum, l) => sum + l.lineTotal, 0);
-
-	const outcome = await host.transaction(async (t) => {
-		// Claim the key first: a concurrent duplicate waits here for our commit, then finds the sale.
-		// The lines go in with the same statement (only if the claim succeeded): one round trip.
-		const r: Record<string, unknown> = {
+	const saleId = randomUUID();
+	const items = lines.map(({ flavorId, name, quantity, unitPrice, lineTotal }) => ({ flavorId, name, quantity, unitPrice, lineTotal }));
+	// `createdAt` is the database's clock: the function sets it in the outbox row, and we set it here from its answer.
+	const saleEvent = envelope(
+		"SALE_COMPLETED",
+		{
+			transactionId: saleId,
 			shopId: input.shopId,
 			clerkId: input.clerkId,
 			patronId: input.patronId,
+			items: items.map(({ flavorId, quantity, unitPrice, lineTotal }) => ({ flavorId, quantity, unitPrice, lineTotal })),
 			totalAmount,
 			paymentMethod: input.paymentMethod,
-			key: input.idempotencyKey ?? null,
-			clientId: input.clientId ?? null,
-			hash: requestHash(input),
-			occurredAt: input.occurredAt ?? null,
-		};
-		const values = lines
-			.map((l, i) => {
-				Object.assign(r, { [`f${i}`]: l.flavorId, [`n${i}`]: l.name, [`q${i}`]: l.quantity, [`u${i}`]: l.unitPrice, [`s${i}`]: l.lineTotal });
-				return `(${i + 1}, :f${i}::uuid, :n${i}, :q${i}::int, :u${i}::bigint, :s${i}::bigint)`;
-			})
-			.join(", ");
-		const [inserted] = await host.db.query<{ id: string; occurredAt: Date; createdAt: Date }>(
-			`WITH tx AS (
-			   INSERT INTO sales.transactions (shop_id, clerk_id, patron_id, total_amount, payment_method, idempotency_key, client_id, request_hash, occurred_at)
-			   VALUES (:shopId, :clerkId, :patronId, :totalAmount, :paymentMethod, :key, :clientId, :hash, COALESCE(:occurredAt::timestamptz, now()))
-			   ON CONFLICT DO NOTHING RETURNING id, occurred_at, created_at),
-			 lines AS (
-			   INSERT INTO sales.transaction_items (transaction_id, line_no, flavor_id, flavor_name, quantity, unit_price, line_total)
-			   SELECT tx.id, v.* FROM tx, (VALUES ${values}) v)
-			 SELECT id, occurred_at AS "occurredAt", created_at AS "createdAt" FROM tx`,
-			{ replacements: r, type: QueryTypes.SELECT, transaction: t },
-		);
-		if (!inserted) return null;
+			createdAt: "",
+		},
+		ctx?.requestID,
+	);
+	const lowTemplate = envelope("INVENTORY_LOW", { shopId: input.shopId, flavorId: "", quantity: 0, reorderThreshold: 0 }, ctx?.requestID);
 
-		// Everything that does not depend on stock is written before the stock rows are locked (short lock hold).
-		const sale: SaleJson = {
-			id: inserted.id,
-			shopId: input.shopId,
-			items: lines.map(({ flavorId, name, quantity, unitPrice, lineTotal }) => ({ flavorId, name, quantity, unitPrice, lineTotal })),
-			totalAmount,
-			paymentMethod: input.paymentMethod,
-			clerkId: input.clerkId,
-			patronId: input.patronId,
-			occurredAt: new Date(inserted.occurredAt).toISOString(),
-			createdAt: new Date(inserted.createdAt).toISOString(),
-		};
-		await host.publish(
-			t,
-			ctx,
-			"SALE_COMPLETED",
-			{
-				transactionId: sale.id,
-				shopId: sale.shopId,
-				clerkId: sale.clerkId,
-				patronId: sale.patronId,
-				items: sale.items.map(({ flavorId, quantity, unitPrice, lineTotal }) => ({ flavorId, quantity, unitPrice, lineTotal })),
-				totalAmount,
-				paymentMethod: sale.paymentMethod,
-				createdAt: sale.occurredAt,
-			},
-			// Kafka key = shop: one shop's events stay in order on one partition.
-			sale.shopId,
-		);
-		const sorted = [...lines].sort((a, b) => a.flavorId.localeCompare(b.flavorId));
-		const stock = await lockStock(host.db, t, input.shopId, sorted.map((l) => l.flavorId));
-		const short = lines
-			.map((l) => ({ l, available: stock.get(l.flavorId)?.quantity ?? 0 }))
-			.filter(({ l, available }) => available < l.quantity)
-			.map(({ l, available }) => ({
-				field: `items[${l.index}].quantity`,
-				flavorId: l.flavorId,
-				requested: l.quantity,
-				available,
-				message: `Not enough stock of ${l.name}: ${available} left, ${l.quantity} requested`,
-			}));
-		if (short.length) throw new InsufficientStockError(short);
+	let result: PosResult;
+	try {
+		const [row] = await queryPrepared<{ r: PosResult }>(host.db, POS_SALE, [
+			saleId,
+			input.shopId,
+			input.clerkId,
+			access,
+			issues.length > 0,
+			input.patronId,
+			input.paymentMethod,
+			input.idempotencyKey ?? null,
+			input.clientId ?? null,
+			requestHash(input),
+			input.occurredAt ?? null,
+			lines.map((l) => l.flavorId),
+			lines.map((l) => l.name),
+			lines.map((l) => l.quantity),
+			lines.map((l) => l.unitPrice),
+			JSON.stringify(saleEvent),
+			EVENT_CATALOG.SALE_COMPLETED.topic,
+			JSON.stringify(lowTemplate),
+			EVENT_CATALOG.INVENTORY_LOW.topic,
+			audit && JSON.stringify(audit),
+		]);
+		result = row.r;
+	} catch (err) {
+		throw saleError(err, input, lines, issues);
+	}
+	// Same key order as a first answer (jsonb orders keys its own way): a replay is byte-identical.
+	if (result.replayed) return { sale: { ...inOrder(result.sale), items: result.sale.items.map(lineInOrder) }, replayed: true, soldOut: false };
 
-		const changes = sorted.map((l) => {
-			const row = stock.get(l.flavorId)!;
-			return planChange(l.flavorId, row, row.quantity - l.quantity);
-		});
-		await applyChanges(host.db, t, input.shopId, changes, { reason: "SALE", referenceId: inserted.id, actorId: input.clerkId });
-
-		for (const c of changes.filter((c) => c.crossedLow)) {
-			await host.publish(t, ctx, "INVENTORY_LOW", { shopId: input.shopId, flavorId: c.flavorId, quantity: c.after, reorderThreshold: c.reorderThreshold }, input.shopId);
-		}
-		return { sale, replayed: false, soldOut: changes.some((c) => c.after === 0) };
-	});
-	if (outcome) return outcome;
-	// Lost the race to a concurrent duplicate that has committed by now.
-	const winner = await findExisting(host.db, input);
-	if (!winner) throw conflict("A concurrent request with the same key is still being processed", "IDEMPOTENCY_IN_PROGRESS");
-	return replay(winner, input);
+	// Committed: tell the cluster (the outbox rows are already safe), in outbox order.
+	saleEvent.data.createdAt = result.occurredAt;
+	host.announce(saleEvent);
+	for (const event of result.low) host.announce(event);
+	const sale: SaleJson = {
+		id: saleId,
+		shopId: input.shopId,
+		items,
+		totalAmount,
+		paymentMethod: input.paymentMethod,
+		clerkId: input.clerkId,
+		patronId: input.patronId,
+		occurredAt: result.occurredAt,
+		createdAt: result.createdAt,
+	};
+	return { sale, replayed: false, soldOut: result.soldOut };
 }

@@ -3,6 +3,8 @@
  * Rows are always locked in flavor-id order (no deadlocks between concurrent
  * writers) and INVENTORY_LOW is raised once per crossing below the threshold:
  * `low_alerted` remembers the crossing until stock is back at/above it.
+ * The POS sale applies the same rules in SQL, inside `sales.pos_sale`
+ * (migrations/sales/030-pos-sale-function.ts): keep the two in step.
  */
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 

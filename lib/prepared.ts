@@ -1,0 +1,25 @@
+/**
+ * Named prepared statements on a Sequelize pool's own `pg` connections: PostgreSQL
+ * parses and plans the statement once per connection, not on every call, and the
+ * connection count stays the pool's (no second pool beside it).
+ */
+import type { ClientBase, QueryResultRow } from "pg";
+import type { Sequelize } from "sequelize";
+
+export interface PreparedStatement {
+	/** Unique per statement text in the process (PostgreSQL keys the plan by it per connection). */
+	name: string;
+	text: string;
+}
+
+/** Runs `statement` with `values` on one pooled connection, in autocommit (its own transaction). */
+export async function queryPrepared<R extends QueryResultRow>(db: Sequelize, statement: PreparedStatement, values: unknown[]): Promise<R[]> {
+	const pool = db.connectionManager;
+	const client = (await pool.getConnection({ type: "write" })) as ClientBase;
+	try {
+		const result = await client.query<R>({ name: statement.name, text: statement.text, values });
+		return result.rows;
+	} finally {
+		pool.releaseConnection(client);
+	}
+}

@@ -1,0 +1,186 @@
+/**
+ * The POS sale as one database function (migrations/sales/030): one statement per
+ * sale, the audit row in the same commit, short stock as its own SQLSTATE mapped
+ * to the 409 with details, a staff check that fails closed, and the per-flavor
+ * catalog cache. Sales service alone, real PostgreSQL, stand-ins for auth/inventory.
+ */
+import { randomUUID } from "node:crypto";
+import { Client } from "pg";
+import type { Context } from "moleculer";
+import { startTestApp, type TestApp } from "../../helpers/app";
+import { INTERNAL_EVENTS } from "../../../lib/events";
+
+const flavors = ["Vanilla", "Lemon", "Mango", "Pistachio"].map((name, i) => ({
+	id: randomUUID(),
+	name,
+	description: "",
+	category: "CREAM",
+	price: 200 + 10 * i,
+	allergens: [],
+	ingredients: [],
+	images: [],
+	archived: false,
+}));
+const exec = { id: randomUUID(), role: "EXECUTIVE" as const, jti: "x", exp: 0 };
+const clerk = { id: randomUUID(), role: "CLERK" as const, jti: "y", exp: 0 };
+const stranger = { id: randomUUID(), role: "CLERK" as const, jti: "z", exp: 0 };
+
+interface Sale {
+	id: string;
+	occurredAt: string;
+	totalAmount: number;
+	items: { flavorId: string; quantity: number }[];
+}
+
+describe("POS sale in one statement (integration)", () => {
+	let app: TestApp;
+	let pg: Client;
+	let shopId: string;
+	const catalogCalls: string[][] = [];
+	const as = (user: typeof exec | typeof clerk, extra: object = {}) => ({ meta: { user, ...extra } });
+	const sell = (items: { flavorId: string; quantity: number }[], user = clerk, extra: object = {}) =>
+		app.broker.call<Sale, object>("sales.pos.sale", { shopId, items, paymentMethod: "CASH" }, as(user, extra));
+	const count = async (sql: string, params: unknown[] = []) => Number((await pg.query(sql, params)).rows[0].n);
+
+	beforeAll(async () => {
+		app = await startTestApp({ services: ["sales"], gateway: false });
+		await app.broker.createService({
+			name: "inventory.flavors",
+			actions: {
+				getMany: (ctx: Context<{ ids: string[] }>) => {
+					catalogCalls.push(ctx.params.ids);
+					return flavors.filter((f) => ctx.params.ids.includes(f.id));
+				},
+			},
+		});
+		await app.broker.createService({ name: "auth", actions: { getUsers: (ctx: Context<{ ids: string[] }>) => ctx.params.ids.map((id) => ({ id, role: id === clerk.id ? "CLERK" : "PATRON", name: "n", email: "e@x.io" })) } });
+		await app.broker.waitForServices(["inventory.flavors", "auth"]);
+		pg = new Client({ connectionString: app.db.url });
+		await pg.connect();
+		// No manager: the staff check must not read a NULL manager as "maybe".
+		shopId = (await app.broker.call<{ id: string }, object>("sales.shops.create", { name: "Solo", address: "A 1" }, as(exec))).id;
+		await app.broker.call("sales.shops.addStaff", { shopId, userId: clerk.id }, as(exec));
+		await app.broker.call("sales.inventory.set", { shopId, reason: "RESTOCK", items: flavors.map((f) => ({ flavorId: f.id, quantity: 10, reorderThreshold: 2 })) }, as(exec));
+	});
+	afterAll(async () => {
+		await pg?.end();
+		await app?.stop();
+	});
+
+	it("makes a sale with one statement, writing its audit row in the same commit (one per call, replays included)", async () => {
+		await sell([{ flavorId: flavors[0].id, quantity: 1 }]); // warm: pool, catalog cache
+		const spy = jest.spyOn(Client.prototype, "query");
+		let sale: Sale;
+		let calls: unknown[][];
+		try {
+			sale = await sell([{ flavorId: flavors[0].id, quantity: 2 }, { flavorId: flavors[1].id, quantity: 1 }]);
+		} finally {
+			calls = [...spy.mock.calls];
+			spy.mockRestore();
+		}
+		// Session set-up statements of a freshly opened pool connection aside, one statement did the whole sale.
+		const statements = calls.map(([q]) => (typeof q === "string" ? q : (q as { text: string }).text)).filter((text) => !/^\s*SET\b/i.test(text));
+		expect(statements).toEqual([expect.stringContaining("sales.pos_sale(")]);
+		expect(sale.totalAmount).toBe(2 * 200 + 210);
+		expect(await count("SELECT count(*) AS n FROM sales.transaction_items WHERE transaction_id = $1", [sale.id])).toBe(2);
+		expect(await count("SELECT count(*) AS n FROM sales.stock_movements WHERE reference_id = $1 AND reason = 'SALE'", [sale.id])).toBe(2);
+		// SALE_COMPLETED keeps its payload (inventory and analytics consume it); its time is the sale's, from the database.
+		const outbox = await pg.query("SELECT type, topic, aggregate_id, envelope FROM sales.outbox WHERE (envelope->'data'->>'transactionId')::uuid = $1", [sale.id]);
+		expect(outbox.rows).toEqual([
+			{
+				type: "SALE_COMPLETED",
+				topic: "pos-transaction",
+				aggregate_id: shopId,
+				envelope: {
+					id: expect.any(String),
+					type: "SALE_COMPLETED",
+					occurredAt: expect.any(String),
+					source: "sales",
+					requestId: expect.any(String),
+					data: {
+						transactionId: sale.id,
+						shopId,
+						clerkId: clerk.id,
+						patronId: null,
+						items: [
+							{ flavorId: flavors[0].id, quantity: 2, unitPrice: 200, lineTotal: 400 },
+							{ flavorId: flavors[1].id, quantity: 1, unitPrice: 210, lineTotal: 210 },
+						],
+						totalAmount: 610,
+						paymentMethod: "CASH",
+						createdAt: sale.occurredAt,
+					},
+				},
+			},
+		]);
+		const audit = await pg.query("SELECT actor_id, actor_role, action, target, outcome, error_code FROM sales.audit_log WHERE target = $1", [sale.id]);
+		expect(audit.rows).toEqual([{ actor_id: clerk.id, actor_role: "CLERK", action: "sales.pos.sale", target: sale.id, outcome: "SUCCESS", error_code: null }]);
+
+		const key = randomUUID();
+		const first = await sell([{ flavorId: flavors[0].id, quantity: 1 }], clerk, { idempotencyKey: key });
+		const again = await sell([{ flavorId: flavors[0].id, quantity: 1 }], clerk, { idempotencyKey: key });
+		expect(again).toEqual(first);
+		expect(await count("SELECT count(*) AS n FROM sales.audit_log WHERE target = $1 AND outcome = 'SUCCESS'", [first.id])).toBe(2);
+	});
+
+	it("refuses short stock with its own SQLSTATE as the 409 naming every short item, writing nothing but the FAILURE audit row", async () => {
+		const before = await count("SELECT count(*) AS n FROM sales.transactions");
+		const outbox = await count("SELECT count(*) AS n FROM sales.outbox");
+		const err = await sell([
+			{ flavorId: flavors[2].id, quantity: 1 },
+			{ flavorId: flavors[3].id, quantity: 11 },
+			{ flavorId: flavors[2].id, quantity: 10 },
+		]).catch((e: unknown) => e);
+		expect(err).toMatchObject({
+			code: 409,
+			type: "INSUFFICIENT_STOCK",
+			data: [
+				{ field: "items[0].quantity", flavorId: flavors[2].id, requested: 11, available: 10, message: "Not enough stock of Mango: 10 left, 11 requested" },
+				{ field: "items[1].quantity", flavorId: flavors[3].id, requested: 11, available: 10, message: "Not enough stock of Pistachio: 10 left, 11 requested" },
+			],
+		});
+		expect(await count("SELECT count(*) AS n FROM sales.transactions")).toBe(before);
+		expect(await count("SELECT count(*) AS n FROM sales.outbox")).toBe(outbox);
+		expect(await count("SELECT min(quantity) AS n FROM sales.shop_inventory WHERE flavor_id = ANY($1)", [[flavors[2].id, flavors[3].id]])).toBe(10);
+		expect(await count("SELECT count(*) AS n FROM sales.audit_log WHERE action = 'sales.pos.sale' AND outcome = 'FAILURE' AND error_code = 'INSUFFICIENT_STOCK'")).toBe(1);
+		// The function raises it as such, not as an arithmetic error.
+		const raised = await pg
+			.query(
+				`SELECT sales.pos_sale(gen_random_uuid(), $1, $2, 'STAFF', false, NULL, 'CASH', NULL, NULL, 'h', NULL, ARRAY[$3]::uuid[], ARRAY['Mango'], ARRAY[99], ARRAY[220]::bigint[], '{"id":"${randomUUID()}","type":"T","data":{}}', 't', '{}', 't', NULL)`,
+				[shopId, clerk.id, flavors[2].id],
+			)
+			.catch((e: { code: string; detail: string }) => e);
+		expect(raised).toMatchObject({ code: "ZSSTK" });
+		expect(JSON.parse((raised as { detail: string }).detail)).toEqual([{ flavorId: flavors[2].id, requested: 99, available: 10 }]);
+	});
+
+	it("checks the staff in the same statement and fails closed", async () => {
+		await expect(sell([{ flavorId: flavors[0].id, quantity: 1 }], stranger)).rejects.toMatchObject({ code: 403 });
+		await expect(app.broker.call("sales.pos.sale", { shopId: randomUUID(), items: [{ flavorId: flavors[0].id, quantity: 1 }], paymentMethod: "CASH" }, as(clerk))).rejects.toMatchObject({ code: 404 });
+		for (const access of ["NONE", null, "staff"]) {
+			const err = await pg
+				.query(
+					`SELECT sales.pos_sale(gen_random_uuid(), $1, $2, $3, false, NULL, 'CASH', NULL, NULL, 'h', NULL, ARRAY[$4]::uuid[], ARRAY['V'], ARRAY[1], ARRAY[200]::bigint[], '{}', 't', '{}', 't', NULL)`,
+					[shopId, clerk.id, access, flavors[0].id],
+				)
+				.catch((e: { code: string }) => e);
+			expect({ access, code: (err as { code?: string }).code }).toEqual({ access, code: "ZS403" });
+		}
+	});
+
+	it("caches the catalog per flavor: a new combination of known flavors needs no call; a catalog change drops the cache", async () => {
+		await app.broker.broadcast(INTERNAL_EVENTS.cacheClean("inventory"));
+		catalogCalls.length = 0;
+		await sell([{ flavorId: flavors[0].id, quantity: 1 }, { flavorId: flavors[1].id, quantity: 1 }]);
+		await sell([{ flavorId: flavors[1].id, quantity: 1 }, { flavorId: flavors[2].id, quantity: 1 }]);
+		expect(catalogCalls).toEqual([[flavors[0].id, flavors[1].id], [flavors[2].id]]);
+		await sell([{ flavorId: flavors[2].id, quantity: 1 }, { flavorId: flavors[0].id, quantity: 1 }]);
+		expect(catalogCalls).toHaveLength(2);
+
+		flavors[0].price = 999;
+		await app.broker.broadcast(INTERNAL_EVENTS.cacheClean("inventory"));
+		const sale = await sell([{ flavorId: flavors[0].id, quantity: 1 }]);
+		expect(sale.totalAmount).toBe(999);
+		expect(catalogCalls).toHaveLength(3);
+	});
+});
