@@ -30,6 +30,8 @@ const FV_FORMATS: Record<string, Json> = {
 	uuid: { type: "string", format: "uuid" },
 	url: { type: "string", format: "uri" },
 	date: { type: "string", format: "date-time" },
+	isoDate: { type: "string", format: "date" },
+	isoDateTime: { type: "string", format: "date-time" },
 	boolean: { type: "boolean" },
 	any: {},
 	object: { type: "object" },
