@@ -18,6 +18,7 @@ import { AuthorizationMiddleware } from "./middlewares/authorization.middleware"
 import { AppLogMiddleware } from "./middlewares/app-log.middleware";
 import { metricsOptions } from "./lib/metrics";
 import { AppValidator } from "./lib/validator";
+import { ResponseStatusMiddleware } from "./middlewares/response-status.middleware";
 import { InputScreenMiddleware } from "./middlewares/input-screen.middleware";
 
 export function brokerConfig(cfg: Config, overrides: Partial<BrokerOptions> = {}): BrokerOptions {
@@ -47,6 +48,7 @@ export function brokerConfig(cfg: Config, overrides: Partial<BrokerOptions> = {}
 		// (401/403 before any 422) and never gets a cached answer.
 		internalMiddlewares: false,
 		middlewares: [
+			ResponseStatusMiddleware,
 			AppLogMiddleware,
 			"ActionHook",
 			"Validator",

@@ -39,6 +39,7 @@ export const GoogleLoginMixin: Partial<ServiceSchema> = defineMixin<AuthThis>({
 	actions: {
 		google: {
 			rest: "POST /google",
+			status: 200,
 			auth: "public",
 			rateLimit: "auth",
 			audit: true,

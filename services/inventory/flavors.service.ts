@@ -105,6 +105,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 		archive: {
 			rest: "DELETE /flavors/:flavorId",
+			status: 200,
 			roles: EDITORS,
 			audit: true,
 			summary: "Archive a flavor (soft): it leaves the menu, history keeps it. Answers 200 with the archived flavor",

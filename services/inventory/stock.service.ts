@@ -145,6 +145,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 		expiry: {
 			rest: "POST /stock-items/:itemId/expiry",
+			status: 200,
 			roles: ACTORS,
 			audit: true,
 			summary: "Set the batch's expiry warning window ({ warningDays }) and/or write units off ({ writeOff: true, reason, quantity? }: counts as waste)",
