@@ -9,10 +9,10 @@
 import DbService from "moleculer-db";
 import SqlAdapter from "moleculer-db-adapter-sequelize";
 import type { Service, ServiceSchema } from "moleculer";
-import { type ModelStatic, type Sequelize, type Transaction, UniqueConstraintError, ForeignKeyConstraintError, ValidationError as SequelizeValidationError, DatabaseError } from "sequelize";
+import { type ModelStatic, type Sequelize, type Transaction, ConnectionError, UniqueConstraintError, ForeignKeyConstraintError, ValidationError as SequelizeValidationError, DatabaseError } from "sequelize";
 import { createSequelize } from "../lib/database";
 import { migrateSchema } from "../lib/migrate";
-import { conflict, validationErrors } from "../lib/errors";
+import { conflict, serviceUnavailable, validationErrors } from "../lib/errors";
 import { defineMixin } from "../lib/service";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -77,6 +77,8 @@ export function mapDatabaseError(err: unknown): unknown {
 	if (parent?.code === "23514") {
 		return validationErrors([{ field: checkedField(parent), message: "Value violates a constraint", type: "check" }]);
 	}
+	// The database refusing connections is a dependency failure (503, retry later), not a bug.
+	if (err instanceof ConnectionError) return serviceUnavailable("Database unavailable", "DATABASE_UNAVAILABLE");
 	if (parent?.code?.startsWith("22")) {
 		return validationErrors([{ field: apiField(parent.column, "body"), message: "A value is out of range or malformed", type: "data" }]);
 	}
