@@ -29,6 +29,7 @@ describe("hostile input", () => {
 	});
 	afterAll(async () => app?.stop());
 
+	// Before the fix the 1 MB address blocked the event loop (test and app share it) for hours: the CI job's timeout is the hang detector.
 	it("1: a crafted email is refused at once and /health answers meanwhile", async () => {
 		for (const pairs of [2_000, 500_000]) {
 			const email = "@.".repeat(pairs) + " x";
@@ -37,7 +38,8 @@ describe("hostile input", () => {
 			const health = app.request("GET", "/health").then((r) => ({ status: r.status, ms: Date.now() - started }));
 			const [l, h] = await Promise.all([login, health]);
 			console.log(`email of ${email.length} chars: login ${l.status} in ${Date.now() - started} ms, /health ${h.status} in ${h.ms} ms`);
-			expect(l.status).toBe(422);
+			// One error: once the length check fails, no pattern runs (before the fix, a second error came from the pattern, after seconds).
+			expect([l.status, fields(l)]).toEqual([422, ["email"]]);
 			expect(h.status).toBe(200);
 		}
 		for (const path of ["/api/v1/auth/register", "/api/v1/auth/forgot-password"]) {
