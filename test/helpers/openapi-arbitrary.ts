@@ -110,8 +110,9 @@ export function requestInput(operation: Operation, known: Record<string, string[
 	return hostile.chain((h) => {
 		const pathParams = (op.parameters ?? []).filter((p) => p.in === "path");
 		const queryParams = (op.parameters ?? []).filter((p) => p.in === "query");
+		// No ".." among hostile path values: URL normalisation would turn it into another route, not this operation.
 		const pathArb = fc.tuple(
-			...pathParams.map((p) => (h ? fc.oneof(validValue(p.schema, p.name, known), fc.constantFrom("not-a-uuid", "0", "' OR 1=1 --", "\u0000", "..", "a".repeat(300))) : validValue(p.schema, p.name, known))),
+			...pathParams.map((p) => (h ? fc.oneof(validValue(p.schema, p.name, known), fc.constantFrom("not-a-uuid", "0", "' OR 1=1 --", "\u0000", "a".repeat(300))) : validValue(p.schema, p.name, known))),
 		);
 		const queryArb = fc.tuple(...queryParams.map((p) => fc.option(fieldValue(p.schema, p.name, known, 0, h), { nil: undefined, freq: p.required ? 10 : 2 })));
 		const bodySchema = op.requestBody?.content?.["application/json"]?.schema;
