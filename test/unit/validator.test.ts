@@ -60,3 +60,17 @@ describe("database error fields", () => {
 		expect(apiField(undefined, "id")).toBe("id");
 	});
 });
+
+describe("declared success status", () => {
+	it("is what the OpenAPI document lists, the method's guess otherwise", () => {
+		const { buildOpenApi } = jest.requireActual<typeof import("../../services/gateway/openapi")>("../../services/gateway/openapi");
+		const doc = buildOpenApi(
+			[{ name: "auth", settings: { rest: "/auth" }, actions: { login: { name: "auth.login", rest: "POST /login", status: 200 }, register: { name: "auth.register", rest: "POST /register" }, start: { name: "auth.start", rest: "POST /start", status: [200, 201] } } }],
+			{ version: "1" },
+		) as { paths: Record<string, { post: { responses: Record<string, unknown> } }> };
+		const codes = (path: string) => Object.keys(doc.paths[path].post.responses).filter((c) => /^\d+$/.test(c));
+		expect(codes("/api/v1/auth/login")).toEqual(["200"]);
+		expect(codes("/api/v1/auth/register")).toEqual(["201"]);
+		expect(codes("/api/v1/auth/start")).toEqual(["200", "201"]);
+	});
+});
