@@ -1,7 +1,8 @@
-/** The broker's validator rules (lib/validator.ts) and the database error mapping, without a broker. */
+/** The broker's validator rules (lib/validator.ts), the database error mapping and the documented status, without a broker. */
 import { AppValidator, findControlChars, isCalendarDate, isDateTime, isEmail } from "../../lib/validator";
 import { apiField } from "../../mixins/db.mixin";
 import { email, isoDate, isoDateTime, trimmed } from "../../lib/params";
+import { buildOpenApi } from "../../services/gateway/openapi";
 
 const v = new AppValidator();
 const check = (schema: object, params: object) => v.compile(schema)(params) as true | { field: string; type: string }[];
@@ -63,7 +64,6 @@ describe("database error fields", () => {
 
 describe("declared success status", () => {
 	it("is what the OpenAPI document lists, the method's guess otherwise", () => {
-		const { buildOpenApi } = jest.requireActual<typeof import("../../services/gateway/openapi")>("../../services/gateway/openapi");
 		const doc = buildOpenApi(
 			[{ name: "auth", settings: { rest: "/auth" }, actions: { login: { name: "auth.login", rest: "POST /login", status: 200 }, register: { name: "auth.register", rest: "POST /register" }, start: { name: "auth.start", rest: "POST /start", status: [200, 201] } } }],
 			{ version: "1" },
