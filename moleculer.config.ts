@@ -17,6 +17,9 @@ import type { Config } from "./lib/config";
 import { AuthorizationMiddleware } from "./middlewares/authorization.middleware";
 import { AppLogMiddleware } from "./middlewares/app-log.middleware";
 import { metricsOptions } from "./lib/metrics";
+import { AppValidator } from "./lib/validator";
+import { ResponseStatusMiddleware } from "./middlewares/response-status.middleware";
+import { InputScreenMiddleware } from "./middlewares/input-screen.middleware";
 
 export function brokerConfig(cfg: Config, overrides: Partial<BrokerOptions> = {}): BrokerOptions {
 	return {
@@ -36,9 +39,34 @@ export function brokerConfig(cfg: Config, overrides: Partial<BrokerOptions> = {}
 		heartbeatInterval: Math.max(1, Math.floor(cfg.heartbeatTimeoutSec / 3)),
 		heartbeatTimeout: cfg.heartbeatTimeoutSec,
 		tracking: { enabled: true, shutdownTimeout: 10_000 },
-		validator: true,
+		validator: new AppValidator(),
 		errorHandler: undefined,
-		middlewares: [AuthorizationMiddleware, AppLogMiddleware],
+		// Moleculer wraps the first middleware innermost and appends its own after the
+		// user's (so its Validator and Cacher would run before any role check). The
+		// order is spelled out instead: Authorization wraps the cache, the validator
+		// and the hooks, so a caller who may not call an action learns nothing from it
+		// (401/403 before any 422) and never gets a cached answer.
+		internalMiddlewares: false,
+		middlewares: [
+			ResponseStatusMiddleware,
+			AppLogMiddleware,
+			"ActionHook",
+			"Validator",
+			InputScreenMiddleware,
+			"Bulkhead",
+			"Cacher",
+			AuthorizationMiddleware,
+			"ContextTracker",
+			"CircuitBreaker",
+			"Timeout",
+			"Retry",
+			"Fallback",
+			"ErrorHandler",
+			"Tracing",
+			"Metrics",
+			"Debounce",
+			"Throttle",
+		],
 		metrics: metricsOptions(),
 		...overrides,
 	};

@@ -1,5 +1,32 @@
 /** Action metadata shared by services. */
 
+/** HTTP success statuses an action may declare. */
+export type SuccessStatus = 200 | 201 | 202 | 204 | 207;
+
+/**
+ * The HTTP success status of an action, declared once on its schema (`status: 200`)
+ * and read by both the runtime (middlewares/response-status.middleware.ts) and the OpenAPI document.
+ * A list documents alternatives: the first is the default, the handler sets the
+ * others itself (e.g. `[200, 201]`: 201 only when it created something).
+ * Undeclared, an action answers as the generator guesses: POST 201, DELETE 204, else 200
+ * (handlers that create call `respondCreated`, deletions `respondNoContent`).
+ */
+export type ActionStatus = SuccessStatus | readonly [SuccessStatus, ...SuccessStatus[]];
+
+declare module "moleculer" {
+	interface ActionSchema {
+		status?: ActionStatus;
+	}
+}
+
+/** The statuses an action documents for a REST method: declared, or the generator's guess. */
+export function successStatuses(status: unknown, method: string): number[] {
+	if (typeof status === "number") return [status];
+	if (Array.isArray(status) && status.length) return status.map(Number);
+	const m = method.toLowerCase();
+	return [m === "post" ? 201 : m === "delete" ? 204 : 200];
+}
+
 /** Reads and idempotent actions may be retried on a retryable error (node gone, timeout). */
 export const RETRY_READS = { enabled: true } as const;
 

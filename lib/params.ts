@@ -60,10 +60,15 @@ export const uuid = { type: "uuid" } as const;
 export const email = { type: "email", normalize: true, max: 254 } as const;
 export const password = { type: "string", min: 8, max: 256 } as const;
 export const role = { type: "enum", values: ROLES } as const;
-export const cents = { type: "number", integer: true, min: 0, max: 1_000_000_000_00, convert: true } as const;
+/** The largest amount of money any field accepts, in cents (10^11 = 1 billion in the currency): BIGINT columns, exact in a JS number. */
+export const MAX_CENTS = 100_000_000_000;
+/** Every money field (prices, costs, budgets): integer cents, 0 to MAX_CENTS. */
+export const cents = { type: "number", integer: true, min: 0, max: MAX_CENTS, convert: true } as const;
 export const positiveInt = { type: "number", integer: true, min: 1, max: 1_000_000, convert: true } as const;
-export const isoDate = { type: "string", pattern: /^\d{4}-\d{2}-\d{2}$/, messages: { stringPattern: "The '{field}' field must be a date YYYY-MM-DD." } } as const;
-export const isoDateTime = { type: "string", pattern: /^\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:?\d{2})$/, messages: { stringPattern: "The '{field}' field must be an ISO 8601 date-time." } } as const;
+/** Every date parameter: a real calendar day `YYYY-MM-DD` (rule in lib/validator.ts; 2024-02-30 is 422). */
+export const isoDate = { type: "isoDate" } as const;
+/** Every timestamp parameter: ISO 8601 with a zone, on a real calendar day (lib/validator.ts). */
+export const isoDateTime = { type: "isoDateTime" } as const;
 export const trimmed = (min: number, max: number) => ({ type: "string", trim: true, min, max }) as const;
 
 /** The 14 EU allergens (ARCHITECTURE.md), lowercase. */

@@ -25,10 +25,11 @@ export const AuthorizationMiddleware: Middleware = {
 		return function authorize(ctx: Context<unknown, Meta>) {
 			if (isExternalCall(ctx)) {
 				const user = ctx.meta.user;
+				// Rejected, not thrown: this runs inside the broker's ContextTracker, which loses a synchronous throw's context.
 				if (!user) {
-					if (!isPublic) throw unauthorized();
+					if (!isPublic) return Promise.reject(unauthorized());
 				} else if (roles && !roles.includes(user.role)) {
-					throw forbidden();
+					return Promise.reject(forbidden());
 				}
 			}
 			return next(ctx);

@@ -9,10 +9,10 @@
 import DbService from "moleculer-db";
 import SqlAdapter from "moleculer-db-adapter-sequelize";
 import type { Service, ServiceSchema } from "moleculer";
-import { type ModelStatic, type Sequelize, type Transaction, UniqueConstraintError, ForeignKeyConstraintError, ValidationError as SequelizeValidationError, DatabaseError } from "sequelize";
+import { type ModelStatic, type Sequelize, type Transaction, ConnectionError, UniqueConstraintError, ForeignKeyConstraintError, ValidationError as SequelizeValidationError, DatabaseError } from "sequelize";
 import { createSequelize } from "../lib/database";
 import { migrateSchema } from "../lib/migrate";
-import { conflict, validationErrors } from "../lib/errors";
+import { conflict, serviceUnavailable, validationErrors } from "../lib/errors";
 import { defineMixin } from "../lib/service";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -38,21 +38,49 @@ export interface DbMixinOptions<M extends Models> {
 
 const DISABLED_DB_ACTIONS = { find: false, count: false, list: false, create: false, insert: false, get: false, update: false, remove: false };
 
-/** Turns constraint violations into client errors; anything else stays a (hidden) 500. */
+/**
+ * The API field a constraint names, never the database's own words: an index
+ * expression `lower(name::text)` or a column `factory_id` becomes `name` / `factoryId`.
+ */
+export function apiField(key: string | undefined, fallback: string): string {
+	// Identifiers that are neither a function being called nor a type after `::`.
+	const column = [...String(key ?? "").matchAll(/(::\s*)?\b([a-z_][a-z0-9_]*)\b(\s*\()?/gi)].find((m) => !m[1] && !m[3])?.[2];
+	return column ? column.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()) : fallback;
+}
+
+/** The column a CHECK constraint `<table>_<column>_check` guards (PostgreSQL's default name). */
+function checkedField(parent: { constraint?: string; table?: string }): string {
+	const name = parent.constraint ?? "";
+	const column = parent.table && name.startsWith(`${parent.table}_`) ? name.slice(parent.table.length + 1).replace(/_check$/, "") : undefined;
+	return apiField(column, "body");
+}
+
+/**
+ * Turns constraint violations and data exceptions (SQLSTATE class 22: out of range,
+ * bad encoding, impossible date; all caused by the data sent) into client errors
+ * naming an API field; anything else stays a (hidden) 500. The one place database
+ * errors meet the API: never an index, constraint name or expression in a response.
+ */
 export function mapDatabaseError(err: unknown): unknown {
 	if (err instanceof UniqueConstraintError) {
-		const field = err.errors[0]?.path ?? Object.keys(err.fields ?? {})[0] ?? "id";
+		const field = apiField(err.errors[0]?.path ?? Object.keys(err.fields ?? {})[0], "id");
 		return conflict(`A record with this ${field} already exists`, "ALREADY_EXISTS", { field });
 	}
 	if (err instanceof ForeignKeyConstraintError) {
-		const field = String(err.fields?.[0] ?? err.index ?? "reference");
+		const field = apiField(String(err.fields?.[0] ?? ""), "reference");
 		return validationErrors([{ field, message: "Referenced record does not exist", type: "reference" }]);
 	}
 	if (err instanceof SequelizeValidationError) {
 		return validationErrors(err.errors.map((e) => ({ field: e.path ?? "unknown", message: e.message, type: "invalid" })));
 	}
-	if (err instanceof DatabaseError && (err.parent as { code?: string })?.code === "23514") {
-		return validationErrors([{ field: (err.parent as { constraint?: string }).constraint ?? "unknown", message: "Value violates a constraint", type: "check" }]);
+	const parent = err instanceof DatabaseError ? (err.parent as { code?: string; constraint?: string; table?: string; column?: string }) : undefined;
+	if (parent?.code === "23514") {
+		return validationErrors([{ field: checkedField(parent), message: "Value violates a constraint", type: "check" }]);
+	}
+	// The database refusing connections is a dependency failure (503, retry later), not a bug.
+	if (err instanceof ConnectionError) return serviceUnavailable("Database unavailable", "DATABASE_UNAVAILABLE");
+	if (parent?.code?.startsWith("22")) {
+		return validationErrors([{ field: apiField(parent.column, "body"), message: "A value is out of range or malformed", type: "data" }]);
 	}
 	return err;
 }

@@ -54,7 +54,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		search: {
 			rest: "POST /audit-logs/search",
 			roles: ["ADMIN"],
-			responseStatus: 200,
+			status: 200,
 			summary: "Audit search with the filters in a JSON body (action and target match as substrings)",
 			params: P.auditSearchParams,
 			handler(this: This, ctx: Ctx<P.AuditListParams>) {

@@ -140,7 +140,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			rest: "POST /system/logs/clear",
 			roles: ["ADMIN"],
 			audit: true,
-			responseStatus: 200,
+			status: 200,
 			summary: "Delete application log entries older than `before`; answers the number deleted",
 			params: P.clearLogsParams,
 			async handler(this: This, ctx: Ctx<P.ClearLogsParams>) {

@@ -71,7 +71,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			rest: "DELETE /users/:userId",
 			roles: ["ADMIN"],
 			audit: true,
-			responseStatus: 204,
+			status: 204,
 			summary: "Soft-delete a user: they can no longer sign in; their data stays",
 			params: P.userIdParams,
 			async handler(this: This, ctx: Ctx<P.UserIdParams>) {

@@ -72,6 +72,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 
 		login: {
 			rest: "POST /login",
+			status: 200,
 			auth: "public",
 			rateLimit: "auth",
 			// Sign-ins and failed attempts are part of the audit trail (compliance report).
@@ -97,6 +98,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 
 		refresh: {
 			rest: "POST /refresh",
+			status: 200,
 			auth: "public",
 			audit: true,
 			summary: "Exchange a refresh token for new tokens (rotation; reuse revokes the family)",
@@ -127,6 +129,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 
 		logout: {
 			rest: "POST /logout",
+			status: 204,
 			summary: "Revoke the current access token and its session",
 			audit: true,
 			params: P.logoutParams,
@@ -158,6 +161,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 
 		verify: {
 			rest: "POST /verify",
+			status: 200,
 			auth: "public",
 			summary: "Check an access token: 200 with its subject, or 401 with the reason",
 			params: P.verifyParams,

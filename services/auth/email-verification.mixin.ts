@@ -32,7 +32,7 @@ export const EmailVerificationMixin: Partial<ServiceSchema> = defineMixin<AuthTh
 	actions: {
 		verifyEmail: {
 			rest: "POST /verify-email",
-			responseStatus: 200,
+			status: 200,
 			auth: "public",
 			rateLimit: "auth",
 			audit: true,
@@ -58,7 +58,7 @@ export const EmailVerificationMixin: Partial<ServiceSchema> = defineMixin<AuthTh
 
 		resendVerification: {
 			rest: "POST /resend-verification",
-			responseStatus: 202,
+			status: 202,
 			rateLimit: "auth",
 			audit: true,
 			summary: "Mail a new verification link to the signed-in user's address (once a minute; 409 when already verified)",

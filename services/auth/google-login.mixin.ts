@@ -42,6 +42,7 @@ export const GoogleLoginMixin: Partial<ServiceSchema> = defineMixin<AuthThis>({
 	actions: {
 		google: {
 			rest: "POST /google",
+			status: 200,
 			auth: "public",
 			rateLimit: "auth",
 			audit: true,

@@ -40,6 +40,7 @@ export const PasswordResetMixin: Partial<ServiceSchema> = defineMixin<AuthThis>(
 	actions: {
 		forgotPassword: {
 			rest: "POST /forgot-password",
+			status: 202,
 			auth: "public",
 			rateLimit: "auth",
 			summary: "Mail a password reset link (same answer whether or not the account exists)",
@@ -55,6 +56,7 @@ export const PasswordResetMixin: Partial<ServiceSchema> = defineMixin<AuthThis>(
 
 		resetPassword: {
 			rest: "POST /reset-password",
+			status: 200,
 			auth: "public",
 			rateLimit: "auth",
 			audit: true,

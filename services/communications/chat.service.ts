@@ -83,6 +83,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 		createConversation: {
 			rest: "POST /chat/conversations",
+			status: [200, 201],
 			audit: true,
 			summary: "Start a conversation: DIRECT with one other user (the pair's existing one is returned), or a named GROUP",
 			params: P.createConversationParams,
@@ -187,6 +188,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 		markRead: {
 			rest: "POST /chat/messages/:id/read",
+			status: 200,
 			audit: true,
 			summary: "Mark a message (and every earlier one in its conversation) as read by the caller",
 			params: P.messageIdParams,

@@ -115,6 +115,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 		markAll: {
 			rest: "POST /notifications/mark-all",
+			status: 200,
 			audit: true,
 			summary: "Mark all of the caller's notifications as read",
 			async handler(this: This, ctx: Ctx<Record<string, never>>) {

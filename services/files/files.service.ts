@@ -36,7 +36,7 @@ export default function filesService(): ServiceSchema {
 				rest: multipartRoute("/upload", { maxBytes }),
 				audit: true,
 				summary: `Upload one file (multipart/form-data, one file part). JPEG, PNG, WebP, GIF, PDF, MP4 or WebM by content; 413 above ${maxBytes} bytes or past the storage quota (QUOTA_EXCEEDED), 415 other types, 422 for an image that is unreadable or above IMAGE_MAX_PIXELS`,
-				responseStatus: 201,
+				status: 201,
 				async handler(this: FilesThis, ctx: Ctx<Readable>) {
 					const meta = ctx.meta as typeof ctx.meta & UploadMeta;
 					const row = await storeUpload(this, ctx.params, ctx.meta.user!.id, meta.filename, maxBytes);
@@ -115,7 +115,7 @@ export default function filesService(): ServiceSchema {
 				rest: "DELETE /files/:fileId",
 				params: P.fileIdParams,
 				audit: true,
-				responseStatus: 204,
+				status: 204,
 				summary: "Delete a file and its variants (owner or ADMIN; 403 for EXECUTIVE on others' files, 404 if not visible): soft-deletes the row, removes the bytes",
 				async handler(this: FilesThis, ctx: Ctx<P.FileIdParams>) {
 					const row = await findManageable(this, ctx, ctx.params.fileId);

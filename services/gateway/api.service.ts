@@ -18,6 +18,7 @@ import { packageVersion } from "../../lib/app";
 import { bearerToken, verifyAccessToken } from "../../lib/tokens";
 import type { AuthUser, Meta } from "../../lib/types";
 import { GATEWAY_SERVICE } from "../../middlewares/authorization.middleware";
+import { BODY_NOT_OBJECT } from "../../middlewares/input-screen.middleware";
 import { buildOpenApi } from "./openapi";
 import { clientIp, consume, createRateLimiters, requestIdFor, type RateLimiters } from "./http";
 import { SocketMixin } from "./socket.mixin";
@@ -28,6 +29,7 @@ interface Req extends IncomingMessage {
 	$ctx?: Context<unknown, Meta>;
 	$action?: { name: string; rateLimit?: "auth" };
 	originalUrl?: string;
+	body?: unknown;
 }
 
 interface Methods {
@@ -184,6 +186,8 @@ export default function createApiService(): ServiceSchema {
 				const ip = clientIp(req);
 				ctx.meta.ip = ip;
 				ctx.meta.userAgent = String(req.headers["user-agent"] ?? "").slice(0, 256);
+				// moleculer-web merges an array body into the params as "0", "1", ...: flag it for the input screen (after the role check).
+				if (req.body !== undefined && (typeof req.body !== "object" || req.body === null || Array.isArray(req.body))) (ctx.meta as Record<string, unknown>)[BODY_NOT_OBJECT] = true;
 				const idempotencyKey = req.headers["idempotency-key"];
 				if (typeof idempotencyKey === "string") ctx.meta.idempotencyKey = idempotencyKey.slice(0, 200);
 				if (req.$action?.rateLimit === "auth") await consume(this.limiters.auth, `ip:${ip}`, res);

@@ -4,6 +4,8 @@
  * its fastest-validator params become parameters / request body, and its
  * `auth`/`roles` metadata become security and a note on who may call it.
  */
+import { successStatuses } from "../../lib/actions";
+
 type Json = Record<string, unknown>;
 
 export interface ActionInfo {
@@ -15,7 +17,8 @@ export interface ActionInfo {
 	summary?: string;
 	description?: string;
 	visibility?: string;
-	responseStatus?: number;
+	/** The declared HTTP success status(es) (lib/actions.ts `status`). */
+	status?: unknown;
 }
 
 export interface ServiceInfo {
@@ -30,6 +33,8 @@ const FV_FORMATS: Record<string, Json> = {
 	uuid: { type: "string", format: "uuid" },
 	url: { type: "string", format: "uri" },
 	date: { type: "string", format: "date-time" },
+	isoDate: { type: "string", format: "date" },
+	isoDateTime: { type: "string", format: "date-time" },
 	boolean: { type: "boolean" },
 	any: {},
 	object: { type: "object" },
@@ -139,7 +144,7 @@ export function buildOpenApi(registryServices: readonly object[], info: { versio
 					summary: action.summary ?? action.name,
 					description: [action.description, who(action)].filter(Boolean).join("\n\n"),
 					responses: {
-						[String(action.responseStatus ?? (method === "post" ? 201 : method === "delete" ? 204 : 200))]: { description: "Success" },
+						...Object.fromEntries(successStatuses(action.status, method === "*" ? "post" : method).map((s) => [String(s), { description: "Success" }])),
 						"4XX": ERROR_RESPONSE,
 						"5XX": ERROR_RESPONSE,
 					},

@@ -87,7 +87,7 @@ export async function factoryAnalytics(db: Sequelize, schema: string, input: Ana
 		expiringSoon: {
 			batches: expiring.length,
 			units: expiring.reduce((sum, e) => sum + e.quantity, 0),
-			value: expiring.reduce((sum, e) => sum + e.quantity * e.cost, 0),
+			value: expiring.reduce((sum, e) => sum + e.quantity * n(e.cost), 0),
 			items: expiring.slice(0, 50).map((e) => ({ stockItemId: e.id, batchId: e.batch_id, flavorId: e.flavor_id, quantity: e.quantity, expiryDate: e.expiry_date, warningDays: e.warning_days })),
 		},
 		waste: { units: n(waste.units), value: n(waste.value) },

@@ -14,7 +14,7 @@ import { config } from "../../lib/config";
 import { STRICT, isoDate, type Infer } from "../../lib/params";
 import type { Meta } from "../../lib/types";
 import { defineInventoryModels, type InventoryModels } from "./inventory.model";
-import { assertCalendarDate, today } from "./dates";
+import { today } from "./dates";
 
 const scanParams = { ...STRICT, asOf: { ...isoDate, optional: true } } as const;
 type ScanParams = Infer<typeof scanParams>;
@@ -46,7 +46,6 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			visibility: "public",
 			params: scanParams,
 			async handler(this: This, ctx: Context<ScanParams, Meta>) {
-				assertCalendarDate("asOf", ctx.params.asOf);
 				return this.scan(ctx.params.asOf ?? today(), ctx);
 			},
 		},

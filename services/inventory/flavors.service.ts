@@ -109,6 +109,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 		archive: {
 			rest: "DELETE /flavors/:flavorId",
+			status: 200,
 			roles: STAFF,
 			audit: true,
 			summary: "Archive a flavor (soft): it leaves the menu, history keeps it; restore undoes it. Answers 200 with the archived flavor",
@@ -125,7 +126,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 		restore: {
 			rest: "POST /flavors/:flavorId/restore",
-			responseStatus: 200,
+			status: 200,
 			roles: STAFF,
 			audit: true,
 			summary: "Put an archived flavor back on the menu (same roles as archive); 409 if a live flavor has its name. Answers 200 with the flavor",

@@ -106,11 +106,11 @@ export class Invoice extends Model<InferAttributes<Invoice>, InferCreationAttrib
 }
 
 const uuidPk = { type: DataTypes.UUID, primaryKey: true, defaultValue: DataTypes.UUIDV4 };
-/** BIGINT columns come back from pg as strings; cents always fit a JS number. */
-const bigCents = (field: string) => ({
+/** BIGINT columns come back from pg as strings; cents (at most MAX_CENTS) always fit a JS number exactly. */
+const bigCents = (field: string, defaultValue?: number) => ({
 	type: DataTypes.BIGINT,
 	allowNull: false,
-	defaultValue: 0,
+	defaultValue,
 	get(this: Model) {
 		const raw = this.getDataValue(field) as unknown;
 		return raw === null || raw === undefined ? raw : Number(raw);
@@ -129,7 +129,7 @@ export function defineInventoryModels(db: Sequelize) {
 			name: { type: DataTypes.TEXT, allowNull: false },
 			description: { type: DataTypes.TEXT, allowNull: false, defaultValue: "" },
 			category: { type: DataTypes.TEXT, allowNull: false },
-			price: { type: DataTypes.INTEGER, allowNull: false },
+			price: bigCents("price"),
 			ingredients: textArray(),
 			allergens: textArray(),
 			images: textArray(),
@@ -148,7 +148,7 @@ export function defineInventoryModels(db: Sequelize) {
 			name: { type: DataTypes.TEXT, allowNull: false },
 			location: { type: DataTypes.TEXT, allowNull: false, defaultValue: "" },
 			managerId: { type: DataTypes.UUID, allowNull: true },
-			budgetAllocated: bigCents("budgetAllocated"),
+			budgetAllocated: bigCents("budgetAllocated", 0),
 			status: { type: DataTypes.TEXT, allowNull: false, defaultValue: "ACTIVE" },
 			createdAt: DataTypes.DATE,
 			updatedAt: DataTypes.DATE,
@@ -162,8 +162,8 @@ export function defineInventoryModels(db: Sequelize) {
 		{
 			id: uuidPk,
 			factoryId: { type: DataTypes.UUID, allowNull: false },
-			previousAmount: bigCents("previousAmount"),
-			budgetAllocated: bigCents("budgetAllocated"),
+			previousAmount: bigCents("previousAmount", 0),
+			budgetAllocated: bigCents("budgetAllocated", 0),
 			reason: { type: DataTypes.TEXT, allowNull: false },
 			changedBy: { type: DataTypes.UUID, allowNull: true },
 			createdAt: DataTypes.DATE,
@@ -180,7 +180,7 @@ export function defineInventoryModels(db: Sequelize) {
 			batchId: { type: DataTypes.TEXT, allowNull: false },
 			initialQuantity: { type: DataTypes.INTEGER, allowNull: false },
 			quantity: { type: DataTypes.INTEGER, allowNull: false },
-			cost: { type: DataTypes.INTEGER, allowNull: false },
+			cost: bigCents("cost"),
 			productionDate: { type: DataTypes.DATEONLY, allowNull: false },
 			expiryDate: { type: DataTypes.DATEONLY, allowNull: false },
 			warningDays: { type: DataTypes.INTEGER, allowNull: true },

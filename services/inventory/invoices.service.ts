@@ -18,7 +18,7 @@ import type { EventEnvelope, EventName } from "../../lib/events";
 import type { Meta, Role } from "../../lib/types";
 import { defineInventoryModels, type Invoice, type InventoryModels } from "./inventory.model";
 import { assertActsOn } from "./access";
-import { addDays, assertCalendarDate, today } from "./dates";
+import { addDays, today } from "./dates";
 import { TRANSITIONS, createInvoice, invoiceDetails, invoiceSummary, releaseAllocations } from "./invoicing";
 import * as P from "./invoices.params";
 
@@ -45,7 +45,6 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			params: P.createInvoiceParams,
 			async handler(this: This, ctx: Ctx<P.CreateInvoiceParams>) {
 				const { factoryId, shopId, orderId, items, notes } = ctx.params;
-				assertCalendarDate("dueDate", ctx.params.dueDate);
 				const seen = new Set<string>();
 				items.forEach((item, i) => {
 					if (seen.has(item.flavorId)) throw validationError(`items[${i}].flavorId`, "This flavor is listed twice; give it once with the total quantity.", "duplicate");
@@ -96,7 +95,6 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			params: P.listInvoicesParams,
 			async handler(this: This, ctx: Ctx<P.ListInvoicesParams>) {
 				const { factoryId, shopId, status, dueBefore } = ctx.params;
-				assertCalendarDate("dueBefore", dueBefore);
 				const and: WhereOptions[] = [];
 				const user = ctx.meta.user;
 				if (user?.role === "MANUFACTURER") {

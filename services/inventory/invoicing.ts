@@ -150,7 +150,7 @@ interface LineRow {
 	quantity_ordered: number;
 	quantity_allocated: number;
 	quantity_backordered: number;
-	unit_price: number;
+	unit_price: string;
 	line_total: string;
 	allocations: { stockItemId: string; batchId: string; expiryDate: string; quantity: number; released: boolean }[];
 }
@@ -197,7 +197,7 @@ export async function invoiceDetails(deps: Pick<InvoicingDeps, "db" | "dbSchema"
 			quantityAllocated: l.quantity_allocated,
 			quantityBackordered: l.quantity_backordered,
 			backordered: l.quantity_backordered > 0,
-			unitPrice: l.unit_price,
+			unitPrice: Number(l.unit_price),
 			lineTotal: Number(l.line_total),
 			allocations: l.allocations,
 		})),

@@ -15,7 +15,7 @@ import { config } from "../../lib/config";
 import type { Meta, Role } from "../../lib/types";
 import { defineInventoryModels, type InventoryModels, type StockItem } from "./inventory.model";
 import { assertActsOn, loadActingFactory } from "./access";
-import { assertCalendarDate, today } from "./dates";
+import { today } from "./dates";
 import { moveStock, movementView, stockView } from "./stock";
 import * as P from "./stock.params";
 
@@ -42,8 +42,6 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			params: P.registerParams,
 			async handler(this: This, ctx: Ctx<P.RegisterParams>) {
 				const { factoryId, flavorId, batchId, quantity, cost, productionDate, expiryDate } = ctx.params;
-				assertCalendarDate("productionDate", productionDate);
-				assertCalendarDate("expiryDate", expiryDate);
 				if (expiryDate <= productionDate) throw validationError("expiryDate", "The expiry date must be after the production date.", "dateOrder");
 				const item = await this.transaction(async (t) => {
 					await loadActingFactory(this.models, factoryId, ctx.meta.user, { transaction: t });
@@ -75,7 +73,6 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			async handler(this: This, ctx: Ctx<P.ListParams>) {
 				const { factoryId, flavorId, batchId, expiringBefore, inStock } = ctx.params;
 				await loadActingFactory(this.models, factoryId, ctx.meta.user);
-				assertCalendarDate("expiringBefore", expiringBefore);
 				const where: WhereOptions = { factoryId };
 				if (flavorId) Object.assign(where, { flavorId });
 				if (batchId) Object.assign(where, { batchId });
@@ -111,7 +108,6 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			params: P.updateParams,
 			async handler(this: This, ctx: Ctx<P.UpdateParams>) {
 				const { itemId, quantity, cost, expiryDate, reason } = ctx.params;
-				assertCalendarDate("expiryDate", expiryDate);
 				const item = await this.transaction(async (t) => {
 					const found = await this.loadItem(ctx, itemId, t);
 					if (expiryDate !== undefined && expiryDate <= found.productionDate) throw validationError("expiryDate", "The expiry date must be after the production date.", "dateOrder");
@@ -145,6 +141,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 		expiry: {
 			rest: "POST /stock-items/:itemId/expiry",
+			status: 200,
 			roles: ACTORS,
 			audit: true,
 			summary: "Set the batch's expiry warning window ({ warningDays }) and/or write units off ({ writeOff: true, reason, quantity? }: counts as waste)",

@@ -80,6 +80,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 		sync: {
 			rest: "POST /shops/:shopId/pos-transactions/sync",
+			status: 200,
 			roles: ["CLERK"],
 			audit: true,
 			summary: "Apply sales a terminal recorded offline, in order; per item accepted / duplicate / rejected (replaying a batch changes nothing)",
