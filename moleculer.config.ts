@@ -1,7 +1,8 @@
 /**
  * Broker options from the environment, set on purpose:
- * - one process (no TRANSPORTER) or a cluster over NATS (the `nats` 2.29 client, which
- *   flushes writes at once: no added latency per remote call, moleculer issue 1237),
+ * - one process (no TRANSPORTER) or a cluster over NATS with credentials (lib/transport.ts)
+ *   and proof of origin on every packet between nodes (SERVICE_KEY, middlewares/service-key.middleware.ts);
+ *   the `nats` 2.29 client flushes writes at once: no added latency per remote call, moleculer issue 1237),
  *   JSON serializer (readable on the wire, fast enough: our payloads are small);
  * - NAMESPACE isolates clusters sharing one NATS; HEARTBEAT_TIMEOUT_SEC bounds how long
  *   a killed node is still believed alive (heartbeats every third of it);
@@ -16,13 +17,15 @@ import type { BrokerOptions, Errors } from "moleculer";
 import type { Config } from "./lib/config";
 import { AuthorizationMiddleware } from "./middlewares/authorization.middleware";
 import { AppLogMiddleware } from "./middlewares/app-log.middleware";
+import { ServiceKeyMiddleware } from "./middlewares/service-key.middleware";
+import { transporterOptions } from "./lib/transport";
 import { metricsOptions } from "./lib/metrics";
 
 export function brokerConfig(cfg: Config, overrides: Partial<BrokerOptions> = {}): BrokerOptions {
 	return {
 		namespace: cfg.namespace,
 		nodeID: cfg.nodeId ?? `${os.hostname()}-${(cfg.services ?? ["all"]).join("+")}-${process.pid}`,
-		transporter: cfg.transporter ?? null,
+		transporter: transporterOptions(cfg),
 		serializer: "JSON",
 		cacher: cfg.cacher?.startsWith("redis") ? { type: "Redis", options: { redis: cfg.cacher, prefix: "eislager-cache", ttl: 300 } } : { type: "Memory", options: { ttl: 60, maxParamsLength: 120 } },
 		logger: { type: "Console", options: { level: cfg.logLevel, formatter: "short", colors: process.stdout.isTTY, moduleColors: false } },
@@ -38,7 +41,8 @@ export function brokerConfig(cfg: Config, overrides: Partial<BrokerOptions> = {}
 		tracking: { enabled: true, shutdownTimeout: 10_000 },
 		validator: true,
 		errorHandler: undefined,
-		middlewares: [AuthorizationMiddleware, AppLogMiddleware],
+		// ServiceKey checks other nodes' packets before any context exists (proof of origin, SERVICE_KEY).
+		middlewares: [AuthorizationMiddleware, AppLogMiddleware, ServiceKeyMiddleware(cfg.serviceKey)],
 		metrics: metricsOptions(),
 		...overrides,
 	};

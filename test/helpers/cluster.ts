@@ -95,6 +95,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 		NAMESPACE: namespace,
 		DATABASE_URL: db.url,
 		JWT_SECRET: randomBytes(32).toString("hex"),
+		// Every cluster test runs with proof of origin between nodes (middlewares/service-key.middleware.ts).
+		SERVICE_KEY: randomBytes(32).toString("hex"),
 		RATE_LIMIT_PER_MIN: "1000000",
 		RATE_LIMIT_AUTH_PER_MIN: "1000000",
 		LOG_LEVEL: process.env.CLUSTER_LOG_LEVEL ?? "warn",

@@ -1,0 +1,116 @@
+/**
+ * Trust between services (issue 10): NATS requires credentials, and every call
+ * between nodes carries proof of origin made with SERVICE_KEY.
+ * A private nats-server with authorization runs for this file; gateway and auth
+ * run as their own processes (test/helpers/cluster.ts).
+ */
+import { randomBytes } from "node:crypto";
+import { Client } from "pg";
+import type { ServiceBroker } from "moleculer";
+import { createBroker } from "../../lib/app";
+import { loadConfig } from "../../lib/config";
+import { startCluster, waitUntil, type Cluster } from "../helpers/cluster";
+import { startNatsServer, type NatsServer } from "../helpers/nats";
+import { uniqueEmail } from "../helpers/app";
+
+const USER = "eislager";
+const PASS = randomBytes(12).toString("hex");
+const SERVICE_KEY = randomBytes(32).toString("hex");
+
+let nats: NatsServer;
+let cluster: Cluster;
+const rogues: ServiceBroker[] = [];
+
+function rogueBroker(env: Record<string, string>): ServiceBroker {
+	const broker = createBroker(loadConfig({ ...process.env, ...cluster.env, ...env }), {
+		nodeID: `rogue-${randomBytes(3).toString("hex")}`,
+		logLevel: "fatal",
+		// Fail start() at once instead of retrying the connection forever.
+		transit: { disableReconnect: true },
+	});
+	rogues.push(broker);
+	return broker;
+}
+
+function sees(broker: ServiceBroker, service: string): boolean {
+	return (broker.registry.getServiceList({ onlyAvailable: true }) as { name: string }[]).some((s) => s.name === service);
+}
+
+async function userCount(email: string): Promise<number> {
+	const pg = new Client({ connectionString: cluster.db.url });
+	await pg.connect();
+	try {
+		return (await pg.query<{ n: number }>("SELECT count(*)::int AS n FROM auth.users WHERE email = $1", [email])).rows[0].n;
+	} finally {
+		await pg.end();
+	}
+}
+
+beforeAll(async () => {
+	nats = await startNatsServer({ user: USER, pass: PASS });
+	cluster = await startCluster({
+		nodes: ["gateway", "auth"],
+		env: { TRANSPORTER: `nats://${USER}:${PASS}@127.0.0.1:${nats.port}`, SERVICE_KEY },
+	});
+}, 90_000);
+
+afterAll(async () => {
+	await Promise.all(rogues.map((b) => b.stop().catch(() => undefined)));
+	await cluster?.stop();
+	await nats?.stop();
+});
+
+test("a broker without NATS credentials cannot join", async () => {
+	const rogue = rogueBroker({ TRANSPORTER: nats.url });
+	await expect(rogue.start()).rejects.toThrow(/authorization/i);
+	const nodes = (await cluster.broker.call<{ id: string }[], object>("$node.list", { onlyAvailable: true })).map((n) => n.id);
+	expect(nodes).not.toContain(rogue.nodeID);
+});
+
+test("a broker with wrong NATS credentials cannot join", async () => {
+	const rogue = rogueBroker({ TRANSPORTER: `nats://${USER}:wrong-${PASS}@127.0.0.1:${nats.port}` });
+	await expect(rogue.start()).rejects.toThrow(/authorization/i);
+});
+
+describe("a broker with NATS credentials but without SERVICE_KEY", () => {
+	let rogue: ServiceBroker;
+
+	beforeAll(async () => {
+		rogue = rogueBroker({ SERVICE_KEY: "" });
+		await rogue.start();
+		await waitUntil("the rogue node to see auth.createUser", () => sees(rogue, "auth"));
+	});
+
+	test("cannot call auth.createUser: 401 SERVICE_UNAUTHENTICATED, nothing created, the refusal logged without secrets", async () => {
+		const email = uniqueEmail("rogue-admin");
+		const params = { email, password: "rogue-password-1", name: "Rogue", role: "ADMIN" };
+		await expect(rogue.call("auth.createUser", params)).rejects.toMatchObject({ code: 401, type: "SERVICE_UNAUTHENTICATED" });
+		// Posing as the gateway with an ADMIN user in meta changes nothing.
+		await expect(rogue.call("auth.createUser", params, { meta: { user: { id: randomBytes(16).toString("hex"), role: "ADMIN" } }, caller: "api" } as object)).rejects.toMatchObject({
+			code: 401,
+			type: "SERVICE_UNAUTHENTICATED",
+		});
+		expect(await userCount(email)).toBe(0);
+		const auth = cluster.nodes.find((n) => n.name === "auth")!;
+		await waitUntil("the refusal in the auth node's log", () => auth.output.some((l) => l.includes('Refused a call to "auth.createUser"') && l.includes(rogue.nodeID)));
+		const log = auth.output.join("\n");
+		expect(log).not.toContain(SERVICE_KEY);
+		expect(log).not.toContain(PASS);
+	});
+
+	test("with a wrong SERVICE_KEY it is refused the same way", async () => {
+		const forger = rogueBroker({ SERVICE_KEY: randomBytes(32).toString("hex") });
+		await forger.start();
+		await waitUntil("the forging node to see auth.createUser", () => sees(forger, "auth"));
+		const email = uniqueEmail("forged");
+		await expect(forger.call("auth.createUser", { email, password: "rogue-password-1", name: "Forged", role: "ADMIN" })).rejects.toMatchObject({ code: 401, type: "SERVICE_UNAUTHENTICATED" });
+		expect(await userCount(email)).toBe(0);
+	});
+});
+
+test("the cluster works with both set: an internal call, then calls through the gateway", async () => {
+	const admin = await cluster.createUser("ADMIN");
+	const me = await cluster.request<{ id: string; role: string }>("GET", "/api/v1/auth/me", { token: admin.token });
+	expect(me.status).toBe(200);
+	expect(me.body).toMatchObject({ id: admin.id, role: "ADMIN" });
+});
