@@ -17,7 +17,6 @@
  */
 import type { Middleware, ServiceBroker, Transit } from "moleculer";
 import { Errors } from "moleculer";
-import type { Config } from "../lib/config";
 import { LogThrottle } from "../lib/log-throttle";
 import { PROOF_META, ReplayGuard, signProof, verifyProof, type ProofInput, type ServiceKeys } from "../lib/service-key";
 
@@ -49,7 +48,7 @@ export function refusal(reason: string): Errors.MoleculerClientError {
 	return new Errors.MoleculerClientError(`Call refused: no valid proof of origin (${reason})`, 401, "SERVICE_UNAUTHENTICATED");
 }
 
-export function ServiceKeyMiddleware(keys: Config["serviceKey"]): Middleware {
+export function ServiceKeyMiddleware(keys: { current: string; previous?: string } | undefined): Middleware {
 	if (!keys) return {};
 	const serviceKeys: ServiceKeys = { current: keys.current, previous: keys.previous };
 	const guard = new ReplayGuard();

@@ -3,7 +3,7 @@
  * the pure checks, then two brokers over the in-process Fake transporter.
  */
 import { randomBytes } from "node:crypto";
-import { ServiceBroker } from "moleculer";
+import { ServiceBroker, type Context } from "moleculer";
 import { ReplayGuard, signProof, verifyProof, WINDOW_MS, type ProofInput } from "../../lib/service-key";
 import { ServiceKeyMiddleware } from "../../middlewares/service-key.middleware";
 import { LogThrottle } from "../../lib/log-throttle";
@@ -72,8 +72,8 @@ describe("two brokers over the Fake transporter", () => {
 		server = node("server", { current: KEY, previous: OLD });
 		server.createService({
 			name: "vault",
-			actions: { open: (ctx) => ({ meta: Object.keys(ctx.meta as object) }) },
-			events: { "vault.knock"(ctx) { received.push(String((ctx.params as { who: string }).who)); } },
+			actions: { open: (ctx: Context) => ({ meta: Object.keys(ctx.meta as object) }) },
+			events: { "vault.knock"(ctx: Context) { received.push(String((ctx.params as { who: string }).who)); } },
 		});
 		await server.start();
 	});
