@@ -63,7 +63,7 @@ async function main(): Promise<void> {
 
 	for (const node of nodes) {
 		const childEnv: NodeJS.ProcessEnv = { ...env, SERVICES: node.services.join(",") };
-		if (node.name !== "gateway") childEnv.METRICS_PORT = String(node.port);
+		childEnv.METRICS_PORT = String(node.port);
 		// Own process group: Ctrl-C reaches only this script, which stops the nodes in order.
 		const child = spawn(process.execPath, [START_JS], { env: childEnv, stdio: ["ignore", "pipe", "pipe"], detached: true });
 		prefixLines(node.name, child.stdout!, process.stdout);
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
 			}),
 		);
 		running.push({ name: node.name, child, exited });
-		const where = node.name === "gateway" ? `http://127.0.0.1:${env.PORT || 3000}` : `http://127.0.0.1:${node.port}/health`;
+		const where = `${node.publicPort ? `http://127.0.0.1:${env.PORT || node.publicPort}, ` : ""}http://127.0.0.1:${node.port}/health`;
 		console.info(`cluster: started ${node.name} (pid ${child.pid}, ${where})`);
 	}
 

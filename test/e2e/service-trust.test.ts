@@ -126,3 +126,25 @@ test("the cluster works with both set: an internal call, then calls through the 
 	expect(me.status).toBe(200);
 	expect(me.body).toMatchObject({ id: admin.id, role: "ADMIN" });
 });
+
+describe("metrics and readiness are operator data", () => {
+	test("the public port answers /health with only ok, and has no /metrics or /ready", async () => {
+		const health = await cluster.request("GET", "/health");
+		expect(health.status).toBe(200);
+		expect(health.body).toEqual({ status: "ok" });
+		for (const path of ["/metrics", "/ready"]) {
+			const res = await cluster.request("GET", path);
+			expect({ path, status: res.status }).toEqual({ path, status: 404 });
+		}
+	});
+
+	test("the gateway node serves them on its operator port (METRICS_PORT)", async () => {
+		const gateway = cluster.nodes.find((n) => n.name === "gateway")!;
+		const metrics = await fetch(`http://127.0.0.1:${gateway.port}/metrics`);
+		expect(metrics.status).toBe(200);
+		expect(await metrics.text()).toMatch(/moleculer_request_total\{[^}]*action="api\.health"/);
+		const ready = await fetch(`http://127.0.0.1:${gateway.port}/ready`);
+		expect(ready.status).toBe(200);
+		expect(await ready.json()).toMatchObject({ ready: true, checks: { transporter: { ok: true } } });
+	});
+});
