@@ -65,7 +65,7 @@ describe("InboundGate", () => {
 	const gate = new InboundGate({ events: ["PURCHASE_ORDER_CREATED"], keys: [KEY, OLD] }, broker, logger);
 	let offset = 0;
 	const message = (value: string | null, signature?: string): KafkaMessage =>
-		({ key: null, value: value === null ? null : Buffer.from(value), headers: signature ? { "eislager-signature": Buffer.from(signature) } : {}, offset: String(offset++), timestamp: "0", attributes: 0, size: 0 }) as KafkaMessage;
+		({ key: null, value: value === null ? null : Buffer.from(value), headers: signature ? { "eislager-signature": Buffer.from(signature) } : {}, offset: String(offset++), timestamp: "0", attributes: 0 }) as KafkaMessage;
 	const rejected = (reason: string) => (broker.metrics.getMetric(APP_METRICS.inboundRejected)?.get({ reason })?.value as number | undefined) ?? 0;
 
 	beforeAll(() => registerAppMetrics(broker));
