@@ -3,6 +3,7 @@
  * the pure checks, then two brokers over the in-process Fake transporter.
  */
 import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
 import { ServiceBroker, type Context } from "moleculer";
 import { ReplayGuard, signProof, verifyProof, WINDOW_MS, type ProofInput } from "../../lib/service-key";
 import { ServiceKeyMiddleware } from "../../middlewares/service-key.middleware";
@@ -72,7 +73,15 @@ describe("two brokers over the Fake transporter", () => {
 		server = node("server", { current: KEY, previous: OLD });
 		server.createService({
 			name: "vault",
-			actions: { open: (ctx: Context) => ({ meta: Object.keys(ctx.meta as object) }) },
+			actions: {
+				open: (ctx: Context) => ({ meta: Object.keys(ctx.meta as object) }),
+				// A streamed request: every chunk is its own packet with its own proof.
+				upload: async (ctx: Context) => {
+					let bytes = 0;
+					for await (const chunk of ctx.params as Readable) bytes += (chunk as Buffer).length;
+					return { bytes };
+				},
+			},
 			events: { "vault.knock"(ctx: Context) { received.push(String((ctx.params as { who: string }).who)); } },
 		});
 		await server.start();
@@ -91,6 +100,12 @@ describe("two brokers over the Fake transporter", () => {
 		await expect(good.call("vault.open")).resolves.toEqual({ meta: [] });
 		const rotating = await client("rotating", { current: OLD });
 		await expect(rotating.call("vault.open")).resolves.toEqual({ meta: [] });
+	});
+
+	test("a streamed request passes chunk by chunk", async () => {
+		const good = await client("good-stream", { current: KEY });
+		const chunks = Array.from({ length: 5 }, () => randomBytes(100_000));
+		await expect(good.call("vault.upload", Readable.from(chunks))).resolves.toEqual({ bytes: 500_000 });
 	});
 
 	test("a node without the key or with another key is refused with 401 SERVICE_UNAUTHENTICATED", async () => {
