@@ -36,12 +36,17 @@ interface PacketLike {
 }
 
 type Publish = (packet: PacketLike) => Promise<unknown>;
-type MessageHandler = (cmd: string, packet: PacketLike) => Promise<boolean> | boolean;
+type MessageHandler = (cmd: string, packet: PacketLike) => Promise<boolean>;
 
 const SIGNED = new Set(["REQ", "EVENT"]);
 
 function packetFacts(kind: string, payload: Payload, target: string): ProofInput {
 	return { kind, name: (kind === "REQ" ? payload.action : payload.event) ?? "", id: payload.id ?? "", seq: payload.seq, target };
+}
+
+/** Names from the packet are the sender's claim: keep log lines to one line of harmless characters. */
+function printable(value: unknown): string {
+	return String(value).slice(0, 100).replace(/[^\w.$:@/-]/g, "?");
 }
 
 export function refusal(reason: string): Errors.MoleculerClientError {
@@ -73,7 +78,8 @@ export function ServiceKeyMiddleware(keys: { current: string; previous?: string 
 		transitMessageHandler(next: MessageHandler): MessageHandler {
 			return (cmd, packet) => {
 				const payload = packet?.payload;
-				if (!SIGNED.has(cmd) || !payload || payload.sender === broker.nodeID) return next(cmd, packet);
+				// Even "our own" packets: the sender field is the packet's claim, not a fact.
+				if (!SIGNED.has(cmd) || !payload) return next(cmd, packet);
 				const meta = payload.meta ?? {};
 				const proof = meta[PROOF_META];
 				// Addressed to this node, or to no node in particular (either way, once per node).
@@ -83,8 +89,8 @@ export function ServiceKeyMiddleware(keys: { current: string; previous?: string 
 					delete meta[PROOF_META];
 					return next(cmd, packet);
 				}
-				const name = (cmd === "REQ" ? payload.action : payload.event) ?? "?";
-				const sender = String(payload.sender ?? "?").slice(0, 100);
+				const name = printable((cmd === "REQ" ? payload.action : payload.event) ?? "?");
+				const sender = printable(payload.sender ?? "?");
 				throttle.run(`${sender}|${failure}`, (suppressed) =>
 					broker.logger.warn(`Refused ${cmd === "REQ" ? "a call to" : "the event"} "${name}" from node "${sender}": ${failure} proof of origin${suppressed ? ` (${suppressed} more refused in the last minute)` : ""}`),
 				);
@@ -92,7 +98,8 @@ export function ServiceKeyMiddleware(keys: { current: string; previous?: string 
 					const transit = broker.transit as Transit & { sendResponse(nodeID: string, id: string, meta: object, data: unknown, err: Error): Promise<void> };
 					return transit.sendResponse(payload.sender, payload.id, {}, null, refusal(failure)).then(() => true);
 				}
-				return true;
+				// Handled (dropped): a transporter must not redeliver it.
+				return Promise.resolve(true);
 			};
 		},
 	};

@@ -61,6 +61,7 @@ describe("two brokers over the Fake transporter", () => {
 	const brokers: ServiceBroker[] = [];
 	const namespace = `sk-${randomBytes(4).toString("hex")}`;
 	const received: string[] = [];
+	let opened = 0;
 
 	function node(id: string, keys: { current: string; previous?: string } | undefined): ServiceBroker {
 		const broker = new ServiceBroker({ namespace, nodeID: id, transporter: "Fake", logLevel: "fatal", middlewares: [ServiceKeyMiddleware(keys)] });
@@ -74,7 +75,10 @@ describe("two brokers over the Fake transporter", () => {
 		server.createService({
 			name: "vault",
 			actions: {
-				open: (ctx: Context) => ({ meta: Object.keys(ctx.meta as object) }),
+				open: (ctx: Context) => {
+					opened++;
+					return { meta: Object.keys(ctx.meta as object) };
+				},
 				// A streamed request: every chunk is its own packet with its own proof.
 				upload: async (ctx: Context) => {
 					let bytes = 0;
@@ -113,6 +117,25 @@ describe("two brokers over the Fake transporter", () => {
 		await expect(keyless.call("vault.open")).rejects.toMatchObject({ code: 401, type: "SERVICE_UNAUTHENTICATED" });
 		const forger = await client("forger", { current: "f".repeat(40) });
 		await expect(forger.call("vault.open")).rejects.toMatchObject({ code: 401, type: "SERVICE_UNAUTHENTICATED" });
+	});
+
+	test("an unsigned request posing as the receiving node itself is refused too", async () => {
+		// Rewrites the sender field of every outgoing packet to the server's own node id.
+		const spoofSender = {
+			transporterSend: (next: (topic: string, data: Buffer, meta: unknown) => Promise<void>) => (topic: string, data: Buffer, meta: unknown) => {
+				const packet = JSON.parse(data.toString()) as { sender: string };
+				if (topic.includes(".REQ.")) packet.sender = "server";
+				return next(topic, Buffer.from(JSON.stringify(packet)), meta);
+			},
+		};
+		const spoofer = new ServiceBroker({ namespace, nodeID: "spoofer", transporter: "Fake", logLevel: "fatal", middlewares: [spoofSender as never] });
+		brokers.push(spoofer);
+		await spoofer.start();
+		await spoofer.waitForServices("vault", 5000);
+		const before = opened;
+		// The refusal goes to the claimed sender, so the spoofer only sees its own timeout.
+		await expect(spoofer.call("vault.open", {}, { timeout: 500 })).rejects.toMatchObject({ type: "REQUEST_TIMEOUT" });
+		expect(opened).toBe(before);
 	});
 
 	test("events: a signed one is handled, an unsigned one dropped", async () => {
