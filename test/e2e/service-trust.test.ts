@@ -4,12 +4,14 @@
  * A private nats-server with authorization runs for this file; gateway and auth
  * run as their own processes (test/helpers/cluster.ts).
  */
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import os from "node:os";
 import { Client } from "pg";
 import type { ServiceBroker } from "moleculer";
 import { createBroker } from "../../lib/app";
 import { loadConfig } from "../../lib/config";
-import { startCluster, waitUntil, type Cluster } from "../helpers/cluster";
+import { START_JS, startCluster, waitUntil, type Cluster } from "../helpers/cluster";
 import { startNatsServer, type NatsServer } from "../helpers/nats";
 import { uniqueEmail } from "../helpers/app";
 
@@ -147,4 +149,26 @@ describe("metrics and readiness are operator data", () => {
 		expect(ready.status).toBe(200);
 		expect(await ready.json()).toMatchObject({ ready: true, checks: { transporter: { ok: true } } });
 	});
+});
+
+test("a token in TRANSPORTER (nats://<token>@host) is presented as a NATS token", async () => {
+	const token = randomBytes(16).toString("hex");
+	const tokenServer = await startNatsServer({ token });
+	try {
+		const broker = rogueBroker({ TRANSPORTER: `nats://${token}@127.0.0.1:${tokenServer.port}`, NAMESPACE: `tok-${randomBytes(3).toString("hex")}` });
+		await broker.start();
+		expect(broker.transit?.connected).toBe(true);
+		await broker.stop();
+		const { error } = await refusedConnection(`nats://wrong-${token}@127.0.0.1:${tokenServer.port}`);
+		expect(error).toMatch(/authorization violation/i);
+	} finally {
+		await tokenServer.stop();
+	}
+});
+
+test("in production, a TRANSPORTER without SERVICE_KEY stops start-up with one line", () => {
+	const env: Record<string, string> = { PATH: process.env.PATH ?? "", NODE_ENV: "production", TRANSPORTER: `nats://${USER}:${PASS}@127.0.0.1:${nats.port}`, JWT_SECRET: randomBytes(32).toString("hex"), SERVICES: "auth" };
+	const res = spawnSync(process.execPath, [START_JS], { cwd: os.tmpdir(), env, encoding: "utf8", timeout: 30_000 });
+	expect(res.status).toBe(1);
+	expect(res.stderr.trim().split("\n")).toEqual(["Invalid configuration: SERVICE_KEY is required when NODE_ENV=production and TRANSPORTER is set"]);
 });
