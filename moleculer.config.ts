@@ -1,8 +1,7 @@
 /**
  * Broker options from the environment, set on purpose:
- * - one process (no TRANSPORTER) or a cluster over NATS with credentials (lib/transport.ts)
- *   and proof of origin on every packet between nodes (SERVICE_KEY, middlewares/service-key.middleware.ts);
- *   the `nats` 2.29 client flushes writes at once: no added latency per remote call, moleculer issue 1237),
+ * - one process (no TRANSPORTER) or a cluster over NATS (the `nats` 2.29 client, which
+ *   flushes writes at once: no added latency per remote call, moleculer issue 1237),
  *   JSON serializer (readable on the wire, fast enough: our payloads are small);
  * - NAMESPACE isolates clusters sharing one NATS; HEARTBEAT_TIMEOUT_SEC bounds how long
  *   a killed node is still believed alive (heartbeats every third of it);
@@ -25,6 +24,7 @@ export function brokerConfig(cfg: Config, overrides: Partial<BrokerOptions> = {}
 	return {
 		namespace: cfg.namespace,
 		nodeID: cfg.nodeId ?? `${os.hostname()}-${(cfg.services ?? ["all"]).join("+")}-${process.pid}`,
+		// NATS credentials from TRANSPORTER or NATS_CREDENTIALS (lib/transport.ts).
 		transporter: transporterOptions(cfg),
 		serializer: "JSON",
 		cacher: cfg.cacher?.startsWith("redis") ? { type: "Redis", options: { redis: cfg.cacher, prefix: "eislager-cache", ttl: 300 } } : { type: "Memory", options: { ttl: 60, maxParamsLength: 120 } },
