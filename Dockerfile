@@ -29,12 +29,12 @@ COPY --from=build /app/dist ./dist
 # place the app needs (mount a volume there for the communications/files nodes).
 USER node
 
-# The gateway serves /health on PORT (3000); every other node on its METRICS_PORT.
+# Every node serves /health on its operator port METRICS_PORT (gateway 3009; one process: 3009 too).
 # node:20-slim has no curl, so Node's own fetch does the check.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
-  CMD node -e "const p=process.env.METRICS_PORT||process.env.PORT||3000;fetch('http://127.0.0.1:'+p+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+  CMD node -e "const p=process.env.METRICS_PORT||3009;fetch('http://127.0.0.1:'+p+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 
-# Ports: 3000 gateway; 3001-3008 the /health, /ready, /metrics port of the other nodes.
+# Ports: 3000 the gateway's public API; 3001-3009 the operator port (/health, /ready, /metrics) of each node.
 EXPOSE 3000
 STOPSIGNAL SIGTERM
 CMD ["node", "dist/bin/start.js"]

@@ -16,6 +16,8 @@ import type { BrokerOptions, Errors } from "moleculer";
 import type { Config } from "./lib/config";
 import { AuthorizationMiddleware } from "./middlewares/authorization.middleware";
 import { AppLogMiddleware } from "./middlewares/app-log.middleware";
+import { ServiceKeyMiddleware } from "./middlewares/service-key.middleware";
+import { transporterOptions } from "./lib/transport";
 import { metricsOptions } from "./lib/metrics";
 import { AppValidator } from "./lib/validator";
 import { ResponseStatusMiddleware } from "./middlewares/response-status.middleware";
@@ -25,7 +27,8 @@ export function brokerConfig(cfg: Config, overrides: Partial<BrokerOptions> = {}
 	return {
 		namespace: cfg.namespace,
 		nodeID: cfg.nodeId ?? `${os.hostname()}-${(cfg.services ?? ["all"]).join("+")}-${process.pid}`,
-		transporter: cfg.transporter ?? null,
+		// NATS credentials from TRANSPORTER or NATS_CREDENTIALS (lib/transport.ts).
+		transporter: transporterOptions(cfg),
 		serializer: "JSON",
 		cacher: cfg.cacher?.startsWith("redis") ? { type: "Redis", options: { redis: cfg.cacher, prefix: "eislager-cache", ttl: 300 } } : { type: "Memory", options: { ttl: 60, maxParamsLength: 120 } },
 		logger: { type: "Console", options: { level: cfg.logLevel, formatter: "short", colors: process.stdout.isTTY, moduleColors: false } },
@@ -66,6 +69,8 @@ export function brokerConfig(cfg: Config, overrides: Partial<BrokerOptions> = {}
 			"Metrics",
 			"Debounce",
 			"Throttle",
+			// Checks other nodes' packets before any context exists (proof of origin, SERVICE_KEY).
+			ServiceKeyMiddleware(cfg.serviceKey),
 		],
 		metrics: metricsOptions(),
 		...overrides,

@@ -2,8 +2,8 @@
  * `npm start`: the whole backend in one process (or one cluster node with SERVICES=...,
  * or `npm run start:node -- <node>`, the same as SERVICES=<node>).
  * Without DATABASE_URL an embedded PostgreSQL is started under ./.data.
- * A node without the gateway serves /health, /ready and /metrics on its port from
- * lib/topology.ts (METRICS_PORT overrides); the gateway serves them on PORT.
+ * Every node serves /health, /ready and /metrics on its operator port from lib/topology.ts
+ * (METRICS_PORT overrides); the gateway's public PORT answers only a bare /health.
  */
 import path from "node:path";
 import { ConfigError, loadConfig, setConfig } from "../lib/config";
@@ -19,10 +19,10 @@ function applyArgv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 	return arg ? { ...env, SERVICES: arg } : env;
 }
 
-/** The health port: METRICS_PORT, else the node's documented port; none where the gateway serves them. */
+/** The operator port: METRICS_PORT, else the node's documented port (one process: the gateway's). */
 function healthPort(services: string[] | undefined, metricsPort: number | undefined): number | undefined {
 	if (metricsPort !== undefined) return metricsPort;
-	if (!services || services.includes("gateway")) return undefined;
+	if (!services) return nodeSpec("gateway")?.port;
 	return services.length === 1 ? nodeSpec(services[0])?.port : undefined;
 }
 

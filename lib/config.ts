@@ -4,6 +4,8 @@
  * variable; bin/start.ts prints that one line and exits.
  */
 import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import { EVENT_NAMES, type EventName } from "./events";
 
 export class ConfigError extends Error {
 	constructor(
@@ -26,6 +28,9 @@ export const ENV_VARS = [
 	"DB_POOL_MAX",
 	"REDIS_URL",
 	"TRANSPORTER",
+	"NATS_CREDENTIALS",
+	"SERVICE_KEY",
+	"SERVICE_KEY_PREVIOUS",
 	"CACHER",
 	"NODE_ID",
 	"NAMESPACE",
@@ -33,9 +38,13 @@ export const ENV_VARS = [
 	"REQUEST_TIMEOUT_MS",
 	"KAFKA_BROKERS",
 	"KAFKA_CLIENT_ID",
+	"KAFKA_INBOUND_EVENTS",
+	"KAFKA_INBOUND_KEY",
+	"KAFKA_INBOUND_KEY_PREVIOUS",
 	"OUTBOX_RETENTION_DAYS",
 	"SERVICES",
 	"JWT_SECRET",
+	"JWT_SECRET_PREVIOUS",
 	"JWT_ACCESS_TTL",
 	"JWT_REFRESH_TTL",
 	"BOOTSTRAP_ADMIN_EMAIL",
@@ -74,6 +83,10 @@ export interface Config {
 	dbPoolMax: number;
 	redisUrl: string | undefined;
 	transporter: string | undefined;
+	/** Path of a NATS creds file or nkey seed file (lib/transport.ts). */
+	natsCredentials: string | undefined;
+	/** Proof of origin on broker calls between nodes (lib/service-key.ts); previous: still accepted during a rotation. */
+	serviceKey: { current: string; previous: string | undefined } | undefined;
 	cacher: string | undefined;
 	nodeId: string | undefined;
 	/** Moleculer namespace: nodes only see nodes of the same namespace on one transporter. */
@@ -83,9 +96,11 @@ export interface Config {
 	requestTimeoutMs: number;
 	kafkaBrokers: string[];
 	kafkaClientId: string;
+	/** Events accepted from Kafka producers outside the cluster (none: inbound off), and the HMAC keys they are signed with. */
+	kafkaInbound: { events: EventName[]; key: string | undefined; previousKey: string | undefined };
 	outboxRetentionDays: number;
 	services: string[] | undefined;
-	jwt: { secret: string; secretGenerated: boolean; accessTtlSec: number; refreshTtlSec: number; issuer: string; audience: string };
+	jwt: { secret: string; previousSecret: string | undefined; secretGenerated: boolean; accessTtlSec: number; refreshTtlSec: number; issuer: string; audience: string };
 	bootstrapAdmin: { email: string; password: string } | undefined;
 	smtpUrl: string | undefined;
 	mailFrom: string;
@@ -153,6 +168,42 @@ function list(raw: string | undefined): string[] {
 		.filter(Boolean);
 }
 
+/** A shared secret: unset, or at least 32 characters. */
+function secret(env: Env, name: EnvVar): string | undefined {
+	const value = env[name] || undefined;
+	if (value !== undefined && value.length < 32) throw new ConfigError(name, "must be at least 32 characters");
+	return value;
+}
+
+function natsCredentials(env: Env, transporter: string | undefined): string | undefined {
+	const file = env.NATS_CREDENTIALS?.trim() || undefined;
+	if (!file) return undefined;
+	if (!transporter?.startsWith("nats://")) throw new ConfigError("NATS_CREDENTIALS", "needs a nats:// TRANSPORTER");
+	if (!fs.existsSync(file)) throw new ConfigError("NATS_CREDENTIALS", `names no readable file ("${file}")`);
+	return file;
+}
+
+function serviceKey(env: Env, nodeEnv: string, transporter: string | undefined): Config["serviceKey"] {
+	const current = secret(env, "SERVICE_KEY");
+	const previous = secret(env, "SERVICE_KEY_PREVIOUS");
+	// Without a key every node would trust any process that reaches the transporter.
+	if (nodeEnv === "production" && transporter && !current) throw new ConfigError("SERVICE_KEY", "is required when NODE_ENV=production and TRANSPORTER is set");
+	if (previous && !current) throw new ConfigError("SERVICE_KEY_PREVIOUS", "needs SERVICE_KEY (the new key) beside it");
+	return current ? { current, previous } : undefined;
+}
+
+function kafkaInbound(env: Env): Config["kafkaInbound"] {
+	const events = list(env.KAFKA_INBOUND_EVENTS);
+	for (const name of events) {
+		if (!(EVENT_NAMES as string[]).includes(name)) throw new ConfigError("KAFKA_INBOUND_EVENTS", `has an unknown event type "${name}" (known: ${EVENT_NAMES.join(", ")})`);
+	}
+	const key = secret(env, "KAFKA_INBOUND_KEY");
+	const previousKey = secret(env, "KAFKA_INBOUND_KEY_PREVIOUS");
+	if (events.length && !key) throw new ConfigError("KAFKA_INBOUND_KEY", "is required when KAFKA_INBOUND_EVENTS is set (inbound messages must be signed)");
+	if (previousKey && !key) throw new ConfigError("KAFKA_INBOUND_KEY_PREVIOUS", "needs KAFKA_INBOUND_KEY (the new key) beside it");
+	return { events: events as EventName[], key, previousKey };
+}
+
 function namespace(env: Env): string {
 	const raw = env.NAMESPACE?.trim() || "eislager";
 	if (!/^[\w-]{1,64}$/.test(raw)) throw new ConfigError("NAMESPACE", `must be letters, digits, _ or - (at most 64), got "${raw}"`);
@@ -170,6 +221,8 @@ export function loadConfig(env: Env = process.env): Config {
 	// Every node verifies tokens locally, so a cluster must share one secret.
 	if (env.TRANSPORTER && !jwtSecret) throw new ConfigError("JWT_SECRET", "is required when TRANSPORTER is set (all nodes must share it)");
 	if (jwtSecret !== undefined && jwtSecret.length < 32) throw new ConfigError("JWT_SECRET", "must be at least 32 characters");
+	const jwtPrevious = secret(env, "JWT_SECRET_PREVIOUS");
+	if (jwtPrevious && !jwtSecret) throw new ConfigError("JWT_SECRET_PREVIOUS", "needs JWT_SECRET (the new secret) beside it");
 
 	// Empty means unset, as for every variable (compose passes optional ones through empty).
 	const adminEmail = env.BOOTSTRAP_ADMIN_EMAIL?.trim() || undefined;
@@ -213,6 +266,8 @@ export function loadConfig(env: Env = process.env): Config {
 		dbPoolMax: int(env, "DB_POOL_MAX", 5, 1, 200),
 		redisUrl: url(env, "REDIS_URL", ["redis", "rediss"]),
 		transporter,
+		natsCredentials: natsCredentials(env, transporter),
+		serviceKey: serviceKey(env, nodeEnv, transporter),
 		cacher,
 		nodeId: env.NODE_ID?.trim() || undefined,
 		namespace: namespace(env),
@@ -220,10 +275,12 @@ export function loadConfig(env: Env = process.env): Config {
 		requestTimeoutMs: int(env, "REQUEST_TIMEOUT_MS", 10_000, 100, 600_000),
 		kafkaBrokers,
 		kafkaClientId: env.KAFKA_CLIENT_ID?.trim() || "eislager",
+		kafkaInbound: kafkaInbound(env),
 		outboxRetentionDays: int(env, "OUTBOX_RETENTION_DAYS", 7, 1, 3650),
 		services: env.SERVICES ? list(env.SERVICES) : undefined,
 		jwt: {
 			secret: jwtSecret ?? randomBytes(48).toString("base64url"),
+			previousSecret: jwtPrevious,
 			secretGenerated: !jwtSecret,
 			accessTtlSec: env.JWT_ACCESS_TTL ? parseDuration("JWT_ACCESS_TTL", env.JWT_ACCESS_TTL) : 15 * 60,
 			refreshTtlSec: env.JWT_REFRESH_TTL ? parseDuration("JWT_REFRESH_TTL", env.JWT_REFRESH_TTL) : 30 * 86400,

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Context, ServiceBroker } from "moleculer";
-import type { Role } from "./types";
+import { ROLES, type Role } from "./types";
 
 export type PaymentMethod = "CASH" | "CARD" | "MOBILE";
 
@@ -105,6 +105,71 @@ export const EVENT_CATALOG: { readonly [K in EventName]: CatalogEntry } = {
 };
 
 export const EVENT_NAMES = Object.keys(EVENT_CATALOG) as EventName[];
+
+// Payload schemas (fastest-validator): what a producer outside the cluster must send for an
+// event the kafka-bridge accepts (KAFKA_INBOUND_EVENTS). Strict: an unknown field is refused.
+const id = { type: "uuid" } as const;
+const nullableId = { type: "uuid", nullable: true } as const;
+const text = (max: number) => ({ type: "string", max }) as const;
+const timestamp = { type: "string", min: 10, max: 40 } as const;
+const count = { type: "number", integer: true, min: 0, max: 1_000_000_000 } as const;
+const positive = { type: "number", integer: true, min: 1, max: 1_000_000_000 } as const;
+const money = { type: "number", integer: true, min: 0, max: Number.MAX_SAFE_INTEGER } as const;
+const signedMoney = { type: "number", integer: true, min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER } as const;
+const roleRule = { type: "enum", values: ROLES } as const;
+const strict = { $$strict: true } as const;
+const list = <T>(items: T, max = 1000) => ({ type: "array", items, min: 1, max }) as const;
+
+export const EVENT_PAYLOAD_SCHEMAS: { readonly [K in EventName]: Record<string, unknown> } = {
+	SALE_COMPLETED: {
+		...strict,
+		transactionId: id,
+		shopId: id,
+		clerkId: id,
+		patronId: nullableId,
+		items: list({ type: "object", strict: true, props: { flavorId: id, quantity: positive, unitPrice: money, lineTotal: money } }),
+		totalAmount: money,
+		paymentMethod: { type: "enum", values: ["CASH", "CARD", "MOBILE"] },
+		createdAt: timestamp,
+	},
+	PURCHASE_ORDER_CREATED: {
+		...strict,
+		orderId: id,
+		shopId: id,
+		factoryId: id,
+		items: list({ type: "object", strict: true, props: { flavorId: id, quantity: positive } }),
+		requestedBy: id,
+		createdAt: timestamp,
+	},
+	INVENTORY_LOW: { ...strict, shopId: id, flavorId: id, quantity: count, reorderThreshold: count },
+	REVIEW_SUBMITTED: { ...strict, reviewId: id, shopId: id, patronId: id, rating: { type: "number", integer: true, min: 1, max: 5 }, comment: { ...text(5000), nullable: true } },
+	STOCK_REGISTERED: { ...strict, stockItemId: id, factoryId: id, flavorId: id, batchId: text(64), quantity: count, cost: money, productionDate: timestamp, expiryDate: timestamp },
+	INVOICE_GENERATED: { ...strict, invoiceId: id, orderId: nullableId, factoryId: id, shopId: id, totalAmount: money, status: text(20), dueDate: timestamp },
+	EXPIRY_WARNING: {
+		...strict,
+		stockItemId: id,
+		factoryId: id,
+		flavorId: id,
+		batchId: text(64),
+		quantity: count,
+		expiryDate: timestamp,
+		warningDays: { type: "number", integer: true, min: 0, max: 365 },
+		managerId: nullableId,
+	},
+	BUDGET_ALLOCATION_UPDATED: { ...strict, factoryId: id, previousAmount: signedMoney, budgetAllocated: signedMoney, reason: text(500), changedBy: nullableId },
+	USER_LOGIN: { ...strict, userId: id, role: roleRule, method: { type: "enum", values: ["password", "google"] }, ip: { ...text(64), nullable: true } },
+	USER_ROLE_CHANGED: { ...strict, userId: id, previousRole: roleRule, role: roleRule, changedBy: nullableId },
+	MESSAGE_RECEIVED: {
+		...strict,
+		messageId: id,
+		conversationId: id,
+		senderId: id,
+		recipientIds: { type: "array", items: id, max: 1000 },
+		messageType: { type: "enum", values: ["TEXT", "IMAGE", "FILE"] },
+		createdAt: timestamp,
+	},
+	NOTIFICATION_SENT: { ...strict, notificationId: id, userId: id, type: text(64), message: text(2000) },
+};
 
 export function eventByTopic(topic: string): EventName | undefined {
 	return EVENT_NAMES.find((name) => EVENT_CATALOG[name].topic === topic);

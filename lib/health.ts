@@ -4,9 +4,10 @@
  * transporter, plus checks a service contributes with a `readinessChecks()`
  * method, e.g. the kafka-bridge's Kafka link) and `/metrics` (Prometheus text).
  *
- * A cluster node serves them on its own port (lib/topology.ts, METRICS_PORT
- * overrides) through `startHealthServer`; the gateway serves the same answers
- * on its public port through `healthAliases()`.
+ * Every node, the gateway included, serves them on its operator port
+ * (lib/topology.ts, METRICS_PORT overrides) through `startHealthServer`: they are
+ * operator data (dependency errors, per-action counters, host facts), never
+ * served on the public port, whose /health says only "ok" (services/gateway).
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -156,18 +157,6 @@ async function answer(broker: ServiceBroker, path: string, res: http.ServerRespo
 		default:
 			return false;
 	}
-}
-
-/** Aliases for the gateway's public port (moleculer-web gives alias functions `req.$service`). */
-export function healthAliases(): Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => void> {
-	const serve = (path: string) => (req: http.IncomingMessage, res: http.ServerResponse) => {
-		const broker = (req as http.IncomingMessage & { $service: Service }).$service.broker;
-		answer(broker, path, res).catch(() => {
-			if (!res.headersSent) res.statusCode = 500;
-			res.end();
-		});
-	};
-	return { "GET /ready": serve("/ready"), "GET /metrics": serve("/metrics") };
 }
 
 export interface HealthServer {

@@ -36,6 +36,7 @@ export const APP_METRICS = {
 	relayErrors: "eislager.kafka.relay.errors.total",
 	inbound: "eislager.kafka.inbound.total",
 	inboundDuplicates: "eislager.kafka.inbound.duplicates.total",
+	inboundRejected: "eislager.kafka.inbound.rejected.total",
 	ready: "eislager.ready",
 } as const;
 
@@ -49,6 +50,7 @@ export function registerAppMetrics(broker: ServiceBroker): void {
 	m.register({ name: APP_METRICS.relayErrors, type: "counter", labelNames: [], description: "Failed relay attempts" });
 	m.register({ name: APP_METRICS.inbound, type: "counter", labelNames: ["topic"], description: "External Kafka events emitted on the broker" });
 	m.register({ name: APP_METRICS.inboundDuplicates, type: "counter", labelNames: ["topic"], description: "Inbound Kafka events skipped as duplicates or our own" });
+	m.register({ name: APP_METRICS.inboundRejected, type: "counter", labelNames: ["reason"], description: "Inbound Kafka messages dropped (not allowed, unsigned, bad signature, invalid envelope or payload)" });
 	m.register({ name: APP_METRICS.ready, type: "gauge", labelNames: [], description: "1 when every dependency of this node is reachable" });
 }
 

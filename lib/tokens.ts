@@ -25,11 +25,17 @@ export interface AccessClaims {
 }
 
 // jsonwebtoken turns a string secret into a key on every call, first trying (and failing) to
-// parse it as a PEM public key: an exception per request. Build the key once per secret.
-let cachedKey: { secret: string; key: KeyObject } | undefined;
+// parse it as a PEM public key: an exception per request. Build the key once per secret
+// (two during a rotation: JWT_SECRET and JWT_SECRET_PREVIOUS).
+const keys = new Map<string, KeyObject>();
 function signingKey(secret: string): KeyObject {
-	if (cachedKey?.secret !== secret) cachedKey = { secret, key: createSecretKey(Buffer.from(secret)) };
-	return cachedKey.key;
+	let key = keys.get(secret);
+	if (!key) {
+		if (keys.size >= 4) keys.clear();
+		key = createSecretKey(Buffer.from(secret));
+		keys.set(secret, key);
+	}
+	return key;
 }
 
 export function signAccessToken(user: { id: string; role: Role }, sessionId?: string, familyId?: string): { token: string; jti: string; expiresIn: number } {
@@ -43,16 +49,30 @@ export function signAccessToken(user: { id: string; role: Role }, sessionId?: st
 	return { token, jti, expiresIn: accessTtlSec };
 }
 
+/**
+ * Rotation without downtime: tokens are signed with JWT_SECRET only; during the window
+ * JWT_SECRET_PREVIOUS still verifies the tokens issued before the switch (at most one
+ * access-token lifetime, then unset it).
+ */
+function verifyWithRotation(token: string, secret: string, previous: string | undefined, options: jwt.VerifyOptions): jwt.JwtPayload {
+	try {
+		return jwt.verify(token, signingKey(secret), options) as jwt.JwtPayload;
+	} catch (err) {
+		if (!previous || !(err instanceof jwt.JsonWebTokenError) || err.message !== "invalid signature") throw err;
+		return jwt.verify(token, signingKey(previous), options) as jwt.JwtPayload;
+	}
+}
+
 const revokedKey = (jti: string) => `revoked:${jti}`;
 const validAfterKey = (userId: string) => `valid-after:${userId}`;
 const revokedFamilyKey = (familyId: string) => `revoked-family:${familyId}`;
 
 /** Verifies signature, algorithm, issuer, audience, expiry and type; throws 401 otherwise. No revocation check. */
 export function decodeAccessToken(token: string): AccessClaims {
-	const { secret, issuer, audience } = config().jwt;
+	const { secret, previousSecret, issuer, audience } = config().jwt;
 	let claims: jwt.JwtPayload;
 	try {
-		claims = jwt.verify(token, signingKey(secret), { algorithms: ["HS256"], issuer, audience }) as jwt.JwtPayload;
+		claims = verifyWithRotation(token, secret, previousSecret, { algorithms: ["HS256"], issuer, audience });
 	} catch (err) {
 		const expired = err instanceof jwt.TokenExpiredError;
 		throw unauthorized(expired ? "Token expired" : "Invalid token", expired ? "TOKEN_EXPIRED" : "INVALID_TOKEN");

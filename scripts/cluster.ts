@@ -5,10 +5,10 @@
  *
  * Environment passed to every node: DATABASE_URL (unset: one embedded PostgreSQL
  * is started here and shared), TRANSPORTER (default nats://127.0.0.1:4222),
- * CACHER, REDIS_URL, KAFKA_BROKERS, NAMESPACE, LOG_LEVEL, and JWT_SECRET (unset:
- * one random secret is generated for this run, so every node verifies the same
- * tokens). The gateway listens on PORT (3000); every other node serves /health,
- * /ready and /metrics on its port from lib/topology.ts.
+ * CACHER, REDIS_URL, KAFKA_BROKERS, NAMESPACE, LOG_LEVEL, JWT_SECRET and SERVICE_KEY
+ * (unset: one random secret each is generated for this run, so every node verifies
+ * the same tokens and the same proofs of origin). The gateway listens on PORT (3000);
+ * every node serves /health, /ready and /metrics on its operator port from lib/topology.ts.
  * Ctrl-C or SIGTERM stops every node (SIGTERM, they drain in-flight requests;
  * SIGKILL after 20 s).
  */
@@ -46,6 +46,11 @@ async function main(): Promise<void> {
 		env.JWT_SECRET = randomBytes(48).toString("base64url");
 		console.warn("cluster: JWT_SECRET is not set: generated one for this run (tokens die with the cluster)");
 	}
+	// Proof of origin between the nodes (middlewares/service-key.middleware.ts); a REPL needs the same key.
+	if (!env.SERVICE_KEY) {
+		env.SERVICE_KEY = randomBytes(48).toString("base64url");
+		console.warn("cluster: SERVICE_KEY is not set: generated one for this run (set it to attach `npm run repl`)");
+	}
 	let embedded: EmbeddedDatabase | undefined;
 	if (!env.DATABASE_URL) {
 		embedded = await startEmbeddedPostgres();
@@ -63,7 +68,7 @@ async function main(): Promise<void> {
 
 	for (const node of nodes) {
 		const childEnv: NodeJS.ProcessEnv = { ...env, SERVICES: node.services.join(",") };
-		if (node.name !== "gateway") childEnv.METRICS_PORT = String(node.port);
+		childEnv.METRICS_PORT = String(node.port);
 		// Own process group: Ctrl-C reaches only this script, which stops the nodes in order.
 		const child = spawn(process.execPath, [START_JS], { env: childEnv, stdio: ["ignore", "pipe", "pipe"], detached: true });
 		prefixLines(node.name, child.stdout!, process.stdout);
@@ -75,7 +80,7 @@ async function main(): Promise<void> {
 			}),
 		);
 		running.push({ name: node.name, child, exited });
-		const where = node.name === "gateway" ? `http://127.0.0.1:${env.PORT || 3000}` : `http://127.0.0.1:${node.port}/health`;
+		const where = `${node.publicPort ? `http://127.0.0.1:${env.PORT || node.publicPort}, ` : ""}http://127.0.0.1:${node.port}/health`;
 		console.info(`cluster: started ${node.name} (pid ${child.pid}, ${where})`);
 	}
 

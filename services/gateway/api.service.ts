@@ -1,6 +1,7 @@
 /**
  * The gateway: moleculer-web on PORT. Canonical routes /api/v1/<service>/...,
- * the spec's aliases /api/<service>/... and /auth/..., public /health, and the
+ * the spec's aliases /api/<service>/... and /auth/..., public /health (only "ok":
+ * readiness and metrics are on the operator port, lib/health.ts), and the
  * OpenAPI document. Authentication resolves the caller from a Bearer token;
  * role policy is enforced by the Authorization middleware for every action.
  * No domain logic lives here.
@@ -22,7 +23,6 @@ import { BODY_NOT_OBJECT } from "../../middlewares/input-screen.middleware";
 import { buildOpenApi } from "./openapi";
 import { clientIp, consume, createRateLimiters, requestIdFor, type RateLimiters } from "./http";
 import { SocketMixin } from "./socket.mixin";
-import { healthAliases } from "../../lib/health";
 import { unavailableService } from "../../lib/availability";
 
 interface Req extends IncomingMessage {
@@ -116,8 +116,6 @@ export default function createApiService(): ServiceSchema {
 					authorization: false,
 					aliases: {
 						"GET /health": `${GATEWAY_SERVICE}.health`,
-						// The gateway node's own readiness and Prometheus metrics (lib/health.ts).
-						...healthAliases(),
 						"GET /api/v1/openapi.json": `${GATEWAY_SERVICE}.openapi`,
 						"GET /api/v1/docs"(_req: IncomingMessage, res: ServerResponse) {
 							sendJson(res, 200, DOCS_PAGE, "text/html; charset=utf-8");
@@ -157,8 +155,9 @@ export default function createApiService(): ServiceSchema {
 			health: {
 				auth: "public",
 				visibility: "published",
-				handler(this: This) {
-					return { status: "ok", nodeID: this.broker.nodeID, uptime: Math.round(process.uptime()) };
+				// Nothing about the host, the process or the dependencies: that is operator data.
+				handler() {
+					return { status: "ok" };
 				},
 			},
 			openapi: {

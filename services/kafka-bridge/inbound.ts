@@ -10,18 +10,21 @@
  *   `kafka_bridge.inbound_events` after its broker emit; a redelivered or
  *   re-produced envelope with a known id is skipped. A crash between emit and
  *   record re-emits once; the consuming services de-duplicate by id as well.
- * - A message that is no valid envelope for its topic is logged and skipped (it
- *   would otherwise block the partition forever).
+ * - Off unless KAFKA_INBOUND_EVENTS lists event types; then only their topics are
+ *   consumed, and a message must be signed with KAFKA_INBOUND_KEY and hold a valid
+ *   envelope and payload (inbound-gate.ts). Anything else is counted, logged once a
+ *   minute per reason and skipped (it would otherwise block the partition forever).
  * All bridge nodes consume in one consumer group, so partitions are shared.
  */
 import type { Consumer, Kafka, KafkaMessage } from "kafkajs";
 import type { LoggerInstance, ServiceBroker } from "moleculer";
 import { QueryTypes, type Sequelize } from "sequelize";
-import { emitEvent, eventByTopic, type EventEnvelope } from "../../lib/events";
+import { EVENT_CATALOG, emitEvent } from "../../lib/events";
 import { APP_METRICS } from "../../lib/metrics";
-import { CATALOG_TOPICS, HEADERS, ORIGIN_OUTBOX, sleep, withTimeout } from "./kafka";
+import { HEADERS, ORIGIN_OUTBOX, sleep, withTimeout } from "./kafka";
+import { InboundGate, type InboundPolicy } from "./inbound-gate";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export { parseEnvelope } from "./inbound-gate";
 
 export interface InboundOptions {
 	kafka: Kafka;
@@ -30,31 +33,11 @@ export interface InboundOptions {
 	logger: LoggerInstance;
 	namespace: string;
 	groupId: string;
+	/** Which event types are accepted, and the keys their signatures are checked with. */
+	policy: InboundPolicy;
 }
 
-export type InboundOutcome = "emitted" | "own" | "duplicate" | "invalid";
-
-/** Parses and checks an envelope against its topic; undefined when it is not one. */
-export function parseEnvelope(topic: string, value: Buffer | null): EventEnvelope | undefined {
-	if (!value) return undefined;
-	let env: Partial<EventEnvelope>;
-	try {
-		env = JSON.parse(value.toString("utf8")) as Partial<EventEnvelope>;
-	} catch {
-		return undefined;
-	}
-	const expected = eventByTopic(topic);
-	if (!env || typeof env !== "object" || !expected || env.type !== expected) return undefined;
-	if (typeof env.id !== "string" || !UUID.test(env.id) || typeof env.data !== "object" || env.data === null) return undefined;
-	return {
-		id: env.id.toLowerCase(),
-		type: expected,
-		occurredAt: typeof env.occurredAt === "string" ? env.occurredAt : new Date().toISOString(),
-		source: typeof env.source === "string" ? env.source : "external",
-		requestId: typeof env.requestId === "string" ? env.requestId : null,
-		data: env.data,
-	} as EventEnvelope;
-}
+export type InboundOutcome = "emitted" | "own" | "duplicate" | "rejected";
 
 function header(message: KafkaMessage, name: string): string | undefined {
 	const v = message.headers?.[name];
@@ -68,8 +51,11 @@ export class InboundConsumer {
 	private stopping = false;
 	private loop: Promise<void> | undefined;
 	private signal: { wake?: () => void } = {};
+	private readonly gate: InboundGate;
 
-	constructor(private readonly opts: InboundOptions) {}
+	constructor(private readonly opts: InboundOptions) {
+		this.gate = new InboundGate(opts.policy, opts.broker, opts.logger);
+	}
 
 	start(): void {
 		this.loop = this.connectLoop();
@@ -107,7 +93,7 @@ export class InboundConsumer {
 			});
 			try {
 				await withTimeout(consumer.connect(), 10_000, "Kafka consumer connect");
-				await withTimeout(consumer.subscribe({ topics: CATALOG_TOPICS, fromBeginning: false }), 15_000, "Kafka subscribe");
+				await withTimeout(consumer.subscribe({ topics: this.gate.topics((name) => EVENT_CATALOG[name].topic), fromBeginning: false }), 15_000, "Kafka subscribe");
 				await consumer.run({ eachMessage: async ({ topic, partition, message }) => void (await this.handle(topic, partition, message)) });
 				this.consumer = consumer;
 				this.connected = true;
@@ -128,11 +114,8 @@ export class InboundConsumer {
 			broker.metrics.increment(APP_METRICS.inboundDuplicates, { topic });
 			return "own";
 		}
-		const env = parseEnvelope(topic, message.value);
-		if (!env) {
-			this.opts.logger.warn(`Skipping a message on "${topic}" (partition ${partition}, offset ${message.offset}) that is no valid ${eventByTopic(topic) ?? ""} envelope`);
-			return "invalid";
-		}
+		const env = this.gate.admit(topic, partition, message);
+		if (!env) return "rejected";
 		const seen = await db.query("SELECT 1 FROM kafka_bridge.inbound_events WHERE event_id = :id", { type: QueryTypes.SELECT, replacements: { id: env.id } });
 		if (seen.length) {
 			broker.metrics.increment(APP_METRICS.inboundDuplicates, { topic });

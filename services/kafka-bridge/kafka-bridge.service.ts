@@ -56,6 +56,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 					kafkaOk: this.relay.kafkaOk,
 					lastError: this.relay.lastError ?? this.inbound?.lastError ?? null,
 					relayedTotal: this.relay.relayedTotal,
+					inboundEvents: config().kafkaInbound.events,
 					inboundConnected: this.inbound?.connected ?? false,
 				};
 			},
@@ -167,10 +168,22 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			logger: this.logger,
 			namespace: cfg.namespace,
 			retentionDays: cfg.outboxRetentionDays,
+			signingKey: cfg.kafkaInbound.key,
 		});
-		this.inbound = this.kafka
-			? new InboundConsumer({ kafka: this.kafka, db: this.db, broker: this.broker, logger: this.logger, namespace: cfg.namespace, groupId: `${cfg.kafkaClientId}-bridge-${cfg.namespace}` })
-			: undefined;
+		// Inbound from outside producers only for listed event types (KAFKA_INBOUND_EVENTS, default none).
+		const { events, key, previousKey } = cfg.kafkaInbound;
+		this.inbound =
+			this.kafka && events.length && key
+				? new InboundConsumer({
+						kafka: this.kafka,
+						db: this.db,
+						broker: this.broker,
+						logger: this.logger,
+						namespace: cfg.namespace,
+						groupId: `${cfg.kafkaClientId}-bridge-${cfg.namespace}`,
+						policy: { events, keys: previousKey ? [key, previousKey] : [key] },
+					})
+				: undefined;
 	},
 
 	async started(this: This) {

@@ -11,6 +11,8 @@ export const HEADERS = {
 	namespace: "eislager-namespace",
 	eventId: "eislager-event-id",
 	eventType: "eislager-event-type",
+	/** `sha256=<hex HMAC of the value>` with KAFKA_INBOUND_KEY (inbound-gate.ts). */
+	signature: "eislager-signature",
 } as const;
 export const ORIGIN_OUTBOX = "outbox";
 

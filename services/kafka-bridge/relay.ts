@@ -21,6 +21,7 @@ import type { LoggerInstance, ServiceBroker } from "moleculer";
 import { QueryTypes, type Sequelize } from "sequelize";
 import { APP_METRICS } from "../../lib/metrics";
 import { HEADERS, ORIGIN_OUTBOX, sleep, withTimeout } from "./kafka";
+import { signMessage } from "./inbound-gate";
 
 /** Session advisory lock key of the relay ("EISRELAY" folded into a bigint). */
 export const RELAY_LOCK_KEY = "4542534752454c59";
@@ -33,6 +34,8 @@ export interface RelayOptions {
 	logger: LoggerInstance;
 	namespace: string;
 	retentionDays: number;
+	/** KAFKA_INBOUND_KEY: every message gets a signature header, as outside producers must. */
+	signingKey?: string;
 	batchSize?: number;
 	pollMs?: number;
 }
@@ -206,11 +209,10 @@ export class OutboxRelay {
 			const byTopic = new Map<string, { key: string; value: string; headers: Record<string, string> }[]>();
 			for (const row of rows) {
 				const messages = byTopic.get(row.topic) ?? [];
-				messages.push({
-					key: row.aggregate_id,
-					value: JSON.stringify(row.envelope),
-					headers: { [HEADERS.origin]: ORIGIN_OUTBOX, [HEADERS.namespace]: this.opts.namespace, [HEADERS.eventId]: row.id, [HEADERS.eventType]: row.type },
-				});
+				const value = JSON.stringify(row.envelope);
+				const headers: Record<string, string> = { [HEADERS.origin]: ORIGIN_OUTBOX, [HEADERS.namespace]: this.opts.namespace, [HEADERS.eventId]: row.id, [HEADERS.eventType]: row.type };
+				if (this.opts.signingKey) headers[HEADERS.signature] = signMessage(this.opts.signingKey, value);
+				messages.push({ key: row.aggregate_id, value, headers });
 				byTopic.set(row.topic, messages);
 			}
 			try {

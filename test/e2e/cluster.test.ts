@@ -110,9 +110,10 @@ describe("cluster over NATS with the kafka-bridge", () => {
 		const authText = (await httpGet(`http://127.0.0.1:${auth.port}/metrics`)).text;
 		expect(authText).toMatch(/moleculer_request_total\{[^}]*action="auth\.login"[^}]*\} [1-9]/);
 		expect(authText).not.toMatch(/moleculer_request_total\{[^}]*action="sales\.pos\.sale"/);
-		const gateway = await httpGet(`${cluster.gatewayUrl}/metrics`);
+		const gatewayNode = cluster.nodes.find((n) => n.name === "gateway")!;
+		const gateway = await httpGet(`http://127.0.0.1:${gatewayNode.port}/metrics`);
 		expect(gateway.status).toBe(200);
-		const ready = await httpGet(`${cluster.gatewayUrl}/ready`);
+		const ready = await httpGet(`http://127.0.0.1:${gatewayNode.port}/ready`);
 		expect(JSON.parse(ready.text)).toMatchObject({ ready: true, checks: { transporter: { ok: true }, redis: { ok: true } } });
 		const bridge = cluster.nodes.find((n) => n.name === "kafka-bridge")!;
 		const bridgeReady = JSON.parse((await httpGet(`http://127.0.0.1:${bridge.port}/ready`)).text);

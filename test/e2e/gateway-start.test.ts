@@ -65,11 +65,11 @@ describe("bin/start.js with no DATABASE_URL (embedded PostgreSQL)", () => {
 	});
 
 	it("starts, serves register/login over HTTP, and stops cleanly with its database on SIGTERM", async () => {
-		const [port, pgPort] = [await closedPort(), await closedPort()];
+		const [port, pgPort, opsPort] = [await closedPort(), await closedPort(), await closedPort()];
 		const pgDir = path.join(dir, "pg");
 		child = spawn(process.execPath, [START], {
 			cwd: dir,
-			env: cleanEnv({ PORT: String(port), EMBEDDED_PG_DIR: pgDir, EMBEDDED_PG_PORT: String(pgPort), JWT_SECRET: "start-test-secret-0123456789-abcdefghij" }),
+			env: cleanEnv({ PORT: String(port), METRICS_PORT: String(opsPort), EMBEDDED_PG_DIR: pgDir, EMBEDDED_PG_PORT: String(pgPort), JWT_SECRET: "start-test-secret-0123456789-abcdefghij" }),
 			stdio: ["ignore", "pipe", "pipe"],
 		});
 		child.stdout!.on("data", (c: Buffer) => (output += c.toString()));

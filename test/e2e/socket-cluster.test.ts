@@ -20,9 +20,9 @@ describe("sockets across two gateway processes", () => {
 	beforeAll(async () => {
 		cluster = await startCluster({ nodes: ["gateway", "auth", "communications"], env: { REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379" } });
 		// A second gateway node of the same cluster, on its own port.
-		const port = await freePort();
+		const [port, opsPort] = [await freePort(), await freePort()];
 		const child = spawn(process.execPath, [START_JS], {
-			env: { ...(process.env as Record<string, string>), ...cluster.env, SERVICES: "gateway", PORT: String(port), NODE_ID: `gateway-2-${port}` },
+			env: { ...(process.env as Record<string, string>), ...cluster.env, SERVICES: "gateway", PORT: String(port), METRICS_PORT: String(opsPort), NODE_ID: `gateway-2-${port}` },
 			stdio: ["ignore", "pipe", "pipe"],
 		});
 		const output: string[] = [];

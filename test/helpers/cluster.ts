@@ -36,7 +36,7 @@ export function freePort(): Promise<number> {
 export interface NodeProcess {
 	name: string;
 	nodeID: string;
-	/** Port of its /health, /ready, /metrics (the gateway: its public port). */
+	/** Operator port: /health, /ready, /metrics (the gateway's public port is in Cluster.gatewayUrl). */
 	port: number;
 	child: ChildProcess;
 	output: string[];
@@ -95,6 +95,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 		NAMESPACE: namespace,
 		DATABASE_URL: db.url,
 		JWT_SECRET: randomBytes(32).toString("hex"),
+		// Every cluster test runs with proof of origin between nodes (middlewares/service-key.middleware.ts).
+		SERVICE_KEY: randomBytes(32).toString("hex"),
 		RATE_LIMIT_PER_MIN: "1000000",
 		RATE_LIMIT_AUTH_PER_MIN: "1000000",
 		LOG_LEVEL: process.env.CLUSTER_LOG_LEVEL ?? "warn",
@@ -105,11 +107,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 	const gatewayPort = await freePort();
 
 	const startNode = async (name: string, extraEnv: Record<string, string> = {}): Promise<NodeProcess> => {
-		const port = name === "gateway" ? gatewayPort : await freePort();
+		const port = await freePort();
 		const nodeID = `${name}-${randomBytes(3).toString("hex")}`;
-		const childEnv: Record<string, string> = { ...(process.env as Record<string, string>), ...env, ...extraEnv, SERVICES: name, NODE_ID: nodeID };
-		if (name === "gateway") childEnv.PORT = String(port);
-		else childEnv.METRICS_PORT = String(port);
+		const childEnv: Record<string, string> = { ...(process.env as Record<string, string>), ...env, ...extraEnv, SERVICES: name, NODE_ID: nodeID, METRICS_PORT: String(port) };
+		if (name === "gateway") childEnv.PORT = String(gatewayPort);
 		const child = spawn(process.execPath, [START_JS], { cwd: ROOT, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
 		const output: string[] = [];
 		const keep = (chunk: Buffer) => {

@@ -106,7 +106,7 @@ function healthcheckText(service: Obj): string {
 	return Array.isArray(test) ? test.map(String).join(" ") : (str(test) ?? "");
 }
 
-const REQUIRED_NODE_ENV = ["TRANSPORTER", "CACHER", "DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS", "JWT_SECRET"] as const;
+const REQUIRED_NODE_ENV = ["TRANSPORTER", "CACHER", "DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS", "JWT_SECRET", "SERVICE_KEY"] as const;
 /** Variables whose value names another compose service as host (scheme://[user@]host:port or host:port lists). */
 const HOST_ENV = ["TRANSPORTER", "CACHER", "DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS"] as const;
 
@@ -125,8 +125,15 @@ function composeNodeProblems(compose: Obj, node: NodeSpec): string[] {
 		const value = env.get(name);
 		if (!value) problems.push(`${where}: ${name} is not set`);
 	}
-	const jwt = env.get("JWT_SECRET");
-	if (jwt && !/^\$\{JWT_SECRET:\?[^}]*\}$/.test(jwt)) problems.push(`${where}: JWT_SECRET must come from the host and be required (\${JWT_SECRET:?...}), got "${jwt}"`);
+	for (const secret of ["JWT_SECRET", "SERVICE_KEY"]) {
+		const value = env.get(secret);
+		if (value && !new RegExp(`^\\$\\{${secret}:\\?[^}]*\\}$`).test(value)) problems.push(`${where}: ${secret} must come from the host and be required (\${${secret}:?...}), got "${value}"`);
+	}
+	// NATS requires credentials: a password from the host in the URL, or a creds/nkey file.
+	const transporter = env.get("TRANSPORTER") ?? "";
+	if (transporter && !env.get("NATS_CREDENTIALS") && !/^nats:\/\/[^@/]*\$\{NATS_PASSWORD:\?[^}]*\}@/.test(transporter)) {
+		problems.push(`${where}: TRANSPORTER must carry the NATS credentials (nats://user:\${NATS_PASSWORD:?...}@nats:4222) or NATS_CREDENTIALS be set, got "${transporter}"`);
+	}
 	for (const name of HOST_ENV) {
 		const value = env.get(name);
 		if (!value) continue;
@@ -137,8 +144,8 @@ function composeNodeProblems(compose: Obj, node: NodeSpec): string[] {
 			if (!host || !isObj(services[host])) problems.push(`${where}: ${name} points at host "${host}", which is no compose service`);
 		}
 	}
-	const portVar = node.name === "gateway" ? "PORT" : "METRICS_PORT";
-	if (env.get(portVar) !== String(node.port)) problems.push(`${where}: ${portVar} expected "${node.port}", got ${JSON.stringify(env.get(portVar))}`);
+	if (env.get("METRICS_PORT") !== String(node.port)) problems.push(`${where}: METRICS_PORT expected "${node.port}", got ${JSON.stringify(env.get("METRICS_PORT"))}`);
+	if (node.publicPort !== undefined && env.get("PORT") !== String(node.publicPort)) problems.push(`${where}: PORT expected "${node.publicPort}", got ${JSON.stringify(env.get("PORT"))}`);
 
 	const hc = healthcheckText(svc);
 	const hcPorts = [...hc.matchAll(/127\.0\.0\.1:(\d+)\/health\b/g)].map((m) => Number(m[1]));
@@ -187,6 +194,9 @@ function composeProblems(compose: Obj): string[] {
 	const publishedTarget = (svcName: string) =>
 		arr(get(services[svcName], "ports")).map((p) => (typeof p === "string" ? Number(p.split(":").pop()) : Number(get(p, "target"))));
 	if (!publishedTarget("gateway").includes(3000)) problems.push(`compose gateway: expected to publish container port 3000, got ${JSON.stringify(publishedTarget("gateway"))}`);
+	for (const node of NODES) {
+		if (publishedTarget(node.name).includes(node.port)) problems.push(`compose ${node.name}: publishes its operator port ${node.port} (/ready, /metrics are operator data)`);
+	}
 	if (!publishedTarget("nginx").includes(80)) problems.push(`compose nginx: expected to publish container port 80, got ${JSON.stringify(publishedTarget("nginx"))}`);
 
 	const image = (s: string) => str(get(services[s], "image")) ?? "";
@@ -195,10 +205,27 @@ function composeProblems(compose: Obj): string[] {
 	if (!/^nats:2\b/.test(image("nats"))) problems.push(`compose nats: image expected nats:2, got "${image("nats")}"`);
 	const natsCommand = arr(get(services.nats, "command")).map(String).concat(str(get(services.nats, "command"))?.split(/\s+/) ?? []);
 	if (!natsCommand.includes("-js")) problems.push(`compose nats: JetStream (-js) expected in command, got ${JSON.stringify(get(services.nats, "command"))}`);
+	problems.push(...composeNatsAuthProblems(obj(services.nats), natsCommand));
 	if (image("kafka") !== "apache/kafka:3.9.1") problems.push(`compose kafka: image expected apache/kafka:3.9.1, got "${image("kafka")}"`);
 	const kafkaRoles = composeEnv(obj(services.kafka)).get("KAFKA_PROCESS_ROLES") ?? "";
 	if (kafkaRoles.split(",").sort().join(",") !== "broker,controller") problems.push(`compose kafka: KRaft (KAFKA_PROCESS_ROLES=broker,controller) expected, got "${kafkaRoles}"`);
 	if (!/^nginx\b/.test(image("nginx"))) problems.push(`compose nginx: image expected nginx, got "${image("nginx")}"`);
+	return problems;
+}
+
+/** nats-server must require credentials: a mounted config with an authorization block fed from the host's NATS_PASSWORD. */
+function composeNatsAuthProblems(nats: Obj, command: string[]): string[] {
+	const at = command.findIndex((a) => a === "-c" || a === "--config");
+	if (at < 0 || !command[at + 1]) return [`compose nats: no config file (-c) with an authorization block, got ${JSON.stringify(command)}`];
+	const target = command[at + 1];
+	const mount = arr(nats.volumes).map(String).find((v) => v.split(":")[1] === target);
+	const source = mount?.split(":")[0];
+	if (!source || !existsSync(resolve(ROOT, source))) return [`compose nats: ${target} is not mounted from a file of the project`];
+	const conf = readFileSync(resolve(ROOT, source), "utf8").replace(/#[^\n]*/g, "");
+	const problems: string[] = [];
+	if (!/authorization\s*\{[\s\S]*password:\s*\$NATS_PASSWORD\b/.test(conf)) problems.push(`compose nats: ${source} has no authorization block with password: $NATS_PASSWORD`);
+	const password = composeEnv(nats).get("NATS_PASSWORD") ?? "";
+	if (!/^\$\{NATS_PASSWORD:\?[^}]*\}$/.test(password)) problems.push(`compose nats: NATS_PASSWORD must come from the host and be required, got "${password}"`);
 	return problems;
 }
 
@@ -258,12 +285,17 @@ function k8sNodeProblems(objects: K8sObject[], node: NodeSpec): string[] {
 	const env = new Map(envList(app).map((e) => [str(e.name) ?? "", e]));
 	const value = (name: string) => str(env.get(name)?.value);
 	if (value("SERVICES") !== node.name) problems.push(`${where}: SERVICES expected "${node.name}", got ${JSON.stringify(value("SERVICES"))}`);
-	const portVar = node.name === "gateway" ? "PORT" : "METRICS_PORT";
-	if (value(portVar) !== String(node.port)) problems.push(`${where}: ${portVar} expected "${node.port}", got ${JSON.stringify(value(portVar))}`);
+	if (value("METRICS_PORT") !== String(node.port)) problems.push(`${where}: METRICS_PORT expected "${node.port}", got ${JSON.stringify(value("METRICS_PORT"))}`);
+	if (node.publicPort !== undefined && value("PORT") !== String(node.publicPort)) problems.push(`${where}: PORT expected "${node.publicPort}", got ${JSON.stringify(value("PORT"))}`);
 	for (const name of REQUIRED_NODE_ENV) if (!env.has(name)) problems.push(`${where}: ${name} is not set`);
+	for (const name of ["JWT_SECRET", "SERVICE_KEY", "TRANSPORTER"]) {
+		if (env.has(name) && !isObj(get(env.get(name), "valueFrom.secretKeyRef"))) problems.push(`${where}: ${name} must come from a Secret (secretKeyRef)`);
+	}
 
 	const containerPorts = arr(app.ports).map((p) => Number(get(p, "containerPort")));
-	if (!containerPorts.includes(node.port)) problems.push(`${where}: containerPort expected ${node.port}, got ${JSON.stringify(containerPorts)}`);
+	for (const port of [node.port, node.publicPort ?? node.port]) {
+		if (!containerPorts.includes(port)) problems.push(`${where}: containerPort expected ${port}, got ${JSON.stringify(containerPorts)}`);
+	}
 	for (const [probe, path] of [["livenessProbe", "/health"], ["readinessProbe", "/ready"]] as const) {
 		const got = { path: get(app, `${probe}.httpGet.path`), port: resolvePort(containers, get(app, `${probe}.httpGet.port`)) };
 		if (got.path !== path || got.port !== node.port) {
@@ -301,6 +333,7 @@ function k8sProblems(objects: K8sObject[]): string[] {
 		return new Set([...Object.keys(obj(o.body.data)), ...Object.keys(obj(o.body.stringData))]);
 	};
 	const deployments = objects.filter((o) => o.kind === "Deployment");
+	const workloads = objects.filter((o) => o.kind === "Deployment" || o.kind === "StatefulSet");
 	const nodeNames = new Set(NODES.map((n) => n.name));
 	for (const d of deployments) {
 		if (!nodeNames.has(d.name)) problems.push(`k8s Deployment ${d.name} (${d.file}): is no node of lib/topology.ts`);
@@ -331,7 +364,7 @@ function k8sProblems(objects: K8sObject[]): string[] {
 	const services = objects.filter((o) => o.kind === "Service");
 	for (const s of services) {
 		const selector = obj(get(s.body, "spec.selector"));
-		if (!deployments.some((d) => labelsMatch(selector, obj(get(d.body, "spec.template.metadata.labels"))))) {
+		if (!workloads.some((d) => labelsMatch(selector, obj(get(d.body, "spec.template.metadata.labels"))))) {
 			problems.push(`k8s Service ${s.name} (${s.file}): selector ${JSON.stringify(selector)} matches no Deployment's pod labels`);
 		}
 	}
@@ -353,11 +386,14 @@ function k8sProblems(objects: K8sObject[]): string[] {
 			const port = byNumber !== undefined
 				? Number(byNumber)
 				: Number(arr(get(gatewayService?.body, "spec.ports")).map(obj).find((p) => p.name === byName)?.port);
-			if (name !== "gateway" || port !== gatewayNode?.port) {
-				problems.push(`k8s Ingress ${ing.name}: backend expected service gateway port ${gatewayNode?.port}, got ${JSON.stringify(get(b, "service"))}`);
+			// Only the public API port: the operator port (/ready, /metrics) is never exposed.
+			if (name !== "gateway" || port !== gatewayNode?.publicPort) {
+				problems.push(`k8s Ingress ${ing.name}: backend expected service gateway port ${gatewayNode?.publicPort}, got ${JSON.stringify(get(b, "service"))}`);
 			}
 		}
 	}
+
+	problems.push(...k8sNatsProblems(objects, keysOf("Secret", "eislager-secrets")));
 
 	for (const target of ["gateway", "sales"]) {
 		const hpa = objects.find((o) => o.kind === "HorizontalPodAutoscaler" && get(o.body, "spec.scaleTargetRef.name") === target);
@@ -369,6 +405,23 @@ function k8sProblems(objects: K8sObject[]): string[] {
 	for (const hpa of objects.filter((o) => o.kind === "HorizontalPodAutoscaler")) {
 		if (!find(objects, "Deployment", str(get(hpa.body, "spec.scaleTargetRef.name")) ?? "")) problems.push(`k8s HPA ${hpa.name}: scales a Deployment that does not exist`);
 	}
+	return problems;
+}
+
+/** nats-server runs in k8s/ with an authorization block; its password and the nodes' credentials come from the Secret. */
+function k8sNatsProblems(objects: K8sObject[], secretKeys: Set<string> | undefined): string[] {
+	const problems: string[] = [];
+	const nats = objects.find((o) => (o.kind === "StatefulSet" || o.kind === "Deployment") && containersOf(o).some((c) => /^nats:2\b/.test(str(c.image) ?? "")));
+	if (!nats) return ["k8s: no workload runs nats-server (image nats:2...)"];
+	const container = containersOf(nats).find((c) => /^nats:2\b/.test(str(c.image) ?? "")) ?? {};
+	const configMaps = arr(get(nats.body, "spec.template.spec.volumes")).map((v) => str(get(v, "configMap.name"))).filter(Boolean);
+	const conf = configMaps.map((name) => Object.values(obj(find(objects, "ConfigMap", name ?? "")?.body.data)).join("\n")).join("\n").replace(/#[^\n]*/g, "");
+	if (!/authorization\s*\{[\s\S]*password:\s*\$NATS_PASSWORD\b/.test(conf)) problems.push(`k8s ${nats.kind} ${nats.name}: its config has no authorization block with password: $NATS_PASSWORD`);
+	const password = envList(container).find((e) => e.name === "NATS_PASSWORD");
+	if (!isObj(get(password, "valueFrom.secretKeyRef"))) problems.push(`k8s ${nats.kind} ${nats.name}: NATS_PASSWORD must come from a Secret`);
+	for (const key of ["NATS_PASSWORD", "TRANSPORTER", "SERVICE_KEY"]) if (!secretKeys?.has(key)) problems.push(`k8s Secret eislager-secrets: no key ${key}`);
+	const transporter = str(get(find(objects, "Secret", "eislager-secrets")?.body, "stringData.TRANSPORTER")) ?? "";
+	if (transporter && !/^nats:\/\/[^@/]+@/.test(transporter)) problems.push(`k8s Secret eislager-secrets: TRANSPORTER carries no NATS credentials, got "${transporter}"`);
 	return problems;
 }
 
@@ -480,6 +533,13 @@ function nginxProblems(text: string): string[] {
 		}
 		if (io.httpVersion !== "1.1") problems.push(`nginx /socket.io/: proxy_http_version 1.1 expected, got ${JSON.stringify(io.httpVersion)}`);
 	}
+	// Operator data is never proxied: /metrics and /ready are caught by a location that answers itself.
+	for (const path of ["/metrics", "/ready"]) {
+		const matches = (l: Loc) => (l.args[0] === "=" ? l.args[1] === path : l.args[0] === "~" || l.args[0] === "~*" ? new RegExp(l.args[1], l.args[0] === "~*" ? "i" : "").test(path) : false);
+		const loc = locations.find(matches);
+		const answers = loc?.block.find((d) => d.name === "return")?.args[0];
+		if (!loc || loc.block.some((d) => d.name === "proxy_pass") || answers !== "404") problems.push(`nginx: ${path} must be answered 404 by nginx itself (operator data), got ${loc ? `location ${loc.args.join(" ")}` : "the proxy"}`);
+	}
 	const uploads = locations.filter((l) => /upload/.test(l.args.join(" ")));
 	if (uploads.length === 0 || uploads.some((l) => bodySize(l.block) !== "10m")) {
 		problems.push(`nginx: upload locations with client_max_body_size 10m expected, got ${JSON.stringify(uploads.map((l) => [l.args.join(" "), bodySize(l.block)]))}`);
@@ -561,6 +621,9 @@ describe("the checks catch mistakes", () => {
 		["a wrong SERVICES", (c) => { composeEnvOf(c, sales.name).SERVICES = "inventory"; }, /SERVICES expected "sales"/],
 		["a missing TRANSPORTER", (c) => { delete composeEnvOf(c, sales.name).TRANSPORTER; }, /TRANSPORTER is not set/],
 		["a hard-coded JWT_SECRET", (c) => { composeEnvOf(c, sales.name).JWT_SECRET = "secret"; }, /JWT_SECRET must come from the host/],
+		["a hard-coded SERVICE_KEY", (c) => { composeEnvOf(c, sales.name).SERVICE_KEY = "k".repeat(40); }, /SERVICE_KEY must come from the host/],
+		["no SERVICE_KEY", (c) => { delete composeEnvOf(c, sales.name).SERVICE_KEY; }, /SERVICE_KEY is not set/],
+		["NATS without credentials", (c) => { composeEnvOf(c, sales.name).TRANSPORTER = "nats://nats:4222"; }, /TRANSPORTER must carry the NATS credentials/],
 		["a URL to a host that is no service", (c) => { composeEnvOf(c, sales.name).CACHER = "redis://cache:6379"; }, /CACHER points at host "cache"/],
 		["a wrong METRICS_PORT", (c) => { composeEnvOf(c, sales.name).METRICS_PORT = "3999"; }, /METRICS_PORT expected/],
 		["a missing healthy condition", (c) => { delete obj(composeService(c, sales.name).depends_on).nats; }, /depends_on nats/],
@@ -580,6 +643,9 @@ describe("the checks catch mistakes", () => {
 		["an undeclared volume", (c) => { composeService(c, "postgres").volumes = ["pgdta:/var/lib/postgresql/data"]; }, /volume "pgdta"/],
 		["a node that topology does not know", (c) => { obj(c.services).billing = { build: "." }; }, /billing: builds the project image but is no node/],
 		["nats without JetStream", (c) => { composeService(c, "nats").command = ["-m", "8222"]; }, /JetStream/],
+		["nats without authorization", (c) => { composeService(c, "nats").command = ["-js", "-sd", "/data", "-m", "8222"]; }, /compose nats: no config file \(-c\) with an authorization block/],
+		["a hard-coded NATS password", (c) => { obj(composeService(c, "nats").environment).NATS_PASSWORD = "secret"; }, /NATS_PASSWORD must come from the host/],
+		["the gateway's operator port published", (c) => { arr(composeService(c, gateway.name).ports).push(`127.0.0.1:${gateway.port}:${gateway.port}`); }, /gateway: publishes its operator port/],
 		["the gateway not published", (c) => { delete composeService(c, "gateway").ports; }, /gateway: expected to publish container port 3000/],
 	];
 	test.each(composeGlobalCases)("compose: %s", (_what, mutate, expected) => {
@@ -593,6 +659,7 @@ describe("the checks catch mistakes", () => {
 		["readiness on /health", (o) => { obj(get(appContainer(o, sales.name), "readinessProbe.httpGet")).path = "/health"; }, /readinessProbe expected GET \/ready/],
 		["liveness on another port", (o) => { obj(get(appContainer(o, sales.name), "livenessProbe.httpGet")).port = 3999; }, /livenessProbe expected GET \/health/],
 		["a wrong SERVICES", (o) => { obj(envList(appContainer(o, sales.name)).find((e) => e.name === "SERVICES")).value = "auth"; }, /SERVICES expected "sales"/],
+		["a literal SERVICE_KEY", (o) => { const e = obj(envList(appContainer(o, sales.name)).find((x) => x.name === "SERVICE_KEY")); delete e.valueFrom; e.value = "k".repeat(40); }, /SERVICE_KEY must come from a Secret/],
 		["a Service targetPort typo", (o) => { obj(arr(get(k8sObject(o, "Service", sales.name).body, "spec.ports"))[0]).targetPort = sales.port + 1; }, /expected port \d+ → targetPort \d+/],
 		["a Service selecting other pods", (o) => { obj(get(k8sObject(o, "Service", sales.name).body, "spec.selector"))["app.kubernetes.io/component"] = "sale"; }, /does not select the pods/],
 		["a missing Deployment", (o) => { o.splice(o.indexOf(k8sObject(o, "Deployment", sales.name)), 1); }, /no Deployment "sales"/],
@@ -617,8 +684,18 @@ describe("the checks catch mistakes", () => {
 		["an Ingress to the wrong port", (o) => {
 			const ing = o.find((x) => x.kind === "Ingress");
 			const backend = get(arr(get(arr(get(ing?.body, "spec.rules"))[0], "http.paths"))[0], "backend.service.port");
-			obj(backend).number = gateway.port + 1;
+			obj(backend).number = 3001;
 		}, /backend expected service gateway port 3000/],
+		["an Ingress to the gateway's operator port", (o) => {
+			const ing = o.find((x) => x.kind === "Ingress");
+			const backend = get(arr(get(arr(get(ing?.body, "spec.rules"))[0], "http.paths"))[0], "backend.service.port");
+			obj(backend).number = gateway.port;
+		}, /backend expected service gateway port 3000/],
+		["nats without authorization", (o) => {
+			const cm = k8sObject(o, "ConfigMap", "eislager-nats");
+			obj(cm.body.data)["nats.conf"] = "port: 4222\njetstream { store_dir: /data }\n";
+		}, /no authorization block/],
+		["no SERVICE_KEY in the Secret", (o) => { delete obj(k8sObject(o, "Secret", "eislager-secrets").body.stringData).SERVICE_KEY; }, /no key SERVICE_KEY/],
 		["an Ingress to another Service", (o) => {
 			const ing = o.find((x) => x.kind === "Ingress");
 			obj(get(arr(get(arr(get(ing?.body, "spec.rules"))[0], "http.paths"))[0], "backend.service")).name = "auth";
@@ -642,6 +719,7 @@ describe("the checks catch mistakes", () => {
 		["server tokens on", (t) => t.replace(/server_tokens off;/, "server_tokens on;"), /server_tokens off missing/],
 		["a small upload limit", (t) => t.replace(/client_max_body_size 10m;/, "client_max_body_size 1m;"), /upload locations with client_max_body_size 10m/],
 		["unbalanced braces", (t) => t.replace(/\}\s*$/, ""), /unbalanced braces/],
+		["/metrics proxied", (t) => t.replace(/location ~ \^\/\(metrics\|ready\)\(\/\|\$\) \{/, "location ~ ^/(status)(/|$) {"), /\/metrics must be answered 404 by nginx itself/],
 	];
 	test.each(nginxCases)("nginx: %s", (_what, mutate, expected) => {
 		const broken = mutate(nginxConf);

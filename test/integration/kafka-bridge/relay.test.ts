@@ -11,6 +11,9 @@ import { createBroker, loadServices } from "../../../lib/app";
 import { EVENT_CATALOG, envelope } from "../../../lib/events";
 import { kafkaTestLock, readerAtEnd, requireKafka, testKafka, KAFKA_BROKERS } from "../../helpers/kafka";
 import type { OutboxRelay } from "../../../services/kafka-bridge/relay";
+import { signMessage } from "../../../services/kafka-bridge/inbound-gate";
+
+const INBOUND_KEY = "relay-test-inbound-key-0123456789abcdef";
 
 jest.setTimeout(90_000);
 
@@ -34,7 +37,14 @@ describe("kafka-bridge: outbox relay and inbound events", () => {
 		// Fake transporter: a second in-process bridge node joins the same cluster.
 		app = await startTestApp({
 			services: ["auth", "kafka-bridge"],
-			env: { KAFKA_BROKERS, TRANSPORTER: "Fake", NAMESPACE: `t${randomUUID().slice(0, 8)}`, JWT_SECRET: randomUUID() + randomUUID() },
+			env: {
+				KAFKA_BROKERS,
+				TRANSPORTER: "Fake",
+				NAMESPACE: `t${randomUUID().slice(0, 8)}`,
+				JWT_SECRET: randomUUID() + randomUUID(),
+				KAFKA_INBOUND_EVENTS: "PURCHASE_ORDER_CREATED",
+				KAFKA_INBOUND_KEY: INBOUND_KEY,
+			},
 		});
 	}, 400_000); // may wait for the exclusive Kafka fault test to finish
 	afterAll(async () => {
@@ -98,7 +108,8 @@ describe("kafka-bridge: outbox relay and inbound events", () => {
 		await until("inbound consumer connected", () => (bridge.getLocalService("kafka-bridge") as Service & { inbound: { connected: boolean } }).inbound.connected, 20_000);
 
 		const event = envelope("PURCHASE_ORDER_CREATED", { orderId: randomUUID(), shopId: randomUUID(), factoryId: randomUUID(), items: [{ flavorId: randomUUID(), quantity: 3 }], requestedBy: randomUUID(), createdAt: new Date().toISOString() });
-		const external = { ...event, source: "erp" };
+		const external = JSON.stringify({ ...event, source: "erp" });
+		const signed = { key: event.data.shopId, value: external, headers: { "eislager-signature": signMessage(INBOUND_KEY, external) } };
 		const ownRelayed = envelope("PURCHASE_ORDER_CREATED", event.data);
 		const producer = testKafka().producer();
 		await producer.connect();
@@ -108,13 +119,13 @@ describe("kafka-bridge: outbox relay and inbound events", () => {
 			await until(
 				"the bridge's consumer receives external events",
 				async () => {
-					await producer.send({ topic, messages: [{ key: event.data.shopId, value: JSON.stringify(external) }] });
+					await producer.send({ topic, messages: [signed] });
 					await new Promise((r) => setTimeout(r, 300));
 					return received.includes(event.id);
 				},
 				30_000,
 			);
-			await producer.send({ topic, messages: [{ key: event.data.shopId, value: JSON.stringify(external) }, { key: "x", value: "not json" }] });
+			await producer.send({ topic, messages: [signed, { key: "x", value: "not json" }] });
 			await producer.send({ topic, messages: [{ key: event.data.shopId, value: JSON.stringify(ownRelayed), headers: { "eislager-origin": "outbox", "eislager-namespace": app.config.namespace } }] });
 			await new Promise((r) => setTimeout(r, 2000));
 			expect(received.filter((id) => id === event.id)).toHaveLength(1);
