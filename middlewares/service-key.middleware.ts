@@ -65,21 +65,22 @@ export function ServiceKeyMiddleware(keys: { current: string; previous?: string 
 			broker = b;
 		},
 
+		// Plain functions that pass `this` (the Transit) on: Moleculer's own transit hooks read it.
 		transitPublish(next: Publish): Publish {
-			return (packet) => {
+			return function (this: unknown, packet) {
 				if (SIGNED.has(packet.type)) {
 					const proof = signProof(serviceKeys.current, packetFacts(packet.type, packet.payload, packet.target ?? ""));
 					packet.payload = { ...packet.payload, meta: { ...(packet.payload.meta ?? {}), [PROOF_META]: proof } };
 				}
-				return next(packet);
+				return next.call(this, packet);
 			};
 		},
 
 		transitMessageHandler(next: MessageHandler): MessageHandler {
-			return (cmd, packet) => {
+			return function (this: unknown, cmd, packet) {
 				const payload = packet?.payload;
 				// Even "our own" packets: the sender field is the packet's claim, not a fact.
-				if (!SIGNED.has(cmd) || !payload) return next(cmd, packet);
+				if (!SIGNED.has(cmd) || !payload) return next.call(this, cmd, packet);
 				const meta = payload.meta ?? {};
 				const proof = meta[PROOF_META];
 				// Addressed to this node, or to no node in particular (either way, once per node).
@@ -87,7 +88,7 @@ export function ServiceKeyMiddleware(keys: { current: string; previous?: string 
 				const failure = verifyProof(serviceKeys, proof, inputs, guard);
 				if (!failure) {
 					delete meta[PROOF_META];
-					return next(cmd, packet);
+					return next.call(this, cmd, packet);
 				}
 				const name = printable((cmd === "REQ" ? payload.action : payload.event) ?? "?");
 				const sender = printable(payload.sender ?? "?");
