@@ -7,12 +7,16 @@
  *   a killed node is still believed alive (heartbeats every third of it);
  * - in-memory cacher unless CACHER=redis://...;
  * - a request timeout, retries only where an action is marked idempotent,
- *   a circuit breaker and a bulkhead so one slow service can't sink the rest;
+ *   a circuit breaker and a bulkhead on calls to other nodes so one slow service
+ *   can't sink the rest (middlewares/remote-guards.middleware.ts: remote calls
+ *   only, dependency failures only; Moleculer's built-ins, which would also wrap
+ *   every local call and event, stay off);
  * - graceful shutdown that waits for in-flight requests;
  * - metrics on (Prometheus text served on /metrics by lib/health.ts or the gateway).
  */
 import os from "node:os";
 import type { BrokerOptions, Errors } from "moleculer";
+import { isDependencyFailure, RemoteGuardsMiddleware } from "./middlewares/remote-guards.middleware";
 import type { Config } from "./lib/config";
 import { AuthorizationMiddleware } from "./middlewares/authorization.middleware";
 import { AppLogMiddleware } from "./middlewares/app-log.middleware";
@@ -30,15 +34,22 @@ export function brokerConfig(cfg: Config, overrides: Partial<BrokerOptions> = {}
 		requestTimeout: cfg.requestTimeoutMs,
 		// Off by default: a write must never run twice. Reads opt in with `retryPolicy: RETRY_READS` (lib/actions.ts).
 		retryPolicy: { enabled: false, retries: 2, delay: 100, maxDelay: 1000, factor: 2, check: (err: Error | Errors.MoleculerError) => Boolean((err as Errors.MoleculerError).retryable) },
-		circuitBreaker: { enabled: true, threshold: 0.5, minRequestCount: 20, windowTime: 60, halfOpenTime: 10_000, check: (err: Error | Errors.MoleculerError) => ((err as Errors.MoleculerError).code ?? 500) >= 500 },
-		bulkhead: { enabled: true, concurrency: 50, maxQueueSize: 500 },
+		circuitBreaker: { enabled: false },
+		bulkhead: { enabled: false },
 		registry: { strategy: "RoundRobin", preferLocal: true },
 		heartbeatInterval: Math.max(1, Math.floor(cfg.heartbeatTimeoutSec / 3)),
 		heartbeatTimeout: cfg.heartbeatTimeoutSec,
 		tracking: { enabled: true, shutdownTimeout: 10_000 },
 		validator: true,
 		errorHandler: undefined,
-		middlewares: [AuthorizationMiddleware, AppLogMiddleware],
+		middlewares: [
+			AuthorizationMiddleware,
+			AppLogMiddleware,
+			RemoteGuardsMiddleware({
+				circuitBreaker: { threshold: 0.5, minRequestCount: 20, windowTime: 60, halfOpenTime: 10_000, check: isDependencyFailure },
+				bulkhead: { concurrency: 50, maxQueueSize: 500 },
+			}),
+		],
 		metrics: metricsOptions(),
 		...overrides,
 	};
