@@ -154,6 +154,8 @@ export const INTERNAL_EVENTS = {
 	socketPush: "sockets.push",
 	/** `admin.app-log`: a server-side action failure (payload `AppLogEntry`), stored by the admin service. */
 	appLog: "admin.app-log",
+	/** `auth.user-changed`: a user row changed (payload `{ userId }`); every auth node drops that user's cached `/me`. */
+	userChanged: "auth.user-changed",
 } as const;
 
 /** One application log entry (middlewares/app-log.middleware.ts → admin.app_logs). */

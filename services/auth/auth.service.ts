@@ -22,6 +22,7 @@ import { hashToken, newOpaqueToken } from "./sessions";
 import { PasswordResetMixin } from "./password-reset.mixin";
 import { GoogleLoginMixin } from "./google-login.mixin";
 import { AdminUsersMixin } from "./admin-users.mixin";
+import { ME_CACHE_KEYS, MeCacheMixin } from "./me-cache.mixin";
 
 export interface TokenResponse {
 	accessToken: string;
@@ -43,7 +44,7 @@ type Ctx<P> = Context<P, Meta>;
 
 const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 	name: "auth",
-	mixins: [DbMixin({ schema: "auth", models: defineAuthModels, primary: "User" }), OutboxMixin, AuditMixin, PasswordResetMixin, GoogleLoginMixin, AdminUsersMixin],
+	mixins: [DbMixin({ schema: "auth", models: defineAuthModels, primary: "User" }), OutboxMixin, AuditMixin, PasswordResetMixin, GoogleLoginMixin, AdminUsersMixin, MeCacheMixin],
 	settings: { rest: "/auth" },
 
 	actions: {
@@ -149,6 +150,8 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 		me: {
 			rest: "GET /me",
 			summary: "The signed-in user's profile",
+			// Per user, dropped whenever the user row changes (me-cache.mixin.ts).
+			cache: { keys: ME_CACHE_KEYS, ttl: 300 },
 			async handler(this: AuthThis, ctx: Ctx<Record<string, never>>) {
 				return toPublicUser(await this.findActiveUser(ctx.meta.user!.id));
 			},

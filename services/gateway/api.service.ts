@@ -16,6 +16,7 @@ import { config } from "../../lib/config";
 import { toErrorResponse, unauthorized } from "../../lib/errors";
 import { packageVersion } from "../../lib/app";
 import { bearerToken, verifyAccessToken } from "../../lib/tokens";
+import { revocations } from "../../lib/revocation";
 import type { AuthUser, Meta } from "../../lib/types";
 import { GATEWAY_SERVICE } from "../../middlewares/authorization.middleware";
 import { buildOpenApi } from "./openapi";
@@ -193,6 +194,11 @@ export default function createApiService(): ServiceSchema {
 
 		created(this: This) {
 			this.limiters = createRateLimiters();
+		},
+
+		async started(this: This) {
+			// Token checks read the local revocation copy: fill it before the first request (a Redis that is down fails them closed).
+			if (!(await revocations().settled())) this.logger.warn("Token revocation state not available (Redis unreachable): authenticated requests answer 503 until it is");
 		},
 	};
 	return schema as ServiceSchema;
