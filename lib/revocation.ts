@@ -14,6 +14,10 @@
  * subscription is back and the copy has been refilled from Redis.
  *
  * Without REDIS_URL (one process) the copy is the store: writes apply directly.
+ *
+ * The same channel carries "user changed" notices for per-node caches of user
+ * data (auth's /me): listeners drop that user, or everything after a refill,
+ * since notices may have been missed while the subscription was down.
  */
 import type Redis from "ioredis";
 import { redisClient } from "./redis";
@@ -37,6 +41,24 @@ export interface RevocationClaims {
 	jti: string;
 	fam?: string;
 	ims: number;
+}
+
+/** A user-changed notice: `id`, or undefined for "anything may have changed". */
+type UserListener = (userId: string | undefined) => void;
+const userListeners = new Set<UserListener>();
+
+/** Calls `listener` on every user-changed notice of any process; returns the unsubscribe. */
+export function onUserChanged(listener: UserListener): () => void {
+	userListeners.add(listener);
+	return () => userListeners.delete(listener);
+}
+
+/** Tells every process (over Redis) that a user's data changed; false without Redis (the caller tells its own peers). */
+export async function announceUserChanged(userId: string): Promise<boolean> {
+	const client = revocations().client;
+	if (!client) return false;
+	await client.publish(REVOCATION_CHANNEL, JSON.stringify({ k: "user", id: userId })).catch(() => undefined);
+	return true;
 }
 
 /** How long the first check waits for the subscription to come up, instead of failing at once. */
@@ -132,7 +154,9 @@ class RevocationCopy {
 		sub.on("message", (channel: string, message: string) => {
 			if (channel !== REVOCATION_CHANNEL) return;
 			try {
-				this.apply(JSON.parse(message) as Change);
+				const change = JSON.parse(message) as Change | { k: "user"; id: string };
+				if (change.k === "user") for (const listener of userListeners) listener(change.id);
+				else this.apply(change);
 			} catch {
 				// A malformed message changes nothing.
 			}
@@ -182,6 +206,7 @@ class RevocationCopy {
 			if (generation !== this.generation) return; // dropped again meanwhile: the next "ready" refills
 			for (const change of fresh) this.apply(change);
 			this.setState("ready");
+			for (const listener of userListeners) listener(undefined);
 		} catch {
 			if (generation === this.generation) this.setState("down");
 		}

@@ -22,7 +22,7 @@ import { hashToken, newOpaqueToken } from "./sessions";
 import { PasswordResetMixin } from "./password-reset.mixin";
 import { GoogleLoginMixin } from "./google-login.mixin";
 import { AdminUsersMixin } from "./admin-users.mixin";
-import { ME_CACHE_KEYS, MeCacheMixin } from "./me-cache.mixin";
+import { MeCacheMixin, type MeCacheThis } from "./me-cache.mixin";
 
 export interface TokenResponse {
 	accessToken: string;
@@ -150,10 +150,9 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 		me: {
 			rest: "GET /me",
 			summary: "The signed-in user's profile",
-			// Per user, dropped whenever the user row changes (me-cache.mixin.ts).
-			cache: { keys: ME_CACHE_KEYS, ttl: 300 },
-			async handler(this: AuthThis, ctx: Ctx<Record<string, never>>) {
-				return toPublicUser(await this.findActiveUser(ctx.meta.user!.id));
+			// From memory or the cacher, dropped whenever the user row changes (me-cache.mixin.ts).
+			handler(this: MeCacheThis, ctx: Ctx<Record<string, never>>) {
+				return this.cachedMe(ctx.meta.user!.id);
 			},
 		},
 

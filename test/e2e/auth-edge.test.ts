@@ -93,6 +93,7 @@ describe("revocation pushed between gateway processes", () => {
 		const user = await a.createUser("PATRON");
 		expect((await onB("GET", "/api/v1/auth/me", user.token)).body.name).toBe("PATRON tester");
 		expect((await a.request("PUT", "/api/v1/auth/profile", { token: user.token, body: { name: "Renamed" } })).status).toBe(200);
-		expect((await onB("GET", "/api/v1/auth/me", user.token)).body.name).toBe("Renamed");
+		// Pushed, so within moments (polled with a generous deadline, not timed).
+		await waitUntil("node B to show the new name", async () => (await onB("GET", "/api/v1/auth/me", user.token)).body.name === "Renamed", 10_000, 5);
 	}, 30_000);
 });
