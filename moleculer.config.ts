@@ -12,15 +12,18 @@
  *   only, dependency failures only; Moleculer's built-ins, which would also wrap
  *   every local call and event, stay off);
  * - graceful shutdown that waits for in-flight requests;
- * - metrics on (Prometheus text served on /metrics by lib/health.ts or the gateway).
+ * - metrics on (Prometheus text served on /metrics by lib/health.ts or the gateway),
+ *   with cheap per-call work (middlewares/metrics.middleware.ts in place of the
+ *   built-in; hence the internal middlewares are listed here, in Moleculer's order).
  */
 import os from "node:os";
-import type { BrokerOptions, Errors } from "moleculer";
+import type { BrokerOptions, Errors, Middleware } from "moleculer";
 import { isDependencyFailure, RemoteGuardsMiddleware } from "./middlewares/remote-guards.middleware";
 import type { Config } from "./lib/config";
 import { AuthorizationMiddleware } from "./middlewares/authorization.middleware";
 import { AppLogMiddleware } from "./middlewares/app-log.middleware";
 import { metricsOptions } from "./lib/metrics";
+import { LeanMetricsMiddleware } from "./middlewares/metrics.middleware";
 
 export function brokerConfig(cfg: Config, overrides: Partial<BrokerOptions> = {}): BrokerOptions {
 	return {
@@ -49,7 +52,21 @@ export function brokerConfig(cfg: Config, overrides: Partial<BrokerOptions> = {}
 				circuitBreaker: { threshold: 0.5, minRequestCount: 20, windowTime: 60, halfOpenTime: 10_000, check: isDependencyFailure },
 				bulkhead: { concurrency: 50, maxQueueSize: 500 },
 			}),
+			// Moleculer's internal middlewares in its own order, less the breaker and bulkhead (above, remote only) and with lean metrics.
+			"ActionHook",
+			"Validator",
+			"Cacher",
+			"ContextTracker",
+			"Timeout",
+			"Retry",
+			"Fallback",
+			"ErrorHandler",
+			"Tracing",
+			LeanMetricsMiddleware as unknown as Middleware,
+			"Debounce",
+			"Throttle",
 		],
+		internalMiddlewares: false,
 		metrics: metricsOptions(),
 		...overrides,
 	};

@@ -59,6 +59,7 @@ export function RemoteGuardsMiddleware(options: RemoteGuardOptions): Middleware 
 			breaker = builtIns.CircuitBreaker.call(view, view);
 			bulkhead = builtIns.Bulkhead.call(view, view);
 			breaker.created?.(view);
+			bulkhead.created?.(view);
 		},
 		remoteAction(next: ActionHandler, action: ActionSchema): ActionHandler {
 			// Bulkhead outside the breaker: queued calls wait without counting; the breaker sees what reaches the wire.

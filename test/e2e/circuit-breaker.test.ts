@@ -44,7 +44,7 @@ describe("client errors never open the circuit breaker", () => {
 			// The gateway routes auth once it has seen the auth node.
 			const deadline = Date.now() + 15_000;
 			while ((await gateway.request("GET", "/api/v1/auth/me")).status !== 401) {
-				if (Date.now() > deadline) throw new Error("the gateway never routed /api/v1/auth");
+				if (Date.now() > deadline) throw new Error(`the gateway never routed /api/v1/auth: ${JSON.stringify((await gateway.request("GET", "/api/v1/auth/me")).body)}`);
 				await new Promise((r) => setTimeout(r, 100));
 			}
 			await hammer(gateway, auth);
