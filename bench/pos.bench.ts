@@ -19,12 +19,12 @@ import path from "node:path";
 import { Client } from "pg";
 import { startTestApp } from "../test/helpers/app";
 import { createTestDatabase } from "../test/helpers/db";
-import type { AutocannonResult } from "./stats";
+import { benchSeconds, type AutocannonResult } from "./stats";
 
 type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 const autocannon = require("autocannon") as Autocannon;
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 12);
+const SECONDS = benchSeconds(12);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const FLAVORS = 24;
 const STOCK_PER_FLAVOR = 50_000;
