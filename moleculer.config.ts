@@ -7,12 +7,19 @@
  *   a killed node is still believed alive (heartbeats every third of it);
  * - in-memory cacher unless CACHER=redis://...;
  * - a request timeout, retries only where an action is marked idempotent,
- *   a circuit breaker and a bulkhead so one slow service can't sink the rest;
+ *   a circuit breaker and a bulkhead on calls to other nodes so one slow service
+ *   can't sink the rest (middlewares/remote-guards.middleware.ts: remote calls
+ *   only, dependency failures only; Moleculer's built-ins, which would also wrap
+ *   every local call and event, stay off);
  * - graceful shutdown that waits for in-flight requests;
- * - metrics on (Prometheus text served on /metrics by lib/health.ts or the gateway).
+ * - metrics on (Prometheus text served on /metrics by lib/health.ts or the gateway),
+ *   with cheap per-call work (middlewares/metrics.middleware.ts in place of the
+ *   built-in; hence the internal middlewares are listed below, with the order
+ *   explained there).
  */
 import os from "node:os";
-import type { BrokerOptions, Errors } from "moleculer";
+import type { BrokerOptions, Errors, Middleware } from "moleculer";
+import { isDependencyFailure, RemoteGuardsMiddleware } from "./middlewares/remote-guards.middleware";
 import type { Config } from "./lib/config";
 import { AuthorizationMiddleware } from "./middlewares/authorization.middleware";
 import { AppLogMiddleware } from "./middlewares/app-log.middleware";
@@ -22,6 +29,7 @@ import { metricsOptions } from "./lib/metrics";
 import { AppValidator } from "./lib/validator";
 import { ResponseStatusMiddleware } from "./middlewares/response-status.middleware";
 import { InputScreenMiddleware } from "./middlewares/input-screen.middleware";
+import { LeanMetricsMiddleware } from "./middlewares/metrics.middleware";
 
 export function brokerConfig(cfg: Config, overrides: Partial<BrokerOptions> = {}): BrokerOptions {
 	return {
@@ -36,8 +44,8 @@ export function brokerConfig(cfg: Config, overrides: Partial<BrokerOptions> = {}
 		requestTimeout: cfg.requestTimeoutMs,
 		// Off by default: a write must never run twice. Reads opt in with `retryPolicy: RETRY_READS` (lib/actions.ts).
 		retryPolicy: { enabled: false, retries: 2, delay: 100, maxDelay: 1000, factor: 2, check: (err: Error | Errors.MoleculerError) => Boolean((err as Errors.MoleculerError).retryable) },
-		circuitBreaker: { enabled: true, threshold: 0.5, minRequestCount: 20, windowTime: 60, halfOpenTime: 10_000, check: (err: Error | Errors.MoleculerError) => ((err as Errors.MoleculerError).code ?? 500) >= 500 },
-		bulkhead: { enabled: true, concurrency: 50, maxQueueSize: 500 },
+		circuitBreaker: { enabled: false },
+		bulkhead: { enabled: false },
 		registry: { strategy: "RoundRobin", preferLocal: true },
 		heartbeatInterval: Math.max(1, Math.floor(cfg.heartbeatTimeoutSec / 3)),
 		heartbeatTimeout: cfg.heartbeatTimeoutSec,
@@ -48,7 +56,9 @@ export function brokerConfig(cfg: Config, overrides: Partial<BrokerOptions> = {}
 		// user's (so its Validator and Cacher would run before any role check). The
 		// order is spelled out instead: Authorization wraps the cache, the validator
 		// and the hooks, so a caller who may not call an action learns nothing from it
-		// (401/403 before any 422) and never gets a cached answer.
+		// (401/403 before any 422) and never gets a cached answer. The circuit breaker
+		// and bulkhead guard remote calls only, and only dependency failures trip the
+		// breaker; metrics are Moleculer's with cheap per-call work.
 		internalMiddlewares: false,
 		middlewares: [
 			ResponseStatusMiddleware,
@@ -56,17 +66,19 @@ export function brokerConfig(cfg: Config, overrides: Partial<BrokerOptions> = {}
 			"ActionHook",
 			"Validator",
 			InputScreenMiddleware,
-			"Bulkhead",
 			"Cacher",
 			AuthorizationMiddleware,
 			"ContextTracker",
-			"CircuitBreaker",
+			RemoteGuardsMiddleware({
+				circuitBreaker: { threshold: 0.5, minRequestCount: 20, windowTime: 60, halfOpenTime: 10_000, check: isDependencyFailure },
+				bulkhead: { concurrency: 50, maxQueueSize: 500 },
+			}),
 			"Timeout",
 			"Retry",
 			"Fallback",
 			"ErrorHandler",
 			"Tracing",
-			"Metrics",
+			LeanMetricsMiddleware as unknown as Middleware,
 			"Debounce",
 			"Throttle",
 			// Checks other nodes' packets before any context exists (proof of origin, SERVICE_KEY).

@@ -15,7 +15,7 @@ import type { Service, ServiceBroker, ServiceSchema } from "moleculer";
 import { loadConfig, setConfig } from "../lib/config";
 import { createBroker, loadServices } from "../lib/app";
 import { EVENT_CATALOG } from "../lib/events";
-import { percentile } from "./stats";
+import { benchSeconds, percentile } from "./stats";
 import { DbMixin, type DbThis } from "../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../mixins/outbox.mixin";
 import { defineAuthModels, type AuthModels } from "../services/auth/auth.model";
@@ -23,7 +23,7 @@ import { defineAuthModels, type AuthModels } from "../services/auth/auth.model";
 const BROKERS = (process.env.KAFKA_BROKERS || "127.0.0.1:9092").split(",");
 const ADMIN_URL = process.env.BENCH_ADMIN_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const RATE = Number(process.env.BENCH_RATE ?? 100);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const SECONDS = benchSeconds(10);
 const COUNT = Math.round(RATE * SECONDS);
 const DRAIN_MS = 30_000;
 

@@ -24,9 +24,9 @@ import { Client } from "pg";
 import { startTestApp } from "../test/helpers/app";
 import { createTestDatabase } from "../test/helpers/db";
 import { EVENT_CATALOG, envelope } from "../lib/events";
-import type { AutocannonResult } from "./stats";
+import { benchSeconds, type AutocannonResult } from "./stats";
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const SECONDS = benchSeconds(10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const FLAVORS = 24;
 const STOCK_PER_FLAVOR = 50_000;

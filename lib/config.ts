@@ -263,7 +263,7 @@ export function loadConfig(env: Env = process.env): Config {
 		port: int(env, "PORT", 3000, 0, 65535),
 		metricsPort: env.METRICS_PORT ? int(env, "METRICS_PORT", 0, 0, 65535) : undefined,
 		databaseUrl: url(env, "DATABASE_URL", ["postgres", "postgresql"]),
-		dbPoolMax: int(env, "DB_POOL_MAX", 5, 1, 200),
+		dbPoolMax: int(env, "DB_POOL_MAX", 10, 1, 200),
 		redisUrl: url(env, "REDIS_URL", ["redis", "rediss"]),
 		transporter,
 		natsCredentials: natsCredentials(env, transporter),

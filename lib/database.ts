@@ -1,21 +1,115 @@
 /**
- * PostgreSQL: connection factories, and the embedded server `npm start` uses
- * when no DATABASE_URL is configured.
+ * PostgreSQL: one pooled Sequelize per schema per process, shared by every
+ * service of that schema (and by every broker of the process, as in tests with
+ * two gateways), and the embedded server `npm start` uses when no DATABASE_URL
+ * is configured.
+ *
+ * Connection budget: all pools of a process together open at most DB_POOL_MAX
+ * connections (per database URL: in production a process has one; tests run
+ * several databases in one process). Each schema's pool gets an even share of
+ * the budget, rebalanced when another schema joins (at service creation, before
+ * any connection opens); dedicated connections outside the pools (the relay's
+ * lock session) are reserved from the same budget.
  */
 import path from "node:path";
 import fs from "node:fs";
 import { Sequelize } from "sequelize";
 import { config } from "./config";
 
-/** Each service gets its own small pool, with its schema first on the search path. */
-export function createSequelize(schema: string, url = requireDatabaseUrl()): Sequelize {
+interface SharedDb {
+	url: string;
+	db: Sequelize;
+	users: number;
+	/** Model sets defined on this instance, by their defining function: two services of one schema share them. */
+	models: Map<unknown, unknown>;
+}
+
+const shared = new Map<string, SharedDb>();
+const reserved = new Map<string, number>();
+
+/** A standalone pool (migrations CLI, scripts): not part of the shared budget. */
+export function createSequelize(schema: string, url = requireDatabaseUrl(), poolMax = config().dbPoolMax): Sequelize {
 	return new Sequelize(url, {
 		dialect: "postgres",
 		logging: false,
-		pool: { max: config().dbPoolMax, min: 0, idle: 10_000, acquire: 15_000 },
+		pool: { max: poolMax, min: 0, idle: 10_000, acquire: 15_000 },
 		define: { schema, underscored: true, timestamps: true },
 		dialectOptions: { application_name: `eislager-${schema}` },
 	});
+}
+
+type PoolView = { _factory?: { max: number } };
+
+/** Splits the process budget evenly over the schemas' pools; refuses to start when it cannot give each one a connection. */
+function rebalance(url: string): void {
+	const dedicated = reserved.get(url) ?? 0;
+	const budget = config().dbPoolMax - dedicated;
+	const pools = [...shared.values()].filter((p) => p.url === url);
+	if (pools.length > budget) {
+		throw new Error(`DB_POOL_MAX=${config().dbPoolMax} is too small: this process serves ${pools.length} schema(s)${dedicated ? ` and ${dedicated} dedicated connection(s)` : ""}; set DB_POOL_MAX to at least ${pools.length + dedicated}`);
+	}
+	pools.forEach((p, i) => {
+		const share = Math.floor(budget / pools.length) + (i < budget % pools.length ? 1 : 0);
+		const pool = (p.db.connectionManager as unknown as { pool?: PoolView }).pool;
+		if (pool?._factory) pool._factory.max = share;
+	});
+}
+
+/** The process's shared Sequelize for `schema` (one per database URL and schema); pair with releaseSchemaDatabase. */
+export function schemaDatabase(schema: string, url = requireDatabaseUrl()): Sequelize {
+	const key = `${url}#${schema}`;
+	let entry = shared.get(key);
+	if (!entry) {
+		entry = { url, db: createSequelize(schema, url), users: 0, models: new Map() };
+		shared.set(key, entry);
+		try {
+			rebalance(url);
+		} catch (err) {
+			shared.delete(key);
+			throw err;
+		}
+	}
+	entry.users++;
+	return entry.db;
+}
+
+/** Models defined once per shared instance and defining function. */
+export function schemaModels<M>(db: Sequelize, define: (db: Sequelize) => M): M {
+	const entry = [...shared.values()].find((e) => e.db === db);
+	if (!entry) return define(db);
+	if (!entry.models.has(define)) entry.models.set(define, define(db));
+	return entry.models.get(define) as M;
+}
+
+/** Drops one user of a shared instance; the last one closes the pool. */
+export async function releaseSchemaDatabase(db: Sequelize): Promise<void> {
+	for (const [key, entry] of shared) {
+		if (entry.db !== db) continue;
+		if (--entry.users > 0) return;
+		shared.delete(key);
+		rebalance(entry.url);
+		await db.close();
+		return;
+	}
+}
+
+/** Reserves connections opened outside the shared pools (held for the life of the process part that asked). */
+export function reserveDbConnections(n: number, url = requireDatabaseUrl()): () => void {
+	const add = (d: number) => reserved.set(url, (reserved.get(url) ?? 0) + d);
+	add(n);
+	try {
+		rebalance(url);
+	} catch (err) {
+		add(-n);
+		throw err;
+	}
+	let released = false;
+	return () => {
+		if (released) return;
+		released = true;
+		add(-n);
+		rebalance(url);
+	};
 }
 
 export function requireDatabaseUrl(): string {

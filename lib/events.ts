@@ -224,6 +224,8 @@ export const INTERNAL_EVENTS = {
 	 * Broadcast after commit; every analytics node drops those users' cached shop/factory scopes.
 	 */
 	staffChanged: "staff.changed",
+	/** `auth.user-changed`: a user row changed (payload `{ userId }`); every auth node drops that user's cached `/me`. */
+	userChanged: "auth.user-changed",
 } as const;
 
 /** Payload of `INTERNAL_EVENTS.staffChanged`: the users whose shops or factories changed. */

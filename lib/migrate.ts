@@ -41,3 +41,17 @@ export async function migrateSchema(db: Sequelize, schema: string): Promise<stri
 		return applied.map((m) => m.name);
 	});
 }
+
+const migrated = new WeakMap<Sequelize, Promise<string[]>>();
+
+/** migrateSchema once per shared instance (every service of a schema in a process awaits the same run). */
+export function migrateSchemaOnce(db: Sequelize, schema: string): Promise<string[]> {
+	let run = migrated.get(db);
+	if (!run) {
+		run = migrateSchema(db, schema);
+		migrated.set(db, run);
+		// A failed run may be retried by the next service start.
+		run.catch(() => migrated.delete(db));
+	}
+	return run;
+}

@@ -4,6 +4,7 @@
  */
 import Redis from "ioredis";
 import { config } from "./config";
+import { closeRevocations } from "./revocation";
 
 let client: Redis | undefined;
 
@@ -27,5 +28,6 @@ export function redisClient(): Redis | undefined {
 export async function closeRedis(): Promise<void> {
 	const c = client;
 	client = undefined;
+	await closeRevocations();
 	if (c) await c.quit().catch(() => c.disconnect());
 }

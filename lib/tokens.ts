@@ -1,13 +1,15 @@
 /**
  * Access tokens: short HS256 JWTs with iss/aud/jti/sub/role and `typ: "access"`.
- * Verification is local (any gateway node can do it) plus two revocation checks
- * in the shared store: the token's jti (logout) and the user's "valid after"
+ * Verification is local (any gateway node can do it), its result cached per token
+ * until `exp`, plus the revocation checks against the process's copy of the
+ * revocation state (lib/revocation.ts: Redis is the truth, changes are pushed):
+ * the token's jti (logout), its refresh family, and the user's "valid after"
  * mark (role change, password change, deletion).
  */
 import { createSecretKey, randomUUID, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
 import { config } from "./config";
-import { keyValueStore } from "./kv";
+import { recordRevocation, revocations } from "./revocation";
 import { unauthorized } from "./errors";
 import { ROLES, type AuthUser, type Role } from "./types";
 
@@ -49,6 +51,7 @@ export function signAccessToken(user: { id: string; role: Role }, sessionId?: st
 	return { token, jti, expiresIn: accessTtlSec };
 }
 
+
 /**
  * Rotation without downtime: tokens are signed with JWT_SECRET only; during the window
  * JWT_SECRET_PREVIOUS still verifies the tokens issued before the switch (at most one
@@ -62,10 +65,6 @@ function verifyWithRotation(token: string, secret: string, previous: string | un
 		return jwt.verify(token, signingKey(previous), options) as jwt.JwtPayload;
 	}
 }
-
-const revokedKey = (jti: string) => `revoked:${jti}`;
-const validAfterKey = (userId: string) => `valid-after:${userId}`;
-const revokedFamilyKey = (familyId: string) => `revoked-family:${familyId}`;
 
 /** Verifies signature, algorithm, issuer, audience, expiry and type; throws 401 otherwise. No revocation check. */
 export function decodeAccessToken(token: string): AccessClaims {
@@ -83,26 +82,48 @@ export function decodeAccessToken(token: string): AccessClaims {
 	return claims as AccessClaims;
 }
 
+/**
+ * Verified claims per token until `exp`: signature checking is the costly part of a
+ * request's authentication, and a token's claims never change. Bounded; dropped
+ * when either secret changes (ending a rotation window drops the old secret's tokens). Revocation is checked on every use, not cached.
+ */
+const CLAIMS_CACHE_MAX = 50_000;
+let claimsCache = new Map<string, AccessClaims>();
+let claimsSecret = "";
+
+function cachedClaims(token: string): AccessClaims {
+	const { secret: current, previousSecret } = config().jwt;
+	const secret = `${current}\n${previousSecret ?? ""}`;
+	if (secret !== claimsSecret) {
+		claimsCache = new Map();
+		claimsSecret = secret;
+	}
+	const hit = claimsCache.get(token);
+	if (hit && hit.exp * 1000 > Date.now()) return hit;
+	if (hit) claimsCache.delete(token);
+	const claims = decodeAccessToken(token);
+	// Oldest first out: Map keeps insertion order.
+	if (claimsCache.size >= CLAIMS_CACHE_MAX) claimsCache.delete(claimsCache.keys().next().value as string);
+	claimsCache.set(token, claims);
+	return claims;
+}
+
 /** Full check: valid JWT, not logged out, not older than the user's last role/password change. */
 export async function verifyAccessToken(token: string): Promise<AuthUser> {
-	const claims = decodeAccessToken(token);
-	const keys = [revokedKey(claims.jti), validAfterKey(claims.sub)];
-	if (typeof claims.fam === "string") keys.push(revokedFamilyKey(claims.fam));
-	const [revoked, validAfter, familyRevoked] = await keyValueStore().mget(keys);
-	if (revoked || familyRevoked) throw unauthorized("Token revoked", "TOKEN_REVOKED");
-	if (validAfter && claims.ims < Number(validAfter)) throw unauthorized("Token revoked", "TOKEN_REVOKED");
+	const claims = cachedClaims(token);
+	await revocations().check(claims);
 	return { id: claims.sub, role: claims.role, jti: claims.jti, exp: claims.exp, sid: claims.sid };
 }
 
 /** Logout: the access token is refused until it would have expired anyway. */
 export async function revokeAccessToken(jti: string, exp: number): Promise<void> {
 	const ttl = exp - Math.floor(Date.now() / 1000);
-	if (ttl > 0) await keyValueStore().set(revokedKey(jti), "1", ttl);
+	if (ttl > 0) await recordRevocation("revoked", jti, "1", ttl);
 }
 
 /** Refresh-token reuse or logout: every access token of that login is refused until it would have expired. */
 export async function revokeTokenFamily(familyId: string): Promise<void> {
-	await keyValueStore().set(revokedFamilyKey(familyId), "1", config().jwt.accessTtlSec + 1);
+	await recordRevocation("revoked-family", familyId, "1", config().jwt.accessTtlSec + 1);
 }
 
 /**
@@ -111,7 +132,7 @@ export async function revokeTokenFamily(familyId: string): Promise<void> {
  * database keeps the same instant as tokens_valid_after for refresh tokens.
  */
 export async function invalidateTokensBefore(userId: string, at: Date = new Date()): Promise<Date> {
-	await keyValueStore().set(validAfterKey(userId), String(at.getTime()), config().jwt.accessTtlSec + 1);
+	await recordRevocation("valid-after", userId, String(at.getTime()), config().jwt.accessTtlSec + 1);
 	return at;
 }
 

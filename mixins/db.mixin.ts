@@ -1,8 +1,10 @@
 /**
  * Database mixin: moleculer-db with the Sequelize adapter, one PostgreSQL schema
- * per service. Each service instance gets its own pooled Sequelize; the adapter
- * receives a ready Model class, so it never calls `sync()`: the schema's
- * migrations (run here on start, under an advisory lock) own the tables.
+ * per service. Every service of a schema shares the process's one pooled
+ * Sequelize for it (lib/database.ts bounds all pools by DB_POOL_MAX); the adapter
+ * receives that instance and a ready Model class, so it never calls `sync()`
+ * nor closes the shared pool: the schema's migrations (run once per schema per
+ * process, under an advisory lock across processes) own the tables.
  * moleculer-db's generic CRUD actions are switched off: every route is an
  * explicit, validated, authorized action.
  */
@@ -10,8 +12,8 @@ import DbService from "moleculer-db";
 import SqlAdapter from "moleculer-db-adapter-sequelize";
 import type { Service, ServiceSchema } from "moleculer";
 import { type ModelStatic, type Sequelize, type Transaction, ConnectionError, UniqueConstraintError, ForeignKeyConstraintError, ValidationError as SequelizeValidationError, DatabaseError } from "sequelize";
-import { createSequelize } from "../lib/database";
-import { migrateSchema } from "../lib/migrate";
+import { releaseSchemaDatabase, schemaDatabase, schemaModels } from "../lib/database";
+import { migrateSchemaOnce } from "../lib/migrate";
 import { conflict, serviceUnavailable, validationErrors } from "../lib/errors";
 import { defineMixin } from "../lib/service";
 
@@ -87,6 +89,13 @@ export function mapDatabaseError(err: unknown): unknown {
 
 type This<M extends Models> = Service & DbThis<M> & { adapter: SqlAdapter };
 
+/** moleculer-db's adapter on a shared instance: stopping one service must not close the schema's pool. */
+class SharedSqlAdapter extends SqlAdapter {
+	override disconnect(): Promise<void> {
+		return releaseSchemaDatabase((this as unknown as { db: Sequelize }).db);
+	}
+}
+
 export function DbMixin<M extends Models>(options: DbMixinOptions<M>): Partial<ServiceSchema> {
 	return defineMixin<This<M>>({
 		mixins: [DbService],
@@ -105,15 +114,15 @@ export function DbMixin<M extends Models>(options: DbMixinOptions<M>): Partial<S
 		},
 		created(this: This<M>) {
 			this.dbSchema = options.schema;
-			this.db = createSequelize(options.schema);
-			this.models = options.models(this.db);
+			this.db = schemaDatabase(options.schema);
+			this.models = schemaModels(this.db, options.models);
 			// moleculer-db reads the model from the schema: give it this instance's model class.
 			(this.schema as { model?: unknown }).model = this.models[options.primary];
-			this.adapter = new SqlAdapter(this.db);
+			this.adapter = new SharedSqlAdapter(this.db);
 			this.adapter.init(this.broker, this);
 		},
 		async started(this: This<M>) {
-			const applied = await migrateSchema(this.db, options.schema);
+			const applied = await migrateSchemaOnce(this.db, options.schema);
 			if (applied.length) this.logger.info(`Migrated schema "${options.schema}": ${applied.join(", ")}`);
 		},
 	});

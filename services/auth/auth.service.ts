@@ -23,6 +23,7 @@ import { PasswordResetMixin, type PasswordResetMethods } from "./password-reset.
 import { EmailVerificationMixin, type EmailVerificationMethods } from "./email-verification.mixin";
 import { GoogleLoginMixin } from "./google-login.mixin";
 import { AdminUsersMixin, assertNotSelf } from "./admin-users.mixin";
+import { MeCacheMixin, type MeCacheThis } from "./me-cache.mixin";
 
 export interface TokenResponse {
 	accessToken: string;
@@ -44,7 +45,7 @@ type Ctx<P> = Context<P, Meta>;
 
 const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 	name: "auth",
-	mixins: [DbMixin({ schema: "auth", models: defineAuthModels, primary: "User" }), OutboxMixin, AuditMixin, PasswordResetMixin, EmailVerificationMixin, GoogleLoginMixin, AdminUsersMixin],
+	mixins: [DbMixin({ schema: "auth", models: defineAuthModels, primary: "User" }), OutboxMixin, AuditMixin, PasswordResetMixin, EmailVerificationMixin, GoogleLoginMixin, AdminUsersMixin, MeCacheMixin],
 	settings: { rest: "/auth" },
 
 	actions: {
@@ -154,8 +155,9 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 		me: {
 			rest: "GET /me",
 			summary: "The signed-in user's profile",
-			async handler(this: AuthThis, ctx: Ctx<Record<string, never>>) {
-				return toPublicUser(await this.findActiveUser(ctx.meta.user!.id));
+			// From memory or the cacher, dropped whenever the user row changes (me-cache.mixin.ts).
+			handler(this: MeCacheThis, ctx: Ctx<Record<string, never>>) {
+				return this.cachedMe(ctx.meta.user!.id);
 			},
 		},
 

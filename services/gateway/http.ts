@@ -1,7 +1,8 @@
 /**
  * HTTP edge concerns of the gateway, kept out of the service schema:
  * client IP (X-Forwarded-For trusted only per TRUST_PROXY), request ids,
- * and rate limiting (Redis across gateway nodes, memory in one process).
+ * and rate limiting (Redis across gateway nodes, memory in one process; the
+ * general limit batched to Redis, see batched-limiter.ts).
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -10,6 +11,7 @@ import { Errors } from "moleculer";
 import { config } from "../../lib/config";
 import { redisClient } from "../../lib/redis";
 import { serviceUnavailable } from "../../lib/errors";
+import { BatchedRedisLimiter, type Limiter } from "./batched-limiter";
 
 /** The client's address: the entry TRUST_PROXY hops from the right of X-Forwarded-For + socket address. */
 export function clientIp(req: IncomingMessage, trustProxy = config().trustProxy): string {
@@ -32,20 +34,22 @@ export function requestIdFor(req: IncomingMessage): string {
 }
 
 export interface RateLimiters {
-	general: RateLimiterAbstract;
+	/** Every request, per user or client IP: decided locally, counted in Redis in batches. */
+	general: Limiter;
+	/** Credential endpoints, per client IP: exact, one Redis call each. */
 	auth: RateLimiterAbstract;
 }
 
 export function createRateLimiters(): RateLimiters {
 	const { perMin, authPerMin } = config().rateLimit;
 	const redis = redisClient();
-	const make = (keyPrefix: string, points: number): RateLimiterAbstract =>
+	const exact = (keyPrefix: string, points: number): RateLimiterAbstract =>
 		redis ? new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration: 60 }) : new RateLimiterMemory({ keyPrefix, points, duration: 60 });
-	return { general: make("eislager-rl", perMin), auth: make("eislager-rl-auth", authPerMin) };
+	return { general: redis ? new BatchedRedisLimiter(redis, "eislager-rl", perMin, 60) : exact("eislager-rl", perMin), auth: exact("eislager-rl-auth", authPerMin) };
 }
 
 /** Consumes one point; 429 with Retry-After when spent, 503 when the limiter's store is down (fail closed). */
-export async function consume(limiter: RateLimiterAbstract, key: string, res: ServerResponse): Promise<void> {
+export async function consume(limiter: Limiter, key: string, res: ServerResponse): Promise<void> {
 	try {
 		const state = await limiter.consume(key);
 		res.setHeader("RateLimit-Limit", String(limiter.points));

@@ -9,7 +9,7 @@ import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "mole
 import type { Admin, Kafka } from "kafkajs";
 import { QueryTypes, type Sequelize } from "sequelize";
 import { config } from "../../lib/config";
-import { createSequelize, requireDatabaseUrl } from "../../lib/database";
+import { releaseSchemaDatabase, requireDatabaseUrl, reserveDbConnections, schemaDatabase } from "../../lib/database";
 import { migrateSchema } from "../../lib/migrate";
 import { EVENT_NAMES, emitEvent, type EventEnvelope } from "../../lib/events";
 import { notFound } from "../../lib/errors";
@@ -36,6 +36,8 @@ interface State {
 	relay: OutboxRelay;
 	inbound: InboundConsumer | undefined;
 	probe: { at: number; result: CheckResult } | undefined;
+	/** Returns the connection budget slot of the relay's lock session. */
+	releaseLockSlot: () => void;
 }
 
 type This = Service & Methods & State;
@@ -158,7 +160,9 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	created(this: This) {
 		const cfg = config();
 		this.dbSchema = BRIDGE_SCHEMA;
-		this.db = createSequelize(BRIDGE_SCHEMA);
+		this.db = schemaDatabase(BRIDGE_SCHEMA);
+		// The relay's lock session is a connection of its own, outside the pool: count it in DB_POOL_MAX.
+		this.releaseLockSlot = reserveDbConnections(1);
 		this.kafka = cfg.kafkaBrokers.length ? createKafka(cfg.kafkaBrokers, `${cfg.kafkaClientId}-bridge`, this.logger) : undefined;
 		this.relay = new OutboxRelay({
 			db: this.db,
@@ -204,7 +208,8 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		await this.relay.stop();
 		await this.inbound?.stop();
 		await this.admin?.disconnect().catch(() => undefined);
-		await this.db.close();
+		await releaseSchemaDatabase(this.db);
+		this.releaseLockSlot();
 	},
 };
 

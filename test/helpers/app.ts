@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
-import type { Service, ServiceBroker } from "moleculer";
+import type { BrokerOptions, Service, ServiceBroker } from "moleculer";
 import { loadConfig, setConfig, type Config } from "../../lib/config";
 import { createBroker, loadServices } from "../../lib/app";
 import { closeRedis } from "../../lib/redis";
@@ -42,6 +42,8 @@ export interface StartOptions {
 	/** Reuse a database (e.g. a second node of the same cluster). */
 	db?: TestDatabase;
 	gateway?: boolean;
+	/** Broker options over the configured ones (benchmarks switch features off to measure their cost). */
+	broker?: Partial<BrokerOptions>;
 }
 
 /** The gateway builds its routes a moment after services start; wait until every loaded service has one. */
@@ -74,7 +76,7 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
 			...options.env,
 		}),
 	);
-	const broker = createBroker(config, { nodeID: `test-${randomBytes(4).toString("hex")}` });
+	const broker = createBroker(config, { nodeID: `test-${randomBytes(4).toString("hex")}`, ...options.broker });
 	const withGateway = options.gateway ?? true;
 	const loaded = loadServices(broker, options.services ? [...(withGateway ? ["gateway"] : []), ...options.services] : undefined);
 	await broker.start();
