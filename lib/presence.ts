@@ -10,7 +10,7 @@
  */
 import type { Context, ServiceBroker } from "moleculer";
 import { config } from "./config";
-import { INTERNAL_EVENTS, type SocketPush } from "./events";
+import { INTERNAL_EVENTS, type SocketPush, type SocketRevocation } from "./events";
 import { redisClient } from "./redis";
 
 export const PRESENCE_HEARTBEAT_MS = 30_000;
@@ -170,4 +170,9 @@ export function pushToSockets(emitter: ServiceBroker | Context, push: SocketPush
 	if (!push.all && push.rooms.length === 0) return Promise.resolve();
 	const send = config().redisUrl ? emitter.emit.bind(emitter) : emitter.broadcast.bind(emitter);
 	return Promise.resolve(send(INTERNAL_EVENTS.socketPush, push, { groups: [SOCKET_GATEWAY_GROUP] })) as Promise<void>;
+}
+
+/** Tells every gateway node to close the user's sockets whose token was revoked (each node closes its own). */
+export function closeRevokedSockets(emitter: ServiceBroker | Context, revocation: SocketRevocation): Promise<void> {
+	return Promise.resolve(emitter.broadcast(INTERNAL_EVENTS.socketRevoke, revocation, { groups: [SOCKET_GATEWAY_GROUP] })) as Promise<void>;
 }
