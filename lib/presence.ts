@@ -82,6 +82,11 @@ class MemoryPresence implements PresenceStore {
 	}
 }
 
+/** Live connections of each user key (KEYS) seen since ARGV[1]. */
+const COUNT_LIVE = `local out = {}
+for i, key in ipairs(KEYS) do out[i] = redis.call('ZCOUNT', key, ARGV[1], '+inf') end
+return out`;
+
 class RedisPresence implements PresenceStore {
 	private get redis() {
 		const r = redisClient();
@@ -128,11 +133,9 @@ class RedisPresence implements PresenceStore {
 
 	async online(userIds: string[]): Promise<string[]> {
 		if (userIds.length === 0) return [];
-		const cutoff = Date.now() - PRESENCE_TTL_MS;
-		const multi = this.redis.multi();
-		for (const id of userIds) multi.zcount(userKey(id), cutoff, "+inf");
-		const res = (await multi.exec()) ?? [];
-		return userIds.filter((_, i) => Number(res[i]?.[1] ?? 0) > 0);
+		// One command for the whole list (a chat message asks for every recipient), not one per user.
+		const counts = (await this.redis.eval(COUNT_LIVE, userIds.length, ...userIds.map(userKey), Date.now() - PRESENCE_TTL_MS)) as number[];
+		return userIds.filter((_, i) => Number(counts[i] ?? 0) > 0);
 	}
 
 	async allOnline(limit = 1000): Promise<string[]> {

@@ -11,14 +11,14 @@
  * - Rooms: `user:<id>` (joined on connect) and `conversation:<id>` (joined on
  *   JOIN_CONVERSATION after the chat service confirms participation).
  * - Services push through `pushToSockets()` (lib/presence.ts); with REDIS_URL
- *   the socket.io Redis adapter spans every gateway node.
+ *   the socket.io Redis adapter spans every gateway node (socket-adapter.ts: it
+ *   publishes only while another node listens).
  * - Presence (lib/presence.ts): online while any socket of the user is connected.
  */
 import type { Server as HttpServer, IncomingMessage } from "node:http";
 import type { Context, Service, ServiceSchema } from "moleculer";
 import SocketIOMixin from "moleculer-io";
 import { Server, type Socket } from "socket.io";
-import { createAdapter } from "@socket.io/redis-adapter";
 import Redis from "ioredis";
 import Validator from "fastest-validator";
 import { config } from "../../lib/config";
@@ -29,6 +29,7 @@ import { bearerToken, verifyAccessToken } from "../../lib/tokens";
 import { defineMixin } from "../../lib/service";
 import type { AuthUser } from "../../lib/types";
 import type { RateLimiters } from "./http";
+import { createSoloAwareAdapter } from "./socket-adapter";
 import { callHandler } from "./socket-calls";
 import { closeRevoked, expiryTimer, tokenFacts, type TokenFacts } from "./socket-sessions";
 
@@ -157,7 +158,8 @@ export const SocketMixin = defineMixin<This>({
 				const sub = pub.duplicate();
 				for (const c of [pub, sub]) c.on("error", (err) => this.logger.warn("Socket.IO Redis adapter:", err.message));
 				this.redisAdapterClients = [pub, sub];
-				io.adapter(createAdapter(pub, sub, { key: "eislager-socket.io" }));
+				// One channel set per cluster (NAMESPACE): clusters sharing a Redis never see each other's broadcasts.
+				io.adapter(createSoloAwareAdapter(pub, sub, `eislager-socket.io:${cfg.namespace}`));
 			}
 			// The spec's gateway table names /socket: rewrite it to the socket.io path before any listener sees it.
 			const rewrite = (req: IncomingMessage) => {
