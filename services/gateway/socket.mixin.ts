@@ -29,7 +29,7 @@ import { bearerToken, verifyAccessToken } from "../../lib/tokens";
 import { defineMixin } from "../../lib/service";
 import type { AuthUser } from "../../lib/types";
 import type { RateLimiters } from "./http";
-import { createSoloAwareAdapter } from "./socket-adapter";
+import { createSoloAwareAdapter, helloFirst } from "./socket-adapter";
 import { callHandler } from "./socket-calls";
 import { closeRevoked, expiryTimer, tokenFacts, type TokenFacts } from "./socket-sessions";
 
@@ -160,6 +160,7 @@ export const SocketMixin = defineMixin<This>({
 				this.redisAdapterClients = [pub, sub];
 				// One channel set per cluster (NAMESPACE): clusters sharing a Redis never see each other's broadcasts.
 				io.adapter(createSoloAwareAdapter(pub, sub, `eislager-socket.io:${cfg.namespace}`));
+				io.use(helloFirst(io));
 			}
 			// The spec's gateway table names /socket: rewrite it to the socket.io path before any listener sees it.
 			const rewrite = (req: IncomingMessage) => {
