@@ -28,7 +28,7 @@ WITH parts AS (
 	SELECT user_id FROM "${s}".conversation_participants WHERE conversation_id = $1::uuid
 ), ok AS (
 	SELECT EXISTS (SELECT 1 FROM parts WHERE user_id = $2::uuid) AS participant,
-	       ($6::uuid IS NULL OR EXISTS (SELECT 1 FROM "${s}".attachments WHERE id = $6::uuid AND conversation_id = $1::uuid AND uploader_id = $2::uuid)) AS attachment
+	       ($6::uuid IS NULL OR EXISTS (SELECT 1 FROM "${s}".attachments WHERE id = $6::uuid AND conversation_id = $1::uuid AND uploader_id = $2::uuid AND deleted_at IS NULL)) AS attachment
 ), m AS (
 	INSERT INTO "${s}".messages (id, conversation_id, sender_id, content, message_type, attachment_id)
 	SELECT $3::uuid, $1::uuid, $2::uuid, $4::text, $5::text, $6::uuid FROM ok WHERE ok.participant AND ok.attachment
