@@ -41,6 +41,11 @@ describe("sockets are closed when their tokens stop being valid", () => {
 	beforeAll(async () => {
 		nodeA = await startTestApp({ services: ["auth"], env });
 		nodeB = await startTestApp({ services: ["auth"], env, db: nodeA.db });
+		// Each node must know the other's gateway before a broadcast can reach it.
+		const sees = async (app: TestApp, other: TestApp) =>
+			(await app.broker.call<{ id: string; available: boolean }[], object>("$node.list", { onlyAvailable: true })).some((n) => n.id === other.broker.nodeID);
+		const deadline = Date.now() + 30_000;
+		while (!((await sees(nodeA, nodeB)) && (await sees(nodeB, nodeA))) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 		await nodeA.broker.waitForServices(["api", "auth"]);
 		await nodeB.broker.waitForServices(["api", "auth"]);
 		admin = await nodeA.createUser("ADMIN");
