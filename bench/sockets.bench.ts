@@ -2,7 +2,8 @@
  * Chat fan-out over sockets, as a ratio against a bare socket.io relay measured
  * in the same run, with the same clients and the same message pattern.
  *
- *   npm run bench:sockets   (BENCH_SOCKETS=1000 BENCH_MEMBERS=50 BENCH_MESSAGES=400 BENCH_CONCURRENCY=8; 127.0.0.1 only)
+ *   npm run bench:sockets   (BENCH_SOCKETS=1000 BENCH_MEMBERS=50 BENCH_MESSAGES=400 BENCH_CONCURRENCY=8,
+ *                            BENCH_SECONDS caps each phase; REDIS_URL as in production, default redis://127.0.0.1:6379)
  *
  * 1. Starts the backend in-process (gateway + moleculer-io, auth, communications) on
  *    a fresh database; creates BENCH_MEMBERS users and one GROUP conversation of all
@@ -14,17 +15,25 @@
  *    counts as done when every other member has received NEW_MESSAGE.
  * 3. The same clients, pattern and payload against a bare socket.io server that
  *    relays `send` to the room (no auth, no storage).
- * Prints fan-out latency p50/p99 (send → each recipient) and messages/s of both,
- * and their ratio. Bounded: every phase has a deadline.
+ * 4. The same bare relay, but each message is first stored by one committed INSERT
+ *    (pg, autocommit): the floor of a relay that stores what it relays.
+ * Prints fan-out latency p50/p99 (send → each recipient), messages/s and this
+ * process's CPU ms per message (clients included, the same in every phase) of
+ * each, their ratio, and the target: backend p99 ≤ 2 × bare p99 + the p99 of one
+ * committed INSERT. Bounded: every phase has a deadline.
  */
 import http from "node:http";
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { randomUUID } from "node:crypto";
 import { Server } from "socket.io";
 import { io as connect, type Socket } from "socket.io-client";
 import { startTestApp } from "../test/helpers/app";
+import { Pool } from "pg";
 import { signAccessToken } from "../lib/tokens";
+import { createTestDatabase } from "../test/helpers/db";
 import { benchSeconds, percentile } from "./stats";
 
 const SOCKETS = Number(process.env.BENCH_SOCKETS ?? 1000);
@@ -34,6 +43,7 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const MESSAGE_TIMEOUT_MS = 10_000;
 // BENCH_SECONDS bounds each phase (CI's smoke run); otherwise a phase ends after BENCH_MESSAGES.
 const PHASE_DEADLINE_MS = benchSeconds(120) * 1000;
+const REDIS_URL = process.env.REDIS_URL || "redis://127.0.0.1:6379";
 
 interface Stats {
 	name: string;
@@ -41,6 +51,7 @@ interface Stats {
 	lost: number;
 	seconds: number;
 	latencies: number[];
+	cpuMsPerMessage: number;
 }
 
 
@@ -79,6 +90,7 @@ async function run(name: string, members: Socket[], send: (s: Socket, content: s
 	let issued = 0;
 	let lost = 0;
 	const deadline = Date.now() + PHASE_DEADLINE_MS;
+	const cpu = process.cpuUsage();
 	const started = performance.now();
 	const worker = async () => {
 		while (issued < MESSAGES && Date.now() < deadline) {
@@ -96,17 +108,38 @@ async function run(name: string, members: Socket[], send: (s: Socket, content: s
 	};
 	await Promise.all(Array.from({ length: CONCURRENCY }, worker));
 	const seconds = (performance.now() - started) / 1000;
+	const used = process.cpuUsage(cpu);
 	for (const s of members) s.off("NEW_MESSAGE");
-	return { name, messages: issued, lost, seconds, latencies: latencies.sort((a, b) => a - b) };
+	return { name, messages: issued, lost, seconds, latencies: latencies.sort((a, b) => a - b), cpuMsPerMessage: (used.user + used.system) / 1000 / Math.max(1, issued) };
 }
 
 function line(s: Stats): string {
 	const rate = (s.messages - s.lost) / s.seconds;
-	return `${s.name.padEnd(40)} ${rate.toFixed(0).padStart(6)} msg/s  ${(rate * (MEMBERS - 1)).toFixed(0).padStart(7)} deliveries/s   fan-out p50 ${percentile(s.latencies, 50).toFixed(1).padStart(6)} ms   p99 ${percentile(s.latencies, 99).toFixed(1).padStart(7)} ms   (${s.messages} msgs, ${s.lost} lost)`;
+	return (
+		`${s.name.padEnd(44)} ${rate.toFixed(0).padStart(6)} msg/s  ${(rate * (MEMBERS - 1)).toFixed(0).padStart(7)} deliveries/s   fan-out p50 ${percentile(s.latencies, 50).toFixed(1).padStart(6)} ms   ` +
+		`p99 ${percentile(s.latencies, 99).toFixed(1).padStart(7)} ms   CPU ${s.cpuMsPerMessage.toFixed(2)} ms/msg   (${s.messages} msgs, ${s.lost} lost)`
+	);
+}
+
+/** BENCH_PROFILE=<file.cpuprofile>: a CPU profile of the backend's messaging phase only (not the connection storm). */
+async function startProfile(): Promise<{ stop(): Promise<void> } | undefined> {
+	const file = process.env.BENCH_PROFILE;
+	if (!file) return undefined;
+	const session = new Session();
+	session.connect();
+	await session.post("Profiler.enable");
+	await session.post("Profiler.start");
+	return {
+		async stop() {
+			const { profile } = await session.post("Profiler.stop");
+			writeFileSync(file, JSON.stringify(profile));
+			session.disconnect();
+		},
+	};
 }
 
 async function backendPhase(): Promise<Stats> {
-	const app = await startTestApp({ services: ["auth", "communications"], env: { LOG_LEVEL: process.env.LOG_LEVEL ?? "error", RATE_LIMIT_PER_MIN: "100000000" } });
+	const app = await startTestApp({ services: ["auth", "communications"], env: { LOG_LEVEL: process.env.LOG_LEVEL ?? "error", RATE_LIMIT_PER_MIN: "100000000", REDIS_URL, NAMESPACE: `bench-${randomUUID().slice(0, 8)}` } });
 	let sockets: Socket[] = [];
 	try {
 		const users = await Promise.all(
@@ -123,17 +156,21 @@ async function backendPhase(): Promise<Stats> {
 		console.log(`backend: ${sockets.length} sockets connected in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 		const members = sockets.slice(0, MEMBERS);
 		await Promise.all(members.map((s) => s.timeout(10_000).emitWithAck("JOIN_CONVERSATION", { conversationId: conv.body.id })));
-		return await run("EisLager gateway + communications", members, async (s, content) => {
+		const profiler = await startProfile();
+		const stats = await run("EisLager gateway + communications", members, async (s, content) => {
 			const [err] = await new Promise<[unknown]>((resolve) => s.emit("call", "communications.chat.sendMessage", { id: conv.body.id, content }, (e: unknown) => resolve([e])));
 			if (err) throw new Error(`sendMessage failed: ${JSON.stringify(err)}`);
 		});
+		await profiler?.stop();
+		return stats;
 	} finally {
 		for (const s of sockets) s.close();
 		await app.stop();
 	}
 }
 
-async function barePhase(): Promise<Stats> {
+/** The bare relay; with `store`, each message is first stored by one committed INSERT (its latency goes to `insertMs`). */
+async function barePhase(store?: { pool: Pool; insertMs: number[] }): Promise<Stats> {
 	const server = http.createServer();
 	const io = new Server(server, { serveClient: false });
 	io.on("connection", (socket) => {
@@ -141,8 +178,14 @@ async function barePhase(): Promise<Stats> {
 			void socket.join(`conversation:${p.conversationId}`);
 			ack?.(null, { joined: p.conversationId });
 		});
-		socket.on("send", (p: { conversationId: string; content: string }, ack?: (e: unknown) => void) => {
-			socket.to(`conversation:${p.conversationId}`).emit("NEW_MESSAGE", { id: randomUUID(), conversationId: p.conversationId, content: p.content, createdAt: new Date().toISOString() });
+		socket.on("send", async (p: { conversationId: string; content: string }, ack?: (e: unknown) => void) => {
+			const message = { id: randomUUID(), conversationId: p.conversationId, content: p.content, createdAt: new Date().toISOString() };
+			if (store) {
+				const t0 = performance.now();
+				await store.pool.query("INSERT INTO messages (id, conversation_id, content) VALUES ($1, $2, $3)", [message.id, message.conversationId, message.content]);
+				store.insertMs.push(performance.now() - t0);
+			}
+			socket.to(`conversation:${p.conversationId}`).emit("NEW_MESSAGE", message);
 			ack?.(null);
 		});
 	});
@@ -156,7 +199,7 @@ async function barePhase(): Promise<Stats> {
 		const members = sockets.slice(0, MEMBERS);
 		const conversationId = randomUUID();
 		await Promise.all(members.map((s) => s.timeout(10_000).emitWithAck("JOIN_CONVERSATION", { conversationId })));
-		return await run("bare socket.io relay (same clients)", members, async (s, content) => {
+		return await run(store ? "bare relay + one committed INSERT" : "bare socket.io relay (same clients)", members, async (s, content) => {
 			await new Promise<void>((resolve) => s.emit("send", { conversationId, content }, () => resolve()));
 		});
 	} finally {
@@ -167,18 +210,34 @@ async function barePhase(): Promise<Stats> {
 
 async function main(): Promise<void> {
 	process.env.LOG_LEVEL ??= "error";
-	console.log(`Socket fan-out: ${SOCKETS} sockets on 127.0.0.1, a ${MEMBERS}-member conversation, ${MESSAGES} messages, ${CONCURRENCY} concurrent senders\n`);
+	console.log(`Socket fan-out: ${SOCKETS} sockets on 127.0.0.1, a ${MEMBERS}-member conversation, ${MESSAGES} messages, ${CONCURRENCY} concurrent senders, REDIS_URL ${REDIS_URL}\n`);
 	const backend = await backendPhase();
+	if (process.env.BENCH_PROFILE) console.log(`CPU profile of the backend's messaging phase: ${process.env.BENCH_PROFILE}`);
 	const bare = await barePhase();
+	const db = await createTestDatabase();
+	const pool = new Pool({ connectionString: db.url, max: CONCURRENCY });
+	const insertMs: number[] = [];
+	let stored: Stats;
+	try {
+		await pool.query("CREATE TABLE messages (id UUID PRIMARY KEY, conversation_id UUID NOT NULL, content TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+		stored = await barePhase({ pool, insertMs });
+	} finally {
+		await pool.end();
+		await db.drop();
+	}
+	insertMs.sort((a, b) => a - b);
 	console.log("");
-	console.log(line(backend));
-	console.log(line(bare));
+	for (const s of [backend, bare, stored]) console.log(line(s));
 	const rate = (s: Stats) => (s.messages - s.lost) / s.seconds;
+	const p = (s: Stats, q: number) => percentile(s.latencies, q);
+	console.log(`one committed INSERT (in the last phase): p50 ${percentile(insertMs, 50).toFixed(1)} ms, p99 ${percentile(insertMs, 99).toFixed(1)} ms`);
 	console.log(
-		`\nratio backend / bare: throughput ${(rate(backend) / rate(bare)).toFixed(3)}x, ` +
-			`p50 latency ${(percentile(backend.latencies, 50) / percentile(bare.latencies, 50)).toFixed(1)}x, p99 latency ${(percentile(backend.latencies, 99) / percentile(bare.latencies, 99)).toFixed(1)}x`,
+		`\nratio backend / bare: throughput ${(rate(backend) / rate(bare)).toFixed(3)}x, p50 latency ${(p(backend, 50) / p(bare, 50)).toFixed(1)}x, ` +
+			`p99 latency ${(p(backend, 99) / p(bare, 99)).toFixed(1)}x, CPU ${(backend.cpuMsPerMessage / bare.cpuMsPerMessage).toFixed(1)}x`,
 	);
-	if (backend.lost || bare.lost) process.exitCode = 1;
+	const target = 2 * p(bare, 99) + percentile(insertMs, 99);
+	console.log(`target p99 ≤ 2 × bare p99 + one INSERT p99 = ${target.toFixed(1)} ms: backend p99 ${p(backend, 99).toFixed(1)} ms = ${(p(backend, 99) / target).toFixed(2)} of the target`);
+	if (backend.lost || bare.lost || stored.lost) process.exitCode = 1;
 }
 
 main().then(

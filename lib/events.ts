@@ -217,6 +217,8 @@ export const INTERNAL_EVENTS = {
 	cacheClean: (service: string) => `cache.clean.${service}`,
 	/** `sockets.push`: the gateway emits a socket event to rooms (payload `SocketPush`). */
 	socketPush: "sockets.push",
+	/** `sockets.revoke`: every gateway node closes a user's sockets whose token stopped being valid (payload `SocketRevocation`). */
+	socketRevoke: "sockets.revoke",
 	/** `admin.app-log`: a server-side action failure (payload `AppLogEntry`), stored by the admin service. */
 	appLog: "admin.app-log",
 	/**
@@ -262,4 +264,16 @@ export interface SocketPush {
 	/** Rooms whose sockets are skipped (e.g. the sender's own `user:<id>`). */
 	except?: string[];
 	all?: boolean;
+}
+
+/**
+ * Which of a user's sockets to close: those opened with the token `jti` or with a
+ * token of one of `families` (logout), and/or every one whose token was issued
+ * before `issuedBefore` (ms; deactivation, deletion, role or password change).
+ */
+export interface SocketRevocation {
+	userId: string;
+	jti?: string;
+	families?: string[];
+	issuedBefore?: number;
 }

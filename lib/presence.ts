@@ -10,7 +10,7 @@
  */
 import type { Context, ServiceBroker } from "moleculer";
 import { config } from "./config";
-import { INTERNAL_EVENTS, type SocketPush } from "./events";
+import { INTERNAL_EVENTS, type SocketPush, type SocketRevocation } from "./events";
 import { redisClient } from "./redis";
 
 export const PRESENCE_HEARTBEAT_MS = 30_000;
@@ -82,6 +82,11 @@ class MemoryPresence implements PresenceStore {
 	}
 }
 
+/** Live connections of each user key (KEYS) seen since ARGV[1]. */
+const COUNT_LIVE = `local out = {}
+for i, key in ipairs(KEYS) do out[i] = redis.call('ZCOUNT', key, ARGV[1], '+inf') end
+return out`;
+
 class RedisPresence implements PresenceStore {
 	private get redis() {
 		const r = redisClient();
@@ -128,11 +133,9 @@ class RedisPresence implements PresenceStore {
 
 	async online(userIds: string[]): Promise<string[]> {
 		if (userIds.length === 0) return [];
-		const cutoff = Date.now() - PRESENCE_TTL_MS;
-		const multi = this.redis.multi();
-		for (const id of userIds) multi.zcount(userKey(id), cutoff, "+inf");
-		const res = (await multi.exec()) ?? [];
-		return userIds.filter((_, i) => Number(res[i]?.[1] ?? 0) > 0);
+		// One command for the whole list (a chat message asks for every recipient), not one per user.
+		const counts = (await this.redis.eval(COUNT_LIVE, userIds.length, ...userIds.map(userKey), Date.now() - PRESENCE_TTL_MS)) as number[];
+		return userIds.filter((_, i) => Number(counts[i] ?? 0) > 0);
 	}
 
 	async allOnline(limit = 1000): Promise<string[]> {
@@ -170,4 +173,9 @@ export function pushToSockets(emitter: ServiceBroker | Context, push: SocketPush
 	if (!push.all && push.rooms.length === 0) return Promise.resolve();
 	const send = config().redisUrl ? emitter.emit.bind(emitter) : emitter.broadcast.bind(emitter);
 	return Promise.resolve(send(INTERNAL_EVENTS.socketPush, push, { groups: [SOCKET_GATEWAY_GROUP] })) as Promise<void>;
+}
+
+/** Tells every gateway node to close the user's sockets whose token was revoked (each node closes its own). */
+export function closeRevokedSockets(emitter: ServiceBroker | Context, revocation: SocketRevocation): Promise<void> {
+	return Promise.resolve(emitter.broadcast(INTERNAL_EVENTS.socketRevoke, revocation, { groups: [SOCKET_GATEWAY_GROUP] })) as Promise<void>;
 }

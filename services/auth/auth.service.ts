@@ -13,6 +13,7 @@ import { conflict, notFound, unauthorized, validationError } from "../../lib/err
 import { findOptions, toPage } from "../../lib/pagination";
 import { respondCreated, respondNoContent } from "../../lib/actions";
 import { invalidateTokensBefore, revokeAccessToken, revokeTokenFamily, signAccessToken, verifyAccessToken } from "../../lib/tokens";
+import { closeRevokedSockets } from "../../lib/presence";
 import type { Meta, Role } from "../../lib/types";
 import { defineAuthModels, toPublicUser, type AuthModels, type PublicUser, type User } from "./auth.model";
 import * as P from "./auth.params";
@@ -148,6 +149,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 				}
 				if (families.size) await this.models.UserSession.update({ revokedAt: new Date() }, { where: { familyId: [...families], revokedAt: null } });
 				await Promise.all([...families].map((f) => revokeTokenFamily(f)));
+				await closeRevokedSockets(ctx, { userId: user.id, jti: user.jti, families: [...families] });
 				return respondNoContent(ctx);
 			},
 		},
@@ -319,6 +321,8 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			const at = await invalidateTokensBefore(user.id);
 			await user.update({ tokensValidAfter: at }, { transaction: t });
 			await this.models.UserSession.update({ revokedAt: at }, { where: { userId: user.id, revokedAt: null }, transaction: t });
+			// Open sockets hold tokens too: every gateway node closes the user's older ones.
+			t.afterCommit(() => void closeRevokedSockets(this.broker, { userId: user.id, issuedBefore: at.getTime() }).catch((err: Error) => this.logger.warn("Closing revoked sockets failed:", err.message)));
 		},
 
 		async recordLogin(this: AuthThis, user: User, ctx: Ctx<unknown>, method: "password" | "google"): Promise<void> {

@@ -14,7 +14,8 @@ import { toPage } from "../../lib/pagination";
 import { conversationRoom, presence, pushToSockets, userRoom } from "../../lib/presence";
 import { defineCommunicationsModels, type Conversation, type Message } from "./communications.model";
 import * as P from "./communications.params";
-import { COMMS_SCHEMA, personView, toMessageView, usersById, type CommsThis, type Ctx, type MessageView } from "./shared";
+import { COMMS_SCHEMA, personView, toAttachmentView, toMessageView, usersById, type CommsThis, type Ctx, type MessageView } from "./shared";
+import { insertMessage } from "./send-message";
 
 interface Methods {
 	requireParticipant(conversationId: string, userId: string, t?: Transaction): Promise<Conversation>;
@@ -159,27 +160,24 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				const { id: conversationId, content, messageType, attachmentId } = ctx.params;
 				if (messageType === "TEXT" && attachmentId) throw validationError("attachmentId", "A TEXT message has no attachment.", "forbidden");
 				if (messageType !== "TEXT" && !attachmentId) throw validationError("attachmentId", `A ${messageType} message needs an uploaded attachment.`, "required");
-				const { message, recipients, attachment } = await this.transaction(async (t) => {
-					// One read answers both "is the caller a participant?" and "who receives it?" (no route deletes a conversation).
-					const participants = await this.models.Participant.findAll({ where: { conversationId }, attributes: ["userId"], transaction: t });
-					if (!participants.some((p) => p.userId === me)) throw notFound("Conversation", conversationId);
-					const attachment = attachmentId ? await this.models.Attachment.findOne({ where: { id: attachmentId, conversationId, uploaderId: me }, transaction: t }) : null;
-					if (attachmentId && !attachment) throw validationError("attachmentId", "No such attachment uploaded by you to this conversation.", "reference");
-					const message = await this.models.Message.create({ conversationId, senderId: me, content, messageType, attachmentId: attachmentId ?? null }, { transaction: t });
-					await this.models.Participant.update({ lastReadSeq: message.seq, lastReadAt: new Date() }, { where: { conversationId, userId: me }, transaction: t });
-					const recipients = participants.map((p) => p.userId).filter((id) => id !== me);
-					await this.publish(t, ctx, "MESSAGE_RECEIVED", { messageId: message.id, conversationId, senderId: me, recipientIds: recipients, messageType, createdAt: message.createdAt.toISOString() }, conversationId);
-					return { message, recipients, attachment };
-				});
-				// Outside the transaction: holding the conversation row lock there would serialize every sender.
-				await this.db.query(`UPDATE "${this.dbSchema}".conversations SET last_message_at = GREATEST(COALESCE(last_message_at, :at), :at) WHERE id = :id`, {
-					replacements: { at: message.createdAt, id: conversationId },
-				});
-				const view = toMessageView(message, [], attachment);
+				const sent = await insertMessage(this.db, this.dbSchema, { conversationId, senderId: me, content, messageType, attachmentId: attachmentId ?? null }, ctx.requestID);
+				if (sent.outcome === "NOT_PARTICIPANT") throw notFound("Conversation", conversationId);
+				if (sent.outcome === "BAD_ATTACHMENT") throw validationError("attachmentId", "No such attachment uploaded by you to this conversation.", "reference");
+				const { recipients } = sent;
+				const attachment = attachmentId ? await this.models.Attachment.findByPk(attachmentId) : null;
+				// Recipients first: the push goes out as soon as the message is committed.
+				const view: MessageView = { id: sent.id, conversationId, senderId: me, content, messageType, attachment: attachment && toAttachmentView(attachment), createdAt: sent.createdAt, readBy: [] };
 				await pushToSockets(ctx, { event: "NEW_MESSAGE", rooms: [conversationRoom(conversationId), ...recipients.map(userRoom)], except: [userRoom(me)], data: view });
-				const online = await presence().online(recipients);
+				this.announce(sent.event);
+				// Outside the transaction: holding the conversation row lock there would serialize every sender.
+				const [online] = await Promise.all([
+					presence().online(recipients),
+					this.db.query(`UPDATE "${this.dbSchema}".conversations SET last_message_at = GREATEST(COALESCE(last_message_at, :at), :at) WHERE id = :id`, {
+						replacements: { at: sent.createdAt, id: conversationId },
+					}),
+				]);
 				if (online.length) {
-					await pushToSockets(ctx, { event: "MESSAGE_DELIVERED", rooms: [userRoom(me)], data: { messageId: message.id, conversationId, deliveredTo: online, deliveredAt: new Date().toISOString() } });
+					await pushToSockets(ctx, { event: "MESSAGE_DELIVERED", rooms: [userRoom(me)], data: { messageId: sent.id, conversationId, deliveredTo: online, deliveredAt: new Date().toISOString() } });
 				}
 				respondCreated(ctx, `/api/v1/communications/chat/conversations/${conversationId}/messages`);
 				return view;

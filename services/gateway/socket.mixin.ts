@@ -5,47 +5,33 @@
  * - Handshake: an access JWT in `auth: { token }` or `Authorization: Bearer`,
  *   verified exactly as over HTTP (signature, expiry, revocation). A refused
  *   socket gets `connect_error` with `{ message, data: { code, status } }`.
- * - `call` runs only allow-listed actions, through `ctx.call` from service `api`,
- *   so the Authorization middleware applies the same role policy as HTTP; the
- *   token is re-checked (revocation) before every call.
+ * - `call` runs only allow-listed actions (socket-calls.ts), with the same role
+ *   policy and rate limit as HTTP; the token is re-checked before every call.
+ * - A socket closes when its token expires or is revoked (socket-sessions.ts).
  * - Rooms: `user:<id>` (joined on connect) and `conversation:<id>` (joined on
  *   JOIN_CONVERSATION after the chat service confirms participation).
  * - Services push through `pushToSockets()` (lib/presence.ts); with REDIS_URL
- *   the socket.io Redis adapter spans every gateway node.
+ *   the socket.io Redis adapter spans every gateway node (socket-adapter.ts: it
+ *   publishes only while another node listens).
  * - Presence (lib/presence.ts): online while any socket of the user is connected.
  */
 import type { Server as HttpServer, IncomingMessage } from "node:http";
 import type { Context, Service, ServiceSchema } from "moleculer";
 import SocketIOMixin from "moleculer-io";
 import { Server, type Socket } from "socket.io";
-import { createAdapter } from "@socket.io/redis-adapter";
 import Redis from "ioredis";
 import Validator from "fastest-validator";
-import { RateLimiterRes } from "rate-limiter-flexible";
 import { config } from "../../lib/config";
-import { serviceUnavailable, toErrorResponse, tooManyRequests } from "../../lib/errors";
-import { INTERNAL_EVENTS, SOCKET_EVENTS, type SocketEvent, type SocketPush } from "../../lib/events";
+import { toErrorResponse } from "../../lib/errors";
+import { INTERNAL_EVENTS, SOCKET_EVENTS, type SocketEvent, type SocketPush, type SocketRevocation } from "../../lib/events";
 import { conversationRoom, presence, PRESENCE_HEARTBEAT_MS, pushToSockets, userRoom, type PresenceStatus } from "../../lib/presence";
 import { bearerToken, verifyAccessToken } from "../../lib/tokens";
 import { defineMixin } from "../../lib/service";
 import type { AuthUser } from "../../lib/types";
 import type { RateLimiters } from "./http";
-
-/** Actions a socket may `call` (each still subject to its roles and ownership checks). */
-export const SOCKET_ACTIONS = [
-	"auth.me",
-	"communications.chat.listConversations",
-	"communications.chat.createConversation",
-	"communications.chat.listMessages",
-	"communications.chat.sendMessage",
-	"communications.chat.markRead",
-	"communications.chat.onlineUsers",
-	"communications.notifications.list",
-	"communications.notifications.markRead",
-	"communications.notifications.markAll",
-	"communications.notifications.remove",
-	"communications.emails.list",
-];
+import { createSoloAwareAdapter, helloFirst } from "./socket-adapter";
+import { callHandler } from "./socket-calls";
+import { closeRevoked, expiryTimer, tokenFacts, type TokenFacts } from "./socket-sessions";
 
 /** Minimum interval between relayed typing events per socket, conversation and kind. */
 export const TYPING_THROTTLE_MS = 1000;
@@ -53,6 +39,7 @@ export const TYPING_THROTTLE_MS = 1000;
 interface SocketData {
 	user: AuthUser;
 	token: string;
+	facts: TokenFacts;
 	away: boolean;
 	expiryTimer?: NodeJS.Timeout;
 	lastTyping: Map<string, number>;
@@ -60,8 +47,8 @@ interface SocketData {
 	presenceChain: Promise<unknown>;
 }
 /** A socket as moleculer-io hands it over: `$service` is the gateway service. */
-type AppSocket = Socket & { data: SocketData; client: { user?: AuthUser }; $service: This };
-type Ack = ((err: unknown, res?: unknown) => void) | undefined;
+export type AppSocket = Socket & { data: SocketData; client: { user?: AuthUser }; $service: This };
+export type Ack = ((err: unknown, res?: unknown) => void) | undefined;
 
 interface Methods {
 	initSocketIO(): void;
@@ -84,16 +71,7 @@ interface State {
 	shuttingDown?: boolean;
 }
 type This = Service & Methods & State;
-
-/** The HTTP per-user limit, for socket calls: a 429 ack carries `details.retryAfter` (no headers on a socket). */
-async function consumeSocketCall(limiters: RateLimiters, userId: string): Promise<void> {
-	try {
-		await limiters.general.consume(`user:${userId}`);
-	} catch (rejection) {
-		if (rejection instanceof RateLimiterRes) throw tooManyRequests("Too many requests, slow down", "RATE_LIMITED", Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)));
-		throw serviceUnavailable("Rate limiter unavailable");
-	}
-}
+export type SocketThis = This;
 
 const validator = new Validator();
 type Issues = { field?: string; message?: string; type?: string }[];
@@ -118,44 +96,6 @@ function clientEventHandlers(): Record<string, (this: AppSocket, payload: unknow
 		};
 	}
 	return handlers;
-}
-
-/**
- * How `call` runs (moleculer-io's `call` action reads this): only allow-listed actions,
- * the token re-checked (revoked or expired since the handshake → 401), the user's rate limit.
- */
-const CALL_ITEM = {
-	whitelist: SOCKET_ACTIONS,
-	async onBeforeCall(this: This, _ctx: Context, socket: AppSocket, _action: string, _params: unknown, opts: { meta: Record<string, unknown> }) {
-		try {
-			opts.meta.user = await verifyAccessToken(socket.data.token);
-		} catch (err) {
-			// Answer the call with the 401 first, then close the socket.
-			setTimeout(() => socket.disconnect(true), 100).unref();
-			throw err;
-		}
-		// The same per-user budget as HTTP (RATE_LIMIT_PER_MIN).
-		if (this.limiters) await consumeSocketCall(this.limiters, socket.data.user.id);
-		opts.meta.ip = socket.handshake.address;
-		opts.meta.userAgent = String(socket.handshake.headers["user-agent"] ?? "").slice(0, 256);
-		delete opts.meta.$rooms;
-	},
-};
-
-/**
- * The `call` event: moleculer-io's own handler, minus its per-message metrics, whose
- * labels include every socket's private room (one new series per socket: unbounded).
- */
-function callHandler(this: AppSocket, action: unknown, params: unknown, respond?: Ack): void {
-	if (typeof params === "function" && respond === undefined) [params, respond] = [null, params as Ack];
-	const svc = this.$service;
-	svc.actions.call({ socket: this, action, params, handlerItem: CALL_ITEM }).then(
-		(res) => respond?.(null, res),
-		(err: { code?: number; message?: string }) => {
-			if (!(Number(err?.code) >= 400 && Number(err?.code) < 500)) svc.logger.error("Socket call failed:", err?.message, err);
-			svc.socketOnError(err, respond);
-		},
-	);
 }
 
 export const SocketMixin = defineMixin<This>({
@@ -195,6 +135,11 @@ export const SocketMixin = defineMixin<This>({
 				target.emit(SOCKET_EVENTS[push.event], push.data);
 			},
 		},
+		[INTERNAL_EVENTS.socketRevoke]: {
+			handler(this: This, ctx: Context<SocketRevocation>) {
+				if (this.io) closeRevoked(this.io, ctx.params);
+			},
+		},
 	},
 
 	methods: {
@@ -213,7 +158,9 @@ export const SocketMixin = defineMixin<This>({
 				const sub = pub.duplicate();
 				for (const c of [pub, sub]) c.on("error", (err) => this.logger.warn("Socket.IO Redis adapter:", err.message));
 				this.redisAdapterClients = [pub, sub];
-				io.adapter(createAdapter(pub, sub, { key: "eislager-socket.io" }));
+				// One channel set per cluster (NAMESPACE): clusters sharing a Redis never see each other's broadcasts.
+				io.adapter(createSoloAwareAdapter(pub, sub, `eislager-socket.io:${cfg.namespace}`));
+				io.use(helloFirst(io));
 			}
 			// The spec's gateway table names /socket: rewrite it to the socket.io path before any listener sees it.
 			const rewrite = (req: IncomingMessage) => {
@@ -242,7 +189,7 @@ export const SocketMixin = defineMixin<This>({
 			if (!token) throw socketError("Authentication required: pass an access token in auth.token or an Authorization: Bearer header", "UNAUTHORIZED", 401);
 			try {
 				const user = await verifyAccessToken(token);
-				socket.data = { user, token, away: false, lastTyping: new Map(), presenceChain: Promise.resolve() };
+				socket.data = { user, token, facts: tokenFacts(token), away: false, lastTyping: new Map(), presenceChain: Promise.resolve() };
 				return user;
 			} catch (err) {
 				const { status, body } = toErrorResponse(err, "");
@@ -264,8 +211,7 @@ export const SocketMixin = defineMixin<This>({
 		onSocketConnected(this: This, socket: AppSocket) {
 			const { user } = socket.data;
 			void socket.join(userRoom(user.id));
-			const msLeft = user.exp * 1000 - Date.now();
-			socket.data.expiryTimer = setTimeout(() => socket.disconnect(true), Math.max(0, Math.min(msLeft, 2 ** 31 - 1)));
+			socket.data.expiryTimer = expiryTimer(socket);
 			socket.on("disconnect", () => {
 				clearTimeout(socket.data.expiryTimer);
 				void this.setPresence(socket, false);

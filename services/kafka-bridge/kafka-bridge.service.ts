@@ -11,7 +11,7 @@ import { QueryTypes, type Sequelize } from "sequelize";
 import { config } from "../../lib/config";
 import { releaseSchemaDatabase, requireDatabaseUrl, reserveDbConnections, schemaDatabase } from "../../lib/database";
 import { migrateSchema } from "../../lib/migrate";
-import { EVENT_NAMES, emitEvent, type EventEnvelope } from "../../lib/events";
+import { emitEvent, type EventEnvelope } from "../../lib/events";
 import { notFound } from "../../lib/errors";
 import { STRICT, uuid } from "../../lib/params";
 import { APP_METRICS, registerAppMetrics } from "../../lib/metrics";
@@ -104,16 +104,6 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			},
 		},
 	},
-
-	// A committed event wakes the relay at once instead of at its next poll.
-	events: Object.fromEntries(
-		EVENT_NAMES.map((name) => [
-			name,
-			function (this: This) {
-				this.relay.wake();
-			},
-		]),
-	),
 
 	methods: {
 		async kafkaReachable(this: This): Promise<CheckResult> {

@@ -3,23 +3,31 @@
  * marks them sent only after Kafka acknowledged them (acks = all, idempotent
  * producer, one request in flight, so a partition keeps the order we send in).
  *
+ * - Wake-up: the leader LISTENs on `eislager_outbox`; each outbox insert NOTIFYs
+ *   it at commit with the schema's name (migrations/common.ts), so a row is read
+ *   within a round trip of its commit. A slow poll of every schema (`pollMs`)
+ *   stays as the fallback for anything a notification missed.
+ * - Batches: whatever is unsent when the relay wakes goes out in one `sendBatch`
+ *   (rows that commit meanwhile wait for the next pass, never for a timer).
  * - Order: each schema's rows are read in `seq` order and sent in that order;
  *   the message key is the aggregate id (a shop, a user), so one aggregate's
  *   events land on one partition in commit order.
  * - One relay at a time: the leader holds a PostgreSQL session advisory lock on
- *   a dedicated connection. When its process dies the connection closes, the
- *   lock is released, and a standby bridge node takes over within a second.
+ *   a dedicated connection (the same one it LISTENs on). When its process dies
+ *   the connection closes, the lock is released, and a standby bridge node
+ *   takes over within a second.
  * - Failures (Kafka down, a timeout): nothing is marked, `attempts`/`last_error`
  *   are recorded, the producer is rebuilt and the loop backs off (up to 10 s).
  *   A batch may thus be sent twice: delivery is at-least-once, consumers
  *   de-duplicate by envelope id.
  * - Retention: sent rows older than OUTBOX_RETENTION_DAYS are purged.
  */
-import { Client } from "pg";
+import { Client, type Notification } from "pg";
 import type { Kafka, Producer } from "kafkajs";
 import type { LoggerInstance, ServiceBroker } from "moleculer";
 import { QueryTypes, type Sequelize } from "sequelize";
 import { APP_METRICS } from "../../lib/metrics";
+import { OUTBOX_CHANNEL } from "../../migrations/common";
 import { HEADERS, ORIGIN_OUTBOX, sleep, withTimeout } from "./kafka";
 import { signMessage } from "./inbound-gate";
 
@@ -37,6 +45,7 @@ export interface RelayOptions {
 	/** KAFKA_INBOUND_KEY: every message gets a signature header, as outside producers must. */
 	signingKey?: string;
 	batchSize?: number;
+	/** Fallback poll of every schema when no notification came (ms). */
 	pollMs?: number;
 }
 
@@ -51,8 +60,12 @@ interface OutboxRow {
 	envelope: unknown;
 }
 
+type KafkaMessage = { key: string; value: string; headers: Record<string, string> };
+
 const MAX_BACKOFF_MS = 10_000;
 const PURGE_EVERY_MS = 3600_000;
+const DEFAULT_POLL_MS = 5000;
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]*$/;
 
 /** Schemas that have an outbox table. */
 export async function outboxSchemas(db: Sequelize): Promise<string[]> {
@@ -75,7 +88,13 @@ export class OutboxRelay {
 	private lockClient: Client | undefined;
 	private producer: Producer | undefined;
 	private signal: { wake?: () => void } = {};
-	private schemas: { list: string[]; at: number } = { list: [], at: 0 };
+	/** Known outbox schemas; a notification from another one refreshes the list. */
+	private schemas: string[] = [];
+	/** What the next pass reads: the notified schemas, or every schema. */
+	private dirty = new Set<string>();
+	private scanAll = true;
+	/** A wake-up came in while a pass ran: run the next one at once. */
+	private pending = false;
 	private nextPurgeAt = 0;
 	private failures = 0;
 	private lockCheckedAt = 0;
@@ -91,14 +110,18 @@ export class OutboxRelay {
 		this.loop = this.run();
 	}
 
-	/** Cuts the current poll pause short (an event was just committed). */
-	wake(): void {
-		this.signal.wake?.();
+	/** Rows were committed or marked unsent (in `schema`, or anywhere): relay them now. */
+	wake(schema?: string): void {
+		if (schema && SCHEMA_NAME.test(schema) && this.schemas.includes(schema)) this.dirty.add(schema);
+		else this.scanAll = true;
+		this.pending = true;
+		// A standby has nothing to relay; it keeps its one-second lock attempts.
+		if (this.role === "leader" || this.stopping) this.signal.wake?.();
 	}
 
 	async stop(): Promise<void> {
 		this.stopping = true;
-		this.wake();
+		this.signal.wake?.();
 		// A send in flight while Kafka is down may take long: don't hold the shutdown for it (the rows stay unsent).
 		await Promise.race([this.loop?.catch(() => undefined), sleep(5000)]);
 		await this.releaseLeadership();
@@ -114,19 +137,27 @@ export class OutboxRelay {
 					await sleep(1000, this.signal);
 					continue;
 				}
-				if (this.role !== "leader") this.opts.logger.info("Outbox relay: this node is the leader");
+				if (this.role !== "leader") {
+					this.opts.logger.info("Outbox relay: this node is the leader");
+					this.scanAll = true;
+				}
 				this.role = "leader";
 				if (Date.now() >= this.nextPurgeAt) await this.purge();
-				const sent = await this.relayOnce();
+				await this.relayOnce();
 				if (this.failures) this.opts.logger.info(`Outbox relay: Kafka reachable again after ${this.failures} failed attempt(s)`);
 				this.kafkaOk = true;
 				this.lastError = undefined;
 				this.failures = 0;
 				backoff = 200;
-				if (sent < (this.opts.batchSize ?? 500)) await sleep(this.opts.pollMs ?? 250, this.signal);
+				if (!this.pending && !this.stopping) {
+					await sleep(this.opts.pollMs ?? DEFAULT_POLL_MS, this.signal);
+					// Woken by nothing: the fallback poll reads every schema.
+					if (!this.pending) this.scanAll = true;
+				}
 			} catch (err) {
 				this.failures++;
 				this.kafkaOk = false;
+				this.scanAll = true;
 				this.lastError = err instanceof Error ? err.message : String(err);
 				this.opts.broker.metrics.increment(APP_METRICS.relayErrors);
 				if (this.failures === 1 || this.failures % 10 === 0) this.opts.logger.warn(`Outbox relay failed (attempt ${this.failures}), retrying in ${backoff} ms: ${this.lastError}`);
@@ -137,7 +168,7 @@ export class OutboxRelay {
 		}
 	}
 
-	/** True while this node holds the relay lock; tries to take it otherwise. */
+	/** True while this node holds the relay lock; tries to take it (and LISTENs) otherwise. */
 	private async holdLeadership(): Promise<boolean> {
 		if (!this.lockClient) {
 			const client = new Client({ connectionString: this.opts.databaseUrl, application_name: "eislager-outbox-relay", connectionTimeoutMillis: 3000 });
@@ -149,7 +180,13 @@ export class OutboxRelay {
 					this.role = "standby";
 				}
 			});
+			client.on("notification", (n: Notification) => {
+				if (n.channel === OUTBOX_CHANNEL) this.wake(n.payload);
+			});
 			await client.connect();
+			// Marking rows sent need not wait for the WAL flush: a mark lost in a crash only means the
+			// rows are sent again, which at-least-once delivery allows (consumers de-duplicate).
+			await client.query("SET synchronous_commit = off");
 			this.lockClient = client;
 		}
 		if (this.role === "leader") {
@@ -161,7 +198,10 @@ export class OutboxRelay {
 			return true;
 		}
 		const res = await this.lockClient.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(x'${RELAY_LOCK_KEY}'::bigint) AS locked`);
-		return res.rows[0].locked;
+		if (!res.rows[0].locked) return false;
+		// Listening from here on; the first pass as leader reads every schema, so nothing committed before is missed.
+		await this.lockClient.query(`LISTEN ${OUTBOX_CHANNEL}`);
+		return true;
 	}
 
 	private async releaseLeadership(): Promise<void> {
@@ -191,22 +231,40 @@ export class OutboxRelay {
 		if (producer) await withTimeout(producer.disconnect(), 5000, "Kafka producer disconnect").catch(() => undefined);
 	}
 
-	private async currentSchemas(): Promise<string[]> {
-		if (Date.now() - this.schemas.at > 2000) this.schemas = { list: await outboxSchemas(this.opts.db), at: Date.now() };
-		return this.schemas.list;
+	/** The leader's own connection (lock, LISTEN, reads and marks): no wait behind the services' pool. */
+	private session(): Client {
+		if (!this.lockClient) throw new Error("Outbox relay: the lock connection is closed");
+		return this.lockClient;
 	}
 
-	/** One pass over every schema's unsent rows; returns how many were sent. */
+	/** The schemas this pass reads (and clears the wake-up state, so a notification during the pass counts). */
+	private async schemasToRead(): Promise<string[]> {
+		this.pending = false;
+		if (this.scanAll) {
+			this.scanAll = false;
+			this.dirty.clear();
+			this.schemas = await outboxSchemas(this.opts.db);
+			return this.schemas;
+		}
+		const list = [...this.dirty];
+		this.dirty.clear();
+		return list;
+	}
+
+	/**
+	 * One pass: every unsent row of the schemas to read (up to `batchSize` each),
+	 * in one `sendBatch`, then marked sent; returns how many were sent.
+	 */
 	async relayOnce(): Promise<number> {
-		let total = 0;
-		for (const schema of await this.currentSchemas()) {
-			const rows = await this.opts.db.query<OutboxRow>(
-				`SELECT seq, id, type, topic, aggregate_id, envelope FROM "${schema}".outbox WHERE sent_at IS NULL ORDER BY seq LIMIT :limit`,
-				{ type: QueryTypes.SELECT, replacements: { limit: this.opts.batchSize ?? 500 } },
-			);
+		const limit = this.opts.batchSize ?? 500;
+		const batch: { schema: string; seqs: string[] }[] = [];
+		const byTopic = new Map<string, KafkaMessage[]>();
+		for (const schema of await this.schemasToRead()) {
+			const { rows } = await this.session().query<OutboxRow>(`SELECT seq, id, type, topic, aggregate_id, envelope FROM "${schema}".outbox WHERE sent_at IS NULL ORDER BY seq LIMIT $1`, [limit]);
 			if (!rows.length) continue;
-			const seqs = rows.map((r) => r.seq);
-			const byTopic = new Map<string, { key: string; value: string; headers: Record<string, string> }[]>();
+			// A full page: more may be waiting behind it.
+			if (rows.length === limit) this.wake(schema);
+			batch.push({ schema, seqs: rows.map((r) => r.seq) });
 			for (const row of rows) {
 				const messages = byTopic.get(row.topic) ?? [];
 				const value = JSON.stringify(row.envelope);
@@ -215,21 +273,27 @@ export class OutboxRelay {
 				messages.push({ key: row.aggregate_id, value, headers });
 				byTopic.set(row.topic, messages);
 			}
-			try {
-				const producer = await this.connectedProducer();
-				await withTimeout(producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) }), 20_000, "Kafka send");
-			} catch (err) {
-				const message = (err instanceof Error ? err.message : String(err)).slice(0, 500);
-				await this.opts.db
-					.query(`UPDATE "${schema}".outbox SET attempts = attempts + 1, last_error = :message WHERE seq IN (:seqs)`, { replacements: { message, seqs } })
-					.catch(() => undefined);
-				throw err;
-			}
-			await this.opts.db.query(`UPDATE "${schema}".outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE seq IN (:seqs)`, { replacements: { seqs } });
-			for (const [topic, messages] of byTopic) this.opts.broker.metrics.increment(APP_METRICS.relayed, { topic }, messages.length);
-			total += rows.length;
-			this.relayedTotal += rows.length;
 		}
+		if (!batch.length) return 0;
+		try {
+			const producer = await this.connectedProducer();
+			await withTimeout(producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) }), 20_000, "Kafka send");
+		} catch (err) {
+			const message = (err instanceof Error ? err.message : String(err)).slice(0, 500);
+			for (const { schema, seqs } of batch) {
+				await this.lockClient
+					?.query(`UPDATE "${schema}".outbox SET attempts = attempts + 1, last_error = $1 WHERE seq = ANY($2::bigint[])`, [message, seqs])
+					.catch(() => undefined);
+			}
+			throw err;
+		}
+		let total = 0;
+		for (const { schema, seqs } of batch) {
+			await this.session().query(`UPDATE "${schema}".outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE seq = ANY($1::bigint[])`, [seqs]);
+			total += seqs.length;
+		}
+		for (const [topic, messages] of byTopic) this.opts.broker.metrics.increment(APP_METRICS.relayed, { topic }, messages.length);
+		this.relayedTotal += total;
 		return total;
 	}
 

@@ -46,7 +46,7 @@ describe("socket gateway + chat", () => {
 			expect((e2 as { data?: { code: string } }).data?.code).toBe("INVALID_TOKEN");
 		});
 
-		it("refuses a revoked token (after logout) and stops its open socket's calls", async () => {
+		it("refuses a revoked token (after logout) and closes its open socket", async () => {
 			const d = await app.createUser("PATRON");
 			const live = await open(d);
 			const [err0, me] = await live.ack<{ id: string }>("call", "auth.me", {});
@@ -55,8 +55,7 @@ describe("socket gateway + chat", () => {
 			expect((await app.request("POST", "/api/v1/auth/logout", { token: d.token, body: {} })).status).toBe(204);
 			const refused = await connectSocket(app.baseUrl, { token: d.token }).catch((e: { data?: { code: string } }) => e);
 			expect((refused as { data?: { code: string } }).data?.code).toBe("TOKEN_REVOKED");
-			const [err] = await live.ack("call", "auth.me", {});
-			expect(err).toMatchObject({ code: "TOKEN_REVOKED", status: 401 });
+			// Logout closes the sockets opened with that token (socket-revocation.test.ts covers every case).
 			await new Promise((r) => (live.socket.connected ? live.socket.once("disconnect", r) : r(null)));
 			expect(live.socket.connected).toBe(false);
 		});

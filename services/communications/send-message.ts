@@ -1,0 +1,65 @@
+/**
+ * A chat message in one statement (one round trip, one commit): the participant
+ * check, the attachment check, the message row, the sender's read mark and the
+ * MESSAGE_RECEIVED outbox row, with the recipients from the same read. A sender
+ * used to wait for six round trips (BEGIN … COMMIT) before anyone saw the message.
+ */
+import { randomUUID } from "node:crypto";
+import { QueryTypes, type Sequelize } from "sequelize";
+import { EVENT_CATALOG, envelope, type EventEnvelope } from "../../lib/events";
+import type { Message } from "./communications.model";
+
+export interface NewMessage {
+	conversationId: string;
+	senderId: string;
+	content: string;
+	messageType: Message["messageType"];
+	attachmentId: string | null;
+}
+
+export type SendOutcome =
+	| { outcome: "NOT_PARTICIPANT" }
+	| { outcome: "BAD_ATTACHMENT" }
+	| { outcome: "SENT"; id: string; createdAt: string; recipients: string[]; event: EventEnvelope<"MESSAGE_RECEIVED"> };
+
+// $1 conversation, $2 sender, $3 message id, $4 content, $5 type, $6 attachment, $7 event id, $8 topic, $9 envelope.
+const SEND_SQL = (s: string) => `
+WITH parts AS (
+	SELECT user_id FROM "${s}".conversation_participants WHERE conversation_id = $1::uuid
+), ok AS (
+	SELECT EXISTS (SELECT 1 FROM parts WHERE user_id = $2::uuid) AS participant,
+	       ($6::uuid IS NULL OR EXISTS (SELECT 1 FROM "${s}".attachments WHERE id = $6::uuid AND conversation_id = $1::uuid AND uploader_id = $2::uuid AND deleted_at IS NULL)) AS attachment
+), m AS (
+	INSERT INTO "${s}".messages (id, conversation_id, sender_id, content, message_type, attachment_id)
+	SELECT $3::uuid, $1::uuid, $2::uuid, $4::text, $5::text, $6::uuid FROM ok WHERE ok.participant AND ok.attachment
+	RETURNING seq, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at
+), recipients AS (
+	SELECT coalesce(jsonb_agg(user_id), '[]'::jsonb) AS ids FROM parts WHERE user_id <> $2::uuid
+), read_mark AS (
+	UPDATE "${s}".conversation_participants p SET last_read_seq = m.seq, last_read_at = now() FROM m WHERE p.conversation_id = $1::uuid AND p.user_id = $2::uuid
+), event AS (
+	INSERT INTO "${s}".outbox (id, type, topic, aggregate_id, envelope)
+	SELECT $7::uuid, 'MESSAGE_RECEIVED', $8::text, $1::uuid::text, jsonb_set(jsonb_set($9::jsonb, '{data,createdAt}', to_jsonb(m.created_at)), '{data,recipientIds}', recipients.ids)
+	  FROM m, recipients
+)
+SELECT ok.participant, ok.attachment, m.created_at, recipients.ids AS recipients FROM ok CROSS JOIN recipients LEFT JOIN m ON true`;
+
+/** Stores the message and its outbox row; the caller announces `event` (it is committed). */
+export async function insertMessage(db: Sequelize, schema: string, msg: NewMessage, requestId?: string | null): Promise<SendOutcome> {
+	const id = randomUUID();
+	const event = envelope(
+		"MESSAGE_RECEIVED",
+		{ messageId: id, conversationId: msg.conversationId, senderId: msg.senderId, recipientIds: [], messageType: msg.messageType, createdAt: "" },
+		requestId,
+	);
+	const [row] = await db.query<{ participant: boolean; attachment: boolean; created_at: string | null; recipients: string[] }>(SEND_SQL(schema), {
+		type: QueryTypes.SELECT,
+		bind: [msg.conversationId, msg.senderId, id, msg.content, msg.messageType, msg.attachmentId, event.id, EVENT_CATALOG.MESSAGE_RECEIVED.topic, JSON.stringify(event)],
+	});
+	if (!row.participant) return { outcome: "NOT_PARTICIPANT" };
+	if (!row.attachment || !row.created_at) return { outcome: "BAD_ATTACHMENT" };
+	// The same values the statement wrote into the outbox row.
+	event.data.createdAt = row.created_at;
+	event.data.recipientIds = row.recipients;
+	return { outcome: "SENT", id, createdAt: row.created_at, recipients: row.recipients, event };
+}
