@@ -7,7 +7,7 @@
  *   a killed node is still believed alive (heartbeats every third of it);
  * - in-memory cacher unless CACHER=redis://...;
  * - a request timeout, retries only where an action is marked idempotent,
- *   a circuit breaker and a bulkhead so one slow service can't sink the rest;
+ *   a circuit breaker and a bulkhead (actions only: events never wait in its queue) so one slow service can't sink the rest;
  * - graceful shutdown that waits for in-flight requests;
  * - metrics on (Prometheus text served on /metrics by lib/health.ts or the gateway).
  */
@@ -16,6 +16,7 @@ import type { BrokerOptions, Errors } from "moleculer";
 import type { Config } from "./lib/config";
 import { AuthorizationMiddleware } from "./middlewares/authorization.middleware";
 import { AppLogMiddleware } from "./middlewares/app-log.middleware";
+import { EventsUnboundedMiddleware } from "./middlewares/events-unbounded.middleware";
 import { metricsOptions } from "./lib/metrics";
 
 export function brokerConfig(cfg: Config, overrides: Partial<BrokerOptions> = {}): BrokerOptions {
@@ -38,7 +39,7 @@ export function brokerConfig(cfg: Config, overrides: Partial<BrokerOptions> = {}
 		tracking: { enabled: true, shutdownTimeout: 10_000 },
 		validator: true,
 		errorHandler: undefined,
-		middlewares: [AuthorizationMiddleware, AppLogMiddleware],
+		middlewares: [EventsUnboundedMiddleware, AuthorizationMiddleware, AppLogMiddleware],
 		metrics: metricsOptions(),
 		...overrides,
 	};

@@ -34,6 +34,9 @@ export const ENV_VARS = [
 	"KAFKA_BROKERS",
 	"KAFKA_CLIENT_ID",
 	"OUTBOX_RETENTION_DAYS",
+	"STREAM_MAX_ATTEMPTS",
+	"STREAM_MAX_BACKLOG",
+	"STREAM_DELAY_MS",
 	"SERVICES",
 	"JWT_SECRET",
 	"JWT_ACCESS_TTL",
@@ -81,6 +84,8 @@ export interface Config {
 	kafkaBrokers: string[];
 	kafkaClientId: string;
 	outboxRetentionDays: number;
+	/** Durable internal event delivery (mixins/event-stream.mixin.ts): tries before an event is dead-lettered, the backlog above which /ready fails, and a pause before each batch (tests and drills only). */
+	stream: { maxAttempts: number; maxBacklog: number; delayMs: number };
 	services: string[] | undefined;
 	jwt: { secret: string; secretGenerated: boolean; accessTtlSec: number; refreshTtlSec: number; issuer: string; audience: string };
 	bootstrapAdmin: { email: string; password: string } | undefined;
@@ -214,6 +219,7 @@ export function loadConfig(env: Env = process.env): Config {
 		kafkaBrokers,
 		kafkaClientId: env.KAFKA_CLIENT_ID?.trim() || "eislager",
 		outboxRetentionDays: int(env, "OUTBOX_RETENTION_DAYS", 7, 1, 3650),
+		stream: { maxAttempts: int(env, "STREAM_MAX_ATTEMPTS", 5, 1, 100), maxBacklog: int(env, "STREAM_MAX_BACKLOG", 10_000, 1), delayMs: int(env, "STREAM_DELAY_MS", 0, 0, 60_000) },
 		services: env.SERVICES ? list(env.SERVICES) : undefined,
 		jwt: {
 			secret: jwtSecret ?? randomBytes(48).toString("base64url"),

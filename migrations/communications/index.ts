@@ -1,6 +1,6 @@
 import type { Migration } from "../types";
-import { commonTables, outboxWakeUp } from "../common";
+import { commonTables, eventStreamTables, outboxWakeUp } from "../common";
 import { chatEmailNotifications } from "./001-chat-email-notifications";
 
 /** The communications schema's migrations, in order. Append; never edit one that has shipped. */
-export const communicationsMigrations: Migration[] = [commonTables, chatEmailNotifications, outboxWakeUp];
+export const communicationsMigrations: Migration[] = [commonTables, chatEmailNotifications, outboxWakeUp, eventStreamTables];

@@ -1,6 +1,6 @@
 import type { Migration } from "../types";
-import { commonTables, outboxWakeUp } from "../common";
+import { commonTables, eventStreamTables, outboxWakeUp } from "../common";
 import { salesCore } from "./001-sales-core";
 
 /** The sales schema's migrations, in order. Append; never edit one that has shipped. */
-export const salesMigrations: Migration[] = [commonTables, salesCore, outboxWakeUp];
+export const salesMigrations: Migration[] = [commonTables, salesCore, outboxWakeUp, eventStreamTables];
