@@ -69,6 +69,7 @@ class CursorMoved extends Error {}
 export function sleep(ms: number, signal?: { wake?: () => void }): Promise<void> {
 	return new Promise((resolve) => {
 		const timer = setTimeout(done, ms);
+		timer.unref();
 		function done() {
 			clearTimeout(timer);
 			if (signal) signal.wake = undefined;
