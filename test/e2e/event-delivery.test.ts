@@ -171,7 +171,7 @@ describe("durable internal delivery", () => {
 		await until(async () => (await pg.query("SELECT 1 FROM analytics.sale_facts WHERE transaction_id = $1", [poison.data.transactionId])).rowCount, "the replayed sale");
 		const after = await until(async () => {
 			const page = await ok<{ rows: { replayedAt: string | null }[] }>(app.request("GET", "/api/v1/admin/system/dead-letters?replayed=true", { token: admin.token }));
-			return page.rows.length === 1 && page.rows[0].replayedAt && page;
+			return page.rows.length === 1 && page.rows[0].replayedAt ? page : null;
 		}, "the dead letter marked replayed");
 		expect(after.rows).toHaveLength(1);
 		const counted = await pg.query("SELECT sum(transaction_count)::int AS n, sum(total_sales)::int AS total FROM analytics.daily_sales WHERE shop_id = $1", [w.otherShopId]);
