@@ -121,8 +121,10 @@ export class StreamHub {
 		this.readers.delete(reader);
 		if (this.held.delete(reader.group) && this.client) await this.client.query("SELECT pg_advisory_unlock($1::int, hashtext($2))", [LOCK_CLASS, reader.group]).catch(() => undefined);
 		if (this.readers.size === 0) {
+			await this.connecting?.catch(() => undefined);
 			const c = this.client;
 			this.client = undefined;
+			this.held.clear();
 			await c?.end().catch(() => undefined);
 		}
 	}
@@ -142,6 +144,11 @@ export class StreamHub {
 				this.held.clear();
 			});
 			await c.connect();
+			if (this.readers.size === 0) {
+				// Every reader stopped while we connected.
+				await c.end().catch(() => undefined);
+				throw new Error("event streams stopped");
+			}
 			await c.query(`LISTEN ${OUTBOX_CHANNEL}`);
 			this.client = c;
 			return c;

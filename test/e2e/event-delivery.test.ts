@@ -240,3 +240,51 @@ describe("a burst against slowed consumers", () => {
 		console.log(`burst: ${f.sales} sales in ${seconds} s (HTTP ${JSON.stringify(Object.fromEntries(statuses))}); analytics had ${backlog.analyticsSales} when the burst ended`);
 	});
 });
+
+describe("standby, backlog bound and retention", () => {
+	let app: TestApp;
+	let w: SalesWorld;
+	let pg: Client;
+	const lockAnalytics = "SELECT pg_advisory_lock(x'45495354'::int, hashtext('analytics.ingest'))";
+
+	beforeAll(async () => {
+		app = await startTestApp({ services: ["auth", "inventory", "sales", "analytics", "kafka-bridge"], env: { STREAM_MAX_BACKLOG: "3", KAFKA_BROKERS: "", OUTBOX_RETENTION_DAYS: "1" } });
+		w = await buildWorld(app);
+		pg = new Client({ connectionString: app.db.url });
+		await pg.connect();
+		await setStock(app, w.exec, w.shopId, [{ flavorId: w.flavors[0].id, quantity: 100 }]);
+	});
+	afterAll(async () => {
+		await pg?.end();
+		await app?.stop();
+	});
+
+	it("a group whose reader is gone builds a backlog (/ready 503, lag in /metrics, its rows survive the purge); a standby takes over and drains it", async () => {
+		// Take analytics' group away from the app: end its stream connection and hold the group's lock ourselves.
+		await pg.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'eislager-streams' AND datname = current_database()");
+		await pg.query(lockAnalytics);
+		const sell = () => ok(app.request("POST", `/api/v1/sales/shops/${w.shopId}/pos-transactions`, { token: w.clerk.token, body: { items: [{ flavorId: w.flavors[0].id, quantity: 1 }], paymentMethod: "CASH" } }), 201);
+		for (let i = 0; i < 5; i++) await sell();
+		// Inventory's group still reads (the app took its lock again on a new connection).
+		await until(async () => (await pg.query("SELECT sum(sales)::int AS n FROM inventory.consumption_daily WHERE shop_id = $1", [w.shopId])).rows[0].n === 5, "inventory's consumption");
+		const ready = await app.request<{ checks: Record<string, { ok: boolean; error?: string }> }>("GET", "/ready");
+		expect(ready.status).toBe(503);
+		// At least the 5 sales (sign-ins of the set-up may still be waiting too).
+		const behind = /^(\d+) events behind \(bound 3\)$/.exec(ready.body.checks["stream:analytics.ingest"]?.error ?? "");
+		expect(ready.body.checks["stream:analytics.ingest"]?.ok).toBe(false);
+		expect(Number(behind?.[1])).toBeGreaterThanOrEqual(5);
+		expect(ready.body.checks["stream:inventory.consumption"]).toEqual({ ok: true });
+		const metrics = await app.request<string>("GET", "/metrics");
+		expect(String(metrics.body)).toMatch(new RegExp(`eislager_stream_lag\\{[^}]*group="analytics\\.ingest"[^}]*\\} ${behind?.[1]}\\b`));
+		// Retention: these rows are old and sent, but analytics has not read them.
+		await pg.query("UPDATE sales.outbox SET sent_at = now() - interval '2 days', created_at = now() - interval '2 days' WHERE type = 'SALE_COMPLETED'");
+		await app.broker.call("kafka-bridge.purge");
+		expect((await pg.query("SELECT count(*)::int AS n FROM sales.outbox WHERE type = 'SALE_COMPLETED'")).rows[0].n).toBe(5);
+
+		await pg.query("SELECT pg_advisory_unlock_all()");
+		await until(async () => (await pg.query("SELECT count(*)::int AS n FROM analytics.sale_facts WHERE shop_id = $1", [w.shopId])).rows[0].n === 5, "analytics to take over and drain");
+		await until(async () => (await app.request("GET", "/ready")).status === 200, "/ready again");
+		await app.broker.call("kafka-bridge.purge");
+		expect((await pg.query("SELECT count(*)::int AS n FROM sales.outbox WHERE type = 'SALE_COMPLETED'")).rows[0].n).toBe(0);
+	});
+});
