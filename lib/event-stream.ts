@@ -383,7 +383,12 @@ export class StreamReader {
 					{ type: QueryTypes.SELECT, transaction: t, replacements: { ids: rows.map((r) => r.id), group: this.group } },
 				);
 				const ids = new Set(inserted.map((r) => r.event_id));
-				fresh = rows.filter((r) => ids.has(r.id)).map((r) => r.envelope);
+				// Rows come in txid order; within the batch hand them over in seq (insert) order, which is the
+				// order writers of one aggregate inserted them in while holding its row lock (docs/cluster.md).
+				fresh = rows
+					.filter((r) => ids.has(r.id))
+					.sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : BigInt(a.seq) > BigInt(b.seq) ? 1 : 0))
+					.map((r) => r.envelope);
 			}
 			if (fresh.length) await this.opts.subscription.handler.call(this.opts.self, fresh as EnvelopeOf<EventName>[], t);
 			await this.moveCursor(t, source, to);
