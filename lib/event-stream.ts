@@ -21,23 +21,23 @@
  *   on. An operator's replay request is picked up by the group's reader.
  * See docs/cluster.md ("Internal delivery").
  */
-import { Client } from "pg";
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import type { LoggerInstance, ServiceBroker } from "moleculer";
 import { EVENT_CATALOG, type EventEnvelope, type EventName } from "./events";
 import { APP_METRICS, registerStreamMetrics } from "./metrics";
-import { OUTBOX_CHANNEL } from "../migrations/common";
+import { sleep, type StreamHub } from "./stream-hub";
+
+export { sleep, streamHub } from "./stream-hub";
 
 /** The kafka-bridge's schema: envelopes accepted from Kafka, one more source for every group. */
 export const INBOUND_SOURCE = "kafka_bridge";
 /** NOTIFY payload on the outbox channel that wakes every group (a dead-letter replay was requested). */
 export const REPLAY_WAKE = "dead_letters";
-/** First key of the two-int advisory locks of consumer groups ("EIST"); the second is hashtext(group). */
-const LOCK_CLASS = 0x45495354;
 const POLL_MS = 2000;
 const SOURCES_TTL_MS = 5000;
 const MAX_BACKOFF_MS = 10_000;
 const TX_RETRIES = 6;
+const REPLAY_CHECK_MS = 10_000;
 
 /** One envelope per catalog type, as a union narrowed by `type`. */
 export type EnvelopeOf<K extends EventName> = K extends EventName ? EventEnvelope<K> : never;
@@ -66,19 +66,6 @@ interface Row extends Position {
 
 class CursorMoved extends Error {}
 
-export function sleep(ms: number, signal?: { wake?: () => void }): Promise<void> {
-	return new Promise((resolve) => {
-		const timer = setTimeout(done, ms);
-		timer.unref();
-		function done() {
-			clearTimeout(timer);
-			if (signal) signal.wake = undefined;
-			resolve();
-		}
-		if (signal) signal.wake = done;
-	});
-}
-
 function sqlState(err: unknown): string | undefined {
 	const e = err as { parent?: { code?: string }; original?: { code?: string }; code?: string };
 	return e?.parent?.code ?? e?.original?.code ?? (typeof e?.code === "string" ? e.code : undefined);
@@ -95,102 +82,6 @@ export async function outboxSources(db: Sequelize): Promise<string[]> {
 		{ type: QueryTypes.SELECT },
 	);
 	return rows.map((r) => r.schema);
-}
-
-/**
- * The process's stream connection (one per broker): LISTENs on the outbox
- * channel and holds the advisory locks of the groups this process leads.
- */
-export class StreamHub {
-	private client: Client | undefined;
-	private connecting: Promise<Client> | undefined;
-	private readonly held = new Set<string>();
-	private readonly readers = new Set<StreamReader>();
-	private checkedAt = 0;
-
-	constructor(
-		private readonly url: string,
-		private readonly logger: LoggerInstance,
-	) {}
-
-	add(reader: StreamReader): void {
-		this.readers.add(reader);
-	}
-
-	async remove(reader: StreamReader): Promise<void> {
-		this.readers.delete(reader);
-		if (this.held.delete(reader.group) && this.client) await this.client.query("SELECT pg_advisory_unlock($1::int, hashtext($2))", [LOCK_CLASS, reader.group]).catch(() => undefined);
-		if (this.readers.size === 0) {
-			await this.connecting?.catch(() => undefined);
-			const c = this.client;
-			this.client = undefined;
-			this.held.clear();
-			await c?.end().catch(() => undefined);
-		}
-	}
-
-	private async connection(): Promise<Client> {
-		if (this.client) return this.client;
-		this.connecting ??= (async () => {
-			const c = new Client({ connectionString: this.url, application_name: "eislager-streams", connectionTimeoutMillis: 3000 });
-			c.on("error", () => undefined);
-			c.on("notification", (n) => {
-				for (const r of this.readers) r.notified(n.payload ?? "");
-			});
-			c.on("end", () => {
-				if (this.client !== c) return;
-				this.client = undefined;
-				if (this.held.size) this.logger.warn(`Event streams: lost the stream connection; stepping down from ${[...this.held].join(", ")}`);
-				this.held.clear();
-			});
-			await c.connect();
-			if (this.readers.size === 0) {
-				// Every reader stopped while we connected.
-				await c.end().catch(() => undefined);
-				throw new Error("event streams stopped");
-			}
-			await c.query(`LISTEN ${OUTBOX_CHANNEL}`);
-			this.client = c;
-			return c;
-		})().finally(() => (this.connecting = undefined));
-		return this.connecting;
-	}
-
-	/** True while this process holds the group's lock; tries to take it otherwise. */
-	async lead(group: string): Promise<boolean> {
-		const c = await this.connection();
-		if (this.held.has(group)) {
-			// The lock lives as long as the session: check the session once a second at most.
-			if (Date.now() - this.checkedAt >= 1000) {
-				const check = c.query("SELECT 1");
-				const timeout = sleep(3000).then(() => Promise.reject(new Error("stream connection check timed out")));
-				try {
-					await Promise.race([check, timeout]);
-				} catch (err) {
-					this.held.clear();
-					this.client = undefined;
-					void c.end().catch(() => undefined);
-					throw err;
-				}
-				this.checkedAt = Date.now();
-			}
-			return this.held.has(group);
-		}
-		const res = await c.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1::int, hashtext($2)) AS locked", [LOCK_CLASS, group]);
-		if (res.rows[0].locked) this.held.add(group);
-		return res.rows[0].locked;
-	}
-}
-
-const hubs = new WeakMap<ServiceBroker, StreamHub>();
-
-export function streamHub(broker: ServiceBroker, url: string): StreamHub {
-	let hub = hubs.get(broker);
-	if (!hub) {
-		hub = new StreamHub(url, broker.getLogger("event-stream"));
-		hubs.set(broker, hub);
-	}
-	return hub;
 }
 
 export interface ReaderOptions {
@@ -221,6 +112,9 @@ export class StreamReader {
 	/** After a failed batch: read one event at a time up to this position. */
 	private singleUntil = new Map<string, Position>();
 	private attempts = new Map<string, { count: number; error: string }>();
+	/** Dead letters are looked at when a replay was requested (NOTIFY), else every REPLAY_CHECK_MS. */
+	private replayWanted = true;
+	private replayCheckedAt = 0;
 	private readonly types: string[];
 
 	constructor(private readonly opts: ReaderOptions) {
@@ -249,6 +143,7 @@ export class StreamReader {
 
 	/** A NOTIFY on the outbox channel: wake when it concerns one of our sources (or is new to us). */
 	notified(payload: string): void {
+		if (payload === REPLAY_WAKE) this.replayWanted = true;
 		if (payload === REPLAY_WAKE || this.sources.list.includes(payload)) this.wake();
 		else if (!this.sources.list.length || !payload || (this.sourceWanted(payload) && !this.sources.list.includes(payload))) {
 			this.sources.at = 0;
@@ -301,7 +196,12 @@ export class StreamReader {
 
 	/** One pass: requested replays, then one batch from each source. Returns how many events it handled. */
 	private async pass(): Promise<number> {
-		let done = await this.replays();
+		let done = 0;
+		if (this.replayWanted || Date.now() - this.replayCheckedAt > REPLAY_CHECK_MS) {
+			this.replayWanted = false;
+			this.replayCheckedAt = Date.now();
+			done += await this.replays();
+		}
 		const [{ horizon }] = await this.opts.db.query<{ horizon: string }>("SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon", { type: QueryTypes.SELECT });
 		for (const source of await this.currentSources()) {
 			if (this.stopping) break;
@@ -449,6 +349,7 @@ export class StreamReader {
 				this.opts.logger.warn(`Event stream "${this.group}": replay of ${dl.event_id} failed again: ${message(err)}`);
 			}
 		}
+		if (due.length === 20) this.replayWanted = true;
 		return due.length;
 	}
 
