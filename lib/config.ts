@@ -84,7 +84,7 @@ export interface Config {
 	kafkaBrokers: string[];
 	kafkaClientId: string;
 	outboxRetentionDays: number;
-	/** Durable internal event delivery (mixins/event-stream.mixin.ts): tries before an event is dead-lettered, the backlog above which /ready fails, and a pause before each batch (tests and drills only). */
+	/** Durable internal event delivery (mixins/event-stream.mixin.ts): tries before an event is dead-lettered, the backlog above which /ready fails, and a pause per event of each batch, a slow consumer on purpose (tests and drills only). */
 	stream: { maxAttempts: number; maxBacklog: number; delayMs: number };
 	services: string[] | undefined;
 	jwt: { secret: string; secretGenerated: boolean; accessTtlSec: number; refreshTtlSec: number; issuer: string; audience: string };

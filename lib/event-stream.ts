@@ -256,7 +256,8 @@ export class StreamReader {
 			to = tail ?? to;
 		}
 		if (!to) return 0;
-		if (rows.length && this.opts.delayMs) await sleep(this.opts.delayMs);
+		// A slow handler on purpose (tests, drills): the pause grows with the batch.
+		if (rows.length && this.opts.delayMs) await sleep(this.opts.delayMs * rows.length);
 		try {
 			await this.apply(source, from, rows, to);
 		} catch (err) {
