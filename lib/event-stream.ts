@@ -177,7 +177,9 @@ export class StreamReader {
 				if (done === 0 && !this.pending) await sleep(POLL_MS, this.signal);
 			} catch (err) {
 				if (err instanceof CursorMoved) {
+					// Another reader moved it (a leader that lost its lock mid-batch): re-read and go on.
 					this.cursors.clear();
+					await sleep(50, this.signal);
 					continue;
 				}
 				const state = sqlState(err);
