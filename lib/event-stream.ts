@@ -71,6 +71,13 @@ function sqlState(err: unknown): string | undefined {
 	return e?.parent?.code ?? e?.original?.code ?? (typeof e?.code === "string" ? e.code : undefined);
 }
 
+/** Connection lost or server shutting down (SQLSTATE classes 08 and 57P0x, or no connection at all). */
+function unavailable(err: unknown): boolean {
+	const state = sqlState(err);
+	const name = (err as { name?: string })?.name ?? "";
+	return (state !== undefined && (state.startsWith("08") || state.startsWith("57P0"))) || /^Sequelize(Connection|ConnectionRefused|ConnectionTimedOut|HostNotReachable|ConnectionAcquireTimeout)Error$/.test(name);
+}
+
 function message(err: unknown): string {
 	return (err instanceof Error ? err.message : String(err)).slice(0, 1000);
 }
@@ -269,6 +276,8 @@ export class StreamReader {
 				this.singleUntil.set(source, to);
 				return rows.length;
 			}
+			// The database itself unreachable says nothing about the event: retry without counting.
+			if (unavailable(err)) throw err;
 			await this.failed(source, from, rows[0], err);
 		}
 		return rows.length;
