@@ -10,7 +10,8 @@
  *   a circuit breaker and a bulkhead on calls to other nodes so one slow service
  *   can't sink the rest (middlewares/remote-guards.middleware.ts: remote calls
  *   only, dependency failures only; Moleculer's built-ins, which would also wrap
- *   every local call and event, stay off);
+ *   every local call and event, stay off: an event never waits in a bulkhead's
+ *   queue, where a full queue would drop it);
  * - graceful shutdown that waits for in-flight requests;
  * - metrics on (Prometheus text served on /metrics by lib/health.ts or the gateway),
  *   with cheap per-call work (middlewares/metrics.middleware.ts in place of the

@@ -42,6 +42,9 @@ export const ENV_VARS = [
 	"KAFKA_INBOUND_KEY",
 	"KAFKA_INBOUND_KEY_PREVIOUS",
 	"OUTBOX_RETENTION_DAYS",
+	"STREAM_MAX_ATTEMPTS",
+	"STREAM_MAX_BACKLOG",
+	"STREAM_DELAY_MS",
 	"SERVICES",
 	"JWT_SECRET",
 	"JWT_SECRET_PREVIOUS",
@@ -99,6 +102,8 @@ export interface Config {
 	/** Events accepted from Kafka producers outside the cluster (none: inbound off), and the HMAC keys they are signed with. */
 	kafkaInbound: { events: EventName[]; key: string | undefined; previousKey: string | undefined };
 	outboxRetentionDays: number;
+	/** Durable internal event delivery (mixins/event-stream.mixin.ts): tries before an event is dead-lettered, the backlog above which /ready fails, and a pause per event of each batch, a slow consumer on purpose (tests and drills only). */
+	stream: { maxAttempts: number; maxBacklog: number; delayMs: number };
 	services: string[] | undefined;
 	jwt: { secret: string; previousSecret: string | undefined; secretGenerated: boolean; accessTtlSec: number; refreshTtlSec: number; issuer: string; audience: string };
 	bootstrapAdmin: { email: string; password: string } | undefined;
@@ -277,6 +282,7 @@ export function loadConfig(env: Env = process.env): Config {
 		kafkaClientId: env.KAFKA_CLIENT_ID?.trim() || "eislager",
 		kafkaInbound: kafkaInbound(env),
 		outboxRetentionDays: int(env, "OUTBOX_RETENTION_DAYS", 7, 1, 3650),
+		stream: { maxAttempts: int(env, "STREAM_MAX_ATTEMPTS", 5, 1, 100), maxBacklog: int(env, "STREAM_MAX_BACKLOG", 10_000, 1), delayMs: int(env, "STREAM_DELAY_MS", 0, 0, 60_000) },
 		services: env.SERVICES ? list(env.SERVICES) : undefined,
 		jwt: {
 			secret: jwtSecret ?? randomBytes(48).toString("base64url"),

@@ -38,7 +38,19 @@ export const APP_METRICS = {
 	inboundDuplicates: "eislager.kafka.inbound.duplicates.total",
 	inboundRejected: "eislager.kafka.inbound.rejected.total",
 	ready: "eislager.ready",
+	streamLag: "eislager.stream.lag",
+	streamDeadLetters: "eislager.stream.dead_letters",
+	streamDelivered: "eislager.stream.delivered.total",
 } as const;
+
+/** Gauges and counters of the durable internal consumer groups (lib/event-stream.ts). */
+export function registerStreamMetrics(broker: ServiceBroker): void {
+	const m = broker.metrics;
+	if (!m.isEnabled() || m.getMetric(APP_METRICS.streamLag)) return;
+	m.register({ name: APP_METRICS.streamLag, type: "gauge", labelNames: ["group"], description: "Outbox events a consumer group has not consumed yet" });
+	m.register({ name: APP_METRICS.streamDeadLetters, type: "gauge", labelNames: ["group"], description: "Dead letters of a consumer group not replayed yet" });
+	m.register({ name: APP_METRICS.streamDelivered, type: "counter", labelNames: ["group"], description: "Events a consumer group applied" });
+}
 
 export function registerAppMetrics(broker: ServiceBroker): void {
 	const m = broker.metrics;

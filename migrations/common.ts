@@ -70,3 +70,38 @@ DROP TRIGGER IF EXISTS outbox_notify ON :schema.outbox;
 CREATE TRIGGER outbox_notify AFTER INSERT ON :schema.outbox FOR EACH STATEMENT EXECUTE FUNCTION :schema.outbox_notify();
 `,
 );
+
+/**
+ * Durable internal delivery (mixins/event-stream.mixin.ts): each consumer group's
+ * position in every source outbox it tails, and the events it gave up on.
+ * Both live in the consumer's own schema, so a group's cursor moves in the same
+ * transaction as its effects.
+ */
+export const eventStreamTables = sql(
+	"010-event-streams",
+	`
+CREATE TABLE IF NOT EXISTS :schema.stream_cursors (
+	"group"        TEXT NOT NULL,
+	source_schema  TEXT NOT NULL,
+	txid           xid8 NOT NULL DEFAULT '0'::xid8,
+	seq            BIGINT NOT NULL DEFAULT 0,
+	updated_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
+	PRIMARY KEY ("group", source_schema)
+);
+CREATE TABLE IF NOT EXISTS :schema.dead_letters (
+	id                   BIGSERIAL PRIMARY KEY,
+	"group"              TEXT NOT NULL,
+	source_schema        TEXT NOT NULL,
+	event_id             UUID NOT NULL,
+	type                 TEXT NOT NULL,
+	envelope             JSONB NOT NULL,
+	attempts             INTEGER NOT NULL,
+	last_error           TEXT,
+	created_at           TIMESTAMPTZ NOT NULL DEFAULT now(),
+	replay_requested_at  TIMESTAMPTZ,
+	replayed_at          TIMESTAMPTZ,
+	UNIQUE ("group", event_id)
+);
+CREATE INDEX IF NOT EXISTS dead_letters_pending_idx ON :schema.dead_letters ("group") WHERE replay_requested_at IS NOT NULL AND replayed_at IS NULL;
+`,
+);

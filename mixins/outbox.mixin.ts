@@ -1,8 +1,10 @@
 /**
  * Transactional outbox: `publish()` writes the event's envelope to the service's
  * `outbox` table inside the caller's transaction and emits it on the broker once
- * that transaction commits. The kafka-bridge relays unsent rows to Kafka, so an
- * event is never lost even if the process dies right after the commit.
+ * that transaction commits. The kafka-bridge relays unsent rows to Kafka and
+ * internal consumer groups tail the rows (mixins/event-stream.mixin.ts), so an
+ * event is never lost even if the process dies right after the commit; the
+ * broker emit only serves live listeners (socket pushes, the relay's wake-up).
  */
 import type { Context, Service, ServiceSchema } from "moleculer";
 import type { Transaction } from "sequelize";

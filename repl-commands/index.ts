@@ -5,6 +5,8 @@
  *   stock <shopId>             a shop's stock levels (sales.inventory.get)
  *   outbox                     unsent outbox rows per schema and the relay's state
  *   replay <eventId>           re-emit an outbox event on the broker and relay it again
+ *   dead-letters [group]       events internal consumer groups dead-lettered (admin.deadLetters.list)
+ *   replay-dead-letter <schema> <id>   re-deliver one to its group after a fix (admin.deadLetters.replay)
  */
 import type { ServiceBroker } from "moleculer";
 
@@ -97,4 +99,30 @@ export const replayEvent: ReplCommand = {
 		}, helpers),
 };
 
-export const REPL_COMMANDS: ReplCommand[] = [findUser, shopStock, outboxBacklog, replayEvent];
+export const deadLetters: ReplCommand = {
+	command: "dead-letters [group]",
+	description: "Events internal consumer groups gave up on (not replayed yet), newest first",
+	alias: ["dlq"],
+	action: (broker, args, helpers) =>
+		guarded(async () => {
+			const page = await broker.call<{ rows: Record<string, unknown>[]; total: number }, object>("admin.deadLetters.list", {
+				...(args.group ? { group: String(args.group) } : {}),
+				replayed: false,
+				pageSize: 50,
+			});
+			print(helpers, ["schema", "id", "group", "type", "eventId", "attempts", "last error", "at"], page.rows.map((r) => [r.schema, r.id, r.group, r.type, r.eventId, r.attempts, r.lastError, r.createdAt]));
+			console.log(`  ${page.total} dead letter(s)`);
+		}, helpers),
+};
+
+export const replayDeadLetter: ReplCommand = {
+	command: "replay-dead-letter <schema> <id>",
+	description: "Re-deliver a dead letter to its consumer group (after a fix); see dead-letters for schema and id",
+	action: (broker, args, helpers) =>
+		guarded(async () => {
+			const row = await broker.call<Record<string, unknown>, object>("admin.deadLetters.replay", { schema: String(args.schema), id: Number(args.id) });
+			console.log(helpers.kleur.green(`  replay requested for ${String(row.type)} ${String(row.eventId)} (group ${String(row.group)})`));
+		}, helpers),
+};
+
+export const REPL_COMMANDS: ReplCommand[] = [findUser, shopStock, outboxBacklog, replayEvent, deadLetters, replayDeadLetter];

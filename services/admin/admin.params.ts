@@ -1,5 +1,5 @@
 /** Param schemas of the admin actions and the types derived from them. */
-import { STRICT, email, isoDate, isoDateTime, trimmed, uuid, type Infer } from "../../lib/params";
+import { STRICT, email, isoDate, isoDateTime, positiveInt, trimmed, uuid, type Infer } from "../../lib/params";
 import { pageParams } from "../../lib/pagination";
 
 export const THEMES = [
@@ -36,6 +36,13 @@ export const logsParams = {
 	service: { type: "string", trim: true, max: 100, optional: true },
 } as const;
 export const clearLogsParams = { ...STRICT, before: isoDateTime } as const;
+export const deadLettersParams = {
+	...STRICT,
+	...pageParams(["createdAt"] as const, 50),
+	group: { type: "string", trim: true, max: 100, optional: true },
+	replayed: { type: "boolean", optional: true, convert: true },
+} as const;
+export const replayDeadLetterParams = { ...STRICT, schema: { type: "string", trim: true, max: 63, pattern: /^[a-z_]+$/ }, id: positiveInt } as const;
 
 const auditFilters = {
 	schema: { type: "string", pattern: /^[a-z_]{1,40}$/, optional: true },
@@ -63,6 +70,8 @@ export type SetStatusParams = Infer<typeof setStatusParams>;
 export type UserIdParams = Infer<typeof userIdParams>;
 export type MachinesParams = Infer<typeof machinesParams>;
 export type LogsParams = Infer<typeof logsParams>;
+export type DeadLettersParams = Infer<typeof deadLettersParams>;
+export type ReplayDeadLetterParams = Infer<typeof replayDeadLetterParams>;
 export type ClearLogsParams = Infer<typeof clearLogsParams>;
 export type AuditListParams = Infer<typeof auditListParams>;
 export type ComplianceParams = Infer<typeof complianceParams>;

@@ -2,7 +2,8 @@
  * communications.notifications: the caller's notifications (list, read, delete,
  * mark all), creation by ADMIN/EXECUTIVE, and notifications created from domain
  * events (INVENTORY_LOW and REVIEW_SUBMITTED → the shop's staff, EXPIRY_WARNING →
- * the factory's manager). Each one is pushed live as NOTIFICATION_RECEIVED and
+ * the factory's manager; durable stream, group "communications.notifications": each
+ * event once). Each one is pushed live as NOTIFICATION_RECEIVED after its commit and
  * emitted as NOTIFICATION_SENT through the outbox. Another user's notification is 404.
  */
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
@@ -10,12 +11,11 @@ import type { Transaction } from "sequelize";
 import { DbMixin } from "../../mixins/db.mixin";
 import { OutboxMixin } from "../../mixins/outbox.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
-import { ConsumerMixin } from "../../mixins/consumer.mixin";
+import { EventStreamMixin, stream, type EnvelopeOf } from "../../mixins/event-stream.mixin";
 import { respondCreated, respondNoContent } from "../../lib/actions";
 import { notFound, validationError } from "../../lib/errors";
 import { findOptions, toPage } from "../../lib/pagination";
 import { pushToSockets, userRoom } from "../../lib/presence";
-import type { EventEnvelope, EventName } from "../../lib/events";
 import { defineCommunicationsModels, type Notification } from "./communications.model";
 import * as P from "./communications.params";
 import { COMMS_SCHEMA, usersById, type CommsThis, type Ctx } from "./shared";
@@ -43,7 +43,7 @@ export interface NotificationView {
 interface Methods {
 	createNotifications(t: Transaction, ctx: Context | null, inputs: NotificationInput[]): Promise<Notification[]>;
 	pushNotifications(rows: Notification[]): Promise<void>;
-	notifyFromEvent<K extends EventName>(event: EventEnvelope<K>, recipients: string[], type: string, message: string, data: Record<string, unknown>): Promise<void>;
+	notifyFromEvent(t: Transaction, event: EnvelopeOf<"INVENTORY_LOW" | "REVIEW_SUBMITTED" | "EXPIRY_WARNING">): Promise<Notification[]>;
 	shopStaff(shopId: string): Promise<string[]>;
 	nameOf(action: string, params: Record<string, string>): Promise<string | null>;
 }
@@ -55,7 +55,7 @@ export function toNotificationView(n: Notification): NotificationView {
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	name: "communications.notifications",
-	mixins: [DbMixin({ schema: COMMS_SCHEMA, models: defineCommunicationsModels, primary: "Notification" }), OutboxMixin, AuditMixin, ConsumerMixin],
+	mixins: [DbMixin({ schema: COMMS_SCHEMA, models: defineCommunicationsModels, primary: "Notification" }), OutboxMixin, AuditMixin, EventStreamMixin],
 	settings: { rest: "/communications" },
 
 	actions: {
@@ -138,40 +138,18 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		},
 	},
 
-	events: {
-		["INVENTORY_LOW" satisfies EventName]: {
-			async handler(this: This, ctx: Context<EventEnvelope<"INVENTORY_LOW">>) {
-				const event = ctx.params;
-				const { shopId, flavorId, quantity, reorderThreshold } = event.data;
-				const [staff, shop, flavor] = await Promise.all([this.shopStaff(shopId), this.nameOf("sales.shops.get", { shopId }), this.nameOf("inventory.flavors.get", { flavorId })]);
-				const message = `Low stock at ${shop ?? "your shop"}: ${flavor ?? "a flavor"} is down to ${quantity} (reorder threshold ${reorderThreshold}).`;
-				await this.notifyFromEvent(event, staff, "INVENTORY_LOW", message, { shopId, flavorId, quantity, reorderThreshold });
+	streams: [
+		stream({
+			group: "communications.notifications",
+			types: ["INVENTORY_LOW", "REVIEW_SUBMITTED", "EXPIRY_WARNING"],
+			async handler(this: This, events, t: Transaction) {
+				const rows: Notification[] = [];
+				for (const event of events) rows.push(...(await this.notifyFromEvent(t, event)));
+				// The live push is a view; the rows are what is durable.
+				t.afterCommit(() => void this.pushNotifications(rows).catch((err: unknown) => this.logger.warn("Notification push failed", err)));
 			},
-		},
-		["REVIEW_SUBMITTED" satisfies EventName]: {
-			async handler(this: This, ctx: Context<EventEnvelope<"REVIEW_SUBMITTED">>) {
-				const event = ctx.params;
-				const { shopId, reviewId, rating } = event.data;
-				const [staff, shop] = await Promise.all([this.shopStaff(shopId), this.nameOf("sales.shops.get", { shopId })]);
-				await this.notifyFromEvent(event, staff, "REVIEW_SUBMITTED", `New ${rating}-star review for ${shop ?? "your shop"}.`, { shopId, reviewId, rating });
-			},
-		},
-		["EXPIRY_WARNING" satisfies EventName]: {
-			async handler(this: This, ctx: Context<EventEnvelope<"EXPIRY_WARNING">>) {
-				const event = ctx.params;
-				const { managerId, factoryId, flavorId, stockItemId, batchId, quantity, expiryDate } = event.data;
-				if (!managerId) return;
-				const flavor = await this.nameOf("inventory.flavors.get", { flavorId });
-				await this.notifyFromEvent(event, [managerId], "EXPIRY_WARNING", `Batch ${batchId}${flavor ? ` of ${flavor}` : ""} (${quantity} units) expires on ${expiryDate}.`, {
-					factoryId,
-					stockItemId,
-					batchId,
-					quantity,
-					expiryDate,
-				});
-			},
-		},
-	},
+		}),
+	],
 
 	methods: {
 		async createNotifications(this: This, t: Transaction, ctx: Context | null, inputs: NotificationInput[]) {
@@ -193,19 +171,41 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			}
 		},
 
-		/** Idempotent: one set of notifications per event id, even when the event is delivered again. */
-		async notifyFromEvent<K extends EventName>(this: This, event: EventEnvelope<K>, recipients: string[], type: string, message: string, data: Record<string, unknown>) {
-			let rows: Notification[] = [];
+		/** The notifications an event makes (the stream runs each event once). */
+		async notifyFromEvent(this: This, t: Transaction, event: EnvelopeOf<"INVENTORY_LOW" | "REVIEW_SUBMITTED" | "EXPIRY_WARNING">) {
+			let recipients: string[] = [];
+			let message = "";
+			let data: Record<string, unknown> = {};
+			switch (event.type) {
+				case "INVENTORY_LOW": {
+					const { shopId, flavorId, quantity, reorderThreshold } = event.data;
+					const [staff, shop, flavor] = await Promise.all([this.shopStaff(shopId), this.nameOf("sales.shops.get", { shopId }), this.nameOf("inventory.flavors.get", { flavorId })]);
+					[recipients, data] = [staff, { shopId, flavorId, quantity, reorderThreshold }];
+					message = `Low stock at ${shop ?? "your shop"}: ${flavor ?? "a flavor"} is down to ${quantity} (reorder threshold ${reorderThreshold}).`;
+					break;
+				}
+				case "REVIEW_SUBMITTED": {
+					const { shopId, reviewId, rating } = event.data;
+					const [staff, shop] = await Promise.all([this.shopStaff(shopId), this.nameOf("sales.shops.get", { shopId })]);
+					[recipients, data] = [staff, { shopId, reviewId, rating }];
+					message = `New ${rating}-star review for ${shop ?? "your shop"}.`;
+					break;
+				}
+				case "EXPIRY_WARNING": {
+					const { managerId, factoryId, flavorId, stockItemId, batchId, quantity, expiryDate } = event.data;
+					if (!managerId) return [];
+					const flavor = await this.nameOf("inventory.flavors.get", { flavorId });
+					[recipients, data] = [[managerId], { factoryId, stockItemId, batchId, quantity, expiryDate }];
+					message = `Batch ${batchId}${flavor ? ` of ${flavor}` : ""} (${quantity} units) expires on ${expiryDate}.`;
+					break;
+				}
+			}
 			const unique = [...new Set(recipients)];
-			if (unique.length === 0) return;
-			await this.consumeOnce(`communications.notifications:${event.type}`, event, async (t) => {
-				rows = await this.createNotifications(
-					t,
-					null,
-					unique.map((userId) => ({ userId, type, message, data, sourceEventId: event.id })),
-				);
-			});
-			await this.pushNotifications(rows);
+			return this.createNotifications(
+				t,
+				null,
+				unique.map((userId) => ({ userId, type: event.type, message, data, sourceEventId: event.id })),
+			);
 		},
 
 		/** A display name for a message (best effort: the notification goes out without it). */

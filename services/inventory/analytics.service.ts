@@ -1,18 +1,19 @@
 /**
  * inventory.analytics: factory production metrics (GET /factories/:factoryId/analytics,
  * computed in SQL: ./analytics.sql.ts) and consumption recorded from SALE_COMPLETED
- * (units sold per shop, flavor and day, idempotent by event id), readable at GET /consumption.
+ * (units sold per shop, flavor and day), readable at GET /consumption. Sales arrive
+ * through the durable stream (mixins/event-stream.mixin.ts), a batch at a time:
+ * one upsert per batch, its rows in key order, so it never deadlocks.
  */
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { QueryTypes } from "sequelize";
+import { QueryTypes, type Transaction } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
-import { ConsumerMixin, type ConsumerThis } from "../../mixins/consumer.mixin";
+import { EventStreamMixin, stream, type EnvelopeOf } from "../../mixins/event-stream.mixin";
 import { forbidden, notFound, validationError } from "../../lib/errors";
 import { RETRY_READS } from "../../lib/actions";
 import { config } from "../../lib/config";
 import { pageParams, toPage } from "../../lib/pagination";
 import { STRICT, isoDate, uuid, type Infer } from "../../lib/params";
-import type { EventEnvelope, EventName } from "../../lib/events";
 import type { Meta } from "../../lib/types";
 import { defineInventoryModels, type InventoryModels } from "./inventory.model";
 import { seesInternals } from "./access";
@@ -35,7 +36,7 @@ const consumptionParams = {
 	to: { ...isoDate, optional: true },
 } as const;
 
-type This = Service & DbThis<InventoryModels> & ConsumerThis;
+type This = Service & DbThis<InventoryModels>;
 type Ctx<P> = Context<P, Meta>;
 
 /** from/to default to the 30 days up to today; from after to is 422. */
@@ -46,9 +47,29 @@ function range(from: string | undefined, to: string | undefined): { from: string
 	return { from: start, to: end };
 }
 
+/** A batch of sales folded into one row per (shop, flavor, day), sorted by that key. */
+export function consumptionRows(events: EnvelopeOf<"SALE_COMPLETED">[]): { shopId: string; flavorId: string; day: string; quantity: number; revenue: number; sales: number }[] {
+	const rows = new Map<string, { shopId: string; flavorId: string; day: string; quantity: number; revenue: number; sales: number }>();
+	for (const event of events) {
+		const sale = event.data;
+		const day = (sale.createdAt ?? event.occurredAt).slice(0, 10);
+		const counted = new Set<string>();
+		for (const line of sale.items) {
+			const key = `${sale.shopId}|${line.flavorId}|${day}`;
+			const row = rows.get(key) ?? { shopId: sale.shopId, flavorId: line.flavorId, day, quantity: 0, revenue: 0, sales: 0 };
+			row.quantity += line.quantity;
+			row.revenue += line.lineTotal;
+			if (!counted.has(key)) row.sales += 1;
+			counted.add(key);
+			rows.set(key, row);
+		}
+	}
+	return [...rows].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
+}
+
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	name: "inventory.analytics",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "Factory" }), ConsumerMixin],
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "Factory" }), EventStreamMixin],
 	settings: { rest: "/inventory" },
 
 	actions: {
@@ -106,34 +127,26 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		},
 	},
 
-	events: {
-		["SALE_COMPLETED" satisfies EventName]: {
-			async handler(this: This, ctx: Context<EventEnvelope<"SALE_COMPLETED">>) {
-				const event = ctx.params;
-				const sale = event.data;
-				const day = (sale.createdAt ?? event.occurredAt).slice(0, 10);
-				const perFlavor = new Map<string, { quantity: number; revenue: number }>();
-				for (const line of sale.items) {
-					const acc = perFlavor.get(line.flavorId) ?? { quantity: 0, revenue: 0 };
-					acc.quantity += line.quantity;
-					acc.revenue += line.lineTotal;
-					perFlavor.set(line.flavorId, acc);
-				}
-				await this.consumeOnce("inventory.consumption", event, async (t) => {
-					for (const [flavorId, { quantity, revenue }] of perFlavor) {
-						await this.db.query(
-							`INSERT INTO "${this.dbSchema}".consumption_daily (shop_id, flavor_id, day, quantity, revenue, sales)
-							 VALUES (:shopId, :flavorId, :day, :quantity, :revenue, 1)
-							 ON CONFLICT (shop_id, flavor_id, day) DO UPDATE
-							 SET quantity = consumption_daily.quantity + EXCLUDED.quantity, revenue = consumption_daily.revenue + EXCLUDED.revenue,
-							     sales = consumption_daily.sales + 1, updated_at = now()`,
-							{ replacements: { shopId: sale.shopId, flavorId, day, quantity, revenue }, transaction: t },
-						);
-					}
-				});
+	streams: [
+		stream({
+			group: "inventory.consumption",
+			types: ["SALE_COMPLETED"],
+			async handler(this: This, events, t: Transaction) {
+				const rows = consumptionRows(events);
+				if (!rows.length) return;
+				// One statement; PostgreSQL takes the row locks in VALUES order, which is the sorted key order.
+				const values = rows.map((_, i) => `(:s${i}, :f${i}, CAST(:d${i} AS DATE), :q${i}, :r${i}, :n${i})`).join(", ");
+				const replacements = Object.fromEntries(rows.flatMap((r, i) => [[`s${i}`, r.shopId], [`f${i}`, r.flavorId], [`d${i}`, r.day], [`q${i}`, r.quantity], [`r${i}`, r.revenue], [`n${i}`, r.sales]]));
+				await this.db.query(
+					`INSERT INTO "${this.dbSchema}".consumption_daily (shop_id, flavor_id, day, quantity, revenue, sales) VALUES ${values}
+					 ON CONFLICT (shop_id, flavor_id, day) DO UPDATE
+					 SET quantity = consumption_daily.quantity + EXCLUDED.quantity, revenue = consumption_daily.revenue + EXCLUDED.revenue,
+					     sales = consumption_daily.sales + EXCLUDED.sales, updated_at = now()`,
+					{ replacements, transaction: t },
+				);
 			},
-		},
-	},
+		}),
+	],
 };
 
 export default schema as ServiceSchema;

@@ -1,20 +1,19 @@
 /**
  * inventory.invoices: invoices for purchase orders (spec section 3, "Invoice Management").
- * Created automatically from PURCHASE_ORDER_CREATED (once per event id and per order id)
+ * Created automatically from PURCHASE_ORDER_CREATED (durable stream; once per event id and per order id)
  * or manually (a manual one may name only an order of that shop to that factory); FEFO allocation lives in ./invoicing.ts. Status: ISSUED -> PAID | OVERDUE | VOID,
  * OVERDUE -> PAID | VOID; PAID and VOID are final (409 otherwise). Voiding gives the units back.
  */
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { Op, UniqueConstraintError, type WhereOptions } from "sequelize";
+import { Op, type Transaction, type WhereOptions } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
-import { ConsumerMixin, type ConsumerThis } from "../../mixins/consumer.mixin";
+import { EventStreamMixin, stream } from "../../mixins/event-stream.mixin";
 import { conflict, forbidden, notFound, validationError } from "../../lib/errors";
 import { findOptions, toPage } from "../../lib/pagination";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
 import { config } from "../../lib/config";
-import type { EventEnvelope, EventName } from "../../lib/events";
 import type { Meta, Role } from "../../lib/types";
 import { defineInventoryModels, type Invoice, type InventoryModels } from "./inventory.model";
 import { assertActsOn } from "./access";
@@ -26,14 +25,14 @@ interface Methods {
 	loadInvoice(ctx: Ctx<unknown>, invoiceId: string): Promise<Invoice>;
 	assertOrderOf(ctx: Ctx<unknown>, orderId: string, shopId: string, factoryId: string): Promise<void>;
 }
-type This = Service & DbThis<InventoryModels> & OutboxThis & ConsumerThis & Methods;
+type This = Service & DbThis<InventoryModels> & OutboxThis & Methods;
 type Ctx<P> = Context<P, Meta>;
 
 const READERS: Role[] = ["MANUFACTURER", "EXECUTIVE", "ADMIN"];
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	name: "inventory.invoices",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "Invoice" }), OutboxMixin, ConsumerMixin, AuditMixin],
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "Invoice" }), OutboxMixin, EventStreamMixin, AuditMixin],
 	settings: { rest: "/inventory" },
 
 	actions: {
@@ -145,39 +144,34 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		},
 	},
 
-	events: {
-		["PURCHASE_ORDER_CREATED" satisfies EventName]: {
-			async handler(this: This, ctx: Context<EventEnvelope<"PURCHASE_ORDER_CREATED">>) {
-				const event = ctx.params;
-				const order = event.data;
-				try {
-					await this.consumeOnce("inventory.invoices", event, async (t) => {
-						if (await this.models.Invoice.findOne({ where: { orderId: order.orderId }, transaction: t })) return;
-						if (!(await this.models.Factory.findByPk(order.factoryId, { transaction: t }))) {
-							this.logger.warn(`Purchase order ${order.orderId} names unknown factory ${order.factoryId}; no invoice`);
-							return;
-						}
-						const asOf = today();
-						await createInvoice(this, t, ctx, {
-							factoryId: order.factoryId,
-							shopId: order.shopId,
-							orderId: order.orderId,
-							sourceEventId: event.id,
-							items: order.items,
-							dueDate: addDays(asOf, config().invoiceDueDays),
-							notes: null,
-							createdBy: order.requestedBy ?? null,
-							asOf,
-						});
+	streams: [
+		stream({
+			group: "inventory.invoices",
+			types: ["PURCHASE_ORDER_CREATED"],
+			async handler(this: This, events, t: Transaction) {
+				for (const event of events) {
+					const order = event.data;
+					if (await this.models.Invoice.findOne({ where: { orderId: order.orderId }, transaction: t })) continue;
+					if (!(await this.models.Factory.findByPk(order.factoryId, { transaction: t }))) {
+						this.logger.warn(`Purchase order ${order.orderId} names unknown factory ${order.factoryId}; no invoice`);
+						continue;
+					}
+					const asOf = today();
+					await createInvoice(this, t, null, {
+						factoryId: order.factoryId,
+						shopId: order.shopId,
+						orderId: order.orderId,
+						sourceEventId: event.id,
+						items: order.items,
+						dueDate: addDays(asOf, config().invoiceDueDays),
+						notes: null,
+						createdBy: order.requestedBy ?? null,
+						asOf,
 					});
-				} catch (err) {
-					// A concurrent delivery of the same order won the race: it has the invoice.
-					if (err instanceof UniqueConstraintError) return;
-					throw err;
 				}
 			},
-		},
-	},
+		}),
+	],
 
 	methods: {
 		/**

@@ -7,9 +7,10 @@
  *   emitted on the broker at commit time, so they are skipped. Clusters sharing a
  *   Kafka (staging next to tests, say) thus never import each other's events.
  * - De-duplication by envelope id: an id is recorded in
- *   `kafka_bridge.inbound_events` after its broker emit; a redelivered or
- *   re-produced envelope with a known id is skipped. A crash between emit and
- *   record re-emits once; the consuming services de-duplicate by id as well.
+ *   `kafka_bridge.inbound_events`, in the same transaction as the envelope's row
+ *   in `kafka_bridge.outbox`, which internal consumer groups tail (durable, like
+ *   any outbox); a redelivered or re-produced envelope with a known id is
+ *   skipped. The broker emit after the commit is for live listeners only.
  * - Off unless KAFKA_INBOUND_EVENTS lists event types; then only their topics are
  *   consumed, and a message must be signed with KAFKA_INBOUND_KEY and hold a valid
  *   envelope and payload (inbound-gate.ts). Anything else is counted, logged once a
@@ -18,8 +19,8 @@
  */
 import type { Consumer, Kafka, KafkaMessage } from "kafkajs";
 import type { LoggerInstance, ServiceBroker } from "moleculer";
-import { QueryTypes, type Sequelize } from "sequelize";
-import { EVENT_CATALOG, emitEvent } from "../../lib/events";
+import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
+import { EVENT_CATALOG, emitEvent, type EventEnvelope } from "../../lib/events";
 import { APP_METRICS } from "../../lib/metrics";
 import { HEADERS, ORIGIN_OUTBOX, sleep, withTimeout } from "./kafka";
 import { InboundGate, type InboundPolicy } from "./inbound-gate";
@@ -42,6 +43,14 @@ export type InboundOutcome = "emitted" | "own" | "duplicate" | "rejected";
 function header(message: KafkaMessage, name: string): string | undefined {
 	const v = message.headers?.[name];
 	return v === undefined ? undefined : Array.isArray(v) ? String(v[0]) : String(v);
+}
+
+/** Puts an accepted envelope in the bridge's outbox-shaped table (born sent: never relayed back), where consumer groups read it. */
+export async function storeInbound(db: Sequelize, env: EventEnvelope, topic: string, key: string, transaction?: Transaction): Promise<void> {
+	await db.query(
+		`INSERT INTO kafka_bridge.outbox (id, type, topic, aggregate_id, envelope, sent_at) VALUES (:id, :type, :topic, :key, :envelope, now()) ON CONFLICT (id) DO NOTHING`,
+		{ transaction, replacements: { id: env.id, type: env.type, topic, key, envelope: JSON.stringify(env) } },
+	);
 }
 
 export class InboundConsumer {
@@ -121,11 +130,20 @@ export class InboundConsumer {
 			broker.metrics.increment(APP_METRICS.inboundDuplicates, { topic });
 			return "duplicate";
 		}
-		await emitEvent(broker, env);
-		await db.query(
-			`INSERT INTO kafka_bridge.inbound_events (event_id, type, topic, kafka_partition, kafka_offset) VALUES (:id, :type, :topic, :partition, :offset) ON CONFLICT (event_id) DO NOTHING`,
-			{ replacements: { id: env.id, type: env.type, topic, partition, offset: message.offset } },
-		);
+		// Recorded and made durable for internal consumer groups in one transaction (they tail kafka_bridge.outbox); the emit is for live listeners.
+		const stored = await db.transaction(async (transaction) => {
+			const fresh = await db.query(
+				`INSERT INTO kafka_bridge.inbound_events (event_id, type, topic, kafka_partition, kafka_offset) VALUES (:id, :type, :topic, :partition, :offset) ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
+				{ type: QueryTypes.SELECT, transaction, replacements: { id: env.id, type: env.type, topic, partition, offset: message.offset } },
+			);
+			if (fresh.length) await storeInbound(db, env, topic, message.key?.toString("utf8") ?? "", transaction);
+			return fresh.length > 0;
+		});
+		if (!stored) {
+			broker.metrics.increment(APP_METRICS.inboundDuplicates, { topic });
+			return "duplicate";
+		}
+		await emitEvent(broker, env).catch((err: unknown) => this.opts.logger.warn(`Broker emit of inbound ${env.type} ${env.id} failed; consumer groups have it`, err));
 		broker.metrics.increment(APP_METRICS.inbound, { topic });
 		return "emitted";
 	}

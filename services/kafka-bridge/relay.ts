@@ -20,7 +20,8 @@
  *   are recorded, the producer is rebuilt and the loop backs off (up to 10 s).
  *   A batch may thus be sent twice: delivery is at-least-once, consumers
  *   de-duplicate by envelope id.
- * - Retention: sent rows older than OUTBOX_RETENTION_DAYS are purged.
+ * - Retention: sent rows older than OUTBOX_RETENTION_DAYS are purged, except rows
+ *   an internal consumer group (lib/event-stream.ts) has not consumed yet.
  */
 import { Client, type Notification } from "pg";
 import type { Kafka, Producer } from "kafkajs";
@@ -301,12 +302,19 @@ export class OutboxRelay {
 	async purge(): Promise<Record<string, number>> {
 		this.nextPurgeAt = Date.now() + PURGE_EVERY_MS;
 		const purged: Record<string, number> = {};
+		// Internal consumer groups (lib/event-stream.ts) tail the outboxes: keep every row some group's cursor has not passed.
+		const cursorTables = await this.opts.db.query<{ schema: string }>(
+			"SELECT table_schema AS schema FROM information_schema.tables WHERE table_name = 'stream_cursors' AND table_type = 'BASE TABLE' ORDER BY 1",
+			{ type: QueryTypes.SELECT },
+		);
+		const cursors = cursorTables.map((c) => `SELECT txid, seq FROM "${c.schema}".stream_cursors WHERE source_schema = :schema`).join(" UNION ALL ");
+		const consumed = cursors ? `AND NOT EXISTS (SELECT 1 FROM (${cursors}) c WHERE (c.txid, c.seq) < (o.txid, o.seq))` : "";
 		for (const schema of await outboxSchemas(this.opts.db)) {
 			purged[schema] = 0;
 			for (;;) {
 				const [, meta] = await this.opts.db.query(
-					`DELETE FROM "${schema}".outbox WHERE seq IN (SELECT seq FROM "${schema}".outbox WHERE sent_at < now() - make_interval(days => :days) LIMIT 5000)`,
-					{ replacements: { days: this.opts.retentionDays } },
+					`DELETE FROM "${schema}".outbox WHERE seq IN (SELECT seq FROM "${schema}".outbox o WHERE sent_at < now() - make_interval(days => :days) ${consumed} LIMIT 5000)`,
+					{ replacements: { days: this.opts.retentionDays, schema } },
 				);
 				const count = (meta as { rowCount?: number }).rowCount ?? 0;
 				purged[schema] += count;

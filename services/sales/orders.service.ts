@@ -1,18 +1,18 @@
 /**
  * sales.orders: purchase orders from a shop to a factory and their status
  * (PENDING → CONFIRMED → SHIPPED → DELIVERED, or CANCELLED). DELIVERED adds the
- * quantities to the shop's stock in the same transaction. Links invoices from INVOICE_GENERATED.
+ * quantities to the shop's stock in the same transaction. Links invoices from INVOICE_GENERATED (durable stream).
  */
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Transaction } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
-import { ConsumerMixin, type ConsumerThis } from "../../mixins/consumer.mixin";
+import { EventStreamMixin, stream } from "../../mixins/event-stream.mixin";
 import { CacheCleaner, type CacheCleanerThis } from "../../mixins/cache-cleaner.mixin";
 import { conflict, forbidden, notFound, unauthorized, validationError } from "../../lib/errors";
 import { findOptions, toPage } from "../../lib/pagination";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
-import type { EventEnvelope, EventName } from "../../lib/events";
 import type { Meta } from "../../lib/types";
 import { defineSalesModels, toOrderJson, type SalesModels } from "./sales.model";
 import { findShop, shopForCaller } from "./access";
@@ -21,12 +21,12 @@ import { applyChanges, lockStock, planChange } from "./stock";
 import { isLegal, mayTransition, type OrderParty } from "./orders";
 import * as P from "./sales.params";
 
-type This = Service & DbThis<SalesModels> & OutboxThis & ConsumerThis & CacheCleanerThis;
+type This = Service & DbThis<SalesModels> & OutboxThis & CacheCleanerThis;
 type Ctx<P> = Context<P, Meta>;
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	name: "sales.orders",
-	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Order" }), OutboxMixin, AuditMixin, ConsumerMixin, CacheCleaner([])],
+	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Order" }), OutboxMixin, AuditMixin, EventStreamMixin, CacheCleaner([])],
 	settings: { rest: "/sales" },
 
 	actions: {
@@ -126,18 +126,17 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		},
 	},
 
-	events: {
-		["INVOICE_GENERATED" satisfies EventName]: {
-			async handler(this: This, ctx: Context<EventEnvelope<"INVOICE_GENERATED">>) {
-				const event = ctx.params;
-				const orderId = event.data?.orderId;
-				if (!orderId) return;
-				await this.consumeOnce("sales.orders.invoice-link", event, async (t) => {
-					await this.models.Order.update({ invoiceId: event.data.invoiceId }, { where: { id: orderId }, transaction: t });
-				});
+	streams: [
+		stream({
+			group: "sales.orders.invoice-link",
+			types: ["INVOICE_GENERATED"],
+			async handler(this: This, events, t: Transaction) {
+				for (const event of events) {
+					if (event.data.orderId) await this.models.Order.update({ invoiceId: event.data.invoiceId }, { where: { id: event.data.orderId }, transaction: t });
+				}
 			},
-		},
-	},
+		}),
+	],
 };
 
 export default schema as ServiceSchema;

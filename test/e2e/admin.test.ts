@@ -35,6 +35,8 @@ describe("admin over HTTP", () => {
 		["GET", "/system/metrics"],
 		["GET", "/system/logs"],
 		["POST", "/system/logs/clear", { before: new Date().toISOString() }],
+		["GET", "/system/dead-letters"],
+		["POST", "/system/dead-letters/communications/1/replay"],
 		["GET", "/audit-logs"],
 		["POST", "/audit-logs/search", {}],
 		["GET", "/config"],
@@ -59,7 +61,7 @@ describe("admin over HTTP", () => {
 
 	it("is published in the OpenAPI document and under /api/admin", async () => {
 		const doc = await app.request("GET", "/api/v1/openapi.json");
-		for (const p of ["/users", "/users/{userId}/role", "/users/{userId}/status", "/users/machines", "/system/health", "/system/logs/clear", "/audit-logs/search", "/compliance/report", "/config/maintenance", "/broadcasts/{id}/status"]) {
+		for (const p of ["/users", "/users/{userId}/role", "/users/{userId}/status", "/users/machines", "/system/health", "/system/logs/clear", "/system/dead-letters", "/system/dead-letters/{schema}/{id}/replay", "/audit-logs/search", "/compliance/report", "/config/maintenance", "/broadcasts/{id}/status"]) {
 			expect(Object.keys(doc.body.paths)).toContain(`/api/v1/admin${p}`);
 		}
 		expect((await app.request("GET", "/api/admin/config/themes", { token: admin.token })).status).toBe(200);

@@ -8,9 +8,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startSmtpServer, type TestSmtp } from "../helpers/smtp";
-import { envelope, emitEvent } from "../../lib/events";
+import { envelope } from "../../lib/events";
 import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
 import { connectSocket, sleep, type TestSocket } from "../helpers/sockets";
+import { closeDelivery, deliverDurably } from "../helpers/events";
 
 const C = "/api/v1/communications";
 /** A real 1×1 PNG: images must have a readable header (IMAGE_MAX_PIXELS is checked on upload). */
@@ -30,6 +31,7 @@ describe("communications over HTTP", () => {
 		[a, b, c, exec] = await Promise.all([app.createUser("PATRON"), app.createUser("CLERK"), app.createUser("PATRON"), app.createUser("EXECUTIVE")]);
 	});
 	afterAll(async () => {
+		await closeDelivery();
 		for (const s of sockets) s.close();
 		await app?.stop();
 		await smtp?.close();
@@ -162,8 +164,8 @@ describe("communications over HTTP", () => {
 				warningDays: 3,
 				managerId: manager.id,
 			});
-			await emitEvent(app.broker, event);
-			await emitEvent(app.broker, event);
+			await deliverDurably(app.db.url, event);
+			await deliverDurably(app.db.url, event);
 			expect(await sm.next("NOTIFICATION_RECEIVED")).toMatchObject({ type: "EXPIRY_WARNING", userId: manager.id, data: { batchId: "B-42" } });
 			await sleep(300);
 			const list = await app.request("GET", `${C}/notifications`, { token: manager.token });

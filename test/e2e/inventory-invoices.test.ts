@@ -1,8 +1,9 @@
 /** Inventory over HTTP: FEFO invoicing from purchase orders, manual invoices, the status machine, consumption and suppliers. */
 import { randomUUID } from "node:crypto";
 import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
-import { emitEvent, envelope, type EventPayloads } from "../../lib/events";
+import { envelope, type EventPayloads } from "../../lib/events";
 import { UNKNOWN_ID, createFactory, createFlavor, day, registerBatch, sqlRows } from "../integration/inventory/helpers";
+import { closeDelivery, deliverDurably } from "../helpers/events";
 
 const V1 = "/api/v1/inventory";
 const V0 = "/api/inventory";
@@ -56,7 +57,10 @@ describe("inventory: invoices, consumption and suppliers", () => {
 			batches[batchId] = await registerBatch(app, maker.token, factoryId, { flavorId: vanilla, batchId, quantity, cost: 100, productionDate: day(-20), expiryDate: day(expiresIn) });
 		}
 	});
-	afterAll(async () => app?.stop());
+	afterAll(async () => {
+		await closeDelivery();
+		await app?.stop();
+	});
 
 	const quantities = async () => Object.fromEntries((await sqlRows<{ batch_id: string; quantity: number }>(app, `SELECT batch_id, quantity FROM inventory.stock_items WHERE factory_id = $1`, [factoryId])).map((r) => [r.batch_id, r.quantity]));
 	const invoiceCount = async () => (await sqlRows<{ n: number }>(app, `SELECT count(*)::int AS n FROM inventory.invoices`))[0].n;
@@ -79,7 +83,7 @@ describe("inventory: invoices, consumption and suppliers", () => {
 				{ flavorId: mango, quantity: 5 },
 			]);
 			orderId = event.data.orderId;
-			await emitEvent(app.broker, event);
+			await deliverDurably(app.db.url, event);
 			const summary = await until(() => app.broker.call<{ id: string } | null, object>("inventory.invoices.forOrder", { orderId }), "the invoice");
 			orderInvoiceId = summary.id;
 			const res = await app.request("GET", `${V1}/invoices/${orderInvoiceId}`, { token: maker.token });
@@ -105,12 +109,12 @@ describe("inventory: invoices, consumption and suppliers", () => {
 			const [sent] = await sqlRows<{ envelope: unknown }>(app, `SELECT envelope FROM inventory.outbox WHERE type = 'INVOICE_GENERATED' AND aggregate_id = $1`, [orderInvoiceId]);
 			expect(sent).toBeTruthy();
 			const again = order([{ flavorId: vanilla, quantity: 1 }], orderId);
-			await emitEvent(app.broker, again); // same order, new event id
-			await emitEvent(app.broker, again); // same event id twice
+			await deliverDurably(app.db.url, again); // same order, new event id
+			await deliverDurably(app.db.url, again); // same event id twice
 			await app.broker.call("inventory.invoices.forOrder", { orderId });
 			// A later order is processed after those: once it has its invoice, the duplicates were handled too.
 			const marker = order([{ flavorId: vanilla, quantity: 1 }]);
-			await emitEvent(app.broker, marker);
+			await deliverDurably(app.db.url, marker);
 			await until(() => app.broker.call("inventory.invoices.forOrder", { orderId: marker.data.orderId }), "the marker invoice");
 			await new Promise((r) => setTimeout(r, 200));
 			expect((await sqlRows<{ n: number }>(app, `SELECT count(*)::int AS n FROM inventory.invoices WHERE order_id = $1`, [orderId]))[0].n).toBe(1);
@@ -250,11 +254,11 @@ describe("inventory: invoices, consumption and suppliers", () => {
 				{ flavorId: vanilla, quantity: 1, unitPrice: 300 },
 				{ flavorId: mango, quantity: 1, unitPrice: 280 },
 			]);
-			await emitEvent(app.broker, first);
-			await emitEvent(app.broker, first);
+			await deliverDurably(app.db.url, first);
+			await deliverDurably(app.db.url, first);
 			const second = sale([{ flavorId: vanilla, quantity: 4, unitPrice: 300 }]);
-			await emitEvent(app.broker, second);
-			await emitEvent(app.broker, second);
+			await deliverDurably(app.db.url, second);
+			await deliverDurably(app.db.url, second);
 			const today = day(0);
 			const rows = await until(async () => {
 				const res = await app.request("GET", `${V1}/consumption?shopId=${shopId}&sort=quantity`, { token: exec.token });
@@ -313,7 +317,7 @@ describe("inventory: invoices, consumption and suppliers", () => {
 		it("are refused like an unknown order: the other factory's invoice id never shows", async () => {
 			const foreign = envelope("PURCHASE_ORDER_CREATED", { orderId: randomUUID(), shopId, factoryId: otherFactoryId, items: [{ flavorId: vanilla, quantity: 1 }], requestedBy: clerk.id, createdAt: new Date().toISOString() });
 			await placeOrder(shopId, otherFactoryId, foreign.data.orderId);
-			await emitEvent(app.broker, foreign);
+			await deliverDurably(app.db.url, foreign);
 			const theirs = await until(() => app.broker.call<{ id: string } | null, object>("inventory.invoices.forOrder", { orderId: foreign.data.orderId }), "the other factory's invoice");
 			const before = await invoiceCount();
 			const res = await app.request("POST", `${V1}/invoices`, { token: maker.token, body: { factoryId, shopId, orderId: foreign.data.orderId, items: [{ flavorId: vanilla, quantity: 1 }] } });

@@ -14,6 +14,7 @@ import type { OutboxRelay } from "../../../services/kafka-bridge/relay";
 import { signMessage } from "../../../services/kafka-bridge/inbound-gate";
 
 const INBOUND_KEY = "relay-test-inbound-key-0123456789abcdef";
+import type { Sequelize } from "sequelize";
 
 jest.setTimeout(90_000);
 
@@ -130,6 +131,10 @@ describe("kafka-bridge: outbox relay and inbound events", () => {
 			await new Promise((r) => setTimeout(r, 2000));
 			expect(received.filter((id) => id === event.id)).toHaveLength(1);
 			expect(received).not.toContain(ownRelayed.id);
+			// Durable for internal consumer groups: one row in the bridge's outbox, born sent (never relayed back).
+			const db = (bridge.getLocalService("kafka-bridge") as Service & { db: Sequelize }).db;
+			const [stored] = await db.query(`SELECT id, sent_at IS NOT NULL AS sent, envelope->>'source' AS source FROM kafka_bridge.outbox WHERE id IN (:ids)`, { replacements: { ids: [event.id, ownRelayed.id] } });
+			expect(stored).toEqual([{ id: event.id, sent: true, source: "erp" }]);
 		} finally {
 			await producer.disconnect();
 		}

@@ -7,7 +7,8 @@ import { randomUUID } from "node:crypto";
 import { Client } from "pg";
 import type { Context } from "moleculer";
 import { startTestApp, type TestApp } from "../../helpers/app";
-import { emitEvent, envelope } from "../../../lib/events";
+import { envelope } from "../../../lib/events";
+import { closeDelivery, deliverDurably } from "../../helpers/events";
 
 const flavors = [
 	{ id: randomUUID(), name: "Vanilla", description: "", category: "CREAM", price: 250, allergens: ["milk"], ingredients: [], images: [], archived: false },
@@ -39,6 +40,7 @@ describe("sales services (integration)", () => {
 		await app.broker.call("sales.inventory.set", { shopId, reason: "RESTOCK", items: flavors.map((f) => ({ flavorId: f.id, quantity: 100 })) }, as(exec));
 	});
 	afterAll(async () => {
+		await closeDelivery();
 		await pg?.end();
 		await app?.stop();
 	});
@@ -48,12 +50,12 @@ describe("sales services (integration)", () => {
 		expect(order.invoiceId).toBeNull();
 		const invoiceId = randomUUID();
 		const event = envelope("INVOICE_GENERATED", { invoiceId, orderId: order.id, factoryId: factory.id, shopId, totalAmount: 1000, status: "ISSUED", dueDate: "2030-01-01" });
-		await emitEvent(app.broker, event);
+		await deliverDurably(app.db.url, event);
 		const read = () => app.broker.call<{ invoiceId: string | null }, object>("sales.orders.get", { orderId: order.id });
 		for (let i = 0; i < 100 && !(await read()).invoiceId; i++) await new Promise((r) => setTimeout(r, 20));
 		expect((await read()).invoiceId).toBe(invoiceId);
 		// The same envelope again (an at-least-once redelivery) changes nothing.
-		await emitEvent(app.broker, { ...event, data: { ...event.data, invoiceId: randomUUID() } });
+		await deliverDurably(app.db.url, { ...event, data: { ...event.data, invoiceId: randomUUID() } });
 		await new Promise((r) => setTimeout(r, 200));
 		expect((await read()).invoiceId).toBe(invoiceId);
 		const processed = await pg.query("SELECT count(*) AS n FROM sales.processed_events WHERE event_id = $1", [event.id]);

@@ -1,0 +1,420 @@
+/**
+ * Durable internal event delivery: consumer groups tail the outbox tables.
+ *
+ * The outbox row IS the event (written in the same transaction as the change),
+ * so a group that reads the outboxes by position misses nothing, whatever
+ * happened to the broker emit after the commit. Per group:
+ * - a cursor `(txid, seq)` per source schema in the consumer's own
+ *   `stream_cursors`, moved in the same transaction as the group's effects and
+ *   its `processed_events` rows: effects happen exactly once;
+ * - it reads only rows of transactions older than every one still running
+ *   (`txid < pg_snapshot_xmin(pg_current_snapshot())`), so a row that commits
+ *   later can never appear behind the cursor;
+ * - one reader cluster-wide: a session advisory lock on the process's stream
+ *   connection (which also LISTENs for the outbox trigger's NOTIFY). When the
+ *   holder dies its connection closes and a standby takes over within a second.
+ *   The cursor row is locked and compared in every batch, so even two readers
+ *   could not apply a batch twice;
+ * - failures: deadlocks and serialization failures are retried with backoff; a
+ *   failing batch is retried event by event; an event that fails
+ *   `STREAM_MAX_ATTEMPTS` times is parked in `dead_letters` and the cursor moves
+ *   on. An operator's replay request is picked up by the group's reader.
+ * See docs/cluster.md ("Internal delivery").
+ */
+import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
+import type { LoggerInstance, ServiceBroker } from "moleculer";
+import { EVENT_CATALOG, type EventEnvelope, type EventName } from "./events";
+import { APP_METRICS, registerStreamMetrics } from "./metrics";
+import { sleep, type StreamHub } from "./stream-hub";
+
+export { sleep, streamHub } from "./stream-hub";
+
+/** The kafka-bridge's schema: envelopes accepted from Kafka, one more source for every group. */
+export const INBOUND_SOURCE = "kafka_bridge";
+/** NOTIFY payload on the outbox channel that wakes every group (a dead-letter replay was requested). */
+export const REPLAY_WAKE = "dead_letters";
+const POLL_MS = 2000;
+const SOURCES_TTL_MS = 5000;
+const MAX_BACKOFF_MS = 10_000;
+const TX_RETRIES = 6;
+const REPLAY_CHECK_MS = 10_000;
+
+/** One envelope per catalog type, as a union narrowed by `type`. */
+export type EnvelopeOf<K extends EventName> = K extends EventName ? EventEnvelope<K> : never;
+
+/** A durable subscription a service declares (mixins/event-stream.mixin.ts). */
+export interface StreamSubscription<K extends EventName = EventName, This = unknown> {
+	/** Consumer group: one cursor, one reader cluster-wide, the `processed_events` consumer name. */
+	group: string;
+	types: readonly K[];
+	/** Events per batch (one transaction); default 200. */
+	batchSize?: number;
+	/** Applies events not seen before (in source order) inside `t`; throwing rolls the whole batch back. */
+	handler(this: This, events: EnvelopeOf<K>[], t: Transaction): Promise<void>;
+}
+
+interface Position {
+	txid: string;
+	seq: string;
+}
+
+interface Row extends Position {
+	id: string;
+	type: string;
+	envelope: EventEnvelope;
+}
+
+class CursorMoved extends Error {}
+
+function sqlState(err: unknown): string | undefined {
+	const e = err as { parent?: { code?: string }; original?: { code?: string }; code?: string };
+	return e?.parent?.code ?? e?.original?.code ?? (typeof e?.code === "string" ? e.code : undefined);
+}
+
+/** Connection lost or server shutting down (SQLSTATE classes 08 and 57P0x, or no connection at all). */
+function unavailable(err: unknown): boolean {
+	const state = sqlState(err);
+	const name = (err as { name?: string })?.name ?? "";
+	return (state !== undefined && (state.startsWith("08") || state.startsWith("57P0"))) || /^Sequelize(Connection|ConnectionRefused|ConnectionTimedOut|HostNotReachable|ConnectionAcquireTimeout)Error$/.test(name);
+}
+
+function message(err: unknown): string {
+	return (err instanceof Error ? err.message : String(err)).slice(0, 1000);
+}
+
+/** Schemas that have an outbox table. */
+export async function outboxSources(db: Sequelize): Promise<string[]> {
+	const rows = await db.query<{ schema: string }>(
+		"SELECT table_schema AS schema FROM information_schema.tables WHERE table_name = 'outbox' AND table_type = 'BASE TABLE' ORDER BY 1",
+		{ type: QueryTypes.SELECT },
+	);
+	return rows.map((r) => r.schema);
+}
+
+export interface ReaderOptions {
+	db: Sequelize;
+	/** The consumer's schema (its stream_cursors, processed_events, dead_letters). */
+	schema: string;
+	subscription: StreamSubscription;
+	/** `this` of the handler (the service). */
+	self: unknown;
+	hub: StreamHub;
+	broker: ServiceBroker;
+	logger: LoggerInstance;
+	maxAttempts: number;
+	delayMs: number;
+}
+
+/** One consumer group's reader: leads or stands by, and tails every source outbox while leading. */
+export class StreamReader {
+	role: "starting" | "standby" | "leader" | "stopped" = "starting";
+	readonly group: string;
+	deliveredTotal = 0;
+	private stopping = false;
+	private loop: Promise<void> | undefined;
+	private readonly signal: { wake?: () => void } = {};
+	private pending = false;
+	private sources: { list: string[]; at: number } = { list: [], at: 0 };
+	private cursors = new Map<string, Position>();
+	/** After a failed batch: read one event at a time up to this position. */
+	private singleUntil = new Map<string, Position>();
+	private attempts = new Map<string, { count: number; error: string }>();
+	/** Dead letters are looked at when a replay was requested (NOTIFY), else every REPLAY_CHECK_MS. */
+	private replayWanted = true;
+	private replayCheckedAt = 0;
+	private readonly types: string[];
+
+	constructor(private readonly opts: ReaderOptions) {
+		this.group = opts.subscription.group;
+		this.types = [...opts.subscription.types];
+	}
+
+	start(): void {
+		registerStreamMetrics(this.opts.broker);
+		this.opts.hub.add(this);
+		this.loop = this.run();
+	}
+
+	async stop(): Promise<void> {
+		this.stopping = true;
+		this.wake();
+		await Promise.race([this.loop?.catch(() => undefined), sleep(5000)]);
+		await this.opts.hub.remove(this);
+		this.role = "stopped";
+	}
+
+	wake(): void {
+		this.pending = true;
+		this.signal.wake?.();
+	}
+
+	/** A NOTIFY on the outbox channel: wake when it concerns one of our sources (or is new to us). */
+	notified(payload: string): void {
+		if (payload === REPLAY_WAKE) this.replayWanted = true;
+		if (payload === REPLAY_WAKE || this.sources.list.includes(payload)) this.wake();
+		else if (!this.sources.list.length || !payload || (this.sourceWanted(payload) && !this.sources.list.includes(payload))) {
+			this.sources.at = 0;
+			this.wake();
+		}
+	}
+
+	private sourceWanted(schema: string): boolean {
+		return schema === INBOUND_SOURCE || this.types.some((t) => EVENT_CATALOG[t as EventName].source === schema);
+	}
+
+	private async run(): Promise<void> {
+		let backoff = 200;
+		let failures = 0;
+		while (!this.stopping) {
+			try {
+				if (!(await this.opts.hub.lead(this.group))) {
+					this.role = "standby";
+					await sleep(1000, this.signal);
+					continue;
+				}
+				if (this.role !== "leader") {
+					this.opts.logger.info(`Event stream "${this.group}": this node reads`);
+					this.cursors.clear();
+				}
+				this.role = "leader";
+				this.pending = false;
+				const done = await this.pass();
+				failures = 0;
+				backoff = 200;
+				if (done === 0 && !this.pending) await sleep(POLL_MS, this.signal);
+			} catch (err) {
+				if (err instanceof CursorMoved) {
+					// Another reader moved it (a leader that lost its lock mid-batch): re-read and go on.
+					this.cursors.clear();
+					await sleep(50, this.signal);
+					continue;
+				}
+				const state = sqlState(err);
+				if ((state === "42P01" || state === "3F000") && failures++ < 100) {
+					// The service's migrations are still running (its started hook comes after ours).
+					await sleep(100, this.signal);
+					continue;
+				}
+				failures++;
+				if (failures < 10 || failures % 10 === 0) this.opts.logger.warn(`Event stream "${this.group}" failed (attempt ${failures}), retrying in ${backoff} ms: ${message(err)}`);
+				await sleep(backoff, this.signal);
+				backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+			}
+		}
+	}
+
+	/** One pass: requested replays, then one batch from each source. Returns how many events it handled. */
+	private async pass(): Promise<number> {
+		let done = 0;
+		if (this.replayWanted || Date.now() - this.replayCheckedAt > REPLAY_CHECK_MS) {
+			this.replayWanted = false;
+			this.replayCheckedAt = Date.now();
+			done += await this.replays();
+		}
+		const [{ horizon }] = await this.opts.db.query<{ horizon: string }>("SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon", { type: QueryTypes.SELECT });
+		for (const source of await this.currentSources()) {
+			if (this.stopping) break;
+			done += await this.drain(source, horizon);
+		}
+		return done;
+	}
+
+	private async currentSources(): Promise<string[]> {
+		if (Date.now() - this.sources.at < SOURCES_TTL_MS) return this.sources.list;
+		const list = (await outboxSources(this.opts.db)).filter((s) => this.sourceWanted(s));
+		const s = this.opts.schema;
+		for (const source of list) {
+			await this.opts.db.query(`INSERT INTO "${s}".stream_cursors ("group", source_schema) VALUES (:group, :source) ON CONFLICT DO NOTHING`, { replacements: { group: this.group, source } });
+		}
+		this.sources = { list, at: Date.now() };
+		return list;
+	}
+
+	private async cursor(source: string): Promise<Position> {
+		let pos = this.cursors.get(source);
+		if (!pos) {
+			const [row] = await this.opts.db.query<Position>(`SELECT txid::text AS txid, seq::text AS seq FROM "${this.opts.schema}".stream_cursors WHERE "group" = :group AND source_schema = :source`, {
+				type: QueryTypes.SELECT,
+				replacements: { group: this.group, source },
+			});
+			pos = row ?? { txid: "0", seq: "0" };
+			this.cursors.set(source, pos);
+		}
+		return pos;
+	}
+
+	/** Reads and applies one batch of `source` below the horizon; returns the number of events read. */
+	private async drain(source: string, horizon: string): Promise<number> {
+		const from = await this.cursor(source);
+		const single = this.singleUntil.get(source);
+		if (single && !after(single, from)) this.singleUntil.delete(source);
+		const limit = this.singleUntil.has(source) ? 1 : (this.opts.subscription.batchSize ?? 200);
+		const range = `(txid, seq) > (CAST(:txid AS xid8), CAST(:seq AS bigint)) AND txid < CAST(:horizon AS xid8)`;
+		const replacements = { txid: from.txid, seq: from.seq, horizon, types: this.types, limit };
+		const rows = await this.opts.db.query<Row>(
+			`SELECT txid::text AS txid, seq::text AS seq, id, type, envelope FROM "${source}".outbox WHERE ${range} AND type IN (:types) ORDER BY txid, seq LIMIT :limit`,
+			{ type: QueryTypes.SELECT, replacements },
+		);
+		let to: Position | undefined = rows[rows.length - 1];
+		if (rows.length < limit) {
+			// Everything of ours below the horizon is in hand: move past other types' rows too.
+			const [tail] = await this.opts.db.query<Position>(`SELECT txid::text AS txid, seq::text AS seq FROM "${source}".outbox WHERE ${range} ORDER BY txid DESC, seq DESC LIMIT 1`, {
+				type: QueryTypes.SELECT,
+				replacements,
+			});
+			to = tail ?? to;
+		}
+		if (!to) return 0;
+		// A slow handler on purpose (tests, drills): the pause grows with the batch.
+		if (rows.length && this.opts.delayMs) await sleep(this.opts.delayMs * rows.length);
+		try {
+			await this.apply(source, from, rows, to);
+		} catch (err) {
+			if (err instanceof CursorMoved || rows.length === 0) throw err;
+			if (rows.length > 1) {
+				this.opts.logger.warn(`Event stream "${this.group}": a batch of ${rows.length} from ${source} failed (${message(err)}); retrying event by event`);
+				this.singleUntil.set(source, to);
+				return rows.length;
+			}
+			// The database itself unreachable says nothing about the event: retry without counting.
+			if (unavailable(err)) throw err;
+			await this.failed(source, from, rows[0], err);
+		}
+		return rows.length;
+	}
+
+	/** One transaction: check the cursor, record the ids, run the handler on the fresh events, move the cursor. */
+	private async apply(source: string, from: Position, rows: Row[], to: Position): Promise<void> {
+		const s = this.opts.schema;
+		await this.transaction(async (t) => {
+			await this.lockCursor(t, source, from);
+			let fresh: EventEnvelope[] = [];
+			if (rows.length) {
+				const inserted = await this.opts.db.query<{ event_id: string }>(
+					`INSERT INTO "${s}".processed_events (event_id, consumer) SELECT unnest(ARRAY[:ids]::uuid[]), :group ON CONFLICT DO NOTHING RETURNING event_id`,
+					{ type: QueryTypes.SELECT, transaction: t, replacements: { ids: rows.map((r) => r.id), group: this.group } },
+				);
+				const ids = new Set(inserted.map((r) => r.event_id));
+				// Rows come in txid order; within the batch hand them over in seq (insert) order, which is the
+				// order writers of one aggregate inserted them in while holding its row lock (docs/cluster.md).
+				fresh = rows
+					.filter((r) => ids.has(r.id))
+					.sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : BigInt(a.seq) > BigInt(b.seq) ? 1 : 0))
+					.map((r) => r.envelope);
+			}
+			if (fresh.length) await this.opts.subscription.handler.call(this.opts.self, fresh as EnvelopeOf<EventName>[], t);
+			await this.moveCursor(t, source, to);
+			t.afterCommit(() => {
+				this.cursors.set(source, to);
+				this.deliveredTotal += fresh.length;
+				for (const r of rows) this.attempts.delete(r.id);
+				if (fresh.length) this.opts.broker.metrics.increment(APP_METRICS.streamDelivered, { group: this.group }, fresh.length);
+			});
+		});
+	}
+
+	/** A single event failed: count the attempt; at the limit, dead-letter it and move on. */
+	private async failed(source: string, from: Position, row: Row, err: unknown): Promise<void> {
+		const prior = this.attempts.get(row.id)?.count ?? 0;
+		const attempt = { count: prior + 1, error: message(err) };
+		this.attempts.set(row.id, attempt);
+		if (attempt.count < this.opts.maxAttempts) throw err;
+		const s = this.opts.schema;
+		await this.transaction(async (t) => {
+			await this.lockCursor(t, source, from);
+			await this.opts.db.query(
+				`INSERT INTO "${s}".dead_letters ("group", source_schema, event_id, type, envelope, attempts, last_error) VALUES (:group, :source, :id, :type, :envelope, :attempts, :error)
+				 ON CONFLICT ("group", event_id) DO UPDATE SET attempts = dead_letters.attempts + EXCLUDED.attempts, last_error = EXCLUDED.last_error,
+				   created_at = now(), replay_requested_at = NULL, replayed_at = NULL`,
+				{ transaction: t, replacements: { group: this.group, source, id: row.id, type: row.type, envelope: JSON.stringify(row.envelope), attempts: attempt.count, error: attempt.error } },
+			);
+			await this.moveCursor(t, source, row);
+			t.afterCommit(() => void this.cursors.set(source, row));
+		});
+		this.attempts.delete(row.id);
+		this.opts.logger.error(`Event stream "${this.group}": ${row.type} ${row.id} failed ${attempt.count} times and was dead-lettered: ${attempt.error}`);
+	}
+
+	/** Dead letters an operator asked to replay: run the handler once more; on failure they stay listed. */
+	private async replays(): Promise<number> {
+		const s = this.opts.schema;
+		const due = await this.opts.db.query<{ id: string; event_id: string; envelope: EventEnvelope }>(
+			`SELECT id, event_id, envelope FROM "${s}".dead_letters WHERE "group" = :group AND replay_requested_at IS NOT NULL AND replayed_at IS NULL ORDER BY id LIMIT 20`,
+			{ type: QueryTypes.SELECT, replacements: { group: this.group } },
+		);
+		for (const dl of due) {
+			try {
+				await this.transaction(async (t) => {
+					const fresh = await this.opts.db.query(`INSERT INTO "${s}".processed_events (event_id, consumer) VALUES (:id, :group) ON CONFLICT DO NOTHING RETURNING event_id`, {
+						type: QueryTypes.SELECT,
+						transaction: t,
+						replacements: { id: dl.event_id, group: this.group },
+					});
+					if (fresh.length) await this.opts.subscription.handler.call(this.opts.self, [dl.envelope] as EnvelopeOf<EventName>[], t);
+					await this.opts.db.query(`UPDATE "${s}".dead_letters SET replayed_at = now() WHERE id = :id`, { transaction: t, replacements: { id: dl.id } });
+				});
+				this.opts.logger.info(`Event stream "${this.group}": dead letter ${dl.event_id} replayed`);
+			} catch (err) {
+				await this.opts.db.query(`UPDATE "${s}".dead_letters SET replay_requested_at = NULL, attempts = attempts + 1, last_error = :error WHERE id = :id`, {
+					replacements: { id: dl.id, error: message(err) },
+				});
+				this.opts.logger.warn(`Event stream "${this.group}": replay of ${dl.event_id} failed again: ${message(err)}`);
+			}
+		}
+		if (due.length === 20) this.replayWanted = true;
+		return due.length;
+	}
+
+	private async lockCursor(t: Transaction, source: string, from: Position): Promise<void> {
+		const [cur] = await this.opts.db.query<Position>(
+			`SELECT txid::text AS txid, seq::text AS seq FROM "${this.opts.schema}".stream_cursors WHERE "group" = :group AND source_schema = :source FOR UPDATE`,
+			{ type: QueryTypes.SELECT, transaction: t, replacements: { group: this.group, source } },
+		);
+		if (!cur || cur.txid !== from.txid || cur.seq !== from.seq) throw new CursorMoved(`cursor of "${this.group}" on ${source} moved`);
+	}
+
+	private async moveCursor(t: Transaction, source: string, to: Position): Promise<void> {
+		await this.opts.db.query(`UPDATE "${this.opts.schema}".stream_cursors SET txid = CAST(:txid AS xid8), seq = :seq, updated_at = now() WHERE "group" = :group AND source_schema = :source`, {
+			transaction: t,
+			replacements: { txid: to.txid, seq: to.seq, group: this.group, source },
+		});
+	}
+
+	/** A transaction, retried with backoff on deadlock (40P01) and serialization failure (40001). */
+	private async transaction(fn: (t: Transaction) => Promise<void>): Promise<void> {
+		for (let attempt = 1; ; attempt++) {
+			try {
+				return await this.opts.db.transaction(fn);
+			} catch (err) {
+				const state = sqlState(err);
+				if ((state !== "40P01" && state !== "40001") || attempt >= TX_RETRIES) throw err;
+				await sleep(Math.min(25 * 2 ** attempt, 1000) * (0.5 + Math.random()));
+			}
+		}
+	}
+
+	/** Events of our types committed after the group's cursor, over its sources (the group's lag). */
+	async lag(): Promise<number> {
+		const s = this.opts.schema;
+		const sources = this.sources.list.length ? this.sources.list : (await outboxSources(this.opts.db)).filter((x) => this.sourceWanted(x));
+		let total = 0;
+		for (const source of sources) {
+			const [cur] = await this.opts.db.query<Position>(`SELECT txid::text AS txid, seq::text AS seq FROM "${s}".stream_cursors WHERE "group" = :group AND source_schema = :source`, {
+				type: QueryTypes.SELECT,
+				replacements: { group: this.group, source },
+			});
+			const [row] = await this.opts.db.query<{ n: number }>(
+				`SELECT count(*)::int AS n FROM "${source}".outbox WHERE type IN (:types) AND (txid, seq) > (CAST(:txid AS xid8), CAST(:seq AS bigint))`,
+				{ type: QueryTypes.SELECT, replacements: { types: this.types, txid: cur?.txid ?? "0", seq: cur?.seq ?? "0" } },
+			);
+			total += row.n;
+		}
+		return total;
+	}
+}
+
+function after(a: Position, b: Position): boolean {
+	const ta = BigInt(a.txid);
+	const tb = BigInt(b.txid);
+	return ta > tb || (ta === tb && BigInt(a.seq) > BigInt(b.seq));
+}
