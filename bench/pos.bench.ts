@@ -210,7 +210,7 @@ async function benchPgbench(): Promise<PgbenchResult> {
  * POS calls, prepared) with random 2-flavor baskets: what the sale costs PostgreSQL
  * without HTTP, the broker and the event consumers.
  */
-async function benchSaleFunction(pg: Client, dbUrl: string, shopId: string, clerkId: string): Promise<{ withNotify: PgbenchResult; withoutNotify: PgbenchResult } | null> {
+async function benchSaleFunction(pg: Client, dbUrl: string, shopId: string, clerkId: string): Promise<PgbenchResult | null> {
 	if (!(await pg.query("SELECT to_regproc('sales.pos_sale') AS f")).rows[0].f) return null;
 	// Inputs in a table: pgbench would read the ':' in JSON text as variables.
 	const template = (type: "SALE_COMPLETED" | "INVENTORY_LOW") => JSON.stringify(envelope(type, {} as never, null));
@@ -237,13 +237,7 @@ SELECT sales.pos_sale(gen_random_uuid(), i.shop_id, i.clerk_id, 'STAFF', false, 
 `,
 	);
 	try {
-		const withNotify = await runPgbench(dbUrl, ["-f", script]);
-		// Diagnostic: the outbox's NOTIFY trigger takes PostgreSQL's global notify lock from pre-commit to after the
-		// commit's WAL flush, serializing every notifying commit of the server (all databases).
-		await pg.query("ALTER TABLE sales.outbox DISABLE TRIGGER outbox_notify");
-		const withoutNotify = await runPgbench(dbUrl, ["-f", script]);
-		await pg.query("ALTER TABLE sales.outbox ENABLE TRIGGER outbox_notify");
-		return { withNotify, withoutNotify };
+		return await runPgbench(dbUrl, ["-f", script]);
 	} finally {
 		fs.rmSync(dir, { recursive: true, force: true });
 	}
@@ -266,8 +260,7 @@ async function main() {
 	const perTx = (r: PgbenchResult) => `${r.tps.toFixed(1)} tps (latency average ${r.latency}); PostgreSQL backends ${((r.pgCpuS * 1000) / Math.max(1, r.transactions)).toFixed(2)} ms CPU per transaction`;
 	const pgb = await benchPgbench();
 	if (saleFunction) {
-		console.log(`sales.pos_sale alone (pgbench -M prepared, ${CONNECTIONS} clients, 2-item baskets): ${perTx(saleFunction.withNotify)}; ${(saleFunction.withNotify.tps / pgb.tps).toFixed(3)} x pgbench -N`);
-		console.log(`  the same without the outbox NOTIFY trigger (diagnostic): ${perTx(saleFunction.withoutNotify)}; ${(saleFunction.withoutNotify.tps / pgb.tps).toFixed(3)} x pgbench -N`);
+		console.log(`sales.pos_sale alone (pgbench -M prepared, ${CONNECTIONS} clients, 2-item baskets): ${perTx(saleFunction)}; ${(saleFunction.tps / pgb.tps).toFixed(3)} x pgbench -N`);
 	}
 	console.log(`pgbench -N -M prepared (simple update, scale 10, ${CONNECTIONS} clients): ${perTx(pgb)}`);
 	console.log(`ratio POS sales/s : pgbench tps = ${(posTps / pgb.tps).toFixed(3)} (a sale is HTTP, JWT, validation, the catalog and one database transaction)`);

@@ -11,7 +11,7 @@
  *   (`txid < pg_snapshot_xmin(pg_current_snapshot())`), so a row that commits
  *   later can never appear behind the cursor;
  * - one reader cluster-wide: a session advisory lock on the process's stream
- *   connection (which also LISTENs for the outbox trigger's NOTIFY). When the
+ *   connection (which also LISTENs for the writers' post-commit NOTIFY). When the
  *   holder dies its connection closes and a standby takes over within a second.
  *   The cursor row is locked and compared in every batch, so even two readers
  *   could not apply a batch twice;

@@ -1,13 +1,13 @@
 /**
  * The process's stream connection, one per broker (lib/event-stream.ts): it
- * LISTENs on the outbox channel (the outbox trigger NOTIFYs the schema at
- * commit) and holds the session advisory locks of the consumer groups this
+ * LISTENs on the outbox channel (writers NOTIFY the schema after each commit,
+ * lib/outbox-wake.ts) and holds the session advisory locks of the consumer groups this
  * process leads. When it closes, every lock goes with it and each group is
  * taken over by a standby (here or on another node).
  */
 import { Client } from "pg";
 import type { LoggerInstance, ServiceBroker } from "moleculer";
-import { OUTBOX_CHANNEL } from "../migrations/common";
+import { OUTBOX_CHANNEL } from "./outbox-wake";
 
 /** First key of the two-int advisory locks of consumer groups ("EIST"); the second is hashtext(group). */
 export const LOCK_CLASS = 0x45495354;

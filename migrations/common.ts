@@ -47,27 +47,17 @@ CREATE TABLE IF NOT EXISTS :schema.processed_events (
 );
 
 /**
- * Outbox readers wake on commit instead of polling: a statement-level trigger
- * NOTIFYs `eislager_outbox` with the schema name (delivered at commit, folded
- * per transaction). `txid` lets a reader that tails the outbox by position
- * read only rows of transactions older than every one still in flight
- * (`txid < pg_snapshot_xmin(pg_current_snapshot())`), so a row whose `seq`
- * was taken earlier but committed later is never skipped.
+ * `txid` lets a reader that tails the outbox by position read only rows of
+ * transactions older than every one still in flight
+ * (`txid < pg_snapshot_xmin(pg_current_snapshot())`), so a row whose `seq` was
+ * taken earlier but committed later is never skipped. Readers are woken after
+ * the commit by the writer's process (lib/outbox-wake.ts), not by a trigger.
  */
-export const OUTBOX_CHANNEL = "eislager_outbox";
-
-export const outboxWakeUp = sql(
-	"100-outbox-wakeup",
+export const outboxTxid = sql(
+	"100-outbox-txid",
 	`
 ALTER TABLE :schema.outbox ADD COLUMN IF NOT EXISTS txid xid8 NOT NULL DEFAULT pg_current_xact_id();
 CREATE INDEX IF NOT EXISTS outbox_txid_seq_idx ON :schema.outbox (txid, seq);
-CREATE OR REPLACE FUNCTION :schema.outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	PERFORM pg_notify('${OUTBOX_CHANNEL}', TG_TABLE_SCHEMA);
-	RETURN NULL;
-END $$;
-DROP TRIGGER IF EXISTS outbox_notify ON :schema.outbox;
-CREATE TRIGGER outbox_notify AFTER INSERT ON :schema.outbox FOR EACH STATEMENT EXECUTE FUNCTION :schema.outbox_notify();
 `,
 );
 

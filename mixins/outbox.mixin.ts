@@ -3,12 +3,14 @@
  * `outbox` table inside the caller's transaction and emits it on the broker once
  * that transaction commits. The kafka-bridge relays unsent rows to Kafka and
  * internal consumer groups tail the rows (mixins/event-stream.mixin.ts), so an
- * event is never lost even if the process dies right after the commit; the
- * broker emit only serves live listeners (socket pushes, the relay's wake-up).
+ * event is never lost even if the process dies right after the commit. After the
+ * commit, `announce()` wakes those readers (lib/outbox-wake.ts) and emits the event
+ * on the broker for live listeners (socket pushes) only.
  */
 import type { Context, Service, ServiceSchema } from "moleculer";
 import type { Transaction } from "sequelize";
 import { EVENT_CATALOG, emitEvent, envelope, type EventEnvelope, type EventName, type EventPayloads } from "../lib/events";
+import { wakeOutboxReaders } from "../lib/outbox-wake";
 import type { DbThis, Models } from "./db.mixin";
 
 export interface OutboxThis {
@@ -31,6 +33,7 @@ export const OutboxMixin: Partial<ServiceSchema> = {
 			return event;
 		},
 		announce(this: This, event: EventEnvelope) {
+			wakeOutboxReaders(this.db, this.dbSchema, (err) => this.logger.warn(`Outbox wake-up failed; readers poll`, err));
 			emitEvent(this.broker, event).catch((err: unknown) => this.logger.warn(`Broker emit of ${event.type} ${event.id} failed; the outbox keeps it`, err));
 		},
 	},

@@ -1,6 +1,6 @@
 import type { Migration } from "../types";
-import { commonTables, outboxWakeUp } from "../common";
+import { commonTables, outboxTxid } from "../common";
 import { adminTables } from "./001-admin";
 
 /** The admin schema's migrations, in order. Append; never edit one that has shipped. */
-export const adminMigrations: Migration[] = [commonTables, adminTables, outboxWakeUp];
+export const adminMigrations: Migration[] = [commonTables, adminTables, outboxTxid];

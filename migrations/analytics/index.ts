@@ -1,6 +1,6 @@
 import type { Migration } from "../types";
-import { commonTables, eventStreamTables, outboxWakeUp } from "../common";
+import { commonTables, eventStreamTables, outboxTxid } from "../common";
 import { analyticsCore } from "./001-analytics-core";
 
 /** The analytics schema's migrations, in order. Append; never edit one that has shipped. */
-export const analyticsMigrations: Migration[] = [commonTables, analyticsCore, outboxWakeUp, eventStreamTables];
+export const analyticsMigrations: Migration[] = [commonTables, analyticsCore, outboxTxid, eventStreamTables];

@@ -1,7 +1,7 @@
 import type { Migration } from "../types";
-import { commonTables, outboxWakeUp } from "../common";
+import { commonTables, outboxTxid } from "../common";
 import { files } from "./001-files";
 import { storageUsage } from "./060-storage-usage";
 
 /** The files schema's migrations, in order. Append; never edit one that has shipped. */
-export const filesMigrations: Migration[] = [commonTables, files, outboxWakeUp, storageUsage];
+export const filesMigrations: Migration[] = [commonTables, files, outboxTxid, storageUsage];

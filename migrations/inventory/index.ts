@@ -1,8 +1,8 @@
 import type { Migration } from "../types";
-import { commonTables, eventStreamTables, outboxWakeUp } from "../common";
+import { commonTables, eventStreamTables, outboxTxid } from "../common";
 import { catalogAndFactories } from "./001-catalog-and-factories";
 import { stockInvoicesSuppliers } from "./002-stock-invoices-suppliers";
 import { moneyBigint } from "./050-money-bigint";
 
 /** The inventory schema's migrations, in order. Append; never edit one that has shipped. */
-export const inventoryMigrations: Migration[] = [commonTables, catalogAndFactories, stockInvoicesSuppliers, outboxWakeUp, moneyBigint, eventStreamTables];
+export const inventoryMigrations: Migration[] = [commonTables, catalogAndFactories, stockInvoicesSuppliers, outboxTxid, moneyBigint, eventStreamTables];

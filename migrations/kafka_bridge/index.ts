@@ -1,6 +1,6 @@
 import type { Migration } from "../types";
 import { sql } from "../types";
-import { outboxWakeUp } from "../common";
+import { outboxTxid } from "../common";
 import { inboundOutbox } from "./010-inbound-outbox";
 
 /**
@@ -25,5 +25,5 @@ CREATE INDEX IF NOT EXISTS inbound_events_received_idx ON :schema.inbound_events
 `,
 	),
 	inboundOutbox,
-	outboxWakeUp,
+	outboxTxid,
 ];

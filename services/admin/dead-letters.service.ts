@@ -17,7 +17,7 @@ import { notFound } from "../../lib/errors";
 import { REPLAY_WAKE } from "../../lib/event-stream";
 import { toPage } from "../../lib/pagination";
 import type { Meta } from "../../lib/types";
-import { OUTBOX_CHANNEL } from "../../migrations/common";
+import { OUTBOX_CHANNEL } from "../../lib/outbox-wake";
 import { defineAdminModels, type AdminModels } from "./admin.model";
 import * as P from "./admin.params";
 

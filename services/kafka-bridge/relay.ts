@@ -3,8 +3,8 @@
  * marks them sent only after Kafka acknowledged them (acks = all, idempotent
  * producer, one request in flight, so a partition keeps the order we send in).
  *
- * - Wake-up: the leader LISTENs on `eislager_outbox`; each outbox insert NOTIFYs
- *   it at commit with the schema's name (migrations/common.ts), so a row is read
+ * - Wake-up: the leader LISTENs on `eislager_outbox`; the writer's process NOTIFYs
+ *   it after each commit with the schema's name (lib/outbox-wake.ts), so a row is read
  *   within a round trip of its commit. A slow poll of every schema (`pollMs`)
  *   stays as the fallback for anything a notification missed.
  * - Batches: whatever is unsent when the relay wakes goes out in one `sendBatch`
@@ -28,7 +28,7 @@ import type { Kafka, Producer } from "kafkajs";
 import type { LoggerInstance, ServiceBroker } from "moleculer";
 import { QueryTypes, type Sequelize } from "sequelize";
 import { APP_METRICS } from "../../lib/metrics";
-import { OUTBOX_CHANNEL } from "../../migrations/common";
+import { OUTBOX_CHANNEL } from "../../lib/outbox-wake";
 import { HEADERS, ORIGIN_OUTBOX, sleep, withTimeout } from "./kafka";
 import { signMessage } from "./inbound-gate";
 
