@@ -268,7 +268,8 @@ export function loadConfig(env: Env = process.env): Config {
 		port: int(env, "PORT", 3000, 0, 65535),
 		metricsPort: env.METRICS_PORT ? int(env, "METRICS_PORT", 0, 0, 65535) : undefined,
 		databaseUrl: url(env, "DATABASE_URL", ["postgres", "postgresql"]),
-		dbPoolMax: int(env, "DB_POOL_MAX", 10, 1, 200),
+		// One process running every service (SERVICES unset) shares its budget among 8 schemas and 2 dedicated sessions.
+		dbPoolMax: int(env, "DB_POOL_MAX", env.SERVICES ? 10 : 20, 1, 200),
 		redisUrl: url(env, "REDIS_URL", ["redis", "rediss"]),
 		transporter,
 		natsCredentials: natsCredentials(env, transporter),

@@ -8,6 +8,7 @@
 import { Client } from "pg";
 import type { LoggerInstance, ServiceBroker } from "moleculer";
 import { OUTBOX_CHANNEL } from "./outbox-wake";
+import { reserveDbConnections } from "./database";
 
 /** First key of the two-int advisory locks of consumer groups ("EIST"); the second is hashtext(group). */
 export const LOCK_CLASS = 0x45495354;
@@ -42,6 +43,8 @@ export class StreamHub {
 	private readonly held = new Set<string>();
 	private readonly readers = new Set<HubReader>();
 	private checkedAt = 0;
+	/** The stream connection counts against the process's DB_POOL_MAX while any reader runs. */
+	private releaseSlot: (() => void) | undefined;
 
 	constructor(
 		private readonly url: string,
@@ -49,6 +52,7 @@ export class StreamHub {
 	) {}
 
 	add(reader: HubReader): void {
+		this.releaseSlot ??= reserveDbConnections(1, this.url);
 		this.readers.add(reader);
 	}
 
@@ -61,6 +65,8 @@ export class StreamHub {
 			this.client = undefined;
 			this.held.clear();
 			await c?.end().catch(() => undefined);
+			this.releaseSlot?.();
+			this.releaseSlot = undefined;
 		}
 	}
 

@@ -8,7 +8,7 @@
 import { Client } from "pg";
 import { startTestApp, uniqueEmail, type TestApp } from "../helpers/app";
 
-const POOL_MAX = 9; // 8 schemas + the relay's lock session: the smallest budget one process running everything accepts
+const POOL_MAX = 12; // 8 schemas + the relay's lock session + the event-stream session need 10: a tight budget
 
 describe("database connections of one process", () => {
 	let app: TestApp;

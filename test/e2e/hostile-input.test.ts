@@ -18,7 +18,7 @@ describe("hostile input", () => {
 
 	beforeAll(async () => {
 		// Small pools: every service instance has its own, and the shared test PostgreSQL has 100 connections for everyone.
-		app = await startTestApp({ env: { DB_POOL_MAX: "2" } });
+		app = await startTestApp();
 		const list = await Promise.all(ROLES.map((r) => app.createUser(r)));
 		users = Object.fromEntries(list.map((u) => [u.role, u])) as Record<Role, TestUser>;
 		const factory = await app.request("POST", "/api/v1/inventory/factories", { token: users.EXECUTIVE.token, body: { name: "Hostile Factory", managerId: users.MANUFACTURER.id } });

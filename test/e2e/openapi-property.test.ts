@@ -27,7 +27,7 @@ describe("OpenAPI property test: every operation, every role", () => {
 
 	beforeAll(async () => {
 		// Small pools: every service instance has its own, and the shared test PostgreSQL has 100 connections for everyone.
-		app = await startTestApp({ env: { LOG_LEVEL: process.env.PROPERTY_LOG_LEVEL ?? "fatal", DB_POOL_MAX: "2" } });
+		app = await startTestApp({ env: { LOG_LEVEL: process.env.PROPERTY_LOG_LEVEL ?? "fatal" } });
 		const list = await Promise.all(ROLES.map((r) => app.createUser(r)));
 		users = Object.fromEntries(list.map((u) => [u.role, u])) as Record<Role, TestUser>;
 		// Real ids for the fields that name them, so generated requests reach the handlers.

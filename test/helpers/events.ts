@@ -9,6 +9,7 @@ import { createSequelize } from "../../lib/database";
 import { migrateSchema } from "../../lib/migrate";
 import { EVENT_CATALOG, type EventEnvelope } from "../../lib/events";
 import { storeInbound } from "../../services/kafka-bridge/inbound";
+import { OUTBOX_CHANNEL } from "../../lib/outbox-wake";
 
 const dbs = new Map<string, Promise<Sequelize>>();
 
@@ -23,6 +24,8 @@ export async function deliverDurably(databaseUrl: string, event: EventEnvelope):
 		dbs.set(databaseUrl, db);
 	}
 	await storeInbound(await db, event, EVENT_CATALOG[event.type].topic, "test");
+	// As the bridge does after its commit: wake the consumer groups (they would otherwise find it at their next poll).
+	await (await db).query("SELECT pg_notify(:channel, 'kafka_bridge')", { replacements: { channel: OUTBOX_CHANNEL } });
 }
 
 /** Closes the connections deliverDurably opened (call in afterAll). */

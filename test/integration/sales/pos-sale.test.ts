@@ -71,15 +71,18 @@ describe("POS sale in one statement (integration)", () => {
 		await sell([{ flavorId: flavors[0].id, quantity: 1 }]); // warm: pool, catalog cache
 		const spy = jest.spyOn(Client.prototype, "query");
 		let sale: Sale;
-		let calls: unknown[][];
+		let calls: { client: unknown; text: string }[];
 		try {
 			sale = await sell([{ flavorId: flavors[0].id, quantity: 2 }, { flavorId: flavors[1].id, quantity: 1 }]);
 		} finally {
-			calls = [...spy.mock.calls];
+			calls = spy.mock.calls.map(([q], i) => ({ client: spy.mock.contexts[i], text: typeof q === "string" ? q : (q as { text: string }).text }));
 			spy.mockRestore();
 		}
-		// Session set-up statements of a freshly opened pool connection aside, one statement did the whole sale.
-		const statements = calls.map(([q]) => (typeof q === "string" ? q : (q as { text: string }).text)).filter((text) => !/^\s*SET\b/i.test(text));
+		// The connection that sold: other services of the process (consumer groups, the relay) share the schema's pool.
+		const seller = calls.find((c) => c.text.includes("sales.pos_sale("))?.client;
+		// Session set-up statements of a freshly opened pool connection aside, and the folded post-commit wake-up of the
+		// outbox readers (lib/outbox-wake.ts, its own transaction), one statement did the whole sale.
+		const statements = calls.filter((c) => c.client === seller && !/^\s*SET\b/i.test(c.text) && !c.text.includes("pg_notify(")).map((c) => c.text);
 		expect(statements).toEqual([expect.stringContaining("sales.pos_sale(")]);
 		expect(sale.totalAmount).toBe(2 * 200 + 210);
 		expect(await count("SELECT count(*) AS n FROM sales.transaction_items WHERE transaction_id = $1", [sale.id])).toBe(2);
