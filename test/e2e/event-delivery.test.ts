@@ -194,7 +194,7 @@ describe("a burst against slowed consumers", () => {
 	let pg: Client;
 
 	beforeAll(async () => {
-		app = await startTestApp({ services: ["auth", "inventory", "sales", "analytics"], env: { STREAM_DELAY_MS: "10" } });
+		app = await startTestApp({ services: ["auth", "inventory", "sales", "analytics"], env: { STREAM_DELAY_MS: "2" } });
 		w = await buildWorld(app);
 		pg = new Client({ connectionString: app.db.url });
 		await pg.connect();

@@ -18,6 +18,8 @@ import { createTestDatabase, type TestDatabase } from "./db";
 import { uniqueEmail, type TestUser } from "./app";
 import { httpRequest, type HttpResult, type RequestOptions } from "./http";
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 const ROOT = path.resolve(__dirname, "..", "..");
 export const START_JS = path.join(ROOT, "dist", "bin", "start.js");
 export const NATS_URL = process.env.TEST_NATS_URL ?? "nats://127.0.0.1:4222";
@@ -163,7 +165,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 			const password = `pw-${randomBytes(6).toString("hex")}`;
 			const user = await broker.call<{ id: string }, object>("auth.createUser", { email, password, name: `${role} tester`, role });
 			// Signed in through the gateway, as a client would.
-			const login = await request<{ accessToken: string; refreshToken: string }>("POST", "/api/v1/auth/login", { body: { email, password } });
+			// A 503 says "try again shortly" (a node just joined, its routes being rebuilt): a client retries it.
+			const signIn = () => request<{ accessToken: string; refreshToken: string }>("POST", "/api/v1/auth/login", { body: { email, password } });
+			let login = await signIn();
+			for (const started = Date.now(); login.status === 503 && Date.now() - started < 15_000; login = await signIn()) await sleep(250);
 			if (login.status !== 200) throw new Error(`login through the gateway failed: ${login.status} ${JSON.stringify(login.body)}`);
 			return { id: user.id, email, password, role, token: login.body.accessToken, refreshToken: login.body.refreshToken };
 		},
