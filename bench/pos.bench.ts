@@ -213,7 +213,12 @@ async function benchPgbench(): Promise<PgbenchResult> {
 async function benchSaleFunction(pg: Client, dbUrl: string, shopId: string, clerkId: string): Promise<PgbenchResult | null> {
 	if (!(await pg.query("SELECT to_regproc('sales.pos_sale') AS f")).rows[0].f) return null;
 	// Inputs in a table: pgbench would read the ':' in JSON text as variables.
-	const template = (type: "SALE_COMPLETED" | "INVENTORY_LOW") => JSON.stringify(envelope(type, {} as never, null));
+	// Well-formed payloads with no lines, so the consumer groups fed by these rows have nothing to do (and nothing to dead-letter).
+	const payloads = {
+		SALE_COMPLETED: { transactionId: clerkId, shopId, clerkId, patronId: null, items: [], totalAmount: 0, paymentMethod: "CASH", createdAt: new Date().toISOString() },
+		INVENTORY_LOW: { shopId, flavorId: clerkId, quantity: 0, reorderThreshold: 0 },
+	} as const;
+	const template = (type: "SALE_COMPLETED" | "INVENTORY_LOW") => JSON.stringify(envelope(type, payloads[type] as never, null));
 	await pg.query(
 		`CREATE TABLE public.pos_bench_input AS
 		 SELECT $1::uuid AS shop_id, $2::uuid AS clerk_id, $3::jsonb AS sale_event, $4::text AS sale_topic, $5::jsonb AS low_event, $6::text AS low_topic`,
