@@ -4,10 +4,12 @@
  */
 import { sql } from "./types";
 
-export const commonTables = sql(
-	"000-common-tables",
-	`
-CREATE TABLE IF NOT EXISTS :schema.outbox (
+/**
+ * The outbox table's DDL. `bornSent`: rows are written already sent (the kafka-bridge's
+ * table of envelopes accepted from Kafka, which consumer groups tail but the relay never sends back).
+ */
+export function outboxTableDdl(bornSent = false): string {
+	return `CREATE TABLE IF NOT EXISTS :schema.outbox (
 	seq            BIGSERIAL PRIMARY KEY,
 	id             UUID NOT NULL UNIQUE,
 	type           TEXT NOT NULL,
@@ -15,13 +17,19 @@ CREATE TABLE IF NOT EXISTS :schema.outbox (
 	aggregate_id   TEXT NOT NULL,
 	envelope       JSONB NOT NULL,
 	created_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
-	sent_at        TIMESTAMPTZ,
+	sent_at        TIMESTAMPTZ${bornSent ? " DEFAULT now()" : ""},
 	attempts       INTEGER NOT NULL DEFAULT 0,
 	last_error     TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_unsent_idx ON :schema.outbox (seq) WHERE sent_at IS NULL;
 CREATE INDEX IF NOT EXISTS outbox_sent_at_idx ON :schema.outbox (sent_at) WHERE sent_at IS NOT NULL;
+`;
+}
 
+export const commonTables = sql(
+	"000-common-tables",
+	`
+${outboxTableDdl()}
 CREATE TABLE IF NOT EXISTS :schema.audit_log (
 	id          BIGSERIAL PRIMARY KEY,
 	actor_id    UUID,
@@ -95,3 +103,11 @@ CREATE TABLE IF NOT EXISTS :schema.dead_letters (
 CREATE INDEX IF NOT EXISTS dead_letters_pending_idx ON :schema.dead_letters ("group") WHERE replay_requested_at IS NOT NULL AND replayed_at IS NULL;
 `,
 );
+
+/** Per-user stored bytes against UPLOAD_QUOTA_BYTES (lib/quota.ts), in each schema that stores uploads. */
+export const STORAGE_USAGE_TABLE = `CREATE TABLE IF NOT EXISTS :schema.storage_usage (
+	user_id     UUID PRIMARY KEY,
+	bytes       BIGINT NOT NULL DEFAULT 0 CHECK (bytes >= 0),
+	updated_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+`;
