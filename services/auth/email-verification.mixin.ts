@@ -70,7 +70,6 @@ export const EmailVerificationMixin: Partial<ServiceSchema> = defineMixin<AuthTh
 				const wait = last ? last.createdAt.getTime() + RESEND_COOLDOWN_MS - Date.now() : 0;
 				if (wait > 0) throw tooManyRequests("A verification mail was sent a moment ago", "RATE_LIMITED", Math.ceil(wait / 1000));
 				this.mailVerificationLink(user, await this.issueVerificationToken(user));
-				ctx.meta.$statusCode = 202;
 				return { message: "A verification link has been sent." };
 			},
 		},

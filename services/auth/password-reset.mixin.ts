@@ -46,7 +46,6 @@ export const PasswordResetMixin: Partial<ServiceSchema> = defineMixin<AuthThis>(
 			summary: "Mail a password reset link (same answer whether or not the account exists)",
 			params: P.forgotPasswordParams,
 			async handler(this: AuthThis, ctx: Context<P.ForgotPasswordParams, Meta>) {
-				ctx.meta.$statusCode = 202;
 				const user = await this.models.User.findOne({ where: { email: ctx.params.email, status: "ACTIVE" } });
 				if (!user) return ACCEPTED;
 				await this.mailResetLink(user, "forgot");
