@@ -13,7 +13,7 @@
  */
 import path from "node:path";
 import fs from "node:fs";
-import { Sequelize } from "sequelize";
+import { QueryTypes, Sequelize } from "sequelize";
 import { config } from "./config";
 
 interface SharedDb {
@@ -157,4 +157,17 @@ export async function startEmbeddedPostgres(dir = path.resolve(".data/postgres")
 		if (!/already exists/.test(err.message)) throw err;
 	});
 	return { url: `postgres://postgres:postgres@127.0.0.1:${port}/eislager`, stop: () => pg.stop() };
+}
+
+/**
+ * Schemas of this database that have a table of that name: the cross-cutting tables every
+ * service schema keeps (outbox, audit_log, stream_cursors, dead_letters), read across schemas
+ * by the relay, the consumer groups and the admin service.
+ */
+export async function schemasWithTable(db: Sequelize, table: string): Promise<string[]> {
+	const rows = await db.query<{ schema: string }>(
+		"SELECT table_schema AS schema FROM information_schema.tables WHERE table_name = :table AND table_type = 'BASE TABLE' ORDER BY 1",
+		{ type: QueryTypes.SELECT, replacements: { table } },
+	);
+	return rows.map((r) => r.schema);
 }

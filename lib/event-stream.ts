@@ -21,6 +21,7 @@
  *   on. An operator's replay request is picked up by the group's reader.
  * See docs/cluster.md ("Internal delivery").
  */
+import { schemasWithTable } from "./database";
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import type { LoggerInstance, ServiceBroker } from "moleculer";
 import { EVENT_CATALOG, type EventEnvelope, type EventName } from "./events";
@@ -80,15 +81,6 @@ function unavailable(err: unknown): boolean {
 
 function message(err: unknown): string {
 	return (err instanceof Error ? err.message : String(err)).slice(0, 1000);
-}
-
-/** Schemas that have an outbox table. */
-export async function outboxSources(db: Sequelize): Promise<string[]> {
-	const rows = await db.query<{ schema: string }>(
-		"SELECT table_schema AS schema FROM information_schema.tables WHERE table_name = 'outbox' AND table_type = 'BASE TABLE' ORDER BY 1",
-		{ type: QueryTypes.SELECT },
-	);
-	return rows.map((r) => r.schema);
 }
 
 export interface ReaderOptions {
@@ -221,7 +213,7 @@ export class StreamReader {
 
 	private async currentSources(): Promise<string[]> {
 		if (Date.now() - this.sources.at < SOURCES_TTL_MS) return this.sources.list;
-		const list = (await outboxSources(this.opts.db)).filter((s) => this.sourceWanted(s));
+		const list = (await schemasWithTable(this.opts.db, "outbox")).filter((s) => this.sourceWanted(s));
 		const s = this.opts.schema;
 		for (const source of list) {
 			await this.opts.db.query(`INSERT INTO "${s}".stream_cursors ("group", source_schema) VALUES (:group, :source) ON CONFLICT DO NOTHING`, { replacements: { group: this.group, source } });
@@ -396,7 +388,7 @@ export class StreamReader {
 	/** Events of our types committed after the group's cursor, over its sources (the group's lag). */
 	async lag(): Promise<number> {
 		const s = this.opts.schema;
-		const sources = this.sources.list.length ? this.sources.list : (await outboxSources(this.opts.db)).filter((x) => this.sourceWanted(x));
+		const sources = this.sources.list.length ? this.sources.list : (await schemasWithTable(this.opts.db, "outbox")).filter((x) => this.sourceWanted(x));
 		let total = 0;
 		for (const source of sources) {
 			const [cur] = await this.opts.db.query<Position>(`SELECT txid::text AS txid, seq::text AS seq FROM "${s}".stream_cursors WHERE "group" = :group AND source_schema = :source`, {

@@ -21,6 +21,7 @@ import { RETRY_READS } from "../../lib/actions";
 import { validationError } from "../../lib/errors";
 import { toPage } from "../../lib/pagination";
 import type { Meta } from "../../lib/types";
+import { schemasWithTable } from "../../lib/database";
 import { MIGRATIONS } from "../../migrations";
 import { defineAdminModels, type AdminModels } from "./admin.model";
 import * as P from "./admin.params";
@@ -117,11 +118,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	methods: {
 		/** Known schemas (migrations/index.ts) whose audit_log exists in this database. */
 		async auditSchemas(this: This): Promise<string[]> {
-			const rows = await this.db.query<{ schema: string }>(
-				`SELECT table_schema AS schema FROM information_schema.tables WHERE table_name = 'audit_log' AND table_schema IN (:known) ORDER BY table_schema`,
-				{ type: QueryTypes.SELECT, replacements: { known: Object.keys(MIGRATIONS) } },
-			);
-			return rows.map((r) => r.schema);
+			return (await schemasWithTable(this.db, "audit_log")).filter((s) => s in MIGRATIONS);
 		},
 
 		async searchAudit(this: This, params: P.AuditListParams) {

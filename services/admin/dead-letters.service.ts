@@ -17,14 +17,12 @@ import { notFound } from "../../lib/errors";
 import { REPLAY_WAKE } from "../../lib/event-stream";
 import { toPage } from "../../lib/pagination";
 import type { Meta } from "../../lib/types";
+import { schemasWithTable } from "../../lib/database";
 import { OUTBOX_CHANNEL } from "../../lib/outbox-wake";
 import { defineAdminModels, type AdminModels } from "./admin.model";
 import * as P from "./admin.params";
 
-interface Methods {
-	deadLetterSchemas(): Promise<string[]>;
-}
-type This = Service & DbThis<AdminModels> & Methods;
+type This = Service & DbThis<AdminModels>;
 type Ctx<P> = Context<P, Meta>;
 
 const COLUMNS = `id::text, "group", source_schema AS "sourceSchema", event_id AS "eventId", type, envelope, attempts, last_error AS "lastError",
@@ -44,7 +42,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			params: P.deadLettersParams,
 			async handler(this: This, ctx: Ctx<P.DeadLettersParams>) {
 				const { page, pageSize, group, replayed } = ctx.params;
-				const schemas = await this.deadLetterSchemas();
+				const schemas = await schemasWithTable(this.db, "dead_letters");
 				if (!schemas.length) return toPage([], 0, ctx.params);
 				const dir = ctx.params.sort === "createdAt" ? "ASC" : "DESC";
 				const where = ["true", group ? `"group" = :group` : null, replayed === undefined ? null : replayed ? "replayed_at IS NOT NULL" : "replayed_at IS NULL"].filter(Boolean).join(" AND ");
@@ -61,34 +59,23 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			rest: "POST /system/dead-letters/:schema/:id/replay",
 			roles: ["ADMIN"],
 			audit: true,
-			responseStatus: 202,
+			status: 202,
 			summary: "Re-deliver a dead letter to its consumer group (after a fix); the group's reader applies it once, or lists it again with the new error",
 			params: P.replayDeadLetterParams,
 			async handler(this: This, ctx: Ctx<P.ReplayDeadLetterParams>) {
 				const { schema: s, id } = ctx.params;
-				if (!(await this.deadLetterSchemas()).includes(s)) throw notFound("Dead letter", `${s}/${id}`);
+				if (!(await schemasWithTable(this.db, "dead_letters")).includes(s)) throw notFound("Dead letter", `${s}/${id}`);
 				const [row] = await this.db.query<Record<string, unknown>>(
 					`UPDATE "${s}".dead_letters SET replay_requested_at = now(), replayed_at = NULL WHERE id = :id RETURNING '${s}' AS schema, ${COLUMNS}`,
 					{ type: QueryTypes.SELECT, replacements: { id } },
 				);
 				if (!row) throw notFound("Dead letter", `${s}/${id}`);
 				await this.db.query("SELECT pg_notify(:channel, :payload)", { replacements: { channel: OUTBOX_CHANNEL, payload: REPLAY_WAKE } });
-				ctx.meta.$statusCode = 202;
 				return row;
 			},
 		},
 	},
 
-	methods: {
-		/** Schemas with a dead_letters table (every consumer schema). */
-		async deadLetterSchemas(this: This): Promise<string[]> {
-			const rows = await this.db.query<{ schema: string }>(
-				"SELECT table_schema AS schema FROM information_schema.tables WHERE table_name = 'dead_letters' AND table_type = 'BASE TABLE' ORDER BY 1",
-				{ type: QueryTypes.SELECT },
-			);
-			return rows.map((r) => r.schema);
-		},
-	},
 };
 
 export default schema as ServiceSchema;

@@ -9,7 +9,7 @@ import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "mole
 import type { Admin, Kafka } from "kafkajs";
 import { QueryTypes, type Sequelize } from "sequelize";
 import { config } from "../../lib/config";
-import { releaseSchemaDatabase, requireDatabaseUrl, reserveDbConnections, schemaDatabase } from "../../lib/database";
+import { releaseSchemaDatabase, requireDatabaseUrl, reserveDbConnections, schemaDatabase, schemasWithTable } from "../../lib/database";
 import { migrateSchema } from "../../lib/migrate";
 import { emitEvent, type EventEnvelope } from "../../lib/events";
 import { notFound } from "../../lib/errors";
@@ -17,7 +17,7 @@ import { STRICT, uuid } from "../../lib/params";
 import { APP_METRICS, registerAppMetrics } from "../../lib/metrics";
 import type { CheckResult } from "../../lib/health";
 import { createKafka, ensureTopics, withTimeout } from "./kafka";
-import { OutboxRelay, outboxSchemas } from "./relay";
+import { OutboxRelay } from "./relay";
 import { InboundConsumer } from "./inbound";
 
 export const BRIDGE_SCHEMA = "kafka_bridge";
@@ -67,7 +67,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			summary: "Unsent outbox rows per schema (count, oldest, failing rows)",
 			async handler(this: This) {
 				const result: { schema: string; unsent: number; failing: number; oldest: string | null; lastError: string | null }[] = [];
-				for (const s of await outboxSchemas(this.db)) {
+				for (const s of await schemasWithTable(this.db, "outbox")) {
 					const [row] = await this.db.query<{ unsent: number; failing: number; oldest: Date | null; last_error: string | null }>(
 						`SELECT count(*)::int AS unsent, count(*) FILTER (WHERE attempts > 0)::int AS failing, min(created_at) AS oldest,
 						        (SELECT last_error FROM "${s}".outbox WHERE sent_at IS NULL AND last_error IS NOT NULL ORDER BY seq DESC LIMIT 1) AS last_error
@@ -83,7 +83,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			summary: "Replays an outbox event by id: emit it on the broker again and/or mark it unsent so it is relayed to Kafka again",
 			params: replayParams,
 			async handler(this: This, ctx: Context<{ id: string; kafka: boolean; broker: boolean }>) {
-				for (const s of await outboxSchemas(this.db)) {
+				for (const s of await schemasWithTable(this.db, "outbox")) {
 					const rows = await this.db.query<{ envelope: EventEnvelope }>(`SELECT envelope FROM "${s}".outbox WHERE id = :id`, { type: QueryTypes.SELECT, replacements: { id: ctx.params.id } });
 					if (!rows.length) continue;
 					const env = rows[0].envelope;

@@ -26,8 +26,9 @@
 import { Client, type Notification } from "pg";
 import type { Kafka, Producer } from "kafkajs";
 import type { LoggerInstance, ServiceBroker } from "moleculer";
-import { QueryTypes, type Sequelize } from "sequelize";
+import type { Sequelize } from "sequelize";
 import { APP_METRICS } from "../../lib/metrics";
+import { schemasWithTable } from "../../lib/database";
 import { OUTBOX_CHANNEL } from "../../lib/outbox-wake";
 import { HEADERS, ORIGIN_OUTBOX, sleep, withTimeout } from "./kafka";
 import { signMessage } from "./inbound-gate";
@@ -67,15 +68,6 @@ const MAX_BACKOFF_MS = 10_000;
 const PURGE_EVERY_MS = 3600_000;
 const DEFAULT_POLL_MS = 5000;
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]*$/;
-
-/** Schemas that have an outbox table. */
-export async function outboxSchemas(db: Sequelize): Promise<string[]> {
-	const rows = await db.query<{ schema: string }>(
-		"SELECT table_schema AS schema FROM information_schema.tables WHERE table_name = 'outbox' AND table_type = 'BASE TABLE' ORDER BY 1",
-		{ type: QueryTypes.SELECT },
-	);
-	return rows.map((r) => r.schema);
-}
 
 export class OutboxRelay {
 	role: RelayRole = "idle";
@@ -244,7 +236,7 @@ export class OutboxRelay {
 		if (this.scanAll) {
 			this.scanAll = false;
 			this.dirty.clear();
-			this.schemas = await outboxSchemas(this.opts.db);
+			this.schemas = await schemasWithTable(this.opts.db, "outbox");
 			return this.schemas;
 		}
 		const list = [...this.dirty];
@@ -303,13 +295,10 @@ export class OutboxRelay {
 		this.nextPurgeAt = Date.now() + PURGE_EVERY_MS;
 		const purged: Record<string, number> = {};
 		// Internal consumer groups (lib/event-stream.ts) tail the outboxes: keep every row some group's cursor has not passed.
-		const cursorTables = await this.opts.db.query<{ schema: string }>(
-			"SELECT table_schema AS schema FROM information_schema.tables WHERE table_name = 'stream_cursors' AND table_type = 'BASE TABLE' ORDER BY 1",
-			{ type: QueryTypes.SELECT },
-		);
-		const cursors = cursorTables.map((c) => `SELECT txid, seq FROM "${c.schema}".stream_cursors WHERE source_schema = :schema`).join(" UNION ALL ");
+		const cursorSchemas = await schemasWithTable(this.opts.db, "stream_cursors");
+		const cursors = cursorSchemas.map((c) => `SELECT txid, seq FROM "${c}".stream_cursors WHERE source_schema = :schema`).join(" UNION ALL ");
 		const consumed = cursors ? `AND NOT EXISTS (SELECT 1 FROM (${cursors}) c WHERE (c.txid, c.seq) < (o.txid, o.seq))` : "";
-		for (const schema of await outboxSchemas(this.opts.db)) {
+		for (const schema of await schemasWithTable(this.opts.db, "outbox")) {
 			purged[schema] = 0;
 			for (;;) {
 				const [, meta] = await this.opts.db.query(
