@@ -24,7 +24,7 @@
 import { schemasWithTable } from "./database";
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import type { LoggerInstance, ServiceBroker } from "moleculer";
-import { EVENT_CATALOG, type EventEnvelope, type EventName } from "./events";
+import { emittedBy, type EventEnvelope, type EventName } from "./events";
 import { APP_METRICS, registerStreamMetrics } from "./metrics";
 import { sleep, type StreamHub } from "./stream-hub";
 
@@ -151,7 +151,7 @@ export class StreamReader {
 	}
 
 	private sourceWanted(schema: string): boolean {
-		return schema === INBOUND_SOURCE || this.types.some((t) => EVENT_CATALOG[t as EventName].source === schema);
+		return schema === INBOUND_SOURCE || this.types.some((t) => emittedBy(t as EventName, schema));
 	}
 
 	private async run(): Promise<void> {

@@ -78,7 +78,40 @@ export interface EventPayloads {
 		createdAt: string;
 	};
 	NOTIFICATION_SENT: { notificationId: string; userId: string; type: string; message: string };
+	/** Stock left the sellable world without a sale. Exactly one of shopId / factoryId is set. */
+	STOCK_WRITTEN_OFF: {
+		batchId: string | null;
+		shopId: string | null;
+		factoryId: string | null;
+		flavorId: string;
+		quantity: number;
+		reason: WriteOffReason;
+		costCents: number;
+		at: string;
+	};
+	/** A factory batch (inventory.stock_items.id) was recalled everywhere. */
+	BATCH_RECALLED: {
+		batchId: string;
+		batchLabel: string;
+		factoryId: string;
+		flavorId: string;
+		reason: string;
+		recalledBy: string | null;
+		at: string;
+	};
+	/** A freezer stayed above COLD_CHAIN_MAX_C for longer than COLD_CHAIN_GRACE_MIN. Exactly one of shopId / factoryId is set. */
+	COLD_CHAIN_EXCURSION: {
+		freezerId: string;
+		shopId: string | null;
+		factoryId: string | null;
+		startedAt: string;
+		detectedAt: string;
+		maxCelsius: number;
+	};
 }
+
+export const WRITE_OFF_REASONS = ["EXPIRY", "RECALL", "QUARANTINE", "DAMAGE", "COUNT"] as const;
+export type WriteOffReason = (typeof WRITE_OFF_REASONS)[number];
 
 export type EventName = keyof EventPayloads;
 
@@ -87,6 +120,8 @@ interface CatalogEntry {
 	topic: string;
 	/** Service that emits it (the envelope's `source`). */
 	source: string;
+	/** Other services whose outbox also carries it (their envelopes name themselves as `source`). */
+	alsoFrom?: readonly string[];
 }
 
 export const EVENT_CATALOG: { readonly [K in EventName]: CatalogEntry } = {
@@ -102,9 +137,18 @@ export const EVENT_CATALOG: { readonly [K in EventName]: CatalogEntry } = {
 	USER_ROLE_CHANGED: { topic: "user-role-changed", source: "auth" },
 	MESSAGE_RECEIVED: { topic: "message-received", source: "communications" },
 	NOTIFICATION_SENT: { topic: "notification-sent", source: "communications" },
+	STOCK_WRITTEN_OFF: { topic: "stock-written-off", source: "sales", alsoFrom: ["inventory"] },
+	BATCH_RECALLED: { topic: "batch-recalled", source: "inventory" },
+	COLD_CHAIN_EXCURSION: { topic: "cold-chain-excursion", source: "inventory" },
 };
 
 export const EVENT_NAMES = Object.keys(EVENT_CATALOG) as EventName[];
+
+/** Whether `schema`'s outbox may carry `event`. */
+export function emittedBy(event: EventName, schema: string): boolean {
+	const entry = EVENT_CATALOG[event];
+	return entry.source === schema || (entry.alsoFrom?.includes(schema) ?? false);
+}
 
 // Payload schemas (fastest-validator): what a producer outside the cluster must send for an
 // event the kafka-bridge accepts (KAFKA_INBOUND_EVENTS). Strict: an unknown field is refused.
@@ -169,6 +213,27 @@ export const EVENT_PAYLOAD_SCHEMAS: { readonly [K in EventName]: Record<string, 
 		createdAt: timestamp,
 	},
 	NOTIFICATION_SENT: { ...strict, notificationId: id, userId: id, type: text(64), message: text(2000) },
+	STOCK_WRITTEN_OFF: {
+		...strict,
+		batchId: nullableId,
+		shopId: nullableId,
+		factoryId: nullableId,
+		flavorId: id,
+		quantity: positive,
+		reason: { type: "enum", values: WRITE_OFF_REASONS },
+		costCents: money,
+		at: timestamp,
+	},
+	BATCH_RECALLED: { ...strict, batchId: id, batchLabel: text(64), factoryId: id, flavorId: id, reason: text(500), recalledBy: nullableId, at: timestamp },
+	COLD_CHAIN_EXCURSION: {
+		...strict,
+		freezerId: id,
+		shopId: nullableId,
+		factoryId: nullableId,
+		startedAt: timestamp,
+		detectedAt: timestamp,
+		maxCelsius: { type: "number", min: -100, max: 100 },
+	},
 };
 
 export function eventByTopic(topic: string): EventName | undefined {
@@ -185,8 +250,8 @@ export interface EventEnvelope<K extends EventName = EventName> {
 	data: EventPayloads[K];
 }
 
-export function envelope<K extends EventName>(type: K, data: EventPayloads[K], requestId?: string | null): EventEnvelope<K> {
-	return { id: randomUUID(), type, occurredAt: new Date().toISOString(), source: EVENT_CATALOG[type].source, requestId: requestId ?? null, data };
+export function envelope<K extends EventName>(type: K, data: EventPayloads[K], requestId?: string | null, source?: string): EventEnvelope<K> {
+	return { id: randomUUID(), type, occurredAt: new Date().toISOString(), source: source ?? EVENT_CATALOG[type].source, requestId: requestId ?? null, data };
 }
 
 /** Emits a catalog event on the broker (balanced: one handler per consuming service). */

@@ -28,6 +28,9 @@ const SAMPLES: { [K in EventName]: EventPayloads[K] } = {
 	USER_ROLE_CHANGED: { userId: randomUUID(), previousRole: "PATRON", role: "CLERK", changedBy: randomUUID() },
 	MESSAGE_RECEIVED: { messageId: randomUUID(), conversationId: randomUUID(), senderId: randomUUID(), recipientIds: [randomUUID()], messageType: "TEXT", createdAt: now },
 	NOTIFICATION_SENT: { notificationId: randomUUID(), userId: randomUUID(), type: "INFO", message: "hello" },
+	STOCK_WRITTEN_OFF: { batchId: randomUUID(), shopId: randomUUID(), factoryId: null, flavorId: randomUUID(), quantity: 3, reason: "EXPIRY", costCents: 450, at: now },
+	BATCH_RECALLED: { batchId: randomUUID(), batchLabel: "B-1042", factoryId: randomUUID(), flavorId: randomUUID(), reason: "Listeria suspected", recalledBy: randomUUID(), at: now },
+	COLD_CHAIN_EXCURSION: { freezerId: randomUUID(), shopId: randomUUID(), factoryId: null, startedAt: now, detectedAt: now, maxCelsius: -9.5 },
 };
 
 describe("catalog payload schemas", () => {
