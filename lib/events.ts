@@ -12,8 +12,15 @@ export type PaymentMethod = "CASH" | "CARD" | "MOBILE";
 export interface SaleLine {
 	flavorId: string;
 	quantity: number;
+	/** List price per unit (the catalog's). */
 	unitPrice: number;
+	/** What was charged for the line (list price less expiry markdowns). */
 	lineTotal: number;
+	/** The shop lots the line drew, first-expiry-first-out (batchId null = the UNTRACKED lot). Absent in events from before lots. */
+	lots?: { batchId: string | null; quantity: number }[];
+	/** Only on marked-down lines: the discount given, and the revenue from the marked-down units. */
+	markdownCents?: number;
+	recoveredCents?: number;
 }
 
 export interface EventPayloads {
@@ -171,7 +178,19 @@ export const EVENT_PAYLOAD_SCHEMAS: { readonly [K in EventName]: Record<string, 
 		shopId: id,
 		clerkId: id,
 		patronId: nullableId,
-		items: list({ type: "object", strict: true, props: { flavorId: id, quantity: positive, unitPrice: money, lineTotal: money } }),
+		items: list({
+			type: "object",
+			strict: true,
+			props: {
+				flavorId: id,
+				quantity: positive,
+				unitPrice: money,
+				lineTotal: money,
+				lots: { type: "array", optional: true, max: 1000, items: { type: "object", strict: true, props: { batchId: nullableId, quantity: positive } } },
+				markdownCents: { ...money, optional: true },
+				recoveredCents: { ...money, optional: true },
+			},
+		}),
 		totalAmount: money,
 		paymentMethod: { type: "enum", values: ["CASH", "CARD", "MOBILE"] },
 		createdAt: timestamp,

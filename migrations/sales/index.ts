@@ -3,6 +3,8 @@ import { commonTables, eventStreamTables, outboxTxid } from "../common";
 import { salesCore } from "./001-sales-core";
 import { posSaleFunction } from "./030-pos-sale-function";
 import { stockLots } from "./110-stock-lots";
+import { lotLedger } from "./111-lot-ledger";
+import { posSaleFefo } from "./112-pos-sale-fefo";
 
 /** The sales schema's migrations, in order. Append; never edit one that has shipped. */
-export const salesMigrations: Migration[] = [commonTables, salesCore, outboxTxid, posSaleFunction, eventStreamTables, stockLots];
+export const salesMigrations: Migration[] = [commonTables, salesCore, outboxTxid, posSaleFunction, eventStreamTables, stockLots, lotLedger, posSaleFefo];

@@ -106,3 +106,13 @@ export const announceParams = {
 	broadcastId: { ...uuid, optional: true },
 } as const;
 export type AnnounceParams = Infer<typeof announceParams>;
+export const notifyUsersParams = {
+	...STRICT,
+	userIds: { type: "array", items: uuid, min: 1, max: 10_000 },
+	type: trimmed(1, 64),
+	message: trimmed(1, 2000),
+	data: { type: "object", optional: true },
+	sourceEventId: uuid,
+	mail: { type: "boolean", optional: true },
+} as const;
+export type NotifyUsersParams = Infer<typeof notifyUsersParams>;

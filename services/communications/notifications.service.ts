@@ -16,6 +16,7 @@ import { respondCreated, respondNoContent } from "../../lib/actions";
 import { notFound, validationError } from "../../lib/errors";
 import { findOptions, toPage } from "../../lib/pagination";
 import { pushToSockets, userRoom } from "../../lib/presence";
+import { sendMail } from "../../lib/mailer";
 import { defineCommunicationsModels, type Notification } from "./communications.model";
 import * as P from "./communications.params";
 import { COMMS_SCHEMA, usersById, type CommsThis, type Ctx } from "./shared";
@@ -125,6 +126,32 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		},
 
 		// ---- internal ----
+
+		/**
+		 * Notifies many users of one domain event (e.g. a batch recall): one row each, pushed live, and
+		 * mailed when `mail`. Idempotent per (sourceEventId, user): a consumer's retry notifies nobody twice.
+		 */
+		notifyUsers: {
+			visibility: "public",
+			params: P.notifyUsersParams,
+			async handler(this: This, ctx: Ctx<P.NotifyUsersParams>) {
+				const { userIds, type, message, data, sourceEventId, mail } = ctx.params;
+				const rows = await this.transaction(async (t) => {
+					const done = new Set((await this.models.Notification.findAll({ where: { sourceEventId, userId: userIds }, attributes: ["userId"], transaction: t })).map((n) => n.userId));
+					const todo = [...new Set(userIds)].filter((id) => !done.has(id));
+					return this.createNotifications(t, ctx, todo.map((userId) => ({ userId, type, message, data: data ?? {}, sourceEventId })));
+				});
+				await this.pushNotifications(rows);
+				if (mail && rows.length) {
+					const users = await usersById(ctx, rows.map((r) => r.userId));
+					for (const row of rows) {
+						const to = users.get(row.userId)?.email;
+						if (to) sendMail({ to, subject: `EisLager: ${type.replace(/_/g, " ").toLowerCase()}`, text: message }).catch((err: Error) => this.logger.warn(`Mail of notification ${row.id} failed: ${err.message}`));
+					}
+				}
+				return { created: rows.length };
+			},
+		},
 
 		/** SYSTEM_ANNOUNCEMENT to every connected socket (admin broadcasts). Not stored per user. */
 		announce: {

@@ -5,7 +5,7 @@
  * OVERDUE -> PAID | VOID; PAID and VOID are final (409 otherwise). Voiding gives the units back.
  */
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { Op, type Transaction, type WhereOptions } from "sequelize";
+import { Op, QueryTypes, type Transaction, type WhereOptions } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
@@ -140,6 +140,24 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			async handler(this: This, ctx: Ctx<P.ForOrderParams>) {
 				const inv = await this.models.Invoice.findOne({ where: { orderId: ctx.params.orderId } });
 				return inv ? invoiceSummary(inv) : null;
+			},
+		},
+
+		/** The batches the order's (non-void) invoice was allocated, one row per flavor and batch: the lots a delivery brings. */
+		allocationsForOrder: {
+			visibility: "public",
+			params: P.forOrderParams,
+			async handler(this: This, ctx: Ctx<P.ForOrderParams>) {
+				return this.db.query(
+					`SELECT l.flavor_id AS "flavorId", si.id AS "stockItemId", si.batch_id AS "batchLabel", si.factory_id AS "factoryId",
+					        to_char(si.expiry_date, 'YYYY-MM-DD') AS "expiryDate", si.cost::int AS "unitCost", sum(a.quantity)::int AS quantity
+					   FROM inventory.invoices i JOIN inventory.invoice_lines l ON l.invoice_id = i.id
+					   JOIN inventory.invoice_allocations a ON a.invoice_line_id = l.id AND a.released_at IS NULL
+					   JOIN inventory.stock_items si ON si.id = a.stock_item_id
+					  WHERE i.order_id = :orderId AND i.status <> 'VOID'
+					  GROUP BY l.flavor_id, si.id ORDER BY l.flavor_id, si.expiry_date, si.production_date, si.created_at, si.id`,
+					{ replacements: { orderId: ctx.params.orderId }, type: QueryTypes.SELECT },
+				);
 			},
 		},
 	},

@@ -3,7 +3,7 @@
  * Lines are priced from the catalog; each line is allocated from the factory's
  * batches of that flavor first-expiry-first-out (earliest expiry date first,
  * across batches, never a batch that is expired: only batches whose expiry date
- * is after today), taking the units from the batches and recording which batch
+ * is after today; never a recalled one), taking the units from the batches and recording which batch
  * gave how many units to which line. Units that cannot be allocated are
  * backordered; the invoice bills allocated units only.
  */
@@ -68,7 +68,7 @@ export async function createInvoice(deps: InvoicingDeps, t: Transaction, ctx: Co
 		const batches = flavor
 			? await deps.db.query<Batch>(
 					`SELECT id, quantity FROM ${s}.stock_items
-					 WHERE factory_id = :factoryId AND flavor_id = :flavorId AND deleted_at IS NULL AND quantity > 0 AND expiry_date > CAST(:asOf AS DATE)
+					 WHERE factory_id = :factoryId AND flavor_id = :flavorId AND deleted_at IS NULL AND recalled_at IS NULL AND quantity > 0 AND expiry_date > CAST(:asOf AS DATE)
 					 ORDER BY expiry_date, production_date, created_at, id
 					 FOR UPDATE`,
 					{ replacements: { factoryId: input.factoryId, flavorId: item.flavorId, asOf: input.asOf }, type: QueryTypes.SELECT, transaction: t },

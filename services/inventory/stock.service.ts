@@ -159,6 +159,14 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 						if (units > found.quantity) throw validationError("quantity", `Only ${found.quantity} units are left in this batch.`, "max");
 						const writtenOffAt = units === found.quantity ? new Date() : found.writtenOffAt;
 						await moveStock(this.models, t, found, { kind: "WRITE_OFF", delta: -units, reason: reason!, actorId: ctx.meta.user?.id ?? null, extra: { writtenOffAt } });
+						// Waste is counted from write-offs (analytics): expired stock is EXPIRY, anything else DAMAGE.
+						await this.publish(
+							t,
+							ctx,
+							"STOCK_WRITTEN_OFF",
+							{ batchId: found.id, shopId: null, factoryId: found.factoryId, flavorId: found.flavorId, quantity: units, reason: found.expiryDate <= today() ? "EXPIRY" : "DAMAGE", costCents: units * Number(found.cost), at: new Date().toISOString() },
+							found.id,
+						);
 					}
 					return found;
 				});

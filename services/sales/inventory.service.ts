@@ -15,6 +15,7 @@ import { defineSalesModels, type SalesModels } from "./sales.model";
 import { findShop, shopForCaller } from "./access";
 import { getFlavors } from "./catalog";
 import { applyChanges, lockStock, planChange } from "./stock";
+import { lotsOf, markedDown, receiveLots, sellableOf, takeLots, writeOffReason } from "./lots";
 import * as P from "./sales.params";
 
 interface Methods {
@@ -34,7 +35,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			auth: "public",
 			cache: { keys: ["shopId", "excludeAllergens", "category", "includeUnavailable"] },
 			retryPolicy: RETRY_READS,
-			summary: "What a patron can buy now: in-stock flavors with price, allergens, category; filter ?excludeAllergens=nuts,milk&category=SORBET",
+			summary: "What a patron can buy now: flavors with sellable stock, price (and the expiry markdown price when the next lot is in its window), allergens, category; filter ?excludeAllergens=nuts,milk&category=SORBET",
 			params: P.menuParams,
 			async handler(this: This, ctx: Ctx<P.MenuParams>) {
 				const shop = await findShop(this.db, ctx.params.shopId, null);
@@ -42,15 +43,16 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 					`SELECT flavor_id AS "flavorId", quantity FROM sales.shop_inventory WHERE shop_id = :shopId`,
 					{ replacements: { shopId: shop.id }, type: QueryTypes.SELECT },
 				);
-				const flavors = await getFlavors(ctx, stock.map((s) => s.flavorId));
+				const [flavors, sellable] = await Promise.all([getFlavors(ctx, stock.map((s) => s.flavorId)), sellableOf(this.db, shop.id)]);
 				const excluded = new Set((ctx.params.excludeAllergens ?? "").split(",").filter(Boolean));
 				const category = ctx.params.category?.toLowerCase();
 				const items = stock
 					.map((s) => ({ s, f: flavors.get(s.flavorId) }))
-					.filter(({ s, f }) => f && !f.archived && (ctx.params.includeUnavailable || s.quantity > 0))
+					.map(({ s, f }) => ({ s, f, lots: sellable.get(s.flavorId) }))
+					.filter(({ f, lots }) => f && !f.archived && (ctx.params.includeUnavailable || (lots?.sellable ?? 0) > 0))
 					.filter(({ f }) => !f!.allergens.some((a) => excluded.has(a)))
 					.filter(({ f }) => !category || f!.category.toLowerCase() === category)
-					.map(({ s, f }) => ({
+					.map(({ f, lots }) => ({
 						flavorId: f!.id,
 						name: f!.name,
 						description: f!.description ?? null,
@@ -58,7 +60,9 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 						price: f!.price,
 						allergens: f!.allergens,
 						images: f!.images ?? [],
-						available: s.quantity > 0,
+						available: (lots?.sellable ?? 0) > 0,
+						// The lot the next scoop comes from (FEFO) is in its expiry markdown window: the POS charges this price.
+						markdown: lots?.percentOff ? { percentOff: lots.percentOff, price: markedDown(f!.price, lots.percentOff), quantity: lots.markdownQuantity } : null,
 					}))
 					.sort((a, b) => a.name.localeCompare(b.name));
 				return { shopId: shop.id, shopName: shop.name, status: shop.status, items };
@@ -69,7 +73,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			rest: "GET /shops/:shopId/inventory",
 			roles: ["CLERK", "EXECUTIVE", "ADMIN"],
 			retryPolicy: RETRY_READS,
-			summary: "The shop's stock levels and reorder thresholds (Clerk+ of the shop)",
+			summary: "The shop's stock levels and reorder thresholds, with each flavor's lots (batch, expiry, quantity, status) (Clerk+ of the shop)",
 			params: P.shopIdParams,
 			async handler(this: This, ctx: Ctx<P.ShopIdParams>) {
 				await shopForCaller(this.db, ctx, ctx.params.shopId);
@@ -81,7 +85,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			rest: "PUT /shops/:shopId/inventory",
 			roles: ["CLERK", "EXECUTIVE", "ADMIN"],
 			audit: true,
-			summary: "Set stock levels (count, waste, correction, restock); each change is recorded as a stock movement",
+			summary: "Set stock levels (count, waste, correction, restock); each change is a stock movement; an increase goes to the UNTRACKED lot, a decrease is written off earliest-expiring lot first (STOCK_WRITTEN_OFF)",
 			params: P.setInventoryParams,
 			async handler(this: This, ctx: Ctx<P.SetInventoryParams>) {
 				const { shopId, items, reason, note } = ctx.params;
@@ -103,7 +107,17 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				await this.transaction(async (t) => {
 					const rows = await lockStock(this.db, t, shopId, sorted.map((i) => i.flavorId));
 					const changes = sorted.map((i) => planChange(i.flavorId, rows.get(i.flavorId), i.quantity, i.reorderThreshold));
-					await applyChanges(this.db, t, shopId, changes, { reason, referenceId: null, actorId: ctx.meta.user?.id ?? null, note });
+					const actorId = ctx.meta.user?.id ?? null;
+					await applyChanges(this.db, t, shopId, changes, { reason, referenceId: null, actorId, note });
+					// Lots follow the count: an increase goes to the UNTRACKED lot, a decrease is written off lot by lot.
+					const up = changes.filter((c) => c.after > c.before);
+					await receiveLots(this.db, t, shopId, up.map((c) => ({ flavorId: c.flavorId, stockItemId: null, batchLabel: null, factoryId: null, expiryDate: null, unitCost: 0, quantity: c.after - c.before })), { reason, referenceId: null, actorId });
+					for (const c of changes.filter((c) => c.after < c.before)) {
+						for (const lot of await takeLots(this.db, t, shopId, c.flavorId, c.before - c.after, { reason, referenceId: null, actorId })) {
+							const at = new Date().toISOString();
+							await this.publish(t, ctx, "STOCK_WRITTEN_OFF", { batchId: lot.stockItemId, shopId, factoryId: null, flavorId: c.flavorId, quantity: lot.quantity, reason: writeOffReason(lot, reason), costCents: lot.quantity * lot.unitCost, at }, shopId);
+						}
+					}
 					for (const c of changes.filter((c) => c.crossedLow)) {
 						await this.publish(t, ctx, "INVENTORY_LOW", { shopId, flavorId: c.flavorId, quantity: c.after, reorderThreshold: c.reorderThreshold }, shopId);
 					}
@@ -121,10 +135,10 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				   FROM sales.shop_inventory WHERE shop_id = :shopId ORDER BY flavor_id`,
 				{ replacements: { shopId }, type: QueryTypes.SELECT },
 			);
-			const flavors = await getFlavors(ctx, rows.map((r) => r.flavorId));
+			const [flavors, lots] = await Promise.all([getFlavors(ctx, rows.map((r) => r.flavorId)), lotsOf(this.db, shopId)]);
 			const items = rows.map((r) => {
 				const f = flavors.get(r.flavorId);
-				return { ...r, name: f?.name ?? null, category: f?.category ?? null, price: f?.price ?? null, archived: f?.archived ?? null, low: r.quantity < r.reorderThreshold };
+				return { ...r, name: f?.name ?? null, category: f?.category ?? null, price: f?.price ?? null, archived: f?.archived ?? null, low: r.quantity < r.reorderThreshold, lots: lots.get(r.flavorId) ?? [] };
 			});
 			return { shopId, items };
 		},

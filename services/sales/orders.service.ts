@@ -1,7 +1,8 @@
 /**
  * sales.orders: purchase orders from a shop to a factory and their status
  * (PENDING → CONFIRMED → SHIPPED → DELIVERED, or CANCELLED). DELIVERED adds the
- * quantities to the shop's stock in the same transaction. Links invoices from INVOICE_GENERATED (durable stream).
+ * quantities to the shop's stock in the same transaction, as lots: the batches the factory's
+ * invoice allocated (asked of inventory.invoices.allocationsForOrder), the rest UNTRACKED. Links invoices from INVOICE_GENERATED (durable stream).
  */
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import type { Transaction } from "sequelize";
@@ -18,6 +19,7 @@ import { defineSalesModels, toOrderJson, type SalesModels } from "./sales.model"
 import { findShop, shopForCaller } from "./access";
 import { assertFlavors, getFlavors, resolveFactory } from "./catalog";
 import { applyChanges, lockStock, planChange } from "./stock";
+import { deliveredLots, receiveLots, type OrderAllocation } from "./lots";
 import { isLegal, mayTransition, type OrderParty } from "./orders";
 import * as P from "./sales.params";
 
@@ -95,6 +97,8 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				else if (user.role === "CLERK") party = (await findShop(this.db, peek.shopId, user.id).catch(() => null))?.isStaff ? "SHOP" : null;
 				if (!party) throw notFound("Order", orderId);
 
+				// What the factory allocated to this order (its invoice's FEFO batches), asked of inventory: the lots the shop receives.
+				const allocation = status === "DELIVERED" ? await ctx.call<OrderAllocation[], { orderId: string }>("inventory.invoices.allocationsForOrder", { orderId }) : [];
 				let delivered = false;
 				const order = await this.transaction(async (t) => {
 					const o = await this.models.Order.findByPk(orderId, { lock: t.LOCK.UPDATE, transaction: t });
@@ -106,6 +110,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 						const rows = await lockStock(this.db, t, o.shopId, sorted.map((i) => i.flavorId));
 						const changes = sorted.map((i) => planChange(i.flavorId, rows.get(i.flavorId), (rows.get(i.flavorId)?.quantity ?? 0) + i.quantity));
 						await applyChanges(this.db, t, o.shopId, changes, { reason: "DELIVERY", referenceId: o.id, actorId: user?.id ?? null });
+						await receiveLots(this.db, t, o.shopId, deliveredLots(sorted, allocation), { reason: "DELIVERY", referenceId: o.id, actorId: user?.id ?? null });
 						delivered = true;
 					}
 					await o.update({ status, history: [...o.history, { status, by: user?.id ?? null, at: new Date().toISOString() }] }, { transaction: t });

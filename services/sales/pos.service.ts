@@ -10,7 +10,7 @@ import { AuditMixin, auditActor, markAudited } from "../../mixins/audit.mixin";
 import { CacheCleaner, type CacheCleanerThis } from "../../mixins/cache-cleaner.mixin";
 import { toPage } from "../../lib/pagination";
 import { INTERNAL_EVENTS } from "../../lib/events";
-import { validationError } from "../../lib/errors";
+import { notFound, validationError } from "../../lib/errors";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
 import type { Meta } from "../../lib/types";
 import { defineSalesModels, type SalesModels } from "./sales.model";
@@ -155,6 +155,26 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 					{ replacements, type: QueryTypes.SELECT },
 				);
 				return toPage(rows.map(toSaleJson), Number(n), ctx.params);
+			},
+		},
+
+		getTransaction: {
+			rest: "GET /shops/:shopId/transactions/:transactionId",
+			roles: ["CLERK", "EXECUTIVE", "ADMIN"],
+			retryPolicy: RETRY_READS,
+			summary: "One sale with the lots each line drew (batch, expiry, quantity, unit price charged, markdown percent) (Clerk+ of the shop)",
+			params: P.transactionIdParams,
+			async handler(this: This, ctx: Ctx<P.TransactionIdParams>) {
+				const { shopId, transactionId } = ctx.params;
+				await shopForCaller(this.db, ctx, shopId);
+				const [row] = await this.db.query<Parameters<typeof toSaleJson>[0]>(
+					`SELECT t.id, t.shop_id AS "shopId", t.total_amount AS "totalAmount", t.payment_method AS "paymentMethod", t.clerk_id AS "clerkId",
+					        t.patron_id AS "patronId", t.occurred_at AS "occurredAt", t.created_at AS "createdAt", sales.sale_lines(t.id) AS items
+					   FROM sales.transactions t WHERE t.id = :transactionId AND t.shop_id = :shopId`,
+					{ replacements: { shopId, transactionId }, type: QueryTypes.SELECT },
+				);
+				if (!row) throw notFound("Transaction", transactionId);
+				return toSaleJson(row);
 			},
 		},
 	},

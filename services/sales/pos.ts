@@ -3,8 +3,9 @@
  * database function `sales.pos_sale` (migrations/sales/030-pos-sale-function.ts),
  * prepared: one round trip and one commit that checks the staff, claims the
  * idempotency key (or offline clientId), locks and decrements the shop's stock
- * in flavor-id order, and writes the transaction, its lines, the stock
- * movements, the outbox rows and the audit row. A duplicate key or clientId
+ * in flavor-id order, draws each line from the shop's lots first-expiry-first-out
+ * (migrations/sales/112-pos-sale-fefo.ts: markdowns priced there), and writes the
+ * transaction, its lines and lots, the stock movements, the outbox rows and the audit row. A duplicate key or clientId
  * never makes a second sale: it replays the stored one.
  */
 import { createHash, randomUUID } from "node:crypto";
@@ -12,7 +13,7 @@ import type { Sequelize } from "sequelize";
 import type { Context } from "moleculer";
 import { Errors } from "moleculer";
 import { conflict, forbidden, notFound } from "../../lib/errors";
-import { EVENT_CATALOG, envelope, type EventEnvelope, type PaymentMethod } from "../../lib/events";
+import { EVENT_CATALOG, envelope, type EventEnvelope, type PaymentMethod, type SaleLine } from "../../lib/events";
 import { queryPrepared, type PreparedStatement } from "../../lib/prepared";
 import type { OutboxThis } from "../../mixins/outbox.mixin";
 import type { auditActor } from "../../mixins/audit.mixin";
@@ -61,6 +62,13 @@ export interface SaleOutcome {
 export class InsufficientStockError extends Errors.MoleculerClientError {
 	constructor(details: { field: string; flavorId: string; requested: number; available: number; message: string }[]) {
 		super(details[0].message, 409, "INSUFFICIENT_STOCK", details);
+	}
+}
+
+/** 409: only recalled stock could serve these items (the recall stopped them at the counter). */
+export class RecalledStockError extends Errors.MoleculerClientError {
+	constructor(details: { field: string; flavorId: string; requested: number; available: number; message: string }[]) {
+		super(`Only recalled stock is left: ${details[0].message}`, 409, "RECALLED_STOCK", details);
 	}
 }
 
@@ -123,7 +131,7 @@ const POS_SALE: PreparedStatement = {
 
 type PosResult =
 	| { replayed: true; sale: SaleJson }
-	| { replayed: false; id: string; occurredAt: string; createdAt: string; soldOut: boolean; low: EventEnvelope<"INVENTORY_LOW">[] };
+	| { replayed: false; id: string; occurredAt: string; createdAt: string; items: SaleLine[]; totalAmount: number; soldOut: boolean; low: EventEnvelope<"INVENTORY_LOW">[] };
 
 interface PgError {
 	code?: string;
@@ -143,9 +151,10 @@ function saleError(err: unknown, input: SaleInput, lines: (ReturnType<typeof mer
 			return conflict("This Idempotency-Key was already used for a different sale", "IDEMPOTENCY_KEY_REUSED", { field: "Idempotency-Key" });
 		case "ZSBSY":
 			return conflict("A concurrent request with the same key is still being processed", "IDEMPOTENCY_IN_PROGRESS");
+		case "ZSRCL":
 		case "ZSSTK": {
 			const short = JSON.parse((err as PgError).detail ?? "[]") as { flavorId: string; requested: number; available: number }[];
-			return new InsufficientStockError(
+			return new ((err as PgError).code === "ZSRCL" ? RecalledStockError : InsufficientStockError)(
 				short.map(({ flavorId, requested, available }) => {
 					const line = lines.find((l) => l.flavorId === flavorId)!;
 					return { field: `items[${line.index}].quantity`, flavorId, requested, available, message: `Not enough stock of ${line.name}: ${available} left, ${requested} requested` };
@@ -227,15 +236,17 @@ export async function recordSale(
 	// Same key order as a first answer (jsonb orders keys its own way): a replay is byte-identical.
 	if (result.replayed) return { sale: { ...inOrder(result.sale), items: result.sale.items.map(lineInOrder) }, replayed: true, soldOut: false };
 
-	// Committed: tell the cluster (the outbox rows are already safe), in outbox order.
-	saleEvent.data.createdAt = result.occurredAt;
+	// Committed: tell the cluster (the outbox rows are already safe), in outbox order. The function
+	// decided the lots and markdowns: the lines and total as charged are its.
+	Object.assign(saleEvent.data, { createdAt: result.occurredAt, items: result.items, totalAmount: Number(result.totalAmount) });
 	host.announce(saleEvent);
+	const charged = new Map(result.items.map((l) => [l.flavorId, Number(l.lineTotal)]));
 	for (const event of result.low) host.announce(event);
 	const sale: SaleJson = {
 		id: saleId,
 		shopId: input.shopId,
-		items,
-		totalAmount,
+		items: items.map((l) => ({ ...l, lineTotal: charged.get(l.flavorId) ?? l.lineTotal })),
+		totalAmount: Number(result.totalAmount),
 		paymentMethod: input.paymentMethod,
 		clerkId: input.clerkId,
 		patronId: input.patronId,

@@ -19,6 +19,15 @@ const capacity = { type: "number", integer: true, min: 0, max: 100_000, convert:
 
 export const shopIdParams = { ...STRICT, shopId: uuid } as const;
 export const userIdParams = { ...STRICT, userId: uuid } as const;
+export const transactionIdParams = { ...STRICT, shopId: uuid, transactionId: uuid } as const;
+const markdownTiers = {
+	type: "array",
+	max: 10,
+	items: { type: "object", strict: true, props: { daysLeft: { type: "number", integer: true, min: 0, max: 365 }, percentOff: { type: "number", integer: true, min: 1, max: 100 } } },
+} as const;
+export const shopMarkdownParams = { ...STRICT, shopId: uuid, tiers: markdownTiers } as const;
+export const chainMarkdownParams = { ...STRICT, tiers: markdownTiers } as const;
+export const batchIdParams = { ...STRICT, batchId: uuid } as const;
 
 export const listShopsParams = {
 	...STRICT,
@@ -157,6 +166,10 @@ export type ListShopsParams = Infer<typeof listShopsParams>;
 export type CreateShopParams = Infer<typeof createShopParams>;
 export type UpdateShopParams = Infer<typeof updateShopParams>;
 export type ShopIdParams = Infer<typeof shopIdParams>;
+export type TransactionIdParams = Infer<typeof transactionIdParams>;
+export type ShopMarkdownParams = Infer<typeof shopMarkdownParams>;
+export type ChainMarkdownParams = Infer<typeof chainMarkdownParams>;
+export type BatchIdParams = Infer<typeof batchIdParams>;
 export type UserIdParams = Infer<typeof userIdParams>;
 export type StaffParams = Infer<typeof staffParams>;
 export type MenuParams = Infer<typeof menuParams>;

@@ -1,0 +1,214 @@
+/**
+ * sales.lots: what sales owns of batch traceability (issue #15, docs/traceability.md).
+ * - Expiry markdown policies: per shop, with a chain-wide default (EXECUTIVE sets them);
+ *   sales.pos_sale prices marked-down lots, the public menu shows the price.
+ * - BATCH_RECALLED (durable stream, group "sales.lots.recall"): the shops' lots of the batch
+ *   become RECALLED (the POS stops selling them), and the clerks of every shop that received
+ *   it and every patron known to have bought from it are notified (notification row, socket, mail).
+ * - trace (internal): per shop, one query: received, on hand, sold (with transaction ids), written off.
+ */
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { QueryTypes, type Transaction } from "sequelize";
+import { DbMixin, type DbThis } from "../../mixins/db.mixin";
+import { AuditMixin } from "../../mixins/audit.mixin";
+import { EventStreamMixin, stream } from "../../mixins/event-stream.mixin";
+import { CacheCleaner, type CacheCleanerThis } from "../../mixins/cache-cleaner.mixin";
+import { RETRY_READS } from "../../lib/actions";
+import { validationError } from "../../lib/errors";
+import type { EventEnvelope } from "../../lib/events";
+import type { Meta } from "../../lib/types";
+import { defineSalesModels, type SalesModels } from "./sales.model";
+import { shopForCaller } from "./access";
+import * as P from "./sales.params";
+
+type This = Service & DbThis<SalesModels> & CacheCleanerThis & { recall(t: Transaction, event: EventEnvelope<"BATCH_RECALLED">): Promise<void> };
+type Ctx<P> = Context<P, Meta>;
+
+interface Tier {
+	daysLeft: number;
+	percentOff: number;
+}
+
+/** Tiers sorted by window, one per window (a repeated daysLeft is a 422). */
+function normalize(tiers: Tier[]): Tier[] {
+	const seen = new Set<number>();
+	tiers.forEach((t, i) => {
+		if (seen.has(t.daysLeft)) throw validationError(`tiers[${i}].daysLeft`, "Each daysLeft may appear once", "duplicate");
+		seen.add(t.daysLeft);
+	});
+	return [...tiers].sort((a, b) => b.daysLeft - a.daysLeft).map(({ daysLeft, percentOff }) => ({ daysLeft, percentOff }));
+}
+
+const schema: ServiceSchema<ServiceSettingSchema, This> = {
+	name: "sales.lots",
+	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Shop" }), AuditMixin, EventStreamMixin, CacheCleaner([])],
+	settings: { rest: "/sales" },
+
+	actions: {
+		getMarkdownPolicy: {
+			rest: "GET /shops/:shopId/markdown-policy",
+			roles: ["CLERK", "EXECUTIVE", "ADMIN"],
+			retryPolicy: RETRY_READS,
+			summary: "The shop's expiry markdown tiers [{ daysLeft, percentOff }] and where they come from (SHOP, CHAIN default or NONE) (Clerk+ of the shop)",
+			params: P.shopIdParams,
+			async handler(this: This, ctx: Ctx<P.ShopIdParams>) {
+				await shopForCaller(this.db, ctx, ctx.params.shopId);
+				const rows = await this.db.query<{ shopId: string | null; tiers: Tier[] }>(
+					`SELECT shop_id AS "shopId", tiers FROM sales.markdown_policies WHERE shop_id = :shopId OR shop_id IS NULL ORDER BY shop_id NULLS LAST LIMIT 1`,
+					{ replacements: { shopId: ctx.params.shopId }, type: QueryTypes.SELECT },
+				);
+				const row = rows[0];
+				return { shopId: ctx.params.shopId, source: !row ? "NONE" : row.shopId ? "SHOP" : "CHAIN", tiers: row?.tiers ?? [] };
+			},
+		},
+
+		setMarkdownPolicy: {
+			rest: "PUT /shops/:shopId/markdown-policy",
+			roles: ["EXECUTIVE"],
+			audit: true,
+			summary: "Set the shop's expiry markdown tiers ({ tiers: [{ daysLeft, percentOff }] }; [] = no markdowns here, overriding the chain default) (Executive)",
+			params: P.shopMarkdownParams,
+			async handler(this: This, ctx: Ctx<P.ShopMarkdownParams>) {
+				await shopForCaller(this.db, ctx, ctx.params.shopId);
+				const tiers = normalize(ctx.params.tiers);
+				await this.db.query(
+					`INSERT INTO sales.markdown_policies (shop_id, tiers, updated_by) VALUES (:shopId, CAST(:tiers AS jsonb), :by)
+					 ON CONFLICT ON CONSTRAINT markdown_policies_shop_key DO UPDATE SET tiers = EXCLUDED.tiers, updated_by = EXCLUDED.updated_by, updated_at = now()`,
+					{ replacements: { shopId: ctx.params.shopId, tiers: JSON.stringify(tiers), by: ctx.meta.user?.id ?? null } },
+				);
+				await this.cleanCache("sales");
+				return { shopId: ctx.params.shopId, source: "SHOP", tiers };
+			},
+		},
+
+		clearMarkdownPolicy: {
+			rest: "DELETE /shops/:shopId/markdown-policy",
+			roles: ["EXECUTIVE"],
+			audit: true,
+			summary: "Drop the shop's own markdown tiers: the chain default applies again (Executive)",
+			params: P.shopIdParams,
+			async handler(this: This, ctx: Ctx<P.ShopIdParams>) {
+				await shopForCaller(this.db, ctx, ctx.params.shopId);
+				await this.db.query(`DELETE FROM sales.markdown_policies WHERE shop_id = :shopId`, { replacements: { shopId: ctx.params.shopId } });
+				await this.cleanCache("sales");
+				return this.actions.getMarkdownPolicy({ shopId: ctx.params.shopId }, { parentCtx: ctx });
+			},
+		},
+
+		getChainMarkdownPolicy: {
+			rest: "GET /markdown-policy",
+			roles: ["CLERK", "EXECUTIVE", "ADMIN"],
+			retryPolicy: RETRY_READS,
+			summary: "The chain-wide default expiry markdown tiers (shops without their own policy use them)",
+			async handler(this: This) {
+				const [row] = await this.db.query<{ tiers: Tier[] }>(`SELECT tiers FROM sales.markdown_policies WHERE shop_id IS NULL`, { type: QueryTypes.SELECT });
+				return { tiers: row?.tiers ?? [] };
+			},
+		},
+
+		setChainMarkdownPolicy: {
+			rest: "PUT /markdown-policy",
+			roles: ["EXECUTIVE"],
+			audit: true,
+			summary: "Set the chain-wide default expiry markdown tiers ({ tiers: [{ daysLeft, percentOff }] }) (Executive)",
+			params: P.chainMarkdownParams,
+			async handler(this: This, ctx: Ctx<P.ChainMarkdownParams>) {
+				const tiers = normalize(ctx.params.tiers);
+				await this.db.query(
+					`INSERT INTO sales.markdown_policies (shop_id, tiers, updated_by) VALUES (NULL, CAST(:tiers AS jsonb), :by)
+					 ON CONFLICT ON CONSTRAINT markdown_policies_shop_key DO UPDATE SET tiers = EXCLUDED.tiers, updated_by = EXCLUDED.updated_by, updated_at = now()`,
+					{ replacements: { tiers: JSON.stringify(tiers), by: ctx.meta.user?.id ?? null } },
+				);
+				await this.cleanCache("sales");
+				return { tiers };
+			},
+		},
+
+		// ---- internal (no REST route; trusted callers) ----
+
+		/** Per shop that received the batch: received, on hand (by status), sold with transaction ids, written off. One query. */
+		trace: {
+			visibility: "public",
+			params: P.batchIdParams,
+			async handler(this: This, ctx: Ctx<P.BatchIdParams>) {
+				return this.db.query(
+					`WITH lots AS (SELECT id, shop_id, quantity, status FROM sales.stock_lots WHERE stock_item_id = :batchId),
+					 ledger AS (
+					   SELECT shop_id, COALESCE(sum(quantity) FILTER (WHERE kind = 'RECEIVED'), 0)::int AS received, COALESCE(sum(quantity) FILTER (WHERE kind = 'WRITTEN_OFF'), 0)::int AS written_off
+					     FROM sales.lot_ledger WHERE stock_item_id = :batchId GROUP BY shop_id),
+					 sold AS (
+					   SELECT shop_id, sum(quantity)::int AS sold, array_agg(DISTINCT transaction_id) AS ids FROM sales.transaction_lots WHERE stock_item_id = :batchId GROUP BY shop_id),
+					 held AS (
+					   SELECT shop_id, sum(quantity)::int AS on_hand, jsonb_object_agg(status, quantity) FILTER (WHERE quantity > 0) AS by_status FROM lots GROUP BY shop_id)
+					 SELECT h.shop_id AS "shopId", s.name AS "shopName", COALESCE(l.received, 0) AS received, h.on_hand AS "onHand", COALESCE(h.by_status, '{}') AS "onHandByStatus",
+					        COALESCE(so.sold, 0) AS sold, COALESCE(so.ids, '{}') AS "transactionIds", COALESCE(l.written_off, 0) AS "writtenOff"
+					   FROM held h JOIN sales.shops s ON s.id = h.shop_id LEFT JOIN ledger l ON l.shop_id = h.shop_id LEFT JOIN sold so ON so.shop_id = h.shop_id
+					  ORDER BY s.name, h.shop_id`,
+					{ replacements: { batchId: ctx.params.batchId }, type: QueryTypes.SELECT },
+				);
+			},
+		},
+	},
+
+	streams: [
+		stream({
+			group: "sales.lots.recall",
+			types: ["BATCH_RECALLED"],
+			async handler(this: This, events, t: Transaction) {
+				for (const event of events) await this.recall(t, event);
+				t.afterCommit(() => void this.cleanCache("sales").catch((err: unknown) => this.logger.warn("Menu cache clean failed", err)));
+			},
+		}),
+	],
+
+	methods: {
+		/** Marks the batch's lots RECALLED and notifies the shops' staff and the batch's known buyers. */
+		async recall(this: This, t: Transaction, event: EventEnvelope<"BATCH_RECALLED">) {
+			const { batchId, batchLabel, reason } = event.data;
+			// The per-flavor rows first, in (shop, flavor) order, as every stock writer: a sale in flight finishes before, the next one sees RECALLED.
+			await this.db.query(
+				`SELECT 1 FROM sales.shop_inventory i WHERE (i.shop_id, i.flavor_id) IN (SELECT shop_id, flavor_id FROM sales.stock_lots WHERE stock_item_id = :batchId)
+				  ORDER BY i.shop_id, i.flavor_id FOR UPDATE`,
+				{ replacements: { batchId }, transaction: t },
+			);
+			const [people] = await this.db.query<{ shops: { id: string; name: string; quantity: number }[] | null; staff: string[] | null; patrons: string[] | null }>(
+				`WITH recalled AS (
+				   UPDATE sales.stock_lots SET status = 'RECALLED', updated_at = now() WHERE stock_item_id = :batchId RETURNING shop_id, quantity),
+				 shops AS (SELECT r.shop_id AS id, s.name, s.manager_id, sum(r.quantity)::int AS quantity FROM recalled r JOIN sales.shops s ON s.id = r.shop_id GROUP BY r.shop_id, s.name, s.manager_id)
+				 SELECT (SELECT json_agg(json_build_object('id', id, 'name', name, 'quantity', quantity) ORDER BY name) FROM shops) AS shops,
+				        (SELECT array_agg(DISTINCT u) FROM (SELECT manager_id AS u FROM shops WHERE manager_id IS NOT NULL
+				                                            UNION SELECT st.user_id FROM sales.shop_staff st JOIN shops ON shops.id = st.shop_id) x) AS staff,
+				        (SELECT array_agg(DISTINCT t.patron_id) FROM sales.transaction_lots tl JOIN sales.transactions t ON t.id = tl.transaction_id
+				          WHERE tl.stock_item_id = :batchId AND t.patron_id IS NOT NULL) AS patrons`,
+				{ replacements: { batchId }, type: QueryTypes.SELECT, transaction: t },
+			);
+			const staff = people.staff ?? [];
+			const patrons = (people.patrons ?? []).filter((id) => !staff.includes(id));
+			const shops = people.shops ?? [];
+			// Idempotent per event and user (communications keys notifications by source event), so a retried batch notifies once.
+			if (staff.length) {
+				const where = shops.map((s) => `${s.name} (${s.quantity} units)`).join(", ");
+				await this.broker.call("communications.notifications.notifyUsers", {
+					userIds: staff,
+					type: event.type,
+					message: `Batch ${batchLabel} is recalled: ${reason}. Stop selling it and set it aside: ${where}.`,
+					data: { batchId, batchLabel, reason, shops },
+					sourceEventId: event.id,
+					mail: true,
+				});
+			}
+			if (patrons.length) {
+				await this.broker.call("communications.notifications.notifyUsers", {
+					userIds: patrons,
+					type: event.type,
+					message: `An ice cream you bought from batch ${batchLabel} has been recalled: ${reason}. Please do not eat it; the shop will refund you.`,
+					data: { batchId, batchLabel, reason },
+					sourceEventId: event.id,
+					mail: true,
+				});
+			}
+		},
+	},
+};
+
+export default schema as ServiceSchema;
