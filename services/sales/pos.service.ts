@@ -52,7 +52,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			rest: "POST /shops/:shopId/pos-transactions",
 			roles: ["CLERK"],
 			audit: true,
-			summary: "Ring up a sale (Clerk of the shop): catalog prices, stock checked and decremented atomically; Idempotency-Key replays",
+			summary: "Ring up a sale (Clerk of the shop): catalog prices less expiry markdowns, each line drawn from the shop's lots first-expiry-first-out atomically; 409 INSUFFICIENT_STOCK, or RECALLED_STOCK when only recalled stock is left; Idempotency-Key replays",
 			params: P.saleParams,
 			async handler(this: This, ctx: Ctx<P.SaleParams>) {
 				const { shopId, items, paymentMethod, patronId } = ctx.params;

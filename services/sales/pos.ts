@@ -54,7 +54,7 @@ export interface SaleJson {
 export interface SaleOutcome {
 	sale: SaleJson;
 	replayed: boolean;
-	/** Some flavor sold out with this sale (the public menu changes). */
+	/** Some flavor sold out, or marked-down stock was sold, with this sale (the public menu changes). */
 	soldOut: boolean;
 }
 
@@ -253,5 +253,6 @@ export async function recordSale(
 		occurredAt: result.occurredAt,
 		createdAt: result.createdAt,
 	};
-	return { sale, replayed: false, soldOut: result.soldOut };
+	// A marked-down sale changes what the menu shows (the markdown quantity, or the lot in the window is gone): the menu is refreshed as on a sell-out.
+	return { sale, replayed: false, soldOut: result.soldOut || result.items.some((l) => (l.markdownCents ?? 0) > 0) };
 }

@@ -195,7 +195,7 @@ describe("POS through the gateway", () => {
 			occurredAt: expect.any(String),
 			source: "sales",
 			requestId: expect.any(String),
-			data: expect.objectContaining({ transactionId: s2.id, shopId: w.shopId, clerkId: w.clerk.id, totalAmount: 520, paymentMethod: "CARD", items: [{ flavorId: f.id, quantity: 2, unitPrice: 260, lineTotal: 520 }] }),
+			data: expect.objectContaining({ transactionId: s2.id, shopId: w.shopId, clerkId: w.clerk.id, totalAmount: 520, paymentMethod: "CARD", items: [{ flavorId: f.id, quantity: 2, unitPrice: 260, lineTotal: 520, lots: [{ batchId: null, quantity: 2 }] }] }),
 		});
 		expect(of("SALE_COMPLETED").map((e) => (e.data as { transactionId: string }).transactionId)).toContain(s1.id);
 

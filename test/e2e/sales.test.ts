@@ -319,6 +319,9 @@ describe("sales over HTTP", () => {
 				"POST /shops/{shopId}/pos-transactions", "POST /shops/{shopId}/pos-transactions/sync", "GET /shops/{shopId}/transactions",
 				"POST /shops/{shopId}/purchase-orders", "GET /shops/{shopId}/orders", "PUT /orders/{orderId}/status",
 				"POST /feedback", "GET /shops/{shopId}/reviews", "PUT /reviews/{reviewId}",
+				// Lots and markdowns (issue #15).
+				"GET /shops/{shopId}/transactions/{transactionId}", "GET /markdown-policy", "PUT /markdown-policy",
+				"GET /shops/{shopId}/markdown-policy", "PUT /shops/{shopId}/markdown-policy", "DELETE /shops/{shopId}/markdown-policy",
 			].sort(),
 		);
 	});

@@ -87,7 +87,7 @@ describe("POS sale in one statement (integration)", () => {
 		expect(sale.totalAmount).toBe(2 * 200 + 210);
 		expect(await count("SELECT count(*) AS n FROM sales.transaction_items WHERE transaction_id = $1", [sale.id])).toBe(2);
 		expect(await count("SELECT count(*) AS n FROM sales.stock_movements WHERE reference_id = $1 AND reason = 'SALE'", [sale.id])).toBe(2);
-		// SALE_COMPLETED keeps its payload (inventory and analytics consume it); its time is the sale's, from the database.
+		// SALE_COMPLETED keeps its payload (inventory and analytics consume it), lines with their lots; its time is the sale's, from the database.
 		const outbox = await pg.query("SELECT type, topic, aggregate_id, envelope FROM sales.outbox WHERE (envelope->'data'->>'transactionId')::uuid = $1", [sale.id]);
 		expect(outbox.rows).toEqual([
 			{
@@ -106,8 +106,9 @@ describe("POS sale in one statement (integration)", () => {
 						clerkId: clerk.id,
 						patronId: null,
 						items: [
-							{ flavorId: flavors[0].id, quantity: 2, unitPrice: 200, lineTotal: 400 },
-							{ flavorId: flavors[1].id, quantity: 1, unitPrice: 210, lineTotal: 210 },
+							// The lots each line drew (issue #15): stock counted in by hand is the UNTRACKED lot (batchId null).
+							{ flavorId: flavors[0].id, quantity: 2, unitPrice: 200, lineTotal: 400, lots: [{ batchId: null, quantity: 2 }] },
+							{ flavorId: flavors[1].id, quantity: 1, unitPrice: 210, lineTotal: 210, lots: [{ batchId: null, quantity: 1 }] },
 						],
 						totalAmount: 610,
 						paymentMethod: "CASH",
