@@ -14,6 +14,9 @@
  * backends' CPU ms per sale / per pgbench transaction; checks the sales table
  * matches the 2xx count. BENCH_CPU_PROFILE=<file.cpuprofile> records the backend's
  * CPU profile of the measured window only (open it in Chrome DevTools or speedscope).
+ * BENCH_LOTS=5 also seeds a second shop whose flavors sit in 5 lots each (FEFO walks them)
+ * and measures it right after the first, through the gateway and as sales.pos_sale alone,
+ * printing each as a ratio to the single-lot figure (issue #15: within 15 %).
  */
 import { execFile, execFileSync, fork } from "node:child_process";
 import fs from "node:fs";
@@ -31,6 +34,8 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const FLAVORS = 24;
 const STOCK_PER_FLAVOR = 50_000;
 const PROFILE = process.env.BENCH_CPU_PROFILE;
+/** BENCH_LOTS=N (> 1): a second shop holds each flavor in N lots (N − 1 batches + UNTRACKED) and is measured right after the first, side by side. */
+const LOTS = Math.max(1, Math.floor(Number(process.env.BENCH_LOTS ?? 1)) || 1);
 const CLOCK_TICKS = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
 
 function findPgbench(): string {
@@ -107,20 +112,37 @@ async function benchPos() {
 			const res = await app.request("POST", "/api/v1/inventory/flavors", { token: maker.token, body: { name: `Bench flavor ${i}`, category: i % 3 ? "CREAM" : "SORBET", price: 200 + 10 * i } });
 			flavorIds.push(res.body.id);
 		}
-		const shop = await app.request("POST", "/api/v1/sales/shops", { token: exec.token, body: { name: "Bench Shop", address: "Bench road 1" } });
-		const shopId: string = shop.body.id;
-		await app.request("POST", `/api/v1/sales/shops/${shopId}/staff`, { token: exec.token, body: { userId: clerk.id } });
-		const stock = await app.request("PUT", `/api/v1/sales/shops/${shopId}/inventory`, {
-			token: clerk.token,
-			body: { reason: "RESTOCK", items: flavorIds.map((flavorId) => ({ flavorId, quantity: STOCK_PER_FLAVOR, reorderThreshold: 100 })) },
-		});
-		if (stock.status !== 200) throw new Error(`seeding stock failed: ${stock.status} ${JSON.stringify(stock.body)}`);
-		// Warm-up (JIT, pools, caches), not measured.
-		for (let i = 0; i < 50; i++) {
-			await app.request("POST", `/api/v1/sales/shops/${shopId}/pos-transactions`, { token: clerk.token, body: { items: [{ flavorId: flavorIds[i % FLAVORS], quantity: 1 }, { flavorId: flavorIds[(i + 1) % FLAVORS], quantity: 1 }], paymentMethod: "CASH" } });
-		}
 		const pg = new Client({ connectionString: app.db.url });
 		await pg.connect();
+		const seedShop = async (name: string, lots: number): Promise<string> => {
+			const shop = await app.request("POST", "/api/v1/sales/shops", { token: exec.token, body: { name, address: "Bench road 1" } });
+			const id: string = shop.body.id;
+			await app.request("POST", `/api/v1/sales/shops/${id}/staff`, { token: exec.token, body: { userId: clerk.id } });
+			const stock = await app.request("PUT", `/api/v1/sales/shops/${id}/inventory`, {
+				token: clerk.token,
+				body: { reason: "RESTOCK", items: flavorIds.map((flavorId) => ({ flavorId, quantity: STOCK_PER_FLAVOR, reorderThreshold: 100 })) },
+			});
+			if (stock.status !== 200) throw new Error(`seeding stock failed: ${stock.status} ${JSON.stringify(stock.body)}`);
+			if (lots > 1) {
+				// Split each flavor's UNTRACKED lot into lots - 1 dated batches (the earliest sells first) plus the UNTRACKED rest; the total stays.
+				const per = Math.floor(STOCK_PER_FLAVOR / lots);
+				await pg.query("BEGIN");
+				await pg.query("UPDATE sales.stock_lots SET quantity = quantity - $2::int WHERE shop_id = $1 AND stock_item_id IS NULL", [id, per * (lots - 1)]);
+				await pg.query(
+					`INSERT INTO sales.stock_lots (shop_id, flavor_id, stock_item_id, batch_label, expiry_date, quantity)
+					 SELECT $1, i.flavor_id, gen_random_uuid(), 'BENCH-' || g, current_date + 30 + g, $2::int FROM sales.shop_inventory i, generate_series(1, $3::int) g WHERE i.shop_id = $1`,
+					[id, per, lots - 1],
+				);
+				await pg.query("COMMIT");
+			}
+			// Warm-up (JIT, pools, caches), not measured.
+			for (let i = 0; i < 50; i++) {
+				await app.request("POST", `/api/v1/sales/shops/${id}/pos-transactions`, { token: clerk.token, body: { items: [{ flavorId: flavorIds[i % FLAVORS], quantity: 1 }, { flavorId: flavorIds[(i + 1) % FLAVORS], quantity: 1 }], paymentMethod: "CASH" } });
+			}
+			return id;
+		};
+		const shopId = await seedShop("Bench Shop", 1);
+		const lotShopId = LOTS > 1 ? await seedShop(`Bench Shop (${LOTS} lots)`, LOTS) : null;
 		const count = async () => Number((await pg.query("SELECT count(*) AS n FROM sales.transactions")).rows[0].n);
 		const before = await count();
 
@@ -144,9 +166,12 @@ async function benchPos() {
 		// Let in-flight sales and the event handlers they trigger (other services consume SALE_COMPLETED) finish.
 		await new Promise((r) => setTimeout(r, 1500));
 		const recorded = (await count()) - before;
-		const saleFunction = await benchSaleFunction(pg, app.db.url, shopId, clerk.id);
+		// The same drive against the shop whose flavors sit in LOTS lots, right after (side by side in one run).
+		const lotResult = lotShopId ? await drive(`${app.baseUrl}/api/v1/sales/shops/${lotShopId}/pos-transactions`, clerk.token, flavorIds) : null;
+		const saleFunction = await benchSaleFunction(pg, app.db.url, shopId, clerk.id, "one");
+		const lotSaleFunction = lotShopId ? await benchSaleFunction(pg, app.db.url, lotShopId, clerk.id, "lots") : null;
 		await pg.end();
-		return { result, recorded, nodeCpuS: (cpu.user + cpu.system) / 1e6, pgCpuS: pgCpu, saleFunction };
+		return { result, recorded, nodeCpuS: (cpu.user + cpu.system) / 1e6, pgCpuS: pgCpu, saleFunction, lotResult, lotSaleFunction };
 	} finally {
 		await app.stop();
 	}
@@ -210,7 +235,7 @@ async function benchPgbench(): Promise<PgbenchResult> {
  * POS calls, prepared) with random 2-flavor baskets: what the sale costs PostgreSQL
  * without HTTP, the broker and the event consumers.
  */
-async function benchSaleFunction(pg: Client, dbUrl: string, shopId: string, clerkId: string): Promise<PgbenchResult | null> {
+async function benchSaleFunction(pg: Client, dbUrl: string, shopId: string, clerkId: string, tag: string): Promise<PgbenchResult | null> {
 	if (!(await pg.query("SELECT to_regproc('sales.pos_sale') AS f")).rows[0].f) return null;
 	// Inputs in a table: pgbench would read the ':' in JSON text as variables.
 	// Well-formed payloads with no lines, so the consumer groups fed by these rows have nothing to do (and nothing to dead-letter).
@@ -220,12 +245,12 @@ async function benchSaleFunction(pg: Client, dbUrl: string, shopId: string, cler
 	} as const;
 	const template = (type: "SALE_COMPLETED" | "INVENTORY_LOW") => JSON.stringify(envelope(type, payloads[type] as never, null));
 	await pg.query(
-		`CREATE TABLE public.pos_bench_input AS
+		`CREATE TABLE public.pos_bench_input_${tag} AS
 		 SELECT $1::uuid AS shop_id, $2::uuid AS clerk_id, $3::jsonb AS sale_event, $4::text AS sale_topic, $5::jsonb AS low_event, $6::text AS low_topic`,
 		[shopId, clerkId, template("SALE_COMPLETED"), EVENT_CATALOG.SALE_COMPLETED.topic, template("INVENTORY_LOW"), EVENT_CATALOG.INVENTORY_LOW.topic],
 	);
 	await pg.query(
-		`CREATE TABLE public.pos_bench_flavors AS
+		`CREATE TABLE public.pos_bench_flavors_${tag} AS
 		 SELECT (row_number() OVER (ORDER BY flavor_id) - 1)::int AS n, flavor_id AS id, 'Bench flavor'::text AS name, 250::bigint AS price FROM sales.shop_inventory WHERE shop_id = $1`,
 		[shopId],
 	);
@@ -238,7 +263,7 @@ async function benchSaleFunction(pg: Client, dbUrl: string, shopId: string, cler
 SELECT sales.pos_sale(gen_random_uuid(), i.shop_id, i.clerk_id, 'STAFF', false, NULL, 'CASH', NULL, NULL, 'bench', NULL,
   ARRAY[f1.id, f2.id], ARRAY[f1.name, f2.name], ARRAY[1, 1], ARRAY[f1.price, f2.price],
   jsonb_set(i.sale_event, '{id}', to_jsonb(gen_random_uuid())), i.sale_topic, i.low_event, i.low_topic, NULL)
-  FROM public.pos_bench_input i, public.pos_bench_flavors f1, public.pos_bench_flavors f2 WHERE f1.n = :a AND f2.n = :b;
+  FROM public.pos_bench_input_${tag} i, public.pos_bench_flavors_${tag} f1, public.pos_bench_flavors_${tag} f2 WHERE f1.n = :a AND f2.n = :b;
 `,
 	);
 	try {
@@ -251,7 +276,7 @@ SELECT sales.pos_sale(gen_random_uuid(), i.shop_id, i.clerk_id, 'STAFF', false, 
 async function main() {
 	const started = Date.now();
 	console.log(`POS bench: ${SECONDS}s, ${CONNECTIONS} connections, ${FLAVORS} flavors x ${STOCK_PER_FLAVOR} units, 2 items per sale, 127.0.0.1 only, node ${process.version}, ${os.cpus().length} cores`);
-	const { result, recorded, nodeCpuS, pgCpuS, saleFunction } = await benchPos();
+	const { result, recorded, nodeCpuS, pgCpuS, saleFunction, lotResult, lotSaleFunction } = await benchPos();
 	const posTps = result["2xx"] / result.duration;
 	console.log(
 		`POS through the gateway: ${posTps.toFixed(1)} sales/s (${result["2xx"]} ok, ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts; ` +
@@ -266,6 +291,14 @@ async function main() {
 	const pgb = await benchPgbench();
 	if (saleFunction) {
 		console.log(`sales.pos_sale alone (pgbench -M prepared, ${CONNECTIONS} clients, 2-item baskets): ${perTx(saleFunction)}; ${(saleFunction.tps / pgb.tps).toFixed(3)} x pgbench -N`);
+	}
+	if (lotResult) {
+		const lotTps = lotResult["2xx"] / lotResult.duration;
+		console.log(`POS through the gateway, ${LOTS} lots per flavor: ${lotTps.toFixed(1)} sales/s (${lotResult["2xx"]} ok, ${lotResult.non2xx} non-2xx; p50 ${lotResult.latency.p50} ms, p99 ${lotResult.latency.p99} ms); ${(lotTps / posTps).toFixed(3)} x single-lot`);
+		if (lotResult.non2xx || lotResult.errors) process.exitCode = 1;
+	}
+	if (saleFunction && lotSaleFunction) {
+		console.log(`sales.pos_sale alone, ${LOTS} lots per flavor: ${perTx(lotSaleFunction)}; ${(lotSaleFunction.tps / saleFunction.tps).toFixed(3)} x single-lot`);
 	}
 	console.log(`pgbench -N -M prepared (simple update, scale 10, ${CONNECTIONS} clients): ${perTx(pgb)}`);
 	console.log(`ratio POS sales/s : pgbench tps = ${(posTps / pgb.tps).toFixed(3)} (a sale is HTTP, JWT, validation, the catalog and one database transaction)`);
