@@ -30,19 +30,28 @@ BEGIN
 	ELSE
 		v_shop := NEW.shop_id; v_flavor := NEW.flavor_id;
 	END IF;
-	SELECT quantity INTO v_total FROM :schema.shop_inventory WHERE shop_id = v_shop AND flavor_id = v_flavor;
-	SELECT COALESCE(sum(quantity), 0) INTO v_lots FROM :schema.stock_lots WHERE shop_id = v_shop AND flavor_id = v_flavor;
-	IF COALESCE(v_total, 0) <> v_lots THEN
-		RAISE EXCEPTION 'Stock of flavor % at shop % is % but its lots hold %', v_flavor, v_shop, COALESCE(v_total, 0), v_lots
+	-- One statement (this runs for every changed row at commit, the POS's included).
+	SELECT COALESCE((SELECT quantity FROM :schema.shop_inventory WHERE shop_id = v_shop AND flavor_id = v_flavor), 0),
+	       COALESCE((SELECT sum(quantity) FROM :schema.stock_lots WHERE shop_id = v_shop AND flavor_id = v_flavor), 0)
+	  INTO v_total, v_lots;
+	IF v_total <> v_lots THEN
+		RAISE EXCEPTION 'Stock of flavor % at shop % is % but its lots hold %', v_flavor, v_shop, v_total, v_lots
 			USING ERRCODE = 'check_violation', CONSTRAINT = 'shop_inventory_equals_lots';
 	END IF;
 	RETURN NULL;
 END $fn$;
 
-CREATE CONSTRAINT TRIGGER stock_lots_total AFTER INSERT OR UPDATE OF quantity, shop_id, flavor_id OR DELETE ON :schema.stock_lots
+CREATE CONSTRAINT TRIGGER stock_lots_total AFTER INSERT OR DELETE ON :schema.stock_lots
 	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION :schema.check_lot_total();
-CREATE CONSTRAINT TRIGGER shop_inventory_total AFTER INSERT OR UPDATE OF quantity ON :schema.shop_inventory
+-- A status change (recall, quarantine) moves no units: not checked.
+CREATE CONSTRAINT TRIGGER stock_lots_total_update AFTER UPDATE OF quantity, shop_id, flavor_id ON :schema.stock_lots
+	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+	WHEN (OLD.quantity IS DISTINCT FROM NEW.quantity OR OLD.shop_id IS DISTINCT FROM NEW.shop_id OR OLD.flavor_id IS DISTINCT FROM NEW.flavor_id)
+	EXECUTE FUNCTION :schema.check_lot_total();
+CREATE CONSTRAINT TRIGGER shop_inventory_total AFTER INSERT ON :schema.shop_inventory
 	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION :schema.check_lot_total();
+CREATE CONSTRAINT TRIGGER shop_inventory_total_update AFTER UPDATE OF quantity ON :schema.shop_inventory
+	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (OLD.quantity IS DISTINCT FROM NEW.quantity) EXECUTE FUNCTION :schema.check_lot_total();
 
 -- Which lots a sale line drew (FEFO), and the unit price charged for them (markdowns).
 CREATE TABLE :schema.transaction_lots (

@@ -211,6 +211,13 @@ describe("lots at shops, FEFO, recall and markdowns (issue #15)", () => {
 			[w.shopId, flavor.id],
 		);
 		expect(sums).toEqual({ total: 30 - soldUnits, lots: 30 - soldUnits, negative: 0 });
+		// The database keeps it so: a writer that changes the total without the lots (or the reverse) cannot commit.
+		for (const sql of [
+			"UPDATE sales.shop_inventory SET quantity = quantity + 1 WHERE shop_id = $1 AND flavor_id = $2",
+			"UPDATE sales.stock_lots SET quantity = quantity + 1 WHERE shop_id = $1 AND flavor_id = $2 AND stock_item_id IS NOT NULL",
+		]) {
+			await expect(sqlRows(app, `WITH u AS (${sql} RETURNING 1) SELECT count(*) FROM u`, [w.shopId, flavor.id])).rejects.toThrow(/lots hold/);
+		}
 	});
 
 	it("acceptance 4: the markdown price shows on the menu and is charged at the POS only inside the window", async () => {
