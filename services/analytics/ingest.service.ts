@@ -112,13 +112,25 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			);
 			await this.upsertRows(
 				t,
-				"INSERT INTO analytics.product_performance (flavor_id, shop_id, date, sales_volume, revenue)",
+				"INSERT INTO analytics.product_performance (flavor_id, shop_id, date, sales_volume, revenue, markdown_revenue, markdown_discount)",
 				`ON CONFLICT (flavor_id, shop_id, date) DO UPDATE SET sales_volume = product_performance.sales_volume + EXCLUDED.sales_volume,
-				   revenue = product_performance.revenue + EXCLUDED.revenue, updated_at = now()`,
+				   revenue = product_performance.revenue + EXCLUDED.revenue, markdown_revenue = product_performance.markdown_revenue + EXCLUDED.markdown_revenue,
+				   markdown_discount = product_performance.markdown_discount + EXCLUDED.markdown_discount, updated_at = now()`,
 				fold(
-					counted.flatMap((f) => f.d.items.map((line) => ({ flavor: line.flavorId, shop: f.d.shopId, day: f.day, qty: line.quantity, revenue: line.lineTotal }))),
+					counted.flatMap((f) =>
+						f.d.items.map((line) => ({
+							flavor: line.flavorId,
+							shop: f.d.shopId,
+							day: f.day,
+							qty: line.quantity,
+							revenue: line.lineTotal,
+							// Expiry markdowns (optional on the line): revenue recovered from stock near expiry, and the discount given.
+							recovered: line.recoveredCents ?? 0,
+							discount: line.markdownCents ?? 0,
+						})),
+					),
 					(r) => `${r.flavor}|${r.shop}|${r.day}`,
-					["qty", "revenue"],
+					["qty", "revenue", "recovered", "discount"],
 				),
 			);
 			for (const f of counted) {

@@ -85,6 +85,11 @@ export async function revenue(db: Sequelize, r: Range, scope: Scope) {
 		  GROUP BY g.day ORDER BY g.day`,
 		rep,
 	);
+	const [md] = await q(
+		db,
+		`SELECT COALESCE(sum(markdown_revenue), 0) AS recovered, COALESCE(sum(markdown_discount), 0) AS discount FROM analytics.product_performance WHERE date BETWEEN :from AND :to AND ${s.sql}`,
+		rep,
+	);
 	const current = num(cur.revenue);
 	const previous = num(prev.revenue);
 	return {
@@ -95,6 +100,8 @@ export async function revenue(db: Sequelize, r: Range, scope: Scope) {
 		growthPercent: previous ? Math.round(((current - previous) * 1000) / previous) / 10 : null,
 		byPaymentMethod: byPayment.map((x) => ({ paymentMethod: String(x.method), revenue: num(x.revenue), transactionCount: num(x.tx) })),
 		byDay: byDay.map((x) => ({ date: String(x.date), revenue: num(x.revenue) })),
+		/** Expiry markdowns: revenue from marked-down units (recovered from stock near expiry) and the discount given. */
+		markdowns: { revenueRecovered: num(md.recovered), discountGiven: num(md.discount) },
 	};
 }
 

@@ -71,7 +71,7 @@ describe("lots at shops, FEFO, recall and markdowns (issue #15)", () => {
 		await requireKafka();
 		unlock = await kafkaTestLock("shared");
 		smtp = await startSmtpServer();
-		app = await startTestApp({ services: ["auth", "inventory", "sales", "communications", "kafka-bridge"], env: { KAFKA_BROKERS, SMTP_URL: smtp.url } });
+		app = await startTestApp({ services: ["auth", "inventory", "sales", "communications", "analytics", "kafka-bridge"], env: { KAFKA_BROKERS, SMTP_URL: smtp.url } });
 		w = await buildWorld(app);
 	});
 	afterAll(async () => {
@@ -270,6 +270,11 @@ describe("lots at shops, FEFO, recall and markdowns (issue #15)", () => {
 		await ok(app.request("DELETE", `/api/v1/sales/shops/${w.shopId}/markdown-policy`, { token: w.exec.token }));
 		expect((await menuItem()).markdown).toBeNull();
 		expect((await ok<{ totalAmount: number }>(sell(w.shopId, w.clerk, [{ flavorId: flavor.id, quantity: 1 }]), 201)).totalAmount).toBe(300);
+		// Analytics: revenue recovered by markdowns (3 × 150 + 1 × 150 + 2 × 270) and the discount given (450 + 150 + 60).
+		await until(async () => {
+			const r = await ok<{ markdowns: { revenueRecovered: number; discountGiven: number } }>(app.request("GET", `/api/v1/analytics/analytics/revenue?shopId=${w.shopId}&from=${day(-1)}&to=${day(1)}`, { token: w.exec.token }));
+			return r.markdowns.revenueRecovered === 450 + 150 + 540 && r.markdowns.discountGiven === 450 + 150 + 60;
+		}, "analytics' markdown revenue");
 		// Other shops are untouched by this shop's policy and see the chain default only.
 		expect(await ok(app.request("GET", `/api/v1/sales/shops/${w.otherShopId}/markdown-policy`, { token: w.exec.token }))).toMatchObject({ source: "CHAIN" });
 	});
