@@ -6,22 +6,31 @@
  *   become RECALLED (the POS stops selling them), and the clerks of every shop that received
  *   it and every patron known to have bought from it are notified (notification row, socket, mail).
  * - trace (internal): per shop, one query: received, on hand, sold (with transaction ids), written off.
+ * - writeOffExpired (internal, and every EXPIRY_SCAN_INTERVAL_SEC): expired lots leave the stock as write-offs.
  */
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { QueryTypes, type Transaction } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
+import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
 import { EventStreamMixin, stream } from "../../mixins/event-stream.mixin";
 import { CacheCleaner, type CacheCleanerThis } from "../../mixins/cache-cleaner.mixin";
 import { RETRY_READS } from "../../lib/actions";
+import { config } from "../../lib/config";
 import { validationError } from "../../lib/errors";
 import type { EventEnvelope } from "../../lib/events";
 import type { Meta } from "../../lib/types";
 import { defineSalesModels, type SalesModels } from "./sales.model";
 import { shopForCaller } from "./access";
+import { applyChanges, lockStock, planChange } from "./stock";
+import { writeOffReason, type LotTaken } from "./lots";
 import * as P from "./sales.params";
 
-type This = Service & DbThis<SalesModels> & CacheCleanerThis & { recall(t: Transaction, event: EventEnvelope<"BATCH_RECALLED">): Promise<void> };
+interface Methods {
+	recall(t: Transaction, event: EventEnvelope<"BATCH_RECALLED">): Promise<void>;
+	writeOffExpiredAt(shopId: string, asOf: string): Promise<number>;
+}
+type This = Service & DbThis<SalesModels> & OutboxThis & CacheCleanerThis & Methods & { timer?: NodeJS.Timeout; sweeping?: Promise<unknown> };
 type Ctx<P> = Context<P, Meta>;
 
 interface Tier {
@@ -41,7 +50,7 @@ function normalize(tiers: Tier[]): Tier[] {
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	name: "sales.lots",
-	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Shop" }), AuditMixin, EventStreamMixin, CacheCleaner([])],
+	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Shop" }), OutboxMixin, AuditMixin, EventStreamMixin, CacheCleaner([])],
 	settings: { rest: "/sales" },
 
 	actions: {
@@ -126,6 +135,27 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 		// ---- internal (no REST route; trusted callers) ----
 
+		/**
+		 * Writes off every lot that expired before `asOf` (default today, UTC) at every shop: one transaction per shop,
+		 * STOCK_WRITTEN_OFF per lot (reason EXPIRY, or RECALL/QUARANTINE for a lot held for those). Runs every
+		 * EXPIRY_SCAN_INTERVAL_SEC; safe to run on several nodes at once (the stock rows are locked and re-read).
+		 */
+		writeOffExpired: {
+			visibility: "public",
+			params: P.asOfParams,
+			async handler(this: This, ctx: Ctx<P.AsOfParams>) {
+				const asOf = ctx.params.asOf ?? new Date().toISOString().slice(0, 10);
+				const shops = await this.db.query<{ shopId: string }>(
+					`SELECT DISTINCT shop_id AS "shopId" FROM sales.stock_lots WHERE quantity > 0 AND expiry_date < CAST(:asOf AS date) ORDER BY 1`,
+					{ replacements: { asOf }, type: QueryTypes.SELECT },
+				);
+				let units = 0;
+				for (const { shopId } of shops) units += await this.writeOffExpiredAt(shopId, asOf);
+				if (units) await this.cleanCache("sales");
+				return { asOf, shops: shops.length, units };
+			},
+		},
+
 		/** Per shop that received the batch: received, on hand (by status), sold with transaction ids, written off. One query. */
 		trace: {
 			visibility: "public",
@@ -162,6 +192,41 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	],
 
 	methods: {
+		/** One shop's expired lots written off, with the per-flavor totals, movements and events, in one transaction. */
+		async writeOffExpiredAt(this: This, shopId: string, asOf: string) {
+			return this.transaction(async (t) => {
+				const flavors = await this.db.query<{ flavorId: string }>(
+					`SELECT DISTINCT flavor_id AS "flavorId" FROM sales.stock_lots WHERE shop_id = :shopId AND quantity > 0 AND expiry_date < CAST(:asOf AS date) ORDER BY 1`,
+					{ replacements: { shopId, asOf }, type: QueryTypes.SELECT, transaction: t },
+				);
+				const rows = await lockStock(this.db, t, shopId, flavors.map((f) => f.flavorId));
+				// Re-read under the locks: a concurrent sweep or count may have taken them already.
+				const taken = await this.db.query<LotTaken>(
+					`WITH o AS (SELECT id, quantity FROM sales.stock_lots WHERE shop_id = :shopId AND quantity > 0 AND expiry_date < CAST(:asOf AS date)),
+					 z AS (UPDATE sales.stock_lots s SET quantity = 0, updated_at = now() FROM o WHERE s.id = o.id
+					       RETURNING s.id, s.flavor_id, s.stock_item_id, s.status, s.unit_cost, o.quantity),
+					 ledger AS (
+					   INSERT INTO sales.lot_ledger (lot_id, shop_id, flavor_id, stock_item_id, kind, quantity, reason, cost_cents)
+					   SELECT id, :shopId, flavor_id, stock_item_id, 'WRITTEN_OFF', quantity, 'EXPIRED', quantity * unit_cost FROM z)
+					 SELECT id AS "lotId", flavor_id AS "flavorId", stock_item_id AS "stockItemId", status, true AS expired, unit_cost::int AS "unitCost", quantity FROM z ORDER BY flavor_id, id`,
+					{ replacements: { shopId, asOf }, type: QueryTypes.SELECT, transaction: t },
+				);
+				if (!taken.length) return 0;
+				const gone = new Map<string, number>();
+				for (const lot of taken) gone.set(lot.flavorId, (gone.get(lot.flavorId) ?? 0) + lot.quantity);
+				const changes = [...gone].sort(([a], [b]) => a.localeCompare(b)).map(([flavorId, n]) => planChange(flavorId, rows.get(flavorId), (rows.get(flavorId)?.quantity ?? 0) - n));
+				await applyChanges(this.db, t, shopId, changes, { reason: "WASTE", referenceId: null, actorId: null, note: `Lots expired before ${asOf}` });
+				const at = new Date().toISOString();
+				for (const lot of taken) {
+					await this.publish(t, null, "STOCK_WRITTEN_OFF", { batchId: lot.stockItemId, shopId, factoryId: null, flavorId: lot.flavorId, quantity: lot.quantity, reason: writeOffReason(lot, "WASTE"), costCents: lot.quantity * lot.unitCost, at }, shopId);
+				}
+				for (const c of changes.filter((c) => c.crossedLow)) {
+					await this.publish(t, null, "INVENTORY_LOW", { shopId, flavorId: c.flavorId, quantity: c.after, reorderThreshold: c.reorderThreshold }, shopId);
+				}
+				return taken.reduce((n, l) => n + l.quantity, 0);
+			});
+		},
+
 		/** Marks the batch's lots RECALLED and notifies the shops' staff and the batch's known buyers. */
 		async recall(this: This, t: Transaction, event: EventEnvelope<"BATCH_RECALLED">) {
 			const { batchId, batchLabel, reason } = event.data;
@@ -208,6 +273,22 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				});
 			}
 		},
+	},
+
+	started(this: This) {
+		this.timer = setInterval(() => {
+			if (this.sweeping) return;
+			this.sweeping = this.broker
+				.call("sales.lots.writeOffExpired", {})
+				.catch((err: unknown) => this.logger.error("Expired lots write-off failed", err))
+				.finally(() => (this.sweeping = undefined));
+		}, config().expiryScanIntervalSec * 1000);
+		this.timer.unref();
+	},
+
+	async stopped(this: This) {
+		if (this.timer) clearInterval(this.timer);
+		await this.sweeping;
 	},
 };
 

@@ -28,6 +28,7 @@ const markdownTiers = {
 export const shopMarkdownParams = { ...STRICT, shopId: uuid, tiers: markdownTiers } as const;
 export const chainMarkdownParams = { ...STRICT, tiers: markdownTiers } as const;
 export const batchIdParams = { ...STRICT, batchId: uuid } as const;
+export const asOfParams = { ...STRICT, asOf: { ...isoDate, optional: true } } as const;
 
 export const listShopsParams = {
 	...STRICT,
@@ -170,6 +171,7 @@ export type TransactionIdParams = Infer<typeof transactionIdParams>;
 export type ShopMarkdownParams = Infer<typeof shopMarkdownParams>;
 export type ChainMarkdownParams = Infer<typeof chainMarkdownParams>;
 export type BatchIdParams = Infer<typeof batchIdParams>;
+export type AsOfParams = Infer<typeof asOfParams>;
 export type UserIdParams = Infer<typeof userIdParams>;
 export type StaffParams = Infer<typeof staffParams>;
 export type MenuParams = Infer<typeof menuParams>;

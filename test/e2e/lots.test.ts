@@ -3,7 +3,7 @@
  * auth, inventory, sales, communications and the kafka-bridge on real PostgreSQL and Kafka:
  * 1. a batch invoiced to two shops, delivered, partly sold at both and recalled: the trace
  *    accounts for every unit per shop, the POS refuses recalled stock and falls through to
- *    other lots, clerks and known patrons are notified (row + mail), BATCH_RECALLED is on Kafka;
+ *    other lots, clerks and known patrons are notified (row, socket, mail), BATCH_RECALLED is on Kafka;
  * 2. 40 concurrent sales across three lots of one flavor: no oversell, each sale drew the
  *    earliest-expiring lot with stock at its turn, lot sums equal the flavor total;
  * 4. the markdown price shows on the menu and is charged at the POS only inside the window.
@@ -14,6 +14,7 @@ import { day, registerBatch, sqlRows } from "../integration/inventory/helpers";
 import { kafkaTestLock, readerAtEnd, requireKafka, KAFKA_BROKERS, type TopicReader } from "../helpers/kafka";
 import { startSmtpServer, type TestSmtp } from "../helpers/smtp";
 import { closeDelivery } from "../helpers/events";
+import { connectSocket } from "../helpers/sockets";
 import { EVENT_CATALOG } from "../../lib/events";
 
 async function until<T>(fn: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 20_000): Promise<T> {
@@ -108,6 +109,7 @@ describe("lots at shops, FEFO, recall and markdowns (issue #15)", () => {
 		const stranger = await app.createUser("MANUFACTURER");
 		expect((await app.request("POST", `/api/v1/inventory/batches/${batchId}/recall`, { token: stranger.token, body: { reason: "x" } })).status).toBe(403);
 		expect((await app.request("POST", `/api/v1/inventory/batches/${batchId}/recall`, { token: w.clerk.token, body: { reason: "x" } })).status).toBe(403);
+		const clerkSocket = await connectSocket(app.baseUrl, { token: w.otherClerk.token });
 		const kafka: TopicReader = await readerAtEnd(EVENT_CATALOG.BATCH_RECALLED.topic);
 		try {
 			const recall = await ok<{ factoryWrittenOff: number }>(app.request("POST", `/api/v1/inventory/batches/${batchId}/recall`, { token: w.maker.token, body: { reason: "Listeria found in a sample" } }), 202);
@@ -115,7 +117,10 @@ describe("lots at shops, FEFO, recall and markdowns (issue #15)", () => {
 			expect((await app.request("POST", `/api/v1/inventory/batches/${batchId}/recall`, { token: w.maker.token, body: { reason: "again" } })).body.error.code).toBe("ALREADY_RECALLED");
 			const [message] = await kafka.waitFor((m) => m.some((x) => x.value.data.batchId === batchId), 30_000, "BATCH_RECALLED");
 			expect(message.value).toMatchObject({ type: "BATCH_RECALLED", source: "inventory", data: { batchId, batchLabel: "B-1042", factoryId: w.factoryId, flavorId: flavor.id, reason: "Listeria found in a sample" } });
+			// The clerk on shift sees it live.
+			expect(await clerkSocket.next<{ type: string; data: { batchId: string } }>("NOTIFICATION_RECEIVED", (n) => n.type === "BATCH_RECALLED", 20_000)).toMatchObject({ data: { batchId } });
 		} finally {
+			clerkSocket.close();
 			await kafka.stop();
 		}
 
@@ -218,6 +223,21 @@ describe("lots at shops, FEFO, recall and markdowns (issue #15)", () => {
 		]) {
 			await expect(sqlRows(app, `WITH u AS (${sql} RETURNING 1) SELECT count(*) FROM u`, [w.shopId, flavor.id])).rejects.toThrow(/lots hold/);
 		}
+	});
+
+	it("writes expired lots off (STOCK_WRITTEN_OFF, reason EXPIRY) once, keeping the total equal to the lots", async () => {
+		const flavor = await createFlavor(app, w.maker, { name: "Yesterday Yuzu", price: 280 });
+		const batchId = await registerBatch(app, w.maker.token, w.factoryId, { flavorId: flavor.id, batchId: "EXP-1", quantity: 5, cost: 60, productionDate: day(-5), expiryDate: day(1) });
+		await deliver(w.otherShopId, w.otherClerk, [{ flavorId: flavor.id, quantity: 7 }]); // 5 from EXP-1, 2 UNTRACKED (backordered)
+		const sweep = (asOf: string) => app.broker.call<{ units: number }, { asOf: string }>("sales.lots.writeOffExpired", { asOf });
+		expect((await sweep(day(1))).units).toBe(0); // expiring today is still in date
+		expect((await sweep(day(2))).units).toBe(5);
+		expect((await sweep(day(2))).units).toBe(0);
+		expect(await inventory(w.otherShopId, flavor.id)).toMatchObject({ quantity: 2, lots: [{ batchId: null, quantity: 2, status: "SELLABLE" }] });
+		const events = await sqlRows<{ data: Record<string, unknown> }>(app, "SELECT envelope->'data' AS data FROM sales.outbox WHERE type = 'STOCK_WRITTEN_OFF' AND envelope->'data'->>'batchId' = $1", [batchId]);
+		expect(events.map((e) => e.data)).toEqual([expect.objectContaining({ shopId: w.otherShopId, flavorId: flavor.id, quantity: 5, reason: "EXPIRY", costCents: 5 * 60 })]);
+		const trace = await ok<{ shops: ShopTrace[] }>(app.request("GET", `/api/v1/inventory/batches/${batchId}/trace`, { token: w.exec.token }));
+		expect(trace.shops).toEqual([expect.objectContaining({ shopId: w.otherShopId, received: 5, onHand: 0, sold: 0, writtenOff: 5 })]);
 	});
 
 	it("acceptance 4: the markdown price shows on the menu and is charged at the POS only inside the window", async () => {
