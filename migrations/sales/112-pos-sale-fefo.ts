@@ -53,6 +53,7 @@ DECLARE
 	v_recalled boolean;
 	v_tiers jsonb;
 	v_lines jsonb;
+	v_drawn bigint;
 	v_items jsonb;
 	v_total bigint;
 	v_markdown bigint;
@@ -113,25 +114,8 @@ BEGIN
 	END IF;
 	v_tiers := :schema.markdown_tiers(p_shop_id);
 
-	-- Stock: lock the rows in flavor-id order (the order every stock writer uses: no deadlocks), check, draw.
+	-- Stock: lock the rows in flavor-id order (the order every stock writer uses: no deadlocks), draw, check.
 	PERFORM 1 FROM :schema.shop_inventory WHERE shop_id = p_shop_id AND flavor_id = ANY (p_flavor_ids) ORDER BY flavor_id FOR UPDATE;
-	-- Sellable = SELLABLE and in date. Recalled stock only tells a RECALLED_STOCK refusal from a plain shortage.
-	SELECT jsonb_agg(jsonb_build_object('flavorId', a.f, 'requested', a.q, 'available', a.sellable) ORDER BY a.n), bool_and(a.sellable + a.recalled >= a.q)
-	  INTO v_short, v_recalled
-	  FROM (SELECT l.f, l.q, l.n,
-	               COALESCE(sum(s.quantity) FILTER (WHERE s.status = 'SELLABLE' AND (s.expiry_date IS NULL OR s.expiry_date >= v_day)), 0) AS sellable,
-	               COALESCE(sum(s.quantity) FILTER (WHERE s.status = 'RECALLED'), 0) AS recalled
-	          FROM unnest(p_flavor_ids, p_quantities) WITH ORDINALITY AS l(f, q, n)
-	          LEFT JOIN :schema.stock_lots s ON s.shop_id = p_shop_id AND s.flavor_id = l.f AND s.quantity > 0
-	         GROUP BY l.f, l.q, l.n) a
-	 WHERE a.sellable < a.q;
-	IF v_short IS NOT NULL THEN
-		IF v_recalled THEN
-			RAISE EXCEPTION 'Only recalled stock left' USING ERRCODE = 'ZSRCL', DETAIL = v_short::text;
-		END IF;
-		RAISE EXCEPTION 'Not enough stock' USING ERRCODE = 'ZSSTK', DETAIL = v_short::text;
-	END IF;
-
 	-- FEFO: each line takes from its sellable lots in expiry order (UNTRACKED last) until it is served.
 	WITH l AS (SELECT * FROM unnest(p_flavor_ids, p_quantities, p_prices) WITH ORDINALITY AS l(f, q, p, n)),
 	c AS (
@@ -148,10 +132,29 @@ BEGIN
 	recorded AS (
 		INSERT INTO :schema.transaction_lots (transaction_id, line_no, lot_id, shop_id, stock_item_id, quantity, unit_price, percent_off)
 		SELECT p_sale_id, priced.n, priced.id, p_shop_id, priced.stock_item_id, priced.t, priced.price, priced.pct FROM priced)
-	SELECT jsonb_agg(x.j ORDER BY x.n) INTO v_lines
-	  FROM (SELECT n, jsonb_build_object('lineTotal', sum(t * price), 'markdownCents', sum(t * (p - price)), 'recoveredCents', COALESCE(sum(t * price) FILTER (WHERE pct > 0), 0),
+	SELECT jsonb_agg(x.j ORDER BY x.n), sum(x.drawn) INTO v_lines, v_drawn
+	  FROM (SELECT n, sum(t) AS drawn, jsonb_build_object('lineTotal', sum(t * price), 'markdownCents', sum(t * (p - price)), 'recoveredCents', COALESCE(sum(t * price) FILTER (WHERE pct > 0), 0),
 	                  'lots', jsonb_agg(jsonb_build_object('batchId', stock_item_id, 'quantity', t) ORDER BY cum)) AS j
 	          FROM priced GROUP BY n) x;
+
+	-- A line its lots could not serve: nothing is kept (the exception rolls the draws back); say why.
+	IF COALESCE(v_drawn, 0) < (SELECT sum(q) FROM unnest(p_quantities) AS q) THEN
+		-- A short line drew every sellable unit (SELLABLE, in date): what it drew is what was available.
+		-- Recalled stock only tells a RECALLED_STOCK refusal (it would have served) from a plain shortage.
+		SELECT jsonb_agg(jsonb_build_object('flavorId', a.f, 'requested', a.q, 'available', a.drawn) ORDER BY a.n), bool_and(a.drawn + a.recalled >= a.q)
+		  INTO v_short, v_recalled
+		  FROM (SELECT l.f, l.q, l.n,
+		               COALESCE((SELECT sum(tl.quantity) FROM :schema.transaction_lots tl WHERE tl.transaction_id = p_sale_id AND tl.line_no = l.n), 0) AS drawn,
+		               COALESCE((SELECT sum(s.quantity) FROM :schema.stock_lots s WHERE s.shop_id = p_shop_id AND s.flavor_id = l.f AND s.status = 'RECALLED'), 0) AS recalled
+		          FROM unnest(p_flavor_ids, p_quantities) WITH ORDINALITY AS l(f, q, n)) a
+		 WHERE a.drawn < a.q;
+		IF v_short IS NOT NULL THEN
+			IF v_recalled THEN
+				RAISE EXCEPTION 'Only recalled stock left' USING ERRCODE = 'ZSRCL', DETAIL = v_short::text;
+			END IF;
+			RAISE EXCEPTION 'Not enough stock' USING ERRCODE = 'ZSSTK', DETAIL = v_short::text;
+		END IF;
+	END IF;
 
 	-- The lines as charged: the API's items, the event's items (with lots), the total.
 	SELECT jsonb_agg(jsonb_build_object('flavorId', l.f, 'quantity', l.q, 'unitPrice', l.p, 'lineTotal', v_lines->(l.n::int - 1)->'lineTotal', 'lots', v_lines->(l.n::int - 1)->'lots')
