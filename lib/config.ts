@@ -133,6 +133,8 @@ export interface Config {
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 export const NODE_ENVS: readonly Config["env"][] = ["development", "staging", "production", "test"];
+/** The services that send mail (lib/mailer.ts). */
+const MAIL_SERVICES = ["auth", "communications"];
 /** Staging logs verbosely: it is where a release is watched before production. */
 const DEFAULT_LOG_LEVEL: Record<Config["env"], Config["logLevel"]> = { development: "info", staging: "debug", production: "info", test: "warn" };
 
@@ -229,7 +231,9 @@ export function loadConfig(env: Env = process.env): Config {
 
 	const jwtSecret = env.JWT_SECRET || undefined;
 	if (deployed && !jwtSecret) throw new ConfigError("JWT_SECRET", `is required when NODE_ENV=${nodeEnv}`);
-	if (nodeEnv === "staging" && !env.SMTP_URL?.trim()) throw new ConfigError("SMTP_URL", "is required when NODE_ENV=staging (a real mail server: staging sends the mails production would)");
+	// Staging sends the mails production would, through a real server: required where mail leaves (auth, communications).
+	const sendsMail = !env.SERVICES || list(env.SERVICES).some((s) => MAIL_SERVICES.includes(s));
+	if (nodeEnv === "staging" && sendsMail && !env.SMTP_URL?.trim()) throw new ConfigError("SMTP_URL", "is required when NODE_ENV=staging (a real mail server) on a node that sends mail");
 	// Every node verifies tokens locally, so a cluster must share one secret.
 	if (env.TRANSPORTER && !jwtSecret) throw new ConfigError("JWT_SECRET", "is required when TRANSPORTER is set (all nodes must share it)");
 	if (jwtSecret !== undefined && jwtSecret.length < 32) throw new ConfigError("JWT_SECRET", "must be at least 32 characters");

@@ -53,6 +53,9 @@ describe("loadConfig", () => {
 		expect(loadConfig({})).toMatchObject({ env: "development", logLevel: "info", smtpUrl: undefined });
 		expect(loadConfig({ NODE_ENV: "production", JWT_SECRET: "s".repeat(40) })).toMatchObject({ env: "production", logLevel: "info", smtpUrl: undefined });
 		expect(configError({ NODE_ENV: "staging", JWT_SECRET: "s".repeat(40), SMTP_URL: "" }).variable).toBe("SMTP_URL");
+		// Only nodes that send mail need it.
+		expect(configError({ NODE_ENV: "staging", JWT_SECRET: "s".repeat(40), SERVICES: "sales,auth" }).variable).toBe("SMTP_URL");
+		expect(loadConfig({ NODE_ENV: "staging", JWT_SECRET: "s".repeat(40), SERVICES: "sales" }).env).toBe("staging");
 	});
 
 	it("treats empty values as unset (compose passes optional variables through empty)", () => {
