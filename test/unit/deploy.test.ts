@@ -7,7 +7,7 @@
  * none; the "catches mistakes" block feeds each check a broken copy and expects it to
  * complain, so no check can silently pass everything.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
@@ -67,25 +67,45 @@ interface K8sObject {
 	body: Obj;
 }
 
-function loadK8s(): K8sObject[] {
-	const dir = join(ROOT, "k8s");
-	const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
+/** k8s/overlays/<env> rendered as `kubectl apply -k` would: kubectl's built-in kustomize, or a kustomize binary. */
+function kustomize(dir: string): string {
+	const tools: [string, string[]][] = [["kubectl", ["kustomize", dir]], ["kustomize", ["build", dir]]];
+	for (const [command, args] of tools) {
+		const res = spawnSync(command, args, { encoding: "utf8" });
+		if ((res.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") continue;
+		if (res.status !== 0) throw new Error(`${command} ${args.join(" ")}: ${res.stderr.trim()}`);
+		return res.stdout;
+	}
+	throw new Error("k8s/ is checked as rendered by kustomize: install kubectl (it includes kustomize) or kustomize");
+}
+
+function loadK8s(env: DeployEnv): K8sObject[] {
+	const file = `overlays/${env}`;
 	const objects: K8sObject[] = [];
-	for (const file of files) {
-		for (const doc of parseAllDocuments(readFileSync(join(dir, file), "utf8"))) {
-			if (doc.errors.length) throw new Error(`k8s/${file}: ${doc.errors.map((e) => e.message).join("; ")}`);
-			const body = doc.toJS() as unknown;
-			if (body === null || body === undefined) continue; // empty document (e.g. trailing ---)
-			if (!isObj(body)) throw new Error(`k8s/${file}: a document is not a mapping`);
-			objects.push({
-				file,
-				kind: str(body.kind) ?? "",
-				name: str(get(body, "metadata.name")) ?? "",
-				body,
-			});
-		}
+	for (const doc of parseAllDocuments(kustomize(join(ROOT, "k8s", file)))) {
+		if (doc.errors.length) throw new Error(`k8s/${file}: ${doc.errors.map((e) => e.message).join("; ")}`);
+		const body = doc.toJS() as unknown;
+		if (body === null || body === undefined) continue;
+		if (!isObj(body)) throw new Error(`k8s/${file}: a document is not a mapping`);
+		objects.push({ file, kind: str(body.kind) ?? "", name: str(get(body, "metadata.name")) ?? "", body });
 	}
 	return objects;
+}
+
+/** What an overlay sets for its environment: NODE_ENV and LOG_LEVEL in the ConfigMap, a real SMTP_URL for staging. */
+function k8sEnvironmentProblems(objects: K8sObject[], env: DeployEnv): string[] {
+	const problems: string[] = [];
+	const config = obj(find(objects, "ConfigMap", "eislager-config")?.body.data);
+	if (config.NODE_ENV !== env) problems.push(`k8s ${env}: ConfigMap NODE_ENV expected "${env}", got ${JSON.stringify(config.NODE_ENV)}`);
+	if (config.LOG_LEVEL !== ENV_EXPECT[env].logLevel) problems.push(`k8s ${env}: ConfigMap LOG_LEVEL expected "${ENV_EXPECT[env].logLevel}", got ${JSON.stringify(config.LOG_LEVEL)}`);
+	const smtp = str(get(find(objects, "Secret", "eislager-secrets")?.body, "stringData.SMTP_URL")) ?? "";
+	if (env === "staging" && !/^smtps?:\/\//.test(smtp)) problems.push(`k8s staging: Secret SMTP_URL must be a real server (NODE_ENV=staging requires it), got ${JSON.stringify(smtp)}`);
+	for (const node of NODES.filter((n) => MAIL_NODES.includes(n.name))) {
+		const d = find(objects, "Deployment", node.name);
+		const names = d ? containersOf(d).flatMap((c) => envList(c).map((e) => e.name)) : [];
+		if (!names.includes("SMTP_URL")) problems.push(`k8s ${env}: Deployment ${node.name} sends mail but gets no SMTP_URL`);
+	}
+	return problems;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -646,7 +666,8 @@ function nginxProblems(text: string): string[] {
 // ---------------------------------------------------------------------------------------
 
 const compose = loadCompose();
-const k8s = loadK8s();
+const k8sByEnv = Object.fromEntries(DEPLOY_ENVS.map((env) => [env, loadK8s(env)])) as Record<DeployEnv, K8sObject[]>;
+const k8s = k8sByEnv.production;
 const nginxConf = readFileSync(join(ROOT, "nginx/nginx.conf"), "utf8");
 
 describe("docker-compose.yml with each environment's override", () => {
@@ -675,18 +696,25 @@ describe("docker-compose.yml with each environment's override", () => {
 	});
 });
 
-describe("k8s/", () => {
-	test("every file parses into objects with kind and name", () => {
-		expect(k8s.length).toBeGreaterThan(0);
-		expect(k8s.filter((o) => !o.kind || !o.name).map((o) => o.file)).toEqual([]);
+describe("k8s/ (kustomize base + per-node patches, an overlay per environment)", () => {
+	test.each(DEPLOY_ENVS)("%s: renders into objects with kind and name", (env) => {
+		expect(k8sByEnv[env].length).toBeGreaterThan(0);
+		expect(k8sByEnv[env].filter((o) => !o.kind || !o.name).map((o) => o.file)).toEqual([]);
 	});
 
-	test.each(NODES.map((n) => [n.name, n] as const))("node %s: Deployment + Service, ports, probes, SERVICES", (_name, node) => {
-		expect(k8sNodeProblems(k8s, node)).toEqual([]);
+	const cases = DEPLOY_ENVS.flatMap((env) => NODES.map((n) => [env, n.name, n] as const));
+	test.each(cases)("%s, node %s: Deployment + Service, ports, probes, SERVICES", (env, _name, node) => {
+		expect(k8sNodeProblems(k8sByEnv[env], node)).toEqual([]);
 	});
 
-	test("namespace, secret/config references, selectors, Ingress backend, autoscalers", () => {
-		expect(k8sProblems(k8s)).toEqual([]);
+	test.each(DEPLOY_ENVS)("%s: namespace, secret/config references, selectors, Ingress backend, autoscalers, environment", (env) => {
+		expect([...k8sProblems(k8sByEnv[env]), ...k8sEnvironmentProblems(k8sByEnv[env], env)]).toEqual([]);
+	});
+
+	test("every node of lib/topology.ts has its patch in the base, and nothing else sits beside base/ and overlays/", () => {
+		expect(readdirSync(join(ROOT, "k8s/base/nodes")).sort()).toEqual(NODES.map((n) => n.name).sort());
+		expect(readdirSync(join(ROOT, "k8s")).sort()).toEqual(["base", "overlays"]);
+		expect(readdirSync(join(ROOT, "k8s/overlays")).sort()).toEqual([...DEPLOY_ENVS].sort());
 	});
 });
 
@@ -836,6 +864,17 @@ describe("the checks catch mistakes", () => {
 		["an env variable the app does not read", (o) => { arr(appContainer(o, sales.name).env).push({ name: "DEBUG_MODE", value: "1" }); }, /DEBUG_MODE is not a variable/],
 		["no autoscaler for sales", (o) => { o.splice(o.findIndex((x) => x.kind === "HorizontalPodAutoscaler" && get(x.body, "spec.scaleTargetRef.name") === "sales"), 1); }, /no HorizontalPodAutoscaler for sales/],
 	];
+	const k8sEnvCases: [string, DeployEnv, (o: K8sObject[]) => void, RegExp][] = [
+		["staging with development's NODE_ENV", "staging", (o) => { obj(k8sObject(o, "ConfigMap", "eislager-config").body.data).NODE_ENV = "development"; }, /NODE_ENV expected "staging"/],
+		["staging without SMTP", "staging", (o) => { obj(k8sObject(o, "Secret", "eislager-secrets").body.stringData).SMTP_URL = ""; }, /SMTP_URL must be a real server/],
+		["production logging debug", "production", (o) => { obj(k8sObject(o, "ConfigMap", "eislager-config").body.data).LOG_LEVEL = "debug"; }, /LOG_LEVEL expected "info"/],
+	];
+	test.each(k8sEnvCases)("k8s environment: %s", (_what, env, mutate, expected) => {
+		const broken = clone(k8sByEnv[env]);
+		mutate(broken);
+		expect(k8sEnvironmentProblems(broken, env).join("\n")).toMatch(expected);
+	});
+
 	test.each(k8sGlobalCases)("k8s: %s", (_what, mutate, expected) => {
 		const broken = clone(k8s);
 		mutate(broken);
