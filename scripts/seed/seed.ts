@@ -30,18 +30,30 @@ export interface SeedResult {
 }
 
 class Api {
-	constructor(private readonly base: string) {}
+	constructor(
+		private readonly base: string,
+		private readonly log: (line: string) => void,
+	) {}
 
 	// eslint-disable-next-line @typescript-eslint/no-explicit-any
 	async call<T = any>(method: string, path: string, token: string | undefined, body?: unknown): Promise<{ status: number; body: T }> {
-		const res = await fetch(`${this.base}/api/v1${path}`, {
-			method,
-			headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-			body: body === undefined ? undefined : JSON.stringify(body),
-		});
-		const text = await res.text();
-		return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+		for (;;) {
+			const res = await fetch(`${this.base}/api/v1${path}`, {
+				method,
+				headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+				body: body === undefined ? undefined : JSON.stringify(body),
+			});
+			const text = await res.text();
+			if (res.status !== 429) return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+			// The server's rate limit (sign-ins: RATE_LIMIT_AUTH_PER_MIN per IP): wait as told, and say once how to avoid it.
+			const wait = Number(res.headers.get("retry-after") ?? 5);
+			if (!this.warned) this.log(`rate-limited on ${path}: waiting ${wait} s (start the backend with RATE_LIMIT_AUTH_PER_MIN=100 to seed faster)`);
+			this.warned = true;
+			await new Promise((r) => setTimeout(r, wait * 1000));
+		}
 	}
+
+	private warned = false;
 
 	// eslint-disable-next-line @typescript-eslint/no-explicit-any
 	async ok<T = any>(method: string, path: string, token: string | undefined, body?: unknown): Promise<T> {
@@ -56,23 +68,41 @@ class Api {
 	}
 }
 
+/** Offline sales per sync request (the POS takes up to 500; smaller requests stay far from REQUEST_TIMEOUT_MS). */
+const SYNC_CHUNK = 100;
+
 const isoDay = (d: Date) => d.toISOString().slice(0, 10);
+
+/** Runs `work` over `items`, at most `limit` at a time (the server has a few cores; the seed should use them). */
+async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+	let next = 0;
+	const worker = async () => {
+		while (next < items.length) await work(items[next++]);
+	};
+	await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
 
 export async function seed(baseUrl: string, admin: { email: string; password: string }, opts: SeedOptions = {}): Promise<SeedResult> {
 	const log = opts.log ?? (() => undefined);
-	const api = new Api(baseUrl.replace(/\/$/, ""));
+	const api = new Api(baseUrl.replace(/\/$/, ""), log);
 	const chain: DemoChain = demoChain(opts.seed ?? 42);
 	const root = await api.login(admin.email, admin.password);
 
 	// Staff for every role: register (PATRON), the admin sets the role, then sign in with it.
 	const users = new Map<string, { id: string; token: string }>();
-	for (const u of chain.users) {
+	await inParallel(chain.users, 4, async (u) => {
 		const reg = await api.call("POST", "/auth/register", undefined, { email: u.email, password: DEMO_PASSWORD, name: u.name });
-		if (reg.status !== 201 && reg.status !== 409) throw new Error(`register ${u.email} answered ${reg.status}: ${JSON.stringify(reg.body)}`);
-		const first = await api.login(u.email, DEMO_PASSWORD);
-		if (u.role !== "PATRON") await api.ok("PUT", `/admin/users/${first.id}/role`, root.token, { role: u.role });
-		users.set(u.key, u.role === "PATRON" ? first : await api.login(u.email, DEMO_PASSWORD));
-	}
+		if (reg.status === 409) throw new Error(`${u.email} exists already: npm run seed fills a fresh database`);
+		if (reg.status !== 201) throw new Error(`register ${u.email} answered ${reg.status}: ${JSON.stringify(reg.body)}`);
+		const id = (reg.body as { user: { id: string } }).user.id;
+		if (u.role === "PATRON") users.set(u.key, { id, token: (reg.body as { accessToken: string }).accessToken });
+		else {
+			await api.ok("PUT", `/admin/users/${id}/role`, root.token, { role: u.role });
+			// New tokens carry the new role: a refresh (not rate-limited like sign-ins), else a sign-in.
+			const refreshed = await api.call("POST", "/auth/refresh", undefined, { refreshToken: (reg.body as { refreshToken: string }).refreshToken });
+			users.set(u.key, refreshed.status === 200 ? { id, token: (refreshed.body as { accessToken: string }).accessToken } : await api.login(u.email, DEMO_PASSWORD));
+		}
+	});
 	const token = (key: string) => users.get(key)!.token;
 	log(`users: ${users.size}`);
 
@@ -88,15 +118,14 @@ export async function seed(baseUrl: string, admin: { email: string; password: st
 		flavorIds.set(f.key, created.id);
 	}
 
-	// Shops carry coordinates where the API has them (shop latitude/longitude); else they are created without.
+	// Shops carry coordinates where the API has them (shop latitude/longitude): unknown fields are dropped by the
+	// strict params, so the answer tells whether this version stored them.
 	const shopIds = new Map<string, string>();
 	let shopsWithCoordinates = 0;
 	for (const s of chain.shops) {
-		const fields = { name: s.name, address: s.address, phone: s.phone };
-		let res = await api.call("POST", "/sales/shops", token("executive"), { ...fields, latitude: s.latitude, longitude: s.longitude });
-		if (res.status === 422) res = await api.call("POST", "/sales/shops", token("executive"), fields);
-		else if (res.status === 201) shopsWithCoordinates++;
+		const res = await api.call("POST", "/sales/shops", token("executive"), { name: s.name, address: s.address, phone: s.phone, latitude: s.latitude, longitude: s.longitude });
 		if (res.status !== 201) throw new Error(`POST /sales/shops answered ${res.status}: ${JSON.stringify(res.body)}`);
+		if (res.body.latitude !== undefined && res.body.latitude !== null) shopsWithCoordinates++;
 		shopIds.set(s.key, res.body.id);
 		await api.ok("POST", `/sales/shops/${res.body.id}/staff`, token("executive"), { userId: users.get(s.clerkKey)!.id });
 	}
@@ -122,7 +151,7 @@ export async function seed(baseUrl: string, admin: { email: string; password: st
 	// The history, then stock for it: each shop holds what it will have sold plus a day's margin.
 	const sales = salesHistory(chain, { days: opts.days ?? 90, perShopPerDay: opts.perShopPerDay ?? 12, now: today, seed: opts.seed });
 	let synced = 0;
-	for (const s of chain.shops) {
+	await inParallel(chain.shops, 3, async (s) => {
 		const mine = sales.filter((x) => x.shopKey === s.key);
 		const need = new Map<string, number>(chain.flavors.map((f) => [f.key, 40]));
 		for (const sale of mine) for (const item of sale.items) need.set(item.flavorKey, (need.get(item.flavorKey) ?? 0) + item.quantity);
@@ -131,19 +160,27 @@ export async function seed(baseUrl: string, admin: { email: string; password: st
 			items: [...need].map(([key, quantity]) => ({ flavorId: flavorIds.get(key), quantity, reorderThreshold: 20 })),
 			reason: "RESTOCK",
 		});
-		for (let i = 0; i < mine.length; i += 500) {
-			const chunk = mine.slice(i, i + 500).map((x) => ({
+		// Chunks small enough to finish well inside the request timeout; a chunk that timed out anyway is sent
+		// again: the clientIds make the POS answer "duplicate" for what it had already applied.
+		for (let i = 0; i < mine.length; i += SYNC_CHUNK) {
+			const chunk = mine.slice(i, i + SYNC_CHUNK).map((x) => ({
 				clientId: x.clientId,
 				occurredAt: x.occurredAt,
 				paymentMethod: x.paymentMethod,
 				items: x.items.map((it) => ({ flavorId: flavorIds.get(it.flavorKey), quantity: it.quantity })),
 			}));
-			const { results } = await api.ok<{ results: { status: string; reason?: string }[] }>("POST", `/sales/shops/${shopId}/pos-transactions/sync`, token(s.clerkKey), { transactions: chunk });
+			let res = await api.call<{ results: { status: string; reason?: string }[] }>("POST", `/sales/shops/${shopId}/pos-transactions/sync`, token(s.clerkKey), { transactions: chunk });
+			for (let attempt = 1; res.status >= 500 && attempt < 3; attempt++) {
+				log(`sync of ${s.name} answered ${res.status}: sending the chunk again`);
+				res = await api.call("POST", `/sales/shops/${shopId}/pos-transactions/sync`, token(s.clerkKey), { transactions: chunk });
+			}
+			if (res.status !== 200) throw new Error(`sync of ${s.name} answered ${res.status}: ${JSON.stringify(res.body)}`);
+			const { results } = res.body;
 			const rejected = results.filter((r) => r.status === "rejected");
 			if (rejected.length) throw new Error(`${rejected.length} synced sales of ${s.name} were rejected: ${JSON.stringify(rejected[0])}`);
 			synced += results.length;
 		}
-	}
+	});
 	log(`sales: ${synced}`);
 
 	// Reviews: each patron rates three shops.

@@ -45,6 +45,20 @@ test("seeds a fresh database through the API; the counts arrive and analytics fi
 	expect(shops.body.total).toBe(10);
 	const flavors = await app.request("GET", "/api/v1/inventory/flavors?pageSize=50", { token });
 	expect(flavors.body.total).toBe(30);
+	expect(flavors.body.rows.filter((f: { allergens: string[] }) => f.allergens.length > 0).length).toBe(chain.flavors.filter((f) => f.allergens.length > 0).length);
+	// Coordinates arrive wherever shops have them (the shop coordinates of the analytics work); all or none.
+	const berlin = (shops.body.rows as { name: string; latitude?: number | null }[]).find((s) => s.name === chain.shops[0].name);
+	if (berlin && "latitude" in berlin) {
+		expect(result.shopsWithCoordinates).toBe(10);
+		expect(berlin.latitude).toBeCloseTo(chain.shops[0].latitude, 5);
+	} else expect(result.shopsWithCoordinates).toBe(0);
+
+	// Every role can sign in with the demo password; a repeated seed refuses instead of doubling the data.
+	for (const u of chain.users) {
+		const login = await app.request("POST", "/api/v1/auth/login", { body: { email: u.email, password: "eislager-demo-2024" } });
+		expect([u.email, login.status, (login.body as { user?: { role: string } }).user?.role]).toEqual([u.email, 200, u.role]);
+	}
+	await expect(seed(app.baseUrl, ADMIN, { days: 1, perShopPerDay: 1, seed: 5 })).rejects.toThrow(/fills a fresh database/);
 
 	// The history sits on past days, and analytics counts it once its consumers caught up.
 	const from = new Date(Date.now() - (days + 1) * 86_400_000).toISOString().slice(0, 10);
