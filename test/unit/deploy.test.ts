@@ -10,6 +10,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
+import Ajv from "ajv";
 import { parse, parseAllDocuments } from "yaml";
 import { ENV_VARS, loadConfig } from "../../lib/config";
 import { NODES, type NodeSpec } from "../../lib/topology";
@@ -53,6 +54,20 @@ function mergeCompose(base: unknown, over: unknown, key = ""): unknown {
 		return [...new Set([...base, ...over].map((x) => JSON.stringify(x)))].map((x) => JSON.parse(x) as unknown);
 	}
 	return over;
+}
+
+/**
+ * The Compose Specification's JSON schema (test/helpers/compose-spec.json: schema/compose-spec.json of
+ * github.com/compose-spec/compose-spec at 170098ba, Apache-2.0), what `docker compose config` validates against.
+ * Formats (durations, port strings) are left to the checks below.
+ */
+const validateComposeSpec = new Ajv({ strict: false, allErrors: true, validateFormats: false, validateSchema: false }).compile(
+	JSON.parse(readFileSync(join(ROOT, "test/helpers/compose-spec.json"), "utf8")) as object,
+);
+
+function composeSpecProblems(doc: Obj, what: string): string[] {
+	if (validateComposeSpec(doc)) return [];
+	return (validateComposeSpec.errors ?? []).map((e) => `${what}: ${e.instancePath || "/"} ${e.message ?? ""}${e.params && "additionalProperty" in e.params ? ` (${String(e.params.additionalProperty)})` : ""}`);
 }
 
 function loadCompose(env?: DeployEnv): Obj {
@@ -687,6 +702,14 @@ describe("docker-compose.yml with each environment's override", () => {
 		}
 	});
 
+	test.each(["docker-compose.yml", ...Object.values(COMPOSE_ENVS)])("%s is valid against the compose-spec schema", (file) => {
+		expect(composeSpecProblems(loadYaml(file), file)).toEqual([]);
+	});
+
+	test.each(DEPLOY_ENVS)("%s: the merged file is valid against the compose-spec schema", (env) => {
+		expect(composeSpecProblems(loadCompose(env), env)).toEqual([]);
+	});
+
 	test("the base alone is production", () => {
 		for (const node of NODES) expect(composeNodeProblems(compose, node, "production")).toEqual([]);
 	});
@@ -769,6 +792,16 @@ describe("the checks catch mistakes", () => {
 		["a value lib/config.ts rejects", (c) => { composeEnvOf(c, sales.name).RATE_LIMIT_PER_MIN = "lots"; }, /lib\/config.ts rejects its environment: Invalid configuration: RATE_LIMIT_PER_MIN/],
 		["a LOG_LEVEL default of another environment", (c) => { composeEnvOf(c, sales.name).LOG_LEVEL = "${LOG_LEVEL:-debug}"; }, /LOG_LEVEL expected to default to info/],
 	];
+	test.each<[string, (c: Obj) => void, RegExp]>([
+		["a misspelled healthcheck key", (c) => { obj(composeService(c, sales.name).healthcheck).intervall = "5s"; }, /healthcheck must NOT have additional properties \(intervall\)/],
+		["a service key compose does not know", (c) => { composeService(c, sales.name).enviroment = {}; }, /services\/sales must NOT have additional properties \(enviroment\)/],
+		["depends_on with an unknown condition", (c) => { obj(obj(composeService(c, sales.name).depends_on).nats).condition = "healthy"; }, /condition must be equal to one of the allowed values/],
+	])("compose-spec schema: %s", (_what, mutate, expected) => {
+		const broken = clone(compose);
+		mutate(broken);
+		expect(composeSpecProblems(broken, "broken").join("\n")).toMatch(expected);
+	});
+
 	test("staging: a mail node without a required SMTP_URL", () => {
 		const broken = loadCompose("staging");
 		composeEnvOf(broken, "auth").SMTP_URL = null;
