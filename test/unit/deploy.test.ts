@@ -333,7 +333,13 @@ function monitoringProblems(compose: Obj): string[] {
 	if (!existsSync(promFile)) problems.push("deploy/prometheus/prometheus.yml does not exist");
 	else {
 		const prom = obj(parse(readFileSync(promFile, "utf8")));
-		const targets = new Set(arr(prom.scrape_configs).flatMap((sc) => arr(get(sc, "static_configs")).flatMap((st) => arr(get(st, "targets")).map(String))));
+		// Static targets ("sales:3004") or DNS discovery of the compose service name on the port (every replica).
+		const targets = new Set(
+			arr(prom.scrape_configs).flatMap((sc) => [
+				...arr(get(sc, "static_configs")).flatMap((st) => arr(get(st, "targets")).map(String)),
+				...arr(get(sc, "dns_sd_configs")).flatMap((d) => arr(get(d, "names")).map((n) => `${String(n)}:${String(get(d, "port"))}`)),
+			]),
+		);
 		for (const node of NODES) if (!targets.has(`${node.name}:${node.port}`)) problems.push(`deploy/prometheus/prometheus.yml: no scrape target ${node.name}:${node.port} (the node's operator port)`);
 		const rules = arr(prom.rule_files).map(String);
 		if (!rules.some((r) => /alerts\.ya?ml$/.test(r))) problems.push(`deploy/prometheus/prometheus.yml: rule_files does not load alerts.yml, got ${JSON.stringify(rules)}`);
