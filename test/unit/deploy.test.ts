@@ -120,6 +120,27 @@ function k8sEnvironmentProblems(objects: K8sObject[], env: DeployEnv): string[] 
 		const names = d ? containersOf(d).flatMap((c) => envList(c).map((e) => e.name)) : [];
 		if (!names.includes("SMTP_URL")) problems.push(`k8s ${env}: Deployment ${node.name} sends mail but gets no SMTP_URL`);
 	}
+	// Each node's environment as the kubelet would resolve it (the Secret's change-me placeholders as valid secrets), accepted by lib/config.ts.
+	const data = (kind: string, name: string) => {
+		const body = find(objects, kind, name)?.body;
+		return { ...obj(body?.data), ...obj(body?.stringData) };
+	};
+	for (const node of NODES) {
+		const d = find(objects, "Deployment", node.name);
+		if (!d) continue;
+		const resolved: Record<string, string> = {};
+		for (const e of containersOf(d).flatMap(envList)) {
+			const cm = get(e, "valueFrom.configMapKeyRef");
+			const sec = get(e, "valueFrom.secretKeyRef");
+			const value = isObj(cm) ? data("ConfigMap", str(cm.name) ?? "")[str(cm.key) ?? ""] : isObj(sec) ? data("Secret", str(sec.name) ?? "")[str(sec.key) ?? ""] : e.value;
+			if (typeof value === "string" && value !== "") resolved[str(e.name) ?? ""] = value === "change-me" ? "p".repeat(48) : value;
+		}
+		try {
+			loadConfig(resolved);
+		} catch (err) {
+			problems.push(`k8s ${env}: Deployment ${node.name}: lib/config.ts rejects its environment: ${(err as Error).message}`);
+		}
+	}
 	return problems;
 }
 
@@ -907,6 +928,7 @@ describe("the checks catch mistakes", () => {
 		["staging with development's NODE_ENV", "staging", (o) => { obj(k8sObject(o, "ConfigMap", "eislager-config").body.data).NODE_ENV = "development"; }, /NODE_ENV expected "staging"/],
 		["staging without SMTP", "staging", (o) => { obj(k8sObject(o, "Secret", "eislager-secrets").body.stringData).SMTP_URL = ""; }, /SMTP_URL must be a real server/],
 		["production logging debug", "production", (o) => { obj(k8sObject(o, "ConfigMap", "eislager-config").body.data).LOG_LEVEL = "debug"; }, /LOG_LEVEL expected "info"/],
+		["a ConfigMap value lib/config.ts rejects", "staging", (o) => { obj(k8sObject(o, "ConfigMap", "eislager-config").body.data).TRUST_PROXY = "yes"; }, /Deployment gateway: lib\/config.ts rejects its environment: Invalid configuration: TRUST_PROXY/],
 	];
 	test.each(k8sEnvCases)("k8s environment: %s", (_what, env, mutate, expected) => {
 		const broken = clone(k8sByEnv[env]);
