@@ -21,6 +21,7 @@ export interface SeedResult {
 	shops: number;
 	flavors: number;
 	batches: number;
+	invoices: number;
 	sales: number;
 	reviews: number;
 	conversations: number;
@@ -183,6 +184,17 @@ export async function seed(baseUrl: string, admin: { email: string; password: st
 	});
 	log(`sales: ${synced}`);
 
+	// Deliveries: each shop is invoiced by one factory for three of its flavors (allocated FEFO from the
+	// batches above, so turnover and budgets have facts); every other invoice is already paid.
+	let invoices = 0;
+	for (const [i, s] of chain.shops.entries()) {
+		const factory = chain.factories[i % chain.factories.length];
+		const items = chain.flavors.filter((f) => f.factoryKey === factory.key).slice(0, 3).map((f) => ({ flavorId: flavorIds.get(f.key), quantity: 15 }));
+		const invoice = await api.ok("POST", "/inventory/invoices", token(factory.managerKey), { factoryId: factoryIds.get(factory.key), shopId: shopIds.get(s.key), items, notes: "Weekly delivery" });
+		if (i % 2 === 0) await api.ok("PUT", `/inventory/invoices/${invoice.id}/status`, token(factory.managerKey), { status: "PAID" });
+		invoices++;
+	}
+
 	// Reviews: each patron rates three shops.
 	let reviews = 0;
 	const patrons = chain.users.filter((u) => u.role === "PATRON");
@@ -214,7 +226,7 @@ export async function seed(baseUrl: string, admin: { email: string; password: st
 	await say("executive", group.id, "Summer menu starts Monday: please check your freezers.");
 	await say(clerks[0].key, group.id, "Berlin is ready!");
 
-	return { users: users.size, factories: factoryIds.size, shops: shopIds.size, flavors: flavorIds.size, batches, sales: synced, reviews, conversations, messages, shopsWithCoordinates };
+	return { users: users.size, factories: factoryIds.size, shops: shopIds.size, flavors: flavorIds.size, batches, invoices, sales: synced, reviews, conversations, messages, shopsWithCoordinates };
 }
 
 if (require.main === module) {

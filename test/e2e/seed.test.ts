@@ -35,7 +35,7 @@ test("seeds a fresh database through the API; the counts arrive and analytics fi
 	const result = await seed(app.baseUrl, ADMIN, { days, perShopPerDay: 3, seed: 5 });
 	const chain = demoChain(5);
 	const expectedSales = salesHistory(chain, { days, perShopPerDay: 3, seed: 5 }).length;
-	expect(result).toMatchObject({ users: chain.users.length, factories: 3, shops: 10, flavors: 30, batches: 30, sales: expectedSales, reviews: 15, conversations: 4, messages: 8 });
+	expect(result).toMatchObject({ users: chain.users.length, factories: 3, shops: 10, flavors: 30, batches: 30, invoices: 10, sales: expectedSales, reviews: 15, conversations: 4, messages: 8 });
 	expect(expectedSales).toBeGreaterThan(0);
 
 	const admin = await app.request("POST", "/api/v1/auth/login", { body: { email: "executive@demo.eislager.local", password: "eislager-demo-2024" } });
