@@ -244,7 +244,8 @@ if (require.main === module) {
 			console.info(`Demo logins (password ${DEMO_PASSWORD}): admin@, executive@, manufacturer1@, clerk1@, patron1@demo.eislager.local`);
 		},
 		(err: unknown) => {
-			console.error(`Seed failed: ${err instanceof Error ? err.message : String(err)}`);
+			const message = err instanceof Error ? err.message : String(err);
+			console.error(message === "fetch failed" ? `Seed failed: nothing answers at ${base} (start the backend first: npm start)` : `Seed failed: ${message}`);
 			process.exit(1);
 		},
 	);
