@@ -79,7 +79,8 @@ export const ENV_VARS = [
 export type EnvVar = (typeof ENV_VARS)[number];
 
 export interface Config {
-	env: "development" | "production" | "test";
+	/** development: everything optional; staging: production's secrets and a real SMTP, with debug logs; production: strict. */
+	env: "development" | "staging" | "production" | "test";
 	port: number;
 	metricsPort: number | undefined;
 	databaseUrl: string | undefined;
@@ -131,6 +132,11 @@ export interface Config {
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
+export const NODE_ENVS: readonly Config["env"][] = ["development", "staging", "production", "test"];
+/** The services that send mail (lib/mailer.ts). */
+const MAIL_SERVICES = ["auth", "communications"];
+/** Staging logs verbosely: it is where a release is watched before production. */
+const DEFAULT_LOG_LEVEL: Record<Config["env"], Config["logLevel"]> = { development: "info", staging: "debug", production: "info", test: "warn" };
 
 function int(env: Env, name: EnvVar, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
 	const raw = env[name];
@@ -192,7 +198,7 @@ function serviceKey(env: Env, nodeEnv: string, transporter: string | undefined):
 	const current = secret(env, "SERVICE_KEY");
 	const previous = secret(env, "SERVICE_KEY_PREVIOUS");
 	// Without a key every node would trust any process that reaches the transporter.
-	if (nodeEnv === "production" && transporter && !current) throw new ConfigError("SERVICE_KEY", "is required when NODE_ENV=production and TRANSPORTER is set");
+	if ((nodeEnv === "production" || nodeEnv === "staging") && transporter && !current) throw new ConfigError("SERVICE_KEY", `is required when NODE_ENV=${nodeEnv} and TRANSPORTER is set`);
 	if (previous && !current) throw new ConfigError("SERVICE_KEY_PREVIOUS", "needs SERVICE_KEY (the new key) beside it");
 	return current ? { current, previous } : undefined;
 }
@@ -217,12 +223,17 @@ function namespace(env: Env): string {
 
 export function loadConfig(env: Env = process.env): Config {
 	const nodeEnv = env.NODE_ENV ?? "development";
-	if (!["development", "production", "test"].includes(nodeEnv)) {
-		throw new ConfigError("NODE_ENV", `must be development, production or test, got "${nodeEnv}"`);
+	if (!NODE_ENVS.includes(nodeEnv as Config["env"])) {
+		throw new ConfigError("NODE_ENV", `must be ${NODE_ENVS.join(", ")}, got "${nodeEnv}"`);
 	}
+	// Staging and production are deployed: tokens must survive a restart and mail must really leave.
+	const deployed = nodeEnv === "production" || nodeEnv === "staging";
 
 	const jwtSecret = env.JWT_SECRET || undefined;
-	if (nodeEnv === "production" && !jwtSecret) throw new ConfigError("JWT_SECRET", "is required when NODE_ENV=production");
+	if (deployed && !jwtSecret) throw new ConfigError("JWT_SECRET", `is required when NODE_ENV=${nodeEnv}`);
+	// Staging sends the mails production would, through a real server: required where mail leaves (auth, communications).
+	const sendsMail = !env.SERVICES || list(env.SERVICES).some((s) => MAIL_SERVICES.includes(s));
+	if (nodeEnv === "staging" && sendsMail && !env.SMTP_URL?.trim()) throw new ConfigError("SMTP_URL", "is required when NODE_ENV=staging (a real mail server) on a node that sends mail");
 	// Every node verifies tokens locally, so a cluster must share one secret.
 	if (env.TRANSPORTER && !jwtSecret) throw new ConfigError("JWT_SECRET", "is required when TRANSPORTER is set (all nodes must share it)");
 	if (jwtSecret !== undefined && jwtSecret.length < 32) throw new ConfigError("JWT_SECRET", "must be at least 32 characters");
@@ -238,7 +249,7 @@ export function loadConfig(env: Env = process.env): Config {
 	if (adminEmail && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(adminEmail)) throw new ConfigError("BOOTSTRAP_ADMIN_EMAIL", "must be an email address");
 	if (adminPassword !== undefined && adminPassword.length < 8) throw new ConfigError("BOOTSTRAP_ADMIN_PASSWORD", "must be at least 8 characters");
 
-	const logLevel = (env.LOG_LEVEL ?? (nodeEnv === "test" ? "warn" : "info")) as Config["logLevel"];
+	const logLevel = (env.LOG_LEVEL || DEFAULT_LOG_LEVEL[nodeEnv as Config["env"]]) as Config["logLevel"];
 	if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}`);
 
 	const transporter = env.TRANSPORTER?.trim() || undefined;
