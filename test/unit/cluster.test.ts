@@ -1,7 +1,7 @@
 /** Pure parts of the cluster work: inbound envelope checks, the gateway's 503 rule, Prometheus text. */
 import { randomUUID } from "node:crypto";
 import { LeanMetricsMiddleware } from "../../middlewares/metrics.middleware";
-import { ServiceBroker } from "moleculer";
+import { ServiceBroker, type Middleware } from "moleculer";
 import { parseEnvelope } from "../../services/kafka-bridge/inbound";
 import { serviceFolderOf, unavailableService } from "../../lib/availability";
 import { envelope } from "../../lib/events";
@@ -78,7 +78,7 @@ describe("Prometheus text", () => {
 	});
 
 	it("the lean metrics keep totals and latency buckets and publish no gauge they do not update", async () => {
-		const broker = new ServiceBroker({ logger: false, metrics: metricsOptions(), internalMiddlewares: false, middlewares: [LeanMetricsMiddleware] });
+		const broker = new ServiceBroker({ logger: false, metrics: metricsOptions(), internalMiddlewares: false, middlewares: [LeanMetricsMiddleware as unknown as Middleware] });
 		broker.createService({ name: "demo", actions: { hello: () => "hi" } });
 		await broker.start();
 		try {
