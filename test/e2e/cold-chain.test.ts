@@ -244,6 +244,30 @@ describe("cold chain", () => {
 		expect((await post(otherFreezer.id, rotated.body.deviceKey, reading)).status).toBe(200);
 	});
 
+	it("absorbs a reading a minute from each of a thousand freezers (one request each, in parallel)", async () => {
+		const { hashDeviceKey } = await import("../../services/inventory/cold-chain");
+		const key = `frz_${"k".repeat(43)}`;
+		const ids = (
+			await pg.query<{ id: string }>(
+				`INSERT INTO inventory.freezers (name, shop_id, key_hash) SELECT 'Fleet ' || n, $1, $2 FROM generate_series(1, 1000) n RETURNING id`,
+				[w.otherShopId, hashDeviceKey(key)],
+			)
+		).rows.map((r) => r.id);
+		const at = new Date(Date.now() - 2 * MIN).toISOString();
+		const started = Date.now();
+		const statuses: number[] = [];
+		const queue = [...ids];
+		await Promise.all(
+			Array.from({ length: 32 }, async () => {
+				for (let id = queue.pop(); id; id = queue.pop()) statuses.push((await post(id, key, [{ at, celsius: -21 }])).status);
+			}),
+		);
+		const seconds = (Date.now() - started) / 1000;
+		console.log(`1000 freezers, one reading each: ${seconds.toFixed(1)} s, ${(1000 / seconds).toFixed(0)} requests/s (a minute holds ${Math.round((60 * 1000) / seconds)} freezers at this rate)`);
+		expect(statuses.filter((s) => s !== 200)).toEqual([]);
+		expect(Number((await pg.query("SELECT count(*) FROM inventory.freezer_readings WHERE freezer_id = ANY($1::uuid[])", [ids])).rows[0].count)).toBe(1000);
+	});
+
 	it("a factory freezer's excursion quarantines the factory's batches stored there and tells its manager", async () => {
 		const batch = await ok<{ id: string }>(
 			app.request("POST", `${V1}/factories/${w.factoryId}/stock-items`, {
