@@ -19,6 +19,7 @@ import { revocations } from "../../lib/revocation";
 import type { AuthUser, Meta } from "../../lib/types";
 import { GATEWAY_SERVICE } from "../../middlewares/authorization.middleware";
 import { BODY_NOT_OBJECT } from "../../middlewares/input-screen.middleware";
+import { AliasIndex, type RoutableAlias } from "./alias-index";
 import { buildOpenApi } from "./openapi";
 import { clientIp, consume, createRateLimiters, requestIdFor, type RateLimiters } from "./http";
 import { SocketMixin } from "./socket.mixin";
@@ -35,6 +36,8 @@ interface Req extends IncomingMessage {
 
 interface Methods {
 	limiters: RateLimiters;
+	aliases: RoutableAlias[];
+	aliasIndex: AliasIndex<RoutableAlias>;
 	authenticate(ctx: Context<unknown, Meta>, route: unknown, req: Req): Promise<AuthUser | null>;
 	authorize(ctx: Context<unknown, Meta>, route: unknown, req: Req, res: ServerResponse): Promise<void>;
 }
@@ -178,6 +181,11 @@ export default function createApiService(): ServiceSchema {
 		},
 
 		methods: {
+			/** moleculer-web's alias lookup, same answer, without trying every alias's regexp (alias-index.ts). */
+			resolveAlias(this: This, url: string, method = "GET") {
+				return this.aliasIndex.resolve(this.aliases, url, method);
+			},
+
 			/** Resolves the caller from `Authorization: Bearer`; an invalid or revoked token is 401, none is anonymous. */
 			async authenticate(this: This, _ctx: Context<unknown, Meta>, _route: unknown, req: Req): Promise<AuthUser | null> {
 				const header = req.headers.authorization;
@@ -210,6 +218,7 @@ export default function createApiService(): ServiceSchema {
 
 		created(this: This) {
 			this.limiters = createRateLimiters();
+			this.aliasIndex = new AliasIndex();
 		},
 
 		stopped(this: This) {
