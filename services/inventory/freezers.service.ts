@@ -206,13 +206,6 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 						type: QueryTypes.SELECT,
 						transaction: t,
 					});
-					// One statement for the whole batch; a reading already stored (a retried batch) is skipped.
-					const [{ stored }] = await this.db.query<{ stored: number }>(
-						`WITH ins AS (INSERT INTO inventory.freezer_readings (freezer_id, at, celsius)
-						   SELECT :freezerId, r.at, r.celsius FROM unnest(:ats::timestamptz[], :cs::real[]) AS r(at, celsius) ON CONFLICT DO NOTHING RETURNING 1)
-						 SELECT count(*)::int AS stored FROM ins`,
-						{ replacements: { freezerId, ats: pgArray(readings.map((r) => r.at.toISOString())), cs: pgArray(readings.map((r) => r.celsius)) }, type: QueryTypes.SELECT, transaction: t },
-					);
 					const run = advance({ lastReadingAt: f.lastReadingAt, aboveSince: f.aboveSince, runMaxCelsius: f.runMaxCelsius, reported: f.excursionId !== null }, readings, rule);
 					if (f.excursionId && run.previous) {
 						await this.db.query(`UPDATE inventory.freezer_excursions SET max_celsius = GREATEST(max_celsius, :max), ended_at = :endedAt WHERE id = :id`, {
@@ -243,14 +236,30 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 							);
 						}
 					}
+					// The whole batch and the freezer's new state in one statement; a reading already stored (a retried batch) is skipped.
 					const last = readings.reduce((a, b) => (b.at > a.at ? b : a));
-					await this.db.query(
-						`UPDATE inventory.freezers SET above_since = :aboveSince, run_max_celsius = :runMax, excursion_id = :excursionId, updated_at = now(),
-						   last_celsius = CASE WHEN last_reading_at IS NULL OR last_reading_at < :lastAt THEN :lastC ELSE last_celsius END,
-						   last_reading_at = GREATEST(last_reading_at, :lastAt)
-						 WHERE id = :freezerId`,
+					const [{ stored }] = await this.db.query<{ stored: number }>(
+						`WITH ins AS (
+						   INSERT INTO inventory.freezer_readings (freezer_id, at, celsius)
+						   SELECT :freezerId, r.at, r.celsius FROM unnest(:ats::timestamptz[], :cs::real[]) AS r(at, celsius) ON CONFLICT DO NOTHING RETURNING 1),
+						 state AS (
+						   UPDATE inventory.freezers SET above_since = :aboveSince, run_max_celsius = :runMax, excursion_id = :excursionId, updated_at = now(),
+						     last_celsius = CASE WHEN last_reading_at IS NULL OR last_reading_at < :lastAt THEN :lastC ELSE last_celsius END,
+						     last_reading_at = GREATEST(last_reading_at, :lastAt)
+						   WHERE id = :freezerId RETURNING 1)
+						 SELECT (SELECT count(*)::int FROM ins) AS stored, (SELECT count(*)::int FROM state) AS updated`,
 						{
-							replacements: { freezerId, aboveSince: run.state.aboveSince, runMax: run.state.runMaxCelsius, excursionId, lastAt: last.at, lastC: last.celsius },
+							replacements: {
+								freezerId,
+								ats: pgArray(readings.map((r) => r.at.toISOString())),
+								cs: pgArray(readings.map((r) => r.celsius)),
+								aboveSince: run.state.aboveSince,
+								runMax: run.state.runMaxCelsius,
+								excursionId,
+								lastAt: last.at,
+								lastC: last.celsius,
+							},
+							type: QueryTypes.SELECT,
 							transaction: t,
 						},
 					);
