@@ -18,7 +18,7 @@ import { RETRY_READS } from "../../lib/actions";
 import type { Meta } from "../../lib/types";
 import { defineSalesModels, type SalesModels } from "./sales.model";
 import { shopForCaller, type ShopRow } from "./access";
-import { applyChanges, lockStock, planChange } from "./stock";
+import { applyChanges, lockStock, planChange, type StockRow } from "./stock";
 import * as P from "./cold-chain.params";
 
 export interface LotRow {
@@ -36,7 +36,7 @@ export interface LotRow {
 
 interface Methods {
 	managedShop(ctx: Ctx<unknown>, shopId: string): Promise<ShopRow>;
-	lockLots(t: Transaction, shopId: string, lotIds: string[]): Promise<LotRow[]>;
+	lockLots(t: Transaction, shopId: string, lotIds: string[]): Promise<{ stock: Map<string, StockRow>; lots: LotRow[] }>;
 }
 type This = Service & DbThis<SalesModels> & OutboxThis & CacheCleanerThis & Methods;
 type Ctx<P> = Context<P, Meta>;
@@ -101,7 +101,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			async handler(this: This, ctx: Ctx<P.ReleaseLotsParams>) {
 				const shop = await this.managedShop(ctx, ctx.params.shopId);
 				const lots = await this.transaction(async (t) => {
-					const locked = await this.lockLots(t, shop.id, ctx.params.lotIds);
+					const { lots: locked } = await this.lockLots(t, shop.id, ctx.params.lotIds);
 					const held = locked.filter((l) => l.status !== "QUARANTINED");
 					if (held.length) throw conflict("Only quarantined lots can be released", "LOT_NOT_QUARANTINED", { lots: held.map((l) => ({ lotId: l.id, status: l.status })) });
 					return this.db.query<LotRow>(`UPDATE sales.stock_lots SET status = 'SELLABLE', updated_at = now() WHERE id IN (:ids) RETURNING ${LOT_COLUMNS}`, {
@@ -126,14 +126,8 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				const shop = await this.managedShop(ctx, ctx.params.shopId);
 				const { reason } = ctx.params;
 				const written = await this.transaction(async (t) => {
-					// Flavor rows first, as every stock writer does (the POS included), then the lots.
-					const peek = await this.db.query<{ flavorId: string }>(`SELECT DISTINCT flavor_id AS "flavorId" FROM sales.stock_lots WHERE shop_id = :shopId AND id IN (:ids)`, {
-						replacements: { shopId: shop.id, ids: ctx.params.lotIds },
-						type: QueryTypes.SELECT,
-						transaction: t,
-					});
-					const stock = await lockStock(this.db, t, shop.id, peek.map((p) => p.flavorId).sort());
-					const lots = (await this.lockLots(t, shop.id, ctx.params.lotIds)).filter((l) => l.quantity > 0);
+					const { stock, lots: locked } = await this.lockLots(t, shop.id, ctx.params.lotIds);
+					const lots = locked.filter((l) => l.quantity > 0);
 					const byFlavor = new Map<string, number>();
 					for (const l of lots) byFlavor.set(l.flavorId, (byFlavor.get(l.flavorId) ?? 0) + l.quantity);
 					const changes = [...byFlavor.entries()]
@@ -174,7 +168,13 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				let changed = 0;
 				for (const { data } of events) {
 					if (!data.shopId) continue;
-					// Locked in id order: two holds (or a hold and a release) never deadlock.
+					// The flavors' stock rows first, as every stock writer does (the POS included), then the lots in id order: no deadlocks.
+					await this.db.query(
+						`SELECT 1 FROM sales.shop_inventory WHERE shop_id = :shopId AND flavor_id IN (
+						   SELECT flavor_id FROM sales.stock_lots WHERE shop_id = :shopId AND (freezer_id = :freezerId OR freezer_id IS NULL) AND status = 'SELLABLE' AND quantity > 0)
+						 ORDER BY flavor_id FOR UPDATE`,
+						{ replacements: { shopId: data.shopId, freezerId: data.freezerId }, type: QueryTypes.SELECT, transaction: t },
+					);
 					const [, count] = await this.db.query(
 						`UPDATE sales.stock_lots SET status = 'QUARANTINED', updated_at = now()
 						  WHERE id IN (SELECT id FROM sales.stock_lots WHERE shop_id = :shopId AND (freezer_id = :freezerId OR freezer_id IS NULL)
@@ -197,8 +197,17 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			return shop;
 		},
 
-		/** The shop's lots with these ids, locked in id order; an id that is not the shop's is 404. */
+		/**
+		 * The shop's lots with these ids (an id that is not the shop's is 404), locked as every stock writer
+		 * locks (the POS included): their flavors' stock rows first, in flavor order, then the lots in id order.
+		 */
 		async lockLots(this: This, t: Transaction, shopId: string, lotIds: string[]) {
+			const flavors = await this.db.query<{ flavorId: string }>(`SELECT DISTINCT flavor_id AS "flavorId" FROM sales.stock_lots WHERE shop_id = :shopId AND id IN (:ids)`, {
+				replacements: { shopId, ids: lotIds },
+				type: QueryTypes.SELECT,
+				transaction: t,
+			});
+			const stock = await lockStock(this.db, t, shopId, flavors.map((f) => f.flavorId).sort());
 			const rows = await this.db.query<LotRow>(`SELECT ${LOT_COLUMNS} FROM sales.stock_lots WHERE shop_id = :shopId AND id IN (:ids) ORDER BY id FOR UPDATE`, {
 				replacements: { shopId, ids: lotIds },
 				type: QueryTypes.SELECT,
@@ -206,7 +215,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			});
 			const missing = lotIds.find((id) => !rows.some((r) => r.id === id));
 			if (missing) throw notFound("Lot", missing);
-			return rows;
+			return { stock, lots: rows };
 		},
 	},
 };
