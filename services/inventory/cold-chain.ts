@@ -1,12 +1,12 @@
 /**
  * Cold-chain rules as plain functions (docs/inventory.md, "Cold chain"):
- * - device keys: random, shown once, stored as SHA-256, compared in constant time;
+ * - device keys: random (256 bits), shown once, stored as SHA-256 and looked up by that hash;
  * - excursions: readings above COLD_CHAIN_MAX_C without a break for longer than
  *   COLD_CHAIN_GRACE_MIN. Detection runs on ingest, over the freezer's readings in
  *   time order, so it fires on the first reading past the grace period, once per run
  *   of warm readings; a reading at or below the limit ends the run (and the excursion).
  */
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 
 const KEY_PREFIX = "frz_";
 
@@ -20,13 +20,6 @@ export function hashDeviceKey(key: string): string {
 	return createHash("sha256").update(key).digest("hex");
 }
 
-/** Whether `key` matches the stored hash (constant time; a missing key never does). */
-export function deviceKeyMatches(key: string | undefined, storedHash: string): boolean {
-	if (!key) return false;
-	const given = Buffer.from(hashDeviceKey(key), "hex");
-	const expected = Buffer.from(storedHash, "hex");
-	return given.length === expected.length && timingSafeEqual(given, expected);
-}
 
 export interface Reading {
 	at: Date;

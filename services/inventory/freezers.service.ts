@@ -19,7 +19,7 @@ import { RETRY_READS, respondCreated } from "../../lib/actions";
 import type { Meta } from "../../lib/types";
 import { defineInventoryModels, type InventoryModels } from "./inventory.model";
 import { loadActingFactory } from "./access";
-import { advance, deviceKeyMatches, newDeviceKey, type Reading } from "./cold-chain";
+import { advance, hashDeviceKey, newDeviceKey, type Reading } from "./cold-chain";
 import * as P from "./freezers.params";
 
 interface FreezerRow {
@@ -185,12 +185,6 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			params: P.readingsParams,
 			async handler(this: This, ctx: Ctx<P.ReadingsParams>) {
 				const { freezerId } = ctx.params;
-				const [key] = await this.db.query<{ keyHash: string }>(`SELECT key_hash AS "keyHash" FROM inventory.freezers WHERE id = :freezerId`, {
-					replacements: { freezerId },
-					type: QueryTypes.SELECT,
-				});
-				// An unknown freezer answers like a wrong key: a device key proves nothing about other ids.
-				if (!key || !deviceKeyMatches(ctx.meta.deviceKey, key.keyHash)) throw unauthorized("Invalid device key", "INVALID_DEVICE_KEY");
 				const latest = Date.now() + MAX_FUTURE_MS;
 				const issues: FieldIssue[] = [];
 				const readings: Reading[] = ctx.params.readings.map((r, i) => {
@@ -201,11 +195,12 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				if (issues.length) throw validationErrors(issues);
 				const rule = config().coldChain;
 				return this.transaction(async (t) => {
-					const [f] = await this.db.query<FreezerRow & { runMaxCelsius: number | null }>(`SELECT ${COLUMNS}, run_max_celsius AS "runMaxCelsius" FROM inventory.freezers WHERE id = :freezerId FOR UPDATE`, {
-						replacements: { freezerId },
-						type: QueryTypes.SELECT,
-						transaction: t,
-					});
+					// Found by id and key hash together: a wrong key locks nothing, and an unknown freezer answers like a wrong key.
+					const [f] = await this.db.query<FreezerRow & { runMaxCelsius: number | null }>(
+						`SELECT ${COLUMNS}, run_max_celsius AS "runMaxCelsius" FROM inventory.freezers WHERE id = :freezerId AND key_hash = :keyHash FOR UPDATE`,
+						{ replacements: { freezerId, keyHash: hashDeviceKey(ctx.meta.deviceKey ?? "") }, type: QueryTypes.SELECT, transaction: t },
+					);
+					if (!f) throw unauthorized("Invalid device key", "INVALID_DEVICE_KEY");
 					const run = advance({ lastReadingAt: f.lastReadingAt, aboveSince: f.aboveSince, runMaxCelsius: f.runMaxCelsius, reported: f.excursionId !== null }, readings, rule);
 					if (f.excursionId && run.previous) {
 						await this.db.query(`UPDATE inventory.freezer_excursions SET max_celsius = GREATEST(max_celsius, :max), ended_at = :endedAt WHERE id = :id`, {
