@@ -73,6 +73,8 @@ export const ENV_VARS = [
 	"EXPIRY_SCAN_INTERVAL_SEC",
 	"EXPIRY_WARNING_DAYS",
 	"INVOICE_DUE_DAYS",
+	"COLD_CHAIN_MAX_C",
+	"COLD_CHAIN_GRACE_MIN",
 	"LOG_LEVEL",
 ] as const;
 
@@ -128,6 +130,8 @@ export interface Config {
 	expiryScanIntervalSec: number;
 	expiryWarningDays: number;
 	invoiceDueDays: number;
+	/** Cold chain: a freezer above `maxC` °C for longer than `graceMin` minutes is an excursion (services/inventory/cold-chain.ts). */
+	coldChain: { maxC: number; graceMin: number };
 	logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
 }
 
@@ -155,6 +159,16 @@ export function parseDuration(name: string, raw: string): number {
 	const seconds = Number(match[1]) * factor;
 	if (seconds <= 0) throw new ConfigError(name, "must be positive");
 	return seconds;
+}
+
+/** A whole number that may be negative (temperatures). */
+function signed(env: Env, name: EnvVar, fallback: number, min: number, max: number): number {
+	const raw = env[name];
+	if (raw === undefined || raw === "") return fallback;
+	if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+	const value = Number(raw);
+	if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+	return value;
 }
 
 function url(env: Env, name: EnvVar, protocols: string[]): string | undefined {
@@ -332,6 +346,7 @@ export function loadConfig(env: Env = process.env): Config {
 		expiryScanIntervalSec: int(env, "EXPIRY_SCAN_INTERVAL_SEC", 3600, 1),
 		expiryWarningDays: int(env, "EXPIRY_WARNING_DAYS", 3, 0, 365),
 		invoiceDueDays: int(env, "INVOICE_DUE_DAYS", 30, 0, 365),
+		coldChain: { maxC: signed(env, "COLD_CHAIN_MAX_C", -18, -60, 10), graceMin: int(env, "COLD_CHAIN_GRACE_MIN", 30, 1, 24 * 60) },
 		logLevel,
 	};
 }

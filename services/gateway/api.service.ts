@@ -28,7 +28,8 @@ import { unavailableService } from "../../lib/availability";
 
 interface Req extends IncomingMessage {
 	$ctx?: Context<unknown, Meta>;
-	$action?: { name: string; rateLimit?: "auth" };
+	$action?: { name: string; rateLimit?: "auth"; auth?: string };
+	$params?: Record<string, unknown>;
 	originalUrl?: string;
 	body?: unknown;
 }
@@ -98,7 +99,7 @@ export default function createApiService(): ServiceSchema {
 				? {
 						origin: cfg.corsOrigins.includes("*") ? "*" : cfg.corsOrigins,
 						methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-						allowedHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
+						allowedHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id", "X-Device-Key"],
 						exposedHeaders: ["X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining"],
 						credentials: !cfg.corsOrigins.includes("*"),
 						maxAge: 600,
@@ -204,6 +205,13 @@ export default function createApiService(): ServiceSchema {
 				const idempotencyKey = req.headers["idempotency-key"];
 				if (typeof idempotencyKey === "string") ctx.meta.idempotencyKey = idempotencyKey.slice(0, 200);
 				if (req.$action?.rateLimit === "auth") await consume(this.limiters.auth, `ip:${ip}`, res);
+				if (req.$action?.auth === "device") {
+					// A machine client (freezer sensor): its key goes to the action only, and its limit is per device, since
+					// one sensor gateway may post for thousands of freezers from one address.
+					const key = req.headers["x-device-key"];
+					if (typeof key === "string" && key) ctx.meta.deviceKey = key.slice(0, 200);
+					return consume(this.limiters.general, `device:${String(req.$params?.freezerId ?? ip).slice(0, 64)}`, res);
+				}
 				await consume(this.limiters.general, ctx.meta.user ? `user:${ctx.meta.user.id}` : `ip:${ip}`, res);
 			},
 		},

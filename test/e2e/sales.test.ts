@@ -319,6 +319,8 @@ describe("sales over HTTP", () => {
 				"POST /shops/{shopId}/pos-transactions", "POST /shops/{shopId}/pos-transactions/sync", "GET /shops/{shopId}/transactions",
 				"POST /shops/{shopId}/purchase-orders", "GET /shops/{shopId}/orders", "PUT /orders/{orderId}/status",
 				"POST /feedback", "GET /shops/{shopId}/reviews", "PUT /reviews/{reviewId}",
+				"GET /shops/{shopId}/lots", "PUT /shops/{shopId}/lots/{lotId}/freezer", "POST /shops/{shopId}/lots/release", "POST /shops/{shopId}/lots/write-off",
+				"GET /shops/{shopId}/reorder-suggestions",
 			].sort(),
 		);
 	});
