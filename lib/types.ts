@@ -23,6 +23,8 @@ export interface Meta {
 	ip?: string;
 	userAgent?: string;
 	idempotencyKey?: string;
+	/** `X-Device-Key`, passed on only to actions declared `auth: "device"` (a freezer sensor); the action verifies it. */
+	deviceKey?: string;
 	$socketId?: string;
 	$statusCode?: number;
 	$location?: string;

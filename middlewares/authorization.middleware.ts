@@ -2,6 +2,8 @@
  * Enforces action-level access policy for every external caller (HTTP and
  * sockets both enter through the gateway service `api`):
  *   auth: "public"  -> anyone; otherwise a verified user is required (401),
+ *   auth: "device"  -> a machine client: no user, but a device key (401 without one),
+ *                      which the action itself verifies against the device it names,
  *   roles: [...]    -> the user's role must be listed (403).
  * Calls between services are trusted: their caller is another service.
  * Ownership needs the entity, so actions check it themselves after loading it.
@@ -22,6 +24,12 @@ export const AuthorizationMiddleware: Middleware = {
 		const roles = action.roles as readonly Role[] | undefined;
 		const isPublic = action.auth === "public";
 		if (isPublic && !roles) return next;
+		if (action.auth === "device") {
+			return function authorizeDevice(ctx: Context<unknown, Meta>) {
+				if (isExternalCall(ctx) && !ctx.meta.deviceKey) return Promise.reject(unauthorized("Device key required (X-Device-Key)", "INVALID_DEVICE_KEY"));
+				return next(ctx);
+			};
+		}
 		return function authorize(ctx: Context<unknown, Meta>) {
 			if (isExternalCall(ctx)) {
 				const user = ctx.meta.user;

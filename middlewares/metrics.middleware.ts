@@ -11,7 +11,9 @@
  * name), type (local/remote), and on errors the error's name/code/type.
  * Everything else (event, transit and transporter metrics, their registration)
  * is Moleculer's middleware unchanged. `moleculer.request.active` and
- * `moleculer.request.levels` are still registered but no longer updated per call.
+ * `moleculer.request.levels` are not kept: updating them costs two more writes per
+ * call, and a gauge left registered but never updated would read 0 and lie. In-flight
+ * work is rate(total) × mean latency (Little's law) from the two series kept.
  */
 import { Middlewares, type ActionHandler, type ActionSchema, type Context, type Middleware, type ServiceBroker } from "moleculer";
 
@@ -19,6 +21,8 @@ import { Middlewares, type ActionHandler, type ActionSchema, type Context, type 
 const TOTAL = "moleculer.request.total";
 const ERRORS = "moleculer.request.error.total";
 const TIME = "moleculer.request.time";
+const ACTIVE = "moleculer.request.active";
+const LEVELS = "moleculer.request.levels";
 
 type Labels = { service: string | null; action: string; caller: string | null; type: "local" | "remote" };
 
@@ -59,6 +63,8 @@ export function LeanMetricsMiddleware(broker: ServiceBroker): Middleware {
 		created(b: ServiceBroker) {
 			builtIn.created?.(b);
 			if (!b.isMetricsEnabled()) return;
+			const store = (b.metrics as unknown as { store: Map<string, unknown> }).store;
+			for (const unkept of [ACTIVE, LEVELS]) store.delete(unkept);
 			// The same names and labels, without per-update rate estimation and sliding-window quantiles.
 			b.metrics.register({ name: TOTAL, type: "counter", labelNames: ["service", "action", "type", "caller"], unit: "request", description: "Number of requests" });
 			b.metrics.register({ name: TIME, type: "histogram", labelNames: ["service", "action", "type", "caller"], buckets: true, quantiles: false, unit: "millisecond", description: "Request times in milliseconds" });

@@ -2,7 +2,7 @@
  * communications.notifications: the caller's notifications (list, read, delete,
  * mark all), creation by ADMIN/EXECUTIVE, and notifications created from domain
  * events (INVENTORY_LOW and REVIEW_SUBMITTED → the shop's staff, EXPIRY_WARNING →
- * the factory's manager; durable stream, group "communications.notifications": each
+ * the factory's manager; COLD_CHAIN_EXCURSION → the shop's staff or the factory's manager; durable stream, group "communications.notifications": each
  * event once). Each one is pushed live as NOTIFICATION_RECEIVED after its commit and
  * emitted as NOTIFICATION_SENT through the outbox. Another user's notification is 404.
  */
@@ -44,11 +44,14 @@ export interface NotificationView {
 interface Methods {
 	createNotifications(t: Transaction, ctx: Context | null, inputs: NotificationInput[]): Promise<Notification[]>;
 	pushNotifications(rows: Notification[]): Promise<void>;
-	notifyFromEvent(t: Transaction, event: EnvelopeOf<"INVENTORY_LOW" | "REVIEW_SUBMITTED" | "EXPIRY_WARNING">): Promise<Notification[]>;
+	notifyFromEvent(t: Transaction, event: EnvelopeOf<NotifyingEvent>): Promise<Notification[]>;
 	shopStaff(shopId: string): Promise<string[]>;
 	nameOf(action: string, params: Record<string, string>): Promise<string | null>;
 }
 type This = CommsThis & Methods;
+
+const NOTIFYING_EVENTS = ["INVENTORY_LOW", "REVIEW_SUBMITTED", "EXPIRY_WARNING", "COLD_CHAIN_EXCURSION"] as const;
+type NotifyingEvent = (typeof NOTIFYING_EVENTS)[number];
 
 export function toNotificationView(n: Notification): NotificationView {
 	return { id: n.id, userId: n.userId, type: n.type, message: n.message, data: n.data ?? {}, read: n.readStatus, readAt: n.readAt?.toISOString() ?? null, createdAt: n.createdAt.toISOString() };
@@ -168,7 +171,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	streams: [
 		stream({
 			group: "communications.notifications",
-			types: ["INVENTORY_LOW", "REVIEW_SUBMITTED", "EXPIRY_WARNING"],
+			types: NOTIFYING_EVENTS,
 			async handler(this: This, events, t: Transaction) {
 				const rows: Notification[] = [];
 				for (const event of events) rows.push(...(await this.notifyFromEvent(t, event)));
@@ -199,7 +202,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		},
 
 		/** The notifications an event makes (the stream runs each event once). */
-		async notifyFromEvent(this: This, t: Transaction, event: EnvelopeOf<"INVENTORY_LOW" | "REVIEW_SUBMITTED" | "EXPIRY_WARNING">) {
+		async notifyFromEvent(this: This, t: Transaction, event: EnvelopeOf<NotifyingEvent>) {
 			let recipients: string[] = [];
 			let message = "";
 			let data: Record<string, unknown> = {};
@@ -224,6 +227,20 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 					const flavor = await this.nameOf("inventory.flavors.get", { flavorId });
 					[recipients, data] = [[managerId], { factoryId, stockItemId, batchId, quantity, expiryDate }];
 					message = `Batch ${batchId}${flavor ? ` of ${flavor}` : ""} (${quantity} units) expires on ${expiryDate}.`;
+					break;
+				}
+				case "COLD_CHAIN_EXCURSION": {
+					const { freezerId, shopId, factoryId, startedAt, maxCelsius } = event.data;
+					if (shopId) {
+						const [staff, shop] = await Promise.all([this.shopStaff(shopId), this.nameOf("sales.shops.get", { shopId })]);
+						recipients = staff;
+						message = `Cold-chain excursion at ${shop ?? "your shop"}: a freezer has been above the limit since ${startedAt} (up to ${maxCelsius} °C). Its lots are quarantined until released or written off.`;
+					} else if (factoryId) {
+						const factory = await this.broker.call<{ name: string; managerId: string | null } | null, { id: string }>("inventory.factories.resolve", { id: factoryId });
+						recipients = factory?.managerId ? [factory.managerId] : [];
+						message = `Cold-chain excursion at ${factory?.name ?? "your factory"}: a freezer has been above the limit since ${startedAt} (up to ${maxCelsius} °C). Its batches are quarantined.`;
+					}
+					data = { freezerId, shopId, factoryId, startedAt, maxCelsius };
 					break;
 				}
 			}

@@ -19,6 +19,7 @@ import { revocations } from "../../lib/revocation";
 import type { AuthUser, Meta } from "../../lib/types";
 import { GATEWAY_SERVICE } from "../../middlewares/authorization.middleware";
 import { BODY_NOT_OBJECT } from "../../middlewares/input-screen.middleware";
+import { AliasIndex, type RoutableAlias } from "./alias-index";
 import { buildOpenApi } from "./openapi";
 import { clientIp, consume, createRateLimiters, requestIdFor, type RateLimiters } from "./http";
 import { SocketMixin } from "./socket.mixin";
@@ -27,13 +28,16 @@ import { unavailableService } from "../../lib/availability";
 
 interface Req extends IncomingMessage {
 	$ctx?: Context<unknown, Meta>;
-	$action?: { name: string; rateLimit?: "auth" };
+	$action?: { name: string; rateLimit?: "auth"; auth?: string };
+	$params?: Record<string, unknown>;
 	originalUrl?: string;
 	body?: unknown;
 }
 
 interface Methods {
 	limiters: RateLimiters;
+	aliases: RoutableAlias[];
+	aliasIndex: AliasIndex<RoutableAlias>;
 	authenticate(ctx: Context<unknown, Meta>, route: unknown, req: Req): Promise<AuthUser | null>;
 	authorize(ctx: Context<unknown, Meta>, route: unknown, req: Req, res: ServerResponse): Promise<void>;
 }
@@ -95,7 +99,7 @@ export default function createApiService(): ServiceSchema {
 				? {
 						origin: cfg.corsOrigins.includes("*") ? "*" : cfg.corsOrigins,
 						methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-						allowedHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
+						allowedHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id", "X-Device-Key"],
 						exposedHeaders: ["X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining"],
 						credentials: !cfg.corsOrigins.includes("*"),
 						maxAge: 600,
@@ -177,6 +181,11 @@ export default function createApiService(): ServiceSchema {
 		},
 
 		methods: {
+			/** moleculer-web's alias lookup, same answer, without trying every alias's regexp (alias-index.ts). */
+			resolveAlias(this: This, url: string, method = "GET") {
+				return this.aliasIndex.resolve(this.aliases, url, method);
+			},
+
 			/** Resolves the caller from `Authorization: Bearer`; an invalid or revoked token is 401, none is anonymous. */
 			async authenticate(this: This, _ctx: Context<unknown, Meta>, _route: unknown, req: Req): Promise<AuthUser | null> {
 				const header = req.headers.authorization;
@@ -196,12 +205,20 @@ export default function createApiService(): ServiceSchema {
 				const idempotencyKey = req.headers["idempotency-key"];
 				if (typeof idempotencyKey === "string") ctx.meta.idempotencyKey = idempotencyKey.slice(0, 200);
 				if (req.$action?.rateLimit === "auth") await consume(this.limiters.auth, `ip:${ip}`, res);
+				if (req.$action?.auth === "device") {
+					// A machine client (freezer sensor): its key goes to the action only, and its limit is per device, since
+					// one sensor gateway may post for thousands of freezers from one address.
+					const key = req.headers["x-device-key"];
+					if (typeof key === "string" && key) ctx.meta.deviceKey = key.slice(0, 200);
+					return consume(this.limiters.general, `device:${String(req.$params?.freezerId ?? ip).slice(0, 64)}`, res);
+				}
 				await consume(this.limiters.general, ctx.meta.user ? `user:${ctx.meta.user.id}` : `ip:${ip}`, res);
 			},
 		},
 
 		created(this: This) {
 			this.limiters = createRateLimiters();
+			this.aliasIndex = new AliasIndex();
 		},
 
 		stopped(this: This) {

@@ -149,7 +149,8 @@ export function buildOpenApi(registryServices: readonly object[], info: { versio
 						"5XX": ERROR_RESPONSE,
 					},
 				};
-				if (action.auth !== "public") op.security = [{ bearerAuth: [] }];
+				if (action.auth === "device") op.security = [{ deviceKey: [] }];
+				else if (action.auth !== "public") op.security = [{ bearerAuth: [] }];
 				const fields = Object.keys(params).filter((k) => !k.startsWith("$$"));
 				if (fields.length) {
 					if (method === "get" || method === "delete") {
@@ -169,7 +170,7 @@ export function buildOpenApi(registryServices: readonly object[], info: { versio
 		servers: [{ url: info.serverUrl ?? "/" }],
 		paths: Object.fromEntries(Object.entries(paths).sort(([a], [b]) => a.localeCompare(b))),
 		components: {
-			securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },
+			securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" }, deviceKey: { type: "apiKey", in: "header", name: "X-Device-Key" } },
 			schemas: {
 				Error: {
 					type: "object",
@@ -191,5 +192,6 @@ export function buildOpenApi(registryServices: readonly object[], info: { versio
 
 function who(action: ActionInfo): string {
 	if (action.roles?.length) return `Roles: ${action.roles.join(", ")}.`;
+	if (action.auth === "device") return "A device key (X-Device-Key), not a user token.";
 	return action.auth === "public" ? "Public." : "Any signed-in user.";
 }

@@ -68,7 +68,7 @@ export async function createInvoice(deps: InvoicingDeps, t: Transaction, ctx: Co
 		const batches = flavor
 			? await deps.db.query<Batch>(
 					`SELECT id, quantity FROM ${s}.stock_items
-					 WHERE factory_id = :factoryId AND flavor_id = :flavorId AND deleted_at IS NULL AND recalled_at IS NULL AND quantity > 0 AND expiry_date > CAST(:asOf AS DATE)
+					 WHERE factory_id = :factoryId AND flavor_id = :flavorId AND deleted_at IS NULL AND recalled_at IS NULL AND quarantined_at IS NULL AND quantity > 0 AND expiry_date > CAST(:asOf AS DATE)
 					 ORDER BY expiry_date, production_date, created_at, id
 					 FOR UPDATE`,
 					{ replacements: { factoryId: input.factoryId, flavorId: item.flavorId, asOf: input.asOf }, type: QueryTypes.SELECT, transaction: t },

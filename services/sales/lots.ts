@@ -78,6 +78,24 @@ export async function takeLots(db: Sequelize, t: Transaction, shopId: string, fl
 	);
 }
 
+/** Records lots' units as written off in `lot_ledger` (for writers that zero lots themselves, e.g. the quarantine write-off). */
+export async function recordWriteOffs(
+	db: Sequelize,
+	t: Transaction,
+	shopId: string,
+	lots: { lotId: string; flavorId: string; stockItemId: string | null; quantity: number; unitCost: number }[],
+	movement: LotMovement,
+): Promise<void> {
+	const rows = lots.filter((l) => l.quantity > 0);
+	if (!rows.length) return;
+	await db.query(
+		`INSERT INTO sales.lot_ledger (lot_id, shop_id, flavor_id, stock_item_id, kind, quantity, reason, reference_id, cost_cents, actor_id)
+		 SELECT v."lotId", :shopId, v."flavorId", v."stockItemId", 'WRITTEN_OFF', v.quantity, :reason, :referenceId::uuid, v.quantity * v."unitCost", :actorId::uuid
+		   FROM json_to_recordset(CAST(:lots AS json)) AS v("lotId" uuid, "flavorId" uuid, "stockItemId" uuid, quantity int, "unitCost" bigint)`,
+		{ replacements: { shopId, lots: JSON.stringify(rows), ...movement }, transaction: t },
+	);
+}
+
 /** Why units left: the lot's state first (recalled, quarantined, expired), then what the count says. */
 export function writeOffReason(lot: LotTaken, movementReason: string): WriteOffReason {
 	if (lot.status === "RECALLED") return "RECALL";

@@ -322,6 +322,8 @@ describe("sales over HTTP", () => {
 				// Lots and markdowns (issue #15).
 				"GET /shops/{shopId}/transactions/{transactionId}", "GET /markdown-policy", "PUT /markdown-policy",
 				"GET /shops/{shopId}/markdown-policy", "PUT /shops/{shopId}/markdown-policy", "DELETE /shops/{shopId}/markdown-policy",
+				"GET /shops/{shopId}/lots", "PUT /shops/{shopId}/lots/{lotId}/freezer", "POST /shops/{shopId}/lots/release", "POST /shops/{shopId}/lots/write-off",
+				"GET /shops/{shopId}/reorder-suggestions",
 			].sort(),
 		);
 	});

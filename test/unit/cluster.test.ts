@@ -1,6 +1,7 @@
 /** Pure parts of the cluster work: inbound envelope checks, the gateway's 503 rule, Prometheus text. */
 import { randomUUID } from "node:crypto";
-import { ServiceBroker } from "moleculer";
+import { LeanMetricsMiddleware } from "../../middlewares/metrics.middleware";
+import { ServiceBroker, type Middleware } from "moleculer";
 import { parseEnvelope } from "../../services/kafka-bridge/inbound";
 import { serviceFolderOf, unavailableService } from "../../lib/availability";
 import { envelope } from "../../lib/events";
@@ -71,6 +72,22 @@ describe("Prometheus text", () => {
 			const text = prometheusText(broker);
 			expect(text).toMatch(/moleculer_request_total\{[^}]*action="demo\.hello"[^}]*\} 1/);
 			expect(text).toMatch(/eislager_outbox_backlog\{[^}]*schema="sales"[^}]*\} 3/);
+		} finally {
+			await broker.stop();
+		}
+	});
+
+	it("the lean metrics keep totals and latency buckets and publish no gauge they do not update", async () => {
+		const broker = new ServiceBroker({ logger: false, metrics: metricsOptions(), internalMiddlewares: false, middlewares: [LeanMetricsMiddleware as unknown as Middleware] });
+		broker.createService({ name: "demo", actions: { hello: () => "hi" } });
+		await broker.start();
+		try {
+			await broker.call("demo.hello");
+			await broker.call("demo.hello");
+			const text = prometheusText(broker);
+			expect(text).toMatch(/moleculer_request_total\{[^}]*action="demo\.hello"[^}]*\} 2/);
+			expect(text).toMatch(/moleculer_request_time_bucket\{[^}]*action="demo\.hello"/);
+			expect(text).not.toMatch(/moleculer_request_active|moleculer_request_levels/);
 		} finally {
 			await broker.stop();
 		}

@@ -43,6 +43,21 @@ describe("loadConfig", () => {
 		expect(cfg.google.jwksUrl).toBe("https://www.googleapis.com/oauth2/v3/certs");
 	});
 
+	it("has staging defaults between development and production: secrets and a real SMTP required, verbose logs", () => {
+		const staging = { NODE_ENV: "staging", JWT_SECRET: "s".repeat(40), SMTP_URL: "smtp://mail.example.com:587" };
+		const cfg = loadConfig(staging);
+		expect(cfg).toMatchObject({ env: "staging", logLevel: "debug", smtpUrl: "smtp://mail.example.com:587" });
+		expect(cfg.jwt.secretGenerated).toBe(false);
+		expect(loadConfig({ ...staging, LOG_LEVEL: "info" }).logLevel).toBe("info");
+		// Development needs none of it and logs at info; production needs the secret but not SMTP.
+		expect(loadConfig({})).toMatchObject({ env: "development", logLevel: "info", smtpUrl: undefined });
+		expect(loadConfig({ NODE_ENV: "production", JWT_SECRET: "s".repeat(40) })).toMatchObject({ env: "production", logLevel: "info", smtpUrl: undefined });
+		expect(configError({ NODE_ENV: "staging", JWT_SECRET: "s".repeat(40), SMTP_URL: "" }).variable).toBe("SMTP_URL");
+		// Only nodes that send mail need it.
+		expect(configError({ NODE_ENV: "staging", JWT_SECRET: "s".repeat(40), SERVICES: "sales,auth" }).variable).toBe("SMTP_URL");
+		expect(loadConfig({ NODE_ENV: "staging", JWT_SECRET: "s".repeat(40), SERVICES: "sales" }).env).toBe("staging");
+	});
+
 	it("treats empty values as unset (compose passes optional variables through empty)", () => {
 		expect(() => loadConfig({ DATABASE_URL: "", REDIS_URL: "", BOOTSTRAP_ADMIN_EMAIL: "", BOOTSTRAP_ADMIN_PASSWORD: "", PORT: "" })).not.toThrow();
 	});
@@ -51,7 +66,10 @@ describe("loadConfig", () => {
 		["PORT", { PORT: "abc" }],
 		["PORT", { PORT: "70000" }],
 		["PORT", { PORT: "-1" }],
-		["NODE_ENV", { NODE_ENV: "staging" }],
+		["NODE_ENV", { NODE_ENV: "qa" }],
+		["JWT_SECRET", { NODE_ENV: "staging", SMTP_URL: "smtp://mail.example.com:587" }],
+		["SMTP_URL", { NODE_ENV: "staging", JWT_SECRET: "s".repeat(40) }],
+		["SERVICE_KEY", { NODE_ENV: "staging", JWT_SECRET: "s".repeat(40), SMTP_URL: "smtp://mail.example.com:587", TRANSPORTER: "nats://127.0.0.1:4222" }],
 		["DATABASE_URL", { DATABASE_URL: "mysql://localhost/db" }],
 		["DATABASE_URL", { DATABASE_URL: "not a url" }],
 		["REDIS_URL", { REDIS_URL: "http://127.0.0.1:6379" }],

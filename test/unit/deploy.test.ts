@@ -7,11 +7,12 @@
  * none; the "catches mistakes" block feeds each check a broken copy and expects it to
  * complain, so no check can silently pass everything.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
+import Ajv from "ajv";
 import { parse, parseAllDocuments } from "yaml";
-import { ENV_VARS } from "../../lib/config";
+import { ENV_VARS, loadConfig } from "../../lib/config";
 import { NODES, type NodeSpec } from "../../lib/topology";
 
 const ROOT = resolve(__dirname, "../..");
@@ -30,11 +31,48 @@ const clone = <T>(v: T): T => structuredClone(v);
 // Loading
 // ---------------------------------------------------------------------------------------
 
-function loadCompose(): Obj {
+/** The environments and their compose override (docker-compose.yml is the base of each). */
+const COMPOSE_ENVS = { development: "docker-compose.dev.yml", staging: "docker-compose.staging.yml", production: "docker-compose.prod.yml" } as const;
+type DeployEnv = keyof typeof COMPOSE_ENVS;
+const DEPLOY_ENVS = Object.keys(COMPOSE_ENVS) as DeployEnv[];
+
+function loadYaml(file: string): Obj {
 	// merge: compose files share blocks with YAML anchors and `<<` merge keys.
-	const doc = parse(readFileSync(join(ROOT, "docker-compose.yml"), "utf8"), { merge: true }) as unknown;
-	if (!isObj(doc)) throw new Error("docker-compose.yml is not a mapping");
+	const doc = parse(readFileSync(join(ROOT, file), "utf8"), { merge: true }) as unknown;
+	if (!isObj(doc)) throw new Error(`${file} is not a mapping`);
 	return doc;
+}
+
+/** Compose's merge of -f files: mappings merge key by key, sequences add up, command/entrypoint/healthcheck test are replaced. */
+function mergeCompose(base: unknown, over: unknown, key = ""): unknown {
+	if (isObj(base) && isObj(over)) {
+		const out: Obj = { ...base };
+		for (const [k, v] of Object.entries(over)) out[k] = k in base ? mergeCompose(base[k], v, k) : v;
+		return out;
+	}
+	if (Array.isArray(base) && Array.isArray(over) && !["command", "entrypoint", "test"].includes(key)) {
+		return [...new Set([...base, ...over].map((x) => JSON.stringify(x)))].map((x) => JSON.parse(x) as unknown);
+	}
+	return over;
+}
+
+/**
+ * The Compose Specification's JSON schema (test/helpers/compose-spec.json: schema/compose-spec.json of
+ * github.com/compose-spec/compose-spec at 170098ba, Apache-2.0), what `docker compose config` validates against.
+ * Formats (durations, port strings) are left to the checks below.
+ */
+const validateComposeSpec = new Ajv({ strict: false, allErrors: true, validateFormats: false, validateSchema: false }).compile(
+	JSON.parse(readFileSync(join(ROOT, "test/helpers/compose-spec.json"), "utf8")) as object,
+);
+
+function composeSpecProblems(doc: Obj, what: string): string[] {
+	if (validateComposeSpec(doc)) return [];
+	return (validateComposeSpec.errors ?? []).map((e) => `${what}: ${e.instancePath || "/"} ${e.message ?? ""}${e.params && "additionalProperty" in e.params ? ` (${String(e.params.additionalProperty)})` : ""}`);
+}
+
+function loadCompose(env?: DeployEnv): Obj {
+	const base = loadYaml("docker-compose.yml");
+	return env ? obj(mergeCompose(base, loadYaml(COMPOSE_ENVS[env]))) : base;
 }
 
 interface K8sObject {
@@ -44,25 +82,66 @@ interface K8sObject {
 	body: Obj;
 }
 
-function loadK8s(): K8sObject[] {
-	const dir = join(ROOT, "k8s");
-	const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
+/** k8s/overlays/<env> rendered as `kubectl apply -k` would: kubectl's built-in kustomize, or a kustomize binary. */
+function kustomize(dir: string): string {
+	const tools: [string, string[]][] = [["kubectl", ["kustomize", dir]], ["kustomize", ["build", dir]]];
+	for (const [command, args] of tools) {
+		const res = spawnSync(command, args, { encoding: "utf8" });
+		if ((res.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") continue;
+		if (res.status !== 0) throw new Error(`${command} ${args.join(" ")}: ${res.stderr.trim()}`);
+		return res.stdout;
+	}
+	throw new Error("k8s/ is checked as rendered by kustomize: install kubectl (it includes kustomize) or kustomize");
+}
+
+function loadK8s(env: DeployEnv): K8sObject[] {
+	const file = `overlays/${env}`;
 	const objects: K8sObject[] = [];
-	for (const file of files) {
-		for (const doc of parseAllDocuments(readFileSync(join(dir, file), "utf8"))) {
-			if (doc.errors.length) throw new Error(`k8s/${file}: ${doc.errors.map((e) => e.message).join("; ")}`);
-			const body = doc.toJS() as unknown;
-			if (body === null || body === undefined) continue; // empty document (e.g. trailing ---)
-			if (!isObj(body)) throw new Error(`k8s/${file}: a document is not a mapping`);
-			objects.push({
-				file,
-				kind: str(body.kind) ?? "",
-				name: str(get(body, "metadata.name")) ?? "",
-				body,
-			});
-		}
+	for (const doc of parseAllDocuments(kustomize(join(ROOT, "k8s", file)))) {
+		if (doc.errors.length) throw new Error(`k8s/${file}: ${doc.errors.map((e) => e.message).join("; ")}`);
+		const body = doc.toJS() as unknown;
+		if (body === null || body === undefined) continue;
+		if (!isObj(body)) throw new Error(`k8s/${file}: a document is not a mapping`);
+		objects.push({ file, kind: str(body.kind) ?? "", name: str(get(body, "metadata.name")) ?? "", body });
 	}
 	return objects;
+}
+
+/** What an overlay sets for its environment: NODE_ENV and LOG_LEVEL in the ConfigMap, a real SMTP_URL for staging. */
+function k8sEnvironmentProblems(objects: K8sObject[], env: DeployEnv): string[] {
+	const problems: string[] = [];
+	const config = obj(find(objects, "ConfigMap", "eislager-config")?.body.data);
+	if (config.NODE_ENV !== env) problems.push(`k8s ${env}: ConfigMap NODE_ENV expected "${env}", got ${JSON.stringify(config.NODE_ENV)}`);
+	if (config.LOG_LEVEL !== ENV_EXPECT[env].logLevel) problems.push(`k8s ${env}: ConfigMap LOG_LEVEL expected "${ENV_EXPECT[env].logLevel}", got ${JSON.stringify(config.LOG_LEVEL)}`);
+	const smtp = str(get(find(objects, "Secret", "eislager-secrets")?.body, "stringData.SMTP_URL")) ?? "";
+	if (env === "staging" && !/^smtps?:\/\//.test(smtp)) problems.push(`k8s staging: Secret SMTP_URL must be a real server (NODE_ENV=staging requires it), got ${JSON.stringify(smtp)}`);
+	for (const node of NODES.filter((n) => MAIL_NODES.includes(n.name))) {
+		const d = find(objects, "Deployment", node.name);
+		const names = d ? containersOf(d).flatMap((c) => envList(c).map((e) => e.name)) : [];
+		if (!names.includes("SMTP_URL")) problems.push(`k8s ${env}: Deployment ${node.name} sends mail but gets no SMTP_URL`);
+	}
+	// Each node's environment as the kubelet would resolve it (the Secret's change-me placeholders as valid secrets), accepted by lib/config.ts.
+	const data = (kind: string, name: string) => {
+		const body = find(objects, kind, name)?.body;
+		return { ...obj(body?.data), ...obj(body?.stringData) };
+	};
+	for (const node of NODES) {
+		const d = find(objects, "Deployment", node.name);
+		if (!d) continue;
+		const resolved: Record<string, string> = {};
+		for (const e of containersOf(d).flatMap(envList)) {
+			const cm = get(e, "valueFrom.configMapKeyRef");
+			const sec = get(e, "valueFrom.secretKeyRef");
+			const value = isObj(cm) ? data("ConfigMap", str(cm.name) ?? "")[str(cm.key) ?? ""] : isObj(sec) ? data("Secret", str(sec.name) ?? "")[str(sec.key) ?? ""] : e.value;
+			if (typeof value === "string" && value !== "") resolved[str(e.name) ?? ""] = value === "change-me" ? "p".repeat(48) : value;
+		}
+		try {
+			loadConfig(resolved);
+		} catch (err) {
+			problems.push(`k8s ${env}: Deployment ${node.name}: lib/config.ts rejects its environment: ${(err as Error).message}`);
+		}
+	}
+	return problems;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -86,12 +165,16 @@ function composeEnv(service: Obj): Map<string, string | null> {
 	return env;
 }
 
+/** Values a required host variable stands for, valid for lib/config.ts (secrets: 48 characters). */
+const HOST_PLACEHOLDER: Record<string, string> = { SMTP_URL: "smtp://mail.example.com:587" };
+
 /** Compose interpolation with the defaults it would use: ${A:-x} → x, ${A:?msg} and ${A} → a placeholder. */
 function interpolate(value: string): string {
-	return value.replace(/\$\{(\w+)(?:(:?-)([^}]*)|(:?\?)[^}]*)?\}/g, (_m, _name: string, dash?: string, def?: string) =>
-		dash ? (def ?? "") : "placeholder",
+	return value.replace(/\$\{(\w+)(?:(:?-)([^}]*)|(:?\?)[^}]*)?\}/g, (_m, name: string, dash?: string, def?: string) =>
+		dash ? (def ?? "") : (HOST_PLACEHOLDER[name] ?? "p".repeat(48)),
 	);
 }
+const fromHost = (value: string) => /^\$\{\w+:\?[^}]*\}$/.test(value);
 
 function dependsOn(service: Obj): Map<string, string | undefined> {
 	const deps = new Map<string, string | undefined>();
@@ -108,9 +191,12 @@ function healthcheckText(service: Obj): string {
 
 const REQUIRED_NODE_ENV = ["TRANSPORTER", "CACHER", "DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS", "JWT_SECRET", "SERVICE_KEY"] as const;
 /** Variables whose value names another compose service as host (scheme://[user@]host:port or host:port lists). */
-const HOST_ENV = ["TRANSPORTER", "CACHER", "DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS"] as const;
+const HOST_ENV = ["TRANSPORTER", "CACHER", "DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS", "SMTP_URL"] as const;
+/** What each environment sets on every node: NODE_ENV and LOG_LEVEL's default (lib/config.ts). */
+const ENV_EXPECT: Record<DeployEnv, { logLevel: string }> = { development: { logLevel: "debug" }, staging: { logLevel: "debug" }, production: { logLevel: "info" } };
+const MAIL_NODES = ["auth", "communications"];
 
-function composeNodeProblems(compose: Obj, node: NodeSpec): string[] {
+function composeNodeProblems(compose: Obj, node: NodeSpec, deployEnv: DeployEnv = "production"): string[] {
 	const problems: string[] = [];
 	const services = obj(compose.services);
 	const svc = services[node.name];
@@ -120,7 +206,18 @@ function composeNodeProblems(compose: Obj, node: NodeSpec): string[] {
 
 	const env = composeEnv(svc);
 	if (env.get("SERVICES") !== node.name) problems.push(`${where}: SERVICES expected "${node.name}", got ${JSON.stringify(env.get("SERVICES"))}`);
-	if (env.get("NODE_ENV") !== "production") problems.push(`${where}: NODE_ENV expected "production", got ${JSON.stringify(env.get("NODE_ENV"))}`);
+	if (env.get("NODE_ENV") !== deployEnv) problems.push(`${where}: NODE_ENV expected "${deployEnv}", got ${JSON.stringify(env.get("NODE_ENV"))}`);
+	const logLevel = interpolate(env.get("LOG_LEVEL") ?? "");
+	if (logLevel !== ENV_EXPECT[deployEnv].logLevel) problems.push(`${where}: LOG_LEVEL expected to default to ${ENV_EXPECT[deployEnv].logLevel}, got ${JSON.stringify(env.get("LOG_LEVEL"))}`);
+	if (deployEnv === "staging" && MAIL_NODES.includes(node.name) && !fromHost(env.get("SMTP_URL") ?? "")) {
+		problems.push(`${where}: SMTP_URL must come from the host and be required in staging (\${SMTP_URL:?...}), got ${JSON.stringify(env.get("SMTP_URL"))}`);
+	}
+	// The app's own validation accepts what this node is given (host variables as valid placeholders, empty = unset).
+	try {
+		loadConfig(Object.fromEntries([...env].filter(([, v]) => v).map(([k, v]) => [k, interpolate(v ?? "")])));
+	} catch (err) {
+		problems.push(`${where}: lib/config.ts rejects its environment: ${(err as Error).message}`);
+	}
 	for (const name of REQUIRED_NODE_ENV) {
 		const value = env.get(name);
 		if (!value) problems.push(`${where}: ${name} is not set`);
@@ -136,7 +233,7 @@ function composeNodeProblems(compose: Obj, node: NodeSpec): string[] {
 	}
 	for (const name of HOST_ENV) {
 		const value = env.get(name);
-		if (!value) continue;
+		if (!value || fromHost(value)) continue;
 		const hosts = name === "KAFKA_BROKERS"
 			? interpolate(value).split(",").map((b) => b.trim().split(":")[0])
 			: [safeHostname(interpolate(value))];
@@ -161,6 +258,8 @@ function composeNodeProblems(compose: Obj, node: NodeSpec): string[] {
 
 const KNOWN_ENV = new Set<string>(ENV_VARS);
 const PUBLISHING = new Set(["gateway", "nginx"]);
+/** Operator tools that publish on the loopback interface only. */
+const LOOPBACK_PUBLISHING = new Set(["grafana", "mailpit"]);
 
 function composeProblems(compose: Obj): string[] {
 	const problems: string[] = [];
@@ -175,7 +274,9 @@ function composeProblems(compose: Obj): string[] {
 				problems.push(`compose ${name}: waits for ${dep} to be healthy, but ${dep} has no healthcheck`);
 			}
 		}
-		if (arr(svc.ports).length > 0 && !PUBLISHING.has(name)) problems.push(`compose ${name}: publishes ports ${JSON.stringify(svc.ports)}; only gateway and nginx may`);
+		if (LOOPBACK_PUBLISHING.has(name)) {
+			for (const p of arr(svc.ports)) if (!String(p).startsWith("127.0.0.1:")) problems.push(`compose ${name}: publishes ${JSON.stringify(p)} beyond the loopback interface`);
+		} else if (arr(svc.ports).length > 0 && !PUBLISHING.has(name)) problems.push(`compose ${name}: publishes ports ${JSON.stringify(svc.ports)}; only gateway and nginx may`);
 		for (const v of arr(svc.volumes)) {
 			const source = typeof v === "string" ? v.split(":")[0] : str(get(v, "source"));
 			if (!source) continue;
@@ -226,6 +327,61 @@ function composeNatsAuthProblems(nats: Obj, command: string[]): string[] {
 	if (!/authorization\s*\{[\s\S]*password:\s*\$NATS_PASSWORD\b/.test(conf)) problems.push(`compose nats: ${source} has no authorization block with password: $NATS_PASSWORD`);
 	const password = composeEnv(nats).get("NATS_PASSWORD") ?? "";
 	if (!/^\$\{NATS_PASSWORD:\?[^}]*\}$/.test(password)) problems.push(`compose nats: NATS_PASSWORD must come from the host and be required, got "${password}"`);
+	return problems;
+}
+
+/** A bind mount of `source` (a project path) in a compose service: its container target, if any. */
+function mountTarget(service: Obj, source: string): string | undefined {
+	const norm = (p: string) => p.replace(/^\.\//, "").replace(/\/$/, "");
+	for (const v of arr(service.volumes)) {
+		const [from, to] = typeof v === "string" ? v.split(":") : [str(get(v, "source")), str(get(v, "target"))];
+		if (from && to && (from.startsWith(".") || from.startsWith("/")) && norm(from) === norm(source)) return to;
+	}
+	return undefined;
+}
+
+/** Prometheus scrapes every node's operator port and loads the alert rules; Grafana is provisioned from deploy/grafana/. */
+function monitoringProblems(compose: Obj): string[] {
+	const problems: string[] = [];
+	const services = obj(compose.services);
+	const prometheus = obj(services.prometheus);
+	if (!/^prom\/prometheus:/.test(str(prometheus.image) ?? "")) problems.push(`compose prometheus: image expected prom/prometheus, got ${JSON.stringify(prometheus.image)}`);
+	const confDir = mountTarget(prometheus, "./deploy/prometheus");
+	const configFlag = arr(prometheus.command).map(String).find((a) => a.startsWith("--config.file="))?.slice("--config.file=".length);
+	if (!confDir) problems.push("compose prometheus: ./deploy/prometheus is not mounted");
+	else if (configFlag !== `${confDir}/prometheus.yml`) problems.push(`compose prometheus: --config.file expected ${confDir}/prometheus.yml, got ${JSON.stringify(configFlag)}`);
+	const promFile = join(ROOT, "deploy/prometheus/prometheus.yml");
+	if (!existsSync(promFile)) problems.push("deploy/prometheus/prometheus.yml does not exist");
+	else {
+		const prom = obj(parse(readFileSync(promFile, "utf8")));
+		// Static targets ("sales:3004") or DNS discovery of the compose service name on the port (every replica).
+		const targets = new Set(
+			arr(prom.scrape_configs).flatMap((sc) => [
+				...arr(get(sc, "static_configs")).flatMap((st) => arr(get(st, "targets")).map(String)),
+				...arr(get(sc, "dns_sd_configs")).flatMap((d) => arr(get(d, "names")).map((n) => `${String(n)}:${String(get(d, "port"))}`)),
+			]),
+		);
+		for (const node of NODES) if (!targets.has(`${node.name}:${node.port}`)) problems.push(`deploy/prometheus/prometheus.yml: no scrape target ${node.name}:${node.port} (the node's operator port)`);
+		const rules = arr(prom.rule_files).map(String);
+		if (!rules.some((r) => /alerts\.ya?ml$/.test(r))) problems.push(`deploy/prometheus/prometheus.yml: rule_files does not load alerts.yml, got ${JSON.stringify(rules)}`);
+		for (const r of rules) if (confDir && !existsSync(join(ROOT, "deploy/prometheus", r.replace(`${confDir}/`, "")))) problems.push(`deploy/prometheus/prometheus.yml: rule file ${r} is not in deploy/prometheus/`);
+	}
+	const grafana = obj(services.grafana);
+	if (!/^grafana\/grafana:/.test(str(grafana.image) ?? "")) problems.push(`compose grafana: image expected grafana/grafana, got ${JSON.stringify(grafana.image)}`);
+	if (mountTarget(grafana, "./deploy/grafana/provisioning") !== "/etc/grafana/provisioning") problems.push("compose grafana: ./deploy/grafana/provisioning is not mounted at /etc/grafana/provisioning");
+	const dashboards = mountTarget(grafana, "./deploy/grafana/dashboards");
+	if (!dashboards) problems.push("compose grafana: ./deploy/grafana/dashboards is not mounted");
+	if (!fromHost(composeEnv(grafana).get("GF_SECURITY_ADMIN_PASSWORD") ?? "")) problems.push("compose grafana: GF_SECURITY_ADMIN_PASSWORD must come from the host and be required");
+	// The provisioning: a Prometheus datasource at the compose service, dashboard providers reading the mounted folder.
+	const provisioning = (sub: string) => {
+		const dir = join(ROOT, "deploy/grafana/provisioning", sub);
+		return existsSync(dir) ? readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).map((f) => obj(parse(readFileSync(join(dir, f), "utf8")))) : [];
+	};
+	const sources = provisioning("datasources").flatMap((d) => arr(d.datasources));
+	if (!sources.some((d) => get(d, "type") === "prometheus" && /\/\/prometheus:9090\b/.test(str(get(d, "url")) ?? ""))) problems.push("deploy/grafana/provisioning/datasources: no prometheus datasource at http://prometheus:9090");
+	const providers = provisioning("dashboards").flatMap((d) => arr(d.providers));
+	if (!providers.some((p) => str(get(p, "options.path")) === dashboards)) problems.push(`deploy/grafana/provisioning/dashboards: no provider reading ${dashboards}`);
+	if (!existsSync(join(ROOT, "deploy/grafana/dashboards")) || !readdirSync(join(ROOT, "deploy/grafana/dashboards")).some((f) => f.endsWith(".json"))) problems.push("deploy/grafana/dashboards: no dashboard JSON");
 	return problems;
 }
 
@@ -552,31 +708,63 @@ function nginxProblems(text: string): string[] {
 // ---------------------------------------------------------------------------------------
 
 const compose = loadCompose();
-const k8s = loadK8s();
+const k8sByEnv = Object.fromEntries(DEPLOY_ENVS.map((env) => [env, loadK8s(env)])) as Record<DeployEnv, K8sObject[]>;
+const k8s = k8sByEnv.production;
 const nginxConf = readFileSync(join(ROOT, "nginx/nginx.conf"), "utf8");
 
-describe("docker-compose.yml", () => {
-	test.each(NODES.map((n) => [n.name, n] as const))("node %s: service, SERVICES, env, healthcheck port, depends_on", (_name, node) => {
-		expect(composeNodeProblems(compose, node)).toEqual([]);
+describe("docker-compose.yml with each environment's override", () => {
+	const cases = DEPLOY_ENVS.flatMap((env) => NODES.map((n) => [env, n.name, n] as const));
+	test.each(cases)("%s, node %s: service, SERVICES, NODE_ENV, LOG_LEVEL, env accepted by lib/config.ts, healthcheck port, depends_on", (env, _name, node) => {
+		expect(composeNodeProblems(loadCompose(env), node, env)).toEqual([]);
 	});
 
-	test("depends_on, published ports, volumes, known env variables, infrastructure images", () => {
-		expect(composeProblems(compose)).toEqual([]);
+	test.each(DEPLOY_ENVS)("%s: depends_on, published ports, volumes, known env variables, infrastructure images", (env) => {
+		expect(composeProblems(loadCompose(env))).toEqual([]);
+	});
+
+	test.each(DEPLOY_ENVS)("%s: overrides only services of the base (or adds its own with an image)", (env) => {
+		const base = obj(compose.services);
+		for (const [name, svc] of Object.entries(obj(loadYaml(COMPOSE_ENVS[env]).services))) {
+			expect([name, isObj(base[name]) || typeof get(svc, "image") === "string"]).toEqual([name, true]);
+		}
+	});
+
+	test.each(["docker-compose.yml", ...Object.values(COMPOSE_ENVS)])("%s is valid against the compose-spec schema", (file) => {
+		expect(composeSpecProblems(loadYaml(file), file)).toEqual([]);
+	});
+
+	test.each(DEPLOY_ENVS)("%s: the merged file is valid against the compose-spec schema", (env) => {
+		expect(composeSpecProblems(loadCompose(env), env)).toEqual([]);
+	});
+
+	test("the base alone is production", () => {
+		for (const node of NODES) expect(composeNodeProblems(compose, node, "production")).toEqual([]);
+	});
+
+	test("prometheus scrapes every node's operator port and loads alerts.yml; grafana is provisioned from deploy/grafana/", () => {
+		expect(monitoringProblems(compose)).toEqual([]);
 	});
 });
 
-describe("k8s/", () => {
-	test("every file parses into objects with kind and name", () => {
-		expect(k8s.length).toBeGreaterThan(0);
-		expect(k8s.filter((o) => !o.kind || !o.name).map((o) => o.file)).toEqual([]);
+describe("k8s/ (kustomize base + per-node patches, an overlay per environment)", () => {
+	test.each(DEPLOY_ENVS)("%s: renders into objects with kind and name", (env) => {
+		expect(k8sByEnv[env].length).toBeGreaterThan(0);
+		expect(k8sByEnv[env].filter((o) => !o.kind || !o.name).map((o) => o.file)).toEqual([]);
 	});
 
-	test.each(NODES.map((n) => [n.name, n] as const))("node %s: Deployment + Service, ports, probes, SERVICES", (_name, node) => {
-		expect(k8sNodeProblems(k8s, node)).toEqual([]);
+	const cases = DEPLOY_ENVS.flatMap((env) => NODES.map((n) => [env, n.name, n] as const));
+	test.each(cases)("%s, node %s: Deployment + Service, ports, probes, SERVICES", (env, _name, node) => {
+		expect(k8sNodeProblems(k8sByEnv[env], node)).toEqual([]);
 	});
 
-	test("namespace, secret/config references, selectors, Ingress backend, autoscalers", () => {
-		expect(k8sProblems(k8s)).toEqual([]);
+	test.each(DEPLOY_ENVS)("%s: namespace, secret/config references, selectors, Ingress backend, autoscalers, environment", (env) => {
+		expect([...k8sProblems(k8sByEnv[env]), ...k8sEnvironmentProblems(k8sByEnv[env], env)]).toEqual([]);
+	});
+
+	test("every node of lib/topology.ts has its patch in the base, and nothing else sits beside base/ and overlays/", () => {
+		expect(readdirSync(join(ROOT, "k8s/base/nodes")).sort()).toEqual(NODES.map((n) => n.name).sort());
+		expect(readdirSync(join(ROOT, "k8s")).sort()).toEqual(["base", "overlays"]);
+		expect(readdirSync(join(ROOT, "k8s/overlays")).sort()).toEqual([...DEPLOY_ENVS].sort());
 	});
 });
 
@@ -628,7 +816,38 @@ describe("the checks catch mistakes", () => {
 		["a wrong METRICS_PORT", (c) => { composeEnvOf(c, sales.name).METRICS_PORT = "3999"; }, /METRICS_PORT expected/],
 		["a missing healthy condition", (c) => { delete obj(composeService(c, sales.name).depends_on).nats; }, /depends_on nats/],
 		["a node service that is missing", (c) => { delete obj(c.services)[sales.name]; }, /no service "sales"/],
+		["a value lib/config.ts rejects", (c) => { composeEnvOf(c, sales.name).RATE_LIMIT_PER_MIN = "lots"; }, /lib\/config.ts rejects its environment: Invalid configuration: RATE_LIMIT_PER_MIN/],
+		["a LOG_LEVEL default of another environment", (c) => { composeEnvOf(c, sales.name).LOG_LEVEL = "${LOG_LEVEL:-debug}"; }, /LOG_LEVEL expected to default to info/],
 	];
+	test.each<[string, (c: Obj) => void, RegExp]>([
+		["a misspelled healthcheck key", (c) => { obj(composeService(c, sales.name).healthcheck).intervall = "5s"; }, /healthcheck must NOT have additional properties \(intervall\)/],
+		["a service key compose does not know", (c) => { composeService(c, sales.name).enviroment = {}; }, /services\/sales must NOT have additional properties \(enviroment\)/],
+		["depends_on with an unknown condition", (c) => { obj(obj(composeService(c, sales.name).depends_on).nats).condition = "healthy"; }, /condition must be equal to one of the allowed values/],
+	])("compose-spec schema: %s", (_what, mutate, expected) => {
+		const broken = clone(compose);
+		mutate(broken);
+		expect(composeSpecProblems(broken, "broken").join("\n")).toMatch(expected);
+	});
+
+	test("staging: a mail node without a required SMTP_URL", () => {
+		const broken = loadCompose("staging");
+		composeEnvOf(broken, "auth").SMTP_URL = null;
+		const auth = NODES.find((n) => n.name === "auth") ?? sales;
+		expect(composeNodeProblems(broken, auth, "staging").join("\n")).toMatch(/SMTP_URL must come from the host[\s\S]*Invalid configuration: SMTP_URL/);
+	});
+
+	const monitoringCases: [string, (c: Obj) => void, RegExp][] = [
+		["prometheus without its config mount", (c) => { composeService(c, "prometheus").volumes = ["prometheusdata:/prometheus"]; }, /deploy\/prometheus is not mounted/],
+		["prometheus reading another config file", (c) => { composeService(c, "prometheus").command = ["--config.file=/etc/prometheus/other.yml"]; }, /--config.file expected/],
+		["grafana without dashboards", (c) => { composeService(c, "grafana").volumes = ["./deploy/grafana/provisioning:/etc/grafana/provisioning:ro"]; }, /dashboards is not mounted/],
+		["a hard-coded grafana password", (c) => { obj(composeService(c, "grafana").environment).GF_SECURITY_ADMIN_PASSWORD = "admin"; }, /GF_SECURITY_ADMIN_PASSWORD must come from the host/],
+	];
+	test.each(monitoringCases)("monitoring: %s", (_what, mutate, expected) => {
+		const broken = clone(compose);
+		mutate(broken);
+		expect(monitoringProblems(broken).join("\n")).toMatch(expected);
+	});
+
 	test.each(composeCases)("compose node: %s", (_what, mutate, expected) => {
 		const broken = clone(compose);
 		mutate(broken);
@@ -647,6 +866,7 @@ describe("the checks catch mistakes", () => {
 		["a hard-coded NATS password", (c) => { obj(composeService(c, "nats").environment).NATS_PASSWORD = "secret"; }, /NATS_PASSWORD must come from the host/],
 		["the gateway's operator port published", (c) => { arr(composeService(c, gateway.name).ports).push(`127.0.0.1:${gateway.port}:${gateway.port}`); }, /gateway: publishes its operator port/],
 		["the gateway not published", (c) => { delete composeService(c, "gateway").ports; }, /gateway: expected to publish container port 3000/],
+		["grafana published on every interface", (c) => { composeService(c, "grafana").ports = ["3030:3000"]; }, /grafana: publishes "3030:3000" beyond the loopback/],
 	];
 	test.each(composeGlobalCases)("compose: %s", (_what, mutate, expected) => {
 		const broken = clone(compose);
@@ -704,6 +924,18 @@ describe("the checks catch mistakes", () => {
 		["an env variable the app does not read", (o) => { arr(appContainer(o, sales.name).env).push({ name: "DEBUG_MODE", value: "1" }); }, /DEBUG_MODE is not a variable/],
 		["no autoscaler for sales", (o) => { o.splice(o.findIndex((x) => x.kind === "HorizontalPodAutoscaler" && get(x.body, "spec.scaleTargetRef.name") === "sales"), 1); }, /no HorizontalPodAutoscaler for sales/],
 	];
+	const k8sEnvCases: [string, DeployEnv, (o: K8sObject[]) => void, RegExp][] = [
+		["staging with development's NODE_ENV", "staging", (o) => { obj(k8sObject(o, "ConfigMap", "eislager-config").body.data).NODE_ENV = "development"; }, /NODE_ENV expected "staging"/],
+		["staging without SMTP", "staging", (o) => { obj(k8sObject(o, "Secret", "eislager-secrets").body.stringData).SMTP_URL = ""; }, /SMTP_URL must be a real server/],
+		["production logging debug", "production", (o) => { obj(k8sObject(o, "ConfigMap", "eislager-config").body.data).LOG_LEVEL = "debug"; }, /LOG_LEVEL expected "info"/],
+		["a ConfigMap value lib/config.ts rejects", "staging", (o) => { obj(k8sObject(o, "ConfigMap", "eislager-config").body.data).TRUST_PROXY = "yes"; }, /Deployment gateway: lib\/config.ts rejects its environment: Invalid configuration: TRUST_PROXY/],
+	];
+	test.each(k8sEnvCases)("k8s environment: %s", (_what, env, mutate, expected) => {
+		const broken = clone(k8sByEnv[env]);
+		mutate(broken);
+		expect(k8sEnvironmentProblems(broken, env).join("\n")).toMatch(expected);
+	});
+
 	test.each(k8sGlobalCases)("k8s: %s", (_what, mutate, expected) => {
 		const broken = clone(k8s);
 		mutate(broken);
