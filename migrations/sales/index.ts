@@ -5,6 +5,7 @@ import { posSaleFunction } from "./030-pos-sale-function";
 import { stockLots } from "./110-stock-lots";
 import { lotLedger } from "./111-lot-ledger";
 import { posSaleFefo } from "./112-pos-sale-fefo";
+import { recalledBatches } from "./113-recalled-batches";
 
 /** The sales schema's migrations, in order. Append; never edit one that has shipped. */
-export const salesMigrations: Migration[] = [commonTables, salesCore, outboxTxid, posSaleFunction, eventStreamTables, stockLots, lotLedger, posSaleFefo];
+export const salesMigrations: Migration[] = [commonTables, salesCore, outboxTxid, posSaleFunction, eventStreamTables, stockLots, lotLedger, posSaleFefo, recalledBatches];

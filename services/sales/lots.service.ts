@@ -23,7 +23,7 @@ import type { Meta } from "../../lib/types";
 import { defineSalesModels, type SalesModels } from "./sales.model";
 import { shopForCaller } from "./access";
 import { applyChanges, lockStock, planChange } from "./stock";
-import { writeOffReason, type LotTaken } from "./lots";
+import { RECALL_LOCK, writeOffReason, type LotTaken } from "./lots";
 import * as P from "./sales.params";
 
 interface Methods {
@@ -229,12 +229,14 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 		/** Marks the batch's lots RECALLED and notifies the shops' staff and the batch's known buyers. */
 		async recall(this: This, t: Transaction, event: EventEnvelope<"BATCH_RECALLED">) {
-			const { batchId, batchLabel, reason } = event.data;
-			// The per-flavor rows first, in (shop, flavor) order, as every stock writer: a sale in flight finishes before, the next one sees RECALLED.
+			const { batchId, batchLabel, flavorId, reason } = event.data;
+			// The flavor's stock rows at every shop first, in shop order, as stock writers lock them: a sale or a delivery in flight
+			// finishes before, and the next one sees the batch recalled (a delivery after this receives it as a RECALLED lot).
+			await this.db.query(`SELECT 1 FROM sales.shop_inventory WHERE flavor_id = :flavorId ORDER BY shop_id FOR UPDATE`, { replacements: { flavorId }, transaction: t });
+			await this.db.query(`SELECT ${RECALL_LOCK(":batchId::text")}`, { replacements: { batchId }, transaction: t });
 			await this.db.query(
-				`SELECT 1 FROM sales.shop_inventory i WHERE (i.shop_id, i.flavor_id) IN (SELECT shop_id, flavor_id FROM sales.stock_lots WHERE stock_item_id = :batchId)
-				  ORDER BY i.shop_id, i.flavor_id FOR UPDATE`,
-				{ replacements: { batchId }, transaction: t },
+				`INSERT INTO sales.recalled_batches (stock_item_id, reason, event_id, recalled_at) VALUES (:batchId, :reason, :eventId, :at) ON CONFLICT DO NOTHING`,
+				{ replacements: { batchId, reason, eventId: event.id, at: event.data.at }, transaction: t },
 			);
 			const [people] = await this.db.query<{ shops: { id: string; name: string; quantity: number }[] | null; staff: string[] | null; patrons: string[] | null }>(
 				`WITH recalled AS (

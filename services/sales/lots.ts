@@ -37,15 +37,23 @@ export interface LotMovement {
 	actorId: string | null;
 }
 
-/** Adds units to lots (one per batch, created on first receipt) and records the receipts. */
+/** SQL taking the transaction-scoped lock that orders a batch's recall against its deliveries (`expr` is the batch id as text). */
+export const RECALL_LOCK = (expr: string) => `pg_advisory_xact_lock(hashtext('sales.recall:' || ${expr}))`;
+
+/** Adds units to lots (one per batch, created on first receipt; RECALLED when sales knows the batch is recalled) and records the receipts. */
 export async function receiveLots(db: Sequelize, t: Transaction, shopId: string, lots: LotIn[], movement: LotMovement): Promise<void> {
 	const rows = lots.filter((l) => l.quantity > 0);
 	if (!rows.length) return;
+	// Serialized with the recall consumer per batch (recallLock): either it has committed and the lot arrives RECALLED,
+	// or it waits for this delivery and then marks the lot. A statement of its own, so the insert below sees its commit.
+	const batches = [...new Set(rows.map((r) => r.stockItemId).filter((id): id is string => !!id))].sort();
+	if (batches.length) await db.query(`SELECT ${RECALL_LOCK("b")} FROM unnest(ARRAY[:batches]::text[]) AS b ORDER BY b`, { replacements: { batches }, transaction: t });
 	await db.query(
 		`WITH v AS (SELECT * FROM json_to_recordset(CAST(:lots AS json)) AS v("flavorId" uuid, "stockItemId" uuid, "batchLabel" text, "factoryId" uuid, "expiryDate" date, "unitCost" bigint, quantity int)),
 		 lot AS (
-		   INSERT INTO sales.stock_lots (shop_id, flavor_id, stock_item_id, batch_label, factory_id, expiry_date, unit_cost, quantity)
-		   SELECT :shopId::uuid, v."flavorId", v."stockItemId", v."batchLabel", v."factoryId", v."expiryDate", v."unitCost", v.quantity FROM v
+		   INSERT INTO sales.stock_lots (shop_id, flavor_id, stock_item_id, batch_label, factory_id, expiry_date, unit_cost, quantity, status)
+		   SELECT :shopId::uuid, v."flavorId", v."stockItemId", v."batchLabel", v."factoryId", v."expiryDate", v."unitCost", v.quantity,
+		          CASE WHEN EXISTS (SELECT 1 FROM sales.recalled_batches r WHERE r.stock_item_id = v."stockItemId") THEN 'RECALLED' ELSE 'SELLABLE' END FROM v
 		   ON CONFLICT (shop_id, flavor_id, stock_item_id) DO UPDATE SET quantity = sales.stock_lots.quantity + EXCLUDED.quantity, updated_at = now()
 		   RETURNING id, flavor_id, stock_item_id, unit_cost)
 		 INSERT INTO sales.lot_ledger (lot_id, shop_id, flavor_id, stock_item_id, kind, quantity, reason, reference_id, cost_cents, actor_id)

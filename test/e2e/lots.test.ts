@@ -225,6 +225,20 @@ describe("lots at shops, FEFO, recall and markdowns (issue #15)", () => {
 		}
 	});
 
+	it("a batch invoiced before its recall and delivered after it arrives as a RECALLED lot, never sellable", async () => {
+		const flavor = await createFlavor(app, w.maker, { name: "Late Delivery Fig", price: 310 });
+		const batchId = await registerBatch(app, w.maker.token, w.factoryId, { flavorId: flavor.id, batchId: "R-LATE", quantity: 5, cost: 40, productionDate: day(-1), expiryDate: day(20) });
+		const order = await ok<{ id: string }>(app.request("POST", `/api/v1/sales/shops/${w.shopId}/purchase-orders`, { token: w.clerk.token, body: { factoryId: w.factoryId, items: [{ flavorId: flavor.id, quantity: 5 }] } }), 201);
+		await until(async () => (await sqlRows(app, "SELECT 1 FROM inventory.invoices WHERE order_id = $1", [order.id])).length > 0, "the order's invoice");
+		await ok(app.request("POST", `/api/v1/inventory/batches/${batchId}/recall`, { token: w.exec.token, body: { reason: "Wrong label" } }), 202);
+		await until(async () => (await sqlRows(app, "SELECT 1 FROM sales.recalled_batches WHERE stock_item_id = $1", [batchId])).length > 0, "sales to learn of the recall");
+		for (const [status, user] of [["CONFIRMED", w.maker], ["SHIPPED", w.maker], ["DELIVERED", w.clerk]] as const) {
+			await ok(app.request("PUT", `/api/v1/sales/orders/${order.id}/status`, { token: user.token, body: { status } }));
+		}
+		expect(await inventory(w.shopId, flavor.id)).toMatchObject({ quantity: 5, lots: [{ batchId, quantity: 5, status: "RECALLED" }] });
+		expect((await sell(w.shopId, w.clerk, [{ flavorId: flavor.id, quantity: 1 }])).body.error.code).toBe("RECALLED_STOCK");
+	});
+
 	it("writes expired lots off (STOCK_WRITTEN_OFF, reason EXPIRY) once, keeping the total equal to the lots", async () => {
 		const flavor = await createFlavor(app, w.maker, { name: "Yesterday Yuzu", price: 280 });
 		const batchId = await registerBatch(app, w.maker.token, w.factoryId, { flavorId: flavor.id, batchId: "EXP-1", quantity: 5, cost: 60, productionDate: day(-5), expiryDate: day(1) });
