@@ -73,6 +73,7 @@ export const ENV_VARS = [
 	"EXPIRY_SCAN_INTERVAL_SEC",
 	"EXPIRY_WARNING_DAYS",
 	"INVOICE_DUE_DAYS",
+	"MAINTENANCE_NOTICE_MINUTES",
 	"LOG_LEVEL",
 ] as const;
 
@@ -127,6 +128,8 @@ export interface Config {
 	expiryScanIntervalSec: number;
 	expiryWarningDays: number;
 	invoiceDueDays: number;
+	/** Minutes before a maintenance window starts at which sockets get a SYSTEM_ANNOUNCEMENT, largest first. */
+	maintenanceNoticeMinutes: number[];
 	logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
 }
 
@@ -164,6 +167,18 @@ function url(env: Env, name: EnvVar, protocols: string[]): string | undefined {
 		throw new ConfigError(name, `must use ${protocols.join(" or ")}, got "${parsed.protocol}"`);
 	}
 	return raw;
+}
+
+/** MAINTENANCE_NOTICE_MINUTES: comma list of whole minutes (1–1440), default 15,5; empty = no advance notices. */
+function maintenanceNoticeMinutes(env: Env): number[] {
+	const raw = env.MAINTENANCE_NOTICE_MINUTES;
+	if (raw === undefined) return [15, 5];
+	const values = list(raw).map((v) => {
+		const n = Number(v);
+		if (!/^\d+$/.test(v) || n < 1 || n > 1440) throw new ConfigError("MAINTENANCE_NOTICE_MINUTES", `must be a comma list of minutes between 1 and 1440, got "${raw}"`);
+		return n;
+	});
+	return [...new Set(values)].sort((a, b) => b - a);
 }
 
 function list(raw: string | undefined): string[] {
@@ -321,6 +336,7 @@ export function loadConfig(env: Env = process.env): Config {
 		expiryScanIntervalSec: int(env, "EXPIRY_SCAN_INTERVAL_SEC", 3600, 1),
 		expiryWarningDays: int(env, "EXPIRY_WARNING_DAYS", 3, 0, 365),
 		invoiceDueDays: int(env, "INVOICE_DUE_DAYS", 30, 0, 365),
+		maintenanceNoticeMinutes: maintenanceNoticeMinutes(env),
 		logLevel,
 	};
 }

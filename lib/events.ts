@@ -293,6 +293,8 @@ export const INTERNAL_EVENTS = {
 	staffChanged: "staff.changed",
 	/** `auth.user-changed`: a user row changed (payload `{ userId }`); every auth node drops that user's cached `/me`. */
 	userChanged: "auth.user-changed",
+	/** `settings.changed`: the admin node's new settings snapshot (payload `SettingsSnapshot`, lib/settings.ts); every node replaces its copy. */
+	settingsChanged: "settings.changed",
 } as const;
 
 /** Payload of `INTERNAL_EVENTS.staffChanged`: the users whose shops or factories changed. */

@@ -8,8 +8,11 @@ import { Op, type Transaction, type WhereOptions } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
+import { SettingsMixin } from "../../mixins/settings.mixin";
+import { activeMaintenance, settingsOf } from "../../lib/settings";
+import { isExternalCall } from "../../middlewares/authorization.middleware";
 import { config } from "../../lib/config";
-import { conflict, notFound, unauthorized, validationError } from "../../lib/errors";
+import { conflict, maintenance, notFound, registrationClosed, unauthorized, validationError } from "../../lib/errors";
 import { findOptions, toPage } from "../../lib/pagination";
 import { respondCreated, respondNoContent } from "../../lib/actions";
 import { invalidateTokensBefore, revokeAccessToken, revokeTokenFamily, signAccessToken, verifyAccessToken } from "../../lib/tokens";
@@ -46,7 +49,7 @@ type Ctx<P> = Context<P, Meta>;
 
 const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 	name: "auth",
-	mixins: [DbMixin({ schema: "auth", models: defineAuthModels, primary: "User" }), OutboxMixin, AuditMixin, PasswordResetMixin, EmailVerificationMixin, GoogleLoginMixin, AdminUsersMixin, MeCacheMixin],
+	mixins: [DbMixin({ schema: "auth", models: defineAuthModels, primary: "User" }), OutboxMixin, AuditMixin, PasswordResetMixin, EmailVerificationMixin, GoogleLoginMixin, AdminUsersMixin, MeCacheMixin, SettingsMixin],
 	settings: { rest: "/auth" },
 
 	actions: {
@@ -59,6 +62,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			params: P.registerParams,
 			async handler(this: AuthThis, ctx: Ctx<P.RegisterParams>) {
 				const { email, password, name, phone } = ctx.params;
+				if (!settingsOf(this.broker).settings.registrationOpen) throw registrationClosed();
 				checkPasswordPolicy(password, email);
 				const passwordHash = await hashPassword(password);
 				const { tokens, verification } = await this.transaction(async (t) => {
@@ -292,6 +296,9 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 
 	methods: {
 		async issueTokens(this: AuthThis, user: User, ctx: Ctx<unknown>, familyId?: string, t?: Transaction): Promise<TokenResponse> {
+			// During a maintenance window only ADMINs sign in from outside (the gateway lets sign-in through for them).
+			const window = activeMaintenance(settingsOf(this.broker));
+			if (window && user.role !== "ADMIN" && isExternalCall(ctx)) throw maintenance(window.message, window.endsAt);
 			const refreshToken = newOpaqueToken();
 			const session = await this.models.UserSession.create(
 				{

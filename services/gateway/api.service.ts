@@ -12,7 +12,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
 import { config } from "../../lib/config";
-import { toErrorResponse, unauthorized } from "../../lib/errors";
+import { maintenance, toErrorResponse, unauthorized } from "../../lib/errors";
+import { activeMaintenance, settingsOf } from "../../lib/settings";
+import { SettingsMixin } from "../../mixins/settings.mixin";
 import { packageVersion } from "../../lib/app";
 import { bearerToken, verifyAccessToken } from "../../lib/tokens";
 import { revocations } from "../../lib/revocation";
@@ -55,6 +57,9 @@ const DOCS_PAGE = `<!doctype html>
 
 const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: "/api/v1/openapi.json", dom_id: "#docs" });`;
 
+/** What a non-ADMIN may call during a maintenance window: sign-in (auth answers MAINTENANCE to non-ADMINs) and the public settings. */
+const OPEN_DURING_MAINTENANCE = new Set(["auth.login", "auth.google", "auth.refresh", "admin.config.public"]);
+
 /** Routes with domain actions: which services each path family reaches. */
 function domainRoute(name: string, pathPrefix: string, whitelist?: string[]) {
 	return {
@@ -82,7 +87,7 @@ export default function createApiService(): ServiceSchema {
 	const cfg = config();
 	const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		name: GATEWAY_SERVICE,
-		mixins: [ApiGateway, SocketMixin],
+		mixins: [ApiGateway, SocketMixin, SettingsMixin],
 
 		settings: {
 			port: cfg.port,
@@ -150,7 +155,7 @@ export default function createApiService(): ServiceSchema {
 				res.setHeader("X-Request-ID", requestId);
 				// Every 429 (gateway limits and the account lockout alike) tells the client when to retry.
 				const retryAfter = (body.error.details as { retryAfter?: unknown } | undefined)?.retryAfter;
-				if (status === 429 && typeof retryAfter === "number") res.setHeader("Retry-After", String(retryAfter));
+				if ((status === 429 || status === 503) && typeof retryAfter === "number") res.setHeader("Retry-After", String(retryAfter));
 				sendJson(res, status, body);
 			},
 		},
@@ -195,6 +200,9 @@ export default function createApiService(): ServiceSchema {
 				if (req.body !== undefined && (typeof req.body !== "object" || req.body === null || Array.isArray(req.body))) (ctx.meta as Record<string, unknown>)[BODY_NOT_OBJECT] = true;
 				const idempotencyKey = req.headers["idempotency-key"];
 				if (typeof idempotencyKey === "string") ctx.meta.idempotencyKey = idempotencyKey.slice(0, 200);
+				// A maintenance window closes the API to all but ADMINs; sign-in stays open so an ADMIN can get in and lift it (auth refuses the others).
+				const window = activeMaintenance(settingsOf(this.broker));
+				if (window && ctx.meta.user?.role !== "ADMIN" && !OPEN_DURING_MAINTENANCE.has(req.$action?.name ?? "")) throw maintenance(window.message, window.endsAt);
 				if (req.$action?.rateLimit === "auth") await consume(this.limiters.auth, `ip:${ip}`, res);
 				await consume(this.limiters.general, ctx.meta.user ? `user:${ctx.meta.user.id}` : `ip:${ip}`, res);
 			},
