@@ -92,6 +92,8 @@ export function applySettings(broker: ServiceBroker, snapshot: SettingsSnapshot 
 /** Asks the admin service for the current snapshot; keeps the old copy when it is not reachable. */
 export function loadSettings(broker: ServiceBroker): Promise<void> {
 	const cache = cacheOf(broker);
+	// No admin node yet: defaults until it starts (it broadcasts its snapshot when it does).
+	if (!(broker.registry.getServiceList({ onlyAvailable: true }) as { name: string }[]).some((s) => s.name === "admin.config")) return Promise.resolve();
 	cache.loading ??= broker
 		.call<SettingsSnapshot, object>("admin.config.snapshot", {}, { timeout: 5000, retries: 0 })
 		.then((s) => cache.apply(s))
