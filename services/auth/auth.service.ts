@@ -67,7 +67,9 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 				const passwordHash = await hashPassword(password);
 				const { tokens, verification } = await this.transaction(async (t) => {
 					if (await this.models.User.findOne({ where: { email }, transaction: t })) throw conflict("An account with this email already exists", "EMAIL_TAKEN", { field: "email" });
-					const user = await this.models.User.create({ email, passwordHash, name, phone: phone ?? null, googleSub: null, lockedUntil: null, lastLoginAt: null, deletedAt: null }, { transaction: t });
+					// A new account speaks the platform's default language until its owner picks one (PUT /profile).
+					const preferences = { language: settingsOf(this.broker).settings.defaultLanguage };
+					const user = await this.models.User.create({ email, passwordHash, name, phone: phone ?? null, preferences, googleSub: null, lockedUntil: null, lastLoginAt: null, deletedAt: null }, { transaction: t });
 					return { tokens: await this.issueTokens(user, ctx, undefined, t), verification: await this.issueVerificationToken(user, t) };
 				});
 				this.mailVerificationLink(tokens.user, verification);

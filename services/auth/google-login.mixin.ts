@@ -62,7 +62,7 @@ export const GoogleLoginMixin: Partial<ServiceSchema> = defineMixin<AuthThis>({
 					// Signing in links existing accounts; creating a new one is a registration.
 					if (!settingsOf(this.broker).settings.registrationOpen) throw registrationClosed();
 					const created = await this.models.User.create(
-						{ email, passwordHash: null, name: (claims.name ?? email.split("@")[0]).slice(0, 120), phone: null, googleSub: claims.sub, emailVerifiedAt: new Date(), lockedUntil: null, lastLoginAt: null, deletedAt: null },
+						{ email, passwordHash: null, name: (claims.name ?? email.split("@")[0]).slice(0, 120), phone: null, preferences: { language: settingsOf(this.broker).settings.defaultLanguage }, googleSub: claims.sub, emailVerifiedAt: new Date(), lockedUntil: null, lastLoginAt: null, deletedAt: null },
 						{ transaction: t },
 					);
 					return { user: created, unverified: false };

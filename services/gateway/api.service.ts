@@ -36,6 +36,7 @@ interface Req extends IncomingMessage {
 
 interface Methods {
 	limiters: RateLimiters;
+	errorHandler(req: Req, res: ServerResponse, err: { type?: unknown }): void;
 	authenticate(ctx: Context<unknown, Meta>, route: unknown, req: Req): Promise<AuthUser | null>;
 	authorize(ctx: Context<unknown, Meta>, route: unknown, req: Req, res: ServerResponse): Promise<void>;
 }
@@ -150,7 +151,7 @@ export default function createApiService(): ServiceSchema {
 				const requestId = req.$ctx?.requestID ?? String(res.getHeader("X-Request-ID") ?? "");
 				// A known service's path while none of its nodes is up: 503, not the 404 of a vanished route.
 				const { status, body } = toErrorResponse(unavailableService(this.broker, req.method ?? "GET", req.originalUrl ?? req.url ?? "", err) ?? err, requestId);
-				if (status >= 500) this.logger.error(`${req.method} ${req.originalUrl ?? req.url} -> ${status}`, { requestId, err });
+				if (status >= 500 && body.error.code !== "MAINTENANCE") this.logger.error(`${req.method} ${req.originalUrl ?? req.url} -> ${status}`, { requestId, err });
 				if (res.headersSent) return void res.end();
 				res.setHeader("X-Request-ID", requestId);
 				// Every 429 (gateway limits and the account lockout alike) tells the client when to retry.
@@ -182,6 +183,12 @@ export default function createApiService(): ServiceSchema {
 		},
 
 		methods: {
+			/** moleculer-web's, minus its error log line for a maintenance window's 503s (the system doing as told). */
+			errorHandler(this: This, req: Req, res: ServerResponse, err: { type?: unknown }) {
+				if (err?.type === "MAINTENANCE") return (this as unknown as { sendError(req: Req, res: ServerResponse, err: unknown): void }).sendError(req, res, err);
+				return (ApiGateway.methods as { errorHandler(this: This, req: Req, res: ServerResponse, err: unknown): void }).errorHandler.call(this, req, res, err);
+			},
+
 			/** Resolves the caller from `Authorization: Bearer`; an invalid or revoked token is 401, none is anonymous. */
 			async authenticate(this: This, _ctx: Context<unknown, Meta>, _route: unknown, req: Req): Promise<AuthUser | null> {
 				const header = req.headers.authorization;

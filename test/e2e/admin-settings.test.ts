@@ -1,6 +1,7 @@
 /**
  * Admin settings that act (issue 14, section 3), through the gateway:
  * - the public settings (siteName, theme, defaultLanguage, supportEmail) reach clients before sign-in;
+ *   the platform's mails carry siteName and reply to supportEmail; new accounts get defaultLanguage;
  * - registrationOpen: false closes POST /auth/register (403 REGISTRATION_CLOSED);
  * - lowStockThreshold is the reorder threshold of new shop stock rows (INVENTORY_LOW by default);
  * - a maintenance window: 503 MAINTENANCE + Retry-After for everyone but ADMINs, who still sign in
@@ -9,8 +10,10 @@
  */
 import { startTestApp, uniqueEmail, type TestApp, type TestUser } from "../helpers/app";
 import { connectSocket, type TestSocket } from "../helpers/sockets";
+import { waitUntil } from "../helpers/cluster";
 import { buildWorld, setStock, type SalesWorld } from "../integration/sales/fixtures";
 import { createFlavor, sqlRows } from "../integration/inventory/helpers";
+import { startSmtpServer, type TestSmtp } from "../helpers/smtp";
 
 jest.setTimeout(60_000);
 const A = "/api/v1/admin";
@@ -20,16 +23,19 @@ describe("admin settings that act", () => {
 	let app: TestApp;
 	let admin: TestUser;
 	let w: SalesWorld;
+	let smtp: TestSmtp;
 	const sockets: TestSocket[] = [];
 
 	beforeAll(async () => {
-		app = await startTestApp({ services: ["auth", "admin", "sales", "inventory"] });
+		smtp = await startSmtpServer();
+		app = await startTestApp({ services: ["auth", "admin", "sales", "inventory"], env: { SMTP_URL: smtp.url } });
 		admin = await app.createUser("ADMIN");
 		w = await buildWorld(app);
 	});
 	afterAll(async () => {
 		for (const s of sockets) s.close();
 		await app?.stop();
+		await smtp?.close();
 	});
 
 	const put = (body: Record<string, unknown>) => app.request("PUT", `${A}/config`, { token: admin.token, body });
@@ -57,7 +63,15 @@ describe("admin settings that act", () => {
 		// Administrators still create accounts.
 		await app.createUser("CLERK");
 		expect((await put({ registrationOpen: true })).status).toBe(200);
-		expect((await app.request("POST", "/api/v1/auth/register", { body: body() })).status).toBe(201);
+		const opened = await app.request("POST", "/api/v1/auth/register", { body: body() });
+		expect(opened.status).toBe(201);
+		// The settings of the first test: language of new accounts, name and support address in the mail.
+		expect(opened.body.user.preferences).toEqual({ language: "en" });
+		const to = opened.body.user.email as string;
+		await waitUntil("the verification mail", () => smtp.inbox.some((m) => m.to.includes(to)), 10_000, 50);
+		const raw = smtp.inbox.find((m) => m.to.includes(to))!.raw;
+		expect(raw).toMatch(/^Subject: Confirm your Gelato Nord email address/m);
+		expect(raw).toMatch(/^Reply-To: help@gelato\.example/m);
 	});
 
 	it("lowStockThreshold is the reorder threshold of new shop stock rows: INVENTORY_LOW fires without one given", async () => {
