@@ -121,6 +121,14 @@ export function closeSettings(broker: ServiceBroker): void {
 	}
 }
 
+/** Whether this node keeps a copy (a service with the settings mixin runs here). */
+export function settingsOpen(broker: ServiceBroker): boolean {
+	return (caches.get(broker)?.users ?? 0) > 0;
+}
+
+/** What a non-ADMIN may call during a maintenance window: sign-in (auth answers MAINTENANCE to non-ADMINs itself) and the public settings. */
+export const OPEN_DURING_MAINTENANCE: ReadonlySet<string> = new Set(["auth.login", "auth.google", "auth.refresh", "admin.config.public"]);
+
 /** The maintenance window in force at `now`, if any. */
 export function activeMaintenance(snapshot: SettingsSnapshot, now = Date.now()): MaintenanceWindow | undefined {
 	return snapshot.maintenance.find((w) => Date.parse(w.startsAt) <= now && now < Date.parse(w.endsAt));

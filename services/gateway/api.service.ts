@@ -13,7 +13,7 @@ import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "mole
 import ApiGateway from "moleculer-web";
 import { config } from "../../lib/config";
 import { maintenance, toErrorResponse, unauthorized } from "../../lib/errors";
-import { activeMaintenance, settingsOf } from "../../lib/settings";
+import { activeMaintenance, OPEN_DURING_MAINTENANCE, settingsOf } from "../../lib/settings";
 import { SettingsMixin } from "../../mixins/settings.mixin";
 import { packageVersion } from "../../lib/app";
 import { bearerToken, verifyAccessToken } from "../../lib/tokens";
@@ -57,9 +57,6 @@ const DOCS_PAGE = `<!doctype html>
 <script src="/api/v1/docs/docs-init.js"></script></body></html>`;
 
 const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: "/api/v1/openapi.json", dom_id: "#docs" });`;
-
-/** What a non-ADMIN may call during a maintenance window: sign-in (auth answers MAINTENANCE to non-ADMINs) and the public settings. */
-const OPEN_DURING_MAINTENANCE = new Set(["auth.login", "auth.google", "auth.refresh", "admin.config.public"]);
 
 /** Routes with domain actions: which services each path family reaches. */
 function domainRoute(name: string, pathPrefix: string, whitelist?: string[]) {

@@ -95,6 +95,8 @@ describe("admin settings that act", () => {
 	it("a maintenance window: 503 MAINTENANCE with Retry-After for all but ADMINs; ADMINs sign in and lift it; /health stays up", async () => {
 		const patron = await app.createUser("PATRON");
 		const clerk = w.clerk;
+		const [patronSocket, adminSocket] = [await connectSocket(app.baseUrl, { token: patron.token }), await connectSocket(app.baseUrl, { token: admin.token })];
+		sockets.push(patronSocket, adminSocket);
 		const window = await app.request("POST", `${A}/config/maintenance`, {
 			token: admin.token,
 			body: { startsAt: new Date(Date.now() - 1000).toISOString(), endsAt: new Date(Date.now() + 10 * MIN).toISOString(), message: "Database upgrade" },
@@ -109,6 +111,12 @@ describe("admin settings that act", () => {
 			expect(retryAfter).toBeLessThanOrEqual(600);
 			expect(res.body.error.details).toMatchObject({ retryAfter, endsAt: window.body.endsAt });
 		}
+		// Socket calls too (the connection stays: it carries the announcements).
+		const [socketErr] = await patronSocket.ack("call", "auth.me", {});
+		expect(socketErr).toMatchObject({ code: "MAINTENANCE", status: 503 });
+		expect(patronSocket.socket.connected).toBe(true);
+		const [adminErr, adminMe] = await adminSocket.ack<{ id: string }>("call", "auth.me", {});
+		expect([adminErr, adminMe?.id]).toEqual([null, admin.id]);
 		const register = await app.request("POST", "/api/v1/auth/register", { body: { email: uniqueEmail("m"), password: "Correct-Horse-42", name: "Late" } });
 		expect(register.status).toBe(503);
 		// Sign-in answers MAINTENANCE to everyone but ADMINs.
@@ -126,6 +134,7 @@ describe("admin settings that act", () => {
 		expect((await app.request("DELETE", `${A}/config/maintenance/${window.body.id}`, { token: admin.token })).status).toBe(404);
 		expect((await app.request("GET", `/api/v1/sales/shops/${w.shopId}/inventory`, { token: clerk.token })).status).toBe(200);
 		expect((await app.request("POST", "/api/v1/auth/login", { body: { email: patron.email, password: patron.password } })).status).toBe(200);
+		expect((await patronSocket.ack("call", "auth.me", {}))[0]).toBeNull();
 		// Server-side 503s of a window are not application faults.
 		expect(await sqlRows(app, `SELECT 1 FROM admin.app_logs WHERE type = 'MAINTENANCE'`)).toEqual([]);
 	});
