@@ -75,6 +75,7 @@ export const ENV_VARS = [
 	"INVOICE_DUE_DAYS",
 	"COLD_CHAIN_MAX_C",
 	"COLD_CHAIN_GRACE_MIN",
+	"MAINTENANCE_NOTICE_MINUTES",
 	"LOG_LEVEL",
 ] as const;
 
@@ -132,6 +133,8 @@ export interface Config {
 	invoiceDueDays: number;
 	/** Cold chain: a freezer above `maxC` °C for longer than `graceMin` minutes is an excursion (services/inventory/cold-chain.ts). */
 	coldChain: { maxC: number; graceMin: number };
+	/** Minutes before a maintenance window starts at which sockets get a SYSTEM_ANNOUNCEMENT, largest first. */
+	maintenanceNoticeMinutes: number[];
 	logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
 }
 
@@ -184,6 +187,18 @@ function url(env: Env, name: EnvVar, protocols: string[]): string | undefined {
 		throw new ConfigError(name, `must use ${protocols.join(" or ")}, got "${parsed.protocol}"`);
 	}
 	return raw;
+}
+
+/** MAINTENANCE_NOTICE_MINUTES: comma list of whole minutes (1–1440), default 15,5; empty = no advance notices. */
+function maintenanceNoticeMinutes(env: Env): number[] {
+	const raw = env.MAINTENANCE_NOTICE_MINUTES;
+	if (raw === undefined) return [15, 5];
+	const values = list(raw).map((v) => {
+		const n = Number(v);
+		if (!/^\d+$/.test(v) || n < 1 || n > 1440) throw new ConfigError("MAINTENANCE_NOTICE_MINUTES", `must be a comma list of minutes between 1 and 1440, got "${raw}"`);
+		return n;
+	});
+	return [...new Set(values)].sort((a, b) => b - a);
 }
 
 function list(raw: string | undefined): string[] {
@@ -347,6 +362,7 @@ export function loadConfig(env: Env = process.env): Config {
 		expiryWarningDays: int(env, "EXPIRY_WARNING_DAYS", 3, 0, 365),
 		invoiceDueDays: int(env, "INVOICE_DUE_DAYS", 30, 0, 365),
 		coldChain: { maxC: signed(env, "COLD_CHAIN_MAX_C", -18, -60, 10), graceMin: int(env, "COLD_CHAIN_GRACE_MIN", 30, 1, 24 * 60) },
+		maintenanceNoticeMinutes: maintenanceNoticeMinutes(env),
 		logLevel,
 	};
 }

@@ -4,6 +4,7 @@ import { catalogAndFactories } from "./001-catalog-and-factories";
 import { stockInvoicesSuppliers } from "./002-stock-invoices-suppliers";
 import { moneyBigint } from "./050-money-bigint";
 import { freezers } from "./120-freezers";
+import { budgetSource } from "./150-budget-source";
 
 /** The inventory schema's migrations, in order. Append; never edit one that has shipped. */
-export const inventoryMigrations: Migration[] = [commonTables, catalogAndFactories, stockInvoicesSuppliers, outboxTxid, moneyBigint, eventStreamTables, freezers];
+export const inventoryMigrations: Migration[] = [commonTables, catalogAndFactories, stockInvoicesSuppliers, outboxTxid, moneyBigint, eventStreamTables, freezers, budgetSource];

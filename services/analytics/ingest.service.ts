@@ -5,12 +5,13 @@
  * one transaction with the aggregate upserts, so a replayed envelope never double
  * counts. Sales of a batch are folded into one upsert per table, rows in key
  * order (no deadlocks). Days are the UTC date of the event's own timestamp.
+ * Group "analytics.roles": USER_ROLE_CHANGED drops the user's cached scopes on every node (scope.ts).
  */
 import type { Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { QueryTypes, type Transaction } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { EventStreamMixin, stream, type EnvelopeOf } from "../../mixins/event-stream.mixin";
-import type { EventName } from "../../lib/events";
+import { broadcastStaffChanged, type EventName } from "../../lib/events";
 import { defineAnalyticsModels, type AnalyticsModels } from "./analytics.model";
 
 interface Methods {
@@ -48,6 +49,17 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				const sales = events.filter((e): e is EnvelopeOf<"SALE_COMPLETED"> => e.type === "SALE_COMPLETED");
 				if (sales.length) await this.ingestSales(t, sales);
 				for (const e of events) if (e.type !== "SALE_COMPLETED") await this.ingestOne(t, e);
+			},
+		}),
+		// A user's role changed: every analytics node drops the shop and factory scopes it cached for them
+		// (their rights follow the new role at once, not after the 30 s cache). Durable, so a node that was
+		// down still hears of it; the drop itself is the broadcast after commit.
+		stream({
+			group: "analytics.roles",
+			types: ["USER_ROLE_CHANGED"],
+			async handler(this: This, events, t: Transaction) {
+				const userIds = events.map((e) => e.data.userId);
+				t.afterCommit(() => void broadcastStaffChanged(this.broker, userIds).catch((err: unknown) => this.logger.warn("Scope cache drop broadcast failed", err)));
 			},
 		}),
 	],

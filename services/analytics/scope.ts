@@ -4,7 +4,8 @@
  * shop or factory ids the caller may see: the shops they are staff of
  * (`sales.shops.staffShopIds`) or the factories they manage
  * (`inventory.factories.managedBy`), one trusted call per user, cached here for 30 s and
- * dropped at once when sales or inventory broadcast `staff.changed` for that user (base.ts).
+ * dropped at once when sales or inventory broadcast `staff.changed` for that user (base.ts), or
+ * when their role changes (USER_ROLE_CHANGED, group "analytics.roles" in ingest.service.ts).
  */
 import type { Context } from "moleculer";
 import { forbidden, validationError } from "../../lib/errors";

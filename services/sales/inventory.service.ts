@@ -15,6 +15,8 @@ import { defineSalesModels, type SalesModels } from "./sales.model";
 import { findShop, shopForCaller } from "./access";
 import { getFlavors } from "./catalog";
 import { applyChanges, lockStock, planChange } from "./stock";
+import { SettingsMixin } from "../../mixins/settings.mixin";
+import { settingsOf } from "../../lib/settings";
 import * as P from "./sales.params";
 
 interface Methods {
@@ -25,7 +27,7 @@ type Ctx<P> = Context<P, Meta>;
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	name: "sales.inventory",
-	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Shop" }), OutboxMixin, AuditMixin, CacheCleaner(["sales", "inventory"])],
+	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Shop" }), OutboxMixin, AuditMixin, CacheCleaner(["sales", "inventory"]), SettingsMixin],
 	settings: { rest: "/sales" },
 
 	actions: {
@@ -100,9 +102,10 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				});
 				if (issues.length) throw validationErrors(issues);
 				const sorted = [...items].sort((a, b) => a.flavorId.localeCompare(b.flavorId));
+				const { lowStockThreshold } = settingsOf(this.broker).settings;
 				await this.transaction(async (t) => {
 					const rows = await lockStock(this.db, t, shopId, sorted.map((i) => i.flavorId));
-					const changes = sorted.map((i) => planChange(i.flavorId, rows.get(i.flavorId), i.quantity, i.reorderThreshold));
+					const changes = sorted.map((i) => planChange(i.flavorId, rows.get(i.flavorId), i.quantity, i.reorderThreshold, lowStockThreshold));
 					await applyChanges(this.db, t, shopId, changes, { reason, referenceId: null, actorId: ctx.meta.user?.id ?? null, note });
 					for (const c of changes.filter((c) => c.crossedLow)) {
 						await this.publish(t, ctx, "INVENTORY_LOW", { shopId, flavorId: c.flavorId, quantity: c.after, reorderThreshold: c.reorderThreshold }, shopId);
