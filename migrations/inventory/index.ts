@@ -3,6 +3,7 @@ import { commonTables, eventStreamTables, outboxTxid } from "../common";
 import { catalogAndFactories } from "./001-catalog-and-factories";
 import { stockInvoicesSuppliers } from "./002-stock-invoices-suppliers";
 import { moneyBigint } from "./050-money-bigint";
+import { supplierDeliveries } from "./160-supplier-deliveries";
 
 /** The inventory schema's migrations, in order. Append; never edit one that has shipped. */
-export const inventoryMigrations: Migration[] = [commonTables, catalogAndFactories, stockInvoicesSuppliers, outboxTxid, moneyBigint, eventStreamTables];
+export const inventoryMigrations: Migration[] = [commonTables, catalogAndFactories, stockInvoicesSuppliers, outboxTxid, moneyBigint, eventStreamTables, supplierDeliveries];

@@ -67,6 +67,8 @@ export interface ShopInfo {
 	name: string;
 	address: string | null;
 	status: string | null;
+	latitude: number | null;
+	longitude: number | null;
 }
 
 /** Look-ups through other services' actions, cached per analytics service instance. */
@@ -100,8 +102,8 @@ export class Directory {
 			unique.map((id) =>
 				this.shops.get(id, async () => {
 					try {
-						const s = await ctx.call<{ id: string; name: string; address: string | null; status: string }, { shopId: string }>("sales.shops.get", { shopId: id });
-						return { id: s.id, name: s.name, address: s.address ?? null, status: s.status ?? null };
+						const s = await ctx.call<Partial<ShopInfo> & { id: string; name: string }, { shopId: string }>("sales.shops.get", { shopId: id });
+						return { id: s.id, name: s.name, address: s.address ?? null, status: s.status ?? null, latitude: s.latitude ?? null, longitude: s.longitude ?? null };
 					} catch (err) {
 						// A deleted/unknown shop (404) keeps its figures without a name; sales unreachable: no name this time.
 						return (err as { code?: number }).code === 404 ? null : undefined;
@@ -112,6 +114,17 @@ export class Directory {
 		const out = new Map<string, ShopInfo>();
 		for (const info of infos) if (info) out.set(info.id, info);
 		return out;
+	}
+
+	/** Every live shop's id (chain-wide maps list shops without sales too), from sales' public list. */
+	async allShopIds(ctx: Context<unknown, Meta>): Promise<string[]> {
+		const ids: string[] = [];
+		for (let page = 1; page <= 100; page++) {
+			const res = await ctx.call<{ rows: { id: string }[]; totalPages: number }, Record<string, unknown>>("sales.shops.list", { page, pageSize: 100 });
+			ids.push(...res.rows.map((r) => r.id));
+			if (page >= res.totalPages) break;
+		}
+		return ids;
 	}
 
 	async flavorNames(ctx: Context<unknown, Meta>, ids: string[]): Promise<Map<string, string>> {
