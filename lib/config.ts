@@ -73,6 +73,7 @@ export const ENV_VARS = [
 	"EXPIRY_SCAN_INTERVAL_SEC",
 	"EXPIRY_WARNING_DAYS",
 	"INVOICE_DUE_DAYS",
+	"SHOP_TIME_ZONE",
 	"LOG_LEVEL",
 ] as const;
 
@@ -127,6 +128,8 @@ export interface Config {
 	expiryScanIntervalSec: number;
 	expiryWarningDays: number;
 	invoiceDueDays: number;
+	/** IANA time zone of the shops' opening hours (`eislager_shop_open`, the no-sales alert). */
+	shopTimeZone: string;
 	logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
 }
 
@@ -164,6 +167,16 @@ function url(env: Env, name: EnvVar, protocols: string[]): string | undefined {
 		throw new ConfigError(name, `must use ${protocols.join(" or ")}, got "${parsed.protocol}"`);
 	}
 	return raw;
+}
+
+/** An IANA time zone name (e.g. Europe/Berlin); anything else stops start-up. */
+function timeZone(name: string): string {
+	try {
+		new Intl.DateTimeFormat("en", { timeZone: name });
+		return name;
+	} catch {
+		throw new Error(`SHOP_TIME_ZONE must be an IANA time zone such as Europe/Berlin, not "${name}"`);
+	}
 }
 
 function list(raw: string | undefined): string[] {
@@ -321,6 +334,7 @@ export function loadConfig(env: Env = process.env): Config {
 		expiryScanIntervalSec: int(env, "EXPIRY_SCAN_INTERVAL_SEC", 3600, 1),
 		expiryWarningDays: int(env, "EXPIRY_WARNING_DAYS", 3, 0, 365),
 		invoiceDueDays: int(env, "INVOICE_DUE_DAYS", 30, 0, 365),
+		shopTimeZone: timeZone(env.SHOP_TIME_ZONE?.trim() || "UTC"),
 		logLevel,
 	};
 }

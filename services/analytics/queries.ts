@@ -104,12 +104,12 @@ export async function inventoryInsights(db: Sequelize, r: Range, factories: Scop
 	const rep = { ...r, ...f.replacements, ...s.replacements };
 	const [prod] = await q(
 		db,
-		`SELECT count(*) AS batches, COALESCE(sum(quantity), 0) AS units, COALESCE(sum(cost), 0) AS cost FROM analytics.stock_registrations WHERE production_date BETWEEN :from AND :to AND ${f.sql}`,
+		`SELECT count(*) AS batches, COALESCE(sum(quantity), 0) AS units, COALESCE(sum(quantity * cost), 0) AS cost FROM analytics.stock_registrations WHERE production_date BETWEEN :from AND :to AND ${f.sql}`,
 		rep,
 	);
 	const byFactory = await q(
 		db,
-		`SELECT factory_id AS "factoryId", count(*) AS batches, sum(quantity) AS units, sum(cost) AS cost FROM analytics.stock_registrations
+		`SELECT factory_id AS "factoryId", count(*) AS batches, sum(quantity) AS units, sum(quantity * cost) AS cost FROM analytics.stock_registrations
 		  WHERE production_date BETWEEN :from AND :to AND ${f.sql} GROUP BY factory_id ORDER BY sum(quantity) DESC, factory_id`,
 		rep,
 	);
