@@ -30,10 +30,8 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				{ type: QueryTypes.SELECT },
 			);
 			const found = new Map(rows.map((r) => [r.bucket, r]));
-			for (const b of EXPIRY_BUCKETS) {
-				this.broker.metrics.set(M.expiringLots, Number(found.get(b.label)?.lots ?? 0), { site: "factory", days_left: b.label });
-				this.broker.metrics.set(M.expiringValue, Number(found.get(b.label)?.value ?? 0), { site: "factory", days_left: b.label });
-			}
+			replaceSeries(this.broker, M.expiringLots, EXPIRY_BUCKETS.map((b) => ({ labels: { ...SITE, days_left: b.label }, value: Number(found.get(b.label)?.lots ?? 0) })), SITE);
+			replaceSeries(this.broker, M.expiringValue, EXPIRY_BUCKETS.map((b) => ({ labels: { ...SITE, days_left: b.label }, value: Number(found.get(b.label)?.value ?? 0) })), SITE);
 		},
 	},
 
