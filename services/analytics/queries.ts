@@ -132,8 +132,8 @@ export async function inventoryInsights(db: Sequelize, r: Range, factories: Scop
  * Waste: what was actually written off (STOCK_WRITTEN_OFF from shops and factories) with its
  * occurrence in the range, at cost. A write-off belongs to the factory that wrote it off or, at a
  * shop, to the factory whose batch it was (the batch's STOCK_REGISTERED); a shop's untracked stock
- * has no factory (chain-wide only). `atRiskUnits`: units warned about (EXPIRY_WARNING) whose expiry
- * date is in the range and not yet past: a warning, not waste (they may still sell).
+ * has no factory (chain-wide only). `atRiskUnits` (a figure of today, not of the range): units warned
+ * about (EXPIRY_WARNING, as many as were left when warned) expiring today or later: a warning, not waste.
  */
 export async function waste(db: Sequelize, r: Range, factories: Scope) {
 	const f = inScope("COALESCE(w.factory_id, s.factory_id)", factories);
@@ -149,8 +149,8 @@ export async function waste(db: Sequelize, r: Range, factories: Scope) {
 	const w = inScope("factory_id", factories);
 	const [risk] = await q(
 		db,
-		`SELECT COALESCE(sum(quantity), 0) AS units FROM analytics.expiry_warnings WHERE expiry_date BETWEEN GREATEST(:from::date, current_date) AND :to AND ${w.sql}`,
-		{ ...r, ...w.replacements },
+		`SELECT COALESCE(sum(quantity), 0) AS units FROM analytics.expiry_warnings WHERE expiry_date >= current_date AND ${w.sql}`,
+		w.replacements,
 	);
 	const items = rows.map((x) => ({
 		factoryId: x.factoryId === null ? null : String(x.factoryId),

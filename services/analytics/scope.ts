@@ -44,14 +44,21 @@ class TtlCache<V> {
 	private readonly map = new Map<string, { at: number; value: V }>();
 	/** Bumped per key by `delete`: a load that started before it must not store its (stale) answer. */
 	private readonly generations = new Map<string, number>();
+	/** Bumped by `clear`: likewise for every key. */
+	private epoch = 0;
 	async get(key: string, load: () => Promise<V>): Promise<V> {
 		const hit = this.map.get(key);
 		if (hit && Date.now() - hit.at < TTL_MS) return hit.value;
 		const generation = this.generations.get(key) ?? 0;
+		const epoch = this.epoch;
 		const value = await load();
-		// undefined = transient failure: not cached; neither is an answer overtaken by a delete.
-		if (value !== undefined && (this.generations.get(key) ?? 0) === generation) this.set(key, value);
+		// undefined = transient failure: not cached; neither is an answer overtaken by a delete or clear.
+		if (value !== undefined && (this.generations.get(key) ?? 0) === generation && this.epoch === epoch) this.set(key, value);
 		return value;
+	}
+	clear() {
+		this.map.clear();
+		this.epoch++;
 	}
 	set(key: string, value: V) {
 		this.map.set(key, { at: Date.now(), value });
@@ -84,6 +91,11 @@ export class Directory {
 			this.staffShops.delete(id);
 			this.managedFactories.delete(id);
 		}
+	}
+
+	/** Drops cached shop names, addresses and positions (sales changed a shop: `cache.clean.sales`). */
+	forgetShops(): void {
+		this.shops.clear();
 	}
 
 	/** Shops the user is staff of, asked of sales in one call per user (cached). */
