@@ -23,6 +23,7 @@ export const BUSINESS_METRICS = {
 	kafkaUp: "eislager.kafka.up",
 	kafkaConsumerLag: "eislager.kafka.consumer.lag",
 	socketConnections: "eislager.socket.connections",
+	serviceNodes: "eislager.service.nodes",
 	httpResponses: "eislager.http.responses.total",
 	httpDuration: "eislager.http.request.duration.seconds",
 } as const;
@@ -56,6 +57,7 @@ export function registerBusinessMetrics(broker: ServiceBroker): void {
 	m.register({ name: M.expiringValue, type: "gauge", labelNames: ["site", "days_left"], description: "Cost value in cents of the units in those lots" });
 	m.register({ name: M.kafkaUp, type: "gauge", labelNames: [], description: "1 when this kafka-bridge node reaches Kafka, 0 when not" });
 	m.register({ name: M.kafkaConsumerLag, type: "gauge", labelNames: ["topic"], description: "Messages on inbound topics the bridge's consumer group has not consumed yet" });
+	m.register({ name: M.serviceNodes, type: "gauge", labelNames: ["service"], description: "Available nodes running the service, as this gateway node sees the cluster (0: a service it has seen has no node left)" });
 	m.register({ name: M.socketConnections, type: "gauge", labelNames: [], description: "Socket.io connections open on this gateway node" });
 	m.register({ name: M.httpResponses, type: "counter", labelNames: ["method", "code"], description: "HTTP responses of this gateway node by method and status class (2xx … 5xx)" });
 	m.register({ name: M.httpDuration, type: "histogram", labelNames: ["method"], buckets: HTTP_BUCKETS, quantiles: false, description: "HTTP request duration in seconds on this gateway node" });

@@ -273,7 +273,7 @@ describe("honest analytics and business metrics", () => {
 		expect(value("eislager_socket_connections")).toBe(0);
 		// Bounded labels: no user, transaction or batch ids among the business series.
 		const labels = new Set(samples.filter((x) => x.name.startsWith("eislager_")).flatMap((x) => Object.keys(x.labels)));
-		for (const l of labels) expect(["shop", "site", "days_left", "method", "code", "le", "topic", "schema", "state", "group", "reason", "namespace", "node_id"]).toContain(l);
+		for (const l of labels) expect(["shop", "site", "days_left", "method", "code", "le", "topic", "service", "schema", "state", "group", "reason", "namespace", "node_id"]).toContain(l);
 
 		// The whole scrape parses (Moleculer's own families carry lint remarks we do not control: camelCase
 		// labels, gauges named *_total); our families pass the lint with nothing to say.
