@@ -11,39 +11,21 @@ import { AnalyticsBase, type BaseThis } from "./base";
 import { dateRange } from "./scope";
 import * as Q from "./queries";
 import * as P from "./analytics.params";
+import type { TurnoverRow } from "../inventory/turnover.service";
+import type { SupplierPerformance } from "../inventory/deliveries.service";
 
 type This = BaseThis;
 type Ctx<P> = Context<P, Meta>;
 const FACTORY_ROLES = ["MANUFACTURER", "EXECUTIVE", "ADMIN"];
 
-interface SupplierPerformance {
-	supplierId: string;
-	name: string;
-	deliveries: number;
-	onTimeDeliveries: number;
-	onTimeRate: number | null;
-	unitsReceived: number;
-	unitsRejected: number;
-	rejectionRate: number | null;
-	averageLeadTimeDays: number | null;
-	averageDelayDays: number | null;
-}
-
-interface TurnoverRow {
-	factoryId: string;
-	flavorId: string;
-	produced: number;
-	shipped: number;
-	sold: number;
-	revenue: number;
-}
-
 /** sold / produced, two decimals; null when nothing was produced. */
 const rate = (sold: number, produced: number) => (produced > 0 ? Math.round((sold * 100) / produced) / 100 : null);
 
+type Totals = Pick<TurnoverRow, "produced" | "shipped" | "sold" | "revenue">;
+
 /** Sums turnover rows by `key` (sorted by units sold, then key). */
-function sumBy(rows: TurnoverRow[], key: "factoryId" | "flavorId") {
-	const acc = new Map<string, { produced: number; shipped: number; sold: number; revenue: number }>();
+function sumBy<K extends "factoryId" | "flavorId">(rows: TurnoverRow[], key: K): (Record<K, string> & Totals & { turnover: number | null })[] {
+	const acc = new Map<string, Totals>();
 	for (const r of rows) {
 		const a = acc.get(r[key]) ?? { produced: 0, shipped: 0, sold: 0, revenue: 0 };
 		a.produced += r.produced;
@@ -53,8 +35,8 @@ function sumBy(rows: TurnoverRow[], key: "factoryId" | "flavorId") {
 		acc.set(r[key], a);
 	}
 	return [...acc]
-		.map(([id, a]) => ({ [key]: id, ...a, turnover: rate(a.sold, a.produced) }) as { [K in typeof key]: string } & typeof a & { turnover: number | null })
-		.sort((x, y) => y.sold - x.sold || (x[key] < y[key] ? -1 : 1));
+		.sort(([x, a], [y, b]) => b.sold - a.sold || (x < y ? -1 : 1))
+		.map(([id, a]) => ({ ...({ [key]: id } as Record<K, string>), ...a, turnover: rate(a.sold, a.produced) }));
 }
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {

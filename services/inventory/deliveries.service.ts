@@ -52,6 +52,20 @@ interface DeliveryRow {
 	createdAt: string;
 }
 
+/** One supplier's record over a range (internal `performance`; analytics /suppliers). */
+export interface SupplierPerformance {
+	supplierId: string;
+	name: string;
+	deliveries: number;
+	onTimeDeliveries: number;
+	onTimeRate: number | null;
+	unitsReceived: number;
+	unitsRejected: number;
+	rejectionRate: number | null;
+	averageLeadTimeDays: number | null;
+	averageDelayDays: number | null;
+}
+
 const COLUMNS = `id, supplier_id AS "supplierId", factory_id AS "factoryId", to_char(ordered_date, 'YYYY-MM-DD') AS "orderedDate",
 	to_char(promised_date, 'YYYY-MM-DD') AS "promisedDate", to_char(received_date, 'YYYY-MM-DD') AS "receivedDate", items, quantity,
 	rejected_quantity AS "rejectedQuantity", notes, recorded_by AS "recordedBy", created_at AS "createdAt"`;
@@ -152,7 +166,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 					  GROUP BY d.supplier_id, s.name ORDER BY s.name, d.supplier_id`,
 					{ type: QueryTypes.SELECT, replacements: { from, to, factoryIds: factoryIds ? `{${factoryIds.join(",")}}` : null } },
 				);
-				return rows.map((r) => {
+				return rows.map((r): SupplierPerformance => {
 					const deliveries = Number(r.deliveries);
 					const units = Number(r.units);
 					const rejected = Number(r.rejected);
