@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { ServiceBroker } from "moleculer";
 import { metricsOptions, prometheusText } from "../../lib/metrics";
+import gatewayMetrics from "../../services/gateway/metrics.service";
 import { BUSINESS_METRICS as M, clearSeries, expiryBucketSql, ownsClusterFigures, registerBusinessMetrics, replaceSeries } from "../../lib/business-metrics";
 
 async function until(check: () => boolean, what: string): Promise<void> {
@@ -36,6 +37,31 @@ describe("the owner of cluster-wide figures", () => {
 			expect(ownsClusterFigures(b, "demo.metrics")).toBe(true);
 		} finally {
 			await Promise.all([a.stop().catch(() => undefined), b.stop()]);
+		}
+	});
+});
+
+describe("eislager_service_nodes (gateway.metrics)", () => {
+	it("counts available nodes per service and keeps reporting 0 for a service whose last node left", async () => {
+		const namespace = `svc-${randomUUID().slice(0, 8)}`;
+		const gw = new ServiceBroker({ namespace, nodeID: "gw", transporter: "Fake", logger: false, metrics: metricsOptions() });
+		const worker = new ServiceBroker({ namespace, nodeID: "worker", transporter: "Fake", logger: false, metrics: metricsOptions() });
+		gw.createService(gatewayMetrics);
+		worker.createService({ name: "demo.orders" });
+		await Promise.all([gw.start(), worker.start()]);
+		const refresh = () => (gw.getLocalService("gateway.metrics") as unknown as { refreshMetrics(): Promise<void> }).refreshMetrics();
+		const nodes = (service: string) => gw.metrics.getMetric(M.serviceNodes)?.get({ service })?.value;
+		try {
+			await until(() => (gw.registry.getServiceList({ onlyAvailable: true }) as { name: string }[]).some((x) => x.name === "demo.orders"), "the worker's service");
+			await refresh();
+			expect([nodes("demo.orders"), nodes("gateway.metrics")]).toEqual([1, 1]);
+			await worker.stop();
+			await until(() => !(gw.registry.getServiceList({ onlyAvailable: true }) as { name: string }[]).some((x) => x.name === "demo.orders"), "the worker to leave");
+			await refresh();
+			expect(nodes("demo.orders")).toBe(0);
+			expect(prometheusText(gw)).toMatch(/eislager_service_nodes\{[^}]*service="demo.orders"\} 0/);
+		} finally {
+			await Promise.all([gw.stop(), worker.stop().catch(() => undefined)]);
 		}
 	});
 });
