@@ -47,6 +47,8 @@ export function shopFeatures(located: Located[], totalRevenue: number) {
 }
 
 const fix = (n: number) => Number(n.toFixed(9));
+/** The cell index of a coordinate; the epsilon keeps a point on a cell edge in the cell it starts (13.405 / 0.001 is 13404.999…). */
+const cellOf = (v: number, size: number) => Math.floor(v / size + 1e-9);
 
 /**
  * Shops binned into square cells of `cellSize` degrees (cell i covers [i·size, (i+1)·size)), one
@@ -55,8 +57,8 @@ const fix = (n: number) => Number(n.toFixed(9));
 export function gridCells(located: Located[], cellSize: number) {
 	const cells = new Map<string, { x: number; y: number; revenue: number; transactionCount: number; shopIds: string[] }>();
 	for (const s of located) {
-		const x = Math.floor(s.longitude / cellSize);
-		const y = Math.floor(s.latitude / cellSize);
+		const x = cellOf(s.longitude, cellSize);
+		const y = cellOf(s.latitude, cellSize);
 		const cell = cells.get(`${x}:${y}`) ?? { x, y, revenue: 0, transactionCount: 0, shopIds: [] };
 		cell.revenue += s.revenue;
 		cell.transactionCount += s.transactionCount;

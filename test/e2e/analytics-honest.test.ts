@@ -234,6 +234,16 @@ describe("honest analytics and business metrics", () => {
 			[1, 2000, 1],
 			[1, 0, 0],
 		]);
+		// A shop on a cell edge (13.405 = 13405 × 0.001) lies in the cell that starts there.
+		expect(fine.features[0].geometry.coordinates).toEqual([
+			[
+				[13.405, 52.52],
+				[13.406, 52.52],
+				[13.406, 52.521],
+				[13.405, 52.521],
+				[13.405, 52.52],
+			],
+		]);
 		expect((await app.request("GET", `${A}/analytics/locations/heatmap?cellSize=0`, { token: w.exec.token })).status).toBe(422);
 		// A clerk's map holds their shop only.
 		const clerkMap = await get<Collection>("/analytics/locations/map", w.otherClerk);
