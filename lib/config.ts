@@ -76,6 +76,7 @@ export const ENV_VARS = [
 	"COLD_CHAIN_MAX_C",
 	"COLD_CHAIN_GRACE_MIN",
 	"MAINTENANCE_NOTICE_MINUTES",
+	"SHOP_TIME_ZONE",
 	"LOG_LEVEL",
 ] as const;
 
@@ -135,6 +136,8 @@ export interface Config {
 	coldChain: { maxC: number; graceMin: number };
 	/** Minutes before a maintenance window starts at which sockets get a SYSTEM_ANNOUNCEMENT, largest first. */
 	maintenanceNoticeMinutes: number[];
+	/** IANA time zone of the shops' opening hours (`eislager_shop_open`, the no-sales alert). */
+	shopTimeZone: string;
 	logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
 }
 
@@ -199,6 +202,16 @@ function maintenanceNoticeMinutes(env: Env): number[] {
 		return n;
 	});
 	return [...new Set(values)].sort((a, b) => b - a);
+}
+
+/** An IANA time zone name (e.g. Europe/Berlin); anything else stops start-up. */
+function timeZone(name: string): string {
+	try {
+		new Intl.DateTimeFormat("en", { timeZone: name });
+		return name;
+	} catch {
+		throw new ConfigError("SHOP_TIME_ZONE", `must be an IANA time zone such as Europe/Berlin, got "${name}"`);
+	}
 }
 
 function list(raw: string | undefined): string[] {
@@ -363,6 +376,7 @@ export function loadConfig(env: Env = process.env): Config {
 		invoiceDueDays: int(env, "INVOICE_DUE_DAYS", 30, 0, 365),
 		coldChain: { maxC: signed(env, "COLD_CHAIN_MAX_C", -18, -60, 10), graceMin: int(env, "COLD_CHAIN_GRACE_MIN", 30, 1, 24 * 60) },
 		maintenanceNoticeMinutes: maintenanceNoticeMinutes(env),
+		shopTimeZone: timeZone(env.SHOP_TIME_ZONE?.trim() || "UTC"),
 		logLevel,
 	};
 }

@@ -22,7 +22,7 @@ interface Methods {
 }
 type This = Service & DbThis<AnalyticsModels> & Methods;
 
-const INGESTED = ["SALE_COMPLETED", "STOCK_REGISTERED", "EXPIRY_WARNING", "INVENTORY_LOW", "REVIEW_SUBMITTED", "BUDGET_ALLOCATION_UPDATED", "USER_LOGIN"] as const satisfies readonly EventName[];
+const INGESTED = ["SALE_COMPLETED", "STOCK_REGISTERED", "EXPIRY_WARNING", "INVENTORY_LOW", "REVIEW_SUBMITTED", "BUDGET_ALLOCATION_UPDATED", "USER_LOGIN", "STOCK_WRITTEN_OFF"] as const satisfies readonly EventName[];
 type IngestedEvent = (typeof INGESTED)[number];
 
 /** Folds rows by key, summing the numeric fields listed, and sorts them by key. */
@@ -188,6 +188,14 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 						 ON CONFLICT (factory_id) DO UPDATE SET budget_allocated = CASE WHEN EXCLUDED.updated_at >= factory_budgets.updated_at THEN EXCLUDED.budget_allocated ELSE factory_budgets.budget_allocated END,
 						   updated_at = GREATEST(EXCLUDED.updated_at, factory_budgets.updated_at), changes = factory_budgets.changes + 1`,
 						{ factoryId: e.data.factoryId, budgetAllocated: e.data.budgetAllocated, at: e.occurredAt },
+					);
+				case "STOCK_WRITTEN_OFF":
+					// Waste as it happened (shop or factory), at cost; one row per envelope.
+					return this.exec(
+						t,
+						`INSERT INTO analytics.write_offs (event_id, batch_id, shop_id, factory_id, flavor_id, quantity, reason, cost_cents, occurred_at)
+						 VALUES (:id, :batchId, :shopId, :factoryId, :flavorId, :quantity, :reason, :costCents, :at) ON CONFLICT (event_id) DO NOTHING`,
+						{ ...e.data, id: e.id, at: e.data.at ?? e.occurredAt },
 					);
 				case "USER_LOGIN":
 					return this.exec(t, `INSERT INTO analytics.user_activity (event_id, user_id, type, metadata, timestamp) VALUES (:eid, :uid, 'LOGIN', :meta, :at)`, {

@@ -26,6 +26,7 @@ import { buildOpenApi } from "./openapi";
 import { clientIp, consume, createRateLimiters, requestIdFor, type RateLimiters } from "./http";
 import { SocketMixin } from "./socket.mixin";
 import { compressLarge, EDGE_FEATURES, securityHeaders } from "./edge";
+import { httpMetrics } from "./http-metrics";
 import { unavailableService } from "../../lib/availability";
 
 interface Req extends IncomingMessage {
@@ -95,6 +96,7 @@ export default function createApiService(): ServiceSchema {
 			port: cfg.port,
 			ip: "0.0.0.0",
 			use: [
+				httpMetrics(),
 				EDGE_FEATURES.securityHeaders && securityHeaders({ crossOriginResourcePolicy: { policy: "same-site" }, frameguard: { action: "deny" }, contentSecurityPolicy: { directives: { frameAncestors: ["'none'"] } } }),
 				EDGE_FEATURES.compression && compressLarge(1024),
 			].filter((use) => typeof use === "function"),
