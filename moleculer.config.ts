@@ -23,6 +23,7 @@ import type { BrokerOptions, Errors, Middleware } from "moleculer";
 import { isDependencyFailure, RemoteGuardsMiddleware } from "./middlewares/remote-guards.middleware";
 import type { Config } from "./lib/config";
 import { AuthorizationMiddleware } from "./middlewares/authorization.middleware";
+import { MaintenanceMiddleware } from "./middlewares/maintenance.middleware";
 import { AppLogMiddleware } from "./middlewares/app-log.middleware";
 import { ServiceKeyMiddleware } from "./middlewares/service-key.middleware";
 import { transporterOptions } from "./lib/transport";
@@ -69,6 +70,7 @@ export function brokerConfig(cfg: Config, overrides: Partial<BrokerOptions> = {}
 			InputScreenMiddleware,
 			"Cacher",
 			AuthorizationMiddleware,
+			MaintenanceMiddleware,
 			"ContextTracker",
 			RemoteGuardsMiddleware({
 				circuitBreaker: { threshold: 0.5, minRequestCount: 20, windowTime: 60, halfOpenTime: 10_000, check: isDependencyFailure },

@@ -75,6 +75,8 @@ export const ENV_VARS = [
 	"INVOICE_DUE_DAYS",
 	"COLD_CHAIN_MAX_C",
 	"COLD_CHAIN_GRACE_MIN",
+	"MAINTENANCE_NOTICE_MINUTES",
+	"SHOP_TIME_ZONE",
 	"LOG_LEVEL",
 ] as const;
 
@@ -132,6 +134,10 @@ export interface Config {
 	invoiceDueDays: number;
 	/** Cold chain: a freezer above `maxC` °C for longer than `graceMin` minutes is an excursion (services/inventory/cold-chain.ts). */
 	coldChain: { maxC: number; graceMin: number };
+	/** Minutes before a maintenance window starts at which sockets get a SYSTEM_ANNOUNCEMENT, largest first. */
+	maintenanceNoticeMinutes: number[];
+	/** IANA time zone of the shops' opening hours (`eislager_shop_open`, the no-sales alert). */
+	shopTimeZone: string;
 	logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
 }
 
@@ -184,6 +190,28 @@ function url(env: Env, name: EnvVar, protocols: string[]): string | undefined {
 		throw new ConfigError(name, `must use ${protocols.join(" or ")}, got "${parsed.protocol}"`);
 	}
 	return raw;
+}
+
+/** MAINTENANCE_NOTICE_MINUTES: comma list of whole minutes (1–1440), default 15,5; empty = no advance notices. */
+function maintenanceNoticeMinutes(env: Env): number[] {
+	const raw = env.MAINTENANCE_NOTICE_MINUTES;
+	if (raw === undefined) return [15, 5];
+	const values = list(raw).map((v) => {
+		const n = Number(v);
+		if (!/^\d+$/.test(v) || n < 1 || n > 1440) throw new ConfigError("MAINTENANCE_NOTICE_MINUTES", `must be a comma list of minutes between 1 and 1440, got "${raw}"`);
+		return n;
+	});
+	return [...new Set(values)].sort((a, b) => b - a);
+}
+
+/** An IANA time zone name (e.g. Europe/Berlin); anything else stops start-up. */
+function timeZone(name: string): string {
+	try {
+		new Intl.DateTimeFormat("en", { timeZone: name });
+		return name;
+	} catch {
+		throw new ConfigError("SHOP_TIME_ZONE", `must be an IANA time zone such as Europe/Berlin, got "${name}"`);
+	}
 }
 
 function list(raw: string | undefined): string[] {
@@ -347,6 +375,8 @@ export function loadConfig(env: Env = process.env): Config {
 		expiryWarningDays: int(env, "EXPIRY_WARNING_DAYS", 3, 0, 365),
 		invoiceDueDays: int(env, "INVOICE_DUE_DAYS", 30, 0, 365),
 		coldChain: { maxC: signed(env, "COLD_CHAIN_MAX_C", -18, -60, 10), graceMin: int(env, "COLD_CHAIN_GRACE_MIN", 30, 1, 24 * 60) },
+		maintenanceNoticeMinutes: maintenanceNoticeMinutes(env),
+		shopTimeZone: timeZone(env.SHOP_TIME_ZONE?.trim() || "UTC"),
 		logLevel,
 	};
 }

@@ -57,6 +57,17 @@ export function serviceUnavailable(message = "Service temporarily unavailable", 
 	return new MoleculerError(message, 503, code);
 }
 
+/** 403 REGISTRATION_CLOSED: the `registrationOpen` setting is false (self sign-up by password or Google). */
+export function registrationClosed(): Errors.MoleculerClientError {
+	return new MoleculerClientError("Registration is closed; ask an administrator for an account", 403, "REGISTRATION_CLOSED");
+}
+
+/** 503 MAINTENANCE during a maintenance window: `retryAfter` seconds until it ends. */
+export function maintenance(message: string, endsAt: string, now = Date.now()): Errors.MoleculerError {
+	const retryAfter = Math.max(1, Math.ceil((Date.parse(endsAt) - now) / 1000));
+	return new MoleculerError(`Down for maintenance: ${message}`, 503, "MAINTENANCE", { retryAfter, endsAt });
+}
+
 export interface ErrorBody {
 	error: { code: string; message: string; details?: unknown };
 	requestId: string;
@@ -94,6 +105,11 @@ export function toErrorResponse(err: unknown, requestId: string): { status: numb
 			details = Array.isArray(e.data)
 				? (e.data as Array<Record<string, unknown>>).map((d) => ({ field: d.field, message: d.message, type: d.type }))
 				: e.data;
+			break;
+		case type === "MAINTENANCE":
+			status = 503;
+			code = type;
+			details = e.data;
 			break;
 		// A service whose nodes are all gone (or not yet up) is a transient 503, not a 404.
 		case type === "SERVICE_NOT_AVAILABLE" || status === 503:

@@ -63,6 +63,17 @@ export interface EventPayloads {
 		status: string;
 		dueDate: string;
 	};
+	/** An ISSUED invoice passed its due date unpaid (the daily overdue job; once per invoice). */
+	INVOICE_OVERDUE: {
+		invoiceId: string;
+		orderId: string | null;
+		factoryId: string;
+		shopId: string;
+		totalAmount: number;
+		dueDate: string;
+		/** The day the job found it overdue (YYYY-MM-DD). */
+		asOf: string;
+	};
 	EXPIRY_WARNING: {
 		stockItemId: string;
 		factoryId: string;
@@ -138,6 +149,7 @@ export const EVENT_CATALOG: { readonly [K in EventName]: CatalogEntry } = {
 	REVIEW_SUBMITTED: { topic: "review-submitted", source: "sales" },
 	STOCK_REGISTERED: { topic: "stock-registered", source: "inventory" },
 	INVOICE_GENERATED: { topic: "invoice-generated", source: "inventory" },
+	INVOICE_OVERDUE: { topic: "invoice-overdue", source: "inventory" },
 	EXPIRY_WARNING: { topic: "expiry-warning", source: "inventory" },
 	BUDGET_ALLOCATION_UPDATED: { topic: "budget-allocation", source: "inventory" },
 	USER_LOGIN: { topic: "user-login", source: "auth" },
@@ -208,6 +220,7 @@ export const EVENT_PAYLOAD_SCHEMAS: { readonly [K in EventName]: Record<string, 
 	REVIEW_SUBMITTED: { ...strict, reviewId: id, shopId: id, patronId: id, rating: { type: "number", integer: true, min: 1, max: 5 }, comment: { ...text(5000), nullable: true } },
 	STOCK_REGISTERED: { ...strict, stockItemId: id, factoryId: id, flavorId: id, batchId: text(64), quantity: count, cost: money, productionDate: timestamp, expiryDate: timestamp },
 	INVOICE_GENERATED: { ...strict, invoiceId: id, orderId: nullableId, factoryId: id, shopId: id, totalAmount: money, status: text(20), dueDate: timestamp },
+	INVOICE_OVERDUE: { ...strict, invoiceId: id, orderId: nullableId, factoryId: id, shopId: id, totalAmount: money, dueDate: timestamp, asOf: timestamp },
 	EXPIRY_WARNING: {
 		...strict,
 		stockItemId: id,
@@ -312,6 +325,8 @@ export const INTERNAL_EVENTS = {
 	staffChanged: "staff.changed",
 	/** `auth.user-changed`: a user row changed (payload `{ userId }`); every auth node drops that user's cached `/me`. */
 	userChanged: "auth.user-changed",
+	/** `settings.changed`: the admin node's new settings snapshot (payload `SettingsSnapshot`, lib/settings.ts); every node replaces its copy. */
+	settingsChanged: "settings.changed",
 } as const;
 
 /** Payload of `INTERNAL_EVENTS.staffChanged`: the users whose shops or factories changed. */

@@ -9,6 +9,8 @@ export interface Mail {
 	to: string;
 	subject: string;
 	text: string;
+	/** Where replies go (the `supportEmail` setting for the platform's own mails). */
+	replyTo?: string;
 }
 
 /** Sends a mail; returns false when no SMTP server is configured. */

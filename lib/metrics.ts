@@ -77,7 +77,8 @@ export function metricsOptions(): MetricRegistryOptions {
 	const reporter = new PrometheusTextReporter({
 		port: 0,
 		path: "/metrics",
-		defaultLabels: (registry: { broker: { namespace: string; nodeID: string } }) => ({ namespace: registry.broker.namespace, nodeID: registry.broker.nodeID }),
+		// snake_case label names (promtool check metrics); `node_id` is the broker node, Prometheus adds the target labels.
+		defaultLabels: (registry: { broker: { namespace: string; nodeID: string } }) => ({ namespace: registry.broker.namespace, node_id: registry.broker.nodeID }),
 	});
 	// The typings only list option objects; Moleculer accepts a reporter instance too.
 	return { enabled: true, reporter: [reporter as unknown as string] };

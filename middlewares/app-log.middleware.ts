@@ -17,7 +17,8 @@ export const AppLogMiddleware: Middleware = {
 		const report = (ctx: Context, err: Error & { code?: number; type?: string; nodeID?: string }) => {
 			const code = typeof err?.code === "number" ? err.code : 500;
 			const remote = err?.nodeID && err.nodeID !== ctx.broker.nodeID;
-			if (code < 500 || !err || typeof err !== "object" || reported.has(err) || remote) return;
+			// A maintenance window's 503 is the system doing as told, not a fault.
+			if (code < 500 || !err || typeof err !== "object" || reported.has(err) || remote || err.type === "MAINTENANCE") return;
 			reported.add(err);
 			const entry: AppLogEntry = {
 				level: code === 503 || code === 504 ? "warn" : "error",

@@ -9,7 +9,7 @@
  */
 import type { Context, Service, ServiceSchema } from "moleculer";
 import type { Transaction } from "sequelize";
-import { EVENT_CATALOG, emitEvent, envelope, type EventEnvelope, type EventName, type EventPayloads } from "../lib/events";
+import { EVENT_CATALOG, emitEvent, emittedBy, envelope, type EventEnvelope, type EventName, type EventPayloads } from "../lib/events";
 import { wakeOutboxReaders } from "../lib/outbox-wake";
 import type { DbThis, Models } from "./db.mixin";
 
@@ -24,7 +24,9 @@ type This = Service & DbThis<Models> & OutboxThis;
 export const OutboxMixin: Partial<ServiceSchema> = {
 	methods: {
 		async publish<K extends EventName>(this: This, t: Transaction, ctx: Context | null, type: K, data: EventPayloads[K], aggregateId: string) {
-			const event = envelope(type, data, ctx?.requestID);
+			// An event more than one outbox carries (e.g. STOCK_WRITTEN_OFF) names the schema that wrote it as its source.
+			const source = EVENT_CATALOG[type].source !== this.dbSchema && emittedBy(type, this.dbSchema) ? this.dbSchema : undefined;
+			const event = envelope(type, data, ctx?.requestID, source);
 			await this.db.query(
 				`INSERT INTO "${this.dbSchema}".outbox (id, type, topic, aggregate_id, envelope) VALUES (:id, :type, :topic, :aggregateId, :envelope)`,
 				{ replacements: { id: event.id, type, topic: EVENT_CATALOG[type].topic, aggregateId, envelope: JSON.stringify(event) }, transaction: t },

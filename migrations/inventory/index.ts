@@ -5,6 +5,8 @@ import { stockInvoicesSuppliers } from "./002-stock-invoices-suppliers";
 import { moneyBigint } from "./050-money-bigint";
 import { batchRecall } from "./111-batch-recall";
 import { freezers } from "./120-freezers";
+import { budgetSource } from "./150-budget-source";
+import { supplierDeliveries } from "./160-supplier-deliveries";
 
 /** The inventory schema's migrations, in order. Append; never edit one that has shipped. */
-export const inventoryMigrations: Migration[] = [commonTables, catalogAndFactories, stockInvoicesSuppliers, outboxTxid, moneyBigint, eventStreamTables, batchRecall, freezers];
+export const inventoryMigrations: Migration[] = [commonTables, catalogAndFactories, stockInvoicesSuppliers, outboxTxid, moneyBigint, eventStreamTables, batchRecall, freezers, budgetSource, supplierDeliveries];

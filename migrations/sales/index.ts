@@ -6,6 +6,7 @@ import { stockLots } from "./110-stock-lots";
 import { lotLedger } from "./111-lot-ledger";
 import { posSaleFefo } from "./112-pos-sale-fefo";
 import { recalledBatches } from "./113-recalled-batches";
+import { shopCoordinates } from "./160-shop-coordinates";
 
 /** The sales schema's migrations, in order. Append; never edit one that has shipped. */
-export const salesMigrations: Migration[] = [commonTables, salesCore, outboxTxid, posSaleFunction, eventStreamTables, stockLots, lotLedger, posSaleFefo, recalledBatches];
+export const salesMigrations: Migration[] = [commonTables, salesCore, outboxTxid, posSaleFunction, eventStreamTables, stockLots, lotLedger, posSaleFefo, recalledBatches, shopCoordinates];

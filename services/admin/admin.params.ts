@@ -1,24 +1,20 @@
 /** Param schemas of the admin actions and the types derived from them. */
 import { STRICT, email, isoDate, isoDateTime, positiveInt, trimmed, uuid, type Infer } from "../../lib/params";
 import { pageParams } from "../../lib/pagination";
+import { SETTING_DEFAULTS, THEMES } from "../../lib/settings";
 
-export const THEMES = [
-	{ id: "classic", name: "Classic", primary: "#d94f70", background: "#fff8f0" },
-	{ id: "pistachio", name: "Pistachio", primary: "#7aa34b", background: "#f6fbef" },
-	{ id: "chocolate", name: "Chocolate", primary: "#5a3825", background: "#fbf6f2" },
-	{ id: "dark", name: "Dark", primary: "#f2a7bb", background: "#16161a" },
-] as const;
+export { THEMES } from "../../lib/settings";
 export const THEME_IDS = THEMES.map((t) => t.id);
 
-/** Every configuration key, its validation and its default (GET /config answers the defaults until set). */
+/** Every configuration key, its validation and its default (GET /config answers the defaults until set). Each one acts: docs/admin.md, "Configuration". */
 export const SETTINGS = {
-	siteName: { rule: trimmed(1, 100), default: "EisLager" },
-	theme: { rule: { type: "enum", values: THEME_IDS }, default: "classic" },
-	defaultLanguage: { rule: { type: "enum", values: ["de", "en"] }, default: "de" },
-	registrationOpen: { rule: { type: "boolean" }, default: true },
-	supportEmail: { rule: email, default: "support@eislager.example" },
-	logRetentionDays: { rule: { type: "number", integer: true, min: 1, max: 3650 }, default: 90 },
-	lowStockThreshold: { rule: { type: "number", integer: true, min: 0, max: 100_000 }, default: 10 },
+	siteName: { rule: trimmed(1, 100), default: SETTING_DEFAULTS.siteName },
+	theme: { rule: { type: "enum", values: THEME_IDS }, default: SETTING_DEFAULTS.theme },
+	defaultLanguage: { rule: { type: "enum", values: ["de", "en"] }, default: SETTING_DEFAULTS.defaultLanguage },
+	registrationOpen: { rule: { type: "boolean" }, default: SETTING_DEFAULTS.registrationOpen },
+	supportEmail: { rule: email, default: SETTING_DEFAULTS.supportEmail },
+	logRetentionDays: { rule: { type: "number", integer: true, min: 1, max: 3650 }, default: SETTING_DEFAULTS.logRetentionDays },
+	lowStockThreshold: { rule: { type: "number", integer: true, min: 0, max: 100_000 }, default: SETTING_DEFAULTS.lowStockThreshold },
 } as const;
 export type SettingKey = keyof typeof SETTINGS;
 
@@ -77,6 +73,8 @@ export type AuditListParams = Infer<typeof auditListParams>;
 export type ComplianceParams = Infer<typeof complianceParams>;
 export type UpdateConfigParams = Record<string, unknown>;
 export type MaintenanceParams = Infer<typeof maintenanceParams>;
+export const maintenanceIdParams = { ...STRICT, id: uuid } as const;
+export type MaintenanceIdParams = Infer<typeof maintenanceIdParams>;
 export type CreateBroadcastParams = Infer<typeof createBroadcastParams>;
 export type ListBroadcastsParams = Infer<typeof listBroadcastsParams>;
 export type BroadcastStatusParams = Infer<typeof broadcastStatusParams>;

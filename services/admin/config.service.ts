@@ -1,22 +1,39 @@
 /**
  * admin.config: system configuration key/values, themes and maintenance windows
  * (spec section 4, "System Configuration"). Served under /api/v1/admin and /api/admin.
+ * The admin schema is the source of truth; after every change the new snapshot
+ * is broadcast (`INTERNAL_EVENTS.settingsChanged`) and every node replaces its
+ * local copy (lib/settings.ts), which the gateway (maintenance), auth
+ * (registrationOpen) and sales (lowStockThreshold) read. Advance notices of
+ * maintenance windows: ./maintenance.ts.
  */
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
-import { RETRY_READS, respondCreated } from "../../lib/actions";
-import { validationError } from "../../lib/errors";
+import { RETRY_READS, respondCreated, respondNoContent } from "../../lib/actions";
+import { notFound, validationError } from "../../lib/errors";
+import { config } from "../../lib/config";
+import { INTERNAL_EVENTS } from "../../lib/events";
+import { applySettings, type SettingsSnapshot, type SystemSettings } from "../../lib/settings";
 import type { Meta } from "../../lib/types";
+import { sendDueNotices } from "./maintenance";
 import { defineAdminModels, type AdminModels } from "./admin.model";
 import * as P from "./admin.params";
 
 interface Methods {
-	currentSettings(): Promise<Record<string, unknown>>;
+	currentSettings(): Promise<SystemSettings>;
 	upcomingMaintenance(): Promise<unknown[]>;
+	readSnapshot(): Promise<SettingsSnapshot>;
+	/** Reads the snapshot and sends it to every node (this one included). */
+	publishSnapshot(): Promise<void>;
+	/** Sends the advance notices due now (one run at a time per node). */
+	tickNotices(): Promise<unknown>;
 }
-type This = Service & DbThis<AdminModels> & Methods;
+type This = Service & DbThis<AdminModels> & Methods & { noticeTimer?: NodeJS.Timeout; noticing?: Promise<unknown> };
+
+/** How often each admin node looks for advance notices due. */
+const NOTICE_TICK_MS = 5000;
 type Ctx<P> = Context<P, Meta>;
 
 const MAINTENANCE_COLUMNS = `id, starts_at AS "startsAt", ends_at AS "endsAt", message, created_by AS "createdBy", created_at AS "createdAt"`;
@@ -57,6 +74,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 						);
 					}
 				});
+				await this.publishSnapshot();
 				return { settings: await this.currentSettings() };
 			},
 		},
@@ -98,8 +116,56 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 					announced = false;
 					this.logger.warn("Maintenance announcement failed", { id: row.id, err: (err as Error).message });
 				}
+				await this.publishSnapshot();
+				void this.tickNotices();
 				respondCreated(ctx, "/api/v1/admin/config");
 				return { ...row, announced };
+			},
+		},
+
+		liftMaintenance: {
+			rest: "DELETE /config/maintenance/:id",
+			roles: ["ADMIN"],
+			audit: true,
+			status: 204,
+			summary: "Cancel a maintenance window, or end one in progress: the gateway serves everyone again at once",
+			params: P.maintenanceIdParams,
+			async handler(this: This, ctx: Ctx<P.MaintenanceIdParams>) {
+				const lifted = await this.db.query(`UPDATE admin.maintenance_windows SET deleted_at = now(), updated_at = now() WHERE id = :id AND deleted_at IS NULL RETURNING id`, {
+					type: QueryTypes.SELECT,
+					replacements: { id: ctx.params.id },
+				});
+				if (!lifted.length) throw notFound("Maintenance window", ctx.params.id);
+				(ctx.locals as { auditTarget?: string }).auditTarget = ctx.params.id;
+				await this.publishSnapshot();
+				return respondNoContent(ctx);
+			},
+		},
+
+		public: {
+			rest: "GET /config/public",
+			auth: "public",
+			retryPolicy: RETRY_READS,
+			summary: "What a client needs before sign-in: siteName, theme (with its colours), defaultLanguage, supportEmail, registrationOpen and the upcoming maintenance windows",
+			async handler(this: This) {
+				const { settings, maintenance } = await this.readSnapshot();
+				return {
+					siteName: settings.siteName,
+					theme: P.THEMES.find((t) => t.id === settings.theme) ?? P.THEMES[0],
+					defaultLanguage: settings.defaultLanguage,
+					supportEmail: settings.supportEmail,
+					registrationOpen: settings.registrationOpen,
+					maintenance,
+				};
+			},
+		},
+
+		/** Internal: the snapshot every node keeps a copy of (lib/settings.ts). */
+		snapshot: {
+			visibility: "public",
+			retryPolicy: RETRY_READS,
+			handler(this: This) {
+				return this.readSnapshot();
 			},
 		},
 	},
@@ -108,12 +174,52 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		async currentSettings(this: This) {
 			const rows = await this.db.query<{ key: string; value: unknown }>(`SELECT key, value FROM admin.settings`, { type: QueryTypes.SELECT });
 			const stored = new Map(rows.map((r) => [r.key, r.value]));
-			return Object.fromEntries(Object.entries(P.SETTINGS).map(([k, v]) => [k, stored.has(k) ? stored.get(k) : v.default]));
+			return Object.fromEntries(Object.entries(P.SETTINGS).map(([k, v]) => [k, stored.has(k) ? stored.get(k) : v.default])) as unknown as SystemSettings;
+		},
+
+		async readSnapshot(this: This): Promise<SettingsSnapshot> {
+			// The database clock first: a snapshot read later always carries a larger version.
+			const [{ version }] = await this.db.query<{ version: number }>(`SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS version`, { type: QueryTypes.SELECT });
+			const [settings, windows] = await Promise.all([
+				this.currentSettings(),
+				this.db.query<{ id: string; startsAt: Date; endsAt: Date; message: string }>(
+					`SELECT id, starts_at AS "startsAt", ends_at AS "endsAt", message FROM admin.maintenance_windows WHERE deleted_at IS NULL AND ends_at > now() ORDER BY starts_at LIMIT 20`,
+					{ type: QueryTypes.SELECT },
+				),
+			]);
+			return { settings, maintenance: windows.map((w) => ({ id: w.id, startsAt: w.startsAt.toISOString(), endsAt: w.endsAt.toISOString(), message: w.message })), version };
+		},
+
+		tickNotices(this: This) {
+			this.noticing ??= sendDueNotices(this.db, this.broker, config().maintenanceNoticeMinutes)
+				.catch((err: unknown) => this.logger.warn("Maintenance notices failed; retried on the next tick", err))
+				.finally(() => (this.noticing = undefined));
+			return this.noticing;
+		},
+
+		async publishSnapshot(this: This) {
+			const snapshot = await this.readSnapshot();
+			applySettings(this.broker, snapshot);
+			await this.broker.broadcast(INTERNAL_EVENTS.settingsChanged, snapshot);
 		},
 
 		upcomingMaintenance(this: This) {
 			return this.db.query(`SELECT ${MAINTENANCE_COLUMNS} FROM admin.maintenance_windows WHERE deleted_at IS NULL AND ends_at > now() ORDER BY starts_at LIMIT 20`, { type: QueryTypes.SELECT });
 		},
+	},
+
+	async started(this: This) {
+		// Nodes that started before this one hold defaults until they hear from it.
+		await this.publishSnapshot().catch((err: unknown) => this.logger.warn("Settings broadcast at start failed; nodes refresh on their own", err));
+		this.noticeTimer = setInterval(() => {
+			void this.tickNotices();
+		}, NOTICE_TICK_MS);
+		this.noticeTimer.unref();
+	},
+
+	async stopped(this: This) {
+		if (this.noticeTimer) clearInterval(this.noticeTimer);
+		await this.noticing;
 	},
 };
 

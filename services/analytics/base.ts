@@ -23,6 +23,10 @@ export function AnalyticsBase(): Partial<ServiceSchema> {
 			[INTERNAL_EVENTS.staffChanged](this: BaseThis, ctx: Context<StaffChanged>) {
 				this.directory?.forgetStaff(ctx.params.userIds ?? []);
 			},
+			// Sales broadcasts this after a shop changed (name, address, coordinates): maps show it at once.
+			[INTERNAL_EVENTS.cacheClean("sales")](this: BaseThis) {
+				this.directory?.forgetShops();
+			},
 		},
 		methods: {
 			dir(this: BaseThis) {

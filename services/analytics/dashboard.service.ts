@@ -104,7 +104,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 							factoryIds: scope,
 							production: production.production,
 							byFactory: production.byFactory,
-							waste: { expiredUnits: waste.expiredUnits, atRiskUnits: waste.atRiskUnits, expiredValue: waste.expiredValue },
+							waste: { writtenOffUnits: waste.writtenOffUnits, writtenOffValue: waste.writtenOffValue, expiredUnits: waste.expiredUnits, atRiskUnits: waste.atRiskUnits },
 							budgets,
 						};
 					}

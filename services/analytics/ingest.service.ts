@@ -5,12 +5,13 @@
  * one transaction with the aggregate upserts, so a replayed envelope never double
  * counts. Sales of a batch are folded into one upsert per table, rows in key
  * order (no deadlocks). Days are the UTC date of the event's own timestamp.
+ * Group "analytics.roles": USER_ROLE_CHANGED drops the user's cached scopes on every node (scope.ts).
  */
 import type { Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { QueryTypes, type Transaction } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { EventStreamMixin, stream, type EnvelopeOf } from "../../mixins/event-stream.mixin";
-import type { EventName } from "../../lib/events";
+import { broadcastStaffChanged, type EventName } from "../../lib/events";
 import { defineAnalyticsModels, type AnalyticsModels } from "./analytics.model";
 
 interface Methods {
@@ -21,7 +22,7 @@ interface Methods {
 }
 type This = Service & DbThis<AnalyticsModels> & Methods;
 
-const INGESTED = ["SALE_COMPLETED", "STOCK_REGISTERED", "EXPIRY_WARNING", "INVENTORY_LOW", "REVIEW_SUBMITTED", "BUDGET_ALLOCATION_UPDATED", "USER_LOGIN"] as const satisfies readonly EventName[];
+const INGESTED = ["SALE_COMPLETED", "STOCK_REGISTERED", "EXPIRY_WARNING", "INVENTORY_LOW", "REVIEW_SUBMITTED", "BUDGET_ALLOCATION_UPDATED", "USER_LOGIN", "STOCK_WRITTEN_OFF"] as const satisfies readonly EventName[];
 type IngestedEvent = (typeof INGESTED)[number];
 
 /** Folds rows by key, summing the numeric fields listed, and sorts them by key. */
@@ -48,6 +49,17 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				const sales = events.filter((e): e is EnvelopeOf<"SALE_COMPLETED"> => e.type === "SALE_COMPLETED");
 				if (sales.length) await this.ingestSales(t, sales);
 				for (const e of events) if (e.type !== "SALE_COMPLETED") await this.ingestOne(t, e);
+			},
+		}),
+		// A user's role changed: every analytics node drops the shop and factory scopes it cached for them
+		// (their rights follow the new role at once, not after the 30 s cache). Durable, so a node that was
+		// down still hears of it; the drop itself is the broadcast after commit.
+		stream({
+			group: "analytics.roles",
+			types: ["USER_ROLE_CHANGED"],
+			async handler(this: This, events, t: Transaction) {
+				const userIds = events.map((e) => e.data.userId);
+				t.afterCommit(() => void broadcastStaffChanged(this.broker, userIds).catch((err: unknown) => this.logger.warn("Scope cache drop broadcast failed", err)));
 			},
 		}),
 	],
@@ -188,6 +200,14 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 						 ON CONFLICT (factory_id) DO UPDATE SET budget_allocated = CASE WHEN EXCLUDED.updated_at >= factory_budgets.updated_at THEN EXCLUDED.budget_allocated ELSE factory_budgets.budget_allocated END,
 						   updated_at = GREATEST(EXCLUDED.updated_at, factory_budgets.updated_at), changes = factory_budgets.changes + 1`,
 						{ factoryId: e.data.factoryId, budgetAllocated: e.data.budgetAllocated, at: e.occurredAt },
+					);
+				case "STOCK_WRITTEN_OFF":
+					// Waste as it happened (shop or factory), at cost; one row per envelope.
+					return this.exec(
+						t,
+						`INSERT INTO analytics.write_offs (event_id, batch_id, shop_id, factory_id, flavor_id, quantity, reason, cost_cents, occurred_at)
+						 VALUES (:id, :batchId, :shopId, :factoryId, :flavorId, :quantity, :reason, :costCents, :at) ON CONFLICT (event_id) DO NOTHING`,
+						{ ...e.data, id: e.id, at: e.data.at ?? e.occurredAt },
 					);
 				case "USER_LOGIN":
 					return this.exec(t, `INSERT INTO analytics.user_activity (event_id, user_id, type, metadata, timestamp) VALUES (:eid, :uid, 'LOGIN', :meta, :at)`, {

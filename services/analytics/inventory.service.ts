@@ -11,16 +11,32 @@ import { AnalyticsBase, type BaseThis } from "./base";
 import { dateRange } from "./scope";
 import * as Q from "./queries";
 import * as P from "./analytics.params";
+import type { TurnoverRow } from "../inventory/turnover.service";
+import type { SupplierPerformance } from "../inventory/deliveries.service";
 
 type This = BaseThis;
 type Ctx<P> = Context<P, Meta>;
 const FACTORY_ROLES = ["MANUFACTURER", "EXECUTIVE", "ADMIN"];
 
-interface SupplierRow {
-	id: string;
-	name: string;
-	specialties: string[];
-	rating: number | null;
+/** sold / produced, two decimals; null when nothing was produced. */
+const rate = (sold: number, produced: number) => (produced > 0 ? Math.round((sold * 100) / produced) / 100 : null);
+
+type Totals = Pick<TurnoverRow, "produced" | "shipped" | "sold" | "revenue">;
+
+/** Sums turnover rows by `key` (sorted by units sold, then key). */
+function sumBy<K extends "factoryId" | "flavorId">(rows: TurnoverRow[], key: K): (Record<K, string> & Totals & { turnover: number | null })[] {
+	const acc = new Map<string, Totals>();
+	for (const r of rows) {
+		const a = acc.get(r[key]) ?? { produced: 0, shipped: 0, sold: 0, revenue: 0 };
+		a.produced += r.produced;
+		a.shipped += r.shipped;
+		a.sold += r.sold;
+		a.revenue += r.revenue;
+		acc.set(r[key], a);
+	}
+	return [...acc]
+		.sort(([x, a], [y, b]) => b.sold - a.sold || (x < y ? -1 : 1))
+		.map(([id, a]) => ({ ...({ [key]: id } as Record<K, string>), ...a, turnover: rate(a.sold, a.produced) }));
 }
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
@@ -44,18 +60,21 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			rest: "GET /analytics/inventory/turnover",
 			roles: FACTORY_ROLES,
 			retryPolicy: RETRY_READS,
-			summary: "Per flavor: units produced, units sold and turnover (sold / produced) over ?from=&to=",
+			summary:
+				"Per flavor and per factory: units produced, shipped to shops (invoice allocations) and sold at shops from the factory's batches; turnover = sold / produced, over ?from=&to=",
 			params: P.factoryRangeParams,
 			async handler(this: This, ctx: Ctx<P.FactoryRangeParams>) {
-				const res = await Q.turnover(this.db, dateRange(ctx.params), await this.dir().factoryScope(ctx, ctx.params.factoryId));
-				return { ...res, flavors: await this.withFlavors(ctx, res.flavors) };
+				const range = dateRange(ctx.params);
+				const scope = await this.dir().factoryScope(ctx, ctx.params.factoryId);
+				const rows = await ctx.call<TurnoverRow[], Record<string, unknown>>("inventory.turnover.byFactory", { ...range, factoryIds: scope });
+				return { ...range, flavors: await this.withFlavors(ctx, sumBy(rows, "flavorId")), byFactory: sumBy(rows, "factoryId") };
 			},
 		},
 		waste: {
 			rest: "GET /analytics/inventory/waste",
 			roles: FACTORY_ROLES,
 			retryPolicy: RETRY_READS,
-			summary: "Stock expired (units, value at cost) and at risk, from expiry warnings, by factory and flavor, expiry dates in ?from=&to=",
+			summary: "Stock written off (STOCK_WRITTEN_OFF at shops and factories) in ?from=&to=: units and value at cost, by reason, factory and flavor; plus units warned about (at risk)",
 			params: P.factoryRangeParams,
 			async handler(this: This, ctx: Ctx<P.FactoryRangeParams>) {
 				const res = await Q.waste(this.db, dateRange(ctx.params), await this.dir().factoryScope(ctx, ctx.params.factoryId));
@@ -66,25 +85,23 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			rest: "GET /analytics/suppliers",
 			roles: FACTORY_ROLES,
 			retryPolicy: RETRY_READS,
-			summary: "Suppliers ranked by rating (from inventory.suppliers), with the average rating and the count per specialty",
-			params: P.rangeParams,
-			async handler(this: This, ctx: Ctx<P.RangeParams>) {
+			summary: "Supplier performance from recorded deliveries received in ?from=&to=: on-time rate, rejection rate, lead time (a MANUFACTURER: deliveries to their factories)",
+			params: P.factoryRangeParams,
+			async handler(this: This, ctx: Ctx<P.FactoryRangeParams>) {
 				const range = dateRange(ctx.params);
-				const suppliers: SupplierRow[] = [];
-				for (let page = 1; page <= 20; page++) {
-					const res = await ctx.call<{ rows: SupplierRow[]; totalPages: number }, Record<string, unknown>>("inventory.suppliers.list", { page, pageSize: 100, sort: "-rating" });
-					suppliers.push(...res.rows);
-					if (page >= res.totalPages) break;
-				}
-				const rated = suppliers.filter((s) => s.rating !== null);
-				const specialties = new Map<string, number>();
-				for (const s of suppliers) for (const sp of s.specialties ?? []) specialties.set(sp, (specialties.get(sp) ?? 0) + 1);
+				const scope = await this.dir().factoryScope(ctx, ctx.params.factoryId);
+				const suppliers = await ctx.call<SupplierPerformance[], Record<string, unknown>>("inventory.deliveries.performance", { ...range, factoryIds: scope });
+				const sum = (f: (s: SupplierPerformance) => number) => suppliers.reduce((n, s) => n + f(s), 0);
+				const deliveries = sum((s) => s.deliveries);
+				const units = sum((s) => s.unitsReceived);
+				const ratio = (n: number, d: number) => (d ? Math.round((n * 10000) / d) / 10000 : null);
 				return {
 					...range,
 					supplierCount: suppliers.length,
-					averageRating: rated.length ? Math.round((rated.reduce((n, s) => n + Number(s.rating), 0) / rated.length) * 100) / 100 : null,
-					bySpecialty: [...specialties].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([specialty, count]) => ({ specialty, count })),
-					suppliers: suppliers.map((s) => ({ id: s.id, name: s.name, rating: s.rating, specialties: s.specialties })),
+					deliveries,
+					onTimeRate: ratio(sum((s) => s.onTimeDeliveries), deliveries),
+					rejectionRate: ratio(sum((s) => s.unitsRejected), units),
+					suppliers: suppliers.sort((a, b) => (b.onTimeRate ?? 0) - (a.onTimeRate ?? 0) || (a.rejectionRate ?? 0) - (b.rejectionRate ?? 0) || a.name.localeCompare(b.name)),
 				};
 			},
 		},

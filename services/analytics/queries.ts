@@ -111,12 +111,12 @@ export async function inventoryInsights(db: Sequelize, r: Range, factories: Scop
 	const rep = { ...r, ...f.replacements, ...s.replacements };
 	const [prod] = await q(
 		db,
-		`SELECT count(*) AS batches, COALESCE(sum(quantity), 0) AS units, COALESCE(sum(cost), 0) AS cost FROM analytics.stock_registrations WHERE production_date BETWEEN :from AND :to AND ${f.sql}`,
+		`SELECT count(*) AS batches, COALESCE(sum(quantity), 0) AS units, COALESCE(sum(quantity * cost), 0) AS cost FROM analytics.stock_registrations WHERE production_date BETWEEN :from AND :to AND ${f.sql}`,
 		rep,
 	);
 	const byFactory = await q(
 		db,
-		`SELECT factory_id AS "factoryId", count(*) AS batches, sum(quantity) AS units, sum(cost) AS cost FROM analytics.stock_registrations
+		`SELECT factory_id AS "factoryId", count(*) AS batches, sum(quantity) AS units, sum(quantity * cost) AS cost FROM analytics.stock_registrations
 		  WHERE production_date BETWEEN :from AND :to AND ${f.sql} GROUP BY factory_id ORDER BY sum(quantity) DESC, factory_id`,
 		rep,
 	);
@@ -135,41 +135,54 @@ export async function inventoryInsights(db: Sequelize, r: Range, factories: Scop
 	};
 }
 
-/** Per flavor: units produced (registered stock) and units sold in the range; turnover = sold / produced (null when none produced). */
-export async function turnover(db: Sequelize, r: Range, factories: Scope) {
-	const f = inScope("factory_id", factories);
-	const rows = await q(
-		db,
-		`WITH p AS (SELECT flavor_id, sum(quantity) AS produced FROM analytics.stock_registrations WHERE production_date BETWEEN :from AND :to AND ${f.sql} GROUP BY flavor_id),
-		      s AS (SELECT flavor_id, sum(sales_volume) AS sold, sum(revenue) AS revenue FROM analytics.product_performance WHERE date BETWEEN :from AND :to GROUP BY flavor_id)
-		 SELECT COALESCE(p.flavor_id, s.flavor_id) AS "flavorId", COALESCE(p.produced, 0) AS produced, COALESCE(s.sold, 0) AS sold, COALESCE(s.revenue, 0) AS revenue,
-		        CASE WHEN COALESCE(p.produced, 0) > 0 THEN round(COALESCE(s.sold, 0)::numeric / p.produced, 2)::float8 END AS turnover
-		   FROM p ${factories === null ? "FULL JOIN" : "LEFT JOIN"} s ON s.flavor_id = p.flavor_id
-		  ORDER BY COALESCE(s.sold, 0) DESC, 1`,
-		{ ...r, ...f.replacements },
-	);
-	return { ...r, flavors: rows.map((x) => ({ flavorId: String(x.flavorId), produced: num(x.produced), sold: num(x.sold), revenue: num(x.revenue), turnover: x.turnover === null ? null : num(x.turnover) })) };
-}
-
-/** Stock that expired (expiry date before today) or was warned about, by expiry date in the range; value at its registered unit cost. */
+/**
+ * Waste: what was actually written off (STOCK_WRITTEN_OFF from shops and factories) with its
+ * occurrence in the range, at cost. A write-off belongs to the factory that wrote it off or, at a
+ * shop, to the factory whose batch it was (the batch's STOCK_REGISTERED); a shop's untracked stock
+ * has no factory (chain-wide only). `atRiskUnits` (a figure of today, not of the range): units warned
+ * about (EXPIRY_WARNING, as many as were left when warned) expiring today or later: a warning, not waste.
+ */
 export async function waste(db: Sequelize, r: Range, factories: Scope) {
-	const f = inScope("w.factory_id", factories);
+	const f = inScope("COALESCE(w.factory_id, s.factory_id)", factories);
 	const rows = await q(
 		db,
-		`SELECT w.factory_id AS "factoryId", w.flavor_id AS "flavorId",
-		        sum(w.quantity) FILTER (WHERE w.expiry_date < current_date) AS expired, sum(w.quantity) FILTER (WHERE w.expiry_date >= current_date) AS "atRisk",
-		        COALESCE(sum(CASE WHEN w.expiry_date < current_date AND s.quantity > 0 THEN round(s.cost::numeric * w.quantity / s.quantity) END), 0) AS "expiredValue", count(*) AS batches
-		   FROM analytics.expiry_warnings w LEFT JOIN analytics.stock_registrations s ON s.stock_item_id = w.stock_item_id
-		  WHERE w.expiry_date BETWEEN :from AND :to AND ${f.sql}
-		  GROUP BY w.factory_id, w.flavor_id ORDER BY sum(w.quantity) DESC, 1, 2`,
+		`SELECT COALESCE(w.factory_id, s.factory_id) AS "factoryId", w.flavor_id AS "flavorId", w.reason, count(*) AS events,
+		        sum(w.quantity) AS units, sum(w.cost_cents) AS value, sum(w.quantity) FILTER (WHERE w.shop_id IS NOT NULL) AS "atShops"
+		   FROM analytics.write_offs w LEFT JOIN analytics.stock_registrations s ON s.stock_item_id = w.batch_id
+		  WHERE w.occurred_at >= (:from::date AT TIME ZONE 'UTC') AND w.occurred_at < ((:to::date + 1) AT TIME ZONE 'UTC') AND ${f.sql}
+		  GROUP BY 1, 2, 3 ORDER BY sum(w.cost_cents) DESC, 1, 2, 3`,
 		{ ...r, ...f.replacements },
 	);
-	const items = rows.map((x) => ({ factoryId: String(x.factoryId), flavorId: String(x.flavorId), batches: num(x.batches), expiredUnits: num(x.expired), atRiskUnits: num(x.atRisk), expiredValue: num(x.expiredValue) }));
+	const w = inScope("factory_id", factories);
+	const [risk] = await q(
+		db,
+		`SELECT COALESCE(sum(quantity), 0) AS units FROM analytics.expiry_warnings WHERE expiry_date >= current_date AND ${w.sql}`,
+		w.replacements,
+	);
+	const items = rows.map((x) => ({
+		factoryId: x.factoryId === null ? null : String(x.factoryId),
+		flavorId: String(x.flavorId),
+		reason: String(x.reason),
+		writeOffs: num(x.events),
+		units: num(x.units),
+		unitsAtShops: num(x.atShops),
+		value: num(x.value),
+	}));
+	const byReason = new Map<string, { reason: string; units: number; value: number }>();
+	for (const i of items) {
+		const b = byReason.get(i.reason) ?? { reason: i.reason, units: 0, value: 0 };
+		b.units += i.units;
+		b.value += i.value;
+		byReason.set(i.reason, b);
+	}
 	return {
 		...r,
-		expiredUnits: items.reduce((n, i) => n + i.expiredUnits, 0),
-		atRiskUnits: items.reduce((n, i) => n + i.atRiskUnits, 0),
-		expiredValue: items.reduce((n, i) => n + i.expiredValue, 0),
+		writtenOffUnits: items.reduce((n, i) => n + i.units, 0),
+		writtenOffValue: items.reduce((n, i) => n + i.value, 0),
+		expiredUnits: byReason.get("EXPIRY")?.units ?? 0,
+		expiredValue: byReason.get("EXPIRY")?.value ?? 0,
+		atRiskUnits: num(risk.units),
+		byReason: [...byReason.values()].sort((a, b) => b.value - a.value || a.reason.localeCompare(b.reason)),
 		items,
 	};
 }

@@ -8,11 +8,12 @@ import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { RETRY_READS } from "../../lib/actions";
 import type { Meta } from "../../lib/types";
 import { AnalyticsBase, type BaseThis } from "./base";
-import { dateRange } from "./scope";
+import { dateRange, type Range } from "./scope";
+import { gridCells, placeShops, shopFeatures } from "./geo";
 import * as Q from "./queries";
 import * as P from "./analytics.params";
 
-type This = BaseThis;
+type This = BaseThis & { placeShops(ctx: Ctx<unknown>, range: Range, shopId?: string): Promise<ReturnType<typeof placeShops> & { totalRevenue: number }> };
 type Ctx<P> = Context<P, Meta>;
 const SHOP_ROLES = ["CLERK", "EXECUTIVE", "ADMIN"];
 
@@ -81,29 +82,47 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			rest: "GET /analytics/locations/map",
 			roles: SHOP_ROLES,
 			retryPolicy: RETRY_READS,
-			summary: "Shops as map points (address; shops carry no coordinates yet) with revenue and their share of the total in basis points",
+			summary: "GeoJSON FeatureCollection: every shop in scope with coordinates as a Point with its figures over ?from=&to=; shops without coordinates listed apart in `unlocated`",
 			params: P.shopRangeParams,
 			async handler(this: This, ctx: Ctx<P.ShopRangeParams>) {
 				const range = dateRange(ctx.params);
-				const rows = await this.withShops(ctx, await Q.locations(this.db, range, await this.dir().shopScope(ctx, ctx.params.shopId)));
-				const total = rows.reduce((n, r) => n + r.revenue, 0);
-				return {
-					...range,
-					totalRevenue: total,
-					points: rows.map((r) => ({ shopId: r.shopId, name: r.shopName, address: r.address, revenue: r.revenue, transactionCount: r.transactionCount, shareBasisPoints: total ? Math.round((r.revenue * 10000) / total) : 0 })),
-				};
+				const { located, unlocated, totalRevenue } = await this.placeShops(ctx, range, ctx.params.shopId);
+				return { ...shopFeatures(located, totalRevenue), ...range, totalRevenue, unlocated };
 			},
 		},
 		heatmap: {
 			rest: "GET /analytics/locations/heatmap",
 			roles: SHOP_ROLES,
 			retryPolicy: RETRY_READS,
-			summary: "Shop × hour of day (UTC, 0–23) or × ISO weekday (?by=weekday, 1 = Monday) matrix of revenue and transactions",
+			summary: "GeoJSON grid: shops binned into square cells of ?cellSize= degrees (default 0.05), one Polygon per non-empty cell with revenue, transactions, shops, intensity; shops without coordinates in `unlocated`",
 			params: P.heatmapParams,
 			async handler(this: This, ctx: Ctx<P.HeatmapParams>) {
+				const range = dateRange(ctx.params);
+				const { located, unlocated, totalRevenue } = await this.placeShops(ctx, range, ctx.params.shopId);
+				return { ...gridCells(located, ctx.params.cellSize), ...range, cellSize: ctx.params.cellSize, totalRevenue, unlocated };
+			},
+		},
+		hours: {
+			rest: "GET /analytics/locations/hours",
+			roles: SHOP_ROLES,
+			retryPolicy: RETRY_READS,
+			summary: "Shop × hour of day (UTC, 0–23) or × ISO weekday (?by=weekday, 1 = Monday) matrix of revenue and transactions",
+			params: P.hoursParams,
+			async handler(this: This, ctx: Ctx<P.HoursParams>) {
 				const res = await Q.heatmap(this.db, dateRange(ctx.params), await this.dir().shopScope(ctx, ctx.params.shopId), ctx.params.by);
 				return { ...res, rows: await this.withShops(ctx, res.rows) };
 			},
+		},
+	},
+
+	methods: {
+		/** Every shop in the caller's scope (chain-wide: all live shops) with its figures, split by whether it has coordinates. */
+		async placeShops(this: This, ctx: Ctx<unknown>, range: Range, shopId?: string) {
+			const scope = await this.dir().shopScope(ctx, shopId);
+			const figures = await Q.locations(this.db, range, scope);
+			const ids = scope ?? (await this.dir().allShopIds(ctx));
+			const info = await this.dir().shopInfo(ctx, [...ids, ...figures.map((f) => f.shopId)]);
+			return { ...placeShops(ids, figures, info), totalRevenue: figures.reduce((n, f) => n + f.revenue, 0) };
 		},
 	},
 };

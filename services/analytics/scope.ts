@@ -4,7 +4,8 @@
  * shop or factory ids the caller may see: the shops they are staff of
  * (`sales.shops.staffShopIds`) or the factories they manage
  * (`inventory.factories.managedBy`), one trusted call per user, cached here for 30 s and
- * dropped at once when sales or inventory broadcast `staff.changed` for that user (base.ts).
+ * dropped at once when sales or inventory broadcast `staff.changed` for that user (base.ts), or
+ * when their role changes (USER_ROLE_CHANGED, group "analytics.roles" in ingest.service.ts).
  */
 import type { Context } from "moleculer";
 import { forbidden, validationError } from "../../lib/errors";
@@ -44,14 +45,21 @@ class TtlCache<V> {
 	private readonly map = new Map<string, { at: number; value: V }>();
 	/** Bumped per key by `delete`: a load that started before it must not store its (stale) answer. */
 	private readonly generations = new Map<string, number>();
+	/** Bumped by `clear`: likewise for every key. */
+	private epoch = 0;
 	async get(key: string, load: () => Promise<V>): Promise<V> {
 		const hit = this.map.get(key);
 		if (hit && Date.now() - hit.at < TTL_MS) return hit.value;
 		const generation = this.generations.get(key) ?? 0;
+		const epoch = this.epoch;
 		const value = await load();
-		// undefined = transient failure: not cached; neither is an answer overtaken by a delete.
-		if (value !== undefined && (this.generations.get(key) ?? 0) === generation) this.set(key, value);
+		// undefined = transient failure: not cached; neither is an answer overtaken by a delete or clear.
+		if (value !== undefined && (this.generations.get(key) ?? 0) === generation && this.epoch === epoch) this.set(key, value);
 		return value;
+	}
+	clear() {
+		this.map.clear();
+		this.epoch++;
 	}
 	set(key: string, value: V) {
 		this.map.set(key, { at: Date.now(), value });
@@ -67,6 +75,8 @@ export interface ShopInfo {
 	name: string;
 	address: string | null;
 	status: string | null;
+	latitude: number | null;
+	longitude: number | null;
 }
 
 /** Look-ups through other services' actions, cached per analytics service instance. */
@@ -82,6 +92,11 @@ export class Directory {
 			this.staffShops.delete(id);
 			this.managedFactories.delete(id);
 		}
+	}
+
+	/** Drops cached shop names, addresses and positions (sales changed a shop: `cache.clean.sales`). */
+	forgetShops(): void {
+		this.shops.clear();
 	}
 
 	/** Shops the user is staff of, asked of sales in one call per user (cached). */
@@ -100,8 +115,8 @@ export class Directory {
 			unique.map((id) =>
 				this.shops.get(id, async () => {
 					try {
-						const s = await ctx.call<{ id: string; name: string; address: string | null; status: string }, { shopId: string }>("sales.shops.get", { shopId: id });
-						return { id: s.id, name: s.name, address: s.address ?? null, status: s.status ?? null };
+						const s = await ctx.call<Partial<ShopInfo> & { id: string; name: string }, { shopId: string }>("sales.shops.get", { shopId: id });
+						return { id: s.id, name: s.name, address: s.address ?? null, status: s.status ?? null, latitude: s.latitude ?? null, longitude: s.longitude ?? null };
 					} catch (err) {
 						// A deleted/unknown shop (404) keeps its figures without a name; sales unreachable: no name this time.
 						return (err as { code?: number }).code === 404 ? null : undefined;
@@ -112,6 +127,17 @@ export class Directory {
 		const out = new Map<string, ShopInfo>();
 		for (const info of infos) if (info) out.set(info.id, info);
 		return out;
+	}
+
+	/** Every live shop's id (chain-wide maps list shops without sales too), from sales' public list. */
+	async allShopIds(ctx: Context<unknown, Meta>): Promise<string[]> {
+		const ids: string[] = [];
+		for (let page = 1; page <= 100; page++) {
+			const res = await ctx.call<{ rows: { id: string }[]; totalPages: number }, Record<string, unknown>>("sales.shops.list", { page, pageSize: 100 });
+			ids.push(...res.rows.map((r) => r.id));
+			if (page >= res.totalPages) break;
+		}
+		return ids;
 	}
 
 	async flavorNames(ctx: Context<unknown, Meta>, ids: string[]): Promise<Map<string, string>> {

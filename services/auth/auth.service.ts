@@ -8,8 +8,11 @@ import { Op, type Transaction, type WhereOptions } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
+import { SettingsMixin } from "../../mixins/settings.mixin";
+import { activeMaintenance, settingsOf } from "../../lib/settings";
+import { isExternalCall } from "../../middlewares/authorization.middleware";
 import { config } from "../../lib/config";
-import { conflict, notFound, unauthorized, validationError } from "../../lib/errors";
+import { conflict, maintenance, notFound, registrationClosed, unauthorized, validationError } from "../../lib/errors";
 import { findOptions, toPage } from "../../lib/pagination";
 import { respondCreated, respondNoContent } from "../../lib/actions";
 import { invalidateTokensBefore, revokeAccessToken, revokeTokenFamily, signAccessToken, verifyAccessToken } from "../../lib/tokens";
@@ -46,7 +49,7 @@ type Ctx<P> = Context<P, Meta>;
 
 const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 	name: "auth",
-	mixins: [DbMixin({ schema: "auth", models: defineAuthModels, primary: "User" }), OutboxMixin, AuditMixin, PasswordResetMixin, EmailVerificationMixin, GoogleLoginMixin, AdminUsersMixin, MeCacheMixin],
+	mixins: [DbMixin({ schema: "auth", models: defineAuthModels, primary: "User" }), OutboxMixin, AuditMixin, PasswordResetMixin, EmailVerificationMixin, GoogleLoginMixin, AdminUsersMixin, MeCacheMixin, SettingsMixin],
 	settings: { rest: "/auth" },
 
 	actions: {
@@ -59,11 +62,14 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			params: P.registerParams,
 			async handler(this: AuthThis, ctx: Ctx<P.RegisterParams>) {
 				const { email, password, name, phone } = ctx.params;
+				if (!settingsOf(this.broker).settings.registrationOpen) throw registrationClosed();
 				checkPasswordPolicy(password, email);
 				const passwordHash = await hashPassword(password);
 				const { tokens, verification } = await this.transaction(async (t) => {
 					if (await this.models.User.findOne({ where: { email }, transaction: t })) throw conflict("An account with this email already exists", "EMAIL_TAKEN", { field: "email" });
-					const user = await this.models.User.create({ email, passwordHash, name, phone: phone ?? null, googleSub: null, lockedUntil: null, lastLoginAt: null, deletedAt: null }, { transaction: t });
+					// A new account speaks the platform's default language until its owner picks one (PUT /profile).
+					const preferences = { language: settingsOf(this.broker).settings.defaultLanguage };
+					const user = await this.models.User.create({ email, passwordHash, name, phone: phone ?? null, preferences, googleSub: null, lockedUntil: null, lastLoginAt: null, deletedAt: null }, { transaction: t });
 					return { tokens: await this.issueTokens(user, ctx, undefined, t), verification: await this.issueVerificationToken(user, t) };
 				});
 				this.mailVerificationLink(tokens.user, verification);
@@ -292,6 +298,9 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 
 	methods: {
 		async issueTokens(this: AuthThis, user: User, ctx: Ctx<unknown>, familyId?: string, t?: Transaction): Promise<TokenResponse> {
+			// During a maintenance window only ADMINs sign in from outside (the gateway lets sign-in through for them).
+			const window = activeMaintenance(settingsOf(this.broker));
+			if (window && user.role !== "ADMIN" && isExternalCall(ctx)) throw maintenance(window.message, window.endsAt);
 			const refreshToken = newOpaqueToken();
 			const session = await this.models.UserSession.create(
 				{

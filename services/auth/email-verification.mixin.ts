@@ -7,6 +7,7 @@
 import type { Context, ServiceSchema } from "moleculer";
 import { Op, type Transaction } from "sequelize";
 import { config } from "../../lib/config";
+import { settingsOf } from "../../lib/settings";
 import { defineMixin } from "../../lib/service";
 import { conflict, tooManyRequests, unauthorized } from "../../lib/errors";
 import type { Meta } from "../../lib/types";
@@ -85,10 +86,12 @@ export const EmailVerificationMixin: Partial<ServiceSchema> = defineMixin<AuthTh
 		mailVerificationLink(this: AuthThis, user: Pick<User, "id" | "email" | "name">, token: string) {
 			const link = `${config().publicUrl}/verify-email?token=${encodeURIComponent(token)}`;
 			// In the background, like the reset mail: registration must not wait for SMTP.
+			const { siteName, supportEmail } = settingsOf(this.broker).settings;
 			sendMail({
 				to: user.email,
-				subject: "Confirm your EisLager email address",
-				text: `Hello ${user.name},\n\nUse this link within 24 hours to confirm this address for your EisLager account:\n${link}\n\nVerification token: ${token}\n\nIf you did not create an EisLager account, ignore this mail: do not open the link.`,
+				replyTo: supportEmail,
+				subject: `Confirm your ${siteName} email address`,
+				text: `Hello ${user.name},\n\nUse this link within 24 hours to confirm this address for your ${siteName} account:\n${link}\n\nVerification token: ${token}\n\nIf you did not create a ${siteName} account, ignore this mail: do not open the link.\n\nQuestions: ${supportEmail}`,
 			}).then(
 				(sent) => {
 					// Once per process: without SMTP (development) every registration would warn.

@@ -10,7 +10,8 @@ import type { Context, ServiceSchema } from "moleculer";
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from "jose";
 import { config } from "../../lib/config";
 import { defineMixin } from "../../lib/service";
-import { conflict, serviceUnavailable, unauthorized } from "../../lib/errors";
+import { conflict, registrationClosed, serviceUnavailable, unauthorized } from "../../lib/errors";
+import { settingsOf } from "../../lib/settings";
 import type { Meta } from "../../lib/types";
 import type { AuthThis } from "./auth.service";
 import * as P from "./auth.params";
@@ -58,8 +59,10 @@ export const GoogleLoginMixin: Partial<ServiceSchema> = defineMixin<AuthThis>({
 					const byEmail = await this.models.User.findOne({ where: { email }, transaction: t, lock: t.LOCK.UPDATE });
 					if (byEmail && !byEmail.emailVerifiedAt) return { user: byEmail, unverified: true };
 					if (byEmail) return { user: await byEmail.update({ googleSub: claims.sub }, { transaction: t }), unverified: false };
+					// Signing in links existing accounts; creating a new one is a registration.
+					if (!settingsOf(this.broker).settings.registrationOpen) throw registrationClosed();
 					const created = await this.models.User.create(
-						{ email, passwordHash: null, name: (claims.name ?? email.split("@")[0]).slice(0, 120), phone: null, googleSub: claims.sub, emailVerifiedAt: new Date(), lockedUntil: null, lastLoginAt: null, deletedAt: null },
+						{ email, passwordHash: null, name: (claims.name ?? email.split("@")[0]).slice(0, 120), phone: null, preferences: { language: settingsOf(this.broker).settings.defaultLanguage }, googleSub: claims.sub, emailVerifiedAt: new Date(), lockedUntil: null, lastLoginAt: null, deletedAt: null },
 						{ transaction: t },
 					);
 					return { user: created, unverified: false };

@@ -7,6 +7,7 @@
 import type { Context, ServiceSchema } from "moleculer";
 import { Op } from "sequelize";
 import { config } from "../../lib/config";
+import { settingsOf } from "../../lib/settings";
 import { defineMixin } from "../../lib/service";
 import { unauthorized } from "../../lib/errors";
 import type { Meta } from "../../lib/types";
@@ -92,10 +93,12 @@ export const PasswordResetMixin: Partial<ServiceSchema> = defineMixin<AuthThis>(
 			const footer = reason === "forgot" ? "If you did not ask for this, ignore this mail." : "If you did not just sign in with Google, ignore this mail.";
 			// Sent in the background: waiting for SMTP would make a known address answer measurably slower.
 			// A mail failure is logged, never returned (the answer must not reveal whether the account exists).
+			const { siteName, supportEmail } = settingsOf(this.broker).settings;
 			sendMail({
 				to: user.email,
-				subject: reason === "forgot" ? "Reset your EisLager password" : "Your EisLager account and Google sign-in",
-				text: `Hello ${user.name},\n\n${INTROS[reason]}\n${link}\n\nReset token: ${token}\n\n${footer}`,
+				replyTo: supportEmail,
+				subject: reason === "forgot" ? `Reset your ${siteName} password` : `Your ${siteName} account and Google sign-in`,
+				text: `Hello ${user.name},\n\n${INTROS[reason]}\n${link}\n\nReset token: ${token}\n\n${footer}\n\nQuestions: ${supportEmail}`,
 			}).then(
 				(sent) => {
 					if (!sent) this.logger.warn("SMTP_URL is not set: password reset mail not sent", { userId: user.id });

@@ -12,7 +12,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
 import { config } from "../../lib/config";
-import { toErrorResponse, unauthorized } from "../../lib/errors";
+import { maintenance, toErrorResponse, unauthorized } from "../../lib/errors";
+import { activeMaintenance, OPEN_DURING_MAINTENANCE, settingsOf } from "../../lib/settings";
+import { SettingsMixin } from "../../mixins/settings.mixin";
 import { packageVersion } from "../../lib/app";
 import { bearerToken, verifyAccessToken } from "../../lib/tokens";
 import { revocations } from "../../lib/revocation";
@@ -24,6 +26,7 @@ import { buildOpenApi } from "./openapi";
 import { clientIp, consume, createRateLimiters, requestIdFor, type RateLimiters } from "./http";
 import { SocketMixin } from "./socket.mixin";
 import { compressLarge, EDGE_FEATURES, securityHeaders } from "./edge";
+import { httpMetrics } from "./http-metrics";
 import { unavailableService } from "../../lib/availability";
 
 interface Req extends IncomingMessage {
@@ -38,6 +41,7 @@ interface Methods {
 	limiters: RateLimiters;
 	aliases: RoutableAlias[];
 	aliasIndex: AliasIndex<RoutableAlias>;
+	errorHandler(req: Req, res: ServerResponse, err: { type?: unknown }): void;
 	authenticate(ctx: Context<unknown, Meta>, route: unknown, req: Req): Promise<AuthUser | null>;
 	authorize(ctx: Context<unknown, Meta>, route: unknown, req: Req, res: ServerResponse): Promise<void>;
 }
@@ -86,12 +90,13 @@ export default function createApiService(): ServiceSchema {
 	const cfg = config();
 	const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		name: GATEWAY_SERVICE,
-		mixins: [ApiGateway, SocketMixin],
+		mixins: [ApiGateway, SocketMixin, SettingsMixin],
 
 		settings: {
 			port: cfg.port,
 			ip: "0.0.0.0",
 			use: [
+				httpMetrics(),
 				EDGE_FEATURES.securityHeaders && securityHeaders({ crossOriginResourcePolicy: { policy: "same-site" }, frameguard: { action: "deny" }, contentSecurityPolicy: { directives: { frameAncestors: ["'none'"] } } }),
 				EDGE_FEATURES.compression && compressLarge(1024),
 			].filter((use) => typeof use === "function"),
@@ -149,12 +154,12 @@ export default function createApiService(): ServiceSchema {
 				const requestId = req.$ctx?.requestID ?? String(res.getHeader("X-Request-ID") ?? "");
 				// A known service's path while none of its nodes is up: 503, not the 404 of a vanished route.
 				const { status, body } = toErrorResponse(unavailableService(this.broker, req.method ?? "GET", req.originalUrl ?? req.url ?? "", err) ?? err, requestId);
-				if (status >= 500) this.logger.error(`${req.method} ${req.originalUrl ?? req.url} -> ${status}`, { requestId, err });
+				if (status >= 500 && body.error.code !== "MAINTENANCE") this.logger.error(`${req.method} ${req.originalUrl ?? req.url} -> ${status}`, { requestId, err });
 				if (res.headersSent) return void res.end();
 				res.setHeader("X-Request-ID", requestId);
 				// Every 429 (gateway limits and the account lockout alike) tells the client when to retry.
 				const retryAfter = (body.error.details as { retryAfter?: unknown } | undefined)?.retryAfter;
-				if (status === 429 && typeof retryAfter === "number") res.setHeader("Retry-After", String(retryAfter));
+				if ((status === 429 || status === 503) && typeof retryAfter === "number") res.setHeader("Retry-After", String(retryAfter));
 				sendJson(res, status, body);
 			},
 		},
@@ -186,6 +191,12 @@ export default function createApiService(): ServiceSchema {
 				return this.aliasIndex.resolve(this.aliases, url, method);
 			},
 
+			/** moleculer-web's, minus its error log line for a maintenance window's 503s (the system doing as told). */
+			errorHandler(this: This, req: Req, res: ServerResponse, err: { type?: unknown }) {
+				if (err?.type === "MAINTENANCE") return (this as unknown as { sendError(req: Req, res: ServerResponse, err: unknown): void }).sendError(req, res, err);
+				return (ApiGateway.methods as { errorHandler(this: This, req: Req, res: ServerResponse, err: unknown): void }).errorHandler.call(this, req, res, err);
+			},
+
 			/** Resolves the caller from `Authorization: Bearer`; an invalid or revoked token is 401, none is anonymous. */
 			async authenticate(this: This, _ctx: Context<unknown, Meta>, _route: unknown, req: Req): Promise<AuthUser | null> {
 				const header = req.headers.authorization;
@@ -204,6 +215,9 @@ export default function createApiService(): ServiceSchema {
 				if (req.body !== undefined && (typeof req.body !== "object" || req.body === null || Array.isArray(req.body))) (ctx.meta as Record<string, unknown>)[BODY_NOT_OBJECT] = true;
 				const idempotencyKey = req.headers["idempotency-key"];
 				if (typeof idempotencyKey === "string") ctx.meta.idempotencyKey = idempotencyKey.slice(0, 200);
+				// A maintenance window closes the API to all but ADMINs; sign-in stays open so an ADMIN can get in and lift it (auth refuses the others).
+				const window = activeMaintenance(settingsOf(this.broker));
+				if (window && ctx.meta.user?.role !== "ADMIN" && !OPEN_DURING_MAINTENANCE.has(req.$action?.name ?? "")) throw maintenance(window.message, window.endsAt);
 				if (req.$action?.rateLimit === "auth") await consume(this.limiters.auth, `ip:${ip}`, res);
 				if (req.$action?.auth === "device") {
 					// A machine client (freezer sensor): its key goes to the action only, and its limit is per device, since

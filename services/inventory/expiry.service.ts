@@ -5,6 +5,8 @@
  * EXPIRY_WARNING per batch and window: `expiry_warnings` remembers what was sent,
  * so repeated scans (and several nodes scanning at once) never repeat a warning.
  * A new window (warningDays changed) or a new expiry date warns again.
+ * The first scan runs at start (not an interval later); on several nodes one scans
+ * at a time (advisory lock, lib/jobs.ts), the others skip that turn.
  */
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
@@ -15,6 +17,7 @@ import { STRICT, isoDate, type Infer } from "../../lib/params";
 import type { Meta } from "../../lib/types";
 import { defineInventoryModels, type InventoryModels } from "./inventory.model";
 import { today } from "./dates";
+import { runExclusive } from "../../lib/jobs";
 
 const scanParams = { ...STRICT, asOf: { ...isoDate, optional: true } } as const;
 type ScanParams = Infer<typeof scanParams>;
@@ -31,7 +34,9 @@ interface Due {
 }
 
 interface Methods {
-	scan(asOf: string, ctx: Context | null): Promise<{ asOf: string; warned: number }>;
+	/** `wait`: queue behind a scan on another node instead of skipping this turn. */
+	scan(asOf: string, ctx: Context | null, wait?: boolean): Promise<{ asOf: string; warned: number; skipped?: true }>;
+	runScan(): void;
 }
 type This = Service & DbThis<InventoryModels> & OutboxThis & Methods & { timer?: NodeJS.Timeout; scanning?: Promise<unknown> };
 
@@ -46,15 +51,15 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			visibility: "public",
 			params: scanParams,
 			async handler(this: This, ctx: Context<ScanParams, Meta>) {
-				return this.scan(ctx.params.asOf ?? today(), ctx);
+				return this.scan(ctx.params.asOf ?? today(), ctx, true);
 			},
 		},
 	},
 
 	methods: {
-		async scan(this: This, asOf: string, ctx: Context | null) {
+		async scan(this: This, asOf: string, ctx: Context | null, wait = false) {
 			const defaultDays = config().expiryWarningDays;
-			return this.transaction(async (t) => {
+			const warned = await runExclusive(this.db, "inventory.expiry-scan", async (t) => {
 				// Claim every due (batch, window, expiry) not yet warned; the insert is the dedupe.
 				const due = await this.db.query<Due>(
 					`WITH due AS (
@@ -99,19 +104,23 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 					});
 				}
 				if (due.length) this.logger.info(`Expiry scan ${asOf}: ${due.length} warning(s)`);
-				return { asOf, warned: due.length };
-			});
+				return due.length;
+			}, { wait });
+			return warned === undefined ? { asOf, warned: 0, skipped: true as const } : { asOf, warned };
+		},
+
+		runScan(this: This) {
+			if (this.scanning) return;
+			this.scanning = this.scan(today(), null)
+				.catch((err: unknown) => this.logger.error("Expiry scan failed", err))
+				.finally(() => (this.scanning = undefined));
 		},
 	},
 
 	started(this: This) {
 		const interval = config().expiryScanIntervalSec * 1000;
-		this.timer = setInterval(() => {
-			if (this.scanning) return;
-			this.scanning = this.scan(today(), null)
-				.catch((err: unknown) => this.logger.error("Expiry scan failed", err))
-				.finally(() => (this.scanning = undefined));
-		}, interval);
+		this.runScan();
+		this.timer = setInterval(() => this.runScan(), interval);
 		this.timer.unref();
 	},
 

@@ -29,7 +29,7 @@ type Ctx<P> = Context<P, Meta>;
 const READERS: Role[] = ["CLERK", "EXECUTIVE", "ADMIN", "MANUFACTURER"];
 
 function budgetView(b: BudgetChange) {
-	return { id: b.id, factoryId: b.factoryId, previousAmount: b.previousAmount, budgetAllocated: b.budgetAllocated, reason: b.reason, changedBy: b.changedBy, createdAt: b.createdAt.toISOString() };
+	return { id: b.id, factoryId: b.factoryId, previousAmount: b.previousAmount, budgetAllocated: b.budgetAllocated, reason: b.reason, changedBy: b.changedBy, source: b.source, createdAt: b.createdAt.toISOString() };
 }
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {

@@ -35,6 +35,8 @@ export class BudgetChange extends Model<InferAttributes<BudgetChange>, InferCrea
 	declare budgetAllocated: number;
 	declare reason: string;
 	declare changedBy: string | null;
+	/** `api`, or `kafka:<source>` for a change from an external finance system. */
+	declare source: CreationOptional<string>;
 	declare createdAt: CreationOptional<Date>;
 }
 
@@ -166,6 +168,7 @@ export function defineInventoryModels(db: Sequelize) {
 			budgetAllocated: bigCents("budgetAllocated", 0),
 			reason: { type: DataTypes.TEXT, allowNull: false },
 			changedBy: { type: DataTypes.UUID, allowNull: true },
+			source: { type: DataTypes.TEXT, allowNull: false, defaultValue: "api" },
 			createdAt: DataTypes.DATE,
 		},
 		{ ...common, modelName: "BudgetChange", tableName: "factory_budget_changes", updatedAt: false },

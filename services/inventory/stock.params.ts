@@ -1,4 +1,5 @@
 /** Param schemas of stock items (batches) and the types derived from them. */
+import { WRITE_OFF_REASONS } from "../../lib/events";
 import { STRICT, cents, isoDate, positiveInt, trimmed, uuid, type Infer } from "../../lib/params";
 import { pageParams } from "../../lib/pagination";
 
@@ -47,6 +48,8 @@ export const expiryParams = {
 	writeOff: { type: "boolean", optional: true },
 	quantity: { ...positiveInt, optional: true },
 	reason: { ...trimmed(1, 500), optional: true },
+	/** What kind of waste (STOCK_WRITTEN_OFF's reason); default EXPIRY for an expired batch, else DAMAGE. */
+	cause: { type: "enum", values: WRITE_OFF_REASONS, optional: true },
 } as const;
 
 export type RegisterParams = Infer<typeof registerParams>;

@@ -144,10 +144,10 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			status: 200,
 			roles: ACTORS,
 			audit: true,
-			summary: "Set the batch's expiry warning window ({ warningDays }) and/or write units off ({ writeOff: true, reason, quantity? }: counts as waste)",
+			summary: "Set the batch's expiry warning window ({ warningDays }) and/or write units off ({ writeOff: true, reason, quantity?, cause? }: counts as waste, STOCK_WRITTEN_OFF at cost)",
 			params: P.expiryParams,
 			async handler(this: This, ctx: Ctx<P.ExpiryParams>) {
-				const { itemId, warningDays, writeOff, quantity, reason } = ctx.params;
+				const { itemId, warningDays, writeOff, quantity, reason, cause } = ctx.params;
 				if (warningDays === undefined && !writeOff) throw validationError("writeOff", "Give warningDays and/or writeOff: true.", "required");
 				if (writeOff && !reason) throw validationError("reason", "A reason is required to write off stock.", "required");
 				const item = await this.transaction(async (t) => {
@@ -159,12 +159,21 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 						if (units > found.quantity) throw validationError("quantity", `Only ${found.quantity} units are left in this batch.`, "max");
 						const writtenOffAt = units === found.quantity ? new Date() : found.writtenOffAt;
 						await moveStock(this.models, t, found, { kind: "WRITE_OFF", delta: -units, reason: reason!, actorId: ctx.meta.user?.id ?? null, extra: { writtenOffAt } });
-						// Waste is counted from write-offs (analytics): expired stock is EXPIRY, anything else DAMAGE.
+						// Waste as analytics counts it: the units at the batch's cost, from inventory's outbox (source "inventory").
 						await this.publish(
 							t,
 							ctx,
 							"STOCK_WRITTEN_OFF",
-							{ batchId: found.id, shopId: null, factoryId: found.factoryId, flavorId: found.flavorId, quantity: units, reason: found.expiryDate <= today() ? "EXPIRY" : "DAMAGE", costCents: units * Number(found.cost), at: new Date().toISOString() },
+							{
+								batchId: found.id,
+								shopId: null,
+								factoryId: found.factoryId,
+								flavorId: found.flavorId,
+								quantity: units,
+								reason: cause ?? (found.expiryDate <= today() ? "EXPIRY" : "DAMAGE"),
+								costCents: units * Number(found.cost),
+								at: new Date().toISOString(),
+							},
 							found.id,
 						);
 					}

@@ -17,7 +17,7 @@
  *   minute per reason and skipped (it would otherwise block the partition forever).
  * All bridge nodes consume in one consumer group, so partitions are shared.
  */
-import type { Consumer, Kafka, KafkaMessage } from "kafkajs";
+import type { Admin, Consumer, Kafka, KafkaMessage } from "kafkajs";
 import type { LoggerInstance, ServiceBroker } from "moleculer";
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import { EVENT_CATALOG, emitEvent, type EventEnvelope } from "../../lib/events";
@@ -148,5 +148,22 @@ export class InboundConsumer {
 		await emitEvent(broker, env).catch((err: unknown) => this.opts.logger.warn(`Broker emit of inbound ${env.type} ${env.id} failed; consumer groups have it`, err));
 		broker.metrics.increment(APP_METRICS.inbound, { topic });
 		return "emitted";
+	}
+
+	/** Messages per inbound topic the consumer group has not consumed yet (high watermark − committed offset). */
+	async lag(admin: Admin): Promise<{ topic: string; lag: number }[]> {
+		const topics = this.gate.topics((name) => EVENT_CATALOG[name].topic);
+		const committed = await admin.fetchOffsets({ groupId: this.opts.groupId, topics });
+		return Promise.all(
+			topics.map(async (topic) => {
+				const marks = await admin.fetchTopicOffsets(topic);
+				const mine = committed.find((c) => c.topic === topic)?.partitions ?? [];
+				const lag = marks.reduce((n, p) => {
+					const offset = Number(mine.find((c) => c.partition === p.partition)?.offset ?? -1);
+					return n + Math.max(0, Number(p.high) - (offset < 0 ? Number(p.low) : offset));
+				}, 0);
+				return { topic, lag };
+			}),
+		);
 	}
 }

@@ -15,6 +15,7 @@ import { emitEvent, type EventEnvelope } from "../../lib/events";
 import { notFound } from "../../lib/errors";
 import { STRICT, uuid } from "../../lib/params";
 import { APP_METRICS, registerAppMetrics } from "../../lib/metrics";
+import { BUSINESS_METRICS, clearSeries, registerBusinessMetrics, replaceSeries } from "../../lib/business-metrics";
 import type { CheckResult } from "../../lib/health";
 import { createKafka, ensureTopics, withTimeout } from "./kafka";
 import { OutboxRelay } from "./relay";
@@ -128,13 +129,21 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			return result;
 		},
 
-		/** /metrics: the outbox backlog of every schema, as the relay sees it. */
+		/** /metrics: the outbox backlog of every schema, as the relay sees it; Kafka reachability; the inbound group's lag (relay leader only). */
 		async refreshMetrics(this: This): Promise<void> {
 			const backlog = (await this.actions.backlog({})) as { schema: string; unsent: number; oldest: string | null }[];
 			for (const b of backlog) {
 				this.broker.metrics.set(APP_METRICS.outboxBacklog, b.unsent, { schema: b.schema });
 				this.broker.metrics.set(APP_METRICS.outboxOldestSec, b.oldest ? (Date.now() - Date.parse(b.oldest)) / 1000 : 0, { schema: b.schema });
 			}
+			if (!this.kafka) return;
+			registerBusinessMetrics(this.broker);
+			const probe = await this.kafkaReachable();
+			this.broker.metrics.set(BUSINESS_METRICS.kafkaUp, probe.ok ? 1 : 0);
+			// Every bridge node would see the same group lag: only the relay leader reports it.
+			if (!probe.ok || !this.inbound || !this.admin || this.relay.role !== "leader") return clearSeries(this.broker, [BUSINESS_METRICS.kafkaConsumerLag]);
+			const lag = await this.inbound.lag(this.admin);
+			replaceSeries(this.broker, BUSINESS_METRICS.kafkaConsumerLag, lag.map((l) => ({ labels: { topic: l.topic }, value: l.lag })));
 		},
 
 		/** /ready: Kafka reachable (when configured) and, on the leader, the last relay attempt succeeded. */

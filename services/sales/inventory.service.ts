@@ -16,6 +16,8 @@ import { findShop, shopForCaller } from "./access";
 import { getFlavors } from "./catalog";
 import { applyChanges, lockStock, planChange } from "./stock";
 import { lotsOf, markedDown, receiveLots, sellableOf, takeLots, writeOffReason } from "./lots";
+import { SettingsMixin } from "../../mixins/settings.mixin";
+import { settingsOf } from "../../lib/settings";
 import * as P from "./sales.params";
 
 interface Methods {
@@ -26,7 +28,7 @@ type Ctx<P> = Context<P, Meta>;
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	name: "sales.inventory",
-	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Shop" }), OutboxMixin, AuditMixin, CacheCleaner(["sales", "inventory"])],
+	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Shop" }), OutboxMixin, AuditMixin, CacheCleaner(["sales", "inventory"]), SettingsMixin],
 	settings: { rest: "/sales" },
 
 	actions: {
@@ -104,9 +106,10 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				});
 				if (issues.length) throw validationErrors(issues);
 				const sorted = [...items].sort((a, b) => a.flavorId.localeCompare(b.flavorId));
+				const { lowStockThreshold } = settingsOf(this.broker).settings;
 				await this.transaction(async (t) => {
 					const rows = await lockStock(this.db, t, shopId, sorted.map((i) => i.flavorId));
-					const changes = sorted.map((i) => planChange(i.flavorId, rows.get(i.flavorId), i.quantity, i.reorderThreshold));
+					const changes = sorted.map((i) => planChange(i.flavorId, rows.get(i.flavorId), i.quantity, i.reorderThreshold, lowStockThreshold));
 					const actorId = ctx.meta.user?.id ?? null;
 					await applyChanges(this.db, t, shopId, changes, { reason, referenceId: null, actorId, note });
 					// Lots follow the count: an increase goes to the UNTRACKED lot, a decrease is written off lot by lot.

@@ -20,6 +20,8 @@ import { findShop, shopForCaller } from "./access";
 import { assertFlavors, getFlavors, resolveFactory } from "./catalog";
 import { applyChanges, lockStock, planChange } from "./stock";
 import { deliveredLots, receiveLots, type OrderAllocation } from "./lots";
+import { SettingsMixin } from "../../mixins/settings.mixin";
+import { settingsOf } from "../../lib/settings";
 import { isLegal, mayTransition, type OrderParty } from "./orders";
 import * as P from "./sales.params";
 
@@ -28,7 +30,7 @@ type Ctx<P> = Context<P, Meta>;
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	name: "sales.orders",
-	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Order" }), OutboxMixin, AuditMixin, EventStreamMixin, CacheCleaner([])],
+	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Order" }), OutboxMixin, AuditMixin, EventStreamMixin, CacheCleaner([]), SettingsMixin],
 	settings: { rest: "/sales" },
 
 	actions: {
@@ -106,9 +108,10 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 					if (!isLegal(o.status, status)) throw conflict(`An order cannot go from ${o.status} to ${status}`, "ILLEGAL_TRANSITION", { from: o.status, to: status });
 					if (!mayTransition(party!, o.status, status)) throw forbidden(`You may not move this order from ${o.status} to ${status}`);
 					if (status === "DELIVERED") {
+						const { lowStockThreshold } = settingsOf(this.broker).settings;
 						const sorted = [...o.items].sort((a, b) => a.flavorId.localeCompare(b.flavorId));
 						const rows = await lockStock(this.db, t, o.shopId, sorted.map((i) => i.flavorId));
-						const changes = sorted.map((i) => planChange(i.flavorId, rows.get(i.flavorId), (rows.get(i.flavorId)?.quantity ?? 0) + i.quantity));
+						const changes = sorted.map((i) => planChange(i.flavorId, rows.get(i.flavorId), (rows.get(i.flavorId)?.quantity ?? 0) + i.quantity, undefined, lowStockThreshold));
 						await applyChanges(this.db, t, o.shopId, changes, { reason: "DELIVERY", referenceId: o.id, actorId: user?.id ?? null });
 						await receiveLots(this.db, t, o.shopId, deliveredLots(sorted, allocation), { reason: "DELIVERY", referenceId: o.id, actorId: user?.id ?? null });
 						delivered = true;

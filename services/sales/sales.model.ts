@@ -18,6 +18,8 @@ export class Shop extends Model<InferAttributes<Shop>, InferCreationAttributes<S
 	declare hours: CreationOptional<WeekHours>;
 	declare capacity: CreationOptional<number>;
 	declare status: CreationOptional<ShopStatus>;
+	declare latitude: CreationOptional<number | null>;
+	declare longitude: CreationOptional<number | null>;
 	declare createdAt: CreationOptional<Date>;
 	declare updatedAt: CreationOptional<Date>;
 	declare deletedAt: CreationOptional<Date | null>;
@@ -83,6 +85,8 @@ export function defineSalesModels(db: Sequelize) {
 			hours: { type: DataTypes.JSONB, allowNull: false, defaultValue: {} },
 			capacity: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
 			status: { type: DataTypes.TEXT, allowNull: false, defaultValue: "OPEN" },
+			latitude: { type: DataTypes.DOUBLE, allowNull: true },
+			longitude: { type: DataTypes.DOUBLE, allowNull: true },
 			createdAt: DataTypes.DATE,
 			updatedAt: DataTypes.DATE,
 			deletedAt: { type: DataTypes.DATE, allowNull: true },
@@ -142,6 +146,8 @@ export function toShopJson(shop: Shop, rating?: { averageRating: number | null; 
 		hours: shop.hours,
 		capacity: shop.capacity,
 		status: shop.status,
+		latitude: shop.latitude ?? null,
+		longitude: shop.longitude ?? null,
 		...(rating ?? {}),
 		createdAt: shop.createdAt,
 		updatedAt: shop.updatedAt,

@@ -15,6 +15,9 @@ export const SHOP_STATUSES = ["OPEN", "CLOSED", "TEMPORARILY_CLOSED"] as const;
 export const PAYMENT_METHODS = ["CASH", "CARD", "MOBILE"] as const;
 export const ORDER_STATUSES = ["PENDING", "CONFIRMED", "SHIPPED", "DELIVERED", "CANCELLED"] as const;
 export const STOCK_REASONS = ["COUNT", "WASTE", "CORRECTION", "RESTOCK"] as const;
+/** WGS 84 degrees; null clears the position (both go together). */
+const latitude = { type: "number", min: -90, max: 90, convert: true, optional: true, nullable: true } as const;
+const longitude = { type: "number", min: -180, max: 180, convert: true, optional: true, nullable: true } as const;
 const capacity = { type: "number", integer: true, min: 0, max: 100_000, convert: true } as const;
 
 export const shopIdParams = { ...STRICT, shopId: uuid } as const;
@@ -45,6 +48,8 @@ export const createShopParams = {
 	hours,
 	capacity: { ...capacity, optional: true },
 	status: { type: "enum", values: SHOP_STATUSES, optional: true },
+	latitude,
+	longitude,
 } as const;
 export const updateShopParams = {
 	...STRICT,
@@ -56,6 +61,8 @@ export const updateShopParams = {
 	hours,
 	capacity: { ...capacity, optional: true },
 	status: { type: "enum", values: SHOP_STATUSES, optional: true },
+	latitude,
+	longitude,
 } as const;
 export const staffParams = { ...STRICT, shopId: uuid, userId: uuid } as const;
 

@@ -29,6 +29,14 @@ interface Methods {
 type This = Service & DbThis<SalesModels> & CacheCleanerThis & Methods;
 type Ctx<P> = Context<P, Meta>;
 
+/** A position is both coordinates or neither (422 names the missing one). */
+function assertCoordinatePair(latitude: number | null, longitude: number | null): void {
+	if ((latitude === null) !== (longitude === null)) {
+		const missing = latitude === null ? "latitude" : "longitude";
+		throw validationError(missing, "Give latitude and longitude together (or null both).", "required");
+	}
+}
+
 const SORT_SQL: Record<string, string> = { name: "lower(s.name)", createdAt: "s.created_at", averageRating: "r.average_rating" };
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
@@ -52,7 +60,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				const where = ["s.deleted_at IS NULL", status ? "s.status = :status" : null, name ? "s.name ILIKE :name" : null].filter(Boolean).join(" AND ");
 				const replacements = { status, name: name ? `%${name.replace(/[\\%_]/g, "\\$&")}%` : null, limit: pageSize, offset: (page - 1) * pageSize };
 				const rows = await this.db.query<Record<string, unknown>>(
-					`SELECT s.id, s.name, s.address, s.phone, s.manager_id AS "managerId", s.hours, s.capacity, s.status,
+					`SELECT s.id, s.name, s.address, s.phone, s.manager_id AS "managerId", s.hours, s.capacity, s.status, s.latitude, s.longitude,
 					        r.average_rating AS "averageRating", r.review_count AS "reviewCount", s.created_at AS "createdAt", s.updated_at AS "updatedAt",
 					        count(*) OVER () AS "totalCount"
 					   FROM sales.shops s
@@ -93,9 +101,20 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			summary: "Create a shop (Executive only)",
 			params: P.createShopParams,
 			async handler(this: This, ctx: Ctx<P.CreateShopParams>) {
-				const { name, address, phone, managerId, hours, capacity, status } = ctx.params;
+				const { name, address, phone, managerId, hours, capacity, status, latitude, longitude } = ctx.params;
+				assertCoordinatePair(latitude ?? null, longitude ?? null);
 				if (managerId) await this.requireClerk(ctx, managerId, "managerId");
-				const shop = await this.models.Shop.create({ name, address, phone: phone ?? null, managerId: managerId ?? null, hours: hours ?? {}, capacity: capacity ?? 0, status: status ?? "OPEN" });
+				const shop = await this.models.Shop.create({
+					name,
+					address,
+					phone: phone ?? null,
+					managerId: managerId ?? null,
+					hours: hours ?? {},
+					capacity: capacity ?? 0,
+					status: status ?? "OPEN",
+					latitude: latitude ?? null,
+					longitude: longitude ?? null,
+				});
 				await this.cleanCache("sales");
 				await broadcastStaffChanged(this.broker, [shop.managerId]);
 				respondCreated(ctx, `/api/v1/sales/shops/${shop.id}`);
@@ -113,6 +132,9 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				const { shopId, ...changes } = ctx.params;
 				const shop = await this.models.Shop.findByPk(shopId);
 				if (!shop) throw notFound("Shop", shopId);
+				if (changes.latitude !== undefined || changes.longitude !== undefined) {
+					assertCoordinatePair(changes.latitude === undefined ? shop.latitude : changes.latitude, changes.longitude === undefined ? shop.longitude : changes.longitude);
+				}
 				if (changes.managerId) await this.requireClerk(ctx, changes.managerId, "managerId");
 				const previousManager = shop.managerId;
 				const defined = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));

@@ -37,9 +37,12 @@ export async function lockStock(db: Sequelize, t: Transaction, shopId: string, f
 	return new Map(rows.map((r) => [r.flavorId, r]));
 }
 
-/** The new state of one row: quantity `after`, threshold `threshold`. */
-export function planChange(flavorId: string, row: StockRow | undefined, after: number, threshold?: number): StockChange {
-	const reorderThreshold = threshold ?? row?.reorderThreshold ?? 0;
+/**
+ * The new state of one row: quantity `after`, threshold `threshold`. A new row without one
+ * takes `defaultThreshold` (the admin's `lowStockThreshold` setting), so INVENTORY_LOW works by default.
+ */
+export function planChange(flavorId: string, row: StockRow | undefined, after: number, threshold?: number, defaultThreshold = 0): StockChange {
+	const reorderThreshold = threshold ?? row?.reorderThreshold ?? defaultThreshold;
 	const low = after < reorderThreshold;
 	const wasAlerted = row?.lowAlerted ?? false;
 	return { flavorId, before: row?.quantity ?? 0, after, reorderThreshold, lowAlerted: low, crossedLow: low && !wasAlerted, existed: Boolean(row) };

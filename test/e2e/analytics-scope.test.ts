@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
 import { NATS_URL } from "../helpers/cluster";
 import { assignClerk, createShop, ok } from "../integration/sales/fixtures";
+import { sqlQuery } from "../integration/auth/helpers";
 
 const A = "/api/v1/analytics";
 
@@ -44,6 +45,23 @@ describe("analytics staff scope follows staff changes", () => {
 		afterAll(async () => app?.stop());
 
 		it("a removed clerk and a replaced factory manager lose access on the next request", () => staffScenario(app));
+
+		it("a role change (USER_ROLE_CHANGED) drops the user's cached scope", async () => {
+			const [exec, admin, clerk] = [await app.createUser("EXECUTIVE"), await app.createUser("ADMIN"), await app.createUser("CLERK")];
+			const shopId = await createShop(app, exec, `Role ${randomBytes(3).toString("hex")}`);
+			await assignClerk(app, exec, shopId, clerk);
+			const sales = (token: string) => app.request("GET", `${A}/analytics/sales?shopId=${shopId}`, { token });
+			expect((await sales(clerk.token)).status).toBe(200);
+			// Unassigned behind the services' back (no staff.changed): the cached scope still says yes.
+			await sqlQuery(app.db.url, "DELETE FROM sales.shop_staff WHERE user_id = $1", [clerk.id]);
+			expect((await sales(clerk.token)).status).toBe(200);
+			// A role change and back: the cached scope is dropped, the next look-up sees the truth.
+			for (const role of ["MANUFACTURER", "CLERK"]) await ok(app.request("PUT", `/api/v1/auth/users/${clerk.id}/role`, { token: admin.token, body: { role } }));
+			const { accessToken } = await ok<{ accessToken: string }>(app.request("POST", "/api/v1/auth/login", { body: { email: clerk.email, password: clerk.password } }));
+			let status = 0;
+			for (const deadline = Date.now() + 10_000; Date.now() < deadline && status !== 403; await new Promise((r) => setTimeout(r, 100))) status = (await sales(accessToken)).status;
+			expect(status).toBe(403);
+		});
 	});
 
 	describe("analytics on another node (NATS)", () => {

@@ -30,7 +30,8 @@ describe("Google sign-in", () => {
 		});
 		await new Promise<void>((resolve) => jwks.listen(0, "127.0.0.1", resolve));
 		const url = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/oauth2/v3/certs`;
-		app = await startTestApp({ services: ["auth"], env: { GOOGLE_CLIENT_ID: CLIENT_ID, GOOGLE_JWKS_URL: url } });
+		// admin: the registrationOpen setting (lib/settings.ts).
+		app = await startTestApp({ services: ["auth", "admin"], env: { GOOGLE_CLIENT_ID: CLIENT_ID, GOOGLE_JWKS_URL: url } });
 	});
 	afterAll(async () => {
 		await app?.stop();
@@ -59,6 +60,23 @@ describe("Google sign-in", () => {
 			.sign(o.signWith ?? key);
 
 	const google = async (o: IdTokenOptions) => app.request("POST", "/api/v1/auth/google", { body: { idToken: await idToken(o) } });
+
+	it("registrationOpen: false refuses a new Google user (403 REGISTRATION_CLOSED); a known one still signs in", async () => {
+		const admin = await app.createUser("ADMIN");
+		const known = uniqueEmail("known");
+		expect((await google({ sub: "google-sub-known", email: known })).status).toBe(200);
+		const setOpen = (registrationOpen: boolean) => app.request("PUT", "/api/v1/admin/config", { token: admin.token, body: { registrationOpen } });
+		expect((await setOpen(false)).status).toBe(200);
+		try {
+			const stranger = uniqueEmail("closed");
+			const refused = await google({ sub: "google-sub-closed", email: stranger });
+			expect([refused.status, refused.body.error?.code]).toEqual([403, "REGISTRATION_CLOSED"]);
+			expect(await sqlQuery(app.db.url, "SELECT 1 FROM auth.users WHERE email = $1", [stranger])).toEqual([]);
+			expect((await google({ sub: "google-sub-known", email: known })).status).toBe(200);
+		} finally {
+			expect((await setOpen(true)).status).toBe(200);
+		}
+	});
 
 	it("creates a PATRON on first sign-in and signs the same user in again", async () => {
 		const email = uniqueEmail("gina");

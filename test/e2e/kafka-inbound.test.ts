@@ -13,6 +13,7 @@ import { kafkaTestLock, readerAtEnd, requireKafka, testKafka, KAFKA_BROKERS } fr
 import { createFactory, createFlavor, day, registerBatch, sqlRows } from "../integration/inventory/helpers";
 import { EVENT_CATALOG, envelope, type EventPayloads } from "../../lib/events";
 import { APP_METRICS, prometheusText } from "../../lib/metrics";
+import { metricsText } from "../../lib/health";
 import { checkSignature, signMessage } from "../../services/kafka-bridge/inbound-gate";
 
 jest.setTimeout(120_000);
@@ -107,6 +108,21 @@ describe("kafka-bridge inbound: allow-listed, signed, validated", () => {
 		} finally {
 			await reader.stop();
 		}
+	});
+
+	it("reports Kafka reachable and the inbound group's lag per topic on /metrics (docs/monitoring.md)", async () => {
+		// The relay leader reports the lag (one node only); the lock is taken a moment after start.
+		let text = "";
+		await waitUntil(
+			"the Kafka business metrics",
+			async () => {
+				text = await metricsText(app.broker);
+				return /^eislager_kafka_consumer_lag\{/m.test(text);
+			},
+			30_000,
+		);
+		expect(text).toMatch(/^eislager_kafka_up\{[^}]*\} 1$/m);
+		expect(text).toMatch(new RegExp(`^eislager_kafka_consumer_lag\\{[^}]*topic="${TOPIC}"[^}]*\\} \\d+$`, "m"));
 	});
 });
 

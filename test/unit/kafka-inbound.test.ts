@@ -22,6 +22,7 @@ const SAMPLES: { [K in EventName]: EventPayloads[K] } = {
 	REVIEW_SUBMITTED: { reviewId: randomUUID(), shopId: randomUUID(), patronId: randomUUID(), rating: 4, comment: null },
 	STOCK_REGISTERED: { stockItemId: randomUUID(), factoryId: randomUUID(), flavorId: randomUUID(), batchId: "B-2026/11", quantity: 100, cost: 12000, productionDate: "2026-11-01", expiryDate: "2027-01-01" },
 	INVOICE_GENERATED: { invoiceId: randomUUID(), orderId: null, factoryId: randomUUID(), shopId: randomUUID(), totalAmount: 0, status: "ISSUED", dueDate: "2026-12-27" },
+	INVOICE_OVERDUE: { invoiceId: randomUUID(), orderId: randomUUID(), factoryId: randomUUID(), shopId: randomUUID(), totalAmount: 1250, dueDate: "2026-11-26", asOf: "2026-11-27" },
 	EXPIRY_WARNING: { stockItemId: randomUUID(), factoryId: randomUUID(), flavorId: randomUUID(), batchId: "B1", quantity: 3, expiryDate: "2026-11-30", warningDays: 3, managerId: randomUUID() },
 	BUDGET_ALLOCATION_UPDATED: { factoryId: randomUUID(), previousAmount: 0, budgetAllocated: 500000, reason: "Q1", changedBy: null },
 	USER_LOGIN: { userId: randomUUID(), role: "PATRON", method: "password", ip: "203.0.113.9" },

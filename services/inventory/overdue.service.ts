@@ -1,0 +1,113 @@
+/**
+ * inventory.overdue: the daily overdue-invoice job. Invoices still ISSUED after
+ * their due date become OVERDUE, each with one INVOICE_OVERDUE event (outbox,
+ * same transaction). Runs at start and every day at 00:05 UTC on every inventory
+ * node; one node does the work (advisory lock, lib/jobs.ts), and the status
+ * change itself is the dedupe: an invoice turns OVERDUE once, however often the job runs.
+ * A separate event rather than INVOICE_GENERATED with status OVERDUE: consumers of
+ * INVOICE_GENERATED (sales links the invoice to its order) must not take it for a new invoice.
+ */
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { QueryTypes } from "sequelize";
+import { DbMixin, type DbThis } from "../../mixins/db.mixin";
+import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
+import { CacheCleaner, type CacheCleanerThis } from "../../mixins/cache-cleaner.mixin";
+import { msUntilUtc, runExclusive } from "../../lib/jobs";
+import { STRICT, isoDate, type Infer } from "../../lib/params";
+import type { Meta } from "../../lib/types";
+import { defineInventoryModels, type InventoryModels } from "./inventory.model";
+import { today } from "./dates";
+
+const markParams = { ...STRICT, asOf: { ...isoDate, optional: true } } as const;
+type MarkParams = Infer<typeof markParams>;
+
+interface Due {
+	id: string;
+	orderId: string | null;
+	factoryId: string;
+	shopId: string;
+	totalAmount: string | number;
+	dueDate: string;
+}
+
+interface Methods {
+	/** `wait`: queue behind a run on another node instead of skipping this turn. */
+	markOverdue(asOf: string, ctx: Context | null, wait?: boolean): Promise<{ asOf: string; overdue: number; skipped?: true }>;
+	runJob(): void;
+	schedule(): void;
+}
+type This = Service & DbThis<InventoryModels> & OutboxThis & CacheCleanerThis & Methods & { timer?: NodeJS.Timeout; running?: Promise<unknown> };
+
+const JOB = "inventory.overdue-invoices";
+
+const schema: ServiceSchema<ServiceSettingSchema, This> = {
+	name: "inventory.overdue",
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "Invoice" }), OutboxMixin, CacheCleaner(["inventory"])],
+
+	actions: {
+		/** Internal (operators, tests): run the job now. `asOf` (YYYY-MM-DD) replaces today: invoices due before it turn OVERDUE. */
+		markOverdue: {
+			visibility: "public",
+			params: markParams,
+			handler(this: This, ctx: Context<MarkParams, Meta>) {
+				return this.markOverdue(ctx.params.asOf ?? today(), ctx, true);
+			},
+		},
+	},
+
+	methods: {
+		async markOverdue(this: This, asOf: string, ctx: Context | null, wait = false) {
+			const result = await runExclusive(
+				this.db,
+				JOB,
+				async (t) => {
+				const due = await this.db.query<Due>(
+					`UPDATE "${this.dbSchema}".invoices SET status = 'OVERDUE', updated_at = now()
+					 WHERE status = 'ISSUED' AND due_date < CAST(:asOf AS DATE)
+					 RETURNING id, order_id AS "orderId", factory_id AS "factoryId", shop_id AS "shopId", total_amount AS "totalAmount", to_char(due_date, 'YYYY-MM-DD') AS "dueDate"`,
+					{ type: QueryTypes.SELECT, replacements: { asOf }, transaction: t },
+				);
+				for (const d of due) {
+					await this.publish(t, ctx, "INVOICE_OVERDUE", { invoiceId: d.id, orderId: d.orderId, factoryId: d.factoryId, shopId: d.shopId, totalAmount: Number(d.totalAmount), dueDate: d.dueDate, asOf }, d.id);
+				}
+				return due.length;
+				},
+				{ wait },
+			);
+			if (result === undefined) return { asOf, overdue: 0, skipped: true as const };
+			if (result) {
+				this.logger.info(`Overdue invoices ${asOf}: ${result}`);
+				await this.cleanCache("inventory");
+			}
+			return { asOf, overdue: result };
+		},
+
+		runJob(this: This) {
+			this.running ??= this.markOverdue(today(), null)
+				.catch((err: unknown) => this.logger.error("Overdue invoice job failed", err))
+				.finally(() => (this.running = undefined));
+		},
+
+		/** Every day at 00:05 UTC (a due date passes at midnight). */
+		schedule(this: This) {
+			this.timer = setTimeout(() => {
+				this.runJob();
+				this.schedule();
+			}, msUntilUtc(0, 5));
+			this.timer.unref();
+		},
+	},
+
+	started(this: This) {
+		// At start too: a node that was down at 00:05 catches up at once.
+		this.runJob();
+		this.schedule();
+	},
+
+	async stopped(this: This) {
+		if (this.timer) clearTimeout(this.timer);
+		await this.running;
+	},
+};
+
+export default schema as ServiceSchema;
