@@ -251,10 +251,12 @@ describe("honest analytics and business metrics", () => {
 	});
 
 	it("a real /metrics scrape carries the business figures with bounded labels and passes promtool check metrics", async () => {
-		// A lot at the first shop expiring tomorrow (the lots feature writes these rows).
+		// A lot at the first shop expiring tomorrow: 3 of its counted (UNTRACKED) units, so the flavor's total stays the sum of its lots.
 		const [vanilla] = w.flavors;
 		await pg.query(
-			`INSERT INTO sales.stock_lots (shop_id, flavor_id, stock_item_id, batch_label, factory_id, expiry_date, unit_cost, quantity) VALUES ($1, $2, $3, 'HON-V1', $4, $5, 100, 3)`,
+			`WITH moved AS (UPDATE sales.stock_lots SET quantity = quantity - 3 WHERE shop_id = $1 AND flavor_id = $2 AND stock_item_id IS NULL RETURNING shop_id)
+			 INSERT INTO sales.stock_lots (shop_id, flavor_id, stock_item_id, batch_label, factory_id, expiry_date, unit_cost, quantity)
+			 SELECT shop_id, $2, $3, 'HON-V1', $4, $5, 100, 3 FROM moved`,
 			[w.shopId, vanilla.id, batch1, w.factoryId, day(1)],
 		);
 		const res = await fetch(`http://127.0.0.1:${health.port}/metrics`);
