@@ -273,6 +273,8 @@ export const SOCKET_EVENTS = {
 	USER_STATUS_CHANGE: "USER_STATUS_CHANGE",
 	NOTIFICATION_RECEIVED: "NOTIFICATION_RECEIVED",
 	SYSTEM_ANNOUNCEMENT: "SYSTEM_ANNOUNCEMENT",
+	/** A video transcode job finished (DONE or FAILED); to the file owner's and the requester's user rooms (docs/files.md). */
+	FILE_JOB_FINISHED: "FILE_JOB_FINISHED",
 } as const;
 export type SocketEvent = keyof typeof SOCKET_EVENTS;
 
@@ -293,6 +295,8 @@ export const INTERNAL_EVENTS = {
 	staffChanged: "staff.changed",
 	/** `auth.user-changed`: a user row changed (payload `{ userId }`); every auth node drops that user's cached `/me`. */
 	userChanged: "auth.user-changed",
+	/** `files.transcode-queued`: a video transcode job was queued; every files node with a free slot claims one (no payload). */
+	transcodeQueued: "files.transcode-queued",
 } as const;
 
 /** Payload of `INTERNAL_EVENTS.staffChanged`: the users whose shops or factories changed. */

@@ -23,6 +23,8 @@ export interface Meta {
 	ip?: string;
 	userAgent?: string;
 	idempotencyKey?: string;
+	/** Conditional and partial-request headers of an HTTP GET, set by the gateway only when sent (file downloads: 304, 206). */
+	download?: { ifNoneMatch?: string; ifRange?: string; range?: string };
 	$socketId?: string;
 	$statusCode?: number;
 	$location?: string;

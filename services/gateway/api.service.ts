@@ -151,6 +151,9 @@ export default function createApiService(): ServiceSchema {
 				// Every 429 (gateway limits and the account lockout alike) tells the client when to retry.
 				const retryAfter = (body.error.details as { retryAfter?: unknown } | undefined)?.retryAfter;
 				if (status === 429 && typeof retryAfter === "number") res.setHeader("Retry-After", String(retryAfter));
+				// A 416 names the size of what was asked for (RFC 9110 15.5.17).
+				const size = (body.error.details as { size?: unknown } | undefined)?.size;
+				if (status === 416 && typeof size === "number") res.setHeader("Content-Range", `bytes */${size}`);
 				sendJson(res, status, body);
 			},
 		},
@@ -195,6 +198,12 @@ export default function createApiService(): ServiceSchema {
 				if (req.body !== undefined && (typeof req.body !== "object" || req.body === null || Array.isArray(req.body))) (ctx.meta as Record<string, unknown>)[BODY_NOT_OBJECT] = true;
 				const idempotencyKey = req.headers["idempotency-key"];
 				if (typeof idempotencyKey === "string") ctx.meta.idempotencyKey = idempotencyKey.slice(0, 200);
+				if (req.method === "GET") {
+					// ETag revalidation and byte ranges of downloads are decided by the action that knows the bytes.
+					const header = (name: string) => (typeof req.headers[name] === "string" ? (req.headers[name] as string).slice(0, 512) : undefined);
+					const download = { ifNoneMatch: header("if-none-match"), ifRange: header("if-range"), range: header("range") };
+					if (download.ifNoneMatch || download.range) ctx.meta.download = download;
+				}
 				if (req.$action?.rateLimit === "auth") await consume(this.limiters.auth, `ip:${ip}`, res);
 				await consume(this.limiters.general, ctx.meta.user ? `user:${ctx.meta.user.id}` : `ip:${ip}`, res);
 			},
