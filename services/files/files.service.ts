@@ -100,7 +100,7 @@ export default function filesService(): ServiceSchema {
 				rest: "GET /files/:fileId",
 				params: P.fileIdParams,
 				retryPolicy: RETRY_READS,
-				summary: "File info with its sha256 and compressed variants (owner, EXECUTIVE or ADMIN; 404 otherwise)",
+				summary: "File info with its sha256, variants (compressed, responsive, video, poster) and an image's blurred placeholder data URI (owner, EXECUTIVE or ADMIN; 404 otherwise)",
 				async handler(this: FilesThis, ctx: Ctx<P.FileIdParams>) {
 					return toFileDetail(await findVisible(this, ctx, ctx.params.fileId));
 				},
