@@ -80,14 +80,24 @@ export async function responsiveVariants(file: string, mimeType: string, header:
 	// EXIF orientations 5–8 swap the axes: the width a reader sees is the header's height.
 	const meta = await sharp(file, { limitInputPixels: false }).metadata();
 	const shownWidth = (meta.orientation ?? 1) >= 5 ? header.height : header.width;
-	const out: ResizedImage[] = [];
-	for (const width of RESPONSIVE_WIDTHS.filter((w) => w < shownWidth)) {
-		let img = openImage(file).rotate().resize({ width, withoutEnlargement: true });
-		const jpeg = mimeType === "image/jpeg";
-		img = jpeg ? img.jpeg({ quality: RESPONSIVE_QUALITY, progressive: true, mozjpeg: true }) : img.webp({ quality: RESPONSIVE_QUALITY });
-		const { data, info } = await img.toBuffer({ resolveWithObject: true }).catch((err: unknown) => {
+	const widths = RESPONSIVE_WIDTHS.filter((w) => w < shownWidth);
+	if (!widths.length) return [];
+	// The original is decoded once, to the largest width; the smaller ones are resized from those pixels.
+	const largest = await openImage(file)
+		.rotate()
+		.resize({ width: widths[widths.length - 1] })
+		.raw()
+		.toBuffer({ resolveWithObject: true })
+		.catch((err: unknown) => {
 			throw imageError(err, "file");
 		});
+	const raw = { width: largest.info.width, height: largest.info.height, channels: largest.info.channels };
+	const jpeg = mimeType === "image/jpeg";
+	const out: ResizedImage[] = [];
+	for (const width of widths) {
+		const img = sharp(largest.data, { raw }).resize({ width });
+		const encoded = jpeg ? img.jpeg({ quality: RESPONSIVE_QUALITY, progressive: true, mozjpeg: true }) : img.webp({ quality: RESPONSIVE_QUALITY });
+		const { data, info } = await encoded.toBuffer({ resolveWithObject: true });
 		out.push({ data, mimeType: jpeg ? "image/jpeg" : "image/webp", ext: jpeg ? "jpg" : "webp", width: info.width, height: info.height, quality: RESPONSIVE_QUALITY });
 	}
 	return out;

@@ -52,7 +52,7 @@ export default function filesService(): ServiceSchema {
 			upload: {
 				rest: multipartRoute("/upload", { maxBytes }),
 				audit: true,
-				summary: `Upload one file (multipart/form-data, one file part). JPEG, PNG, WebP, GIF, PDF, MP4 or WebM by content; 413 above ${maxBytes} bytes or past the storage quota (QUOTA_EXCEEDED), 415 other types, 422 for an image that is unreadable or above IMAGE_MAX_PIXELS`,
+				summary: `Upload one file (multipart/form-data, one file part). JPEG, PNG, WebP, GIF, PDF, MP4 or WebM by content; an image gets responsive variants (320/640/1280 wide, never upscaled) and a blurred placeholder; 413 above ${maxBytes} bytes or past the storage quota (QUOTA_EXCEEDED), 415 other types, 422 for an image that is unreadable or above IMAGE_MAX_PIXELS`,
 				status: 201,
 				async handler(this: FilesThis, ctx: Ctx<Readable>) {
 					const meta = ctx.meta as typeof ctx.meta & UploadMeta;
