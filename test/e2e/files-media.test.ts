@@ -296,6 +296,9 @@ describe("files media (issue 14 §2)", () => {
 		const original = await send("GET", urls.body.original.url);
 		expect(original.status).toBe(200);
 		expect(original.bytes.length).toBe(up.body.size);
+		const head = await send("GET", urls.body.original.url, { headers: { range: "bytes=0-99" } });
+		expect(head.status).toBe(206);
+		expect(head.bytes.equals(original.bytes.subarray(0, 100))).toBe(true);
 
 		// Tampered, moved to another variant, expired, half a signature, no signature.
 		const bad = await send("GET", variant.url.replace(/sig=(.)/, (_m: string, c: string) => `sig=${c === "A" ? "B" : "A"}`));
