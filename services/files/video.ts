@@ -13,9 +13,9 @@ let resolved: string | undefined;
 
 /** The ffmpeg binary to run (throws when there is none). */
 export function ffmpegPath(): string {
-	if (resolved) return resolved;
 	const override = config().media.ffmpegPath;
-	if (override) return (resolved = override);
+	if (override) return override;
+	if (resolved) return resolved;
 	try {
 		resolved = (require("@ffmpeg-installer/ffmpeg") as { path: string }).path;
 	} catch {

@@ -346,6 +346,55 @@ describe("files media (issue 14 §2)", () => {
 	}, 120_000);
 });
 
+describe("transcode queue on a graceful stop", () => {
+	let db: TestDatabase;
+	let app: TestApp;
+	const work = fs.mkdtempSync(path.join(os.tmpdir(), "eislager-media-stop-"));
+	// An "ffmpeg" that never finishes: a job stays RUNNING until it is killed.
+	const stuck = path.join(work, "stuck-ffmpeg.sh");
+	fs.writeFileSync(stuck, "#!/bin/sh\nexec sleep 300\n", { mode: 0o755 });
+
+	beforeAll(async () => {
+		db = await createTestDatabase();
+		app = await startTestApp({ db, services: ["auth", "files"], env: { FILES_DIR: path.join(work, "files"), FFMPEG_PATH: stuck, TRANSCODE_CONCURRENCY: "1" } });
+	});
+
+	afterAll(async () => {
+		await app?.stop();
+		await db?.drop();
+		fs.rmSync(work, { recursive: true, force: true });
+	});
+
+	it("runs one job while the next waits QUEUED, and gives the running one back to the queue when the node stops", async () => {
+		const user = await app.createUser("PATRON");
+		const fd = new FormData();
+		fd.append("file", new Blob([Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from("ftypisom"), Buffer.alloc(256, 7)])]), "v.mp4");
+		const up = await fetch(`${app.baseUrl}/api/v1/files/upload`, { method: "POST", body: fd, headers: { authorization: `Bearer ${user.token}` } }).then((r) => r.json() as Promise<{ id: string }>);
+		const ids: string[] = [];
+		for (let i = 0; i < 2; i++) ids.push((await app.request("POST", "/api/v1/files/files/compress", { token: user.token, body: { fileId: up.id } })).body.jobId);
+		const first = await until("the first job to run", async () => {
+			const res = await app.request("GET", `/api/v1/files/jobs/${ids[0]}`, { token: user.token });
+			return res.body.status === "RUNNING" && res.body;
+		});
+		expect(first).toMatchObject({ progress: 0, startedAt: expect.any(String) });
+		expect((await app.request("GET", `/api/v1/files/jobs/${ids[1]}`, { token: user.token })).body.status).toBe("QUEUED");
+
+		await app.stop();
+		const pg = new Client({ connectionString: db.url });
+		await pg.connect();
+		try {
+			const rows = await pg.query<{ status: string; node_id: string | null; attempts: number }>("SELECT status, node_id, attempts FROM files.transcode_jobs WHERE id = ANY($1) ORDER BY created_at", [ids]);
+			expect(rows.rows).toEqual([
+				{ status: "QUEUED", node_id: null, attempts: 0 },
+				{ status: "QUEUED", node_id: null, attempts: 0 },
+			]);
+		} finally {
+			await pg.end();
+		}
+		app = undefined as unknown as TestApp;
+	}, 60_000);
+});
+
 describe("download helpers", () => {
 	it("compares ETags weakly for If-None-Match and parses single byte ranges", () => {
 		expect(etagMatches('W/"a"', '"a"')).toBe(true);
