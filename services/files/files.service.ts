@@ -117,6 +117,7 @@ export default function filesService(): ServiceSchema {
 					const { fileId, variant: variantId, exp, sig } = ctx.params;
 					let row: StoredFile;
 					let cacheControl: string;
+					const headers: Record<string, string> = {};
 					if (exp !== undefined || sig !== undefined) {
 						if (exp === undefined || sig === undefined) throw validationError(exp === undefined ? "exp" : "sig", "A signed link needs both exp and sig", "required");
 						const left = verifySigned(fileId, variantId, exp, sig);
@@ -125,6 +126,8 @@ export default function filesService(): ServiceSchema {
 						row = found;
 						// The bytes behind a file or variant id never change: a cache may keep them until the link expires.
 						cacheControl = `public, max-age=${left}, immutable`;
+						// A CDN usually serves from another site: pages may embed what the link opens (the gateway's default is same-site).
+						headers["Cross-Origin-Resource-Policy"] = "cross-origin";
 					} else {
 						if (!ctx.meta.user) throw unauthorized();
 						row = await findVisible(this, ctx, fileId);
@@ -136,7 +139,7 @@ export default function filesService(): ServiceSchema {
 					const size = variant?.size ?? row.size;
 					const etag = `"${variant?.id ?? row.sha256}"`;
 					const request = ctx.meta.download ?? {};
-					const headers: Record<string, string> = { ETag: etag, "Cache-Control": cacheControl };
+					Object.assign(headers, { ETag: etag, "Cache-Control": cacheControl });
 					if (etagMatches(request.ifNoneMatch, etag)) {
 						ctx.meta.$statusCode = 304;
 						ctx.meta.$responseHeaders = headers;

@@ -242,6 +242,7 @@ describe("files media (issue 14 §2)", () => {
 		const etag = full.headers.get("etag")!;
 		expect(etag).toBe(`"${createHash("sha256").update(mp4).digest("hex")}"`);
 		expect(full.headers.get("cache-control")).toBe("private, max-age=3600");
+		expect(full.headers.get("cross-origin-resource-policy")).toBe("same-site");
 
 		const notModified = await send("GET", url, { token: owner.token, headers: { "if-none-match": `W/"other", ${etag}` } });
 		expect(notModified.status).toBe(304);
@@ -292,6 +293,7 @@ describe("files media (issue 14 §2)", () => {
 		expect(maxAge).toBeGreaterThan(0);
 		expect(maxAge).toBeLessThanOrEqual(exp - Math.floor(Date.now() / 1000) + 1);
 		expect(anon.headers.get("etag")).toBe(`"${variant.id}"`);
+		expect(anon.headers.get("cross-origin-resource-policy")).toBe("cross-origin");
 		expect((await send("GET", variant.url, { headers: { "if-none-match": `"${variant.id}"` } })).status).toBe(304);
 		const original = await send("GET", urls.body.original.url);
 		expect(original.status).toBe(200);
