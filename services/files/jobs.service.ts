@@ -127,14 +127,16 @@ const schema: ServiceSchema<ServiceSettingSchema, JobsThis> = {
 			const posterKey = `${randomUUID()}.jpg`;
 			let progress = 0;
 			let written = 0;
-			const lost = new AbortController();
+			// Aborted when the node stops (`signal`) or when the job was re-queued meanwhile (this node was taken for gone).
+			const stop = new AbortController();
+			const both = stop.signal;
+			if (signal.aborted) stop.abort();
+			else signal.addEventListener("abort", () => stop.abort(), { once: true });
 			const heartbeat = async () => {
 				written = Date.now();
-				// Re-queued meanwhile (this node was taken for gone): stop, the other run owns it now.
-				if (!(await beat(this.db, id, nodeId, progress).catch(() => true))) lost.abort();
+				if (!(await beat(this.db, id, nodeId, progress).catch(() => true))) stop.abort();
 			};
 			const timer = setInterval(() => void heartbeat(), HEARTBEAT_MS);
-			const both = AbortSignal.any([signal, lost.signal]);
 			let file: StoredFile | null = null;
 			try {
 				file = await this.models.StoredFile.findByPk(job.fileId);
