@@ -3,7 +3,7 @@
  * validated in one place. A bad value throws a ConfigError naming the
  * variable; bin/start.ts prints that one line and exits.
  */
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import { EVENT_NAMES, type EventName } from "./events";
 
@@ -67,6 +67,10 @@ export const ENV_VARS = [
 	"UPLOAD_BATCH_MAX_FILES",
 	"UPLOAD_QUOTA_BYTES",
 	"IMAGE_MAX_PIXELS",
+	"TRANSCODE_CONCURRENCY",
+	"FFMPEG_PATH",
+	"FILES_URL_SECRET",
+	"FILES_URL_TTL_SEC",
 	"EMAIL_SEND_PER_HOUR",
 	"EMBEDDED_PG_DIR",
 	"EMBEDDED_PG_PORT",
@@ -125,6 +129,11 @@ export interface Config {
 	upload: { maxBytes: number; batchMaxFiles: number; quotaBytes: number };
 	/** Largest image (width × height × frames) decoded or accepted; sharp's limitInputPixels. */
 	imageMaxPixels: number;
+	/**
+	 * Video transcoding: jobs one files node runs at once, and an ffmpeg binary that overrides the npm one.
+	 * Signed download URLs: HMAC key (derived from the JWT secret when unset) and how long a URL stays valid.
+	 */
+	media: { transcodeConcurrency: number; ffmpegPath: string | undefined; urlSecret: string; urlTtlSec: number };
 	/** Internal emails one sender may send per hour (also the SMTP relay cap). */
 	emailSendPerHour: number;
 	/** The embedded PostgreSQL `npm start` runs when DATABASE_URL is unset. */
@@ -257,6 +266,17 @@ function kafkaInbound(env: Env): Config["kafkaInbound"] {
 	return { events: events as EventName[], key, previousKey };
 }
 
+/**
+ * Key of signed download URLs. Unset, it is derived from JWT_SECRET (set on every node of a cluster and
+ * in production), so all nodes agree without one more secret; a dev process without either gets a random one.
+ */
+function filesUrlSecret(env: Env, jwtSecret: string | undefined): string {
+	const own = secret(env, "FILES_URL_SECRET");
+	if (own) return own;
+	// JWT_SECRET is required in production and in a cluster (checked above): a random key only in a lone dev/test process.
+	return jwtSecret ? createHmac("sha256", jwtSecret).update("eislager:files-url").digest("base64url") : randomBytes(32).toString("base64url");
+}
+
 function namespace(env: Env): string {
 	const raw = env.NAMESPACE?.trim() || "eislager";
 	if (!/^[\w-]{1,64}$/.test(raw)) throw new ConfigError("NAMESPACE", `must be letters, digits, _ or - (at most 64), got "${raw}"`);
@@ -369,6 +389,12 @@ export function loadConfig(env: Env = process.env): Config {
 			quotaBytes: int(env, "UPLOAD_QUOTA_BYTES", 1024 * 1024 * 1024, 1),
 		},
 		imageMaxPixels: int(env, "IMAGE_MAX_PIXELS", 40_000_000, 1, 268_402_689),
+		media: {
+			transcodeConcurrency: int(env, "TRANSCODE_CONCURRENCY", 1, 1, 64),
+			ffmpegPath: env.FFMPEG_PATH?.trim() || undefined,
+			urlSecret: filesUrlSecret(env, jwtSecret),
+			urlTtlSec: env.FILES_URL_TTL_SEC ? parseDuration("FILES_URL_TTL_SEC", env.FILES_URL_TTL_SEC) : 3600,
+		},
 		emailSendPerHour: int(env, "EMAIL_SEND_PER_HOUR", 30, 1, 100_000),
 		embeddedPg: { dir: env.EMBEDDED_PG_DIR?.trim() || "./.data/postgres", port: int(env, "EMBEDDED_PG_PORT", 54329, 1, 65535) },
 		expiryScanIntervalSec: int(env, "EXPIRY_SCAN_INTERVAL_SEC", 3600, 1),

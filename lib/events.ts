@@ -305,6 +305,8 @@ export const SOCKET_EVENTS = {
 	USER_STATUS_CHANGE: "USER_STATUS_CHANGE",
 	NOTIFICATION_RECEIVED: "NOTIFICATION_RECEIVED",
 	SYSTEM_ANNOUNCEMENT: "SYSTEM_ANNOUNCEMENT",
+	/** A video transcode job finished (DONE or FAILED); to the file owner's and the requester's user rooms (docs/files.md). */
+	FILE_JOB_FINISHED: "FILE_JOB_FINISHED",
 } as const;
 export type SocketEvent = keyof typeof SOCKET_EVENTS;
 
@@ -327,6 +329,8 @@ export const INTERNAL_EVENTS = {
 	userChanged: "auth.user-changed",
 	/** `settings.changed`: the admin node's new settings snapshot (payload `SettingsSnapshot`, lib/settings.ts); every node replaces its copy. */
 	settingsChanged: "settings.changed",
+	/** `files.transcode-queued`: a video transcode job was queued; every files node with a free slot claims one (no payload). */
+	transcodeQueued: "files.transcode-queued",
 } as const;
 
 /** Payload of `INTERNAL_EVENTS.staffChanged`: the users whose shops or factories changed. */

@@ -56,3 +56,70 @@ export function imageError(err: unknown, field: string): Errors.MoleculerError {
 	if (/pixel limit/i.test((err as Error | undefined)?.message ?? "")) return imageTooLarge(field);
 	return imageUnreadable(field);
 }
+
+/** Widths of the responsive variants made at upload (only those below the image's own width: never upscaled). */
+export const RESPONSIVE_WIDTHS = [320, 640, 1280] as const;
+
+export interface ResizedImage {
+	data: Buffer;
+	mimeType: "image/jpeg" | "image/webp";
+	ext: "jpg" | "webp";
+	width: number;
+	height: number;
+	quality: number;
+}
+
+const RESPONSIVE_QUALITY = 80;
+
+/**
+ * Responsive copies of an image for `srcset`: one per RESPONSIVE_WIDTHS entry narrower than the image, first
+ * frame only, auto-rotated. A JPEG stays a progressive JPEG (mozjpeg); other formats (maybe with alpha) become WebP.
+ * The caller has checked the header (IMAGE_MAX_PIXELS); a corrupt image throws `IMAGE_UNREADABLE`.
+ */
+export async function responsiveVariants(file: string, mimeType: string, header: ImageHeader): Promise<ResizedImage[]> {
+	// EXIF orientations 5–8 swap the axes: the width a reader sees is the header's height.
+	const meta = await sharp(file, { limitInputPixels: false }).metadata();
+	const shownWidth = (meta.orientation ?? 1) >= 5 ? header.height : header.width;
+	const widths = RESPONSIVE_WIDTHS.filter((w) => w < shownWidth);
+	if (!widths.length) return [];
+	// The original is decoded once, to the largest width; the smaller ones are resized from those pixels.
+	const largest = await openImage(file)
+		.rotate()
+		.resize({ width: widths[widths.length - 1] })
+		.raw()
+		.toBuffer({ resolveWithObject: true })
+		.catch((err: unknown) => {
+			throw imageError(err, "file");
+		});
+	const raw = { width: largest.info.width, height: largest.info.height, channels: largest.info.channels };
+	const jpeg = mimeType === "image/jpeg";
+	const out: ResizedImage[] = [];
+	for (const width of widths) {
+		const img = sharp(largest.data, { raw }).resize({ width });
+		const encoded = jpeg ? img.jpeg({ quality: RESPONSIVE_QUALITY, progressive: true, mozjpeg: true }) : img.webp({ quality: RESPONSIVE_QUALITY });
+		const { data, info } = await encoded.toBuffer({ resolveWithObject: true });
+		out.push({ data, mimeType: jpeg ? "image/jpeg" : "image/webp", ext: jpeg ? "jpg" : "webp", width: info.width, height: info.height, quality: RESPONSIVE_QUALITY });
+	}
+	return out;
+}
+
+/** Largest data URI `placeholder` returns (the file info carries it inline). */
+export const PLACEHOLDER_MAX_CHARS = 1023;
+
+/** A tiny blurred WebP of the image as a `data:` URI (< 1 KB), for progressive loading; a client stretches it until the real image arrives. */
+export async function placeholder(file: string): Promise<string> {
+	for (const size of [16, 10, 6]) {
+		const data = await openImage(file)
+			.rotate()
+			.resize({ width: size, height: size, fit: "inside" })
+			.blur(0.6)
+			.webp({ quality: 30, effort: 6 })
+			.toBuffer()
+			.catch((err: unknown) => {
+				throw imageError(err, "file");
+			});
+		const uri = `data:image/webp;base64,${data.toString("base64")}`;
+		if (uri.length <= PLACEHOLDER_MAX_CHARS) return uri;
+	}
+	throw imageUnreadable("file");
+}

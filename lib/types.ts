@@ -25,6 +25,8 @@ export interface Meta {
 	idempotencyKey?: string;
 	/** `X-Device-Key`, passed on only to actions declared `auth: "device"` (a freezer sensor); the action verifies it. */
 	deviceKey?: string;
+	/** Conditional and partial-request headers of an HTTP GET, set by the gateway only when sent (file downloads: 304, 206). */
+	download?: { ifNoneMatch?: string; ifRange?: string; range?: string };
 	$socketId?: string;
 	$statusCode?: number;
 	$location?: string;

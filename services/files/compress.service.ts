@@ -1,10 +1,11 @@
 /**
- * files.compress: `POST /files/compress { fileId, quality?, maxWidth? }` makes a compressed
- * copy of an image with sharp (same format; resized down to maxWidth if given), stores it
- * next to the original and records it in the file's `variants`. Videos answer 415: no
- * transcoder ships with this service. PDFs answer 415 as well. An image above IMAGE_MAX_PIXELS
- * answers 422 IMAGE_TOO_LARGE (read from its header, before decoding), an unreadable one 422
- * IMAGE_UNREADABLE; the variant counts against the owner's UPLOAD_QUOTA_BYTES (413 QUOTA_EXCEEDED).
+ * files.compress: `POST /files/compress { fileId, quality?, maxWidth?, crf? }`.
+ * - An image: a compressed copy with sharp (same format; resized down to maxWidth if given), stored next to the
+ *   original and recorded in the file's `variants` (201). Above IMAGE_MAX_PIXELS 422 IMAGE_TOO_LARGE (read from
+ *   its header, before decoding), an unreadable one 422 IMAGE_UNREADABLE; the variant counts against the owner's
+ *   UPLOAD_QUOTA_BYTES (413 QUOTA_EXCEEDED).
+ * - An MP4 or WebM video: a transcode job is queued (202 `{ jobId }`), run by files.jobs with ffmpeg.
+ * - Anything else (PDF): 415.
  */
 import path from "node:path";
 import { randomUUID } from "node:crypto";
@@ -12,7 +13,8 @@ import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { DbMixin } from "../../mixins/db.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
 import { respondCreated } from "../../lib/actions";
-import { notFound } from "../../lib/errors";
+import { notFound, validationError } from "../../lib/errors";
+import { INTERNAL_EVENTS } from "../../lib/events";
 import { checkImageHeader, imageError, openImage } from "../../lib/images";
 import { reserveStorage } from "../../lib/quota";
 import { removeStored, storageDir, storeFile, unsupported } from "../../lib/uploads";
@@ -21,6 +23,9 @@ import * as P from "./files.params";
 import { AREA, FILES_SCHEMA, findManageable, toVariantView, type Ctx, type FilesThis } from "./files";
 
 const IMAGE_TYPES = ["image/jpeg", "image/png", "image/webp", "image/gif"];
+const VIDEO_TYPES = ["video/mp4", "video/webm"];
+/** x264's own default CRF: visually close to the source at a fraction of the size. */
+const DEFAULT_CRF = 23;
 
 /**
  * Re-encodes the image at `file` in its own format at `quality`, at most `maxWidth` wide. The header's size
@@ -50,14 +55,22 @@ const schema: ServiceSchema<ServiceSettingSchema, FilesThis> = {
 			rest: "POST /files/compress",
 			params: P.compressParams,
 			audit: true,
+			status: [201, 202],
 			summary:
-				"Compress an image (owner or ADMIN): a re-encoded copy in the same format at `quality` (1–100, default 75), resized down to `maxWidth`; recorded in the file's variants. Videos and PDFs: 415 (no transcoder ships here); 422 IMAGE_TOO_LARGE above IMAGE_MAX_PIXELS, 422 IMAGE_UNREADABLE for a corrupt image; 413 QUOTA_EXCEEDED when the variant does not fit the owner's quota",
+				"Compress (owner or ADMIN). An image: 201, a re-encoded copy in the same format at `quality` (1–100, default 75), resized down to `maxWidth`, recorded in the file's variants; 422 IMAGE_TOO_LARGE above IMAGE_MAX_PIXELS, 422 IMAGE_UNREADABLE for a corrupt image; 413 QUOTA_EXCEEDED when the variant does not fit the owner's quota. An MP4/WebM video: 202 `{ jobId }`, a transcode job to H.264/AAC MP4 at `maxWidth` and `crf` (0–51, default 23) plus a JPEG poster, followed with GET /files/jobs/:jobId and the FILE_JOB_FINISHED socket event. PDFs: 415",
 			async handler(this: FilesThis, ctx: Ctx<P.CompressParams>) {
 				const row = await findManageable(this, ctx, ctx.params.fileId);
-				if (row.mimeType.startsWith("video/")) {
-					throw unsupported(IMAGE_TYPES, "Video compression is not available: no video transcoder ships with this service. Compress images (JPEG, PNG, WebP, GIF) only.");
+				if (VIDEO_TYPES.includes(row.mimeType)) {
+					const job = await this.models.TranscodeJob.create({ fileId: row.id, ownerId: row.ownerId, requestedBy: ctx.meta.user!.id, maxWidth: ctx.params.maxWidth ?? null, crf: ctx.params.crf ?? DEFAULT_CRF });
+					await ctx.broadcast(INTERNAL_EVENTS.transcodeQueued, {});
+					const url = `/api/v1/files/jobs/${job.id}`;
+					ctx.meta.$statusCode = 202;
+					ctx.meta.$responseHeaders = { ...ctx.meta.$responseHeaders, Location: url };
+					return { jobId: job.id, status: job.status, url };
 				}
-				if (!IMAGE_TYPES.includes(row.mimeType)) throw unsupported(IMAGE_TYPES, `Only images can be compressed (JPEG, PNG, WebP, GIF), not ${row.mimeType}`);
+				const accepted = [...IMAGE_TYPES, ...VIDEO_TYPES];
+				if (!IMAGE_TYPES.includes(row.mimeType)) throw unsupported(accepted, `Only images (JPEG, PNG, WebP, GIF) and videos (MP4, WebM) can be compressed, not ${row.mimeType}`);
+				if (ctx.params.crf !== undefined) throw validationError("crf", "crf applies to videos only; images take quality", "forbidden");
 				const out = await compressImage(path.join(storageDir(AREA), row.storageKey), row.mimeType, ctx.params.quality, ctx.params.maxWidth);
 				const storageKey = await storeFile(AREA, path.extname(row.storageKey).slice(1), out.data);
 				const variant: FileVariant = {
@@ -67,6 +80,7 @@ const schema: ServiceSchema<ServiceSettingSchema, FilesThis> = {
 					size: out.data.length,
 					width: out.width,
 					height: out.height,
+					kind: "COMPRESSED",
 					quality: ctx.params.quality,
 					createdAt: new Date().toISOString(),
 				};

@@ -5,7 +5,14 @@ import { pageParams } from "../../lib/pagination";
 export const fileIdParams = { ...STRICT, fileId: uuid } as const;
 export type FileIdParams = Infer<typeof fileIdParams>;
 
-export const contentParams = { ...STRICT, fileId: uuid, variant: { ...uuid, optional: true } } as const;
+export const contentParams = {
+	...STRICT,
+	fileId: uuid,
+	variant: { ...uuid, optional: true },
+	/** A signed URL's expiry (unix seconds) and HMAC: the bytes without a bearer token (services/files/signed.ts). */
+	exp: { type: "number", integer: true, positive: true, convert: true, optional: true },
+	sig: { type: "string", max: 43, pattern: /^[\w-]{43}$/, optional: true },
+} as const;
 export type ContentParams = Infer<typeof contentParams>;
 
 export const userFilesParams = { ...STRICT, userId: uuid, ...pageParams(["createdAt", "size", "originalName"] as const) } as const;
@@ -18,5 +25,10 @@ export const compressParams = {
 	quality: { type: "number", integer: true, min: 1, max: 100, default: 75 },
 	/** Resize down (never up) to at most this width, keeping the aspect ratio. */
 	maxWidth: { type: "number", integer: true, min: 16, max: 8192, optional: true },
+	/** Videos only: x264 constant rate factor (0 lossless … 51 worst; default 23). */
+	crf: { type: "number", integer: true, min: 0, max: 51, optional: true },
 } as const;
 export type CompressParams = Infer<typeof compressParams>;
+
+export const jobIdParams = { ...STRICT, jobId: uuid } as const;
+export type JobIdParams = Infer<typeof jobIdParams>;

@@ -15,13 +15,30 @@ import { DbMixin } from "../../mixins/db.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
 import { RETRY_READS, respondCreated, respondNoContent } from "../../lib/actions";
 import { config } from "../../lib/config";
-import { forbidden } from "../../lib/errors";
+import { forbidden, notFound, unauthorized, validationError } from "../../lib/errors";
 import { findOptions, toPage } from "../../lib/pagination";
 import { contentDisposition, multipartRoute, removeStored, storageDir, sweepPartials, type UploadMeta } from "../../lib/uploads";
-import { defineFilesModels } from "./files.model";
+import { defineFilesModels, type StoredFile } from "./files.model";
+import { byteRange, etagMatches } from "./download";
+import { signedExpiry, signUrl, verifySigned } from "./signed";
 import * as P from "./files.params";
 import { releaseStorage } from "../../lib/quota";
-import { AREA, FILES_SCHEMA, STAFF_ROLES, findManageable, findVisible, storeUpload, storedBytes, toFileDetail, toFileView, type Ctx, type FilesThis } from "./files";
+import {
+	AREA,
+	FILES_SCHEMA,
+	STAFF_ROLES,
+	contentUrl,
+	findManageable,
+	findVisible,
+	storeUpload,
+	storedBytes,
+	toFileDetail,
+	toFileView,
+	toVariantView,
+	variantUrl,
+	type Ctx,
+	type FilesThis,
+} from "./files";
 
 export default function filesService(): ServiceSchema {
 	const { maxBytes, batchMaxFiles } = config().upload;
@@ -35,7 +52,7 @@ export default function filesService(): ServiceSchema {
 			upload: {
 				rest: multipartRoute("/upload", { maxBytes }),
 				audit: true,
-				summary: `Upload one file (multipart/form-data, one file part). JPEG, PNG, WebP, GIF, PDF, MP4 or WebM by content; 413 above ${maxBytes} bytes or past the storage quota (QUOTA_EXCEEDED), 415 other types, 422 for an image that is unreadable or above IMAGE_MAX_PIXELS`,
+				summary: `Upload one file (multipart/form-data, one file part). JPEG, PNG, WebP, GIF, PDF, MP4 or WebM by content; an image gets responsive variants (320/640/1280 wide, never upscaled) and a blurred placeholder; 413 above ${maxBytes} bytes or past the storage quota (QUOTA_EXCEEDED), 415 other types, 422 for an image that is unreadable or above IMAGE_MAX_PIXELS`,
 				status: 201,
 				async handler(this: FilesThis, ctx: Ctx<Readable>) {
 					const meta = ctx.meta as typeof ctx.meta & UploadMeta;
@@ -83,7 +100,7 @@ export default function filesService(): ServiceSchema {
 				rest: "GET /files/:fileId",
 				params: P.fileIdParams,
 				retryPolicy: RETRY_READS,
-				summary: "File info with its sha256 and compressed variants (owner, EXECUTIVE or ADMIN; 404 otherwise)",
+				summary: "File info with its sha256, variants (compressed, responsive, video, poster) and an image's blurred placeholder data URI (owner, EXECUTIVE or ADMIN; 404 otherwise)",
 				async handler(this: FilesThis, ctx: Ctx<P.FileIdParams>) {
 					return toFileDetail(await findVisible(this, ctx, ctx.params.fileId));
 				},
@@ -92,22 +109,75 @@ export default function filesService(): ServiceSchema {
 			content: {
 				rest: "GET /files/:fileId/content",
 				params: P.contentParams,
+				// Anonymous only with a valid signed link (exp + sig); the handler checks.
+				auth: "public",
 				summary:
-					"Download the bytes (addition to the spec; `?variant=<id>` for a compressed variant). Content-Type from the sniffed type, X-Content-Type-Options: nosniff, inline for images and attachment otherwise",
+					"Download the bytes (addition to the spec; `?variant=<id>` for a variant). With a bearer token: the owner, EXECUTIVE or ADMIN. Without one: a signed link (`exp`, `sig` from GET /files/:fileId/urls; 403 INVALID_SIGNATURE or URL_EXPIRED) answered with `Cache-Control: public, max-age, immutable` for a CDN. ETag + If-None-Match → 304; Range → 206 (416 beyond the end). X-Content-Type-Options: nosniff, inline for images and attachment otherwise",
 				async handler(this: FilesThis, ctx: Ctx<P.ContentParams>) {
-					const row = await findVisible(this, ctx, ctx.params.fileId);
-					const variant = ctx.params.variant ? row.variants.find((v) => v.id === ctx.params.variant) : undefined;
-					if (ctx.params.variant && !variant) throw new Errors.MoleculerClientError("Variant not found", 404, "NOT_FOUND", { entity: "Variant", id: ctx.params.variant });
+					const { fileId, variant: variantId, exp, sig } = ctx.params;
+					let row: StoredFile;
+					let cacheControl: string;
+					const headers: Record<string, string> = {};
+					if (exp !== undefined || sig !== undefined) {
+						if (exp === undefined || sig === undefined) throw validationError(exp === undefined ? "exp" : "sig", "A signed link needs both exp and sig", "required");
+						const left = verifySigned(fileId, variantId, exp, sig);
+						const found = await this.models.StoredFile.findByPk(fileId);
+						if (!found) throw notFound("File", fileId);
+						row = found;
+						// The bytes behind a file or variant id never change: a cache may keep them until the link expires.
+						cacheControl = `public, max-age=${left}, immutable`;
+						// A CDN usually serves from another site: pages may embed what the link opens (the gateway's default is same-site).
+						headers["Cross-Origin-Resource-Policy"] = "cross-origin";
+					} else {
+						if (!ctx.meta.user) throw unauthorized();
+						row = await findVisible(this, ctx, fileId);
+						cacheControl = "private, max-age=3600";
+					}
+					const variant = variantId ? row.variants.find((v) => v.id === variantId) : undefined;
+					if (variantId && !variant) throw notFound("Variant", variantId);
 					const mimeType = variant?.mimeType ?? row.mimeType;
-					const stream = fs.createReadStream(path.join(storageDir(AREA), variant?.storageKey ?? row.storageKey));
-					ctx.meta.$responseType = mimeType;
-					ctx.meta.$responseHeaders = {
+					const size = variant?.size ?? row.size;
+					const etag = `"${variant?.id ?? row.sha256}"`;
+					const request = ctx.meta.download ?? {};
+					Object.assign(headers, { ETag: etag, "Cache-Control": cacheControl });
+					if (etagMatches(request.ifNoneMatch, etag)) {
+						ctx.meta.$statusCode = 304;
+						ctx.meta.$responseHeaders = headers;
+						return null;
+					}
+					const range = byteRange(request.range, request.ifRange, etag, size);
+					Object.assign(headers, {
 						"Content-Disposition": contentDisposition(mimeType.startsWith("image/") ? "inline" : "attachment", row.originalName),
-						"Content-Length": String(variant?.size ?? row.size),
+						"Content-Length": String(range ? range.end - range.start + 1 : size),
+						"Accept-Ranges": "bytes",
 						"X-Content-Type-Options": "nosniff",
-						"Cache-Control": "private, max-age=3600",
+					});
+					if (range) {
+						ctx.meta.$statusCode = 206;
+						headers["Content-Range"] = `bytes ${range.start}-${range.end}/${size}`;
+					}
+					ctx.meta.$responseType = mimeType;
+					ctx.meta.$responseHeaders = headers;
+					return fs.createReadStream(path.join(storageDir(AREA), variant?.storageKey ?? row.storageKey), range);
+				},
+			},
+
+			urls: {
+				rest: "GET /files/:fileId/urls",
+				params: P.fileIdParams,
+				retryPolicy: RETRY_READS,
+				summary:
+					"Signed, expiring download links of a file and each of its variants (owner, EXECUTIVE or ADMIN; 404 otherwise): `?exp=&sig=` open the bytes without a bearer token, cacheable by a CDN until `expiresAt` (FILES_URL_TTL_SEC … twice that)",
+				async handler(this: FilesThis, ctx: Ctx<P.FileIdParams>) {
+					const row = await findVisible(this, ctx, ctx.params.fileId);
+					const exp = signedExpiry();
+					return {
+						fileId: row.id,
+						expiresAt: new Date(exp * 1000).toISOString(),
+						placeholder: row.placeholder ?? null,
+						original: { mimeType: row.mimeType, size: row.size, url: signUrl(contentUrl(row.id), row.id, undefined, exp) },
+						variants: row.variants.map((v) => ({ ...toVariantView(row.id, v), url: signUrl(variantUrl(row.id, v.id), row.id, v.id, exp) })),
 					};
-					return stream;
 				},
 			},
 

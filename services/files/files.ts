@@ -1,13 +1,14 @@
 /** The files domain's plain logic: access rules, views, storing an upload. */
+import { randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
 import type { Context, Service } from "moleculer";
 import type { DbThis } from "../../mixins/db.mixin";
 import type { Meta, Role } from "../../lib/types";
 import { config } from "../../lib/config";
 import { forbidden, notFound } from "../../lib/errors";
-import { checkImageHeader } from "../../lib/images";
+import { checkImageHeader, placeholder, responsiveVariants } from "../../lib/images";
 import { quotaExceeded, reserveStorage, storageUsed } from "../../lib/quota";
-import { receiveFile, removeStored, safeOriginalName, tooLarge, SIGNATURES } from "../../lib/uploads";
+import { receiveFile, removeStored, safeOriginalName, storeFile, tooLarge, SIGNATURES } from "../../lib/uploads";
 import type { FileVariant, FilesModels, StoredFile } from "./files.model";
 
 export type FilesThis = Service & DbThis<FilesModels>;
@@ -35,14 +36,18 @@ export interface FileView {
 
 export const toFileView = (f: StoredFile): FileView => ({ id: f.id, name: f.originalName, mimeType: f.mimeType, size: f.size, url: contentUrl(f.id), createdAt: f.createdAt });
 
+export const variantUrl = (fileId: string, variantId: string) => `${contentUrl(fileId)}?variant=${variantId}`;
+
 export const toVariantView = (fileId: string, v: FileVariant) => ({
 	id: v.id,
+	kind: v.kind ?? "COMPRESSED",
 	mimeType: v.mimeType,
 	size: v.size,
 	width: v.width,
 	height: v.height,
-	quality: v.quality,
-	url: `${contentUrl(fileId)}?variant=${v.id}`,
+	...(v.quality !== undefined && { quality: v.quality }),
+	...(v.crf !== undefined && { crf: v.crf }),
+	url: variantUrl(fileId, v.id),
 	createdAt: v.createdAt,
 });
 
@@ -50,6 +55,7 @@ export const toFileDetail = (f: StoredFile) => ({
 	...toFileView(f),
 	ownerId: f.ownerId,
 	sha256: f.sha256,
+	placeholder: f.placeholder ?? null,
 	variants: f.variants.map((v) => toVariantView(f.id, v)),
 });
 
@@ -82,18 +88,53 @@ export async function storeUpload(svc: FilesThis, stream: Readable, ownerId: str
 		accepted: ACCEPTED,
 		unsupportedMessage: "Unsupported file type: JPEG, PNG, WebP, GIF, PDF, MP4 or WebM (recognised by content, not by name)",
 	});
+	let derived: { variants: FileVariant[]; placeholder: string | null } = { variants: [], placeholder: null };
 	try {
-		if (file.type.kind === "IMAGE") await checkImageHeader(file.path, "file");
-		return await svc.transaction(async (transaction) => {
-			await reserveStorage(svc.db, FILES_SCHEMA, ownerId, file.size, transaction);
-			return svc.models.StoredFile.create(
-				{ ownerId, originalName: safeOriginalName(filename), mimeType: file.type.mime, size: file.size, sha256: file.sha256, storageKey: file.storageKey },
-				{ transaction },
-			);
-		});
+		if (file.type.kind === "IMAGE") derived = await deriveImage(svc, file.path, file.type.mime, await checkImageHeader(file.path, "file"));
+		const record = (variants: FileVariant[]) =>
+			svc.transaction(async (transaction) => {
+				await reserveStorage(svc.db, FILES_SCHEMA, ownerId, file.size + variants.reduce((sum, v) => sum + v.size, 0), transaction);
+				return svc.models.StoredFile.create(
+					{ ownerId, originalName: safeOriginalName(filename), mimeType: file.type.mime, size: file.size, sha256: file.sha256, storageKey: file.storageKey, variants, placeholder: derived.placeholder },
+					{ transaction },
+				);
+			});
+		try {
+			return await record(derived.variants);
+		} catch (err) {
+			// The original fits but not with its responsive copies: keep the original alone.
+			if ((err as { type?: string }).type !== "QUOTA_EXCEEDED" || !derived.variants.length) throw err;
+			await removeVariants(derived.variants);
+			derived.variants = [];
+			return await record([]);
+		}
 	} catch (err) {
 		await removeStored(AREA, file.storageKey);
+		await removeVariants(derived.variants);
 		throw err;
+	}
+}
+
+const removeVariants = (variants: FileVariant[]) => Promise.all(variants.map((v) => removeStored(AREA, v.storageKey)));
+
+/**
+ * The responsive variants (320/640/1280 wide, never upscaled) and the blurred placeholder of a freshly uploaded image.
+ * An image whose header is fine but whose data is not is still stored (as before): without them, and a later compress answers 422.
+ */
+async function deriveImage(svc: FilesThis, file: string, mimeType: string, header: Awaited<ReturnType<typeof checkImageHeader>>): Promise<{ variants: FileVariant[]; placeholder: string | null }> {
+	const variants: FileVariant[] = [];
+	try {
+		const blurred = await placeholder(file);
+		for (const img of await responsiveVariants(file, mimeType, header)) {
+			const storageKey = await storeFile(AREA, img.ext, img.data);
+			variants.push({ id: randomUUID(), kind: "RESPONSIVE", storageKey, mimeType: img.mimeType, size: img.data.length, width: img.width, height: img.height, quality: img.quality, createdAt: new Date().toISOString() });
+		}
+		return { variants, placeholder: blurred };
+	} catch (err) {
+		await removeVariants(variants);
+		if (!(err as { type?: string }).type?.startsWith("IMAGE_")) throw err;
+		svc.logger.info("Stored an image whose data could not be decoded, without variants");
+		return { variants: [], placeholder: null };
 	}
 }
 

@@ -160,6 +160,9 @@ export default function createApiService(): ServiceSchema {
 				// Every 429 (gateway limits and the account lockout alike) tells the client when to retry.
 				const retryAfter = (body.error.details as { retryAfter?: unknown } | undefined)?.retryAfter;
 				if ((status === 429 || status === 503) && typeof retryAfter === "number") res.setHeader("Retry-After", String(retryAfter));
+				// A 416 names the size of what was asked for (RFC 9110 15.5.17).
+				const size = (body.error.details as { size?: unknown } | undefined)?.size;
+				if (status === 416 && typeof size === "number") res.setHeader("Content-Range", `bytes */${size}`);
 				sendJson(res, status, body);
 			},
 		},
@@ -218,6 +221,12 @@ export default function createApiService(): ServiceSchema {
 				// A maintenance window closes the API to all but ADMINs; sign-in stays open so an ADMIN can get in and lift it (auth refuses the others).
 				const window = activeMaintenance(settingsOf(this.broker));
 				if (window && ctx.meta.user?.role !== "ADMIN" && !OPEN_DURING_MAINTENANCE.has(req.$action?.name ?? "")) throw maintenance(window.message, window.endsAt);
+				if (req.method === "GET" && (req.headers["if-none-match"] || req.headers.range)) {
+					// ETag revalidation and byte ranges of downloads are decided by the action that knows the bytes.
+					const header = (name: string) => (typeof req.headers[name] === "string" ? (req.headers[name] as string).slice(0, 512) : undefined);
+					const download = { ifNoneMatch: header("if-none-match"), ifRange: header("if-range"), range: header("range") };
+					if (download.ifNoneMatch || download.range) ctx.meta.download = download;
+				}
 				if (req.$action?.rateLimit === "auth") await consume(this.limiters.auth, `ip:${ip}`, res);
 				if (req.$action?.auth === "device") {
 					// A machine client (freezer sensor): its key goes to the action only, and its limit is per device, since
