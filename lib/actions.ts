@@ -13,12 +13,6 @@ export type SuccessStatus = 200 | 201 | 202 | 204 | 207;
  */
 export type ActionStatus = SuccessStatus | readonly [SuccessStatus, ...SuccessStatus[]];
 
-declare module "moleculer" {
-	interface ActionSchema {
-		status?: ActionStatus;
-	}
-}
-
 /** The statuses an action documents for a REST method: declared, or the generator's guess. */
 export function successStatuses(status: unknown, method: string): number[] {
 	if (typeof status === "number") return [status];

@@ -1,4 +1,6 @@
 /** Shared types: roles, the authenticated caller, and the meta every call carries. */
+import type { Context } from "moleculer";
+
 export const ROLES = ["PATRON", "CLERK", "MANUFACTURER", "EXECUTIVE", "ADMIN"] as const;
 export type Role = (typeof ROLES)[number];
 
@@ -29,3 +31,6 @@ export interface Meta {
 	$responseHeaders?: Record<string, string>;
 	$responseType?: string;
 }
+
+/** The context every handler gets: its params and the gateway's meta. */
+export type Ctx<P = unknown> = Context<P, Meta>;

@@ -2,26 +2,26 @@
  * admin.config: system configuration key/values, themes and maintenance windows
  * (spec section 4, "System Configuration"). Served under /api/v1/admin and /api/admin.
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
 import { validationError } from "../../lib/errors";
-import type { Meta } from "../../lib/types";
+import type { Ctx } from "../../lib/types";
 import { defineAdminModels, type AdminModels } from "./admin.model";
 import * as P from "./admin.params";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 interface Methods {
 	currentSettings(): Promise<Record<string, unknown>>;
 	upcomingMaintenance(): Promise<unknown[]>;
 }
 type This = Service & DbThis<AdminModels> & Methods;
-type Ctx<P> = Context<P, Meta>;
 
 const MAINTENANCE_COLUMNS = `id, starts_at AS "startsAt", ends_at AS "endsAt", message, created_by AS "createdBy", created_at AS "createdAt"`;
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "admin.config",
 	mixins: [DbMixin({ schema: "admin", models: defineAdminModels, primary: "Broadcast" }), AuditMixin],
 	settings: { rest: "/admin" },
@@ -32,7 +32,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			roles: ["ADMIN"],
 			retryPolicy: RETRY_READS,
 			summary: "System configuration (every key, defaults where unset) and the upcoming maintenance windows",
-			async handler(this: This) {
+			async handler() {
 				const [settings, maintenance] = await Promise.all([this.currentSettings(), this.upcomingMaintenance()]);
 				return { settings, maintenance };
 			},
@@ -44,7 +44,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Set one or more configuration keys (validated per key; unknown keys are ignored)",
 			params: P.updateConfigParams,
-			async handler(this: This, ctx: Ctx<P.UpdateConfigParams>) {
+			async handler(ctx: Ctx<P.UpdateConfigParams>) {
 				const entries = Object.entries(ctx.params).filter(([k, v]) => k in P.SETTINGS && v !== undefined);
 				if (!entries.length) throw validationError("settings", `Give at least one of: ${Object.keys(P.SETTINGS).join(", ")}.`);
 				(ctx.locals as { auditTarget?: string }).auditTarget = entries.map(([k]) => k).join(",");
@@ -65,7 +65,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			rest: "GET /config/themes",
 			roles: ["ADMIN"],
 			summary: "The available UI themes and the active one",
-			async handler(this: This) {
+			async handler() {
 				const settings = await this.currentSettings();
 				return { active: settings.theme, themes: P.THEMES };
 			},
@@ -77,7 +77,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Schedule a maintenance window; everyone connected is told (SYSTEM_ANNOUNCEMENT)",
 			params: P.maintenanceParams,
-			async handler(this: This, ctx: Ctx<P.MaintenanceParams>) {
+			async handler(ctx: Ctx<P.MaintenanceParams>) {
 				const startsAt = new Date(ctx.params.startsAt);
 				const endsAt = new Date(ctx.params.endsAt);
 				if (Number.isNaN(startsAt.getTime())) throw validationError("startsAt", "The 'startsAt' field must be a valid date-time.");
@@ -105,16 +105,16 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 
 	methods: {
-		async currentSettings(this: This) {
+		async currentSettings() {
 			const rows = await this.db.query<{ key: string; value: unknown }>(`SELECT key, value FROM admin.settings`, { type: QueryTypes.SELECT });
 			const stored = new Map(rows.map((r) => [r.key, r.value]));
 			return Object.fromEntries(Object.entries(P.SETTINGS).map(([k, v]) => [k, stored.has(k) ? stored.get(k) : v.default]));
 		},
 
-		upcomingMaintenance(this: This) {
+		upcomingMaintenance() {
 			return this.db.query(`SELECT ${MAINTENANCE_COLUMNS} FROM admin.maintenance_windows WHERE deleted_at IS NULL AND ends_at > now() ORDER BY starts_at LIMIT 20`, { type: QueryTypes.SELECT });
 		},
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -5,18 +5,18 @@
  * so the rules (the SELF_MODIFICATION guard included), token invalidation and events stay in one place.
  * Served under /api/v1/admin and /api/admin.
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { AuditMixin } from "../../mixins/audit.mixin";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { RETRY_READS, respondNoContent } from "../../lib/actions";
-import type { Meta } from "../../lib/types";
+import type { Ctx } from "../../lib/types";
 import { defineAdminModels, type AdminModels } from "./admin.model";
 import * as P from "./admin.params";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 type This = Service & DbThis<AdminModels>;
-type Ctx<P> = Context<P, Meta>;
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "admin.users",
 	// The admin schema's audit_log records every administrative change made here.
 	mixins: [DbMixin({ schema: "admin", models: defineAdminModels, primary: "Broadcast" }), AuditMixin],
@@ -29,7 +29,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "All users, paginated; filter by role or email",
 			params: P.listUsersParams,
-			handler(this: This, ctx: Ctx<P.ListUsersParams>) {
+			handler(ctx: Ctx<P.ListUsersParams>) {
 				return ctx.call("auth.listUsers", ctx.params);
 			},
 		},
@@ -40,7 +40,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "User analytics: counts by role and status, sign-ups per day, active users in the last 7/30 days",
 			params: P.machinesParams,
-			handler(this: This, ctx: Ctx<P.MachinesParams>) {
+			handler(ctx: Ctx<P.MachinesParams>) {
 				return ctx.call("auth.userStats", { days: ctx.params.days });
 			},
 		},
@@ -51,7 +51,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Change a user's role (USER_ROLE_CHANGED); their older tokens stop working",
 			params: P.setRoleParams,
-			async handler(this: This, ctx: Ctx<P.SetRoleParams>) {
+			async handler(ctx: Ctx<P.SetRoleParams>) {
 				return ctx.call("auth.setRole", ctx.params);
 			},
 		},
@@ -62,7 +62,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Activate or deactivate a user; a deactivated user can't sign in and their tokens stop working",
 			params: P.setStatusParams,
-			async handler(this: This, ctx: Ctx<P.SetStatusParams>) {
+			async handler(ctx: Ctx<P.SetStatusParams>) {
 				return ctx.call("auth.setStatus", ctx.params);
 			},
 		},
@@ -74,7 +74,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			status: 204,
 			summary: "Soft-delete a user: they can no longer sign in; their data stays",
 			params: P.userIdParams,
-			async handler(this: This, ctx: Ctx<P.UserIdParams>) {
+			async handler(ctx: Ctx<P.UserIdParams>) {
 				await ctx.call("auth.deleteUser", ctx.params);
 				return respondNoContent(ctx);
 			},
@@ -82,4 +82,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

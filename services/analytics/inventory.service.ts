@@ -4,17 +4,17 @@
  * they manage (another factory: 403). Low-stock alerts are shown chain-wide to manufacturers
  * (they supply every shop) and scoped for clerks is not offered here (no CLERK access).
  */
-import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { ServiceSettingSchema } from "moleculer";
 import { RETRY_READS } from "../../lib/actions";
-import type { Meta } from "../../lib/types";
+import type { Ctx, Role } from "../../lib/types";
 import { AnalyticsBase, type BaseThis } from "./base";
 import { dateRange } from "./scope";
 import * as Q from "./queries";
 import * as P from "./analytics.params";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 type This = BaseThis;
-type Ctx<P> = Context<P, Meta>;
-const FACTORY_ROLES = ["MANUFACTURER", "EXECUTIVE", "ADMIN"];
+const FACTORY_ROLES: readonly Role[] = ["MANUFACTURER", "EXECUTIVE", "ADMIN"];
 
 interface SupplierRow {
 	id: string;
@@ -23,7 +23,7 @@ interface SupplierRow {
 	rating: number | null;
 }
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "analytics.inventory",
 	mixins: [AnalyticsBase()],
 	settings: { rest: "/analytics" },
@@ -35,7 +35,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Stock produced (batches, units, cost) per factory and low-stock alerts per shop and flavor over ?from=&to=",
 			params: P.factoryRangeParams,
-			async handler(this: This, ctx: Ctx<P.FactoryRangeParams>) {
+			async handler(ctx: Ctx<P.FactoryRangeParams>) {
 				const res = await Q.inventoryInsights(this.db, dateRange(ctx.params), await this.dir().factoryScope(ctx, ctx.params.factoryId), null);
 				return { ...res, lowStockAlerts: await this.withFlavors(ctx, await this.withShops(ctx, res.lowStockAlerts)) };
 			},
@@ -46,7 +46,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Per flavor: units produced, units sold and turnover (sold / produced) over ?from=&to=",
 			params: P.factoryRangeParams,
-			async handler(this: This, ctx: Ctx<P.FactoryRangeParams>) {
+			async handler(ctx: Ctx<P.FactoryRangeParams>) {
 				const res = await Q.turnover(this.db, dateRange(ctx.params), await this.dir().factoryScope(ctx, ctx.params.factoryId));
 				return { ...res, flavors: await this.withFlavors(ctx, res.flavors) };
 			},
@@ -57,7 +57,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Stock expired (units, value at cost) and at risk, from expiry warnings, by factory and flavor, expiry dates in ?from=&to=",
 			params: P.factoryRangeParams,
-			async handler(this: This, ctx: Ctx<P.FactoryRangeParams>) {
+			async handler(ctx: Ctx<P.FactoryRangeParams>) {
 				const res = await Q.waste(this.db, dateRange(ctx.params), await this.dir().factoryScope(ctx, ctx.params.factoryId));
 				return { ...res, items: await this.withFlavors(ctx, res.items) };
 			},
@@ -68,7 +68,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Suppliers ranked by rating (from inventory.suppliers), with the average rating and the count per specialty",
 			params: P.rangeParams,
-			async handler(this: This, ctx: Ctx<P.RangeParams>) {
+			async handler(ctx: Ctx<P.RangeParams>) {
 				const range = dateRange(ctx.params);
 				const suppliers: SupplierRow[] = [];
 				for (let page = 1; page <= 20; page++) {
@@ -91,4 +91,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

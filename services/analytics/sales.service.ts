@@ -4,19 +4,19 @@
  * EXECUTIVE/ADMIN see the chain (or one shop with ?shopId=); a CLERK sees the shops they
  * are assigned to (another shop: 403). Ranges: ?from=&to= UTC days, default the last 30.
  */
-import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { ServiceSettingSchema } from "moleculer";
 import { RETRY_READS } from "../../lib/actions";
-import type { Meta } from "../../lib/types";
+import type { Ctx, Role } from "../../lib/types";
 import { AnalyticsBase, type BaseThis } from "./base";
 import { dateRange } from "./scope";
 import * as Q from "./queries";
 import * as P from "./analytics.params";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 type This = BaseThis;
-type Ctx<P> = Context<P, Meta>;
-const SHOP_ROLES = ["CLERK", "EXECUTIVE", "ADMIN"];
+const SHOP_ROLES: readonly Role[] = ["CLERK", "EXECUTIVE", "ADMIN"];
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "analytics.sales",
 	mixins: [AnalyticsBase()],
 	settings: { rest: "/analytics" },
@@ -28,7 +28,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Revenue, transactions, items sold, average basket and per-shop figures for ?from=&to= (optional ?shopId=)",
 			params: P.shopRangeParams,
-			async handler(this: This, ctx: Ctx<P.ShopRangeParams>) {
+			async handler(ctx: Ctx<P.ShopRangeParams>) {
 				const range = dateRange(ctx.params);
 				const res = await Q.salesSummary(this.db, range, await this.dir().shopScope(ctx, ctx.params.shopId));
 				return { ...res, byShop: await this.withShops(ctx, res.byShop) };
@@ -40,7 +40,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Revenue and transactions per day or per ISO week (?interval=day|week) over ?from=&to=, every period present",
 			params: P.trendParams,
-			async handler(this: This, ctx: Ctx<P.TrendParams>) {
+			async handler(ctx: Ctx<P.TrendParams>) {
 				return Q.salesTrends(this.db, dateRange(ctx.params), await this.dir().shopScope(ctx, ctx.params.shopId), ctx.params.interval);
 			},
 		},
@@ -50,7 +50,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Flavors by units sold with their revenue over ?from=&to= (?limit=, ?shopId=)",
 			params: P.productParams,
-			async handler(this: This, ctx: Ctx<P.ProductParams>) {
+			async handler(ctx: Ctx<P.ProductParams>) {
 				const res = await Q.productPerformance(this.db, dateRange(ctx.params), await this.dir().shopScope(ctx, ctx.params.shopId), ctx.params.limit);
 				return { ...res, products: await this.withFlavors(ctx, res.products) };
 			},
@@ -61,7 +61,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Revenue for ?from=&to=, against the preceding period of the same length, by payment method and by day",
 			params: P.shopRangeParams,
-			async handler(this: This, ctx: Ctx<P.ShopRangeParams>) {
+			async handler(ctx: Ctx<P.ShopRangeParams>) {
 				return Q.revenue(this.db, dateRange(ctx.params), await this.dir().shopScope(ctx, ctx.params.shopId));
 			},
 		},
@@ -71,7 +71,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Per shop (name, address): revenue, transactions, average basket, average rating over ?from=&to=",
 			params: P.shopRangeParams,
-			async handler(this: This, ctx: Ctx<P.ShopRangeParams>) {
+			async handler(ctx: Ctx<P.ShopRangeParams>) {
 				const range = dateRange(ctx.params);
 				const rows = await Q.locations(this.db, range, await this.dir().shopScope(ctx, ctx.params.shopId));
 				return { ...range, shops: await this.withShops(ctx, rows) };
@@ -83,7 +83,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Shops as map points (address; shops carry no coordinates yet) with revenue and their share of the total in basis points",
 			params: P.shopRangeParams,
-			async handler(this: This, ctx: Ctx<P.ShopRangeParams>) {
+			async handler(ctx: Ctx<P.ShopRangeParams>) {
 				const range = dateRange(ctx.params);
 				const rows = await this.withShops(ctx, await Q.locations(this.db, range, await this.dir().shopScope(ctx, ctx.params.shopId)));
 				const total = rows.reduce((n, r) => n + r.revenue, 0);
@@ -100,7 +100,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Shop × hour of day (UTC, 0–23) or × ISO weekday (?by=weekday, 1 = Monday) matrix of revenue and transactions",
 			params: P.heatmapParams,
-			async handler(this: This, ctx: Ctx<P.HeatmapParams>) {
+			async handler(ctx: Ctx<P.HeatmapParams>) {
 				const res = await Q.heatmap(this.db, dateRange(ctx.params), await this.dir().shopScope(ctx, ctx.params.shopId), ctx.params.by);
 				return { ...res, rows: await this.withShops(ctx, res.rows) };
 			},
@@ -108,4 +108,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -3,10 +3,10 @@
  * Served under /api/v1/auth, /api/auth and /auth.
  */
 import { randomUUID } from "node:crypto";
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { ServiceSettingSchema } from "moleculer";
 import { Op, type Transaction, type WhereOptions } from "sequelize";
-import { DbMixin, type DbThis } from "../../mixins/db.mixin";
-import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
+import { DbMixin } from "../../mixins/db.mixin";
+import { OutboxMixin } from "../../mixins/outbox.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
 import { config } from "../../lib/config";
 import { conflict, notFound, unauthorized, validationError } from "../../lib/errors";
@@ -14,37 +14,22 @@ import { findOptions, toPage } from "../../lib/pagination";
 import { respondCreated, respondNoContent } from "../../lib/actions";
 import { invalidateTokensBefore, revokeAccessToken, revokeTokenFamily, signAccessToken, verifyAccessToken } from "../../lib/tokens";
 import { closeRevokedSockets } from "../../lib/presence";
-import type { Meta, Role } from "../../lib/types";
-import { defineAuthModels, toPublicUser, type AuthModels, type PublicUser, type User } from "./auth.model";
+import type { Role, Ctx } from "../../lib/types";
+import { defineAuthModels, toPublicUser, type User } from "./auth.model";
 import * as P from "./auth.params";
 import { checkPasswordPolicy, hashPassword, verifyPassword } from "./passwords";
 import { assertNotLocked, currentLock, recordAccountFailure, recordUnknownFailure } from "./lockout";
 import { hashToken, newOpaqueToken } from "./sessions";
-import { PasswordResetMixin, type PasswordResetMethods } from "./password-reset.mixin";
-import { EmailVerificationMixin, type EmailVerificationMethods } from "./email-verification.mixin";
+import { PasswordResetMixin } from "./password-reset.mixin";
+import { EmailVerificationMixin } from "./email-verification.mixin";
 import { GoogleLoginMixin } from "./google-login.mixin";
 import { AdminUsersMixin, assertNotSelf } from "./admin-users.mixin";
-import { MeCacheMixin, type MeCacheThis } from "./me-cache.mixin";
+import { MeCacheMixin } from "./me-cache.mixin";
+import type { AuthThis, TokenResponse } from "./auth.types";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
-export interface TokenResponse {
-	accessToken: string;
-	refreshToken: string;
-	tokenType: "Bearer";
-	expiresIn: number;
-	user: PublicUser;
-}
 
-export interface AuthMethods {
-	issueTokens(user: User, ctx: Context<unknown, Meta>, familyId?: string, t?: Transaction): Promise<TokenResponse>;
-	findActiveUser(id: string, t?: Transaction): Promise<User>;
-	invalidateUserTokens(user: User, t: Transaction): Promise<void>;
-	recordLogin(user: User, ctx: Context<unknown, Meta>, method: "password" | "google"): Promise<void>;
-}
-
-export type AuthThis = Service & DbThis<AuthModels> & OutboxThis & AuthMethods & PasswordResetMethods & EmailVerificationMethods;
-type Ctx<P> = Context<P, Meta>;
-
-const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
+const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 	name: "auth",
 	mixins: [DbMixin({ schema: "auth", models: defineAuthModels, primary: "User" }), OutboxMixin, AuditMixin, PasswordResetMixin, EmailVerificationMixin, GoogleLoginMixin, AdminUsersMixin, MeCacheMixin],
 	settings: { rest: "/auth" },
@@ -57,7 +42,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			audit: true,
 			summary: "Create an account (always PATRON, email not yet verified: a verification link is mailed) and sign in",
 			params: P.registerParams,
-			async handler(this: AuthThis, ctx: Ctx<P.RegisterParams>) {
+			async handler(ctx: Ctx<P.RegisterParams>) {
 				const { email, password, name, phone } = ctx.params;
 				checkPasswordPolicy(password, email);
 				const passwordHash = await hashPassword(password);
@@ -81,7 +66,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			audit: true,
 			summary: "Sign in with email and password",
 			params: P.loginParams,
-			async handler(this: AuthThis, ctx: Ctx<P.LoginParams>) {
+			async handler(ctx: Ctx<P.LoginParams>) {
 				const { email, password } = ctx.params;
 				const user = await this.models.User.findOne({ where: { email } });
 				if (user) ctx.locals.auditTarget = user.id;
@@ -105,7 +90,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			audit: true,
 			summary: "Exchange a refresh token for new tokens (rotation; reuse revokes the family)",
 			params: P.refreshParams,
-			async handler(this: AuthThis, ctx: Ctx<P.RefreshParams>) {
+			async handler(ctx: Ctx<P.RefreshParams>) {
 				const outcome = await this.transaction(async (t) => {
 					const session = await this.models.UserSession.findOne({ where: { tokenHash: hashToken(ctx.params.refreshToken) }, lock: t.LOCK.UPDATE, transaction: t });
 					if (!session) return { error: "INVALID_REFRESH_TOKEN" as const };
@@ -135,7 +120,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			summary: "Revoke the current access token and its session",
 			audit: true,
 			params: P.logoutParams,
-			async handler(this: AuthThis, ctx: Ctx<P.LogoutParams>) {
+			async handler(ctx: Ctx<P.LogoutParams>) {
 				const user = ctx.meta.user!;
 				await revokeAccessToken(user.jti, user.exp);
 				const families = new Set<string>();
@@ -158,7 +143,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			rest: "GET /me",
 			summary: "The signed-in user's profile",
 			// From memory or the cacher, dropped whenever the user row changes (me-cache.mixin.ts).
-			handler(this: MeCacheThis, ctx: Ctx<Record<string, never>>) {
+			handler(ctx: Ctx<Record<string, never>>) {
 				return this.cachedMe(ctx.meta.user!.id);
 			},
 		},
@@ -169,7 +154,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			auth: "public",
 			summary: "Check an access token: 200 with its subject, or 401 with the reason",
 			params: P.verifyParams,
-			async handler(this: AuthThis, ctx: Ctx<P.VerifyParams>) {
+			async handler(ctx: Ctx<P.VerifyParams>) {
 				const user = await verifyAccessToken(ctx.params.token);
 				return { valid: true, userId: user.id, role: user.role, expiresAt: new Date(user.exp * 1000).toISOString() };
 			},
@@ -180,7 +165,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			audit: true,
 			summary: "Change the password; older tokens stop working, fresh ones are returned",
 			params: P.changePasswordParams,
-			async handler(this: AuthThis, ctx: Ctx<P.ChangePasswordParams>) {
+			async handler(ctx: Ctx<P.ChangePasswordParams>) {
 				const user = await this.findActiveUser(ctx.meta.user!.id);
 				if (!(await verifyPassword(user.passwordHash, ctx.params.currentPassword))) throw validationError("currentPassword", "The current password is wrong.", "wrongPassword");
 				checkPasswordPolicy(ctx.params.newPassword, user.email, "newPassword");
@@ -198,7 +183,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			audit: true,
 			summary: "Update name, phone or preferences",
 			params: P.profileParams,
-			async handler(this: AuthThis, ctx: Ctx<P.ProfileParams>) {
+			async handler(ctx: Ctx<P.ProfileParams>) {
 				const user = await this.findActiveUser(ctx.meta.user!.id);
 				const { name, phone, preferences } = ctx.params;
 				await user.update({ ...(name !== undefined && { name }), ...(phone !== undefined && { phone }), ...(preferences !== undefined && { preferences }) });
@@ -211,7 +196,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			roles: ["ADMIN"],
 			summary: "All users, paginated; filter by role or email",
 			params: P.listUsersParams,
-			async handler(this: AuthThis, ctx: Ctx<P.ListUsersParams>) {
+			async handler(ctx: Ctx<P.ListUsersParams>) {
 				const where: WhereOptions = {};
 				if (ctx.params.role) Object.assign(where, { role: ctx.params.role });
 				if (ctx.params.email) Object.assign(where, { email: { [Op.iLike]: `%${ctx.params.email.replace(/[\\%_]/g, "\\$&")}%` } });
@@ -226,7 +211,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			audit: true,
 			summary: "Change a user's role; their older tokens stop working",
 			params: P.setRoleParams,
-			async handler(this: AuthThis, ctx: Ctx<P.SetRoleParams>) {
+			async handler(ctx: Ctx<P.SetRoleParams>) {
 				assertNotSelf(ctx);
 				return this.transaction(async (t) => {
 					const user = await this.findActiveUser(ctx.params.userId, t);
@@ -246,7 +231,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			audit: true,
 			summary: "Soft-delete a user: they can no longer sign in; their data stays",
 			params: P.userIdParams,
-			async handler(this: AuthThis, ctx: Ctx<P.UserIdParams>) {
+			async handler(ctx: Ctx<P.UserIdParams>) {
 				assertNotSelf(ctx);
 				await this.transaction(async (t) => {
 					const user = await this.findActiveUser(ctx.params.userId, t);
@@ -262,7 +247,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 		createUser: {
 			visibility: "public",
 			params: P.createUserParams,
-			async handler(this: AuthThis, ctx: Ctx<P.CreateUserParams>) {
+			async handler(ctx: Ctx<P.CreateUserParams>) {
 				const { email, password, name, role, phone } = ctx.params;
 				const passwordHash = await hashPassword(password);
 				if (await this.models.User.findOne({ where: { email } })) throw conflict("An account with this email already exists", "EMAIL_TAKEN", { field: "email" });
@@ -275,7 +260,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			visibility: "public",
 			cache: { keys: ["ids"], ttl: 30 },
 			params: P.getUsersParams,
-			async handler(this: AuthThis, ctx: Ctx<P.GetUsersParams>) {
+			async handler(ctx: Ctx<P.GetUsersParams>) {
 				const users = await this.models.User.findAll({ where: { id: ctx.params.ids } });
 				return users.map(toPublicUser);
 			},
@@ -284,14 +269,14 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 		resolveToken: {
 			visibility: "public",
 			params: P.verifyParams,
-			handler(this: AuthThis, ctx: Ctx<P.VerifyParams>) {
+			handler(ctx: Ctx<P.VerifyParams>) {
 				return verifyAccessToken(ctx.params.token);
 			},
 		},
 	},
 
 	methods: {
-		async issueTokens(this: AuthThis, user: User, ctx: Ctx<unknown>, familyId?: string, t?: Transaction): Promise<TokenResponse> {
+		async issueTokens(user: User, ctx: Ctx<unknown>, familyId?: string, t?: Transaction): Promise<TokenResponse> {
 			const refreshToken = newOpaqueToken();
 			const session = await this.models.UserSession.create(
 				{
@@ -310,14 +295,14 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			return { accessToken: access.token, refreshToken, tokenType: "Bearer", expiresIn: access.expiresIn, user: toPublicUser(user) };
 		},
 
-		async findActiveUser(this: AuthThis, id: string, t?: Transaction): Promise<User> {
+		async findActiveUser(id: string, t?: Transaction): Promise<User> {
 			const user = await this.models.User.findByPk(id, { transaction: t, lock: t ? t.LOCK.UPDATE : undefined });
 			if (!user) throw notFound("User", id);
 			return user;
 		},
 
 		/** Role change, password change, deletion: every older access and refresh token stops working. */
-		async invalidateUserTokens(this: AuthThis, user: User, t: Transaction): Promise<void> {
+		async invalidateUserTokens(user: User, t: Transaction): Promise<void> {
 			const at = await invalidateTokensBefore(user.id);
 			await user.update({ tokensValidAfter: at }, { transaction: t });
 			await this.models.UserSession.update({ revokedAt: at }, { where: { userId: user.id, revokedAt: null }, transaction: t });
@@ -325,7 +310,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			t.afterCommit(() => void closeRevokedSockets(this.broker, { userId: user.id, issuedBefore: at.getTime() }).catch((err: Error) => this.logger.warn("Closing revoked sockets failed:", err.message)));
 		},
 
-		async recordLogin(this: AuthThis, user: User, ctx: Ctx<unknown>, method: "password" | "google"): Promise<void> {
+		async recordLogin(user: User, ctx: Ctx<unknown>, method: "password" | "google"): Promise<void> {
 			await this.transaction(async (t) => {
 				await user.update({ failedLogins: 0, lockedUntil: null, lastLoginAt: new Date() }, { transaction: t });
 				await this.publish(t, ctx, "USER_LOGIN", { userId: user.id, role: user.role, method, ip: ctx.meta.ip ?? null }, user.id);
@@ -333,7 +318,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 		},
 	},
 
-	async started(this: AuthThis) {
+	async started() {
 		const admin = config().bootstrapAdmin;
 		if (!admin) return;
 		const passwordHash = await hashPassword(admin.password);
@@ -345,4 +330,4 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

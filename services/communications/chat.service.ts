@@ -3,7 +3,7 @@
  * messages newest-first with a cursor, read receipts, online users (spec section 5).
  * A conversation the caller does not take part in is answered 404 (they may not see it).
  */
-import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { ServiceSettingSchema } from "moleculer";
 import { Op, QueryTypes, type Transaction } from "sequelize";
 import { DbMixin } from "../../mixins/db.mixin";
 import { OutboxMixin } from "../../mixins/outbox.mixin";
@@ -14,8 +14,10 @@ import { toPage } from "../../lib/pagination";
 import { conversationRoom, presence, pushToSockets, userRoom } from "../../lib/presence";
 import { defineCommunicationsModels, type Conversation, type Message } from "./communications.model";
 import * as P from "./communications.params";
-import { COMMS_SCHEMA, personView, toAttachmentView, toMessageView, usersById, type CommsThis, type Ctx, type MessageView } from "./shared";
+import { COMMS_SCHEMA, personView, toAttachmentView, toMessageView, usersById, type CommsThis, type MessageView } from "./shared";
 import { insertMessage } from "./send-message";
+import { defineService, type ServiceDefinition } from "../../lib/service";
+import type { Ctx } from "../../lib/types";
 
 interface Methods {
 	requireParticipant(conversationId: string, userId: string, t?: Transaction): Promise<Conversation>;
@@ -60,7 +62,7 @@ const ORDERS: Record<string, string> = {
 	createdAt: "c.created_at ASC, c.id",
 };
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "communications.chat",
 	mixins: [DbMixin({ schema: COMMS_SCHEMA, models: defineCommunicationsModels, primary: "Conversation" }), OutboxMixin, AuditMixin],
 	settings: { rest: "/communications" },
@@ -70,7 +72,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			rest: "GET /chat/conversations",
 			summary: "The caller's conversations with their last message and unread count",
 			params: P.listConversationsParams,
-			async handler(this: This, ctx: Ctx<P.ListConversationsParams>) {
+			async handler(ctx: Ctx<P.ListConversationsParams>) {
 				const me = ctx.meta.user!.id;
 				const { page, pageSize } = ctx.params;
 				const rows = await this.db.query<ConversationRow>(LIST_SQL(this.dbSchema, ORDERS[ctx.params.sort ?? "-lastMessageAt"]), {
@@ -88,7 +90,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Start a conversation: DIRECT with one other user (the pair's existing one is returned), or a named GROUP",
 			params: P.createConversationParams,
-			async handler(this: This, ctx: Ctx<P.CreateConversationParams>) {
+			async handler(ctx: Ctx<P.CreateConversationParams>) {
 				const me = ctx.meta.user!.id;
 				const others = ctx.params.participantIds.filter((id) => id !== me);
 				const { type } = ctx.params;
@@ -128,7 +130,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			rest: "GET /chat/conversations/:id/messages",
 			summary: "Messages of a conversation, newest first; pass `nextCursor` as `cursor` for older ones",
 			params: P.listMessagesParams,
-			async handler(this: This, ctx: Ctx<P.ListMessagesParams>) {
+			async handler(ctx: Ctx<P.ListMessagesParams>) {
 				const me = ctx.meta.user!.id;
 				await this.requireParticipant(ctx.params.id, me);
 				const where: Record<string | symbol, unknown> = { conversationId: ctx.params.id };
@@ -155,7 +157,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Send a message (TEXT, or IMAGE/FILE with an uploaded attachmentId); pushed live as NEW_MESSAGE",
 			params: P.sendMessageParams,
-			async handler(this: This, ctx: Ctx<P.SendMessageParams>) {
+			async handler(ctx: Ctx<P.SendMessageParams>) {
 				const me = ctx.meta.user!.id;
 				const { id: conversationId, content, messageType, attachmentId } = ctx.params;
 				if (messageType === "TEXT" && attachmentId) throw validationError("attachmentId", "A TEXT message has no attachment.", "forbidden");
@@ -190,7 +192,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Mark a message (and every earlier one in its conversation) as read by the caller",
 			params: P.messageIdParams,
-			async handler(this: This, ctx: Ctx<P.MessageIdParams>) {
+			async handler(ctx: Ctx<P.MessageIdParams>) {
 				const me = ctx.meta.user!.id;
 				const message = await this.models.Message.findByPk(ctx.params.id);
 				if (!message) throw notFound("Message", ctx.params.id);
@@ -216,7 +218,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		onlineUsers: {
 			rest: "GET /chat/online-users",
 			summary: "Online users the caller shares a conversation or a shop with (need-to-know, for every role); `role` only for staff callers",
-			async handler(this: This, ctx: Ctx<Record<string, never>>) {
+			async handler(ctx: Ctx<Record<string, never>>) {
 				const me = ctx.meta.user!;
 				const ids = await presence().online(await ctx.call<string[], P.ContactsParams>("communications.chat.contacts", { userId: me.id }));
 				const users = await usersById(ctx, ids.filter((id) => id !== me.id));
@@ -229,7 +231,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		isParticipant: {
 			visibility: "public",
 			params: P.participantCheckParams,
-			async handler(this: This, ctx: Ctx<P.ParticipantCheckParams>) {
+			async handler(ctx: Ctx<P.ParticipantCheckParams>) {
 				return (await this.models.Participant.count({ where: { conversationId: ctx.params.conversationId, userId: ctx.params.userId } })) > 0;
 			},
 		},
@@ -237,7 +239,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		contacts: {
 			visibility: "public",
 			params: P.contactsParams,
-			async handler(this: This, ctx: Ctx<P.ContactsParams>) {
+			async handler(ctx: Ctx<P.ContactsParams>) {
 				const rows = await this.db.query<{ user_id: string }>(
 					`SELECT DISTINCT o.user_id FROM "${this.dbSchema}".conversation_participants p
 					 JOIN "${this.dbSchema}".conversation_participants o ON o.conversation_id = p.conversation_id AND o.user_id <> p.user_id
@@ -260,14 +262,14 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 	methods: {
 		/** Inside a transaction pass it: a second pooled connection per transaction could starve the pool. */
-		async requireParticipant(this: This, conversationId: string, userId: string, t?: Transaction): Promise<Conversation> {
+		async requireParticipant(conversationId: string, userId: string, t?: Transaction): Promise<Conversation> {
 			const conversation = await this.models.Conversation.findByPk(conversationId, { transaction: t });
 			const isParticipant = conversation && (await this.models.Participant.count({ where: { conversationId, userId }, transaction: t })) > 0;
 			if (!conversation || !isParticipant) throw notFound("Conversation", conversationId);
 			return conversation;
 		},
 
-		async conversationViews(this: This, rows: ConversationRow[], ctx: Ctx<unknown>) {
+		async conversationViews(rows: ConversationRow[], ctx: Ctx<unknown>) {
 			if (rows.length === 0) return [];
 			const participants = await this.models.Participant.findAll({ where: { conversationId: rows.map((r) => r.id) } });
 			const users = await usersById(ctx, participants.map((p) => p.userId));
@@ -290,4 +292,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -2,11 +2,10 @@
 import type { Context, Service, ServiceBroker } from "moleculer";
 import type { DbThis } from "../../mixins/db.mixin";
 import type { OutboxThis } from "../../mixins/outbox.mixin";
-import type { Meta, Role } from "../../lib/types";
+import type { Role } from "../../lib/types";
 import type { Attachment, CommunicationsModels, Message } from "./communications.model";
 
 export type CommsThis = Service & DbThis<CommunicationsModels> & OutboxThis;
-export type Ctx<P> = Context<P, Meta>;
 
 /** The schema every communications service shares (one migrations list). */
 export const COMMS_SCHEMA = "communications";

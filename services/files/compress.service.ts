@@ -8,7 +8,7 @@
  */
 import path from "node:path";
 import { randomUUID } from "node:crypto";
-import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { ServiceSettingSchema } from "moleculer";
 import { DbMixin } from "../../mixins/db.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
 import { respondCreated } from "../../lib/actions";
@@ -18,7 +18,9 @@ import { reserveStorage } from "../../lib/quota";
 import { removeStored, storageDir, storeFile, unsupported } from "../../lib/uploads";
 import { defineFilesModels, type FileVariant } from "./files.model";
 import * as P from "./files.params";
-import { AREA, FILES_SCHEMA, findManageable, toVariantView, type Ctx, type FilesThis } from "./files";
+import { AREA, FILES_SCHEMA, findManageable, toVariantView, type FilesThis } from "./files";
+import { defineService, type ServiceDefinition } from "../../lib/service";
+import type { Ctx } from "../../lib/types";
 
 const IMAGE_TYPES = ["image/jpeg", "image/png", "image/webp", "image/gif"];
 
@@ -40,7 +42,7 @@ async function compressImage(file: string, mimeType: string, quality: number, ma
 	return { data, width: info.width, height: info.pageHeight ?? info.height };
 }
 
-const schema: ServiceSchema<ServiceSettingSchema, FilesThis> = {
+const schema: ServiceDefinition<ServiceSettingSchema, FilesThis> = {
 	name: "files.compress",
 	mixins: [DbMixin({ schema: FILES_SCHEMA, models: defineFilesModels, primary: "StoredFile" }), AuditMixin],
 	settings: { rest: "/files" },
@@ -52,7 +54,7 @@ const schema: ServiceSchema<ServiceSettingSchema, FilesThis> = {
 			audit: true,
 			summary:
 				"Compress an image (owner or ADMIN): a re-encoded copy in the same format at `quality` (1–100, default 75), resized down to `maxWidth`; recorded in the file's variants. Videos and PDFs: 415 (no transcoder ships here); 422 IMAGE_TOO_LARGE above IMAGE_MAX_PIXELS, 422 IMAGE_UNREADABLE for a corrupt image; 413 QUOTA_EXCEEDED when the variant does not fit the owner's quota",
-			async handler(this: FilesThis, ctx: Ctx<P.CompressParams>) {
+			async handler(ctx: Ctx<P.CompressParams>) {
 				const row = await findManageable(this, ctx, ctx.params.fileId);
 				if (row.mimeType.startsWith("video/")) {
 					throw unsupported(IMAGE_TYPES, "Video compression is not available: no video transcoder ships with this service. Compress images (JPEG, PNG, WebP, GIF) only.");
@@ -89,4 +91,4 @@ const schema: ServiceSchema<ServiceSettingSchema, FilesThis> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

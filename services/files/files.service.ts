@@ -21,12 +21,14 @@ import { contentDisposition, multipartRoute, removeStored, storageDir, sweepPart
 import { defineFilesModels } from "./files.model";
 import * as P from "./files.params";
 import { releaseStorage } from "../../lib/quota";
-import { AREA, FILES_SCHEMA, STAFF_ROLES, findManageable, findVisible, storeUpload, storedBytes, toFileDetail, toFileView, type Ctx, type FilesThis } from "./files";
+import { AREA, FILES_SCHEMA, STAFF_ROLES, findManageable, findVisible, storeUpload, storedBytes, toFileDetail, toFileView, type FilesThis } from "./files";
+import { defineService, type ServiceDefinition } from "../../lib/service";
+import type { Ctx } from "../../lib/types";
 
 export default function filesService(): ServiceSchema {
 	const { maxBytes, batchMaxFiles } = config().upload;
 
-	const schema: ServiceSchema<ServiceSettingSchema, FilesThis> = {
+	const schema: ServiceDefinition<ServiceSettingSchema, FilesThis> = {
 		name: "files",
 		mixins: [DbMixin({ schema: FILES_SCHEMA, models: defineFilesModels, primary: "StoredFile" }), AuditMixin],
 		settings: { rest: "/files" },
@@ -37,7 +39,7 @@ export default function filesService(): ServiceSchema {
 				audit: true,
 				summary: `Upload one file (multipart/form-data, one file part). JPEG, PNG, WebP, GIF, PDF, MP4 or WebM by content; 413 above ${maxBytes} bytes or past the storage quota (QUOTA_EXCEEDED), 415 other types, 422 for an image that is unreadable or above IMAGE_MAX_PIXELS`,
 				status: 201,
-				async handler(this: FilesThis, ctx: Ctx<Readable>) {
+				async handler(ctx: Ctx<Readable>) {
 					const meta = ctx.meta as typeof ctx.meta & UploadMeta;
 					const row = await storeUpload(this, ctx.params, ctx.meta.user!.id, meta.filename, maxBytes);
 					respondCreated(ctx, `/api/v1/files/files/${row.id}`);
@@ -49,7 +51,7 @@ export default function filesService(): ServiceSchema {
 				rest: multipartRoute("/upload/batch", { maxBytes, files: batchMaxFiles }),
 				audit: true,
 				summary: `Upload up to ${batchMaxFiles} files in one multipart body. Per-file results in upload order: { name, status: 201, file } or { name, status: 413|415|422, error }; 200 when all were stored, 207 when some were not; more files than allowed: 413 TOO_MANY_FILES`,
-				async handler(this: FilesThis, ctx: Ctx<Readable>) {
+				async handler(ctx: Ctx<Readable>) {
 					const meta = ctx.meta as typeof ctx.meta & UploadMeta;
 					try {
 						const row = await storeUpload(this, ctx.params, ctx.meta.user!.id, meta.filename, maxBytes);
@@ -71,7 +73,7 @@ export default function filesService(): ServiceSchema {
 				cache: false,
 				retryPolicy: RETRY_READS,
 				summary: "A user's files (the caller's own; any user's for EXECUTIVE and ADMIN), paginated; sort by createdAt, size, originalName",
-				async handler(this: FilesThis, ctx: Ctx<P.UserFilesParams>) {
+				async handler(ctx: Ctx<P.UserFilesParams>) {
 					const user = ctx.meta.user!;
 					if (ctx.params.userId !== user.id && !STAFF_ROLES.includes(user.role)) throw forbidden("You may only list your own files");
 					const { rows, count } = await this.models.StoredFile.findAndCountAll({ where: { ownerId: ctx.params.userId }, ...findOptions(ctx.params, "-createdAt") });
@@ -84,7 +86,7 @@ export default function filesService(): ServiceSchema {
 				params: P.fileIdParams,
 				retryPolicy: RETRY_READS,
 				summary: "File info with its sha256 and compressed variants (owner, EXECUTIVE or ADMIN; 404 otherwise)",
-				async handler(this: FilesThis, ctx: Ctx<P.FileIdParams>) {
+				async handler(ctx: Ctx<P.FileIdParams>) {
 					return toFileDetail(await findVisible(this, ctx, ctx.params.fileId));
 				},
 			},
@@ -94,7 +96,7 @@ export default function filesService(): ServiceSchema {
 				params: P.contentParams,
 				summary:
 					"Download the bytes (addition to the spec; `?variant=<id>` for a compressed variant). Content-Type from the sniffed type, X-Content-Type-Options: nosniff, inline for images and attachment otherwise",
-				async handler(this: FilesThis, ctx: Ctx<P.ContentParams>) {
+				async handler(ctx: Ctx<P.ContentParams>) {
 					const row = await findVisible(this, ctx, ctx.params.fileId);
 					const variant = ctx.params.variant ? row.variants.find((v) => v.id === ctx.params.variant) : undefined;
 					if (ctx.params.variant && !variant) throw new Errors.MoleculerClientError("Variant not found", 404, "NOT_FOUND", { entity: "Variant", id: ctx.params.variant });
@@ -117,7 +119,7 @@ export default function filesService(): ServiceSchema {
 				audit: true,
 				status: 204,
 				summary: "Delete a file and its variants (owner or ADMIN; 403 for EXECUTIVE on others' files, 404 if not visible): soft-deletes the row, removes the bytes",
-				async handler(this: FilesThis, ctx: Ctx<P.FileIdParams>) {
+				async handler(ctx: Ctx<P.FileIdParams>) {
 					const row = await findManageable(this, ctx, ctx.params.fileId);
 					await this.transaction(async (transaction) => {
 						// Paranoid: only the delete that actually marks the row gives its bytes back (no double release).
@@ -132,10 +134,10 @@ export default function filesService(): ServiceSchema {
 		},
 
 		/** Uploads cut short by a crash leave `.part` files (an upload in flight is younger than an hour). */
-		async started(this: FilesThis) {
+		async started() {
 			const removed = await sweepPartials(AREA);
 			if (removed) this.logger.info(`Removed ${removed} partial upload(s) left by an earlier crash`);
 		},
 	};
-	return schema as ServiceSchema;
+	return defineService(schema);
 }

@@ -4,22 +4,13 @@
  * its fastest-validator params become parameters / request body, and its
  * `auth`/`roles` metadata become security and a note on who may call it.
  */
+import type { ActionSchema } from "moleculer";
 import { successStatuses } from "../../lib/actions";
 
 type Json = Record<string, unknown>;
 
-export interface ActionInfo {
-	name: string;
-	rest?: string | { method?: string; path?: string } | Array<string | { method?: string; path?: string }>;
-	params?: Json;
-	auth?: string;
-	roles?: string[];
-	summary?: string;
-	description?: string;
-	visibility?: string;
-	/** The declared HTTP success status(es) (lib/actions.ts `status`). */
-	status?: unknown;
-}
+/** An action as the registry lists it: the declared metadata (lib/action-schema.d.ts) plus its full name. */
+export type ActionInfo = Pick<ActionSchema, "rest" | "params" | "auth" | "roles" | "summary" | "description" | "visibility" | "status"> & { name: string };
 
 export interface ServiceInfo {
 	name: string;

@@ -6,7 +6,7 @@
  * so repeated scans (and several nodes scanning at once) never repeat a warning.
  * A new window (warningDays changed) or a new expiry date warns again.
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Context, Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
@@ -15,6 +15,7 @@ import { STRICT, isoDate, type Infer } from "../../lib/params";
 import type { Meta } from "../../lib/types";
 import { defineInventoryModels, type InventoryModels } from "./inventory.model";
 import { today } from "./dates";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 const scanParams = { ...STRICT, asOf: { ...isoDate, optional: true } } as const;
 type ScanParams = Infer<typeof scanParams>;
@@ -35,7 +36,7 @@ interface Methods {
 }
 type This = Service & DbThis<InventoryModels> & OutboxThis & Methods & { timer?: NodeJS.Timeout; scanning?: Promise<unknown> };
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.expiry",
 	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "StockItem" }), OutboxMixin],
 	settings: { rest: "/inventory" },
@@ -45,14 +46,14 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		scan: {
 			visibility: "public",
 			params: scanParams,
-			async handler(this: This, ctx: Context<ScanParams, Meta>) {
+			async handler(ctx: Context<ScanParams, Meta>) {
 				return this.scan(ctx.params.asOf ?? today(), ctx);
 			},
 		},
 	},
 
 	methods: {
-		async scan(this: This, asOf: string, ctx: Context | null) {
+		async scan(asOf: string, ctx: Context | null) {
 			const defaultDays = config().expiryWarningDays;
 			return this.transaction(async (t) => {
 				// Claim every due (batch, window, expiry) not yet warned; the insert is the dedupe.
@@ -104,7 +105,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		},
 	},
 
-	started(this: This) {
+	started() {
 		const interval = config().expiryScanIntervalSec * 1000;
 		this.timer = setInterval(() => {
 			if (this.scanning) return;
@@ -115,10 +116,10 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		this.timer.unref();
 	},
 
-	async stopped(this: This) {
+	async stopped() {
 		if (this.timer) clearInterval(this.timer);
 		await this.scanning;
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -3,7 +3,7 @@
  * (PENDING → CONFIRMED → SHIPPED → DELIVERED, or CANCELLED). DELIVERED adds the
  * quantities to the shop's stock in the same transaction. Links invoices from INVOICE_GENERATED (durable stream).
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import type { Transaction } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
@@ -13,18 +13,18 @@ import { CacheCleaner, type CacheCleanerThis } from "../../mixins/cache-cleaner.
 import { conflict, forbidden, notFound, unauthorized, validationError } from "../../lib/errors";
 import { findOptions, toPage } from "../../lib/pagination";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
-import type { Meta } from "../../lib/types";
+import type { Ctx } from "../../lib/types";
 import { defineSalesModels, toOrderJson, type SalesModels } from "./sales.model";
 import { findShop, shopForCaller } from "./access";
 import { assertFlavors, getFlavors, resolveFactory } from "./catalog";
 import { applyChanges, lockStock, planChange } from "./stock";
 import { isLegal, mayTransition, type OrderParty } from "./orders";
 import * as P from "./sales.params";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 type This = Service & DbThis<SalesModels> & OutboxThis & CacheCleanerThis;
-type Ctx<P> = Context<P, Meta>;
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "sales.orders",
 	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Order" }), OutboxMixin, AuditMixin, EventStreamMixin, CacheCleaner([])],
 	settings: { rest: "/sales" },
@@ -36,7 +36,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Order stock from a factory (Clerk of the shop, or Executive); starts PENDING",
 			params: P.createOrderParams,
-			async handler(this: This, ctx: Ctx<P.CreateOrderParams>) {
+			async handler(ctx: Ctx<P.CreateOrderParams>) {
 				const { shopId, factoryId, items } = ctx.params;
 				await shopForCaller(this.db, ctx, shopId, ["EXECUTIVE"]);
 				const seen = new Set<string>();
@@ -69,7 +69,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "The shop's purchase orders, paginated; filter by status (Clerk+ of the shop)",
 			params: P.listOrdersParams,
-			async handler(this: This, ctx: Ctx<P.ListOrdersParams>) {
+			async handler(ctx: Ctx<P.ListOrdersParams>) {
 				await shopForCaller(this.db, ctx, ctx.params.shopId);
 				const where = { shopId: ctx.params.shopId, ...(ctx.params.status && { status: ctx.params.status }) };
 				const { rows, count } = await this.models.Order.findAndCountAll({ where, ...findOptions(ctx.params, "-createdAt") });
@@ -83,7 +83,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Move an order along PENDING → CONFIRMED → SHIPPED → DELIVERED (or CANCELLED); illegal moves are 409",
 			params: P.orderStatusParams,
-			async handler(this: This, ctx: Ctx<P.OrderStatusParams>) {
+			async handler(ctx: Ctx<P.OrderStatusParams>) {
 				const { orderId, status } = ctx.params;
 				const user = ctx.meta.user;
 				const peek = await this.models.Order.findByPk(orderId);
@@ -119,7 +119,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		get: {
 			visibility: "public",
 			params: { orderId: "uuid" },
-			async handler(this: This, ctx: Ctx<{ orderId: string }>) {
+			async handler(ctx: Ctx<{ orderId: string }>) {
 				const order = await this.models.Order.findByPk(ctx.params.orderId);
 				return order ? toOrderJson(order) : null;
 			},
@@ -139,4 +139,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	],
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

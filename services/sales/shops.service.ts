@@ -2,7 +2,7 @@
  * sales.shops: shops (public list/details, cached) and their staff (spec section 2, "Shop Management").
  * Served under /api/v1/sales and /api/sales.
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
@@ -10,11 +10,12 @@ import { CacheCleaner, type CacheCleanerThis } from "../../mixins/cache-cleaner.
 import { conflict, notFound, validationError } from "../../lib/errors";
 import { toPage } from "../../lib/pagination";
 import { RETRY_READS, respondCreated, respondNoContent } from "../../lib/actions";
-import type { Meta } from "../../lib/types";
+import type { Ctx } from "../../lib/types";
 import { broadcastStaffChanged } from "../../lib/events";
 import { defineSalesModels, toShopJson, type SalesModels, type Shop } from "./sales.model";
 import { findShop, shopForCaller } from "./access";
 import * as P from "./sales.params";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 interface PublicUser {
 	id: string;
@@ -27,11 +28,10 @@ interface Methods {
 	shopJson(shop: Shop): Promise<ReturnType<typeof toShopJson>>;
 }
 type This = Service & DbThis<SalesModels> & CacheCleanerThis & Methods;
-type Ctx<P> = Context<P, Meta>;
 
 const SORT_SQL: Record<string, string> = { name: "lower(s.name)", createdAt: "s.created_at", averageRating: "r.average_rating" };
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "sales.shops",
 	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Shop" }), AuditMixin, CacheCleaner(["sales"])],
 	settings: { rest: "/sales" },
@@ -44,7 +44,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "All shops, paginated, with their average rating; filter by status or name",
 			params: P.listShopsParams,
-			async handler(this: This, ctx: Ctx<P.ListShopsParams>) {
+			async handler(ctx: Ctx<P.ListShopsParams>) {
 				const { page, pageSize, status, name } = ctx.params;
 				const sort = ctx.params.sort ?? "name";
 				const desc = sort.startsWith("-");
@@ -79,7 +79,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "One shop with its average rating",
 			params: P.shopIdParams,
-			async handler(this: This, ctx: Ctx<P.ShopIdParams>) {
+			async handler(ctx: Ctx<P.ShopIdParams>) {
 				const shop = await this.models.Shop.findByPk(ctx.params.shopId);
 				if (!shop) throw notFound("Shop", ctx.params.shopId);
 				return this.shopJson(shop);
@@ -92,7 +92,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Create a shop (Executive only)",
 			params: P.createShopParams,
-			async handler(this: This, ctx: Ctx<P.CreateShopParams>) {
+			async handler(ctx: Ctx<P.CreateShopParams>) {
 				const { name, address, phone, managerId, hours, capacity, status } = ctx.params;
 				if (managerId) await this.requireClerk(ctx, managerId, "managerId");
 				const shop = await this.models.Shop.create({ name, address, phone: phone ?? null, managerId: managerId ?? null, hours: hours ?? {}, capacity: capacity ?? 0, status: status ?? "OPEN" });
@@ -109,7 +109,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Update a shop's details, hours, capacity, status or manager (Executive only)",
 			params: P.updateShopParams,
-			async handler(this: This, ctx: Ctx<P.UpdateShopParams>) {
+			async handler(ctx: Ctx<P.UpdateShopParams>) {
 				const { shopId, ...changes } = ctx.params;
 				const shop = await this.models.Shop.findByPk(shopId);
 				if (!shop) throw notFound("Shop", shopId);
@@ -129,7 +129,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Soft-delete a shop: it disappears from every route; its history stays (204)",
 			params: P.shopIdParams,
-			async handler(this: This, ctx: Ctx<P.ShopIdParams>) {
+			async handler(ctx: Ctx<P.ShopIdParams>) {
 				const shop = await this.models.Shop.findByPk(ctx.params.shopId);
 				if (!shop) throw notFound("Shop", ctx.params.shopId);
 				const staff = await this.models.ShopStaff.findAll({ where: { shopId: shop.id }, attributes: ["userId"] });
@@ -148,7 +148,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Assign a CLERK user to the shop (Executive only)",
 			params: P.staffParams,
-			async handler(this: This, ctx: Ctx<P.StaffParams>) {
+			async handler(ctx: Ctx<P.StaffParams>) {
 				const { shopId, userId } = ctx.params;
 				await findShop(this.db, shopId, null);
 				const user = await this.requireClerk(ctx, userId, "userId");
@@ -165,7 +165,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			roles: ["CLERK", "EXECUTIVE", "ADMIN"],
 			summary: "The shop's manager and assigned clerks (Executive, Admin, or staff of the shop)",
 			params: P.shopIdParams,
-			async handler(this: This, ctx: Ctx<P.ShopIdParams>) {
+			async handler(ctx: Ctx<P.ShopIdParams>) {
 				const shop = await shopForCaller(this.db, ctx, ctx.params.shopId);
 				const rows = await this.models.ShopStaff.findAll({ where: { shopId: shop.id }, order: [["createdAt", "ASC"]] });
 				const ids = [...new Set([...(shop.managerId ? [shop.managerId] : []), ...rows.map((r) => r.userId)])];
@@ -184,7 +184,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Unassign a clerk from the shop (Executive only)",
 			params: P.staffParams,
-			async handler(this: This, ctx: Ctx<P.StaffParams>) {
+			async handler(ctx: Ctx<P.StaffParams>) {
 				await findShop(this.db, ctx.params.shopId, null);
 				const removed = await this.models.ShopStaff.destroy({ where: { shopId: ctx.params.shopId, userId: ctx.params.userId } });
 				if (!removed) throw notFound("Staff assignment", ctx.params.userId);
@@ -200,7 +200,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		staffIds: {
 			visibility: "public",
 			params: P.shopIdParams,
-			async handler(this: This, ctx: Ctx<P.ShopIdParams>) {
+			async handler(ctx: Ctx<P.ShopIdParams>) {
 				const rows = await this.db.query<{ userId: string }>(
 					`SELECT manager_id AS "userId" FROM sales.shops WHERE id = :shopId AND deleted_at IS NULL AND manager_id IS NOT NULL
 					 UNION SELECT st.user_id FROM sales.shop_staff st JOIN sales.shops s ON s.id = st.shop_id AND s.deleted_at IS NULL WHERE st.shop_id = :shopId`,
@@ -214,7 +214,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		staffShopIds: {
 			visibility: "public",
 			params: P.userIdParams,
-			async handler(this: This, ctx: Ctx<P.UserIdParams>) {
+			async handler(ctx: Ctx<P.UserIdParams>) {
 				const rows = await this.db.query<{ shopId: string }>(
 					`SELECT id AS "shopId" FROM sales.shops WHERE manager_id = :userId AND deleted_at IS NULL
 					 UNION SELECT st.shop_id FROM sales.shop_staff st JOIN sales.shops s ON s.id = st.shop_id AND s.deleted_at IS NULL WHERE st.user_id = :userId`,
@@ -228,7 +228,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		coworkers: {
 			visibility: "public",
 			params: P.userIdParams,
-			async handler(this: This, ctx: Ctx<P.UserIdParams>) {
+			async handler(ctx: Ctx<P.UserIdParams>) {
 				const rows = await this.db.query<{ userId: string }>(
 					`WITH mine AS (
 						SELECT id FROM sales.shops WHERE manager_id = :userId AND deleted_at IS NULL
@@ -243,14 +243,14 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 
 	methods: {
-		async requireClerk(this: This, ctx: Ctx<unknown>, userId: string, field: string) {
+		async requireClerk(ctx: Ctx<unknown>, userId: string, field: string) {
 			const [user] = await ctx.call<PublicUser[], { ids: string[] }>("auth.getUsers", { ids: [userId] });
 			if (!user) throw validationError(field, `Unknown user ${userId}`, "unknownUser");
 			if (user.role !== "CLERK") throw validationError(field, "Only CLERK users can be shop staff or managers", "notClerk");
 			return user;
 		},
 
-		async shopJson(this: This, shop: Shop) {
+		async shopJson(shop: Shop) {
 			const [r] = await this.db.query<{ averageRating: number | null; reviewCount: number }>(
 				`SELECT round(avg(rating), 2)::float8 AS "averageRating", count(*)::int AS "reviewCount" FROM sales.reviews WHERE shop_id = :id AND deleted_at IS NULL`,
 				{ replacements: { id: shop.id }, type: QueryTypes.SELECT },
@@ -260,4 +260,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -1,0 +1,26 @@
+/**
+ * The project's action metadata, made part of Moleculer's `ActionSchema` so a
+ * misspelled role or status fails `tsc`. Read by middlewares/authorization.middleware.ts
+ * (auth, roles), mixins/audit.mixin.ts (audit), the gateway's limiter (rateLimit),
+ * middlewares/response-status.middleware.ts (status) and services/gateway/openapi.ts (all).
+ */
+import type { ActionStatus } from "./actions";
+import type { Role } from "./types";
+
+declare module "moleculer" {
+	interface ActionSchema {
+		/** "public": anyone may call it from outside; otherwise ("required", the default) a verified user. */
+		auth?: "public" | "required";
+		/** The roles an external caller must have (deny-by-default: unlisted roles get 403). */
+		roles?: readonly Role[];
+		/** Record the call in the service's audit trail (mixins/audit.mixin.ts). */
+		audit?: boolean;
+		/** "auth": the stricter per-IP limiter of the sign-in routes. */
+		rateLimit?: "auth";
+		/** One line for the OpenAPI document. */
+		summary?: string;
+		description?: string;
+		/** The HTTP success status, declared once (lib/actions.ts). */
+		status?: ActionStatus;
+	}
+}
