@@ -25,8 +25,8 @@ export type SettingKey = keyof typeof SETTINGS;
 const optionalSettings = Object.fromEntries(Object.entries(SETTINGS).map(([k, v]) => [k, { ...v.rule, optional: true }]));
 
 // The user routes forward to auth: one contract, so the same schemas.
-export { listUsersParams, setRoleParams, setStatusParams, userIdParams } from "../auth/auth.params";
-import { listUsersParams, setRoleParams, setStatusParams, userIdParams } from "../auth/auth.params";
+export { listUsersParams, setRoleParams, setStatusParams, userIdParams } from "../../lib/contracts";
+import { listUsersParams, setRoleParams, setStatusParams, userIdParams } from "../../lib/contracts";
 export const machinesParams = { ...STRICT, days: { type: "number", integer: true, min: 1, max: 366, default: 30, convert: true } } as const;
 
 export const logsParams = {

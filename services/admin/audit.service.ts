@@ -26,6 +26,7 @@ import { MIGRATIONS } from "../../migrations";
 import { defineAdminModels, type AdminModels } from "./admin.model";
 import * as P from "./admin.params";
 import { defineService, type ServiceDefinition } from "../../lib/service";
+import { call } from "../../lib/contracts";
 
 interface Methods {
 	auditSchemas(): Promise<string[]>;
@@ -97,7 +98,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 						)
 					: [];
 				// Sign-in figures come from auth itself (null while no auth node serves).
-				const signIn = await ctx.call<Record<string, number>>("auth.signInSecurity").catch(() => null);
+				const signIn = await call(ctx, "auth.signInSecurity", {}).catch(() => null);
 				const [logs] = await this.db.query<{ total: number; oldest: Date | null; errors: number }>(
 					`SELECT count(*)::int AS total, min(created_at) AS oldest, count(*) FILTER (WHERE level = 'error' AND created_at >= :from AND created_at < :to)::int AS errors FROM admin.app_logs`,
 					{ type: QueryTypes.SELECT, replacements: range },

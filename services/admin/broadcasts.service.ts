@@ -14,6 +14,7 @@ import type { Ctx } from "../../lib/types";
 import { defineAdminModels, toBroadcastJson, type AdminModels, type BroadcastStatus } from "./admin.model";
 import * as P from "./admin.params";
 import { defineService, type ServiceDefinition } from "../../lib/service";
+import { call } from "../../lib/contracts";
 
 type This = Service & DbThis<AdminModels>;
 
@@ -82,7 +83,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					const now = new Date();
 					await b.update({ status, ...(status === "SENT" && { sentAt: now }), ...(status === "ARCHIVED" && { archivedAt: now }) }, { transaction: t });
 					// Inside the transaction: if the announcement can't be delivered the broadcast stays a DRAFT and can be sent again.
-					if (status === "SENT") await ctx.call("communications.notifications.announce", { title: b.title, message: b.message, broadcastId: b.id });
+					if (status === "SENT") await call(ctx, "communications.notifications.announce", { title: b.title, message: b.message, broadcastId: b.id });
 					return toBroadcastJson(b);
 				});
 			},

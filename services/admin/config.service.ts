@@ -12,6 +12,7 @@ import type { Ctx } from "../../lib/types";
 import { defineAdminModels, type AdminModels } from "./admin.model";
 import * as P from "./admin.params";
 import { defineService, type ServiceDefinition } from "../../lib/service";
+import { call } from "../../lib/contracts";
 
 interface Methods {
 	currentSettings(): Promise<Record<string, unknown>>;
@@ -90,7 +91,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				);
 				let announced = true;
 				try {
-					await ctx.call("communications.notifications.announce", {
+					await call(ctx, "communications.notifications.announce", {
 						title: "Scheduled maintenance",
 						message: `${ctx.params.message} (${startsAt.toISOString()} – ${endsAt.toISOString()})`,
 					});

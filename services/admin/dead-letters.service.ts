@@ -22,6 +22,7 @@ import { OUTBOX_CHANNEL } from "../../lib/outbox-wake";
 import { defineAdminModels, type AdminModels } from "./admin.model";
 import * as P from "./admin.params";
 import { defineService, type ServiceDefinition } from "../../lib/service";
+import type { Params, Result } from "../../lib/contracts";
 
 type This = Service & DbThis<AdminModels>;
 
@@ -40,7 +41,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Events an internal consumer group dead-lettered after STREAM_MAX_ATTEMPTS tries, every schema, newest first (filter by group, replayed)",
 			params: P.deadLettersParams,
-			async handler(ctx: Ctx<P.DeadLettersParams>) {
+			async handler(ctx: Ctx<P.DeadLettersParams>): Promise<Result<"admin.deadLetters.list">> {
 				const { page, pageSize, group, replayed } = ctx.params;
 				const schemas = await schemasWithTable(this.db, "dead_letters");
 				if (!schemas.length) return toPage([], 0, ctx.params);
@@ -62,7 +63,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			status: 202,
 			summary: "Re-deliver a dead letter to its consumer group (after a fix); the group's reader applies it once, or lists it again with the new error",
 			params: P.replayDeadLetterParams,
-			async handler(ctx: Ctx<P.ReplayDeadLetterParams>) {
+			async handler(ctx: Ctx<Params<"admin.deadLetters.replay">>): Promise<Result<"admin.deadLetters.replay">> {
 				const { schema: s, id } = ctx.params;
 				if (!(await schemasWithTable(this.db, "dead_letters")).includes(s)) throw notFound("Dead letter", `${s}/${id}`);
 				const [row] = await this.db.query<Record<string, unknown>>(

@@ -13,6 +13,7 @@ import type { Ctx } from "../../lib/types";
 import { defineAdminModels, type AdminModels } from "./admin.model";
 import * as P from "./admin.params";
 import { defineService, type ServiceDefinition } from "../../lib/service";
+import { call } from "../../lib/contracts";
 
 type This = Service & DbThis<AdminModels>;
 
@@ -30,7 +31,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			summary: "All users, paginated; filter by role or email",
 			params: P.listUsersParams,
 			handler(ctx: Ctx<P.ListUsersParams>) {
-				return ctx.call("auth.listUsers", ctx.params);
+				return call(ctx, "auth.listUsers", ctx.params);
 			},
 		},
 
@@ -41,7 +42,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			summary: "User analytics: counts by role and status, sign-ups per day, active users in the last 7/30 days",
 			params: P.machinesParams,
 			handler(ctx: Ctx<P.MachinesParams>) {
-				return ctx.call("auth.userStats", { days: ctx.params.days });
+				return call(ctx, "auth.userStats", { days: ctx.params.days });
 			},
 		},
 
@@ -52,7 +53,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			summary: "Change a user's role (USER_ROLE_CHANGED); their older tokens stop working",
 			params: P.setRoleParams,
 			async handler(ctx: Ctx<P.SetRoleParams>) {
-				return ctx.call("auth.setRole", ctx.params);
+				return call(ctx, "auth.setRole", ctx.params);
 			},
 		},
 
@@ -63,7 +64,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			summary: "Activate or deactivate a user; a deactivated user can't sign in and their tokens stop working",
 			params: P.setStatusParams,
 			async handler(ctx: Ctx<P.SetStatusParams>) {
-				return ctx.call("auth.setStatus", ctx.params);
+				return call(ctx, "auth.setStatus", ctx.params);
 			},
 		},
 
@@ -75,7 +76,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			summary: "Soft-delete a user: they can no longer sign in; their data stays",
 			params: P.userIdParams,
 			async handler(ctx: Ctx<P.UserIdParams>) {
-				await ctx.call("auth.deleteUser", ctx.params);
+				await call(ctx, "auth.deleteUser", ctx.params);
 				return respondNoContent(ctx);
 			},
 		},

@@ -12,6 +12,7 @@ import { dateRange } from "./scope";
 import * as Q from "./queries";
 import * as P from "./analytics.params";
 import { defineService, type ServiceDefinition } from "../../lib/service";
+import { call } from "../../lib/contracts";
 
 type This = BaseThis;
 const FACTORY_ROLES: readonly Role[] = ["MANUFACTURER", "EXECUTIVE", "ADMIN"];
@@ -72,7 +73,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const range = dateRange(ctx.params);
 				const suppliers: SupplierRow[] = [];
 				for (let page = 1; page <= 20; page++) {
-					const res = await ctx.call<{ rows: SupplierRow[]; totalPages: number }, Record<string, unknown>>("inventory.suppliers.list", { page, pageSize: 100, sort: "-rating" });
+					const res = await call(ctx, "inventory.suppliers.list", { page, pageSize: 100, sort: "-rating" });
 					suppliers.push(...res.rows);
 					if (page >= res.totalPages) break;
 				}

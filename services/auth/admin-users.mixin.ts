@@ -10,6 +10,7 @@ import type { Ctx } from "../../lib/types";
 import type { AuthThis } from "./auth.types";
 import { toPublicUser } from "./auth.model";
 import * as P from "./auth.params";
+import type { Params, Result } from "../../lib/contracts";
 
 
 /**
@@ -28,7 +29,7 @@ export const AdminUsersMixin = defineMixin<AuthThis>({
 			visibility: "public",
 			audit: true,
 			params: P.setStatusParams,
-			async handler(ctx: Ctx<P.SetStatusParams>) {
+			async handler(ctx: Ctx<Params<"auth.setStatus">>): Promise<Result<"auth.setStatus">> {
 				assertNotSelf(ctx);
 				return this.transaction(async (t) => {
 					const user = await this.findActiveUser(ctx.params.userId, t);
@@ -45,7 +46,7 @@ export const AdminUsersMixin = defineMixin<AuthThis>({
 		signInSecurity: {
 			visibility: "public",
 			params: {},
-			async handler() {
+			async handler(): Promise<Result<"auth.signInSecurity">> {
 				const [r] = await this.db.query<{ withFailures: number; failedAttempts: number; locked: number; inactive: number; deleted: number }>(
 					`SELECT count(*) FILTER (WHERE failed_logins > 0)::int AS "withFailures", coalesce(sum(failed_logins), 0)::int AS "failedAttempts",
 					        count(*) FILTER (WHERE locked_until > now())::int AS locked, count(*) FILTER (WHERE status = 'INACTIVE' AND deleted_at IS NULL)::int AS inactive,
@@ -60,7 +61,7 @@ export const AdminUsersMixin = defineMixin<AuthThis>({
 		userStats: {
 			visibility: "public",
 			params: { days: { type: "number", integer: true, min: 1, max: 366, default: 30 } },
-			async handler(ctx: Ctx<{ days: number }>) {
+			async handler(ctx: Ctx<Params<"auth.userStats">>): Promise<Result<"auth.userStats">> {
 				const s = this.dbSchema;
 				const q = <T extends object>(sql: string) => this.db.query<T>(sql, { type: QueryTypes.SELECT, replacements: { days: ctx.params.days } });
 				const [byRole, byStatus, signups, active] = await Promise.all([

@@ -27,6 +27,7 @@ import { AdminUsersMixin, assertNotSelf } from "./admin-users.mixin";
 import { MeCacheMixin } from "./me-cache.mixin";
 import type { AuthThis, TokenResponse } from "./auth.types";
 import { defineService, type ServiceDefinition } from "../../lib/service";
+import type { Params, Result } from "../../lib/contracts";
 
 
 const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
@@ -196,7 +197,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 			roles: ["ADMIN"],
 			summary: "All users, paginated; filter by role or email",
 			params: P.listUsersParams,
-			async handler(ctx: Ctx<P.ListUsersParams>) {
+			async handler(ctx: Ctx<P.ListUsersParams>): Promise<Result<"auth.listUsers">> {
 				const where: WhereOptions = {};
 				if (ctx.params.role) Object.assign(where, { role: ctx.params.role });
 				if (ctx.params.email) Object.assign(where, { email: { [Op.iLike]: `%${ctx.params.email.replace(/[\\%_]/g, "\\$&")}%` } });
@@ -211,7 +212,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 			audit: true,
 			summary: "Change a user's role; their older tokens stop working",
 			params: P.setRoleParams,
-			async handler(ctx: Ctx<P.SetRoleParams>) {
+			async handler(ctx: Ctx<Params<"auth.setRole">>): Promise<Result<"auth.setRole">> {
 				assertNotSelf(ctx);
 				return this.transaction(async (t) => {
 					const user = await this.findActiveUser(ctx.params.userId, t);
@@ -231,7 +232,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 			audit: true,
 			summary: "Soft-delete a user: they can no longer sign in; their data stays",
 			params: P.userIdParams,
-			async handler(ctx: Ctx<P.UserIdParams>) {
+			async handler(ctx: Ctx<Params<"auth.deleteUser">>): Promise<Result<"auth.deleteUser">> {
 				assertNotSelf(ctx);
 				await this.transaction(async (t) => {
 					const user = await this.findActiveUser(ctx.params.userId, t);
@@ -260,7 +261,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 			visibility: "public",
 			cache: { keys: ["ids"], ttl: 30 },
 			params: P.getUsersParams,
-			async handler(ctx: Ctx<P.GetUsersParams>) {
+			async handler(ctx: Ctx<Params<"auth.getUsers">>): Promise<Result<"auth.getUsers">> {
 				const users = await this.models.User.findAll({ where: { id: ctx.params.ids } });
 				return users.map(toPublicUser);
 			},

@@ -18,6 +18,7 @@ import { COMMS_SCHEMA, personView, toAttachmentView, toMessageView, usersById, t
 import { insertMessage } from "./send-message";
 import { defineService, type ServiceDefinition } from "../../lib/service";
 import type { Ctx } from "../../lib/types";
+import { call, type Params, type Result } from "../../lib/contracts";
 
 interface Methods {
 	requireParticipant(conversationId: string, userId: string, t?: Transaction): Promise<Conversation>;
@@ -220,7 +221,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			summary: "Online users the caller shares a conversation or a shop with (need-to-know, for every role); `role` only for staff callers",
 			async handler(ctx: Ctx<Record<string, never>>) {
 				const me = ctx.meta.user!;
-				const ids = await presence().online(await ctx.call<string[], P.ContactsParams>("communications.chat.contacts", { userId: me.id }));
+				const ids = await presence().online(await call(ctx, "communications.chat.contacts", { userId: me.id }));
 				const users = await usersById(ctx, ids.filter((id) => id !== me.id));
 				return [...users.values()].map((u) => ({ ...personView(u, me.role), status: "ONLINE" as const }));
 			},
@@ -231,7 +232,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		isParticipant: {
 			visibility: "public",
 			params: P.participantCheckParams,
-			async handler(ctx: Ctx<P.ParticipantCheckParams>) {
+			async handler(ctx: Ctx<Params<"communications.chat.isParticipant">>): Promise<Result<"communications.chat.isParticipant">> {
 				return (await this.models.Participant.count({ where: { conversationId: ctx.params.conversationId, userId: ctx.params.userId } })) > 0;
 			},
 		},
@@ -239,7 +240,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		contacts: {
 			visibility: "public",
 			params: P.contactsParams,
-			async handler(ctx: Ctx<P.ContactsParams>) {
+			async handler(ctx: Ctx<Params<"communications.chat.contacts">>): Promise<Result<"communications.chat.contacts">> {
 				const rows = await this.db.query<{ user_id: string }>(
 					`SELECT DISTINCT o.user_id FROM "${this.dbSchema}".conversation_participants p
 					 JOIN "${this.dbSchema}".conversation_participants o ON o.conversation_id = p.conversation_id AND o.user_id <> p.user_id
@@ -250,7 +251,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				// Shop colleagues too; without sales (a node down) only conversation partners count: fail closed.
 				if (this.broker.registry.actions.isAvailable("sales.shops.coworkers")) {
 					try {
-						for (const id of await ctx.call<string[], P.ContactsParams>("sales.shops.coworkers", { userId: ctx.params.userId })) shared.add(id);
+						for (const id of await call(ctx, "sales.shops.coworkers", { userId: ctx.params.userId })) shared.add(id);
 					} catch (err) {
 						this.logger.debug("Shop colleagues unavailable for presence:", (err as Error).message);
 					}

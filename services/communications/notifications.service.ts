@@ -21,6 +21,7 @@ import * as P from "./communications.params";
 import { COMMS_SCHEMA, usersById, type CommsThis } from "./shared";
 import { defineService, type ServiceDefinition } from "../../lib/service";
 import type { Ctx } from "../../lib/types";
+import { call, type Params, type Result } from "../../lib/contracts";
 
 export interface NotificationInput {
 	userId: string;
@@ -132,7 +133,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		announce: {
 			visibility: "public",
 			params: P.announceParams,
-			async handler(ctx: Ctx<P.AnnounceParams>) {
+			async handler(ctx: Ctx<Params<"communications.notifications.announce">>): Promise<Result<"communications.notifications.announce">> {
 				const data = { ...ctx.params, sentAt: new Date().toISOString() };
 				await pushToSockets(ctx, { event: "SYSTEM_ANNOUNCEMENT", rooms: [], all: true, data });
 				return data;
@@ -222,7 +223,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 
 		/** The shop's manager and assigned staff (sales.shops.staffIds). */
 		async shopStaff(shopId: string): Promise<string[]> {
-			return this.broker.call<string[], { shopId: string }>("sales.shops.staffIds", { shopId });
+			return call(this.broker, "sales.shops.staffIds", { shopId });
 		},
 	},
 };

@@ -4,6 +4,7 @@ import type { DbThis } from "../../mixins/db.mixin";
 import type { OutboxThis } from "../../mixins/outbox.mixin";
 import type { Role } from "../../lib/types";
 import type { Attachment, CommunicationsModels, Message } from "./communications.model";
+import { call } from "../../lib/contracts";
 
 export type CommsThis = Service & DbThis<CommunicationsModels> & OutboxThis;
 
@@ -29,7 +30,7 @@ export interface UserSummary {
 export async function usersById(caller: Context | ServiceBroker, ids: string[]): Promise<Map<string, UserSummary>> {
 	const unique = [...new Set(ids)];
 	if (unique.length === 0) return new Map();
-	const users = await caller.call<UserSummary[], { ids: string[] }>("auth.getUsers", { ids: unique });
+	const users = await call(caller, "auth.getUsers", { ids: unique });
 	return new Map(users.map((u) => [u.id, { id: u.id, name: u.name, email: u.email, role: u.role }]));
 }
 

@@ -32,6 +32,7 @@ import type { RateLimiters } from "./http";
 import { createSoloAwareAdapter, helloFirst } from "./socket-adapter";
 import { callHandler } from "./socket-calls";
 import { closeRevoked, expiryTimer, tokenFacts, type TokenFacts } from "./socket-sessions";
+import { call } from "../../lib/contracts";
 
 /** Minimum interval between relayed typing events per socket, conversation and kind. */
 export const TYPING_THROTTLE_MS = 1000;
@@ -240,7 +241,7 @@ export const SocketMixin = defineMixin<This>({
 					return reply(null, { left: conversationId });
 				}
 				if (!socket.rooms.has(room)) {
-					const ok = await this.broker.call<boolean, { conversationId: string; userId: string }>("communications.chat.isParticipant", { conversationId, userId: user.id });
+					const ok = await call(this.broker, "communications.chat.isParticipant", { conversationId, userId: user.id });
 					if (!ok) return reply({ code: "NOT_FOUND", message: "Conversation not found", status: 404 });
 					if (event === "JOIN_CONVERSATION") await socket.join(room);
 				}
@@ -281,7 +282,7 @@ export const SocketMixin = defineMixin<This>({
 			let contacts: string[] = [];
 			if (!this.broker.registry.actions.isAvailable("communications.chat.contacts")) return;
 			try {
-				contacts = await this.broker.call<string[], { userId: string }>("communications.chat.contacts", { userId });
+				contacts = await call(this.broker, "communications.chat.contacts", { userId });
 			} catch (err) {
 				this.logger.debug("No contacts for presence (communications unavailable?):", (err as Error).message);
 			}

@@ -18,6 +18,7 @@ import { defineInventoryModels, type BudgetChange, type Factory, type InventoryM
 import { factoryView, seesInternals } from "./access";
 import * as P from "./factories.params";
 import { defineService, type ServiceDefinition } from "../../lib/service";
+import { call, type Params, type Result } from "../../lib/contracts";
 
 interface Methods {
 	findFactory(id: string, t?: Transaction): Promise<Factory>;
@@ -146,7 +147,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			visibility: "public",
 			cache: { keys: ["id"] },
 			params: P.resolveParams,
-			async handler(ctx: Ctx<P.ResolveParams>) {
+			async handler(ctx: Ctx<Params<"inventory.factories.resolve">>): Promise<Result<"inventory.factories.resolve">> {
 				const f = await this.models.Factory.findByPk(ctx.params.id);
 				return f ? { id: f.id, name: f.name, managerId: f.managerId, status: f.status } : null;
 			},
@@ -156,7 +157,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		managedBy: {
 			visibility: "public",
 			params: P.managedByParams,
-			async handler(ctx: Ctx<P.ManagedByParams>) {
+			async handler(ctx: Ctx<Params<"inventory.factories.managedBy">>): Promise<Result<"inventory.factories.managedBy">> {
 				const rows = await this.models.Factory.findAll({ where: { managerId: ctx.params.userId }, attributes: ["id"], order: [["id", "ASC"]] });
 				return rows.map((f) => f.id);
 			},
@@ -170,7 +171,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			return factory;
 		},
 		async assertManufacturer(ctx: Context, managerId: string) {
-			const users = await ctx.call<{ id: string; role: Role }[], { ids: string[] }>("auth.getUsers", { ids: [managerId] });
+			const users = await call(ctx, "auth.getUsers", { ids: [managerId] });
 			const user = users.find((u) => u.id === managerId);
 			if (!user) throw validationError("managerId", "No user with this id", "reference");
 			if (user.role !== "MANUFACTURER") throw validationError("managerId", "The manager must be a MANUFACTURER", "role");

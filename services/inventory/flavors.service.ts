@@ -20,6 +20,7 @@ import { defineInventoryModels, toPublicFlavor, type Flavor, type InventoryModel
 import { assertEditsFlavor } from "./access";
 import * as P from "./flavors.params";
 import { defineService, type ServiceDefinition } from "../../lib/service";
+import type { Params, Result } from "../../lib/contracts";
 
 interface Methods {
 	findFlavor(id: string): Promise<Flavor>;
@@ -154,7 +155,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			visibility: "public",
 			cache: { keys: ["ids"] },
 			params: P.getManyParams,
-			async handler(ctx: Ctx<P.GetManyParams>) {
+			async handler(ctx: Ctx<Params<"inventory.flavors.getMany">>): Promise<Result<"inventory.flavors.getMany">> {
 				if (!ctx.params.ids.length) return [];
 				const rows = await this.models.Flavor.findAll({ where: { id: [...new Set(ctx.params.ids)] } });
 				return rows.map((f) => {

@@ -21,6 +21,7 @@ import { addDays, today } from "./dates";
 import { TRANSITIONS, createInvoice, invoiceDetails, invoiceSummary, releaseAllocations } from "./invoicing";
 import * as P from "./invoices.params";
 import { defineService, type ServiceDefinition } from "../../lib/service";
+import { call } from "../../lib/contracts";
 
 interface Methods {
 	loadInvoice(ctx: Ctx<unknown>, invoiceId: string): Promise<Invoice>;
@@ -179,7 +180,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		 * Unknown and someone else's orders answer alike, so the check reveals nothing about other factories' orders.
 		 */
 		async assertOrderOf(ctx: Ctx<unknown>, orderId: string, shopId: string, factoryId: string) {
-			const order = await ctx.call<{ shopId: string; factoryId: string } | null, { orderId: string }>("sales.orders.get", { orderId });
+			const order = await call(ctx, "sales.orders.get", { orderId });
 			if (!order || order.shopId !== shopId || order.factoryId !== factoryId) throw validationError("orderId", "No purchase order with this id from this shop to this factory", "reference");
 		},
 

@@ -14,6 +14,7 @@ import { STRICT, email, trimmed, uuid, type Infer } from "../../lib/params";
 import type { Role, Ctx } from "../../lib/types";
 import { defineInventoryModels, type InventoryModels, type Supplier } from "./inventory.model";
 import { defineService, type ServiceDefinition } from "../../lib/service";
+import type { Result } from "../../lib/contracts";
 
 const phone = { type: "string", trim: true, pattern: /^\+?[0-9 ()-]{5,20}$/, messages: { stringPattern: "The '{field}' field must be a phone number." } } as const;
 const contact = { type: "object", strict: "remove", props: { email, phone, address: { ...trimmed(1, 300), optional: true, nullable: true } } } as const;
@@ -72,7 +73,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Suppliers; filter by specialty, name search, minRating",
 			params: listParams,
-			async handler(ctx: Ctx<Infer<typeof listParams>>) {
+			async handler(ctx: Ctx<Infer<typeof listParams>>): Promise<Result<"inventory.suppliers.list">> {
 				const { specialty, search, minRating } = ctx.params;
 				const where: WhereOptions = {};
 				if (specialty) Object.assign(where, { specialties: { [Op.contains]: [specialty] } });

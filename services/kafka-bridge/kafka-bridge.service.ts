@@ -5,8 +5,9 @@
  * Internal actions (no REST route): status, backlog, replay, purge; the REPL
  * commands in repl-commands/ call them.
  */
-import type { Context, Service, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import type { Admin, Kafka } from "kafkajs";
+import type { Ctx } from "../../lib/types";
 import { QueryTypes, type Sequelize } from "sequelize";
 import { config } from "../../lib/config";
 import { releaseSchemaDatabase, requireDatabaseUrl, reserveDbConnections, schemaDatabase, schemasWithTable } from "../../lib/database";
@@ -20,6 +21,7 @@ import { createKafka, ensureTopics, withTimeout } from "./kafka";
 import { OutboxRelay } from "./relay";
 import { InboundConsumer } from "./inbound";
 import { defineService, type ServiceDefinition } from "../../lib/service";
+import type { Params, Result } from "../../lib/contracts";
 
 export const BRIDGE_SCHEMA = "kafka_bridge";
 
@@ -66,7 +68,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		},
 		backlog: {
 			summary: "Unsent outbox rows per schema (count, oldest, failing rows)",
-			async handler() {
+			async handler(): Promise<Result<"kafka-bridge.backlog">> {
 				const result: { schema: string; unsent: number; failing: number; oldest: string | null; lastError: string | null }[] = [];
 				for (const s of await schemasWithTable(this.db, "outbox")) {
 					const [row] = await this.db.query<{ unsent: number; failing: number; oldest: Date | null; last_error: string | null }>(
@@ -83,7 +85,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		replay: {
 			summary: "Replays an outbox event by id: emit it on the broker again and/or mark it unsent so it is relayed to Kafka again",
 			params: replayParams,
-			async handler(ctx: Context<{ id: string; kafka: boolean; broker: boolean }>) {
+			async handler(ctx: Ctx<Params<"kafka-bridge.replay">>): Promise<Result<"kafka-bridge.replay">> {
 				for (const s of await schemasWithTable(this.db, "outbox")) {
 					const rows = await this.db.query<{ envelope: EventEnvelope }>(`SELECT envelope FROM "${s}".outbox WHERE id = :id`, { type: QueryTypes.SELECT, replacements: { id: ctx.params.id } });
 					if (!rows.length) continue;

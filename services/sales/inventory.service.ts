@@ -17,9 +17,10 @@ import { getFlavors } from "./catalog";
 import { applyChanges, lockStock, planChange } from "./stock";
 import * as P from "./sales.params";
 import { defineService, type ServiceDefinition } from "../../lib/service";
+import type { Params, Result } from "../../lib/contracts";
 
 interface Methods {
-	inventoryOf(ctx: Ctx<unknown>, shopId: string): Promise<{ shopId: string; items: unknown[] }>;
+	inventoryOf(ctx: Ctx<unknown>, shopId: string): Promise<Result<"sales.inventory.get">>;
 }
 type This = Service & DbThis<SalesModels> & OutboxThis & CacheCleanerThis & Methods;
 
@@ -71,7 +72,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "The shop's stock levels and reorder thresholds (Clerk+ of the shop)",
 			params: P.shopIdParams,
-			async handler(ctx: Ctx<P.ShopIdParams>) {
+			async handler(ctx: Ctx<Params<"sales.inventory.get">>): Promise<Result<"sales.inventory.get">> {
 				await shopForCaller(this.db, ctx, ctx.params.shopId);
 				return this.inventoryOf(ctx, ctx.params.shopId);
 			},

@@ -21,6 +21,7 @@ import { applyChanges, lockStock, planChange } from "./stock";
 import { isLegal, mayTransition, type OrderParty } from "./orders";
 import * as P from "./sales.params";
 import { defineService, type ServiceDefinition } from "../../lib/service";
+import type { Params, Result } from "../../lib/contracts";
 
 type This = Service & DbThis<SalesModels> & OutboxThis & CacheCleanerThis;
 
@@ -119,7 +120,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		get: {
 			visibility: "public",
 			params: { orderId: "uuid" },
-			async handler(ctx: Ctx<{ orderId: string }>) {
+			async handler(ctx: Ctx<Params<"sales.orders.get">>): Promise<Result<"sales.orders.get">> {
 				const order = await this.models.Order.findByPk(ctx.params.orderId);
 				return order ? toOrderJson(order) : null;
 			},

@@ -19,6 +19,7 @@ import { FlavorCache } from "./catalog";
 import { recordSale, toSaleJson, type SaleOutcome } from "./pos";
 import * as P from "./sales.params";
 import { defineService, type ServiceDefinition } from "../../lib/service";
+import { call } from "../../lib/contracts";
 
 type This = Service & DbThis<SalesModels> & OutboxThis & CacheCleanerThis & { flavors: FlavorCache };
 
@@ -36,7 +37,7 @@ interface SyncResult {
 /** Which of these user ids exist (auth.getUsers is cached). */
 async function knownUsers(ctx: Context, ids: string[]): Promise<Set<string>> {
 	if (ids.length === 0) return new Set();
-	const users = await ctx.call<{ id: string }[], { ids: string[] }>("auth.getUsers", { ids: [...new Set(ids)] });
+	const users = await call(ctx, "auth.getUsers", { ids: [...new Set(ids)] });
 	return new Set(users.map((u) => u.id));
 }
 

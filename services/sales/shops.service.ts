@@ -16,6 +16,7 @@ import { defineSalesModels, toShopJson, type SalesModels, type Shop } from "./sa
 import { findShop, shopForCaller } from "./access";
 import * as P from "./sales.params";
 import { defineService, type ServiceDefinition } from "../../lib/service";
+import { call, type Params, type Result } from "../../lib/contracts";
 
 interface PublicUser {
 	id: string;
@@ -79,7 +80,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "One shop with its average rating",
 			params: P.shopIdParams,
-			async handler(ctx: Ctx<P.ShopIdParams>) {
+			async handler(ctx: Ctx<Params<"sales.shops.get">>): Promise<Result<"sales.shops.get">> {
 				const shop = await this.models.Shop.findByPk(ctx.params.shopId);
 				if (!shop) throw notFound("Shop", ctx.params.shopId);
 				return this.shopJson(shop);
@@ -169,7 +170,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const shop = await shopForCaller(this.db, ctx, ctx.params.shopId);
 				const rows = await this.models.ShopStaff.findAll({ where: { shopId: shop.id }, order: [["createdAt", "ASC"]] });
 				const ids = [...new Set([...(shop.managerId ? [shop.managerId] : []), ...rows.map((r) => r.userId)])];
-				const users = ids.length ? await ctx.call<PublicUser[], { ids: string[] }>("auth.getUsers", { ids }) : [];
+				const users = ids.length ? await call(ctx, "auth.getUsers", { ids }) : [];
 				const byId = new Map(users.map((u) => [u.id, u]));
 				return ids.map((id) => {
 					const u = byId.get(id);
@@ -200,7 +201,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		staffIds: {
 			visibility: "public",
 			params: P.shopIdParams,
-			async handler(ctx: Ctx<P.ShopIdParams>) {
+			async handler(ctx: Ctx<Params<"sales.shops.staffIds">>): Promise<Result<"sales.shops.staffIds">> {
 				const rows = await this.db.query<{ userId: string }>(
 					`SELECT manager_id AS "userId" FROM sales.shops WHERE id = :shopId AND deleted_at IS NULL AND manager_id IS NOT NULL
 					 UNION SELECT st.user_id FROM sales.shop_staff st JOIN sales.shops s ON s.id = st.shop_id AND s.deleted_at IS NULL WHERE st.shop_id = :shopId`,
@@ -214,7 +215,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		staffShopIds: {
 			visibility: "public",
 			params: P.userIdParams,
-			async handler(ctx: Ctx<P.UserIdParams>) {
+			async handler(ctx: Ctx<Params<"sales.shops.staffShopIds">>): Promise<Result<"sales.shops.staffShopIds">> {
 				const rows = await this.db.query<{ shopId: string }>(
 					`SELECT id AS "shopId" FROM sales.shops WHERE manager_id = :userId AND deleted_at IS NULL
 					 UNION SELECT st.shop_id FROM sales.shop_staff st JOIN sales.shops s ON s.id = st.shop_id AND s.deleted_at IS NULL WHERE st.user_id = :userId`,
@@ -228,7 +229,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		coworkers: {
 			visibility: "public",
 			params: P.userIdParams,
-			async handler(ctx: Ctx<P.UserIdParams>) {
+			async handler(ctx: Ctx<Params<"sales.shops.coworkers">>): Promise<Result<"sales.shops.coworkers">> {
 				const rows = await this.db.query<{ userId: string }>(
 					`WITH mine AS (
 						SELECT id FROM sales.shops WHERE manager_id = :userId AND deleted_at IS NULL
@@ -244,7 +245,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 
 	methods: {
 		async requireClerk(ctx: Ctx<unknown>, userId: string, field: string) {
-			const [user] = await ctx.call<PublicUser[], { ids: string[] }>("auth.getUsers", { ids: [userId] });
+			const [user] = await call(ctx, "auth.getUsers", { ids: [userId] });
 			if (!user) throw validationError(field, `Unknown user ${userId}`, "unknownUser");
 			if (user.role !== "CLERK") throw validationError(field, "Only CLERK users can be shop staff or managers", "notClerk");
 			return user;

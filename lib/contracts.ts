@@ -1,0 +1,169 @@
+/**
+ * The catalog of calls between services, beside the event catalog (lib/events.ts):
+ * for every action one service calls on another, its params and its result.
+ * Callers use `call(ctx, name, params)`, so a wrong name, param or result use
+ * fails `tsc`; the internal actions' handlers are typed against the same entry
+ * (`Params<"auth.getUsers">`, `Result<"auth.getUsers">`), so changing one side
+ * breaks the other at compile time, not in production.
+ * Param schemas that two services validate with (admin forwards the user routes
+ * to auth) live here too, once.
+ */
+import type { CallingOptions } from "moleculer";
+import { STRICT, role, uuid, type Infer } from "./params";
+import { pageParams, type Page } from "./pagination";
+import type { Role } from "./types";
+
+// ---- shared param schemas (auth validates them, admin forwards with them) ----
+
+export const listUsersParams = {
+	...STRICT,
+	...pageParams(["createdAt", "email", "name", "role"] as const),
+	role: { ...role, optional: true },
+	email: { type: "string", trim: true, max: 254, optional: true },
+} as const;
+export const setRoleParams = { ...STRICT, userId: uuid, role } as const;
+export const userIdParams = { ...STRICT, userId: uuid } as const;
+export const setStatusParams = { ...STRICT, userId: uuid, status: { type: "enum", values: ["ACTIVE", "INACTIVE"] } } as const;
+
+// ---- results ----
+
+/** A user as auth shows them (never the password hash or tokens). */
+export interface UserView {
+	id: string;
+	email: string;
+	name: string;
+	role: Role;
+	phone: string | null;
+	preferences: Record<string, unknown>;
+	status: "ACTIVE" | "INACTIVE";
+	/** The address was proven (verification mail, password reset by mail, or Google). */
+	emailVerified: boolean;
+	createdAt: string;
+	updatedAt: string;
+}
+
+export interface UserStats {
+	total: number;
+	deleted: number;
+	byRole: Record<string, number>;
+	byStatus: Record<string, number>;
+	signupsPerDay: { day: string; count: number }[];
+	activeLast7Days: number;
+	activeLast30Days: number;
+}
+
+export interface SignInSecurity {
+	accountsWithRecentFailedLogins: number;
+	failedLoginAttemptsSinceLastSuccess: number;
+	lockedAccounts: number;
+	inactiveAccounts: number;
+	softDeletedAccounts: number;
+}
+
+/** A flavor as sales prices and labels it. */
+export interface FlavorRef {
+	id: string;
+	name: string;
+	description?: string | null;
+	category: string;
+	price: number;
+	allergens: string[];
+	ingredients?: string[];
+	images?: string[];
+	archived: boolean;
+}
+
+export interface FactoryRef {
+	id: string;
+	name: string;
+	managerId: string | null;
+	status: string;
+}
+
+export interface ShopRef {
+	id: string;
+	name: string;
+	address: string | null;
+	status: string;
+}
+
+export interface OrderRef {
+	id: string;
+	shopId: string;
+	factoryId: string;
+	status: string;
+}
+
+export interface SupplierRef {
+	id: string;
+	name: string;
+	specialties: string[];
+	rating: number | null;
+}
+
+export interface ShopStock {
+	shopId: string;
+	items: { flavorId: string; name: string | null; quantity: number; reorderThreshold: number; low: boolean }[];
+}
+
+export interface Announcement {
+	title: string;
+	message: string;
+	broadcastId?: string;
+}
+
+export interface OutboxBacklog {
+	schema: string;
+	unsent: number;
+	failing: number;
+	oldest: string | null;
+	lastError: string | null;
+}
+
+// ---- the catalog ----
+
+export interface Contracts {
+	"auth.getUsers": { params: { ids: string[] }; result: UserView[] };
+	"auth.listUsers": { params: Partial<Infer<typeof listUsersParams>>; result: Page<UserView> };
+	"auth.userStats": { params: { days: number }; result: UserStats };
+	"auth.setRole": { params: Infer<typeof setRoleParams>; result: UserView };
+	"auth.setStatus": { params: Infer<typeof setStatusParams>; result: UserView };
+	"auth.deleteUser": { params: Infer<typeof userIdParams>; result: null };
+	"auth.signInSecurity": { params: Record<string, never>; result: SignInSecurity };
+
+	"sales.shops.get": { params: { shopId: string }; result: ShopRef };
+	"sales.shops.staffIds": { params: { shopId: string }; result: string[] };
+	"sales.shops.staffShopIds": { params: { userId: string }; result: string[] };
+	"sales.shops.coworkers": { params: { userId: string }; result: string[] };
+	"sales.orders.get": { params: { orderId: string }; result: OrderRef | null };
+	"sales.inventory.get": { params: { shopId: string }; result: ShopStock };
+
+	"inventory.flavors.getMany": { params: { ids: string[] }; result: FlavorRef[] };
+	"inventory.factories.resolve": { params: { id: string }; result: FactoryRef | null };
+	"inventory.factories.managedBy": { params: { userId: string }; result: string[] };
+	"inventory.suppliers.list": { params: { page: number; pageSize: number; sort: string }; result: Page<SupplierRef> };
+
+	"communications.chat.contacts": { params: { userId: string }; result: string[] };
+	"communications.chat.isParticipant": { params: { conversationId: string; userId: string }; result: boolean };
+	"communications.notifications.announce": { params: Announcement; result: Announcement & { sentAt: string } };
+
+	"kafka-bridge.backlog": { params: Record<string, never>; result: OutboxBacklog[] };
+	"kafka-bridge.status": { params: Record<string, never>; result: Record<string, unknown> };
+	"kafka-bridge.replay": { params: { id: string; kafka?: boolean; broker?: boolean }; result: Record<string, unknown> };
+	"admin.deadLetters.list": { params: { group?: string; replayed?: boolean; page?: number; pageSize?: number }; result: Page<Record<string, unknown>> };
+	"admin.deadLetters.replay": { params: { schema: string; id: number }; result: Record<string, unknown> };
+}
+
+export type ContractName = keyof Contracts;
+export type Params<K extends ContractName> = Contracts[K]["params"];
+export type Result<K extends ContractName> = Contracts[K]["result"];
+
+/** Anything that can call an action: a Context (keeps the request's meta and id) or the broker. */
+export interface Caller {
+	call<T, P>(actionName: string, params: P, opts?: CallingOptions): Promise<T>;
+}
+
+/** Calls another service's action by its contract. */
+export function call<K extends ContractName>(caller: Caller, name: K, params: Params<K>, opts?: CallingOptions): Promise<Result<K>> {
+	return caller.call<Result<K>, Params<K>>(name, params, opts);
+}
