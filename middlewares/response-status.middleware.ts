@@ -7,7 +7,7 @@
  */
 import type { ActionHandler, ActionSchema, Context, Middleware } from "moleculer";
 import type { Meta } from "../lib/types";
-import { isExternalCall } from "./authorization.middleware";
+import { isExternalCall } from "../lib/actions";
 
 export const ResponseStatusMiddleware: Middleware = {
 	localAction(next: ActionHandler, action: ActionSchema): ActionHandler {

@@ -17,7 +17,7 @@ import { packageVersion } from "../../lib/app";
 import { bearerToken, verifyAccessToken } from "../../lib/tokens";
 import { revocations } from "../../lib/revocation";
 import type { AuthUser, Meta } from "../../lib/types";
-import { GATEWAY_SERVICE } from "../../middlewares/authorization.middleware";
+import { GATEWAY_SERVICE } from "../../lib/actions";
 import { BODY_NOT_OBJECT } from "../../middlewares/input-screen.middleware";
 import { buildOpenApi } from "./openapi";
 import { clientIp, consume, createRateLimiters, requestIdFor, type RateLimiters } from "./http";

@@ -12,7 +12,7 @@ import net from "node:net";
 import path from "node:path";
 import type { ServiceBroker } from "moleculer";
 import { loadConfig, setConfig } from "../../lib/config";
-import { createBroker } from "../../lib/app";
+import { createBroker } from "../../bin/broker";
 import type { Role } from "../../lib/types";
 import { createTestDatabase, type TestDatabase } from "./db";
 import { uniqueEmail, type TestUser } from "./app";

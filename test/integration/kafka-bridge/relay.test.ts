@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import type { Service, ServiceBroker } from "moleculer";
 import { startTestApp, type TestApp } from "../../helpers/app";
-import { createBroker, loadServices } from "../../../lib/app";
+import { createBroker, loadServices } from "../../../bin/broker";
 import { EVENT_CATALOG, envelope } from "../../../lib/events";
 import { kafkaTestLock, readerAtEnd, requireKafka, testKafka, KAFKA_BROKERS } from "../../helpers/kafka";
 import type { OutboxRelay } from "../../../services/kafka-bridge/relay";
