@@ -4,6 +4,7 @@
  * (auth, roles), mixins/audit.mixin.ts (audit), the gateway's limiter (rateLimit),
  * middlewares/response-status.middleware.ts (status) and services/gateway/openapi.ts (all).
  */
+import type { Access } from "./access";
 import type { ActionStatus } from "./actions";
 import type { Role } from "./types";
 
@@ -20,6 +21,8 @@ declare module "moleculer" {
 		/** One line for the OpenAPI document. */
 		summary?: string;
 		description?: string;
+		/** Who owns the entity the action acts on (lib/access.ts), checked by middlewares/ownership.middleware.ts. */
+		access?: Access;
 		/** The HTTP success status, declared once (lib/actions.ts). */
 		status?: ActionStatus;
 	}

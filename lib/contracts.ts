@@ -11,6 +11,7 @@
 import type { CallingOptions } from "moleculer";
 import { STRICT, role, uuid, type Infer } from "./params";
 import { pageParams, type Page } from "./pagination";
+import type { Ownership } from "./access";
 import type { Role } from "./types";
 
 // ---- shared param schemas (auth validates them, admin forwards with them) ----
@@ -130,6 +131,10 @@ export interface Contracts {
 	"auth.setStatus": { params: Infer<typeof setStatusParams>; result: UserView };
 	"auth.deleteUser": { params: Infer<typeof userIdParams>; result: null };
 	"auth.signInSecurity": { params: Record<string, never>; result: SignInSecurity };
+
+	"sales.shops.ownership": { params: { id: string; userId: string }; result: Ownership<{ id: string; name: string; managerId: string | null; status: string; isStaff: boolean }> };
+	"inventory.factories.ownership": { params: { id: string; userId: string }; result: Ownership<FactoryRef> | null };
+	"communications.chat.ownership": { params: { id: string; userId: string }; result: Ownership<{ id: string; type: string }> | null };
 
 	"sales.shops.get": { params: { shopId: string }; result: ShopRef };
 	"sales.shops.staffIds": { params: { shopId: string }; result: string[] };

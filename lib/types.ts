@@ -4,9 +4,6 @@ import type { Context } from "moleculer";
 export const ROLES = ["PATRON", "CLERK", "MANUFACTURER", "EXECUTIVE", "ADMIN"] as const;
 export type Role = (typeof ROLES)[number];
 
-/** "Clerk+" in the spec: staff who may see a shop's internals. */
-export const CLERK_PLUS: readonly Role[] = ["CLERK", "EXECUTIVE", "ADMIN"];
-
 /** The caller as the gateway resolved it from a verified access token. */
 export interface AuthUser {
 	id: string;

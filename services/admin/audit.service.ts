@@ -1,5 +1,5 @@
 /**
- * admin.audit: the platform audit trail and the compliance report (spec section 4, "Audit & Compliance").
+ * admin.audit: the platform audit trail and the compliance report (docs/spec.md section 4, "Audit & Compliance").
  *
  * Every DB-backed service writes its own `<schema>.audit_log` (mixins/audit.mixin.ts).
  * All schemas live in the one PostgreSQL database, so this service reads them

@@ -1,5 +1,5 @@
 /**
- * admin.broadcasts: system-wide announcements (spec section 4, "Broadcasts & Announcements").
+ * admin.broadcasts: system-wide announcements (docs/spec.md section 4, "Broadcasts & Announcements").
  * A broadcast is written as a DRAFT, SENT once (everyone connected gets a
  * SYSTEM_ANNOUNCEMENT through communications.notifications.announce), then ARCHIVED.
  * Served under /api/v1/admin and /api/admin.

@@ -1,6 +1,6 @@
 /**
  * admin.config: system configuration key/values, themes and maintenance windows
- * (spec section 4, "System Configuration"). Served under /api/v1/admin and /api/admin.
+ * (docs/spec.md section 4, "System Configuration"). Served under /api/v1/admin and /api/admin.
  */
 import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";

@@ -1,5 +1,5 @@
 /**
- * admin.system: cluster health, metrics and the application log (spec section 4, "System Monitoring").
+ * admin.system: cluster health, metrics and the application log (docs/spec.md section 4, "System Monitoring").
  * Served under /api/v1/admin and /api/admin.
  */
 import type { Context, Service, ServiceSettingSchema } from "moleculer";

@@ -1,5 +1,5 @@
 /**
- * admin.users: user management for administrators (spec section 4, "User Management").
+ * admin.users: user management for administrators (docs/spec.md section 4, "User Management").
  * The users live in the auth schema: every route delegates to an auth action
  * (auth.listUsers, auth.setRole, auth.setStatus, auth.deleteUser, auth.userStats),
  * so the rules (the SELF_MODIFICATION guard included), token invalidation and events stay in one place.
@@ -35,13 +35,14 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			},
 		},
 
-		machines: {
+		// The spec names the route "machines"; it answers user statistics.
+		stats: {
 			rest: "GET /users/machines",
 			roles: ["ADMIN", "EXECUTIVE"],
 			retryPolicy: RETRY_READS,
 			summary: "User analytics: counts by role and status, sign-ups per day, active users in the last 7/30 days",
-			params: P.machinesParams,
-			handler(ctx: Ctx<P.MachinesParams>) {
+			params: P.userStatsParams,
+			handler(ctx: Ctx<P.UserStatsParams>) {
 				return call(ctx, "auth.userStats", { days: ctx.params.days });
 			},
 		},

@@ -1,5 +1,5 @@
 /**
- * analytics.dashboard: role dashboards, KPIs and the real-time view (spec section 6, "Dashboard Data").
+ * analytics.dashboard: role dashboards, KPIs and the real-time view (docs/spec.md section 6, "Dashboard Data").
  * A caller may ask only for their own role's dashboard (ADMIN: any); an ADMIN viewing the CLERK or
  * MANUFACTURER dashboard sees every shop or factory. KPIs and real-time: EXECUTIVE/ADMIN chain-wide,
  * a CLERK their shops.

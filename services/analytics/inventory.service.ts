@@ -1,5 +1,5 @@
 /**
- * analytics.inventory: production, turnover, waste and supplier analytics (spec section 6).
+ * analytics.inventory: production, turnover, waste and supplier analytics (docs/spec.md section 6).
  * EXECUTIVE/ADMIN see every factory (or one with ?factoryId=); a MANUFACTURER sees the factories
  * they manage (another factory: 403). Low-stock alerts are shown chain-wide to manufacturers
  * (they supply every shop) and scoped for clerks is not offered here (no CLERK access).

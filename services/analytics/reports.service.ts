@@ -1,5 +1,5 @@
 /**
- * analytics.reports: custom reports (spec section 6, "Custom Reports"). EXECUTIVE/ADMIN only.
+ * analytics.reports: custom reports (docs/spec.md section 6, "Custom Reports"). EXECUTIVE/ADMIN only.
  * A report is computed once and stored with its JSON result; schedules (DAILY at 00:00 UTC,
  * WEEKLY on Monday 00:00 UTC) are run by a timer every minute, or by the internal `runDue` action.
  */

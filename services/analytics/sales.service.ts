@@ -1,5 +1,5 @@
 /**
- * analytics.sales: sales, revenue and location analytics (spec section 6), served under
+ * analytics.sales: sales, revenue and location analytics (docs/spec.md section 6), served under
  * /api/v1/analytics (paths as in the spec: /api/v1/analytics/analytics/sales, ...).
  * EXECUTIVE/ADMIN see the chain (or one shop with ?shopId=); a CLERK sees the shops they
  * are assigned to (another shop: 403). Ranges: ?from=&to= UTC days, default the last 30.

@@ -1,5 +1,5 @@
 /**
- * auth: accounts, passwords, sessions and tokens (spec section 1).
+ * auth: accounts, passwords, sessions and tokens (docs/spec.md section 1).
  * Served under /api/v1/auth, /api/auth and /auth.
  */
 import { randomUUID } from "node:crypto";

@@ -1,10 +1,10 @@
 /**
  * communications.chat: conversations (DIRECT pairs are unique, GROUPs have a name),
- * messages newest-first with a cursor, read receipts, online users (spec section 5).
+ * messages newest-first with a cursor, read receipts, online users (docs/spec.md section 5).
  * A conversation the caller does not take part in is answered 404 (they may not see it).
  */
 import type { ServiceSettingSchema } from "moleculer";
-import { Op, QueryTypes, type Transaction } from "sequelize";
+import { Op, QueryTypes } from "sequelize";
 import { DbMixin } from "../../mixins/db.mixin";
 import { OutboxMixin } from "../../mixins/outbox.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
@@ -12,7 +12,7 @@ import { respondCreated } from "../../lib/actions";
 import { notFound, validationError } from "../../lib/errors";
 import { toPage } from "../../lib/pagination";
 import { conversationRoom, presence, pushToSockets, userRoom } from "../../lib/presence";
-import { defineCommunicationsModels, type Conversation, type Message } from "./communications.model";
+import { defineCommunicationsModels, type Message } from "./communications.model";
 import * as P from "./communications.params";
 import { COMMS_SCHEMA, personView, toAttachmentView, toMessageView, usersById, type CommsThis, type MessageView } from "./shared";
 import { insertMessage } from "./send-message";
@@ -21,7 +21,6 @@ import type { Ctx } from "../../lib/types";
 import { call, type Params, type Result } from "../../lib/contracts";
 
 interface Methods {
-	requireParticipant(conversationId: string, userId: string, t?: Transaction): Promise<Conversation>;
 	conversationViews(rows: ConversationRow[], ctx: Ctx<unknown>): Promise<unknown[]>;
 }
 type This = CommsThis & Methods;
@@ -129,11 +128,10 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 
 		listMessages: {
 			rest: "GET /chat/conversations/:id/messages",
+			access: { conversation: "id" },
 			summary: "Messages of a conversation, newest first; pass `nextCursor` as `cursor` for older ones",
 			params: P.listMessagesParams,
 			async handler(ctx: Ctx<P.ListMessagesParams>) {
-				const me = ctx.meta.user!.id;
-				await this.requireParticipant(ctx.params.id, me);
 				const where: Record<string | symbol, unknown> = { conversationId: ctx.params.id };
 				if (ctx.params.cursor) where.seq = { [Op.lt]: ctx.params.cursor };
 				const rows = await this.models.Message.findAll({ where, order: [["seq", "DESC"]], limit: ctx.params.limit });
@@ -237,6 +235,18 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			},
 		},
 
+		/** Declared ownership's resolver (lib/access.ts): a conversation is visible to its participants only. */
+		ownership: {
+			visibility: "public",
+			params: { id: { type: "uuid" }, userId: { type: "uuid" } },
+			async handler(ctx: Ctx<Params<"communications.chat.ownership">>): Promise<Result<"communications.chat.ownership">> {
+				const conversation = await this.models.Conversation.findByPk(ctx.params.id);
+				if (!conversation) return null;
+				const mine = (await this.models.Participant.count({ where: { conversationId: conversation.id, userId: ctx.params.userId } })) > 0;
+				return { entity: { id: conversation.id, type: conversation.type }, mine, visible: mine };
+			},
+		},
+
 		contacts: {
 			visibility: "public",
 			params: P.contactsParams,
@@ -262,14 +272,6 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	},
 
 	methods: {
-		/** Inside a transaction pass it: a second pooled connection per transaction could starve the pool. */
-		async requireParticipant(conversationId: string, userId: string, t?: Transaction): Promise<Conversation> {
-			const conversation = await this.models.Conversation.findByPk(conversationId, { transaction: t });
-			const isParticipant = conversation && (await this.models.Participant.count({ where: { conversationId, userId }, transaction: t })) > 0;
-			if (!conversation || !isParticipant) throw notFound("Conversation", conversationId);
-			return conversation;
-		},
-
 		async conversationViews(rows: ConversationRow[], ctx: Ctx<unknown>) {
 			if (rows.length === 0) return [];
 			const participants = await this.models.Participant.findAll({ where: { conversationId: rows.map((r) => r.id) } });

@@ -6,11 +6,12 @@
  */
 import type { ActionSchema } from "moleculer";
 import { successStatuses } from "../../lib/actions";
+import { describeAccess } from "../../lib/access";
 
 type Json = Record<string, unknown>;
 
 /** An action as the registry lists it: the declared metadata (lib/action-schema.d.ts) plus its full name. */
-export type ActionInfo = Pick<ActionSchema, "rest" | "params" | "auth" | "roles" | "summary" | "description" | "visibility" | "status"> & { name: string };
+export type ActionInfo = Pick<ActionSchema, "rest" | "params" | "auth" | "roles" | "summary" | "description" | "visibility" | "status" | "access"> & { name: string };
 
 export interface ServiceInfo {
 	name: string;
@@ -181,6 +182,7 @@ export function buildOpenApi(registryServices: readonly object[], info: { versio
 }
 
 function who(action: ActionInfo): string {
-	if (action.roles?.length) return `Roles: ${action.roles.join(", ")}.`;
+	const owner = action.access ? ` ${describeAccess(action.access, action.roles)}` : "";
+	if (action.roles?.length) return `Roles: ${action.roles.join(", ")}.${owner}`;
 	return action.auth === "public" ? "Public." : "Any signed-in user.";
 }

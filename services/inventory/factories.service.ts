@@ -1,5 +1,5 @@
 /**
- * inventory.factories: factories and their budgets (spec section 3, "Factory Management").
+ * inventory.factories: factories and their budgets (docs/spec.md section 3, "Factory Management").
  * `POST /factories` (EXECUTIVE) is an addition to the spec: a chain needs a way to add one.
  * Budget changes are kept as history and published as BUDGET_ALLOCATION_UPDATED via the outbox.
  */
@@ -150,6 +150,16 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			async handler(ctx: Ctx<Params<"inventory.factories.resolve">>): Promise<Result<"inventory.factories.resolve">> {
 				const f = await this.models.Factory.findByPk(ctx.params.id);
 				return f ? { id: f.id, name: f.name, managerId: f.managerId, status: f.status } : null;
+			},
+		},
+
+		/** Declared ownership's resolver (lib/access.ts): the factory (null when unknown) and whether the user manages it. */
+		ownership: {
+			visibility: "public",
+			params: { ...P.resolveParams, userId: { type: "uuid" } },
+			async handler(ctx: Ctx<Params<"inventory.factories.ownership">>): Promise<Result<"inventory.factories.ownership">> {
+				const f = await this.models.Factory.findByPk(ctx.params.id);
+				return f && { entity: { id: f.id, name: f.name, managerId: f.managerId, status: f.status }, mine: f.managerId === ctx.params.userId, visible: true };
 			},
 		},
 

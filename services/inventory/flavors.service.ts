@@ -1,5 +1,5 @@
 /**
- * inventory.flavors: the flavor catalog (spec section 3, "Flavor Catalog").
+ * inventory.flavors: the flavor catalog (docs/spec.md section 3, "Flavor Catalog").
  * List and details are public; create is for MANUFACTURER and EXECUTIVE; update, archive
  * and restore for EXECUTIVE, ADMIN and the MANUFACTURER who created or produces the flavor
  * (./access.ts). Archiving is soft: the flavor leaves the menu but keeps its history, and

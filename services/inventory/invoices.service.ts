@@ -1,5 +1,5 @@
 /**
- * inventory.invoices: invoices for purchase orders (spec section 3, "Invoice Management").
+ * inventory.invoices: invoices for purchase orders (docs/spec.md section 3, "Invoice Management").
  * Created automatically from PURCHASE_ORDER_CREATED (durable stream; once per event id and per order id)
  * or manually (a manual one may name only an order of that shop to that factory); FEFO allocation lives in ./invoicing.ts. Status: ISSUED -> PAID | OVERDUE | VOID,
  * OVERDUE -> PAID | VOID; PAID and VOID are final (409 otherwise). Voiding gives the units back.

@@ -1,5 +1,5 @@
 /**
- * inventory.stock: a factory's stock batches (spec section 3, "Stock Management").
+ * inventory.stock: a factory's stock batches (docs/spec.md section 3, "Stock Management").
  * Only the factory's MANUFACTURER or an EXECUTIVE registers, reads and changes them.
  * Every quantity change is a movement with a reason; removal is soft; a write-off counts as waste.
  */
@@ -67,12 +67,12 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		list: {
 			rest: "GET /factories/:factoryId/stock-items",
 			roles: ACTORS,
+			access: { factory: "factoryId" },
 			retryPolicy: RETRY_READS,
 			summary: "The factory's batches; filter by flavorId, batchId, expiringBefore (YYYY-MM-DD), inStock",
 			params: P.listParams,
 			async handler(ctx: Ctx<P.ListParams>) {
 				const { factoryId, flavorId, batchId, expiringBefore, inStock } = ctx.params;
-				await loadActingFactory(this.models, factoryId, ctx.meta.user);
 				const where: WhereOptions = { factoryId };
 				if (flavorId) Object.assign(where, { flavorId });
 				if (batchId) Object.assign(where, { batchId });

@@ -1,5 +1,5 @@
 /**
- * inventory.suppliers: ingredient and packaging suppliers (spec section 3, "Supplier Management").
+ * inventory.suppliers: ingredient and packaging suppliers (docs/spec.md section 3, "Supplier Management").
  * EXECUTIVE and MANUFACTURER list, add and update them. Body:
  * { name, contact: { email, phone, address? }, specialties: [...], rating (0-5, one decimal) }.
  */

@@ -1,6 +1,6 @@
 /**
  * sales.inventory: a shop's stock (Clerk+ of the shop) and its public menu
- * (cached; cleaned on shop, stock or catalog changes). Spec section 2, "Shop Operations".
+ * (cached; cleaned on shop, stock or catalog changes). docs/spec.md section 2, "Shop Operations".
  */
 import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
@@ -12,7 +12,7 @@ import { validationErrors, type FieldIssue } from "../../lib/errors";
 import { RETRY_READS } from "../../lib/actions";
 import type { Ctx } from "../../lib/types";
 import { defineSalesModels, type SalesModels } from "./sales.model";
-import { findShop, shopForCaller } from "./access";
+import { findShop } from "./access";
 import { getFlavors } from "./catalog";
 import { applyChanges, lockStock, planChange } from "./stock";
 import * as P from "./sales.params";
@@ -69,11 +69,11 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		get: {
 			rest: "GET /shops/:shopId/inventory",
 			roles: ["CLERK", "EXECUTIVE", "ADMIN"],
+			access: { shop: "shopId" },
 			retryPolicy: RETRY_READS,
 			summary: "The shop's stock levels and reorder thresholds (Clerk+ of the shop)",
 			params: P.shopIdParams,
 			async handler(ctx: Ctx<Params<"sales.inventory.get">>): Promise<Result<"sales.inventory.get">> {
-				await shopForCaller(this.db, ctx, ctx.params.shopId);
 				return this.inventoryOf(ctx, ctx.params.shopId);
 			},
 		},
@@ -81,12 +81,12 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		set: {
 			rest: "PUT /shops/:shopId/inventory",
 			roles: ["CLERK", "EXECUTIVE", "ADMIN"],
+			access: { shop: "shopId" },
 			audit: true,
 			summary: "Set stock levels (count, waste, correction, restock); each change is recorded as a stock movement",
 			params: P.setInventoryParams,
 			async handler(ctx: Ctx<P.SetInventoryParams>) {
 				const { shopId, items, reason, note } = ctx.params;
-				await shopForCaller(this.db, ctx, shopId);
 				const issues: FieldIssue[] = [];
 				const seen = new Set<string>();
 				items.forEach((item, i) => {

@@ -15,7 +15,7 @@ import { findOptions, toPage } from "../../lib/pagination";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
 import type { Ctx } from "../../lib/types";
 import { defineSalesModels, toOrderJson, type SalesModels } from "./sales.model";
-import { findShop, shopForCaller } from "./access";
+import { findShop } from "./access";
 import { assertFlavors, getFlavors, resolveFactory } from "./catalog";
 import { applyChanges, lockStock, planChange } from "./stock";
 import { isLegal, mayTransition, type OrderParty } from "./orders";
@@ -34,12 +34,12 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		create: {
 			rest: "POST /shops/:shopId/purchase-orders",
 			roles: ["CLERK", "EXECUTIVE"],
+			access: { shop: "shopId", wide: ["EXECUTIVE"] },
 			audit: true,
 			summary: "Order stock from a factory (Clerk of the shop, or Executive); starts PENDING",
 			params: P.createOrderParams,
 			async handler(ctx: Ctx<P.CreateOrderParams>) {
 				const { shopId, factoryId, items } = ctx.params;
-				await shopForCaller(this.db, ctx, shopId, ["EXECUTIVE"]);
 				const seen = new Set<string>();
 				items.forEach((item, i) => {
 					if (seen.has(item.flavorId)) throw validationError(`items[${i}].flavorId`, "Flavor listed twice", "duplicate");
@@ -67,11 +67,11 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		list: {
 			rest: "GET /shops/:shopId/orders",
 			roles: ["CLERK", "EXECUTIVE", "ADMIN"],
+			access: { shop: "shopId" },
 			retryPolicy: RETRY_READS,
 			summary: "The shop's purchase orders, paginated; filter by status (Clerk+ of the shop)",
 			params: P.listOrdersParams,
 			async handler(ctx: Ctx<P.ListOrdersParams>) {
-				await shopForCaller(this.db, ctx, ctx.params.shopId);
 				const where = { shopId: ctx.params.shopId, ...(ctx.params.status && { status: ctx.params.status }) };
 				const { rows, count } = await this.models.Order.findAndCountAll({ where, ...findOptions(ctx.params, "-createdAt") });
 				return toPage(rows.map(toOrderJson), count, ctx.params);

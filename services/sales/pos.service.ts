@@ -1,6 +1,6 @@
 /**
  * sales.pos: POS sales (never oversold, Idempotency-Key replays), the offline
- * terminal sync, and the transaction history. Spec section 2, "Transaction Processing".
+ * terminal sync, and the transaction history. docs/spec.md section 2, "Transaction Processing".
  */
 import type { Context, Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";

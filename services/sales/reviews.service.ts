@@ -1,5 +1,5 @@
 /**
- * sales.reviews: patron feedback on shops (spec section 2, "Customer Feedback").
+ * sales.reviews: patron feedback on shops (docs/spec.md section 2, "Customer Feedback").
  * One review per patron per shop per UTC day; comments are plain text, returned
  * JSON-encoded, never rendered.
  */

@@ -1,5 +1,5 @@
 /**
- * sales.shops: shops (public list/details, cached) and their staff (spec section 2, "Shop Management").
+ * sales.shops: shops (public list/details, cached) and their staff (docs/spec.md section 2, "Shop Management").
  * Served under /api/v1/sales and /api/sales.
  */
 import type { Service, ServiceSettingSchema } from "moleculer";
@@ -222,6 +222,16 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					{ replacements: { userId: ctx.params.userId }, type: QueryTypes.SELECT },
 				);
 				return rows.map((r) => r.shopId).sort();
+			},
+		},
+
+		/** Declared ownership's resolver (lib/access.ts): the live shop (404 otherwise) and whether the user is its staff. */
+		ownership: {
+			visibility: "public",
+			params: { ...P.userIdParams, id: { type: "uuid" } },
+			async handler(ctx: Ctx<Params<"sales.shops.ownership">>): Promise<Result<"sales.shops.ownership">> {
+				const shop = await findShop(this.db, ctx.params.id, ctx.params.userId);
+				return { entity: shop, mine: shop.isStaff, visible: true };
 			},
 		},
 

@@ -29,6 +29,7 @@ const CHECKED_ELSEWHERE: Record<string, string> = {
 	"communications.chat.markRead": "needs a message (communications.test.ts)",
 	"admin.deadLetters.replay": "needs a dead letter (event-delivery.test.ts)",
 	"files.upload": "multipart body (files.test.ts)",
+	"files.uploadBatch": "multipart body; 200 or 207 (files.test.ts)",
 	"files.remove": "needs an uploaded file (files.test.ts)",
 	"inventory.stock.expiry": "needs a registered batch (inventory-stock.test.ts)",
 };
