@@ -11,7 +11,7 @@ import { defineMixin } from "../lib/service";
 type This = Service & DbThis<Models>;
 
 /** Target of an audited call: `ctx.locals.auditTarget`, the result's id, or an `...Id` param. */
-function auditTarget(ctx: Context<Record<string, unknown>, Meta>, result: unknown): string | null {
+export function auditTarget(ctx: Context<Record<string, unknown>, Meta>, result: unknown): string | null {
 	const locals = ctx.locals as { auditTarget?: string };
 	if (locals.auditTarget) return locals.auditTarget;
 	if (result && typeof result === "object" && "id" in result && typeof result.id === "string") return result.id;

@@ -8,16 +8,7 @@ import { buildWorld, ok, setStock, type SalesWorld } from "../integration/sales/
 import { day, registerBatch, sqlRows } from "../integration/inventory/helpers";
 import { closeDelivery, deliverDurably } from "../helpers/events";
 import type { EventEnvelope } from "../../lib/events";
-
-async function until<T>(fn: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 15_000): Promise<T> {
-	const deadline = Date.now() + timeoutMs;
-	for (;;) {
-		const value = await fn();
-		if (value) return value;
-		if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-		await new Promise((r) => setTimeout(r, 100));
-	}
-}
+import { eventually as until } from "../helpers/eventually";
 
 describe("inventory <-> sales", () => {
 	let app: TestApp;
