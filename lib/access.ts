@@ -76,3 +76,8 @@ export function judge(kind: OwnerKind, wide: readonly Role[], role: Role, found:
 	if (found.mine && (!owner || owner === role)) return "ok";
 	return found.visible ? "forbidden" : "notFound";
 }
+
+/** The entity the ownership middleware resolved for this call (the action declares `access`). */
+export function owned<E>(ctx: { locals: object }): E {
+	return (ctx.locals as { entity: E }).entity;
+}

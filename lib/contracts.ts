@@ -132,9 +132,9 @@ export interface Contracts {
 	"auth.deleteUser": { params: Infer<typeof userIdParams>; result: null };
 	"auth.signInSecurity": { params: Record<string, never>; result: SignInSecurity };
 
-	"sales.shops.ownership": { params: { id: string; userId: string }; result: Ownership<{ id: string; name: string; managerId: string | null; status: string; isStaff: boolean }> };
-	"inventory.factories.ownership": { params: { id: string; userId: string }; result: Ownership<FactoryRef> | null };
-	"communications.chat.ownership": { params: { id: string; userId: string }; result: Ownership<{ id: string; type: string }> | null };
+	"sales.shops.ownership": { params: { id: string; userId?: string }; result: Ownership<{ id: string; name: string; managerId: string | null; status: string; isStaff: boolean }> };
+	"inventory.factories.ownership": { params: { id: string; userId?: string }; result: Ownership<FactoryRef> | null };
+	"communications.chat.ownership": { params: { id: string; userId?: string }; result: Ownership<{ id: string; type: string }> | null };
 
 	"sales.shops.get": { params: { shopId: string }; result: ShopRef };
 	"sales.shops.staffIds": { params: { shopId: string }; result: string[] };

@@ -238,11 +238,11 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		/** Declared ownership's resolver (lib/access.ts): a conversation is visible to its participants only. */
 		ownership: {
 			visibility: "public",
-			params: { id: { type: "uuid" }, userId: { type: "uuid" } },
+			params: { id: { type: "uuid" }, userId: { type: "uuid", optional: true } },
 			async handler(ctx: Ctx<Params<"communications.chat.ownership">>): Promise<Result<"communications.chat.ownership">> {
 				const conversation = await this.models.Conversation.findByPk(ctx.params.id);
 				if (!conversation) return null;
-				const mine = (await this.models.Participant.count({ where: { conversationId: conversation.id, userId: ctx.params.userId } })) > 0;
+				const mine = Boolean(ctx.params.userId) && (await this.models.Participant.count({ where: { conversationId: conversation.id, userId: ctx.params.userId } })) > 0;
 				return { entity: { id: conversation.id, type: conversation.type }, mine, visible: mine };
 			},
 		},

@@ -156,7 +156,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		/** Declared ownership's resolver (lib/access.ts): the factory (null when unknown) and whether the user manages it. */
 		ownership: {
 			visibility: "public",
-			params: { ...P.resolveParams, userId: { type: "uuid" } },
+			params: { ...P.resolveParams, userId: { type: "uuid", optional: true } },
 			async handler(ctx: Ctx<Params<"inventory.factories.ownership">>): Promise<Result<"inventory.factories.ownership">> {
 				const f = await this.models.Factory.findByPk(ctx.params.id);
 				return f && { entity: { id: f.id, name: f.name, managerId: f.managerId, status: f.status }, mine: f.managerId === ctx.params.userId, visible: true };

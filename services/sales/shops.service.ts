@@ -13,7 +13,8 @@ import { RETRY_READS, respondCreated, respondNoContent } from "../../lib/actions
 import type { Ctx } from "../../lib/types";
 import { broadcastStaffChanged } from "../../lib/events";
 import { defineSalesModels, toShopJson, type SalesModels, type Shop } from "./sales.model";
-import { findShop, shopForCaller } from "./access";
+import { findShop, type ShopRow } from "./access";
+import { owned } from "../../lib/access";
 import * as P from "./sales.params";
 import { defineService, type ServiceDefinition } from "../../lib/service";
 import { call, type Params, type Result } from "../../lib/contracts";
@@ -164,10 +165,11 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		listStaff: {
 			rest: "GET /shops/:shopId/staff",
 			roles: ["CLERK", "EXECUTIVE", "ADMIN"],
+			access: { shop: "shopId" },
 			summary: "The shop's manager and assigned clerks (Executive, Admin, or staff of the shop)",
 			params: P.shopIdParams,
 			async handler(ctx: Ctx<P.ShopIdParams>) {
-				const shop = await shopForCaller(this.db, ctx, ctx.params.shopId);
+				const shop = owned<ShopRow>(ctx);
 				const rows = await this.models.ShopStaff.findAll({ where: { shopId: shop.id }, order: [["createdAt", "ASC"]] });
 				const ids = [...new Set([...(shop.managerId ? [shop.managerId] : []), ...rows.map((r) => r.userId)])];
 				const users = ids.length ? await call(ctx, "auth.getUsers", { ids }) : [];
@@ -228,9 +230,9 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		/** Declared ownership's resolver (lib/access.ts): the live shop (404 otherwise) and whether the user is its staff. */
 		ownership: {
 			visibility: "public",
-			params: { ...P.userIdParams, id: { type: "uuid" } },
+			params: { id: { type: "uuid" }, userId: { type: "uuid", optional: true } },
 			async handler(ctx: Ctx<Params<"sales.shops.ownership">>): Promise<Result<"sales.shops.ownership">> {
-				const shop = await findShop(this.db, ctx.params.id, ctx.params.userId);
+				const shop = await findShop(this.db, ctx.params.id, ctx.params.userId ?? null);
 				return { entity: shop, mine: shop.isStaff, visible: true };
 			},
 		},

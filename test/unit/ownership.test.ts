@@ -118,8 +118,9 @@ describe("authorization and ownership middlewares", () => {
 		expect(await code(asClient("guarded.messages", { id: CONVERSATION }, user(STRANGER, "ADMIN")))).toBe(404);
 	});
 
-	it("trusts calls between services (no gateway in between)", async () => {
-		await expect(broker.call("guarded.shopStock", { shopId: OTHER_SHOP }, { meta: { user: user(STRANGER, "CLERK") } })).resolves.toEqual({});
+	it("trusts calls between services (no gateway in between): resolved, not checked; unknown is still 404", async () => {
+		await expect(broker.call("guarded.shopStock", { shopId: OTHER_SHOP }, { meta: { user: user(STRANGER, "CLERK") } })).resolves.toEqual({ entity: { id: OTHER_SHOP, name: "Shop", isStaff: false } });
+		expect(await code(broker.call("guarded.shopStock", { shopId: UNKNOWN }))).toBe(404);
 	});
 
 	it("leaves a malformed id to the validator (no resolver call)", async () => {
