@@ -9,7 +9,7 @@
  */
 import { Client } from "pg";
 import { startCluster, type Cluster, type NodeProcess, waitUntil } from "../helpers/cluster";
-import { buildWorld, setStock, type SalesWorld } from "../integration/sales/fixtures";
+import { buildWorld, setStock, type SalesWorld } from "../helpers/sales-world";
 import type { TestApp } from "../helpers/app";
 
 jest.setTimeout(420_000);

@@ -13,7 +13,7 @@
 import { randomUUID } from "node:crypto";
 import { Client } from "pg";
 import { startTestApp, type TestApp } from "../helpers/app";
-import { buildWorld, ok, setStock, type SalesWorld } from "../integration/sales/fixtures";
+import { buildWorld, ok, setStock, type SalesWorld } from "../helpers/sales-world";
 import { closeDelivery, deliverDurably } from "../helpers/events";
 import { envelope } from "../../lib/events";
 import { startHealthServer, type HealthServer } from "../../lib/health";

@@ -4,7 +4,7 @@
  * a POS sale in sales is recorded as consumption in inventory.
  */
 import { startTestApp, type TestApp } from "../helpers/app";
-import { buildWorld, ok, setStock, type SalesWorld } from "../integration/sales/fixtures";
+import { buildWorld, ok, setStock, type SalesWorld } from "../helpers/sales-world";
 import { day, registerBatch, sqlRows } from "../integration/inventory/helpers";
 import { closeDelivery, deliverDurably } from "../helpers/events";
 import type { EventEnvelope } from "../../lib/events";
