@@ -6,6 +6,7 @@
  */
 import type { Access } from "./access";
 import type { ActionStatus } from "./actions";
+import type { Schema } from "./response";
 import type { Role } from "./types";
 
 declare module "moleculer" {
@@ -23,6 +24,8 @@ declare module "moleculer" {
 		description?: string;
 		/** Who owns the entity the action acts on (lib/access.ts), checked by middlewares/ownership.middleware.ts. */
 		access?: Access;
+		/** The success body's schema (lib/response.ts), emitted in the OpenAPI document. */
+		response?: Schema<unknown>;
 		/** The HTTP success status, declared once (lib/actions.ts). */
 		status?: ActionStatus;
 	}

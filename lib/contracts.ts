@@ -12,7 +12,8 @@ import type { CallingOptions } from "moleculer";
 import { STRICT, role, uuid, type Infer } from "./params";
 import { pageParams, type Page } from "./pagination";
 import type { Ownership } from "./access";
-import type { Role } from "./types";
+import { r, type TypeOf } from "./response";
+import { ROLES } from "./types";
 
 // ---- shared param schemas (auth validates them, admin forwards with them) ----
 
@@ -28,20 +29,8 @@ export const setStatusParams = { ...STRICT, userId: uuid, status: { type: "enum"
 
 // ---- results ----
 
-/** A user as auth shows them (never the password hash or tokens). */
-export interface UserView {
-	id: string;
-	email: string;
-	name: string;
-	role: Role;
-	phone: string | null;
-	preferences: Record<string, unknown>;
-	status: "ACTIVE" | "INACTIVE";
-	/** The address was proven (verification mail, password reset by mail, or Google). */
-	emailVerified: boolean;
-	createdAt: string;
-	updatedAt: string;
-}
+/** A user as auth shows them (never the password hash or tokens); the schema is below. */
+export type UserView = TypeOf<typeof UserViewSchema>;
 
 export interface UserStats {
 	total: number;
@@ -172,3 +161,29 @@ export interface Caller {
 export function call<K extends ContractName>(caller: Caller, name: K, params: Params<K>, opts?: CallingOptions): Promise<Result<K>> {
 	return caller.call<Result<K>, Params<K>>(name, params, opts);
 }
+
+// ---- response schemas of public routes (lib/response.ts), the types above derived from them where declared ----
+
+/** A user as auth shows them: the response schema, and (UserView) the type. */
+export const UserViewSchema = r.object({
+	id: r.uuid(),
+	email: r.string({ format: "email" }),
+	name: r.string(),
+	role: r.enumOf(ROLES),
+	phone: r.nullable(r.string()),
+	preferences: r.record(r.any()),
+	status: r.enumOf(["ACTIVE", "INACTIVE"] as const),
+	emailVerified: r.boolean(),
+	createdAt: r.dateTime(),
+	updatedAt: r.dateTime(),
+});
+
+/** What sign-in, sign-up and refresh answer. */
+export const TokenResponseSchema = r.object({
+	accessToken: r.string(),
+	refreshToken: r.string(),
+	tokenType: r.literal("Bearer"),
+	expiresIn: r.integer(),
+	user: UserViewSchema,
+});
+export type TokenResponseBody = TypeOf<typeof TokenResponseSchema>;

@@ -27,7 +27,7 @@ import { AdminUsersMixin, assertNotSelf } from "./admin-users.mixin";
 import { MeCacheMixin } from "./me-cache.mixin";
 import type { AuthThis, TokenResponse } from "./auth.types";
 import { defineService, type ServiceDefinition } from "../../lib/service";
-import type { Params, Result } from "../../lib/contracts";
+import { TokenResponseSchema, UserViewSchema, type Params, type Result } from "../../lib/contracts";
 
 
 const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
@@ -38,6 +38,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 	actions: {
 		register: {
 			rest: "POST /register",
+			response: TokenResponseSchema,
 			auth: "public",
 			rateLimit: "auth",
 			audit: true,
@@ -60,6 +61,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 
 		login: {
 			rest: "POST /login",
+			response: TokenResponseSchema,
 			status: 200,
 			auth: "public",
 			rateLimit: "auth",
@@ -86,6 +88,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 
 		refresh: {
 			rest: "POST /refresh",
+			response: TokenResponseSchema,
 			status: 200,
 			auth: "public",
 			audit: true,
@@ -142,6 +145,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 
 		me: {
 			rest: "GET /me",
+			response: UserViewSchema,
 			summary: "The signed-in user's profile",
 			// From memory or the cacher, dropped whenever the user row changes (me-cache.mixin.ts).
 			handler(ctx: Ctx<Record<string, never>>) {

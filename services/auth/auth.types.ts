@@ -7,18 +7,14 @@ import type { Transaction } from "sequelize";
 import type { DbThis } from "../../mixins/db.mixin";
 import type { OutboxThis } from "../../mixins/outbox.mixin";
 import type { Ctx } from "../../lib/types";
+import type { TokenResponseBody } from "../../lib/contracts";
 import type { AuthModels, PublicUser, User } from "./auth.model";
 
 /** Why a reset link is mailed: asked for, or a Google sign-in met this unverified account (google-login.mixin.ts). */
 export type ResetMailReason = "forgot" | "googleConflict";
 
-export interface TokenResponse {
-	accessToken: string;
-	refreshToken: string;
-	tokenType: "Bearer";
-	expiresIn: number;
-	user: PublicUser;
-}
+/** What sign-in, sign-up and refresh answer: the type of the declared response schema. */
+export type TokenResponse = TokenResponseBody;
 
 export interface AuthMethods {
 	issueTokens(user: User, ctx: Ctx, familyId?: string, t?: Transaction): Promise<TokenResponse>;

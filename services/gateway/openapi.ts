@@ -11,7 +11,7 @@ import { describeAccess } from "../../lib/access";
 type Json = Record<string, unknown>;
 
 /** An action as the registry lists it: the declared metadata (lib/action-schema.d.ts) plus its full name. */
-export type ActionInfo = Pick<ActionSchema, "rest" | "params" | "auth" | "roles" | "summary" | "description" | "visibility" | "status" | "access"> & { name: string };
+export type ActionInfo = Pick<ActionSchema, "rest" | "params" | "auth" | "roles" | "summary" | "description" | "visibility" | "status" | "access" | "response"> & { name: string };
 
 export interface ServiceInfo {
 	name: string;
@@ -165,7 +165,12 @@ export function buildOpenApi(registryServices: readonly object[], info: { versio
 					summary: action.summary ?? action.name,
 					description: [action.description, who(action)].filter(Boolean).join("\n\n"),
 					responses: {
-						...Object.fromEntries(successStatuses(action.status, method === "*" ? "post" : method).map((s) => [String(s), { description: "Success" }])),
+						...Object.fromEntries(
+							successStatuses(action.status, method === "*" ? "post" : method).map((s) => [
+								String(s),
+								s !== 204 && action.response ? { description: "Success", content: { "application/json": { schema: action.response } } } : { description: "Success" },
+							]),
+						),
 						...errorStatuses(action, entry, Object.keys(action.params ?? {}).some((k) => !k.startsWith("$$")), pathParams.length > 0),
 						"4XX": ERROR_RESPONSE,
 						"5XX": ERROR_RESPONSE,

@@ -5,8 +5,10 @@
  * the first success it gets with the documented success codes: a single code
  * must be met exactly, a list (e.g. 200|201) must contain it. Operations that no
  * generated input gets past validation or ownership are listed, not failed; the
- * routes once documented wrong must be among those checked.
+ * routes once documented wrong must be among those checked. Where the operation
+ * documents a response schema, the real body must validate against it (ajv).
  */
+import Ajv from "ajv";
 import fc from "fast-check";
 import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
 import { operations, requestInput, type Operation } from "../helpers/openapi-arbitrary";
@@ -53,6 +55,12 @@ async function overlay(app: TestApp, users: Record<Role, TestUser>, operationId:
 	}
 }
 
+const ajv = new Ajv({ strict: false, allErrors: true });
+ajv.addFormat("uuid", /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
+ajv.addFormat("email", /^[^@\s]+@[^@\s]+$/);
+ajv.addFormat("date-time", (v: string) => !Number.isNaN(Date.parse(v)) && /^\d{4}-\d{2}-\d{2}T/.test(v));
+ajv.addFormat("date", /^\d{4}-\d{2}-\d{2}$/);
+
 /** Who may call an operation, as its description says ("Roles: A, B." / "Public." / "Any signed-in user."). */
 function callers(op: Operation["op"] & { description?: string }): (Role | "ANONYMOUS")[] {
 	const roles = /Roles: ([A-Z, ]+)\./.exec(op.description ?? "")?.[1].split(", ") as Role[] | undefined;
@@ -79,6 +87,7 @@ describe("documented success status = real status", () => {
 		const mismatches: string[] = [];
 		const checked = new Map<string, number>();
 		const unreached: string[] = [];
+		const validated: string[] = [];
 		for (const operation of ops) {
 			const { method, op } = operation;
 			if (UNCONFIGURED.has(op.operationId)) continue;
@@ -95,6 +104,11 @@ describe("documented success status = real status", () => {
 					checked.set(op.operationId, res.status);
 					const ok = documented.length === 1 ? res.status === documented[0] : documented.includes(res.status);
 					if (!ok) mismatches.push(`${op.operationId} (${method} ${operation.path}) documents ${documented.join("|")} but answered ${res.status}`);
+					const schema = (op.responses[String(res.status)] as { content?: Record<string, { schema: object }> } | undefined)?.content?.["application/json"]?.schema;
+					if (schema) {
+						validated.push(op.operationId);
+						if (!ajv.validate(schema, res.body)) mismatches.push(`${op.operationId} answered a body its schema refuses: ${ajv.errorsText()} in ${JSON.stringify(res.body).slice(0, 300)}`);
+					}
 					break;
 				}
 				if (reached) break;
@@ -103,6 +117,7 @@ describe("documented success status = real status", () => {
 		}
 		console.log(`status test: ${checked.size} of ${ops.length} operations checked; not reached with generated input: ${unreached.join(", ")}`);
 		expect(mismatches).toEqual([]);
+		expect(validated).toEqual(expect.arrayContaining(["auth.login", "auth.refresh"]));
 		// The routes whose status is declared (the ones the generator's guess got wrong) were all met.
 		const services = app.broker.registry.getServiceList({ withActions: true }) as { actions?: Record<string, { name: string; rest?: unknown; status?: unknown }> }[];
 		const declared = services
