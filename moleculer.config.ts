@@ -32,6 +32,7 @@ import { AppValidator } from "./lib/validator";
 import { ResponseStatusMiddleware } from "./middlewares/response-status.middleware";
 import { InputScreenMiddleware } from "./middlewares/input-screen.middleware";
 import { LeanMetricsMiddleware } from "./middlewares/metrics.middleware";
+import { OwnershipMiddleware } from "./middlewares/ownership.middleware";
 
 export function brokerConfig(cfg: Config, overrides: Partial<BrokerOptions> = {}): BrokerOptions {
 	return {
@@ -69,6 +70,8 @@ export function brokerConfig(cfg: Config, overrides: Partial<BrokerOptions> = {}
 			"Validator",
 			InputScreenMiddleware,
 			"Cacher",
+			// Listed inside the role check: runs after it, before the cache and the handler.
+			OwnershipMiddleware,
 			AuthorizationMiddleware,
 			MaintenanceMiddleware,
 			"ContextTracker",

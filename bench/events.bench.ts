@@ -13,7 +13,7 @@ import { Client } from "pg";
 import { Kafka, logLevel, type Consumer } from "kafkajs";
 import type { Service, ServiceBroker, ServiceSchema } from "moleculer";
 import { loadConfig, setConfig } from "../lib/config";
-import { createBroker, loadServices } from "../lib/app";
+import { createBroker, loadServices } from "../bin/broker";
 import { EVENT_CATALOG } from "../lib/events";
 import { benchSeconds, percentile } from "./stats";
 import { DbMixin, type DbThis } from "../mixins/db.mixin";

@@ -7,7 +7,7 @@
  */
 import os from "node:os";
 import { ConfigError, loadConfig, setConfig } from "../lib/config";
-import { createBroker } from "../lib/app";
+import { createBroker } from "./broker";
 import { REPL_COMMANDS } from "../repl-commands";
 
 async function main(): Promise<void> {

@@ -8,7 +8,7 @@
 import path from "node:path";
 import { ConfigError, loadConfig, setConfig } from "../lib/config";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../lib/database";
-import { createBroker, loadServices } from "../lib/app";
+import { createBroker, loadServices } from "./broker";
 import { closeRedis } from "../lib/redis";
 import { startHealthServer, type HealthServer } from "../lib/health";
 import { nodeSpec } from "../lib/topology";

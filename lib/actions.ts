@@ -1,4 +1,13 @@
 /** Action metadata shared by services. */
+import type { Context } from "moleculer";
+
+/** Name of the gateway service (moleculer-web + moleculer-io): calls from it come from outside. */
+export const GATEWAY_SERVICE = "api";
+
+/** A call from a client (HTTP or socket, through the gateway), not from another service. */
+export function isExternalCall(ctx: Context): boolean {
+	return ctx.caller === GATEWAY_SERVICE;
+}
 
 /** HTTP success statuses an action may declare. */
 export type SuccessStatus = 200 | 201 | 202 | 204 | 207;
@@ -12,12 +21,6 @@ export type SuccessStatus = 200 | 201 | 202 | 204 | 207;
  * (handlers that create call `respondCreated`, deletions `respondNoContent`).
  */
 export type ActionStatus = SuccessStatus | readonly [SuccessStatus, ...SuccessStatus[]];
-
-declare module "moleculer" {
-	interface ActionSchema {
-		status?: ActionStatus;
-	}
-}
 
 /** The statuses an action documents for a REST method: declared, or the generator's guess. */
 export function successStatuses(status: unknown, method: string): number[] {

@@ -1,12 +1,10 @@
 /**
- * Builds a broker and loads service folders: every folder under services/ in
- * one process, or the node's own (SERVICES=sales) in a cluster.
+ * Where the project is: its root, version and service folders. Building a
+ * broker and loading the folders is bin/broker.ts (it needs moleculer.config.ts,
+ * which sits above lib/).
  */
 import fs from "node:fs";
 import path from "node:path";
-import { ServiceBroker, type BrokerOptions, type ServiceSchema } from "moleculer";
-import { brokerConfig } from "../moleculer.config";
-import type { Config } from "./config";
 
 export const SERVICES_DIR = path.resolve(__dirname, "..", "services");
 
@@ -17,8 +15,6 @@ export function packageVersion(): string {
 	return (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as { version: string }).version;
 }
 
-/** A service module exports its schema, or a factory when the schema depends on configuration. */
-type ServiceModule = { default: ServiceSchema | (() => ServiceSchema) };
 
 /** Service folders present in this build, e.g. ["auth", "gateway", "sales"]. */
 export function availableServices(): string[] {
@@ -29,28 +25,11 @@ export function availableServices(): string[] {
 		.sort();
 }
 
-function serviceFiles(folder: string): string[] {
+/** The service files of a folder (`*.service.ts`, or .js in dist/). */
+export function serviceFiles(folder: string): string[] {
 	const dir = path.join(SERVICES_DIR, folder);
 	return fs
 		.readdirSync(dir)
 		.filter((f) => /\.service\.(js|ts)$/.test(f) && !f.endsWith(".d.ts"))
 		.map((f) => path.join(dir, f));
-}
-
-export function createBroker(cfg: Config, overrides: Partial<BrokerOptions> = {}): ServiceBroker {
-	return new ServiceBroker(brokerConfig(cfg, overrides));
-}
-
-/** Loads the given service folders (all when undefined); an unknown name stops start-up. */
-export function loadServices(broker: ServiceBroker, names: string[] | undefined): string[] {
-	const available = availableServices();
-	const wanted = names ?? available;
-	for (const name of wanted) {
-		if (!available.includes(name)) throw new Error(`Unknown service "${name}" in SERVICES (available: ${available.join(", ")})`);
-		for (const file of serviceFiles(name)) {
-			const mod = require(file) as ServiceModule;
-			broker.createService(typeof mod.default === "function" ? mod.default() : mod.default);
-		}
-	}
-	return wanted;
 }

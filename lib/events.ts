@@ -291,7 +291,7 @@ export function emitEvent<K extends EventName>(emitter: ServiceBroker | Context,
 	return emitter.emit(event.type, event) as Promise<void>;
 }
 
-/** Socket events (ARCHITECTURE.md, spec section 5). */
+/** Socket events (docs/spec.md section 5). */
 export const SOCKET_EVENTS = {
 	USER_ONLINE: "USER_ONLINE",
 	USER_OFFLINE: "USER_OFFLINE",

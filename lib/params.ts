@@ -71,7 +71,7 @@ export const isoDate = { type: "isoDate" } as const;
 export const isoDateTime = { type: "isoDateTime" } as const;
 export const trimmed = (min: number, max: number) => ({ type: "string", trim: true, min, max }) as const;
 
-/** The 14 EU allergens (ARCHITECTURE.md), lowercase. */
+/** The 14 EU allergens (Regulation (EU) No 1169/2011, Annex II), lowercase. */
 export const ALLERGENS = [
 	"celery",
 	"crustaceans",
@@ -88,4 +88,3 @@ export const ALLERGENS = [
 	"soya",
 	"sulphites",
 ] as const;
-export type Allergen = (typeof ALLERGENS)[number];

@@ -1,6 +1,8 @@
 /**
  * One ioredis client per process for REDIS_URL. Commands fail fast when Redis is
- * unreachable (no offline queue, one retry) so callers can fail closed with 503.
+ * unreachable (one retry, 2 s command and connect timeouts) so callers can fail
+ * closed with 503. The offline queue stays on: commands issued while the client
+ * (re)connects wait for it, bounded by those timeouts, instead of failing at start-up.
  */
 import Redis from "ioredis";
 import { config } from "./config";

@@ -1,9 +1,8 @@
 /** Shared types: roles, the authenticated caller, and the meta every call carries. */
+import type { Context } from "moleculer";
+
 export const ROLES = ["PATRON", "CLERK", "MANUFACTURER", "EXECUTIVE", "ADMIN"] as const;
 export type Role = (typeof ROLES)[number];
-
-/** "Clerk+" in the spec: staff who may see a shop's internals. */
-export const CLERK_PLUS: readonly Role[] = ["CLERK", "EXECUTIVE", "ADMIN"];
 
 /** The caller as the gateway resolved it from a verified access token. */
 export interface AuthUser {
@@ -33,3 +32,6 @@ export interface Meta {
 	$responseHeaders?: Record<string, string>;
 	$responseType?: string;
 }
+
+/** The context every handler gets: its params and the gateway's meta. */
+export type Ctx<P = unknown> = Context<P, Meta>;

@@ -10,14 +10,10 @@
  */
 import type { ActionHandler, ActionSchema, Context, Middleware } from "moleculer";
 import { forbidden, unauthorized } from "../lib/errors";
+import { isExternalCall } from "../lib/actions";
 import type { Meta, Role } from "../lib/types";
 
-/** Name of the gateway service (moleculer-web + moleculer-io). */
-export const GATEWAY_SERVICE = "api";
-
-export function isExternalCall(ctx: Context): boolean {
-	return ctx.caller === GATEWAY_SERVICE;
-}
+export { GATEWAY_SERVICE, isExternalCall } from "../lib/actions";
 
 export const AuthorizationMiddleware: Middleware = {
 	localAction(next: ActionHandler, action: ActionSchema): ActionHandler {

@@ -10,7 +10,7 @@
 import type { ActionHandler, Context, Middleware } from "moleculer";
 import { validationError } from "../lib/errors";
 import { findControlChars } from "../lib/validator";
-import { isExternalCall } from "./authorization.middleware";
+import { isExternalCall } from "../lib/actions";
 
 /** ctx.meta flag the gateway sets when the parsed JSON body is not an object. */
 export const BODY_NOT_OBJECT = "$bodyNotObject";

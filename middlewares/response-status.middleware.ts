@@ -7,12 +7,13 @@
  */
 import type { ActionHandler, ActionSchema, Context, Middleware } from "moleculer";
 import type { Meta } from "../lib/types";
-import { isExternalCall } from "./authorization.middleware";
+import { isExternalCall } from "../lib/actions";
 
 export const ResponseStatusMiddleware: Middleware = {
 	localAction(next: ActionHandler, action: ActionSchema): ActionHandler {
 		const declared = Array.isArray(action.status) ? action.status[0] : action.status;
-		if (typeof declared !== "number") return next;
+		// 200 is the gateway's default answer: nothing to set (and a handler may still choose another, e.g. 207).
+		if (typeof declared !== "number" || declared === 200) return next;
 		return async function respondWithStatus(ctx: Context<unknown, Meta>) {
 			const result = await next(ctx);
 			if (isExternalCall(ctx) && ctx.meta.$statusCode === undefined) ctx.meta.$statusCode = declared;

@@ -3,14 +3,15 @@
  * which target, the request id, the client IP and the outcome, in the service's
  * own `audit_log` table. Failures are recorded too; recording never breaks the call.
  */
-import type { Context, Service, ServiceSchema } from "moleculer";
+import type { Context, Service } from "moleculer";
 import type { Meta } from "../lib/types";
 import type { DbThis, Models } from "./db.mixin";
+import { defineMixin } from "../lib/service";
 
 type This = Service & DbThis<Models>;
 
 /** Target of an audited call: `ctx.locals.auditTarget`, the result's id, or an `...Id` param. */
-function auditTarget(ctx: Context<Record<string, unknown>, Meta>, result: unknown): string | null {
+export function auditTarget(ctx: Context<Record<string, unknown>, Meta>, result: unknown): string | null {
 	const locals = ctx.locals as { auditTarget?: string };
 	if (locals.auditTarget) return locals.auditTarget;
 	if (result && typeof result === "object" && "id" in result && typeof result.id === "string") return result.id;
@@ -48,19 +49,19 @@ async function record(this: This, ctx: Context<Record<string, unknown>, Meta>, o
 	}
 }
 
-export const AuditMixin: Partial<ServiceSchema> = {
+export const AuditMixin = defineMixin<This>({
 	hooks: {
 		after: {
-			async "*"(this: This, ctx: Context<Record<string, unknown>, Meta>, result: unknown) {
+			async "*"(ctx: Context<Record<string, unknown>, Meta>, result: unknown) {
 				if (ctx.action?.audit && !(ctx.locals as { audited?: boolean }).audited) await record.call(this, ctx, "SUCCESS", result, null);
 				return result;
 			},
 		},
 		error: {
-			async "*"(this: This, ctx: Context<Record<string, unknown>, Meta>, err: Error & { type?: string; code?: number }) {
+			async "*"(ctx: Context<Record<string, unknown>, Meta>, err: Error & { type?: string; code?: number }) {
 				if (ctx.action?.audit) await record.call(this, ctx, "FAILURE", null, err?.type ?? String(err?.code ?? "ERROR"));
 				throw err;
 			},
 		},
 	},
-};
+});

@@ -112,7 +112,7 @@ export function DbMixin<M extends Models>(options: DbMixinOptions<M>): Partial<S
 				return this.db.transaction(fn);
 			},
 		},
-		created(this: This<M>) {
+		created() {
 			this.dbSchema = options.schema;
 			this.db = schemaDatabase(options.schema);
 			this.models = schemaModels(this.db, options.models);
@@ -121,7 +121,7 @@ export function DbMixin<M extends Models>(options: DbMixinOptions<M>): Partial<S
 			this.adapter = new SharedSqlAdapter(this.db);
 			this.adapter.init(this.broker, this);
 		},
-		async started(this: This<M>) {
+		async started() {
 			const applied = await migrateSchemaOnce(this.db, options.schema);
 			if (applied.length) this.logger.info(`Migrated schema "${options.schema}": ${applied.join(", ")}`);
 		},

@@ -36,7 +36,7 @@ type This = Service & DbThis<Models> & EventStreamThis;
 
 export const EventStreamMixin = defineMixin<This>({
 	methods: {
-		async readinessChecks(this: This): Promise<Record<string, CheckResult>> {
+		async readinessChecks(): Promise<Record<string, CheckResult>> {
 			const bound = config().stream.maxBacklog;
 			const checks: Record<string, CheckResult> = {};
 			for (const reader of this.streamReaders) {
@@ -46,7 +46,7 @@ export const EventStreamMixin = defineMixin<This>({
 			return checks;
 		},
 
-		async refreshMetrics(this: This): Promise<void> {
+		async refreshMetrics(): Promise<void> {
 			for (const reader of this.streamReaders) {
 				this.broker.metrics.set(APP_METRICS.streamLag, await reader.lag(), { group: reader.group });
 				const [{ n }] = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${this.dbSchema}".dead_letters WHERE "group" = :group AND replayed_at IS NULL`, {
@@ -58,12 +58,12 @@ export const EventStreamMixin = defineMixin<This>({
 		},
 	},
 
-	created(this: This) {
+	created() {
 		this.streamReaders = [];
 	},
 
 	// Built at start: the db mixin's `created` (this.db) has run by then.
-	started(this: This) {
+	started() {
 		const subscriptions = (this.schema as { streams?: StreamSubscription[] }).streams ?? [];
 		const cfg = config();
 		const hub = streamHub(this.broker, requireDatabaseUrl());
@@ -74,7 +74,7 @@ export const EventStreamMixin = defineMixin<This>({
 		for (const reader of this.streamReaders) reader.start();
 	},
 
-	async stopped(this: This) {
+	async stopped() {
 		await Promise.all(this.streamReaders.map((r) => r.stop()));
 	},
 });

@@ -7,11 +7,12 @@
  * commit, `announce()` wakes those readers (lib/outbox-wake.ts) and emits the event
  * on the broker for live listeners (socket pushes) only.
  */
-import type { Context, Service, ServiceSchema } from "moleculer";
+import type { Context, Service } from "moleculer";
 import type { Transaction } from "sequelize";
 import { EVENT_CATALOG, emitEvent, emittedBy, envelope, type EventEnvelope, type EventName, type EventPayloads } from "../lib/events";
 import { wakeOutboxReaders } from "../lib/outbox-wake";
 import type { DbThis, Models } from "./db.mixin";
+import { defineMixin } from "../lib/service";
 
 export interface OutboxThis {
 	publish<K extends EventName>(t: Transaction, ctx: Context | null, type: K, data: EventPayloads[K], aggregateId: string): Promise<EventEnvelope<K>>;
@@ -21,9 +22,9 @@ export interface OutboxThis {
 
 type This = Service & DbThis<Models> & OutboxThis;
 
-export const OutboxMixin: Partial<ServiceSchema> = {
+export const OutboxMixin = defineMixin<This>({
 	methods: {
-		async publish<K extends EventName>(this: This, t: Transaction, ctx: Context | null, type: K, data: EventPayloads[K], aggregateId: string) {
+		async publish<K extends EventName>(t: Transaction, ctx: Context | null, type: K, data: EventPayloads[K], aggregateId: string) {
 			// An event more than one outbox carries (e.g. STOCK_WRITTEN_OFF) names the schema that wrote it as its source.
 			const source = EVENT_CATALOG[type].source !== this.dbSchema && emittedBy(type, this.dbSchema) ? this.dbSchema : undefined;
 			const event = envelope(type, data, ctx?.requestID, source);
@@ -34,9 +35,9 @@ export const OutboxMixin: Partial<ServiceSchema> = {
 			t.afterCommit(() => this.announce(event));
 			return event;
 		},
-		announce(this: This, event: EventEnvelope) {
+		announce(event: EventEnvelope) {
 			wakeOutboxReaders(this.db, this.dbSchema, (err) => this.logger.warn(`Outbox wake-up failed; readers poll`, err));
 			emitEvent(this.broker, event).catch((err: unknown) => this.logger.warn(`Broker emit of ${event.type} ${event.id} failed; the outbox keeps it`, err));
 		},
 	},
-};
+});

@@ -9,6 +9,7 @@
  *   replay-dead-letter <schema> <id>   re-deliver one to its group after a fix (admin.deadLetters.replay)
  */
 import type { ServiceBroker } from "moleculer";
+import { call } from "../lib/contracts";
 
 interface Helpers {
 	table(rows: unknown[][], opts?: object): string;
@@ -43,7 +44,7 @@ export const findUser: ReplCommand = {
 	alias: ["fu"],
 	action: (broker, args, helpers) =>
 		guarded(async () => {
-			const page = await broker.call<{ rows: { id: string; email: string; name: string; role: string; status?: string; createdAt?: string }[]; total: number }, object>("auth.listUsers", {
+			const page = await call(broker, "auth.listUsers", {
 				email: String(args.email),
 				pageSize: 20,
 			});
@@ -57,13 +58,11 @@ export const shopStock: ReplCommand = {
 	description: "A shop's stock levels and reorder thresholds",
 	action: (broker, args, helpers) =>
 		guarded(async () => {
-			const inv = await broker.call<{ shopName?: string; items: Record<string, unknown>[] } | Record<string, unknown>[], object>("sales.inventory.get", { shopId: String(args.shopId) });
-			const items = Array.isArray(inv) ? inv : inv.items;
-			if (!Array.isArray(inv) && inv.shopName) console.log(helpers.kleur.bold(`  ${inv.shopName}`));
+			const { items } = await call(broker, "sales.inventory.get", { shopId: String(args.shopId) });
 			print(
 				helpers,
-				["flavorId", "name", "quantity", "reorderThreshold"],
-				items.map((i) => [i.flavorId, i.name ?? i.flavorName, i.quantity, i.reorderThreshold]),
+				["flavorId", "name", "quantity", "reorderThreshold", "low"],
+				items.map((i) => [i.flavorId, i.name, i.quantity, i.reorderThreshold, i.low ? "LOW" : ""]),
 			);
 		}, helpers),
 };
@@ -74,9 +73,9 @@ export const outboxBacklog: ReplCommand = {
 	alias: ["backlog"],
 	action: (broker, _args, helpers) =>
 		guarded(async () => {
-			const backlog = await broker.call<{ schema: string; unsent: number; failing: number; oldest: string | null; lastError: string | null }[]>("kafka-bridge.backlog");
+			const backlog = await call(broker, "kafka-bridge.backlog", {});
 			print(helpers, ["schema", "unsent", "failing", "oldest unsent", "last error"], backlog.map((b) => [b.schema, b.unsent, b.failing, b.oldest, b.lastError]));
-			const status = await broker.call<Record<string, unknown>>("kafka-bridge.status");
+			const status = await call(broker, "kafka-bridge.status", {});
 			console.log(`  relay: ${JSON.stringify(status)}`);
 		}, helpers),
 };
@@ -90,7 +89,7 @@ export const replayEvent: ReplCommand = {
 	],
 	action: (broker, args, helpers) =>
 		guarded(async () => {
-			const res = await broker.call<Record<string, unknown>, object>("kafka-bridge.replay", {
+			const res = await call(broker, "kafka-bridge.replay", {
 				id: String(args.eventId),
 				broker: args.options.broker !== false,
 				kafka: args.options.kafka !== false,
@@ -105,7 +104,7 @@ export const deadLetters: ReplCommand = {
 	alias: ["dlq"],
 	action: (broker, args, helpers) =>
 		guarded(async () => {
-			const page = await broker.call<{ rows: Record<string, unknown>[]; total: number }, object>("admin.deadLetters.list", {
+			const page = await call(broker, "admin.deadLetters.list", {
 				...(args.group ? { group: String(args.group) } : {}),
 				replayed: false,
 				pageSize: 50,
@@ -120,7 +119,7 @@ export const replayDeadLetter: ReplCommand = {
 	description: "Re-deliver a dead letter to its consumer group (after a fix); see dead-letters for schema and id",
 	action: (broker, args, helpers) =>
 		guarded(async () => {
-			const row = await broker.call<Record<string, unknown>, object>("admin.deadLetters.replay", { schema: String(args.schema), id: Number(args.id) });
+			const row = await call(broker, "admin.deadLetters.replay", { schema: String(args.schema), id: Number(args.id) });
 			console.log(helpers.kleur.green(`  replay requested for ${String(row.type)} ${String(row.eventId)} (group ${String(row.group)})`));
 		}, helpers),
 };

@@ -16,14 +16,13 @@ export const SETTINGS = {
 	logRetentionDays: { rule: { type: "number", integer: true, min: 1, max: 3650 }, default: SETTING_DEFAULTS.logRetentionDays },
 	lowStockThreshold: { rule: { type: "number", integer: true, min: 0, max: 100_000 }, default: SETTING_DEFAULTS.lowStockThreshold },
 } as const;
-export type SettingKey = keyof typeof SETTINGS;
 
 const optionalSettings = Object.fromEntries(Object.entries(SETTINGS).map(([k, v]) => [k, { ...v.rule, optional: true }]));
 
 // The user routes forward to auth: one contract, so the same schemas.
-export { listUsersParams, setRoleParams, setStatusParams, userIdParams } from "../auth/auth.params";
-import { listUsersParams, setRoleParams, setStatusParams, userIdParams } from "../auth/auth.params";
-export const machinesParams = { ...STRICT, days: { type: "number", integer: true, min: 1, max: 366, default: 30, convert: true } } as const;
+export { listUsersParams, setRoleParams, setStatusParams, userIdParams } from "../../lib/contracts";
+import { listUsersParams, setRoleParams, setStatusParams, userIdParams } from "../../lib/contracts";
+export const userStatsParams = { ...STRICT, days: { type: "number", integer: true, min: 1, max: 366, default: 30, convert: true } } as const;
 
 export const logsParams = {
 	...STRICT,
@@ -64,7 +63,7 @@ export type ListUsersParams = Infer<typeof listUsersParams>;
 export type SetRoleParams = Infer<typeof setRoleParams>;
 export type SetStatusParams = Infer<typeof setStatusParams>;
 export type UserIdParams = Infer<typeof userIdParams>;
-export type MachinesParams = Infer<typeof machinesParams>;
+export type UserStatsParams = Infer<typeof userStatsParams>;
 export type LogsParams = Infer<typeof logsParams>;
 export type DeadLettersParams = Infer<typeof deadLettersParams>;
 export type ReplayDeadLetterParams = Infer<typeof replayDeadLetterParams>;

@@ -1,5 +1,5 @@
 /**
- * admin.audit: the platform audit trail and the compliance report (spec section 4, "Audit & Compliance").
+ * admin.audit: the platform audit trail and the compliance report (docs/spec.md section 4, "Audit & Compliance").
  *
  * Every DB-backed service writes its own `<schema>.audit_log` (mixins/audit.mixin.ts).
  * All schemas live in the one PostgreSQL database, so this service reads them
@@ -13,29 +13,30 @@
  * from the owning service's actions.
  * Served under /api/v1/admin and /api/admin.
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
 import { RETRY_READS } from "../../lib/actions";
 import { validationError } from "../../lib/errors";
 import { toPage } from "../../lib/pagination";
-import type { Meta } from "../../lib/types";
+import type { Ctx } from "../../lib/types";
 import { schemasWithTable } from "../../lib/database";
 import { MIGRATIONS } from "../../migrations";
 import { defineAdminModels, type AdminModels } from "./admin.model";
 import * as P from "./admin.params";
+import { defineService, type ServiceDefinition } from "../../lib/service";
+import { call } from "../../lib/contracts";
 
 interface Methods {
 	auditSchemas(): Promise<string[]>;
 	searchAudit(params: P.AuditListParams): Promise<unknown>;
 }
 type This = Service & DbThis<AdminModels> & Methods;
-type Ctx<P> = Context<P, Meta>;
 
 const DAY_MS = 86_400_000;
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "admin.audit",
 	mixins: [DbMixin({ schema: "admin", models: defineAdminModels, primary: "Broadcast" }), AuditMixin],
 	settings: { rest: "/admin" },
@@ -47,7 +48,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "The platform audit trail (every service's audit log), newest first; filter by schema, actor, action, outcome, time",
 			params: P.auditListParams,
-			handler(this: This, ctx: Ctx<P.AuditListParams>) {
+			handler(ctx: Ctx<P.AuditListParams>) {
 				return this.searchAudit(ctx.params);
 			},
 		},
@@ -58,7 +59,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			status: 200,
 			summary: "Audit search with the filters in a JSON body (action and target match as substrings)",
 			params: P.auditSearchParams,
-			handler(this: This, ctx: Ctx<P.AuditListParams>) {
+			handler(ctx: Ctx<P.AuditListParams>) {
 				return this.searchAudit(ctx.params);
 			},
 		},
@@ -69,7 +70,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Compliance report for a date range (default: last 30 days): audit coverage, failures, admin actions, sign-in security, data retention",
 			params: P.complianceParams,
-			async handler(this: This, ctx: Ctx<P.ComplianceParams>) {
+			async handler(ctx: Ctx<P.ComplianceParams>) {
 				const to = ctx.params.to ? new Date(`${ctx.params.to}T00:00:00Z`).getTime() + DAY_MS : Date.now();
 				const from = ctx.params.from ? new Date(`${ctx.params.from}T00:00:00Z`).getTime() : to - 30 * DAY_MS;
 				if (from >= to) throw validationError("from", "'from' must be before 'to'.");
@@ -97,7 +98,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 						)
 					: [];
 				// Sign-in figures come from auth itself (null while no auth node serves).
-				const signIn = await ctx.call<Record<string, number>>("auth.signInSecurity").catch(() => null);
+				const signIn = await call(ctx, "auth.signInSecurity", {}).catch(() => null);
 				const [logs] = await this.db.query<{ total: number; oldest: Date | null; errors: number }>(
 					`SELECT count(*)::int AS total, min(created_at) AS oldest, count(*) FILTER (WHERE level = 'error' AND created_at >= :from AND created_at < :to)::int AS errors FROM admin.app_logs`,
 					{ type: QueryTypes.SELECT, replacements: range },
@@ -117,11 +118,11 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 	methods: {
 		/** Known schemas (migrations/index.ts) whose audit_log exists in this database. */
-		async auditSchemas(this: This): Promise<string[]> {
+		async auditSchemas(): Promise<string[]> {
 			return (await schemasWithTable(this.db, "audit_log")).filter((s) => s in MIGRATIONS);
 		},
 
-		async searchAudit(this: This, params: P.AuditListParams) {
+		async searchAudit(params: P.AuditListParams) {
 			const all = await this.auditSchemas();
 			const schemas = params.schema ? all.filter((s) => s === params.schema) : all;
 			if (!schemas.length) return toPage([], 0, params);
@@ -162,4 +163,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

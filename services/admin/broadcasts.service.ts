@@ -1,26 +1,27 @@
 /**
- * admin.broadcasts: system-wide announcements (spec section 4, "Broadcasts & Announcements").
+ * admin.broadcasts: system-wide announcements (docs/spec.md section 4, "Broadcasts & Announcements").
  * A broadcast is written as a DRAFT, SENT once (everyone connected gets a
  * SYSTEM_ANNOUNCEMENT through communications.notifications.announce), then ARCHIVED.
  * Served under /api/v1/admin and /api/admin.
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
 import { conflict, notFound } from "../../lib/errors";
 import { findOptions, toPage } from "../../lib/pagination";
-import type { Meta } from "../../lib/types";
+import type { Ctx } from "../../lib/types";
 import { defineAdminModels, toBroadcastJson, type AdminModels, type BroadcastStatus } from "./admin.model";
 import * as P from "./admin.params";
+import { defineService, type ServiceDefinition } from "../../lib/service";
+import { call } from "../../lib/contracts";
 
 type This = Service & DbThis<AdminModels>;
-type Ctx<P> = Context<P, Meta>;
 
 /** Allowed status changes. */
 const NEXT: Record<BroadcastStatus, BroadcastStatus[]> = { DRAFT: ["SENT", "ARCHIVED"], SENT: ["ARCHIVED"], ARCHIVED: [] };
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "admin.broadcasts",
 	mixins: [DbMixin({ schema: "admin", models: defineAdminModels, primary: "Broadcast" }), AuditMixin],
 	settings: { rest: "/admin" },
@@ -32,7 +33,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Write a broadcast (DRAFT); send it with PUT /broadcasts/:id/status",
 			params: P.createBroadcastParams,
-			async handler(this: This, ctx: Ctx<P.CreateBroadcastParams>) {
+			async handler(ctx: Ctx<P.CreateBroadcastParams>) {
 				const b = await this.models.Broadcast.create({ title: ctx.params.title, message: ctx.params.message, createdBy: ctx.meta.user?.id ?? null, sentAt: null, archivedAt: null });
 				respondCreated(ctx, `/api/v1/admin/broadcasts/${b.id}`);
 				return toBroadcastJson(b);
@@ -45,7 +46,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Broadcasts, newest first; filter by status",
 			params: P.listBroadcastsParams,
-			async handler(this: This, ctx: Ctx<P.ListBroadcastsParams>) {
+			async handler(ctx: Ctx<P.ListBroadcastsParams>) {
 				const where = ctx.params.status ? { status: ctx.params.status } : {};
 				const { rows, count } = await this.models.Broadcast.findAndCountAll({ where, ...findOptions(ctx.params, "-createdAt") });
 				return toPage(rows.map(toBroadcastJson), count, ctx.params);
@@ -57,7 +58,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			roles: ["ADMIN"],
 			summary: "One broadcast",
 			params: { id: P.broadcastStatusParams.id },
-			async handler(this: This, ctx: Ctx<{ id: string }>) {
+			async handler(ctx: Ctx<{ id: string }>) {
 				const b = await this.models.Broadcast.findByPk(ctx.params.id);
 				if (!b) throw notFound("Broadcast", ctx.params.id);
 				return toBroadcastJson(b);
@@ -70,7 +71,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "DRAFT → SENT (announced to everyone connected) → ARCHIVED; a draft may also be archived unsent",
 			params: P.broadcastStatusParams,
-			async handler(this: This, ctx: Ctx<P.BroadcastStatusParams>) {
+			async handler(ctx: Ctx<P.BroadcastStatusParams>) {
 				const status = ctx.params.status as BroadcastStatus;
 				return this.transaction(async (t) => {
 					const b = await this.models.Broadcast.findByPk(ctx.params.id, { transaction: t, lock: t.LOCK.UPDATE });
@@ -82,7 +83,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 					const now = new Date();
 					await b.update({ status, ...(status === "SENT" && { sentAt: now }), ...(status === "ARCHIVED" && { archivedAt: now }) }, { transaction: t });
 					// Inside the transaction: if the announcement can't be delivered the broadcast stays a DRAFT and can be sent again.
-					if (status === "SENT") await ctx.call("communications.notifications.announce", { title: b.title, message: b.message, broadcastId: b.id });
+					if (status === "SENT") await call(ctx, "communications.notifications.announce", { title: b.title, message: b.message, broadcastId: b.id });
 					return toBroadcastJson(b);
 				});
 			},
@@ -90,4 +91,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

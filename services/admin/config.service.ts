@@ -1,13 +1,13 @@
 /**
  * admin.config: system configuration key/values, themes and maintenance windows
- * (spec section 4, "System Configuration"). Served under /api/v1/admin and /api/admin.
+ * (docs/spec.md section 4, "System Configuration"). Served under /api/v1/admin and /api/admin.
  * The admin schema is the source of truth; after every change the new snapshot
  * is broadcast (`INTERNAL_EVENTS.settingsChanged`) and every node replaces its
  * local copy (lib/settings.ts), which the gateway (maintenance), auth
  * (registrationOpen) and sales (lowStockThreshold) read. Advance notices of
  * maintenance windows: ./maintenance.ts.
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
@@ -16,10 +16,12 @@ import { notFound, validationError } from "../../lib/errors";
 import { config } from "../../lib/config";
 import { INTERNAL_EVENTS } from "../../lib/events";
 import { applySettings, type SettingsSnapshot, type SystemSettings } from "../../lib/settings";
-import type { Meta } from "../../lib/types";
+import type { Ctx } from "../../lib/types";
 import { sendDueNotices } from "./maintenance";
 import { defineAdminModels, type AdminModels } from "./admin.model";
 import * as P from "./admin.params";
+import { defineService, type ServiceDefinition } from "../../lib/service";
+import { call } from "../../lib/contracts";
 
 interface Methods {
 	currentSettings(): Promise<SystemSettings>;
@@ -34,11 +36,10 @@ type This = Service & DbThis<AdminModels> & Methods & { noticeTimer?: NodeJS.Tim
 
 /** How often each admin node looks for advance notices due. */
 const NOTICE_TICK_MS = 5000;
-type Ctx<P> = Context<P, Meta>;
 
 const MAINTENANCE_COLUMNS = `id, starts_at AS "startsAt", ends_at AS "endsAt", message, created_by AS "createdBy", created_at AS "createdAt"`;
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "admin.config",
 	mixins: [DbMixin({ schema: "admin", models: defineAdminModels, primary: "Broadcast" }), AuditMixin],
 	settings: { rest: "/admin" },
@@ -49,7 +50,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			roles: ["ADMIN"],
 			retryPolicy: RETRY_READS,
 			summary: "System configuration (every key, defaults where unset) and the upcoming maintenance windows",
-			async handler(this: This) {
+			async handler() {
 				const [settings, maintenance] = await Promise.all([this.currentSettings(), this.upcomingMaintenance()]);
 				return { settings, maintenance };
 			},
@@ -61,7 +62,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Set one or more configuration keys (validated per key; unknown keys are ignored)",
 			params: P.updateConfigParams,
-			async handler(this: This, ctx: Ctx<P.UpdateConfigParams>) {
+			async handler(ctx: Ctx<P.UpdateConfigParams>) {
 				const entries = Object.entries(ctx.params).filter(([k, v]) => k in P.SETTINGS && v !== undefined);
 				if (!entries.length) throw validationError("settings", `Give at least one of: ${Object.keys(P.SETTINGS).join(", ")}.`);
 				(ctx.locals as { auditTarget?: string }).auditTarget = entries.map(([k]) => k).join(",");
@@ -83,7 +84,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			rest: "GET /config/themes",
 			roles: ["ADMIN"],
 			summary: "The available UI themes and the active one",
-			async handler(this: This) {
+			async handler() {
 				const settings = await this.currentSettings();
 				return { active: settings.theme, themes: P.THEMES };
 			},
@@ -95,7 +96,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Schedule a maintenance window; everyone connected is told (SYSTEM_ANNOUNCEMENT)",
 			params: P.maintenanceParams,
-			async handler(this: This, ctx: Ctx<P.MaintenanceParams>) {
+			async handler(ctx: Ctx<P.MaintenanceParams>) {
 				const startsAt = new Date(ctx.params.startsAt);
 				const endsAt = new Date(ctx.params.endsAt);
 				if (Number.isNaN(startsAt.getTime())) throw validationError("startsAt", "The 'startsAt' field must be a valid date-time.");
@@ -108,7 +109,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				);
 				let announced = true;
 				try {
-					await ctx.call("communications.notifications.announce", {
+					await call(ctx, "communications.notifications.announce", {
 						title: "Scheduled maintenance",
 						message: `${ctx.params.message} (${startsAt.toISOString()} – ${endsAt.toISOString()})`,
 					});
@@ -171,7 +172,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 
 	methods: {
-		async currentSettings(this: This) {
+		async currentSettings() {
 			const rows = await this.db.query<{ key: string; value: unknown }>(`SELECT key, value FROM admin.settings`, { type: QueryTypes.SELECT });
 			const stored = new Map(rows.map((r) => [r.key, r.value]));
 			return Object.fromEntries(Object.entries(P.SETTINGS).map(([k, v]) => [k, stored.has(k) ? stored.get(k) : v.default])) as unknown as SystemSettings;
@@ -203,7 +204,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			await this.broker.broadcast(INTERNAL_EVENTS.settingsChanged, snapshot);
 		},
 
-		upcomingMaintenance(this: This) {
+		upcomingMaintenance() {
 			return this.db.query(`SELECT ${MAINTENANCE_COLUMNS} FROM admin.maintenance_windows WHERE deleted_at IS NULL AND ends_at > now() ORDER BY starts_at LIMIT 20`, { type: QueryTypes.SELECT });
 		},
 	},
@@ -223,4 +224,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -8,7 +8,7 @@
  * outbox channel): the group's own reader runs its handler again, in its own
  * service, once; on failure the row stays listed with the new error.
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
@@ -16,19 +16,20 @@ import { RETRY_READS } from "../../lib/actions";
 import { notFound } from "../../lib/errors";
 import { REPLAY_WAKE } from "../../lib/event-stream";
 import { toPage } from "../../lib/pagination";
-import type { Meta } from "../../lib/types";
+import type { Ctx } from "../../lib/types";
 import { schemasWithTable } from "../../lib/database";
 import { OUTBOX_CHANNEL } from "../../lib/outbox-wake";
 import { defineAdminModels, type AdminModels } from "./admin.model";
 import * as P from "./admin.params";
+import { defineService, type ServiceDefinition } from "../../lib/service";
+import type { Params, Result } from "../../lib/contracts";
 
 type This = Service & DbThis<AdminModels>;
-type Ctx<P> = Context<P, Meta>;
 
 const COLUMNS = `id::text, "group", source_schema AS "sourceSchema", event_id AS "eventId", type, envelope, attempts, last_error AS "lastError",
 	created_at AS "createdAt", replay_requested_at AS "replayRequestedAt", replayed_at AS "replayedAt"`;
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "admin.deadLetters",
 	mixins: [DbMixin({ schema: "admin", models: defineAdminModels, primary: "Broadcast" }), AuditMixin],
 	settings: { rest: "/admin" },
@@ -40,7 +41,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Events an internal consumer group dead-lettered after STREAM_MAX_ATTEMPTS tries, every schema, newest first (filter by group, replayed)",
 			params: P.deadLettersParams,
-			async handler(this: This, ctx: Ctx<P.DeadLettersParams>) {
+			async handler(ctx: Ctx<P.DeadLettersParams>): Promise<Result<"admin.deadLetters.list">> {
 				const { page, pageSize, group, replayed } = ctx.params;
 				const schemas = await schemasWithTable(this.db, "dead_letters");
 				if (!schemas.length) return toPage([], 0, ctx.params);
@@ -62,7 +63,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			status: 202,
 			summary: "Re-deliver a dead letter to its consumer group (after a fix); the group's reader applies it once, or lists it again with the new error",
 			params: P.replayDeadLetterParams,
-			async handler(this: This, ctx: Ctx<P.ReplayDeadLetterParams>) {
+			async handler(ctx: Ctx<Params<"admin.deadLetters.replay">>): Promise<Result<"admin.deadLetters.replay">> {
 				const { schema: s, id } = ctx.params;
 				if (!(await schemasWithTable(this.db, "dead_letters")).includes(s)) throw notFound("Dead letter", `${s}/${id}`);
 				const [row] = await this.db.query<Record<string, unknown>>(
@@ -78,4 +79,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -1,23 +1,23 @@
 /**
- * admin.system: cluster health, metrics and the application log (spec section 4, "System Monitoring").
+ * admin.system: cluster health, metrics and the application log (docs/spec.md section 4, "System Monitoring").
  * Served under /api/v1/admin and /api/admin.
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Context, Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
 import { RETRY_READS } from "../../lib/actions";
 import { INTERNAL_EVENTS, type AppLogEntry } from "../../lib/events";
 import { toPage } from "../../lib/pagination";
-import type { Meta } from "../../lib/types";
+import type { Ctx } from "../../lib/types";
 import { defineAdminModels, type AdminModels } from "./admin.model";
 import * as P from "./admin.params";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 interface Methods {
 	applyRetention(): Promise<number>;
 }
 type This = Service & DbThis<AdminModels> & Methods & { retentionTimer?: NodeJS.Timeout };
-type Ctx<P> = Context<P, Meta>;
 
 interface NodeInfo {
 	id: string;
@@ -39,7 +39,7 @@ const NODE_TIMEOUT_MS = 2000;
 /** How often the application log is trimmed to the `logRetentionDays` setting. */
 const RETENTION_EVERY_MS = 60 * 60 * 1000;
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "admin.system",
 	mixins: [DbMixin({ schema: "admin", models: defineAdminModels, primary: "Broadcast" }), AuditMixin],
 	settings: { rest: "/admin" },
@@ -49,7 +49,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			rest: "GET /system/health",
 			roles: ["ADMIN"],
 			summary: "Every node of the cluster (with its CPU, memory, uptime) and every service with the nodes running it",
-			async handler(this: This, ctx: Ctx<Record<string, never>>) {
+			async handler(ctx: Ctx<Record<string, never>>) {
 				const nodes = (await ctx.call("$node.list", { onlyAvailable: false, withServices: false })) as NodeInfo[];
 				const services = (await ctx.call("$node.services", { onlySystem: false, skipInternal: true, withActions: false, grouping: true, onlyAvailable: false })) as ServiceInfo[];
 				const details = await Promise.all(
@@ -91,7 +91,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			rest: "GET /system/metrics",
 			roles: ["ADMIN"],
 			summary: "A snapshot of every node's broker metrics (requests, latencies, errors, process figures)",
-			async handler(this: This, ctx: Ctx<Record<string, never>>) {
+			async handler(ctx: Ctx<Record<string, never>>) {
 				const nodes = ((await ctx.call("$node.list", { onlyAvailable: true })) as NodeInfo[]).map((n) => n.id);
 				const perNode = await Promise.all(
 					nodes.map(async (nodeID) => {
@@ -113,7 +113,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Application log: server-side action failures of every node (warn/error), newest first",
 			params: P.logsParams,
-			async handler(this: This, ctx: Ctx<P.LogsParams>) {
+			async handler(ctx: Ctx<P.LogsParams>) {
 				const { page, pageSize, level, service } = ctx.params;
 				const dir = ctx.params.sort === "createdAt" ? "ASC" : "DESC";
 				const where = ["true", level ? "level = :level" : null, service ? "service = :service" : null].filter(Boolean).join(" AND ");
@@ -131,7 +131,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		/** Internal (operators, tests): trim the application log to `logRetentionDays` now; runs hourly anyway. */
 		applyRetention: {
 			visibility: "public",
-			async handler(this: This) {
+			async handler() {
 				return { deleted: await this.applyRetention() };
 			},
 		},
@@ -143,7 +143,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			status: 200,
 			summary: "Delete application log entries older than `before`; answers the number deleted",
 			params: P.clearLogsParams,
-			async handler(this: This, ctx: Ctx<P.ClearLogsParams>) {
+			async handler(ctx: Ctx<P.ClearLogsParams>) {
 				const before = new Date(ctx.params.before);
 				const [, result] = (await this.db.query(`DELETE FROM admin.app_logs WHERE created_at < :before`, { replacements: { before } })) as [unknown, { rowCount?: number }];
 				return { deleted: result?.rowCount ?? 0, before: before.toISOString() };
@@ -153,7 +153,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 	methods: {
 		/** Deletes application log entries older than the `logRetentionDays` setting; answers how many. */
-		async applyRetention(this: This): Promise<number> {
+		async applyRetention(): Promise<number> {
 			const [row] = await this.db.query<{ value: unknown }>(`SELECT value FROM admin.settings WHERE key = 'logRetentionDays'`, { type: QueryTypes.SELECT });
 			const days = typeof row?.value === "number" ? row.value : P.SETTINGS.logRetentionDays.default;
 			const [, result] = (await this.db.query(`DELETE FROM admin.app_logs WHERE created_at < now() - make_interval(days => :days)`, { replacements: { days } })) as [unknown, { rowCount?: number }];
@@ -161,20 +161,20 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		},
 	},
 
-	started(this: This) {
+	started() {
 		this.retentionTimer = setInterval(() => {
 			this.applyRetention().catch((err: Error) => this.logger.warn("Application log retention failed", { err: err.message }));
 		}, RETENTION_EVERY_MS);
 		this.retentionTimer.unref();
 	},
 
-	stopped(this: This) {
+	stopped() {
 		clearInterval(this.retentionTimer);
 	},
 
 	events: {
 		[INTERNAL_EVENTS.appLog]: {
-			async handler(this: This, ctx: Context<AppLogEntry>) {
+			async handler(ctx: Context<AppLogEntry>) {
 				const e = ctx.params;
 				try {
 					await this.db.query(
@@ -190,4 +190,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -5,6 +5,7 @@ import type { Meta } from "../../lib/types";
 import { INTERNAL_EVENTS, type StaffChanged } from "../../lib/events";
 import { defineAnalyticsModels, type AnalyticsModels } from "./analytics.model";
 import { Directory } from "./scope";
+import { defineMixin } from "../../lib/service";
 
 export interface BaseMethods {
 	dir(): Directory;
@@ -16,11 +17,11 @@ export interface BaseMethods {
 export type BaseThis = Service & DbThis<AnalyticsModels> & BaseMethods & { directory?: Directory };
 
 export function AnalyticsBase(): Partial<ServiceSchema> {
-	return {
+	return defineMixin<BaseThis>({
 		mixins: [DbMixin({ schema: "analytics", models: defineAnalyticsModels, primary: "Report" })],
 		events: {
 			// Broadcast: every analytics service on every node forgets the scopes it cached for these users.
-			[INTERNAL_EVENTS.staffChanged](this: BaseThis, ctx: Context<StaffChanged>) {
+			[INTERNAL_EVENTS.staffChanged](ctx: Context<StaffChanged>) {
 				this.directory?.forgetStaff(ctx.params.userIds ?? []);
 			},
 			// Sales broadcasts this after a shop changed (name, address, coordinates): maps show it at once.
@@ -29,18 +30,18 @@ export function AnalyticsBase(): Partial<ServiceSchema> {
 			},
 		},
 		methods: {
-			dir(this: BaseThis) {
+			dir() {
 				this.directory ??= new Directory();
 				return this.directory;
 			},
-			async withShops<T extends { shopId: string }>(this: BaseThis, ctx: Context<unknown, Meta>, rows: T[]) {
+			async withShops<T extends { shopId: string }>(ctx: Context<unknown, Meta>, rows: T[]) {
 				const info = await this.dir().shopInfo(
 					ctx,
 					rows.map((r) => r.shopId),
 				);
 				return rows.map((r) => ({ ...r, shopName: info.get(r.shopId)?.name ?? null, address: info.get(r.shopId)?.address ?? null }));
 			},
-			async withFlavors<T extends { flavorId: string }>(this: BaseThis, ctx: Context<unknown, Meta>, rows: T[]) {
+			async withFlavors<T extends { flavorId: string }>(ctx: Context<unknown, Meta>, rows: T[]) {
 				const names = await this.dir().flavorNames(
 					ctx,
 					rows.map((r) => r.flavorId),
@@ -48,5 +49,5 @@ export function AnalyticsBase(): Partial<ServiceSchema> {
 				return rows.map((r) => ({ ...r, flavorName: names.get(r.flavorId) ?? null }));
 			},
 		},
-	};
+	});
 }

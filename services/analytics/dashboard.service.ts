@@ -1,26 +1,26 @@
 /**
- * analytics.dashboard: role dashboards, KPIs and the real-time view (spec section 6, "Dashboard Data").
+ * analytics.dashboard: role dashboards, KPIs and the real-time view (docs/spec.md section 6, "Dashboard Data").
  * A caller may ask only for their own role's dashboard (ADMIN: any); an ADMIN viewing the CLERK or
  * MANUFACTURER dashboard sees every shop or factory. KPIs and real-time: EXECUTIVE/ADMIN chain-wide,
  * a CLERK their shops.
  */
-import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { RETRY_READS } from "../../lib/actions";
 import { forbidden } from "../../lib/errors";
-import type { Meta, Role } from "../../lib/types";
+import type { Role, Ctx } from "../../lib/types";
 import { AnalyticsBase, type BaseThis } from "./base";
 import { dateRange, inScope, type Range, type Scope } from "./scope";
 import * as Q from "./queries";
 import * as P from "./analytics.params";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 interface Methods {
 	shopDashboard(ctx: Ctx<unknown>, range: Range, scope: Scope): Promise<Record<string, unknown>>;
 }
 type This = BaseThis & Methods;
-type Ctx<P> = Context<P, Meta>;
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "analytics.dashboard",
 	mixins: [AnalyticsBase()],
 	settings: { rest: "/analytics" },
@@ -32,7 +32,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Today's and the last 30 days' revenue, transactions, average basket, average rating, active users (24 h)",
 			params: P.rangeParams,
-			async handler(this: This, ctx: Ctx<P.RangeParams>) {
+			async handler(ctx: Ctx<P.RangeParams>) {
 				const scope = await this.dir().shopScope(ctx);
 				const today = new Date().toISOString().slice(0, 10);
 				const period = dateRange(ctx.params);
@@ -59,7 +59,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Sales of the last ?minutes= (default 15, at most 1440) with the latest 20 transactions",
 			params: P.realTimeParams,
-			async handler(this: This, ctx: Ctx<P.RealTimeParams>) {
+			async handler(ctx: Ctx<P.RealTimeParams>) {
 				const res = await Q.realTime(this.db, ctx.params.minutes, await this.dir().shopScope(ctx));
 				return { ...res, at: new Date().toISOString() };
 			},
@@ -70,7 +70,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "The dashboard of a role (your own; ADMIN any): EXECUTIVE chain revenue, top shops, budgets; CLERK your shops; MANUFACTURER your factories; PATRON your activity",
 			params: P.roleParams,
-			async handler(this: This, ctx: Ctx<P.RoleParams>) {
+			async handler(ctx: Ctx<P.RoleParams>) {
 				const user = ctx.meta.user;
 				const role = ctx.params.role as Role;
 				if (user && user.role !== "ADMIN" && user.role !== role) throw forbidden("You may only view your own role's dashboard");
@@ -116,7 +116,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 
 	methods: {
-		async shopDashboard(this: This, ctx: Ctx<unknown>, range: Range, scope: Scope) {
+		async shopDashboard(ctx: Ctx<unknown>, range: Range, scope: Scope) {
 			const [sales, products, inventory] = await Promise.all([Q.salesSummary(this.db, range, scope), Q.productPerformance(this.db, range, scope, 5), Q.inventoryInsights(this.db, range, [], scope)]);
 			return {
 				shopIds: scope,
@@ -131,4 +131,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -7,12 +7,13 @@
  * order (no deadlocks). Days are the UTC date of the event's own timestamp.
  * Group "analytics.roles": USER_ROLE_CHANGED drops the user's cached scopes on every node (scope.ts).
  */
-import type { Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes, type Transaction } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { EventStreamMixin, stream, type EnvelopeOf } from "../../mixins/event-stream.mixin";
 import { broadcastStaffChanged, type EventName } from "../../lib/events";
 import { defineAnalyticsModels, type AnalyticsModels } from "./analytics.model";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 interface Methods {
 	exec(t: Transaction, sql: string, replacements: Record<string, unknown>): Promise<void>;
@@ -37,7 +38,7 @@ function fold<R extends Record<string, unknown>>(rows: R[], key: (r: R) => strin
 	return [...folded].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
 }
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "analytics.ingest",
 	mixins: [DbMixin({ schema: "analytics", models: defineAnalyticsModels, primary: "Report" }), EventStreamMixin],
 
@@ -65,12 +66,12 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	],
 
 	methods: {
-		async exec(this: This, t: Transaction, sql: string, replacements: Record<string, unknown>) {
+		async exec(t: Transaction, sql: string, replacements: Record<string, unknown>) {
 			await this.db.query(sql, { replacements, transaction: t });
 		},
 
 		/** One multi-row INSERT … ON CONFLICT; `insert` names the columns, rows give them in that order. */
-		async upsertRows(this: This, t: Transaction, insert: string, conflict: string, rows: Record<string, unknown>[]) {
+		async upsertRows(t: Transaction, insert: string, conflict: string, rows: Record<string, unknown>[]) {
 			if (!rows.length) return;
 			const cols = Object.keys(rows[0]);
 			const values = rows.map((_, i) => `(${cols.map((c) => `:${c}${i}`).join(", ")})`).join(", ");
@@ -78,7 +79,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			await this.db.query(`${insert} VALUES ${values} ${conflict}`, { replacements, transaction: t });
 		},
 
-		async ingestSales(this: This, t: Transaction, events: EnvelopeOf<"SALE_COMPLETED">[]) {
+		async ingestSales(t: Transaction, events: EnvelopeOf<"SALE_COMPLETED">[]) {
 			const facts = events.map((e) => {
 				const d = e.data;
 				const at = d.createdAt ?? e.occurredAt;
@@ -156,7 +157,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			}
 		},
 
-		async ingestOne(this: This, t: Transaction, e: EnvelopeOf<Exclude<IngestedEvent, "SALE_COMPLETED">>) {
+		async ingestOne(t: Transaction, e: EnvelopeOf<Exclude<IngestedEvent, "SALE_COMPLETED">>) {
 			switch (e.type) {
 				case "STOCK_REGISTERED":
 					return this.exec(
@@ -221,4 +222,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

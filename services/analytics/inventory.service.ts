@@ -1,22 +1,21 @@
 /**
- * analytics.inventory: production, turnover, waste and supplier analytics (spec section 6).
+ * analytics.inventory: production, turnover, waste and supplier analytics (docs/spec.md section 6).
  * EXECUTIVE/ADMIN see every factory (or one with ?factoryId=); a MANUFACTURER sees the factories
  * they manage (another factory: 403). Low-stock alerts are shown chain-wide to manufacturers
  * (they supply every shop) and scoped for clerks is not offered here (no CLERK access).
  */
-import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { ServiceSettingSchema } from "moleculer";
 import { RETRY_READS } from "../../lib/actions";
-import type { Meta } from "../../lib/types";
+import type { Ctx, Role } from "../../lib/types";
 import { AnalyticsBase, type BaseThis } from "./base";
 import { dateRange } from "./scope";
 import * as Q from "./queries";
 import * as P from "./analytics.params";
-import type { TurnoverRow } from "../inventory/turnover.service";
-import type { SupplierPerformance } from "../inventory/deliveries.service";
+import { defineService, type ServiceDefinition } from "../../lib/service";
+import { call, type SupplierPerformance, type TurnoverRow } from "../../lib/contracts";
 
 type This = BaseThis;
-type Ctx<P> = Context<P, Meta>;
-const FACTORY_ROLES = ["MANUFACTURER", "EXECUTIVE", "ADMIN"];
+const FACTORY_ROLES: readonly Role[] = ["MANUFACTURER", "EXECUTIVE", "ADMIN"];
 
 /** sold / produced, two decimals; null when nothing was produced. */
 const rate = (sold: number, produced: number) => (produced > 0 ? Math.round((sold * 100) / produced) / 100 : null);
@@ -39,7 +38,7 @@ function sumBy<K extends "factoryId" | "flavorId">(rows: TurnoverRow[], key: K):
 		.map(([id, a]) => ({ ...({ [key]: id } as Record<K, string>), ...a, turnover: rate(a.sold, a.produced) }));
 }
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "analytics.inventory",
 	mixins: [AnalyticsBase()],
 	settings: { rest: "/analytics" },
@@ -51,7 +50,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Stock produced (batches, units, cost) per factory and low-stock alerts per shop and flavor over ?from=&to=",
 			params: P.factoryRangeParams,
-			async handler(this: This, ctx: Ctx<P.FactoryRangeParams>) {
+			async handler(ctx: Ctx<P.FactoryRangeParams>) {
 				const res = await Q.inventoryInsights(this.db, dateRange(ctx.params), await this.dir().factoryScope(ctx, ctx.params.factoryId), null);
 				return { ...res, lowStockAlerts: await this.withFlavors(ctx, await this.withShops(ctx, res.lowStockAlerts)) };
 			},
@@ -66,7 +65,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			async handler(this: This, ctx: Ctx<P.FactoryRangeParams>) {
 				const range = dateRange(ctx.params);
 				const scope = await this.dir().factoryScope(ctx, ctx.params.factoryId);
-				const rows = await ctx.call<TurnoverRow[], Record<string, unknown>>("inventory.turnover.byFactory", { ...range, factoryIds: scope });
+				const rows = await call(ctx, "inventory.turnover.byFactory", { ...range, factoryIds: scope });
 				return { ...range, flavors: await this.withFlavors(ctx, sumBy(rows, "flavorId")), byFactory: sumBy(rows, "factoryId") };
 			},
 		},
@@ -76,7 +75,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Stock written off (STOCK_WRITTEN_OFF at shops and factories) in ?from=&to=: units and value at cost, by reason, factory and flavor; plus units warned about (at risk)",
 			params: P.factoryRangeParams,
-			async handler(this: This, ctx: Ctx<P.FactoryRangeParams>) {
+			async handler(ctx: Ctx<P.FactoryRangeParams>) {
 				const res = await Q.waste(this.db, dateRange(ctx.params), await this.dir().factoryScope(ctx, ctx.params.factoryId));
 				return { ...res, items: await this.withFlavors(ctx, res.items) };
 			},
@@ -90,7 +89,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			async handler(this: This, ctx: Ctx<P.FactoryRangeParams>) {
 				const range = dateRange(ctx.params);
 				const scope = await this.dir().factoryScope(ctx, ctx.params.factoryId);
-				const suppliers = await ctx.call<SupplierPerformance[], Record<string, unknown>>("inventory.deliveries.performance", { ...range, factoryIds: scope });
+				const suppliers = await call(ctx, "inventory.deliveries.performance", { ...range, factoryIds: scope });
 				const sum = (f: (s: SupplierPerformance) => number) => suppliers.reduce((n, s) => n + f(s), 0);
 				const deliveries = sum((s) => s.deliveries);
 				const units = sum((s) => s.unitsReceived);
@@ -108,4 +107,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -1,28 +1,28 @@
 /**
- * analytics.reports: custom reports (spec section 6, "Custom Reports"). EXECUTIVE/ADMIN only.
+ * analytics.reports: custom reports (docs/spec.md section 6, "Custom Reports"). EXECUTIVE/ADMIN only.
  * A report is computed once and stored with its JSON result; schedules (DAILY at 00:00 UTC,
  * WEEKLY on Monday 00:00 UTC) are run by a timer every minute, or by the internal `runDue` action.
  */
-import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { ServiceSettingSchema } from "moleculer";
 import { Op } from "sequelize";
 import { AuditMixin } from "../../mixins/audit.mixin";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
 import { notFound, validationError } from "../../lib/errors";
-import type { Meta } from "../../lib/types";
+import type { Ctx, Role } from "../../lib/types";
 import { AnalyticsBase, type BaseThis } from "./base";
 import { dateRange } from "./scope";
 import { computeReport, firstRun, nextRun, periodBefore, type ReportFilters } from "./reports";
 import type { Report, ReportSchedule } from "./analytics.model";
 import * as P from "./analytics.params";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 const RUN_EVERY_MS = 60_000;
-const ROLES = ["EXECUTIVE", "ADMIN"];
+const ROLES: readonly Role[] = ["EXECUTIVE", "ADMIN"];
 
 interface Methods {
 	runDue(now: Date): Promise<{ generated: string[] }>;
 }
 type This = BaseThis & Methods & { timer?: NodeJS.Timeout; running?: Promise<unknown> };
-type Ctx<P> = Context<P, Meta>;
 
 const reportJson = (r: Report) => ({
 	id: r.id,
@@ -46,7 +46,7 @@ const scheduleJson = (s: ReportSchedule) => ({
 	createdAt: s.createdAt.toISOString(),
 });
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "analytics.reports",
 	mixins: [AnalyticsBase(), AuditMixin],
 	settings: { rest: "/analytics" },
@@ -58,7 +58,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Compute a report (SALES, PRODUCTS, REVENUE, INVENTORY, WASTE, LOCATIONS) for from–to (UTC days) and filters { shopId?, factoryId? }; stored, 201",
 			params: P.generateParams,
-			async handler(this: This, ctx: Ctx<P.GenerateParams>) {
+			async handler(ctx: Ctx<P.GenerateParams>) {
 				const range = dateRange(ctx.params);
 				const filters = (ctx.params.filters ?? {}) as ReportFilters;
 				const result = await computeReport(this.db, ctx.params.type, range, filters);
@@ -73,7 +73,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Scheduled reports with their next and last run",
 			params: {},
-			async handler(this: This) {
+			async handler() {
 				const rows = await this.models.ReportSchedule.findAll({ order: [["createdAt", "DESC"], ["id", "ASC"]] });
 				return { rows: rows.map(scheduleJson), total: rows.length };
 			},
@@ -84,7 +84,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "One stored report with its computed result",
 			params: P.reportIdParams,
-			async handler(this: This, ctx: Ctx<P.ReportIdParams>) {
+			async handler(ctx: Ctx<P.ReportIdParams>) {
 				const report = await this.models.Report.findByPk(ctx.params.reportId);
 				if (!report) throw notFound("Report", ctx.params.reportId);
 				return reportJson(report);
@@ -96,7 +96,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Schedule a recurring report: { type, interval: DAILY|WEEKLY, filters }; each run covers the completed day or week before it; 201",
 			params: P.scheduleParams,
-			async handler(this: This, ctx: Ctx<P.ScheduleParams>) {
+			async handler(ctx: Ctx<P.ScheduleParams>) {
 				const s = await this.models.ReportSchedule.create({
 					type: ctx.params.type,
 					interval: ctx.params.interval,
@@ -117,7 +117,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		runDue: {
 			visibility: "public",
 			params: P.runDueParams,
-			async handler(this: This, ctx: Ctx<P.RunDueParams>) {
+			async handler(ctx: Ctx<P.RunDueParams>) {
 				const now = ctx.params.now ? new Date(ctx.params.now) : new Date();
 				if (Number.isNaN(now.getTime())) throw validationError("now", "'now' must be an ISO date-time");
 				return this.runDue(now);
@@ -126,7 +126,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 
 	methods: {
-		async runDue(this: This, now: Date) {
+		async runDue(now: Date) {
 			const generated: string[] = [];
 			for (;;) {
 				// One schedule per transaction, locked: several analytics nodes never run the same one twice.
@@ -153,7 +153,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		},
 	},
 
-	started(this: This) {
+	started() {
 		this.timer = setInterval(() => {
 			if (this.running) return;
 			this.running = this.runDue(new Date())
@@ -163,10 +163,10 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		this.timer.unref();
 	},
 
-	async stopped(this: This) {
+	async stopped() {
 		if (this.timer) clearInterval(this.timer);
 		await this.running;
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

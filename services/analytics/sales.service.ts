@@ -1,23 +1,23 @@
 /**
- * analytics.sales: sales, revenue and location analytics (spec section 6), served under
+ * analytics.sales: sales, revenue and location analytics (docs/spec.md section 6), served under
  * /api/v1/analytics (paths as in the spec: /api/v1/analytics/analytics/sales, ...).
  * EXECUTIVE/ADMIN see the chain (or one shop with ?shopId=); a CLERK sees the shops they
  * are assigned to (another shop: 403). Ranges: ?from=&to= UTC days, default the last 30.
  */
-import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { ServiceSettingSchema } from "moleculer";
 import { RETRY_READS } from "../../lib/actions";
-import type { Meta } from "../../lib/types";
+import type { Ctx, Role } from "../../lib/types";
 import { AnalyticsBase, type BaseThis } from "./base";
 import { dateRange, type Range } from "./scope";
 import { gridCells, placeShops, shopFeatures } from "./geo";
 import * as Q from "./queries";
 import * as P from "./analytics.params";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 type This = BaseThis & { placeShops(ctx: Ctx<unknown>, range: Range, shopId?: string): Promise<ReturnType<typeof placeShops> & { totalRevenue: number }> };
-type Ctx<P> = Context<P, Meta>;
-const SHOP_ROLES = ["CLERK", "EXECUTIVE", "ADMIN"];
+const SHOP_ROLES: readonly Role[] = ["CLERK", "EXECUTIVE", "ADMIN"];
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "analytics.sales",
 	mixins: [AnalyticsBase()],
 	settings: { rest: "/analytics" },
@@ -29,7 +29,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Revenue, transactions, items sold, average basket and per-shop figures for ?from=&to= (optional ?shopId=)",
 			params: P.shopRangeParams,
-			async handler(this: This, ctx: Ctx<P.ShopRangeParams>) {
+			async handler(ctx: Ctx<P.ShopRangeParams>) {
 				const range = dateRange(ctx.params);
 				const res = await Q.salesSummary(this.db, range, await this.dir().shopScope(ctx, ctx.params.shopId));
 				return { ...res, byShop: await this.withShops(ctx, res.byShop) };
@@ -41,7 +41,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Revenue and transactions per day or per ISO week (?interval=day|week) over ?from=&to=, every period present",
 			params: P.trendParams,
-			async handler(this: This, ctx: Ctx<P.TrendParams>) {
+			async handler(ctx: Ctx<P.TrendParams>) {
 				return Q.salesTrends(this.db, dateRange(ctx.params), await this.dir().shopScope(ctx, ctx.params.shopId), ctx.params.interval);
 			},
 		},
@@ -51,7 +51,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Flavors by units sold with their revenue over ?from=&to= (?limit=, ?shopId=)",
 			params: P.productParams,
-			async handler(this: This, ctx: Ctx<P.ProductParams>) {
+			async handler(ctx: Ctx<P.ProductParams>) {
 				const res = await Q.productPerformance(this.db, dateRange(ctx.params), await this.dir().shopScope(ctx, ctx.params.shopId), ctx.params.limit);
 				return { ...res, products: await this.withFlavors(ctx, res.products) };
 			},
@@ -62,7 +62,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Revenue for ?from=&to=, against the preceding period of the same length, by payment method and by day",
 			params: P.shopRangeParams,
-			async handler(this: This, ctx: Ctx<P.ShopRangeParams>) {
+			async handler(ctx: Ctx<P.ShopRangeParams>) {
 				return Q.revenue(this.db, dateRange(ctx.params), await this.dir().shopScope(ctx, ctx.params.shopId));
 			},
 		},
@@ -72,7 +72,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Per shop (name, address): revenue, transactions, average basket, average rating over ?from=&to=",
 			params: P.shopRangeParams,
-			async handler(this: This, ctx: Ctx<P.ShopRangeParams>) {
+			async handler(ctx: Ctx<P.ShopRangeParams>) {
 				const range = dateRange(ctx.params);
 				const rows = await Q.locations(this.db, range, await this.dir().shopScope(ctx, ctx.params.shopId));
 				return { ...range, shops: await this.withShops(ctx, rows) };
@@ -84,7 +84,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "GeoJSON FeatureCollection: every shop in scope with coordinates as a Point with its figures over ?from=&to=; shops without coordinates listed apart in `unlocated`",
 			params: P.shopRangeParams,
-			async handler(this: This, ctx: Ctx<P.ShopRangeParams>) {
+			async handler(ctx: Ctx<P.ShopRangeParams>) {
 				const range = dateRange(ctx.params);
 				const { located, unlocated, totalRevenue } = await this.placeShops(ctx, range, ctx.params.shopId);
 				return { ...shopFeatures(located, totalRevenue), ...range, totalRevenue, unlocated };
@@ -127,4 +127,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -10,6 +10,7 @@
 import type { Context } from "moleculer";
 import { forbidden, validationError } from "../../lib/errors";
 import type { Meta } from "../../lib/types";
+import { call } from "../../lib/contracts";
 
 const DAY_MS = 86_400_000;
 export const MAX_RANGE_DAYS = 366;
@@ -101,12 +102,12 @@ export class Directory {
 
 	/** Shops the user is staff of, asked of sales in one call per user (cached). */
 	shopsOf(ctx: Context<unknown, Meta>, userId: string): Promise<string[]> {
-		return this.staffShops.get(userId, () => ctx.call<string[], { userId: string }>("sales.shops.staffShopIds", { userId }));
+		return this.staffShops.get(userId, () => call(ctx, "sales.shops.staffShopIds", { userId }));
 	}
 
 	/** Factories the user manages, asked of inventory in one call per user (cached). */
 	factoriesOf(ctx: Context<unknown, Meta>, userId: string): Promise<string[]> {
-		return this.managedFactories.get(userId, () => ctx.call<string[], { userId: string }>("inventory.factories.managedBy", { userId }));
+		return this.managedFactories.get(userId, () => call(ctx, "inventory.factories.managedBy", { userId }));
 	}
 
 	async shopInfo(ctx: Context<unknown, Meta>, ids: string[]): Promise<Map<string, ShopInfo>> {
@@ -115,7 +116,7 @@ export class Directory {
 			unique.map((id) =>
 				this.shops.get(id, async () => {
 					try {
-						const s = await ctx.call<Partial<ShopInfo> & { id: string; name: string }, { shopId: string }>("sales.shops.get", { shopId: id });
+						const s = await call(ctx, "sales.shops.get", { shopId: id });
 						return { id: s.id, name: s.name, address: s.address ?? null, status: s.status ?? null, latitude: s.latitude ?? null, longitude: s.longitude ?? null };
 					} catch (err) {
 						// A deleted/unknown shop (404) keeps its figures without a name; sales unreachable: no name this time.
@@ -152,7 +153,7 @@ export class Directory {
 			if (name) out.set(id, name);
 		}
 		if (missing.length) {
-			const rows = await ctx.call<{ id: string; name: string }[], { ids: string[] }>("inventory.flavors.getMany", { ids: missing });
+			const rows = await call(ctx, "inventory.flavors.getMany", { ids: missing });
 			for (const f of rows) {
 				out.set(f.id, f.name);
 				this.flavors.set(f.id, f.name);

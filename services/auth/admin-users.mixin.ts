@@ -3,16 +3,15 @@
  * activate/deactivate a user (a deactivated user can't sign in, refresh, or use
  * any token issued before) and the user figures of GET /api/v1/admin/users/machines.
  */
-import type { Context, ServiceSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { defineMixin } from "../../lib/service";
 import { conflict } from "../../lib/errors";
-import type { Meta } from "../../lib/types";
-import type { AuthThis } from "./auth.service";
+import type { Ctx } from "../../lib/types";
+import type { AuthThis } from "./auth.types";
 import { toPublicUser } from "./auth.model";
 import * as P from "./auth.params";
+import type { Params, Result } from "../../lib/contracts";
 
-type Ctx<P> = Context<P, Meta>;
 
 /**
  * An administrator can't demote, deactivate or delete their own account (the last ADMIN would lock
@@ -23,14 +22,14 @@ export function assertNotSelf(ctx: Ctx<{ userId: string }>): void {
 	if (ctx.meta.user?.id === ctx.params.userId) throw conflict("You can't change the role or status of your own account, or delete it", "SELF_MODIFICATION", { userId: ctx.params.userId });
 }
 
-export const AdminUsersMixin: Partial<ServiceSchema> = defineMixin<AuthThis>({
+export const AdminUsersMixin = defineMixin<AuthThis>({
 	actions: {
 		/** Admin: activate or deactivate; a deactivated user can't sign in and every token they hold stops working. */
 		setStatus: {
 			visibility: "public",
 			audit: true,
 			params: P.setStatusParams,
-			async handler(this: AuthThis, ctx: Ctx<P.SetStatusParams>) {
+			async handler(ctx: Ctx<Params<"auth.setStatus">>): Promise<Result<"auth.setStatus">> {
 				assertNotSelf(ctx);
 				return this.transaction(async (t) => {
 					const user = await this.findActiveUser(ctx.params.userId, t);
@@ -47,7 +46,7 @@ export const AdminUsersMixin: Partial<ServiceSchema> = defineMixin<AuthThis>({
 		signInSecurity: {
 			visibility: "public",
 			params: {},
-			async handler(this: AuthThis) {
+			async handler(): Promise<Result<"auth.signInSecurity">> {
 				const [r] = await this.db.query<{ withFailures: number; failedAttempts: number; locked: number; inactive: number; deleted: number }>(
 					`SELECT count(*) FILTER (WHERE failed_logins > 0)::int AS "withFailures", coalesce(sum(failed_logins), 0)::int AS "failedAttempts",
 					        count(*) FILTER (WHERE locked_until > now())::int AS locked, count(*) FILTER (WHERE status = 'INACTIVE' AND deleted_at IS NULL)::int AS inactive,
@@ -62,7 +61,7 @@ export const AdminUsersMixin: Partial<ServiceSchema> = defineMixin<AuthThis>({
 		userStats: {
 			visibility: "public",
 			params: { days: { type: "number", integer: true, min: 1, max: 366, default: 30 } },
-			async handler(this: AuthThis, ctx: Ctx<{ days: number }>) {
+			async handler(ctx: Ctx<Params<"auth.userStats">>): Promise<Result<"auth.userStats">> {
 				const s = this.dbSchema;
 				const q = <T extends object>(sql: string) => this.db.query<T>(sql, { type: QueryTypes.SELECT, replacements: { days: ctx.params.days } });
 				const [byRole, byStatus, signups, active] = await Promise.all([

@@ -1,6 +1,5 @@
 /** Param schemas of the auth actions and the types derived from them. */
 import { STRICT, email, password, role, trimmed, uuid, type Infer } from "../../lib/params";
-import { pageParams } from "../../lib/pagination";
 
 const phone = { type: "string", trim: true, pattern: /^\+?[0-9 ()-]{5,20}$/, optional: true, nullable: true, messages: { stringPattern: "The 'phone' field must be a phone number." } } as const;
 
@@ -20,15 +19,9 @@ export const profileParams = {
 	phone,
 	preferences: { type: "object", optional: true, maxProps: 50 },
 } as const;
-export const listUsersParams = {
-	...STRICT,
-	...pageParams(["createdAt", "email", "name", "role"] as const),
-	role: { ...role, optional: true },
-	email: { type: "string", trim: true, max: 254, optional: true },
-} as const;
-export const setRoleParams = { ...STRICT, userId: uuid, role } as const;
-export const userIdParams = { ...STRICT, userId: uuid } as const;
-export const setStatusParams = { ...STRICT, userId: uuid, status: { type: "enum", values: ["ACTIVE", "INACTIVE"] } } as const;
+// Validated here, forwarded by admin: one schema, in the contract catalog.
+export { listUsersParams, setRoleParams, setStatusParams, userIdParams } from "../../lib/contracts";
+import { listUsersParams, setRoleParams, setStatusParams, userIdParams } from "../../lib/contracts";
 export const googleParams = { ...STRICT, idToken: { type: "string", min: 20, max: 8192 } } as const;
 /** Internal: other services and operators create users of any role (never reachable over HTTP). */
 export const createUserParams = { ...STRICT, email, password, name: trimmed(1, 120), role: { ...role, default: "PATRON" }, phone } as const;

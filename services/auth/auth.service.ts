@@ -1,12 +1,12 @@
 /**
- * auth: accounts, passwords, sessions and tokens (spec section 1).
+ * auth: accounts, passwords, sessions and tokens (docs/spec.md section 1).
  * Served under /api/v1/auth, /api/auth and /auth.
  */
 import { randomUUID } from "node:crypto";
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { ServiceSettingSchema } from "moleculer";
 import { Op, type Transaction, type WhereOptions } from "sequelize";
-import { DbMixin, type DbThis } from "../../mixins/db.mixin";
-import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
+import { DbMixin } from "../../mixins/db.mixin";
+import { OutboxMixin } from "../../mixins/outbox.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
 import { SettingsMixin } from "../../mixins/settings.mixin";
 import { activeMaintenance, settingsOf } from "../../lib/settings";
@@ -17,37 +17,23 @@ import { findOptions, toPage } from "../../lib/pagination";
 import { respondCreated, respondNoContent } from "../../lib/actions";
 import { invalidateTokensBefore, revokeAccessToken, revokeTokenFamily, signAccessToken, verifyAccessToken } from "../../lib/tokens";
 import { closeRevokedSockets } from "../../lib/presence";
-import type { Meta, Role } from "../../lib/types";
-import { defineAuthModels, toPublicUser, type AuthModels, type PublicUser, type User } from "./auth.model";
+import type { Role, Ctx } from "../../lib/types";
+import { defineAuthModels, toPublicUser, type User } from "./auth.model";
 import * as P from "./auth.params";
 import { checkPasswordPolicy, hashPassword, verifyPassword } from "./passwords";
 import { assertNotLocked, currentLock, recordAccountFailure, recordUnknownFailure } from "./lockout";
 import { hashToken, newOpaqueToken } from "./sessions";
-import { PasswordResetMixin, type PasswordResetMethods } from "./password-reset.mixin";
-import { EmailVerificationMixin, type EmailVerificationMethods } from "./email-verification.mixin";
+import { PasswordResetMixin } from "./password-reset.mixin";
+import { EmailVerificationMixin } from "./email-verification.mixin";
 import { GoogleLoginMixin } from "./google-login.mixin";
 import { AdminUsersMixin, assertNotSelf } from "./admin-users.mixin";
-import { MeCacheMixin, type MeCacheThis } from "./me-cache.mixin";
+import { MeCacheMixin } from "./me-cache.mixin";
+import type { AuthThis, TokenResponse } from "./auth.types";
+import { defineService, type ServiceDefinition } from "../../lib/service";
+import { TokenResponseSchema, UserViewSchema, type Params, type Result } from "../../lib/contracts";
 
-export interface TokenResponse {
-	accessToken: string;
-	refreshToken: string;
-	tokenType: "Bearer";
-	expiresIn: number;
-	user: PublicUser;
-}
 
-export interface AuthMethods {
-	issueTokens(user: User, ctx: Context<unknown, Meta>, familyId?: string, t?: Transaction): Promise<TokenResponse>;
-	findActiveUser(id: string, t?: Transaction): Promise<User>;
-	invalidateUserTokens(user: User, t: Transaction): Promise<void>;
-	recordLogin(user: User, ctx: Context<unknown, Meta>, method: "password" | "google"): Promise<void>;
-}
-
-export type AuthThis = Service & DbThis<AuthModels> & OutboxThis & AuthMethods & PasswordResetMethods & EmailVerificationMethods;
-type Ctx<P> = Context<P, Meta>;
-
-const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
+const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 	name: "auth",
 	mixins: [DbMixin({ schema: "auth", models: defineAuthModels, primary: "User" }), OutboxMixin, AuditMixin, PasswordResetMixin, EmailVerificationMixin, GoogleLoginMixin, AdminUsersMixin, MeCacheMixin, SettingsMixin],
 	settings: { rest: "/auth" },
@@ -55,12 +41,13 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 	actions: {
 		register: {
 			rest: "POST /register",
+			response: TokenResponseSchema,
 			auth: "public",
 			rateLimit: "auth",
 			audit: true,
 			summary: "Create an account (always PATRON, email not yet verified: a verification link is mailed) and sign in",
 			params: P.registerParams,
-			async handler(this: AuthThis, ctx: Ctx<P.RegisterParams>) {
+			async handler(ctx: Ctx<P.RegisterParams>) {
 				const { email, password, name, phone } = ctx.params;
 				if (!settingsOf(this.broker).settings.registrationOpen) throw registrationClosed();
 				checkPasswordPolicy(password, email);
@@ -80,6 +67,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 
 		login: {
 			rest: "POST /login",
+			response: TokenResponseSchema,
 			status: 200,
 			auth: "public",
 			rateLimit: "auth",
@@ -87,7 +75,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			audit: true,
 			summary: "Sign in with email and password",
 			params: P.loginParams,
-			async handler(this: AuthThis, ctx: Ctx<P.LoginParams>) {
+			async handler(ctx: Ctx<P.LoginParams>) {
 				const { email, password } = ctx.params;
 				const user = await this.models.User.findOne({ where: { email } });
 				if (user) ctx.locals.auditTarget = user.id;
@@ -106,12 +94,13 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 
 		refresh: {
 			rest: "POST /refresh",
+			response: TokenResponseSchema,
 			status: 200,
 			auth: "public",
 			audit: true,
 			summary: "Exchange a refresh token for new tokens (rotation; reuse revokes the family)",
 			params: P.refreshParams,
-			async handler(this: AuthThis, ctx: Ctx<P.RefreshParams>) {
+			async handler(ctx: Ctx<P.RefreshParams>) {
 				const outcome = await this.transaction(async (t) => {
 					const session = await this.models.UserSession.findOne({ where: { tokenHash: hashToken(ctx.params.refreshToken) }, lock: t.LOCK.UPDATE, transaction: t });
 					if (!session) return { error: "INVALID_REFRESH_TOKEN" as const };
@@ -141,7 +130,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			summary: "Revoke the current access token and its session",
 			audit: true,
 			params: P.logoutParams,
-			async handler(this: AuthThis, ctx: Ctx<P.LogoutParams>) {
+			async handler(ctx: Ctx<P.LogoutParams>) {
 				const user = ctx.meta.user!;
 				await revokeAccessToken(user.jti, user.exp);
 				const families = new Set<string>();
@@ -162,9 +151,10 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 
 		me: {
 			rest: "GET /me",
+			response: UserViewSchema,
 			summary: "The signed-in user's profile",
 			// From memory or the cacher, dropped whenever the user row changes (me-cache.mixin.ts).
-			handler(this: MeCacheThis, ctx: Ctx<Record<string, never>>) {
+			handler(ctx: Ctx<Record<string, never>>) {
 				return this.cachedMe(ctx.meta.user!.id);
 			},
 		},
@@ -175,7 +165,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			auth: "public",
 			summary: "Check an access token: 200 with its subject, or 401 with the reason",
 			params: P.verifyParams,
-			async handler(this: AuthThis, ctx: Ctx<P.VerifyParams>) {
+			async handler(ctx: Ctx<P.VerifyParams>) {
 				const user = await verifyAccessToken(ctx.params.token);
 				return { valid: true, userId: user.id, role: user.role, expiresAt: new Date(user.exp * 1000).toISOString() };
 			},
@@ -186,7 +176,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			audit: true,
 			summary: "Change the password; older tokens stop working, fresh ones are returned",
 			params: P.changePasswordParams,
-			async handler(this: AuthThis, ctx: Ctx<P.ChangePasswordParams>) {
+			async handler(ctx: Ctx<P.ChangePasswordParams>) {
 				const user = await this.findActiveUser(ctx.meta.user!.id);
 				if (!(await verifyPassword(user.passwordHash, ctx.params.currentPassword))) throw validationError("currentPassword", "The current password is wrong.", "wrongPassword");
 				checkPasswordPolicy(ctx.params.newPassword, user.email, "newPassword");
@@ -204,7 +194,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			audit: true,
 			summary: "Update name, phone or preferences",
 			params: P.profileParams,
-			async handler(this: AuthThis, ctx: Ctx<P.ProfileParams>) {
+			async handler(ctx: Ctx<P.ProfileParams>) {
 				const user = await this.findActiveUser(ctx.meta.user!.id);
 				const { name, phone, preferences } = ctx.params;
 				await user.update({ ...(name !== undefined && { name }), ...(phone !== undefined && { phone }), ...(preferences !== undefined && { preferences }) });
@@ -217,7 +207,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			roles: ["ADMIN"],
 			summary: "All users, paginated; filter by role or email",
 			params: P.listUsersParams,
-			async handler(this: AuthThis, ctx: Ctx<P.ListUsersParams>) {
+			async handler(ctx: Ctx<P.ListUsersParams>): Promise<Result<"auth.listUsers">> {
 				const where: WhereOptions = {};
 				if (ctx.params.role) Object.assign(where, { role: ctx.params.role });
 				if (ctx.params.email) Object.assign(where, { email: { [Op.iLike]: `%${ctx.params.email.replace(/[\\%_]/g, "\\$&")}%` } });
@@ -232,7 +222,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			audit: true,
 			summary: "Change a user's role; their older tokens stop working",
 			params: P.setRoleParams,
-			async handler(this: AuthThis, ctx: Ctx<P.SetRoleParams>) {
+			async handler(ctx: Ctx<Params<"auth.setRole">>): Promise<Result<"auth.setRole">> {
 				assertNotSelf(ctx);
 				return this.transaction(async (t) => {
 					const user = await this.findActiveUser(ctx.params.userId, t);
@@ -252,7 +242,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			audit: true,
 			summary: "Soft-delete a user: they can no longer sign in; their data stays",
 			params: P.userIdParams,
-			async handler(this: AuthThis, ctx: Ctx<P.UserIdParams>) {
+			async handler(ctx: Ctx<Params<"auth.deleteUser">>): Promise<Result<"auth.deleteUser">> {
 				assertNotSelf(ctx);
 				await this.transaction(async (t) => {
 					const user = await this.findActiveUser(ctx.params.userId, t);
@@ -268,7 +258,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 		createUser: {
 			visibility: "public",
 			params: P.createUserParams,
-			async handler(this: AuthThis, ctx: Ctx<P.CreateUserParams>) {
+			async handler(ctx: Ctx<P.CreateUserParams>) {
 				const { email, password, name, role, phone } = ctx.params;
 				const passwordHash = await hashPassword(password);
 				if (await this.models.User.findOne({ where: { email } })) throw conflict("An account with this email already exists", "EMAIL_TAKEN", { field: "email" });
@@ -281,7 +271,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			visibility: "public",
 			cache: { keys: ["ids"], ttl: 30 },
 			params: P.getUsersParams,
-			async handler(this: AuthThis, ctx: Ctx<P.GetUsersParams>) {
+			async handler(ctx: Ctx<Params<"auth.getUsers">>): Promise<Result<"auth.getUsers">> {
 				const users = await this.models.User.findAll({ where: { id: ctx.params.ids } });
 				return users.map(toPublicUser);
 			},
@@ -290,14 +280,14 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 		resolveToken: {
 			visibility: "public",
 			params: P.verifyParams,
-			handler(this: AuthThis, ctx: Ctx<P.VerifyParams>) {
+			handler(ctx: Ctx<P.VerifyParams>) {
 				return verifyAccessToken(ctx.params.token);
 			},
 		},
 	},
 
 	methods: {
-		async issueTokens(this: AuthThis, user: User, ctx: Ctx<unknown>, familyId?: string, t?: Transaction): Promise<TokenResponse> {
+		async issueTokens(user: User, ctx: Ctx<unknown>, familyId?: string, t?: Transaction): Promise<TokenResponse> {
 			// During a maintenance window only ADMINs sign in from outside (the gateway lets sign-in through for them).
 			const window = activeMaintenance(settingsOf(this.broker));
 			if (window && user.role !== "ADMIN" && isExternalCall(ctx)) throw maintenance(window.message, window.endsAt);
@@ -319,14 +309,14 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			return { accessToken: access.token, refreshToken, tokenType: "Bearer", expiresIn: access.expiresIn, user: toPublicUser(user) };
 		},
 
-		async findActiveUser(this: AuthThis, id: string, t?: Transaction): Promise<User> {
+		async findActiveUser(id: string, t?: Transaction): Promise<User> {
 			const user = await this.models.User.findByPk(id, { transaction: t, lock: t ? t.LOCK.UPDATE : undefined });
 			if (!user) throw notFound("User", id);
 			return user;
 		},
 
 		/** Role change, password change, deletion: every older access and refresh token stops working. */
-		async invalidateUserTokens(this: AuthThis, user: User, t: Transaction): Promise<void> {
+		async invalidateUserTokens(user: User, t: Transaction): Promise<void> {
 			const at = await invalidateTokensBefore(user.id);
 			await user.update({ tokensValidAfter: at }, { transaction: t });
 			await this.models.UserSession.update({ revokedAt: at }, { where: { userId: user.id, revokedAt: null }, transaction: t });
@@ -334,7 +324,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 			t.afterCommit(() => void closeRevokedSockets(this.broker, { userId: user.id, issuedBefore: at.getTime() }).catch((err: Error) => this.logger.warn("Closing revoked sockets failed:", err.message)));
 		},
 
-		async recordLogin(this: AuthThis, user: User, ctx: Ctx<unknown>, method: "password" | "google"): Promise<void> {
+		async recordLogin(user: User, ctx: Ctx<unknown>, method: "password" | "google"): Promise<void> {
 			await this.transaction(async (t) => {
 				await user.update({ failedLogins: 0, lockedUntil: null, lastLoginAt: new Date() }, { transaction: t });
 				await this.publish(t, ctx, "USER_LOGIN", { userId: user.id, role: user.role, method, ip: ctx.meta.ip ?? null }, user.id);
@@ -342,7 +332,7 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 		},
 	},
 
-	async started(this: AuthThis) {
+	async started() {
 		const admin = config().bootstrapAdmin;
 		if (!admin) return;
 		const passwordHash = await hashPassword(admin.password);
@@ -354,4 +344,4 @@ const schema: ServiceSchema<ServiceSettingSchema, AuthThis> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

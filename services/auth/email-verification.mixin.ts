@@ -4,14 +4,14 @@
  * address verified. Google sign-in links only to verified accounts (google-login.mixin.ts),
  * so registering someone else's address without proving it gains nothing.
  */
-import type { Context, ServiceSchema } from "moleculer";
+import type { Context } from "moleculer";
 import { Op, type Transaction } from "sequelize";
 import { config } from "../../lib/config";
 import { settingsOf } from "../../lib/settings";
 import { defineMixin } from "../../lib/service";
 import { conflict, tooManyRequests, unauthorized } from "../../lib/errors";
 import type { Meta } from "../../lib/types";
-import type { AuthThis } from "./auth.service";
+import type { AuthThis } from "./auth.types";
 import type { User } from "./auth.model";
 import * as P from "./auth.params";
 import { hashToken, newOpaqueToken } from "./sessions";
@@ -22,14 +22,7 @@ const VERIFY_TTL_MS = 24 * 60 * 60 * 1000;
 const RESEND_COOLDOWN_MS = 60 * 1000;
 let warnedNoSmtp = false;
 
-export interface EmailVerificationMethods {
-	/** Stores a verification token for the user's current address (in `t` when given); returns the token to mail. */
-	issueVerificationToken(user: User, t?: Transaction): Promise<string>;
-	/** Mails the verification link in the background (a mail failure is logged, never thrown). */
-	mailVerificationLink(user: Pick<User, "id" | "email" | "name">, token: string): void;
-}
-
-export const EmailVerificationMixin: Partial<ServiceSchema> = defineMixin<AuthThis>({
+export const EmailVerificationMixin = defineMixin<AuthThis>({
 	actions: {
 		verifyEmail: {
 			rest: "POST /verify-email",
@@ -39,7 +32,7 @@ export const EmailVerificationMixin: Partial<ServiceSchema> = defineMixin<AuthTh
 			audit: true,
 			summary: "Verify the account's email address with the mailed token (works once)",
 			params: P.verifyEmailParams,
-			async handler(this: AuthThis, ctx: Context<P.VerifyEmailParams, Meta>) {
+			async handler(ctx: Context<P.VerifyEmailParams, Meta>) {
 				await this.transaction(async (t) => {
 					const row = await this.models.EmailVerificationToken.findOne({
 						where: { tokenHash: hashToken(ctx.params.token), usedAt: null, expiresAt: { [Op.gt]: new Date() } },
@@ -64,7 +57,7 @@ export const EmailVerificationMixin: Partial<ServiceSchema> = defineMixin<AuthTh
 			audit: true,
 			summary: "Mail a new verification link to the signed-in user's address (once a minute; 409 when already verified)",
 			params: P.resendVerificationParams,
-			async handler(this: AuthThis, ctx: Context<P.ResendVerificationParams, Meta>) {
+			async handler(ctx: Context<P.ResendVerificationParams, Meta>) {
 				const user = await this.findActiveUser(ctx.meta.user!.id);
 				if (user.emailVerifiedAt) throw conflict("This email address is already verified", "EMAIL_ALREADY_VERIFIED");
 				const last = await this.models.EmailVerificationToken.findOne({ where: { userId: user.id }, order: [["createdAt", "DESC"]] });
@@ -77,13 +70,13 @@ export const EmailVerificationMixin: Partial<ServiceSchema> = defineMixin<AuthTh
 	},
 
 	methods: {
-		async issueVerificationToken(this: AuthThis, user: User, t?: Transaction) {
+		async issueVerificationToken(user: User, t?: Transaction) {
 			const token = newOpaqueToken();
 			await this.models.EmailVerificationToken.create({ userId: user.id, email: user.email, tokenHash: hashToken(token), expiresAt: new Date(Date.now() + VERIFY_TTL_MS), usedAt: null }, { transaction: t });
 			return token;
 		},
 
-		mailVerificationLink(this: AuthThis, user: Pick<User, "id" | "email" | "name">, token: string) {
+		mailVerificationLink(user: Pick<User, "id" | "email" | "name">, token: string) {
 			const link = `${config().publicUrl}/verify-email?token=${encodeURIComponent(token)}`;
 			// In the background, like the reset mail: registration must not wait for SMTP.
 			const { siteName, supportEmail } = settingsOf(this.broker).settings;

@@ -6,14 +6,14 @@
  * registered that address may not own it (pre-hijacking), so the answer is 409
  * ACCOUNT_EXISTS_UNVERIFIED and the address's owner gets a reset link that settles it.
  */
-import type { Context, ServiceSchema } from "moleculer";
+import type { Context } from "moleculer";
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from "jose";
 import { config } from "../../lib/config";
 import { defineMixin } from "../../lib/service";
 import { conflict, registrationClosed, serviceUnavailable, unauthorized } from "../../lib/errors";
 import { settingsOf } from "../../lib/settings";
 import type { Meta } from "../../lib/types";
-import type { AuthThis } from "./auth.service";
+import type { AuthThis } from "./auth.types";
 import * as P from "./auth.params";
 
 const GOOGLE_ISSUERS = ["https://accounts.google.com", "accounts.google.com"];
@@ -39,7 +39,7 @@ async function verifyGoogleIdToken(idToken: string): Promise<GoogleClaims> {
 	}
 }
 
-export const GoogleLoginMixin: Partial<ServiceSchema> = defineMixin<AuthThis>({
+export const GoogleLoginMixin = defineMixin<AuthThis>({
 	actions: {
 		google: {
 			rest: "POST /google",
@@ -49,7 +49,7 @@ export const GoogleLoginMixin: Partial<ServiceSchema> = defineMixin<AuthThis>({
 			audit: true,
 			summary: "Sign in with a Google ID token: creates the account, or links one whose email is verified (409 ACCOUNT_EXISTS_UNVERIFIED otherwise)",
 			params: P.googleParams,
-			async handler(this: AuthThis, ctx: Context<P.GoogleParams, Meta>) {
+			async handler(ctx: Context<P.GoogleParams, Meta>) {
 				const claims = await verifyGoogleIdToken(ctx.params.idToken);
 				const email = claims.email?.toLowerCase();
 				if (!claims.sub || !email || claims.email_verified !== true) throw unauthorized("Google account has no verified email", "INVALID_GOOGLE_TOKEN");

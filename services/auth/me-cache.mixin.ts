@@ -8,28 +8,21 @@
  * broadcast without Redis). A read that raced a change is not stored.
  * One hook per broker: brokers of one process share the schema's models.
  */
-import type { Context, ServiceSchema } from "moleculer";
+import type { Context } from "moleculer";
 import type { Model, Transaction } from "sequelize";
 import { defineMixin } from "../../lib/service";
 import { INTERNAL_EVENTS } from "../../lib/events";
 import { announceUserChanged, onUserChanged } from "../../lib/revocation";
-import type { AuthThis } from "./auth.service";
+import type { MeCacheThis } from "./auth.types";
 import { toPublicUser, type PublicUser } from "./auth.model";
 
 const LOCAL_TTL_MS = 30_000;
 const LOCAL_MAX = 10_000;
 const SHARED_TTL_SEC = 300;
 
-export interface MeCacheThis extends AuthThis {
-	cachedMe(userId: string): Promise<PublicUser>;
-	forgetMe(userId: string): Promise<void>;
-	forgetLocal(userId: string | undefined): void;
-	meCache: { local: Map<string, { user: PublicUser; until: number }>; versions: Map<string, number>; hook: string; unlisten?: () => void };
-}
-
 const cacheKey = (self: MeCacheThis, userId: string) => self.broker.cacher?.getCacheKey(`${self.fullName}.me`, {}, { user: { id: userId } }, ["#user.id"]);
 
-export const MeCacheMixin: Partial<ServiceSchema> = defineMixin<MeCacheThis>({
+export const MeCacheMixin = defineMixin<MeCacheThis>({
 	events: {
 		[INTERNAL_EVENTS.userChanged]: {
 			params: { userId: { type: "string", max: 64 } },
@@ -39,7 +32,7 @@ export const MeCacheMixin: Partial<ServiceSchema> = defineMixin<MeCacheThis>({
 		},
 	},
 	methods: {
-		async cachedMe(this: MeCacheThis, userId: string): Promise<PublicUser> {
+		async cachedMe(userId: string): Promise<PublicUser> {
 			const { local, versions } = this.meCache;
 			const hit = local.get(userId);
 			if (hit && hit.until > Date.now()) return hit.user;
@@ -57,7 +50,7 @@ export const MeCacheMixin: Partial<ServiceSchema> = defineMixin<MeCacheThis>({
 			return user;
 		},
 
-		forgetLocal(this: MeCacheThis, userId: string | undefined): void {
+		forgetLocal(userId: string | undefined): void {
 			const { local, versions } = this.meCache;
 			const ids = userId === undefined ? [...local.keys()] : [userId];
 			for (const id of ids) {
@@ -66,16 +59,16 @@ export const MeCacheMixin: Partial<ServiceSchema> = defineMixin<MeCacheThis>({
 			}
 		},
 
-		async forgetMe(this: MeCacheThis, userId: string): Promise<void> {
+		async forgetMe(userId: string): Promise<void> {
 			this.forgetLocal(userId);
 			const key = cacheKey(this, userId);
 			if (key) await this.broker.cacher!.del(key).catch(() => undefined);
 		},
 	},
-	created(this: MeCacheThis) {
+	created() {
 		this.meCache = { local: new Map(), versions: new Map(), hook: `me-cache-${this.broker.nodeID}-${this.fullName}` };
 	},
-	started(this: MeCacheThis) {
+	started() {
 		this.meCache.unlisten = onUserChanged((userId) => this.forgetLocal(userId));
 		const changed = async (user: Model, options: { transaction?: Transaction | null }) => {
 			const userId = String(user.get("id"));
@@ -89,7 +82,7 @@ export const MeCacheMixin: Partial<ServiceSchema> = defineMixin<MeCacheThis>({
 		this.models.User.addHook("afterSave", this.meCache.hook, changed);
 		this.models.User.addHook("afterDestroy", this.meCache.hook, changed);
 	},
-	stopped(this: MeCacheThis) {
+	stopped() {
 		this.meCache.unlisten?.();
 		this.models.User.removeHook("afterSave", this.meCache.hook);
 		this.models.User.removeHook("afterDestroy", this.meCache.hook);

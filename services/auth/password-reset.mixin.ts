@@ -4,14 +4,14 @@
  * account exists; resetting invalidates every older token of the user. Using a
  * mailed token proves the mailbox, so it also marks the email verified.
  */
-import type { Context, ServiceSchema } from "moleculer";
+import type { Context } from "moleculer";
 import { Op } from "sequelize";
 import { config } from "../../lib/config";
 import { settingsOf } from "../../lib/settings";
 import { defineMixin } from "../../lib/service";
 import { unauthorized } from "../../lib/errors";
 import type { Meta } from "../../lib/types";
-import type { AuthThis } from "./auth.service";
+import type { AuthThis, ResetMailReason } from "./auth.types";
 import type { User } from "./auth.model";
 import * as P from "./auth.params";
 import { checkPasswordPolicy, hashPassword } from "./passwords";
@@ -21,8 +21,6 @@ import { sendMail } from "../../lib/mailer";
 const RESET_TTL_MS = 30 * 60 * 1000;
 const ACCEPTED = { message: "If an account exists for this email, a reset link has been sent." };
 
-/** Why a reset link is mailed: asked for, or a Google sign-in met this unverified account (google-login.mixin.ts). */
-export type ResetMailReason = "forgot" | "googleConflict";
 
 const INTROS: Record<ResetMailReason, string> = {
 	forgot: "Use this link within 30 minutes to choose a new password:",
@@ -32,12 +30,7 @@ const INTROS: Record<ResetMailReason, string> = {
 		"That signs everyone else out of the account and verifies the address; after that, Google sign-in works for it:",
 };
 
-export interface PasswordResetMethods {
-	/** Stores a reset token for the user and mails the link in the background (a mail failure is logged, never thrown). */
-	mailResetLink(user: User, reason: ResetMailReason): Promise<void>;
-}
-
-export const PasswordResetMixin: Partial<ServiceSchema> = defineMixin<AuthThis>({
+export const PasswordResetMixin = defineMixin<AuthThis>({
 	actions: {
 		forgotPassword: {
 			rest: "POST /forgot-password",
@@ -46,7 +39,7 @@ export const PasswordResetMixin: Partial<ServiceSchema> = defineMixin<AuthThis>(
 			rateLimit: "auth",
 			summary: "Mail a password reset link (same answer whether or not the account exists)",
 			params: P.forgotPasswordParams,
-			async handler(this: AuthThis, ctx: Context<P.ForgotPasswordParams, Meta>) {
+			async handler(ctx: Context<P.ForgotPasswordParams, Meta>) {
 				const user = await this.models.User.findOne({ where: { email: ctx.params.email, status: "ACTIVE" } });
 				if (!user) return ACCEPTED;
 				await this.mailResetLink(user, "forgot");
@@ -62,7 +55,7 @@ export const PasswordResetMixin: Partial<ServiceSchema> = defineMixin<AuthThis>(
 			audit: true,
 			summary: "Set a new password with a reset token (works once)",
 			params: P.resetPasswordParams,
-			async handler(this: AuthThis, ctx: Context<P.ResetPasswordParams, Meta>) {
+			async handler(ctx: Context<P.ResetPasswordParams, Meta>) {
 				const passwordHash = await hashPassword(ctx.params.password);
 				await this.transaction(async (t) => {
 					const reset = await this.models.PasswordResetToken.findOne({
@@ -86,7 +79,7 @@ export const PasswordResetMixin: Partial<ServiceSchema> = defineMixin<AuthThis>(
 	},
 
 	methods: {
-		async mailResetLink(this: AuthThis, user: User, reason: ResetMailReason) {
+		async mailResetLink(user: User, reason: ResetMailReason) {
 			const token = newOpaqueToken();
 			await this.models.PasswordResetToken.create({ userId: user.id, tokenHash: hashToken(token), expiresAt: new Date(Date.now() + RESET_TTL_MS), usedAt: null });
 			const link = `${config().publicUrl}/reset-password?token=${encodeURIComponent(token)}`;

@@ -11,7 +11,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { ServiceSettingSchema } from "moleculer";
 import { DbMixin } from "../../mixins/db.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
 import { respondCreated } from "../../lib/actions";
@@ -22,7 +22,9 @@ import { quotaExceeded, reserveStorage, storageUsed } from "../../lib/quota";
 import { multipartRoute, receiveFile, removeStored, safeOriginalName, sniff as sniffAny, storageDir, sweepPartials, tooLarge, type UploadMeta } from "../../lib/uploads";
 import { defineCommunicationsModels, type Attachment } from "./communications.model";
 import * as P from "./communications.params";
-import { COMMS_SCHEMA, toAttachmentView, type CommsThis, type Ctx } from "./shared";
+import { COMMS_SCHEMA, toAttachmentView, type CommsThis } from "./shared";
+import { defineService, type ServiceDefinition } from "../../lib/service";
+import type { Ctx } from "../../lib/types";
 
 export const MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024;
 
@@ -38,7 +40,7 @@ const AREA = "chat";
 const chatDir = () => storageDir(AREA);
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 
-const schema: ServiceSchema<ServiceSettingSchema, CommsThis> = {
+const schema: ServiceDefinition<ServiceSettingSchema, CommsThis> = {
 	name: "communications.attachments",
 	mixins: [DbMixin({ schema: COMMS_SCHEMA, models: defineCommunicationsModels, primary: "Attachment" }), AuditMixin],
 	settings: { rest: "/communications" },
@@ -48,7 +50,7 @@ const schema: ServiceSchema<ServiceSettingSchema, CommsThis> = {
 			rest: multipartRoute("/upload/chat-attachments", { maxBytes: MAX_ATTACHMENT_BYTES }),
 			audit: true,
 			summary: "Upload one chat file (multipart, field `file`; `conversationId` as query parameter); 413 too large or past the storage quota (QUOTA_EXCEEDED), 415 wrong type, 422 unreadable image or one above IMAGE_MAX_PIXELS",
-			async handler(this: CommsThis, ctx: Ctx<Readable>) {
+			async handler(ctx: Ctx<Readable>) {
 				const meta = ctx.meta as typeof ctx.meta & UploadMeta;
 				const conversationId = meta.$params?.conversationId ?? meta.$multipart?.conversationId;
 				const me = ctx.meta.user!.id;
@@ -91,7 +93,7 @@ const schema: ServiceSchema<ServiceSettingSchema, CommsThis> = {
 			rest: "GET /chat/attachments/:id",
 			summary: "Download a chat attachment (participants of its conversation only)",
 			params: P.attachmentIdParams,
-			async handler(this: CommsThis, ctx: Ctx<P.AttachmentIdParams>) {
+			async handler(ctx: Ctx<P.AttachmentIdParams>) {
 				const row = await this.models.Attachment.findByPk(ctx.params.id);
 				const allowed = row && (await this.models.Participant.count({ where: { conversationId: row.conversationId, userId: ctx.meta.user!.id } })) > 0;
 				if (!row || !allowed) throw notFound("Attachment", ctx.params.id);
@@ -108,10 +110,10 @@ const schema: ServiceSchema<ServiceSettingSchema, CommsThis> = {
 	},
 
 	/** Uploads cut short by a crash leave `.part` files (an upload in flight is younger than an hour). */
-	async started(this: CommsThis) {
+	async started() {
 		const removed = await sweepPartials(AREA);
 		if (removed) this.logger.info(`Removed ${removed} partial chat upload(s) left by an earlier crash`);
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

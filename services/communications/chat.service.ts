@@ -1,10 +1,10 @@
 /**
  * communications.chat: conversations (DIRECT pairs are unique, GROUPs have a name),
- * messages newest-first with a cursor, read receipts, online users (spec section 5).
+ * messages newest-first with a cursor, read receipts, online users (docs/spec.md section 5).
  * A conversation the caller does not take part in is answered 404 (they may not see it).
  */
-import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { Op, QueryTypes, type Transaction } from "sequelize";
+import type { ServiceSettingSchema } from "moleculer";
+import { Op, QueryTypes } from "sequelize";
 import { DbMixin } from "../../mixins/db.mixin";
 import { OutboxMixin } from "../../mixins/outbox.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
@@ -12,13 +12,15 @@ import { respondCreated } from "../../lib/actions";
 import { notFound, validationError } from "../../lib/errors";
 import { toPage } from "../../lib/pagination";
 import { conversationRoom, presence, pushToSockets, userRoom } from "../../lib/presence";
-import { defineCommunicationsModels, type Conversation, type Message } from "./communications.model";
+import { defineCommunicationsModels, type Message } from "./communications.model";
 import * as P from "./communications.params";
-import { COMMS_SCHEMA, personView, toAttachmentView, toMessageView, usersById, type CommsThis, type Ctx, type MessageView } from "./shared";
+import { COMMS_SCHEMA, personView, toAttachmentView, toMessageView, usersById, type CommsThis, type MessageView } from "./shared";
 import { insertMessage } from "./send-message";
+import { defineService, type ServiceDefinition } from "../../lib/service";
+import type { Ctx } from "../../lib/types";
+import { call, type Params, type Result } from "../../lib/contracts";
 
 interface Methods {
-	requireParticipant(conversationId: string, userId: string, t?: Transaction): Promise<Conversation>;
 	conversationViews(rows: ConversationRow[], ctx: Ctx<unknown>): Promise<unknown[]>;
 }
 type This = CommsThis & Methods;
@@ -60,7 +62,7 @@ const ORDERS: Record<string, string> = {
 	createdAt: "c.created_at ASC, c.id",
 };
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "communications.chat",
 	mixins: [DbMixin({ schema: COMMS_SCHEMA, models: defineCommunicationsModels, primary: "Conversation" }), OutboxMixin, AuditMixin],
 	settings: { rest: "/communications" },
@@ -70,7 +72,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			rest: "GET /chat/conversations",
 			summary: "The caller's conversations with their last message and unread count",
 			params: P.listConversationsParams,
-			async handler(this: This, ctx: Ctx<P.ListConversationsParams>) {
+			async handler(ctx: Ctx<P.ListConversationsParams>) {
 				const me = ctx.meta.user!.id;
 				const { page, pageSize } = ctx.params;
 				const rows = await this.db.query<ConversationRow>(LIST_SQL(this.dbSchema, ORDERS[ctx.params.sort ?? "-lastMessageAt"]), {
@@ -88,7 +90,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Start a conversation: DIRECT with one other user (the pair's existing one is returned), or a named GROUP",
 			params: P.createConversationParams,
-			async handler(this: This, ctx: Ctx<P.CreateConversationParams>) {
+			async handler(ctx: Ctx<P.CreateConversationParams>) {
 				const me = ctx.meta.user!.id;
 				const others = ctx.params.participantIds.filter((id) => id !== me);
 				const { type } = ctx.params;
@@ -126,11 +128,10 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 		listMessages: {
 			rest: "GET /chat/conversations/:id/messages",
+			access: { conversation: "id" },
 			summary: "Messages of a conversation, newest first; pass `nextCursor` as `cursor` for older ones",
 			params: P.listMessagesParams,
-			async handler(this: This, ctx: Ctx<P.ListMessagesParams>) {
-				const me = ctx.meta.user!.id;
-				await this.requireParticipant(ctx.params.id, me);
+			async handler(ctx: Ctx<P.ListMessagesParams>) {
 				const where: Record<string | symbol, unknown> = { conversationId: ctx.params.id };
 				if (ctx.params.cursor) where.seq = { [Op.lt]: ctx.params.cursor };
 				const rows = await this.models.Message.findAll({ where, order: [["seq", "DESC"]], limit: ctx.params.limit });
@@ -155,7 +156,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Send a message (TEXT, or IMAGE/FILE with an uploaded attachmentId); pushed live as NEW_MESSAGE",
 			params: P.sendMessageParams,
-			async handler(this: This, ctx: Ctx<P.SendMessageParams>) {
+			async handler(ctx: Ctx<P.SendMessageParams>) {
 				const me = ctx.meta.user!.id;
 				const { id: conversationId, content, messageType, attachmentId } = ctx.params;
 				if (messageType === "TEXT" && attachmentId) throw validationError("attachmentId", "A TEXT message has no attachment.", "forbidden");
@@ -190,7 +191,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Mark a message (and every earlier one in its conversation) as read by the caller",
 			params: P.messageIdParams,
-			async handler(this: This, ctx: Ctx<P.MessageIdParams>) {
+			async handler(ctx: Ctx<P.MessageIdParams>) {
 				const me = ctx.meta.user!.id;
 				const message = await this.models.Message.findByPk(ctx.params.id);
 				if (!message) throw notFound("Message", ctx.params.id);
@@ -216,9 +217,9 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		onlineUsers: {
 			rest: "GET /chat/online-users",
 			summary: "Online users the caller shares a conversation or a shop with (need-to-know, for every role); `role` only for staff callers",
-			async handler(this: This, ctx: Ctx<Record<string, never>>) {
+			async handler(ctx: Ctx<Record<string, never>>) {
 				const me = ctx.meta.user!;
-				const ids = await presence().online(await ctx.call<string[], P.ContactsParams>("communications.chat.contacts", { userId: me.id }));
+				const ids = await presence().online(await call(ctx, "communications.chat.contacts", { userId: me.id }));
 				const users = await usersById(ctx, ids.filter((id) => id !== me.id));
 				return [...users.values()].map((u) => ({ ...personView(u, me.role), status: "ONLINE" as const }));
 			},
@@ -229,15 +230,27 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		isParticipant: {
 			visibility: "public",
 			params: P.participantCheckParams,
-			async handler(this: This, ctx: Ctx<P.ParticipantCheckParams>) {
+			async handler(ctx: Ctx<Params<"communications.chat.isParticipant">>): Promise<Result<"communications.chat.isParticipant">> {
 				return (await this.models.Participant.count({ where: { conversationId: ctx.params.conversationId, userId: ctx.params.userId } })) > 0;
+			},
+		},
+
+		/** Declared ownership's resolver (lib/access.ts): a conversation is visible to its participants only. */
+		ownership: {
+			visibility: "public",
+			params: { id: { type: "uuid" }, userId: { type: "uuid", optional: true } },
+			async handler(ctx: Ctx<Params<"communications.chat.ownership">>): Promise<Result<"communications.chat.ownership">> {
+				const conversation = await this.models.Conversation.findByPk(ctx.params.id);
+				if (!conversation) return null;
+				const mine = Boolean(ctx.params.userId) && (await this.models.Participant.count({ where: { conversationId: conversation.id, userId: ctx.params.userId } })) > 0;
+				return { entity: { id: conversation.id, type: conversation.type }, mine, visible: mine };
 			},
 		},
 
 		contacts: {
 			visibility: "public",
 			params: P.contactsParams,
-			async handler(this: This, ctx: Ctx<P.ContactsParams>) {
+			async handler(ctx: Ctx<Params<"communications.chat.contacts">>): Promise<Result<"communications.chat.contacts">> {
 				const rows = await this.db.query<{ user_id: string }>(
 					`SELECT DISTINCT o.user_id FROM "${this.dbSchema}".conversation_participants p
 					 JOIN "${this.dbSchema}".conversation_participants o ON o.conversation_id = p.conversation_id AND o.user_id <> p.user_id
@@ -248,7 +261,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				// Shop colleagues too; without sales (a node down) only conversation partners count: fail closed.
 				if (this.broker.registry.actions.isAvailable("sales.shops.coworkers")) {
 					try {
-						for (const id of await ctx.call<string[], P.ContactsParams>("sales.shops.coworkers", { userId: ctx.params.userId })) shared.add(id);
+						for (const id of await call(ctx, "sales.shops.coworkers", { userId: ctx.params.userId })) shared.add(id);
 					} catch (err) {
 						this.logger.debug("Shop colleagues unavailable for presence:", (err as Error).message);
 					}
@@ -259,15 +272,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 
 	methods: {
-		/** Inside a transaction pass it: a second pooled connection per transaction could starve the pool. */
-		async requireParticipant(this: This, conversationId: string, userId: string, t?: Transaction): Promise<Conversation> {
-			const conversation = await this.models.Conversation.findByPk(conversationId, { transaction: t });
-			const isParticipant = conversation && (await this.models.Participant.count({ where: { conversationId, userId }, transaction: t })) > 0;
-			if (!conversation || !isParticipant) throw notFound("Conversation", conversationId);
-			return conversation;
-		},
-
-		async conversationViews(this: This, rows: ConversationRow[], ctx: Ctx<unknown>) {
+		async conversationViews(rows: ConversationRow[], ctx: Ctx<unknown>) {
 			if (rows.length === 0) return [];
 			const participants = await this.models.Participant.findAll({ where: { conversationId: rows.map((r) => r.id) } });
 			const users = await usersById(ctx, participants.map((p) => p.userId));
@@ -290,4 +295,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

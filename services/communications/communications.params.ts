@@ -2,8 +2,8 @@
 import { STRICT, trimmed, uuid, type Infer } from "../../lib/params";
 import { pageParams } from "../../lib/pagination";
 
-export const MAX_MESSAGE_LENGTH = 4000;
-export const MAX_GROUP_PARTICIPANTS = 100;
+const MAX_MESSAGE_LENGTH = 4000;
+const MAX_GROUP_PARTICIPANTS = 100;
 
 // ---- chat ----
 export const createConversationParams = {
@@ -17,8 +17,6 @@ export type CreateConversationParams = Infer<typeof createConversationParams>;
 export const listConversationsParams = { ...STRICT, ...pageParams(["lastMessageAt", "createdAt"] as const) } as const;
 export type ListConversationsParams = Infer<typeof listConversationsParams>;
 
-export const conversationIdParams = { ...STRICT, id: uuid } as const;
-export type ConversationIdParams = Infer<typeof conversationIdParams>;
 
 export const listMessagesParams = {
 	...STRICT,
@@ -42,10 +40,8 @@ export const messageIdParams = { ...STRICT, id: uuid } as const;
 export type MessageIdParams = Infer<typeof messageIdParams>;
 
 export const participantCheckParams = { ...STRICT, conversationId: uuid, userId: uuid } as const;
-export type ParticipantCheckParams = Infer<typeof participantCheckParams>;
 
 export const contactsParams = { ...STRICT, userId: uuid } as const;
-export type ContactsParams = Infer<typeof contactsParams>;
 
 export const attachmentIdParams = { ...STRICT, id: uuid } as const;
 export type AttachmentIdParams = Infer<typeof attachmentIdParams>;
@@ -105,7 +101,6 @@ export const announceParams = {
 	message: trimmed(1, 2000),
 	broadcastId: { ...uuid, optional: true },
 } as const;
-export type AnnounceParams = Infer<typeof announceParams>;
 export const notifyUsersParams = {
 	...STRICT,
 	userIds: { type: "array", items: uuid, min: 1, max: 10_000 },

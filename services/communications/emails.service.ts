@@ -6,7 +6,7 @@
  * Sends and replies together are capped per sender at EMAIL_SEND_PER_HOUR (429
  * RATE_LIMITED with Retry-After): the relay reaches real mailboxes.
  */
-import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { ServiceSettingSchema } from "moleculer";
 import { Op, type WhereOptions } from "sequelize";
 import { randomUUID } from "node:crypto";
 import { DbMixin } from "../../mixins/db.mixin";
@@ -21,7 +21,9 @@ import { config } from "../../lib/config";
 import { consumePoint, limiter } from "../../lib/rate-limit";
 import { defineCommunicationsModels, type Email } from "./communications.model";
 import * as P from "./communications.params";
-import { COMMS_SCHEMA, usersById, type CommsThis, type Ctx, type UserSummary } from "./shared";
+import { COMMS_SCHEMA, usersById, type CommsThis, type UserSummary } from "./shared";
+import { defineService, type ServiceDefinition } from "../../lib/service";
+import type { Ctx } from "../../lib/types";
 
 interface Methods {
 	findVisible(id: string, userId: string): Promise<Email>;
@@ -51,7 +53,7 @@ export function toEmailView(e: Email, viewer: string, users?: Map<string, UserSu
 
 const replySubject = (subject: string) => (/^re:/i.test(subject) ? subject : `Re: ${subject}`).slice(0, 200);
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "communications.emails",
 	mixins: [DbMixin({ schema: COMMS_SCHEMA, models: defineCommunicationsModels, primary: "Email" }), OutboxMixin, AuditMixin],
 	settings: { rest: "/communications" },
@@ -61,7 +63,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			rest: "GET /emails",
 			summary: "The caller's emails: folder inbox (default) or sent, optionally starred=true / unread=true; paginated",
 			params: P.listEmailsParams,
-			async handler(this: This, ctx: Ctx<P.ListEmailsParams>) {
+			async handler(ctx: Ctx<P.ListEmailsParams>) {
 				const me = ctx.meta.user!.id;
 				const inbox = ctx.params.folder === "inbox";
 				const where: WhereOptions<Email> = inbox ? { receiverId: me } : { senderId: me };
@@ -79,7 +81,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Send an email to another user's internal mailbox (also relayed by SMTP when configured); at most EMAIL_SEND_PER_HOUR sends and replies per sender (429 RATE_LIMITED)",
 			params: P.sendEmailParams,
-			async handler(this: This, ctx: Ctx<P.SendEmailParams>) {
+			async handler(ctx: Ctx<P.SendEmailParams>) {
 				const me = ctx.meta.user!.id;
 				if (ctx.params.receiverId === me) throw validationError("receiverId", "You cannot email yourself.", "self");
 				const users = await usersById(ctx, [me, ctx.params.receiverId]);
@@ -98,7 +100,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			rest: "GET /emails/:id",
 			summary: "An email with its thread (sender or receiver only)",
 			params: P.emailIdParams,
-			async handler(this: This, ctx: Ctx<P.EmailIdParams>) {
+			async handler(ctx: Ctx<P.EmailIdParams>) {
 				const me = ctx.meta.user!.id;
 				const email = await this.findVisible(ctx.params.id, me);
 				const thread = await this.models.Email.findAll({
@@ -115,7 +117,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Mark a received email as read (body `{ read: false }` marks it unread)",
 			params: P.readEmailParams,
-			async handler(this: This, ctx: Ctx<P.ReadEmailParams>) {
+			async handler(ctx: Ctx<P.ReadEmailParams>) {
 				const me = ctx.meta.user!.id;
 				const email = await this.findVisible(ctx.params.id, me);
 				if (email.receiverId !== me) throw forbidden("Only the receiver marks an email as read");
@@ -129,7 +131,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Star or unstar an email in the caller's own mailbox `{ starred }`",
 			params: P.starEmailParams,
-			async handler(this: This, ctx: Ctx<P.StarEmailParams>) {
+			async handler(ctx: Ctx<P.StarEmailParams>) {
 				const me = ctx.meta.user!.id;
 				const email = await this.findVisible(ctx.params.id, me);
 				await email.update(me === email.receiverId ? { starredByReceiver: ctx.params.starred } : { starredBySender: ctx.params.starred });
@@ -142,7 +144,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Reply to an email `{ content }`: goes to the other party, in the same thread; counts toward EMAIL_SEND_PER_HOUR (429 RATE_LIMITED)",
 			params: P.replyEmailParams,
-			async handler(this: This, ctx: Ctx<P.ReplyEmailParams>) {
+			async handler(ctx: Ctx<P.ReplyEmailParams>) {
 				const me = ctx.meta.user!.id;
 				const original = await this.findVisible(ctx.params.id, me);
 				const to = original.senderId === me ? original.receiverId : original.senderId;
@@ -167,19 +169,19 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 	methods: {
 		/** Each email may be relayed to a real address: at most EMAIL_SEND_PER_HOUR per sender, else 429 with Retry-After. */
-		async countSend(this: This, senderId: string) {
+		async countSend(senderId: string) {
 			const perHour = config().emailSendPerHour;
 			await consumePoint(limiter("email", perHour, 3600), senderId, `At most ${perHour} emails per hour`, "RATE_LIMITED");
 		},
 
-		async findVisible(this: This, id: string, userId: string): Promise<Email> {
+		async findVisible(id: string, userId: string): Promise<Email> {
 			const email = await this.models.Email.findOne({ where: { id, [Op.or]: [{ senderId: userId }, { receiverId: userId }] } });
 			if (!email) throw notFound("Email", id);
 			return email;
 		},
 
 		/** A live heads-up to the receiver (NOTIFICATION_RECEIVED, type EMAIL_RECEIVED), then the SMTP relay (best effort, logged). */
-		async deliver(this: This, email: Email, sender: UserSummary | undefined, receiver: UserSummary) {
+		async deliver(email: Email, sender: UserSummary | undefined, receiver: UserSummary) {
 			await pushToSockets(this.broker, {
 				event: "NOTIFICATION_RECEIVED",
 				rooms: [userRoom(receiver.id)],
@@ -202,4 +204,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

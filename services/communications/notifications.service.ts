@@ -6,7 +6,7 @@
  * event once). Each one is pushed live as NOTIFICATION_RECEIVED after its commit and
  * emitted as NOTIFICATION_SENT through the outbox. Another user's notification is 404.
  */
-import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Context, ServiceSettingSchema } from "moleculer";
 import type { Transaction } from "sequelize";
 import { DbMixin } from "../../mixins/db.mixin";
 import { OutboxMixin } from "../../mixins/outbox.mixin";
@@ -19,7 +19,10 @@ import { pushToSockets, userRoom } from "../../lib/presence";
 import { sendMail } from "../../lib/mailer";
 import { defineCommunicationsModels, type Notification } from "./communications.model";
 import * as P from "./communications.params";
-import { COMMS_SCHEMA, usersById, type CommsThis, type Ctx } from "./shared";
+import { COMMS_SCHEMA, usersById, type CommsThis } from "./shared";
+import { defineService, type ServiceDefinition } from "../../lib/service";
+import type { Ctx } from "../../lib/types";
+import { call, type Params, type Result } from "../../lib/contracts";
 
 export interface NotificationInput {
 	userId: string;
@@ -57,7 +60,7 @@ export function toNotificationView(n: Notification): NotificationView {
 	return { id: n.id, userId: n.userId, type: n.type, message: n.message, data: n.data ?? {}, read: n.readStatus, readAt: n.readAt?.toISOString() ?? null, createdAt: n.createdAt.toISOString() };
 }
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "communications.notifications",
 	mixins: [DbMixin({ schema: COMMS_SCHEMA, models: defineCommunicationsModels, primary: "Notification" }), OutboxMixin, AuditMixin, EventStreamMixin],
 	settings: { rest: "/communications" },
@@ -67,7 +70,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			rest: "GET /notifications",
 			summary: "The caller's notifications, newest first (`unread=true` for unread only); `unreadCount` counts all unread",
 			params: P.listNotificationsParams,
-			async handler(this: This, ctx: Ctx<P.ListNotificationsParams>) {
+			async handler(ctx: Ctx<P.ListNotificationsParams>) {
 				const userId = ctx.meta.user!.id;
 				const where = { userId, ...(ctx.params.unread !== undefined && { readStatus: !ctx.params.unread }) };
 				const { rows, count } = await this.models.Notification.findAndCountAll({ where, ...findOptions(ctx.params, "-createdAt") });
@@ -82,7 +85,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Send a notification to a user (pushed live as NOTIFICATION_RECEIVED)",
 			params: P.createNotificationParams,
-			async handler(this: This, ctx: Ctx<P.CreateNotificationParams>) {
+			async handler(ctx: Ctx<P.CreateNotificationParams>) {
 				const users = await usersById(ctx, [ctx.params.userId]);
 				if (!users.has(ctx.params.userId)) throw validationError("userId", "Unknown user.", "reference");
 				const [row] = await this.transaction((t) => this.createNotifications(t, ctx, [{ ...ctx.params, createdBy: ctx.meta.user?.id ?? null }]));
@@ -97,7 +100,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Mark one of the caller's notifications as read",
 			params: P.notificationIdParams,
-			async handler(this: This, ctx: Ctx<P.NotificationIdParams>) {
+			async handler(ctx: Ctx<P.NotificationIdParams>) {
 				const row = await this.models.Notification.findOne({ where: { id: ctx.params.id, userId: ctx.meta.user!.id } });
 				if (!row) throw notFound("Notification", ctx.params.id);
 				if (!row.readStatus) await row.update({ readStatus: true, readAt: new Date() });
@@ -110,7 +113,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Delete one of the caller's notifications",
 			params: P.notificationIdParams,
-			async handler(this: This, ctx: Ctx<P.NotificationIdParams>) {
+			async handler(ctx: Ctx<P.NotificationIdParams>) {
 				const deleted = await this.models.Notification.destroy({ where: { id: ctx.params.id, userId: ctx.meta.user!.id } });
 				if (!deleted) throw notFound("Notification", ctx.params.id);
 				return respondNoContent(ctx);
@@ -122,7 +125,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			status: 200,
 			audit: true,
 			summary: "Mark all of the caller's notifications as read",
-			async handler(this: This, ctx: Ctx<Record<string, never>>) {
+			async handler(ctx: Ctx<Record<string, never>>) {
 				const [updated] = await this.models.Notification.update({ readStatus: true, readAt: new Date() }, { where: { userId: ctx.meta.user!.id, readStatus: false } });
 				return { updated };
 			},
@@ -160,7 +163,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		announce: {
 			visibility: "public",
 			params: P.announceParams,
-			async handler(this: This, ctx: Ctx<P.AnnounceParams>) {
+			async handler(ctx: Ctx<Params<"communications.notifications.announce">>): Promise<Result<"communications.notifications.announce">> {
 				const data = { ...ctx.params, sentAt: new Date().toISOString() };
 				await pushToSockets(ctx, { event: "SYSTEM_ANNOUNCEMENT", rooms: [], all: true, data });
 				return data;
@@ -182,7 +185,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	],
 
 	methods: {
-		async createNotifications(this: This, t: Transaction, ctx: Context | null, inputs: NotificationInput[]) {
+		async createNotifications(t: Transaction, ctx: Context | null, inputs: NotificationInput[]) {
 			const rows: Notification[] = [];
 			for (const input of inputs) {
 				const row = await this.models.Notification.create(
@@ -195,14 +198,14 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			return rows;
 		},
 
-		async pushNotifications(this: This, rows: Notification[]) {
+		async pushNotifications(rows: Notification[]) {
 			for (const row of rows) {
 				await pushToSockets(this.broker, { event: "NOTIFICATION_RECEIVED", rooms: [userRoom(row.userId)], data: toNotificationView(row) });
 			}
 		},
 
 		/** The notifications an event makes (the stream runs each event once). */
-		async notifyFromEvent(this: This, t: Transaction, event: EnvelopeOf<NotifyingEvent>) {
+		async notifyFromEvent(t: Transaction, event: EnvelopeOf<NotifyingEvent>) {
 			let recipients: string[] = [];
 			let message = "";
 			let data: Record<string, unknown> = {};
@@ -253,7 +256,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		},
 
 		/** A display name for a message (best effort: the notification goes out without it). */
-		async nameOf(this: This, action: string, params: Record<string, string>): Promise<string | null> {
+		async nameOf(action: string, params: Record<string, string>): Promise<string | null> {
 			try {
 				const entity = await this.broker.call<{ name?: unknown } | null, Record<string, string>>(action, params);
 				return typeof entity?.name === "string" ? entity.name : null;
@@ -263,10 +266,10 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		},
 
 		/** The shop's manager and assigned staff (sales.shops.staffIds). */
-		async shopStaff(this: This, shopId: string): Promise<string[]> {
-			return this.broker.call<string[], { shopId: string }>("sales.shops.staffIds", { shopId });
+		async shopStaff(shopId: string): Promise<string[]> {
+			return call(this.broker, "sales.shops.staffIds", { shopId });
 		},
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -2,11 +2,11 @@
 import type { Context, Service, ServiceBroker } from "moleculer";
 import type { DbThis } from "../../mixins/db.mixin";
 import type { OutboxThis } from "../../mixins/outbox.mixin";
-import type { Meta, Role } from "../../lib/types";
+import type { Role } from "../../lib/types";
 import type { Attachment, CommunicationsModels, Message } from "./communications.model";
+import { call } from "../../lib/contracts";
 
 export type CommsThis = Service & DbThis<CommunicationsModels> & OutboxThis;
-export type Ctx<P> = Context<P, Meta>;
 
 /** The schema every communications service shares (one migrations list). */
 export const COMMS_SCHEMA = "communications";
@@ -30,7 +30,7 @@ export interface UserSummary {
 export async function usersById(caller: Context | ServiceBroker, ids: string[]): Promise<Map<string, UserSummary>> {
 	const unique = [...new Set(ids)];
 	if (unique.length === 0) return new Map();
-	const users = await caller.call<UserSummary[], { ids: string[] }>("auth.getUsers", { ids: unique });
+	const users = await call(caller, "auth.getUsers", { ids: unique });
 	return new Map(users.map((u) => [u.id, { id: u.id, name: u.name, email: u.email, role: u.role }]));
 }
 

@@ -9,7 +9,7 @@
  */
 import path from "node:path";
 import { randomUUID } from "node:crypto";
-import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { ServiceSettingSchema } from "moleculer";
 import { DbMixin } from "../../mixins/db.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
 import { respondCreated } from "../../lib/actions";
@@ -20,7 +20,9 @@ import { reserveStorage } from "../../lib/quota";
 import { removeStored, storageDir, storeFile, unsupported } from "../../lib/uploads";
 import { defineFilesModels, type FileVariant } from "./files.model";
 import * as P from "./files.params";
-import { AREA, FILES_SCHEMA, findManageable, toVariantView, type Ctx, type FilesThis } from "./files";
+import { AREA, FILES_SCHEMA, findManageable, toVariantView, type FilesThis } from "./files";
+import { defineService, type ServiceDefinition } from "../../lib/service";
+import type { Ctx } from "../../lib/types";
 
 const IMAGE_TYPES = ["image/jpeg", "image/png", "image/webp", "image/gif"];
 const VIDEO_TYPES = ["video/mp4", "video/webm"];
@@ -45,7 +47,7 @@ async function compressImage(file: string, mimeType: string, quality: number, ma
 	return { data, width: info.width, height: info.pageHeight ?? info.height };
 }
 
-const schema: ServiceSchema<ServiceSettingSchema, FilesThis> = {
+const schema: ServiceDefinition<ServiceSettingSchema, FilesThis> = {
 	name: "files.compress",
 	mixins: [DbMixin({ schema: FILES_SCHEMA, models: defineFilesModels, primary: "StoredFile" }), AuditMixin],
 	settings: { rest: "/files" },
@@ -58,7 +60,7 @@ const schema: ServiceSchema<ServiceSettingSchema, FilesThis> = {
 			status: [201, 202],
 			summary:
 				"Compress (owner or ADMIN). An image: 201, a re-encoded copy in the same format at `quality` (1–100, default 75), resized down to `maxWidth`, recorded in the file's variants; 422 IMAGE_TOO_LARGE above IMAGE_MAX_PIXELS, 422 IMAGE_UNREADABLE for a corrupt image; 413 QUOTA_EXCEEDED when the variant does not fit the owner's quota. An MP4/WebM video: 202 `{ jobId }`, a transcode job to H.264/AAC MP4 at `maxWidth` and `crf` (0–51, default 23) plus a JPEG poster, followed with GET /files/jobs/:jobId and the FILE_JOB_FINISHED socket event. PDFs: 415",
-			async handler(this: FilesThis, ctx: Ctx<P.CompressParams>) {
+			async handler(ctx: Ctx<P.CompressParams>) {
 				const row = await findManageable(this, ctx, ctx.params.fileId);
 				if (VIDEO_TYPES.includes(row.mimeType)) {
 					const job = await this.models.TranscodeJob.create({ fileId: row.id, ownerId: row.ownerId, requestedBy: ctx.meta.user!.id, maxWidth: ctx.params.maxWidth ?? null, crf: ctx.params.crf ?? DEFAULT_CRF });
@@ -103,4 +105,4 @@ const schema: ServiceSchema<ServiceSettingSchema, FilesThis> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -36,14 +36,15 @@ import {
 	toFileView,
 	toVariantView,
 	variantUrl,
-	type Ctx,
 	type FilesThis,
 } from "./files";
+import { defineService, type ServiceDefinition } from "../../lib/service";
+import type { Ctx } from "../../lib/types";
 
 export default function filesService(): ServiceSchema {
 	const { maxBytes, batchMaxFiles } = config().upload;
 
-	const schema: ServiceSchema<ServiceSettingSchema, FilesThis> = {
+	const schema: ServiceDefinition<ServiceSettingSchema, FilesThis> = {
 		name: "files",
 		mixins: [DbMixin({ schema: FILES_SCHEMA, models: defineFilesModels, primary: "StoredFile" }), AuditMixin],
 		settings: { rest: "/files" },
@@ -54,7 +55,7 @@ export default function filesService(): ServiceSchema {
 				audit: true,
 				summary: `Upload one file (multipart/form-data, one file part). JPEG, PNG, WebP, GIF, PDF, MP4 or WebM by content; an image gets responsive variants (320/640/1280 wide, never upscaled) and a blurred placeholder; 413 above ${maxBytes} bytes or past the storage quota (QUOTA_EXCEEDED), 415 other types, 422 for an image that is unreadable or above IMAGE_MAX_PIXELS`,
 				status: 201,
-				async handler(this: FilesThis, ctx: Ctx<Readable>) {
+				async handler(ctx: Ctx<Readable>) {
 					const meta = ctx.meta as typeof ctx.meta & UploadMeta;
 					const row = await storeUpload(this, ctx.params, ctx.meta.user!.id, meta.filename, maxBytes);
 					respondCreated(ctx, `/api/v1/files/files/${row.id}`);
@@ -66,7 +67,9 @@ export default function filesService(): ServiceSchema {
 				rest: multipartRoute("/upload/batch", { maxBytes, files: batchMaxFiles }),
 				audit: true,
 				summary: `Upload up to ${batchMaxFiles} files in one multipart body. Per-file results in upload order: { name, status: 201, file } or { name, status: 413|415|422, error }; 200 when all were stored, 207 when some were not; more files than allowed: 413 TOO_MANY_FILES`,
-				async handler(this: FilesThis, ctx: Ctx<Readable>) {
+				// 207 is set by the handler when a file failed; undeclared, the document guessed 201 for this POST.
+				status: [200, 207],
+				async handler(ctx: Ctx<Readable>) {
 					const meta = ctx.meta as typeof ctx.meta & UploadMeta;
 					try {
 						const row = await storeUpload(this, ctx.params, ctx.meta.user!.id, meta.filename, maxBytes);
@@ -88,7 +91,7 @@ export default function filesService(): ServiceSchema {
 				cache: false,
 				retryPolicy: RETRY_READS,
 				summary: "A user's files (the caller's own; any user's for EXECUTIVE and ADMIN), paginated; sort by createdAt, size, originalName",
-				async handler(this: FilesThis, ctx: Ctx<P.UserFilesParams>) {
+				async handler(ctx: Ctx<P.UserFilesParams>) {
 					const user = ctx.meta.user!;
 					if (ctx.params.userId !== user.id && !STAFF_ROLES.includes(user.role)) throw forbidden("You may only list your own files");
 					const { rows, count } = await this.models.StoredFile.findAndCountAll({ where: { ownerId: ctx.params.userId }, ...findOptions(ctx.params, "-createdAt") });
@@ -101,7 +104,7 @@ export default function filesService(): ServiceSchema {
 				params: P.fileIdParams,
 				retryPolicy: RETRY_READS,
 				summary: "File info with its sha256, variants (compressed, responsive, video, poster) and an image's blurred placeholder data URI (owner, EXECUTIVE or ADMIN; 404 otherwise)",
-				async handler(this: FilesThis, ctx: Ctx<P.FileIdParams>) {
+				async handler(ctx: Ctx<P.FileIdParams>) {
 					return toFileDetail(await findVisible(this, ctx, ctx.params.fileId));
 				},
 			},
@@ -113,7 +116,7 @@ export default function filesService(): ServiceSchema {
 				auth: "public",
 				summary:
 					"Download the bytes (addition to the spec; `?variant=<id>` for a variant). With a bearer token: the owner, EXECUTIVE or ADMIN. Without one: a signed link (`exp`, `sig` from GET /files/:fileId/urls; 403 INVALID_SIGNATURE or URL_EXPIRED) answered with `Cache-Control: public, max-age, immutable` for a CDN. ETag + If-None-Match → 304; Range → 206 (416 beyond the end). X-Content-Type-Options: nosniff, inline for images and attachment otherwise",
-				async handler(this: FilesThis, ctx: Ctx<P.ContentParams>) {
+				async handler(ctx: Ctx<P.ContentParams>) {
 					const { fileId, variant: variantId, exp, sig } = ctx.params;
 					let row: StoredFile;
 					let cacheControl: string;
@@ -168,7 +171,7 @@ export default function filesService(): ServiceSchema {
 				retryPolicy: RETRY_READS,
 				summary:
 					"Signed, expiring download links of a file and each of its variants (owner, EXECUTIVE or ADMIN; 404 otherwise): `?exp=&sig=` open the bytes without a bearer token, cacheable by a CDN until `expiresAt` (FILES_URL_TTL_SEC … twice that)",
-				async handler(this: FilesThis, ctx: Ctx<P.FileIdParams>) {
+				async handler(ctx: Ctx<P.FileIdParams>) {
 					const row = await findVisible(this, ctx, ctx.params.fileId);
 					const exp = signedExpiry();
 					return {
@@ -187,7 +190,7 @@ export default function filesService(): ServiceSchema {
 				audit: true,
 				status: 204,
 				summary: "Delete a file and its variants (owner or ADMIN; 403 for EXECUTIVE on others' files, 404 if not visible): soft-deletes the row, removes the bytes",
-				async handler(this: FilesThis, ctx: Ctx<P.FileIdParams>) {
+				async handler(ctx: Ctx<P.FileIdParams>) {
 					const row = await findManageable(this, ctx, ctx.params.fileId);
 					await this.transaction(async (transaction) => {
 						// Paranoid: only the delete that actually marks the row gives its bytes back (no double release).
@@ -202,10 +205,10 @@ export default function filesService(): ServiceSchema {
 		},
 
 		/** Uploads cut short by a crash leave `.part` files (an upload in flight is younger than an hour). */
-		async started(this: FilesThis) {
+		async started() {
 			const removed = await sweepPartials(AREA);
 			if (removed) this.logger.info(`Removed ${removed} partial upload(s) left by an earlier crash`);
 		},
 	};
-	return schema as ServiceSchema;
+	return defineService(schema);
 }

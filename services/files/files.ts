@@ -1,9 +1,9 @@
 /** The files domain's plain logic: access rules, views, storing an upload. */
 import { randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
-import type { Context, Service } from "moleculer";
+import type { Service } from "moleculer";
 import type { DbThis } from "../../mixins/db.mixin";
-import type { Meta, Role } from "../../lib/types";
+import type { Ctx, Role } from "../../lib/types";
 import { config } from "../../lib/config";
 import { forbidden, notFound } from "../../lib/errors";
 import { checkImageHeader, placeholder, responsiveVariants } from "../../lib/images";
@@ -12,7 +12,6 @@ import { receiveFile, removeStored, safeOriginalName, storeFile, tooLarge, SIGNA
 import type { FileVariant, FilesModels, StoredFile } from "./files.model";
 
 export type FilesThis = Service & DbThis<FilesModels>;
-export type Ctx<P> = Context<P, Meta>;
 
 export const FILES_SCHEMA = "files";
 /** Bytes live under FILES_DIR/<AREA>. */

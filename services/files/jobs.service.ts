@@ -20,7 +20,8 @@ import { reserveStorage } from "../../lib/quota";
 import { removeStored, storageDir } from "../../lib/uploads";
 import { defineFilesModels, type FileVariant, type StoredFile, type TranscodeJob } from "./files.model";
 import * as P from "./files.params";
-import { AREA, FILES_SCHEMA, STAFF_ROLES, toVariantView, type Ctx, type FilesThis } from "./files";
+import { AREA, FILES_SCHEMA, STAFF_ROLES, toVariantView, type FilesThis } from "./files";
+import type { Ctx } from "../../lib/types";
 import { HEARTBEAT_MS, beat, claimJob, releaseJobs, requeueLost, toJobView } from "./jobs";
 import { extractPoster, transcodeToMp4 } from "./video";
 

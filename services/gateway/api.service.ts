@@ -19,7 +19,7 @@ import { packageVersion } from "../../lib/app";
 import { bearerToken, verifyAccessToken } from "../../lib/tokens";
 import { revocations } from "../../lib/revocation";
 import type { AuthUser, Meta } from "../../lib/types";
-import { GATEWAY_SERVICE } from "../../middlewares/authorization.middleware";
+import { GATEWAY_SERVICE } from "../../lib/actions";
 import { BODY_NOT_OBJECT } from "../../middlewares/input-screen.middleware";
 import { AliasIndex, type RoutableAlias } from "./alias-index";
 import { buildOpenApi } from "./openapi";
@@ -28,6 +28,7 @@ import { SocketMixin } from "./socket.mixin";
 import { compressLarge, EDGE_FEATURES, securityHeaders } from "./edge";
 import { httpMetrics } from "./http-metrics";
 import { unavailableService } from "../../lib/availability";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 interface Req extends IncomingMessage {
 	$ctx?: Context<unknown, Meta>;
@@ -88,7 +89,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown, contentTyp
 
 export default function createApiService(): ServiceSchema {
 	const cfg = config();
-	const schema: ServiceSchema<ServiceSettingSchema, This> = {
+	const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		name: GATEWAY_SERVICE,
 		mixins: [ApiGateway, SocketMixin, SettingsMixin],
 
@@ -150,7 +151,7 @@ export default function createApiService(): ServiceSchema {
 				// The spec's gateway table also routes /auth/* straight to the auth service.
 				domainRoute("auth-alias", "", ["auth.*"]),
 			],
-			onError(this: This, req: Req, res: ServerResponse, err: unknown) {
+			onError(req: Req, res: ServerResponse, err: unknown) {
 				const requestId = req.$ctx?.requestID ?? String(res.getHeader("X-Request-ID") ?? "");
 				// A known service's path while none of its nodes is up: 503, not the 404 of a vanished route.
 				const { status, body } = toErrorResponse(unavailableService(this.broker, req.method ?? "GET", req.originalUrl ?? req.url ?? "", err) ?? err, requestId);
@@ -182,7 +183,7 @@ export default function createApiService(): ServiceSchema {
 				auth: "public",
 				visibility: "published",
 				cache: false,
-				handler(this: This) {
+				handler() {
 					return buildOpenApi(this.broker.registry.getServiceList({ onlyAvailable: true, withActions: true }), { version: packageVersion() });
 				},
 			},
@@ -201,7 +202,7 @@ export default function createApiService(): ServiceSchema {
 			},
 
 			/** Resolves the caller from `Authorization: Bearer`; an invalid or revoked token is 401, none is anonymous. */
-			async authenticate(this: This, _ctx: Context<unknown, Meta>, _route: unknown, req: Req): Promise<AuthUser | null> {
+			async authenticate(_ctx: Context<unknown, Meta>, _route: unknown, req: Req): Promise<AuthUser | null> {
 				const header = req.headers.authorization;
 				if (!header) return null;
 				const token = bearerToken(header);
@@ -210,7 +211,7 @@ export default function createApiService(): ServiceSchema {
 			},
 
 			/** Rate limits (per user, or per client IP; stricter on credential endpoints) and request facts for the audit trail. */
-			async authorize(this: This, ctx: Context<unknown, Meta>, _route: unknown, req: Req, res: ServerResponse): Promise<void> {
+			async authorize(ctx: Context<unknown, Meta>, _route: unknown, req: Req, res: ServerResponse): Promise<void> {
 				const ip = clientIp(req);
 				ctx.meta.ip = ip;
 				ctx.meta.userAgent = String(req.headers["user-agent"] ?? "").slice(0, 256);
@@ -239,19 +240,19 @@ export default function createApiService(): ServiceSchema {
 			},
 		},
 
-		created(this: This) {
+		created() {
 			this.limiters = createRateLimiters();
 			this.aliasIndex = new AliasIndex();
 		},
 
-		stopped(this: This) {
+		stopped() {
 			this.limiters.general.stop?.();
 		},
 
-		async started(this: This) {
+		async started() {
 			// Token checks read the local revocation copy: fill it before the first request (a Redis that is down fails them closed).
 			if (!(await revocations().settled())) this.logger.warn("Token revocation state not available (Redis unreachable): authenticated requests answer 503 until it is");
 		},
 	};
-	return schema as ServiceSchema;
+	return defineService(schema);
 }

@@ -4,22 +4,14 @@
  * its fastest-validator params become parameters / request body, and its
  * `auth`/`roles` metadata become security and a note on who may call it.
  */
+import type { ActionSchema } from "moleculer";
 import { successStatuses } from "../../lib/actions";
+import { describeAccess } from "../../lib/access";
 
 type Json = Record<string, unknown>;
 
-export interface ActionInfo {
-	name: string;
-	rest?: string | { method?: string; path?: string } | Array<string | { method?: string; path?: string }>;
-	params?: Json;
-	auth?: string;
-	roles?: string[];
-	summary?: string;
-	description?: string;
-	visibility?: string;
-	/** The declared HTTP success status(es) (lib/actions.ts `status`). */
-	status?: unknown;
-}
+/** An action as the registry lists it: the declared metadata (lib/action-schema.d.ts) plus its full name. */
+export type ActionInfo = Pick<ActionSchema, "rest" | "params" | "auth" | "roles" | "summary" | "description" | "visibility" | "status" | "access" | "response"> & { name: string };
 
 export interface ServiceInfo {
 	name: string;
@@ -107,15 +99,43 @@ export function objectSchema(props: Json): Json {
 	return { type: "object", properties, ...(required.length ? { required } : {}) };
 }
 
-function restEntries(rest: ActionInfo["rest"]): { method: string; path: string }[] {
-	const list = Array.isArray(rest) ? rest : rest ? [rest] : [];
+interface RestEntry {
+	method: string;
+	path: string;
+	/** A multipart upload route (lib/uploads.ts multipartRoute): files in, no JSON body. */
+	multipart?: { files: number; maxBytes?: number };
+}
+
+function restEntries(rest: ActionInfo["rest"]): RestEntry[] {
+	const list = (Array.isArray(rest) ? rest : rest ? [rest] : []) as (string | { method?: string; path?: string; type?: string; busboyConfig?: { limits?: { files?: number; fileSize?: number } } })[];
 	return list.flatMap((r) => {
 		if (typeof r === "string") {
 			const [method, path] = r.includes(" ") ? r.split(/\s+/) : ["*", r];
 			return [{ method: method.toLowerCase(), path }];
 		}
-		return r.path ? [{ method: (r.method ?? "*").toLowerCase(), path: r.path }] : [];
+		if (!r.path) return [];
+		const limits = r.busboyConfig?.limits;
+		const multipart = r.type === "multipart" ? { files: limits?.files ?? 1, maxBytes: limits?.fileSize ? limits.fileSize - 1 : undefined } : undefined;
+		return [{ method: (r.method ?? "*").toLowerCase(), path: r.path, ...(multipart && { multipart }) }];
 	});
+}
+
+/** The multipart/form-data body of an upload route. */
+function multipartBody(m: NonNullable<RestEntry["multipart"]>): Json {
+	const file = { type: "string", format: "binary", ...(m.maxBytes && { description: `At most ${m.maxBytes} bytes` }) };
+	const schema = m.files > 1 ? { type: "object", properties: { files: { type: "array", items: file, maxItems: m.files } } } : { type: "object", required: ["file"], properties: { file } };
+	return { required: true, content: { "multipart/form-data": { schema } } };
+}
+
+/** The error statuses an action can answer, from what it declares: token, roles, ownership, path ids, params, limits. */
+function errorStatuses(action: ActionInfo, entry: RestEntry, hasParams: boolean, hasPathParams: boolean): Record<string, Json> {
+	const codes = new Set<number>([429]);
+	if (action.auth !== "public") codes.add(401);
+	if (action.roles?.length || action.access) codes.add(403);
+	if (hasPathParams || action.access) codes.add(404);
+	if (hasParams || entry.multipart) codes.add(422);
+	if (entry.multipart) [413, 415].forEach((c) => codes.add(c));
+	return Object.fromEntries([...codes].sort().map((c) => [String(c), ERROR_RESPONSE]));
 }
 
 const ERROR_RESPONSE = { $ref: "#/components/responses/Error" };
@@ -131,7 +151,8 @@ export function buildOpenApi(registryServices: readonly object[], info: { versio
 		seen.add(svc.fullName ?? svc.name);
 		for (const action of Object.values(svc.actions ?? {})) {
 			if (action.visibility && action.visibility !== "published") continue;
-			for (const { method, path } of restEntries(action.rest)) {
+			for (const entry of restEntries(action.rest)) {
+				const { method, path } = entry;
 				const fullPath = `/api/v1${base}${path === "/" ? "" : path}`.replace(/\/+/g, "/");
 				const oaPath = fullPath.replace(/:(\w+)/g, "{$1}");
 				const pathParams = [...fullPath.matchAll(/:(\w+)/g)].map((m) => m[1]);
@@ -144,7 +165,13 @@ export function buildOpenApi(registryServices: readonly object[], info: { versio
 					summary: action.summary ?? action.name,
 					description: [action.description, who(action)].filter(Boolean).join("\n\n"),
 					responses: {
-						...Object.fromEntries(successStatuses(action.status, method === "*" ? "post" : method).map((s) => [String(s), { description: "Success" }])),
+						...Object.fromEntries(
+							successStatuses(action.status, method === "*" ? "post" : method).map((s) => [
+								String(s),
+								s !== 204 && action.response ? { description: "Success", content: { "application/json": { schema: action.response } } } : { description: "Success" },
+							]),
+						),
+						...errorStatuses(action, entry, Object.keys(action.params ?? {}).some((k) => !k.startsWith("$$")), pathParams.length > 0),
 						"4XX": ERROR_RESPONSE,
 						"5XX": ERROR_RESPONSE,
 					},
@@ -152,7 +179,9 @@ export function buildOpenApi(registryServices: readonly object[], info: { versio
 				if (action.auth === "device") op.security = [{ deviceKey: [] }];
 				else if (action.auth !== "public") op.security = [{ bearerAuth: [] }];
 				const fields = Object.keys(params).filter((k) => !k.startsWith("$$"));
-				if (fields.length) {
+				if (entry.multipart) {
+					op.requestBody = multipartBody(entry.multipart);
+				} else if (fields.length) {
 					if (method === "get" || method === "delete") {
 						for (const name of fields) parameters.push({ name, in: "query", required: !isOptional(params[name]), schema: ruleToSchema(params[name]) });
 					} else {
@@ -191,7 +220,8 @@ export function buildOpenApi(registryServices: readonly object[], info: { versio
 }
 
 function who(action: ActionInfo): string {
-	if (action.roles?.length) return `Roles: ${action.roles.join(", ")}.`;
+	const owner = action.access ? ` ${describeAccess(action.access, action.roles)}` : "";
+	if (action.roles?.length) return `Roles: ${action.roles.join(", ")}.${owner}`;
 	if (action.auth === "device") return "A device key (X-Device-Key), not a user token.";
 	return action.auth === "public" ? "Public." : "Any signed-in user.";
 }

@@ -32,6 +32,7 @@ import type { RateLimiters } from "./http";
 import { createSoloAwareAdapter, helloFirst } from "./socket-adapter";
 import { callHandler } from "./socket-calls";
 import { closeRevoked, expiryTimer, tokenFacts, type TokenFacts } from "./socket-sessions";
+import { call } from "../../lib/contracts";
 
 /** Minimum interval between relayed typing events per socket, conversation and kind. */
 export const TYPING_THROTTLE_MS = 1000;
@@ -122,7 +123,7 @@ export const SocketMixin = defineMixin<This>({
 
 	events: {
 		[INTERNAL_EVENTS.socketPush]: {
-			handler(this: This, ctx: Context<SocketPush>) {
+			handler(ctx: Context<SocketPush>) {
 				const push = ctx.params;
 				if (!this.io) return;
 				if (push.all) {
@@ -136,7 +137,7 @@ export const SocketMixin = defineMixin<This>({
 			},
 		},
 		[INTERNAL_EVENTS.socketRevoke]: {
-			handler(this: This, ctx: Context<SocketRevocation>) {
+			handler(ctx: Context<SocketRevocation>) {
 				if (this.io) closeRevoked(this.io, ctx.params);
 			},
 		},
@@ -144,7 +145,7 @@ export const SocketMixin = defineMixin<This>({
 
 	methods: {
 		/** Replaces moleculer-io's: our options, the Redis adapter, connection hooks, and the /socket alias path. */
-		initSocketIO(this: This) {
+		initSocketIO() {
 			const cfg = config();
 			const io = new Server(this.server, {
 				path: "/socket.io",
@@ -182,7 +183,7 @@ export const SocketMixin = defineMixin<This>({
 			this.io = io;
 		},
 
-		async socketAuthorize(this: This, socket: AppSocket): Promise<AuthUser> {
+		async socketAuthorize(socket: AppSocket): Promise<AuthUser> {
 			const fromAuth = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
 			const header = socket.handshake.headers.authorization;
 			const token = typeof fromAuth === "string" && fromAuth ? fromAuth.replace(/^Bearer\s+/i, "") : bearerToken(header);
@@ -208,7 +209,7 @@ export const SocketMixin = defineMixin<This>({
 			respond?.({ ...body.error, status });
 		},
 
-		onSocketConnected(this: This, socket: AppSocket) {
+		onSocketConnected(socket: AppSocket) {
 			const { user } = socket.data;
 			void socket.join(userRoom(user.id));
 			socket.data.expiryTimer = expiryTimer(socket);
@@ -219,7 +220,7 @@ export const SocketMixin = defineMixin<This>({
 			void this.setPresence(socket, true);
 		},
 
-		async onClientEvent(this: This, socket: AppSocket, event: SocketEvent, payload: unknown, ack: Ack) {
+		async onClientEvent(socket: AppSocket, event: SocketEvent, payload: unknown, ack: Ack) {
 			const reply = (err: unknown, res?: unknown) => {
 				if (typeof ack === "function") ack(err, res);
 			};
@@ -240,7 +241,7 @@ export const SocketMixin = defineMixin<This>({
 					return reply(null, { left: conversationId });
 				}
 				if (!socket.rooms.has(room)) {
-					const ok = await this.broker.call<boolean, { conversationId: string; userId: string }>("communications.chat.isParticipant", { conversationId, userId: user.id });
+					const ok = await call(this.broker, "communications.chat.isParticipant", { conversationId, userId: user.id });
 					if (!ok) return reply({ code: "NOT_FOUND", message: "Conversation not found", status: 404 });
 					if (event === "JOIN_CONVERSATION") await socket.join(room);
 				}
@@ -258,7 +259,7 @@ export const SocketMixin = defineMixin<This>({
 		},
 
 		/** Presence of one socket; the user's status changes only with their first/last live socket. */
-		setPresence(this: This, socket: AppSocket, online: boolean): Promise<void> {
+		setPresence(socket: AppSocket, online: boolean): Promise<void> {
 			const data = socket.data;
 			const next = data.presenceChain.then(async () => {
 				const userId = data.user.id;
@@ -276,12 +277,12 @@ export const SocketMixin = defineMixin<This>({
 		},
 
 		/** USER_STATUS_CHANGE to everyone who shares a conversation with the user. */
-		async announceStatus(this: This, userId: string, status: PresenceStatus) {
+		async announceStatus(userId: string, status: PresenceStatus) {
 			if (this.shuttingDown) return;
 			let contacts: string[] = [];
 			if (!this.broker.registry.actions.isAvailable("communications.chat.contacts")) return;
 			try {
-				contacts = await this.broker.call<string[], { userId: string }>("communications.chat.contacts", { userId });
+				contacts = await call(this.broker, "communications.chat.contacts", { userId });
 			} catch (err) {
 				this.logger.debug("No contacts for presence (communications unavailable?):", (err as Error).message);
 			}
@@ -289,7 +290,7 @@ export const SocketMixin = defineMixin<This>({
 		},
 	},
 
-	started(this: This) {
+	started() {
 		// Keep this node's sockets alive in the presence store; a dead node's sockets expire.
 		this.presenceTimer = setInterval(() => {
 			const entries = [...(this.io?.of("/").sockets.values() ?? [])]
@@ -303,7 +304,7 @@ export const SocketMixin = defineMixin<This>({
 		this.presenceTimer.unref();
 	},
 
-	async stopped(this: This) {
+	async stopped() {
 		this.shuttingDown = true;
 		clearInterval(this.presenceTimer);
 		if (this.io) {

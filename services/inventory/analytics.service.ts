@@ -5,7 +5,7 @@
  * through the durable stream (mixins/event-stream.mixin.ts), a batch at a time:
  * one upsert per batch, its rows in key order, so it never deadlocks.
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes, type Transaction } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { EventStreamMixin, stream, type EnvelopeOf } from "../../mixins/event-stream.mixin";
@@ -14,11 +14,12 @@ import { RETRY_READS } from "../../lib/actions";
 import { config } from "../../lib/config";
 import { pageParams, toPage } from "../../lib/pagination";
 import { STRICT, isoDate, uuid, type Infer } from "../../lib/params";
-import type { Meta } from "../../lib/types";
+import type { Ctx } from "../../lib/types";
 import { defineInventoryModels, type InventoryModels } from "./inventory.model";
 import { seesInternals } from "./access";
 import { addDays, today } from "./dates";
 import { factoryAnalytics } from "./analytics.sql";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 const analyticsParams = {
 	...STRICT,
@@ -37,7 +38,6 @@ const consumptionParams = {
 } as const;
 
 type This = Service & DbThis<InventoryModels>;
-type Ctx<P> = Context<P, Meta>;
 
 /** from/to default to the 30 days up to today; from after to is 422. */
 function range(from: string | undefined, to: string | undefined): { from: string; to: string } {
@@ -67,7 +67,7 @@ export function consumptionRows(events: EnvelopeOf<"SALE_COMPLETED">[]): { shopI
 	return [...rows].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
 }
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.analytics",
 	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "Factory" }), EventStreamMixin],
 	settings: { rest: "/inventory" },
@@ -79,7 +79,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Production per flavor and period, stock value, expiring soon, waste, budget spent vs allocated, demand (?from&to&period=day|week|month)",
 			params: analyticsParams,
-			async handler(this: This, ctx: Ctx<Infer<typeof analyticsParams>>) {
+			async handler(ctx: Ctx<Infer<typeof analyticsParams>>) {
 				const factory = await this.models.Factory.findByPk(ctx.params.factoryId);
 				if (!factory) throw notFound("Factory", ctx.params.factoryId);
 				if (!seesInternals(ctx.meta.user, factory)) throw forbidden("Only this factory's manager or an executive may see its analytics");
@@ -102,7 +102,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Units sold per shop, flavor and day (recorded from completed sales); filter by shopId, flavorId, from, to",
 			params: consumptionParams,
-			async handler(this: This, ctx: Ctx<Infer<typeof consumptionParams>>) {
+			async handler(ctx: Ctx<Infer<typeof consumptionParams>>) {
 				const { from, to } = range(ctx.params.from, ctx.params.to);
 				const { shopId, flavorId, page, pageSize } = ctx.params;
 				const sort = ctx.params.sort ?? "-day";
@@ -149,4 +149,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	],
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -4,6 +4,7 @@
  * promised and received, and how much was rejected; `performance` (internal, called by
  * analytics) turns those facts into on-time rate, rejection rate and lead time over a range.
  */
+import type { SupplierPerformance } from "../../lib/contracts";
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
@@ -53,18 +54,6 @@ interface DeliveryRow {
 }
 
 /** One supplier's record over a range (internal `performance`; analytics /suppliers). */
-export interface SupplierPerformance {
-	supplierId: string;
-	name: string;
-	deliveries: number;
-	onTimeDeliveries: number;
-	onTimeRate: number | null;
-	unitsReceived: number;
-	unitsRejected: number;
-	rejectionRate: number | null;
-	averageLeadTimeDays: number | null;
-	averageDelayDays: number | null;
-}
 
 const COLUMNS = `id, supplier_id AS "supplierId", factory_id AS "factoryId", to_char(ordered_date, 'YYYY-MM-DD') AS "orderedDate",
 	to_char(promised_date, 'YYYY-MM-DD') AS "promisedDate", to_char(received_date, 'YYYY-MM-DD') AS "receivedDate", items, quantity,

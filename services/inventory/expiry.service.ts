@@ -8,7 +8,7 @@
  * The first scan runs at start (not an interval later); on several nodes one scans
  * at a time (advisory lock, lib/jobs.ts), the others skip that turn.
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Context, Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
@@ -18,6 +18,7 @@ import type { Meta } from "../../lib/types";
 import { defineInventoryModels, type InventoryModels } from "./inventory.model";
 import { today } from "./dates";
 import { runExclusive } from "../../lib/jobs";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 const scanParams = { ...STRICT, asOf: { ...isoDate, optional: true } } as const;
 type ScanParams = Infer<typeof scanParams>;
@@ -40,7 +41,7 @@ interface Methods {
 }
 type This = Service & DbThis<InventoryModels> & OutboxThis & Methods & { timer?: NodeJS.Timeout; scanning?: Promise<unknown> };
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.expiry",
 	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "StockItem" }), OutboxMixin],
 	settings: { rest: "/inventory" },
@@ -50,14 +51,14 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		scan: {
 			visibility: "public",
 			params: scanParams,
-			async handler(this: This, ctx: Context<ScanParams, Meta>) {
+			async handler(ctx: Context<ScanParams, Meta>) {
 				return this.scan(ctx.params.asOf ?? today(), ctx, true);
 			},
 		},
 	},
 
 	methods: {
-		async scan(this: This, asOf: string, ctx: Context | null, wait = false) {
+		async scan(asOf: string, ctx: Context | null, wait = false) {
 			const defaultDays = config().expiryWarningDays;
 			const warned = await runExclusive(this.db, "inventory.expiry-scan", async (t) => {
 				// Claim every due (batch, window, expiry) not yet warned; the insert is the dedupe.
@@ -117,17 +118,17 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		},
 	},
 
-	started(this: This) {
+	started() {
 		const interval = config().expiryScanIntervalSec * 1000;
 		this.runScan();
 		this.timer = setInterval(() => this.runScan(), interval);
 		this.timer.unref();
 	},
 
-	async stopped(this: This) {
+	async stopped() {
 		if (this.timer) clearInterval(this.timer);
 		await this.scanning;
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -1,9 +1,9 @@
 /**
- * inventory.factories: factories and their budgets (spec section 3, "Factory Management").
+ * inventory.factories: factories and their budgets (docs/spec.md section 3, "Factory Management").
  * `POST /factories` (EXECUTIVE) is an addition to the spec: a chain needs a way to add one.
  * Budget changes are kept as history and published as BUDGET_ALLOCATION_UPDATED via the outbox.
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Context, Service, ServiceSettingSchema } from "moleculer";
 import { Op, type Transaction, type WhereOptions } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
@@ -12,11 +12,13 @@ import { CacheCleaner, type CacheCleanerThis } from "../../mixins/cache-cleaner.
 import { forbidden, notFound, validationError } from "../../lib/errors";
 import { findOptions, toPage } from "../../lib/pagination";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
-import type { Meta, Role } from "../../lib/types";
+import type { Role, Ctx } from "../../lib/types";
 import { broadcastStaffChanged } from "../../lib/events";
 import { defineInventoryModels, type BudgetChange, type Factory, type InventoryModels } from "./inventory.model";
 import { factoryView, seesInternals } from "./access";
 import * as P from "./factories.params";
+import { defineService, type ServiceDefinition } from "../../lib/service";
+import { call, type Params, type Result } from "../../lib/contracts";
 
 interface Methods {
 	findFactory(id: string, t?: Transaction): Promise<Factory>;
@@ -24,7 +26,6 @@ interface Methods {
 	recordBudget(t: Transaction, ctx: Ctx<unknown>, factory: Factory, previousAmount: number, reason: string): Promise<BudgetChange>;
 }
 type This = Service & DbThis<InventoryModels> & OutboxThis & CacheCleanerThis & Methods;
-type Ctx<P> = Context<P, Meta>;
 
 const READERS: Role[] = ["CLERK", "EXECUTIVE", "ADMIN", "MANUFACTURER"];
 
@@ -32,7 +33,7 @@ function budgetView(b: BudgetChange) {
 	return { id: b.id, factoryId: b.factoryId, previousAmount: b.previousAmount, budgetAllocated: b.budgetAllocated, reason: b.reason, changedBy: b.changedBy, source: b.source, createdAt: b.createdAt.toISOString() };
 }
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.factories",
 	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "Factory" }), OutboxMixin, AuditMixin, CacheCleaner(["inventory"])],
 	settings: { rest: "/inventory" },
@@ -44,7 +45,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Factories, paginated; internals (budget, manager) only for EXECUTIVE/ADMIN and each factory's own MANUFACTURER",
 			params: P.listFactoriesParams,
-			async handler(this: This, ctx: Ctx<P.ListFactoriesParams>) {
+			async handler(ctx: Ctx<P.ListFactoriesParams>) {
 				const where: WhereOptions = {};
 				if (ctx.params.status) Object.assign(where, { status: ctx.params.status });
 				if (ctx.params.managerId) Object.assign(where, { managerId: ctx.params.managerId });
@@ -64,7 +65,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Factory details; internals only for EXECUTIVE/ADMIN and the factory's MANUFACTURER",
 			params: P.factoryIdParams,
-			async handler(this: This, ctx: Ctx<P.FactoryIdParams>) {
+			async handler(ctx: Ctx<P.FactoryIdParams>) {
 				return factoryView(await this.findFactory(ctx.params.factoryId), ctx.meta.user);
 			},
 		},
@@ -75,7 +76,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Add a factory (EXECUTIVE; not in the spec's table). managerId must be a MANUFACTURER; budget in cents",
 			params: P.createFactoryParams,
-			async handler(this: This, ctx: Ctx<P.CreateFactoryParams>) {
+			async handler(ctx: Ctx<P.CreateFactoryParams>) {
 				await this.assertManufacturer(ctx, ctx.params.managerId);
 				const factory = await this.transaction(async (t) => {
 					const created = await this.models.Factory.create({ ...ctx.params, deletedAt: null }, { transaction: t });
@@ -95,7 +96,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Rename, move, reassign (managerId must be a MANUFACTURER) or (de)activate a factory (EXECUTIVE; not in the spec's table)",
 			params: P.updateFactoryParams,
-			async handler(this: This, ctx: Ctx<P.UpdateFactoryParams>) {
+			async handler(ctx: Ctx<P.UpdateFactoryParams>) {
 				const { factoryId, ...changes } = ctx.params;
 				const factory = await this.findFactory(factoryId);
 				if (changes.managerId !== undefined && changes.managerId !== factory.managerId) await this.assertManufacturer(ctx, changes.managerId);
@@ -113,7 +114,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Set the factory's budget allocation in cents with a reason (EXECUTIVE); kept in the budget history",
 			params: P.budgetParams,
-			async handler(this: This, ctx: Ctx<P.BudgetParams>) {
+			async handler(ctx: Ctx<P.BudgetParams>) {
 				const factory = await this.transaction(async (t) => {
 					const found = await this.findFactory(ctx.params.factoryId, t);
 					const previous = found.budgetAllocated;
@@ -132,7 +133,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "The factory's budget changes, newest first (EXECUTIVE/ADMIN, or its MANUFACTURER)",
 			params: P.budgetHistoryParams,
-			async handler(this: This, ctx: Ctx<P.BudgetHistoryParams>) {
+			async handler(ctx: Ctx<P.BudgetHistoryParams>) {
 				const factory = await this.findFactory(ctx.params.factoryId);
 				if (!seesInternals(ctx.meta.user, factory)) throw forbidden("Only this factory's manager or an executive may see its budget");
 				const { rows, count } = await this.models.BudgetChange.findAndCountAll({ where: { factoryId: factory.id }, ...findOptions(ctx.params, "-createdAt") });
@@ -146,9 +147,19 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			visibility: "public",
 			cache: { keys: ["id"] },
 			params: P.resolveParams,
-			async handler(this: This, ctx: Ctx<P.ResolveParams>) {
+			async handler(ctx: Ctx<Params<"inventory.factories.resolve">>): Promise<Result<"inventory.factories.resolve">> {
 				const f = await this.models.Factory.findByPk(ctx.params.id);
 				return f ? { id: f.id, name: f.name, managerId: f.managerId, status: f.status } : null;
+			},
+		},
+
+		/** Declared ownership's resolver (lib/access.ts): the factory (null when unknown) and whether the user manages it. */
+		ownership: {
+			visibility: "public",
+			params: { ...P.resolveParams, userId: { type: "uuid", optional: true } },
+			async handler(ctx: Ctx<Params<"inventory.factories.ownership">>): Promise<Result<"inventory.factories.ownership">> {
+				const f = await this.models.Factory.findByPk(ctx.params.id);
+				return f && { entity: { id: f.id, name: f.name, managerId: f.managerId, status: f.status }, mine: f.managerId === ctx.params.userId, visible: true };
 			},
 		},
 
@@ -156,7 +167,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		managedBy: {
 			visibility: "public",
 			params: P.managedByParams,
-			async handler(this: This, ctx: Ctx<P.ManagedByParams>) {
+			async handler(ctx: Ctx<Params<"inventory.factories.managedBy">>): Promise<Result<"inventory.factories.managedBy">> {
 				const rows = await this.models.Factory.findAll({ where: { managerId: ctx.params.userId }, attributes: ["id"], order: [["id", "ASC"]] });
 				return rows.map((f) => f.id);
 			},
@@ -164,18 +175,18 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 
 	methods: {
-		async findFactory(this: This, id: string, t?: Transaction) {
+		async findFactory(id: string, t?: Transaction) {
 			const factory = await this.models.Factory.findByPk(id, { transaction: t, lock: t ? t.LOCK.UPDATE : undefined });
 			if (!factory) throw notFound("Factory", id);
 			return factory;
 		},
-		async assertManufacturer(this: This, ctx: Context, managerId: string) {
-			const users = await ctx.call<{ id: string; role: Role }[], { ids: string[] }>("auth.getUsers", { ids: [managerId] });
+		async assertManufacturer(ctx: Context, managerId: string) {
+			const users = await call(ctx, "auth.getUsers", { ids: [managerId] });
 			const user = users.find((u) => u.id === managerId);
 			if (!user) throw validationError("managerId", "No user with this id", "reference");
 			if (user.role !== "MANUFACTURER") throw validationError("managerId", "The manager must be a MANUFACTURER", "role");
 		},
-		async recordBudget(this: This, t: Transaction, ctx: Ctx<unknown>, factory: Factory, previousAmount: number, reason: string) {
+		async recordBudget(t: Transaction, ctx: Ctx<unknown>, factory: Factory, previousAmount: number, reason: string) {
 			const change = await this.models.BudgetChange.create(
 				{ factoryId: factory.id, previousAmount, budgetAllocated: factory.budgetAllocated, reason, changedBy: ctx.meta.user?.id ?? null },
 				{ transaction: t },
@@ -192,4 +203,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -1,12 +1,12 @@
 /**
- * inventory.flavors: the flavor catalog (spec section 3, "Flavor Catalog").
+ * inventory.flavors: the flavor catalog (docs/spec.md section 3, "Flavor Catalog").
  * List and details are public; create is for MANUFACTURER and EXECUTIVE; update, archive
  * and restore for EXECUTIVE, ADMIN and the MANUFACTURER who created or produces the flavor
  * (./access.ts). Archiving is soft: the flavor leaves the menu but keeps its history, and
  * restoring puts it back (POS sales of it work again once every node's cache is cleaned).
  * `getMany` is the internal, cached read other services (sales) price and label by.
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { Op, UniqueConstraintError, literal, type WhereOptions } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
@@ -15,10 +15,12 @@ import { conflict, notFound, validationError } from "../../lib/errors";
 import { findOptions, toPage } from "../../lib/pagination";
 import { ALLERGENS } from "../../lib/params";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
-import type { Meta, Role } from "../../lib/types";
+import type { Role, Ctx } from "../../lib/types";
 import { defineInventoryModels, toPublicFlavor, type Flavor, type InventoryModels } from "./inventory.model";
 import { assertEditsFlavor } from "./access";
 import * as P from "./flavors.params";
+import { defineService, type ServiceDefinition } from "../../lib/service";
+import type { Params, Result } from "../../lib/contracts";
 
 interface Methods {
 	findFlavor(id: string): Promise<Flavor>;
@@ -27,12 +29,11 @@ interface Methods {
 	changed(): Promise<void>;
 }
 type This = Service & DbThis<InventoryModels> & CacheCleanerThis & Methods;
-type Ctx<P> = Context<P, Meta>;
 
 const EDITORS: Role[] = ["MANUFACTURER", "EXECUTIVE"];
 const STAFF: Role[] = ["MANUFACTURER", "EXECUTIVE", "ADMIN"];
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.flavors",
 	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "Flavor" }), AuditMixin, CacheCleaner(["inventory"])],
 	settings: { rest: "/inventory" },
@@ -44,7 +45,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "The flavor menu: filter by category, allergen-free (?allergenFree=milk,nuts) or name; archived only for staff",
 			params: P.listFlavorsParams,
-			async handler(this: This, ctx: Ctx<P.ListFlavorsParams>) {
+			async handler(ctx: Ctx<P.ListFlavorsParams>) {
 				const { category, allergenFree, search, includeArchived } = ctx.params;
 				const and: WhereOptions[] = [];
 				if (!(includeArchived && ctx.meta.user && STAFF.includes(ctx.meta.user.role))) and.push({ archivedAt: null });
@@ -69,7 +70,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			cache: { keys: ["flavorId"] },
 			summary: "One flavor (archived ones too, flagged `archived`)",
 			params: P.flavorIdParams,
-			async handler(this: This, ctx: Ctx<P.FlavorIdParams>) {
+			async handler(ctx: Ctx<P.FlavorIdParams>) {
 				return toPublicFlavor(await this.findFlavor(ctx.params.flavorId));
 			},
 		},
@@ -80,7 +81,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Add a flavor to the catalog (MANUFACTURER, EXECUTIVE); price in cents, allergens from the 14 EU codes",
 			params: P.createFlavorParams,
-			async handler(this: This, ctx: Ctx<P.CreateFlavorParams>) {
+			async handler(ctx: Ctx<P.CreateFlavorParams>) {
 				await this.assertNameFree(ctx.params.name);
 				const flavor = await this.models.Flavor.create({ ...ctx.params, createdBy: ctx.meta.user?.id ?? null, archivedAt: null });
 				await this.changed();
@@ -95,7 +96,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Change a flavor's fields (EXECUTIVE, ADMIN, or a MANUFACTURER who created or produces it); archived flavors cannot be edited (409)",
 			params: P.updateFlavorParams,
-			async handler(this: This, ctx: Ctx<P.UpdateFlavorParams>) {
+			async handler(ctx: Ctx<P.UpdateFlavorParams>) {
 				const { flavorId, ...changes } = ctx.params;
 				const flavor = await this.editableFlavor(ctx, flavorId);
 				if (flavor.archivedAt) throw conflict("This flavor is archived", "FLAVOR_ARCHIVED", { flavorId });
@@ -114,7 +115,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Archive a flavor (soft): it leaves the menu, history keeps it; restore undoes it. Answers 200 with the archived flavor",
 			params: P.flavorIdParams,
-			async handler(this: This, ctx: Ctx<P.FlavorIdParams>) {
+			async handler(ctx: Ctx<P.FlavorIdParams>) {
 				const flavor = await this.editableFlavor(ctx, ctx.params.flavorId);
 				if (!flavor.archivedAt) {
 					await flavor.update({ archivedAt: new Date() });
@@ -131,7 +132,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Put an archived flavor back on the menu (same roles as archive); 409 if a live flavor has its name. Answers 200 with the flavor",
 			params: P.flavorIdParams,
-			async handler(this: This, ctx: Ctx<P.FlavorIdParams>) {
+			async handler(ctx: Ctx<P.FlavorIdParams>) {
 				const flavor = await this.editableFlavor(ctx, ctx.params.flavorId);
 				if (flavor.archivedAt) {
 					await this.assertNameFree(flavor.name, flavor.id);
@@ -154,7 +155,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			visibility: "public",
 			cache: { keys: ["ids"] },
 			params: P.getManyParams,
-			async handler(this: This, ctx: Ctx<P.GetManyParams>) {
+			async handler(ctx: Ctx<Params<"inventory.flavors.getMany">>): Promise<Result<"inventory.flavors.getMany">> {
 				if (!ctx.params.ids.length) return [];
 				const rows = await this.models.Flavor.findAll({ where: { id: [...new Set(ctx.params.ids)] } });
 				return rows.map((f) => {
@@ -166,27 +167,27 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 
 	methods: {
-		async findFlavor(this: This, id: string) {
+		async findFlavor(id: string) {
 			const flavor = await this.models.Flavor.findByPk(id);
 			if (!flavor) throw notFound("Flavor", id);
 			return flavor;
 		},
 		/** The flavor (404 when unknown) if the caller may edit it (403 otherwise). */
-		async editableFlavor(this: This, ctx: Ctx<unknown>, id: string) {
+		async editableFlavor(ctx: Ctx<unknown>, id: string) {
 			const flavor = await this.findFlavor(id);
 			await assertEditsFlavor(this.models, flavor, ctx.meta.user);
 			return flavor;
 		},
-		async assertNameFree(this: This, name: string, exceptId?: string) {
+		async assertNameFree(name: string, exceptId?: string) {
 			const where: WhereOptions = { archivedAt: null, name: { [Op.iLike]: name.replace(/[\\%_]/g, "\\$&") } };
 			if (exceptId) Object.assign(where, { id: { [Op.ne]: exceptId } });
 			if (await this.models.Flavor.findOne({ where })) throw conflict("A flavor with this name already exists", "ALREADY_EXISTS", { field: "name" });
 		},
 		/** Every node drops cached flavor reads (its own and other services' menus built from them). */
-		async changed(this: This) {
+		async changed() {
 			await this.cleanCache("inventory");
 		},
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

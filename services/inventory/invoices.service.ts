@@ -1,10 +1,10 @@
 /**
- * inventory.invoices: invoices for purchase orders (spec section 3, "Invoice Management").
+ * inventory.invoices: invoices for purchase orders (docs/spec.md section 3, "Invoice Management").
  * Created automatically from PURCHASE_ORDER_CREATED (durable stream; once per event id and per order id)
  * or manually (a manual one may name only an order of that shop to that factory); FEFO allocation lives in ./invoicing.ts. Status: ISSUED -> PAID | OVERDUE | VOID,
  * OVERDUE -> PAID | VOID; PAID and VOID are final (409 otherwise). Voiding gives the units back.
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { Op, QueryTypes, type Transaction, type WhereOptions } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
@@ -14,23 +14,24 @@ import { conflict, forbidden, notFound, validationError } from "../../lib/errors
 import { findOptions, toPage } from "../../lib/pagination";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
 import { config } from "../../lib/config";
-import type { Meta, Role } from "../../lib/types";
+import type { Role, Ctx } from "../../lib/types";
 import { defineInventoryModels, type Invoice, type InventoryModels } from "./inventory.model";
 import { assertActsOn } from "./access";
 import { addDays, today } from "./dates";
 import { TRANSITIONS, createInvoice, invoiceDetails, invoiceSummary, releaseAllocations } from "./invoicing";
 import * as P from "./invoices.params";
+import { defineService, type ServiceDefinition } from "../../lib/service";
+import { call } from "../../lib/contracts";
 
 interface Methods {
 	loadInvoice(ctx: Ctx<unknown>, invoiceId: string): Promise<Invoice>;
 	assertOrderOf(ctx: Ctx<unknown>, orderId: string, shopId: string, factoryId: string): Promise<void>;
 }
 type This = Service & DbThis<InventoryModels> & OutboxThis & Methods;
-type Ctx<P> = Context<P, Meta>;
 
 const READERS: Role[] = ["MANUFACTURER", "EXECUTIVE", "ADMIN"];
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.invoices",
 	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "Invoice" }), OutboxMixin, EventStreamMixin, AuditMixin],
 	settings: { rest: "/inventory" },
@@ -42,7 +43,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Invoice a purchase order by hand: { factoryId, shopId, orderId?, items: [{ flavorId, quantity }], dueDate?, notes? }; stock allocated FEFO",
 			params: P.createInvoiceParams,
-			async handler(this: This, ctx: Ctx<P.CreateInvoiceParams>) {
+			async handler(ctx: Ctx<P.CreateInvoiceParams>) {
 				const { factoryId, shopId, orderId, items, notes } = ctx.params;
 				const seen = new Set<string>();
 				items.forEach((item, i) => {
@@ -81,7 +82,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Invoice details: lines (backordered flagged) and the batches each line was allocated from",
 			params: P.invoiceIdParams,
-			async handler(this: This, ctx: Ctx<P.InvoiceIdParams>) {
+			async handler(ctx: Ctx<P.InvoiceIdParams>) {
 				return invoiceDetails(this, await this.loadInvoice(ctx, ctx.params.invoiceId));
 			},
 		},
@@ -92,7 +93,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Invoices; filter by factoryId, shopId, status, dueBefore (YYYY-MM-DD). A MANUFACTURER sees their factories' invoices only",
 			params: P.listInvoicesParams,
-			async handler(this: This, ctx: Ctx<P.ListInvoicesParams>) {
+			async handler(ctx: Ctx<P.ListInvoicesParams>) {
 				const { factoryId, shopId, status, dueBefore } = ctx.params;
 				const and: WhereOptions[] = [];
 				const user = ctx.meta.user;
@@ -116,7 +117,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Move an invoice: ISSUED -> PAID | OVERDUE | VOID, OVERDUE -> PAID | VOID; others 409. VOID returns the units to their batches",
 			params: P.statusParams,
-			async handler(this: This, ctx: Ctx<P.StatusParams>) {
+			async handler(ctx: Ctx<P.StatusParams>) {
 				const { invoiceId, status } = ctx.params;
 				await this.loadInvoice(ctx, invoiceId);
 				const invoice = await this.transaction(async (t) => {
@@ -137,7 +138,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		forOrder: {
 			visibility: "public",
 			params: P.forOrderParams,
-			async handler(this: This, ctx: Ctx<P.ForOrderParams>) {
+			async handler(ctx: Ctx<P.ForOrderParams>) {
 				const inv = await this.models.Invoice.findOne({ where: { orderId: ctx.params.orderId } });
 				return inv ? invoiceSummary(inv) : null;
 			},
@@ -196,13 +197,13 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		 * A manual invoice may name only a purchase order of that shop placed with that factory (asked of sales).
 		 * Unknown and someone else's orders answer alike, so the check reveals nothing about other factories' orders.
 		 */
-		async assertOrderOf(this: This, ctx: Ctx<unknown>, orderId: string, shopId: string, factoryId: string) {
-			const order = await ctx.call<{ shopId: string; factoryId: string } | null, { orderId: string }>("sales.orders.get", { orderId });
+		async assertOrderOf(ctx: Ctx<unknown>, orderId: string, shopId: string, factoryId: string) {
+			const order = await call(ctx, "sales.orders.get", { orderId });
 			if (!order || order.shopId !== shopId || order.factoryId !== factoryId) throw validationError("orderId", "No purchase order with this id from this shop to this factory", "reference");
 		},
 
 		/** The invoice (404 when unknown); a MANUFACTURER of another factory gets 403. */
-		async loadInvoice(this: This, ctx: Ctx<unknown>, invoiceId: string) {
+		async loadInvoice(ctx: Ctx<unknown>, invoiceId: string) {
 			const inv = await this.models.Invoice.findByPk(invoiceId);
 			if (!inv) throw notFound("Invoice", invoiceId);
 			const factory = await this.models.Factory.findByPk(inv.factoryId);
@@ -212,4 +213,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

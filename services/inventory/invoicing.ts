@@ -11,6 +11,7 @@ import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import type { Context } from "moleculer";
 import type { OutboxThis } from "../../mixins/outbox.mixin";
 import type { Invoice, InventoryModels, InvoiceStatus } from "./inventory.model";
+import { mergeLines } from "../../lib/lines";
 
 export interface OrderInput {
 	factoryId: string;
@@ -40,9 +41,7 @@ export const TRANSITIONS: Record<InvoiceStatus, InvoiceStatus[]> = {
 
 /** Merges repeated flavors (an order may list one twice), keeping first-seen order. */
 export function mergeItems(items: { flavorId: string; quantity: number }[]): { flavorId: string; quantity: number }[] {
-	const merged = new Map<string, number>();
-	for (const { flavorId, quantity } of items) merged.set(flavorId, (merged.get(flavorId) ?? 0) + quantity);
-	return [...merged].map(([flavorId, quantity]) => ({ flavorId, quantity }));
+	return mergeLines(items).map(({ flavorId, quantity }) => ({ flavorId, quantity }));
 }
 
 interface Batch {

@@ -1,9 +1,9 @@
 /**
- * inventory.stock: a factory's stock batches (spec section 3, "Stock Management").
+ * inventory.stock: a factory's stock batches (docs/spec.md section 3, "Stock Management").
  * Only the factory's MANUFACTURER or an EXECUTIVE registers, reads and changes them.
  * Every quantity change is a movement with a reason; removal is soft; a write-off counts as waste.
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { Op, type Transaction, type WhereOptions } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
@@ -12,23 +12,23 @@ import { conflict, notFound, validationError } from "../../lib/errors";
 import { findOptions, toPage } from "../../lib/pagination";
 import { RETRY_READS, respondCreated, respondNoContent } from "../../lib/actions";
 import { config } from "../../lib/config";
-import type { Meta, Role } from "../../lib/types";
+import type { Role, Ctx } from "../../lib/types";
 import { defineInventoryModels, type InventoryModels, type StockItem } from "./inventory.model";
 import { assertActsOn, loadActingFactory } from "./access";
 import { today } from "./dates";
 import { moveStock, movementView, stockView } from "./stock";
 import * as P from "./stock.params";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 interface Methods {
 	loadItem(ctx: Ctx<unknown>, itemId: string, t?: Transaction): Promise<StockItem>;
 	view(item: StockItem): ReturnType<typeof stockView>;
 }
 type This = Service & DbThis<InventoryModels> & OutboxThis & Methods;
-type Ctx<P> = Context<P, Meta>;
 
 const ACTORS: Role[] = ["MANUFACTURER", "EXECUTIVE"];
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.stock",
 	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "StockItem" }), OutboxMixin, AuditMixin],
 	settings: { rest: "/inventory" },
@@ -40,7 +40,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Register a produced batch: { flavorId, batchId, quantity, cost (cents per unit), productionDate, expiryDate }",
 			params: P.registerParams,
-			async handler(this: This, ctx: Ctx<P.RegisterParams>) {
+			async handler(ctx: Ctx<P.RegisterParams>) {
 				const { factoryId, flavorId, batchId, quantity, cost, productionDate, expiryDate } = ctx.params;
 				if (expiryDate <= productionDate) throw validationError("expiryDate", "The expiry date must be after the production date.", "dateOrder");
 				const item = await this.transaction(async (t) => {
@@ -67,12 +67,12 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		list: {
 			rest: "GET /factories/:factoryId/stock-items",
 			roles: ACTORS,
+			access: { factory: "factoryId" },
 			retryPolicy: RETRY_READS,
 			summary: "The factory's batches; filter by flavorId, batchId, expiringBefore (YYYY-MM-DD), inStock",
 			params: P.listParams,
-			async handler(this: This, ctx: Ctx<P.ListParams>) {
+			async handler(ctx: Ctx<P.ListParams>) {
 				const { factoryId, flavorId, batchId, expiringBefore, inStock } = ctx.params;
-				await loadActingFactory(this.models, factoryId, ctx.meta.user);
 				const where: WhereOptions = { factoryId };
 				if (flavorId) Object.assign(where, { flavorId });
 				if (batchId) Object.assign(where, { batchId });
@@ -93,7 +93,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "One batch with its movements (newest first)",
 			params: P.itemIdParams,
-			async handler(this: This, ctx: Ctx<P.ItemIdParams>) {
+			async handler(ctx: Ctx<P.ItemIdParams>) {
 				const item = await this.loadItem(ctx, ctx.params.itemId);
 				const movements = await this.models.StockMovement.findAll({ where: { stockItemId: item.id }, order: [["createdAt", "DESC"]], limit: 100 });
 				return { ...this.view(item), movements: movements.map(movementView) };
@@ -106,7 +106,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Change a batch's quantity (recorded as a movement; `reason` required), cost or expiryDate",
 			params: P.updateParams,
-			async handler(this: This, ctx: Ctx<P.UpdateParams>) {
+			async handler(ctx: Ctx<P.UpdateParams>) {
 				const { itemId, quantity, cost, expiryDate, reason } = ctx.params;
 				const item = await this.transaction(async (t) => {
 					const found = await this.loadItem(ctx, itemId, t);
@@ -129,7 +129,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Remove a batch from the inventory (soft; its remaining units are recorded as removed). 204",
 			params: P.removeParams,
-			async handler(this: This, ctx: Ctx<P.RemoveParams>) {
+			async handler(ctx: Ctx<P.RemoveParams>) {
 				await this.transaction(async (t) => {
 					const item = await this.loadItem(ctx, ctx.params.itemId, t);
 					await moveStock(this.models, t, item, { kind: "REMOVAL", delta: -item.quantity, reason: ctx.params.reason ?? "Removed from inventory", actorId: ctx.meta.user?.id ?? null });
@@ -146,7 +146,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Set the batch's expiry warning window ({ warningDays }) and/or write units off ({ writeOff: true, reason, quantity?, cause? }: counts as waste, STOCK_WRITTEN_OFF at cost)",
 			params: P.expiryParams,
-			async handler(this: This, ctx: Ctx<P.ExpiryParams>) {
+			async handler(ctx: Ctx<P.ExpiryParams>) {
 				const { itemId, warningDays, writeOff, quantity, reason, cause } = ctx.params;
 				if (warningDays === undefined && !writeOff) throw validationError("writeOff", "Give warningDays and/or writeOff: true.", "required");
 				if (writeOff && !reason) throw validationError("reason", "A reason is required to write off stock.", "required");
@@ -186,7 +186,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 	methods: {
 		/** The batch (404 when unknown or removed), after checking the caller may act on its factory (403). */
-		async loadItem(this: This, ctx: Ctx<unknown>, itemId: string, t?: Transaction) {
+		async loadItem(ctx: Ctx<unknown>, itemId: string, t?: Transaction) {
 			const item = await this.models.StockItem.findByPk(itemId, { transaction: t, lock: t ? t.LOCK.UPDATE : undefined });
 			if (!item) throw notFound("Stock item", itemId);
 			const factory = await this.models.Factory.findByPk(item.factoryId, { transaction: t });
@@ -194,10 +194,10 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			assertActsOn(ctx.meta.user, factory);
 			return item;
 		},
-		view(this: This, item: StockItem) {
+		view(item: StockItem) {
 			return stockView(item, today(), config().expiryWarningDays);
 		},
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

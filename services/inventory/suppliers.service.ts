@@ -1,9 +1,9 @@
 /**
- * inventory.suppliers: ingredient and packaging suppliers (spec section 3, "Supplier Management").
+ * inventory.suppliers: ingredient and packaging suppliers (docs/spec.md section 3, "Supplier Management").
  * EXECUTIVE and MANUFACTURER list, add and update them. Body:
  * { name, contact: { email, phone, address? }, specialties: [...], rating (0-5, one decimal) }.
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { Op, type WhereOptions } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
@@ -11,8 +11,10 @@ import { conflict, notFound } from "../../lib/errors";
 import { findOptions, toPage, pageParams } from "../../lib/pagination";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
 import { STRICT, email, trimmed, uuid, type Infer } from "../../lib/params";
-import type { Meta, Role } from "../../lib/types";
+import type { Role, Ctx } from "../../lib/types";
 import { defineInventoryModels, type InventoryModels, type Supplier } from "./inventory.model";
+import { defineService, type ServiceDefinition } from "../../lib/service";
+import type { Result } from "../../lib/contracts";
 
 const phone = { type: "string", trim: true, pattern: /^\+?[0-9 ()-]{5,20}$/, messages: { stringPattern: "The '{field}' field must be a phone number." } } as const;
 const contact = { type: "object", strict: "remove", props: { email, phone, address: { ...trimmed(1, 300), optional: true, nullable: true } } } as const;
@@ -54,13 +56,12 @@ interface Methods {
 	assertNameFree(name: string, exceptId?: string): Promise<void>;
 }
 type This = Service & DbThis<InventoryModels> & Methods;
-type Ctx<P> = Context<P, Meta>;
 
 const ROLES: Role[] = ["EXECUTIVE", "MANUFACTURER"];
 /** Ratings are kept to one decimal. */
 const round1 = (n: number) => Math.round(n * 10) / 10;
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.suppliers",
 	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "Supplier" }), AuditMixin],
 	settings: { rest: "/inventory" },
@@ -72,7 +73,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Suppliers; filter by specialty, name search, minRating",
 			params: listParams,
-			async handler(this: This, ctx: Ctx<Infer<typeof listParams>>) {
+			async handler(ctx: Ctx<Infer<typeof listParams>>): Promise<Result<"inventory.suppliers.list">> {
 				const { specialty, search, minRating } = ctx.params;
 				const where: WhereOptions = {};
 				if (specialty) Object.assign(where, { specialties: { [Op.contains]: [specialty] } });
@@ -89,7 +90,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "One supplier",
 			params: idParams,
-			async handler(this: This, ctx: Ctx<Infer<typeof idParams>>) {
+			async handler(ctx: Ctx<Infer<typeof idParams>>) {
 				return supplierView(await this.findSupplier(ctx.params.supplierId));
 			},
 		},
@@ -100,7 +101,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Add a supplier: { name, contact: { email, phone, address? }, specialties, rating (0-5) }",
 			params: createParams,
-			async handler(this: This, ctx: Ctx<Infer<typeof createParams>>) {
+			async handler(ctx: Ctx<Infer<typeof createParams>>) {
 				const { name, contact: c, specialties: spec, rating: r } = ctx.params;
 				await this.assertNameFree(name);
 				const supplier = await this.models.Supplier.create({
@@ -123,7 +124,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Update a supplier's name, contact (replaced as a whole), specialties or rating",
 			params: updateParams,
-			async handler(this: This, ctx: Ctx<Infer<typeof updateParams>>) {
+			async handler(ctx: Ctx<Infer<typeof updateParams>>) {
 				const { supplierId, name, contact: c, specialties: spec, rating: r } = ctx.params;
 				const supplier = await this.findSupplier(supplierId);
 				if (name !== undefined && name.toLowerCase() !== supplier.name.toLowerCase()) await this.assertNameFree(name, supplierId);
@@ -139,12 +140,12 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 
 	methods: {
-		async findSupplier(this: This, id: string) {
+		async findSupplier(id: string) {
 			const supplier = await this.models.Supplier.findByPk(id);
 			if (!supplier) throw notFound("Supplier", id);
 			return supplier;
 		},
-		async assertNameFree(this: This, name: string, exceptId?: string) {
+		async assertNameFree(name: string, exceptId?: string) {
 			const where: WhereOptions = { name: { [Op.iLike]: name.replace(/[\\%_]/g, "\\$&") } };
 			if (exceptId) Object.assign(where, { id: { [Op.ne]: exceptId } });
 			if (await this.models.Supplier.findOne({ where })) throw conflict("A supplier with this name already exists", "ALREADY_EXISTS", { field: "name" });
@@ -152,4 +153,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

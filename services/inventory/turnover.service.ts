@@ -6,6 +6,7 @@
  * allocated); sales of a flavor no invoice ever brought to that shop are credited to no one.
  * Allocations of void invoices and released allocations do not count.
  */
+import type { TurnoverRow } from "../../lib/contracts";
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
@@ -15,14 +16,6 @@ import { defineInventoryModels, type InventoryModels } from "./inventory.model";
 const params = { ...STRICT, from: isoDate, to: isoDate, factoryIds: { type: "array", items: uuid, nullable: true, optional: true } } as const;
 type This = Service & DbThis<InventoryModels>;
 
-export interface TurnoverRow {
-	factoryId: string;
-	flavorId: string;
-	produced: number;
-	shipped: number;
-	sold: number;
-	revenue: number;
-}
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	name: "inventory.turnover",

@@ -5,8 +5,9 @@
  * Internal actions (no REST route): status, backlog, replay, purge; the REPL
  * commands in repl-commands/ call them.
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import type { Admin, Kafka } from "kafkajs";
+import type { Ctx } from "../../lib/types";
 import { QueryTypes, type Sequelize } from "sequelize";
 import { config } from "../../lib/config";
 import { releaseSchemaDatabase, requireDatabaseUrl, reserveDbConnections, schemaDatabase, schemasWithTable } from "../../lib/database";
@@ -20,6 +21,8 @@ import type { CheckResult } from "../../lib/health";
 import { createKafka, ensureTopics, withTimeout } from "./kafka";
 import { OutboxRelay } from "./relay";
 import { InboundConsumer } from "./inbound";
+import { defineService, type ServiceDefinition } from "../../lib/service";
+import type { Params, Result } from "../../lib/contracts";
 
 export const BRIDGE_SCHEMA = "kafka_bridge";
 
@@ -45,13 +48,13 @@ type This = Service & Methods & State;
 
 const replayParams = { ...STRICT, id: uuid, kafka: { type: "boolean", optional: true, default: true }, broker: { type: "boolean", optional: true, default: true } } as const;
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "kafka-bridge",
 
 	actions: {
 		status: {
 			summary: "Relay role (leader, standby, idle), Kafka state and counters of this bridge node",
-			handler(this: This) {
+			handler() {
 				return {
 					nodeID: this.broker.nodeID,
 					kafkaConfigured: Boolean(this.kafka),
@@ -66,7 +69,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		},
 		backlog: {
 			summary: "Unsent outbox rows per schema (count, oldest, failing rows)",
-			async handler(this: This) {
+			async handler(): Promise<Result<"kafka-bridge.backlog">> {
 				const result: { schema: string; unsent: number; failing: number; oldest: string | null; lastError: string | null }[] = [];
 				for (const s of await schemasWithTable(this.db, "outbox")) {
 					const [row] = await this.db.query<{ unsent: number; failing: number; oldest: Date | null; last_error: string | null }>(
@@ -83,7 +86,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		replay: {
 			summary: "Replays an outbox event by id: emit it on the broker again and/or mark it unsent so it is relayed to Kafka again",
 			params: replayParams,
-			async handler(this: This, ctx: Context<{ id: string; kafka: boolean; broker: boolean }>) {
+			async handler(ctx: Ctx<Params<"kafka-bridge.replay">>): Promise<Result<"kafka-bridge.replay">> {
 				for (const s of await schemasWithTable(this.db, "outbox")) {
 					const rows = await this.db.query<{ envelope: EventEnvelope }>(`SELECT envelope FROM "${s}".outbox WHERE id = :id`, { type: QueryTypes.SELECT, replacements: { id: ctx.params.id } });
 					if (!rows.length) continue;
@@ -100,14 +103,14 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		},
 		purge: {
 			summary: "Applies the outbox retention now (sent rows older than OUTBOX_RETENTION_DAYS)",
-			handler(this: This) {
+			handler() {
 				return this.relay.purge();
 			},
 		},
 	},
 
 	methods: {
-		async kafkaReachable(this: This): Promise<CheckResult> {
+		async kafkaReachable(): Promise<CheckResult> {
 			if (!this.kafka) return { ok: true };
 			if (this.probe && Date.now() - this.probe.at < 1000) return this.probe.result;
 			let result: CheckResult;
@@ -130,7 +133,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		},
 
 		/** /metrics: the outbox backlog of every schema, as the relay sees it; Kafka reachability; the inbound group's lag (relay leader only). */
-		async refreshMetrics(this: This): Promise<void> {
+		async refreshMetrics(): Promise<void> {
 			const backlog = (await this.actions.backlog({})) as { schema: string; unsent: number; oldest: string | null }[];
 			for (const b of backlog) {
 				this.broker.metrics.set(APP_METRICS.outboxBacklog, b.unsent, { schema: b.schema });
@@ -147,7 +150,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		},
 
 		/** /ready: Kafka reachable (when configured) and, on the leader, the last relay attempt succeeded. */
-		async readinessChecks(this: This): Promise<Record<string, CheckResult>> {
+		async readinessChecks(): Promise<Record<string, CheckResult>> {
 			if (!this.kafka) return { kafka: { ok: true, error: "KAFKA_BROKERS not set: relay idle, outbox keeps events" } };
 			const probe = await this.kafkaReachable();
 			if (!probe.ok) return { kafka: probe };
@@ -156,7 +159,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		},
 	},
 
-	created(this: This) {
+	created() {
 		const cfg = config();
 		this.dbSchema = BRIDGE_SCHEMA;
 		this.db = schemaDatabase(BRIDGE_SCHEMA);
@@ -189,7 +192,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				: undefined;
 	},
 
-	async started(this: This) {
+	async started() {
 		registerAppMetrics(this.broker);
 		await migrateSchema(this.db, BRIDGE_SCHEMA);
 		if (this.kafka) {
@@ -203,7 +206,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		this.inbound?.start();
 	},
 
-	async stopped(this: This) {
+	async stopped() {
 		await this.relay.stop();
 		await this.inbound?.stop();
 		await this.admin?.disconnect().catch(() => undefined);
@@ -212,4 +215,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

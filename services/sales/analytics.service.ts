@@ -1,24 +1,23 @@
 /**
  * sales.analytics: one shop's performance for a date range, computed in SQL
- * (spec section 2, GET /shops/:shopId/analytics). Days are UTC.
+ * (docs/spec.md section 2, GET /shops/:shopId/analytics). Days are UTC.
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { validationError } from "../../lib/errors";
 import { RETRY_READS } from "../../lib/actions";
-import type { Meta } from "../../lib/types";
+import type { Ctx } from "../../lib/types";
 import { defineSalesModels, type SalesModels } from "./sales.model";
-import { shopForCaller } from "./access";
 import * as P from "./sales.params";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 type This = Service & DbThis<SalesModels>;
-type Ctx<P> = Context<P, Meta>;
 
 const DAY_MS = 86_400_000;
 const MAX_RANGE_DAYS = 366;
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "sales.analytics",
 	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Shop" })],
 	settings: { rest: "/sales" },
@@ -27,12 +26,12 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		shop: {
 			rest: "GET /shops/:shopId/analytics",
 			roles: ["CLERK", "EXECUTIVE", "ADMIN"],
+			access: { shop: "shopId" },
 			retryPolicy: RETRY_READS,
 			summary: "Revenue, transaction count, average basket, top flavors and daily figures for ?from=&to= (UTC days; default the last 30)",
 			params: P.analyticsParams,
-			async handler(this: This, ctx: Ctx<P.AnalyticsParams>) {
+			async handler(ctx: Ctx<P.AnalyticsParams>) {
 				const { shopId, top } = ctx.params;
-				await shopForCaller(this.db, ctx, shopId);
 				const to = ctx.params.to ?? new Date().toISOString().slice(0, 10);
 				const from = ctx.params.from ?? new Date(Date.parse(to) - 29 * DAY_MS).toISOString().slice(0, 10);
 				if (from > to) throw validationError("from", "'from' must not be after 'to'", "range");
@@ -75,4 +74,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -4,6 +4,7 @@
  */
 import type { Context } from "moleculer";
 import { validationErrors, type FieldIssue } from "../../lib/errors";
+import { call } from "../../lib/contracts";
 
 export interface Flavor {
 	id: string;
@@ -26,7 +27,7 @@ export interface FactoryRef {
 
 export async function getFlavors(ctx: Context, ids: string[]): Promise<Map<string, Flavor>> {
 	if (ids.length === 0) return new Map();
-	const flavors = await ctx.call<Flavor[], { ids: string[] }>("inventory.flavors.getMany", { ids: [...new Set(ids)] });
+	const flavors = await call(ctx, "inventory.flavors.getMany", { ids: [...new Set(ids)] });
 	return new Map(flavors.map((f) => [f.id, f]));
 }
 
@@ -72,7 +73,7 @@ export class FlavorCache {
 }
 
 export function resolveFactory(ctx: Context, id: string): Promise<FactoryRef | null> {
-	return ctx.call<FactoryRef | null, { id: string }>("inventory.factories.resolve", { id });
+	return call(ctx, "inventory.factories.resolve", { id });
 }
 
 /** Issues for unknown or archived flavors, naming the item: `items[2].flavorId`. */

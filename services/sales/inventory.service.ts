@@ -1,8 +1,8 @@
 /**
  * sales.inventory: a shop's stock (Clerk+ of the shop) and its public menu
- * (cached; cleaned on shop, stock or catalog changes). Spec section 2, "Shop Operations".
+ * (cached; cleaned on shop, stock or catalog changes). docs/spec.md section 2, "Shop Operations".
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
@@ -10,23 +10,24 @@ import { AuditMixin } from "../../mixins/audit.mixin";
 import { CacheCleaner, type CacheCleanerThis } from "../../mixins/cache-cleaner.mixin";
 import { validationErrors, type FieldIssue } from "../../lib/errors";
 import { RETRY_READS } from "../../lib/actions";
-import type { Meta } from "../../lib/types";
+import type { Ctx } from "../../lib/types";
 import { defineSalesModels, type SalesModels } from "./sales.model";
-import { findShop, shopForCaller } from "./access";
+import { findShop } from "./access";
 import { getFlavors } from "./catalog";
 import { applyChanges, lockStock, planChange } from "./stock";
 import { lotsOf, markedDown, receiveLots, sellableOf, takeLots, writeOffReason } from "./lots";
 import { SettingsMixin } from "../../mixins/settings.mixin";
 import { settingsOf } from "../../lib/settings";
 import * as P from "./sales.params";
+import { defineService, type ServiceDefinition } from "../../lib/service";
+import type { Params, Result } from "../../lib/contracts";
 
 interface Methods {
-	inventoryOf(ctx: Ctx<unknown>, shopId: string): Promise<{ shopId: string; items: unknown[] }>;
+	inventoryOf(ctx: Ctx<unknown>, shopId: string): Promise<Result<"sales.inventory.get">>;
 }
 type This = Service & DbThis<SalesModels> & OutboxThis & CacheCleanerThis & Methods;
-type Ctx<P> = Context<P, Meta>;
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "sales.inventory",
 	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Shop" }), OutboxMixin, AuditMixin, CacheCleaner(["sales", "inventory"]), SettingsMixin],
 	settings: { rest: "/sales" },
@@ -39,7 +40,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "What a patron can buy now: flavors with sellable stock, price (and the expiry markdown price when the next lot is in its window), allergens, category; filter ?excludeAllergens=nuts,milk&category=SORBET",
 			params: P.menuParams,
-			async handler(this: This, ctx: Ctx<P.MenuParams>) {
+			async handler(ctx: Ctx<P.MenuParams>) {
 				const shop = await findShop(this.db, ctx.params.shopId, null);
 				const stock = await this.db.query<{ flavorId: string; quantity: number }>(
 					`SELECT flavor_id AS "flavorId", quantity FROM sales.shop_inventory WHERE shop_id = :shopId`,
@@ -74,11 +75,11 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		get: {
 			rest: "GET /shops/:shopId/inventory",
 			roles: ["CLERK", "EXECUTIVE", "ADMIN"],
+			access: { shop: "shopId" },
 			retryPolicy: RETRY_READS,
 			summary: "The shop's stock levels and reorder thresholds, with each flavor's lots (batch, expiry, quantity, status) (Clerk+ of the shop)",
 			params: P.shopIdParams,
-			async handler(this: This, ctx: Ctx<P.ShopIdParams>) {
-				await shopForCaller(this.db, ctx, ctx.params.shopId);
+			async handler(ctx: Ctx<Params<"sales.inventory.get">>): Promise<Result<"sales.inventory.get">> {
 				return this.inventoryOf(ctx, ctx.params.shopId);
 			},
 		},
@@ -86,12 +87,12 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		set: {
 			rest: "PUT /shops/:shopId/inventory",
 			roles: ["CLERK", "EXECUTIVE", "ADMIN"],
+			access: { shop: "shopId" },
 			audit: true,
 			summary: "Set stock levels (count, waste, correction, restock); each change is a stock movement; an increase goes to the UNTRACKED lot, a decrease is written off earliest-expiring lot first (STOCK_WRITTEN_OFF)",
 			params: P.setInventoryParams,
-			async handler(this: This, ctx: Ctx<P.SetInventoryParams>) {
+			async handler(ctx: Ctx<P.SetInventoryParams>) {
 				const { shopId, items, reason, note } = ctx.params;
-				await shopForCaller(this.db, ctx, shopId);
 				const issues: FieldIssue[] = [];
 				const seen = new Set<string>();
 				items.forEach((item, i) => {
@@ -132,7 +133,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 
 	methods: {
-		async inventoryOf(this: This, ctx: Ctx<unknown>, shopId: string) {
+		async inventoryOf(ctx: Ctx<unknown>, shopId: string) {
 			const rows = await this.db.query<{ flavorId: string; quantity: number; reorderThreshold: number; updatedAt: Date }>(
 				`SELECT flavor_id AS "flavorId", quantity, reorder_threshold AS "reorderThreshold", updated_at AS "updatedAt"
 				   FROM sales.shop_inventory WHERE shop_id = :shopId ORDER BY flavor_id`,
@@ -148,4 +149,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

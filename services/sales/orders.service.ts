@@ -4,7 +4,7 @@
  * quantities to the shop's stock in the same transaction, as lots: the batches the factory's
  * invoice allocated (asked of inventory.invoices.allocationsForOrder), the rest UNTRACKED. Links invoices from INVOICE_GENERATED (durable stream).
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import type { Transaction } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
@@ -14,9 +14,9 @@ import { CacheCleaner, type CacheCleanerThis } from "../../mixins/cache-cleaner.
 import { conflict, forbidden, notFound, unauthorized, validationError } from "../../lib/errors";
 import { findOptions, toPage } from "../../lib/pagination";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
-import type { Meta } from "../../lib/types";
+import type { Ctx } from "../../lib/types";
 import { defineSalesModels, toOrderJson, type SalesModels } from "./sales.model";
-import { findShop, shopForCaller } from "./access";
+import { findShop } from "./access";
 import { assertFlavors, getFlavors, resolveFactory } from "./catalog";
 import { applyChanges, lockStock, planChange } from "./stock";
 import { deliveredLots, receiveLots, type OrderAllocation } from "./lots";
@@ -24,11 +24,12 @@ import { SettingsMixin } from "../../mixins/settings.mixin";
 import { settingsOf } from "../../lib/settings";
 import { isLegal, mayTransition, type OrderParty } from "./orders";
 import * as P from "./sales.params";
+import { defineService, type ServiceDefinition } from "../../lib/service";
+import type { Params, Result } from "../../lib/contracts";
 
 type This = Service & DbThis<SalesModels> & OutboxThis & CacheCleanerThis;
-type Ctx<P> = Context<P, Meta>;
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "sales.orders",
 	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Order" }), OutboxMixin, AuditMixin, EventStreamMixin, CacheCleaner([]), SettingsMixin],
 	settings: { rest: "/sales" },
@@ -37,12 +38,12 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		create: {
 			rest: "POST /shops/:shopId/purchase-orders",
 			roles: ["CLERK", "EXECUTIVE"],
+			access: { shop: "shopId", wide: ["EXECUTIVE"] },
 			audit: true,
 			summary: "Order stock from a factory (Clerk of the shop, or Executive); starts PENDING",
 			params: P.createOrderParams,
-			async handler(this: This, ctx: Ctx<P.CreateOrderParams>) {
+			async handler(ctx: Ctx<P.CreateOrderParams>) {
 				const { shopId, factoryId, items } = ctx.params;
-				await shopForCaller(this.db, ctx, shopId, ["EXECUTIVE"]);
 				const seen = new Set<string>();
 				items.forEach((item, i) => {
 					if (seen.has(item.flavorId)) throw validationError(`items[${i}].flavorId`, "Flavor listed twice", "duplicate");
@@ -70,11 +71,11 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		list: {
 			rest: "GET /shops/:shopId/orders",
 			roles: ["CLERK", "EXECUTIVE", "ADMIN"],
+			access: { shop: "shopId" },
 			retryPolicy: RETRY_READS,
 			summary: "The shop's purchase orders, paginated; filter by status (Clerk+ of the shop)",
 			params: P.listOrdersParams,
-			async handler(this: This, ctx: Ctx<P.ListOrdersParams>) {
-				await shopForCaller(this.db, ctx, ctx.params.shopId);
+			async handler(ctx: Ctx<P.ListOrdersParams>) {
 				const where = { shopId: ctx.params.shopId, ...(ctx.params.status && { status: ctx.params.status }) };
 				const { rows, count } = await this.models.Order.findAndCountAll({ where, ...findOptions(ctx.params, "-createdAt") });
 				return toPage(rows.map(toOrderJson), count, ctx.params);
@@ -87,7 +88,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Move an order along PENDING → CONFIRMED → SHIPPED → DELIVERED (or CANCELLED); illegal moves are 409",
 			params: P.orderStatusParams,
-			async handler(this: This, ctx: Ctx<P.OrderStatusParams>) {
+			async handler(ctx: Ctx<P.OrderStatusParams>) {
 				const { orderId, status } = ctx.params;
 				const user = ctx.meta.user;
 				const peek = await this.models.Order.findByPk(orderId);
@@ -127,7 +128,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		get: {
 			visibility: "public",
 			params: { orderId: "uuid" },
-			async handler(this: This, ctx: Ctx<{ orderId: string }>) {
+			async handler(ctx: Ctx<Params<"sales.orders.get">>): Promise<Result<"sales.orders.get">> {
 				const order = await this.models.Order.findByPk(ctx.params.orderId);
 				return order ? toOrderJson(order) : null;
 			},
@@ -147,4 +148,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	],
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -1,8 +1,8 @@
 /**
  * sales.pos: POS sales (never oversold, Idempotency-Key replays), the offline
- * terminal sync, and the transaction history. Spec section 2, "Transaction Processing".
+ * terminal sync, and the transaction history. docs/spec.md section 2, "Transaction Processing".
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Context, Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
@@ -12,15 +12,16 @@ import { toPage } from "../../lib/pagination";
 import { INTERNAL_EVENTS } from "../../lib/events";
 import { notFound, validationError } from "../../lib/errors";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
-import type { Meta } from "../../lib/types";
+import type { Ctx } from "../../lib/types";
 import { defineSalesModels, type SalesModels } from "./sales.model";
 import { shopAccess, shopForCaller } from "./access";
 import { FlavorCache } from "./catalog";
 import { recordSale, toSaleJson, type SaleOutcome } from "./pos";
 import * as P from "./sales.params";
+import { defineService, type ServiceDefinition } from "../../lib/service";
+import { call } from "../../lib/contracts";
 
 type This = Service & DbThis<SalesModels> & OutboxThis & CacheCleanerThis & { flavors: FlavorCache };
-type Ctx<P> = Context<P, Meta>;
 
 /** An offline sale may not claim to be from the future (terminal clocks drift a little). */
 const MAX_CLOCK_SKEW_MS = 5 * 60_000;
@@ -36,13 +37,13 @@ interface SyncResult {
 /** Which of these user ids exist (auth.getUsers is cached). */
 async function knownUsers(ctx: Context, ids: string[]): Promise<Set<string>> {
 	if (ids.length === 0) return new Set();
-	const users = await ctx.call<{ id: string }[], { ids: string[] }>("auth.getUsers", { ids: [...new Set(ids)] });
+	const users = await call(ctx, "auth.getUsers", { ids: [...new Set(ids)] });
 	return new Set(users.map((u) => u.id));
 }
 
 const SORT_SQL: Record<string, string> = { occurredAt: "t.occurred_at", totalAmount: "t.total_amount" };
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "sales.pos",
 	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Shop" }), OutboxMixin, AuditMixin, CacheCleaner([])],
 	settings: { rest: "/sales" },
@@ -54,7 +55,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Ring up a sale (Clerk of the shop): catalog prices less expiry markdowns, each line drawn from the shop's lots first-expiry-first-out atomically; 409 INSUFFICIENT_STOCK, or RECALLED_STOCK when only recalled stock is left; Idempotency-Key replays",
 			params: P.saleParams,
-			async handler(this: This, ctx: Ctx<P.SaleParams>) {
+			async handler(ctx: Ctx<P.SaleParams>) {
 				const { shopId, items, paymentMethod, patronId } = ctx.params;
 				if (patronId && !(await knownUsers(ctx, [patronId])).has(patronId)) {
 					await shopForCaller(this.db, ctx, shopId, []); // an unknown or foreign shop answers 404/403 first
@@ -85,7 +86,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Apply sales a terminal recorded offline, in order; per item accepted / duplicate / rejected (replaying a batch changes nothing)",
 			params: P.syncParams,
-			async handler(this: This, ctx: Ctx<P.SyncParams>) {
+			async handler(ctx: Ctx<P.SyncParams>) {
 				const { shopId, transactions } = ctx.params;
 				await shopForCaller(this.db, ctx, shopId, []);
 				const flavors = await this.flavors.get(ctx, transactions.flatMap((tx) => tx.items.map((i) => i.flavorId)));
@@ -129,7 +130,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "The shop's sales, paginated; filter by date range (from/to, UTC days), payment method, clerk (Clerk+ of the shop)",
 			params: P.listTransactionsParams,
-			async handler(this: This, ctx: Ctx<P.ListTransactionsParams>) {
+			async handler(ctx: Ctx<P.ListTransactionsParams>) {
 				const { shopId, page, pageSize, from, to, paymentMethod, clerkId } = ctx.params;
 				await shopForCaller(this.db, ctx, shopId);
 				const sort = ctx.params.sort ?? "-occurredAt";
@@ -181,14 +182,14 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 	events: {
 		// The catalog changed: prices and names are read afresh.
-		[INTERNAL_EVENTS.cacheClean("inventory")](this: This) {
+		[INTERNAL_EVENTS.cacheClean("inventory")]() {
 			this.flavors.clear();
 		},
 	},
 
-	created(this: This) {
+	created() {
 		this.flavors = new FlavorCache();
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -19,6 +19,7 @@ import type { OutboxThis } from "../../mixins/outbox.mixin";
 import type { auditActor } from "../../mixins/audit.mixin";
 import type { shopAccess } from "./access";
 import { flavorIssues, type Flavor } from "./catalog";
+import { mergeLines } from "../../lib/lines";
 
 export interface SaleInput {
 	shopId: string;
@@ -70,17 +71,6 @@ export class RecalledStockError extends Errors.MoleculerClientError {
 	constructor(details: { field: string; flavorId: string; requested: number; available: number; message: string }[]) {
 		super(`Only recalled stock is left: ${details[0].message}`, 409, "RECALLED_STOCK", details);
 	}
-}
-
-/** Same flavor twice in a basket counts as one line. */
-export function mergeLines(items: { flavorId: string; quantity: number }[]): { flavorId: string; quantity: number; index: number }[] {
-	const lines = new Map<string, { flavorId: string; quantity: number; index: number }>();
-	items.forEach((item, index) => {
-		const line = lines.get(item.flavorId);
-		if (line) line.quantity += item.quantity;
-		else lines.set(item.flavorId, { ...item, index });
-	});
-	return [...lines.values()];
 }
 
 function requestHash(input: SaleInput): string {

@@ -1,9 +1,9 @@
 /**
- * sales.reviews: patron feedback on shops (spec section 2, "Customer Feedback").
+ * sales.reviews: patron feedback on shops (docs/spec.md section 2, "Customer Feedback").
  * One review per patron per shop per UTC day; comments are plain text, returned
  * JSON-encoded, never rendered.
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { UniqueConstraintError } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
@@ -12,13 +12,13 @@ import { CacheCleaner, type CacheCleanerThis } from "../../mixins/cache-cleaner.
 import { conflict, forbidden, notFound } from "../../lib/errors";
 import { findOptions, toPage } from "../../lib/pagination";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
-import type { Meta } from "../../lib/types";
+import type { Ctx } from "../../lib/types";
 import { defineSalesModels, toReviewJson, type SalesModels } from "./sales.model";
 import { findShop } from "./access";
 import * as P from "./sales.params";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 type This = Service & DbThis<SalesModels> & OutboxThis & CacheCleanerThis;
-type Ctx<P> = Context<P, Meta>;
 
 /** Control characters (other than newline and tab) are dropped from comments. */
 function cleanComment(comment: string | null | undefined): string | null {
@@ -28,7 +28,7 @@ function cleanComment(comment: string | null | undefined): string | null {
 	return cleaned.length ? cleaned : null;
 }
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "sales.reviews",
 	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Review" }), OutboxMixin, AuditMixin, CacheCleaner([])],
 	settings: { rest: "/sales" },
@@ -40,7 +40,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Review a shop (Patron): rating 1–5 and an optional comment; one per shop per day",
 			params: P.createReviewParams,
-			async handler(this: This, ctx: Ctx<P.CreateReviewParams>) {
+			async handler(ctx: Ctx<P.CreateReviewParams>) {
 				const { shopId, rating } = ctx.params;
 				await findShop(this.db, shopId, null);
 				const patronId = ctx.meta.user!.id;
@@ -66,7 +66,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "The shop's reviews, paginated (sort by createdAt or rating)",
 			params: P.listReviewsParams,
-			async handler(this: This, ctx: Ctx<P.ListReviewsParams>) {
+			async handler(ctx: Ctx<P.ListReviewsParams>) {
 				await findShop(this.db, ctx.params.shopId, null);
 				const { rows, count } = await this.models.Review.findAndCountAll({ where: { shopId: ctx.params.shopId }, ...findOptions(ctx.params, "-createdAt") });
 				return toPage(rows.map(toReviewJson), count, ctx.params);
@@ -79,7 +79,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: 'Edit your review ({ rating?, comment? }), or delete it with { "deleted": true } (author, Executive or Admin)',
 			params: P.updateReviewParams,
-			async handler(this: This, ctx: Ctx<P.UpdateReviewParams>) {
+			async handler(ctx: Ctx<P.UpdateReviewParams>) {
 				const { reviewId, rating, comment, deleted } = ctx.params;
 				const user = ctx.meta.user!;
 				const review = await this.models.Review.findByPk(reviewId);
@@ -100,4 +100,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

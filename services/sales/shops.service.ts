@@ -1,8 +1,8 @@
 /**
- * sales.shops: shops (public list/details, cached) and their staff (spec section 2, "Shop Management").
+ * sales.shops: shops (public list/details, cached) and their staff (docs/spec.md section 2, "Shop Management").
  * Served under /api/v1/sales and /api/sales.
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
@@ -10,11 +10,14 @@ import { CacheCleaner, type CacheCleanerThis } from "../../mixins/cache-cleaner.
 import { conflict, notFound, validationError } from "../../lib/errors";
 import { toPage } from "../../lib/pagination";
 import { RETRY_READS, respondCreated, respondNoContent } from "../../lib/actions";
-import type { Meta } from "../../lib/types";
+import type { Ctx } from "../../lib/types";
 import { broadcastStaffChanged } from "../../lib/events";
 import { defineSalesModels, toShopJson, type SalesModels, type Shop } from "./sales.model";
-import { findShop, shopForCaller } from "./access";
+import { findShop, type ShopRow } from "./access";
+import { owned } from "../../lib/access";
 import * as P from "./sales.params";
+import { defineService, type ServiceDefinition } from "../../lib/service";
+import { call, type Params, type Result } from "../../lib/contracts";
 
 interface PublicUser {
 	id: string;
@@ -27,7 +30,6 @@ interface Methods {
 	shopJson(shop: Shop): Promise<ReturnType<typeof toShopJson>>;
 }
 type This = Service & DbThis<SalesModels> & CacheCleanerThis & Methods;
-type Ctx<P> = Context<P, Meta>;
 
 /** A position is both coordinates or neither (422 names the missing one). */
 function assertCoordinatePair(latitude: number | null, longitude: number | null): void {
@@ -39,7 +41,7 @@ function assertCoordinatePair(latitude: number | null, longitude: number | null)
 
 const SORT_SQL: Record<string, string> = { name: "lower(s.name)", createdAt: "s.created_at", averageRating: "r.average_rating" };
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "sales.shops",
 	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Shop" }), AuditMixin, CacheCleaner(["sales"])],
 	settings: { rest: "/sales" },
@@ -52,7 +54,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "All shops, paginated, with their average rating; filter by status or name",
 			params: P.listShopsParams,
-			async handler(this: This, ctx: Ctx<P.ListShopsParams>) {
+			async handler(ctx: Ctx<P.ListShopsParams>) {
 				const { page, pageSize, status, name } = ctx.params;
 				const sort = ctx.params.sort ?? "name";
 				const desc = sort.startsWith("-");
@@ -87,7 +89,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "One shop with its average rating",
 			params: P.shopIdParams,
-			async handler(this: This, ctx: Ctx<P.ShopIdParams>) {
+			async handler(ctx: Ctx<Params<"sales.shops.get">>): Promise<Result<"sales.shops.get">> {
 				const shop = await this.models.Shop.findByPk(ctx.params.shopId);
 				if (!shop) throw notFound("Shop", ctx.params.shopId);
 				return this.shopJson(shop);
@@ -100,7 +102,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Create a shop (Executive only)",
 			params: P.createShopParams,
-			async handler(this: This, ctx: Ctx<P.CreateShopParams>) {
+			async handler(ctx: Ctx<P.CreateShopParams>) {
 				const { name, address, phone, managerId, hours, capacity, status, latitude, longitude } = ctx.params;
 				assertCoordinatePair(latitude ?? null, longitude ?? null);
 				if (managerId) await this.requireClerk(ctx, managerId, "managerId");
@@ -128,7 +130,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Update a shop's details, hours, capacity, status or manager (Executive only)",
 			params: P.updateShopParams,
-			async handler(this: This, ctx: Ctx<P.UpdateShopParams>) {
+			async handler(ctx: Ctx<P.UpdateShopParams>) {
 				const { shopId, ...changes } = ctx.params;
 				const shop = await this.models.Shop.findByPk(shopId);
 				if (!shop) throw notFound("Shop", shopId);
@@ -151,7 +153,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Soft-delete a shop: it disappears from every route; its history stays (204)",
 			params: P.shopIdParams,
-			async handler(this: This, ctx: Ctx<P.ShopIdParams>) {
+			async handler(ctx: Ctx<P.ShopIdParams>) {
 				const shop = await this.models.Shop.findByPk(ctx.params.shopId);
 				if (!shop) throw notFound("Shop", ctx.params.shopId);
 				const staff = await this.models.ShopStaff.findAll({ where: { shopId: shop.id }, attributes: ["userId"] });
@@ -170,7 +172,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Assign a CLERK user to the shop (Executive only)",
 			params: P.staffParams,
-			async handler(this: This, ctx: Ctx<P.StaffParams>) {
+			async handler(ctx: Ctx<P.StaffParams>) {
 				const { shopId, userId } = ctx.params;
 				await findShop(this.db, shopId, null);
 				const user = await this.requireClerk(ctx, userId, "userId");
@@ -185,13 +187,14 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		listStaff: {
 			rest: "GET /shops/:shopId/staff",
 			roles: ["CLERK", "EXECUTIVE", "ADMIN"],
+			access: { shop: "shopId" },
 			summary: "The shop's manager and assigned clerks (Executive, Admin, or staff of the shop)",
 			params: P.shopIdParams,
-			async handler(this: This, ctx: Ctx<P.ShopIdParams>) {
-				const shop = await shopForCaller(this.db, ctx, ctx.params.shopId);
+			async handler(ctx: Ctx<P.ShopIdParams>) {
+				const shop = owned<ShopRow>(ctx);
 				const rows = await this.models.ShopStaff.findAll({ where: { shopId: shop.id }, order: [["createdAt", "ASC"]] });
 				const ids = [...new Set([...(shop.managerId ? [shop.managerId] : []), ...rows.map((r) => r.userId)])];
-				const users = ids.length ? await ctx.call<PublicUser[], { ids: string[] }>("auth.getUsers", { ids }) : [];
+				const users = ids.length ? await call(ctx, "auth.getUsers", { ids }) : [];
 				const byId = new Map(users.map((u) => [u.id, u]));
 				return ids.map((id) => {
 					const u = byId.get(id);
@@ -206,7 +209,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Unassign a clerk from the shop (Executive only)",
 			params: P.staffParams,
-			async handler(this: This, ctx: Ctx<P.StaffParams>) {
+			async handler(ctx: Ctx<P.StaffParams>) {
 				await findShop(this.db, ctx.params.shopId, null);
 				const removed = await this.models.ShopStaff.destroy({ where: { shopId: ctx.params.shopId, userId: ctx.params.userId } });
 				if (!removed) throw notFound("Staff assignment", ctx.params.userId);
@@ -222,7 +225,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		staffIds: {
 			visibility: "public",
 			params: P.shopIdParams,
-			async handler(this: This, ctx: Ctx<P.ShopIdParams>) {
+			async handler(ctx: Ctx<Params<"sales.shops.staffIds">>): Promise<Result<"sales.shops.staffIds">> {
 				const rows = await this.db.query<{ userId: string }>(
 					`SELECT manager_id AS "userId" FROM sales.shops WHERE id = :shopId AND deleted_at IS NULL AND manager_id IS NOT NULL
 					 UNION SELECT st.user_id FROM sales.shop_staff st JOIN sales.shops s ON s.id = st.shop_id AND s.deleted_at IS NULL WHERE st.shop_id = :shopId`,
@@ -236,7 +239,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		staffShopIds: {
 			visibility: "public",
 			params: P.userIdParams,
-			async handler(this: This, ctx: Ctx<P.UserIdParams>) {
+			async handler(ctx: Ctx<Params<"sales.shops.staffShopIds">>): Promise<Result<"sales.shops.staffShopIds">> {
 				const rows = await this.db.query<{ shopId: string }>(
 					`SELECT id AS "shopId" FROM sales.shops WHERE manager_id = :userId AND deleted_at IS NULL
 					 UNION SELECT st.shop_id FROM sales.shop_staff st JOIN sales.shops s ON s.id = st.shop_id AND s.deleted_at IS NULL WHERE st.user_id = :userId`,
@@ -246,11 +249,21 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			},
 		},
 
+		/** Declared ownership's resolver (lib/access.ts): the live shop (404 otherwise) and whether the user is its staff. */
+		ownership: {
+			visibility: "public",
+			params: { id: { type: "uuid" }, userId: { type: "uuid", optional: true } },
+			async handler(ctx: Ctx<Params<"sales.shops.ownership">>): Promise<Result<"sales.shops.ownership">> {
+				const shop = await findShop(this.db, ctx.params.id, ctx.params.userId ?? null);
+				return { entity: shop, mine: shop.isStaff, visible: true };
+			},
+		},
+
 		/** Users who share a live shop with a user (its manager and clerks): presence is shown to them (communications). */
 		coworkers: {
 			visibility: "public",
 			params: P.userIdParams,
-			async handler(this: This, ctx: Ctx<P.UserIdParams>) {
+			async handler(ctx: Ctx<Params<"sales.shops.coworkers">>): Promise<Result<"sales.shops.coworkers">> {
 				const rows = await this.db.query<{ userId: string }>(
 					`WITH mine AS (
 						SELECT id FROM sales.shops WHERE manager_id = :userId AND deleted_at IS NULL
@@ -265,14 +278,14 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 
 	methods: {
-		async requireClerk(this: This, ctx: Ctx<unknown>, userId: string, field: string) {
-			const [user] = await ctx.call<PublicUser[], { ids: string[] }>("auth.getUsers", { ids: [userId] });
+		async requireClerk(ctx: Ctx<unknown>, userId: string, field: string) {
+			const [user] = await call(ctx, "auth.getUsers", { ids: [userId] });
 			if (!user) throw validationError(field, `Unknown user ${userId}`, "unknownUser");
 			if (user.role !== "CLERK") throw validationError(field, "Only CLERK users can be shop staff or managers", "notClerk");
 			return user;
 		},
 
-		async shopJson(this: This, shop: Shop) {
+		async shopJson(shop: Shop) {
 			const [r] = await this.db.query<{ averageRating: number | null; reviewCount: number }>(
 				`SELECT round(avg(rating), 2)::float8 AS "averageRating", count(*)::int AS "reviewCount" FROM sales.reviews WHERE shop_id = :id AND deleted_at IS NULL`,
 				{ replacements: { id: shop.id }, type: QueryTypes.SELECT },
@@ -282,4 +295,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -11,7 +11,7 @@
 import { startTestApp, uniqueEmail, type TestApp, type TestUser } from "../helpers/app";
 import { connectSocket, type TestSocket } from "../helpers/sockets";
 import { waitUntil } from "../helpers/cluster";
-import { buildWorld, setStock, type SalesWorld } from "../integration/sales/fixtures";
+import { buildWorld, setStock, type SalesWorld } from "../helpers/sales-world";
 import { createFlavor, sqlRows } from "../integration/inventory/helpers";
 import { startSmtpServer, type TestSmtp } from "../helpers/smtp";
 

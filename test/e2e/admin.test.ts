@@ -1,5 +1,5 @@
 /**
- * Admin service over HTTP (spec section 4): user management (delegated to auth:
+ * Admin service over HTTP (docs/spec.md section 4): user management (delegated to auth:
  * deactivation blocks sign-in and kills tokens), cluster health and metrics, the
  * application log fed by the app-log middleware, the platform audit trail,
  * compliance report, configuration, maintenance windows and broadcasts (which

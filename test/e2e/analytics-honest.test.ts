@@ -11,7 +11,7 @@ import { Client } from "pg";
 import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
 import { envelope } from "../../lib/events";
 import { startHealthServer, type HealthServer } from "../../lib/health";
-import { buildWorld, createShop, ok, setStock, type SalesWorld } from "../integration/sales/fixtures";
+import { buildWorld, createShop, ok, setStock, type SalesWorld } from "../helpers/sales-world";
 import { closeDelivery, deliverDurably } from "../helpers/events";
 import { promtool } from "../helpers/promtool";
 

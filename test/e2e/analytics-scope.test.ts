@@ -7,8 +7,9 @@
 import { randomBytes } from "node:crypto";
 import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
 import { NATS_URL } from "../helpers/cluster";
-import { assignClerk, createShop, ok } from "../integration/sales/fixtures";
+
 import { sqlQuery } from "../integration/auth/helpers";
+import { assignClerk, createShop, ok } from "../helpers/sales-world";
 
 const A = "/api/v1/analytics";
 

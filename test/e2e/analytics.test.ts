@@ -8,7 +8,7 @@ import { Client } from "pg";
 import type { Context } from "moleculer";
 import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
 import type { EventEnvelope } from "../../lib/events";
-import { buildWorld, ok, setStock, type SalesWorld } from "../integration/sales/fixtures";
+import { buildWorld, ok, setStock, type SalesWorld } from "../helpers/sales-world";
 import { firstRun, nextRun, periodBefore } from "../../services/analytics/reports";
 import { closeDelivery, deliverDurably } from "../helpers/events";
 

@@ -8,7 +8,7 @@
  * timeout; no read longer than its retry budget (3 attempts, each bounded by it).
  */
 import { startCluster, waitUntil, type Cluster, type NodeProcess } from "../helpers/cluster";
-import { buildWorld, setStock } from "../integration/sales/fixtures";
+import { buildWorld, setStock } from "../helpers/sales-world";
 import type { TestApp } from "../helpers/app";
 
 jest.setTimeout(120_000);

@@ -8,7 +8,7 @@
 import net from "node:net";
 import { startCluster, waitUntil, httpGet, freePort, type Cluster } from "../helpers/cluster";
 import { kafkaTestLock, readerAtEnd, requireKafka, KAFKA_BROKERS } from "../helpers/kafka";
-import { buildWorld, setStock, type SalesWorld } from "../integration/sales/fixtures";
+import { buildWorld, setStock, type SalesWorld } from "../helpers/sales-world";
 import type { TestApp } from "../helpers/app";
 import { EVENT_CATALOG } from "../../lib/events";
 

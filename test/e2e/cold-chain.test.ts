@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { Client } from "pg";
 import { startTestApp, type TestApp } from "../helpers/app";
-import { buildWorld, ok, type SalesWorld } from "../integration/sales/fixtures";
+import { buildWorld, ok, type SalesWorld } from "../helpers/sales-world";
 
 const V1 = "/api/v1/inventory";
 const MIN = 60_000;

@@ -5,7 +5,7 @@
  */
 import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
 import { connectSocket, sleep, type TestSocket } from "../helpers/sockets";
-import { assignClerk, createShop } from "../integration/sales/fixtures";
+import { assignClerk, createShop } from "../helpers/sales-world";
 
 const C = "/api/v1/communications";
 const PER_HOUR = 3;

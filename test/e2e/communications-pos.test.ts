@@ -6,7 +6,7 @@
  */
 import { startTestApp, type TestApp } from "../helpers/app";
 import { connectSocket, sleep, type TestSocket } from "../helpers/sockets";
-import { assignClerk, buildWorld, createFlavor, ok, setStock, type SalesWorld } from "../integration/sales/fixtures";
+import { assignClerk, buildWorld, createFlavor, ok, setStock, type SalesWorld } from "../helpers/sales-world";
 
 interface NotificationView {
 	id: string;

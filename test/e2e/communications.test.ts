@@ -38,7 +38,7 @@ describe("communications over HTTP", () => {
 		fs.rmSync(filesDir, { recursive: true, force: true });
 	});
 
-	it("publishes every route of spec section 5 in the OpenAPI document, also under /api/communications", async () => {
+	it("publishes every route of docs/spec.md section 5 in the OpenAPI document, also under /api/communications", async () => {
 		const doc = await app.request("GET", "/api/v1/openapi.json");
 		const routes = [
 			["get", "/chat/conversations"],

@@ -8,21 +8,15 @@
  * Needs `dist/` (npm test builds first).
  */
 import { Client } from "pg";
-import { startCluster, type Cluster, type NodeProcess } from "../helpers/cluster";
-import { buildWorld, setStock, type SalesWorld } from "../integration/sales/fixtures";
+import { startCluster, type Cluster, type NodeProcess, waitUntil } from "../helpers/cluster";
+import { buildWorld, setStock, type SalesWorld } from "../helpers/sales-world";
 import type { TestApp } from "../helpers/app";
 
 jest.setTimeout(420_000);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 180_000): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!(await fn().catch(() => false))) {
-		if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-		await sleep(500);
-	}
-}
+/** A cluster catching up after a kill takes minutes: a longer default wait. */
+const until = (what: string, fn: () => Promise<boolean>, timeoutMs = 180_000) => waitUntil(what, fn, timeoutMs, 500);
 
 describe("durable internal delivery in a cluster", () => {
 	let cluster: Cluster;

@@ -13,29 +13,18 @@
 import { randomUUID } from "node:crypto";
 import { Client } from "pg";
 import { startTestApp, type TestApp } from "../helpers/app";
-import { buildWorld, ok, setStock, type SalesWorld } from "../integration/sales/fixtures";
+import { buildWorld, ok, setStock, type SalesWorld } from "../helpers/sales-world";
 import { closeDelivery, deliverDurably } from "../helpers/events";
 import { envelope } from "../../lib/events";
 import { startHealthServer, type HealthServer } from "../../lib/health";
 import { freePort } from "../helpers/cluster";
 import { httpRequest } from "../helpers/http";
+import { eventually } from "../helpers/eventually";
 
 jest.setTimeout(330_000);
 
-async function until<T>(fn: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 120_000): Promise<T> {
-	const deadline = Date.now() + timeoutMs;
-	let last: unknown;
-	for (;;) {
-		try {
-			const value = await fn();
-			if (value) return value;
-		} catch (err) {
-			last = err;
-		}
-		if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`);
-		await new Promise((r) => setTimeout(r, 200));
-	}
-}
+/** Delivery across restarts is slow: a longer default wait. */
+const until = <T>(fn: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 120_000) => eventually(fn, what, timeoutMs, 200);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

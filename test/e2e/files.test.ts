@@ -58,7 +58,7 @@ describe("files", () => {
 		fs.rmSync(filesDir, { recursive: true, force: true });
 	});
 
-	it("publishes every route of spec section 7 (and the download addition) in the OpenAPI document", async () => {
+	it("publishes every route of docs/spec.md section 7 (and the download addition) in the OpenAPI document", async () => {
 		const doc = await app.request("GET", "/api/v1/openapi.json");
 		const routes = [
 			["post", "/upload"],

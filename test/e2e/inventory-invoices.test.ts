@@ -4,19 +4,10 @@ import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
 import { envelope, type EventPayloads } from "../../lib/events";
 import { UNKNOWN_ID, createFactory, createFlavor, day, registerBatch, sqlRows } from "../integration/inventory/helpers";
 import { closeDelivery, deliverDurably } from "../helpers/events";
+import { eventually as until } from "../helpers/eventually";
 
 const V1 = "/api/v1/inventory";
 const V0 = "/api/inventory";
-
-async function until<T>(fn: () => Promise<T | null | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
-	const deadline = Date.now() + timeoutMs;
-	for (;;) {
-		const value = await fn();
-		if (value) return value;
-		if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-		await new Promise((r) => setTimeout(r, 50));
-	}
-}
 
 describe("inventory: invoices, consumption and suppliers", () => {
 	let app: TestApp;

@@ -4,20 +4,11 @@
  * a POS sale in sales is recorded as consumption in inventory.
  */
 import { startTestApp, type TestApp } from "../helpers/app";
-import { buildWorld, ok, setStock, type SalesWorld } from "../integration/sales/fixtures";
+import { buildWorld, ok, setStock, type SalesWorld } from "../helpers/sales-world";
 import { day, registerBatch, sqlRows } from "../integration/inventory/helpers";
 import { closeDelivery, deliverDurably } from "../helpers/events";
 import type { EventEnvelope } from "../../lib/events";
-
-async function until<T>(fn: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 15_000): Promise<T> {
-	const deadline = Date.now() + timeoutMs;
-	for (;;) {
-		const value = await fn();
-		if (value) return value;
-		if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-		await new Promise((r) => setTimeout(r, 100));
-	}
-}
+import { eventually as until } from "../helpers/eventually";
 
 describe("inventory <-> sales", () => {
 	let app: TestApp;

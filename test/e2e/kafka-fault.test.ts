@@ -12,7 +12,7 @@ import { promisify } from "node:util";
 import { Client } from "pg";
 import { httpGet, startCluster, waitUntil, type Cluster, type NodeProcess } from "../helpers/cluster";
 import { endOffsets, kafkaTestLock, requireKafka, TopicReader, KAFKA_BROKERS } from "../helpers/kafka";
-import { buildWorld, setStock } from "../integration/sales/fixtures";
+import { buildWorld, setStock } from "../helpers/sales-world";
 import type { TestApp } from "../helpers/app";
 import { EVENT_CATALOG } from "../../lib/events";
 

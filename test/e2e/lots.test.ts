@@ -9,7 +9,7 @@
  * 4. the markdown price shows on the menu and is charged at the POS only inside the window.
  */
 import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
-import { buildWorld, createFlavor, ok, setStock, type SalesWorld } from "../integration/sales/fixtures";
+import { buildWorld, createFlavor, ok, setStock, type SalesWorld } from "../helpers/sales-world";
 import { day, registerBatch, sqlRows } from "../integration/inventory/helpers";
 import { kafkaTestLock, readerAtEnd, requireKafka, KAFKA_BROKERS, type TopicReader } from "../helpers/kafka";
 import { startSmtpServer, type TestSmtp } from "../helpers/smtp";

@@ -12,6 +12,7 @@
 import fc from "fast-check";
 import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
 import { operations, requestInput, type Operation } from "../helpers/openapi-arbitrary";
+import { seedWorld, tokenFor } from "../helpers/fixtures";
 import { ROLES, type Role } from "../../lib/types";
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 2);
@@ -25,35 +26,17 @@ describe("OpenAPI property test: every operation, every role", () => {
 	let app: TestApp;
 	let users: Record<Role, TestUser>;
 	let ops: Operation[];
-	const known: Record<string, string[]> = {};
+	let known: Record<string, string[]>;
 
 	beforeAll(async () => {
 		// Small pools: every service instance has its own, and the shared test PostgreSQL has 100 connections for everyone.
 		app = await startTestApp({ env: { LOG_LEVEL: process.env.PROPERTY_LOG_LEVEL ?? "fatal" } });
-		const list = await Promise.all(ROLES.map((r) => app.createUser(r)));
-		users = Object.fromEntries(list.map((u) => [u.role, u])) as Record<Role, TestUser>;
-		// Real ids for the fields that name them, so generated requests reach the handlers.
-		const exec = users.EXECUTIVE.token;
-		const factory = await app.request("POST", "/api/v1/inventory/factories", { token: exec, body: { name: "Property Factory", managerId: users.MANUFACTURER.id } });
-		const shop = await app.request("POST", "/api/v1/sales/shops", { token: exec, body: { name: "Property Shop", address: "Street 1" } });
-		const flavor = await app.request("POST", "/api/v1/inventory/flavors", { token: users.MANUFACTURER.token, body: { name: "Property Vanilla", category: "CREAM", price: 250 } });
-		await app.request("POST", `/api/v1/sales/shops/${shop.body.id}/staff`, { token: exec, body: { userId: users.CLERK.id } });
-		const victim = await app.createUser("PATRON");
-		Object.assign(known, { factoryId: [factory.body.id], shopId: [shop.body.id], flavorId: [flavor.body.id], userId: [victim.id], managerId: [users.MANUFACTURER.id] });
+		({ users, known } = await seedWorld(app));
 		const doc = await app.request("GET", "/api/v1/openapi.json");
 		ops = operations(doc.body);
 		console.log(`property test: ${ops.length} operations x ${ROLES.length + 1} callers x ${RUNS} runs, seed ${SEED}`);
 	});
 	afterAll(async () => app?.stop());
-
-	/** A caller's token for one request: a fresh session where the request would end it. */
-	async function tokenFor(role: Role | "ANONYMOUS", op: Operation): Promise<string | undefined> {
-		if (role === "ANONYMOUS") return undefined;
-		const user = users[role];
-		if (!/logout|change-password/.test(op.path)) return user.token;
-		const session = await app.broker.call<{ accessToken: string }, object>("auth.login", { email: user.email, password: user.password });
-		return session.accessToken;
-	}
 
 	async function liftMaintenance(): Promise<void> {
 		const token = users.ADMIN.token;
@@ -73,7 +56,7 @@ describe("OpenAPI property test: every operation, every role", () => {
 					try {
 						await fc.assert(
 							fc.asyncProperty(requestInput(operation, known), async (input) => {
-								const token = await tokenFor(role, operation);
+								const token = await tokenFor(app, users, role, operation.path);
 								const res = await app.request(method, input.path + input.query, { token, body: input.body });
 								statuses[res.status] = (statuses[res.status] ?? 0) + 1;
 								const what = `${method} ${input.path}${input.query} as ${role} with ${JSON.stringify(input.body)?.slice(0, 300)} -> ${res.status} ${JSON.stringify(res.body)?.slice(0, 200)}`;

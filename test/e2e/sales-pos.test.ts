@@ -7,7 +7,7 @@ import { Client } from "pg";
 import type { Context } from "moleculer";
 import { startTestApp, type TestApp } from "../helpers/app";
 import { EVENT_CATALOG, type EventEnvelope, type EventName } from "../../lib/events";
-import { buildWorld, createFlavor, ok, setStock, type SalesWorld } from "../integration/sales/fixtures";
+import { buildWorld, createFlavor, ok, setStock, type SalesWorld } from "../helpers/sales-world";
 
 const SALES_EVENTS: EventName[] = ["SALE_COMPLETED", "INVENTORY_LOW", "PURCHASE_ORDER_CREATED", "REVIEW_SUBMITTED"];
 

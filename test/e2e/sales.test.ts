@@ -5,7 +5,7 @@
  */
 import { Client } from "pg";
 import { startTestApp, type TestApp } from "../helpers/app";
-import { assignClerk, buildWorld, createFlavor, createShop, ok, setStock, type SalesWorld } from "../integration/sales/fixtures";
+import { assignClerk, buildWorld, createFlavor, createShop, ok, setStock, type SalesWorld } from "../helpers/sales-world";
 
 const ZERO_UUID = "00000000-0000-4000-8000-000000000000";
 

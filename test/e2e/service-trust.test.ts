@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import os from "node:os";
 import { Client } from "pg";
 import type { ServiceBroker } from "moleculer";
-import { createBroker } from "../../lib/app";
+import { createBroker } from "../../bin/broker";
 import { loadConfig } from "../../lib/config";
 import { START_JS, startCluster, waitUntil, type Cluster } from "../helpers/cluster";
 import { startNatsServer, type NatsServer } from "../helpers/nats";

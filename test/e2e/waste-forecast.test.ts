@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { Client } from "pg";
 import { startTestApp, type TestApp } from "../helpers/app";
-import { buildWorld, createFlavor, createShop, assignClerk, ok, type SalesWorld } from "../integration/sales/fixtures";
+import { buildWorld, createFlavor, createShop, assignClerk, ok, type SalesWorld } from "../helpers/sales-world";
 
 const DAY_MS = 86_400_000;
 const day = (offset: number) => new Date(Date.now() + offset * DAY_MS).toISOString().slice(0, 10);

@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import type { BrokerOptions, Service, ServiceBroker } from "moleculer";
 import { loadConfig, setConfig, type Config } from "../../lib/config";
-import { createBroker, loadServices } from "../../lib/app";
+import { createBroker, loadServices } from "../../bin/broker";
 import { closeRedis } from "../../lib/redis";
 import type { Role } from "../../lib/types";
 import { createTestDatabase, type TestDatabase } from "./db";

@@ -12,11 +12,12 @@ import net from "node:net";
 import path from "node:path";
 import type { ServiceBroker } from "moleculer";
 import { loadConfig, setConfig } from "../../lib/config";
-import { createBroker } from "../../lib/app";
+import { createBroker } from "../../bin/broker";
 import type { Role } from "../../lib/types";
 import { createTestDatabase, type TestDatabase } from "./db";
 import { uniqueEmail, type TestUser } from "./app";
 import { httpRequest, type HttpResult, type RequestOptions } from "./http";
+import { eventually } from "./eventually";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -62,17 +63,7 @@ export interface Cluster {
 }
 
 export async function waitUntil(what: string, fn: () => Promise<boolean> | boolean, timeoutMs = 30_000, everyMs = 200): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	let last: unknown;
-	while (Date.now() < deadline) {
-		try {
-			if (await fn()) return;
-		} catch (err) {
-			last = err;
-		}
-		await new Promise((r) => setTimeout(r, everyMs));
-	}
-	throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String((last as Error).message ?? last)})` : ""}`);
+	await eventually(fn, what, timeoutMs, everyMs);
 }
 
 export async function httpGet(url: string): Promise<{ status: number; text: string }> {

@@ -76,6 +76,7 @@ export function validValue(schema: Json, name: string, known: Record<string, str
 		case "string":
 		default: {
 			if (schema.format === "uuid") return known[name]?.length ? fc.oneof(fc.constantFrom(...known[name]), fc.uuid()) : fc.uuid();
+			if (known[name]?.length) return fc.constantFrom(...known[name]);
 			if (schema.format === "email") return fc.emailAddress().filter((e) => e.length <= 254);
 			if (schema.format === "date") return isoDate();
 			if (schema.format === "date-time") return fc.date({ min: new Date("2000-01-01T00:00:00Z"), max: new Date("2035-12-31T00:00:00Z"), noInvalidDate: true }).map((d) => d.toISOString());
@@ -103,10 +104,10 @@ function objectValue(schema: Json, known: Record<string, string[]>, depth: numbe
 	return fc.record(model, { requiredKeys: hostile ? [] : [...required].filter((k) => k in props) }) as fc.Arbitrary<Json>;
 }
 
-/** The inputs of one operation: path, query string and JSON body. */
-export function requestInput(operation: Operation, known: Record<string, string[]>): fc.Arbitrary<RequestInput> {
+/** The inputs of one operation: path, query string and JSON body; "valid" draws only values that fit the schema. */
+export function requestInput(operation: Operation, known: Record<string, string[]>, mode: "mixed" | "valid" = "mixed"): fc.Arbitrary<RequestInput> {
 	const { op } = operation;
-	const hostile = fc.boolean();
+	const hostile = mode === "valid" ? fc.constant(false) : fc.boolean();
 	return hostile.chain((h) => {
 		const pathParams = (op.parameters ?? []).filter((p) => p.in === "path");
 		const queryParams = (op.parameters ?? []).filter((p) => p.in === "query");

@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import type { Service, ServiceBroker } from "moleculer";
 import { startTestApp, type TestApp } from "../../helpers/app";
-import { createBroker, loadServices } from "../../../lib/app";
+import { createBroker, loadServices } from "../../../bin/broker";
 import { EVENT_CATALOG, envelope } from "../../../lib/events";
 import { kafkaTestLock, readerAtEnd, requireKafka, testKafka, KAFKA_BROKERS } from "../../helpers/kafka";
 import type { OutboxRelay } from "../../../services/kafka-bridge/relay";
@@ -15,17 +15,9 @@ import { signMessage } from "../../../services/kafka-bridge/inbound-gate";
 
 const INBOUND_KEY = "relay-test-inbound-key-0123456789abcdef";
 import type { Sequelize } from "sequelize";
+import { waitUntil as until } from "../../helpers/cluster";
 
 jest.setTimeout(90_000);
-
-async function until(what: string, fn: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (Date.now() < deadline) {
-		if (await fn()) return;
-		await new Promise((r) => setTimeout(r, 100));
-	}
-	throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-}
 
 describe("kafka-bridge: outbox relay and inbound events", () => {
 	let app: TestApp;

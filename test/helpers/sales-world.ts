@@ -1,5 +1,5 @@
 /** Shared set-up for the sales tests: users, a shop with staff, flavors from the real inventory service. */
-import type { TestApp, TestUser } from "../../helpers/app";
+import type { TestApp, TestUser } from "./app";
 
 export interface SalesWorld {
 	exec: TestUser;

@@ -1,0 +1,31 @@
+/**
+ * Response schemas, declared once on the action (`response: TokenResponse`): the
+ * OpenAPI document emits them and the handler's return type is derived from the
+ * same value (`Promise<TypeOf<typeof TokenResponse>>`), so the two cannot drift.
+ * The builders produce plain JSON Schema (OpenAPI 3.0 dialect: `nullable`).
+ */
+type Json = Record<string, unknown>;
+
+/** A JSON Schema that carries the TypeScript type it describes. */
+export type Schema<T> = Json & { readonly __type?: T };
+export type TypeOf<S> = S extends Schema<infer T> ? T : never;
+
+export const r = {
+	string: (extra: Json = {}): Schema<string> => ({ type: "string", ...extra }),
+	uuid: (): Schema<string> => ({ type: "string", format: "uuid" }),
+	dateTime: (): Schema<string> => ({ type: "string", format: "date-time" }),
+	integer: (): Schema<number> => ({ type: "integer" }),
+	number: (): Schema<number> => ({ type: "number" }),
+	boolean: (): Schema<boolean> => ({ type: "boolean" }),
+	any: (): Schema<unknown> => ({}),
+	literal: <const V extends string>(value: V): Schema<V> => ({ type: "string", enum: [value] }),
+	enumOf: <const V extends readonly string[]>(values: V): Schema<V[number]> => ({ type: "string", enum: [...values] }),
+	nullable: <T>(s: Schema<T>): Schema<T | null> => ({ ...s, nullable: true }),
+	array: <T>(items: Schema<T>): Schema<T[]> => ({ type: "array", items }),
+	record: <T>(values: Schema<T>): Schema<Record<string, T>> => ({ type: "object", additionalProperties: values }),
+	object: <P extends Record<string, Schema<unknown>>>(props: P): Schema<{ [K in keyof P]: TypeOf<P[K]> }> => ({
+		type: "object",
+		required: Object.keys(props),
+		properties: props,
+	}),
+};
