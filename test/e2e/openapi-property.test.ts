@@ -12,7 +12,7 @@
 import fc from "fast-check";
 import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
 import { operations, requestInput, type Operation } from "../helpers/openapi-arbitrary";
-import { seedWorld, tokenFor } from "../helpers/fixtures";
+import { restoreSystemConfig, seedWorld, tokenFor } from "../helpers/fixtures";
 import { ROLES, type Role } from "../../lib/types";
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 2);
@@ -37,12 +37,6 @@ describe("OpenAPI property test: every operation, every role", () => {
 		console.log(`property test: ${ops.length} operations x ${ROLES.length + 1} callers x ${RUNS} runs, seed ${SEED}`);
 	});
 	afterAll(async () => app?.stop());
-
-	async function liftMaintenance(): Promise<void> {
-		const token = users.ADMIN.token;
-		const config = await app.request("GET", "/api/v1/admin/config", { token });
-		for (const window of (config.body.maintenance ?? []) as { id: string }[]) await app.request("DELETE", `/api/v1/admin/config/maintenance/${window.id}`, { token });
-	}
 
 	it("answers every generated input with a documented, non-5xx status; anonymous gets 401 first", async () => {
 		const failures: string[] = [];
@@ -74,7 +68,7 @@ describe("OpenAPI property test: every operation, every role", () => {
 			if (op.operationId === CLOSES_THE_API) {
 				for (const role of callers) await runAs(role);
 				await runAs("ADMIN");
-				await liftMaintenance();
+				await restoreSystemConfig(app, users.ADMIN);
 			} else await Promise.all([...callers, "ADMIN" as const].map(runAs));
 		}
 		console.log(`property test: ${Object.values(statuses).reduce((a, b) => a + b, 0)} requests in ${Date.now() - started} ms, statuses ${JSON.stringify(statuses)}`);

@@ -33,3 +33,13 @@ export async function tokenFor(app: TestApp, users: Record<Role, TestUser>, role
 	const session = await app.broker.call<{ accessToken: string }, object>("auth.login", { email: user.email, password: user.password });
 	return session.accessToken;
 }
+
+/**
+ * Puts back what a generated ADMIN request to /admin/config can change for everyone: lifts every
+ * maintenance window (which closes the API to the other roles) and reopens registration.
+ */
+export async function restoreSystemConfig(app: TestApp, admin: TestUser): Promise<void> {
+	const config = await app.request("GET", "/api/v1/admin/config", { token: admin.token });
+	for (const window of (config.body.maintenance ?? []) as { id: string }[]) await app.request("DELETE", `/api/v1/admin/config/maintenance/${window.id}`, { token: admin.token });
+	await app.request("PUT", "/api/v1/admin/config", { token: admin.token, body: { registrationOpen: true } });
+}
