@@ -74,6 +74,9 @@ export const ENV_VARS = [
 	"EXPIRY_WARNING_DAYS",
 	"INVOICE_DUE_DAYS",
 	"LOG_LEVEL",
+	"VAPID_PUBLIC_KEY",
+	"VAPID_PRIVATE_KEY",
+	"VAPID_SUBJECT",
 ] as const;
 
 export type EnvVar = (typeof ENV_VARS)[number];
@@ -128,6 +131,12 @@ export interface Config {
 	expiryWarningDays: number;
 	invoiceDueDays: number;
 	logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+	/**
+	 * Web Push (services/communications/push.service.ts): the VAPID key pair (both or neither;
+	 * unset outside production: generated once and kept in the database), the contact subject,
+	 * and whether push endpoints may be plain http (never in production).
+	 */
+	vapid: { publicKey: string | undefined; privateKey: string | undefined; subject: string; allowHttpEndpoints: boolean };
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
@@ -207,6 +216,19 @@ function kafkaInbound(env: Env): Config["kafkaInbound"] {
 	if (events.length && !key) throw new ConfigError("KAFKA_INBOUND_KEY", "is required when KAFKA_INBOUND_EVENTS is set (inbound messages must be signed)");
 	if (previousKey && !key) throw new ConfigError("KAFKA_INBOUND_KEY_PREVIOUS", "needs KAFKA_INBOUND_KEY (the new key) beside it");
 	return { events: events as EventName[], key, previousKey };
+}
+
+function vapid(env: Env, nodeEnv: string, mailFrom: string): Config["vapid"] {
+	const publicKey = env.VAPID_PUBLIC_KEY?.trim() || undefined;
+	const privateKey = env.VAPID_PRIVATE_KEY?.trim() || undefined;
+	if (Boolean(publicKey) !== Boolean(privateKey)) throw new ConfigError(publicKey ? "VAPID_PRIVATE_KEY" : "VAPID_PUBLIC_KEY", "must be set together with its pair");
+	const b64url = /^[A-Za-z0-9_-]+$/;
+	if (publicKey && (!b64url.test(publicKey) || Buffer.from(publicKey, "base64url").length !== 65)) throw new ConfigError("VAPID_PUBLIC_KEY", "must be a URL-safe base64 P-256 public key (65 bytes)");
+	if (privateKey && (!b64url.test(privateKey) || Buffer.from(privateKey, "base64url").length !== 32)) throw new ConfigError("VAPID_PRIVATE_KEY", "must be a URL-safe base64 P-256 private key (32 bytes)");
+	const fallback = `mailto:${/<([^>]+)>/.exec(mailFrom)?.[1] ?? mailFrom}`;
+	const subject = env.VAPID_SUBJECT?.trim() || fallback;
+	if (!/^(mailto:\S+@\S+|https:\/\/\S+)$/.test(subject)) throw new ConfigError("VAPID_SUBJECT", `must be a mailto: address or an https: URL, got "${subject}"`);
+	return { publicKey, privateKey, subject, allowHttpEndpoints: nodeEnv !== "production" };
 }
 
 function namespace(env: Env): string {
@@ -322,6 +344,7 @@ export function loadConfig(env: Env = process.env): Config {
 		expiryWarningDays: int(env, "EXPIRY_WARNING_DAYS", 3, 0, 365),
 		invoiceDueDays: int(env, "INVOICE_DUE_DAYS", 30, 0, 365),
 		logLevel,
+		vapid: vapid(env, nodeEnv, env.MAIL_FROM?.trim() || "EisLager <no-reply@eislager.local>"),
 	};
 }
 
