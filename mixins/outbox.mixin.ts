@@ -14,27 +14,28 @@ import { wakeOutboxReaders } from "../lib/outbox-wake";
 import type { DbThis, Models } from "./db.mixin";
 
 export interface OutboxThis {
-	publish<K extends EventName>(t: Transaction, ctx: Context | null, type: K, data: EventPayloads[K], aggregateId: string): Promise<EventEnvelope<K>>;
+	/** `live`: the socket gateway's view of the event (lib/events.ts `emitEvent`), on the broker emit only, never in the outbox. */
+	publish<K extends EventName>(t: Transaction, ctx: Context | null, type: K, data: EventPayloads[K], aggregateId: string, live?: unknown): Promise<EventEnvelope<K>>;
 	/** Tells the cluster about an event whose outbox row has just been committed (by `publish` or by SQL of its own). */
-	announce(event: EventEnvelope): void;
+	announce(event: EventEnvelope, live?: unknown): void;
 }
 
 type This = Service & DbThis<Models> & OutboxThis;
 
 export const OutboxMixin: Partial<ServiceSchema> = {
 	methods: {
-		async publish<K extends EventName>(this: This, t: Transaction, ctx: Context | null, type: K, data: EventPayloads[K], aggregateId: string) {
+		async publish<K extends EventName>(this: This, t: Transaction, ctx: Context | null, type: K, data: EventPayloads[K], aggregateId: string, live?: unknown) {
 			const event = envelope(type, data, ctx?.requestID);
 			await this.db.query(
 				`INSERT INTO "${this.dbSchema}".outbox (id, type, topic, aggregate_id, envelope) VALUES (:id, :type, :topic, :aggregateId, :envelope)`,
 				{ replacements: { id: event.id, type, topic: EVENT_CATALOG[type].topic, aggregateId, envelope: JSON.stringify(event) }, transaction: t },
 			);
-			t.afterCommit(() => this.announce(event));
+			t.afterCommit(() => this.announce(event, live));
 			return event;
 		},
-		announce(this: This, event: EventEnvelope) {
+		announce(this: This, event: EventEnvelope, live?: unknown) {
 			wakeOutboxReaders(this.db, this.dbSchema, (err) => this.logger.warn(`Outbox wake-up failed; readers poll`, err));
-			emitEvent(this.broker, event).catch((err: unknown) => this.logger.warn(`Broker emit of ${event.type} ${event.id} failed; the outbox keeps it`, err));
+			emitEvent(this.broker, event, live).catch((err: unknown) => this.logger.warn(`Broker emit of ${event.type} ${event.id} failed; the outbox keeps it`, err));
 		},
 	},
 };
