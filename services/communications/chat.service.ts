@@ -11,7 +11,7 @@ import { AuditMixin } from "../../mixins/audit.mixin";
 import { respondCreated } from "../../lib/actions";
 import { notFound, validationError } from "../../lib/errors";
 import { toPage } from "../../lib/pagination";
-import { conversationRoom, presence, pushToSockets, userRoom } from "../../lib/presence";
+import { presence, pushToSockets, userRoom } from "../../lib/presence";
 import { defineCommunicationsModels, type Conversation, type Message } from "./communications.model";
 import * as P from "./communications.params";
 import { COMMS_SCHEMA, personView, toAttachmentView, toMessageView, usersById, type CommsThis, type Ctx, type MessageView } from "./shared";
