@@ -96,6 +96,9 @@ const subscriptionView = (r: SubscriptionRow) => ({
 	lastSuccessAt: r.last_success_at ? new Date(r.last_success_at).toISOString() : null,
 });
 
+/** Whether push can run: configured keys, or (outside production) the generated pair. */
+const pushConfigured = () => Boolean(config().vapid.publicKey) || config().env !== "production";
+
 /** The browser's key must be an uncompressed P-256 point (what PushManager gives). */
 function validP256(p256dh: string): boolean {
 	const raw = Buffer.from(p256dh, "base64url");
@@ -230,7 +233,9 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			group: "communications.push",
 			types: ["MESSAGE_RECEIVED", "NOTIFICATION_SENT"],
 			async handler(this: This, events, t: Transaction) {
-				if (!(await this.vapid())) return;
+				// Push off (production without keys): nothing to queue. (No vapid() here: its first call queries on
+				// another pooled connection while `t` holds one, which can starve a small pool.)
+				if (!pushConfigured()) return;
 				for (const event of events) await this.pushFor(t, event);
 				t.afterCommit(() => this.wake());
 			},
@@ -243,7 +248,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			this.vapidPromise ??= (async () => {
 				const cfg = config().vapid;
 				if (cfg.publicKey && cfg.privateKey) return { subject: cfg.subject, publicKey: cfg.publicKey, privateKey: cfg.privateKey };
-				if (config().env === "production") {
+				if (!pushConfigured()) {
 					this.logger.warn("Web Push is off: VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY are not set.");
 					return null;
 				}
