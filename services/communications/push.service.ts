@@ -96,11 +96,14 @@ const subscriptionView = (r: SubscriptionRow) => ({
 	lastSuccessAt: r.last_success_at ? new Date(r.last_success_at).toISOString() : null,
 });
 
+const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
+
 /** Whether push can run: configured keys, or (outside production) the generated pair. */
 const pushConfigured = () => Boolean(config().vapid.publicKey) || config().env !== "production";
 
 /** The browser's key must be an uncompressed P-256 point (what PushManager gives). */
 function validP256(p256dh: string): boolean {
+	if (!BASE64URL.test(p256dh)) return false;
 	const raw = Buffer.from(p256dh, "base64url");
 	if (raw.length !== 65 || raw[0] !== 4) return false;
 	try {
@@ -141,7 +144,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				if (url.protocol !== "https:" && !(url.protocol === "http:" && config().vapid.allowHttpEndpoints)) throw validationError("endpoint", "A push endpoint must be an https: URL.", "url");
 				if (url.username || url.password) throw validationError("endpoint", "A push endpoint carries no credentials.", "url");
 				if (!validP256(keys.p256dh)) throw validationError("keys.p256dh", "Not a P-256 public key (65 bytes, uncompressed, URL-safe base64).", "p256dh");
-				if (Buffer.from(keys.auth, "base64url").length !== 16) throw validationError("keys.auth", "The auth secret is 16 bytes (URL-safe base64).", "auth");
+				if (!BASE64URL.test(keys.auth) || Buffer.from(keys.auth, "base64url").length !== 16) throw validationError("keys.auth", "The auth secret is 16 bytes (URL-safe base64).", "auth");
 				const [row] = await this.db.query<SubscriptionRow & { inserted: boolean }>(
 					`INSERT INTO "${this.dbSchema}".push_subscriptions (user_id, endpoint, p256dh, auth, user_agent)
 					 VALUES (:me, :endpoint, :p256dh, :auth, :userAgent)
