@@ -82,6 +82,9 @@ export const ENV_VARS = [
 	"MAINTENANCE_NOTICE_MINUTES",
 	"SHOP_TIME_ZONE",
 	"LOG_LEVEL",
+	"VAPID_PUBLIC_KEY",
+	"VAPID_PRIVATE_KEY",
+	"VAPID_SUBJECT",
 ] as const;
 
 export type EnvVar = (typeof ENV_VARS)[number];
@@ -148,6 +151,12 @@ export interface Config {
 	/** IANA time zone of the shops' opening hours (`eislager_shop_open`, the no-sales alert). */
 	shopTimeZone: string;
 	logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+	/**
+	 * Web Push (services/communications/push.service.ts): the VAPID key pair (both or neither;
+	 * unset outside production: generated once and kept in the database), the contact subject,
+	 * and whether push endpoints may be plain http (never in production).
+	 */
+	vapid: { publicKey: string | undefined; privateKey: string | undefined; subject: string; allowHttpEndpoints: boolean };
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
@@ -277,6 +286,19 @@ function filesUrlSecret(env: Env, jwtSecret: string | undefined): string {
 	return jwtSecret ? createHmac("sha256", jwtSecret).update("eislager:files-url").digest("base64url") : randomBytes(32).toString("base64url");
 }
 
+function vapid(env: Env, nodeEnv: string, mailFrom: string): Config["vapid"] {
+	const publicKey = env.VAPID_PUBLIC_KEY?.trim() || undefined;
+	const privateKey = env.VAPID_PRIVATE_KEY?.trim() || undefined;
+	if (Boolean(publicKey) !== Boolean(privateKey)) throw new ConfigError(publicKey ? "VAPID_PRIVATE_KEY" : "VAPID_PUBLIC_KEY", "must be set together with its pair");
+	const b64url = /^[A-Za-z0-9_-]+$/;
+	if (publicKey && (!b64url.test(publicKey) || Buffer.from(publicKey, "base64url").length !== 65)) throw new ConfigError("VAPID_PUBLIC_KEY", "must be a URL-safe base64 P-256 public key (65 bytes)");
+	if (privateKey && (!b64url.test(privateKey) || Buffer.from(privateKey, "base64url").length !== 32)) throw new ConfigError("VAPID_PRIVATE_KEY", "must be a URL-safe base64 P-256 private key (32 bytes)");
+	const fallback = `mailto:${/<([^>]+)>/.exec(mailFrom)?.[1] ?? mailFrom}`;
+	const subject = env.VAPID_SUBJECT?.trim() || fallback;
+	if (!/^(mailto:\S+@\S+|https:\/\/\S+)$/.test(subject)) throw new ConfigError("VAPID_SUBJECT", `must be a mailto: address or an https: URL, got "${subject}"`);
+	return { publicKey, privateKey, subject, allowHttpEndpoints: nodeEnv !== "production" };
+}
+
 function namespace(env: Env): string {
 	const raw = env.NAMESPACE?.trim() || "eislager";
 	if (!/^[\w-]{1,64}$/.test(raw)) throw new ConfigError("NAMESPACE", `must be letters, digits, _ or - (at most 64), got "${raw}"`);
@@ -404,6 +426,7 @@ export function loadConfig(env: Env = process.env): Config {
 		maintenanceNoticeMinutes: maintenanceNoticeMinutes(env),
 		shopTimeZone: timeZone(env.SHOP_TIME_ZONE?.trim() || "UTC"),
 		logLevel,
+		vapid: vapid(env, nodeEnv, env.MAIL_FROM?.trim() || "EisLager <no-reply@eislager.local>"),
 	};
 }
 

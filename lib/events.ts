@@ -286,9 +286,13 @@ export function envelope<K extends EventName>(type: K, data: EventPayloads[K], r
 	return { id: randomUUID(), type, occurredAt: new Date().toISOString(), source: source ?? EVENT_CATALOG[type].source, requestId: requestId ?? null, data };
 }
 
-/** Emits a catalog event on the broker (balanced: one handler per consuming service). */
-export function emitEvent<K extends EventName>(emitter: ServiceBroker | Context, event: EventEnvelope<K>): Promise<void> {
-	return emitter.emit(event.type, event) as Promise<void>;
+/**
+ * Emits a catalog event on the broker (balanced: one handler per consuming service).
+ * `live`: what the socket gateway relays to clients (e.g. the whole message for
+ * MESSAGE_RECEIVED), carried as `ctx.meta.live` beside the catalog payload.
+ */
+export function emitEvent<K extends EventName>(emitter: ServiceBroker | Context, event: EventEnvelope<K>, live?: unknown): Promise<void> {
+	return (live === undefined ? emitter.emit(event.type, event) : emitter.emit(event.type, event, { meta: { live } })) as Promise<void>;
 }
 
 /** Socket events (docs/spec.md section 5). */
@@ -307,6 +311,8 @@ export const SOCKET_EVENTS = {
 	SYSTEM_ANNOUNCEMENT: "SYSTEM_ANNOUNCEMENT",
 	/** A video transcode job finished (DONE or FAILED); to the file owner's and the requester's user rooms (docs/files.md). */
 	FILE_JOB_FINISHED: "FILE_JOB_FINISHED",
+	/** The server is about to close this socket: reconnect with a fresh token (`{ reason: "ROLE_CHANGED" | "TOKEN_REVOKED", role? }`). */
+	RECONNECT_REQUIRED: "RECONNECT_REQUIRED",
 } as const;
 export type SocketEvent = keyof typeof SOCKET_EVENTS;
 
@@ -376,6 +382,8 @@ export interface SocketPush {
  */
 export interface SocketRevocation {
 	userId: string;
+	/** Told to the client before its socket closes (RECONNECT_REQUIRED); TOKEN_REVOKED when absent. */
+	reason?: "ROLE_CHANGED" | "TOKEN_REVOKED";
 	jti?: string;
 	families?: string[];
 	issuedBefore?: number;

@@ -159,6 +159,8 @@ export function presence(): PresenceStore {
 /** Socket.io rooms: one per user (all their tabs), one per conversation (joined by participants only). */
 export const userRoom = (userId: string) => `user:${userId}`;
 export const conversationRoom = (conversationId: string) => `conversation:${conversationId}`;
+/** One room per role (joined on connect with the token's role; a role change moves the user's sockets). */
+export const roleRoom = (role: string) => `role:${role}`;
 
 /** The gateway service group that owns the sockets (moleculer-io mixed into `api`). */
 const SOCKET_GATEWAY_GROUP = "api";

@@ -2,6 +2,7 @@ import type { Migration } from "../types";
 import { commonTables, eventStreamTables, outboxTxid } from "../common";
 import { chatEmailNotifications } from "./001-chat-email-notifications";
 import { storageUsage } from "./061-storage-usage";
+import { pushDeliveries } from "./130-push-deliveries";
 
 /** The communications schema's migrations, in order. Append; never edit one that has shipped. */
-export const communicationsMigrations: Migration[] = [commonTables, chatEmailNotifications, outboxTxid, storageUsage, eventStreamTables];
+export const communicationsMigrations: Migration[] = [commonTables, chatEmailNotifications, outboxTxid, storageUsage, eventStreamTables, pushDeliveries];

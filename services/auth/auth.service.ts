@@ -18,6 +18,7 @@ import { respondCreated, respondNoContent } from "../../lib/actions";
 import { invalidateTokensBefore, revokeAccessToken, revokeTokenFamily, signAccessToken, verifyAccessToken } from "../../lib/tokens";
 import { closeRevokedSockets } from "../../lib/presence";
 import type { Role, Ctx } from "../../lib/types";
+import type { SocketRevocation } from "../../lib/events";
 import { defineAuthModels, toPublicUser, type User } from "./auth.model";
 import * as P from "./auth.params";
 import { checkPasswordPolicy, hashPassword, verifyPassword } from "./passwords";
@@ -229,7 +230,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 					const previousRole = user.role;
 					if (previousRole === ctx.params.role) return toPublicUser(user);
 					await user.update({ role: ctx.params.role }, { transaction: t });
-					await this.invalidateUserTokens(user, t);
+					await this.invalidateUserTokens(user, t, "ROLE_CHANGED");
 					await this.publish(t, ctx, "USER_ROLE_CHANGED", { userId: user.id, previousRole, role: ctx.params.role, changedBy: ctx.meta.user?.id ?? null }, user.id);
 					return toPublicUser(user);
 				});
@@ -316,12 +317,12 @@ const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 		},
 
 		/** Role change, password change, deletion: every older access and refresh token stops working. */
-		async invalidateUserTokens(user: User, t: Transaction): Promise<void> {
+		async invalidateUserTokens(user: User, t: Transaction, reason?: SocketRevocation["reason"]): Promise<void> {
 			const at = await invalidateTokensBefore(user.id);
 			await user.update({ tokensValidAfter: at }, { transaction: t });
 			await this.models.UserSession.update({ revokedAt: at }, { where: { userId: user.id, revokedAt: null }, transaction: t });
 			// Open sockets hold tokens too: every gateway node closes the user's older ones.
-			t.afterCommit(() => void closeRevokedSockets(this.broker, { userId: user.id, issuedBefore: at.getTime() }).catch((err: Error) => this.logger.warn("Closing revoked sockets failed:", err.message)));
+			t.afterCommit(() => void closeRevokedSockets(this.broker, { userId: user.id, issuedBefore: at.getTime(), reason }).catch((err: Error) => this.logger.warn("Closing revoked sockets failed:", err.message)));
 		},
 
 		async recordLogin(user: User, ctx: Ctx<unknown>, method: "password" | "google"): Promise<void> {

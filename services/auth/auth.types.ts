@@ -9,6 +9,7 @@ import type { OutboxThis } from "../../mixins/outbox.mixin";
 import type { Ctx } from "../../lib/types";
 import type { TokenResponseBody } from "../../lib/contracts";
 import type { AuthModels, PublicUser, User } from "./auth.model";
+import type { SocketRevocation } from "../../lib/events";
 
 /** Why a reset link is mailed: asked for, or a Google sign-in met this unverified account (google-login.mixin.ts). */
 export type ResetMailReason = "forgot" | "googleConflict";
@@ -19,7 +20,7 @@ export type TokenResponse = TokenResponseBody;
 export interface AuthMethods {
 	issueTokens(user: User, ctx: Ctx, familyId?: string, t?: Transaction): Promise<TokenResponse>;
 	findActiveUser(id: string, t?: Transaction): Promise<User>;
-	invalidateUserTokens(user: User, t: Transaction): Promise<void>;
+	invalidateUserTokens(user: User, t: Transaction, reason?: SocketRevocation["reason"]): Promise<void>;
 	recordLogin(user: User, ctx: Ctx, method: "password" | "google"): Promise<void>;
 }
 

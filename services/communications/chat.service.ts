@@ -11,7 +11,7 @@ import { AuditMixin } from "../../mixins/audit.mixin";
 import { respondCreated } from "../../lib/actions";
 import { notFound, validationError } from "../../lib/errors";
 import { toPage } from "../../lib/pagination";
-import { conversationRoom, presence, pushToSockets, userRoom } from "../../lib/presence";
+import { presence, pushToSockets, userRoom } from "../../lib/presence";
 import { defineCommunicationsModels, type Message } from "./communications.model";
 import * as P from "./communications.params";
 import { COMMS_SCHEMA, personView, toAttachmentView, toMessageView, usersById, type CommsThis, type MessageView } from "./shared";
@@ -54,6 +54,9 @@ LEFT JOIN LATERAL (
 WHERE p.user_id = :me AND (CAST(:only AS uuid) IS NULL OR c.id = CAST(:only AS uuid))
 ORDER BY ${order}
 LIMIT :limit OFFSET :offset`;
+
+/** Older unacked messages are not replayed on connect (the conversation list still shows them). */
+export const UNDELIVERED_WINDOW_DAYS = 30;
 
 const ORDERS: Record<string, string> = {
 	"-lastMessageAt": "c.last_message_at DESC NULLS LAST, c.created_at DESC, c.id",
@@ -164,22 +167,15 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const sent = await insertMessage(this.db, this.dbSchema, { conversationId, senderId: me, content, messageType, attachmentId: attachmentId ?? null }, ctx.requestID);
 				if (sent.outcome === "NOT_PARTICIPANT") throw notFound("Conversation", conversationId);
 				if (sent.outcome === "BAD_ATTACHMENT") throw validationError("attachmentId", "No such attachment uploaded by you to this conversation.", "reference");
-				const { recipients } = sent;
 				const attachment = attachmentId ? await this.models.Attachment.findByPk(attachmentId) : null;
-				// Recipients first: the push goes out as soon as the message is committed.
 				const view: MessageView = { id: sent.id, conversationId, senderId: me, content, messageType, attachment: attachment && toAttachmentView(attachment), createdAt: sent.createdAt, readBy: [] };
-				await pushToSockets(ctx, { event: "NEW_MESSAGE", rooms: [conversationRoom(conversationId), ...recipients.map(userRoom)], except: [userRoom(me)], data: view });
-				this.announce(sent.event);
+				// MESSAGE_RECEIVED is committed: the gateway relays it to the recipients as NEW_MESSAGE (the view as meta.live);
+				// MESSAGE_DELIVERED follows each recipient's ack (markDelivered).
+				this.announce(sent.event, view);
 				// Outside the transaction: holding the conversation row lock there would serialize every sender.
-				const [online] = await Promise.all([
-					presence().online(recipients),
-					this.db.query(`UPDATE "${this.dbSchema}".conversations SET last_message_at = GREATEST(COALESCE(last_message_at, :at), :at) WHERE id = :id`, {
-						replacements: { at: sent.createdAt, id: conversationId },
-					}),
-				]);
-				if (online.length) {
-					await pushToSockets(ctx, { event: "MESSAGE_DELIVERED", rooms: [userRoom(me)], data: { messageId: sent.id, conversationId, deliveredTo: online, deliveredAt: new Date().toISOString() } });
-				}
+				await this.db.query(`UPDATE "${this.dbSchema}".conversations SET last_message_at = GREATEST(COALESCE(last_message_at, :at), :at) WHERE id = :id`, {
+					replacements: { at: sent.createdAt, id: conversationId },
+				});
 				respondCreated(ctx, `/api/v1/communications/chat/conversations/${conversationId}/messages`);
 				return view;
 			},
@@ -244,6 +240,56 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				if (!conversation) return null;
 				const mine = Boolean(ctx.params.userId) && (await this.models.Participant.count({ where: { conversationId: conversation.id, userId: ctx.params.userId } })) > 0;
 				return { entity: { id: conversation.id, type: conversation.type }, mine, visible: mine };
+			},
+		},
+
+		/**
+		 * A recipient's client acked NEW_MESSAGE (the socket gateway calls this): the delivery
+		 * is recorded once and the sender's sockets get MESSAGE_DELIVERED. `{ recorded }`.
+		 */
+		markDelivered: {
+			visibility: "public",
+			params: P.markDeliveredParams,
+			async handler(this: This, ctx: Ctx<P.MarkDeliveredParams>) {
+				const { messageId, userId } = ctx.params;
+				const [row] = await this.db.query<{ conversation_id: string; sender_id: string; delivered_at: Date }>(
+					`WITH m AS (
+					   SELECT m.id, m.conversation_id, m.sender_id FROM "${this.dbSchema}".messages m
+					   JOIN "${this.dbSchema}".conversation_participants p ON p.conversation_id = m.conversation_id AND p.user_id = :userId
+					   WHERE m.id = :messageId AND m.sender_id <> :userId
+					 ), ins AS (
+					   INSERT INTO "${this.dbSchema}".message_deliveries (message_id, user_id) SELECT id, :userId FROM m ON CONFLICT DO NOTHING RETURNING delivered_at
+					 )
+					 SELECT m.conversation_id, m.sender_id, ins.delivered_at FROM m, ins`,
+					{ type: QueryTypes.SELECT, replacements: { messageId, userId } },
+				);
+				if (!row) return { recorded: false };
+				const data = { messageId, conversationId: row.conversation_id, deliveredTo: [userId], deliveredAt: new Date(row.delivered_at).toISOString() };
+				await pushToSockets(ctx, { event: "MESSAGE_DELIVERED", rooms: [userRoom(row.sender_id)], data });
+				return { recorded: true };
+			},
+		},
+
+		/** Messages to the user that no client of theirs acked yet (nor read), oldest first: the gateway sends them on connect. */
+		undelivered: {
+			visibility: "public",
+			params: P.undeliveredParams,
+			async handler(this: This, ctx: Ctx<P.UndeliveredParams>) {
+				const rows = await this.db.query<{ id: string }>(
+					`SELECT m.id FROM "${this.dbSchema}".conversation_participants p
+					 JOIN "${this.dbSchema}".messages m ON m.conversation_id = p.conversation_id AND m.seq > p.last_read_seq
+					 WHERE p.user_id = :userId AND m.sender_id <> :userId AND m.deleted_at IS NULL AND m.created_at >= p.joined_at
+					   AND m.created_at > now() - make_interval(days => :days)
+					   AND NOT EXISTS (SELECT 1 FROM "${this.dbSchema}".message_deliveries d WHERE d.message_id = m.id AND d.user_id = :userId)
+					 ORDER BY m.seq LIMIT :limit`,
+					{ type: QueryTypes.SELECT, replacements: { userId: ctx.params.userId, limit: ctx.params.limit, days: UNDELIVERED_WINDOW_DAYS } },
+				);
+				if (rows.length === 0) return [];
+				const messages = await this.models.Message.findAll({ where: { id: rows.map((r) => r.id) }, order: [["seq", "ASC"]] });
+				const attachmentIds = messages.map((m) => m.attachmentId).filter((id): id is string => Boolean(id));
+				const attachments = attachmentIds.length ? await this.models.Attachment.findAll({ where: { id: attachmentIds } }) : [];
+				const byId = new Map(attachments.map((a) => [a.id, a]));
+				return messages.map((m) => toMessageView(m, [], m.attachmentId ? (byId.get(m.attachmentId) ?? null) : null));
 			},
 		},
 

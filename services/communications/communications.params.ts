@@ -111,3 +111,10 @@ export const notifyUsersParams = {
 	mail: { type: "boolean", optional: true },
 } as const;
 export type NotifyUsersParams = Infer<typeof notifyUsersParams>;
+
+// ---- delivery receipts (internal: the socket gateway) ----
+export const markDeliveredParams = { ...STRICT, messageId: uuid, userId: uuid } as const;
+export type MarkDeliveredParams = Infer<typeof markDeliveredParams>;
+
+export const undeliveredParams = { ...STRICT, userId: uuid, limit: { type: "number", integer: true, min: 1, max: 500, default: 100 } } as const;
+export type UndeliveredParams = Infer<typeof undeliveredParams>;

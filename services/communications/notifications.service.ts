@@ -3,8 +3,10 @@
  * mark all), creation by ADMIN/EXECUTIVE, and notifications created from domain
  * events (INVENTORY_LOW and REVIEW_SUBMITTED → the shop's staff, EXPIRY_WARNING →
  * the factory's manager; COLD_CHAIN_EXCURSION → the shop's staff or the factory's manager; durable stream, group "communications.notifications": each
- * event once). Each one is pushed live as NOTIFICATION_RECEIVED after its commit and
- * emitted as NOTIFICATION_SENT through the outbox. Another user's notification is 404.
+ * event once). Each one is emitted as NOTIFICATION_SENT through the outbox; after the
+ * commit the gateway relays that broker event to the user's sockets as
+ * NOTIFICATION_RECEIVED (the view rides along as `meta.live`), and communications.push
+ * sends it by Web Push. Another user's notification is 404.
  */
 import type { Context, ServiceSettingSchema } from "moleculer";
 import type { Transaction } from "sequelize";
@@ -15,7 +17,7 @@ import { EventStreamMixin, stream, type EnvelopeOf } from "../../mixins/event-st
 import { respondCreated, respondNoContent } from "../../lib/actions";
 import { notFound, validationError } from "../../lib/errors";
 import { findOptions, toPage } from "../../lib/pagination";
-import { pushToSockets, userRoom } from "../../lib/presence";
+import { pushToSockets } from "../../lib/presence";
 import { sendMail } from "../../lib/mailer";
 import { defineCommunicationsModels, type Notification } from "./communications.model";
 import * as P from "./communications.params";
@@ -46,7 +48,6 @@ export interface NotificationView {
 
 interface Methods {
 	createNotifications(t: Transaction, ctx: Context | null, inputs: NotificationInput[]): Promise<Notification[]>;
-	pushNotifications(rows: Notification[]): Promise<void>;
 	notifyFromEvent(t: Transaction, event: EnvelopeOf<NotifyingEvent>): Promise<Notification[]>;
 	shopStaff(shopId: string): Promise<string[]>;
 	nameOf(action: string, params: Record<string, string>): Promise<string | null>;
@@ -89,7 +90,6 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const users = await usersById(ctx, [ctx.params.userId]);
 				if (!users.has(ctx.params.userId)) throw validationError("userId", "Unknown user.", "reference");
 				const [row] = await this.transaction((t) => this.createNotifications(t, ctx, [{ ...ctx.params, createdBy: ctx.meta.user?.id ?? null }]));
-				await this.pushNotifications([row]);
 				respondCreated(ctx, `/api/v1/communications/notifications/${row.id}`);
 				return toNotificationView(row);
 			},
@@ -134,7 +134,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		// ---- internal ----
 
 		/**
-		 * Notifies many users of one domain event (e.g. a batch recall): one row each, pushed live, and
+		 * Notifies many users of one domain event (e.g. a batch recall): one row each (relayed live and by Web Push as every notification), and
 		 * mailed when `mail`. Idempotent per (sourceEventId, user): a consumer's retry notifies nobody twice.
 		 */
 		notifyUsers: {
@@ -147,7 +147,6 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					const todo = [...new Set(userIds)].filter((id) => !done.has(id));
 					return this.createNotifications(t, ctx, todo.map((userId) => ({ userId, type, message, data: data ?? {}, sourceEventId })));
 				});
-				await this.pushNotifications(rows);
 				if (mail && rows.length) {
 					const users = await usersById(ctx, rows.map((r) => r.userId));
 					for (const row of rows) {
@@ -176,10 +175,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			group: "communications.notifications",
 			types: NOTIFYING_EVENTS,
 			async handler(this: This, events, t: Transaction) {
-				const rows: Notification[] = [];
-				for (const event of events) rows.push(...(await this.notifyFromEvent(t, event)));
-				// The live push is a view; the rows are what is durable.
-				t.afterCommit(() => void this.pushNotifications(rows).catch((err: unknown) => this.logger.warn("Notification push failed", err)));
+				// Each row's NOTIFICATION_SENT reaches the sockets after the group's commit.
+				for (const event of events) await this.notifyFromEvent(t, event);
 			},
 		}),
 	],
@@ -192,16 +189,10 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					{ userId: input.userId, type: input.type, message: input.message, data: input.data ?? {}, sourceEventId: input.sourceEventId ?? null, createdBy: input.createdBy ?? null },
 					{ transaction: t },
 				);
-				await this.publish(t, ctx, "NOTIFICATION_SENT", { notificationId: row.id, userId: row.userId, type: row.type, message: row.message }, row.userId);
+				await this.publish(t, ctx, "NOTIFICATION_SENT", { notificationId: row.id, userId: row.userId, type: row.type, message: row.message }, row.userId, toNotificationView(row));
 				rows.push(row);
 			}
 			return rows;
-		},
-
-		async pushNotifications(rows: Notification[]) {
-			for (const row of rows) {
-				await pushToSockets(this.broker, { event: "NOTIFICATION_RECEIVED", rooms: [userRoom(row.userId)], data: toNotificationView(row) });
-			}
 		},
 
 		/** The notifications an event makes (the stream runs each event once). */

@@ -5,7 +5,7 @@
  * broadcasts `sockets.revoke` and every gateway node closes its own sockets).
  */
 import type { Server } from "socket.io";
-import type { SocketRevocation } from "../../lib/events";
+import { SOCKET_EVENTS, type SocketRevocation } from "../../lib/events";
 import { userRoom } from "../../lib/presence";
 import { decodeAccessToken } from "../../lib/tokens";
 import type { AppSocket } from "./socket.mixin";
@@ -43,6 +43,8 @@ export function closeRevoked(io: Server, r: SocketRevocation): number {
 	for (const id of [...(nsp.adapter.rooms.get(userRoom(r.userId)) ?? [])]) {
 		const socket = nsp.sockets.get(id) as AppSocket | undefined;
 		if (socket?.data?.facts && isRevoked(socket.data.facts, r)) {
+			// The client learns why before the close (a bare disconnect looks like a network fault).
+			socket.emit(SOCKET_EVENTS.RECONNECT_REQUIRED, { reason: r.reason ?? "TOKEN_REVOKED" });
 			socket.disconnect(true);
 			closed++;
 		}

@@ -8,11 +8,14 @@
  * - `call` runs only allow-listed actions (socket-calls.ts), with the same role
  *   policy and rate limit as HTTP; the token is re-checked before every call.
  * - A socket closes when its token expires or is revoked (socket-sessions.ts).
- * - Rooms: `user:<id>` (joined on connect) and `conversation:<id>` (joined on
- *   JOIN_CONVERSATION after the chat service confirms participation).
- * - Services push through `pushToSockets()` (lib/presence.ts); with REDIS_URL
- *   the socket.io Redis adapter spans every gateway node (socket-adapter.ts: it
- *   publishes only while another node listens).
+ * - Rooms: `user:<id>` and `role:<role>` (joined on connect) and `conversation:<id>`
+ *   (joined on JOIN_CONVERSATION after the chat service confirms participation).
+ * - MESSAGE_RECEIVED, NOTIFICATION_SENT and USER_ROLE_CHANGED are broker events
+ *   this service relays to sockets (socket-relay.ts: NEW_MESSAGE with delivery
+ *   acks, NOTIFICATION_RECEIVED, RECONNECT_REQUIRED). Other pushes come through
+ *   `pushToSockets()` (lib/presence.ts). With REDIS_URL the socket.io Redis adapter
+ *   spans every gateway node (socket-adapter.ts: it publishes only while another
+ *   node listens).
  * - Presence (lib/presence.ts): online while any socket of the user is connected.
  */
 import type { Server as HttpServer, IncomingMessage } from "node:http";
@@ -24,13 +27,14 @@ import Validator from "fastest-validator";
 import { config } from "../../lib/config";
 import { toErrorResponse } from "../../lib/errors";
 import { INTERNAL_EVENTS, SOCKET_EVENTS, type SocketEvent, type SocketPush, type SocketRevocation } from "../../lib/events";
-import { conversationRoom, presence, PRESENCE_HEARTBEAT_MS, pushToSockets, userRoom, type PresenceStatus } from "../../lib/presence";
+import { conversationRoom, presence, PRESENCE_HEARTBEAT_MS, pushToSockets, roleRoom, userRoom, type PresenceStatus } from "../../lib/presence";
 import { bearerToken, verifyAccessToken } from "../../lib/tokens";
 import { defineMixin } from "../../lib/service";
 import type { AuthUser } from "../../lib/types";
 import type { RateLimiters } from "./http";
 import { createSoloAwareAdapter, helloFirst } from "./socket-adapter";
 import { callHandler } from "./socket-calls";
+import { listenForRelays, SocketRelayMixin, type RelayThis } from "./socket-relay";
 import { closeRevoked, expiryTimer, tokenFacts, type TokenFacts } from "./socket-sessions";
 import { call } from "../../lib/contracts";
 
@@ -100,7 +104,7 @@ function clientEventHandlers(): Record<string, (this: AppSocket, payload: unknow
 }
 
 export const SocketMixin = defineMixin<This>({
-	mixins: [SocketIOMixin as Partial<ServiceSchema>],
+	mixins: [SocketIOMixin as Partial<ServiceSchema>, SocketRelayMixin as Partial<ServiceSchema>],
 	settings: {
 		io: {
 			namespaces: {
@@ -181,6 +185,7 @@ export const SocketMixin = defineMixin<This>({
 				return closing.then(() => fn?.());
 			};
 			this.io = io;
+			listenForRelays(this as RelayThis);
 		},
 
 		async socketAuthorize(socket: AppSocket): Promise<AuthUser> {
@@ -211,13 +216,15 @@ export const SocketMixin = defineMixin<This>({
 
 		onSocketConnected(socket: AppSocket) {
 			const { user } = socket.data;
-			void socket.join(userRoom(user.id));
+			void socket.join([userRoom(user.id), roleRoom(user.role)]);
 			socket.data.expiryTimer = expiryTimer(socket);
 			socket.on("disconnect", () => {
 				clearTimeout(socket.data.expiryTimer);
 				void this.setPresence(socket, false);
 			});
 			void this.setPresence(socket, true);
+			// What this user's clients never acked (sent while they were away, or not acked in time).
+			void (this as RelayThis).redeliver(socket);
 		},
 
 		async onClientEvent(socket: AppSocket, event: SocketEvent, payload: unknown, ack: Ack) {

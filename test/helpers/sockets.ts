@@ -14,7 +14,11 @@ export interface TestSocket {
 	close(): void;
 }
 
-export function connectSocket(baseUrl: string, opts: { token?: string; headers?: Record<string, string>; path?: string } = {}): Promise<TestSocket> {
+/**
+ * `ackMessages` (default true): acknowledge every NEW_MESSAGE as a real client does once it
+ * has the message (the server then records the delivery); false plays a client that never acks.
+ */
+export function connectSocket(baseUrl: string, opts: { token?: string; headers?: Record<string, string>; path?: string; ackMessages?: boolean } = {}): Promise<TestSocket> {
 	const socket = io(baseUrl, {
 		path: opts.path ?? "/socket.io",
 		transports: ["websocket"],
@@ -25,8 +29,11 @@ export function connectSocket(baseUrl: string, opts: { token?: string; headers?:
 	});
 	const events: { event: string; data: unknown }[] = [];
 	const claimed = new Set<number>();
-	socket.onAny((event: string, data: unknown) => {
+	socket.onAny((event: string, data: unknown, ...rest: unknown[]) => {
 		events.push({ event, data });
+		// An event the server wants acked carries the ack function last.
+		const ack = rest[rest.length - 1];
+		if (event === "NEW_MESSAGE" && opts.ackMessages !== false && typeof ack === "function") ack();
 	});
 	const ts: TestSocket = {
 		socket,

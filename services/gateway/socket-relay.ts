@@ -1,0 +1,159 @@
+/**
+ * Broker events → moleculer-io → sockets (ARCHITECTURE.md "Events"): the gateway
+ * service, which carries moleculer-io, subscribes to the catalog events that
+ * concern clients and emits them to the rooms of the users they concern.
+ *
+ * - MESSAGE_RECEIVED → NEW_MESSAGE to each socket of each recipient (`user:<id>`),
+ *   with a socket.io acknowledgement. A recipient's ack records the delivery
+ *   (`communications.chat.markDelivered`, which sends MESSAGE_DELIVERED to the
+ *   sender). Messages not acked yet are sent again when the user's socket
+ *   connects (`communications.chat.undelivered`), and acked then.
+ * - NOTIFICATION_SENT → NOTIFICATION_RECEIVED to the user's room.
+ * - USER_ROLE_CHANGED → RECONNECT_REQUIRED `{ reason: "ROLE_CHANGED", role }`, then
+ *   the user's sockets opened with the old role close (their token no longer
+ *   works); the client signs in again and its new socket joins `role:<new role>`.
+ *
+ * The emitting service sends the client's view (the whole message, the notification
+ * row) as `ctx.meta.live` beside the catalog payload (lib/events.ts `emitEvent`).
+ * The events are balanced (one gateway node gets each): with REDIS_URL the socket.io
+ * Redis adapter carries the emit to every node (room emits, and server-side events
+ * for what each node does with its own sockets: acked NEW_MESSAGE, role changes);
+ * without it, a node that is not the only gateway hands the push to all of them
+ * (`sockets.push`, NEW_MESSAGE then unacked: delivered again on the next connect).
+ */
+import type { Context } from "moleculer";
+import { config } from "../../lib/config";
+import { SOCKET_EVENTS, type EventEnvelope, type EventName, type SocketPush } from "../../lib/events";
+import { pushToSockets, userRoom } from "../../lib/presence";
+import { defineMixin } from "../../lib/service";
+import type { MessageView } from "../communications/shared";
+import type { NotificationView } from "../communications/notifications.service";
+import type { AppSocket, SocketThis } from "./socket.mixin";
+
+/** socket.io server-side events (through the Redis adapter): every gateway node handles its own sockets. */
+const ROLE_CHANGED_SERVER_EVENT = "eislager:role-changed";
+const NEW_MESSAGE_SERVER_EVENT = "eislager:new-message";
+
+type RoleChange = EventEnvelope<"USER_ROLE_CHANGED">["data"];
+
+interface Methods {
+	emitToRooms(push: SocketPush): void;
+	soleGateway(): boolean;
+	sendNewMessage(view: MessageView, recipients: string[]): void;
+	sendNewMessageHere(view: MessageView, recipients: string[]): void;
+	recordDelivery(messageId: string, userId: string): void;
+	redeliver(socket: AppSocket): Promise<void>;
+	closeForRoleChange(change: RoleChange): void;
+}
+type This = SocketThis & Methods;
+export type RelayThis = This;
+
+type LiveCtx<K extends EventName, V> = Context<EventEnvelope<K>, { live?: V }>;
+
+/** Catalog events the gateway relays (typed keys: no event name outside lib/events.ts's catalog). */
+const RELAYED = {
+	MESSAGE_RECEIVED: {
+		handler(this: This, ctx: LiveCtx<"MESSAGE_RECEIVED", MessageView>) {
+			const view = ctx.meta.live;
+			// Without the view (an emitter that did not attach it) the recipients still get it on their next connect.
+			if (view) this.sendNewMessage(view, ctx.params.data.recipientIds);
+		},
+	},
+	NOTIFICATION_SENT: {
+		handler(this: This, ctx: LiveCtx<"NOTIFICATION_SENT", NotificationView>) {
+			const { notificationId, userId, type, message } = ctx.params.data;
+			const data: NotificationView = ctx.meta.live ?? { id: notificationId, userId, type, message, data: {}, read: false, readAt: null, createdAt: ctx.params.occurredAt };
+			this.emitToRooms({ event: "NOTIFICATION_RECEIVED", rooms: [userRoom(userId)], data });
+		},
+	},
+	USER_ROLE_CHANGED: {
+		handler(this: This, ctx: Context<EventEnvelope<"USER_ROLE_CHANGED">>) {
+			if (!this.io) return;
+			this.closeForRoleChange(ctx.params.data);
+			// The other gateway nodes close theirs (through the adapter; without Redis there is one node).
+			if (config().redisUrl) this.io.serverSideEmit(ROLE_CHANGED_SERVER_EVENT, ctx.params.data);
+		},
+	},
+} satisfies Partial<Record<EventName, unknown>>;
+
+export const SocketRelayMixin = defineMixin<This>({
+	events: RELAYED,
+
+	methods: {
+		/** Emits to rooms on every gateway node (see the header). */
+		emitToRooms(this: This, push: SocketPush) {
+			if (!this.io) return;
+			if (!config().redisUrl && !this.soleGateway()) {
+				void pushToSockets(this.broker, push).catch((err: Error) => this.logger.warn("Socket push failed:", err.message));
+				return;
+			}
+			let target = this.io.to(push.rooms);
+			if (push.except?.length) target = target.except(push.except);
+			target.emit(SOCKET_EVENTS[push.event], push.data);
+		},
+
+		soleGateway(this: This): boolean {
+			const list = this.broker.registry.getServiceList({ onlyAvailable: true, skipInternal: true }) as { name: string }[];
+			return list.filter((s) => s.name === this.name).length <= 1;
+		},
+
+		/** NEW_MESSAGE to each recipient's sockets on every gateway node; an ack records the delivery. */
+		sendNewMessage(this: This, view: MessageView, recipients: string[]) {
+			if (!this.io) return;
+			if (config().redisUrl) this.io.serverSideEmit(NEW_MESSAGE_SERVER_EVENT, view, recipients);
+			else if (!this.soleGateway()) {
+				// Several gateway nodes without a shared adapter: no acks across them; the next connect delivers again.
+				this.emitToRooms({ event: "NEW_MESSAGE", rooms: recipients.map(userRoom), data: view });
+				return;
+			}
+			this.sendNewMessageHere(view, recipients);
+		},
+
+		/** This node's sockets of the recipients, one emit each with an ack (no timer: an ack never given goes away with its socket). */
+		sendNewMessageHere(this: This, view: MessageView, recipients: string[]) {
+			const nsp = this.io.of("/");
+			for (const userId of recipients) {
+				for (const id of nsp.adapter.rooms.get(userRoom(userId)) ?? []) {
+					nsp.sockets.get(id)?.emit(SOCKET_EVENTS.NEW_MESSAGE, view, () => this.recordDelivery(view.id, userId));
+				}
+			}
+		},
+
+		recordDelivery(this: This, messageId: string, userId: string) {
+			void this.broker.call("communications.chat.markDelivered", { messageId, userId }).catch((err: Error) => this.logger.warn("Recording a delivery failed:", err.message));
+		},
+
+		/** Messages the user's clients never acked, sent to this new socket (oldest first). */
+		async redeliver(this: This, socket: AppSocket) {
+			if (!this.broker.registry.actions.isAvailable("communications.chat.undelivered")) return;
+			const userId = socket.data.user.id;
+			try {
+				const views = await this.broker.call<MessageView[], { userId: string }>("communications.chat.undelivered", { userId });
+				for (const view of views) {
+					if (!socket.connected) return;
+					// No timer: an ack still missing when the socket closes is simply dropped with it.
+					socket.emit(SOCKET_EVENTS.NEW_MESSAGE, view, () => this.recordDelivery(view.id, userId));
+				}
+			} catch (err) {
+				this.logger.warn("Redelivering messages failed:", (err as Error).message);
+			}
+		},
+
+		/** This node's sockets of the user still holding the old role: told why, then closed (their token is revoked). */
+		closeForRoleChange(this: This, change: RoleChange) {
+			const nsp = this.io.of("/");
+			for (const id of [...(nsp.adapter.rooms.get(userRoom(change.userId)) ?? [])]) {
+				const socket = nsp.sockets.get(id) as AppSocket | undefined;
+				if (!socket?.data?.user || socket.data.user.role === change.role) continue;
+				socket.emit(SOCKET_EVENTS.RECONNECT_REQUIRED, { reason: "ROLE_CHANGED", role: change.role });
+				socket.disconnect(true);
+			}
+		},
+	},
+});
+
+/** Registers the handlers of what another gateway node relays to this node's sockets. */
+export function listenForRelays(svc: This): void {
+	svc.io.on(ROLE_CHANGED_SERVER_EVENT, (change: RoleChange) => svc.closeForRoleChange(change));
+	svc.io.on(NEW_MESSAGE_SERVER_EVENT, (view: MessageView, recipients: string[]) => svc.sendNewMessageHere(view, recipients));
+}
