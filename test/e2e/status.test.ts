@@ -42,6 +42,7 @@ const CHECKED_ELSEWHERE: Record<string, string> = {
 	"inventory.freezers.rotateKey": "needs a registered freezer (cold-chain.test.ts)",
 	"inventory.freezers.ingest": "needs a freezer's device key (cold-chain.test.ts)",
 	"inventory.freezers.releaseBatch": "needs a quarantined factory batch (cold-chain.test.ts)",
+	"communications.push.subscribe": "needs a real P-256 key pair (communications-push.test.ts: 201, then 200 for the same endpoint)",
 };
 
 /** Per-operation values for fields a generator cannot guess (credentials, tokens). */
