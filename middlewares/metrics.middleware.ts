@@ -56,11 +56,14 @@ interface MetricObject {
  */
 export class MetricSeries {
 	private readonly hash: string;
+	/** The bucket bounds as the property names of `bucketValues`: a fractional number key (0.005) is converted to a string on every access. */
+	private readonly bucketKeys: string[];
 	constructor(
 		private readonly metric: MetricObject,
 		private readonly labels: object,
 	) {
 		this.hash = metric.hashingLabels(labels);
+		this.bucketKeys = (metric.buckets ?? []).map(String);
 	}
 
 	/** The series of `name` with `labels` in `broker`'s registry, or null when metrics are off. */
@@ -86,7 +89,8 @@ export class MetricSeries {
 		item.count++;
 		item.lastValue = value;
 		const buckets = this.metric.buckets;
-		if (item.bucketValues && buckets) for (const bound of buckets) if (value <= bound) item.bucketValues[bound] += 1;
+		const counts = item.bucketValues as Record<string, number> | undefined;
+		if (counts && buckets) for (let i = 0; i < buckets.length; i++) if (value <= buckets[i]) counts[this.bucketKeys[i]] += 1;
 		item.quantileValues?.add(value);
 		item.rate?.update(item.count);
 		this.metric.changed(value, this.labels);

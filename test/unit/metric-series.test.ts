@@ -11,7 +11,7 @@ function registry(): ServiceBroker {
 	// One nodeID for both, so their default labels match.
 	const broker = new ServiceBroker({ nodeID: "metric-series", logger: false, metrics: metricsOptions() });
 	broker.metrics.register({ name: "t.total", type: "counter", labelNames: ["a", "b"] });
-	broker.metrics.register({ name: "t.time", type: "histogram", labelNames: ["a", "b"], buckets: [1, 5, 10], quantiles: false });
+	broker.metrics.register({ name: "t.time", type: "histogram", labelNames: ["a", "b"], buckets: [0.25, 1, 5, 10], quantiles: false });
 	return broker;
 }
 
@@ -30,15 +30,15 @@ describe("MetricSeries", () => {
 			const labels = { a: "x", b: "y" };
 			const total = MetricSeries.of(ours, "t.total", labels)!;
 			const time = MetricSeries.of(ours, "t.time", labels)!;
-			const values = [0.5, 3, 7, 12, 5];
+			const values = [0.5, 3, 7, 12, 5, 0.1];
 			for (const v of values) {
 				total.increment();
 				time.observe(v);
 				theirs.metrics.increment("t.total", labels);
 				theirs.metrics.observe("t.time", v, labels);
 			}
-			expect(lines(ours)).toMatch(/^t_total\{.*a="x",b="y"\} 5$/m);
-			expect(lines(ours)).toMatch(/^t_time_bucket\{.*a="x",b="y",le="5"\} 3$/m);
+			expect(lines(ours)).toMatch(/^t_total\{.*a="x",b="y"\} 6$/m);
+			expect(lines(ours)).toMatch(/^t_time_bucket\{.*a="x",b="y",le="5"\} 4$/m);
 			expect(lines(ours)).toBe(lines(theirs));
 
 			// The registry drops its items (a reset): the next updates start over, as Moleculer's would.
