@@ -7,6 +7,7 @@ import { lotLedger } from "./111-lot-ledger";
 import { posSaleFefo } from "./112-pos-sale-fefo";
 import { recalledBatches } from "./113-recalled-batches";
 import { shopCoordinates } from "./160-shop-coordinates";
+import { posSaleLean } from "./190-pos-sale-lean";
 
 /** The sales schema's migrations, in order. Append; never edit one that has shipped. */
-export const salesMigrations: Migration[] = [commonTables, salesCore, outboxTxid, posSaleFunction, eventStreamTables, stockLots, lotLedger, posSaleFefo, recalledBatches, shopCoordinates];
+export const salesMigrations: Migration[] = [commonTables, salesCore, outboxTxid, posSaleFunction, eventStreamTables, stockLots, lotLedger, posSaleFefo, recalledBatches, shopCoordinates, posSaleLean];

@@ -7,7 +7,7 @@ import type { ServiceSettingSchema } from "moleculer";
 import { Op, QueryTypes } from "sequelize";
 import { DbMixin } from "../../mixins/db.mixin";
 import { OutboxMixin } from "../../mixins/outbox.mixin";
-import { AuditMixin } from "../../mixins/audit.mixin";
+import { AuditMixin, auditActor, markAudited } from "../../mixins/audit.mixin";
 import { respondCreated } from "../../lib/actions";
 import { notFound, validationError } from "../../lib/errors";
 import { toPage } from "../../lib/pagination";
@@ -164,9 +164,11 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const { id: conversationId, content, messageType, attachmentId } = ctx.params;
 				if (messageType === "TEXT" && attachmentId) throw validationError("attachmentId", "A TEXT message has no attachment.", "forbidden");
 				if (messageType !== "TEXT" && !attachmentId) throw validationError("attachmentId", `A ${messageType} message needs an uploaded attachment.`, "required");
-				const sent = await insertMessage(this.db, this.dbSchema, { conversationId, senderId: me, content, messageType, attachmentId: attachmentId ?? null }, ctx.requestID);
+				const sent = await insertMessage(this.db, this.dbSchema, { conversationId, senderId: me, content, messageType, attachmentId: attachmentId ?? null }, auditActor(ctx), ctx.requestID);
 				if (sent.outcome === "NOT_PARTICIPANT") throw notFound("Conversation", conversationId);
 				if (sent.outcome === "BAD_ATTACHMENT") throw validationError("attachmentId", "No such attachment uploaded by you to this conversation.", "reference");
+				// Its SUCCESS audit row was committed with the message.
+				markAudited(ctx);
 				const attachment = attachmentId ? await this.models.Attachment.findByPk(attachmentId) : null;
 				const view: MessageView = { id: sent.id, conversationId, senderId: me, content, messageType, attachment: attachment && toAttachmentView(attachment), createdAt: sent.createdAt, readBy: [] };
 				// MESSAGE_RECEIVED is committed: the gateway relays it to the recipients as NEW_MESSAGE (the view as meta.live);

@@ -3,11 +3,14 @@
  * check, the attachment check, the message row, the sender's read mark and the
  * MESSAGE_RECEIVED outbox row, with the recipients from the same read. A sender
  * used to wait for six round trips (BEGIN … COMMIT) before anyone saw the message.
+ * The call's SUCCESS audit row goes in with the message (the caller marks the call
+ * audited), instead of a second commit per message.
  */
 import { randomUUID } from "node:crypto";
 import { QueryTypes, type Sequelize } from "sequelize";
 import { EVENT_CATALOG, envelope, type EventEnvelope } from "../../lib/events";
 import type { Message } from "./communications.model";
+import type { auditActor } from "../../mixins/audit.mixin";
 
 export interface NewMessage {
 	conversationId: string;
@@ -22,7 +25,7 @@ export type SendOutcome =
 	| { outcome: "BAD_ATTACHMENT" }
 	| { outcome: "SENT"; id: string; createdAt: string; recipients: string[]; event: EventEnvelope<"MESSAGE_RECEIVED"> };
 
-// $1 conversation, $2 sender, $3 message id, $4 content, $5 type, $6 attachment, $7 event id, $8 topic, $9 envelope.
+// $1 conversation, $2 sender, $3 message id, $4 content, $5 type, $6 attachment, $7 event id, $8 topic, $9 envelope, $10 audit (auditActor).
 const SEND_SQL = (s: string) => `
 WITH parts AS (
 	SELECT user_id FROM "${s}".conversation_participants WHERE conversation_id = $1::uuid
@@ -41,11 +44,17 @@ WITH parts AS (
 	INSERT INTO "${s}".outbox (id, type, topic, aggregate_id, envelope)
 	SELECT $7::uuid, 'MESSAGE_RECEIVED', $8::text, $1::uuid::text, jsonb_set(jsonb_set($9::jsonb, '{data,createdAt}', to_jsonb(m.created_at)), '{data,recipientIds}', recipients.ids)
 	  FROM m, recipients
+), audited AS (
+	INSERT INTO "${s}".audit_log (actor_id, actor_role, action, target, request_id, ip, outcome)
+	SELECT ($10::jsonb->>'actorId')::uuid, $10::jsonb->>'actorRole', $10::jsonb->>'action', $3::text, $10::jsonb->>'requestId', $10::jsonb->>'ip', 'SUCCESS' FROM m
 )
 SELECT ok.participant, ok.attachment, m.created_at, recipients.ids AS recipients FROM ok CROSS JOIN recipients LEFT JOIN m ON true`;
 
-/** Stores the message and its outbox row; the caller announces `event` (it is committed). */
-export async function insertMessage(db: Sequelize, schema: string, msg: NewMessage, requestId?: string | null): Promise<SendOutcome> {
+/** Who sent it, for the audit row written with the message (mixins/audit.mixin.ts#auditActor). */
+export type AuditActor = ReturnType<typeof auditActor>;
+
+/** Stores the message, its outbox row and the SUCCESS audit row; the caller announces `event` (it is committed) and marks the call audited. */
+export async function insertMessage(db: Sequelize, schema: string, msg: NewMessage, audit: AuditActor, requestId?: string | null): Promise<SendOutcome> {
 	const id = randomUUID();
 	const event = envelope(
 		"MESSAGE_RECEIVED",
@@ -54,7 +63,7 @@ export async function insertMessage(db: Sequelize, schema: string, msg: NewMessa
 	);
 	const [row] = await db.query<{ participant: boolean; attachment: boolean; created_at: string | null; recipients: string[] }>(SEND_SQL(schema), {
 		type: QueryTypes.SELECT,
-		bind: [msg.conversationId, msg.senderId, id, msg.content, msg.messageType, msg.attachmentId, event.id, EVENT_CATALOG.MESSAGE_RECEIVED.topic, JSON.stringify(event)],
+		bind: [msg.conversationId, msg.senderId, id, msg.content, msg.messageType, msg.attachmentId, event.id, EVENT_CATALOG.MESSAGE_RECEIVED.topic, JSON.stringify(event), JSON.stringify(audit)],
 	});
 	if (!row.participant) return { outcome: "NOT_PARTICIPANT" };
 	if (!row.attachment || !row.created_at) return { outcome: "BAD_ATTACHMENT" };

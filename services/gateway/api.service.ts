@@ -89,6 +89,8 @@ function sendJson(res: ServerResponse, status: number, body: unknown, contentTyp
 
 export default function createApiService(): ServiceSchema {
 	const cfg = config();
+	// moleculer-web's per-request lines are at debug (settings below): only these levels print them.
+	const requestLinesLogged = cfg.logLevel === "debug" || cfg.logLevel === "trace";
 	const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		name: GATEWAY_SERVICE,
 		mixins: [ApiGateway, SocketMixin, SettingsMixin],
@@ -193,6 +195,12 @@ export default function createApiService(): ServiceSchema {
 			/** moleculer-web's alias lookup, same answer, without trying every alias's regexp (alias-index.ts). */
 			resolveAlias(this: This, url: string, method = "GET") {
 				return this.aliasIndex.resolve(this.aliases, url, method);
+			},
+
+			/** moleculer-web's response line, built (colours, timing) only when it is logged: it is at debug (settings.logResponse). */
+			logResponse(this: This, req: Req, res: ServerResponse, data?: unknown) {
+				if (!requestLinesLogged) return;
+				(ApiGateway.methods as { logResponse(this: This, req: Req, res: ServerResponse, data?: unknown): void }).logResponse.call(this, req, res, data);
 			},
 
 			/** moleculer-web's, minus its error log line for a maintenance window's 503s (the system doing as told). */

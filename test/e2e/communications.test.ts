@@ -197,6 +197,17 @@ describe("communications over HTTP", () => {
 			conversationId = (await app.request("POST", `${C}/chat/conversations`, { token: a.token, body: { type: "DIRECT", participantIds: [b.id] } })).body.id;
 		});
 
+		it("audits a sent message once, as SUCCESS with the message as target, and a refused one as FAILURE", async () => {
+			const sent = await app.request("POST", `${C}/chat/conversations/${conversationId}/messages`, { token: a.token, body: { content: "audited", messageType: "TEXT" } });
+			expect(sent.status).toBe(201);
+			const refused = await app.request("POST", `${C}/chat/conversations/${conversationId}/messages`, { token: c.token, body: { content: "not mine", messageType: "TEXT" } });
+			expect(refused.status).toBe(404);
+			const db = (app.broker.getLocalService("communications.chat") as unknown as { db: { query(q: string, o: object): Promise<[{ actor_id: string; target: string | null; outcome: string; error_code: string | null; request_id: string | null }[]]> } }).db;
+			const [rows] = await db.query("SELECT actor_id, target, outcome, error_code, request_id FROM communications.audit_log WHERE action = 'communications.chat.sendMessage' AND actor_id IN (:a, :c) ORDER BY id", { replacements: { a: a.id, c: c.id } });
+			expect(rows.filter((r) => r.target === sent.body.id)).toEqual([{ actor_id: a.id, target: sent.body.id, outcome: "SUCCESS", error_code: null, request_id: expect.any(String) }]);
+			expect(rows.filter((r) => r.actor_id === c.id)).toEqual([expect.objectContaining({ outcome: "FAILURE", error_code: "NOT_FOUND" })]);
+		});
+
 		it("stores an image recognised by its content and serves it to participants only", async () => {
 			const up = await upload(a.token, PNG, "../../etc/cat.txt");
 			expect(up.status).toBe(201);
