@@ -41,7 +41,7 @@ const MAINTENANCE_COLUMNS = `id, starts_at AS "startsAt", ends_at AS "endsAt", m
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "admin.config",
-	mixins: [DbMixin({ schema: "admin", models: defineAdminModels, primary: "Broadcast" }), AuditMixin],
+	mixins: [DbMixin({ schema: "admin", models: defineAdminModels }), AuditMixin],
 	settings: { rest: "/admin" },
 
 	actions: {

@@ -14,7 +14,7 @@ type This = Service & DbThis<AnalyticsModels>;
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	name: "analytics.metrics",
-	mixins: [DbMixin({ schema: "analytics", models: defineAnalyticsModels, primary: "Report" })],
+	mixins: [DbMixin({ schema: "analytics", models: defineAnalyticsModels })],
 
 	methods: {
 		/** Called by lib/health.ts before each /metrics render. */

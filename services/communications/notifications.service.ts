@@ -62,7 +62,7 @@ export function toNotificationView(n: Notification): NotificationView {
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "communications.notifications",
-	mixins: [DbMixin({ schema: COMMS_SCHEMA, models: defineCommunicationsModels, primary: "Notification" }), OutboxMixin, AuditMixin, EventStreamMixin],
+	mixins: [DbMixin({ schema: COMMS_SCHEMA, models: defineCommunicationsModels }), OutboxMixin, AuditMixin, EventStreamMixin],
 	settings: { rest: "/communications" },
 
 	actions: {

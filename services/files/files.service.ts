@@ -46,7 +46,7 @@ export default function filesService(): ServiceSchema {
 
 	const schema: ServiceDefinition<ServiceSettingSchema, FilesThis> = {
 		name: "files",
-		mixins: [DbMixin({ schema: FILES_SCHEMA, models: defineFilesModels, primary: "StoredFile" }), AuditMixin],
+		mixins: [DbMixin({ schema: FILES_SCHEMA, models: defineFilesModels }), AuditMixin],
 		settings: { rest: "/files" },
 
 		actions: {

@@ -53,7 +53,7 @@ const publicError = (err: unknown) => String((err as Error | undefined)?.message
 
 const schema: ServiceSchema<ServiceSettingSchema, JobsThis> = {
 	name: "files.jobs",
-	mixins: [DbMixin({ schema: FILES_SCHEMA, models: defineFilesModels, primary: "TranscodeJob" })],
+	mixins: [DbMixin({ schema: FILES_SCHEMA, models: defineFilesModels })],
 	settings: { rest: "/files" },
 
 	actions: {

@@ -60,7 +60,7 @@ export interface ShopTrace {
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	name: "inventory.batches",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "StockItem" }), OutboxMixin, AuditMixin],
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels }), OutboxMixin, AuditMixin],
 	settings: { rest: "/inventory" },
 
 	actions: {

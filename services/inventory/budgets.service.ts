@@ -26,7 +26,7 @@ const OWN_SOURCE = EVENT_CATALOG.BUDGET_ALLOCATION_UPDATED.source;
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	name: "inventory.budgets",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "BudgetChange" }), EventStreamMixin, CacheCleaner(["inventory"])],
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels }), EventStreamMixin, CacheCleaner(["inventory"])],
 
 	streams: [
 		stream({

@@ -65,7 +65,7 @@ const days = (v: unknown) => (v === null || v === undefined ? null : Math.round(
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	name: "inventory.deliveries",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "Supplier" }), AuditMixin],
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels }), AuditMixin],
 	settings: { rest: "/inventory" },
 
 	actions: {

@@ -43,7 +43,7 @@ type This = Service & DbThis<InventoryModels> & OutboxThis & Methods & { timer?:
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.expiry",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "StockItem" }), OutboxMixin],
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels }), OutboxMixin],
 	settings: { rest: "/inventory" },
 
 	actions: {

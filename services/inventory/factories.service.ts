@@ -35,7 +35,7 @@ function budgetView(b: BudgetChange) {
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.factories",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "Factory" }), OutboxMixin, AuditMixin, CacheCleaner(["inventory"])],
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels }), OutboxMixin, AuditMixin, CacheCleaner(["inventory"])],
 	settings: { rest: "/inventory" },
 
 	actions: {

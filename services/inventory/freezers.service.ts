@@ -73,7 +73,7 @@ const pgArray = (values: (string | number)[]) => `{${values.join(",")}}`;
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	name: "inventory.freezers",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "Factory" }), OutboxMixin, AuditMixin],
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels }), OutboxMixin, AuditMixin],
 	settings: { rest: "/inventory" },
 
 	actions: {

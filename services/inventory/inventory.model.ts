@@ -288,19 +288,3 @@ export interface PublicFlavor {
 	updatedAt: string;
 }
 
-export function toPublicFlavor(f: Flavor): PublicFlavor {
-	return {
-		id: f.id,
-		name: f.name,
-		description: f.description,
-		category: f.category,
-		price: f.price,
-		ingredients: f.ingredients,
-		allergens: f.allergens,
-		images: f.images,
-		archived: f.archivedAt !== null,
-		archivedAt: f.archivedAt ? f.archivedAt.toISOString() : null,
-		createdAt: f.createdAt.toISOString(),
-		updatedAt: f.updatedAt.toISOString(),
-	};
-}

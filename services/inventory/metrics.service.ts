@@ -14,7 +14,7 @@ type This = Service & DbThis<InventoryModels>;
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	name: "inventory.metrics",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "StockItem" })],
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels })],
 
 	methods: {
 		/** Called by lib/health.ts before each /metrics render. */

@@ -42,7 +42,7 @@ const JOB = "inventory.overdue-invoices";
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	name: "inventory.overdue",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "Invoice" }), OutboxMixin, CacheCleaner(["inventory"])],
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels }), OutboxMixin, CacheCleaner(["inventory"])],
 
 	actions: {
 		/** Internal (operators, tests): run the job now. `asOf` (YYYY-MM-DD) replaces today: invoices due before it turn OVERDUE. */

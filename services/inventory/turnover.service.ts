@@ -19,7 +19,7 @@ type This = Service & DbThis<InventoryModels>;
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	name: "inventory.turnover",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "StockItem" })],
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels })],
 
 	actions: {
 		byFactory: {

@@ -44,7 +44,7 @@ function groupBy<T>(rows: T[], by: (row: T) => string): Map<string, T[]> {
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	name: "sales.forecast",
-	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Shop" })],
+	mixins: [DbMixin({ schema: "sales", models: defineSalesModels })],
 	settings: { rest: "/sales" },
 
 	actions: {

@@ -50,7 +50,7 @@ function normalize(tiers: Tier[]): Tier[] {
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	name: "sales.lots",
-	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Shop" }), OutboxMixin, AuditMixin, EventStreamMixin, CacheCleaner([])],
+	mixins: [DbMixin({ schema: "sales", models: defineSalesModels }), OutboxMixin, AuditMixin, EventStreamMixin, CacheCleaner([])],
 	settings: { rest: "/sales" },
 
 	actions: {

@@ -38,7 +38,7 @@ export function isOpenAt(hours: WeekHours | null | undefined, at: Date, timeZone
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	name: "sales.metrics",
-	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Shop" })],
+	mixins: [DbMixin({ schema: "sales", models: defineSalesModels })],
 
 	methods: {
 		/** Called by lib/health.ts before each /metrics render. */

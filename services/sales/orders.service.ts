@@ -31,7 +31,7 @@ type This = Service & DbThis<SalesModels> & OutboxThis & CacheCleanerThis;
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "sales.orders",
-	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Order" }), OutboxMixin, AuditMixin, EventStreamMixin, CacheCleaner([]), SettingsMixin],
+	mixins: [DbMixin({ schema: "sales", models: defineSalesModels }), OutboxMixin, AuditMixin, EventStreamMixin, CacheCleaner([]), SettingsMixin],
 	settings: { rest: "/sales" },
 
 	actions: {

@@ -49,7 +49,7 @@ const lotView = (l: LotRow) => ({ ...l, receivedAt: l.receivedAt.toISOString() }
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	name: "sales.quarantine",
-	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Shop" }), OutboxMixin, AuditMixin, CacheCleaner(["sales"]), EventStreamMixin],
+	mixins: [DbMixin({ schema: "sales", models: defineSalesModels }), OutboxMixin, AuditMixin, CacheCleaner(["sales"]), EventStreamMixin],
 	settings: { rest: "/sales" },
 
 	actions: {

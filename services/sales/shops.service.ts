@@ -43,7 +43,7 @@ const SORT_SQL: Record<string, string> = { name: "lower(s.name)", createdAt: "s.
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "sales.shops",
-	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Shop" }), AuditMixin, CacheCleaner(["sales"])],
+	mixins: [DbMixin({ schema: "sales", models: defineSalesModels }), AuditMixin, CacheCleaner(["sales"])],
 	settings: { rest: "/sales" },
 
 	actions: {
