@@ -60,8 +60,8 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "The shop's expiry markdown tiers [{ daysLeft, percentOff }] and where they come from (SHOP, CHAIN default or NONE) (Clerk+ of the shop)",
 			params: P.shopIdParams,
+			access: { shop: "shopId" },
 			async handler(this: This, ctx: Ctx<P.ShopIdParams>) {
-				await shopForCaller(this.db, ctx, ctx.params.shopId);
 				const rows = await this.db.query<{ shopId: string | null; tiers: Tier[] }>(
 					`SELECT shop_id AS "shopId", tiers FROM sales.markdown_policies WHERE shop_id = :shopId OR shop_id IS NULL ORDER BY shop_id NULLS LAST LIMIT 1`,
 					{ replacements: { shopId: ctx.params.shopId }, type: QueryTypes.SELECT },
@@ -78,6 +78,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			summary: "Set the shop's expiry markdown tiers ({ tiers: [{ daysLeft, percentOff }] }; [] = no markdowns here, overriding the chain default) (Executive)",
 			params: P.shopMarkdownParams,
 			async handler(this: This, ctx: Ctx<P.ShopMarkdownParams>) {
+				// Hand-coded, not `access`: the middleware runs before the validator, so an unknown shop with bad tiers would answer 404 instead of 422.
 				await shopForCaller(this.db, ctx, ctx.params.shopId);
 				const tiers = normalize(ctx.params.tiers);
 				await this.db.query(
@@ -96,8 +97,8 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Drop the shop's own markdown tiers: the chain default applies again (Executive)",
 			params: P.shopIdParams,
+			access: { shop: "shopId" },
 			async handler(this: This, ctx: Ctx<P.ShopIdParams>) {
-				await shopForCaller(this.db, ctx, ctx.params.shopId);
 				await this.db.query(`DELETE FROM sales.markdown_policies WHERE shop_id = :shopId`, { replacements: { shopId: ctx.params.shopId } });
 				await this.cleanCache("sales");
 				return this.actions.getMarkdownPolicy({ shopId: ctx.params.shopId }, { parentCtx: ctx });
