@@ -16,7 +16,8 @@ import { findOptions, toPage } from "../../lib/pagination";
 import { ALLERGENS } from "../../lib/params";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
 import type { Role, Ctx } from "../../lib/types";
-import { defineInventoryModels, type Flavor, type InventoryModels, type PublicFlavor } from "./inventory.model";
+import { defineInventoryModels, FlavorSchema, type Flavor, type InventoryModels, type PublicFlavor } from "./inventory.model";
+import { r } from "../../lib/response";
 import { assertEditsFlavor } from "./access";
 import * as P from "./flavors.params";
 import { defineService, type ServiceDefinition } from "../../lib/service";
@@ -47,6 +48,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	actions: {
 		list: {
 			rest: "GET /flavors",
+			response: r.page(FlavorSchema),
 			auth: "public",
 			retryPolicy: RETRY_READS,
 			summary: "The flavor menu: filter by category, allergen-free (?allergenFree=milk,nuts) or name; archived only for staff",
@@ -71,6 +73,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 
 		get: {
 			rest: "GET /flavors/:flavorId",
+			response: FlavorSchema,
 			auth: "public",
 			retryPolicy: RETRY_READS,
 			cache: { keys: ["flavorId"] },
@@ -83,6 +86,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 
 		create: {
 			rest: "POST /flavors",
+			response: FlavorSchema,
 			roles: EDITORS,
 			audit: true,
 			summary: "Add a flavor to the catalog (MANUFACTURER, EXECUTIVE); price in cents, allergens from the 14 EU codes",
@@ -99,6 +103,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 
 		update: {
 			rest: "PUT /flavors/:flavorId",
+			response: FlavorSchema,
 			roles: STAFF,
 			audit: true,
 			summary: "Change a flavor's fields (EXECUTIVE, ADMIN, or a MANUFACTURER who created or produces it); archived flavors cannot be edited (409)",
@@ -118,6 +123,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 
 		archive: {
 			rest: "DELETE /flavors/:flavorId",
+			response: FlavorSchema,
 			status: 200,
 			roles: STAFF,
 			audit: true,
@@ -135,6 +141,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 
 		restore: {
 			rest: "POST /flavors/:flavorId/restore",
+			response: FlavorSchema,
 			status: 200,
 			roles: STAFF,
 			audit: true,

@@ -15,7 +15,8 @@ import { conflict, forbidden, notFound, unauthorized, validationError } from "..
 import { findOptions, toPage } from "../../lib/pagination";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
 import type { Ctx } from "../../lib/types";
-import { defineSalesModels, toOrderJson, type SalesModels } from "./sales.model";
+import { defineSalesModels, OrderSchema, toOrderJson, type SalesModels } from "./sales.model";
+import { r } from "../../lib/response";
 import { findShop } from "./access";
 import { assertFlavors, getFlavors, resolveFactory } from "./catalog";
 import { applyChanges, lockStock, planChange } from "./stock";
@@ -37,6 +38,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	actions: {
 		create: {
 			rest: "POST /shops/:shopId/purchase-orders",
+			response: OrderSchema,
 			roles: ["CLERK", "EXECUTIVE"],
 			access: { shop: "shopId", wide: ["EXECUTIVE"] },
 			audit: true,
@@ -70,6 +72,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 
 		list: {
 			rest: "GET /shops/:shopId/orders",
+			response: r.page(OrderSchema),
 			roles: ["CLERK", "EXECUTIVE", "ADMIN"],
 			access: { shop: "shopId" },
 			retryPolicy: RETRY_READS,
@@ -84,6 +87,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 
 		setStatus: {
 			rest: "PUT /orders/:orderId/status",
+			response: OrderSchema,
 			roles: ["CLERK", "MANUFACTURER", "EXECUTIVE", "ADMIN"],
 			audit: true,
 			summary: "Move an order along PENDING → CONFIRMED → SHIPPED → DELIVERED (or CANCELLED); illegal moves are 409",
