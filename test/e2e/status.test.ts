@@ -34,6 +34,14 @@ const CHECKED_ELSEWHERE: Record<string, string> = {
 	"files.uploadBatch": "multipart body; 200 or 207 (files.test.ts)",
 	"files.remove": "needs an uploaded file (files.test.ts)",
 	"inventory.stock.expiry": "needs a registered batch (inventory-stock.test.ts)",
+	"files.compress.compress": "needs an uploaded file; 201 or 202 (files.test.ts)",
+	"admin.config.liftMaintenance": "needs a scheduled window (admin-settings.test.ts)",
+	"sales.quarantine.release": "needs a quarantined lot (cold-chain.test.ts)",
+	"sales.quarantine.writeOff": "needs a lot at the shop (cold-chain.test.ts)",
+	"inventory.batches.recall": "needs a registered batch (lots.test.ts)",
+	"inventory.freezers.rotateKey": "needs a freezer (cold-chain.test.ts)",
+	"inventory.freezers.ingest": "needs a freezer's device key (cold-chain.test.ts)",
+	"inventory.freezers.releaseBatch": "needs a quarantined batch (cold-chain.test.ts)",
 };
 
 /** Scheduling maintenance as ADMIN closes the API to every other caller (as in openapi-property.test.ts). */
