@@ -7,7 +7,7 @@
  * - trace: the genealogy in two queries, one per owning service (this schema's batch, invoices and
  *   factory write-offs; sales' lots, sales and write-offs per shop via sales.lots.trace).
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Context, Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
@@ -18,6 +18,7 @@ import { STRICT, trimmed, uuid, type Infer } from "../../lib/params";
 import type { Meta } from "../../lib/types";
 import { defineInventoryModels, type InventoryModels } from "./inventory.model";
 import { assertActsOn } from "./access";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 type This = Service & DbThis<InventoryModels> & OutboxThis;
 type Ctx<P> = Context<P, Meta>;
@@ -58,7 +59,7 @@ export interface ShopTrace {
 	writtenOff: number;
 }
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.batches",
 	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels }), OutboxMixin, AuditMixin],
 	settings: { rest: "/inventory" },
@@ -72,7 +73,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			summary:
 				"Recall a batch everywhere ({ reason }; the producing factory's MANUFACTURER, EXECUTIVE, ADMIN): never invoiced again, factory remainder written off, shops' lots stop selling and clerks and buyers are notified (BATCH_RECALLED); 409 ALREADY_RECALLED",
 			params: recallParams,
-			async handler(this: This, ctx: Ctx<RecallParams>) {
+			async handler(ctx: Ctx<RecallParams>) {
 				const { batchId, reason } = ctx.params;
 				const by = ctx.meta.user?.id ?? null;
 				return this.transaction(async (t) => {
@@ -115,7 +116,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			summary:
 				"A batch's genealogy: factory, production and expiry dates, invoices per shop, and per shop received, on hand, sold (with transaction ids) and written off (the producing factory's MANUFACTURER, EXECUTIVE, ADMIN)",
 			params: batchIdParams,
-			async handler(this: This, ctx: Ctx<BatchIdParams>) {
+			async handler(ctx: Ctx<BatchIdParams>) {
 				const { batchId } = ctx.params;
 				// One query for everything inventory owns about the batch.
 				const [b] = await this.db.query<BatchRow>(
@@ -157,4 +158,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -5,7 +5,7 @@
  * analytics) turns those facts into on-time rate, rejection rate and lead time over a range.
  */
 import type { SupplierPerformance } from "../../lib/contracts";
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Context, Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
@@ -16,6 +16,7 @@ import { STRICT, isoDate, positiveInt, trimmed, uuid, type Infer } from "../../l
 import type { Meta, Role } from "../../lib/types";
 import { defineInventoryModels, type InventoryModels } from "./inventory.model";
 import { loadActingFactory } from "./access";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 const recordParams = {
 	...STRICT,
@@ -63,7 +64,7 @@ const view = (r: DeliveryRow) => ({ ...r, onTime: r.receivedDate <= r.promisedDa
 const ratio = (n: number, d: number) => (d ? Math.round((n * 10000) / d) / 10000 : null);
 const days = (v: unknown) => (v === null || v === undefined ? null : Math.round(Number(v) * 10) / 10);
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.deliveries",
 	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels }), AuditMixin],
 	settings: { rest: "/inventory" },
@@ -75,7 +76,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Record a supplier delivery: { promisedDate, receivedDate, items: [{ name, quantity }], rejectedQuantity, orderedDate?, factoryId?, notes? }",
 			params: recordParams,
-			async handler(this: This, ctx: Ctx<RecordParams>) {
+			async handler(ctx: Ctx<RecordParams>) {
 				const p = ctx.params;
 				const user = ctx.meta.user;
 				if (!(await this.models.Supplier.findByPk(p.supplierId))) throw notFound("Supplier", p.supplierId);
@@ -121,7 +122,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "A supplier's recorded deliveries, newest received first",
 			params: listParams,
-			async handler(this: This, ctx: Ctx<Infer<typeof listParams>>) {
+			async handler(ctx: Ctx<Infer<typeof listParams>>) {
 				const { supplierId, page, pageSize } = ctx.params;
 				const dir = ctx.params.sort === "receivedDate" ? "ASC" : "DESC";
 				const rows = await this.db.query<DeliveryRow & { total: string }>(
@@ -141,7 +142,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		performance: {
 			visibility: "public",
 			params: performanceParams,
-			async handler(this: This, ctx: Ctx<Infer<typeof performanceParams>>) {
+			async handler(ctx: Ctx<Infer<typeof performanceParams>>) {
 				const { from, to } = ctx.params;
 				const factoryIds = ctx.params.factoryIds ?? null;
 				const rows = await this.db.query<Record<string, unknown>>(
@@ -177,4 +178,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

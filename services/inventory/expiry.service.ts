@@ -110,7 +110,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			return warned === undefined ? { asOf, warned: 0, skipped: true as const } : { asOf, warned };
 		},
 
-		runScan(this: This) {
+		runScan() {
 			if (this.scanning) return;
 			this.scanning = this.scan(today(), null)
 				.catch((err: unknown) => this.logger.error("Expiry scan failed", err))
