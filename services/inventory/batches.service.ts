@@ -7,7 +7,7 @@
  * - trace: the genealogy in two queries, one per owning service (this schema's batch, invoices and
  *   factory write-offs; sales' lots, sales and write-offs per shop via sales.lots.trace).
  */
-import type { Context, Service, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
@@ -15,13 +15,13 @@ import { AuditMixin } from "../../mixins/audit.mixin";
 import { conflict, notFound } from "../../lib/errors";
 import { RETRY_READS } from "../../lib/actions";
 import { STRICT, trimmed, uuid, type Infer } from "../../lib/params";
-import type { Meta } from "../../lib/types";
+import type { Ctx } from "../../lib/types";
 import { defineInventoryModels, type InventoryModels } from "./inventory.model";
 import { assertActsOn } from "./access";
 import { defineService, type ServiceDefinition } from "../../lib/service";
+import { call } from "../../lib/contracts";
 
 type This = Service & DbThis<InventoryModels> & OutboxThis;
-type Ctx<P> = Context<P, Meta>;
 
 const batchIdParams = { ...STRICT, batchId: uuid } as const;
 const recallParams = { ...STRICT, batchId: uuid, reason: trimmed(1, 500) } as const;
@@ -47,17 +47,6 @@ interface BatchRow {
 	invoices: { invoiceId: string; shopId: string; orderId: string | null; status: string; quantity: number }[];
 }
 
-/** Per shop, from sales (sales.lots.trace). */
-export interface ShopTrace {
-	shopId: string;
-	shopName: string | null;
-	received: number;
-	onHand: number;
-	onHandByStatus: Record<string, number>;
-	sold: number;
-	transactionIds: string[];
-	writtenOff: number;
-}
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.batches",
@@ -136,7 +125,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				if (!b) throw notFound("Batch", batchId);
 				assertActsOn(ctx.meta.user, { managerId: b.managerId }, true);
 				// One query in sales for every shop's lots, sales and write-offs of the batch.
-				const shops = await ctx.call<ShopTrace[], { batchId: string }>("sales.lots.trace", { batchId });
+				const shops = await call(ctx, "sales.lots.trace", { batchId });
 				const sum = (k: "received" | "onHand" | "sold" | "writtenOff") => shops.reduce((n, s) => n + s[k], 0);
 				const invoiced = b.invoices.reduce((n, i) => n + i.quantity, 0);
 				return {

@@ -5,7 +5,7 @@
  * analytics) turns those facts into on-time rate, rejection rate and lead time over a range.
  */
 import type { SupplierPerformance } from "../../lib/contracts";
-import type { Context, Service, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
@@ -13,7 +13,7 @@ import { notFound, validationError } from "../../lib/errors";
 import { pageParams, toPage } from "../../lib/pagination";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
 import { STRICT, isoDate, positiveInt, trimmed, uuid, type Infer } from "../../lib/params";
-import type { Meta, Role } from "../../lib/types";
+import type { Ctx, Role } from "../../lib/types";
 import { defineInventoryModels, type InventoryModels } from "./inventory.model";
 import { loadActingFactory } from "./access";
 import { defineService, type ServiceDefinition } from "../../lib/service";
@@ -34,7 +34,6 @@ const listParams = { ...STRICT, ...pageParams(["receivedDate"] as const), suppli
 const performanceParams = { ...STRICT, from: isoDate, to: isoDate, factoryIds: { type: "array", items: uuid, nullable: true, optional: true } } as const;
 
 type RecordParams = Infer<typeof recordParams>;
-type Ctx<P> = Context<P, Meta>;
 type This = Service & DbThis<InventoryModels>;
 
 const ROLES: Role[] = ["MANUFACTURER", "EXECUTIVE"];

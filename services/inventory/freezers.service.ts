@@ -7,7 +7,7 @@
  * recorded once, quarantines the factory's batches in that freezer (a shop's lots are
  * quarantined by sales, which consumes COLD_CHAIN_EXCURSION) and goes out through the outbox.
  */
-import type { Context, Service, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes, type Transaction } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
@@ -16,12 +16,13 @@ import { config } from "../../lib/config";
 import { forbidden, notFound, unauthorized, validationError, validationErrors, type FieldIssue } from "../../lib/errors";
 import { toPage } from "../../lib/pagination";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
-import type { Meta } from "../../lib/types";
+import type { Ctx } from "../../lib/types";
 import { defineInventoryModels, type InventoryModels } from "./inventory.model";
 import { loadActingFactory } from "./access";
 import { advance, hashDeviceKey, newDeviceKey, type Reading } from "./cold-chain";
 import * as P from "./freezers.params";
 import { defineService, type ServiceDefinition } from "../../lib/service";
+import { call } from "../../lib/contracts";
 
 interface FreezerRow {
 	id: string;
@@ -46,7 +47,6 @@ interface Methods {
 	ownedBatch(ctx: Ctx<unknown>, itemId: string, t: Transaction): Promise<{ id: string; factoryId: string }>;
 }
 type This = Service & DbThis<InventoryModels> & OutboxThis & Methods;
-type Ctx<P> = Context<P, Meta>;
 
 const COLUMNS = `id, name, shop_id AS "shopId", factory_id AS "factoryId", key_rotated_at AS "keyRotatedAt", last_reading_at AS "lastReadingAt",
 	last_celsius AS "lastCelsius", above_since AS "aboveSince", excursion_id AS "excursionId", created_at AS "createdAt"`;
@@ -88,9 +88,9 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const { name, shopId, factoryId } = ctx.params;
 				if (Boolean(shopId) === Boolean(factoryId)) throw validationError(shopId ? "factoryId" : "shopId", "A freezer belongs to exactly one shop or one factory", "owner");
 				if (factoryId) await loadActingFactory(this.models, factoryId, ctx.meta.user, { admin: true });
-				else {
+				else if (shopId) {
 					if (ctx.meta.user?.role === "MANUFACTURER") throw forbidden("Only an executive registers shop freezers");
-					await ctx.call("sales.shops.get", { shopId });
+					await call(ctx, "sales.shops.get", { shopId });
 				}
 				const { key, hash } = newDeviceKey();
 				const [row] = await this.db.query<FreezerRow>(
@@ -328,7 +328,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const rows = await this.models.Factory.findAll({ where: { managerId: user.id }, attributes: ["id"] });
 				return { all: false, shops: [], factories: rows.map((f) => f.id) };
 			}
-			if (user.role === "CLERK") return { all: false, shops: await ctx.call<string[], { userId: string }>("sales.shops.staffShopIds", { userId: user.id }), factories: [] };
+			if (user.role === "CLERK") return { all: false, shops: await call(ctx, "sales.shops.staffShopIds", { userId: user.id }), factories: [] };
 			return { all: false, shops: [], factories: [] };
 		},
 

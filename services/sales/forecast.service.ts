@@ -4,12 +4,12 @@
  * reorder suggestions (GET /api/v1/sales/shops/:shopId/reorder-suggestions). Math in forecast.ts.
  * Access: EXECUTIVE/ADMIN, or the shop's manager and clerks.
  */
-import type { Context, Service, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { validationError } from "../../lib/errors";
 import { RETRY_READS } from "../../lib/actions";
-import type { Meta } from "../../lib/types";
+import type { Ctx } from "../../lib/types";
 import { defineSalesModels, type SalesModels } from "./sales.model";
 import { shopForCaller } from "./access";
 import { VELOCITY_DAYS, addDays, expectedSales, projectLots, reorderQuantity, round2, suggestAction, weekdayVelocity, type WeekdayVelocity } from "./forecast";
@@ -32,7 +32,6 @@ interface Methods {
 	sellableLots(asOf: string, flavorIds: string[] | null, shopId: string | null): Promise<SellableLot[]>;
 }
 type This = Service & DbThis<SalesModels> & Methods;
-type Ctx<P> = Context<P, Meta>;
 
 const today = () => new Date().toISOString().slice(0, 10);
 const key = (shopId: string, flavorId: string) => `${shopId}:${flavorId}`;

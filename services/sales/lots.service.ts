@@ -8,7 +8,7 @@
  * - trace (internal): per shop, one query: received, on hand, sold (with transaction ids), written off.
  * - writeOffExpired (internal, and every EXPIRY_SCAN_INTERVAL_SEC): expired lots leave the stock as write-offs.
  */
-import type { Context, Service, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes, type Transaction } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
@@ -19,7 +19,7 @@ import { RETRY_READS } from "../../lib/actions";
 import { config } from "../../lib/config";
 import { validationError } from "../../lib/errors";
 import type { EventEnvelope } from "../../lib/events";
-import type { Meta } from "../../lib/types";
+import type { Ctx } from "../../lib/types";
 import { defineSalesModels, type SalesModels } from "./sales.model";
 import { shopForCaller } from "./access";
 import { applyChanges, lockStock, planChange } from "./stock";
@@ -32,7 +32,6 @@ interface Methods {
 	writeOffExpiredAt(shopId: string, asOf: string): Promise<number>;
 }
 type This = Service & DbThis<SalesModels> & OutboxThis & CacheCleanerThis & Methods & { timer?: NodeJS.Timeout; sweeping?: Promise<unknown> };
-type Ctx<P> = Context<P, Meta>;
 
 interface Tier {
 	daysLeft: number;

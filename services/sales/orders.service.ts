@@ -20,13 +20,13 @@ import { r } from "../../lib/response";
 import { findShop } from "./access";
 import { assertFlavors, getFlavors, resolveFactory } from "./catalog";
 import { applyChanges, lockStock, planChange } from "./stock";
-import { deliveredLots, receiveLots, type OrderAllocation } from "./lots";
+import { deliveredLots, receiveLots } from "./lots";
 import { SettingsMixin } from "../../mixins/settings.mixin";
 import { settingsOf } from "../../lib/settings";
 import { isLegal, mayTransition, type OrderParty } from "./orders";
 import * as P from "./sales.params";
 import { defineService, type ServiceDefinition } from "../../lib/service";
-import type { Params, Result } from "../../lib/contracts";
+import { call, type Params, type Result } from "../../lib/contracts";
 
 type This = Service & DbThis<SalesModels> & OutboxThis & CacheCleanerThis;
 
@@ -105,7 +105,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				if (!party) throw notFound("Order", orderId);
 
 				// What the factory allocated to this order (its invoice's FEFO batches), asked of inventory: the lots the shop receives.
-				const allocation = status === "DELIVERED" ? await ctx.call<OrderAllocation[], { orderId: string }>("inventory.invoices.allocationsForOrder", { orderId }) : [];
+				const allocation = status === "DELIVERED" ? await call(ctx, "inventory.invoices.allocationsForOrder", { orderId }) : [];
 				let delivered = false;
 				const order = await this.transaction(async (t) => {
 					const o = await this.models.Order.findByPk(orderId, { lock: t.LOCK.UPDATE, transaction: t });

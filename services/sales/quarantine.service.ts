@@ -6,7 +6,7 @@
  * sells only SELLABLE lots. The shop's manager or an EXECUTIVE then releases lots after
  * inspection or writes them off (STOCK_WRITTEN_OFF through the outbox, totals kept).
  */
-import type { Context, Service, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes, type Transaction } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
@@ -15,13 +15,14 @@ import { CacheCleaner, type CacheCleanerThis } from "../../mixins/cache-cleaner.
 import { EventStreamMixin, stream } from "../../mixins/event-stream.mixin";
 import { conflict, forbidden, notFound, validationError } from "../../lib/errors";
 import { RETRY_READS } from "../../lib/actions";
-import type { Meta } from "../../lib/types";
+import type { Ctx } from "../../lib/types";
 import { defineSalesModels, type SalesModels } from "./sales.model";
 import { shopForCaller, type ShopRow } from "./access";
 import { applyChanges, lockStock, planChange, type StockRow } from "./stock";
 import * as P from "./cold-chain.params";
 import { recordWriteOffs } from "./lots";
 import { defineService, type ServiceDefinition } from "../../lib/service";
+import { call } from "../../lib/contracts";
 
 export interface LotRow {
 	id: string;
@@ -41,7 +42,6 @@ interface Methods {
 	lockLots(t: Transaction, shopId: string, lotIds: string[]): Promise<{ stock: Map<string, StockRow>; lots: LotRow[] }>;
 }
 type This = Service & DbThis<SalesModels> & OutboxThis & CacheCleanerThis & Methods;
-type Ctx<P> = Context<P, Meta>;
 
 export const LOT_COLUMNS = `id, flavor_id AS "flavorId", stock_item_id AS "batchId", batch_label AS "batchLabel", to_char(expiry_date, 'YYYY-MM-DD') AS "expiryDate",
 	unit_cost::float8 AS "unitCost", quantity, status, freezer_id AS "freezerId", received_at AS "receivedAt"`;
@@ -81,7 +81,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const shop = await this.managedShop(ctx, ctx.params.shopId);
 				const freezerId = ctx.params.freezerId ?? null;
 				if (freezerId) {
-					const freezer = await ctx.call<{ shopId: string | null } | null, { freezerId: string }>("inventory.freezers.resolve", { freezerId });
+					const freezer = await call(ctx, "inventory.freezers.resolve", { freezerId });
 					if (freezer?.shopId !== shop.id) throw validationError("freezerId", "Not a freezer of this shop", "reference");
 				}
 				const [lot] = await this.db.query<LotRow>(`UPDATE sales.stock_lots SET freezer_id = :freezerId, updated_at = now() WHERE id = :lotId AND shop_id = :shopId RETURNING ${LOT_COLUMNS}`, {
