@@ -163,7 +163,7 @@ async function outboxEndToEnd(dbUrl: string): Promise<Result> {
 	// A writer like any service's: the outbox row in the same transaction as the change.
 	const writer: ServiceSchema = {
 		name: "bench-writer",
-		mixins: [DbMixin({ schema: "auth", models: defineAuthModels, primary: "User" }), OutboxMixin],
+		mixins: [DbMixin({ schema: "auth", models: defineAuthModels }), OutboxMixin],
 		actions: {
 			async write(this: BenchThis, ctx) {
 				const userId = randomUUID();

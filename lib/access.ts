@@ -64,8 +64,10 @@ export function ownerOf(access: Access): { kind: OwnerKind; param: string; wide:
 export function describeAccess(access: Access, roles?: readonly Role[]): string {
 	const { kind, param, wide } = ownerOf(access);
 	const owner = OWNER_RULES[kind].ownerRole;
-	const who = owner && (!roles || roles.includes(owner)) ? `${owner} of the ${kind}` : `Participant of the ${kind}`;
+	// An owner role the route does not admit (an EXECUTIVE-only route on a shop) adds nothing: only "any <kind>" is said.
+	const who = !owner ? `Participant of the ${kind}` : !roles || roles.includes(owner) ? `${owner} of the ${kind}` : undefined;
 	const anyOf = wide.filter((r) => !roles || roles.includes(r));
+	if (!who) return `Ownership: ${anyOf.join(", ")}: any ${kind} (${param}).`;
 	return `Ownership: ${who} (${param})${anyOf.length ? `; ${anyOf.join(", ")}: any ${kind}` : ""}.`;
 }
 

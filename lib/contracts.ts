@@ -138,6 +138,29 @@ export interface OutboxBacklog {
 
 // ---- the catalog ----
 
+/** Per shop, what sales holds of one factory batch (sales.lots.trace, for inventory's batch trace). */
+export interface ShopTrace {
+	shopId: string;
+	shopName: string | null;
+	received: number;
+	onHand: number;
+	onHandByStatus: Record<string, number>;
+	sold: number;
+	transactionIds: string[];
+	writtenOff: number;
+}
+
+/** A delivered order's units per factory batch (inventory.invoices.allocationsForOrder): sales receives them as lots. */
+export interface OrderAllocation {
+	flavorId: string;
+	stockItemId: string;
+	batchLabel: string;
+	factoryId: string;
+	expiryDate: string;
+	unitCost: number;
+	quantity: number;
+}
+
 export interface Contracts {
 	"auth.getUsers": { params: { ids: string[] }; result: UserView[] };
 	"auth.listUsers": { params: Partial<Infer<typeof listUsersParams>>; result: Page<UserView> };
@@ -157,10 +180,13 @@ export interface Contracts {
 	"sales.shops.coworkers": { params: { userId: string }; result: string[] };
 	"sales.orders.get": { params: { orderId: string }; result: OrderRef | null };
 	"sales.inventory.get": { params: { shopId: string }; result: ShopStock };
+	"sales.lots.trace": { params: { batchId: string }; result: ShopTrace[] };
 
 	"inventory.flavors.getMany": { params: { ids: string[] }; result: FlavorRef[] };
 	"inventory.factories.resolve": { params: { id: string }; result: FactoryRef | null };
 	"inventory.factories.managedBy": { params: { userId: string }; result: string[] };
+	"inventory.freezers.resolve": { params: { freezerId: string }; result: { id: string; shopId: string | null; factoryId: string | null } | null };
+	"inventory.invoices.allocationsForOrder": { params: { orderId: string }; result: OrderAllocation[] };
 	"inventory.suppliers.list": { params: { page: number; pageSize: number; sort: string }; result: Page<SupplierRef> };
 	"inventory.turnover.byFactory": { params: { from: string; to: string; factoryIds?: string[] | null }; result: TurnoverRow[] };
 	"inventory.deliveries.performance": { params: { from: string; to: string; factoryIds?: string[] | null }; result: SupplierPerformance[] };

@@ -28,4 +28,22 @@ export const r = {
 		required: Object.keys(props),
 		properties: props,
 	}),
+	/** An object whose `optional` properties may be absent (a view that shows more to some callers). */
+	objectWith: <P extends Record<string, Schema<unknown>>, O extends Record<string, Schema<unknown>>>(
+		props: P,
+		optional: O,
+	): Schema<{ [K in keyof P]: TypeOf<P[K]> } & { [K in keyof O]?: TypeOf<O[K]> }> => ({
+		type: "object",
+		required: Object.keys(props),
+		properties: { ...props, ...optional },
+	}),
+	/** A calendar date, `YYYY-MM-DD`. */
+	date: (): Schema<string> => ({ type: "string", format: "date" }),
+	/** A page of a list (lib/pagination.ts): `{ rows, total, page, pageSize, totalPages }`. */
+	page: <T>(item: Schema<T>) => r.object(pageProps(item)),
 };
+
+/** The properties of a page, for a list answer that adds its own (`r.object({ ...pageProps(item), unreadCount })`). */
+export function pageProps<T>(item: Schema<T>) {
+	return { rows: r.array(item), total: r.integer(), page: r.integer(), pageSize: r.integer(), totalPages: r.integer() };
+}

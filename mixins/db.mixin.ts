@@ -1,17 +1,27 @@
 /**
- * Database mixin: moleculer-db with the Sequelize adapter, one PostgreSQL schema
- * per service. Every service of a schema shares the process's one pooled
- * Sequelize for it (lib/database.ts bounds all pools by DB_POOL_MAX); the adapter
- * receives that instance and a ready Model class, so it never calls `sync()`
- * nor closes the shared pool: the schema's migrations (run once per schema per
+ * Database mixin: one PostgreSQL schema per service. Every service of a schema
+ * shares the process's one pooled Sequelize for it (lib/database.ts bounds all
+ * pools by DB_POOL_MAX); the schema's migrations (run once per schema per
  * process, under an advisory lock across processes) own the tables.
- * moleculer-db's generic CRUD actions are switched off: every route is an
+ *
+ * A service that keeps one plain entity (flavors, suppliers, broadcasts,
+ * notifications) names it as `entity`: it then gets moleculer-db with the
+ * Sequelize adapter on that model (`this.adapter`), `transformDocuments` shaping
+ * rows by `fields` (see `entityJson`), and moleculer-db's change hooks:
+ * `entityChanged("created" | "updated" | "removed", json, ctx)` cleans the
+ * service's cache and runs the schema's `entityCreated/Updated/Removed`, where
+ * the service says whose caches depend on it. The adapter receives the shared
+ * instance and a ready Model class, so it never calls `sync()` nor closes the
+ * pool. moleculer-db's generic CRUD actions stay switched off: every route is an
  * explicit, validated, authorized action.
+ * Services that work across several tables or on the measured hot paths (POS
+ * sale, stock, orders; docs/architecture.md) have no `entity`: Sequelize models
+ * and raw SQL, no adapter.
  */
 import DbService from "moleculer-db";
 import SqlAdapter from "moleculer-db-adapter-sequelize";
-import type { Service, ServiceSchema } from "moleculer";
-import { type ModelStatic, type Sequelize, type Transaction, ConnectionError, UniqueConstraintError, ForeignKeyConstraintError, ValidationError as SequelizeValidationError, DatabaseError } from "sequelize";
+import type { Context, Service, ServiceSchema } from "moleculer";
+import { type Attributes, type CreationAttributes, type Model, type ModelStatic, type Sequelize, type Transaction, ConnectionError, UniqueConstraintError, ForeignKeyConstraintError, ValidationError as SequelizeValidationError, DatabaseError } from "sequelize";
 import { releaseSchemaDatabase, schemaDatabase, schemaModels } from "../lib/database";
 import { migrateSchemaOnce } from "../lib/migrate";
 import { conflict, serviceUnavailable, validationErrors } from "../lib/errors";
@@ -34,8 +44,35 @@ export interface DbMixinOptions<M extends Models> {
 	schema: string;
 	/** Defines the service's models on its Sequelize instance. */
 	models: (db: Sequelize) => M;
-	/** The model moleculer-db's adapter works on. */
-	primary: keyof M & string;
+	/** The plain entity moleculer-db's adapter reads and writes; omitted where the service has none (no adapter then). */
+	entity?: keyof M & string;
+	/** The fields `entityJson` (moleculer-db's transformDocuments) keeps; the rest (creators, internals) never leave. */
+	fields?: readonly string[];
+}
+
+/** An attribute as JSON carries it: dates become ISO strings. */
+type Json<T> = T extends Date ? string : T;
+/** The JSON of an entity restricted to `F` (the `fields` setting). */
+export type EntityJson<E extends Model, F extends keyof Attributes<E>> = { [K in F]: Json<Attributes<E>[K]> };
+
+/** What an entity service gets from moleculer-db, typed for its model `E` and its `fields` `F`. */
+export interface EntityThis<E extends Model, F extends keyof Attributes<E>> {
+	adapter: {
+		findById(id: string): Promise<E | null>;
+		insert(entity: CreationAttributes<E>): Promise<E>;
+		updateById(id: string, update: { $set: Partial<Attributes<E>> }): Promise<E | null>;
+	};
+	/** The rows as the API shows them: moleculer-db's transformDocuments (plain object, `fields`), dates as ISO strings. */
+	entityJson(ctx: Context, doc: E): Promise<EntityJson<E, F>>;
+	entityJson(ctx: Context, docs: E[]): Promise<EntityJson<E, F>[]>;
+	/** moleculer-db's change notification: cleans this service's cache, then runs the schema's entityCreated/Updated/Removed. */
+	entityChanged(type: "created" | "updated" | "removed", json: unknown, ctx: Context): Promise<void>;
+}
+
+/** JSON carries dates as ISO strings; the typed `EntityJson` says so, and this makes it true before caching. */
+function isoDates(doc: Record<string, unknown>): Record<string, unknown> {
+	for (const [k, v] of Object.entries(doc)) if (v instanceof Date) doc[k] = v.toISOString();
+	return doc;
 }
 
 const DISABLED_DB_ACTIONS = { find: false, count: false, list: false, create: false, insert: false, get: false, update: false, remove: false };
@@ -87,7 +124,8 @@ export function mapDatabaseError(err: unknown): unknown {
 	return err;
 }
 
-type This<M extends Models> = Service & DbThis<M> & { adapter: SqlAdapter };
+type This<M extends Models> = Service &
+	DbThis<M> & { adapter: SqlAdapter; transformDocuments(ctx: Context, params: object, docs: unknown): Promise<unknown> };
 
 /** moleculer-db's adapter on a shared instance: stopping one service must not close the schema's pool. */
 class SharedSqlAdapter extends SqlAdapter {
@@ -97,9 +135,13 @@ class SharedSqlAdapter extends SqlAdapter {
 }
 
 export function DbMixin<M extends Models>(options: DbMixinOptions<M>): Partial<ServiceSchema> {
+	const entity = options.entity;
 	return defineMixin<This<M>>({
-		mixins: [DbService],
-		actions: DISABLED_DB_ACTIONS,
+		...(entity && {
+			mixins: [DbService],
+			actions: DISABLED_DB_ACTIONS,
+			settings: { idField: "id", fields: options.fields ? [...options.fields] : undefined },
+		}),
 		hooks: {
 			error: {
 				"*"(_ctx: unknown, err: unknown) {
@@ -111,19 +153,28 @@ export function DbMixin<M extends Models>(options: DbMixinOptions<M>): Partial<S
 			transaction<T>(this: DbThis<M>, fn: (t: Transaction) => Promise<T>): Promise<T> {
 				return this.db.transaction(fn);
 			},
+			async entityJson(ctx: Context, docs: unknown) {
+				const json: unknown = await this.transformDocuments(ctx, {}, docs);
+				return Array.isArray(json) ? json.map(isoDates) : isoDates(json as Record<string, unknown>);
+			},
 		},
 		created() {
 			this.dbSchema = options.schema;
 			this.db = schemaDatabase(options.schema);
 			this.models = schemaModels(this.db, options.models);
+			if (!entity) return;
 			// moleculer-db reads the model from the schema: give it this instance's model class.
-			(this.schema as { model?: unknown }).model = this.models[options.primary];
+			(this.schema as { model?: unknown }).model = this.models[entity];
 			this.adapter = new SharedSqlAdapter(this.db);
 			this.adapter.init(this.broker, this);
 		},
 		async started() {
 			const applied = await migrateSchemaOnce(this.db, options.schema);
 			if (applied.length) this.logger.info(`Migrated schema "${options.schema}": ${applied.join(", ")}`);
+		},
+		async stopped() {
+			// With an entity, moleculer-db's stopped() disconnects the adapter, which releases the shared pool.
+			if (!entity) await releaseSchemaDatabase(this.db);
 		},
 	});
 }

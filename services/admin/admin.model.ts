@@ -39,16 +39,3 @@ export function defineAdminModels(db: Sequelize) {
 
 export type AdminModels = ReturnType<typeof defineAdminModels>;
 
-export function toBroadcastJson(b: Broadcast) {
-	return {
-		id: b.id,
-		title: b.title,
-		message: b.message,
-		status: b.status,
-		createdBy: b.createdBy,
-		sentAt: b.sentAt?.toISOString() ?? null,
-		archivedAt: b.archivedAt?.toISOString() ?? null,
-		createdAt: b.createdAt.toISOString(),
-		updatedAt: b.updatedAt.toISOString(),
-	};
-}

@@ -38,7 +38,7 @@ const DAY_MS = 86_400_000;
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "admin.audit",
-	mixins: [DbMixin({ schema: "admin", models: defineAdminModels, primary: "Broadcast" }), AuditMixin],
+	mixins: [DbMixin({ schema: "admin", models: defineAdminModels }), AuditMixin],
 	settings: { rest: "/admin" },
 
 	actions: {

@@ -5,25 +5,27 @@
  * Served under /api/v1/admin and /api/admin.
  */
 import type { Service, ServiceSettingSchema } from "moleculer";
-import { DbMixin, type DbThis } from "../../mixins/db.mixin";
+import { DbMixin, type DbThis, type EntityThis } from "../../mixins/db.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
 import { conflict, notFound } from "../../lib/errors";
 import { findOptions, toPage } from "../../lib/pagination";
 import type { Ctx } from "../../lib/types";
-import { defineAdminModels, toBroadcastJson, type AdminModels, type BroadcastStatus } from "./admin.model";
+import { defineAdminModels, type AdminModels, type Broadcast, type BroadcastStatus } from "./admin.model";
 import * as P from "./admin.params";
 import { defineService, type ServiceDefinition } from "../../lib/service";
 import { call } from "../../lib/contracts";
 
-type This = Service & DbThis<AdminModels>;
+/** What a broadcast shows (moleculer-db `fields`). */
+const FIELDS = ["id", "title", "message", "status", "createdBy", "sentAt", "archivedAt", "createdAt", "updatedAt"] as const;
+type This = Service & DbThis<AdminModels> & EntityThis<Broadcast, (typeof FIELDS)[number]>;
 
 /** Allowed status changes. */
 const NEXT: Record<BroadcastStatus, BroadcastStatus[]> = { DRAFT: ["SENT", "ARCHIVED"], SENT: ["ARCHIVED"], ARCHIVED: [] };
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "admin.broadcasts",
-	mixins: [DbMixin({ schema: "admin", models: defineAdminModels, primary: "Broadcast" }), AuditMixin],
+	mixins: [DbMixin({ schema: "admin", models: defineAdminModels, entity: "Broadcast", fields: FIELDS }), AuditMixin],
 	settings: { rest: "/admin" },
 
 	actions: {
@@ -34,9 +36,9 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			summary: "Write a broadcast (DRAFT); send it with PUT /broadcasts/:id/status",
 			params: P.createBroadcastParams,
 			async handler(ctx: Ctx<P.CreateBroadcastParams>) {
-				const b = await this.models.Broadcast.create({ title: ctx.params.title, message: ctx.params.message, createdBy: ctx.meta.user?.id ?? null, sentAt: null, archivedAt: null });
+				const b = await this.adapter.insert({ title: ctx.params.title, message: ctx.params.message, createdBy: ctx.meta.user?.id ?? null, sentAt: null, archivedAt: null });
 				respondCreated(ctx, `/api/v1/admin/broadcasts/${b.id}`);
-				return toBroadcastJson(b);
+				return this.entityJson(ctx, b);
 			},
 		},
 
@@ -49,7 +51,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			async handler(ctx: Ctx<P.ListBroadcastsParams>) {
 				const where = ctx.params.status ? { status: ctx.params.status } : {};
 				const { rows, count } = await this.models.Broadcast.findAndCountAll({ where, ...findOptions(ctx.params, "-createdAt") });
-				return toPage(rows.map(toBroadcastJson), count, ctx.params);
+				return toPage(await this.entityJson(ctx, rows), count, ctx.params);
 			},
 		},
 
@@ -59,9 +61,9 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			summary: "One broadcast",
 			params: { id: P.broadcastStatusParams.id },
 			async handler(ctx: Ctx<{ id: string }>) {
-				const b = await this.models.Broadcast.findByPk(ctx.params.id);
+				const b = await this.adapter.findById(ctx.params.id);
 				if (!b) throw notFound("Broadcast", ctx.params.id);
-				return toBroadcastJson(b);
+				return this.entityJson(ctx, b);
 			},
 		},
 
@@ -84,7 +86,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					await b.update({ status, ...(status === "SENT" && { sentAt: now }), ...(status === "ARCHIVED" && { archivedAt: now }) }, { transaction: t });
 					// Inside the transaction: if the announcement can't be delivered the broadcast stays a DRAFT and can be sent again.
 					if (status === "SENT") await call(ctx, "communications.notifications.announce", { title: b.title, message: b.message, broadcastId: b.id });
-					return toBroadcastJson(b);
+					return this.entityJson(ctx, b);
 				});
 			},
 		},

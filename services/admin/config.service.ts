@@ -41,7 +41,7 @@ const MAINTENANCE_COLUMNS = `id, starts_at AS "startsAt", ends_at AS "endsAt", m
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "admin.config",
-	mixins: [DbMixin({ schema: "admin", models: defineAdminModels, primary: "Broadcast" }), AuditMixin],
+	mixins: [DbMixin({ schema: "admin", models: defineAdminModels }), AuditMixin],
 	settings: { rest: "/admin" },
 
 	actions: {
@@ -131,7 +131,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			status: 204,
 			summary: "Cancel a maintenance window, or end one in progress: the gateway serves everyone again at once",
 			params: P.maintenanceIdParams,
-			async handler(this: This, ctx: Ctx<P.MaintenanceIdParams>) {
+			async handler(ctx: Ctx<P.MaintenanceIdParams>) {
 				const lifted = await this.db.query(`UPDATE admin.maintenance_windows SET deleted_at = now(), updated_at = now() WHERE id = :id AND deleted_at IS NULL RETURNING id`, {
 					type: QueryTypes.SELECT,
 					replacements: { id: ctx.params.id },
@@ -148,7 +148,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			auth: "public",
 			retryPolicy: RETRY_READS,
 			summary: "What a client needs before sign-in: siteName, theme (with its colours), defaultLanguage, supportEmail, registrationOpen and the upcoming maintenance windows",
-			async handler(this: This) {
+			async handler() {
 				const { settings, maintenance } = await this.readSnapshot();
 				return {
 					siteName: settings.siteName,
@@ -165,7 +165,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		snapshot: {
 			visibility: "public",
 			retryPolicy: RETRY_READS,
-			handler(this: This) {
+			handler() {
 				return this.readSnapshot();
 			},
 		},
@@ -178,7 +178,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			return Object.fromEntries(Object.entries(P.SETTINGS).map(([k, v]) => [k, stored.has(k) ? stored.get(k) : v.default])) as unknown as SystemSettings;
 		},
 
-		async readSnapshot(this: This): Promise<SettingsSnapshot> {
+		async readSnapshot(): Promise<SettingsSnapshot> {
 			// The database clock first: a snapshot read later always carries a larger version.
 			const [{ version }] = await this.db.query<{ version: number }>(`SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS version`, { type: QueryTypes.SELECT });
 			const [settings, windows] = await Promise.all([
@@ -191,14 +191,14 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			return { settings, maintenance: windows.map((w) => ({ id: w.id, startsAt: w.startsAt.toISOString(), endsAt: w.endsAt.toISOString(), message: w.message })), version };
 		},
 
-		tickNotices(this: This) {
+		tickNotices() {
 			this.noticing ??= sendDueNotices(this.db, this.broker, config().maintenanceNoticeMinutes)
 				.catch((err: unknown) => this.logger.warn("Maintenance notices failed; retried on the next tick", err))
 				.finally(() => (this.noticing = undefined));
 			return this.noticing;
 		},
 
-		async publishSnapshot(this: This) {
+		async publishSnapshot() {
 			const snapshot = await this.readSnapshot();
 			applySettings(this.broker, snapshot);
 			await this.broker.broadcast(INTERNAL_EVENTS.settingsChanged, snapshot);
@@ -209,7 +209,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		},
 	},
 
-	async started(this: This) {
+	async started() {
 		// Nodes that started before this one hold defaults until they hear from it.
 		await this.publishSnapshot().catch((err: unknown) => this.logger.warn("Settings broadcast at start failed; nodes refresh on their own", err));
 		this.noticeTimer = setInterval(() => {
@@ -218,7 +218,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		this.noticeTimer.unref();
 	},
 
-	async stopped(this: This) {
+	async stopped() {
 		if (this.noticeTimer) clearInterval(this.noticeTimer);
 		await this.noticing;
 	},

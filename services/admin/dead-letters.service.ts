@@ -31,7 +31,7 @@ const COLUMNS = `id::text, "group", source_schema AS "sourceSchema", event_id AS
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "admin.deadLetters",
-	mixins: [DbMixin({ schema: "admin", models: defineAdminModels, primary: "Broadcast" }), AuditMixin],
+	mixins: [DbMixin({ schema: "admin", models: defineAdminModels }), AuditMixin],
 	settings: { rest: "/admin" },
 
 	actions: {

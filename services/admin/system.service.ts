@@ -41,7 +41,7 @@ const RETENTION_EVERY_MS = 60 * 60 * 1000;
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "admin.system",
-	mixins: [DbMixin({ schema: "admin", models: defineAdminModels, primary: "Broadcast" }), AuditMixin],
+	mixins: [DbMixin({ schema: "admin", models: defineAdminModels }), AuditMixin],
 	settings: { rest: "/admin" },
 
 	actions: {

@@ -20,7 +20,7 @@ type This = Service & DbThis<AdminModels>;
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "admin.users",
 	// The admin schema's audit_log records every administrative change made here.
-	mixins: [DbMixin({ schema: "admin", models: defineAdminModels, primary: "Broadcast" }), AuditMixin],
+	mixins: [DbMixin({ schema: "admin", models: defineAdminModels }), AuditMixin],
 	settings: { rest: "/admin" },
 
 	actions: {

@@ -18,7 +18,7 @@ export type BaseThis = Service & DbThis<AnalyticsModels> & BaseMethods & { direc
 
 export function AnalyticsBase(): Partial<ServiceSchema> {
 	return defineMixin<BaseThis>({
-		mixins: [DbMixin({ schema: "analytics", models: defineAnalyticsModels, primary: "Report" })],
+		mixins: [DbMixin({ schema: "analytics", models: defineAnalyticsModels })],
 		events: {
 			// Broadcast: every analytics service on every node forgets the scopes it cached for these users.
 			[INTERNAL_EVENTS.staffChanged](ctx: Context<StaffChanged>) {

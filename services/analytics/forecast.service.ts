@@ -4,11 +4,12 @@
  * and this route scopes the caller and adds flavor names. EXECUTIVE/ADMIN any shop; a CLERK
  * the shops they are manager or clerk of (another: 403).
  */
-import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Context, ServiceSettingSchema } from "moleculer";
 import { RETRY_READS } from "../../lib/actions";
 import { STRICT, isoDate, uuid, type Infer } from "../../lib/params";
 import type { Meta } from "../../lib/types";
 import { AnalyticsBase, type BaseThis } from "./base";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 const wasteForecastParams = {
 	...STRICT,
@@ -22,7 +23,7 @@ interface Forecast {
 	lots: { flavorId: string }[];
 }
 
-const schema: ServiceSchema<ServiceSettingSchema, BaseThis> = {
+const schema: ServiceDefinition<ServiceSettingSchema, BaseThis> = {
 	name: "analytics.forecast",
 	mixins: [AnalyticsBase()],
 	settings: { rest: "/analytics" },
@@ -35,7 +36,7 @@ const schema: ServiceSchema<ServiceSettingSchema, BaseThis> = {
 			summary:
 				"Per lot expiring within ?days= (default 7): projected unsold at expiry (on hand − expected sales, trailing 28-day weekday velocity, FEFO), value at cost, suggested action (TRANSFER/MARKDOWN/ORDER_LESS); ?asOf= for backtests",
 			params: wasteForecastParams,
-			async handler(this: BaseThis, ctx: Context<WasteForecastParams, Meta>) {
+			async handler(ctx: Context<WasteForecastParams, Meta>) {
 				await this.dir().shopScope(ctx, ctx.params.shopId);
 				const forecast = await ctx.call<Forecast & Record<string, unknown>, WasteForecastParams>("sales.forecast.wasteForecast", ctx.params);
 				return { ...forecast, lots: await this.withFlavors(ctx, forecast.lots) };
@@ -44,4 +45,4 @@ const schema: ServiceSchema<ServiceSettingSchema, BaseThis> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

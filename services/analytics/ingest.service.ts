@@ -40,7 +40,7 @@ function fold<R extends Record<string, unknown>>(rows: R[], key: (r: R) => strin
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "analytics.ingest",
-	mixins: [DbMixin({ schema: "analytics", models: defineAnalyticsModels, primary: "Report" }), EventStreamMixin],
+	mixins: [DbMixin({ schema: "analytics", models: defineAnalyticsModels }), EventStreamMixin],
 
 	streams: [
 		stream({

@@ -62,7 +62,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			summary:
 				"Per flavor and per factory: units produced, shipped to shops (invoice allocations) and sold at shops from the factory's batches; turnover = sold / produced, over ?from=&to=",
 			params: P.factoryRangeParams,
-			async handler(this: This, ctx: Ctx<P.FactoryRangeParams>) {
+			async handler(ctx: Ctx<P.FactoryRangeParams>) {
 				const range = dateRange(ctx.params);
 				const scope = await this.dir().factoryScope(ctx, ctx.params.factoryId);
 				const rows = await call(ctx, "inventory.turnover.byFactory", { ...range, factoryIds: scope });
@@ -86,7 +86,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Supplier performance from recorded deliveries received in ?from=&to=: on-time rate, rejection rate, lead time (a MANUFACTURER: deliveries to their factories)",
 			params: P.factoryRangeParams,
-			async handler(this: This, ctx: Ctx<P.FactoryRangeParams>) {
+			async handler(ctx: Ctx<P.FactoryRangeParams>) {
 				const range = dateRange(ctx.params);
 				const scope = await this.dir().factoryScope(ctx, ctx.params.factoryId);
 				const suppliers = await call(ctx, "inventory.deliveries.performance", { ...range, factoryIds: scope });

@@ -4,21 +4,22 @@
  * totals at each scrape. Exact and monotonic (never reset by a restart); only the owner node
  * (lowest available nodeID running this service) exposes them, so sums across nodes stay true.
  */
-import type { Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { BUSINESS_METRICS as M, clearSeries, ownsClusterFigures, registerBusinessMetrics, replaceSeries } from "../../lib/business-metrics";
 import { defineAnalyticsModels, type AnalyticsModels } from "./analytics.model";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 type This = Service & DbThis<AnalyticsModels>;
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "analytics.metrics",
-	mixins: [DbMixin({ schema: "analytics", models: defineAnalyticsModels, primary: "Report" })],
+	mixins: [DbMixin({ schema: "analytics", models: defineAnalyticsModels })],
 
 	methods: {
 		/** Called by lib/health.ts before each /metrics render. */
-		async refreshMetrics(this: This) {
+		async refreshMetrics() {
 			registerBusinessMetrics(this.broker);
 			if (!ownsClusterFigures(this.broker, "analytics.metrics")) return clearSeries(this.broker, [M.salesTotal, M.revenueCents]);
 			const rows = await this.db.query<{ shop: string; n: string; revenue: string }>(
@@ -30,9 +31,9 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		},
 	},
 
-	created(this: This) {
+	created() {
 		registerBusinessMetrics(this.broker);
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -96,7 +96,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "GeoJSON grid: shops binned into square cells of ?cellSize= degrees (default 0.05), one Polygon per non-empty cell with revenue, transactions, shops, intensity; shops without coordinates in `unlocated`",
 			params: P.heatmapParams,
-			async handler(this: This, ctx: Ctx<P.HeatmapParams>) {
+			async handler(ctx: Ctx<P.HeatmapParams>) {
 				const range = dateRange(ctx.params);
 				const { located, unlocated, totalRevenue } = await this.placeShops(ctx, range, ctx.params.shopId);
 				return { ...gridCells(located, ctx.params.cellSize), ...range, cellSize: ctx.params.cellSize, totalRevenue, unlocated };
@@ -108,7 +108,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Shop × hour of day (UTC, 0–23) or × ISO weekday (?by=weekday, 1 = Monday) matrix of revenue and transactions",
 			params: P.hoursParams,
-			async handler(this: This, ctx: Ctx<P.HoursParams>) {
+			async handler(ctx: Ctx<P.HoursParams>) {
 				const res = await Q.heatmap(this.db, dateRange(ctx.params), await this.dir().shopScope(ctx, ctx.params.shopId), ctx.params.by);
 				return { ...res, rows: await this.withShops(ctx, res.rows) };
 			},
@@ -117,7 +117,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 
 	methods: {
 		/** Every shop in the caller's scope (chain-wide: all live shops) with its figures, split by whether it has coordinates. */
-		async placeShops(this: This, ctx: Ctx<unknown>, range: Range, shopId?: string) {
+		async placeShops(ctx: Ctx<unknown>, range: Range, shopId?: string) {
 			const scope = await this.dir().shopScope(ctx, shopId);
 			const figures = await Q.locations(this.db, range, scope);
 			const ids = scope ?? (await this.dir().allShopIds(ctx));

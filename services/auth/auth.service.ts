@@ -36,7 +36,7 @@ import { TokenResponseSchema, UserViewSchema, type Params, type Result } from ".
 
 const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 	name: "auth",
-	mixins: [DbMixin({ schema: "auth", models: defineAuthModels, primary: "User" }), OutboxMixin, AuditMixin, PasswordResetMixin, EmailVerificationMixin, GoogleLoginMixin, AdminUsersMixin, MeCacheMixin, SettingsMixin],
+	mixins: [DbMixin({ schema: "auth", models: defineAuthModels }), OutboxMixin, AuditMixin, PasswordResetMixin, EmailVerificationMixin, GoogleLoginMixin, AdminUsersMixin, MeCacheMixin, SettingsMixin],
 	settings: { rest: "/auth" },
 
 	actions: {

@@ -42,7 +42,7 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-
 
 const schema: ServiceDefinition<ServiceSettingSchema, CommsThis> = {
 	name: "communications.attachments",
-	mixins: [DbMixin({ schema: COMMS_SCHEMA, models: defineCommunicationsModels, primary: "Attachment" }), AuditMixin],
+	mixins: [DbMixin({ schema: COMMS_SCHEMA, models: defineCommunicationsModels }), AuditMixin],
 	settings: { rest: "/communications" },
 
 	actions: {

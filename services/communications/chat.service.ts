@@ -67,7 +67,7 @@ const ORDERS: Record<string, string> = {
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "communications.chat",
-	mixins: [DbMixin({ schema: COMMS_SCHEMA, models: defineCommunicationsModels, primary: "Conversation" }), OutboxMixin, AuditMixin],
+	mixins: [DbMixin({ schema: COMMS_SCHEMA, models: defineCommunicationsModels }), OutboxMixin, AuditMixin],
 	settings: { rest: "/communications" },
 
 	actions: {

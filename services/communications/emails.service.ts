@@ -55,7 +55,7 @@ const replySubject = (subject: string) => (/^re:/i.test(subject) ? subject : `Re
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "communications.emails",
-	mixins: [DbMixin({ schema: COMMS_SCHEMA, models: defineCommunicationsModels, primary: "Email" }), OutboxMixin, AuditMixin],
+	mixins: [DbMixin({ schema: COMMS_SCHEMA, models: defineCommunicationsModels }), OutboxMixin, AuditMixin],
 	settings: { rest: "/communications" },
 
 	actions: {

@@ -17,6 +17,7 @@ import { EventStreamMixin, stream, type EnvelopeOf } from "../../mixins/event-st
 import { respondCreated, respondNoContent } from "../../lib/actions";
 import { notFound, validationError } from "../../lib/errors";
 import { findOptions, toPage } from "../../lib/pagination";
+import { pageProps, r, type TypeOf } from "../../lib/response";
 import { pushToSockets } from "../../lib/presence";
 import { sendMail } from "../../lib/mailer";
 import { defineCommunicationsModels, type Notification } from "./communications.model";
@@ -35,16 +36,20 @@ export interface NotificationInput {
 	createdBy?: string | null;
 }
 
-export interface NotificationView {
-	id: string;
-	userId: string;
-	type: string;
-	message: string;
-	data: Record<string, unknown>;
-	read: boolean;
-	readAt: string | null;
-	createdAt: string;
-}
+/** A notification as the API shows it (response schema of the notification routes; the type derives from it). */
+const NotificationSchema = r.object({
+	id: r.uuid(),
+	userId: r.uuid(),
+	type: r.string(),
+	message: r.string(),
+	data: r.record(r.any()),
+	read: r.boolean(),
+	readAt: r.nullable(r.dateTime()),
+	createdAt: r.dateTime(),
+});
+export type NotificationView = TypeOf<typeof NotificationSchema>;
+/** A page of notifications and the caller's unread count. */
+const NotificationPageSchema = r.object({ ...pageProps(NotificationSchema), unreadCount: r.integer() });
 
 interface Methods {
 	createNotifications(t: Transaction, ctx: Context | null, inputs: NotificationInput[]): Promise<Notification[]>;
@@ -63,12 +68,13 @@ export function toNotificationView(n: Notification): NotificationView {
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "communications.notifications",
-	mixins: [DbMixin({ schema: COMMS_SCHEMA, models: defineCommunicationsModels, primary: "Notification" }), OutboxMixin, AuditMixin, EventStreamMixin],
+	mixins: [DbMixin({ schema: COMMS_SCHEMA, models: defineCommunicationsModels }), OutboxMixin, AuditMixin, EventStreamMixin],
 	settings: { rest: "/communications" },
 
 	actions: {
 		list: {
 			rest: "GET /notifications",
+			response: NotificationPageSchema,
 			summary: "The caller's notifications, newest first (`unread=true` for unread only); `unreadCount` counts all unread",
 			params: P.listNotificationsParams,
 			async handler(ctx: Ctx<P.ListNotificationsParams>) {
@@ -82,6 +88,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 
 		create: {
 			rest: "POST /notifications",
+			response: NotificationSchema,
 			roles: ["ADMIN", "EXECUTIVE"],
 			audit: true,
 			summary: "Send a notification to a user (pushed live as NOTIFICATION_RECEIVED)",
@@ -97,6 +104,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 
 		markRead: {
 			rest: "PUT /notifications/:id/read",
+			response: NotificationSchema,
 			audit: true,
 			summary: "Mark one of the caller's notifications as read",
 			params: P.notificationIdParams,

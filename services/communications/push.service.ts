@@ -118,7 +118,7 @@ function validP256(p256dh: string): boolean {
 
 const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	name: "communications.push",
-	mixins: [DbMixin({ schema: COMMS_SCHEMA, models: defineCommunicationsModels, primary: "Notification" }), AuditMixin, EventStreamMixin],
+	mixins: [DbMixin({ schema: COMMS_SCHEMA, models: defineCommunicationsModels }), AuditMixin, EventStreamMixin],
 	settings: { rest: "/communications" },
 
 	actions: {

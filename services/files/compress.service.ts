@@ -49,7 +49,7 @@ async function compressImage(file: string, mimeType: string, quality: number, ma
 
 const schema: ServiceDefinition<ServiceSettingSchema, FilesThis> = {
 	name: "files.compress",
-	mixins: [DbMixin({ schema: FILES_SCHEMA, models: defineFilesModels, primary: "StoredFile" }), AuditMixin],
+	mixins: [DbMixin({ schema: FILES_SCHEMA, models: defineFilesModels }), AuditMixin],
 	settings: { rest: "/files" },
 
 	actions: {

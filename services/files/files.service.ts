@@ -26,6 +26,7 @@ import { releaseStorage } from "../../lib/quota";
 import {
 	AREA,
 	FILES_SCHEMA,
+	FileDetailSchema,
 	STAFF_ROLES,
 	contentUrl,
 	findManageable,
@@ -39,6 +40,7 @@ import {
 	type FilesThis,
 } from "./files";
 import { defineService, type ServiceDefinition } from "../../lib/service";
+import { r } from "../../lib/response";
 import type { Ctx } from "../../lib/types";
 
 export default function filesService(): ServiceSchema {
@@ -46,7 +48,7 @@ export default function filesService(): ServiceSchema {
 
 	const schema: ServiceDefinition<ServiceSettingSchema, FilesThis> = {
 		name: "files",
-		mixins: [DbMixin({ schema: FILES_SCHEMA, models: defineFilesModels, primary: "StoredFile" }), AuditMixin],
+		mixins: [DbMixin({ schema: FILES_SCHEMA, models: defineFilesModels }), AuditMixin],
 		settings: { rest: "/files" },
 
 		actions: {
@@ -87,6 +89,7 @@ export default function filesService(): ServiceSchema {
 			// Declared before `get` so /files/user/:userId is not taken for a file id.
 			listByUser: {
 				rest: "GET /files/user/:userId",
+				response: r.page(FileDetailSchema),
 				params: P.userFilesParams,
 				cache: false,
 				retryPolicy: RETRY_READS,
@@ -101,6 +104,7 @@ export default function filesService(): ServiceSchema {
 
 			get: {
 				rest: "GET /files/:fileId",
+				response: FileDetailSchema,
 				params: P.fileIdParams,
 				retryPolicy: RETRY_READS,
 				summary: "File info with its sha256, variants (compressed, responsive, video, poster) and an image's blurred placeholder data URI (owner, EXECUTIVE or ADMIN; 404 otherwise)",

@@ -1,4 +1,5 @@
 /** The files domain's plain logic: access rules, views, storing an upload. */
+import { r } from "../../lib/response";
 import { randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
 import type { Service } from "moleculer";
@@ -48,6 +49,24 @@ export const toVariantView = (fileId: string, v: FileVariant) => ({
 	...(v.crf !== undefined && { crf: v.crf }),
 	url: variantUrl(fileId, v.id),
 	createdAt: v.createdAt,
+});
+
+const VariantSchema = r.objectWith(
+	{ id: r.uuid(), kind: r.string(), mimeType: r.string(), size: r.integer(), width: r.integer(), height: r.integer(), url: r.string(), createdAt: r.dateTime() },
+	{ quality: r.integer(), crf: r.integer() },
+);
+/** A file's details as the API shows them (response schema of the file info routes). */
+export const FileDetailSchema = r.object({
+	id: r.uuid(),
+	name: r.string(),
+	mimeType: r.string(),
+	size: r.integer(),
+	url: r.string(),
+	createdAt: r.dateTime(),
+	ownerId: r.uuid(),
+	sha256: r.string(),
+	placeholder: r.nullable(r.string()),
+	variants: r.array(VariantSchema),
 });
 
 export const toFileDetail = (f: StoredFile) => ({

@@ -8,7 +8,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
-import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { ServiceSettingSchema } from "moleculer";
 import { DbMixin } from "../../mixins/db.mixin";
 import { RETRY_READS } from "../../lib/actions";
 import { config } from "../../lib/config";
@@ -24,6 +24,7 @@ import { AREA, FILES_SCHEMA, STAFF_ROLES, toVariantView, type FilesThis } from "
 import type { Ctx } from "../../lib/types";
 import { HEARTBEAT_MS, beat, claimJob, releaseJobs, requeueLost, toJobView } from "./jobs";
 import { extractPoster, transcodeToMp4 } from "./video";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 /** How often a node sweeps lost jobs and looks for queued ones (besides the queued event). */
 const POLL_MS = 5_000;
@@ -51,9 +52,9 @@ type JobsThis = FilesThis & {
 /** An ffmpeg failure as a job's error: its own words, without the server's paths. */
 const publicError = (err: unknown) => String((err as Error | undefined)?.message ?? err).replace(/\/[^\s:'"]+/g, "<file>").slice(0, 500);
 
-const schema: ServiceSchema<ServiceSettingSchema, JobsThis> = {
+const schema: ServiceDefinition<ServiceSettingSchema, JobsThis> = {
 	name: "files.jobs",
-	mixins: [DbMixin({ schema: FILES_SCHEMA, models: defineFilesModels, primary: "TranscodeJob" })],
+	mixins: [DbMixin({ schema: FILES_SCHEMA, models: defineFilesModels })],
 	settings: { rest: "/files" },
 
 	actions: {
@@ -63,7 +64,7 @@ const schema: ServiceSchema<ServiceSettingSchema, JobsThis> = {
 			retryPolicy: RETRY_READS,
 			summary:
 				"A video transcode job (the file's owner, who asked for it, EXECUTIVE or ADMIN; 404 otherwise): status QUEUED|RUNNING|DONE|FAILED, progress 0–100 from ffmpeg, error, and once DONE the `result` variants (video MP4, poster JPEG)",
-			async handler(this: JobsThis, ctx: Ctx<P.JobIdParams>) {
+			async handler(ctx: Ctx<P.JobIdParams>) {
 				const user = ctx.meta.user!;
 				const job = await this.models.TranscodeJob.findByPk(ctx.params.jobId);
 				if (!job || (job.ownerId !== user.id && job.requestedBy !== user.id && !STAFF_ROLES.includes(user.role))) throw notFound("Job", ctx.params.jobId);
@@ -74,14 +75,14 @@ const schema: ServiceSchema<ServiceSettingSchema, JobsThis> = {
 
 	events: {
 		[INTERNAL_EVENTS.transcodeQueued]: {
-			handler(this: JobsThis) {
+			handler() {
 				void this.pump();
 			},
 		},
 	},
 
 	methods: {
-		jobView(this: JobsThis, job: TranscodeJob, file?: StoredFile | null) {
+		jobView(job: TranscodeJob, file?: StoredFile | null) {
 			const view = toJobView(job);
 			if (!job.result || !file) return { ...view, result: null };
 			const find = (id: string) => file.variants.find((v) => v.id === id);
@@ -91,7 +92,7 @@ const schema: ServiceSchema<ServiceSettingSchema, JobsThis> = {
 		},
 
 		/** Starts queued jobs while this node has free slots; one pass at a time (a call during a pass asks for another). */
-		pump(this: JobsThis): Promise<void> {
+		pump(): Promise<void> {
 			if (this.pumping) {
 				this.pumpAgain = true;
 				return this.pumping;
@@ -120,7 +121,7 @@ const schema: ServiceSchema<ServiceSettingSchema, JobsThis> = {
 			return this.pumping;
 		},
 
-		async runJob(this: JobsThis, id: string, signal: AbortSignal) {
+		async runJob(id: string, signal: AbortSignal) {
 			const job = (await this.models.TranscodeJob.findByPk(id))!;
 			const nodeId = this.broker.nodeID;
 			const dir = storageDir(AREA);
@@ -193,13 +194,13 @@ const schema: ServiceSchema<ServiceSettingSchema, JobsThis> = {
 		},
 	},
 
-	created(this: JobsThis) {
+	created() {
 		this.running = new Map();
 		this.pumpAgain = false;
 		this.stopping = false;
 	},
 
-	async started(this: JobsThis) {
+	async started() {
 		// This node's jobs from before a crash, and any whose node went silent, are queued again.
 		const requeued = await requeueLost(this.db, this.broker.nodeID);
 		if (requeued) this.logger.info(`Queued ${requeued} transcode job(s) again that were running when their node stopped`);
@@ -211,7 +212,7 @@ const schema: ServiceSchema<ServiceSettingSchema, JobsThis> = {
 		}, POLL_MS);
 	},
 
-	async stopped(this: JobsThis) {
+	async stopped() {
 		this.stopping = true;
 		clearInterval(this.timer);
 		// A pass in flight may still claim one: let it finish, then stop every run.
@@ -223,4 +224,4 @@ const schema: ServiceSchema<ServiceSettingSchema, JobsThis> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -12,7 +12,14 @@
 import type { Transaction } from "sequelize";
 import { forbidden, notFound } from "../../lib/errors";
 import type { AuthUser } from "../../lib/types";
+import { r } from "../../lib/response";
 import type { Factory, Flavor, InventoryModels } from "./inventory.model";
+
+/** A factory as the API shows it: the public card, plus the internals for those who see them (seesInternals). */
+export const FactorySchema = r.objectWith(
+	{ id: r.uuid(), name: r.string(), location: r.string(), status: r.string(), createdAt: r.dateTime() },
+	{ managerId: r.nullable(r.uuid()), budgetAllocated: r.integer(), updatedAt: r.dateTime() },
+);
 
 export interface FactoryCard {
 	id: string;

@@ -69,7 +69,7 @@ export function consumptionRows(events: EnvelopeOf<"SALE_COMPLETED">[]): { shopI
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.analytics",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "Factory" }), EventStreamMixin],
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels }), EventStreamMixin],
 	settings: { rest: "/inventory" },
 
 	actions: {

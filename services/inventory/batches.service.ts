@@ -7,7 +7,7 @@
  * - trace: the genealogy in two queries, one per owning service (this schema's batch, invoices and
  *   factory write-offs; sales' lots, sales and write-offs per shop via sales.lots.trace).
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
@@ -15,12 +15,13 @@ import { AuditMixin } from "../../mixins/audit.mixin";
 import { conflict, notFound } from "../../lib/errors";
 import { RETRY_READS } from "../../lib/actions";
 import { STRICT, trimmed, uuid, type Infer } from "../../lib/params";
-import type { Meta } from "../../lib/types";
+import type { Ctx } from "../../lib/types";
 import { defineInventoryModels, type InventoryModels } from "./inventory.model";
 import { assertActsOn } from "./access";
+import { defineService, type ServiceDefinition } from "../../lib/service";
+import { call } from "../../lib/contracts";
 
 type This = Service & DbThis<InventoryModels> & OutboxThis;
-type Ctx<P> = Context<P, Meta>;
 
 const batchIdParams = { ...STRICT, batchId: uuid } as const;
 const recallParams = { ...STRICT, batchId: uuid, reason: trimmed(1, 500) } as const;
@@ -46,21 +47,10 @@ interface BatchRow {
 	invoices: { invoiceId: string; shopId: string; orderId: string | null; status: string; quantity: number }[];
 }
 
-/** Per shop, from sales (sales.lots.trace). */
-export interface ShopTrace {
-	shopId: string;
-	shopName: string | null;
-	received: number;
-	onHand: number;
-	onHandByStatus: Record<string, number>;
-	sold: number;
-	transactionIds: string[];
-	writtenOff: number;
-}
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.batches",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "StockItem" }), OutboxMixin, AuditMixin],
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels }), OutboxMixin, AuditMixin],
 	settings: { rest: "/inventory" },
 
 	actions: {
@@ -72,7 +62,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			summary:
 				"Recall a batch everywhere ({ reason }; the producing factory's MANUFACTURER, EXECUTIVE, ADMIN): never invoiced again, factory remainder written off, shops' lots stop selling and clerks and buyers are notified (BATCH_RECALLED); 409 ALREADY_RECALLED",
 			params: recallParams,
-			async handler(this: This, ctx: Ctx<RecallParams>) {
+			async handler(ctx: Ctx<RecallParams>) {
 				const { batchId, reason } = ctx.params;
 				const by = ctx.meta.user?.id ?? null;
 				return this.transaction(async (t) => {
@@ -115,7 +105,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			summary:
 				"A batch's genealogy: factory, production and expiry dates, invoices per shop, and per shop received, on hand, sold (with transaction ids) and written off (the producing factory's MANUFACTURER, EXECUTIVE, ADMIN)",
 			params: batchIdParams,
-			async handler(this: This, ctx: Ctx<BatchIdParams>) {
+			async handler(ctx: Ctx<BatchIdParams>) {
 				const { batchId } = ctx.params;
 				// One query for everything inventory owns about the batch.
 				const [b] = await this.db.query<BatchRow>(
@@ -135,7 +125,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				if (!b) throw notFound("Batch", batchId);
 				assertActsOn(ctx.meta.user, { managerId: b.managerId }, true);
 				// One query in sales for every shop's lots, sales and write-offs of the batch.
-				const shops = await ctx.call<ShopTrace[], { batchId: string }>("sales.lots.trace", { batchId });
+				const shops = await call(ctx, "sales.lots.trace", { batchId });
 				const sum = (k: "received" | "onHand" | "sold" | "writtenOff") => shops.reduce((n, s) => n + s[k], 0);
 				const invoiced = b.invoices.reduce((n, i) => n + i.quantity, 0);
 				return {
@@ -157,4 +147,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -11,22 +11,23 @@
  * applied one is not published again (the inbound event already reached every
  * consumer, analytics included, through the bridge's outbox).
  */
-import type { Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import type { Transaction } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { EventStreamMixin, stream } from "../../mixins/event-stream.mixin";
 import { CacheCleaner, type CacheCleanerThis } from "../../mixins/cache-cleaner.mixin";
 import { EVENT_CATALOG } from "../../lib/events";
 import { defineInventoryModels, type InventoryModels } from "./inventory.model";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 type This = Service & DbThis<InventoryModels> & CacheCleanerThis;
 
 /** The envelope source of inventory's own budget events. */
 const OWN_SOURCE = EVENT_CATALOG.BUDGET_ALLOCATION_UPDATED.source;
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.budgets",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "BudgetChange" }), EventStreamMixin, CacheCleaner(["inventory"])],
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels }), EventStreamMixin, CacheCleaner(["inventory"])],
 
 	streams: [
 		stream({
@@ -58,4 +59,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	],
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -5,7 +5,7 @@
  * analytics) turns those facts into on-time rate, rejection rate and lead time over a range.
  */
 import type { SupplierPerformance } from "../../lib/contracts";
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
@@ -13,9 +13,10 @@ import { notFound, validationError } from "../../lib/errors";
 import { pageParams, toPage } from "../../lib/pagination";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
 import { STRICT, isoDate, positiveInt, trimmed, uuid, type Infer } from "../../lib/params";
-import type { Meta, Role } from "../../lib/types";
+import type { Ctx, Role } from "../../lib/types";
 import { defineInventoryModels, type InventoryModels } from "./inventory.model";
 import { loadActingFactory } from "./access";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 const recordParams = {
 	...STRICT,
@@ -33,7 +34,6 @@ const listParams = { ...STRICT, ...pageParams(["receivedDate"] as const), suppli
 const performanceParams = { ...STRICT, from: isoDate, to: isoDate, factoryIds: { type: "array", items: uuid, nullable: true, optional: true } } as const;
 
 type RecordParams = Infer<typeof recordParams>;
-type Ctx<P> = Context<P, Meta>;
 type This = Service & DbThis<InventoryModels>;
 
 const ROLES: Role[] = ["MANUFACTURER", "EXECUTIVE"];
@@ -63,9 +63,9 @@ const view = (r: DeliveryRow) => ({ ...r, onTime: r.receivedDate <= r.promisedDa
 const ratio = (n: number, d: number) => (d ? Math.round((n * 10000) / d) / 10000 : null);
 const days = (v: unknown) => (v === null || v === undefined ? null : Math.round(Number(v) * 10) / 10);
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.deliveries",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "Supplier" }), AuditMixin],
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels }), AuditMixin],
 	settings: { rest: "/inventory" },
 
 	actions: {
@@ -75,7 +75,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Record a supplier delivery: { promisedDate, receivedDate, items: [{ name, quantity }], rejectedQuantity, orderedDate?, factoryId?, notes? }",
 			params: recordParams,
-			async handler(this: This, ctx: Ctx<RecordParams>) {
+			async handler(ctx: Ctx<RecordParams>) {
 				const p = ctx.params;
 				const user = ctx.meta.user;
 				if (!(await this.models.Supplier.findByPk(p.supplierId))) throw notFound("Supplier", p.supplierId);
@@ -121,7 +121,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "A supplier's recorded deliveries, newest received first",
 			params: listParams,
-			async handler(this: This, ctx: Ctx<Infer<typeof listParams>>) {
+			async handler(ctx: Ctx<Infer<typeof listParams>>) {
 				const { supplierId, page, pageSize } = ctx.params;
 				const dir = ctx.params.sort === "receivedDate" ? "ASC" : "DESC";
 				const rows = await this.db.query<DeliveryRow & { total: string }>(
@@ -141,7 +141,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		performance: {
 			visibility: "public",
 			params: performanceParams,
-			async handler(this: This, ctx: Ctx<Infer<typeof performanceParams>>) {
+			async handler(ctx: Ctx<Infer<typeof performanceParams>>) {
 				const { from, to } = ctx.params;
 				const factoryIds = ctx.params.factoryIds ?? null;
 				const rows = await this.db.query<Record<string, unknown>>(
@@ -177,4 +177,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -43,7 +43,7 @@ type This = Service & DbThis<InventoryModels> & OutboxThis & Methods & { timer?:
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.expiry",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "StockItem" }), OutboxMixin],
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels }), OutboxMixin],
 	settings: { rest: "/inventory" },
 
 	actions: {
@@ -110,7 +110,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			return warned === undefined ? { asOf, warned: 0, skipped: true as const } : { asOf, warned };
 		},
 
-		runScan(this: This) {
+		runScan() {
 			if (this.scanning) return;
 			this.scanning = this.scan(today(), null)
 				.catch((err: unknown) => this.logger.error("Expiry scan failed", err))

@@ -15,7 +15,8 @@ import { RETRY_READS, respondCreated } from "../../lib/actions";
 import type { Role, Ctx } from "../../lib/types";
 import { broadcastStaffChanged } from "../../lib/events";
 import { defineInventoryModels, type BudgetChange, type Factory, type InventoryModels } from "./inventory.model";
-import { factoryView, seesInternals } from "./access";
+import { FactorySchema, factoryView, seesInternals } from "./access";
+import { r } from "../../lib/response";
 import * as P from "./factories.params";
 import { defineService, type ServiceDefinition } from "../../lib/service";
 import { call, type Params, type Result } from "../../lib/contracts";
@@ -35,12 +36,13 @@ function budgetView(b: BudgetChange) {
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.factories",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "Factory" }), OutboxMixin, AuditMixin, CacheCleaner(["inventory"])],
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels }), OutboxMixin, AuditMixin, CacheCleaner(["inventory"])],
 	settings: { rest: "/inventory" },
 
 	actions: {
 		list: {
 			rest: "GET /factories",
+			response: r.page(FactorySchema),
 			roles: READERS,
 			retryPolicy: RETRY_READS,
 			summary: "Factories, paginated; internals (budget, manager) only for EXECUTIVE/ADMIN and each factory's own MANUFACTURER",
@@ -61,6 +63,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 
 		get: {
 			rest: "GET /factories/:factoryId",
+			response: FactorySchema,
 			roles: READERS,
 			retryPolicy: RETRY_READS,
 			summary: "Factory details; internals only for EXECUTIVE/ADMIN and the factory's MANUFACTURER",
@@ -72,6 +75,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 
 		create: {
 			rest: "POST /factories",
+			response: FactorySchema,
 			roles: ["EXECUTIVE"],
 			audit: true,
 			summary: "Add a factory (EXECUTIVE; not in the spec's table). managerId must be a MANUFACTURER; budget in cents",
@@ -92,6 +96,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 
 		update: {
 			rest: "PUT /factories/:factoryId",
+			response: FactorySchema,
 			roles: ["EXECUTIVE"],
 			audit: true,
 			summary: "Rename, move, reassign (managerId must be a MANUFACTURER) or (de)activate a factory (EXECUTIVE; not in the spec's table)",
@@ -110,6 +115,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 
 		updateBudget: {
 			rest: "PUT /factories/:factoryId/budget",
+			response: FactorySchema,
 			roles: ["EXECUTIVE"],
 			audit: true,
 			summary: "Set the factory's budget allocation in cents with a reason (EXECUTIVE); kept in the budget history",

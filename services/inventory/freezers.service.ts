@@ -7,7 +7,7 @@
  * recorded once, quarantines the factory's batches in that freezer (a shop's lots are
  * quarantined by sales, which consumes COLD_CHAIN_EXCURSION) and goes out through the outbox.
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes, type Transaction } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
@@ -16,11 +16,13 @@ import { config } from "../../lib/config";
 import { forbidden, notFound, unauthorized, validationError, validationErrors, type FieldIssue } from "../../lib/errors";
 import { toPage } from "../../lib/pagination";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
-import type { Meta } from "../../lib/types";
+import type { Ctx } from "../../lib/types";
 import { defineInventoryModels, type InventoryModels } from "./inventory.model";
 import { loadActingFactory } from "./access";
 import { advance, hashDeviceKey, newDeviceKey, type Reading } from "./cold-chain";
 import * as P from "./freezers.params";
+import { defineService, type ServiceDefinition } from "../../lib/service";
+import { call } from "../../lib/contracts";
 
 interface FreezerRow {
 	id: string;
@@ -45,7 +47,6 @@ interface Methods {
 	ownedBatch(ctx: Ctx<unknown>, itemId: string, t: Transaction): Promise<{ id: string; factoryId: string }>;
 }
 type This = Service & DbThis<InventoryModels> & OutboxThis & Methods;
-type Ctx<P> = Context<P, Meta>;
 
 const COLUMNS = `id, name, shop_id AS "shopId", factory_id AS "factoryId", key_rotated_at AS "keyRotatedAt", last_reading_at AS "lastReadingAt",
 	last_celsius AS "lastCelsius", above_since AS "aboveSince", excursion_id AS "excursionId", created_at AS "createdAt"`;
@@ -71,9 +72,9 @@ function view(f: FreezerRow) {
 /** A PostgreSQL array literal of already validated, comma-free values. */
 const pgArray = (values: (string | number)[]) => `{${values.join(",")}}`;
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.freezers",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "Factory" }), OutboxMixin, AuditMixin],
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels }), OutboxMixin, AuditMixin],
 	settings: { rest: "/inventory" },
 
 	actions: {
@@ -83,13 +84,13 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Register a freezer at one shop (EXECUTIVE/ADMIN) or one factory (also its MANUFACTURER); answers its device key once",
 			params: P.createFreezerParams,
-			async handler(this: This, ctx: Ctx<P.CreateFreezerParams>) {
+			async handler(ctx: Ctx<P.CreateFreezerParams>) {
 				const { name, shopId, factoryId } = ctx.params;
 				if (Boolean(shopId) === Boolean(factoryId)) throw validationError(shopId ? "factoryId" : "shopId", "A freezer belongs to exactly one shop or one factory", "owner");
 				if (factoryId) await loadActingFactory(this.models, factoryId, ctx.meta.user, { admin: true });
-				else {
+				else if (shopId) {
 					if (ctx.meta.user?.role === "MANUFACTURER") throw forbidden("Only an executive registers shop freezers");
-					await ctx.call("sales.shops.get", { shopId });
+					await call(ctx, "sales.shops.get", { shopId });
 				}
 				const { key, hash } = newDeviceKey();
 				const [row] = await this.db.query<FreezerRow>(
@@ -107,7 +108,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Freezers the caller may see (all: EXECUTIVE/ADMIN; a MANUFACTURER's factories; a clerk's shops), ?shopId= / ?factoryId=",
 			params: P.listFreezersParams,
-			async handler(this: This, ctx: Ctx<P.ListFreezersParams>) {
+			async handler(ctx: Ctx<P.ListFreezersParams>) {
 				const { shopId, factoryId, page, pageSize } = ctx.params;
 				const visible = await this.visibleTo(ctx);
 				const conditions = ["true"];
@@ -136,7 +137,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "One freezer: owner, last reading, whether it is warm (since when) or in an excursion",
 			params: P.freezerIdParams,
-			async handler(this: This, ctx: Ctx<P.FreezerIdParams>) {
+			async handler(ctx: Ctx<P.FreezerIdParams>) {
 				return view(await this.findFreezer(ctx, ctx.params.freezerId));
 			},
 		},
@@ -147,7 +148,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "The freezer's readings in ?from=&to=, newest first (?limit=, at most 1440)",
 			params: P.listReadingsParams,
-			async handler(this: This, ctx: Ctx<P.ListReadingsParams>) {
+			async handler(ctx: Ctx<P.ListReadingsParams>) {
 				const freezer = await this.findFreezer(ctx, ctx.params.freezerId);
 				const { from, to, limit } = ctx.params;
 				const rows = await this.db.query<{ at: Date; celsius: number }>(
@@ -166,7 +167,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Issue a new device key (shown once); the old key stops working at once (the freezer's owner)",
 			params: P.freezerIdParams,
-			async handler(this: This, ctx: Ctx<P.FreezerIdParams>) {
+			async handler(ctx: Ctx<P.FreezerIdParams>) {
 				const freezer = await this.ownedFreezer(ctx, ctx.params.freezerId);
 				const { key, hash } = newDeviceKey();
 				const [row] = await this.db.query<{ at: Date }>(`UPDATE inventory.freezers SET key_hash = :hash, key_rotated_at = now(), updated_at = now() WHERE id = :id RETURNING key_rotated_at AS at`, {
@@ -183,7 +184,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			status: 200,
 			summary: `Sensor readings { readings: [{ at, celsius }] } (at most ${P.MAX_READINGS_PER_BATCH}), authenticated by the freezer's X-Device-Key; detects excursions`,
 			params: P.readingsParams,
-			async handler(this: This, ctx: Ctx<P.ReadingsParams>) {
+			async handler(ctx: Ctx<P.ReadingsParams>) {
 				const { freezerId } = ctx.params;
 				const latest = Date.now() + MAX_FUTURE_MS;
 				const issues: FieldIssue[] = [];
@@ -269,7 +270,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Put a factory batch in one of its factory's freezers ({ freezerId }, null: not assigned, presumed in every freezer there)",
 			params: P.placeBatchParams,
-			async handler(this: This, ctx: Ctx<P.PlaceBatchParams>) {
+			async handler(ctx: Ctx<P.PlaceBatchParams>) {
 				return this.transaction(async (t) => {
 					const batch = await this.ownedBatch(ctx, ctx.params.itemId, t);
 					const freezerId = ctx.params.freezerId ?? null;
@@ -294,7 +295,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Lift a cold-chain quarantine from a factory batch after inspection (its factory's MANUFACTURER or an EXECUTIVE)",
 			params: P.batchIdParams,
-			async handler(this: This, ctx: Ctx<P.BatchIdParams>) {
+			async handler(ctx: Ctx<P.BatchIdParams>) {
 				return this.transaction(async (t) => {
 					const batch = await this.ownedBatch(ctx, ctx.params.itemId, t);
 					await this.db.query(`UPDATE inventory.stock_items SET quarantined_at = NULL, updated_at = now() WHERE id = :id`, { replacements: { id: batch.id }, transaction: t });
@@ -309,7 +310,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		resolve: {
 			visibility: "public",
 			params: P.freezerIdParams,
-			async handler(this: This, ctx: Ctx<P.FreezerIdParams>) {
+			async handler(ctx: Ctx<P.FreezerIdParams>) {
 				const [f] = await this.db.query<{ id: string; shopId: string | null; factoryId: string | null }>(
 					`SELECT id, shop_id AS "shopId", factory_id AS "factoryId" FROM inventory.freezers WHERE id = :freezerId`,
 					{ replacements: { freezerId: ctx.params.freezerId }, type: QueryTypes.SELECT },
@@ -320,19 +321,19 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 
 	methods: {
-		async visibleTo(this: This, ctx: Ctx<unknown>): Promise<Visible> {
+		async visibleTo(ctx: Ctx<unknown>): Promise<Visible> {
 			const user = ctx.meta.user;
 			if (!user || user.role === "EXECUTIVE" || user.role === "ADMIN") return { all: true };
 			if (user.role === "MANUFACTURER") {
 				const rows = await this.models.Factory.findAll({ where: { managerId: user.id }, attributes: ["id"] });
 				return { all: false, shops: [], factories: rows.map((f) => f.id) };
 			}
-			if (user.role === "CLERK") return { all: false, shops: await ctx.call<string[], { userId: string }>("sales.shops.staffShopIds", { userId: user.id }), factories: [] };
+			if (user.role === "CLERK") return { all: false, shops: await call(ctx, "sales.shops.staffShopIds", { userId: user.id }), factories: [] };
 			return { all: false, shops: [], factories: [] };
 		},
 
 		/** A freezer the caller may see; one they may not see is 404 (freezers are not public). */
-		async findFreezer(this: This, ctx: Ctx<unknown>, freezerId: string) {
+		async findFreezer(ctx: Ctx<unknown>, freezerId: string) {
 			const [f] = await this.db.query<FreezerRow>(`SELECT ${COLUMNS} FROM inventory.freezers WHERE id = :freezerId`, { replacements: { freezerId }, type: QueryTypes.SELECT });
 			const visible = f ? await this.visibleTo(ctx) : null;
 			if (!f || !visible || (!visible.all && !visible.shops.includes(f.shopId ?? "") && !visible.factories.includes(f.factoryId ?? ""))) throw notFound("Freezer", freezerId);
@@ -340,14 +341,14 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		},
 
 		/** A freezer the caller owns: EXECUTIVE/ADMIN, or a factory freezer's MANUFACTURER (a shop's staff see theirs: 403). */
-		async ownedFreezer(this: This, ctx: Ctx<unknown>, freezerId: string) {
+		async ownedFreezer(ctx: Ctx<unknown>, freezerId: string) {
 			const f = await this.findFreezer(ctx, freezerId);
 			const role = ctx.meta.user?.role;
 			if (role === "MANUFACTURER" && !f.factoryId) throw forbidden("Only an executive manages shop freezers");
 			return f;
 		},
 
-		async ownedBatch(this: This, ctx: Ctx<unknown>, itemId: string, t: Transaction) {
+		async ownedBatch(ctx: Ctx<unknown>, itemId: string, t: Transaction) {
 			const [batch] = await this.db.query<{ id: string; factoryId: string }>(`SELECT id, factory_id AS "factoryId" FROM inventory.stock_items WHERE id = :itemId AND deleted_at IS NULL FOR UPDATE`, {
 				replacements: { itemId },
 				type: QueryTypes.SELECT,
@@ -360,4 +361,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -1,4 +1,5 @@
 /** Sequelize models of the inventory schema (tables are created by migrations/inventory). */
+import { r, type TypeOf } from "../../lib/response";
 import { DataTypes, Model, type CreationOptional, type InferAttributes, type InferCreationAttributes, type Sequelize } from "sequelize";
 
 export class Flavor extends Model<InferAttributes<Flavor>, InferCreationAttributes<Flavor>> {
@@ -273,34 +274,20 @@ export function defineInventoryModels(db: Sequelize) {
 
 export type InventoryModels = ReturnType<typeof defineInventoryModels>;
 
-export interface PublicFlavor {
-	id: string;
-	name: string;
-	description: string;
-	category: string;
-	price: number;
-	ingredients: string[];
-	allergens: string[];
-	images: string[];
-	archived: boolean;
-	archivedAt: string | null;
-	createdAt: string;
-	updatedAt: string;
-}
+/** A flavor as the API shows it (the response schema of the flavor routes; the type derives from it). */
+export const FlavorSchema = r.object({
+	id: r.uuid(),
+	name: r.string(),
+	description: r.string(),
+	category: r.string(),
+	price: r.integer(),
+	ingredients: r.array(r.string()),
+	allergens: r.array(r.string()),
+	images: r.array(r.string()),
+	archived: r.boolean(),
+	archivedAt: r.nullable(r.dateTime()),
+	createdAt: r.dateTime(),
+	updatedAt: r.dateTime(),
+});
+export type PublicFlavor = TypeOf<typeof FlavorSchema>;
 
-export function toPublicFlavor(f: Flavor): PublicFlavor {
-	return {
-		id: f.id,
-		name: f.name,
-		description: f.description,
-		category: f.category,
-		price: f.price,
-		ingredients: f.ingredients,
-		allergens: f.allergens,
-		images: f.images,
-		archived: f.archivedAt !== null,
-		archivedAt: f.archivedAt ? f.archivedAt.toISOString() : null,
-		createdAt: f.createdAt.toISOString(),
-		updatedAt: f.updatedAt.toISOString(),
-	};
-}

@@ -33,7 +33,7 @@ const READERS: Role[] = ["MANUFACTURER", "EXECUTIVE", "ADMIN"];
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.invoices",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "Invoice" }), OutboxMixin, EventStreamMixin, AuditMixin],
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels }), OutboxMixin, EventStreamMixin, AuditMixin],
 	settings: { rest: "/inventory" },
 
 	actions: {

@@ -3,22 +3,23 @@
  * `eislager_expiring_lots{site="factory",days_left}` and `eislager_expiring_stock_value_cents`
  * (units left × unit cost), read at each scrape by the owner node only.
  */
-import type { Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { BUSINESS_METRICS as M, EXPIRY_BUCKETS, clearSeries, expiryBucketSql, ownsClusterFigures, registerBusinessMetrics, replaceSeries } from "../../lib/business-metrics";
 import { defineInventoryModels, type InventoryModels } from "./inventory.model";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 const SITE = { site: "factory" };
 type This = Service & DbThis<InventoryModels>;
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.metrics",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "StockItem" })],
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels })],
 
 	methods: {
 		/** Called by lib/health.ts before each /metrics render. */
-		async refreshMetrics(this: This) {
+		async refreshMetrics() {
 			registerBusinessMetrics(this.broker);
 			// The shop side of these series is sales.metrics' (site="shop"): only the factory side is ours.
 			if (!ownsClusterFigures(this.broker, "inventory.metrics")) return clearSeries(this.broker, [M.expiringLots, M.expiringValue], SITE);
@@ -35,9 +36,9 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		},
 	},
 
-	created(this: This) {
+	created() {
 		registerBusinessMetrics(this.broker);
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

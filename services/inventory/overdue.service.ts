@@ -7,7 +7,7 @@
  * A separate event rather than INVOICE_GENERATED with status OVERDUE: consumers of
  * INVOICE_GENERATED (sales links the invoice to its order) must not take it for a new invoice.
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Context, Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
@@ -17,6 +17,7 @@ import { STRICT, isoDate, type Infer } from "../../lib/params";
 import type { Meta } from "../../lib/types";
 import { defineInventoryModels, type InventoryModels } from "./inventory.model";
 import { today } from "./dates";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 const markParams = { ...STRICT, asOf: { ...isoDate, optional: true } } as const;
 type MarkParams = Infer<typeof markParams>;
@@ -40,23 +41,23 @@ type This = Service & DbThis<InventoryModels> & OutboxThis & CacheCleanerThis & 
 
 const JOB = "inventory.overdue-invoices";
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.overdue",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "Invoice" }), OutboxMixin, CacheCleaner(["inventory"])],
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels }), OutboxMixin, CacheCleaner(["inventory"])],
 
 	actions: {
 		/** Internal (operators, tests): run the job now. `asOf` (YYYY-MM-DD) replaces today: invoices due before it turn OVERDUE. */
 		markOverdue: {
 			visibility: "public",
 			params: markParams,
-			handler(this: This, ctx: Context<MarkParams, Meta>) {
+			handler(ctx: Context<MarkParams, Meta>) {
 				return this.markOverdue(ctx.params.asOf ?? today(), ctx, true);
 			},
 		},
 	},
 
 	methods: {
-		async markOverdue(this: This, asOf: string, ctx: Context | null, wait = false) {
+		async markOverdue(asOf: string, ctx: Context | null, wait = false) {
 			const result = await runExclusive(
 				this.db,
 				JOB,
@@ -82,14 +83,14 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			return { asOf, overdue: result };
 		},
 
-		runJob(this: This) {
+		runJob() {
 			this.running ??= this.markOverdue(today(), null)
 				.catch((err: unknown) => this.logger.error("Overdue invoice job failed", err))
 				.finally(() => (this.running = undefined));
 		},
 
 		/** Every day at 00:05 UTC (a due date passes at midnight). */
-		schedule(this: This) {
+		schedule() {
 			this.timer = setTimeout(() => {
 				this.runJob();
 				this.schedule();
@@ -98,16 +99,16 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		},
 	},
 
-	started(this: This) {
+	started() {
 		// At start too: a node that was down at 00:05 catches up at once.
 		this.runJob();
 		this.schedule();
 	},
 
-	async stopped(this: This) {
+	async stopped() {
 		if (this.timer) clearTimeout(this.timer);
 		await this.running;
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

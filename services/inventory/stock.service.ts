@@ -30,7 +30,7 @@ const ACTORS: Role[] = ["MANUFACTURER", "EXECUTIVE"];
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.stock",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "StockItem" }), OutboxMixin, AuditMixin],
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels }), OutboxMixin, AuditMixin],
 	settings: { rest: "/inventory" },
 
 	actions: {

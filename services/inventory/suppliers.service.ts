@@ -5,7 +5,7 @@
  */
 import type { Service, ServiceSettingSchema } from "moleculer";
 import { Op, type WhereOptions } from "sequelize";
-import { DbMixin, type DbThis } from "../../mixins/db.mixin";
+import { DbMixin, type DbThis, type EntityJson, type EntityThis } from "../../mixins/db.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
 import { conflict, notFound } from "../../lib/errors";
 import { findOptions, toPage, pageParams } from "../../lib/pagination";
@@ -39,23 +39,20 @@ const listParams = {
 } as const;
 const idParams = { ...STRICT, supplierId: uuid } as const;
 
-function supplierView(s: Supplier) {
-	return {
-		id: s.id,
-		name: s.name,
-		contact: { email: s.contactEmail, phone: s.contactPhone, address: s.contactAddress },
-		specialties: s.specialties,
-		rating: s.rating,
-		createdAt: s.createdAt.toISOString(),
-		updatedAt: s.updatedAt.toISOString(),
-	};
+/** What a supplier shows (moleculer-db `fields`): not who created it. */
+const FIELDS = ["id", "name", "contactEmail", "contactPhone", "contactAddress", "specialties", "rating", "createdAt", "updatedAt"] as const;
+type Field = (typeof FIELDS)[number];
+
+/** The API's supplier: contact details nested. */
+function supplierView({ contactEmail, contactPhone, contactAddress, ...rest }: EntityJson<Supplier, Field>) {
+	return { ...rest, contact: { email: contactEmail, phone: contactPhone, address: contactAddress } };
 }
 
 interface Methods {
 	findSupplier(id: string): Promise<Supplier>;
 	assertNameFree(name: string, exceptId?: string): Promise<void>;
 }
-type This = Service & DbThis<InventoryModels> & Methods;
+type This = Service & DbThis<InventoryModels> & EntityThis<Supplier, Field> & Methods;
 
 const ROLES: Role[] = ["EXECUTIVE", "MANUFACTURER"];
 /** Ratings are kept to one decimal. */
@@ -63,7 +60,7 @@ const round1 = (n: number) => Math.round(n * 10) / 10;
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.suppliers",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "Supplier" }), AuditMixin],
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, entity: "Supplier", fields: FIELDS }), AuditMixin],
 	settings: { rest: "/inventory" },
 
 	actions: {
@@ -80,7 +77,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				if (search) Object.assign(where, { name: { [Op.iLike]: `%${search.replace(/[\\%_]/g, "\\$&")}%` } });
 				if (minRating !== undefined) Object.assign(where, { rating: { [Op.gte]: minRating } });
 				const { rows, count } = await this.models.Supplier.findAndCountAll({ where, ...findOptions(ctx.params, "name") });
-				return toPage(rows.map(supplierView), count, ctx.params);
+				return toPage((await this.entityJson(ctx, rows)).map(supplierView), count, ctx.params);
 			},
 		},
 
@@ -91,7 +88,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			summary: "One supplier",
 			params: idParams,
 			async handler(ctx: Ctx<Infer<typeof idParams>>) {
-				return supplierView(await this.findSupplier(ctx.params.supplierId));
+				return supplierView(await this.entityJson(ctx, await this.findSupplier(ctx.params.supplierId)));
 			},
 		},
 
@@ -104,7 +101,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			async handler(ctx: Ctx<Infer<typeof createParams>>) {
 				const { name, contact: c, specialties: spec, rating: r } = ctx.params;
 				await this.assertNameFree(name);
-				const supplier = await this.models.Supplier.create({
+				const supplier = await this.adapter.insert({
 					name,
 					contactEmail: c.email,
 					contactPhone: c.phone,
@@ -114,7 +111,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					createdBy: ctx.meta.user?.id ?? null,
 				});
 				respondCreated(ctx, `/api/v1/inventory/suppliers/${supplier.id}`);
-				return supplierView(supplier);
+				return supplierView(await this.entityJson(ctx, supplier));
 			},
 		},
 
@@ -134,14 +131,14 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					...(spec !== undefined && { specialties: spec }),
 					...(r !== undefined && { rating: round1(r) }),
 				});
-				return supplierView(supplier);
+				return supplierView(await this.entityJson(ctx, supplier));
 			},
 		},
 	},
 
 	methods: {
 		async findSupplier(id: string) {
-			const supplier = await this.models.Supplier.findByPk(id);
+			const supplier = await this.adapter.findById(id);
 			if (!supplier) throw notFound("Supplier", id);
 			return supplier;
 		},

@@ -7,25 +7,26 @@
  * Allocations of void invoices and released allocations do not count.
  */
 import type { TurnoverRow } from "../../lib/contracts";
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Context, Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { STRICT, isoDate, uuid, type Infer } from "../../lib/params";
 import { defineInventoryModels, type InventoryModels } from "./inventory.model";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 const params = { ...STRICT, from: isoDate, to: isoDate, factoryIds: { type: "array", items: uuid, nullable: true, optional: true } } as const;
 type This = Service & DbThis<InventoryModels>;
 
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.turnover",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, primary: "StockItem" })],
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels })],
 
 	actions: {
 		byFactory: {
 			visibility: "public",
 			params,
-			async handler(this: This, ctx: Context<Infer<typeof params>>): Promise<TurnoverRow[]> {
+			async handler(ctx: Context<Infer<typeof params>>): Promise<TurnoverRow[]> {
 				const s = `"${this.dbSchema}"`;
 				const factoryIds = ctx.params.factoryIds ?? null;
 				const inScope = (col: string) => (factoryIds ? `${col} = ANY(CAST(:factoryIds AS uuid[]))` : "true");
@@ -69,4 +70,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -19,7 +19,7 @@ const MAX_RANGE_DAYS = 366;
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "sales.analytics",
-	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Shop" })],
+	mixins: [DbMixin({ schema: "sales", models: defineSalesModels })],
 	settings: { rest: "/sales" },
 
 	actions: {

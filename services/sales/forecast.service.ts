@@ -4,16 +4,17 @@
  * reorder suggestions (GET /api/v1/sales/shops/:shopId/reorder-suggestions). Math in forecast.ts.
  * Access: EXECUTIVE/ADMIN, or the shop's manager and clerks.
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { validationError } from "../../lib/errors";
 import { RETRY_READS } from "../../lib/actions";
-import type { Meta } from "../../lib/types";
+import type { Ctx } from "../../lib/types";
 import { defineSalesModels, type SalesModels } from "./sales.model";
 import { shopForCaller } from "./access";
 import { VELOCITY_DAYS, addDays, expectedSales, projectLots, reorderQuantity, round2, suggestAction, weekdayVelocity, type WeekdayVelocity } from "./forecast";
 import * as P from "./cold-chain.params";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 interface SellableLot {
 	id: string;
@@ -31,7 +32,6 @@ interface Methods {
 	sellableLots(asOf: string, flavorIds: string[] | null, shopId: string | null): Promise<SellableLot[]>;
 }
 type This = Service & DbThis<SalesModels> & Methods;
-type Ctx<P> = Context<P, Meta>;
 
 const today = () => new Date().toISOString().slice(0, 10);
 const key = (shopId: string, flavorId: string) => `${shopId}:${flavorId}`;
@@ -42,9 +42,9 @@ function groupBy<T>(rows: T[], by: (row: T) => string): Map<string, T[]> {
 	return out;
 }
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "sales.forecast",
-	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Shop" })],
+	mixins: [DbMixin({ schema: "sales", models: defineSalesModels })],
 	settings: { rest: "/sales" },
 
 	actions: {
@@ -54,7 +54,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "Units per flavor to cover the next ?days= (default 7) at the trailing 28-day weekday velocity, minus what sellable lots will sell before they expire",
 			params: P.reorderParams,
-			async handler(this: This, ctx: Ctx<P.ReorderParams>) {
+			async handler(ctx: Ctx<P.ReorderParams>) {
 				const shop = await shopForCaller(this.db, ctx, ctx.params.shopId);
 				const asOf = today();
 				const { days } = ctx.params;
@@ -86,7 +86,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		wasteForecast: {
 			visibility: "public",
 			params: P.wasteForecastParams,
-			async handler(this: This, ctx: Ctx<P.WasteForecastParams>) {
+			async handler(ctx: Ctx<P.WasteForecastParams>) {
 				const shop = await shopForCaller(this.db, ctx, ctx.params.shopId);
 				const asOf = ctx.params.asOf ?? today();
 				if (asOf > today()) throw validationError("asOf", "asOf cannot be in the future", "range");
@@ -148,7 +148,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 	methods: {
 		/** Weekday velocities per `shopId:flavorId` over the VELOCITY_DAYS before `asOf` (one shop, or every live shop). */
-		async velocities(this: This, asOf: string, flavorIds: string[], shopId: string | null) {
+		async velocities(asOf: string, flavorIds: string[], shopId: string | null) {
 			if (!flavorIds.length) return new Map();
 			const rows = await this.db.query<{ shopId: string; flavorId: string; dow: number; units: number }>(
 				`SELECT t.shop_id AS "shopId", i.flavor_id AS "flavorId", extract(isodow FROM t.occurred_at AT TIME ZONE 'UTC')::int AS dow, sum(i.quantity)::int AS units
@@ -166,7 +166,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		},
 
 		/** Sellable, non-empty lots still in date on `asOf` (one shop's, or every live shop's of these flavors). */
-		async sellableLots(this: This, asOf: string, flavorIds: string[] | null, shopId: string | null) {
+		async sellableLots(asOf: string, flavorIds: string[] | null, shopId: string | null) {
 			return this.db.query<SellableLot>(
 				`SELECT l.id, l.shop_id AS "shopId", l.flavor_id AS "flavorId", l.stock_item_id AS "batchId", l.batch_label AS "batchLabel",
 				        to_char(l.expiry_date, 'YYYY-MM-DD') AS "expiryDate", l.unit_cost::float8 AS "unitCost", l.quantity
@@ -179,4 +179,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

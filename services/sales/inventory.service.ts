@@ -29,7 +29,7 @@ type This = Service & DbThis<SalesModels> & OutboxThis & CacheCleanerThis & Meth
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "sales.inventory",
-	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Shop" }), OutboxMixin, AuditMixin, CacheCleaner(["sales", "inventory"]), SettingsMixin],
+	mixins: [DbMixin({ schema: "sales", models: defineSalesModels }), OutboxMixin, AuditMixin, CacheCleaner(["sales", "inventory"]), SettingsMixin],
 	settings: { rest: "/sales" },
 
 	actions: {

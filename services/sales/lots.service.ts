@@ -8,7 +8,7 @@
  * - trace (internal): per shop, one query: received, on hand, sold (with transaction ids), written off.
  * - writeOffExpired (internal, and every EXPIRY_SCAN_INTERVAL_SEC): expired lots leave the stock as write-offs.
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes, type Transaction } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
@@ -19,19 +19,19 @@ import { RETRY_READS } from "../../lib/actions";
 import { config } from "../../lib/config";
 import { validationError } from "../../lib/errors";
 import type { EventEnvelope } from "../../lib/events";
-import type { Meta } from "../../lib/types";
+import type { Ctx } from "../../lib/types";
 import { defineSalesModels, type SalesModels } from "./sales.model";
 import { shopForCaller } from "./access";
 import { applyChanges, lockStock, planChange } from "./stock";
 import { RECALL_LOCK, writeOffReason, type LotTaken } from "./lots";
 import * as P from "./sales.params";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 interface Methods {
 	recall(t: Transaction, event: EventEnvelope<"BATCH_RECALLED">): Promise<void>;
 	writeOffExpiredAt(shopId: string, asOf: string): Promise<number>;
 }
 type This = Service & DbThis<SalesModels> & OutboxThis & CacheCleanerThis & Methods & { timer?: NodeJS.Timeout; sweeping?: Promise<unknown> };
-type Ctx<P> = Context<P, Meta>;
 
 interface Tier {
 	daysLeft: number;
@@ -48,9 +48,9 @@ function normalize(tiers: Tier[]): Tier[] {
 	return [...tiers].sort((a, b) => b.daysLeft - a.daysLeft).map(({ daysLeft, percentOff }) => ({ daysLeft, percentOff }));
 }
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "sales.lots",
-	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Shop" }), OutboxMixin, AuditMixin, EventStreamMixin, CacheCleaner([])],
+	mixins: [DbMixin({ schema: "sales", models: defineSalesModels }), OutboxMixin, AuditMixin, EventStreamMixin, CacheCleaner([])],
 	settings: { rest: "/sales" },
 
 	actions: {
@@ -60,8 +60,8 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "The shop's expiry markdown tiers [{ daysLeft, percentOff }] and where they come from (SHOP, CHAIN default or NONE) (Clerk+ of the shop)",
 			params: P.shopIdParams,
-			async handler(this: This, ctx: Ctx<P.ShopIdParams>) {
-				await shopForCaller(this.db, ctx, ctx.params.shopId);
+			access: { shop: "shopId" },
+			async handler(ctx: Ctx<P.ShopIdParams>) {
 				const rows = await this.db.query<{ shopId: string | null; tiers: Tier[] }>(
 					`SELECT shop_id AS "shopId", tiers FROM sales.markdown_policies WHERE shop_id = :shopId OR shop_id IS NULL ORDER BY shop_id NULLS LAST LIMIT 1`,
 					{ replacements: { shopId: ctx.params.shopId }, type: QueryTypes.SELECT },
@@ -77,7 +77,8 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Set the shop's expiry markdown tiers ({ tiers: [{ daysLeft, percentOff }] }; [] = no markdowns here, overriding the chain default) (Executive)",
 			params: P.shopMarkdownParams,
-			async handler(this: This, ctx: Ctx<P.ShopMarkdownParams>) {
+			async handler(ctx: Ctx<P.ShopMarkdownParams>) {
+				// Hand-coded, not `access`: the middleware runs before the validator, so an unknown shop with bad tiers would answer 404 instead of 422.
 				await shopForCaller(this.db, ctx, ctx.params.shopId);
 				const tiers = normalize(ctx.params.tiers);
 				await this.db.query(
@@ -96,8 +97,8 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Drop the shop's own markdown tiers: the chain default applies again (Executive)",
 			params: P.shopIdParams,
-			async handler(this: This, ctx: Ctx<P.ShopIdParams>) {
-				await shopForCaller(this.db, ctx, ctx.params.shopId);
+			access: { shop: "shopId" },
+			async handler(ctx: Ctx<P.ShopIdParams>) {
 				await this.db.query(`DELETE FROM sales.markdown_policies WHERE shop_id = :shopId`, { replacements: { shopId: ctx.params.shopId } });
 				await this.cleanCache("sales");
 				return this.actions.getMarkdownPolicy({ shopId: ctx.params.shopId }, { parentCtx: ctx });
@@ -109,7 +110,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			roles: ["CLERK", "EXECUTIVE", "ADMIN"],
 			retryPolicy: RETRY_READS,
 			summary: "The chain-wide default expiry markdown tiers (shops without their own policy use them)",
-			async handler(this: This) {
+			async handler() {
 				const [row] = await this.db.query<{ tiers: Tier[] }>(`SELECT tiers FROM sales.markdown_policies WHERE shop_id IS NULL`, { type: QueryTypes.SELECT });
 				return { tiers: row?.tiers ?? [] };
 			},
@@ -121,7 +122,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Set the chain-wide default expiry markdown tiers ({ tiers: [{ daysLeft, percentOff }] }) (Executive)",
 			params: P.chainMarkdownParams,
-			async handler(this: This, ctx: Ctx<P.ChainMarkdownParams>) {
+			async handler(ctx: Ctx<P.ChainMarkdownParams>) {
 				const tiers = normalize(ctx.params.tiers);
 				await this.db.query(
 					`INSERT INTO sales.markdown_policies (shop_id, tiers, updated_by) VALUES (NULL, CAST(:tiers AS jsonb), :by)
@@ -143,7 +144,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		writeOffExpired: {
 			visibility: "public",
 			params: P.asOfParams,
-			async handler(this: This, ctx: Ctx<P.AsOfParams>) {
+			async handler(ctx: Ctx<P.AsOfParams>) {
 				const asOf = ctx.params.asOf ?? new Date().toISOString().slice(0, 10);
 				const shops = await this.db.query<{ shopId: string }>(
 					`SELECT DISTINCT shop_id AS "shopId" FROM sales.stock_lots WHERE quantity > 0 AND expiry_date < CAST(:asOf AS date) ORDER BY 1`,
@@ -160,7 +161,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		trace: {
 			visibility: "public",
 			params: P.batchIdParams,
-			async handler(this: This, ctx: Ctx<P.BatchIdParams>) {
+			async handler(ctx: Ctx<P.BatchIdParams>) {
 				return this.db.query(
 					`WITH lots AS (SELECT id, shop_id, quantity, status FROM sales.stock_lots WHERE stock_item_id = :batchId),
 					 ledger AS (
@@ -193,7 +194,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 	methods: {
 		/** One shop's expired lots written off, with the per-flavor totals, movements and events, in one transaction. */
-		async writeOffExpiredAt(this: This, shopId: string, asOf: string) {
+		async writeOffExpiredAt(shopId: string, asOf: string) {
 			return this.transaction(async (t) => {
 				const flavors = await this.db.query<{ flavorId: string }>(
 					`SELECT DISTINCT flavor_id AS "flavorId" FROM sales.stock_lots WHERE shop_id = :shopId AND quantity > 0 AND expiry_date < CAST(:asOf AS date) ORDER BY 1`,
@@ -228,7 +229,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		},
 
 		/** Marks the batch's lots RECALLED and notifies the shops' staff and the batch's known buyers. */
-		async recall(this: This, t: Transaction, event: EventEnvelope<"BATCH_RECALLED">) {
+		async recall(t: Transaction, event: EventEnvelope<"BATCH_RECALLED">) {
 			const { batchId, batchLabel, flavorId, reason } = event.data;
 			// The flavor's stock rows at every shop first, in shop order, as stock writers lock them: a sale or a delivery in flight
 			// finishes before, and the next one sees the batch recalled (a delivery after this receives it as a RECALLED lot).
@@ -277,7 +278,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		},
 	},
 
-	started(this: This) {
+	started() {
 		this.timer = setInterval(() => {
 			if (this.sweeping) return;
 			this.sweeping = this.broker
@@ -288,10 +289,10 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		this.timer.unref();
 	},
 
-	async stopped(this: This) {
+	async stopped() {
 		if (this.timer) clearInterval(this.timer);
 		await this.sweeping;
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

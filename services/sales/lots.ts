@@ -8,6 +8,7 @@
  */
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import type { WriteOffReason } from "../../lib/events";
+import type { OrderAllocation } from "../../lib/contracts";
 
 /** Units arriving at a shop: a factory batch, or `stockItemId: null` for the UNTRACKED lot. */
 export interface LotIn {
@@ -165,15 +166,7 @@ export function markedDown(price: number, percentOff: number): number {
 }
 
 /** One batch allocated to an order's invoice (inventory.invoices.allocationsForOrder). */
-export interface OrderAllocation {
-	flavorId: string;
-	stockItemId: string;
-	batchLabel: string;
-	factoryId: string;
-	expiryDate: string;
-	unitCost: number;
-	quantity: number;
-}
+export type { OrderAllocation };
 
 /** The lots a delivery brings: each item's allocated batches (capped at the item), the rest UNTRACKED. */
 export function deliveredLots(items: { flavorId: string; quantity: number }[], allocation: OrderAllocation[]): LotIn[] {

@@ -4,12 +4,13 @@
  * `eislager_stock_low_items{shop}`, `eislager_shop_open{shop}` (opening hours in SHOP_TIME_ZONE)
  * and `eislager_expiring_lots` / `eislager_expiring_stock_value_cents` for shop lots (`site="shop"`).
  */
-import type { Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { config } from "../../lib/config";
 import { BUSINESS_METRICS as M, EXPIRY_BUCKETS, clearSeries, expiryBucketSql, ownsClusterFigures, registerBusinessMetrics, replaceSeries } from "../../lib/business-metrics";
 import { defineSalesModels, type SalesModels, type WeekHours } from "./sales.model";
+import { defineService, type ServiceDefinition } from "../../lib/service";
 
 type This = Service & DbThis<SalesModels>;
 
@@ -36,13 +37,13 @@ export function isOpenAt(hours: WeekHours | null | undefined, at: Date, timeZone
 	return false;
 }
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "sales.metrics",
-	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Shop" })],
+	mixins: [DbMixin({ schema: "sales", models: defineSalesModels })],
 
 	methods: {
 		/** Called by lib/health.ts before each /metrics render. */
-		async refreshMetrics(this: This) {
+		async refreshMetrics() {
 			registerBusinessMetrics(this.broker);
 			if (!ownsClusterFigures(this.broker, "sales.metrics")) {
 				clearSeries(this.broker, [M.stockLowItems, M.shopOpen]);
@@ -71,9 +72,9 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		},
 	},
 
-	created(this: This) {
+	created() {
 		registerBusinessMetrics(this.broker);
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

@@ -15,28 +15,30 @@ import { conflict, forbidden, notFound, unauthorized, validationError } from "..
 import { findOptions, toPage } from "../../lib/pagination";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
 import type { Ctx } from "../../lib/types";
-import { defineSalesModels, toOrderJson, type SalesModels } from "./sales.model";
+import { defineSalesModels, OrderSchema, toOrderJson, type SalesModels } from "./sales.model";
+import { r } from "../../lib/response";
 import { findShop } from "./access";
 import { assertFlavors, getFlavors, resolveFactory } from "./catalog";
 import { applyChanges, lockStock, planChange } from "./stock";
-import { deliveredLots, receiveLots, type OrderAllocation } from "./lots";
+import { deliveredLots, receiveLots } from "./lots";
 import { SettingsMixin } from "../../mixins/settings.mixin";
 import { settingsOf } from "../../lib/settings";
 import { isLegal, mayTransition, type OrderParty } from "./orders";
 import * as P from "./sales.params";
 import { defineService, type ServiceDefinition } from "../../lib/service";
-import type { Params, Result } from "../../lib/contracts";
+import { call, type Params, type Result } from "../../lib/contracts";
 
 type This = Service & DbThis<SalesModels> & OutboxThis & CacheCleanerThis;
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "sales.orders",
-	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Order" }), OutboxMixin, AuditMixin, EventStreamMixin, CacheCleaner([]), SettingsMixin],
+	mixins: [DbMixin({ schema: "sales", models: defineSalesModels }), OutboxMixin, AuditMixin, EventStreamMixin, CacheCleaner([]), SettingsMixin],
 	settings: { rest: "/sales" },
 
 	actions: {
 		create: {
 			rest: "POST /shops/:shopId/purchase-orders",
+			response: OrderSchema,
 			roles: ["CLERK", "EXECUTIVE"],
 			access: { shop: "shopId", wide: ["EXECUTIVE"] },
 			audit: true,
@@ -70,6 +72,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 
 		list: {
 			rest: "GET /shops/:shopId/orders",
+			response: r.page(OrderSchema),
 			roles: ["CLERK", "EXECUTIVE", "ADMIN"],
 			access: { shop: "shopId" },
 			retryPolicy: RETRY_READS,
@@ -84,6 +87,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 
 		setStatus: {
 			rest: "PUT /orders/:orderId/status",
+			response: OrderSchema,
 			roles: ["CLERK", "MANUFACTURER", "EXECUTIVE", "ADMIN"],
 			audit: true,
 			summary: "Move an order along PENDING → CONFIRMED → SHIPPED → DELIVERED (or CANCELLED); illegal moves are 409",
@@ -101,7 +105,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				if (!party) throw notFound("Order", orderId);
 
 				// What the factory allocated to this order (its invoice's FEFO batches), asked of inventory: the lots the shop receives.
-				const allocation = status === "DELIVERED" ? await ctx.call<OrderAllocation[], { orderId: string }>("inventory.invoices.allocationsForOrder", { orderId }) : [];
+				const allocation = status === "DELIVERED" ? await call(ctx, "inventory.invoices.allocationsForOrder", { orderId }) : [];
 				let delivered = false;
 				const order = await this.transaction(async (t) => {
 					const o = await this.models.Order.findByPk(orderId, { lock: t.LOCK.UPDATE, transaction: t });

@@ -45,7 +45,7 @@ const SORT_SQL: Record<string, string> = { occurredAt: "t.occurred_at", totalAmo
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "sales.pos",
-	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Shop" }), OutboxMixin, AuditMixin, CacheCleaner([])],
+	mixins: [DbMixin({ schema: "sales", models: defineSalesModels }), OutboxMixin, AuditMixin, CacheCleaner([])],
 	settings: { rest: "/sales" },
 
 	actions: {

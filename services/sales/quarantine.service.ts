@@ -6,7 +6,7 @@
  * sells only SELLABLE lots. The shop's manager or an EXECUTIVE then releases lots after
  * inspection or writes them off (STOCK_WRITTEN_OFF through the outbox, totals kept).
  */
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes, type Transaction } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
@@ -15,12 +15,14 @@ import { CacheCleaner, type CacheCleanerThis } from "../../mixins/cache-cleaner.
 import { EventStreamMixin, stream } from "../../mixins/event-stream.mixin";
 import { conflict, forbidden, notFound, validationError } from "../../lib/errors";
 import { RETRY_READS } from "../../lib/actions";
-import type { Meta } from "../../lib/types";
+import type { Ctx } from "../../lib/types";
 import { defineSalesModels, type SalesModels } from "./sales.model";
 import { shopForCaller, type ShopRow } from "./access";
 import { applyChanges, lockStock, planChange, type StockRow } from "./stock";
 import * as P from "./cold-chain.params";
 import { recordWriteOffs } from "./lots";
+import { defineService, type ServiceDefinition } from "../../lib/service";
+import { call } from "../../lib/contracts";
 
 export interface LotRow {
 	id: string;
@@ -40,16 +42,15 @@ interface Methods {
 	lockLots(t: Transaction, shopId: string, lotIds: string[]): Promise<{ stock: Map<string, StockRow>; lots: LotRow[] }>;
 }
 type This = Service & DbThis<SalesModels> & OutboxThis & CacheCleanerThis & Methods;
-type Ctx<P> = Context<P, Meta>;
 
 export const LOT_COLUMNS = `id, flavor_id AS "flavorId", stock_item_id AS "batchId", batch_label AS "batchLabel", to_char(expiry_date, 'YYYY-MM-DD') AS "expiryDate",
 	unit_cost::float8 AS "unitCost", quantity, status, freezer_id AS "freezerId", received_at AS "receivedAt"`;
 
 const lotView = (l: LotRow) => ({ ...l, receivedAt: l.receivedAt.toISOString() });
 
-const schema: ServiceSchema<ServiceSettingSchema, This> = {
+const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "sales.quarantine",
-	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Shop" }), OutboxMixin, AuditMixin, CacheCleaner(["sales"]), EventStreamMixin],
+	mixins: [DbMixin({ schema: "sales", models: defineSalesModels }), OutboxMixin, AuditMixin, CacheCleaner(["sales"]), EventStreamMixin],
 	settings: { rest: "/sales" },
 
 	actions: {
@@ -59,7 +60,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "The shop's lots (batch, expiry, quantity, status, freezer), earliest expiry first; ?status= (Clerk+ of the shop)",
 			params: P.listLotsParams,
-			async handler(this: This, ctx: Ctx<P.ListLotsParams>) {
+			async handler(ctx: Ctx<P.ListLotsParams>) {
 				const shop = await shopForCaller(this.db, ctx, ctx.params.shopId);
 				const rows = await this.db.query<LotRow>(
 					`SELECT ${LOT_COLUMNS} FROM sales.stock_lots WHERE shop_id = :shopId AND (:status::text IS NULL OR status = :status)
@@ -76,11 +77,11 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Put a lot in one of the shop's freezers ({ freezerId }; null: not assigned, presumed in every freezer of the shop) (manager or EXECUTIVE)",
 			params: P.placeLotParams,
-			async handler(this: This, ctx: Ctx<P.PlaceLotParams>) {
+			async handler(ctx: Ctx<P.PlaceLotParams>) {
 				const shop = await this.managedShop(ctx, ctx.params.shopId);
 				const freezerId = ctx.params.freezerId ?? null;
 				if (freezerId) {
-					const freezer = await ctx.call<{ shopId: string | null } | null, { freezerId: string }>("inventory.freezers.resolve", { freezerId });
+					const freezer = await call(ctx, "inventory.freezers.resolve", { freezerId });
 					if (freezer?.shopId !== shop.id) throw validationError("freezerId", "Not a freezer of this shop", "reference");
 				}
 				const [lot] = await this.db.query<LotRow>(`UPDATE sales.stock_lots SET freezer_id = :freezerId, updated_at = now() WHERE id = :lotId AND shop_id = :shopId RETURNING ${LOT_COLUMNS}`, {
@@ -99,7 +100,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Release quarantined lots after inspection: they are SELLABLE again (the shop's manager or an EXECUTIVE); a lot not QUARANTINED is 409",
 			params: P.releaseLotsParams,
-			async handler(this: This, ctx: Ctx<P.ReleaseLotsParams>) {
+			async handler(ctx: Ctx<P.ReleaseLotsParams>) {
 				const shop = await this.managedShop(ctx, ctx.params.shopId);
 				const lots = await this.transaction(async (t) => {
 					const { lots: locked } = await this.lockLots(t, shop.id, ctx.params.lotIds);
@@ -123,7 +124,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Write lots off ({ lotIds, reason: QUARANTINE|DAMAGE }): their whole quantity leaves the shop's stock; STOCK_WRITTEN_OFF per lot (manager or EXECUTIVE)",
 			params: P.writeOffLotsParams,
-			async handler(this: This, ctx: Ctx<P.WriteOffLotsParams>) {
+			async handler(ctx: Ctx<P.WriteOffLotsParams>) {
 				const shop = await this.managedShop(ctx, ctx.params.shopId);
 				const { reason } = ctx.params;
 				const written = await this.transaction(async (t) => {
@@ -193,7 +194,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 	methods: {
 		/** The shop, for its manager (a CLERK who manages it) or an EXECUTIVE; other staff 403. */
-		async managedShop(this: This, ctx: Ctx<unknown>, shopId: string) {
+		async managedShop(ctx: Ctx<unknown>, shopId: string) {
 			const shop = await shopForCaller(this.db, ctx, shopId, ["EXECUTIVE"]);
 			const user = ctx.meta.user;
 			if (user && user.role !== "EXECUTIVE" && shop.managerId !== user.id) throw forbidden("Only the shop's manager or an executive may do this");
@@ -204,7 +205,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		 * The shop's lots with these ids (an id that is not the shop's is 404), locked as every stock writer
 		 * locks (the POS included): their flavors' stock rows first, in flavor order, then the lots in id order.
 		 */
-		async lockLots(this: This, t: Transaction, shopId: string, lotIds: string[]) {
+		async lockLots(t: Transaction, shopId: string, lotIds: string[]) {
 			const flavors = await this.db.query<{ flavorId: string }>(`SELECT DISTINCT flavor_id AS "flavorId" FROM sales.stock_lots WHERE shop_id = :shopId AND id IN (:ids)`, {
 				replacements: { shopId, ids: lotIds },
 				type: QueryTypes.SELECT,
@@ -223,4 +224,4 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 };
 
-export default schema as ServiceSchema;
+export default defineService(schema);

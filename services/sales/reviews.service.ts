@@ -30,7 +30,7 @@ function cleanComment(comment: string | null | undefined): string | null {
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "sales.reviews",
-	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Review" }), OutboxMixin, AuditMixin, CacheCleaner([])],
+	mixins: [DbMixin({ schema: "sales", models: defineSalesModels }), OutboxMixin, AuditMixin, CacheCleaner([])],
 	settings: { rest: "/sales" },
 
 	actions: {

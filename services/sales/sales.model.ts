@@ -1,4 +1,5 @@
 /** Sequelize models of the sales schema (tables are created by migrations/sales). */
+import { r } from "../../lib/response";
 import { DataTypes, Model, type CreationOptional, type InferAttributes, type InferCreationAttributes, type Sequelize } from "sequelize";
 
 export type ShopStatus = "OPEN" | "CLOSED" | "TEMPORARILY_CLOSED";
@@ -135,6 +136,40 @@ export function defineSalesModels(db: Sequelize) {
 }
 
 export type SalesModels = ReturnType<typeof defineSalesModels>;
+
+const dayHours = r.nullable(r.object({ open: r.string(), close: r.string() }));
+/** A shop as the API shows it (response schema of the shop routes); the list and a single shop carry its rating. */
+export const ShopSchema = r.objectWith(
+	{
+		id: r.uuid(),
+		name: r.string(),
+		address: r.string(),
+		phone: r.nullable(r.string()),
+		managerId: r.nullable(r.uuid()),
+		hours: r.record(dayHours),
+		capacity: r.integer(),
+		status: r.enumOf(["OPEN", "CLOSED", "TEMPORARILY_CLOSED"] as const),
+		latitude: r.nullable(r.number()),
+		longitude: r.nullable(r.number()),
+		createdAt: r.dateTime(),
+		updatedAt: r.dateTime(),
+	},
+	{ averageRating: r.nullable(r.number()), reviewCount: r.integer() },
+);
+
+/** A purchase order as the API shows it (response schema of the order routes). */
+export const OrderSchema = r.object({
+	id: r.uuid(),
+	shopId: r.uuid(),
+	factoryId: r.uuid(),
+	items: r.array(r.object({ flavorId: r.uuid(), quantity: r.integer() })),
+	status: r.enumOf(["PENDING", "CONFIRMED", "SHIPPED", "DELIVERED", "CANCELLED"] as const),
+	requestedBy: r.uuid(),
+	invoiceId: r.nullable(r.uuid()),
+	history: r.array(r.object({ status: r.string(), by: r.nullable(r.uuid()), at: r.dateTime() })),
+	createdAt: r.dateTime(),
+	updatedAt: r.dateTime(),
+});
 
 export function toShopJson(shop: Shop, rating?: { averageRating: number | null; reviewCount: number }) {
 	return {

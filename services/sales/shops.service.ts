@@ -12,7 +12,8 @@ import { toPage } from "../../lib/pagination";
 import { RETRY_READS, respondCreated, respondNoContent } from "../../lib/actions";
 import type { Ctx } from "../../lib/types";
 import { broadcastStaffChanged } from "../../lib/events";
-import { defineSalesModels, toShopJson, type SalesModels, type Shop } from "./sales.model";
+import { defineSalesModels, ShopSchema, toShopJson, type SalesModels, type Shop } from "./sales.model";
+import { r } from "../../lib/response";
 import { findShop, type ShopRow } from "./access";
 import { owned } from "../../lib/access";
 import * as P from "./sales.params";
@@ -43,12 +44,13 @@ const SORT_SQL: Record<string, string> = { name: "lower(s.name)", createdAt: "s.
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "sales.shops",
-	mixins: [DbMixin({ schema: "sales", models: defineSalesModels, primary: "Shop" }), AuditMixin, CacheCleaner(["sales"])],
+	mixins: [DbMixin({ schema: "sales", models: defineSalesModels }), AuditMixin, CacheCleaner(["sales"])],
 	settings: { rest: "/sales" },
 
 	actions: {
 		list: {
 			rest: "GET /shops",
+			response: r.page(ShopSchema),
 			auth: "public",
 			cache: { keys: ["page", "pageSize", "sort", "status", "name"] },
 			retryPolicy: RETRY_READS,
@@ -84,6 +86,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 
 		get: {
 			rest: "GET /shops/:shopId",
+			response: ShopSchema,
 			auth: "public",
 			cache: { keys: ["shopId"] },
 			retryPolicy: RETRY_READS,
@@ -98,6 +101,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 
 		create: {
 			rest: "POST /shops",
+			response: ShopSchema,
 			roles: ["EXECUTIVE"],
 			audit: true,
 			summary: "Create a shop (Executive only)",
@@ -126,6 +130,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 
 		update: {
 			rest: "PUT /shops/:shopId",
+			response: ShopSchema,
 			roles: ["EXECUTIVE"],
 			audit: true,
 			summary: "Update a shop's details, hours, capacity, status or manager (Executive only)",

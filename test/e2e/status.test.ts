@@ -127,7 +127,10 @@ describe("documented success status = real status", () => {
 		}
 		console.log(`status test: ${checked.size} of ${ops.length} operations checked; not reached with generated input: ${unreached.join(", ")}`);
 		expect(mismatches).toEqual([]);
-		expect(validated).toEqual(expect.arrayContaining(["auth.login", "auth.refresh"]));
+		console.log(`status test: bodies validated against their schema: ${[...new Set(validated)].join(", ")}`);
+		expect(validated).toEqual(
+			expect.arrayContaining(["auth.login", "auth.refresh", "inventory.flavors.list", "inventory.flavors.get", "inventory.factories.list", "inventory.factories.get", "communications.notifications.list", "files.listByUser"]),
+		);
 		// The routes whose status is declared (the ones the generator's guess got wrong) were all met.
 		const services = app.broker.registry.getServiceList({ withActions: true }) as { actions?: Record<string, { name: string; rest?: unknown; status?: unknown }> }[];
 		const declared = services

@@ -132,6 +132,8 @@ describe("authorization and ownership middlewares", () => {
 	it("describes the rule for the OpenAPI document and docs", () => {
 		expect(describeAccess({ shop: "shopId" }, ["CLERK", "EXECUTIVE", "ADMIN"])).toBe("Ownership: CLERK of the shop (shopId); EXECUTIVE, ADMIN: any shop.");
 		expect(describeAccess({ factory: "factoryId" })).toBe("Ownership: MANUFACTURER of the factory (factoryId); EXECUTIVE: any factory.");
+		expect(describeAccess({ shop: "shopId" }, ["EXECUTIVE"])).toBe("Ownership: EXECUTIVE: any shop (shopId).");
+		expect(describeAccess({ conversation: "id" })).toBe("Ownership: Participant of the conversation (id).");
 		expect(judge("shop", [], "EXECUTIVE", { mine: false, visible: true })).toBe("forbidden");
 		expect(judge("conversation", [], "ADMIN", { mine: false, visible: false })).toBe("notFound");
 	});
