@@ -41,12 +41,24 @@ export function brokerConfig(cfg: Config, overrides: Partial<BrokerOptions> = {}
 		// NATS credentials from TRANSPORTER or NATS_CREDENTIALS (lib/transport.ts).
 		transporter: transporterOptions(cfg),
 		serializer: "JSON",
-		cacher: cfg.cacher?.startsWith("redis") ? { type: "Redis", options: { redis: cfg.cacher, prefix: "eislager-cache", ttl: 300 } } : { type: "Memory", options: { ttl: 60, maxParamsLength: 120 } },
-		logger: { type: "Console", options: { level: cfg.logLevel, formatter: "short", colors: process.stdout.isTTY, moduleColors: false } },
+		cacher: cfg.cacher?.startsWith("redis")
+			? { type: "Redis", options: { redis: cfg.cacher, prefix: "eislager-cache", ttl: 300 } }
+			: { type: "Memory", options: { ttl: 60, maxParamsLength: 120 } },
+		logger: {
+			type: "Console",
+			options: { level: cfg.logLevel, formatter: "short", colors: process.stdout.isTTY, moduleColors: false },
+		},
 		logLevel: cfg.logLevel,
 		requestTimeout: cfg.requestTimeoutMs,
 		// Off by default: a write must never run twice. Reads opt in with `retryPolicy: RETRY_READS` (lib/actions.ts).
-		retryPolicy: { enabled: false, retries: 2, delay: 100, maxDelay: 1000, factor: 2, check: (err: Error | Errors.MoleculerError) => Boolean((err as Errors.MoleculerError).retryable) },
+		retryPolicy: {
+			enabled: false,
+			retries: 2,
+			delay: 100,
+			maxDelay: 1000,
+			factor: 2,
+			check: (err: Error | Errors.MoleculerError) => Boolean((err as Errors.MoleculerError).retryable),
+		},
 		circuitBreaker: { enabled: false },
 		bulkhead: { enabled: false },
 		registry: { strategy: "RoundRobin", preferLocal: true },

@@ -29,7 +29,6 @@ const DRAIN_MS = 30_000;
 
 const kafka = new Kafka({ clientId: `bench-${randomBytes(3).toString("hex")}`, brokers: BROKERS, logLevel: logLevel.NOTHING });
 
-
 interface Result {
 	label: string;
 	sent: number;
@@ -65,7 +64,8 @@ function summarize(label: string, sent: number, lags: number[], firstSend: numbe
 async function consumerAtEnd(topic: string, onMessage: (id: string, at: number) => void): Promise<Consumer> {
 	const admin = kafka.admin();
 	await admin.connect();
-	if (!(await admin.listTopics()).includes(topic)) await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 3, replicationFactor: 1 }] });
+	if (!(await admin.listTopics()).includes(topic))
+		await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 3, replicationFactor: 1 }] });
 	let offsets: { partition: number; high: string }[] = [];
 	for (let i = 0; ; i++) {
 		try {
@@ -155,7 +155,17 @@ async function rawKafka(): Promise<Result> {
 type BenchThis = Service & DbThis<AuthModels> & OutboxThis;
 
 async function outboxEndToEnd(dbUrl: string): Promise<Result> {
-	const cfg = setConfig(loadConfig({ ...process.env, NODE_ENV: "production", JWT_SECRET: randomBytes(32).toString("hex"), DATABASE_URL: dbUrl, KAFKA_BROKERS: BROKERS.join(","), LOG_LEVEL: "warn", DB_POOL_MAX: "10" }));
+	const cfg = setConfig(
+		loadConfig({
+			...process.env,
+			NODE_ENV: "production",
+			JWT_SECRET: randomBytes(32).toString("hex"),
+			DATABASE_URL: dbUrl,
+			KAFKA_BROKERS: BROKERS.join(","),
+			LOG_LEVEL: "warn",
+			DB_POOL_MAX: "10",
+		}),
+	);
 	// No bulkhead queue limit: a slow moment should show as lag, not as rejected writes.
 	const broker: ServiceBroker = createBroker(cfg, { nodeID: `bench-${process.pid}`, bulkhead: { enabled: false } });
 	loadServices(broker, ["kafka-bridge"]);
@@ -167,7 +177,9 @@ async function outboxEndToEnd(dbUrl: string): Promise<Result> {
 		actions: {
 			async write(this: BenchThis, ctx) {
 				const userId = randomUUID();
-				const event = await this.transaction((t) => this.publish(t, null, "USER_LOGIN", { userId, role: "PATRON", method: "password", ip: null }, userId));
+				const event = await this.transaction((t) =>
+					this.publish(t, null, "USER_LOGIN", { userId, role: "PATRON", method: "password", ip: null }, userId),
+				);
 				committedAt.set(event.id, Date.now());
 				return ctx.params;
 			},
@@ -211,9 +223,13 @@ async function main(): Promise<void> {
 		const e2e = await outboxEndToEnd(url.toString());
 		const rows = [raw, e2e];
 		const pad = (s: string, n: number) => s.padEnd(n);
-		console.log(`${pad("path", 48)} ${pad("received", 10)} ${pad("events/s", 9)} ${pad("p50 ms", 8)} ${pad("p99 ms", 8)} ${pad("max ms", 8)} CPU ms/event`);
+		console.log(
+			`${pad("path", 48)} ${pad("received", 10)} ${pad("events/s", 9)} ${pad("p50 ms", 8)} ${pad("p99 ms", 8)} ${pad("max ms", 8)} CPU ms/event`,
+		);
 		for (const r of rows) {
-			console.log(`${pad(r.label, 48)} ${pad(`${r.received}/${r.sent}`, 10)} ${pad(r.perSec.toFixed(0), 9)} ${pad(String(r.p50), 8)} ${pad(String(r.p99), 8)} ${pad(String(r.max), 8)} ${r.cpuMsPerEvent.toFixed(2)}`);
+			console.log(
+				`${pad(r.label, 48)} ${pad(`${r.received}/${r.sent}`, 10)} ${pad(r.perSec.toFixed(0), 9)} ${pad(String(r.p50), 8)} ${pad(String(r.p99), 8)} ${pad(String(r.max), 8)} ${r.cpuMsPerEvent.toFixed(2)}`,
+			);
 		}
 		console.log(
 			`\noutbox vs raw: p50 ×${(e2e.p50 / Math.max(1, raw.p50)).toFixed(1)}, p99 ×${(e2e.p99 / Math.max(1, raw.p99)).toFixed(1)}, CPU ×${(e2e.cpuMsPerEvent / raw.cpuMsPerEvent).toFixed(1)} ` +

@@ -39,7 +39,16 @@ const REDIS_URL = process.env.REDIS_URL || "redis://127.0.0.1:6379";
 /** One autocannon run in a child process (its JSON result on stdout). */
 function autocannon(url: string, headers: Record<string, string>, seconds = SECONDS): Promise<AutocannonResult> {
 	const cli = path.join(path.dirname(require.resolve("autocannon/package.json")), "autocannon.js");
-	const args = [cli, "-c", String(CONNECTIONS), "-d", String(seconds), "-j", ...Object.entries(headers).flatMap(([k, v]) => ["-H", `${k}=${v}`]), url];
+	const args = [
+		cli,
+		"-c",
+		String(CONNECTIONS),
+		"-d",
+		String(seconds),
+		"-j",
+		...Object.entries(headers).flatMap(([k, v]) => ["-H", `${k}=${v}`]),
+		url,
+	];
 	return new Promise((resolve, reject) => {
 		execFile(process.execPath, args, { maxBuffer: 16 * 1024 * 1024, timeout: (SECONDS + 20) * 1000 }, (err, stdout, stderr) => {
 			if (err) return reject(new Error(`autocannon failed: ${err.message}\n${stderr}`));
@@ -53,7 +62,11 @@ function row(name: string, r: AutocannonResult, cpuMs: number): string {
 }
 
 /** Runs autocannon against `url` and measures this process's CPU meanwhile (and profiles it into `profileDir`). */
-async function measure(url: string, headers: Record<string, string>, profileDir?: string): Promise<{ result: AutocannonResult; cpuMs: number }> {
+async function measure(
+	url: string,
+	headers: Record<string, string>,
+	profileDir?: string,
+): Promise<{ result: AutocannonResult; cpuMs: number }> {
 	const session = profileDir ? new Session() : undefined;
 	if (session) {
 		session.connect();
@@ -87,7 +100,13 @@ interface Variant {
 /** Starts the backend as configured by `variant`, drives /me, stops it. */
 async function runGateway(variant: Variant): Promise<{ result: AutocannonResult; cpuMs: number; json: string; token: string }> {
 	Object.assign(EDGE_FEATURES, { securityHeaders: true, compression: true }, variant.edge);
-	const env = { RATE_LIMIT_PER_MIN: "100000000", LOG_LEVEL: process.env.LOG_LEVEL ?? "info", REDIS_URL, CACHER: REDIS_URL, ...variant.env };
+	const env = {
+		RATE_LIMIT_PER_MIN: "100000000",
+		LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+		REDIS_URL,
+		CACHER: REDIS_URL,
+		...variant.env,
+	};
 	const app = await startTestApp({ services: ["auth"], env, broker: variant.broker });
 	try {
 		const user = await app.createUser("PATRON");
@@ -95,9 +114,20 @@ async function runGateway(variant: Variant): Promise<{ result: AutocannonResult;
 		if (me.status !== 200) throw new Error(`GET /api/v1/auth/me answered ${me.status}: ${JSON.stringify(me.body)}`);
 		// Warm-up, not measured: JIT, the pool, the path caches (a short run under the same load).
 		for (let i = 0; i < 200; i++) await app.request("GET", "/api/v1/auth/me", { token: user.token });
-		await autocannon(`${app.baseUrl}/api/v1/auth/me`, { authorization: `Bearer ${user.token}`, ...variant.headers }, Math.min(3, SECONDS));
-		const run = await measure(`${app.baseUrl}/api/v1/auth/me`, { authorization: `Bearer ${user.token}`, ...variant.headers }, variant.profile ? process.env.BENCH_CPU_PROFILE : undefined);
-		if (run.result.non2xx || run.result.errors || run.result["2xx"] === 0) throw new Error(`${variant.name}: the gateway answered errors during the run (non-2xx ${run.result.non2xx}, errors ${run.result.errors})`);
+		await autocannon(
+			`${app.baseUrl}/api/v1/auth/me`,
+			{ authorization: `Bearer ${user.token}`, ...variant.headers },
+			Math.min(3, SECONDS),
+		);
+		const run = await measure(
+			`${app.baseUrl}/api/v1/auth/me`,
+			{ authorization: `Bearer ${user.token}`, ...variant.headers },
+			variant.profile ? process.env.BENCH_CPU_PROFILE : undefined,
+		);
+		if (run.result.non2xx || run.result.errors || run.result["2xx"] === 0)
+			throw new Error(
+				`${variant.name}: the gateway answered errors during the run (non-2xx ${run.result.non2xx}, errors ${run.result.errors})`,
+			);
 		return { ...run, json: JSON.stringify(me.body), token: user.token };
 	} finally {
 		await app.stop();
@@ -114,7 +144,9 @@ const FEATURES: Variant[] = [
 
 async function main(): Promise<void> {
 	const started = Date.now();
-	console.log(`GET /api/v1/auth/me, ${CONNECTIONS} connections, ${SECONDS} s each, 127.0.0.1, node ${process.version}, REDIS_URL and Redis cacher ${REDIS_URL}`);
+	console.log(
+		`GET /api/v1/auth/me, ${CONNECTIONS} connections, ${SECONDS} s each, 127.0.0.1, node ${process.version}, REDIS_URL and Redis cacher ${REDIS_URL}`,
+	);
 	const gateway = await runGateway({ name: "all on", profile: true });
 
 	const bare = http.createServer((_req, res) => {
@@ -124,7 +156,9 @@ async function main(): Promise<void> {
 	await new Promise<void>((resolve) => bare.listen(0, "127.0.0.1", resolve));
 	let baseline: Awaited<ReturnType<typeof measure>>;
 	try {
-		baseline = await measure(`http://127.0.0.1:${(bare.address() as AddressInfo).port}/api/v1/auth/me`, { authorization: `Bearer ${gateway.token}` });
+		baseline = await measure(`http://127.0.0.1:${(bare.address() as AddressInfo).port}/api/v1/auth/me`, {
+			authorization: `Bearer ${gateway.token}`,
+		});
 	} finally {
 		await new Promise<void>((resolve) => bare.close(() => resolve()));
 	}
@@ -132,7 +166,9 @@ async function main(): Promise<void> {
 	console.log(row("gateway (JWT, limits, /me cached)", gateway.result, gateway.cpuMs));
 	console.log(row("bare node:http (same JSON)", baseline.result, baseline.cpuMs));
 	const ratio = gateway.result.requests.average / baseline.result.requests.average;
-	console.log(`ratio gateway/bare: ${ratio.toFixed(3)} of the requests/s (${(ratio * 100).toFixed(1)} %); p99 ${gateway.result.latency.p99} ms vs ${baseline.result.latency.p99} ms`);
+	console.log(
+		`ratio gateway/bare: ${ratio.toFixed(3)} of the requests/s (${(ratio * 100).toFixed(1)} %); p99 ${gateway.result.latency.p99} ms vs ${baseline.result.latency.p99} ms`,
+	);
 	console.log(`backend CPU per request: ${gateway.cpuMs.toFixed(3)} ms (bare: ${baseline.cpuMs.toFixed(3)} ms)`);
 
 	if (process.env.BENCH_FEATURES === "1") {
@@ -144,8 +180,12 @@ async function main(): Promise<void> {
 		const again = await runGateway({ name: "all on" });
 		const reference = (gateway.cpuMs + again.cpuMs) / 2;
 		console.log(row("all on (first run)", gateway.result, gateway.cpuMs));
-		console.log(row("all on (again, after the variants)", again.result, again.cpuMs) + `   ratio to bare ${(again.result.requests.average / baseline.result.requests.average).toFixed(3)}`);
-		for (const [variant, off] of rows) console.log(`${row(variant.name, off.result, off.cpuMs)}   cost ${(reference - off.cpuMs).toFixed(3)} ms`);
+		console.log(
+			row("all on (again, after the variants)", again.result, again.cpuMs) +
+				`   ratio to bare ${(again.result.requests.average / baseline.result.requests.average).toFixed(3)}`,
+		);
+		for (const [variant, off] of rows)
+			console.log(`${row(variant.name, off.result, off.cpuMs)}   cost ${(reference - off.cpuMs).toFixed(3)} ms`);
 	}
 	console.log(`total bench time ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }

@@ -50,7 +50,9 @@ function findPgbench(): string {
 
 /** CPU seconds (user + system) the PostgreSQL backends serving `database` have used so far (0 where /proc is unreadable). */
 async function backendCpu(pg: Client, database: string): Promise<Map<number, number>> {
-	const { rows } = await pg.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [database]);
+	const { rows } = await pg.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [
+		database,
+	]);
 	const cpu = new Map<number, number>();
 	for (const { pid } of rows) {
 		try {
@@ -106,10 +108,17 @@ async function benchPos() {
 	process.env.LOG_LEVEL ??= "error";
 	const app = await startTestApp({ services: ["auth", "inventory", "sales"], env: { RATE_LIMIT_PER_MIN: "100000000" } });
 	try {
-		const [exec, maker, clerk] = await Promise.all([app.createUser("EXECUTIVE"), app.createUser("MANUFACTURER"), app.createUser("CLERK")]);
+		const [exec, maker, clerk] = await Promise.all([
+			app.createUser("EXECUTIVE"),
+			app.createUser("MANUFACTURER"),
+			app.createUser("CLERK"),
+		]);
 		const flavorIds: string[] = [];
 		for (let i = 0; i < FLAVORS; i++) {
-			const res = await app.request("POST", "/api/v1/inventory/flavors", { token: maker.token, body: { name: `Bench flavor ${i}`, category: i % 3 ? "CREAM" : "SORBET", price: 200 + 10 * i } });
+			const res = await app.request("POST", "/api/v1/inventory/flavors", {
+				token: maker.token,
+				body: { name: `Bench flavor ${i}`, category: i % 3 ? "CREAM" : "SORBET", price: 200 + 10 * i },
+			});
 			flavorIds.push(res.body.id);
 		}
 		const pg = new Client({ connectionString: app.db.url });
@@ -120,14 +129,20 @@ async function benchPos() {
 			await app.request("POST", `/api/v1/sales/shops/${id}/staff`, { token: exec.token, body: { userId: clerk.id } });
 			const stock = await app.request("PUT", `/api/v1/sales/shops/${id}/inventory`, {
 				token: clerk.token,
-				body: { reason: "RESTOCK", items: flavorIds.map((flavorId) => ({ flavorId, quantity: STOCK_PER_FLAVOR, reorderThreshold: 100 })) },
+				body: {
+					reason: "RESTOCK",
+					items: flavorIds.map((flavorId) => ({ flavorId, quantity: STOCK_PER_FLAVOR, reorderThreshold: 100 })),
+				},
 			});
 			if (stock.status !== 200) throw new Error(`seeding stock failed: ${stock.status} ${JSON.stringify(stock.body)}`);
 			if (lots > 1) {
 				// Split each flavor's UNTRACKED lot into lots - 1 dated batches (the earliest sells first) plus the UNTRACKED rest; the total stays.
 				const per = Math.floor(STOCK_PER_FLAVOR / lots);
 				await pg.query("BEGIN");
-				await pg.query("UPDATE sales.stock_lots SET quantity = quantity - $2::int WHERE shop_id = $1 AND stock_item_id IS NULL", [id, per * (lots - 1)]);
+				await pg.query("UPDATE sales.stock_lots SET quantity = quantity - $2::int WHERE shop_id = $1 AND stock_item_id IS NULL", [
+					id,
+					per * (lots - 1),
+				]);
 				await pg.query(
 					`INSERT INTO sales.stock_lots (shop_id, flavor_id, stock_item_id, batch_label, expiry_date, quantity)
 					 SELECT $1, i.flavor_id, gen_random_uuid(), 'BENCH-' || g, current_date + 30 + g, $2::int FROM sales.shop_inventory i, generate_series(1, $3::int) g WHERE i.shop_id = $1`,
@@ -137,7 +152,16 @@ async function benchPos() {
 			}
 			// Warm-up (JIT, pools, caches), not measured.
 			for (let i = 0; i < 50; i++) {
-				await app.request("POST", `/api/v1/sales/shops/${id}/pos-transactions`, { token: clerk.token, body: { items: [{ flavorId: flavorIds[i % FLAVORS], quantity: 1 }, { flavorId: flavorIds[(i + 1) % FLAVORS], quantity: 1 }], paymentMethod: "CASH" } });
+				await app.request("POST", `/api/v1/sales/shops/${id}/pos-transactions`, {
+					token: clerk.token,
+					body: {
+						items: [
+							{ flavorId: flavorIds[i % FLAVORS], quantity: 1 },
+							{ flavorId: flavorIds[(i + 1) % FLAVORS], quantity: 1 },
+						],
+						paymentMethod: "CASH",
+					},
+				});
 			}
 			return id;
 		};
@@ -167,7 +191,9 @@ async function benchPos() {
 		await new Promise((r) => setTimeout(r, 1500));
 		const recorded = (await count()) - before;
 		// The same drive against the shop whose flavors sit in LOTS lots, right after (side by side in one run).
-		const lotResult = lotShopId ? await drive(`${app.baseUrl}/api/v1/sales/shops/${lotShopId}/pos-transactions`, clerk.token, flavorIds) : null;
+		const lotResult = lotShopId
+			? await drive(`${app.baseUrl}/api/v1/sales/shops/${lotShopId}/pos-transactions`, clerk.token, flavorIds)
+			: null;
 		const saleFunction = await benchSaleFunction(pg, app.db.url, shopId, clerk.id, "one");
 		const lotSaleFunction = lotShopId ? await benchSaleFunction(pg, app.db.url, lotShopId, clerk.id, "lots") : null;
 		await pg.end();
@@ -189,13 +215,25 @@ interface PgbenchResult {
 async function runPgbench(dbUrl: string, args: string[]): Promise<PgbenchResult> {
 	const url = new URL(dbUrl);
 	const database = url.pathname.slice(1);
-	const env = { ...process.env, PGHOST: url.hostname, PGPORT: url.port || "5432", PGUSER: decodeURIComponent(url.username || "postgres"), PGPASSWORD: decodeURIComponent(url.password), PGDATABASE: database };
+	const env = {
+		...process.env,
+		PGHOST: url.hostname,
+		PGPORT: url.port || "5432",
+		PGUSER: decodeURIComponent(url.username || "postgres"),
+		PGPASSWORD: decodeURIComponent(url.password),
+		PGDATABASE: database,
+	};
 	const pg = new Client({ connectionString: dbUrl });
 	await pg.connect();
 	try {
 		const before = await backendCpu(pg, database);
 		const run = new Promise<string>((resolve, reject) => {
-			execFile(findPgbench(), [...args, "-M", "prepared", "-T", String(SECONDS), "-c", String(CONNECTIONS), "-j", "2", "-n"], { env, encoding: "utf8" }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+			execFile(
+				findPgbench(),
+				[...args, "-M", "prepared", "-T", String(SECONDS), "-c", String(CONNECTIONS), "-j", "2", "-n"],
+				{ env, encoding: "utf8" },
+				(err, stdout) => (err ? reject(err) : resolve(stdout)),
+			);
 		});
 		// Sample pgbench's backends until the run ends (they are gone after it, so each keeps its last reading); a backend seen first counts from 0.
 		let last = before;
@@ -222,7 +260,14 @@ async function benchPgbench(): Promise<PgbenchResult> {
 	const scratch = await createTestDatabase();
 	try {
 		const url = new URL(scratch.url);
-		const env = { ...process.env, PGHOST: url.hostname, PGPORT: url.port || "5432", PGUSER: decodeURIComponent(url.username || "postgres"), PGPASSWORD: decodeURIComponent(url.password), PGDATABASE: scratch.name };
+		const env = {
+			...process.env,
+			PGHOST: url.hostname,
+			PGPORT: url.port || "5432",
+			PGUSER: decodeURIComponent(url.username || "postgres"),
+			PGPASSWORD: decodeURIComponent(url.password),
+			PGDATABASE: scratch.name,
+		};
 		execFileSync(findPgbench(), ["-i", "-q", "-s", "10"], { env, stdio: ["ignore", "ignore", "pipe"] });
 		return await runPgbench(scratch.url, ["-N"]);
 	} finally {
@@ -240,14 +285,30 @@ async function benchSaleFunction(pg: Client, dbUrl: string, shopId: string, cler
 	// Inputs in a table: pgbench would read the ':' in JSON text as variables.
 	// Well-formed payloads with no lines, so the consumer groups fed by these rows have nothing to do (and nothing to dead-letter).
 	const payloads = {
-		SALE_COMPLETED: { transactionId: clerkId, shopId, clerkId, patronId: null, items: [], totalAmount: 0, paymentMethod: "CASH", createdAt: new Date().toISOString() },
+		SALE_COMPLETED: {
+			transactionId: clerkId,
+			shopId,
+			clerkId,
+			patronId: null,
+			items: [],
+			totalAmount: 0,
+			paymentMethod: "CASH",
+			createdAt: new Date().toISOString(),
+		},
 		INVENTORY_LOW: { shopId, flavorId: clerkId, quantity: 0, reorderThreshold: 0 },
 	} as const;
 	const template = (type: "SALE_COMPLETED" | "INVENTORY_LOW") => JSON.stringify(envelope(type, payloads[type] as never, null));
 	await pg.query(
 		`CREATE TABLE public.pos_bench_input_${tag} AS
 		 SELECT $1::uuid AS shop_id, $2::uuid AS clerk_id, $3::jsonb AS sale_event, $4::text AS sale_topic, $5::jsonb AS low_event, $6::text AS low_topic`,
-		[shopId, clerkId, template("SALE_COMPLETED"), EVENT_CATALOG.SALE_COMPLETED.topic, template("INVENTORY_LOW"), EVENT_CATALOG.INVENTORY_LOW.topic],
+		[
+			shopId,
+			clerkId,
+			template("SALE_COMPLETED"),
+			EVENT_CATALOG.SALE_COMPLETED.topic,
+			template("INVENTORY_LOW"),
+			EVENT_CATALOG.INVENTORY_LOW.topic,
+		],
 	);
 	await pg.query(
 		`CREATE TABLE public.pos_bench_flavors_${tag} AS
@@ -275,7 +336,9 @@ SELECT sales.pos_sale(gen_random_uuid(), i.shop_id, i.clerk_id, 'STAFF', false, 
 
 async function main() {
 	const started = Date.now();
-	console.log(`POS bench: ${SECONDS}s, ${CONNECTIONS} connections, ${FLAVORS} flavors x ${STOCK_PER_FLAVOR} units, 2 items per sale, 127.0.0.1 only, node ${process.version}, ${os.cpus().length} cores`);
+	console.log(
+		`POS bench: ${SECONDS}s, ${CONNECTIONS} connections, ${FLAVORS} flavors x ${STOCK_PER_FLAVOR} units, 2 items per sale, 127.0.0.1 only, node ${process.version}, ${os.cpus().length} cores`,
+	);
 	const { result, recorded, nodeCpuS, pgCpuS, saleFunction, lotResult, lotSaleFunction } = await benchPos();
 	const posTps = result["2xx"] / result.duration;
 	console.log(
@@ -283,25 +346,37 @@ async function main() {
 			`latency p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms); sales stored: ${recorded} (incl. ones in flight at the stop)`,
 	);
 	const sales = Math.max(1, result["2xx"] + result.non2xx);
-	console.log(`CPU per sale: backend process (node) ${((nodeCpuS * 1000) / sales).toFixed(2)} ms, PostgreSQL backends ${((pgCpuS * 1000) / sales).toFixed(2)} ms`);
+	console.log(
+		`CPU per sale: backend process (node) ${((nodeCpuS * 1000) / sales).toFixed(2)} ms, PostgreSQL backends ${((pgCpuS * 1000) / sales).toFixed(2)} ms`,
+	);
 	// Sales still in flight when the timer stops are committed but not counted by autocannon.
-	if (recorded < result["2xx"] || recorded > result["2xx"] + CONNECTIONS) console.log(`WARNING: ${recorded} transactions stored for ${result["2xx"]} successful responses`);
+	if (recorded < result["2xx"] || recorded > result["2xx"] + CONNECTIONS)
+		console.log(`WARNING: ${recorded} transactions stored for ${result["2xx"]} successful responses`);
 
-	const perTx = (r: PgbenchResult) => `${r.tps.toFixed(1)} tps (latency average ${r.latency}); PostgreSQL backends ${((r.pgCpuS * 1000) / Math.max(1, r.transactions)).toFixed(2)} ms CPU per transaction`;
+	const perTx = (r: PgbenchResult) =>
+		`${r.tps.toFixed(1)} tps (latency average ${r.latency}); PostgreSQL backends ${((r.pgCpuS * 1000) / Math.max(1, r.transactions)).toFixed(2)} ms CPU per transaction`;
 	const pgb = await benchPgbench();
 	if (saleFunction) {
-		console.log(`sales.pos_sale alone (pgbench -M prepared, ${CONNECTIONS} clients, 2-item baskets): ${perTx(saleFunction)}; ${(saleFunction.tps / pgb.tps).toFixed(3)} x pgbench -N`);
+		console.log(
+			`sales.pos_sale alone (pgbench -M prepared, ${CONNECTIONS} clients, 2-item baskets): ${perTx(saleFunction)}; ${(saleFunction.tps / pgb.tps).toFixed(3)} x pgbench -N`,
+		);
 	}
 	if (lotResult) {
 		const lotTps = lotResult["2xx"] / lotResult.duration;
-		console.log(`POS through the gateway, ${LOTS} lots per flavor: ${lotTps.toFixed(1)} sales/s (${lotResult["2xx"]} ok, ${lotResult.non2xx} non-2xx; p50 ${lotResult.latency.p50} ms, p99 ${lotResult.latency.p99} ms); ${(lotTps / posTps).toFixed(3)} x single-lot`);
+		console.log(
+			`POS through the gateway, ${LOTS} lots per flavor: ${lotTps.toFixed(1)} sales/s (${lotResult["2xx"]} ok, ${lotResult.non2xx} non-2xx; p50 ${lotResult.latency.p50} ms, p99 ${lotResult.latency.p99} ms); ${(lotTps / posTps).toFixed(3)} x single-lot`,
+		);
 		if (lotResult.non2xx || lotResult.errors) process.exitCode = 1;
 	}
 	if (saleFunction && lotSaleFunction) {
-		console.log(`sales.pos_sale alone, ${LOTS} lots per flavor: ${perTx(lotSaleFunction)}; ${(lotSaleFunction.tps / saleFunction.tps).toFixed(3)} x single-lot`);
+		console.log(
+			`sales.pos_sale alone, ${LOTS} lots per flavor: ${perTx(lotSaleFunction)}; ${(lotSaleFunction.tps / saleFunction.tps).toFixed(3)} x single-lot`,
+		);
 	}
 	console.log(`pgbench -N -M prepared (simple update, scale 10, ${CONNECTIONS} clients): ${perTx(pgb)}`);
-	console.log(`ratio POS sales/s : pgbench tps = ${(posTps / pgb.tps).toFixed(3)} (a sale is HTTP, JWT, validation, the catalog and one database transaction)`);
+	console.log(
+		`ratio POS sales/s : pgbench tps = ${(posTps / pgb.tps).toFixed(3)} (a sale is HTTP, JWT, validation, the catalog and one database transaction)`,
+	);
 	console.log(`total bench time ${((Date.now() - started) / 1000).toFixed(1)} s`);
 	if (result.non2xx || result.errors || result["2xx"] === 0) {
 		console.error("The POS answered errors during the run: the figures are not valid.");

@@ -54,7 +54,6 @@ interface Stats {
 	cpuMsPerMessage: number;
 }
 
-
 /** Opens sockets `batch` at a time; resolves when all are connected. */
 async function openSockets(url: string, tokens: (string | undefined)[], batch = 100): Promise<Socket[]> {
 	const sockets: Socket[] = [];
@@ -62,7 +61,12 @@ async function openSockets(url: string, tokens: (string | undefined)[], batch = 
 		const chunk = tokens.slice(i, i + batch).map(
 			(token) =>
 				new Promise<Socket>((resolve, reject) => {
-					const s = connect(url, { transports: ["websocket"], reconnection: false, forceNew: true, auth: token ? { token } : {} });
+					const s = connect(url, {
+						transports: ["websocket"],
+						reconnection: false,
+						forceNew: true,
+						auth: token ? { token } : {},
+					});
 					s.once("connect", () => resolve(s));
 					s.once("connect_error", (err) => reject(err));
 				}),
@@ -110,7 +114,14 @@ async function run(name: string, members: Socket[], send: (s: Socket, content: s
 	const seconds = (performance.now() - started) / 1000;
 	const used = process.cpuUsage(cpu);
 	for (const s of members) s.off("NEW_MESSAGE");
-	return { name, messages: issued, lost, seconds, latencies: latencies.sort((a, b) => a - b), cpuMsPerMessage: (used.user + used.system) / 1000 / Math.max(1, issued) };
+	return {
+		name,
+		messages: issued,
+		lost,
+		seconds,
+		latencies: latencies.sort((a, b) => a - b),
+		cpuMsPerMessage: (used.user + used.system) / 1000 / Math.max(1, issued),
+	};
 }
 
 function line(s: Stats): string {
@@ -139,18 +150,37 @@ async function startProfile(): Promise<{ stop(): Promise<void> } | undefined> {
 }
 
 async function backendPhase(): Promise<Stats> {
-	const app = await startTestApp({ services: ["auth", "communications"], env: { LOG_LEVEL: process.env.LOG_LEVEL ?? "error", RATE_LIMIT_PER_MIN: "100000000", REDIS_URL, NAMESPACE: `bench-${randomUUID().slice(0, 8)}` } });
+	const app = await startTestApp({
+		services: ["auth", "communications"],
+		env: {
+			LOG_LEVEL: process.env.LOG_LEVEL ?? "error",
+			RATE_LIMIT_PER_MIN: "100000000",
+			REDIS_URL,
+			NAMESPACE: `bench-${randomUUID().slice(0, 8)}`,
+		},
+	});
 	let sockets: Socket[] = [];
 	try {
 		const users = await Promise.all(
 			Array.from({ length: MEMBERS }, (_, i) =>
-				app.broker.call<{ id: string }, object>("auth.createUser", { email: `bench-${i}-${randomUUID().slice(0, 8)}@example.com`, password: `pw-${randomUUID()}`, name: `Member ${i}`, role: "PATRON" }),
+				app.broker.call<{ id: string }, object>("auth.createUser", {
+					email: `bench-${i}-${randomUUID().slice(0, 8)}@example.com`,
+					password: `pw-${randomUUID()}`,
+					name: `Member ${i}`,
+					role: "PATRON",
+				}),
 			),
 		);
 		const tokens = users.map((u) => signAccessToken({ id: u.id, role: "PATRON" }).token);
-		const conv = await app.request("POST", "/api/v1/communications/chat/conversations", { token: tokens[0], body: { type: "GROUP", name: "Bench", participantIds: users.slice(1).map((u) => u.id) } });
+		const conv = await app.request("POST", "/api/v1/communications/chat/conversations", {
+			token: tokens[0],
+			body: { type: "GROUP", name: "Bench", participantIds: users.slice(1).map((u) => u.id) },
+		});
 		if (conv.status !== 201) throw new Error(`creating the conversation answered ${conv.status}: ${JSON.stringify(conv.body)}`);
-		const idle = Array.from({ length: Math.max(0, SOCKETS - MEMBERS) }, () => signAccessToken({ id: randomUUID(), role: "PATRON" }).token);
+		const idle = Array.from(
+			{ length: Math.max(0, SOCKETS - MEMBERS) },
+			() => signAccessToken({ id: randomUUID(), role: "PATRON" }).token,
+		);
 		const t0 = performance.now();
 		sockets = await openSockets(app.baseUrl, [...tokens, ...idle]);
 		console.log(`backend: ${sockets.length} sockets connected in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -158,7 +188,9 @@ async function backendPhase(): Promise<Stats> {
 		await Promise.all(members.map((s) => s.timeout(10_000).emitWithAck("JOIN_CONVERSATION", { conversationId: conv.body.id })));
 		const profiler = await startProfile();
 		const stats = await run("EisLager gateway + communications", members, async (s, content) => {
-			const [err] = await new Promise<[unknown]>((resolve) => s.emit("call", "communications.chat.sendMessage", { id: conv.body.id, content }, (e: unknown) => resolve([e])));
+			const [err] = await new Promise<[unknown]>((resolve) =>
+				s.emit("call", "communications.chat.sendMessage", { id: conv.body.id, content }, (e: unknown) => resolve([e])),
+			);
 			if (err) throw new Error(`sendMessage failed: ${JSON.stringify(err)}`);
 		});
 		await profiler?.stop();
@@ -182,7 +214,11 @@ async function barePhase(store?: { pool: Pool; insertMs: number[] }): Promise<St
 			const message = { id: randomUUID(), conversationId: p.conversationId, content: p.content, createdAt: new Date().toISOString() };
 			if (store) {
 				const t0 = performance.now();
-				await store.pool.query("INSERT INTO messages (id, conversation_id, content) VALUES ($1, $2, $3)", [message.id, message.conversationId, message.content]);
+				await store.pool.query("INSERT INTO messages (id, conversation_id, content) VALUES ($1, $2, $3)", [
+					message.id,
+					message.conversationId,
+					message.content,
+				]);
 				store.insertMs.push(performance.now() - t0);
 			}
 			socket.to(`conversation:${p.conversationId}`).emit("NEW_MESSAGE", message);
@@ -194,14 +230,21 @@ async function barePhase(store?: { pool: Pool; insertMs: number[] }): Promise<St
 	let sockets: Socket[] = [];
 	try {
 		const t0 = performance.now();
-		sockets = await openSockets(url, Array.from({ length: SOCKETS }, () => undefined));
+		sockets = await openSockets(
+			url,
+			Array.from({ length: SOCKETS }, () => undefined),
+		);
 		console.log(`bare:    ${sockets.length} sockets connected in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 		const members = sockets.slice(0, MEMBERS);
 		const conversationId = randomUUID();
 		await Promise.all(members.map((s) => s.timeout(10_000).emitWithAck("JOIN_CONVERSATION", { conversationId })));
-		return await run(store ? "bare relay + one committed INSERT" : "bare socket.io relay (same clients)", members, async (s, content) => {
-			await new Promise<void>((resolve) => s.emit("send", { conversationId, content }, () => resolve()));
-		});
+		return await run(
+			store ? "bare relay + one committed INSERT" : "bare socket.io relay (same clients)",
+			members,
+			async (s, content) => {
+				await new Promise<void>((resolve) => s.emit("send", { conversationId, content }, () => resolve()));
+			},
+		);
 	} finally {
 		for (const s of sockets) s.close();
 		await io.close();
@@ -210,7 +253,9 @@ async function barePhase(store?: { pool: Pool; insertMs: number[] }): Promise<St
 
 async function main(): Promise<void> {
 	process.env.LOG_LEVEL ??= "error";
-	console.log(`Socket fan-out: ${SOCKETS} sockets on 127.0.0.1, a ${MEMBERS}-member conversation, ${MESSAGES} messages, ${CONCURRENCY} concurrent senders, REDIS_URL ${REDIS_URL}\n`);
+	console.log(
+		`Socket fan-out: ${SOCKETS} sockets on 127.0.0.1, a ${MEMBERS}-member conversation, ${MESSAGES} messages, ${CONCURRENCY} concurrent senders, REDIS_URL ${REDIS_URL}\n`,
+	);
 	const backend = await backendPhase();
 	if (process.env.BENCH_PROFILE) console.log(`CPU profile of the backend's messaging phase: ${process.env.BENCH_PROFILE}`);
 	const bare = await barePhase();
@@ -219,7 +264,9 @@ async function main(): Promise<void> {
 	const insertMs: number[] = [];
 	let stored: Stats;
 	try {
-		await pool.query("CREATE TABLE messages (id UUID PRIMARY KEY, conversation_id UUID NOT NULL, content TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+		await pool.query(
+			"CREATE TABLE messages (id UUID PRIMARY KEY, conversation_id UUID NOT NULL, content TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+		);
 		stored = await barePhase({ pool, insertMs });
 	} finally {
 		await pool.end();
@@ -230,13 +277,17 @@ async function main(): Promise<void> {
 	for (const s of [backend, bare, stored]) console.log(line(s));
 	const rate = (s: Stats) => (s.messages - s.lost) / s.seconds;
 	const p = (s: Stats, q: number) => percentile(s.latencies, q);
-	console.log(`one committed INSERT (in the last phase): p50 ${percentile(insertMs, 50).toFixed(1)} ms, p99 ${percentile(insertMs, 99).toFixed(1)} ms`);
+	console.log(
+		`one committed INSERT (in the last phase): p50 ${percentile(insertMs, 50).toFixed(1)} ms, p99 ${percentile(insertMs, 99).toFixed(1)} ms`,
+	);
 	console.log(
 		`\nratio backend / bare: throughput ${(rate(backend) / rate(bare)).toFixed(3)}x, p50 latency ${(p(backend, 50) / p(bare, 50)).toFixed(1)}x, ` +
 			`p99 latency ${(p(backend, 99) / p(bare, 99)).toFixed(1)}x, CPU ${(backend.cpuMsPerMessage / bare.cpuMsPerMessage).toFixed(1)}x`,
 	);
 	const target = 2 * p(bare, 99) + percentile(insertMs, 99);
-	console.log(`target p99 ≤ 2 × bare p99 + one INSERT p99 = ${target.toFixed(1)} ms: backend p99 ${p(backend, 99).toFixed(1)} ms = ${(p(backend, 99) / target).toFixed(2)} of the target`);
+	console.log(
+		`target p99 ≤ 2 × bare p99 + one INSERT p99 = ${target.toFixed(1)} ms: backend p99 ${p(backend, 99).toFixed(1)} ms = ${(p(backend, 99) / target).toFixed(2)} of the target`,
+	);
 	if (backend.lost || bare.lost || stored.lost) process.exitCode = 1;
 }
 

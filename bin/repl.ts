@@ -26,7 +26,8 @@ async function main(): Promise<void> {
 		throw err;
 	}
 	// Nodes with a SERVICE_KEY refuse every call without proof of origin (docs/security.md).
-	if (!cfg.serviceKey) console.warn("SERVICE_KEY is not set: nodes that require it will refuse this REPL's calls (401 SERVICE_UNAUTHENTICATED)");
+	if (!cfg.serviceKey)
+		console.warn("SERVICE_KEY is not set: nodes that require it will refuse this REPL's calls (401 SERVICE_UNAUTHENTICATED)");
 	const broker = createBroker(cfg, {
 		nodeID: `repl-${os.hostname()}-${process.pid}`,
 		replCommands: REPL_COMMANDS as never,

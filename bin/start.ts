@@ -65,7 +65,8 @@ async function main(): Promise<void> {
 	// Moleculer would exit the process itself on SIGTERM/SIGINT right after the broker stops, before the
 	// embedded database is stopped: this script handles the signals (stop() below).
 	const broker = createBroker(cfg, { skipProcessEventRegistration: true });
-	if (cfg.jwt.secretGenerated) broker.logger.warn("JWT_SECRET is not set: using a random per-process secret (tokens die with this process)");
+	if (cfg.jwt.secretGenerated)
+		broker.logger.warn("JWT_SECRET is not set: using a random per-process secret (tokens die with this process)");
 	loadServices(broker, cfg.services);
 
 	let health: HealthServer | undefined;

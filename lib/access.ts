@@ -48,8 +48,20 @@ interface OwnerRule {
 }
 
 export const OWNER_RULES: Record<OwnerKind, OwnerRule> = {
-	shop: { resolver: "sales.shops.ownership", ownerRole: "CLERK", wide: ["EXECUTIVE", "ADMIN"], label: "Shop", refusal: "You are not assigned to this shop" },
-	factory: { resolver: "inventory.factories.ownership", ownerRole: "MANUFACTURER", wide: ["EXECUTIVE"], label: "Factory", refusal: "Only this factory's manager or an executive may do this" },
+	shop: {
+		resolver: "sales.shops.ownership",
+		ownerRole: "CLERK",
+		wide: ["EXECUTIVE", "ADMIN"],
+		label: "Shop",
+		refusal: "You are not assigned to this shop",
+	},
+	factory: {
+		resolver: "inventory.factories.ownership",
+		ownerRole: "MANUFACTURER",
+		wide: ["EXECUTIVE"],
+		label: "Factory",
+		refusal: "Only this factory's manager or an executive may do this",
+	},
 	conversation: { resolver: "communications.chat.ownership", wide: [], label: "Conversation", refusal: "Not a participant" },
 };
 
@@ -72,7 +84,12 @@ export function describeAccess(access: Access, roles?: readonly Role[]): string 
 }
 
 /** The check itself, pure: "ok", or the error to answer. */
-export function judge(kind: OwnerKind, wide: readonly Role[], role: Role, found: Pick<Ownership, "mine" | "visible">): "ok" | "notFound" | "forbidden" {
+export function judge(
+	kind: OwnerKind,
+	wide: readonly Role[],
+	role: Role,
+	found: Pick<Ownership, "mine" | "visible">,
+): "ok" | "notFound" | "forbidden" {
 	if (wide.includes(role)) return "ok";
 	const owner = OWNER_RULES[kind].ownerRole;
 	if (found.mine && (!owner || owner === role)) return "ok";

@@ -9,12 +9,13 @@ import path from "node:path";
 export const SERVICES_DIR = path.resolve(__dirname, "..", "services");
 
 /** The project root (holds package.json), from source or from dist/. */
-export const PROJECT_ROOT = fs.existsSync(path.resolve(__dirname, "..", "package.json")) ? path.resolve(__dirname, "..") : path.resolve(__dirname, "..", "..");
+export const PROJECT_ROOT = fs.existsSync(path.resolve(__dirname, "..", "package.json"))
+	? path.resolve(__dirname, "..")
+	: path.resolve(__dirname, "..", "..");
 
 export function packageVersion(): string {
 	return (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as { version: string }).version;
 }
-
 
 /** Service folders present in this build, e.g. ["auth", "gateway", "sales"]. */
 export function availableServices(): string[] {

@@ -42,7 +42,10 @@ function declares(base: string, rest: RestDef | RestDef[] | undefined, method: s
 	return defs.some((def) => {
 		const [m, p] = typeof def === "string" ? (def.includes(" ") ? def.split(/\s+/) : ["*", def]) : [def.method ?? "*", def.path ?? ""];
 		if (m !== "*" && m.toUpperCase() !== method.toUpperCase()) return false;
-		const pattern = `${base}${p === "/" ? "" : p}`.replace(/\/+/g, "/").replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/:\w+/g, "[^/]+");
+		const pattern = `${base}${p === "/" ? "" : p}`
+			.replace(/\/+/g, "/")
+			.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+			.replace(/:\w+/g, "[^/]+");
 		return new RegExp(`^${pattern}$`).test(path);
 	});
 }
@@ -61,7 +64,9 @@ export function unavailableService(broker: ServiceBroker, method: string, path: 
 	folders ??= new Set(availableServices());
 	if (!folders.has(folder)) return undefined;
 	const ofFolder = (name: string) => name === folder || name.startsWith(`${folder}.`);
-	const services = (broker.registry.getServiceList({ onlyAvailable: true, withActions: true }) as readonly RegistryService[]).filter((s) => ofFolder(s.name));
+	const services = (broker.registry.getServiceList({ onlyAvailable: true, withActions: true }) as readonly RegistryService[]).filter(
+		(s) => ofFolder(s.name),
+	);
 	if (services.length === 0) return serviceUnavailable(`No node serves "${folder}" right now`);
 	const target = servicePath(path);
 	const routable = services.some((s) => {

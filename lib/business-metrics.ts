@@ -49,23 +49,83 @@ export function registerBusinessMetrics(broker: ServiceBroker): void {
 	const m = broker.metrics;
 	if (!m.isEnabled() || m.getMetric(BUSINESS_METRICS.salesTotal)) return;
 	const M = BUSINESS_METRICS;
-	m.register({ name: M.salesTotal, type: "counter", labelNames: ["shop"], description: "Completed sales (POS transactions) per shop, since the beginning" });
-	m.register({ name: M.revenueCents, type: "counter", labelNames: ["shop"], description: "Revenue of completed sales per shop in cents, since the beginning" });
-	m.register({ name: M.stockLowItems, type: "gauge", labelNames: ["shop"], description: "Flavors at or below their reorder threshold (or out of stock) per shop" });
-	m.register({ name: M.shopOpen, type: "gauge", labelNames: ["shop"], description: "1 while the shop is open by its opening hours (SHOP_TIME_ZONE), else 0" });
-	m.register({ name: M.expiringLots, type: "gauge", labelNames: ["site", "days_left"], description: "Lots (shop lots, factory batches) with units left, by days to expiry" });
-	m.register({ name: M.expiringValue, type: "gauge", labelNames: ["site", "days_left"], description: "Cost value in cents of the units in those lots" });
+	m.register({
+		name: M.salesTotal,
+		type: "counter",
+		labelNames: ["shop"],
+		description: "Completed sales (POS transactions) per shop, since the beginning",
+	});
+	m.register({
+		name: M.revenueCents,
+		type: "counter",
+		labelNames: ["shop"],
+		description: "Revenue of completed sales per shop in cents, since the beginning",
+	});
+	m.register({
+		name: M.stockLowItems,
+		type: "gauge",
+		labelNames: ["shop"],
+		description: "Flavors at or below their reorder threshold (or out of stock) per shop",
+	});
+	m.register({
+		name: M.shopOpen,
+		type: "gauge",
+		labelNames: ["shop"],
+		description: "1 while the shop is open by its opening hours (SHOP_TIME_ZONE), else 0",
+	});
+	m.register({
+		name: M.expiringLots,
+		type: "gauge",
+		labelNames: ["site", "days_left"],
+		description: "Lots (shop lots, factory batches) with units left, by days to expiry",
+	});
+	m.register({
+		name: M.expiringValue,
+		type: "gauge",
+		labelNames: ["site", "days_left"],
+		description: "Cost value in cents of the units in those lots",
+	});
 	m.register({ name: M.kafkaUp, type: "gauge", labelNames: [], description: "1 when this kafka-bridge node reaches Kafka, 0 when not" });
-	m.register({ name: M.kafkaConsumerLag, type: "gauge", labelNames: ["topic"], description: "Messages on inbound topics the bridge's consumer group has not consumed yet" });
-	m.register({ name: M.serviceNodes, type: "gauge", labelNames: ["service"], description: "Available nodes running the service, as this gateway node sees the cluster (0: a service it has seen has no node left)" });
-	m.register({ name: M.socketConnections, type: "gauge", labelNames: [], description: "Socket.io connections open on this gateway node" });
-	m.register({ name: M.httpResponses, type: "counter", labelNames: ["method", "code"], description: "HTTP responses of this gateway node by method and status class (2xx … 5xx)" });
-	m.register({ name: M.httpDuration, type: "histogram", labelNames: ["method"], buckets: HTTP_BUCKETS, quantiles: false, description: "HTTP request duration in seconds on this gateway node" });
+	m.register({
+		name: M.kafkaConsumerLag,
+		type: "gauge",
+		labelNames: ["topic"],
+		description: "Messages on inbound topics the bridge's consumer group has not consumed yet",
+	});
+	m.register({
+		name: M.serviceNodes,
+		type: "gauge",
+		labelNames: ["service"],
+		description:
+			"Available nodes running the service, as this gateway node sees the cluster (0: a service it has seen has no node left)",
+	});
+	m.register({
+		name: M.socketConnections,
+		type: "gauge",
+		labelNames: [],
+		description: "Socket.io connections open on this gateway node",
+	});
+	m.register({
+		name: M.httpResponses,
+		type: "counter",
+		labelNames: ["method", "code"],
+		description: "HTTP responses of this gateway node by method and status class (2xx … 5xx)",
+	});
+	m.register({
+		name: M.httpDuration,
+		type: "histogram",
+		labelNames: ["method"],
+		buckets: HTTP_BUCKETS,
+		quantiles: false,
+		description: "HTTP request duration in seconds on this gateway node",
+	});
 }
 
 /** Whether this node exposes the cluster-wide figures computed by `service`: the lowest available nodeID running it. */
 export function ownsClusterFigures(broker: ServiceBroker, service: string): boolean {
-	const nodes = (broker.registry.getServiceList({ onlyAvailable: true }) as { name: string; nodeID: string }[]).filter((s) => s.name === service).map((s) => s.nodeID);
+	const nodes = (broker.registry.getServiceList({ onlyAvailable: true }) as { name: string; nodeID: string }[])
+		.filter((s) => s.name === service)
+		.map((s) => s.nodeID);
 	return nodes.length > 0 && nodes.sort()[0] === broker.nodeID;
 }
 
@@ -76,7 +136,8 @@ type Stored = { values: Map<string, { labels: Labels }>; changed(): void };
 function dropSeries(broker: ServiceBroker, name: string, scope?: Labels): void {
 	const metric = broker.metrics.getMetric(name) as unknown as Stored | null;
 	if (!metric) return;
-	for (const [key, item] of metric.values) if (!scope || Object.entries(scope).every(([k, v]) => item.labels?.[k] === v)) metric.values.delete(key);
+	for (const [key, item] of metric.values)
+		if (!scope || Object.entries(scope).every(([k, v]) => item.labels?.[k] === v)) metric.values.delete(key);
 	metric.changed();
 }
 

@@ -117,7 +117,15 @@ export interface Config {
 	/** Durable internal event delivery (mixins/event-stream.mixin.ts): tries before an event is dead-lettered, the backlog above which /ready fails, and a pause per event of each batch, a slow consumer on purpose (tests and drills only). */
 	stream: { maxAttempts: number; maxBacklog: number; delayMs: number };
 	services: string[] | undefined;
-	jwt: { secret: string; previousSecret: string | undefined; secretGenerated: boolean; accessTtlSec: number; refreshTtlSec: number; issuer: string; audience: string };
+	jwt: {
+		secret: string;
+		previousSecret: string | undefined;
+		secretGenerated: boolean;
+		accessTtlSec: number;
+		refreshTtlSec: number;
+		issuer: string;
+		audience: string;
+	};
 	bootstrapAdmin: { email: string; password: string } | undefined;
 	smtpUrl: string | undefined;
 	mailFrom: string;
@@ -164,7 +172,12 @@ export const NODE_ENVS: readonly Config["env"][] = ["development", "staging", "p
 /** The services that send mail (lib/mailer.ts). */
 const MAIL_SERVICES = ["auth", "communications"];
 /** Staging logs verbosely: it is where a release is watched before production. */
-const DEFAULT_LOG_LEVEL: Record<Config["env"], Config["logLevel"]> = { development: "info", staging: "debug", production: "info", test: "warn" };
+const DEFAULT_LOG_LEVEL: Record<Config["env"], Config["logLevel"]> = {
+	development: "info",
+	staging: "debug",
+	production: "info",
+	test: "warn",
+};
 
 function int(env: Env, name: EnvVar, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
 	const raw = env[name];
@@ -216,7 +229,8 @@ function maintenanceNoticeMinutes(env: Env): number[] {
 	if (raw === undefined) return [15, 5];
 	const values = list(raw).map((v) => {
 		const n = Number(v);
-		if (!/^\d+$/.test(v) || n < 1 || n > 1440) throw new ConfigError("MAINTENANCE_NOTICE_MINUTES", `must be a comma list of minutes between 1 and 1440, got "${raw}"`);
+		if (!/^\d+$/.test(v) || n < 1 || n > 1440)
+			throw new ConfigError("MAINTENANCE_NOTICE_MINUTES", `must be a comma list of minutes between 1 and 1440, got "${raw}"`);
 		return n;
 	});
 	return [...new Set(values)].sort((a, b) => b - a);
@@ -258,7 +272,8 @@ function serviceKey(env: Env, nodeEnv: string, transporter: string | undefined):
 	const current = secret(env, "SERVICE_KEY");
 	const previous = secret(env, "SERVICE_KEY_PREVIOUS");
 	// Without a key every node would trust any process that reaches the transporter.
-	if ((nodeEnv === "production" || nodeEnv === "staging") && transporter && !current) throw new ConfigError("SERVICE_KEY", `is required when NODE_ENV=${nodeEnv} and TRANSPORTER is set`);
+	if ((nodeEnv === "production" || nodeEnv === "staging") && transporter && !current)
+		throw new ConfigError("SERVICE_KEY", `is required when NODE_ENV=${nodeEnv} and TRANSPORTER is set`);
 	if (previous && !current) throw new ConfigError("SERVICE_KEY_PREVIOUS", "needs SERVICE_KEY (the new key) beside it");
 	return current ? { current, previous } : undefined;
 }
@@ -266,11 +281,13 @@ function serviceKey(env: Env, nodeEnv: string, transporter: string | undefined):
 function kafkaInbound(env: Env): Config["kafkaInbound"] {
 	const events = list(env.KAFKA_INBOUND_EVENTS);
 	for (const name of events) {
-		if (!(EVENT_NAMES as string[]).includes(name)) throw new ConfigError("KAFKA_INBOUND_EVENTS", `has an unknown event type "${name}" (known: ${EVENT_NAMES.join(", ")})`);
+		if (!(EVENT_NAMES as string[]).includes(name))
+			throw new ConfigError("KAFKA_INBOUND_EVENTS", `has an unknown event type "${name}" (known: ${EVENT_NAMES.join(", ")})`);
 	}
 	const key = secret(env, "KAFKA_INBOUND_KEY");
 	const previousKey = secret(env, "KAFKA_INBOUND_KEY_PREVIOUS");
-	if (events.length && !key) throw new ConfigError("KAFKA_INBOUND_KEY", "is required when KAFKA_INBOUND_EVENTS is set (inbound messages must be signed)");
+	if (events.length && !key)
+		throw new ConfigError("KAFKA_INBOUND_KEY", "is required when KAFKA_INBOUND_EVENTS is set (inbound messages must be signed)");
 	if (previousKey && !key) throw new ConfigError("KAFKA_INBOUND_KEY_PREVIOUS", "needs KAFKA_INBOUND_KEY (the new key) beside it");
 	return { events: events as EventName[], key, previousKey };
 }
@@ -283,19 +300,25 @@ function filesUrlSecret(env: Env, jwtSecret: string | undefined): string {
 	const own = secret(env, "FILES_URL_SECRET");
 	if (own) return own;
 	// JWT_SECRET is required in production and in a cluster (checked above): a random key only in a lone dev/test process.
-	return jwtSecret ? createHmac("sha256", jwtSecret).update("eislager:files-url").digest("base64url") : randomBytes(32).toString("base64url");
+	return jwtSecret
+		? createHmac("sha256", jwtSecret).update("eislager:files-url").digest("base64url")
+		: randomBytes(32).toString("base64url");
 }
 
 function vapid(env: Env, nodeEnv: string, mailFrom: string): Config["vapid"] {
 	const publicKey = env.VAPID_PUBLIC_KEY?.trim() || undefined;
 	const privateKey = env.VAPID_PRIVATE_KEY?.trim() || undefined;
-	if (Boolean(publicKey) !== Boolean(privateKey)) throw new ConfigError(publicKey ? "VAPID_PRIVATE_KEY" : "VAPID_PUBLIC_KEY", "must be set together with its pair");
+	if (Boolean(publicKey) !== Boolean(privateKey))
+		throw new ConfigError(publicKey ? "VAPID_PRIVATE_KEY" : "VAPID_PUBLIC_KEY", "must be set together with its pair");
 	const b64url = /^[A-Za-z0-9_-]+$/;
-	if (publicKey && (!b64url.test(publicKey) || Buffer.from(publicKey, "base64url").length !== 65)) throw new ConfigError("VAPID_PUBLIC_KEY", "must be a URL-safe base64 P-256 public key (65 bytes)");
-	if (privateKey && (!b64url.test(privateKey) || Buffer.from(privateKey, "base64url").length !== 32)) throw new ConfigError("VAPID_PRIVATE_KEY", "must be a URL-safe base64 P-256 private key (32 bytes)");
+	if (publicKey && (!b64url.test(publicKey) || Buffer.from(publicKey, "base64url").length !== 65))
+		throw new ConfigError("VAPID_PUBLIC_KEY", "must be a URL-safe base64 P-256 public key (65 bytes)");
+	if (privateKey && (!b64url.test(privateKey) || Buffer.from(privateKey, "base64url").length !== 32))
+		throw new ConfigError("VAPID_PRIVATE_KEY", "must be a URL-safe base64 P-256 private key (32 bytes)");
 	const fallback = `mailto:${/<([^>]+)>/.exec(mailFrom)?.[1] ?? mailFrom}`;
 	const subject = env.VAPID_SUBJECT?.trim() || fallback;
-	if (!/^(mailto:\S+@\S+|https:\/\/\S+)$/.test(subject)) throw new ConfigError("VAPID_SUBJECT", `must be a mailto: address or an https: URL, got "${subject}"`);
+	if (!/^(mailto:\S+@\S+|https:\/\/\S+)$/.test(subject))
+		throw new ConfigError("VAPID_SUBJECT", `must be a mailto: address or an https: URL, got "${subject}"`);
 	return { publicKey, privateKey, subject, allowHttpEndpoints: nodeEnv !== "production" };
 }
 
@@ -317,7 +340,8 @@ export function loadConfig(env: Env = process.env): Config {
 	if (deployed && !jwtSecret) throw new ConfigError("JWT_SECRET", `is required when NODE_ENV=${nodeEnv}`);
 	// Staging sends the mails production would, through a real server: required where mail leaves (auth, communications).
 	const sendsMail = !env.SERVICES || list(env.SERVICES).some((s) => MAIL_SERVICES.includes(s));
-	if (nodeEnv === "staging" && sendsMail && !env.SMTP_URL?.trim()) throw new ConfigError("SMTP_URL", "is required when NODE_ENV=staging (a real mail server) on a node that sends mail");
+	if (nodeEnv === "staging" && sendsMail && !env.SMTP_URL?.trim())
+		throw new ConfigError("SMTP_URL", "is required when NODE_ENV=staging (a real mail server) on a node that sends mail");
 	// Every node verifies tokens locally, so a cluster must share one secret.
 	if (env.TRANSPORTER && !jwtSecret) throw new ConfigError("JWT_SECRET", "is required when TRANSPORTER is set (all nodes must share it)");
 	if (jwtSecret !== undefined && jwtSecret.length < 32) throw new ConfigError("JWT_SECRET", "must be at least 32 characters");
@@ -330,8 +354,10 @@ export function loadConfig(env: Env = process.env): Config {
 	if (Boolean(adminEmail) !== Boolean(adminPassword)) {
 		throw new ConfigError(adminEmail ? "BOOTSTRAP_ADMIN_PASSWORD" : "BOOTSTRAP_ADMIN_EMAIL", "must be set together with its pair");
 	}
-	if (adminEmail && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(adminEmail)) throw new ConfigError("BOOTSTRAP_ADMIN_EMAIL", "must be an email address");
-	if (adminPassword !== undefined && adminPassword.length < 8) throw new ConfigError("BOOTSTRAP_ADMIN_PASSWORD", "must be at least 8 characters");
+	if (adminEmail && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(adminEmail))
+		throw new ConfigError("BOOTSTRAP_ADMIN_EMAIL", "must be an email address");
+	if (adminPassword !== undefined && adminPassword.length < 8)
+		throw new ConfigError("BOOTSTRAP_ADMIN_PASSWORD", "must be at least 8 characters");
 
 	const logLevel = (env.LOG_LEVEL || DEFAULT_LOG_LEVEL[nodeEnv as Config["env"]]) as Config["logLevel"];
 	if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}`);
@@ -355,7 +381,8 @@ export function loadConfig(env: Env = process.env): Config {
 
 	const corsOrigins = list(env.CORS_ORIGINS);
 	for (const origin of corsOrigins) {
-		if (origin !== "*" && !/^https?:\/\/[^/\s]+$/.test(origin)) throw new ConfigError("CORS_ORIGINS", `has an invalid origin "${origin}"`);
+		if (origin !== "*" && !/^https?:\/\/[^/\s]+$/.test(origin))
+			throw new ConfigError("CORS_ORIGINS", `has an invalid origin "${origin}"`);
 	}
 
 	return {
@@ -378,7 +405,11 @@ export function loadConfig(env: Env = process.env): Config {
 		kafkaClientId: env.KAFKA_CLIENT_ID?.trim() || "eislager",
 		kafkaInbound: kafkaInbound(env),
 		outboxRetentionDays: int(env, "OUTBOX_RETENTION_DAYS", 7, 1, 3650),
-		stream: { maxAttempts: int(env, "STREAM_MAX_ATTEMPTS", 5, 1, 100), maxBacklog: int(env, "STREAM_MAX_BACKLOG", 10_000, 1), delayMs: int(env, "STREAM_DELAY_MS", 0, 0, 60_000) },
+		stream: {
+			maxAttempts: int(env, "STREAM_MAX_ATTEMPTS", 5, 1, 100),
+			maxBacklog: int(env, "STREAM_MAX_BACKLOG", 10_000, 1),
+			delayMs: int(env, "STREAM_DELAY_MS", 0, 0, 60_000),
+		},
 		services: env.SERVICES ? list(env.SERVICES) : undefined,
 		jwt: {
 			secret: jwtSecret ?? randomBytes(48).toString("base64url"),

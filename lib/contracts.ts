@@ -170,7 +170,10 @@ export interface Contracts {
 	"auth.deleteUser": { params: Infer<typeof userIdParams>; result: null };
 	"auth.signInSecurity": { params: Record<string, never>; result: SignInSecurity };
 
-	"sales.shops.ownership": { params: { id: string; userId?: string }; result: Ownership<{ id: string; name: string; managerId: string | null; status: string; isStaff: boolean }> };
+	"sales.shops.ownership": {
+		params: { id: string; userId?: string };
+		result: Ownership<{ id: string; name: string; managerId: string | null; status: string; isStaff: boolean }>;
+	};
 	"inventory.factories.ownership": { params: { id: string; userId?: string }; result: Ownership<FactoryRef> | null };
 	"communications.chat.ownership": { params: { id: string; userId?: string }; result: Ownership<{ id: string; type: string }> | null };
 
@@ -185,11 +188,17 @@ export interface Contracts {
 	"inventory.flavors.getMany": { params: { ids: string[] }; result: FlavorRef[] };
 	"inventory.factories.resolve": { params: { id: string }; result: FactoryRef | null };
 	"inventory.factories.managedBy": { params: { userId: string }; result: string[] };
-	"inventory.freezers.resolve": { params: { freezerId: string }; result: { id: string; shopId: string | null; factoryId: string | null } | null };
+	"inventory.freezers.resolve": {
+		params: { freezerId: string };
+		result: { id: string; shopId: string | null; factoryId: string | null } | null;
+	};
 	"inventory.invoices.allocationsForOrder": { params: { orderId: string }; result: OrderAllocation[] };
 	"inventory.suppliers.list": { params: { page: number; pageSize: number; sort: string }; result: Page<SupplierRef> };
 	"inventory.turnover.byFactory": { params: { from: string; to: string; factoryIds?: string[] | null }; result: TurnoverRow[] };
-	"inventory.deliveries.performance": { params: { from: string; to: string; factoryIds?: string[] | null }; result: SupplierPerformance[] };
+	"inventory.deliveries.performance": {
+		params: { from: string; to: string; factoryIds?: string[] | null };
+		result: SupplierPerformance[];
+	};
 
 	"communications.chat.contacts": { params: { userId: string }; result: string[] };
 	"communications.chat.isParticipant": { params: { conversationId: string; userId: string }; result: boolean };
@@ -198,7 +207,10 @@ export interface Contracts {
 	"kafka-bridge.backlog": { params: Record<string, never>; result: OutboxBacklog[] };
 	"kafka-bridge.status": { params: Record<string, never>; result: Record<string, unknown> };
 	"kafka-bridge.replay": { params: { id: string; kafka?: boolean; broker?: boolean }; result: Record<string, unknown> };
-	"admin.deadLetters.list": { params: { group?: string; replayed?: boolean; page?: number; pageSize?: number }; result: Page<Record<string, unknown>> };
+	"admin.deadLetters.list": {
+		params: { group?: string; replayed?: boolean; page?: number; pageSize?: number };
+		result: Page<Record<string, unknown>>;
+	};
 	"admin.deadLetters.replay": { params: { schema: string; id: number }; result: Record<string, unknown> };
 }
 

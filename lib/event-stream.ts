@@ -76,7 +76,10 @@ function sqlState(err: unknown): string | undefined {
 function unavailable(err: unknown): boolean {
 	const state = sqlState(err);
 	const name = (err as { name?: string })?.name ?? "";
-	return (state !== undefined && (state.startsWith("08") || state.startsWith("57P0"))) || /^Sequelize(Connection|ConnectionRefused|ConnectionTimedOut|HostNotReachable|ConnectionAcquireTimeout)Error$/.test(name);
+	return (
+		(state !== undefined && (state.startsWith("08") || state.startsWith("57P0"))) ||
+		/^Sequelize(Connection|ConnectionRefused|ConnectionTimedOut|HostNotReachable|ConnectionAcquireTimeout)Error$/.test(name)
+	);
 }
 
 function message(err: unknown): string {
@@ -188,7 +191,10 @@ export class StreamReader {
 					continue;
 				}
 				failures++;
-				if (failures < 10 || failures % 10 === 0) this.opts.logger.warn(`Event stream "${this.group}" failed (attempt ${failures}), retrying in ${backoff} ms: ${message(err)}`);
+				if (failures < 10 || failures % 10 === 0)
+					this.opts.logger.warn(
+						`Event stream "${this.group}" failed (attempt ${failures}), retrying in ${backoff} ms: ${message(err)}`,
+					);
 				await sleep(backoff, this.signal);
 				backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
 			}
@@ -203,7 +209,10 @@ export class StreamReader {
 			this.replayCheckedAt = Date.now();
 			done += await this.replays();
 		}
-		const [{ horizon }] = await this.opts.db.query<{ horizon: string }>("SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon", { type: QueryTypes.SELECT });
+		const [{ horizon }] = await this.opts.db.query<{ horizon: string }>(
+			"SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon",
+			{ type: QueryTypes.SELECT },
+		);
 		for (const source of await this.currentSources()) {
 			if (this.stopping) break;
 			done += await this.drain(source, horizon);
@@ -216,7 +225,10 @@ export class StreamReader {
 		const list = (await schemasWithTable(this.opts.db, "outbox")).filter((s) => this.sourceWanted(s));
 		const s = this.opts.schema;
 		for (const source of list) {
-			await this.opts.db.query(`INSERT INTO "${s}".stream_cursors ("group", source_schema) VALUES (:group, :source) ON CONFLICT DO NOTHING`, { replacements: { group: this.group, source } });
+			await this.opts.db.query(
+				`INSERT INTO "${s}".stream_cursors ("group", source_schema) VALUES (:group, :source) ON CONFLICT DO NOTHING`,
+				{ replacements: { group: this.group, source } },
+			);
 		}
 		this.sources = { list, at: Date.now() };
 		return list;
@@ -225,10 +237,13 @@ export class StreamReader {
 	private async cursor(source: string): Promise<Position> {
 		let pos = this.cursors.get(source);
 		if (!pos) {
-			const [row] = await this.opts.db.query<Position>(`SELECT txid::text AS txid, seq::text AS seq FROM "${this.opts.schema}".stream_cursors WHERE "group" = :group AND source_schema = :source`, {
-				type: QueryTypes.SELECT,
-				replacements: { group: this.group, source },
-			});
+			const [row] = await this.opts.db.query<Position>(
+				`SELECT txid::text AS txid, seq::text AS seq FROM "${this.opts.schema}".stream_cursors WHERE "group" = :group AND source_schema = :source`,
+				{
+					type: QueryTypes.SELECT,
+					replacements: { group: this.group, source },
+				},
+			);
 			pos = row ?? { txid: "0", seq: "0" };
 			this.cursors.set(source, pos);
 		}
@@ -250,10 +265,13 @@ export class StreamReader {
 		let to: Position | undefined = rows[rows.length - 1];
 		if (rows.length < limit) {
 			// Everything of ours below the horizon is in hand: move past other types' rows too.
-			const [tail] = await this.opts.db.query<Position>(`SELECT txid::text AS txid, seq::text AS seq FROM "${source}".outbox WHERE ${range} ORDER BY txid DESC, seq DESC LIMIT 1`, {
-				type: QueryTypes.SELECT,
-				replacements,
-			});
+			const [tail] = await this.opts.db.query<Position>(
+				`SELECT txid::text AS txid, seq::text AS seq FROM "${source}".outbox WHERE ${range} ORDER BY txid DESC, seq DESC LIMIT 1`,
+				{
+					type: QueryTypes.SELECT,
+					replacements,
+				},
+			);
 			to = tail ?? to;
 		}
 		if (!to) return 0;
@@ -264,7 +282,9 @@ export class StreamReader {
 		} catch (err) {
 			if (err instanceof CursorMoved || rows.length === 0) throw err;
 			if (rows.length > 1) {
-				this.opts.logger.warn(`Event stream "${this.group}": a batch of ${rows.length} from ${source} failed (${message(err)}); retrying event by event`);
+				this.opts.logger.warn(
+					`Event stream "${this.group}": a batch of ${rows.length} from ${source} failed (${message(err)}); retrying event by event`,
+				);
 				this.singleUntil.set(source, to);
 				return rows.length;
 			}
@@ -318,13 +338,26 @@ export class StreamReader {
 				`INSERT INTO "${s}".dead_letters ("group", source_schema, event_id, type, envelope, attempts, last_error) VALUES (:group, :source, :id, :type, :envelope, :attempts, :error)
 				 ON CONFLICT ("group", event_id) DO UPDATE SET attempts = dead_letters.attempts + EXCLUDED.attempts, last_error = EXCLUDED.last_error,
 				   created_at = now(), replay_requested_at = NULL, replayed_at = NULL`,
-				{ transaction: t, replacements: { group: this.group, source, id: row.id, type: row.type, envelope: JSON.stringify(row.envelope), attempts: attempt.count, error: attempt.error } },
+				{
+					transaction: t,
+					replacements: {
+						group: this.group,
+						source,
+						id: row.id,
+						type: row.type,
+						envelope: JSON.stringify(row.envelope),
+						attempts: attempt.count,
+						error: attempt.error,
+					},
+				},
 			);
 			await this.moveCursor(t, source, row);
 			t.afterCommit(() => void this.cursors.set(source, row));
 		});
 		this.attempts.delete(row.id);
-		this.opts.logger.error(`Event stream "${this.group}": ${row.type} ${row.id} failed ${attempt.count} times and was dead-lettered: ${attempt.error}`);
+		this.opts.logger.error(
+			`Event stream "${this.group}": ${row.type} ${row.id} failed ${attempt.count} times and was dead-lettered: ${attempt.error}`,
+		);
 	}
 
 	/** Dead letters an operator asked to replay: run the handler once more; on failure they stay listed. */
@@ -337,19 +370,29 @@ export class StreamReader {
 		for (const dl of due) {
 			try {
 				await this.transaction(async (t) => {
-					const fresh = await this.opts.db.query(`INSERT INTO "${s}".processed_events (event_id, consumer) VALUES (:id, :group) ON CONFLICT DO NOTHING RETURNING event_id`, {
-						type: QueryTypes.SELECT,
+					const fresh = await this.opts.db.query(
+						`INSERT INTO "${s}".processed_events (event_id, consumer) VALUES (:id, :group) ON CONFLICT DO NOTHING RETURNING event_id`,
+						{
+							type: QueryTypes.SELECT,
+							transaction: t,
+							replacements: { id: dl.event_id, group: this.group },
+						},
+					);
+					if (fresh.length)
+						await this.opts.subscription.handler.call(this.opts.self, [dl.envelope] as EnvelopeOf<EventName>[], t);
+					await this.opts.db.query(`UPDATE "${s}".dead_letters SET replayed_at = now() WHERE id = :id`, {
 						transaction: t,
-						replacements: { id: dl.event_id, group: this.group },
+						replacements: { id: dl.id },
 					});
-					if (fresh.length) await this.opts.subscription.handler.call(this.opts.self, [dl.envelope] as EnvelopeOf<EventName>[], t);
-					await this.opts.db.query(`UPDATE "${s}".dead_letters SET replayed_at = now() WHERE id = :id`, { transaction: t, replacements: { id: dl.id } });
 				});
 				this.opts.logger.info(`Event stream "${this.group}": dead letter ${dl.event_id} replayed`);
 			} catch (err) {
-				await this.opts.db.query(`UPDATE "${s}".dead_letters SET replay_requested_at = NULL, attempts = attempts + 1, last_error = :error WHERE id = :id`, {
-					replacements: { id: dl.id, error: message(err) },
-				});
+				await this.opts.db.query(
+					`UPDATE "${s}".dead_letters SET replay_requested_at = NULL, attempts = attempts + 1, last_error = :error WHERE id = :id`,
+					{
+						replacements: { id: dl.id, error: message(err) },
+					},
+				);
 				this.opts.logger.warn(`Event stream "${this.group}": replay of ${dl.event_id} failed again: ${message(err)}`);
 			}
 		}
@@ -366,10 +409,13 @@ export class StreamReader {
 	}
 
 	private async moveCursor(t: Transaction, source: string, to: Position): Promise<void> {
-		await this.opts.db.query(`UPDATE "${this.opts.schema}".stream_cursors SET txid = CAST(:txid AS xid8), seq = :seq, updated_at = now() WHERE "group" = :group AND source_schema = :source`, {
-			transaction: t,
-			replacements: { txid: to.txid, seq: to.seq, group: this.group, source },
-		});
+		await this.opts.db.query(
+			`UPDATE "${this.opts.schema}".stream_cursors SET txid = CAST(:txid AS xid8), seq = :seq, updated_at = now() WHERE "group" = :group AND source_schema = :source`,
+			{
+				transaction: t,
+				replacements: { txid: to.txid, seq: to.seq, group: this.group, source },
+			},
+		);
 	}
 
 	/** A transaction, retried with backoff on deadlock (40P01) and serialization failure (40001). */
@@ -388,13 +434,18 @@ export class StreamReader {
 	/** Events of our types committed after the group's cursor, over its sources (the group's lag). */
 	async lag(): Promise<number> {
 		const s = this.opts.schema;
-		const sources = this.sources.list.length ? this.sources.list : (await schemasWithTable(this.opts.db, "outbox")).filter((x) => this.sourceWanted(x));
+		const sources = this.sources.list.length
+			? this.sources.list
+			: (await schemasWithTable(this.opts.db, "outbox")).filter((x) => this.sourceWanted(x));
 		let total = 0;
 		for (const source of sources) {
-			const [cur] = await this.opts.db.query<Position>(`SELECT txid::text AS txid, seq::text AS seq FROM "${s}".stream_cursors WHERE "group" = :group AND source_schema = :source`, {
-				type: QueryTypes.SELECT,
-				replacements: { group: this.group, source },
-			});
+			const [cur] = await this.opts.db.query<Position>(
+				`SELECT txid::text AS txid, seq::text AS seq FROM "${s}".stream_cursors WHERE "group" = :group AND source_schema = :source`,
+				{
+					type: QueryTypes.SELECT,
+					replacements: { group: this.group, source },
+				},
+			);
 			const [row] = await this.opts.db.query<{ n: number }>(
 				`SELECT count(*)::int AS n FROM "${source}".outbox WHERE type IN (:types) AND (txid, seq) > (CAST(:txid AS xid8), CAST(:seq AS bigint))`,
 				{ type: QueryTypes.SELECT, replacements: { types: this.types, txid: cur?.txid ?? "0", seq: cur?.seq ?? "0" } },

@@ -84,7 +84,13 @@ export interface EventPayloads {
 		warningDays: number;
 		managerId: string | null;
 	};
-	BUDGET_ALLOCATION_UPDATED: { factoryId: string; previousAmount: number; budgetAllocated: number; reason: string; changedBy: string | null };
+	BUDGET_ALLOCATION_UPDATED: {
+		factoryId: string;
+		previousAmount: number;
+		budgetAllocated: number;
+		reason: string;
+		changedBy: string | null;
+	};
 	USER_LOGIN: { userId: string; role: Role; method: "password" | "google"; ip: string | null };
 	USER_ROLE_CHANGED: { userId: string; previousRole: Role; role: Role; changedBy: string | null };
 	MESSAGE_RECEIVED: {
@@ -198,7 +204,12 @@ export const EVENT_PAYLOAD_SCHEMAS: { readonly [K in EventName]: Record<string, 
 				quantity: positive,
 				unitPrice: money,
 				lineTotal: money,
-				lots: { type: "array", optional: true, max: 1000, items: { type: "object", strict: true, props: { batchId: nullableId, quantity: positive } } },
+				lots: {
+					type: "array",
+					optional: true,
+					max: 1000,
+					items: { type: "object", strict: true, props: { batchId: nullableId, quantity: positive } },
+				},
 				markdownCents: { ...money, optional: true },
 				recoveredCents: { ...money, optional: true },
 			},
@@ -217,10 +228,45 @@ export const EVENT_PAYLOAD_SCHEMAS: { readonly [K in EventName]: Record<string, 
 		createdAt: timestamp,
 	},
 	INVENTORY_LOW: { ...strict, shopId: id, flavorId: id, quantity: count, reorderThreshold: count },
-	REVIEW_SUBMITTED: { ...strict, reviewId: id, shopId: id, patronId: id, rating: { type: "number", integer: true, min: 1, max: 5 }, comment: { ...text(5000), nullable: true } },
-	STOCK_REGISTERED: { ...strict, stockItemId: id, factoryId: id, flavorId: id, batchId: text(64), quantity: count, cost: money, productionDate: timestamp, expiryDate: timestamp },
-	INVOICE_GENERATED: { ...strict, invoiceId: id, orderId: nullableId, factoryId: id, shopId: id, totalAmount: money, status: text(20), dueDate: timestamp },
-	INVOICE_OVERDUE: { ...strict, invoiceId: id, orderId: nullableId, factoryId: id, shopId: id, totalAmount: money, dueDate: timestamp, asOf: timestamp },
+	REVIEW_SUBMITTED: {
+		...strict,
+		reviewId: id,
+		shopId: id,
+		patronId: id,
+		rating: { type: "number", integer: true, min: 1, max: 5 },
+		comment: { ...text(5000), nullable: true },
+	},
+	STOCK_REGISTERED: {
+		...strict,
+		stockItemId: id,
+		factoryId: id,
+		flavorId: id,
+		batchId: text(64),
+		quantity: count,
+		cost: money,
+		productionDate: timestamp,
+		expiryDate: timestamp,
+	},
+	INVOICE_GENERATED: {
+		...strict,
+		invoiceId: id,
+		orderId: nullableId,
+		factoryId: id,
+		shopId: id,
+		totalAmount: money,
+		status: text(20),
+		dueDate: timestamp,
+	},
+	INVOICE_OVERDUE: {
+		...strict,
+		invoiceId: id,
+		orderId: nullableId,
+		factoryId: id,
+		shopId: id,
+		totalAmount: money,
+		dueDate: timestamp,
+		asOf: timestamp,
+	},
 	EXPIRY_WARNING: {
 		...strict,
 		stockItemId: id,
@@ -232,8 +278,21 @@ export const EVENT_PAYLOAD_SCHEMAS: { readonly [K in EventName]: Record<string, 
 		warningDays: { type: "number", integer: true, min: 0, max: 365 },
 		managerId: nullableId,
 	},
-	BUDGET_ALLOCATION_UPDATED: { ...strict, factoryId: id, previousAmount: signedMoney, budgetAllocated: signedMoney, reason: text(500), changedBy: nullableId },
-	USER_LOGIN: { ...strict, userId: id, role: roleRule, method: { type: "enum", values: ["password", "google"] }, ip: { ...text(64), nullable: true } },
+	BUDGET_ALLOCATION_UPDATED: {
+		...strict,
+		factoryId: id,
+		previousAmount: signedMoney,
+		budgetAllocated: signedMoney,
+		reason: text(500),
+		changedBy: nullableId,
+	},
+	USER_LOGIN: {
+		...strict,
+		userId: id,
+		role: roleRule,
+		method: { type: "enum", values: ["password", "google"] },
+		ip: { ...text(64), nullable: true },
+	},
 	USER_ROLE_CHANGED: { ...strict, userId: id, previousRole: roleRule, role: roleRule, changedBy: nullableId },
 	MESSAGE_RECEIVED: {
 		...strict,
@@ -256,7 +315,16 @@ export const EVENT_PAYLOAD_SCHEMAS: { readonly [K in EventName]: Record<string, 
 		costCents: money,
 		at: timestamp,
 	},
-	BATCH_RECALLED: { ...strict, batchId: id, batchLabel: text(64), factoryId: id, flavorId: id, reason: text(500), recalledBy: nullableId, at: timestamp },
+	BATCH_RECALLED: {
+		...strict,
+		batchId: id,
+		batchLabel: text(64),
+		factoryId: id,
+		flavorId: id,
+		reason: text(500),
+		recalledBy: nullableId,
+		at: timestamp,
+	},
 	COLD_CHAIN_EXCURSION: {
 		...strict,
 		freezerId: id,
@@ -282,8 +350,20 @@ export interface EventEnvelope<K extends EventName = EventName> {
 	data: EventPayloads[K];
 }
 
-export function envelope<K extends EventName>(type: K, data: EventPayloads[K], requestId?: string | null, source?: string): EventEnvelope<K> {
-	return { id: randomUUID(), type, occurredAt: new Date().toISOString(), source: source ?? EVENT_CATALOG[type].source, requestId: requestId ?? null, data };
+export function envelope<K extends EventName>(
+	type: K,
+	data: EventPayloads[K],
+	requestId?: string | null,
+	source?: string,
+): EventEnvelope<K> {
+	return {
+		id: randomUUID(),
+		type,
+		occurredAt: new Date().toISOString(),
+		source: source ?? EVENT_CATALOG[type].source,
+		requestId: requestId ?? null,
+		data,
+	};
 }
 
 /**

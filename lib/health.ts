@@ -96,7 +96,8 @@ export async function readiness(broker: ServiceBroker): Promise<Readiness> {
 function reportPool(broker: ServiceBroker, schema: string, db: Sequelize): void {
 	const pool = (db.connectionManager as unknown as { pool?: { size: number; available: number; using: number; waiting: number } }).pool;
 	if (!pool) return;
-	for (const state of ["size", "available", "using", "waiting"] as const) broker.metrics.set(APP_METRICS.dbPool, pool[state], { schema, state });
+	for (const state of ["size", "available", "using", "waiting"] as const)
+		broker.metrics.set(APP_METRICS.dbPool, pool[state], { schema, state });
 }
 
 /** Refreshes pool and outbox gauges of this node's schemas, then renders every metric. */
@@ -108,7 +109,9 @@ export async function metricsText(broker: ServiceBroker): Promise<string> {
 			reportPool(broker, schema, db);
 			try {
 				const [rows] = await withTimeout(
-					db.query(`SELECT count(*)::int AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float AS age FROM "${schema}".outbox WHERE sent_at IS NULL`),
+					db.query(
+						`SELECT count(*)::int AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float AS age FROM "${schema}".outbox WHERE sent_at IS NULL`,
+					),
 				);
 				const row = (rows as { n: number; age: number }[])[0];
 				broker.metrics.set(APP_METRICS.outboxBacklog, row.n, { schema });

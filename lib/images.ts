@@ -13,10 +13,16 @@ import { config } from "./config";
 export function imageTooLarge(field: string, size?: { width: number; height: number; pixels: number }): Errors.MoleculerClientError {
 	const maxPixels = config().imageMaxPixels;
 	const what = size ? ` (${size.width}×${size.height}, ${size.pixels} pixels)` : "";
-	return new Errors.MoleculerClientError(`The image is too large to process${what}; at most ${maxPixels} pixels`, 422, "IMAGE_TOO_LARGE", { field, ...size, maxPixels });
+	return new Errors.MoleculerClientError(
+		`The image is too large to process${what}; at most ${maxPixels} pixels`,
+		422,
+		"IMAGE_TOO_LARGE",
+		{ field, ...size, maxPixels },
+	);
 }
 
-export const imageUnreadable = (field: string) => new Errors.MoleculerClientError("The image could not be read: it is corrupt or truncated", 422, "IMAGE_UNREADABLE", { field });
+export const imageUnreadable = (field: string) =>
+	new Errors.MoleculerClientError("The image could not be read: it is corrupt or truncated", 422, "IMAGE_UNREADABLE", { field });
 
 /** sharp bounded by IMAGE_MAX_PIXELS. */
 export function openImage(input: string | Buffer, options: SharpOptions = {}): Sharp {
@@ -96,9 +102,18 @@ export async function responsiveVariants(file: string, mimeType: string, header:
 	const out: ResizedImage[] = [];
 	for (const width of widths) {
 		const img = sharp(largest.data, { raw }).resize({ width });
-		const encoded = jpeg ? img.jpeg({ quality: RESPONSIVE_QUALITY, progressive: true, mozjpeg: true }) : img.webp({ quality: RESPONSIVE_QUALITY });
+		const encoded = jpeg
+			? img.jpeg({ quality: RESPONSIVE_QUALITY, progressive: true, mozjpeg: true })
+			: img.webp({ quality: RESPONSIVE_QUALITY });
 		const { data, info } = await encoded.toBuffer({ resolveWithObject: true });
-		out.push({ data, mimeType: jpeg ? "image/jpeg" : "image/webp", ext: jpeg ? "jpg" : "webp", width: info.width, height: info.height, quality: RESPONSIVE_QUALITY });
+		out.push({
+			data,
+			mimeType: jpeg ? "image/jpeg" : "image/webp",
+			ext: jpeg ? "jpg" : "webp",
+			width: info.width,
+			height: info.height,
+			quality: RESPONSIVE_QUALITY,
+		});
 	}
 	return out;
 }

@@ -11,10 +11,21 @@ import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
  * Runs `fn` in a transaction holding the job's advisory lock; `undefined` when another node
  * holds it. `wait`: queue behind the other run instead (an explicit call: operators, tests).
  */
-export async function runExclusive<T>(db: Sequelize, job: string, fn: (t: Transaction) => Promise<T>, opts: { wait?: boolean } = {}): Promise<T | undefined> {
+export async function runExclusive<T>(
+	db: Sequelize,
+	job: string,
+	fn: (t: Transaction) => Promise<T>,
+	opts: { wait?: boolean } = {},
+): Promise<T | undefined> {
 	return db.transaction(async (t) => {
-		const lock = opts.wait ? `SELECT true AS locked FROM (SELECT pg_advisory_xact_lock(hashtext(:job))) AS waited` : `SELECT pg_try_advisory_xact_lock(hashtext(:job)) AS locked`;
-		const [{ locked }] = await db.query<{ locked: boolean }>(lock, { type: QueryTypes.SELECT, replacements: { job: `eislager:job:${job}` }, transaction: t });
+		const lock = opts.wait
+			? `SELECT true AS locked FROM (SELECT pg_advisory_xact_lock(hashtext(:job))) AS waited`
+			: `SELECT pg_try_advisory_xact_lock(hashtext(:job)) AS locked`;
+		const [{ locked }] = await db.query<{ locked: boolean }>(lock, {
+			type: QueryTypes.SELECT,
+			replacements: { job: `eislager:job:${job}` },
+			transaction: t,
+		});
 		return locked ? fn(t) : undefined;
 	});
 }

@@ -47,23 +47,73 @@ export const APP_METRICS = {
 export function registerStreamMetrics(broker: ServiceBroker): void {
 	const m = broker.metrics;
 	if (!m.isEnabled() || m.getMetric(APP_METRICS.streamLag)) return;
-	m.register({ name: APP_METRICS.streamLag, type: "gauge", labelNames: ["group"], description: "Outbox events a consumer group has not consumed yet" });
-	m.register({ name: APP_METRICS.streamDeadLetters, type: "gauge", labelNames: ["group"], description: "Dead letters of a consumer group not replayed yet" });
-	m.register({ name: APP_METRICS.streamDelivered, type: "counter", labelNames: ["group"], description: "Events a consumer group applied" });
+	m.register({
+		name: APP_METRICS.streamLag,
+		type: "gauge",
+		labelNames: ["group"],
+		description: "Outbox events a consumer group has not consumed yet",
+	});
+	m.register({
+		name: APP_METRICS.streamDeadLetters,
+		type: "gauge",
+		labelNames: ["group"],
+		description: "Dead letters of a consumer group not replayed yet",
+	});
+	m.register({
+		name: APP_METRICS.streamDelivered,
+		type: "counter",
+		labelNames: ["group"],
+		description: "Events a consumer group applied",
+	});
 }
 
 export function registerAppMetrics(broker: ServiceBroker): void {
 	const m = broker.metrics;
 	if (!m.isEnabled() || m.getMetric(APP_METRICS.outboxBacklog)) return;
-	m.register({ name: APP_METRICS.outboxBacklog, type: "gauge", labelNames: ["schema"], description: "Outbox rows not yet relayed to Kafka" });
-	m.register({ name: APP_METRICS.outboxOldestSec, type: "gauge", labelNames: ["schema"], description: "Age of the oldest unsent outbox row" });
-	m.register({ name: APP_METRICS.dbPool, type: "gauge", labelNames: ["schema", "state"], description: "Database pool connections (size, available, using, waiting)" });
+	m.register({
+		name: APP_METRICS.outboxBacklog,
+		type: "gauge",
+		labelNames: ["schema"],
+		description: "Outbox rows not yet relayed to Kafka",
+	});
+	m.register({
+		name: APP_METRICS.outboxOldestSec,
+		type: "gauge",
+		labelNames: ["schema"],
+		description: "Age of the oldest unsent outbox row",
+	});
+	m.register({
+		name: APP_METRICS.dbPool,
+		type: "gauge",
+		labelNames: ["schema", "state"],
+		description: "Database pool connections (size, available, using, waiting)",
+	});
 	m.register({ name: APP_METRICS.relayed, type: "counter", labelNames: ["topic"], description: "Outbox events relayed to Kafka" });
 	m.register({ name: APP_METRICS.relayErrors, type: "counter", labelNames: [], description: "Failed relay attempts" });
-	m.register({ name: APP_METRICS.inbound, type: "counter", labelNames: ["topic"], description: "External Kafka events emitted on the broker" });
-	m.register({ name: APP_METRICS.inboundDuplicates, type: "counter", labelNames: ["topic"], description: "Inbound Kafka events skipped as duplicates or our own" });
-	m.register({ name: APP_METRICS.inboundRejected, type: "counter", labelNames: ["reason"], description: "Inbound Kafka messages dropped (not allowed, unsigned, bad signature, invalid envelope or payload)" });
-	m.register({ name: APP_METRICS.ready, type: "gauge", labelNames: [], description: "1 when every dependency of this node is reachable" });
+	m.register({
+		name: APP_METRICS.inbound,
+		type: "counter",
+		labelNames: ["topic"],
+		description: "External Kafka events emitted on the broker",
+	});
+	m.register({
+		name: APP_METRICS.inboundDuplicates,
+		type: "counter",
+		labelNames: ["topic"],
+		description: "Inbound Kafka events skipped as duplicates or our own",
+	});
+	m.register({
+		name: APP_METRICS.inboundRejected,
+		type: "counter",
+		labelNames: ["reason"],
+		description: "Inbound Kafka messages dropped (not allowed, unsigned, bad signature, invalid envelope or payload)",
+	});
+	m.register({
+		name: APP_METRICS.ready,
+		type: "gauge",
+		labelNames: [],
+		description: "1 when every dependency of this node is reachable",
+	});
 }
 
 export function prometheusText(broker: ServiceBroker): string {
@@ -78,7 +128,10 @@ export function metricsOptions(): MetricRegistryOptions {
 		port: 0,
 		path: "/metrics",
 		// snake_case label names (promtool check metrics); `node_id` is the broker node, Prometheus adds the target labels.
-		defaultLabels: (registry: { broker: { namespace: string; nodeID: string } }) => ({ namespace: registry.broker.namespace, node_id: registry.broker.nodeID }),
+		defaultLabels: (registry: { broker: { namespace: string; nodeID: string } }) => ({
+			namespace: registry.broker.namespace,
+			node_id: registry.broker.nodeID,
+		}),
 	});
 	// The typings only list option objects; Moleculer accepts a reporter instance too.
 	return { enabled: true, reporter: [reporter as unknown as string] };

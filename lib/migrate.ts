@@ -19,7 +19,10 @@ export async function migrateSchema(db: Sequelize, schema: string): Promise<stri
 	return db.transaction(async (transaction) => {
 		await db.query("SELECT pg_advisory_xact_lock(:key)", { replacements: { key: lockKey(schema) }, transaction });
 		await db.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`, { transaction });
-		await db.query(`CREATE TABLE IF NOT EXISTS "${schema}".schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`, { transaction });
+		await db.query(
+			`CREATE TABLE IF NOT EXISTS "${schema}".schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`,
+			{ transaction },
+		);
 		const umzug = new Umzug({
 			migrations: migrations.map((m) => ({ name: m.name, up: () => m.up(db, schema, transaction) })),
 			context: {},
@@ -30,7 +33,10 @@ export async function migrateSchema(db: Sequelize, schema: string): Promise<stri
 					return (rows as { name: string }[]).map((r) => r.name);
 				},
 				async logMigration({ name }) {
-					await db.query(`INSERT INTO "${schema}".schema_migrations (name) VALUES (:name)`, { replacements: { name }, transaction });
+					await db.query(`INSERT INTO "${schema}".schema_migrations (name) VALUES (:name)`, {
+						replacements: { name },
+						transaction,
+					});
 				},
 				async unlogMigration({ name }) {
 					await db.query(`DELETE FROM "${schema}".schema_migrations WHERE name = :name`, { replacements: { name }, transaction });

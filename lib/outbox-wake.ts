@@ -43,9 +43,12 @@ async function flush(db: Sequelize, waker: Waker, onError: (err: unknown) => voi
 			const schemas = [...waker.pending];
 			waker.pending.clear();
 			await db
-				.query(`SELECT set_config('synchronous_commit', 'off', true), pg_notify(:channel, s) FROM unnest(ARRAY[:schemas]::text[]) AS s`, {
-					replacements: { channel: OUTBOX_CHANNEL, schemas },
-				})
+				.query(
+					`SELECT set_config('synchronous_commit', 'off', true), pg_notify(:channel, s) FROM unnest(ARRAY[:schemas]::text[]) AS s`,
+					{
+						replacements: { channel: OUTBOX_CHANNEL, schemas },
+					},
+				)
 				.catch(onError);
 		}
 	} finally {

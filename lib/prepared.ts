@@ -13,7 +13,11 @@ export interface PreparedStatement {
 }
 
 /** Runs `statement` with `values` on one pooled connection, in autocommit (its own transaction). */
-export async function queryPrepared<R extends QueryResultRow>(db: Sequelize, statement: PreparedStatement, values: unknown[]): Promise<R[]> {
+export async function queryPrepared<R extends QueryResultRow>(
+	db: Sequelize,
+	statement: PreparedStatement,
+	values: unknown[],
+): Promise<R[]> {
 	const pool = db.connectionManager;
 	const client = (await pool.getConnection({ type: "write" })) as ClientBase;
 	try {

@@ -126,7 +126,10 @@ class RedisPresence implements PresenceStore {
 		const now = Date.now();
 		const multi = this.redis.multi();
 		for (const { userId, connectionId } of entries) {
-			multi.zadd(userKey(userId), "XX", now, connectionId).pexpire(userKey(userId), PRESENCE_TTL_MS * 2).zadd(ONLINE_SET, now, userId);
+			multi
+				.zadd(userKey(userId), "XX", now, connectionId)
+				.pexpire(userKey(userId), PRESENCE_TTL_MS * 2)
+				.zadd(ONLINE_SET, now, userId);
 		}
 		await multi.exec();
 	}
@@ -134,7 +137,12 @@ class RedisPresence implements PresenceStore {
 	async online(userIds: string[]): Promise<string[]> {
 		if (userIds.length === 0) return [];
 		// One command for the whole list (a chat message asks for every recipient), not one per user.
-		const counts = (await this.redis.eval(COUNT_LIVE, userIds.length, ...userIds.map(userKey), Date.now() - PRESENCE_TTL_MS)) as number[];
+		const counts = (await this.redis.eval(
+			COUNT_LIVE,
+			userIds.length,
+			...userIds.map(userKey),
+			Date.now() - PRESENCE_TTL_MS,
+		)) as number[];
 		return userIds.filter((_, i) => Number(counts[i] ?? 0) > 0);
 	}
 
@@ -179,5 +187,7 @@ export function pushToSockets(emitter: ServiceBroker | Context, push: SocketPush
 
 /** Tells every gateway node to close the user's sockets whose token was revoked (each node closes its own). */
 export function closeRevokedSockets(emitter: ServiceBroker | Context, revocation: SocketRevocation): Promise<void> {
-	return Promise.resolve(emitter.broadcast(INTERNAL_EVENTS.socketRevoke, revocation, { groups: [SOCKET_GATEWAY_GROUP] })) as Promise<void>;
+	return Promise.resolve(
+		emitter.broadcast(INTERNAL_EVENTS.socketRevoke, revocation, { groups: [SOCKET_GATEWAY_GROUP] }),
+	) as Promise<void>;
 }

@@ -11,17 +11,31 @@ import { Errors } from "moleculer";
 import { config } from "./config";
 
 export function quotaExceeded(usedBytes: number, fileBytes: number, quotaBytes = config().upload.quotaBytes): Errors.MoleculerClientError {
-	return new Errors.MoleculerClientError(`Storage quota exceeded: ${usedBytes} of ${quotaBytes} bytes used`, 413, "QUOTA_EXCEEDED", { quotaBytes, usedBytes, fileBytes });
+	return new Errors.MoleculerClientError(`Storage quota exceeded: ${usedBytes} of ${quotaBytes} bytes used`, 413, "QUOTA_EXCEEDED", {
+		quotaBytes,
+		usedBytes,
+		fileBytes,
+	});
 }
 
 /** Bytes the user has stored in `schema`. */
 export async function storageUsed(db: Sequelize, schema: string, userId: string, transaction?: Transaction): Promise<number> {
-	const [row] = await db.query<{ bytes: string }>(`SELECT bytes FROM "${schema}".storage_usage WHERE user_id = :userId`, { replacements: { userId }, type: QueryTypes.SELECT, transaction });
+	const [row] = await db.query<{ bytes: string }>(`SELECT bytes FROM "${schema}".storage_usage WHERE user_id = :userId`, {
+		replacements: { userId },
+		type: QueryTypes.SELECT,
+		transaction,
+	});
 	return Number(row?.bytes ?? 0);
 }
 
 /** Counts `bytes` against the user's quota, or 413 QUOTA_EXCEEDED (nothing counted). */
-export async function reserveStorage(db: Sequelize, schema: string, userId: string, bytes: number, transaction: Transaction): Promise<void> {
+export async function reserveStorage(
+	db: Sequelize,
+	schema: string,
+	userId: string,
+	bytes: number,
+	transaction: Transaction,
+): Promise<void> {
 	const quota = config().upload.quotaBytes;
 	const rows = await db.query<{ bytes: string }>(
 		`INSERT INTO "${schema}".storage_usage AS u (user_id, bytes) SELECT :userId, :bytes WHERE :bytes <= :quota
@@ -33,7 +47,13 @@ export async function reserveStorage(db: Sequelize, schema: string, userId: stri
 }
 
 /** Gives bytes back (a deleted file); never below zero. */
-export async function releaseStorage(db: Sequelize, schema: string, userId: string, bytes: number, transaction?: Transaction): Promise<void> {
+export async function releaseStorage(
+	db: Sequelize,
+	schema: string,
+	userId: string,
+	bytes: number,
+	transaction?: Transaction,
+): Promise<void> {
 	await db.query(`UPDATE "${schema}".storage_usage SET bytes = GREATEST(0, bytes - :bytes), updated_at = now() WHERE user_id = :userId`, {
 		replacements: { userId, bytes },
 		transaction,

@@ -15,7 +15,9 @@ export function limiter(name: string, points: number, durationSec: number): Rate
 	let found = limiters.get(id);
 	if (!found) {
 		const keyPrefix = `eislager-rl-${name}`;
-		found = redis ? new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration: durationSec }) : new RateLimiterMemory({ keyPrefix, points, duration: durationSec });
+		found = redis
+			? new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration: durationSec })
+			: new RateLimiterMemory({ keyPrefix, points, duration: durationSec });
 		limiters.set(id, found);
 	}
 	return found;
@@ -26,7 +28,8 @@ export async function consumePoint(rl: RateLimiterAbstract, key: string, message
 	try {
 		await rl.consume(key);
 	} catch (rejection) {
-		if (rejection instanceof RateLimiterRes) throw tooManyRequests(message, code, Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)));
+		if (rejection instanceof RateLimiterRes)
+			throw tooManyRequests(message, code, Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)));
 		throw serviceUnavailable("Rate limiter unavailable");
 	}
 }

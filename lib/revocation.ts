@@ -65,7 +65,11 @@ export async function announceUserChanged(userId: string): Promise<boolean> {
 const STARTUP_WAIT_MS = 2000;
 
 class RevocationCopy {
-	private readonly entries: Record<Kind, Map<string, { v: string; x: number }>> = { revoked: new Map(), "revoked-family": new Map(), "valid-after": new Map() };
+	private readonly entries: Record<Kind, Map<string, { v: string; x: number }>> = {
+		revoked: new Map(),
+		"revoked-family": new Map(),
+		"valid-after": new Map(),
+	};
 	private state: "starting" | "ready" | "down" = "starting";
 	private readyWaiters: (() => void)[] = [];
 	private generation = 0;
@@ -94,7 +98,8 @@ class RevocationCopy {
 	async check(claims: RevocationClaims): Promise<void> {
 		if (this.state !== "ready") await this.waitForReady();
 		const now = Date.now();
-		if (this.has("revoked", claims.jti, now) || (claims.fam !== undefined && this.has("revoked-family", claims.fam, now))) throw unauthorized("Token revoked", "TOKEN_REVOKED");
+		if (this.has("revoked", claims.jti, now) || (claims.fam !== undefined && this.has("revoked-family", claims.fam, now)))
+			throw unauthorized("Token revoked", "TOKEN_REVOKED");
 		const after = this.live("valid-after", claims.sub, now);
 		if (after && claims.ims < Number(after.v)) throw unauthorized("Token revoked", "TOKEN_REVOKED");
 	}
@@ -199,7 +204,8 @@ class RevocationCopy {
 					slice.forEach((key, j) => {
 						const value = replies[2 * j]?.[1] as string | null;
 						const ttl = replies[2 * j + 1]?.[1] as number;
-						if (value !== null && ttl > 0) fresh.push({ k: kind, id: key.slice(PREFIX.length + kind.length + 1), v: value, x: now + ttl });
+						if (value !== null && ttl > 0)
+							fresh.push({ k: kind, id: key.slice(PREFIX.length + kind.length + 1), v: value, x: now + ttl });
 					});
 				}
 			}
@@ -226,7 +232,14 @@ export function revocations(): RevocationCopy {
 	if (!copy || copy.client !== client) {
 		void copy?.close();
 		// Named, so an operator (or a test) can find this process's subscription in CLIENT LIST.
-		copy = new RevocationCopy(client, client?.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, connectionName: `eislager-revocations-${process.pid}` }));
+		copy = new RevocationCopy(
+			client,
+			client?.duplicate({
+				enableOfflineQueue: true,
+				maxRetriesPerRequest: null,
+				connectionName: `eislager-revocations-${process.pid}`,
+			}),
+		);
 	}
 	return copy;
 }

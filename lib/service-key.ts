@@ -35,7 +35,9 @@ export interface ServiceKeys {
 }
 
 function mac(key: string, input: ProofInput, ts: number): Buffer {
-	return createHmac("sha256", key).update(`${VERSION}|${input.kind}|${input.name}|${input.id}|${input.seq ?? ""}|${input.target}|${ts}`).digest();
+	return createHmac("sha256", key)
+		.update(`${VERSION}|${input.kind}|${input.name}|${input.id}|${input.seq ?? ""}|${input.target}|${ts}`)
+		.digest();
 }
 
 /** "v1.<ts>.<mac base64url>" */
@@ -73,7 +75,13 @@ export class ReplayGuard {
 }
 
 /** Checks a proof for the packet facts `inputs` (several when the target may be this node or none). */
-export function verifyProof(keys: ServiceKeys, proof: unknown, inputs: ProofInput[], guard: ReplayGuard, now = Date.now()): ProofFailure | undefined {
+export function verifyProof(
+	keys: ServiceKeys,
+	proof: unknown,
+	inputs: ProofInput[],
+	guard: ReplayGuard,
+	now = Date.now(),
+): ProofFailure | undefined {
 	if (proof === undefined || proof === null) return "missing";
 	if (typeof proof !== "string" || proof.length > 200) return "malformed";
 	const [version, tsText, macText] = proof.split(".");
@@ -82,10 +90,12 @@ export function verifyProof(keys: ServiceKeys, proof: unknown, inputs: ProofInpu
 	if (Math.abs(now - ts) > WINDOW_MS) return "expired";
 	const given = Buffer.from(macText, "base64url");
 	const candidates = [keys.current, keys.previous].filter((k): k is string => Boolean(k));
-	const valid = candidates.some((key) => inputs.some((input) => {
-		const expected = mac(key, input, ts);
-		return expected.length === given.length && timingSafeEqual(expected, given);
-	}));
+	const valid = candidates.some((key) =>
+		inputs.some((input) => {
+			const expected = mac(key, input, ts);
+			return expected.length === given.length && timingSafeEqual(expected, given);
+		}),
+	);
 	if (!valid) return "bad-signature";
 	if (!guard.firstSeen(macText, now)) return "replayed";
 	return undefined;

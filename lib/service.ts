@@ -7,7 +7,16 @@
  * `ThisType<This>` into actions, methods, events, hooks and lifecycle handlers,
  * and `defineService`/`defineMixin` widen the typed schema to Moleculer's, once.
  */
-import type { ActionHandler, ActionSchema, Service, ServiceEvent, ServiceEventHandler, ServiceHooks, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type {
+	ActionHandler,
+	ActionSchema,
+	Service,
+	ServiceEvent,
+	ServiceEventHandler,
+	ServiceHooks,
+	ServiceSchema,
+	ServiceSettingSchema,
+} from "moleculer";
 
 type Lifecycle<This> = ((this: This) => void | Promise<void>) | ((this: This) => void | Promise<void>)[];
 

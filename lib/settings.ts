@@ -67,7 +67,8 @@ class SettingsCache {
 	loading: Promise<void> | undefined;
 
 	apply(next: SettingsSnapshot | undefined): void {
-		if (next && typeof next.version === "number" && next.version >= this.snapshot.version) this.snapshot = { ...next, settings: { ...SETTING_DEFAULTS, ...next.settings } };
+		if (next && typeof next.version === "number" && next.version >= this.snapshot.version)
+			this.snapshot = { ...next, settings: { ...SETTING_DEFAULTS, ...next.settings } };
 	}
 }
 
@@ -93,11 +94,14 @@ export function applySettings(broker: ServiceBroker, snapshot: SettingsSnapshot 
 export function loadSettings(broker: ServiceBroker): Promise<void> {
 	const cache = cacheOf(broker);
 	// No admin node yet: defaults until it starts (it broadcasts its snapshot when it does).
-	if (!(broker.registry.getServiceList({ onlyAvailable: true }) as { name: string }[]).some((s) => s.name === "admin.config")) return Promise.resolve();
+	if (!(broker.registry.getServiceList({ onlyAvailable: true }) as { name: string }[]).some((s) => s.name === "admin.config"))
+		return Promise.resolve();
 	cache.loading ??= broker
 		.call<SettingsSnapshot, object>("admin.config.snapshot", {}, { timeout: 5000, retries: 0 })
 		.then((s) => cache.apply(s))
-		.catch((err: unknown) => broker.logger.debug(`Settings not loaded (admin unreachable, keeping the last copy): ${(err as Error).message}`))
+		.catch((err: unknown) =>
+			broker.logger.debug(`Settings not loaded (admin unreachable, keeping the last copy): ${(err as Error).message}`),
+		)
 		.finally(() => (cache.loading = undefined));
 	return cache.loading;
 }

@@ -58,7 +58,8 @@ export class StreamHub {
 
 	async remove(reader: HubReader): Promise<void> {
 		this.readers.delete(reader);
-		if (this.held.delete(reader.group) && this.client) await this.client.query("SELECT pg_advisory_unlock($1::int, hashtext($2))", [LOCK_CLASS, reader.group]).catch(() => undefined);
+		if (this.held.delete(reader.group) && this.client)
+			await this.client.query("SELECT pg_advisory_unlock($1::int, hashtext($2))", [LOCK_CLASS, reader.group]).catch(() => undefined);
 		if (this.readers.size === 0) {
 			await this.connecting?.catch(() => undefined);
 			const c = this.client;
@@ -81,7 +82,8 @@ export class StreamHub {
 			c.on("end", () => {
 				if (this.client !== c) return;
 				this.client = undefined;
-				if (this.held.size) this.logger.warn(`Event streams: lost the stream connection; stepping down from ${[...this.held].join(", ")}`);
+				if (this.held.size)
+					this.logger.warn(`Event streams: lost the stream connection; stepping down from ${[...this.held].join(", ")}`);
 				this.held.clear();
 			});
 			await c.connect();
@@ -133,4 +135,3 @@ export function streamHub(broker: ServiceBroker, url: string): StreamHub {
 	}
 	return hub;
 }
-

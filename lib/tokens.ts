@@ -40,17 +40,27 @@ function signingKey(secret: string): KeyObject {
 	return key;
 }
 
-export function signAccessToken(user: { id: string; role: Role }, sessionId?: string, familyId?: string): { token: string; jti: string; expiresIn: number } {
+export function signAccessToken(
+	user: { id: string; role: Role },
+	sessionId?: string,
+	familyId?: string,
+): { token: string; jti: string; expiresIn: number } {
 	const { secret, accessTtlSec, issuer, audience } = config().jwt;
 	const jti = randomUUID();
 	// ims: issue time in ms, so a token issued right after a password change is not caught by it.
 	const payload: Record<string, unknown> = { role: user.role, typ: "access", ims: Date.now() };
 	if (sessionId) payload.sid = sessionId;
 	if (familyId) payload.fam = familyId;
-	const token = jwt.sign(payload, signingKey(secret), { algorithm: "HS256", expiresIn: accessTtlSec, issuer, audience, subject: user.id, jwtid: jti });
+	const token = jwt.sign(payload, signingKey(secret), {
+		algorithm: "HS256",
+		expiresIn: accessTtlSec,
+		issuer,
+		audience,
+		subject: user.id,
+		jwtid: jti,
+	});
 	return { token, jti, expiresIn: accessTtlSec };
 }
-
 
 /**
  * Rotation without downtime: tokens are signed with JWT_SECRET only; during the window
@@ -76,7 +86,13 @@ export function decodeAccessToken(token: string): AccessClaims {
 		const expired = err instanceof jwt.TokenExpiredError;
 		throw unauthorized(expired ? "Token expired" : "Invalid token", expired ? "TOKEN_EXPIRED" : "INVALID_TOKEN");
 	}
-	if (claims.typ !== "access" || typeof claims.ims !== "number" || typeof claims.sub !== "string" || typeof claims.jti !== "string" || !ROLES.includes(claims.role)) {
+	if (
+		claims.typ !== "access" ||
+		typeof claims.ims !== "number" ||
+		typeof claims.sub !== "string" ||
+		typeof claims.jti !== "string" ||
+		!ROLES.includes(claims.role)
+	) {
 		throw unauthorized("Invalid token", "INVALID_TOKEN");
 	}
 	return claims as AccessClaims;

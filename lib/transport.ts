@@ -36,7 +36,9 @@ export function natsOptions(transporter: string, credentialsFile?: string): Nats
 	if (credentialsFile) {
 		const content = fs.readFileSync(credentialsFile);
 		// A creds file holds a user JWT and a seed; otherwise the file is a bare nkey seed (SU...).
-		options.authenticator = content.includes("BEGIN NATS USER JWT") ? credsAuthenticator(content) : nkeyAuthenticator(new Uint8Array(Buffer.from(content.toString("utf8").trim())));
+		options.authenticator = content.includes("BEGIN NATS USER JWT")
+			? credsAuthenticator(content)
+			: nkeyAuthenticator(new Uint8Array(Buffer.from(content.toString("utf8").trim())));
 	}
 	return options;
 }

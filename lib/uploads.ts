@@ -26,12 +26,27 @@ export interface FileSignature {
 const MP4_BRANDS = new Set(["isom", "iso2", "iso3", "iso4", "iso5", "iso6", "mp41", "mp42", "avc1", "M4V ", "dash", "mmp4", "f4v "]);
 
 export const SIGNATURES: readonly FileSignature[] = [
-	{ mime: "image/png", ext: "png", kind: "IMAGE", test: (b) => b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) },
+	{
+		mime: "image/png",
+		ext: "png",
+		kind: "IMAGE",
+		test: (b) => b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])),
+	},
 	{ mime: "image/jpeg", ext: "jpg", kind: "IMAGE", test: (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff },
 	{ mime: "image/gif", ext: "gif", kind: "IMAGE", test: (b) => /^GIF8[79]a/.test(b.subarray(0, 6).toString("latin1")) },
-	{ mime: "image/webp", ext: "webp", kind: "IMAGE", test: (b) => b.subarray(0, 4).toString("latin1") === "RIFF" && b.subarray(8, 12).toString("latin1") === "WEBP" },
+	{
+		mime: "image/webp",
+		ext: "webp",
+		kind: "IMAGE",
+		test: (b) => b.subarray(0, 4).toString("latin1") === "RIFF" && b.subarray(8, 12).toString("latin1") === "WEBP",
+	},
 	{ mime: "application/pdf", ext: "pdf", kind: "FILE", test: (b) => b.subarray(0, 5).toString("latin1") === "%PDF-" },
-	{ mime: "video/mp4", ext: "mp4", kind: "VIDEO", test: (b) => b.subarray(4, 8).toString("latin1") === "ftyp" && MP4_BRANDS.has(b.subarray(8, 12).toString("latin1")) },
+	{
+		mime: "video/mp4",
+		ext: "mp4",
+		kind: "VIDEO",
+		test: (b) => b.subarray(4, 8).toString("latin1") === "ftyp" && MP4_BRANDS.has(b.subarray(8, 12).toString("latin1")),
+	},
 	{
 		mime: "video/webm",
 		ext: "webm",
@@ -51,7 +66,8 @@ export const tooLarge = (maxBytes: number, what = "File") =>
 export const unsupported = (accepted: readonly string[], message: string) =>
 	new Errors.MoleculerClientError(message, 415, "UNSUPPORTED_MEDIA_TYPE", { accepted: [...accepted] });
 
-const isPayloadTooLarge = (err: unknown) => (err as { code?: unknown }).code === 413 || (err as { name?: string }).name === "PayloadTooLarge";
+const isPayloadTooLarge = (err: unknown) =>
+	(err as { code?: unknown }).code === 413 || (err as { name?: string }).name === "PayloadTooLarge";
 
 /** How many leading bytes decide the type (WebM looks for its doctype within the first 64). */
 const SNIFF_BYTES = 64;
@@ -107,7 +123,10 @@ export async function receiveFile(stream: Readable, area: string, opts: ReceiveO
 			};
 			const arm = () => {
 				clearTimeout(idle);
-				idle = setTimeout(() => finish(new Errors.MoleculerClientError("The upload stalled", 408, "UPLOAD_STALLED")), opts.idleMs ?? config().requestTimeoutMs);
+				idle = setTimeout(
+					() => finish(new Errors.MoleculerClientError("The upload stalled", 408, "UPLOAD_STALLED")),
+					opts.idleMs ?? config().requestTimeoutMs,
+				);
 			};
 			const onData = (chunk: Buffer) => {
 				arm();
@@ -116,7 +135,8 @@ export async function receiveFile(stream: Readable, area: string, opts: ReceiveO
 				hash.update(chunk);
 				if (!type && head.length < SNIFF_BYTES) {
 					head = Buffer.concat([head, chunk.subarray(0, SNIFF_BYTES - head.length)]);
-					if (head.length >= SNIFF_BYTES && !(type = sniff(head, opts.accepted))) return finish(unsupported(opts.accepted, opts.unsupportedMessage));
+					if (head.length >= SNIFF_BYTES && !(type = sniff(head, opts.accepted)))
+						return finish(unsupported(opts.accepted, opts.unsupportedMessage));
 				}
 				if (!out.write(chunk)) {
 					stream.pause();
@@ -125,7 +145,10 @@ export async function receiveFile(stream: Readable, area: string, opts: ReceiveO
 			};
 			const onEnd = () => finish();
 			// The client's stream broke (aborted body, malformed multipart): their fault, not a 500.
-			const onError = (err: unknown) => finish(isPayloadTooLarge(err) ? err : new Errors.MoleculerClientError("The upload was interrupted", 400, "UPLOAD_INTERRUPTED"));
+			const onError = (err: unknown) =>
+				finish(
+					isPayloadTooLarge(err) ? err : new Errors.MoleculerClientError("The upload was interrupted", 400, "UPLOAD_INTERRUPTED"),
+				);
 			out.once("error", finish);
 			stream.on("data", onData).once("end", onEnd).once("error", onError);
 			arm();
@@ -164,7 +187,10 @@ export function multipartRoute(routePath: string, opts: { maxBytes: number; file
 		busboyConfig: {
 			limits: { files, fileSize: opts.maxBytes + 1, fields: opts.fields ?? 5 },
 			onFilesLimit(this: unknown, busboy: { emit(e: string, err: unknown): void }) {
-				busboy.emit("error", new Errors.MoleculerClientError(`At most ${files} files per request`, 413, "TOO_MANY_FILES", { maxFiles: files }));
+				busboy.emit(
+					"error",
+					new Errors.MoleculerClientError(`At most ${files} files per request`, 413, "TOO_MANY_FILES", { maxFiles: files }),
+				);
 			},
 		},
 		multipartHandler(this: MultipartAlias, req: GatewayRequest, res: ServerResponse) {

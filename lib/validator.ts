@@ -38,7 +38,12 @@ export function isCalendarDate(value: string): boolean {
 }
 
 export function isDateTime(value: string): boolean {
-	return value.length <= ISO_DATE_TIME_MAX && ISO_DATE_TIME.test(value) && isCalendarDate(value.slice(0, 10)) && !Number.isNaN(Date.parse(value));
+	return (
+		value.length <= ISO_DATE_TIME_MAX &&
+		ISO_DATE_TIME.test(value) &&
+		isCalendarDate(value.slice(0, 10)) &&
+		!Number.isNaN(Date.parse(value))
+	);
 }
 
 /** Linear: one `@` with something before it, no whitespace, a dot inside the domain. */
@@ -84,7 +89,12 @@ interface Compiler {
 	makeError(opts: { type: string; actual?: string; expected?: unknown; messages: Record<string, string> }): string;
 	wrapRequiredCheckSourceCode(rule: { schema: Record<string, unknown>; messages: Record<string, string> }, ...rest: unknown[]): string;
 }
-type RuleFn = (this: Compiler, args: RuleArgs, path: string, context: { customs: Record<string, unknown> }) => { source: string; sanitized?: boolean };
+type RuleFn = (
+	this: Compiler,
+	args: RuleArgs,
+	path: string,
+	context: { customs: Record<string, unknown> },
+) => { source: string; sanitized?: boolean };
 
 /**
  * A string rule whose check is one of the plain functions above (registered as a
@@ -142,7 +152,14 @@ export class AppValidator extends Validators.Fastest {
 			const src = wrap(rule, ...rest);
 			const s = rule.schema;
 			if (s.optional !== true || s.nullable === true || s.type === "forbidden" || s.default !== undefined) return src;
-			return src.replace("// allow null", this.makeError({ type: "notNull", actual: "value", messages: { ...rule.messages, notNull: rule.messages.notNull ?? MESSAGES.notNull } }));
+			return src.replace(
+				"// allow null",
+				this.makeError({
+					type: "notNull",
+					actual: "value",
+					messages: { ...rule.messages, notNull: rule.messages.notNull ?? MESSAGES.notNull },
+				}),
+			);
 		};
 	}
 }

@@ -22,7 +22,8 @@ export const AuthorizationMiddleware: Middleware = {
 		if (isPublic && !roles) return next;
 		if (action.auth === "device") {
 			return function authorizeDevice(ctx: Context<unknown, Meta>) {
-				if (isExternalCall(ctx) && !ctx.meta.deviceKey) return Promise.reject(unauthorized("Device key required (X-Device-Key)", "INVALID_DEVICE_KEY"));
+				if (isExternalCall(ctx) && !ctx.meta.deviceKey)
+					return Promise.reject(unauthorized("Device key required (X-Device-Key)", "INVALID_DEVICE_KEY"));
 				return next(ctx);
 			};
 		}

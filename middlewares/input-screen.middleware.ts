@@ -19,9 +19,13 @@ export const InputScreenMiddleware: Middleware = {
 	localAction(next: ActionHandler): ActionHandler {
 		return function screenInput(ctx: Context) {
 			if (isExternalCall(ctx)) {
-				if ((ctx.meta as Record<string, unknown>)[BODY_NOT_OBJECT]) return Promise.reject(validationError("body", "The body must be a JSON object.", "object"));
+				if ((ctx.meta as Record<string, unknown>)[BODY_NOT_OBJECT])
+					return Promise.reject(validationError("body", "The body must be a JSON object.", "object"));
 				const field = findControlChars(ctx.params);
-				if (field) return Promise.reject(validationError(field, `The '${field}' field must not contain control characters.`, "controlChars"));
+				if (field)
+					return Promise.reject(
+						validationError(field, `The '${field}' field must not contain control characters.`, "controlChars"),
+					);
 			}
 			return next(ctx);
 		};

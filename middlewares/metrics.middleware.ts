@@ -126,7 +126,12 @@ function leanHandler(broker: ServiceBroker, type: Labels["type"], next: ActionHa
 			},
 			(err: { name?: string; code?: unknown; type?: string } | undefined) => {
 				time?.observe(performance.now() - start);
-				metrics.increment(ERRORS, { ...labels, errorName: err?.name ?? null, errorCode: err?.code ?? null, errorType: err?.type ?? null });
+				metrics.increment(ERRORS, {
+					...labels,
+					errorName: err?.name ?? null,
+					errorCode: err?.code ?? null,
+					errorType: err?.type ?? null,
+				});
 				throw err;
 			},
 		);
@@ -135,7 +140,9 @@ function leanHandler(broker: ServiceBroker, type: Labels["type"], next: ActionHa
 
 /** A middleware factory (Moleculer calls it with the broker); used in place of the built-in "Metrics". */
 export function LeanMetricsMiddleware(broker: ServiceBroker): Middleware {
-	const builtIn = (Middlewares as unknown as { Metrics: (b: ServiceBroker) => Middleware & { created?(b: ServiceBroker): void } }).Metrics.call(broker, broker);
+	const builtIn = (
+		Middlewares as unknown as { Metrics: (b: ServiceBroker) => Middleware & { created?(b: ServiceBroker): void } }
+	).Metrics.call(broker, broker);
 	return {
 		...builtIn,
 		created(b: ServiceBroker) {
@@ -144,8 +151,22 @@ export function LeanMetricsMiddleware(broker: ServiceBroker): Middleware {
 			const store = (b.metrics as unknown as { store: Map<string, unknown> }).store;
 			for (const unkept of [ACTIVE, LEVELS]) store.delete(unkept);
 			// The same names and labels, without per-update rate estimation and sliding-window quantiles.
-			b.metrics.register({ name: TOTAL, type: "counter", labelNames: ["service", "action", "type", "caller"], unit: "request", description: "Number of requests" });
-			b.metrics.register({ name: TIME, type: "histogram", labelNames: ["service", "action", "type", "caller"], buckets: true, quantiles: false, unit: "millisecond", description: "Request times in milliseconds" });
+			b.metrics.register({
+				name: TOTAL,
+				type: "counter",
+				labelNames: ["service", "action", "type", "caller"],
+				unit: "request",
+				description: "Number of requests",
+			});
+			b.metrics.register({
+				name: TIME,
+				type: "histogram",
+				labelNames: ["service", "action", "type", "caller"],
+				buckets: true,
+				quantiles: false,
+				unit: "millisecond",
+				description: "Request times in milliseconds",
+			});
 		},
 		localAction(next: ActionHandler, action: ActionSchema) {
 			return leanHandler(broker, "local", next, action);

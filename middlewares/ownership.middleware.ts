@@ -24,7 +24,10 @@ export const OwnershipMiddleware: Middleware = {
 			if (typeof id !== "string" || !UUID.test(id)) return next(ctx);
 			// Calls between services are trusted: the entity is resolved (404 when it does not exist), not checked.
 			const user = isExternalCall(ctx) ? ctx.meta.user : null;
-			const found = await ctx.call<Ownership | null, { id: string; userId?: string }>(rule.resolver, { id, ...(user && { userId: user.id }) });
+			const found = await ctx.call<Ownership | null, { id: string; userId?: string }>(rule.resolver, {
+				id,
+				...(user && { userId: user.id }),
+			});
 			const verdict = !found ? "notFound" : user ? judge(kind, wide, user.role, found) : "ok";
 			if (verdict === "notFound") throw notFound(rule.label, id);
 			if (verdict === "forbidden") throw forbidden(rule.refusal);

@@ -16,9 +16,24 @@
  * never client errors (4xx, validation) and not bugs (a 500 from a TypeError is
  * the same on every try; opening would turn one bad input into an outage).
  */
-import { Errors, Middlewares, type ActionHandler, type ActionSchema, type BrokerCircuitBreakerOptions, type BulkheadOptions, type Middleware, type ServiceBroker } from "moleculer";
+import {
+	Errors,
+	Middlewares,
+	type ActionHandler,
+	type ActionSchema,
+	type BrokerCircuitBreakerOptions,
+	type BulkheadOptions,
+	type Middleware,
+	type ServiceBroker,
+} from "moleculer";
 
-const DEPENDENCY_TYPES = new Set(["REQUEST_TIMEOUT", "SERVICE_NOT_AVAILABLE", "SERVICE_UNAVAILABLE", "TOKEN_STORE_UNAVAILABLE", "REQUEST_REJECTED"]);
+const DEPENDENCY_TYPES = new Set([
+	"REQUEST_TIMEOUT",
+	"SERVICE_NOT_AVAILABLE",
+	"SERVICE_UNAVAILABLE",
+	"TOKEN_STORE_UNAVAILABLE",
+	"REQUEST_REJECTED",
+]);
 const CONNECTION_FAILURE = /Connection|Timeout|ECONN|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENOTFOUND/;
 
 /** True for a failure of something the callee depends on; false for client errors and for bugs. */
@@ -53,7 +68,11 @@ export function RemoteGuardsMiddleware(options: RemoteGuardOptions): Middleware 
 	return {
 		created(broker: ServiceBroker) {
 			// The built-ins read their options from `this.options` / `broker.options`: give them a view with ours, enabled.
-			const opts = { ...broker.options, circuitBreaker: { ...options.circuitBreaker, enabled: true }, bulkhead: { ...options.bulkhead, enabled: true } };
+			const opts = {
+				...broker.options,
+				circuitBreaker: { ...options.circuitBreaker, enabled: true },
+				bulkhead: { ...options.bulkhead, enabled: true },
+			};
 			view = Object.create(broker, { options: { value: opts } }) as ServiceBroker;
 			const builtIns = Middlewares as unknown as Record<"CircuitBreaker" | "Bulkhead", (b: ServiceBroker) => BuiltIn>;
 			breaker = builtIns.CircuitBreaker.call(view, view);

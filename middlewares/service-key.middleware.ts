@@ -46,7 +46,9 @@ function packetFacts(kind: string, payload: Payload, target: string): ProofInput
 
 /** Names from the packet are the sender's claim: keep log lines to one line of harmless characters. */
 function printable(value: unknown): string {
-	return String(value).slice(0, 100).replace(/[^\w.$:@/-]/g, "?");
+	return String(value)
+		.slice(0, 100)
+		.replace(/[^\w.$:@/-]/g, "?");
 }
 
 export function refusal(reason: string): Errors.MoleculerClientError {
@@ -93,10 +95,14 @@ export function ServiceKeyMiddleware(keys: { current: string; previous?: string 
 				const name = printable((cmd === "REQ" ? payload.action : payload.event) ?? "?");
 				const sender = printable(payload.sender ?? "?");
 				throttle.run(`${sender}|${failure}`, (suppressed) =>
-					broker.logger.warn(`Refused ${cmd === "REQ" ? "a call to" : "the event"} "${name}" from node "${sender}": ${failure} proof of origin${suppressed ? ` (${suppressed} more refused in the last minute)` : ""}`),
+					broker.logger.warn(
+						`Refused ${cmd === "REQ" ? "a call to" : "the event"} "${name}" from node "${sender}": ${failure} proof of origin${suppressed ? ` (${suppressed} more refused in the last minute)` : ""}`,
+					),
 				);
 				if (cmd === "REQ" && payload.sender && payload.id) {
-					const transit = broker.transit as Transit & { sendResponse(nodeID: string, id: string, meta: object, data: unknown, err: Error): Promise<void> };
+					const transit = broker.transit as Transit & {
+						sendResponse(nodeID: string, id: string, meta: object, data: unknown, err: Error): Promise<void>;
+					};
 					return transit.sendResponse(payload.sender, payload.id, {}, null, refusal(failure)).then(() => true);
 				}
 				// Handled (dropped): a transporter must not redeliver it.

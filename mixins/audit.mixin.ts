@@ -21,8 +21,20 @@ export function auditTarget(ctx: Context<Record<string, unknown>, Meta>, result:
 }
 
 /** Who did what, from where: the audit row's columns that do not depend on the outcome. */
-export function auditActor(ctx: Context<unknown, Meta>): { actorId: string | null; actorRole: string | null; action: string; requestId: string | null; ip: string | null } {
-	return { actorId: ctx.meta.user?.id ?? null, actorRole: ctx.meta.user?.role ?? null, action: ctx.action?.name ?? "unknown", requestId: ctx.requestID ?? null, ip: ctx.meta.ip ?? null };
+export function auditActor(ctx: Context<unknown, Meta>): {
+	actorId: string | null;
+	actorRole: string | null;
+	action: string;
+	requestId: string | null;
+	ip: string | null;
+} {
+	return {
+		actorId: ctx.meta.user?.id ?? null,
+		actorRole: ctx.meta.user?.role ?? null,
+		action: ctx.action?.name ?? "unknown",
+		requestId: ctx.requestID ?? null,
+		ip: ctx.meta.ip ?? null,
+	};
 }
 
 /** The handler wrote its SUCCESS row itself, in its own transaction (e.g. the POS sale): don't write a second one. */
@@ -30,7 +42,13 @@ export function markAudited(ctx: Context): void {
 	(ctx.locals as { audited?: boolean }).audited = true;
 }
 
-async function record(this: This, ctx: Context<Record<string, unknown>, Meta>, outcome: "SUCCESS" | "FAILURE", result: unknown, errorCode: string | null) {
+async function record(
+	this: This,
+	ctx: Context<Record<string, unknown>, Meta>,
+	outcome: "SUCCESS" | "FAILURE",
+	result: unknown,
+	errorCode: string | null,
+) {
 	try {
 		await this.db.query(
 			`INSERT INTO "${this.dbSchema}".audit_log (actor_id, actor_role, action, target, request_id, ip, outcome, error_code)
@@ -53,7 +71,8 @@ export const AuditMixin = defineMixin<This>({
 	hooks: {
 		after: {
 			async "*"(ctx: Context<Record<string, unknown>, Meta>, result: unknown) {
-				if (ctx.action?.audit && !(ctx.locals as { audited?: boolean }).audited) await record.call(this, ctx, "SUCCESS", result, null);
+				if (ctx.action?.audit && !(ctx.locals as { audited?: boolean }).audited)
+					await record.call(this, ctx, "SUCCESS", result, null);
 				return result;
 			},
 		},

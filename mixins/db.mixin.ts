@@ -21,7 +21,19 @@
 import DbService from "moleculer-db";
 import SqlAdapter from "moleculer-db-adapter-sequelize";
 import type { Context, Service, ServiceSchema } from "moleculer";
-import { type Attributes, type CreationAttributes, type Model, type ModelStatic, type Sequelize, type Transaction, ConnectionError, UniqueConstraintError, ForeignKeyConstraintError, ValidationError as SequelizeValidationError, DatabaseError } from "sequelize";
+import {
+	type Attributes,
+	type CreationAttributes,
+	type Model,
+	type ModelStatic,
+	type Sequelize,
+	type Transaction,
+	ConnectionError,
+	UniqueConstraintError,
+	ForeignKeyConstraintError,
+	ValidationError as SequelizeValidationError,
+	DatabaseError,
+} from "sequelize";
 import { releaseSchemaDatabase, schemaDatabase, schemaModels } from "../lib/database";
 import { migrateSchemaOnce } from "../lib/migrate";
 import { conflict, serviceUnavailable, validationErrors } from "../lib/errors";
@@ -75,7 +87,16 @@ function isoDates(doc: Record<string, unknown>): Record<string, unknown> {
 	return doc;
 }
 
-const DISABLED_DB_ACTIONS = { find: false, count: false, list: false, create: false, insert: false, get: false, update: false, remove: false };
+const DISABLED_DB_ACTIONS = {
+	find: false,
+	count: false,
+	list: false,
+	create: false,
+	insert: false,
+	get: false,
+	update: false,
+	remove: false,
+};
 
 /**
  * The API field a constraint names, never the database's own words: an index
@@ -90,7 +111,8 @@ export function apiField(key: string | undefined, fallback: string): string {
 /** The column a CHECK constraint `<table>_<column>_check` guards (PostgreSQL's default name). */
 function checkedField(parent: { constraint?: string; table?: string }): string {
 	const name = parent.constraint ?? "";
-	const column = parent.table && name.startsWith(`${parent.table}_`) ? name.slice(parent.table.length + 1).replace(/_check$/, "") : undefined;
+	const column =
+		parent.table && name.startsWith(`${parent.table}_`) ? name.slice(parent.table.length + 1).replace(/_check$/, "") : undefined;
 	return apiField(column, "body");
 }
 
@@ -112,14 +134,17 @@ export function mapDatabaseError(err: unknown): unknown {
 	if (err instanceof SequelizeValidationError) {
 		return validationErrors(err.errors.map((e) => ({ field: e.path ?? "unknown", message: e.message, type: "invalid" })));
 	}
-	const parent = err instanceof DatabaseError ? (err.parent as { code?: string; constraint?: string; table?: string; column?: string }) : undefined;
+	const parent =
+		err instanceof DatabaseError ? (err.parent as { code?: string; constraint?: string; table?: string; column?: string }) : undefined;
 	if (parent?.code === "23514") {
 		return validationErrors([{ field: checkedField(parent), message: "Value violates a constraint", type: "check" }]);
 	}
 	// The database refusing connections is a dependency failure (503, retry later), not a bug.
 	if (err instanceof ConnectionError) return serviceUnavailable("Database unavailable", "DATABASE_UNAVAILABLE");
 	if (parent?.code?.startsWith("22")) {
-		return validationErrors([{ field: apiField(parent.column, "body"), message: "A value is out of range or malformed", type: "data" }]);
+		return validationErrors([
+			{ field: apiField(parent.column, "body"), message: "A value is out of range or malformed", type: "data" },
+		]);
 	}
 	return err;
 }
@@ -178,4 +203,3 @@ export function DbMixin<M extends Models>(options: DbMixinOptions<M>): Partial<S
 		},
 	});
 }
-

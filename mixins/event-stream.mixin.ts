@@ -41,7 +41,8 @@ export const EventStreamMixin = defineMixin<This>({
 			const checks: Record<string, CheckResult> = {};
 			for (const reader of this.streamReaders) {
 				const lag = await reader.lag();
-				checks[`stream:${reader.group}`] = lag > bound ? { ok: false, error: `${lag} events behind (bound ${bound})` } : { ok: true };
+				checks[`stream:${reader.group}`] =
+					lag > bound ? { ok: false, error: `${lag} events behind (bound ${bound})` } : { ok: true };
 			}
 			return checks;
 		},
@@ -49,10 +50,13 @@ export const EventStreamMixin = defineMixin<This>({
 		async refreshMetrics(): Promise<void> {
 			for (const reader of this.streamReaders) {
 				this.broker.metrics.set(APP_METRICS.streamLag, await reader.lag(), { group: reader.group });
-				const [{ n }] = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${this.dbSchema}".dead_letters WHERE "group" = :group AND replayed_at IS NULL`, {
-					type: QueryTypes.SELECT,
-					replacements: { group: reader.group },
-				});
+				const [{ n }] = await this.db.query<{ n: number }>(
+					`SELECT count(*)::int AS n FROM "${this.dbSchema}".dead_letters WHERE "group" = :group AND replayed_at IS NULL`,
+					{
+						type: QueryTypes.SELECT,
+						replacements: { group: reader.group },
+					},
+				);
 				this.broker.metrics.set(APP_METRICS.streamDeadLetters, n, { group: reader.group });
 			}
 		},
@@ -69,7 +73,17 @@ export const EventStreamMixin = defineMixin<This>({
 		const hub = streamHub(this.broker, requireDatabaseUrl());
 		this.streamReaders = subscriptions.map(
 			(subscription) =>
-				new StreamReader({ db: this.db, schema: this.dbSchema, subscription, self: this, hub, broker: this.broker, logger: this.logger, maxAttempts: cfg.stream.maxAttempts, delayMs: cfg.stream.delayMs }),
+				new StreamReader({
+					db: this.db,
+					schema: this.dbSchema,
+					subscription,
+					self: this,
+					hub,
+					broker: this.broker,
+					logger: this.logger,
+					maxAttempts: cfg.stream.maxAttempts,
+					delayMs: cfg.stream.delayMs,
+				}),
 		);
 		for (const reader of this.streamReaders) reader.start();
 	},

@@ -16,7 +16,14 @@ import { defineMixin } from "../lib/service";
 
 export interface OutboxThis {
 	/** `live`: the socket gateway's view of the event (lib/events.ts `emitEvent`), on the broker emit only, never in the outbox. */
-	publish<K extends EventName>(t: Transaction, ctx: Context | null, type: K, data: EventPayloads[K], aggregateId: string, live?: unknown): Promise<EventEnvelope<K>>;
+	publish<K extends EventName>(
+		t: Transaction,
+		ctx: Context | null,
+		type: K,
+		data: EventPayloads[K],
+		aggregateId: string,
+		live?: unknown,
+	): Promise<EventEnvelope<K>>;
 	/** Tells the cluster about an event whose outbox row has just been committed (by `publish` or by SQL of its own). */
 	announce(event: EventEnvelope, live?: unknown): void;
 }
@@ -25,20 +32,32 @@ type This = Service & DbThis<Models> & OutboxThis;
 
 export const OutboxMixin = defineMixin<This>({
 	methods: {
-		async publish<K extends EventName>(t: Transaction, ctx: Context | null, type: K, data: EventPayloads[K], aggregateId: string, live?: unknown) {
+		async publish<K extends EventName>(
+			t: Transaction,
+			ctx: Context | null,
+			type: K,
+			data: EventPayloads[K],
+			aggregateId: string,
+			live?: unknown,
+		) {
 			// An event more than one outbox carries (e.g. STOCK_WRITTEN_OFF) names the schema that wrote it as its source.
 			const source = EVENT_CATALOG[type].source !== this.dbSchema && emittedBy(type, this.dbSchema) ? this.dbSchema : undefined;
 			const event = envelope(type, data, ctx?.requestID, source);
 			await this.db.query(
 				`INSERT INTO "${this.dbSchema}".outbox (id, type, topic, aggregate_id, envelope) VALUES (:id, :type, :topic, :aggregateId, :envelope)`,
-				{ replacements: { id: event.id, type, topic: EVENT_CATALOG[type].topic, aggregateId, envelope: JSON.stringify(event) }, transaction: t },
+				{
+					replacements: { id: event.id, type, topic: EVENT_CATALOG[type].topic, aggregateId, envelope: JSON.stringify(event) },
+					transaction: t,
+				},
 			);
 			t.afterCommit(() => this.announce(event, live));
 			return event;
 		},
 		announce(event: EventEnvelope, live?: unknown) {
 			wakeOutboxReaders(this.db, this.dbSchema, (err) => this.logger.warn(`Outbox wake-up failed; readers poll`, err));
-			emitEvent(this.broker, event, live).catch((err: unknown) => this.logger.warn(`Broker emit of ${event.type} ${event.id} failed; the outbox keeps it`, err));
+			emitEvent(this.broker, event, live).catch((err: unknown) =>
+				this.logger.warn(`Broker emit of ${event.type} ${event.id} failed; the outbox keeps it`, err),
+			);
 		},
 	},
 });

@@ -26,7 +26,12 @@ export interface ReplCommand {
 
 function print(helpers: Helpers, header: string[], rows: unknown[][]): void {
 	if (!rows.length) return void console.log(helpers.kleur.yellow("  (none)"));
-	console.log(helpers.table([header.map((h) => helpers.kleur.bold(h)), ...rows.map((r) => r.map((c) => (c === null || c === undefined ? "" : String(c))))]));
+	console.log(
+		helpers.table([
+			header.map((h) => helpers.kleur.bold(h)),
+			...rows.map((r) => r.map((c) => (c === null || c === undefined ? "" : String(c)))),
+		]),
+	);
 }
 
 async function guarded(fn: () => Promise<void>, helpers: Helpers): Promise<void> {
@@ -48,7 +53,11 @@ export const findUser: ReplCommand = {
 				email: String(args.email),
 				pageSize: 20,
 			});
-			print(helpers, ["id", "email", "name", "role", "status", "created"], page.rows.map((u) => [u.id, u.email, u.name, u.role, u.status, u.createdAt]));
+			print(
+				helpers,
+				["id", "email", "name", "role", "status", "created"],
+				page.rows.map((u) => [u.id, u.email, u.name, u.role, u.status, u.createdAt]),
+			);
 			console.log(`  ${page.total} match(es)`);
 		}, helpers),
 };
@@ -74,7 +83,11 @@ export const outboxBacklog: ReplCommand = {
 	action: (broker, _args, helpers) =>
 		guarded(async () => {
 			const backlog = await call(broker, "kafka-bridge.backlog", {});
-			print(helpers, ["schema", "unsent", "failing", "oldest unsent", "last error"], backlog.map((b) => [b.schema, b.unsent, b.failing, b.oldest, b.lastError]));
+			print(
+				helpers,
+				["schema", "unsent", "failing", "oldest unsent", "last error"],
+				backlog.map((b) => [b.schema, b.unsent, b.failing, b.oldest, b.lastError]),
+			);
 			const status = await call(broker, "kafka-bridge.status", {});
 			console.log(`  relay: ${JSON.stringify(status)}`);
 		}, helpers),
@@ -82,7 +95,8 @@ export const outboxBacklog: ReplCommand = {
 
 export const replayEvent: ReplCommand = {
 	command: "replay <eventId>",
-	description: "Replay an outbox event: emit it on the broker again and mark it unsent so the relay sends it to Kafka again (consumers de-duplicate by id)",
+	description:
+		"Replay an outbox event: emit it on the broker again and mark it unsent so the relay sends it to Kafka again (consumers de-duplicate by id)",
 	options: [
 		{ option: "--no-broker", description: "do not emit on the broker" },
 		{ option: "--no-kafka", description: "do not relay to Kafka again" },
@@ -109,7 +123,11 @@ export const deadLetters: ReplCommand = {
 				replayed: false,
 				pageSize: 50,
 			});
-			print(helpers, ["schema", "id", "group", "type", "eventId", "attempts", "last error", "at"], page.rows.map((r) => [r.schema, r.id, r.group, r.type, r.eventId, r.attempts, r.lastError, r.createdAt]));
+			print(
+				helpers,
+				["schema", "id", "group", "type", "eventId", "attempts", "last error", "at"],
+				page.rows.map((r) => [r.schema, r.id, r.group, r.type, r.eventId, r.attempts, r.lastError, r.createdAt]),
+			);
 			console.log(`  ${page.total} dead letter(s)`);
 		}, helpers),
 };
@@ -120,7 +138,9 @@ export const replayDeadLetter: ReplCommand = {
 	action: (broker, args, helpers) =>
 		guarded(async () => {
 			const row = await call(broker, "admin.deadLetters.replay", { schema: String(args.schema), id: Number(args.id) });
-			console.log(helpers.kleur.green(`  replay requested for ${String(row.type)} ${String(row.eventId)} (group ${String(row.group)})`));
+			console.log(
+				helpers.kleur.green(`  replay requested for ${String(row.type)} ${String(row.eventId)} (group ${String(row.group)})`),
+			);
 		}, helpers),
 };
 

@@ -15,14 +15,27 @@ profile.samples.forEach((id, i) => {
 	selfTime.set(id, (selfTime.get(id) || 0) + dt);
 	total += dt;
 });
-const short = (url) => url.replace(/^.*node_modules\//, "").replace(/^file:\/\/.*\/dist\//, "").split("/").slice(-2).join("/");
+const short = (url) =>
+	url
+		.replace(/^.*node_modules\//, "")
+		.replace(/^file:\/\/.*\/dist\//, "")
+		.split("/")
+		.slice(-2)
+		.join("/");
 const label = (cf) => `${cf.functionName || "(anonymous)"} ${cf.url ? `${short(cf.url)}:${cf.lineNumber + 1}` : ""}`.trim();
 function origin(id) {
 	for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
 		const url = byId.get(cur).callFrame.url;
 		const pkg = /node_modules\/((@[^/]+\/)?[^/]+)/.exec(url);
 		if (pkg) return pkg[1];
-		if (/\/dist\//.test(url)) return `project ${url.replace(/^.*\/dist\//, "").split("/").slice(0, -1).join("/") || "."}`;
+		if (/\/dist\//.test(url))
+			return `project ${
+				url
+					.replace(/^.*\/dist\//, "")
+					.split("/")
+					.slice(0, -1)
+					.join("/") || "."
+			}`;
 	}
 	const name = byId.get(id).callFrame.functionName;
 	return /^\((idle|garbage collector|program)\)$/.test(name) ? name : "node internals";

@@ -5,4 +5,11 @@ import { storageUsage } from "./061-storage-usage";
 import { pushDeliveries } from "./130-push-deliveries";
 
 /** The communications schema's migrations, in order. Append; never edit one that has shipped. */
-export const communicationsMigrations: Migration[] = [commonTables, chatEmailNotifications, outboxTxid, storageUsage, eventStreamTables, pushDeliveries];
+export const communicationsMigrations: Migration[] = [
+	commonTables,
+	chatEmailNotifications,
+	outboxTxid,
+	storageUsage,
+	eventStreamTables,
+	pushDeliveries,
+];

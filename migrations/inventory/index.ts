@@ -9,4 +9,15 @@ import { budgetSource } from "./150-budget-source";
 import { supplierDeliveries } from "./160-supplier-deliveries";
 
 /** The inventory schema's migrations, in order. Append; never edit one that has shipped. */
-export const inventoryMigrations: Migration[] = [commonTables, catalogAndFactories, stockInvoicesSuppliers, outboxTxid, moneyBigint, eventStreamTables, batchRecall, freezers, budgetSource, supplierDeliveries];
+export const inventoryMigrations: Migration[] = [
+	commonTables,
+	catalogAndFactories,
+	stockInvoicesSuppliers,
+	outboxTxid,
+	moneyBigint,
+	eventStreamTables,
+	batchRecall,
+	freezers,
+	budgetSource,
+	supplierDeliveries,
+];

@@ -10,4 +10,16 @@ import { shopCoordinates } from "./160-shop-coordinates";
 import { posSaleLean } from "./190-pos-sale-lean";
 
 /** The sales schema's migrations, in order. Append; never edit one that has shipped. */
-export const salesMigrations: Migration[] = [commonTables, salesCore, outboxTxid, posSaleFunction, eventStreamTables, stockLots, lotLedger, posSaleFefo, recalledBatches, shopCoordinates, posSaleLean];
+export const salesMigrations: Migration[] = [
+	commonTables,
+	salesCore,
+	outboxTxid,
+	posSaleFunction,
+	eventStreamTables,
+	stockLots,
+	lotLedger,
+	posSaleFefo,
+	recalledBatches,
+	shopCoordinates,
+	posSaleLean,
+];

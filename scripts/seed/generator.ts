@@ -163,7 +163,8 @@ export function demoChain(seed = 42): DemoChain {
 /** Sales per shop and day: weekends busier, a warm season (peak around late July), a weather wobble per day. */
 export function dailySales(shop: DemoShop, day: Date, rnd: () => number, base: number): number {
 	const weekday = [1.5, 0.8, 0.8, 0.9, 1.0, 1.2, 1.6][day.getUTCDay()];
-	const dayOfYear = (Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate()) - Date.UTC(day.getUTCFullYear(), 0, 0)) / 86_400_000;
+	const dayOfYear =
+		(Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate()) - Date.UTC(day.getUTCFullYear(), 0, 0)) / 86_400_000;
 	const season = 0.55 + 0.45 * Math.cos(((dayOfYear - 205) / 365) * 2 * Math.PI); // 0.1 in winter, 1 in high summer
 	const weather = 0.7 + rnd() * 0.6;
 	return Math.max(0, Math.round(base * shop.traffic * weekday * season * weather));

@@ -48,7 +48,8 @@ class Api {
 			if (res.status !== 429) return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
 			// The server's rate limit (sign-ins: RATE_LIMIT_AUTH_PER_MIN per IP): wait as told, and say once how to avoid it.
 			const wait = Number(res.headers.get("retry-after") ?? 5);
-			if (!this.warned) this.log(`rate-limited on ${path}: waiting ${wait} s (start the backend with RATE_LIMIT_AUTH_PER_MIN=100 to seed faster)`);
+			if (!this.warned)
+				this.log(`rate-limited on ${path}: waiting ${wait} s (start the backend with RATE_LIMIT_AUTH_PER_MIN=100 to seed faster)`);
 			this.warned = true;
 			await new Promise((r) => setTimeout(r, wait * 1000));
 		}
@@ -100,8 +101,15 @@ export async function seed(baseUrl: string, admin: { email: string; password: st
 		else {
 			await api.ok("PUT", `/admin/users/${id}/role`, root.token, { role: u.role });
 			// New tokens carry the new role: a refresh (not rate-limited like sign-ins), else a sign-in.
-			const refreshed = await api.call("POST", "/auth/refresh", undefined, { refreshToken: (reg.body as { refreshToken: string }).refreshToken });
-			users.set(u.key, refreshed.status === 200 ? { id, token: (refreshed.body as { accessToken: string }).accessToken } : await api.login(u.email, DEMO_PASSWORD));
+			const refreshed = await api.call("POST", "/auth/refresh", undefined, {
+				refreshToken: (reg.body as { refreshToken: string }).refreshToken,
+			});
+			users.set(
+				u.key,
+				refreshed.status === 200
+					? { id, token: (refreshed.body as { accessToken: string }).accessToken }
+					: await api.login(u.email, DEMO_PASSWORD),
+			);
 		}
 	});
 	const token = (key: string) => users.get(key)!.token;
@@ -109,13 +117,25 @@ export async function seed(baseUrl: string, admin: { email: string; password: st
 
 	const factoryIds = new Map<string, string>();
 	for (const f of chain.factories) {
-		const created = await api.ok("POST", "/inventory/factories", token("executive"), { name: f.name, location: f.location, managerId: users.get(f.managerKey)!.id, budgetAllocated: f.budgetAllocated });
+		const created = await api.ok("POST", "/inventory/factories", token("executive"), {
+			name: f.name,
+			location: f.location,
+			managerId: users.get(f.managerKey)!.id,
+			budgetAllocated: f.budgetAllocated,
+		});
 		factoryIds.set(f.key, created.id);
 	}
 
 	const flavorIds = new Map<string, string>();
 	for (const f of chain.flavors) {
-		const created = await api.ok("POST", "/inventory/flavors", token("executive"), { name: f.name, category: f.category, price: f.price, allergens: f.allergens, ingredients: f.ingredients, description: `${f.name} ice cream` });
+		const created = await api.ok("POST", "/inventory/flavors", token("executive"), {
+			name: f.name,
+			category: f.category,
+			price: f.price,
+			allergens: f.allergens,
+			ingredients: f.ingredients,
+			description: `${f.name} ice cream`,
+		});
 		flavorIds.set(f.key, created.id);
 	}
 
@@ -124,7 +144,13 @@ export async function seed(baseUrl: string, admin: { email: string; password: st
 	const shopIds = new Map<string, string>();
 	let shopsWithCoordinates = 0;
 	for (const s of chain.shops) {
-		const res = await api.call("POST", "/sales/shops", token("executive"), { name: s.name, address: s.address, phone: s.phone, latitude: s.latitude, longitude: s.longitude });
+		const res = await api.call("POST", "/sales/shops", token("executive"), {
+			name: s.name,
+			address: s.address,
+			phone: s.phone,
+			latitude: s.latitude,
+			longitude: s.longitude,
+		});
 		if (res.status !== 201) throw new Error(`POST /sales/shops answered ${res.status}: ${JSON.stringify(res.body)}`);
 		if (res.body.latitude !== undefined && res.body.latitude !== null) shopsWithCoordinates++;
 		shopIds.set(s.key, res.body.id);
@@ -170,7 +196,12 @@ export async function seed(baseUrl: string, admin: { email: string; password: st
 				paymentMethod: x.paymentMethod,
 				items: x.items.map((it) => ({ flavorId: flavorIds.get(it.flavorKey), quantity: it.quantity })),
 			}));
-			let res = await api.call<{ results: { status: string; reason?: string }[] }>("POST", `/sales/shops/${shopId}/pos-transactions/sync`, token(s.clerkKey), { transactions: chunk });
+			let res = await api.call<{ results: { status: string; reason?: string }[] }>(
+				"POST",
+				`/sales/shops/${shopId}/pos-transactions/sync`,
+				token(s.clerkKey),
+				{ transactions: chunk },
+			);
 			for (let attempt = 1; res.status >= 500 && attempt < 3; attempt++) {
 				log(`sync of ${s.name} answered ${res.status}: sending the chunk again`);
 				res = await api.call("POST", `/sales/shops/${shopId}/pos-transactions/sync`, token(s.clerkKey), { transactions: chunk });
@@ -178,7 +209,8 @@ export async function seed(baseUrl: string, admin: { email: string; password: st
 			if (res.status !== 200) throw new Error(`sync of ${s.name} answered ${res.status}: ${JSON.stringify(res.body)}`);
 			const { results } = res.body;
 			const rejected = results.filter((r) => r.status === "rejected");
-			if (rejected.length) throw new Error(`${rejected.length} synced sales of ${s.name} were rejected: ${JSON.stringify(rejected[0])}`);
+			if (rejected.length)
+				throw new Error(`${rejected.length} synced sales of ${s.name} were rejected: ${JSON.stringify(rejected[0])}`);
 			synced += results.length;
 		}
 	});
@@ -189,8 +221,16 @@ export async function seed(baseUrl: string, admin: { email: string; password: st
 	let invoices = 0;
 	for (const [i, s] of chain.shops.entries()) {
 		const factory = chain.factories[i % chain.factories.length];
-		const items = chain.flavors.filter((f) => f.factoryKey === factory.key).slice(0, 3).map((f) => ({ flavorId: flavorIds.get(f.key), quantity: 15 }));
-		const invoice = await api.ok("POST", "/inventory/invoices", token(factory.managerKey), { factoryId: factoryIds.get(factory.key), shopId: shopIds.get(s.key), items, notes: "Weekly delivery" });
+		const items = chain.flavors
+			.filter((f) => f.factoryKey === factory.key)
+			.slice(0, 3)
+			.map((f) => ({ flavorId: flavorIds.get(f.key), quantity: 15 }));
+		const invoice = await api.ok("POST", "/inventory/invoices", token(factory.managerKey), {
+			factoryId: factoryIds.get(factory.key),
+			shopId: shopIds.get(s.key),
+			items,
+			notes: "Weekly delivery",
+		});
 		if (i % 2 === 0) await api.ok("PUT", `/inventory/invoices/${invoice.id}/status`, token(factory.managerKey), { status: "PAID" });
 		invoices++;
 	}
@@ -202,7 +242,11 @@ export async function seed(baseUrl: string, admin: { email: string; password: st
 		for (let k = 0; k < 3; k++) {
 			const shop = chain.shops[(p * 3 + k) % chain.shops.length];
 			const rating = 3 + ((p + k) % 3);
-			await api.ok("POST", "/sales/feedback", token(patron.key), { shopId: shopIds.get(shop.key), rating, comment: ["Lovely pistachio!", "Friendly staff, long queue.", "Best sorbet in town."][(p + k) % 3] });
+			await api.ok("POST", "/sales/feedback", token(patron.key), {
+				shopId: shopIds.get(shop.key),
+				rating,
+				comment: ["Lovely pistachio!", "Friendly staff, long queue.", "Best sorbet in town."][(p + k) % 3],
+			});
 			reviews++;
 		}
 	}
@@ -215,18 +259,37 @@ export async function seed(baseUrl: string, admin: { email: string; password: st
 		messages++;
 	};
 	for (const f of chain.factories) {
-		const conv = await api.ok("POST", "/communications/chat/conversations", token("executive"), { type: "DIRECT", participantIds: [users.get(f.managerKey)!.id] });
+		const conv = await api.ok("POST", "/communications/chat/conversations", token("executive"), {
+			type: "DIRECT",
+			participantIds: [users.get(f.managerKey)!.id],
+		});
 		conversations++;
 		await say("executive", conv.id, `How is ${f.name} doing this week?`);
 		await say(f.managerKey, conv.id, "Production on plan; two batches expire soon, we are moving them to the shops.");
 	}
 	const clerks = chain.users.filter((u) => u.role === "CLERK");
-	const group = await api.ok("POST", "/communications/chat/conversations", token("executive"), { type: "GROUP", name: "All shops", participantIds: clerks.map((c) => users.get(c.key)!.id) });
+	const group = await api.ok("POST", "/communications/chat/conversations", token("executive"), {
+		type: "GROUP",
+		name: "All shops",
+		participantIds: clerks.map((c) => users.get(c.key)!.id),
+	});
 	conversations++;
 	await say("executive", group.id, "Summer menu starts Monday: please check your freezers.");
 	await say(clerks[0].key, group.id, "Berlin is ready!");
 
-	return { users: users.size, factories: factoryIds.size, shops: shopIds.size, flavors: flavorIds.size, batches, invoices, sales: synced, reviews, conversations, messages, shopsWithCoordinates };
+	return {
+		users: users.size,
+		factories: factoryIds.size,
+		shops: shopIds.size,
+		flavors: flavorIds.size,
+		batches,
+		invoices,
+		sales: synced,
+		reviews,
+		conversations,
+		messages,
+		shopsWithCoordinates,
+	};
 }
 
 if (require.main === module) {
@@ -241,11 +304,17 @@ if (require.main === module) {
 	seed(base, { email, password }, { log: (line) => console.info(line) }).then(
 		(result) => {
 			console.info(`Seeded ${base} in ${Math.round((Date.now() - started) / 1000)} s: ${JSON.stringify(result)}`);
-			console.info(`Demo logins (password ${DEMO_PASSWORD}): admin@, executive@, manufacturer1@, clerk1@, patron1@demo.eislager.local`);
+			console.info(
+				`Demo logins (password ${DEMO_PASSWORD}): admin@, executive@, manufacturer1@, clerk1@, patron1@demo.eislager.local`,
+			);
 		},
 		(err: unknown) => {
 			const message = err instanceof Error ? err.message : String(err);
-			console.error(message === "fetch failed" ? `Seed failed: nothing answers at ${base} (start the backend first: npm start)` : `Seed failed: ${message}`);
+			console.error(
+				message === "fetch failed"
+					? `Seed failed: nothing answers at ${base} (start the backend first: npm start)`
+					: `Seed failed: ${message}`,
+			);
 			process.exit(1);
 		},
 	);

@@ -38,4 +38,3 @@ export function defineAdminModels(db: Sequelize) {
 }
 
 export type AdminModels = ReturnType<typeof defineAdminModels>;
-

@@ -22,7 +22,10 @@ const optionalSettings = Object.fromEntries(Object.entries(SETTINGS).map(([k, v]
 // The user routes forward to auth: one contract, so the same schemas.
 export { listUsersParams, setRoleParams, setStatusParams, userIdParams } from "../../lib/contracts";
 import { listUsersParams, setRoleParams, setStatusParams, userIdParams } from "../../lib/contracts";
-export const userStatsParams = { ...STRICT, days: { type: "number", integer: true, min: 1, max: 366, default: 30, convert: true } } as const;
+export const userStatsParams = {
+	...STRICT,
+	days: { type: "number", integer: true, min: 1, max: 366, default: 30, convert: true },
+} as const;
 
 export const logsParams = {
 	...STRICT,
@@ -37,7 +40,11 @@ export const deadLettersParams = {
 	group: { type: "string", trim: true, max: 100, optional: true },
 	replayed: { type: "boolean", optional: true, convert: true },
 } as const;
-export const replayDeadLetterParams = { ...STRICT, schema: { type: "string", trim: true, max: 63, pattern: /^[a-z_]+$/ }, id: positiveInt } as const;
+export const replayDeadLetterParams = {
+	...STRICT,
+	schema: { type: "string", trim: true, max: 63, pattern: /^[a-z_]+$/ },
+	id: positiveInt,
+} as const;
 
 const auditFilters = {
 	schema: { type: "string", pattern: /^[a-z_]{1,40}$/, optional: true },
@@ -56,7 +63,11 @@ export const updateConfigParams = { ...STRICT, ...optionalSettings } as const;
 export const maintenanceParams = { ...STRICT, startsAt: isoDateTime, endsAt: isoDateTime, message: trimmed(1, 2000) } as const;
 
 export const createBroadcastParams = { ...STRICT, title: trimmed(1, 200), message: trimmed(1, 2000) } as const;
-export const listBroadcastsParams = { ...STRICT, ...pageParams(["createdAt", "sentAt"] as const), status: { type: "enum", values: ["DRAFT", "SENT", "ARCHIVED"], optional: true } } as const;
+export const listBroadcastsParams = {
+	...STRICT,
+	...pageParams(["createdAt", "sentAt"] as const),
+	status: { type: "enum", values: ["DRAFT", "SENT", "ARCHIVED"], optional: true },
+} as const;
 export const broadcastStatusParams = { ...STRICT, id: uuid, status: { type: "enum", values: ["DRAFT", "SENT", "ARCHIVED"] } } as const;
 
 export type ListUsersParams = Infer<typeof listUsersParams>;

@@ -68,7 +68,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			rest: "GET /compliance/report",
 			roles: ["ADMIN", "EXECUTIVE"],
 			retryPolicy: RETRY_READS,
-			summary: "Compliance report for a date range (default: last 30 days): audit coverage, failures, admin actions, sign-in security, data retention",
+			summary:
+				"Compliance report for a date range (default: last 30 days): audit coverage, failures, admin actions, sign-in security, data retention",
 			params: P.complianceParams,
 			async handler(ctx: Ctx<P.ComplianceParams>) {
 				const to = ctx.params.to ? new Date(`${ctx.params.to}T00:00:00Z`).getTime() + DAY_MS : Date.now();
@@ -78,7 +79,14 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const schemas = await this.auditSchemas();
 				const perSchema = await Promise.all(
 					schemas.map(async (s) => {
-						const [r] = await this.db.query<{ total: number; failures: number; admin: number; actors: number; oldest: Date | null; allRows: number }>(
+						const [r] = await this.db.query<{
+							total: number;
+							failures: number;
+							admin: number;
+							actors: number;
+							oldest: Date | null;
+							allRows: number;
+						}>(
 							`SELECT count(*) FILTER (WHERE created_at >= :from AND created_at < :to)::int AS total,
 							        count(*) FILTER (WHERE created_at >= :from AND created_at < :to AND outcome = 'FAILURE')::int AS failures,
 							        count(*) FILTER (WHERE created_at >= :from AND created_at < :to AND actor_role = 'ADMIN')::int AS admin,
@@ -87,7 +95,15 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 							   FROM "${s}".audit_log`,
 							{ type: QueryTypes.SELECT, replacements: range },
 						);
-						return { schema: s, entries: r.total, failures: r.failures, adminActions: r.admin, distinctActors: r.actors, retainedEntries: r.allRows, oldestEntryAt: r.oldest ? new Date(r.oldest).toISOString() : null };
+						return {
+							schema: s,
+							entries: r.total,
+							failures: r.failures,
+							adminActions: r.admin,
+							distinctActors: r.actors,
+							retainedEntries: r.allRows,
+							oldestEntryAt: r.oldest ? new Date(r.oldest).toISOString() : null,
+						};
 					}),
 				);
 				const topAdmin = schemas.length
@@ -108,9 +124,19 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					from: range.from.toISOString(),
 					to: range.to.toISOString(),
 					generatedAt: new Date().toISOString(),
-					audit: { schemas: perSchema, totalEntries: sum("entries"), failedActions: sum("failures"), adminActions: sum("adminActions"), topAdminActions: topAdmin },
+					audit: {
+						schemas: perSchema,
+						totalEntries: sum("entries"),
+						failedActions: sum("failures"),
+						adminActions: sum("adminActions"),
+						topAdminActions: topAdmin,
+					},
 					signIn,
-					applicationLog: { errorsInRange: logs.errors, retainedEntries: logs.total, oldestEntryAt: logs.oldest ? new Date(logs.oldest).toISOString() : null },
+					applicationLog: {
+						errorsInRange: logs.errors,
+						retainedEntries: logs.total,
+						oldestEntryAt: logs.oldest ? new Date(logs.oldest).toISOString() : null,
+					},
 				};
 			},
 		},
@@ -137,7 +163,10 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			const where = cond.length ? `WHERE ${cond.join(" AND ")}` : "";
 			const like = (v?: string) => (v ? `%${v.replace(/[\\%_]/g, "\\$&")}%` : null);
 			const union = schemas
-				.map((s) => `SELECT '${s}' AS schema, id, actor_id, actor_role, action, target, request_id, ip, outcome, error_code, created_at FROM "${s}".audit_log ${where}`)
+				.map(
+					(s) =>
+						`SELECT '${s}' AS schema, id, actor_id, actor_role, action, target, request_id, ip, outcome, error_code, created_at FROM "${s}".audit_log ${where}`,
+				)
 				.join(" UNION ALL ");
 			const dir = params.sort === "createdAt" ? "ASC" : "DESC";
 			const rows = await this.db.query<Record<string, unknown> & { total: number }>(
@@ -158,7 +187,11 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					},
 				},
 			);
-			return toPage(rows.map(({ total: _t, ...r }) => r), rows[0]?.total ?? 0, params);
+			return toPage(
+				rows.map(({ total: _t, ...r }) => r),
+				rows[0]?.total ?? 0,
+				params,
+			);
 		},
 	},
 };

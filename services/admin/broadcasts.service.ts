@@ -36,7 +36,13 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			summary: "Write a broadcast (DRAFT); send it with PUT /broadcasts/:id/status",
 			params: P.createBroadcastParams,
 			async handler(ctx: Ctx<P.CreateBroadcastParams>) {
-				const b = await this.adapter.insert({ title: ctx.params.title, message: ctx.params.message, createdBy: ctx.meta.user?.id ?? null, sentAt: null, archivedAt: null });
+				const b = await this.adapter.insert({
+					title: ctx.params.title,
+					message: ctx.params.message,
+					createdBy: ctx.meta.user?.id ?? null,
+					sentAt: null,
+					archivedAt: null,
+				});
 				respondCreated(ctx, `/api/v1/admin/broadcasts/${b.id}`);
 				return this.entityJson(ctx, b);
 			},
@@ -80,12 +86,20 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					if (!b) throw notFound("Broadcast", ctx.params.id);
 					const current = b.status as BroadcastStatus;
 					if (!NEXT[current].includes(status)) {
-						throw conflict(`A ${current} broadcast can't become ${status}`, "INVALID_STATUS_TRANSITION", { from: current, to: status, allowed: NEXT[current] });
+						throw conflict(`A ${current} broadcast can't become ${status}`, "INVALID_STATUS_TRANSITION", {
+							from: current,
+							to: status,
+							allowed: NEXT[current],
+						});
 					}
 					const now = new Date();
-					await b.update({ status, ...(status === "SENT" && { sentAt: now }), ...(status === "ARCHIVED" && { archivedAt: now }) }, { transaction: t });
+					await b.update(
+						{ status, ...(status === "SENT" && { sentAt: now }), ...(status === "ARCHIVED" && { archivedAt: now }) },
+						{ transaction: t },
+					);
 					// Inside the transaction: if the announcement can't be delivered the broadcast stays a DRAFT and can be sent again.
-					if (status === "SENT") await call(ctx, "communications.notifications.announce", { title: b.title, message: b.message, broadcastId: b.id });
+					if (status === "SENT")
+						await call(ctx, "communications.notifications.announce", { title: b.title, message: b.message, broadcastId: b.id });
 					return this.entityJson(ctx, b);
 				});
 			},

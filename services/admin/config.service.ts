@@ -105,7 +105,10 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				if (endsAt <= new Date()) throw validationError("endsAt", "The window must end in the future.");
 				const [row] = await this.db.query<Record<string, unknown> & { id: string }>(
 					`INSERT INTO admin.maintenance_windows (starts_at, ends_at, message, created_by) VALUES (:startsAt, :endsAt, :message, :by) RETURNING ${MAINTENANCE_COLUMNS}`,
-					{ type: QueryTypes.SELECT, replacements: { startsAt, endsAt, message: ctx.params.message, by: ctx.meta.user?.id ?? null } },
+					{
+						type: QueryTypes.SELECT,
+						replacements: { startsAt, endsAt, message: ctx.params.message, by: ctx.meta.user?.id ?? null },
+					},
 				);
 				let announced = true;
 				try {
@@ -132,10 +135,13 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			summary: "Cancel a maintenance window, or end one in progress: the gateway serves everyone again at once",
 			params: P.maintenanceIdParams,
 			async handler(ctx: Ctx<P.MaintenanceIdParams>) {
-				const lifted = await this.db.query(`UPDATE admin.maintenance_windows SET deleted_at = now(), updated_at = now() WHERE id = :id AND deleted_at IS NULL RETURNING id`, {
-					type: QueryTypes.SELECT,
-					replacements: { id: ctx.params.id },
-				});
+				const lifted = await this.db.query(
+					`UPDATE admin.maintenance_windows SET deleted_at = now(), updated_at = now() WHERE id = :id AND deleted_at IS NULL RETURNING id`,
+					{
+						type: QueryTypes.SELECT,
+						replacements: { id: ctx.params.id },
+					},
+				);
 				if (!lifted.length) throw notFound("Maintenance window", ctx.params.id);
 				(ctx.locals as { auditTarget?: string }).auditTarget = ctx.params.id;
 				await this.publishSnapshot();
@@ -147,7 +153,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			rest: "GET /config/public",
 			auth: "public",
 			retryPolicy: RETRY_READS,
-			summary: "What a client needs before sign-in: siteName, theme (with its colours), defaultLanguage, supportEmail, registrationOpen and the upcoming maintenance windows",
+			summary:
+				"What a client needs before sign-in: siteName, theme (with its colours), defaultLanguage, supportEmail, registrationOpen and the upcoming maintenance windows",
 			async handler() {
 				const { settings, maintenance } = await this.readSnapshot();
 				return {
@@ -173,14 +180,21 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 
 	methods: {
 		async currentSettings() {
-			const rows = await this.db.query<{ key: string; value: unknown }>(`SELECT key, value FROM admin.settings`, { type: QueryTypes.SELECT });
+			const rows = await this.db.query<{ key: string; value: unknown }>(`SELECT key, value FROM admin.settings`, {
+				type: QueryTypes.SELECT,
+			});
 			const stored = new Map(rows.map((r) => [r.key, r.value]));
-			return Object.fromEntries(Object.entries(P.SETTINGS).map(([k, v]) => [k, stored.has(k) ? stored.get(k) : v.default])) as unknown as SystemSettings;
+			return Object.fromEntries(
+				Object.entries(P.SETTINGS).map(([k, v]) => [k, stored.has(k) ? stored.get(k) : v.default]),
+			) as unknown as SystemSettings;
 		},
 
 		async readSnapshot(): Promise<SettingsSnapshot> {
 			// The database clock first: a snapshot read later always carries a larger version.
-			const [{ version }] = await this.db.query<{ version: number }>(`SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS version`, { type: QueryTypes.SELECT });
+			const [{ version }] = await this.db.query<{ version: number }>(
+				`SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS version`,
+				{ type: QueryTypes.SELECT },
+			);
 			const [settings, windows] = await Promise.all([
 				this.currentSettings(),
 				this.db.query<{ id: string; startsAt: Date; endsAt: Date; message: string }>(
@@ -188,7 +202,16 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					{ type: QueryTypes.SELECT },
 				),
 			]);
-			return { settings, maintenance: windows.map((w) => ({ id: w.id, startsAt: w.startsAt.toISOString(), endsAt: w.endsAt.toISOString(), message: w.message })), version };
+			return {
+				settings,
+				maintenance: windows.map((w) => ({
+					id: w.id,
+					startsAt: w.startsAt.toISOString(),
+					endsAt: w.endsAt.toISOString(),
+					message: w.message,
+				})),
+				version,
+			};
 		},
 
 		tickNotices() {
@@ -205,13 +228,18 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		},
 
 		upcomingMaintenance() {
-			return this.db.query(`SELECT ${MAINTENANCE_COLUMNS} FROM admin.maintenance_windows WHERE deleted_at IS NULL AND ends_at > now() ORDER BY starts_at LIMIT 20`, { type: QueryTypes.SELECT });
+			return this.db.query(
+				`SELECT ${MAINTENANCE_COLUMNS} FROM admin.maintenance_windows WHERE deleted_at IS NULL AND ends_at > now() ORDER BY starts_at LIMIT 20`,
+				{ type: QueryTypes.SELECT },
+			);
 		},
 	},
 
 	async started() {
 		// Nodes that started before this one hold defaults until they hear from it.
-		await this.publishSnapshot().catch((err: unknown) => this.logger.warn("Settings broadcast at start failed; nodes refresh on their own", err));
+		await this.publishSnapshot().catch((err: unknown) =>
+			this.logger.warn("Settings broadcast at start failed; nodes refresh on their own", err),
+		);
 		this.noticeTimer = setInterval(() => {
 			void this.tickNotices();
 		}, NOTICE_TICK_MS);

@@ -39,20 +39,31 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			rest: "GET /system/dead-letters",
 			roles: ["ADMIN"],
 			retryPolicy: RETRY_READS,
-			summary: "Events an internal consumer group dead-lettered after STREAM_MAX_ATTEMPTS tries, every schema, newest first (filter by group, replayed)",
+			summary:
+				"Events an internal consumer group dead-lettered after STREAM_MAX_ATTEMPTS tries, every schema, newest first (filter by group, replayed)",
 			params: P.deadLettersParams,
 			async handler(ctx: Ctx<P.DeadLettersParams>): Promise<Result<"admin.deadLetters.list">> {
 				const { page, pageSize, group, replayed } = ctx.params;
 				const schemas = await schemasWithTable(this.db, "dead_letters");
 				if (!schemas.length) return toPage([], 0, ctx.params);
 				const dir = ctx.params.sort === "createdAt" ? "ASC" : "DESC";
-				const where = ["true", group ? `"group" = :group` : null, replayed === undefined ? null : replayed ? "replayed_at IS NOT NULL" : "replayed_at IS NULL"].filter(Boolean).join(" AND ");
+				const where = [
+					"true",
+					group ? `"group" = :group` : null,
+					replayed === undefined ? null : replayed ? "replayed_at IS NOT NULL" : "replayed_at IS NULL",
+				]
+					.filter(Boolean)
+					.join(" AND ");
 				const rows = await this.db.query<Record<string, unknown> & { total: number }>(
 					`SELECT *, count(*) OVER ()::int AS total FROM (${schemas.map((s) => `SELECT '${s}' AS schema, ${COLUMNS} FROM "${s}".dead_letters WHERE ${where}`).join(" UNION ALL ")}) d
 					 ORDER BY "createdAt" ${dir}, schema, id LIMIT :limit OFFSET :offset`,
 					{ type: QueryTypes.SELECT, replacements: { group: group ?? null, limit: pageSize, offset: (page - 1) * pageSize } },
 				);
-				return toPage(rows.map(({ total: _t, ...r }) => r), rows[0]?.total ?? 0, ctx.params);
+				return toPage(
+					rows.map(({ total: _t, ...r }) => r),
+					rows[0]?.total ?? 0,
+					ctx.params,
+				);
 			},
 		},
 
@@ -61,7 +72,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			roles: ["ADMIN"],
 			audit: true,
 			status: 202,
-			summary: "Re-deliver a dead letter to its consumer group (after a fix); the group's reader applies it once, or lists it again with the new error",
+			summary:
+				"Re-deliver a dead letter to its consumer group (after a fix); the group's reader applies it once, or lists it again with the new error",
 			params: P.replayDeadLetterParams,
 			async handler(ctx: Ctx<Params<"admin.deadLetters.replay">>): Promise<Result<"admin.deadLetters.replay">> {
 				const { schema: s, id } = ctx.params;
@@ -71,12 +83,13 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					{ type: QueryTypes.SELECT, replacements: { id } },
 				);
 				if (!row) throw notFound("Dead letter", `${s}/${id}`);
-				await this.db.query("SELECT pg_notify(:channel, :payload)", { replacements: { channel: OUTBOX_CHANNEL, payload: REPLAY_WAKE } });
+				await this.db.query("SELECT pg_notify(:channel, :payload)", {
+					replacements: { channel: OUTBOX_CHANNEL, payload: REPLAY_WAKE },
+				});
 				return row;
 			},
 		},
 	},
-
 };
 
 export default defineService(schema);

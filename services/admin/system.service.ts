@@ -51,7 +51,13 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			summary: "Every node of the cluster (with its CPU, memory, uptime) and every service with the nodes running it",
 			async handler(ctx: Ctx<Record<string, never>>) {
 				const nodes = (await ctx.call("$node.list", { onlyAvailable: false, withServices: false })) as NodeInfo[];
-				const services = (await ctx.call("$node.services", { onlySystem: false, skipInternal: true, withActions: false, grouping: true, onlyAvailable: false })) as ServiceInfo[];
+				const services = (await ctx.call("$node.services", {
+					onlySystem: false,
+					skipInternal: true,
+					withActions: false,
+					grouping: true,
+					onlyAvailable: false,
+				})) as ServiceInfo[];
 				const details = await Promise.all(
 					nodes.map(async (n) => {
 						if (!n.available) return { nodeID: n.id, status: "DOWN", local: n.local, hostname: n.hostname ?? null };
@@ -74,7 +80,13 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 							};
 						} catch (err) {
 							this.logger.warn("Node health check failed", { nodeID: n.id, err: (err as Error).message });
-							return { nodeID: n.id, status: "UNREACHABLE", local: n.local, hostname: n.hostname ?? null, error: (err as Error).message };
+							return {
+								nodeID: n.id,
+								status: "UNREACHABLE",
+								local: n.local,
+								hostname: n.hostname ?? null,
+								error: (err as Error).message,
+							};
 						}
 					}),
 				);
@@ -83,7 +95,12 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					.map((s) => ({ name: s.fullName ?? s.name, available: s.available !== false, nodes: s.nodes ?? [] }))
 					.sort((a, b) => a.name.localeCompare(b.name));
 				const down = details.filter((d) => d.status !== "UP").length + serviceList.filter((s) => !s.available).length;
-				return { status: down === 0 ? "UP" : "DEGRADED", checkedAt: new Date().toISOString(), nodes: details, services: serviceList };
+				return {
+					status: down === 0 ? "UP" : "DEGRADED",
+					checkedAt: new Date().toISOString(),
+					nodes: details,
+					services: serviceList,
+				};
 			},
 		},
 
@@ -96,7 +113,11 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const perNode = await Promise.all(
 					nodes.map(async (nodeID) => {
 						try {
-							const metrics = await ctx.call("$node.metrics", { excludes: ["moleculer.transporter.*"] }, { nodeID, timeout: NODE_TIMEOUT_MS });
+							const metrics = await ctx.call(
+								"$node.metrics",
+								{ excludes: ["moleculer.transporter.*"] },
+								{ nodeID, timeout: NODE_TIMEOUT_MS },
+							);
 							return { nodeID, metrics };
 						} catch (err) {
 							return { nodeID, error: (err as Error).message, metrics: [] };
@@ -116,15 +137,24 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			async handler(ctx: Ctx<P.LogsParams>) {
 				const { page, pageSize, level, service } = ctx.params;
 				const dir = ctx.params.sort === "createdAt" ? "ASC" : "DESC";
-				const where = ["true", level ? "level = :level" : null, service ? "service = :service" : null].filter(Boolean).join(" AND ");
+				const where = ["true", level ? "level = :level" : null, service ? "service = :service" : null]
+					.filter(Boolean)
+					.join(" AND ");
 				const rows = await this.db.query<Record<string, unknown> & { total: number }>(
 					`SELECT id::text, level, node_id AS "nodeID", service, action, message, code, type, request_id AS "requestId", created_at AS "createdAt",
 					        count(*) OVER ()::int AS total
 					   FROM admin.app_logs WHERE ${where} ORDER BY created_at ${dir}, id ${dir} LIMIT :limit OFFSET :offset`,
-					{ type: QueryTypes.SELECT, replacements: { level: level ?? null, service: service ?? null, limit: pageSize, offset: (page - 1) * pageSize } },
+					{
+						type: QueryTypes.SELECT,
+						replacements: { level: level ?? null, service: service ?? null, limit: pageSize, offset: (page - 1) * pageSize },
+					},
 				);
 				const total = rows[0]?.total ?? 0;
-				return toPage(rows.map(({ total: _t, ...r }) => r), total, ctx.params);
+				return toPage(
+					rows.map(({ total: _t, ...r }) => r),
+					total,
+					ctx.params,
+				);
 			},
 		},
 
@@ -145,7 +175,9 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			params: P.clearLogsParams,
 			async handler(ctx: Ctx<P.ClearLogsParams>) {
 				const before = new Date(ctx.params.before);
-				const [, result] = (await this.db.query(`DELETE FROM admin.app_logs WHERE created_at < :before`, { replacements: { before } })) as [unknown, { rowCount?: number }];
+				const [, result] = (await this.db.query(`DELETE FROM admin.app_logs WHERE created_at < :before`, {
+					replacements: { before },
+				})) as [unknown, { rowCount?: number }];
 				return { deleted: result?.rowCount ?? 0, before: before.toISOString() };
 			},
 		},
@@ -154,9 +186,13 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	methods: {
 		/** Deletes application log entries older than the `logRetentionDays` setting; answers how many. */
 		async applyRetention(): Promise<number> {
-			const [row] = await this.db.query<{ value: unknown }>(`SELECT value FROM admin.settings WHERE key = 'logRetentionDays'`, { type: QueryTypes.SELECT });
+			const [row] = await this.db.query<{ value: unknown }>(`SELECT value FROM admin.settings WHERE key = 'logRetentionDays'`, {
+				type: QueryTypes.SELECT,
+			});
 			const days = typeof row?.value === "number" ? row.value : P.SETTINGS.logRetentionDays.default;
-			const [, result] = (await this.db.query(`DELETE FROM admin.app_logs WHERE created_at < now() - make_interval(days => :days)`, { replacements: { days } })) as [unknown, { rowCount?: number }];
+			const [, result] = (await this.db.query(`DELETE FROM admin.app_logs WHERE created_at < now() - make_interval(days => :days)`, {
+				replacements: { days },
+			})) as [unknown, { rowCount?: number }];
 			return result?.rowCount ?? 0;
 		},
 	},

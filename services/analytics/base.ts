@@ -10,7 +10,10 @@ import { defineMixin } from "../../lib/service";
 export interface BaseMethods {
 	dir(): Directory;
 	/** Adds `shopName`/`address` to rows carrying a `shopId`. */
-	withShops<T extends { shopId: string }>(ctx: Context<unknown, Meta>, rows: T[]): Promise<(T & { shopName: string | null; address: string | null })[]>;
+	withShops<T extends { shopId: string }>(
+		ctx: Context<unknown, Meta>,
+		rows: T[],
+	): Promise<(T & { shopName: string | null; address: string | null })[]>;
 	/** Adds `flavorName` to rows carrying a `flavorId`. */
 	withFlavors<T extends { flavorId: string }>(ctx: Context<unknown, Meta>, rows: T[]): Promise<(T & { flavorName: string | null })[]>;
 }
@@ -39,7 +42,11 @@ export function AnalyticsBase(): Partial<ServiceSchema> {
 					ctx,
 					rows.map((r) => r.shopId),
 				);
-				return rows.map((r) => ({ ...r, shopName: info.get(r.shopId)?.name ?? null, address: info.get(r.shopId)?.address ?? null }));
+				return rows.map((r) => ({
+					...r,
+					shopName: info.get(r.shopId)?.name ?? null,
+					address: info.get(r.shopId)?.address ?? null,
+				}));
 			},
 			async withFlavors<T extends { flavorId: string }>(ctx: Context<unknown, Meta>, rows: T[]) {
 				const names = await this.dir().flavorNames(

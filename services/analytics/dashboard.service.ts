@@ -36,16 +36,32 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const scope = await this.dir().shopScope(ctx);
 				const today = new Date().toISOString().slice(0, 10);
 				const period = dateRange(ctx.params);
-				const [t, p] = await Promise.all([Q.salesSummary(this.db, { from: today, to: today }, scope), Q.salesSummary(this.db, period, scope)]);
+				const [t, p] = await Promise.all([
+					Q.salesSummary(this.db, { from: today, to: today }, scope),
+					Q.salesSummary(this.db, period, scope),
+				]);
 				const s = inScope("shop_id", scope);
-				const [rating] = await this.db.query<{ rating: number | null; n: string }>(`SELECT round(avg(rating), 2)::float8 AS rating, count(*) AS n FROM analytics.review_facts WHERE ${s.sql}`, {
-					replacements: s.replacements,
-					type: QueryTypes.SELECT,
-				});
-				const [active] = await this.db.query<{ n: string }>(`SELECT count(DISTINCT user_id) AS n FROM analytics.user_activity WHERE timestamp > now() - interval '24 hours'`, { type: QueryTypes.SELECT });
+				const [rating] = await this.db.query<{ rating: number | null; n: string }>(
+					`SELECT round(avg(rating), 2)::float8 AS rating, count(*) AS n FROM analytics.review_facts WHERE ${s.sql}`,
+					{
+						replacements: s.replacements,
+						type: QueryTypes.SELECT,
+					},
+				);
+				const [active] = await this.db.query<{ n: string }>(
+					`SELECT count(DISTINCT user_id) AS n FROM analytics.user_activity WHERE timestamp > now() - interval '24 hours'`,
+					{ type: QueryTypes.SELECT },
+				);
 				return {
 					today: { date: today, revenue: t.revenue, transactionCount: t.transactionCount, averageBasket: t.averageBasket },
-					period: { from: period.from, to: period.to, revenue: p.revenue, transactionCount: p.transactionCount, itemsSold: p.itemsSold, averageBasket: p.averageBasket },
+					period: {
+						from: period.from,
+						to: period.to,
+						revenue: p.revenue,
+						transactionCount: p.transactionCount,
+						itemsSold: p.itemsSold,
+						averageBasket: p.averageBasket,
+					},
 					averageRating: rating.rating,
 					reviewCount: Number(rating.n),
 					/** Chain-wide: only for EXECUTIVE/ADMIN (null for a clerk). */
@@ -68,7 +84,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			rest: "GET /dashboard/:role",
 			roles: ["PATRON", "CLERK", "MANUFACTURER", "EXECUTIVE", "ADMIN"],
 			retryPolicy: RETRY_READS,
-			summary: "The dashboard of a role (your own; ADMIN any): EXECUTIVE chain revenue, top shops, budgets; CLERK your shops; MANUFACTURER your factories; PATRON your activity",
+			summary:
+				"The dashboard of a role (your own; ADMIN any): EXECUTIVE chain revenue, top shops, budgets; CLERK your shops; MANUFACTURER your factories; PATRON your activity",
 			params: P.roleParams,
 			async handler(ctx: Ctx<P.RoleParams>) {
 				const user = ctx.meta.user;
@@ -79,7 +96,11 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				switch (role) {
 					case "EXECUTIVE":
 					case "ADMIN": {
-						const [sales, products, budgets] = await Promise.all([Q.salesSummary(this.db, range, null), Q.productPerformance(this.db, range, null, 5), Q.budgets(this.db, null)]);
+						const [sales, products, budgets] = await Promise.all([
+							Q.salesSummary(this.db, range, null),
+							Q.productPerformance(this.db, range, null, 5),
+							Q.budgets(this.db, null),
+						]);
 						return {
 							role,
 							...range,
@@ -97,14 +118,23 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					}
 					case "MANUFACTURER": {
 						const scope = asAdmin ? null : await this.dir().factoriesOf(ctx, user.id);
-						const [production, waste, budgets] = await Promise.all([Q.inventoryInsights(this.db, range, scope, []), Q.waste(this.db, range, scope), Q.budgets(this.db, scope)]);
+						const [production, waste, budgets] = await Promise.all([
+							Q.inventoryInsights(this.db, range, scope, []),
+							Q.waste(this.db, range, scope),
+							Q.budgets(this.db, scope),
+						]);
 						return {
 							role,
 							...range,
 							factoryIds: scope,
 							production: production.production,
 							byFactory: production.byFactory,
-							waste: { writtenOffUnits: waste.writtenOffUnits, writtenOffValue: waste.writtenOffValue, expiredUnits: waste.expiredUnits, atRiskUnits: waste.atRiskUnits },
+							waste: {
+								writtenOffUnits: waste.writtenOffUnits,
+								writtenOffValue: waste.writtenOffValue,
+								expiredUnits: waste.expiredUnits,
+								atRiskUnits: waste.atRiskUnits,
+							},
 							budgets,
 						};
 					}
@@ -117,7 +147,11 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 
 	methods: {
 		async shopDashboard(ctx: Ctx<unknown>, range: Range, scope: Scope) {
-			const [sales, products, inventory] = await Promise.all([Q.salesSummary(this.db, range, scope), Q.productPerformance(this.db, range, scope, 5), Q.inventoryInsights(this.db, range, [], scope)]);
+			const [sales, products, inventory] = await Promise.all([
+				Q.salesSummary(this.db, range, scope),
+				Q.productPerformance(this.db, range, scope, 5),
+				Q.inventoryInsights(this.db, range, [], scope),
+			]);
 			return {
 				shopIds: scope,
 				revenue: sales.revenue,

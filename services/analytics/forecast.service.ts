@@ -38,7 +38,10 @@ const schema: ServiceDefinition<ServiceSettingSchema, BaseThis> = {
 			params: wasteForecastParams,
 			async handler(ctx: Context<WasteForecastParams, Meta>) {
 				await this.dir().shopScope(ctx, ctx.params.shopId);
-				const forecast = await ctx.call<Forecast & Record<string, unknown>, WasteForecastParams>("sales.forecast.wasteForecast", ctx.params);
+				const forecast = await ctx.call<Forecast & Record<string, unknown>, WasteForecastParams>(
+					"sales.forecast.wasteForecast",
+					ctx.params,
+				);
 				return { ...forecast, lots: await this.withFlavors(ctx, forecast.lots) };
 			},
 		},

@@ -26,7 +26,8 @@ export function placeShops(ids: string[], figures: ShopFigures[], info: Map<stri
 	for (const id of [...new Set([...ids, ...figures.map((f) => f.shopId)])]) {
 		const shop = info.get(id);
 		const row = { ...EMPTY, ...byId.get(id), shopId: id, name: shop?.name ?? null, address: shop?.address ?? null };
-		if (shop && shop.latitude !== null && shop.longitude !== null) located.push({ ...row, latitude: shop.latitude, longitude: shop.longitude });
+		if (shop && shop.latitude !== null && shop.longitude !== null)
+			located.push({ ...row, latitude: shop.latitude, longitude: shop.longitude });
 		else unlocated.push(row);
 	}
 	const order = (a: ShopFigures, b: ShopFigures) => b.revenue - a.revenue || (a.shopId < b.shopId ? -1 : 1);
@@ -75,7 +76,18 @@ export function gridCells(located: Located[], cellSize: number) {
 				type: "Feature" as const,
 				id: `${c.x}:${c.y}`,
 				// Exterior ring counterclockwise, closed (RFC 7946 §3.1.6).
-				geometry: { type: "Polygon" as const, coordinates: [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]] },
+				geometry: {
+					type: "Polygon" as const,
+					coordinates: [
+						[
+							[x0, y0],
+							[x1, y0],
+							[x1, y1],
+							[x0, y1],
+							[x0, y0],
+						],
+					],
+				},
 				bbox: [x0, y0, x1, y1],
 				properties: {
 					revenue: c.revenue,

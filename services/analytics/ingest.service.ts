@@ -23,7 +23,16 @@ interface Methods {
 }
 type This = Service & DbThis<AnalyticsModels> & Methods;
 
-const INGESTED = ["SALE_COMPLETED", "STOCK_REGISTERED", "EXPIRY_WARNING", "INVENTORY_LOW", "REVIEW_SUBMITTED", "BUDGET_ALLOCATION_UPDATED", "USER_LOGIN", "STOCK_WRITTEN_OFF"] as const satisfies readonly EventName[];
+const INGESTED = [
+	"SALE_COMPLETED",
+	"STOCK_REGISTERED",
+	"EXPIRY_WARNING",
+	"INVENTORY_LOW",
+	"REVIEW_SUBMITTED",
+	"BUDGET_ALLOCATION_UPDATED",
+	"USER_LOGIN",
+	"STOCK_WRITTEN_OFF",
+] as const satisfies readonly EventName[];
 type IngestedEvent = (typeof INGESTED)[number];
 
 /** Folds rows by key, summing the numeric fields listed, and sorts them by key. */
@@ -60,7 +69,12 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			types: ["USER_ROLE_CHANGED"],
 			async handler(this: This, events, t: Transaction) {
 				const userIds = events.map((e) => e.data.userId);
-				t.afterCommit(() => void broadcastStaffChanged(this.broker, userIds).catch((err: unknown) => this.logger.warn("Scope cache drop broadcast failed", err)));
+				t.afterCommit(
+					() =>
+						void broadcastStaffChanged(this.broker, userIds).catch((err: unknown) =>
+							this.logger.warn("Scope cache drop broadcast failed", err),
+						),
+				);
 			},
 		}),
 	],
@@ -148,12 +162,16 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			);
 			for (const f of counted) {
 				if (!f.d.patronId) continue;
-				await this.exec(t, `INSERT INTO analytics.user_activity (event_id, user_id, type, metadata, timestamp) VALUES (:eid, :uid, 'PURCHASE', :meta, :at)`, {
-					eid: f.e.id,
-					uid: f.d.patronId,
-					meta: JSON.stringify({ shopId: f.d.shopId, transactionId: f.d.transactionId, totalAmount: f.d.totalAmount }),
-					at: f.at,
-				});
+				await this.exec(
+					t,
+					`INSERT INTO analytics.user_activity (event_id, user_id, type, metadata, timestamp) VALUES (:eid, :uid, 'PURCHASE', :meta, :at)`,
+					{
+						eid: f.e.id,
+						uid: f.d.patronId,
+						meta: JSON.stringify({ shopId: f.d.shopId, transactionId: f.d.transactionId, totalAmount: f.d.totalAmount }),
+						at: f.at,
+					},
+				);
 			}
 		},
 
@@ -188,12 +206,16 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 						 ON CONFLICT (review_id) DO UPDATE SET rating = EXCLUDED.rating`,
 						{ ...e.data, at: e.occurredAt },
 					);
-					return this.exec(t, `INSERT INTO analytics.user_activity (event_id, user_id, type, metadata, timestamp) VALUES (:eid, :uid, 'REVIEW', :meta, :at)`, {
-						eid: e.id,
-						uid: e.data.patronId,
-						meta: JSON.stringify({ shopId: e.data.shopId, reviewId: e.data.reviewId, rating: e.data.rating }),
-						at: e.occurredAt,
-					});
+					return this.exec(
+						t,
+						`INSERT INTO analytics.user_activity (event_id, user_id, type, metadata, timestamp) VALUES (:eid, :uid, 'REVIEW', :meta, :at)`,
+						{
+							eid: e.id,
+							uid: e.data.patronId,
+							meta: JSON.stringify({ shopId: e.data.shopId, reviewId: e.data.reviewId, rating: e.data.rating }),
+							at: e.occurredAt,
+						},
+					);
 				case "BUDGET_ALLOCATION_UPDATED":
 					return this.exec(
 						t,
@@ -211,12 +233,16 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 						{ ...e.data, id: e.id, at: e.data.at ?? e.occurredAt },
 					);
 				case "USER_LOGIN":
-					return this.exec(t, `INSERT INTO analytics.user_activity (event_id, user_id, type, metadata, timestamp) VALUES (:eid, :uid, 'LOGIN', :meta, :at)`, {
-						eid: e.id,
-						uid: e.data.userId,
-						meta: JSON.stringify({ role: e.data.role, method: e.data.method }),
-						at: e.occurredAt,
-					});
+					return this.exec(
+						t,
+						`INSERT INTO analytics.user_activity (event_id, user_id, type, metadata, timestamp) VALUES (:eid, :uid, 'LOGIN', :meta, :at)`,
+						{
+							eid: e.id,
+							uid: e.data.userId,
+							meta: JSON.stringify({ role: e.data.role, method: e.data.method }),
+							at: e.occurredAt,
+						},
+					);
 			}
 		},
 	},

@@ -23,7 +23,10 @@ const rate = (sold: number, produced: number) => (produced > 0 ? Math.round((sol
 type Totals = Pick<TurnoverRow, "produced" | "shipped" | "sold" | "revenue">;
 
 /** Sums turnover rows by `key` (sorted by units sold, then key). */
-function sumBy<K extends "factoryId" | "flavorId">(rows: TurnoverRow[], key: K): (Record<K, string> & Totals & { turnover: number | null })[] {
+function sumBy<K extends "factoryId" | "flavorId">(
+	rows: TurnoverRow[],
+	key: K,
+): (Record<K, string> & Totals & { turnover: number | null })[] {
 	const acc = new Map<string, Totals>();
 	for (const r of rows) {
 		const a = acc.get(r[key]) ?? { produced: 0, shipped: 0, sold: 0, revenue: 0 };
@@ -51,7 +54,12 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			summary: "Stock produced (batches, units, cost) per factory and low-stock alerts per shop and flavor over ?from=&to=",
 			params: P.factoryRangeParams,
 			async handler(ctx: Ctx<P.FactoryRangeParams>) {
-				const res = await Q.inventoryInsights(this.db, dateRange(ctx.params), await this.dir().factoryScope(ctx, ctx.params.factoryId), null);
+				const res = await Q.inventoryInsights(
+					this.db,
+					dateRange(ctx.params),
+					await this.dir().factoryScope(ctx, ctx.params.factoryId),
+					null,
+				);
 				return { ...res, lowStockAlerts: await this.withFlavors(ctx, await this.withShops(ctx, res.lowStockAlerts)) };
 			},
 		},
@@ -73,7 +81,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			rest: "GET /analytics/inventory/waste",
 			roles: FACTORY_ROLES,
 			retryPolicy: RETRY_READS,
-			summary: "Stock written off (STOCK_WRITTEN_OFF at shops and factories) in ?from=&to=: units and value at cost, by reason, factory and flavor; plus units warned about (at risk)",
+			summary:
+				"Stock written off (STOCK_WRITTEN_OFF at shops and factories) in ?from=&to=: units and value at cost, by reason, factory and flavor; plus units warned about (at risk)",
 			params: P.factoryRangeParams,
 			async handler(ctx: Ctx<P.FactoryRangeParams>) {
 				const res = await Q.waste(this.db, dateRange(ctx.params), await this.dir().factoryScope(ctx, ctx.params.factoryId));
@@ -84,7 +93,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			rest: "GET /analytics/suppliers",
 			roles: FACTORY_ROLES,
 			retryPolicy: RETRY_READS,
-			summary: "Supplier performance from recorded deliveries received in ?from=&to=: on-time rate, rejection rate, lead time (a MANUFACTURER: deliveries to their factories)",
+			summary:
+				"Supplier performance from recorded deliveries received in ?from=&to=: on-time rate, rejection rate, lead time (a MANUFACTURER: deliveries to their factories)",
 			params: P.factoryRangeParams,
 			async handler(ctx: Ctx<P.FactoryRangeParams>) {
 				const range = dateRange(ctx.params);
@@ -98,9 +108,20 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					...range,
 					supplierCount: suppliers.length,
 					deliveries,
-					onTimeRate: ratio(sum((s) => s.onTimeDeliveries), deliveries),
-					rejectionRate: ratio(sum((s) => s.unitsRejected), units),
-					suppliers: suppliers.sort((a, b) => (b.onTimeRate ?? 0) - (a.onTimeRate ?? 0) || (a.rejectionRate ?? 0) - (b.rejectionRate ?? 0) || a.name.localeCompare(b.name)),
+					onTimeRate: ratio(
+						sum((s) => s.onTimeDeliveries),
+						deliveries,
+					),
+					rejectionRate: ratio(
+						sum((s) => s.unitsRejected),
+						units,
+					),
+					suppliers: suppliers.sort(
+						(a, b) =>
+							(b.onTimeRate ?? 0) - (a.onTimeRate ?? 0) ||
+							(a.rejectionRate ?? 0) - (b.rejectionRate ?? 0) ||
+							a.name.localeCompare(b.name),
+					),
 				};
 			},
 		},

@@ -26,8 +26,16 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				`SELECT shop_id AS shop, sum(transaction_count) AS n, sum(total_sales) AS revenue FROM analytics.daily_sales GROUP BY shop_id ORDER BY shop_id`,
 				{ type: QueryTypes.SELECT },
 			);
-			replaceSeries(this.broker, M.salesTotal, rows.map((r) => ({ labels: { shop: r.shop }, value: Number(r.n) })));
-			replaceSeries(this.broker, M.revenueCents, rows.map((r) => ({ labels: { shop: r.shop }, value: Number(r.revenue) })));
+			replaceSeries(
+				this.broker,
+				M.salesTotal,
+				rows.map((r) => ({ labels: { shop: r.shop }, value: Number(r.n) })),
+			);
+			replaceSeries(
+				this.broker,
+				M.revenueCents,
+				rows.map((r) => ({ labels: { shop: r.shop }, value: Number(r.revenue) })),
+			);
 		},
 	},
 

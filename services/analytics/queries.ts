@@ -16,7 +16,11 @@ async function q<T extends Row>(db: Sequelize, sql: string, replacements: Record
 export async function salesSummary(db: Sequelize, r: Range, scope: Scope) {
 	const s = inScope("shop_id", scope);
 	const rep = { ...r, ...s.replacements };
-	const [t] = await q(db, `SELECT COALESCE(sum(total_sales), 0) AS revenue, COALESCE(sum(transaction_count), 0) AS tx, COALESCE(sum(items_sold), 0) AS items FROM analytics.daily_sales WHERE date BETWEEN :from AND :to AND ${s.sql}`, rep);
+	const [t] = await q(
+		db,
+		`SELECT COALESCE(sum(total_sales), 0) AS revenue, COALESCE(sum(transaction_count), 0) AS tx, COALESCE(sum(items_sold), 0) AS items FROM analytics.daily_sales WHERE date BETWEEN :from AND :to AND ${s.sql}`,
+		rep,
+	);
 	const byShop = await q(
 		db,
 		`SELECT shop_id AS "shopId", sum(total_sales) AS revenue, sum(transaction_count) AS tx, sum(items_sold) AS items
@@ -31,7 +35,12 @@ export async function salesSummary(db: Sequelize, r: Range, scope: Scope) {
 		transactionCount,
 		itemsSold: num(t.items),
 		averageBasket: transactionCount ? Math.round(revenue / transactionCount) : 0,
-		byShop: byShop.map((x) => ({ shopId: String(x.shopId), revenue: num(x.revenue), transactionCount: num(x.tx), itemsSold: num(x.items) })),
+		byShop: byShop.map((x) => ({
+			shopId: String(x.shopId),
+			revenue: num(x.revenue),
+			transactionCount: num(x.tx),
+			itemsSold: num(x.items),
+		})),
 	};
 }
 
@@ -45,7 +54,16 @@ export async function salesTrends(db: Sequelize, r: Range, scope: Scope, interva
 		  GROUP BY p.start ORDER BY p.start`,
 		{ ...r, unit: interval, ...s.replacements },
 	);
-	return { ...r, interval, points: rows.map((x) => ({ period: String(x.period), revenue: num(x.revenue), transactionCount: num(x.tx), itemsSold: num(x.items) })) };
+	return {
+		...r,
+		interval,
+		points: rows.map((x) => ({
+			period: String(x.period),
+			revenue: num(x.revenue),
+			transactionCount: num(x.tx),
+			itemsSold: num(x.items),
+		})),
+	};
 }
 
 export async function productPerformance(db: Sequelize, r: Range, scope: Scope, limit = 20) {
@@ -63,7 +81,11 @@ export async function productPerformance(db: Sequelize, r: Range, scope: Scope, 
 export async function revenue(db: Sequelize, r: Range, scope: Scope) {
 	const s = inScope("shop_id", scope);
 	const rep = { ...r, ...s.replacements };
-	const [cur] = await q(db, `SELECT COALESCE(sum(total_sales), 0) AS revenue FROM analytics.daily_sales WHERE date BETWEEN :from AND :to AND ${s.sql}`, rep);
+	const [cur] = await q(
+		db,
+		`SELECT COALESCE(sum(total_sales), 0) AS revenue FROM analytics.daily_sales WHERE date BETWEEN :from AND :to AND ${s.sql}`,
+		rep,
+	);
 	const [prev] = await q(
 		db,
 		`SELECT COALESCE(sum(total_sales), 0) AS revenue FROM analytics.daily_sales
@@ -130,8 +152,18 @@ export async function inventoryInsights(db: Sequelize, r: Range, factories: Scop
 	return {
 		...r,
 		production: { batches: num(prod.batches), units: num(prod.units), cost: num(prod.cost) },
-		byFactory: byFactory.map((x) => ({ factoryId: String(x.factoryId), batches: num(x.batches), units: num(x.units), cost: num(x.cost) })),
-		lowStockAlerts: lowStock.map((x) => ({ shopId: String(x.shopId), flavorId: String(x.flavorId), alerts: num(x.alerts), minQuantity: num(x.minQuantity) })),
+		byFactory: byFactory.map((x) => ({
+			factoryId: String(x.factoryId),
+			batches: num(x.batches),
+			units: num(x.units),
+			cost: num(x.cost),
+		})),
+		lowStockAlerts: lowStock.map((x) => ({
+			shopId: String(x.shopId),
+			flavorId: String(x.flavorId),
+			alerts: num(x.alerts),
+			minQuantity: num(x.minQuantity),
+		})),
 	};
 }
 
@@ -215,7 +247,10 @@ export async function locations(db: Sequelize, r: Range, scope: Scope) {
 /** Shop × hour-of-day (0–23, UTC) or × ISO weekday (1 = Monday … 7), dense: every cell present. */
 export async function heatmap(db: Sequelize, r: Range, scope: Scope, by: "hour" | "weekday") {
 	const s = inScope("f.shop_id", scope);
-	const bucket = by === "hour" ? "extract(hour FROM f.occurred_at AT TIME ZONE 'UTC')::int" : "extract(isodow FROM f.occurred_at AT TIME ZONE 'UTC')::int";
+	const bucket =
+		by === "hour"
+			? "extract(hour FROM f.occurred_at AT TIME ZONE 'UTC')::int"
+			: "extract(isodow FROM f.occurred_at AT TIME ZONE 'UTC')::int";
 	const rows = await q(
 		db,
 		`WITH shops AS (SELECT DISTINCT shop_id FROM analytics.sale_facts f WHERE f.occurred_at >= (:from::date AT TIME ZONE 'UTC') AND f.occurred_at < ((:to::date + 1) AT TIME ZONE 'UTC') AND ${s.sql}),
@@ -240,7 +275,11 @@ export async function realTime(db: Sequelize, minutes: number, scope: Scope) {
 	const s = inScope("shop_id", scope);
 	const rep = { minutes, ...s.replacements };
 	const since = `occurred_at > now() - make_interval(mins => :minutes)`;
-	const [t] = await q(db, `SELECT COALESCE(sum(total_amount), 0) AS revenue, count(*) AS tx, COALESCE(sum(item_count), 0) AS items FROM analytics.sale_facts WHERE ${since} AND ${s.sql}`, rep);
+	const [t] = await q(
+		db,
+		`SELECT COALESCE(sum(total_amount), 0) AS revenue, count(*) AS tx, COALESCE(sum(item_count), 0) AS items FROM analytics.sale_facts WHERE ${since} AND ${s.sql}`,
+		rep,
+	);
 	const latest = await q(
 		db,
 		`SELECT transaction_id AS "transactionId", shop_id AS "shopId", total_amount AS "totalAmount", item_count AS "itemCount", payment_method AS "paymentMethod", occurred_at AS "occurredAt"
@@ -252,20 +291,41 @@ export async function realTime(db: Sequelize, minutes: number, scope: Scope) {
 		revenue: num(t.revenue),
 		transactionCount: num(t.tx),
 		itemsSold: num(t.items),
-		latest: latest.map((x) => ({ ...x, totalAmount: num(x.totalAmount), itemCount: num(x.itemCount), occurredAt: new Date(String(x.occurredAt)).toISOString() })),
+		latest: latest.map((x) => ({
+			...x,
+			totalAmount: num(x.totalAmount),
+			itemCount: num(x.itemCount),
+			occurredAt: new Date(String(x.occurredAt)).toISOString(),
+		})),
 	};
 }
 
 export async function budgets(db: Sequelize, factories: Scope) {
 	const f = inScope("factory_id", factories);
-	const rows = await q(db, `SELECT factory_id AS "factoryId", budget_allocated AS budget, updated_at AS "updatedAt" FROM analytics.factory_budgets WHERE ${f.sql} ORDER BY budget_allocated DESC, factory_id`, f.replacements);
-	const list = rows.map((x) => ({ factoryId: String(x.factoryId), budgetAllocated: num(x.budget), updatedAt: new Date(String(x.updatedAt)).toISOString() }));
+	const rows = await q(
+		db,
+		`SELECT factory_id AS "factoryId", budget_allocated AS budget, updated_at AS "updatedAt" FROM analytics.factory_budgets WHERE ${f.sql} ORDER BY budget_allocated DESC, factory_id`,
+		f.replacements,
+	);
+	const list = rows.map((x) => ({
+		factoryId: String(x.factoryId),
+		budgetAllocated: num(x.budget),
+		updatedAt: new Date(String(x.updatedAt)).toISOString(),
+	}));
 	return { total: list.reduce((n, b) => n + b.budgetAllocated, 0), factories: list };
 }
 
 export async function userActivity(db: Sequelize, userId: string, limit = 20) {
-	const rows = await q(db, `SELECT type, metadata, timestamp FROM analytics.user_activity WHERE user_id = :userId ORDER BY timestamp DESC, id LIMIT :limit`, { userId, limit });
-	const [p] = await q(db, `SELECT count(*) AS n, COALESCE(sum(total_amount), 0) AS spent FROM analytics.sale_facts WHERE patron_id = :userId`, { userId });
+	const rows = await q(
+		db,
+		`SELECT type, metadata, timestamp FROM analytics.user_activity WHERE user_id = :userId ORDER BY timestamp DESC, id LIMIT :limit`,
+		{ userId, limit },
+	);
+	const [p] = await q(
+		db,
+		`SELECT count(*) AS n, COALESCE(sum(total_amount), 0) AS spent FROM analytics.sale_facts WHERE patron_id = :userId`,
+		{ userId },
+	);
 	const [rv] = await q(db, `SELECT count(*) AS n FROM analytics.review_facts WHERE patron_id = :userId`, { userId });
 	return {
 		purchases: num(p.n),

@@ -56,13 +56,22 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			rest: "POST /reports/generate",
 			roles: ROLES,
 			audit: true,
-			summary: "Compute a report (SALES, PRODUCTS, REVENUE, INVENTORY, WASTE, LOCATIONS) for from–to (UTC days) and filters { shopId?, factoryId? }; stored, 201",
+			summary:
+				"Compute a report (SALES, PRODUCTS, REVENUE, INVENTORY, WASTE, LOCATIONS) for from–to (UTC days) and filters { shopId?, factoryId? }; stored, 201",
 			params: P.generateParams,
 			async handler(ctx: Ctx<P.GenerateParams>) {
 				const range = dateRange(ctx.params);
 				const filters = (ctx.params.filters ?? {}) as ReportFilters;
 				const result = await computeReport(this.db, ctx.params.type, range, filters);
-				const report = await this.models.Report.create({ type: ctx.params.type, dateFrom: range.from, dateTo: range.to, filters, result, createdBy: ctx.meta.user?.id ?? null, scheduleId: null });
+				const report = await this.models.Report.create({
+					type: ctx.params.type,
+					dateFrom: range.from,
+					dateTo: range.to,
+					filters,
+					result,
+					createdBy: ctx.meta.user?.id ?? null,
+					scheduleId: null,
+				});
 				respondCreated(ctx, `/api/v1/analytics/reports/${report.id}`);
 				return reportJson(report);
 			},
@@ -74,7 +83,12 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			summary: "Scheduled reports with their next and last run",
 			params: {},
 			async handler() {
-				const rows = await this.models.ReportSchedule.findAll({ order: [["createdAt", "DESC"], ["id", "ASC"]] });
+				const rows = await this.models.ReportSchedule.findAll({
+					order: [
+						["createdAt", "DESC"],
+						["id", "ASC"],
+					],
+				});
 				return { rows: rows.map(scheduleJson), total: rows.length };
 			},
 		},
@@ -94,7 +108,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			rest: "POST /reports/schedule",
 			roles: ROLES,
 			audit: true,
-			summary: "Schedule a recurring report: { type, interval: DAILY|WEEKLY, filters }; each run covers the completed day or week before it; 201",
+			summary:
+				"Schedule a recurring report: { type, interval: DAILY|WEEKLY, filters }; each run covers the completed day or week before it; 201",
 			params: P.scheduleParams,
 			async handler(ctx: Ctx<P.ScheduleParams>) {
 				const s = await this.models.ReportSchedule.create({
@@ -141,7 +156,18 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					if (!s) return null;
 					const range = periodBefore(s.interval, s.nextRunAt);
 					const result = await computeReport(this.db, s.type, range, s.filters as ReportFilters);
-					const report = await this.models.Report.create({ type: s.type, dateFrom: range.from, dateTo: range.to, filters: s.filters, result, createdBy: s.createdBy, scheduleId: s.id }, { transaction: t });
+					const report = await this.models.Report.create(
+						{
+							type: s.type,
+							dateFrom: range.from,
+							dateTo: range.to,
+							filters: s.filters,
+							result,
+							createdBy: s.createdBy,
+							scheduleId: s.id,
+						},
+						{ transaction: t },
+					);
 					await s.update({ lastRunAt: now, nextRunAt: nextRun(s.interval, s.nextRunAt, now) }, { transaction: t });
 					return report.id;
 				});

@@ -14,7 +14,9 @@ import * as Q from "./queries";
 import * as P from "./analytics.params";
 import { defineService, type ServiceDefinition } from "../../lib/service";
 
-type This = BaseThis & { placeShops(ctx: Ctx<unknown>, range: Range, shopId?: string): Promise<ReturnType<typeof placeShops> & { totalRevenue: number }> };
+type This = BaseThis & {
+	placeShops(ctx: Ctx<unknown>, range: Range, shopId?: string): Promise<ReturnType<typeof placeShops> & { totalRevenue: number }>;
+};
 const SHOP_ROLES: readonly Role[] = ["CLERK", "EXECUTIVE", "ADMIN"];
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
@@ -42,7 +44,12 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			summary: "Revenue and transactions per day or per ISO week (?interval=day|week) over ?from=&to=, every period present",
 			params: P.trendParams,
 			async handler(ctx: Ctx<P.TrendParams>) {
-				return Q.salesTrends(this.db, dateRange(ctx.params), await this.dir().shopScope(ctx, ctx.params.shopId), ctx.params.interval);
+				return Q.salesTrends(
+					this.db,
+					dateRange(ctx.params),
+					await this.dir().shopScope(ctx, ctx.params.shopId),
+					ctx.params.interval,
+				);
 			},
 		},
 		products: {
@@ -52,7 +59,12 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			summary: "Flavors by units sold with their revenue over ?from=&to= (?limit=, ?shopId=)",
 			params: P.productParams,
 			async handler(ctx: Ctx<P.ProductParams>) {
-				const res = await Q.productPerformance(this.db, dateRange(ctx.params), await this.dir().shopScope(ctx, ctx.params.shopId), ctx.params.limit);
+				const res = await Q.productPerformance(
+					this.db,
+					dateRange(ctx.params),
+					await this.dir().shopScope(ctx, ctx.params.shopId),
+					ctx.params.limit,
+				);
 				return { ...res, products: await this.withFlavors(ctx, res.products) };
 			},
 		},
@@ -82,7 +94,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			rest: "GET /analytics/locations/map",
 			roles: SHOP_ROLES,
 			retryPolicy: RETRY_READS,
-			summary: "GeoJSON FeatureCollection: every shop in scope with coordinates as a Point with its figures over ?from=&to=; shops without coordinates listed apart in `unlocated`",
+			summary:
+				"GeoJSON FeatureCollection: every shop in scope with coordinates as a Point with its figures over ?from=&to=; shops without coordinates listed apart in `unlocated`",
 			params: P.shopRangeParams,
 			async handler(ctx: Ctx<P.ShopRangeParams>) {
 				const range = dateRange(ctx.params);
@@ -94,7 +107,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			rest: "GET /analytics/locations/heatmap",
 			roles: SHOP_ROLES,
 			retryPolicy: RETRY_READS,
-			summary: "GeoJSON grid: shops binned into square cells of ?cellSize= degrees (default 0.05), one Polygon per non-empty cell with revenue, transactions, shops, intensity; shops without coordinates in `unlocated`",
+			summary:
+				"GeoJSON grid: shops binned into square cells of ?cellSize= degrees (default 0.05), one Polygon per non-empty cell with revenue, transactions, shops, intensity; shops without coordinates in `unlocated`",
 			params: P.heatmapParams,
 			async handler(ctx: Ctx<P.HeatmapParams>) {
 				const range = dateRange(ctx.params);
@@ -109,7 +123,12 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			summary: "Shop × hour of day (UTC, 0–23) or × ISO weekday (?by=weekday, 1 = Monday) matrix of revenue and transactions",
 			params: P.hoursParams,
 			async handler(ctx: Ctx<P.HoursParams>) {
-				const res = await Q.heatmap(this.db, dateRange(ctx.params), await this.dir().shopScope(ctx, ctx.params.shopId), ctx.params.by);
+				const res = await Q.heatmap(
+					this.db,
+					dateRange(ctx.params),
+					await this.dir().shopScope(ctx, ctx.params.shopId),
+					ctx.params.by,
+				);
 				return { ...res, rows: await this.withShops(ctx, res.rows) };
 			},
 		},

@@ -27,12 +27,14 @@ export type Scope = string[] | null;
 export function dateRange(p: { from?: string; to?: string }, defaultDays = 30): Range {
 	for (const f of ["from", "to"] as const) {
 		const v = p[f];
-		if (v !== undefined && (Number.isNaN(Date.parse(v)) || new Date(Date.parse(v)).toISOString().slice(0, 10) !== v)) throw validationError(f, `'${f}' is not a valid date`, "date");
+		if (v !== undefined && (Number.isNaN(Date.parse(v)) || new Date(Date.parse(v)).toISOString().slice(0, 10) !== v))
+			throw validationError(f, `'${f}' is not a valid date`, "date");
 	}
 	const to = p.to ?? new Date().toISOString().slice(0, 10);
 	const from = p.from ?? new Date(Date.parse(to) - (defaultDays - 1) * DAY_MS).toISOString().slice(0, 10);
 	if (from > to) throw validationError("from", "'from' must not be after 'to'", "range");
-	if ((Date.parse(to) - Date.parse(from)) / DAY_MS >= MAX_RANGE_DAYS) throw validationError("from", `The range may span at most ${MAX_RANGE_DAYS} days`, "range");
+	if ((Date.parse(to) - Date.parse(from)) / DAY_MS >= MAX_RANGE_DAYS)
+		throw validationError("from", `The range may span at most ${MAX_RANGE_DAYS} days`, "range");
 	return { from, to };
 }
 
@@ -117,7 +119,14 @@ export class Directory {
 				this.shops.get(id, async () => {
 					try {
 						const s = await call(ctx, "sales.shops.get", { shopId: id });
-						return { id: s.id, name: s.name, address: s.address ?? null, status: s.status ?? null, latitude: s.latitude ?? null, longitude: s.longitude ?? null };
+						return {
+							id: s.id,
+							name: s.name,
+							address: s.address ?? null,
+							status: s.status ?? null,
+							latitude: s.latitude ?? null,
+							longitude: s.longitude ?? null,
+						};
 					} catch (err) {
 						// A deleted/unknown shop (404) keeps its figures without a name; sales unreachable: no name this time.
 						return (err as { code?: number }).code === 404 ? null : undefined;
@@ -134,7 +143,10 @@ export class Directory {
 	async allShopIds(ctx: Context<unknown, Meta>): Promise<string[]> {
 		const ids: string[] = [];
 		for (let page = 1; page <= 100; page++) {
-			const res = await ctx.call<{ rows: { id: string }[]; totalPages: number }, Record<string, unknown>>("sales.shops.list", { page, pageSize: 100 });
+			const res = await ctx.call<{ rows: { id: string }[]; totalPages: number }, Record<string, unknown>>("sales.shops.list", {
+				page,
+				pageSize: 100,
+			});
 			ids.push(...res.rows.map((r) => r.id));
 			if (page >= res.totalPages) break;
 		}

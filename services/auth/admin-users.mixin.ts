@@ -12,14 +12,16 @@ import { toPublicUser } from "./auth.model";
 import * as P from "./auth.params";
 import type { Params, Result } from "../../lib/contracts";
 
-
 /**
  * An administrator can't demote, deactivate or delete their own account (the last ADMIN would lock
  * everyone out). Checked here, in the auth actions, so /auth/users/... and /admin/users/... (which
  * delegates with the caller's meta) answer alike.
  */
 export function assertNotSelf(ctx: Ctx<{ userId: string }>): void {
-	if (ctx.meta.user?.id === ctx.params.userId) throw conflict("You can't change the role or status of your own account, or delete it", "SELF_MODIFICATION", { userId: ctx.params.userId });
+	if (ctx.meta.user?.id === ctx.params.userId)
+		throw conflict("You can't change the role or status of your own account, or delete it", "SELF_MODIFICATION", {
+			userId: ctx.params.userId,
+		});
 }
 
 export const AdminUsersMixin = defineMixin<AuthThis>({
@@ -47,14 +49,26 @@ export const AdminUsersMixin = defineMixin<AuthThis>({
 			visibility: "public",
 			params: {},
 			async handler(): Promise<Result<"auth.signInSecurity">> {
-				const [r] = await this.db.query<{ withFailures: number; failedAttempts: number; locked: number; inactive: number; deleted: number }>(
+				const [r] = await this.db.query<{
+					withFailures: number;
+					failedAttempts: number;
+					locked: number;
+					inactive: number;
+					deleted: number;
+				}>(
 					`SELECT count(*) FILTER (WHERE failed_logins > 0)::int AS "withFailures", coalesce(sum(failed_logins), 0)::int AS "failedAttempts",
 					        count(*) FILTER (WHERE locked_until > now())::int AS locked, count(*) FILTER (WHERE status = 'INACTIVE' AND deleted_at IS NULL)::int AS inactive,
 					        count(*) FILTER (WHERE deleted_at IS NOT NULL)::int AS deleted
 					   FROM "${this.dbSchema}".users`,
 					{ type: QueryTypes.SELECT },
 				);
-				return { accountsWithRecentFailedLogins: r.withFailures, failedLoginAttemptsSinceLastSuccess: r.failedAttempts, lockedAccounts: r.locked, inactiveAccounts: r.inactive, softDeletedAccounts: r.deleted };
+				return {
+					accountsWithRecentFailedLogins: r.withFailures,
+					failedLoginAttemptsSinceLastSuccess: r.failedAttempts,
+					lockedAccounts: r.locked,
+					inactiveAccounts: r.inactive,
+					softDeletedAccounts: r.deleted,
+				};
 			},
 		},
 
@@ -63,10 +77,15 @@ export const AdminUsersMixin = defineMixin<AuthThis>({
 			params: { days: { type: "number", integer: true, min: 1, max: 366, default: 30 } },
 			async handler(ctx: Ctx<Params<"auth.userStats">>): Promise<Result<"auth.userStats">> {
 				const s = this.dbSchema;
-				const q = <T extends object>(sql: string) => this.db.query<T>(sql, { type: QueryTypes.SELECT, replacements: { days: ctx.params.days } });
+				const q = <T extends object>(sql: string) =>
+					this.db.query<T>(sql, { type: QueryTypes.SELECT, replacements: { days: ctx.params.days } });
 				const [byRole, byStatus, signups, active] = await Promise.all([
-					q<{ role: string; count: number }>(`SELECT role, count(*)::int AS count FROM "${s}".users WHERE deleted_at IS NULL GROUP BY role ORDER BY role`),
-					q<{ status: string; count: number }>(`SELECT status, count(*)::int AS count FROM "${s}".users WHERE deleted_at IS NULL GROUP BY status ORDER BY status`),
+					q<{ role: string; count: number }>(
+						`SELECT role, count(*)::int AS count FROM "${s}".users WHERE deleted_at IS NULL GROUP BY role ORDER BY role`,
+					),
+					q<{ status: string; count: number }>(
+						`SELECT status, count(*)::int AS count FROM "${s}".users WHERE deleted_at IS NULL GROUP BY status ORDER BY status`,
+					),
 					q<{ day: string; count: number }>(
 						`SELECT to_char(date_trunc('day', created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day, count(*)::int AS count FROM "${s}".users
 						  WHERE created_at >= now() - make_interval(days => :days) GROUP BY 1 ORDER BY 1`,
@@ -90,6 +109,5 @@ export const AdminUsersMixin = defineMixin<AuthThis>({
 				};
 			},
 		},
-
 	},
 });

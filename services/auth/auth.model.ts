@@ -45,7 +45,10 @@ export class PasswordResetToken extends Model<InferAttributes<PasswordResetToken
 	declare createdAt: CreationOptional<Date>;
 }
 
-export class EmailVerificationToken extends Model<InferAttributes<EmailVerificationToken>, InferCreationAttributes<EmailVerificationToken>> {
+export class EmailVerificationToken extends Model<
+	InferAttributes<EmailVerificationToken>,
+	InferCreationAttributes<EmailVerificationToken>
+> {
 	declare id: CreationOptional<string>;
 	declare userId: string;
 	/** The address the token was mailed to: it verifies that address only. */
@@ -124,7 +127,12 @@ export function defineAuthModels(db: Sequelize) {
 		},
 		{ sequelize: db, modelName: "EmailVerificationToken", tableName: "email_verification_tokens", schema: "auth", updatedAt: false },
 	);
-	return { User: UserModel, UserSession: UserSessionModel, PasswordResetToken: PasswordResetTokenModel, EmailVerificationToken: EmailVerificationTokenModel };
+	return {
+		User: UserModel,
+		UserSession: UserSessionModel,
+		PasswordResetToken: PasswordResetTokenModel,
+		EmailVerificationToken: EmailVerificationTokenModel,
+	};
 }
 
 export type AuthModels = ReturnType<typeof defineAuthModels>;

@@ -33,10 +33,19 @@ import type { AuthThis, TokenResponse } from "./auth.types";
 import { defineService, type ServiceDefinition } from "../../lib/service";
 import { TokenResponseSchema, UserViewSchema, type Params, type Result } from "../../lib/contracts";
 
-
 const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 	name: "auth",
-	mixins: [DbMixin({ schema: "auth", models: defineAuthModels }), OutboxMixin, AuditMixin, PasswordResetMixin, EmailVerificationMixin, GoogleLoginMixin, AdminUsersMixin, MeCacheMixin, SettingsMixin],
+	mixins: [
+		DbMixin({ schema: "auth", models: defineAuthModels }),
+		OutboxMixin,
+		AuditMixin,
+		PasswordResetMixin,
+		EmailVerificationMixin,
+		GoogleLoginMixin,
+		AdminUsersMixin,
+		MeCacheMixin,
+		SettingsMixin,
+	],
 	settings: { rest: "/auth" },
 
 	actions: {
@@ -54,11 +63,28 @@ const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 				checkPasswordPolicy(password, email);
 				const passwordHash = await hashPassword(password);
 				const { tokens, verification } = await this.transaction(async (t) => {
-					if (await this.models.User.findOne({ where: { email }, transaction: t })) throw conflict("An account with this email already exists", "EMAIL_TAKEN", { field: "email" });
+					if (await this.models.User.findOne({ where: { email }, transaction: t }))
+						throw conflict("An account with this email already exists", "EMAIL_TAKEN", { field: "email" });
 					// A new account speaks the platform's default language until its owner picks one (PUT /profile).
 					const preferences = { language: settingsOf(this.broker).settings.defaultLanguage };
-					const user = await this.models.User.create({ email, passwordHash, name, phone: phone ?? null, preferences, googleSub: null, lockedUntil: null, lastLoginAt: null, deletedAt: null }, { transaction: t });
-					return { tokens: await this.issueTokens(user, ctx, undefined, t), verification: await this.issueVerificationToken(user, t) };
+					const user = await this.models.User.create(
+						{
+							email,
+							passwordHash,
+							name,
+							phone: phone ?? null,
+							preferences,
+							googleSub: null,
+							lockedUntil: null,
+							lastLoginAt: null,
+							deletedAt: null,
+						},
+						{ transaction: t },
+					);
+					return {
+						tokens: await this.issueTokens(user, ctx, undefined, t),
+						verification: await this.issueVerificationToken(user, t),
+					};
 				});
 				this.mailVerificationLink(tokens.user, verification);
 				respondCreated(ctx, "/api/v1/auth/me");
@@ -103,16 +129,24 @@ const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 			params: P.refreshParams,
 			async handler(ctx: Ctx<P.RefreshParams>) {
 				const outcome = await this.transaction(async (t) => {
-					const session = await this.models.UserSession.findOne({ where: { tokenHash: hashToken(ctx.params.refreshToken) }, lock: t.LOCK.UPDATE, transaction: t });
+					const session = await this.models.UserSession.findOne({
+						where: { tokenHash: hashToken(ctx.params.refreshToken) },
+						lock: t.LOCK.UPDATE,
+						transaction: t,
+					});
 					if (!session) return { error: "INVALID_REFRESH_TOKEN" as const };
 					ctx.locals.auditTarget = session.userId;
 					if (session.rotatedAt || session.revokedAt) {
-						await this.models.UserSession.update({ revokedAt: new Date() }, { where: { familyId: session.familyId, revokedAt: null }, transaction: t });
+						await this.models.UserSession.update(
+							{ revokedAt: new Date() },
+							{ where: { familyId: session.familyId, revokedAt: null }, transaction: t },
+						);
 						return { error: "REFRESH_TOKEN_REUSED" as const, familyId: session.familyId };
 					}
 					if (session.expiresAt <= new Date()) return { error: "REFRESH_TOKEN_EXPIRED" as const };
 					const user = await this.models.User.findByPk(session.userId, { transaction: t });
-					if (!user || user.status !== "ACTIVE" || session.createdAt < user.tokensValidAfter) return { error: "INVALID_REFRESH_TOKEN" as const };
+					if (!user || user.status !== "ACTIVE" || session.createdAt < user.tokensValidAfter)
+						return { error: "INVALID_REFRESH_TOKEN" as const };
 					await session.update({ rotatedAt: new Date() }, { transaction: t });
 					return { tokens: await this.issueTokens(user, ctx, session.familyId, t) };
 				});
@@ -140,10 +174,16 @@ const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 					if (current) families.add(current.familyId);
 				}
 				if (ctx.params.refreshToken) {
-					const given = await this.models.UserSession.findOne({ where: { tokenHash: hashToken(ctx.params.refreshToken), userId: user.id } });
+					const given = await this.models.UserSession.findOne({
+						where: { tokenHash: hashToken(ctx.params.refreshToken), userId: user.id },
+					});
 					if (given) families.add(given.familyId);
 				}
-				if (families.size) await this.models.UserSession.update({ revokedAt: new Date() }, { where: { familyId: [...families], revokedAt: null } });
+				if (families.size)
+					await this.models.UserSession.update(
+						{ revokedAt: new Date() },
+						{ where: { familyId: [...families], revokedAt: null } },
+					);
 				await Promise.all([...families].map((f) => revokeTokenFamily(f)));
 				await closeRevokedSockets(ctx, { userId: user.id, jti: user.jti, families: [...families] });
 				return respondNoContent(ctx);
@@ -179,7 +219,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 			params: P.changePasswordParams,
 			async handler(ctx: Ctx<P.ChangePasswordParams>) {
 				const user = await this.findActiveUser(ctx.meta.user!.id);
-				if (!(await verifyPassword(user.passwordHash, ctx.params.currentPassword))) throw validationError("currentPassword", "The current password is wrong.", "wrongPassword");
+				if (!(await verifyPassword(user.passwordHash, ctx.params.currentPassword)))
+					throw validationError("currentPassword", "The current password is wrong.", "wrongPassword");
 				checkPasswordPolicy(ctx.params.newPassword, user.email, "newPassword");
 				const passwordHash = await hashPassword(ctx.params.newPassword);
 				return this.transaction(async (t) => {
@@ -198,7 +239,11 @@ const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 			async handler(ctx: Ctx<P.ProfileParams>) {
 				const user = await this.findActiveUser(ctx.meta.user!.id);
 				const { name, phone, preferences } = ctx.params;
-				await user.update({ ...(name !== undefined && { name }), ...(phone !== undefined && { phone }), ...(preferences !== undefined && { preferences }) });
+				await user.update({
+					...(name !== undefined && { name }),
+					...(phone !== undefined && { phone }),
+					...(preferences !== undefined && { preferences }),
+				});
 				return toPublicUser(user);
 			},
 		},
@@ -231,7 +276,13 @@ const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 					if (previousRole === ctx.params.role) return toPublicUser(user);
 					await user.update({ role: ctx.params.role }, { transaction: t });
 					await this.invalidateUserTokens(user, t, "ROLE_CHANGED");
-					await this.publish(t, ctx, "USER_ROLE_CHANGED", { userId: user.id, previousRole, role: ctx.params.role, changedBy: ctx.meta.user?.id ?? null }, user.id);
+					await this.publish(
+						t,
+						ctx,
+						"USER_ROLE_CHANGED",
+						{ userId: user.id, previousRole, role: ctx.params.role, changedBy: ctx.meta.user?.id ?? null },
+						user.id,
+					);
 					return toPublicUser(user);
 				});
 			},
@@ -262,8 +313,19 @@ const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 			async handler(ctx: Ctx<P.CreateUserParams>) {
 				const { email, password, name, role, phone } = ctx.params;
 				const passwordHash = await hashPassword(password);
-				if (await this.models.User.findOne({ where: { email } })) throw conflict("An account with this email already exists", "EMAIL_TAKEN", { field: "email" });
-				const user = await this.models.User.create({ email, passwordHash, name, role: role as Role, phone: phone ?? null, googleSub: null, lockedUntil: null, lastLoginAt: null, deletedAt: null });
+				if (await this.models.User.findOne({ where: { email } }))
+					throw conflict("An account with this email already exists", "EMAIL_TAKEN", { field: "email" });
+				const user = await this.models.User.create({
+					email,
+					passwordHash,
+					name,
+					role: role as Role,
+					phone: phone ?? null,
+					googleSub: null,
+					lockedUntil: null,
+					lastLoginAt: null,
+					deletedAt: null,
+				});
 				return toPublicUser(user);
 			},
 		},
@@ -322,7 +384,12 @@ const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 			await user.update({ tokensValidAfter: at }, { transaction: t });
 			await this.models.UserSession.update({ revokedAt: at }, { where: { userId: user.id, revokedAt: null }, transaction: t });
 			// Open sockets hold tokens too: every gateway node closes the user's older ones.
-			t.afterCommit(() => void closeRevokedSockets(this.broker, { userId: user.id, issuedBefore: at.getTime(), reason }).catch((err: Error) => this.logger.warn("Closing revoked sockets failed:", err.message)));
+			t.afterCommit(
+				() =>
+					void closeRevokedSockets(this.broker, { userId: user.id, issuedBefore: at.getTime(), reason }).catch((err: Error) =>
+						this.logger.warn("Closing revoked sockets failed:", err.message),
+					),
+			);
 		},
 
 		async recordLogin(user: User, ctx: Ctx<unknown>, method: "password" | "google"): Promise<void> {
@@ -339,7 +406,17 @@ const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 		const passwordHash = await hashPassword(admin.password);
 		const [, created] = await this.models.User.findOrCreate({
 			where: { email: admin.email },
-			defaults: { email: admin.email, passwordHash, name: "Administrator", role: "ADMIN", phone: null, googleSub: null, lockedUntil: null, lastLoginAt: null, deletedAt: null },
+			defaults: {
+				email: admin.email,
+				passwordHash,
+				name: "Administrator",
+				role: "ADMIN",
+				phone: null,
+				googleSub: null,
+				lockedUntil: null,
+				lastLoginAt: null,
+				deletedAt: null,
+			},
 		});
 		if (created) this.logger.info(`Bootstrap ADMIN ${admin.email} created`);
 	},

@@ -42,5 +42,10 @@ export interface MeCacheThis extends AuthThis {
 	cachedMe(userId: string): Promise<PublicUser>;
 	forgetMe(userId: string): Promise<void>;
 	forgetLocal(userId: string | undefined): void;
-	meCache: { local: Map<string, { user: PublicUser; until: number }>; versions: Map<string, number>; hook: string; unlisten?: () => void };
+	meCache: {
+		local: Map<string, { user: PublicUser; until: number }>;
+		versions: Map<string, number>;
+		hook: string;
+		unlisten?: () => void;
+	};
 }

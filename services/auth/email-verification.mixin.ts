@@ -41,9 +41,13 @@ export const EmailVerificationMixin = defineMixin<AuthThis>({
 					});
 					const user = row && (await this.models.User.findByPk(row.userId, { transaction: t, lock: t.LOCK.UPDATE }));
 					// A token verifies the address it was mailed to, for a live account, once.
-					if (!row || !user || user.email !== row.email) throw unauthorized("Verification token is invalid, used or expired", "INVALID_VERIFICATION_TOKEN");
+					if (!row || !user || user.email !== row.email)
+						throw unauthorized("Verification token is invalid, used or expired", "INVALID_VERIFICATION_TOKEN");
 					ctx.locals.auditTarget = user.id;
-					await this.models.EmailVerificationToken.update({ usedAt: new Date() }, { where: { userId: user.id, usedAt: null }, transaction: t });
+					await this.models.EmailVerificationToken.update(
+						{ usedAt: new Date() },
+						{ where: { userId: user.id, usedAt: null }, transaction: t },
+					);
 					if (!user.emailVerifiedAt) await user.update({ emailVerifiedAt: new Date() }, { transaction: t });
 				});
 				return { message: "Email address verified.", emailVerified: true };
@@ -60,7 +64,10 @@ export const EmailVerificationMixin = defineMixin<AuthThis>({
 			async handler(ctx: Context<P.ResendVerificationParams, Meta>) {
 				const user = await this.findActiveUser(ctx.meta.user!.id);
 				if (user.emailVerifiedAt) throw conflict("This email address is already verified", "EMAIL_ALREADY_VERIFIED");
-				const last = await this.models.EmailVerificationToken.findOne({ where: { userId: user.id }, order: [["createdAt", "DESC"]] });
+				const last = await this.models.EmailVerificationToken.findOne({
+					where: { userId: user.id },
+					order: [["createdAt", "DESC"]],
+				});
 				const wait = last ? last.createdAt.getTime() + RESEND_COOLDOWN_MS - Date.now() : 0;
 				if (wait > 0) throw tooManyRequests("A verification mail was sent a moment ago", "RATE_LIMITED", Math.ceil(wait / 1000));
 				this.mailVerificationLink(user, await this.issueVerificationToken(user));
@@ -72,7 +79,16 @@ export const EmailVerificationMixin = defineMixin<AuthThis>({
 	methods: {
 		async issueVerificationToken(user: User, t?: Transaction) {
 			const token = newOpaqueToken();
-			await this.models.EmailVerificationToken.create({ userId: user.id, email: user.email, tokenHash: hashToken(token), expiresAt: new Date(Date.now() + VERIFY_TTL_MS), usedAt: null }, { transaction: t });
+			await this.models.EmailVerificationToken.create(
+				{
+					userId: user.id,
+					email: user.email,
+					tokenHash: hashToken(token),
+					expiresAt: new Date(Date.now() + VERIFY_TTL_MS),
+					usedAt: null,
+				},
+				{ transaction: t },
+			);
 			return token;
 		},
 
@@ -88,7 +104,8 @@ export const EmailVerificationMixin = defineMixin<AuthThis>({
 			}).then(
 				(sent) => {
 					// Once per process: without SMTP (development) every registration would warn.
-					if (!sent && !warnedNoSmtp) this.logger.warn("SMTP_URL is not set: verification mails are not sent", { userId: user.id });
+					if (!sent && !warnedNoSmtp)
+						this.logger.warn("SMTP_URL is not set: verification mails are not sent", { userId: user.id });
 					warnedNoSmtp ||= !sent;
 				},
 				(err: unknown) => this.logger.error("Verification mail failed", { userId: user.id, err: (err as Error).message }),

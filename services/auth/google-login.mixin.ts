@@ -47,12 +47,14 @@ export const GoogleLoginMixin = defineMixin<AuthThis>({
 			auth: "public",
 			rateLimit: "auth",
 			audit: true,
-			summary: "Sign in with a Google ID token: creates the account, or links one whose email is verified (409 ACCOUNT_EXISTS_UNVERIFIED otherwise)",
+			summary:
+				"Sign in with a Google ID token: creates the account, or links one whose email is verified (409 ACCOUNT_EXISTS_UNVERIFIED otherwise)",
 			params: P.googleParams,
 			async handler(ctx: Context<P.GoogleParams, Meta>) {
 				const claims = await verifyGoogleIdToken(ctx.params.idToken);
 				const email = claims.email?.toLowerCase();
-				if (!claims.sub || !email || claims.email_verified !== true) throw unauthorized("Google account has no verified email", "INVALID_GOOGLE_TOKEN");
+				if (!claims.sub || !email || claims.email_verified !== true)
+					throw unauthorized("Google account has no verified email", "INVALID_GOOGLE_TOKEN");
 				const found = await this.transaction(async (t) => {
 					const bySub = await this.models.User.findOne({ where: { googleSub: claims.sub }, transaction: t, lock: t.LOCK.UPDATE });
 					if (bySub) return { user: bySub, unverified: false };
@@ -62,7 +64,18 @@ export const GoogleLoginMixin = defineMixin<AuthThis>({
 					// Signing in links existing accounts; creating a new one is a registration.
 					if (!settingsOf(this.broker).settings.registrationOpen) throw registrationClosed();
 					const created = await this.models.User.create(
-						{ email, passwordHash: null, name: (claims.name ?? email.split("@")[0]).slice(0, 120), phone: null, preferences: { language: settingsOf(this.broker).settings.defaultLanguage }, googleSub: claims.sub, emailVerifiedAt: new Date(), lockedUntil: null, lastLoginAt: null, deletedAt: null },
+						{
+							email,
+							passwordHash: null,
+							name: (claims.name ?? email.split("@")[0]).slice(0, 120),
+							phone: null,
+							preferences: { language: settingsOf(this.broker).settings.defaultLanguage },
+							googleSub: claims.sub,
+							emailVerifiedAt: new Date(),
+							lockedUntil: null,
+							lastLoginAt: null,
+							deletedAt: null,
+						},
 						{ transaction: t },
 					);
 					return { user: created, unverified: false };

@@ -42,15 +42,21 @@ export function assertNotLocked(lockedUntil: Date | null): void {
 
 /** Counts a failed login of an account (atomic increment) and locks it when the schedule says so. */
 export async function recordAccountFailure(db: Sequelize, schema: string, userId: string): Promise<void> {
-	const rows = await db.query<{ failed_logins: number }>(`UPDATE "${schema}".users SET failed_logins = failed_logins + 1 WHERE id = :userId RETURNING failed_logins`, {
-		replacements: { userId },
-		type: QueryTypes.SELECT,
-	});
+	const rows = await db.query<{ failed_logins: number }>(
+		`UPDATE "${schema}".users SET failed_logins = failed_logins + 1 WHERE id = :userId RETURNING failed_logins`,
+		{
+			replacements: { userId },
+			type: QueryTypes.SELECT,
+		},
+	);
 	const delay = lockoutDelaySec(rows[0]?.failed_logins ?? 0);
 	if (!delay) return;
-	await db.query(`UPDATE "${schema}".users SET locked_until = :until WHERE id = :userId AND (locked_until IS NULL OR locked_until < :until)`, {
-		replacements: { userId, until: new Date(Date.now() + delay * 1000) },
-	});
+	await db.query(
+		`UPDATE "${schema}".users SET locked_until = :until WHERE id = :userId AND (locked_until IS NULL OR locked_until < :until)`,
+		{
+			replacements: { userId, until: new Date(Date.now() + delay * 1000) },
+		},
+	);
 }
 
 /** The same for an email without an account (not atomic: there is no account to protect, only the answer). */

@@ -20,7 +20,8 @@ const LOCAL_TTL_MS = 30_000;
 const LOCAL_MAX = 10_000;
 const SHARED_TTL_SEC = 300;
 
-const cacheKey = (self: MeCacheThis, userId: string) => self.broker.cacher?.getCacheKey(`${self.fullName}.me`, {}, { user: { id: userId } }, ["#user.id"]);
+const cacheKey = (self: MeCacheThis, userId: string) =>
+	self.broker.cacher?.getCacheKey(`${self.fullName}.me`, {}, { user: { id: userId } }, ["#user.id"]);
 
 export const MeCacheMixin = defineMixin<MeCacheThis>({
 	events: {
@@ -41,7 +42,8 @@ export const MeCacheMixin = defineMixin<MeCacheThis>({
 			let user = key ? ((await this.broker.cacher!.get(key).catch(() => null)) as PublicUser | null) : null;
 			if (!user) {
 				user = toPublicUser(await this.findActiveUser(userId));
-				if (key && (versions.get(userId) ?? 0) === version) await this.broker.cacher!.set(key, user, SHARED_TTL_SEC).catch(() => undefined);
+				if (key && (versions.get(userId) ?? 0) === version)
+					await this.broker.cacher!.set(key, user, SHARED_TTL_SEC).catch(() => undefined);
 			}
 			if ((versions.get(userId) ?? 0) === version) {
 				if (local.size >= LOCAL_MAX) local.delete(local.keys().next().value as string);
@@ -74,7 +76,8 @@ export const MeCacheMixin = defineMixin<MeCacheThis>({
 			const userId = String(user.get("id"));
 			const forget = async () => {
 				await this.forgetMe(userId);
-				if (!(await announceUserChanged(userId)) && this.broker.transit) await this.broker.broadcast(INTERNAL_EVENTS.userChanged, { userId }, { groups: [this.name] }).catch(() => undefined);
+				if (!(await announceUserChanged(userId)) && this.broker.transit)
+					await this.broker.broadcast(INTERNAL_EVENTS.userChanged, { userId }, { groups: [this.name] }).catch(() => undefined);
 			};
 			if (options.transaction) options.transaction.afterCommit(forget);
 			else await forget();

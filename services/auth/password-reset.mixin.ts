@@ -21,7 +21,6 @@ import { sendMail } from "../../lib/mailer";
 const RESET_TTL_MS = 30 * 60 * 1000;
 const ACCEPTED = { message: "If an account exists for this email, a reset link has been sent." };
 
-
 const INTROS: Record<ResetMailReason, string> = {
 	forgot: "Use this link within 30 minutes to choose a new password:",
 	googleConflict:
@@ -67,9 +66,15 @@ export const PasswordResetMixin = defineMixin<AuthThis>({
 					const user = await this.findActiveUser(reset.userId, t);
 					checkPasswordPolicy(ctx.params.password, user.email);
 					// This link and every other outstanding link of the user stop working.
-					await this.models.PasswordResetToken.update({ usedAt: new Date() }, { where: { userId: user.id, usedAt: null }, transaction: t });
+					await this.models.PasswordResetToken.update(
+						{ usedAt: new Date() },
+						{ where: { userId: user.id, usedAt: null }, transaction: t },
+					);
 					// The token came by mail to this address: the mailbox is proven, so the address is verified.
-					await user.update({ passwordHash, failedLogins: 0, lockedUntil: null, emailVerifiedAt: user.emailVerifiedAt ?? new Date() }, { transaction: t });
+					await user.update(
+						{ passwordHash, failedLogins: 0, lockedUntil: null, emailVerifiedAt: user.emailVerifiedAt ?? new Date() },
+						{ transaction: t },
+					);
 					await this.invalidateUserTokens(user, t);
 					ctx.locals.auditTarget = user.id;
 				});
@@ -81,9 +86,17 @@ export const PasswordResetMixin = defineMixin<AuthThis>({
 	methods: {
 		async mailResetLink(user: User, reason: ResetMailReason) {
 			const token = newOpaqueToken();
-			await this.models.PasswordResetToken.create({ userId: user.id, tokenHash: hashToken(token), expiresAt: new Date(Date.now() + RESET_TTL_MS), usedAt: null });
+			await this.models.PasswordResetToken.create({
+				userId: user.id,
+				tokenHash: hashToken(token),
+				expiresAt: new Date(Date.now() + RESET_TTL_MS),
+				usedAt: null,
+			});
 			const link = `${config().publicUrl}/reset-password?token=${encodeURIComponent(token)}`;
-			const footer = reason === "forgot" ? "If you did not ask for this, ignore this mail." : "If you did not just sign in with Google, ignore this mail.";
+			const footer =
+				reason === "forgot"
+					? "If you did not ask for this, ignore this mail."
+					: "If you did not just sign in with Google, ignore this mail.";
 			// Sent in the background: waiting for SMTP would make a known address answer measurably slower.
 			// A mail failure is logged, never returned (the answer must not reveal whether the account exists).
 			const { siteName, supportEmail } = settingsOf(this.broker).settings;

@@ -19,7 +19,17 @@ import { config } from "../../lib/config";
 import { notFound, validationError } from "../../lib/errors";
 import { checkImageHeader } from "../../lib/images";
 import { quotaExceeded, reserveStorage, storageUsed } from "../../lib/quota";
-import { multipartRoute, receiveFile, removeStored, safeOriginalName, sniff as sniffAny, storageDir, sweepPartials, tooLarge, type UploadMeta } from "../../lib/uploads";
+import {
+	multipartRoute,
+	receiveFile,
+	removeStored,
+	safeOriginalName,
+	sniff as sniffAny,
+	storageDir,
+	sweepPartials,
+	tooLarge,
+	type UploadMeta,
+} from "../../lib/uploads";
 import { defineCommunicationsModels, type Attachment } from "./communications.model";
 import * as P from "./communications.params";
 import { COMMS_SCHEMA, toAttachmentView, type CommsThis } from "./shared";
@@ -49,7 +59,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, CommsThis> = {
 		upload: {
 			rest: multipartRoute("/upload/chat-attachments", { maxBytes: MAX_ATTACHMENT_BYTES }),
 			audit: true,
-			summary: "Upload one chat file (multipart, field `file`; `conversationId` as query parameter); 413 too large or past the storage quota (QUOTA_EXCEEDED), 415 wrong type, 422 unreadable image or one above IMAGE_MAX_PIXELS",
+			summary:
+				"Upload one chat file (multipart, field `file`; `conversationId` as query parameter); 413 too large or past the storage quota (QUOTA_EXCEEDED), 415 wrong type, 422 unreadable image or one above IMAGE_MAX_PIXELS",
 			async handler(ctx: Ctx<Readable>) {
 				const meta = ctx.meta as typeof ctx.meta & UploadMeta;
 				const conversationId = meta.$params?.conversationId ?? meta.$multipart?.conversationId;
@@ -66,7 +77,10 @@ const schema: ServiceDefinition<ServiceSettingSchema, CommsThis> = {
 				const remaining = Math.max(0, config().upload.quotaBytes - used);
 				const file = await receiveFile(ctx.params, AREA, {
 					maxBytes: Math.min(MAX_ATTACHMENT_BYTES, remaining),
-					overLimit: () => (remaining < MAX_ATTACHMENT_BYTES ? quotaExceeded(used, remaining + 1) : tooLarge(MAX_ATTACHMENT_BYTES, "Attachment")),
+					overLimit: () =>
+						remaining < MAX_ATTACHMENT_BYTES
+							? quotaExceeded(used, remaining + 1)
+							: tooLarge(MAX_ATTACHMENT_BYTES, "Attachment"),
 					accepted: ACCEPTED,
 					unsupportedMessage: "Unsupported attachment type (PNG, JPEG, GIF, WEBP or PDF)",
 				});
@@ -78,7 +92,17 @@ const schema: ServiceDefinition<ServiceSettingSchema, CommsThis> = {
 					if (kind === "IMAGE") await checkImageHeader(file.path, "file");
 					row = await this.transaction(async (transaction) => {
 						await reserveStorage(this.db, COMMS_SCHEMA, me, file.size, transaction);
-						return this.models.Attachment.create({ conversationId, uploaderId: me, storageName: file.storageKey, originalName, mimeType: file.type.mime, size: file.size }, { transaction });
+						return this.models.Attachment.create(
+							{
+								conversationId,
+								uploaderId: me,
+								storageName: file.storageKey,
+								originalName,
+								mimeType: file.type.mime,
+								size: file.size,
+							},
+							{ transaction },
+						);
 					});
 				} catch (err) {
 					await removeStored(AREA, file.storageKey);
@@ -95,7 +119,9 @@ const schema: ServiceDefinition<ServiceSettingSchema, CommsThis> = {
 			params: P.attachmentIdParams,
 			async handler(ctx: Ctx<P.AttachmentIdParams>) {
 				const row = await this.models.Attachment.findByPk(ctx.params.id);
-				const allowed = row && (await this.models.Participant.count({ where: { conversationId: row.conversationId, userId: ctx.meta.user!.id } })) > 0;
+				const allowed =
+					row &&
+					(await this.models.Participant.count({ where: { conversationId: row.conversationId, userId: ctx.meta.user!.id } })) > 0;
 				if (!row || !allowed) throw notFound("Attachment", ctx.params.id);
 				ctx.meta.$responseType = row.mimeType;
 				ctx.meta.$responseHeaders = {

@@ -97,8 +97,10 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const me = ctx.meta.user!.id;
 				const others = ctx.params.participantIds.filter((id) => id !== me);
 				const { type } = ctx.params;
-				if (type === "DIRECT" && others.length !== 1) throw validationError("participantIds", "A DIRECT conversation has exactly one other participant.", "directPair");
-				if (type === "GROUP" && others.length < 1) throw validationError("participantIds", "A GROUP needs at least one other participant.", "arrayMin");
+				if (type === "DIRECT" && others.length !== 1)
+					throw validationError("participantIds", "A DIRECT conversation has exactly one other participant.", "directPair");
+				if (type === "GROUP" && others.length < 1)
+					throw validationError("participantIds", "A GROUP needs at least one other participant.", "arrayMin");
 				if (type === "GROUP" && !ctx.params.name) throw validationError("name", "A GROUP conversation needs a name.", "required");
 				const users = await usersById(ctx, others);
 				const unknown = others.filter((id) => !users.has(id));
@@ -108,17 +110,30 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const { conversation, created } = await this.transaction(async (t) => {
 					if (directKey) {
 						// Serialize concurrent starts of the same pair; the unique index is the last word.
-						await this.db.query("SELECT pg_advisory_xact_lock(hashtext(:key))", { replacements: { key: directKey }, transaction: t });
+						await this.db.query("SELECT pg_advisory_xact_lock(hashtext(:key))", {
+							replacements: { key: directKey },
+							transaction: t,
+						});
 						const existing = await this.models.Conversation.findOne({ where: { directKey }, transaction: t });
 						if (existing) return { conversation: existing, created: false };
 					}
-					const conv = await this.models.Conversation.create({ type, name: type === "GROUP" ? ctx.params.name! : null, createdBy: me, directKey, lastMessageAt: null }, { transaction: t });
-					await this.models.Participant.bulkCreate([me, ...others].map((userId) => ({ conversationId: conv.id, userId })), { transaction: t });
+					const conv = await this.models.Conversation.create(
+						{ type, name: type === "GROUP" ? ctx.params.name! : null, createdBy: me, directKey, lastMessageAt: null },
+						{ transaction: t },
+					);
+					await this.models.Participant.bulkCreate(
+						[me, ...others].map((userId) => ({ conversationId: conv.id, userId })),
+						{ transaction: t },
+					);
 					return { conversation: conv, created: true };
 				});
 				if (created) {
 					respondCreated(ctx, `/api/v1/communications/chat/conversations/${conversation.id}`);
-					await pushToSockets(ctx, { event: "CONVERSATION_UPDATED", rooms: others.map(userRoom), data: { conversationId: conversation.id, change: "CREATED" } });
+					await pushToSockets(ctx, {
+						event: "CONVERSATION_UPDATED",
+						rooms: others.map(userRoom),
+						data: { conversationId: conversation.id, change: "CREATED" },
+					});
 				}
 				const rows = await this.db.query<ConversationRow>(LIST_SQL(this.dbSchema, ORDERS["-createdAt"]), {
 					replacements: { me, only: conversation.id, limit: 1, offset: 0 },
@@ -162,22 +177,43 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			async handler(ctx: Ctx<P.SendMessageParams>) {
 				const me = ctx.meta.user!.id;
 				const { id: conversationId, content, messageType, attachmentId } = ctx.params;
-				if (messageType === "TEXT" && attachmentId) throw validationError("attachmentId", "A TEXT message has no attachment.", "forbidden");
-				if (messageType !== "TEXT" && !attachmentId) throw validationError("attachmentId", `A ${messageType} message needs an uploaded attachment.`, "required");
-				const sent = await insertMessage(this.db, this.dbSchema, { conversationId, senderId: me, content, messageType, attachmentId: attachmentId ?? null }, auditActor(ctx), ctx.requestID);
+				if (messageType === "TEXT" && attachmentId)
+					throw validationError("attachmentId", "A TEXT message has no attachment.", "forbidden");
+				if (messageType !== "TEXT" && !attachmentId)
+					throw validationError("attachmentId", `A ${messageType} message needs an uploaded attachment.`, "required");
+				const sent = await insertMessage(
+					this.db,
+					this.dbSchema,
+					{ conversationId, senderId: me, content, messageType, attachmentId: attachmentId ?? null },
+					auditActor(ctx),
+					ctx.requestID,
+				);
 				if (sent.outcome === "NOT_PARTICIPANT") throw notFound("Conversation", conversationId);
-				if (sent.outcome === "BAD_ATTACHMENT") throw validationError("attachmentId", "No such attachment uploaded by you to this conversation.", "reference");
+				if (sent.outcome === "BAD_ATTACHMENT")
+					throw validationError("attachmentId", "No such attachment uploaded by you to this conversation.", "reference");
 				// Its SUCCESS audit row was committed with the message.
 				markAudited(ctx);
 				const attachment = attachmentId ? await this.models.Attachment.findByPk(attachmentId) : null;
-				const view: MessageView = { id: sent.id, conversationId, senderId: me, content, messageType, attachment: attachment && toAttachmentView(attachment), createdAt: sent.createdAt, readBy: [] };
+				const view: MessageView = {
+					id: sent.id,
+					conversationId,
+					senderId: me,
+					content,
+					messageType,
+					attachment: attachment && toAttachmentView(attachment),
+					createdAt: sent.createdAt,
+					readBy: [],
+				};
 				// MESSAGE_RECEIVED is committed: the gateway relays it to the recipients as NEW_MESSAGE (the view as meta.live);
 				// MESSAGE_DELIVERED follows each recipient's ack (markDelivered).
 				this.announce(sent.event, view);
 				// Outside the transaction: holding the conversation row lock there would serialize every sender.
-				await this.db.query(`UPDATE "${this.dbSchema}".conversations SET last_message_at = GREATEST(COALESCE(last_message_at, :at), :at) WHERE id = :id`, {
-					replacements: { at: sent.createdAt, id: conversationId },
-				});
+				await this.db.query(
+					`UPDATE "${this.dbSchema}".conversations SET last_message_at = GREATEST(COALESCE(last_message_at, :at), :at) WHERE id = :id`,
+					{
+						replacements: { at: sent.createdAt, id: conversationId },
+					},
+				);
 				respondCreated(ctx, `/api/v1/communications/chat/conversations/${conversationId}/messages`);
 				return view;
 			},
@@ -193,7 +229,9 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const me = ctx.meta.user!.id;
 				const message = await this.models.Message.findByPk(ctx.params.id);
 				if (!message) throw notFound("Message", ctx.params.id);
-				const participant = await this.models.Participant.findOne({ where: { conversationId: message.conversationId, userId: me } });
+				const participant = await this.models.Participant.findOne({
+					where: { conversationId: message.conversationId, userId: me },
+				});
 				if (!participant) throw notFound("Message", ctx.params.id);
 				const readAt = new Date();
 				await this.db.query(
@@ -206,19 +244,33 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					{ replacements: { conversationId: message.conversationId, me }, type: QueryTypes.SELECT },
 				);
 				const participants = await this.models.Participant.findAll({ where: { conversationId: message.conversationId } });
-				const receipt = { conversationId: message.conversationId, change: "READ", userId: me, messageId: message.id, readAt: readAt.toISOString() };
-				await pushToSockets(ctx, { event: "CONVERSATION_UPDATED", rooms: participants.map((p) => userRoom(p.userId)), data: receipt });
+				const receipt = {
+					conversationId: message.conversationId,
+					change: "READ",
+					userId: me,
+					messageId: message.id,
+					readAt: readAt.toISOString(),
+				};
+				await pushToSockets(ctx, {
+					event: "CONVERSATION_UPDATED",
+					rooms: participants.map((p) => userRoom(p.userId)),
+					data: receipt,
+				});
 				return { ...receipt, unreadCount: Number(count) };
 			},
 		},
 
 		onlineUsers: {
 			rest: "GET /chat/online-users",
-			summary: "Online users the caller shares a conversation or a shop with (need-to-know, for every role); `role` only for staff callers",
+			summary:
+				"Online users the caller shares a conversation or a shop with (need-to-know, for every role); `role` only for staff callers",
 			async handler(ctx: Ctx<Record<string, never>>) {
 				const me = ctx.meta.user!;
 				const ids = await presence().online(await call(ctx, "communications.chat.contacts", { userId: me.id }));
-				const users = await usersById(ctx, ids.filter((id) => id !== me.id));
+				const users = await usersById(
+					ctx,
+					ids.filter((id) => id !== me.id),
+				);
 				return [...users.values()].map((u) => ({ ...personView(u, me.role), status: "ONLINE" as const }));
 			},
 		},
@@ -229,7 +281,11 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			visibility: "public",
 			params: P.participantCheckParams,
 			async handler(ctx: Ctx<Params<"communications.chat.isParticipant">>): Promise<Result<"communications.chat.isParticipant">> {
-				return (await this.models.Participant.count({ where: { conversationId: ctx.params.conversationId, userId: ctx.params.userId } })) > 0;
+				return (
+					(await this.models.Participant.count({
+						where: { conversationId: ctx.params.conversationId, userId: ctx.params.userId },
+					})) > 0
+				);
 			},
 		},
 
@@ -240,7 +296,9 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			async handler(ctx: Ctx<Params<"communications.chat.ownership">>): Promise<Result<"communications.chat.ownership">> {
 				const conversation = await this.models.Conversation.findByPk(ctx.params.id);
 				if (!conversation) return null;
-				const mine = Boolean(ctx.params.userId) && (await this.models.Participant.count({ where: { conversationId: conversation.id, userId: ctx.params.userId } })) > 0;
+				const mine =
+					Boolean(ctx.params.userId) &&
+					(await this.models.Participant.count({ where: { conversationId: conversation.id, userId: ctx.params.userId } })) > 0;
 				return { entity: { id: conversation.id, type: conversation.type }, mine, visible: mine };
 			},
 		},
@@ -266,7 +324,12 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					{ type: QueryTypes.SELECT, replacements: { messageId, userId } },
 				);
 				if (!row) return { recorded: false };
-				const data = { messageId, conversationId: row.conversation_id, deliveredTo: [userId], deliveredAt: new Date(row.delivered_at).toISOString() };
+				const data = {
+					messageId,
+					conversationId: row.conversation_id,
+					deliveredTo: [userId],
+					deliveredAt: new Date(row.delivered_at).toISOString(),
+				};
 				await pushToSockets(ctx, { event: "MESSAGE_DELIVERED", rooms: [userRoom(row.sender_id)], data });
 				return { recorded: true };
 			},
@@ -284,7 +347,10 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					   AND m.created_at > now() - make_interval(days => :days)
 					   AND NOT EXISTS (SELECT 1 FROM "${this.dbSchema}".message_deliveries d WHERE d.message_id = m.id AND d.user_id = :userId)
 					 ORDER BY m.seq LIMIT :limit`,
-					{ type: QueryTypes.SELECT, replacements: { userId: ctx.params.userId, limit: ctx.params.limit, days: UNDELIVERED_WINDOW_DAYS } },
+					{
+						type: QueryTypes.SELECT,
+						replacements: { userId: ctx.params.userId, limit: ctx.params.limit, days: UNDELIVERED_WINDOW_DAYS },
+					},
 				);
 				if (rows.length === 0) return [];
 				const messages = await this.models.Message.findAll({ where: { id: rows.map((r) => r.id) }, order: [["seq", "ASC"]] });
@@ -323,7 +389,10 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		async conversationViews(rows: ConversationRow[], ctx: Ctx<unknown>) {
 			if (rows.length === 0) return [];
 			const participants = await this.models.Participant.findAll({ where: { conversationId: rows.map((r) => r.id) } });
-			const users = await usersById(ctx, participants.map((p) => p.userId));
+			const users = await usersById(
+				ctx,
+				participants.map((p) => p.userId),
+			);
 			return rows.map((r) => ({
 				id: r.id,
 				type: r.type,
@@ -331,9 +400,21 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				createdBy: r.created_by,
 				participants: participants
 					.filter((p) => p.conversationId === r.id)
-					.map((p) => ({ ...personView({ id: p.userId, name: users.get(p.userId)?.name ?? null, role: users.get(p.userId)?.role }, ctx.meta.user!.role), lastReadAt: p.lastReadAt?.toISOString() ?? null })),
+					.map((p) => ({
+						...personView(
+							{ id: p.userId, name: users.get(p.userId)?.name ?? null, role: users.get(p.userId)?.role },
+							ctx.meta.user!.role,
+						),
+						lastReadAt: p.lastReadAt?.toISOString() ?? null,
+					})),
 				lastMessage: r.lm_id
-					? { id: r.lm_id, senderId: r.lm_sender_id, content: r.lm_content, messageType: r.lm_message_type as Message["messageType"], createdAt: new Date(r.lm_created_at!).toISOString() }
+					? {
+							id: r.lm_id,
+							senderId: r.lm_sender_id,
+							content: r.lm_content,
+							messageType: r.lm_message_type as Message["messageType"],
+							createdAt: new Date(r.lm_created_at!).toISOString(),
+						}
 					: null,
 				unreadCount: Number(r.unread_count),
 				lastMessageAt: r.last_message_at ? new Date(r.last_message_at).toISOString() : null,

@@ -17,13 +17,17 @@ export type CreateConversationParams = Infer<typeof createConversationParams>;
 export const listConversationsParams = { ...STRICT, ...pageParams(["lastMessageAt", "createdAt"] as const) } as const;
 export type ListConversationsParams = Infer<typeof listConversationsParams>;
 
-
 export const listMessagesParams = {
 	...STRICT,
 	id: uuid,
 	limit: { type: "number", integer: true, min: 1, max: 100, default: 30, convert: true },
 	/** Opaque cursor from a previous page's `nextCursor`: messages older than it. */
-	cursor: { type: "string", pattern: /^\d{1,19}$/, optional: true, messages: { stringPattern: "The 'cursor' field must be a cursor returned by a previous page." } },
+	cursor: {
+		type: "string",
+		pattern: /^\d{1,19}$/,
+		optional: true,
+		messages: { stringPattern: "The 'cursor' field must be a cursor returned by a previous page." },
+	},
 } as const;
 export type ListMessagesParams = Infer<typeof listMessagesParams>;
 
@@ -87,7 +91,14 @@ export type ListNotificationsParams = Infer<typeof listNotificationsParams>;
 export const createNotificationParams = {
 	...STRICT,
 	userId: uuid,
-	type: { type: "string", trim: true, min: 1, max: 64, pattern: /^[A-Z][A-Z0-9_]*$/, messages: { stringPattern: "The 'type' field must be UPPER_SNAKE_CASE." } },
+	type: {
+		type: "string",
+		trim: true,
+		min: 1,
+		max: 64,
+		pattern: /^[A-Z][A-Z0-9_]*$/,
+		messages: { stringPattern: "The 'type' field must be UPPER_SNAKE_CASE." },
+	},
 	message: trimmed(1, 2000),
 } as const;
 export type CreateNotificationParams = Infer<typeof createNotificationParams>;
@@ -116,5 +127,9 @@ export type NotifyUsersParams = Infer<typeof notifyUsersParams>;
 export const markDeliveredParams = { ...STRICT, messageId: uuid, userId: uuid } as const;
 export type MarkDeliveredParams = Infer<typeof markDeliveredParams>;
 
-export const undeliveredParams = { ...STRICT, userId: uuid, limit: { type: "number", integer: true, min: 1, max: 500, default: 100 } } as const;
+export const undeliveredParams = {
+	...STRICT,
+	userId: uuid,
+	limit: { type: "number", integer: true, min: 1, max: 500, default: 100 },
+} as const;
 export type UndeliveredParams = Infer<typeof undeliveredParams>;

@@ -67,19 +67,31 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const me = ctx.meta.user!.id;
 				const inbox = ctx.params.folder === "inbox";
 				const where: WhereOptions<Email> = inbox ? { receiverId: me } : { senderId: me };
-				if (ctx.params.starred !== undefined) Object.assign(where, inbox ? { starredByReceiver: ctx.params.starred } : { starredBySender: ctx.params.starred });
+				if (ctx.params.starred !== undefined)
+					Object.assign(where, inbox ? { starredByReceiver: ctx.params.starred } : { starredBySender: ctx.params.starred });
 				if (ctx.params.unread !== undefined) Object.assign(where, { status: ctx.params.unread ? "UNREAD" : "READ" });
 				const { rows, count } = await this.models.Email.findAndCountAll({ where, ...findOptions(ctx.params, "-createdAt") });
-				const users = await usersById(ctx, rows.flatMap((e) => [e.senderId, e.receiverId]));
+				const users = await usersById(
+					ctx,
+					rows.flatMap((e) => [e.senderId, e.receiverId]),
+				);
 				const unreadCount = await this.models.Email.count({ where: { receiverId: me, status: "UNREAD" } });
-				return { ...toPage(rows.map((e) => toEmailView(e, me, users)), count, ctx.params), unreadCount };
+				return {
+					...toPage(
+						rows.map((e) => toEmailView(e, me, users)),
+						count,
+						ctx.params,
+					),
+					unreadCount,
+				};
 			},
 		},
 
 		send: {
 			rest: "POST /emails",
 			audit: true,
-			summary: "Send an email to another user's internal mailbox (also relayed by SMTP when configured); at most EMAIL_SEND_PER_HOUR sends and replies per sender (429 RATE_LIMITED)",
+			summary:
+				"Send an email to another user's internal mailbox (also relayed by SMTP when configured); at most EMAIL_SEND_PER_HOUR sends and replies per sender (429 RATE_LIMITED)",
 			params: P.sendEmailParams,
 			async handler(ctx: Ctx<P.SendEmailParams>) {
 				const me = ctx.meta.user!.id;
@@ -89,7 +101,15 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				if (!receiver) throw validationError("receiverId", "Unknown user.", "reference");
 				await this.countSend(me);
 				const id = randomUUID();
-				const email = await this.models.Email.create({ id, threadId: id, replyToId: null, senderId: me, receiverId: receiver.id, subject: ctx.params.subject, content: ctx.params.content });
+				const email = await this.models.Email.create({
+					id,
+					threadId: id,
+					replyToId: null,
+					senderId: me,
+					receiverId: receiver.id,
+					subject: ctx.params.subject,
+					content: ctx.params.content,
+				});
 				await this.deliver(email, users.get(me), receiver);
 				respondCreated(ctx, `/api/v1/communications/emails/${email.id}`);
 				return toEmailView(email, me, users);
@@ -107,7 +127,10 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					where: { threadId: email.threadId, [Op.or]: [{ senderId: me }, { receiverId: me }] },
 					order: [["createdAt", "ASC"]],
 				});
-				const users = await usersById(ctx, thread.flatMap((e) => [e.senderId, e.receiverId]));
+				const users = await usersById(
+					ctx,
+					thread.flatMap((e) => [e.senderId, e.receiverId]),
+				);
 				return { ...toEmailView(email, me, users), thread: thread.map((e) => toEmailView(e, me, users)) };
 			},
 		},
@@ -121,7 +144,9 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const me = ctx.meta.user!.id;
 				const email = await this.findVisible(ctx.params.id, me);
 				if (email.receiverId !== me) throw forbidden("Only the receiver marks an email as read");
-				await email.update(ctx.params.read ? { status: "READ", readAt: email.readAt ?? new Date() } : { status: "UNREAD", readAt: null });
+				await email.update(
+					ctx.params.read ? { status: "READ", readAt: email.readAt ?? new Date() } : { status: "UNREAD", readAt: null },
+				);
 				return toEmailView(email, me);
 			},
 		},
@@ -134,7 +159,9 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			async handler(ctx: Ctx<P.StarEmailParams>) {
 				const me = ctx.meta.user!.id;
 				const email = await this.findVisible(ctx.params.id, me);
-				await email.update(me === email.receiverId ? { starredByReceiver: ctx.params.starred } : { starredBySender: ctx.params.starred });
+				await email.update(
+					me === email.receiverId ? { starredByReceiver: ctx.params.starred } : { starredBySender: ctx.params.starred },
+				);
 				return toEmailView(email, me);
 			},
 		},
@@ -142,7 +169,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		reply: {
 			rest: "POST /emails/:id/reply",
 			audit: true,
-			summary: "Reply to an email `{ content }`: goes to the other party, in the same thread; counts toward EMAIL_SEND_PER_HOUR (429 RATE_LIMITED)",
+			summary:
+				"Reply to an email `{ content }`: goes to the other party, in the same thread; counts toward EMAIL_SEND_PER_HOUR (429 RATE_LIMITED)",
 			params: P.replyEmailParams,
 			async handler(ctx: Ctx<P.ReplyEmailParams>) {
 				const me = ctx.meta.user!.id;
@@ -197,7 +225,11 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					createdAt: email.createdAt.toISOString(),
 				},
 			});
-			sendMail({ to: receiver.email, subject: email.subject, text: `${email.content}\n\n-- \nSent by ${sender?.name ?? "an EisLager user"} through EisLager` })
+			sendMail({
+				to: receiver.email,
+				subject: email.subject,
+				text: `${email.content}\n\n-- \nSent by ${sender?.name ?? "an EisLager user"} through EisLager`,
+			})
 				.then((sent) => (sent ? email.update({ relayedAt: new Date() }) : undefined))
 				.catch((err: Error) => this.logger.warn(`SMTP relay of email ${email.id} failed: ${err.message}`));
 		},

@@ -63,7 +63,16 @@ const NOTIFYING_EVENTS = ["INVENTORY_LOW", "REVIEW_SUBMITTED", "EXPIRY_WARNING",
 type NotifyingEvent = (typeof NOTIFYING_EVENTS)[number];
 
 export function toNotificationView(n: Notification): NotificationView {
-	return { id: n.id, userId: n.userId, type: n.type, message: n.message, data: n.data ?? {}, read: n.readStatus, readAt: n.readAt?.toISOString() ?? null, createdAt: n.createdAt.toISOString() };
+	return {
+		id: n.id,
+		userId: n.userId,
+		type: n.type,
+		message: n.message,
+		data: n.data ?? {},
+		read: n.readStatus,
+		readAt: n.readAt?.toISOString() ?? null,
+		createdAt: n.createdAt.toISOString(),
+	};
 }
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
@@ -96,7 +105,9 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			async handler(ctx: Ctx<P.CreateNotificationParams>) {
 				const users = await usersById(ctx, [ctx.params.userId]);
 				if (!users.has(ctx.params.userId)) throw validationError("userId", "Unknown user.", "reference");
-				const [row] = await this.transaction((t) => this.createNotifications(t, ctx, [{ ...ctx.params, createdBy: ctx.meta.user?.id ?? null }]));
+				const [row] = await this.transaction((t) =>
+					this.createNotifications(t, ctx, [{ ...ctx.params, createdBy: ctx.meta.user?.id ?? null }]),
+				);
 				respondCreated(ctx, `/api/v1/communications/notifications/${row.id}`);
 				return toNotificationView(row);
 			},
@@ -134,7 +145,10 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			audit: true,
 			summary: "Mark all of the caller's notifications as read",
 			async handler(ctx: Ctx<Record<string, never>>) {
-				const [updated] = await this.models.Notification.update({ readStatus: true, readAt: new Date() }, { where: { userId: ctx.meta.user!.id, readStatus: false } });
+				const [updated] = await this.models.Notification.update(
+					{ readStatus: true, readAt: new Date() },
+					{ where: { userId: ctx.meta.user!.id, readStatus: false } },
+				);
 				return { updated };
 			},
 		},
@@ -151,15 +165,33 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			async handler(this: This, ctx: Ctx<P.NotifyUsersParams>) {
 				const { userIds, type, message, data, sourceEventId, mail } = ctx.params;
 				const rows = await this.transaction(async (t) => {
-					const done = new Set((await this.models.Notification.findAll({ where: { sourceEventId, userId: userIds }, attributes: ["userId"], transaction: t })).map((n) => n.userId));
+					const done = new Set(
+						(
+							await this.models.Notification.findAll({
+								where: { sourceEventId, userId: userIds },
+								attributes: ["userId"],
+								transaction: t,
+							})
+						).map((n) => n.userId),
+					);
 					const todo = [...new Set(userIds)].filter((id) => !done.has(id));
-					return this.createNotifications(t, ctx, todo.map((userId) => ({ userId, type, message, data: data ?? {}, sourceEventId })));
+					return this.createNotifications(
+						t,
+						ctx,
+						todo.map((userId) => ({ userId, type, message, data: data ?? {}, sourceEventId })),
+					);
 				});
 				if (mail && rows.length) {
-					const users = await usersById(ctx, rows.map((r) => r.userId));
+					const users = await usersById(
+						ctx,
+						rows.map((r) => r.userId),
+					);
 					for (const row of rows) {
 						const to = users.get(row.userId)?.email;
-						if (to) sendMail({ to, subject: `EisLager: ${type.replace(/_/g, " ").toLowerCase()}`, text: message }).catch((err: Error) => this.logger.warn(`Mail of notification ${row.id} failed: ${err.message}`));
+						if (to)
+							sendMail({ to, subject: `EisLager: ${type.replace(/_/g, " ").toLowerCase()}`, text: message }).catch(
+								(err: Error) => this.logger.warn(`Mail of notification ${row.id} failed: ${err.message}`),
+							);
 					}
 				}
 				return { created: rows.length };
@@ -170,7 +202,9 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		announce: {
 			visibility: "public",
 			params: P.announceParams,
-			async handler(ctx: Ctx<Params<"communications.notifications.announce">>): Promise<Result<"communications.notifications.announce">> {
+			async handler(
+				ctx: Ctx<Params<"communications.notifications.announce">>,
+			): Promise<Result<"communications.notifications.announce">> {
 				const data = { ...ctx.params, sentAt: new Date().toISOString() };
 				await pushToSockets(ctx, { event: "SYSTEM_ANNOUNCEMENT", rooms: [], all: true, data });
 				return data;
@@ -194,10 +228,24 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			const rows: Notification[] = [];
 			for (const input of inputs) {
 				const row = await this.models.Notification.create(
-					{ userId: input.userId, type: input.type, message: input.message, data: input.data ?? {}, sourceEventId: input.sourceEventId ?? null, createdBy: input.createdBy ?? null },
+					{
+						userId: input.userId,
+						type: input.type,
+						message: input.message,
+						data: input.data ?? {},
+						sourceEventId: input.sourceEventId ?? null,
+						createdBy: input.createdBy ?? null,
+					},
 					{ transaction: t },
 				);
-				await this.publish(t, ctx, "NOTIFICATION_SENT", { notificationId: row.id, userId: row.userId, type: row.type, message: row.message }, row.userId, toNotificationView(row));
+				await this.publish(
+					t,
+					ctx,
+					"NOTIFICATION_SENT",
+					{ notificationId: row.id, userId: row.userId, type: row.type, message: row.message },
+					row.userId,
+					toNotificationView(row),
+				);
 				rows.push(row);
 			}
 			return rows;
@@ -211,7 +259,11 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			switch (event.type) {
 				case "INVENTORY_LOW": {
 					const { shopId, flavorId, quantity, reorderThreshold } = event.data;
-					const [staff, shop, flavor] = await Promise.all([this.shopStaff(shopId), this.nameOf("sales.shops.get", { shopId }), this.nameOf("inventory.flavors.get", { flavorId })]);
+					const [staff, shop, flavor] = await Promise.all([
+						this.shopStaff(shopId),
+						this.nameOf("sales.shops.get", { shopId }),
+						this.nameOf("inventory.flavors.get", { flavorId }),
+					]);
 					[recipients, data] = [staff, { shopId, flavorId, quantity, reorderThreshold }];
 					message = `Low stock at ${shop ?? "your shop"}: ${flavor ?? "a flavor"} is down to ${quantity} (reorder threshold ${reorderThreshold}).`;
 					break;
@@ -238,7 +290,10 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 						recipients = staff;
 						message = `Cold-chain excursion at ${shop ?? "your shop"}: a freezer has been above the limit since ${startedAt} (up to ${maxCelsius} °C). Its lots are quarantined until released or written off.`;
 					} else if (factoryId) {
-						const factory = await this.broker.call<{ name: string; managerId: string | null } | null, { id: string }>("inventory.factories.resolve", { id: factoryId });
+						const factory = await this.broker.call<{ name: string; managerId: string | null } | null, { id: string }>(
+							"inventory.factories.resolve",
+							{ id: factoryId },
+						);
 						recipients = factory?.managerId ? [factory.managerId] : [];
 						message = `Cold-chain excursion at ${factory?.name ?? "your factory"}: a freezer has been above the limit since ${startedAt} (up to ${maxCelsius} °C). Its batches are quarantined.`;
 					}

@@ -41,18 +41,33 @@ export function retryAfterSeconds(header: string | null, now = Date.now()): numb
 	return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - now) / 1000));
 }
 
-export async function sendPush(target: PushTarget, payload: string, vapid: VapidDetails, urgency: "normal" | "high" = "normal"): Promise<PushOutcome> {
-	const details = webpush.generateRequestDetails({ endpoint: target.endpoint, keys: { p256dh: target.p256dh, auth: target.auth } }, payload, {
-		vapidDetails: vapid,
-		contentEncoding: "aes128gcm",
-		TTL: PUSH_TTL_SEC,
-		urgency,
-	});
+export async function sendPush(
+	target: PushTarget,
+	payload: string,
+	vapid: VapidDetails,
+	urgency: "normal" | "high" = "normal",
+): Promise<PushOutcome> {
+	const details = webpush.generateRequestDetails(
+		{ endpoint: target.endpoint, keys: { p256dh: target.p256dh, auth: target.auth } },
+		payload,
+		{
+			vapidDetails: vapid,
+			contentEncoding: "aes128gcm",
+			TTL: PUSH_TTL_SEC,
+			urgency,
+		},
+	);
 	const headers: Record<string, string> = {};
 	for (const [name, value] of Object.entries(details.headers)) if (name.toLowerCase() !== "content-length") headers[name] = String(value);
 	let res: Response;
 	try {
-		res = await fetch(details.endpoint, { method: "POST", headers, body: details.body ?? undefined, redirect: "manual", signal: AbortSignal.timeout(SEND_TIMEOUT_MS) });
+		res = await fetch(details.endpoint, {
+			method: "POST",
+			headers,
+			body: details.body ?? undefined,
+			redirect: "manual",
+			signal: AbortSignal.timeout(SEND_TIMEOUT_MS),
+		});
 		await res.arrayBuffer().catch(() => undefined);
 	} catch (err) {
 		return { kind: "RETRY", status: null, retryAfterSec: null, error: (err as Error).message };
@@ -60,7 +75,8 @@ export async function sendPush(target: PushTarget, payload: string, vapid: Vapid
 	const status = res.status;
 	if (status >= 200 && status < 300) return { kind: "SENT", status };
 	if (status === 404 || status === 410) return { kind: "GONE", status };
-	if (status === 429 || status >= 500) return { kind: "RETRY", status, retryAfterSec: retryAfterSeconds(res.headers.get("retry-after")), error: `HTTP ${status}` };
+	if (status === 429 || status >= 500)
+		return { kind: "RETRY", status, retryAfterSec: retryAfterSeconds(res.headers.get("retry-after")), error: `HTTP ${status}` };
 	return { kind: "DROP", status, error: `HTTP ${status}` };
 }
 

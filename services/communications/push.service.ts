@@ -109,7 +109,10 @@ function validP256(p256dh: string): boolean {
 	if (raw.length !== 65 || raw[0] !== 4) return false;
 	try {
 		// Refuses a point that is not on the curve.
-		createPublicKey({ key: { kty: "EC", crv: "P-256", x: raw.subarray(1, 33).toString("base64url"), y: raw.subarray(33).toString("base64url") }, format: "jwk" });
+		createPublicKey({
+			key: { kty: "EC", crv: "P-256", x: raw.subarray(1, 33).toString("base64url"), y: raw.subarray(33).toString("base64url") },
+			format: "jwk",
+		});
 		return true;
 	} catch {
 		return false;
@@ -135,24 +138,31 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			rest: "POST /push/subscriptions",
 			status: [200, 201],
 			audit: true,
-			summary: "Register this device's push subscription (PushSubscription.toJSON()); one per endpoint: an existing endpoint is updated (200)",
+			summary:
+				"Register this device's push subscription (PushSubscription.toJSON()); one per endpoint: an existing endpoint is updated (200)",
 			params: P.subscribeParams,
 			async handler(this: This, ctx: Ctx<P.SubscribeParams>) {
 				await this.requireVapid();
 				const me = ctx.meta.user!.id;
 				const { endpoint, keys } = ctx.params;
 				const url = new URL(endpoint);
-				if (url.protocol !== "https:" && !(url.protocol === "http:" && config().vapid.allowHttpEndpoints)) throw validationError("endpoint", "A push endpoint must be an https: URL.", "url");
+				if (url.protocol !== "https:" && !(url.protocol === "http:" && config().vapid.allowHttpEndpoints))
+					throw validationError("endpoint", "A push endpoint must be an https: URL.", "url");
 				if (url.username || url.password) throw validationError("endpoint", "A push endpoint carries no credentials.", "url");
-				if (!validP256(keys.p256dh)) throw validationError("keys.p256dh", "Not a P-256 public key (65 bytes, uncompressed, URL-safe base64).", "p256dh");
-				if (!BASE64URL.test(keys.auth) || Buffer.from(keys.auth, "base64url").length !== 16) throw validationError("keys.auth", "The auth secret is 16 bytes (URL-safe base64).", "auth");
+				if (!validP256(keys.p256dh))
+					throw validationError("keys.p256dh", "Not a P-256 public key (65 bytes, uncompressed, URL-safe base64).", "p256dh");
+				if (!BASE64URL.test(keys.auth) || Buffer.from(keys.auth, "base64url").length !== 16)
+					throw validationError("keys.auth", "The auth secret is 16 bytes (URL-safe base64).", "auth");
 				const [row] = await this.db.query<SubscriptionRow & { inserted: boolean }>(
 					`INSERT INTO "${this.dbSchema}".push_subscriptions (user_id, endpoint, p256dh, auth, user_agent)
 					 VALUES (:me, :endpoint, :p256dh, :auth, :userAgent)
 					 ON CONFLICT (endpoint) DO UPDATE SET user_id = EXCLUDED.user_id, p256dh = EXCLUDED.p256dh, auth = EXCLUDED.auth,
 					   user_agent = COALESCE(EXCLUDED.user_agent, push_subscriptions.user_agent), updated_at = now()
 					 RETURNING id, endpoint, user_agent, created_at, last_success_at, (xmax = 0) AS inserted`,
-					{ type: QueryTypes.SELECT, replacements: { me, endpoint, p256dh: keys.p256dh, auth: keys.auth, userAgent: ctx.params.userAgent ?? null } },
+					{
+						type: QueryTypes.SELECT,
+						replacements: { me, endpoint, p256dh: keys.p256dh, auth: keys.auth, userAgent: ctx.params.userAgent ?? null },
+					},
 				);
 				// Bounded per user: the oldest devices go first.
 				await this.db.query(
@@ -177,10 +187,13 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 					`SELECT id, endpoint, user_agent, created_at, last_success_at FROM "${this.dbSchema}".push_subscriptions WHERE user_id = :me ORDER BY created_at ${order}, id LIMIT :limit OFFSET :offset`,
 					{ type: QueryTypes.SELECT, replacements: { me, limit: pageSize, offset: (page - 1) * pageSize } },
 				);
-				const [{ n }] = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${this.dbSchema}".push_subscriptions WHERE user_id = :me`, {
-					type: QueryTypes.SELECT,
-					replacements: { me },
-				});
+				const [{ n }] = await this.db.query<{ n: number }>(
+					`SELECT count(*)::int AS n FROM "${this.dbSchema}".push_subscriptions WHERE user_id = :me`,
+					{
+						type: QueryTypes.SELECT,
+						replacements: { me },
+					},
+				);
 				return toPage(rows.map(subscriptionView), n, ctx.params);
 			},
 		},
@@ -191,9 +204,12 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			summary: "Remove one of the caller's push subscriptions (its queued pushes go too)",
 			params: P.subscriptionIdParams,
 			async handler(this: This, ctx: Ctx<P.SubscriptionIdParams>) {
-				const [, count] = (await this.db.query(`DELETE FROM "${this.dbSchema}".push_subscriptions WHERE id = :id AND user_id = :me`, {
-					replacements: { id: ctx.params.id, me: ctx.meta.user!.id },
-				})) as [unknown, { rowCount?: number } | number];
+				const [, count] = (await this.db.query(
+					`DELETE FROM "${this.dbSchema}".push_subscriptions WHERE id = :id AND user_id = :me`,
+					{
+						replacements: { id: ctx.params.id, me: ctx.meta.user!.id },
+					},
+				)) as [unknown, { rowCount?: number } | number];
 				const deleted = typeof count === "number" ? count : (count?.rowCount ?? 0);
 				if (!deleted) throw notFound("Push subscription", ctx.params.id);
 				return respondNoContent(ctx);
@@ -202,12 +218,16 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 		getPreferences: {
 			rest: "GET /push/preferences",
-			summary: "The caller's push preferences: `enabled`, and `mutedTypes` (notification types, NEW_MESSAGE for chat, that are not pushed)",
+			summary:
+				"The caller's push preferences: `enabled`, and `mutedTypes` (notification types, NEW_MESSAGE for chat, that are not pushed)",
 			async handler(this: This, ctx: Ctx<Record<string, never>>) {
-				const [row] = await this.db.query<{ enabled: boolean; muted_types: string[] }>(`SELECT enabled, muted_types FROM "${this.dbSchema}".push_preferences WHERE user_id = :me`, {
-					type: QueryTypes.SELECT,
-					replacements: { me: ctx.meta.user!.id },
-				});
+				const [row] = await this.db.query<{ enabled: boolean; muted_types: string[] }>(
+					`SELECT enabled, muted_types FROM "${this.dbSchema}".push_preferences WHERE user_id = :me`,
+					{
+						type: QueryTypes.SELECT,
+						replacements: { me: ctx.meta.user!.id },
+					},
+				);
 				return { enabled: row?.enabled ?? true, mutedTypes: row?.muted_types ?? [] };
 			},
 		},
@@ -215,7 +235,8 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 		setPreferences: {
 			rest: "PUT /push/preferences",
 			audit: true,
-			summary: "Choose what is pushed: `enabled: false` stops every push; `mutedTypes` lists types not pushed (e.g. REVIEW_SUBMITTED, NEW_MESSAGE). Omitted fields keep their value",
+			summary:
+				"Choose what is pushed: `enabled: false` stops every push; `mutedTypes` lists types not pushed (e.g. REVIEW_SUBMITTED, NEW_MESSAGE). Omitted fields keep their value",
 			params: P.preferencesParams,
 			async handler(this: This, ctx: Ctx<P.PreferencesParams>) {
 				const [row] = await this.db.query<{ enabled: boolean; muted_types: string[] }>(
@@ -224,7 +245,11 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 					 RETURNING enabled, muted_types`,
 					{
 						type: QueryTypes.SELECT,
-						replacements: { me: ctx.meta.user!.id, enabled: ctx.params.enabled ?? null, muted: ctx.params.mutedTypes ? `{${ctx.params.mutedTypes.join(",")}}` : null },
+						replacements: {
+							me: ctx.meta.user!.id,
+							enabled: ctx.params.enabled ?? null,
+							muted: ctx.params.mutedTypes ? `{${ctx.params.mutedTypes.join(",")}}` : null,
+						},
 					},
 				);
 				return { enabled: row.enabled, mutedTypes: row.muted_types };
@@ -258,12 +283,18 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				}
 				const generated = generateVapidKeys();
 				// Several nodes may start at once: the first insert wins, everyone reads it back.
-				await this.db.query(`INSERT INTO "${this.dbSchema}".push_vapid_keys (id, public_key, private_key) VALUES (1, :publicKey, :privateKey) ON CONFLICT (id) DO NOTHING`, {
-					replacements: generated,
-				});
-				const [row] = await this.db.query<{ public_key: string; private_key: string }>(`SELECT public_key, private_key FROM "${this.dbSchema}".push_vapid_keys WHERE id = 1`, {
-					type: QueryTypes.SELECT,
-				});
+				await this.db.query(
+					`INSERT INTO "${this.dbSchema}".push_vapid_keys (id, public_key, private_key) VALUES (1, :publicKey, :privateKey) ON CONFLICT (id) DO NOTHING`,
+					{
+						replacements: generated,
+					},
+				);
+				const [row] = await this.db.query<{ public_key: string; private_key: string }>(
+					`SELECT public_key, private_key FROM "${this.dbSchema}".push_vapid_keys WHERE id = 1`,
+					{
+						type: QueryTypes.SELECT,
+					},
+				);
 				return { subject: cfg.subject, publicKey: row.public_key, privateKey: row.private_key };
 			})();
 			this.vapidPromise.catch(() => (this.vapidPromise = undefined));
@@ -284,14 +315,23 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				 SELECT s.id, CAST(:payload AS jsonb) FROM "${this.dbSchema}".push_subscriptions s
 				 LEFT JOIN "${this.dbSchema}".push_preferences p ON p.user_id = s.user_id
 				 WHERE s.user_id = ANY(CAST(:userIds AS uuid[])) AND COALESCE(p.enabled, true) AND NOT (CAST(:type AS text) = ANY(COALESCE(p.muted_types, '{}')))`,
-				{ replacements: { payload: JSON.stringify(payload), userIds: `{${userIds.join(",")}}`, type: payload.type }, transaction: t },
+				{
+					replacements: { payload: JSON.stringify(payload), userIds: `{${userIds.join(",")}}`, type: payload.type },
+					transaction: t,
+				},
 			);
 		},
 
 		async pushFor(this: This, t: Transaction, event: EnvelopeOf<"MESSAGE_RECEIVED" | "NOTIFICATION_SENT">) {
 			if (event.type === "NOTIFICATION_SENT") {
 				const { notificationId, userId, type, message } = event.data;
-				await this.enqueue(t, [userId], { type, title: "EisLager", body: message, url: "/notifications", data: { notificationId } });
+				await this.enqueue(t, [userId], {
+					type,
+					title: "EisLager",
+					body: message,
+					url: "/notifications",
+					data: { notificationId },
+				});
 				return;
 			}
 			const { messageId, conversationId, senderId, recipientIds } = event.data;
@@ -299,14 +339,23 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			const online = new Set(await presence().online(recipientIds));
 			const offline = recipientIds.filter((id) => !online.has(id));
 			if (offline.length === 0) return;
-			const [message] = await this.db.query<{ content: string }>(`SELECT content FROM "${this.dbSchema}".messages WHERE id = :messageId AND deleted_at IS NULL`, {
-				type: QueryTypes.SELECT,
-				replacements: { messageId },
-				transaction: t,
-			});
+			const [message] = await this.db.query<{ content: string }>(
+				`SELECT content FROM "${this.dbSchema}".messages WHERE id = :messageId AND deleted_at IS NULL`,
+				{
+					type: QueryTypes.SELECT,
+					replacements: { messageId },
+					transaction: t,
+				},
+			);
 			if (!message) return;
 			const body = message.content.length > PREVIEW_CHARS ? `${message.content.slice(0, PREVIEW_CHARS - 1)}…` : message.content;
-			await this.enqueue(t, offline, { type: "NEW_MESSAGE", title: "New message", body, url: `/chat/${conversationId}`, data: { conversationId, messageId, senderId } });
+			await this.enqueue(t, offline, {
+				type: "NEW_MESSAGE",
+				title: "New message",
+				body,
+				url: `/chat/${conversationId}`,
+				data: { conversationId, messageId, senderId },
+			});
 		},
 
 		/** Claims due rows and sends them; returns how many were claimed. */
@@ -332,12 +381,16 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			switch (outcome.kind) {
 				case "SENT":
 					await this.db.query(`DELETE FROM ${s}.push_queue WHERE id = :id`, { replacements: { id: row.id } });
-					await this.db.query(`UPDATE ${s}.push_subscriptions SET last_success_at = now() WHERE id = :id`, { replacements: { id: row.subscription_id } });
+					await this.db.query(`UPDATE ${s}.push_subscriptions SET last_success_at = now() WHERE id = :id`, {
+						replacements: { id: row.subscription_id },
+					});
 					return;
 				case "GONE":
 					// The browser unsubscribed or the subscription expired: it will never work again.
 					this.logger.info(`Push subscription ${row.subscription_id} is gone (HTTP ${outcome.status}); removed.`);
-					await this.db.query(`DELETE FROM ${s}.push_subscriptions WHERE id = :id`, { replacements: { id: row.subscription_id } });
+					await this.db.query(`DELETE FROM ${s}.push_subscriptions WHERE id = :id`, {
+						replacements: { id: row.subscription_id },
+					});
 					return;
 				case "DROP":
 					this.logger.warn(`Push ${row.id} refused by the push service (${outcome.error}); dropped.`);
@@ -349,9 +402,16 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 						await this.db.query(`DELETE FROM ${s}.push_queue WHERE id = :id`, { replacements: { id: row.id } });
 						return;
 					}
-					await this.db.query(`UPDATE ${s}.push_queue SET next_attempt_at = now() + make_interval(secs => :delay), locked_until = NULL, last_error = :error WHERE id = :id`, {
-						replacements: { id: row.id, delay: backoffSeconds(row.attempts, outcome.retryAfterSec), error: outcome.error.slice(0, 500) },
-					});
+					await this.db.query(
+						`UPDATE ${s}.push_queue SET next_attempt_at = now() + make_interval(secs => :delay), locked_until = NULL, last_error = :error WHERE id = :id`,
+						{
+							replacements: {
+								id: row.id,
+								delay: backoffSeconds(row.attempts, outcome.retryAfterSec),
+								error: outcome.error.slice(0, 500),
+							},
+						},
+					);
 					return;
 			}
 		},

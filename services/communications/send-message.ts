@@ -54,17 +54,44 @@ SELECT ok.participant, ok.attachment, m.created_at, recipients.ids AS recipients
 export type AuditActor = ReturnType<typeof auditActor>;
 
 /** Stores the message, its outbox row and the SUCCESS audit row; the caller announces `event` (it is committed) and marks the call audited. */
-export async function insertMessage(db: Sequelize, schema: string, msg: NewMessage, audit: AuditActor, requestId?: string | null): Promise<SendOutcome> {
+export async function insertMessage(
+	db: Sequelize,
+	schema: string,
+	msg: NewMessage,
+	audit: AuditActor,
+	requestId?: string | null,
+): Promise<SendOutcome> {
 	const id = randomUUID();
 	const event = envelope(
 		"MESSAGE_RECEIVED",
-		{ messageId: id, conversationId: msg.conversationId, senderId: msg.senderId, recipientIds: [], messageType: msg.messageType, createdAt: "" },
+		{
+			messageId: id,
+			conversationId: msg.conversationId,
+			senderId: msg.senderId,
+			recipientIds: [],
+			messageType: msg.messageType,
+			createdAt: "",
+		},
 		requestId,
 	);
-	const [row] = await db.query<{ participant: boolean; attachment: boolean; created_at: string | null; recipients: string[] }>(SEND_SQL(schema), {
-		type: QueryTypes.SELECT,
-		bind: [msg.conversationId, msg.senderId, id, msg.content, msg.messageType, msg.attachmentId, event.id, EVENT_CATALOG.MESSAGE_RECEIVED.topic, JSON.stringify(event), JSON.stringify(audit)],
-	});
+	const [row] = await db.query<{ participant: boolean; attachment: boolean; created_at: string | null; recipients: string[] }>(
+		SEND_SQL(schema),
+		{
+			type: QueryTypes.SELECT,
+			bind: [
+				msg.conversationId,
+				msg.senderId,
+				id,
+				msg.content,
+				msg.messageType,
+				msg.attachmentId,
+				event.id,
+				EVENT_CATALOG.MESSAGE_RECEIVED.topic,
+				JSON.stringify(event),
+				JSON.stringify(audit),
+			],
+		},
+	);
 	if (!row.participant) return { outcome: "NOT_PARTICIPANT" };
 	if (!row.attachment || !row.created_at) return { outcome: "BAD_ATTACHMENT" };
 	// The same values the statement wrote into the outbox row.

@@ -15,7 +15,10 @@ export const COMMS_SCHEMA = "communications";
 export const STAFF_ROLES: readonly Role[] = ["CLERK", "MANUFACTURER", "EXECUTIVE", "ADMIN"];
 
 /** A user as another user sees them: id and name, and the role only when the viewer is staff. */
-export function personView(user: { id: string; name: string | null; role?: Role }, viewerRole: Role): { id: string; name: string | null; role?: Role | null } {
+export function personView(
+	user: { id: string; name: string | null; role?: Role },
+	viewerRole: Role,
+): { id: string; name: string | null; role?: Role | null } {
 	return STAFF_ROLES.includes(viewerRole) ? { id: user.id, name: user.name, role: user.role ?? null } : { id: user.id, name: user.name };
 }
 

@@ -63,7 +63,13 @@ const schema: ServiceDefinition<ServiceSettingSchema, FilesThis> = {
 			async handler(ctx: Ctx<P.CompressParams>) {
 				const row = await findManageable(this, ctx, ctx.params.fileId);
 				if (VIDEO_TYPES.includes(row.mimeType)) {
-					const job = await this.models.TranscodeJob.create({ fileId: row.id, ownerId: row.ownerId, requestedBy: ctx.meta.user!.id, maxWidth: ctx.params.maxWidth ?? null, crf: ctx.params.crf ?? DEFAULT_CRF });
+					const job = await this.models.TranscodeJob.create({
+						fileId: row.id,
+						ownerId: row.ownerId,
+						requestedBy: ctx.meta.user!.id,
+						maxWidth: ctx.params.maxWidth ?? null,
+						crf: ctx.params.crf ?? DEFAULT_CRF,
+					});
 					await ctx.broadcast(INTERNAL_EVENTS.transcodeQueued, {});
 					const url = `/api/v1/files/jobs/${job.id}`;
 					ctx.meta.$statusCode = 202;
@@ -71,9 +77,19 @@ const schema: ServiceDefinition<ServiceSettingSchema, FilesThis> = {
 					return { jobId: job.id, status: job.status, url };
 				}
 				const accepted = [...IMAGE_TYPES, ...VIDEO_TYPES];
-				if (!IMAGE_TYPES.includes(row.mimeType)) throw unsupported(accepted, `Only images (JPEG, PNG, WebP, GIF) and videos (MP4, WebM) can be compressed, not ${row.mimeType}`);
-				if (ctx.params.crf !== undefined) throw validationError("crf", "crf applies to videos only; images take quality", "forbidden");
-				const out = await compressImage(path.join(storageDir(AREA), row.storageKey), row.mimeType, ctx.params.quality, ctx.params.maxWidth);
+				if (!IMAGE_TYPES.includes(row.mimeType))
+					throw unsupported(
+						accepted,
+						`Only images (JPEG, PNG, WebP, GIF) and videos (MP4, WebM) can be compressed, not ${row.mimeType}`,
+					);
+				if (ctx.params.crf !== undefined)
+					throw validationError("crf", "crf applies to videos only; images take quality", "forbidden");
+				const out = await compressImage(
+					path.join(storageDir(AREA), row.storageKey),
+					row.mimeType,
+					ctx.params.quality,
+					ctx.params.maxWidth,
+				);
 				const storageKey = await storeFile(AREA, path.extname(row.storageKey).slice(1), out.data);
 				const variant: FileVariant = {
 					id: randomUUID(),

@@ -8,14 +8,22 @@ export function etagMatches(ifNoneMatch: string | undefined, etag: string): bool
 	return ifNoneMatch.split(",").some((tag) => tag.trim() === "*" || strip(tag) === strip(etag));
 }
 
-export const rangeNotSatisfiable = (size: number) => new Errors.MoleculerClientError(`The requested range is not within the ${size} bytes of the file`, 416, "RANGE_NOT_SATISFIABLE", { size });
+export const rangeNotSatisfiable = (size: number) =>
+	new Errors.MoleculerClientError(`The requested range is not within the ${size} bytes of the file`, 416, "RANGE_NOT_SATISFIABLE", {
+		size,
+	});
 
 /**
  * The byte range a `Range` header asks of `size` bytes: `{ start, end }` (inclusive), undefined to send
  * everything (no header, another unit, several ranges, or an If-Range that no longer matches), or 416
  * RANGE_NOT_SATISFIABLE for a range that starts past the end.
  */
-export function byteRange(range: string | undefined, ifRange: string | undefined, etag: string, size: number): { start: number; end: number } | undefined {
+export function byteRange(
+	range: string | undefined,
+	ifRange: string | undefined,
+	etag: string,
+	size: number,
+): { start: number; end: number } | undefined {
 	if (!range) return undefined;
 	// If-Range with a changed ETag (or a date: we send no Last-Modified): the whole, current file.
 	if (ifRange !== undefined && ifRange.trim() !== etag) return undefined;

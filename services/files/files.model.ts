@@ -74,7 +74,13 @@ export function defineFilesModels(db: Sequelize): FilesModels {
 			originalName: { type: DataTypes.TEXT, allowNull: false },
 			mimeType: { type: DataTypes.TEXT, allowNull: false },
 			// BIGINT comes back as a string from pg: read it as a number (files stay far below 2^53).
-			size: { type: DataTypes.BIGINT, allowNull: false, get(this: StoredFile) { return Number(this.getDataValue("size")); } },
+			size: {
+				type: DataTypes.BIGINT,
+				allowNull: false,
+				get(this: StoredFile) {
+					return Number(this.getDataValue("size"));
+				},
+			},
 			sha256: { type: DataTypes.CHAR(64), allowNull: false },
 			storageKey: { type: DataTypes.TEXT, allowNull: false },
 			variants: { type: DataTypes.JSONB, allowNull: false, defaultValue: [] },

@@ -93,11 +93,16 @@ export default function filesService(): ServiceSchema {
 				params: P.userFilesParams,
 				cache: false,
 				retryPolicy: RETRY_READS,
-				summary: "A user's files (the caller's own; any user's for EXECUTIVE and ADMIN), paginated; sort by createdAt, size, originalName",
+				summary:
+					"A user's files (the caller's own; any user's for EXECUTIVE and ADMIN), paginated; sort by createdAt, size, originalName",
 				async handler(ctx: Ctx<P.UserFilesParams>) {
 					const user = ctx.meta.user!;
-					if (ctx.params.userId !== user.id && !STAFF_ROLES.includes(user.role)) throw forbidden("You may only list your own files");
-					const { rows, count } = await this.models.StoredFile.findAndCountAll({ where: { ownerId: ctx.params.userId }, ...findOptions(ctx.params, "-createdAt") });
+					if (ctx.params.userId !== user.id && !STAFF_ROLES.includes(user.role))
+						throw forbidden("You may only list your own files");
+					const { rows, count } = await this.models.StoredFile.findAndCountAll({
+						where: { ownerId: ctx.params.userId },
+						...findOptions(ctx.params, "-createdAt"),
+					});
 					return toPage(rows.map(toFileDetail), count, ctx.params);
 				},
 			},
@@ -107,7 +112,8 @@ export default function filesService(): ServiceSchema {
 				response: FileDetailSchema,
 				params: P.fileIdParams,
 				retryPolicy: RETRY_READS,
-				summary: "File info with its sha256, variants (compressed, responsive, video, poster) and an image's blurred placeholder data URI (owner, EXECUTIVE or ADMIN; 404 otherwise)",
+				summary:
+					"File info with its sha256, variants (compressed, responsive, video, poster) and an image's blurred placeholder data URI (owner, EXECUTIVE or ADMIN; 404 otherwise)",
 				async handler(ctx: Ctx<P.FileIdParams>) {
 					return toFileDetail(await findVisible(this, ctx, ctx.params.fileId));
 				},
@@ -126,7 +132,8 @@ export default function filesService(): ServiceSchema {
 					let cacheControl: string;
 					const headers: Record<string, string> = {};
 					if (exp !== undefined || sig !== undefined) {
-						if (exp === undefined || sig === undefined) throw validationError(exp === undefined ? "exp" : "sig", "A signed link needs both exp and sig", "required");
+						if (exp === undefined || sig === undefined)
+							throw validationError(exp === undefined ? "exp" : "sig", "A signed link needs both exp and sig", "required");
 						const left = verifySigned(fileId, variantId, exp, sig);
 						const found = await this.models.StoredFile.findByPk(fileId);
 						if (!found) throw notFound("File", fileId);
@@ -154,7 +161,10 @@ export default function filesService(): ServiceSchema {
 					}
 					const range = byteRange(request.range, request.ifRange, etag, size);
 					Object.assign(headers, {
-						"Content-Disposition": contentDisposition(mimeType.startsWith("image/") ? "inline" : "attachment", row.originalName),
+						"Content-Disposition": contentDisposition(
+							mimeType.startsWith("image/") ? "inline" : "attachment",
+							row.originalName,
+						),
 						"Content-Length": String(range ? range.end - range.start + 1 : size),
 						"Accept-Ranges": "bytes",
 						"X-Content-Type-Options": "nosniff",
@@ -183,7 +193,10 @@ export default function filesService(): ServiceSchema {
 						expiresAt: new Date(exp * 1000).toISOString(),
 						placeholder: row.placeholder ?? null,
 						original: { mimeType: row.mimeType, size: row.size, url: signUrl(contentUrl(row.id), row.id, undefined, exp) },
-						variants: row.variants.map((v) => ({ ...toVariantView(row.id, v), url: signUrl(variantUrl(row.id, v.id), row.id, v.id, exp) })),
+						variants: row.variants.map((v) => ({
+							...toVariantView(row.id, v),
+							url: signUrl(variantUrl(row.id, v.id), row.id, v.id, exp),
+						})),
 					};
 				},
 			},
@@ -193,7 +206,8 @@ export default function filesService(): ServiceSchema {
 				params: P.fileIdParams,
 				audit: true,
 				status: 204,
-				summary: "Delete a file and its variants (owner or ADMIN; 403 for EXECUTIVE on others' files, 404 if not visible): soft-deletes the row, removes the bytes",
+				summary:
+					"Delete a file and its variants (owner or ADMIN; 403 for EXECUTIVE on others' files, 404 if not visible): soft-deletes the row, removes the bytes",
 				async handler(ctx: Ctx<P.FileIdParams>) {
 					const row = await findManageable(this, ctx, ctx.params.fileId);
 					await this.transaction(async (transaction) => {

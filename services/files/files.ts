@@ -34,7 +34,14 @@ export interface FileView {
 	createdAt: Date;
 }
 
-export const toFileView = (f: StoredFile): FileView => ({ id: f.id, name: f.originalName, mimeType: f.mimeType, size: f.size, url: contentUrl(f.id), createdAt: f.createdAt });
+export const toFileView = (f: StoredFile): FileView => ({
+	id: f.id,
+	name: f.originalName,
+	mimeType: f.mimeType,
+	size: f.size,
+	url: contentUrl(f.id),
+	createdAt: f.createdAt,
+});
 
 export const variantUrl = (fileId: string, variantId: string) => `${contentUrl(fileId)}?variant=${variantId}`;
 
@@ -52,7 +59,16 @@ export const toVariantView = (fileId: string, v: FileVariant) => ({
 });
 
 const VariantSchema = r.objectWith(
-	{ id: r.uuid(), kind: r.string(), mimeType: r.string(), size: r.integer(), width: r.integer(), height: r.integer(), url: r.string(), createdAt: r.dateTime() },
+	{
+		id: r.uuid(),
+		kind: r.string(),
+		mimeType: r.string(),
+		size: r.integer(),
+		width: r.integer(),
+		height: r.integer(),
+		url: r.string(),
+		createdAt: r.dateTime(),
+	},
 	{ quality: r.integer(), crf: r.integer() },
 );
 /** A file's details as the API shows them (response schema of the file info routes). */
@@ -97,7 +113,13 @@ export async function findManageable(svc: FilesThis, ctx: Ctx<unknown>, fileId: 
  * Streams one upload to disk (capped at the smaller of `maxBytes` and the owner's remaining quota), checks its type by
  * magic bytes and an image's declared size, then counts it against the quota and records it in one transaction.
  */
-export async function storeUpload(svc: FilesThis, stream: Readable, ownerId: string, filename: unknown, maxBytes: number): Promise<StoredFile> {
+export async function storeUpload(
+	svc: FilesThis,
+	stream: Readable,
+	ownerId: string,
+	filename: unknown,
+	maxBytes: number,
+): Promise<StoredFile> {
 	const used = await storageUsed(svc.db, FILES_SCHEMA, ownerId);
 	const remaining = Math.max(0, config().upload.quotaBytes - used);
 	const file = await receiveFile(stream, AREA, {
@@ -108,12 +130,22 @@ export async function storeUpload(svc: FilesThis, stream: Readable, ownerId: str
 	});
 	let derived: { variants: FileVariant[]; placeholder: string | null } = { variants: [], placeholder: null };
 	try {
-		if (file.type.kind === "IMAGE") derived = await deriveImage(svc, file.path, file.type.mime, await checkImageHeader(file.path, "file"));
+		if (file.type.kind === "IMAGE")
+			derived = await deriveImage(svc, file.path, file.type.mime, await checkImageHeader(file.path, "file"));
 		const record = (variants: FileVariant[]) =>
 			svc.transaction(async (transaction) => {
 				await reserveStorage(svc.db, FILES_SCHEMA, ownerId, file.size + variants.reduce((sum, v) => sum + v.size, 0), transaction);
 				return svc.models.StoredFile.create(
-					{ ownerId, originalName: safeOriginalName(filename), mimeType: file.type.mime, size: file.size, sha256: file.sha256, storageKey: file.storageKey, variants, placeholder: derived.placeholder },
+					{
+						ownerId,
+						originalName: safeOriginalName(filename),
+						mimeType: file.type.mime,
+						size: file.size,
+						sha256: file.sha256,
+						storageKey: file.storageKey,
+						variants,
+						placeholder: derived.placeholder,
+					},
 					{ transaction },
 				);
 			});
@@ -139,13 +171,28 @@ const removeVariants = (variants: FileVariant[]) => Promise.all(variants.map((v)
  * The responsive variants (320/640/1280 wide, never upscaled) and the blurred placeholder of a freshly uploaded image.
  * An image whose header is fine but whose data is not is still stored (as before): without them, and a later compress answers 422.
  */
-async function deriveImage(svc: FilesThis, file: string, mimeType: string, header: Awaited<ReturnType<typeof checkImageHeader>>): Promise<{ variants: FileVariant[]; placeholder: string | null }> {
+async function deriveImage(
+	svc: FilesThis,
+	file: string,
+	mimeType: string,
+	header: Awaited<ReturnType<typeof checkImageHeader>>,
+): Promise<{ variants: FileVariant[]; placeholder: string | null }> {
 	const variants: FileVariant[] = [];
 	try {
 		const blurred = await placeholder(file);
 		for (const img of await responsiveVariants(file, mimeType, header)) {
 			const storageKey = await storeFile(AREA, img.ext, img.data);
-			variants.push({ id: randomUUID(), kind: "RESPONSIVE", storageKey, mimeType: img.mimeType, size: img.data.length, width: img.width, height: img.height, quality: img.quality, createdAt: new Date().toISOString() });
+			variants.push({
+				id: randomUUID(),
+				kind: "RESPONSIVE",
+				storageKey,
+				mimeType: img.mimeType,
+				size: img.data.length,
+				width: img.width,
+				height: img.height,
+				quality: img.quality,
+				createdAt: new Date().toISOString(),
+			});
 		}
 		return { variants, placeholder: blurred };
 	} catch (err) {

@@ -46,11 +46,17 @@ type JobsThis = FilesThis & {
 	timer: NodeJS.Timeout | undefined;
 	pump(): Promise<void>;
 	runJob(id: string, signal: AbortSignal): Promise<void>;
-	jobView(job: TranscodeJob, file?: StoredFile | null): ReturnType<typeof toJobView> & { result: { video: unknown; poster: unknown } | null };
+	jobView(
+		job: TranscodeJob,
+		file?: StoredFile | null,
+	): ReturnType<typeof toJobView> & { result: { video: unknown; poster: unknown } | null };
 };
 
 /** An ffmpeg failure as a job's error: its own words, without the server's paths. */
-const publicError = (err: unknown) => String((err as Error | undefined)?.message ?? err).replace(/\/[^\s:'"]+/g, "<file>").slice(0, 500);
+const publicError = (err: unknown) =>
+	String((err as Error | undefined)?.message ?? err)
+		.replace(/\/[^\s:'"]+/g, "<file>")
+		.slice(0, 500);
 
 const schema: ServiceDefinition<ServiceSettingSchema, JobsThis> = {
 	name: "files.jobs",
@@ -67,7 +73,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, JobsThis> = {
 			async handler(ctx: Ctx<P.JobIdParams>) {
 				const user = ctx.meta.user!;
 				const job = await this.models.TranscodeJob.findByPk(ctx.params.jobId);
-				if (!job || (job.ownerId !== user.id && job.requestedBy !== user.id && !STAFF_ROLES.includes(user.role))) throw notFound("Job", ctx.params.jobId);
+				if (!job || (job.ownerId !== user.id && job.requestedBy !== user.id && !STAFF_ROLES.includes(user.role)))
+					throw notFound("Job", ctx.params.jobId);
 				return this.jobView(job, job.result ? await this.models.StoredFile.findByPk(job.fileId) : null);
 			},
 		},
@@ -88,7 +95,10 @@ const schema: ServiceDefinition<ServiceSettingSchema, JobsThis> = {
 			const find = (id: string) => file.variants.find((v) => v.id === id);
 			const video = find(job.result.videoVariantId);
 			const poster = find(job.result.posterVariantId);
-			return { ...view, result: { video: video ? toVariantView(file.id, video) : null, poster: poster ? toVariantView(file.id, poster) : null } };
+			return {
+				...view,
+				result: { video: video ? toVariantView(file.id, video) : null, poster: poster ? toVariantView(file.id, poster) : null },
+			};
 		},
 
 		/** Starts queued jobs while this node has free slots; one pass at a time (a call during a pass asks for another). */
@@ -156,11 +166,30 @@ const schema: ServiceDefinition<ServiceSettingSchema, JobsThis> = {
 				});
 				await extractPoster(path.join(dir, videoKey), path.join(dir, posterKey), POSTER_AT_SEC, both);
 				const poster = await openImage(path.join(dir, posterKey)).metadata();
-				const [videoSize, posterSize] = await Promise.all([videoKey, posterKey].map(async (key) => (await fs.promises.stat(path.join(dir, key))).size));
+				const [videoSize, posterSize] = await Promise.all(
+					[videoKey, posterKey].map(async (key) => (await fs.promises.stat(path.join(dir, key))).size),
+				);
 				const now = new Date().toISOString();
 				const dims = { width: poster.width ?? 0, height: poster.height ?? 0 };
-				const video: FileVariant = { id: randomUUID(), kind: "VIDEO", storageKey: videoKey, mimeType: "video/mp4", size: videoSize, ...dims, crf: job.crf, createdAt: now };
-				const still: FileVariant = { id: randomUUID(), kind: "POSTER", storageKey: posterKey, mimeType: "image/jpeg", size: posterSize, ...dims, createdAt: now };
+				const video: FileVariant = {
+					id: randomUUID(),
+					kind: "VIDEO",
+					storageKey: videoKey,
+					mimeType: "video/mp4",
+					size: videoSize,
+					...dims,
+					crf: job.crf,
+					createdAt: now,
+				};
+				const still: FileVariant = {
+					id: randomUUID(),
+					kind: "POSTER",
+					storageKey: posterKey,
+					mimeType: "image/jpeg",
+					size: posterSize,
+					...dims,
+					createdAt: now,
+				};
 				const recorded = await this.transaction(async (transaction) => {
 					const mine = await this.models.TranscodeJob.findByPk(id, { transaction, lock: transaction.LOCK.UPDATE });
 					if (!mine || mine.status !== "RUNNING" || mine.nodeId !== nodeId) return false;
@@ -168,7 +197,16 @@ const schema: ServiceDefinition<ServiceSettingSchema, JobsThis> = {
 					if (!fresh) throw new Error("The file was deleted");
 					await reserveStorage(this.db, FILES_SCHEMA, fresh.ownerId, videoSize + posterSize, transaction);
 					await fresh.update({ variants: [...fresh.variants, video, still] }, { transaction });
-					await mine.update({ status: "DONE", progress: 100, result: { videoVariantId: video.id, posterVariantId: still.id }, finishedAt: new Date(), nodeId: null }, { transaction });
+					await mine.update(
+						{
+							status: "DONE",
+							progress: 100,
+							result: { videoVariantId: video.id, posterVariantId: still.id },
+							finishedAt: new Date(),
+							nodeId: null,
+						},
+						{ transaction },
+					);
 					file = fresh;
 					return true;
 				});
@@ -190,7 +228,11 @@ const schema: ServiceDefinition<ServiceSettingSchema, JobsThis> = {
 			const finished = await this.models.TranscodeJob.findByPk(id);
 			if (!finished) return;
 			const data = this.jobView(finished, file);
-			await pushToSockets(this.broker, { event: "FILE_JOB_FINISHED", rooms: [...new Set([finished.ownerId, finished.requestedBy])].map(userRoom), data });
+			await pushToSockets(this.broker, {
+				event: "FILE_JOB_FINISHED",
+				rooms: [...new Set([finished.ownerId, finished.requestedBy])].map(userRoom),
+				data,
+			});
 		},
 	},
 
@@ -220,7 +262,9 @@ const schema: ServiceDefinition<ServiceSettingSchema, JobsThis> = {
 		const ids = [...this.running.keys()];
 		for (const run of this.running.values()) run.abort.abort();
 		await Promise.all([...this.running.values()].map((r) => r.done));
-		await releaseJobs(this.db, this.broker.nodeID, ids).catch((err: unknown) => this.logger.warn("Could not give running transcode jobs back to the queue:", (err as Error).message));
+		await releaseJobs(this.db, this.broker.nodeID, ids).catch((err: unknown) =>
+			this.logger.warn("Could not give running transcode jobs back to the queue:", (err as Error).message),
+		);
 	},
 };
 

@@ -40,27 +40,36 @@ export async function requeueLost(db: Sequelize, nodeId: string | null): Promise
 		 WHERE ${lost} AND attempts >= :max`,
 		{ replacements },
 	);
-	const rows = await db.query<{ id: string }>(`UPDATE ${T} SET status = 'QUEUED', node_id = NULL, progress = 0, updated_at = now() WHERE ${lost} RETURNING id`, {
-		replacements,
-		type: QueryTypes.SELECT,
-	});
+	const rows = await db.query<{ id: string }>(
+		`UPDATE ${T} SET status = 'QUEUED', node_id = NULL, progress = 0, updated_at = now() WHERE ${lost} RETURNING id`,
+		{
+			replacements,
+			type: QueryTypes.SELECT,
+		},
+	);
 	return rows.length;
 }
 
 /** Puts this node's running jobs back in the queue (a graceful stop): another node or the next start resumes them. */
 export async function releaseJobs(db: Sequelize, nodeId: string, ids: string[]): Promise<void> {
 	if (!ids.length) return;
-	await db.query(`UPDATE ${T} SET status = 'QUEUED', node_id = NULL, progress = 0, attempts = GREATEST(0, attempts - 1), updated_at = now() WHERE id IN (:ids) AND node_id = :nodeId AND status = 'RUNNING'`, {
-		replacements: { ids, nodeId },
-	});
+	await db.query(
+		`UPDATE ${T} SET status = 'QUEUED', node_id = NULL, progress = 0, attempts = GREATEST(0, attempts - 1), updated_at = now() WHERE id IN (:ids) AND node_id = :nodeId AND status = 'RUNNING'`,
+		{
+			replacements: { ids, nodeId },
+		},
+	);
 }
 
 /** Heartbeat with the progress (0–100); false when the job is no longer this node's (re-queued meanwhile). */
 export async function beat(db: Sequelize, id: string, nodeId: string, progress: number): Promise<boolean> {
-	const rows = await db.query(`UPDATE ${T} SET heartbeat_at = now(), progress = GREATEST(progress, :progress), updated_at = now() WHERE id = :id AND node_id = :nodeId AND status = 'RUNNING' RETURNING id`, {
-		replacements: { id, nodeId, progress },
-		type: QueryTypes.SELECT,
-	});
+	const rows = await db.query(
+		`UPDATE ${T} SET heartbeat_at = now(), progress = GREATEST(progress, :progress), updated_at = now() WHERE id = :id AND node_id = :nodeId AND status = 'RUNNING' RETURNING id`,
+		{
+			replacements: { id, nodeId, progress },
+			type: QueryTypes.SELECT,
+		},
+	);
 	return rows.length === 1;
 }
 

@@ -11,7 +11,9 @@ import { config } from "../../lib/config";
 const payload = (fileId: string, variantId: string | undefined, exp: number) => `${fileId}\n${variantId ?? ""}\n${exp}`;
 
 export function signature(fileId: string, variantId: string | undefined, exp: number): string {
-	return createHmac("sha256", config().media.urlSecret).update(payload(fileId, variantId, exp)).digest("base64url");
+	return createHmac("sha256", config().media.urlSecret)
+		.update(payload(fileId, variantId, exp))
+		.digest("base64url");
 }
 
 /** The expiry (unix seconds) of URLs handed out at `nowMs`. */
@@ -31,7 +33,8 @@ const invalid = (message: string, type: string) => new Errors.MoleculerClientErr
 export function verifySigned(fileId: string, variantId: string | undefined, exp: number, sig: string, nowMs = Date.now()): number {
 	const expected = Buffer.from(signature(fileId, variantId, exp));
 	const given = Buffer.from(sig);
-	if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid("The download link's signature is not valid", "INVALID_SIGNATURE");
+	if (given.length !== expected.length || !timingSafeEqual(given, expected))
+		throw invalid("The download link's signature is not valid", "INVALID_SIGNATURE");
 	const left = exp - Math.floor(nowMs / 1000);
 	if (left <= 0) throw invalid("The download link has expired", "URL_EXPIRED");
 	return left;

@@ -20,7 +20,8 @@ export function ffmpegPath(): string {
 		resolved = (require("@ffmpeg-installer/ffmpeg") as { path: string }).path;
 	} catch {
 		// The package throws a string when its platform binary is missing: use the system's.
-		if (!fs.existsSync(APT_FFMPEG)) throw new Error("No ffmpeg binary: install @ffmpeg-installer/ffmpeg (npm ci), apt's ffmpeg, or set FFMPEG_PATH");
+		if (!fs.existsSync(APT_FFMPEG))
+			throw new Error("No ffmpeg binary: install @ffmpeg-installer/ffmpeg (npm ci), apt's ffmpeg, or set FFMPEG_PATH");
 		resolved = APT_FFMPEG;
 	}
 	return resolved;
@@ -79,7 +80,12 @@ export function runFfmpeg(args: string[], opts: RunOptions = {}): Promise<void> 
 			opts.signal?.removeEventListener("abort", abort);
 			if (code === 0) return resolve();
 			if (opts.signal?.aborted) return reject(new Error("aborted"));
-			const tail = stderr.split("\n").map((l) => l.trim()).filter(Boolean).slice(-2).join(" | ");
+			const tail = stderr
+				.split("\n")
+				.map((l) => l.trim())
+				.filter(Boolean)
+				.slice(-2)
+				.join(" | ");
 			reject(new FfmpegError(sig ? `ffmpeg was stopped (${sig})` : `ffmpeg failed: ${tail}`));
 		});
 		arm();
@@ -101,14 +107,33 @@ export function transcodeToMp4(input: string, output: string, opts: TranscodeOpt
 	const width = opts.maxWidth ? `min(iw\\,${opts.maxWidth})` : "iw";
 	return runFfmpeg(
 		[
-			"-i", input,
-			"-map", "0:v:0", "-map", "0:a:0?",
-			"-vf", `scale=trunc(${width}/2)*2:-2`,
-			"-c:v", "libx264", "-preset", "veryfast", "-crf", String(opts.crf), "-pix_fmt", "yuv420p",
-			"-c:a", "aac", "-b:a", "128k",
-			"-movflags", "+faststart",
-			"-f", "mp4",
-			"-nostats", "-progress", "pipe:1",
+			"-i",
+			input,
+			"-map",
+			"0:v:0",
+			"-map",
+			"0:a:0?",
+			"-vf",
+			`scale=trunc(${width}/2)*2:-2`,
+			"-c:v",
+			"libx264",
+			"-preset",
+			"veryfast",
+			"-crf",
+			String(opts.crf),
+			"-pix_fmt",
+			"yuv420p",
+			"-c:a",
+			"aac",
+			"-b:a",
+			"128k",
+			"-movflags",
+			"+faststart",
+			"-f",
+			"mp4",
+			"-nostats",
+			"-progress",
+			"pipe:1",
 			output,
 		],
 		{ onProgress: opts.onProgress, signal: opts.signal },
@@ -119,5 +144,6 @@ export function transcodeToMp4(input: string, output: string, opts: TranscodeOpt
 export async function extractPoster(video: string, output: string, atSec: number, signal?: AbortSignal): Promise<void> {
 	await runFfmpeg(["-ss", String(atSec), "-i", video, "-frames:v", "1", "-q:v", "3", "-f", "image2", output], { signal });
 	// -ss past the end writes nothing and still exits 0: take the first frame then.
-	if (!(await fs.promises.stat(output).catch(() => undefined))?.size) await runFfmpeg(["-i", video, "-frames:v", "1", "-q:v", "3", "-f", "image2", output], { signal });
+	if (!(await fs.promises.stat(output).catch(() => undefined))?.size)
+		await runFfmpeg(["-i", video, "-frames:v", "1", "-q:v", "3", "-f", "image2", output], { signal });
 }

@@ -32,7 +32,10 @@ function literalPrefix(fullPath: string): string[] {
 
 /** The URL's first DEPTH segments (a shorter URL gives fewer). */
 function leadingSegments(url: string): string[] {
-	return url.split("/", DEPTH + 1).slice(1).map((s) => s.toLowerCase());
+	return url
+		.split("/", DEPTH + 1)
+		.slice(1)
+		.map((s) => s.toLowerCase());
 }
 
 export class AliasIndex<A extends RoutableAlias> {
@@ -62,7 +65,11 @@ export class AliasIndex<A extends RoutableAlias> {
 		const key = `${method} /${segments.join("/")}`;
 		let bucket = this.buckets.get(key);
 		if (!bucket) {
-			bucket = aliases.filter((alias, i) => alias.isMethod(method) && this.prefixes[i].every((literal, depth) => depth >= segments.length || literal === segments[depth]));
+			bucket = aliases.filter(
+				(alias, i) =>
+					alias.isMethod(method) &&
+					this.prefixes[i].every((literal, depth) => depth >= segments.length || literal === segments[depth]),
+			);
 			if (this.buckets.size >= MAX_BUCKETS) this.buckets.clear();
 			this.buckets.set(key, bucket);
 		}

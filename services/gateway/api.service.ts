@@ -100,7 +100,12 @@ export default function createApiService(): ServiceSchema {
 			ip: "0.0.0.0",
 			use: [
 				httpMetrics(),
-				EDGE_FEATURES.securityHeaders && securityHeaders({ crossOriginResourcePolicy: { policy: "same-site" }, frameguard: { action: "deny" }, contentSecurityPolicy: { directives: { frameAncestors: ["'none'"] } } }),
+				EDGE_FEATURES.securityHeaders &&
+					securityHeaders({
+						crossOriginResourcePolicy: { policy: "same-site" },
+						frameguard: { action: "deny" },
+						contentSecurityPolicy: { directives: { frameAncestors: ["'none'"] } },
+					}),
 				EDGE_FEATURES.compression && compressLarge(1024),
 			].filter((use) => typeof use === "function"),
 			cors: cfg.corsOrigins.length
@@ -142,9 +147,15 @@ export default function createApiService(): ServiceSchema {
 							const file = req.$params.file;
 							if (file === "docs-init.js") return sendJson(res, 200, DOCS_INIT, DOCS_ASSETS["swagger-ui-bundle.js"]);
 							const type = DOCS_ASSETS[file];
-							if (!type) return sendJson(res, 404, toErrorResponse({ code: 404 }, String(res.getHeader("X-Request-ID") ?? "")).body);
+							if (!type)
+								return sendJson(res, 404, toErrorResponse({ code: 404 }, String(res.getHeader("X-Request-ID") ?? "")).body);
 							res.setHeader("Cache-Control", "public, max-age=86400");
-							sendJson(res, 200, fs.readFileSync(path.join(require("swagger-ui-dist").getAbsoluteFSPath(), file), "utf8"), type);
+							sendJson(
+								res,
+								200,
+								fs.readFileSync(path.join(require("swagger-ui-dist").getAbsoluteFSPath(), file), "utf8"),
+								type,
+							);
 						},
 					},
 				},
@@ -156,8 +167,12 @@ export default function createApiService(): ServiceSchema {
 			onError(req: Req, res: ServerResponse, err: unknown) {
 				const requestId = req.$ctx?.requestID ?? String(res.getHeader("X-Request-ID") ?? "");
 				// A known service's path while none of its nodes is up: 503, not the 404 of a vanished route.
-				const { status, body } = toErrorResponse(unavailableService(this.broker, req.method ?? "GET", req.originalUrl ?? req.url ?? "", err) ?? err, requestId);
-				if (status >= 500 && body.error.code !== "MAINTENANCE") this.logger.error(`${req.method} ${req.originalUrl ?? req.url} -> ${status}`, { requestId, err });
+				const { status, body } = toErrorResponse(
+					unavailableService(this.broker, req.method ?? "GET", req.originalUrl ?? req.url ?? "", err) ?? err,
+					requestId,
+				);
+				if (status >= 500 && body.error.code !== "MAINTENANCE")
+					this.logger.error(`${req.method} ${req.originalUrl ?? req.url} -> ${status}`, { requestId, err });
 				if (res.headersSent) return void res.end();
 				res.setHeader("X-Request-ID", requestId);
 				// Every 429 (gateway limits and the account lockout alike) tells the client when to retry.
@@ -186,7 +201,9 @@ export default function createApiService(): ServiceSchema {
 				visibility: "published",
 				cache: false,
 				handler() {
-					return buildOpenApi(this.broker.registry.getServiceList({ onlyAvailable: true, withActions: true }), { version: packageVersion() });
+					return buildOpenApi(this.broker.registry.getServiceList({ onlyAvailable: true, withActions: true }), {
+						version: packageVersion(),
+					});
 				},
 			},
 		},
@@ -200,13 +217,21 @@ export default function createApiService(): ServiceSchema {
 			/** moleculer-web's response line, built (colours, timing) only when it is logged: it is at debug (settings.logResponse). */
 			logResponse(this: This, req: Req, res: ServerResponse, data?: unknown) {
 				if (!requestLinesLogged) return;
-				(ApiGateway.methods as { logResponse(this: This, req: Req, res: ServerResponse, data?: unknown): void }).logResponse.call(this, req, res, data);
+				(ApiGateway.methods as { logResponse(this: This, req: Req, res: ServerResponse, data?: unknown): void }).logResponse.call(
+					this,
+					req,
+					res,
+					data,
+				);
 			},
 
 			/** moleculer-web's, minus its error log line for a maintenance window's 503s (the system doing as told). */
 			errorHandler(this: This, req: Req, res: ServerResponse, err: { type?: unknown }) {
-				if (err?.type === "MAINTENANCE") return (this as unknown as { sendError(req: Req, res: ServerResponse, err: unknown): void }).sendError(req, res, err);
-				return (ApiGateway.methods as { errorHandler(this: This, req: Req, res: ServerResponse, err: unknown): void }).errorHandler.call(this, req, res, err);
+				if (err?.type === "MAINTENANCE")
+					return (this as unknown as { sendError(req: Req, res: ServerResponse, err: unknown): void }).sendError(req, res, err);
+				return (
+					ApiGateway.methods as { errorHandler(this: This, req: Req, res: ServerResponse, err: unknown): void }
+				).errorHandler.call(this, req, res, err);
 			},
 
 			/** Resolves the caller from `Authorization: Bearer`; an invalid or revoked token is 401, none is anonymous. */
@@ -224,15 +249,18 @@ export default function createApiService(): ServiceSchema {
 				ctx.meta.ip = ip;
 				ctx.meta.userAgent = String(req.headers["user-agent"] ?? "").slice(0, 256);
 				// moleculer-web merges an array body into the params as "0", "1", ...: flag it for the input screen (after the role check).
-				if (req.body !== undefined && (typeof req.body !== "object" || req.body === null || Array.isArray(req.body))) (ctx.meta as Record<string, unknown>)[BODY_NOT_OBJECT] = true;
+				if (req.body !== undefined && (typeof req.body !== "object" || req.body === null || Array.isArray(req.body)))
+					(ctx.meta as Record<string, unknown>)[BODY_NOT_OBJECT] = true;
 				const idempotencyKey = req.headers["idempotency-key"];
 				if (typeof idempotencyKey === "string") ctx.meta.idempotencyKey = idempotencyKey.slice(0, 200);
 				// A maintenance window closes the API to all but ADMINs; sign-in stays open so an ADMIN can get in and lift it (auth refuses the others).
 				const window = activeMaintenance(settingsOf(this.broker));
-				if (window && ctx.meta.user?.role !== "ADMIN" && !OPEN_DURING_MAINTENANCE.has(req.$action?.name ?? "")) throw maintenance(window.message, window.endsAt);
+				if (window && ctx.meta.user?.role !== "ADMIN" && !OPEN_DURING_MAINTENANCE.has(req.$action?.name ?? ""))
+					throw maintenance(window.message, window.endsAt);
 				if (req.method === "GET" && (req.headers["if-none-match"] || req.headers.range)) {
 					// ETag revalidation and byte ranges of downloads are decided by the action that knows the bytes.
-					const header = (name: string) => (typeof req.headers[name] === "string" ? (req.headers[name] as string).slice(0, 512) : undefined);
+					const header = (name: string) =>
+						typeof req.headers[name] === "string" ? (req.headers[name] as string).slice(0, 512) : undefined;
 					const download = { ifNoneMatch: header("if-none-match"), ifRange: header("if-range"), range: header("range") };
 					if (download.ifNoneMatch || download.range) ctx.meta.download = download;
 				}
@@ -259,7 +287,8 @@ export default function createApiService(): ServiceSchema {
 
 		async started() {
 			// Token checks read the local revocation copy: fill it before the first request (a Redis that is down fails them closed).
-			if (!(await revocations().settled())) this.logger.warn("Token revocation state not available (Redis unreachable): authenticated requests answer 503 until it is");
+			if (!(await revocations().settled()))
+				this.logger.warn("Token revocation state not available (Redis unreachable): authenticated requests answer 503 until it is");
 		},
 	};
 	return defineService(schema);

@@ -69,7 +69,10 @@ export class BatchedRedisLimiter implements Limiter {
 		const pipeline = this.redis.pipeline();
 		for (const { key, n } of batch) {
 			const redisKey = `${this.keyPrefix}:${key}`;
-			pipeline.set(redisKey, 0, "PX", this.durationSec * 1000, "NX").incrby(redisKey, n).pttl(redisKey);
+			pipeline
+				.set(redisKey, 0, "PX", this.durationSec * 1000, "NX")
+				.incrby(redisKey, n)
+				.pttl(redisKey);
 		}
 		try {
 			const replies = (await pipeline.exec()) ?? [];

@@ -59,7 +59,12 @@ export function negotiateEncoding(header: string | string[] | undefined): "br" |
 
 const COMPRESS: Record<"br" | "gzip" | "deflate", (buf: Buffer, cb: (err: Error | null, out: Buffer) => void) => void> = {
 	// Quality 4: most of brotli's gain at a fraction of its default (11) CPU.
-	br: (buf, cb) => zlib.brotliCompress(buf, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: buf.length } }, cb),
+	br: (buf, cb) =>
+		zlib.brotliCompress(
+			buf,
+			{ params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: buf.length } },
+			cb,
+		),
 	gzip: (buf, cb) => zlib.gzip(buf, cb),
 	deflate: (buf, cb) => zlib.deflate(buf, cb),
 };
@@ -70,7 +75,10 @@ export function compressLarge(threshold: number): Use {
 		if (!encoding || req.method === "HEAD") return next();
 		const end = res.end;
 		res.end = function compressedEnd(this: ServerResponse, chunk?: unknown, encodingOrCb?: unknown, cb?: unknown): ServerResponse {
-			const body = typeof chunk === "string" ? Buffer.from(chunk, typeof encodingOrCb === "string" ? (encodingOrCb as BufferEncoding) : "utf8") : chunk;
+			const body =
+				typeof chunk === "string"
+					? Buffer.from(chunk, typeof encodingOrCb === "string" ? (encodingOrCb as BufferEncoding) : "utf8")
+					: chunk;
 			const eligible =
 				Buffer.isBuffer(body) &&
 				body.length >= threshold &&

@@ -44,8 +44,13 @@ export function createRateLimiters(): RateLimiters {
 	const { perMin, authPerMin } = config().rateLimit;
 	const redis = redisClient();
 	const exact = (keyPrefix: string, points: number): RateLimiterAbstract =>
-		redis ? new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration: 60 }) : new RateLimiterMemory({ keyPrefix, points, duration: 60 });
-	return { general: redis ? new BatchedRedisLimiter(redis, "eislager-rl", perMin, 60) : exact("eislager-rl", perMin), auth: exact("eislager-rl-auth", authPerMin) };
+		redis
+			? new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration: 60 })
+			: new RateLimiterMemory({ keyPrefix, points, duration: 60 });
+	return {
+		general: redis ? new BatchedRedisLimiter(redis, "eislager-rl", perMin, 60) : exact("eislager-rl", perMin),
+		auth: exact("eislager-rl-auth", authPerMin),
+	};
 }
 
 /** Consumes one point; 429 with Retry-After when spent, 503 when the limiter's store is down (fail closed). */

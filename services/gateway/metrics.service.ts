@@ -21,9 +21,14 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			const io = (this.broker.getLocalService(GATEWAY_SERVICE) as (Service & { io?: Server }) | undefined)?.io;
 			this.broker.metrics.set(M.socketConnections, io ? io.of("/").sockets.size : 0);
 			const nodes = new Map<string, number>();
-			for (const s of this.broker.registry.getServiceList({ onlyAvailable: true, skipInternal: true }) as { name: string }[]) nodes.set(s.name, (nodes.get(s.name) ?? 0) + 1);
+			for (const s of this.broker.registry.getServiceList({ onlyAvailable: true, skipInternal: true }) as { name: string }[])
+				nodes.set(s.name, (nodes.get(s.name) ?? 0) + 1);
 			for (const name of nodes.keys()) this.seenServices.add(name);
-			replaceSeries(this.broker, M.serviceNodes, [...this.seenServices].sort().map((service) => ({ labels: { service }, value: nodes.get(service) ?? 0 })));
+			replaceSeries(
+				this.broker,
+				M.serviceNodes,
+				[...this.seenServices].sort().map((service) => ({ labels: { service }, value: nodes.get(service) ?? 0 })),
+			);
 		},
 	},
 

@@ -11,7 +11,10 @@ import { describeAccess } from "../../lib/access";
 type Json = Record<string, unknown>;
 
 /** An action as the registry lists it: the declared metadata (lib/action-schema.d.ts) plus its full name. */
-export type ActionInfo = Pick<ActionSchema, "rest" | "params" | "auth" | "roles" | "summary" | "description" | "visibility" | "status" | "access" | "response"> & { name: string };
+export type ActionInfo = Pick<
+	ActionSchema,
+	"rest" | "params" | "auth" | "roles" | "summary" | "description" | "visibility" | "status" | "access" | "response"
+> & { name: string };
 
 export interface ServiceInfo {
 	name: string;
@@ -107,7 +110,10 @@ interface RestEntry {
 }
 
 function restEntries(rest: ActionInfo["rest"]): RestEntry[] {
-	const list = (Array.isArray(rest) ? rest : rest ? [rest] : []) as (string | { method?: string; path?: string; type?: string; busboyConfig?: { limits?: { files?: number; fileSize?: number } } })[];
+	const list = (Array.isArray(rest) ? rest : rest ? [rest] : []) as (
+		| string
+		| { method?: string; path?: string; type?: string; busboyConfig?: { limits?: { files?: number; fileSize?: number } } }
+	)[];
 	return list.flatMap((r) => {
 		if (typeof r === "string") {
 			const [method, path] = r.includes(" ") ? r.split(/\s+/) : ["*", r];
@@ -115,7 +121,10 @@ function restEntries(rest: ActionInfo["rest"]): RestEntry[] {
 		}
 		if (!r.path) return [];
 		const limits = r.busboyConfig?.limits;
-		const multipart = r.type === "multipart" ? { files: limits?.files ?? 1, maxBytes: limits?.fileSize ? limits.fileSize - 1 : undefined } : undefined;
+		const multipart =
+			r.type === "multipart"
+				? { files: limits?.files ?? 1, maxBytes: limits?.fileSize ? limits.fileSize - 1 : undefined }
+				: undefined;
 		return [{ method: (r.method ?? "*").toLowerCase(), path: r.path, ...(multipart && { multipart }) }];
 	});
 }
@@ -123,7 +132,10 @@ function restEntries(rest: ActionInfo["rest"]): RestEntry[] {
 /** The multipart/form-data body of an upload route. */
 function multipartBody(m: NonNullable<RestEntry["multipart"]>): Json {
 	const file = { type: "string", format: "binary", ...(m.maxBytes && { description: `At most ${m.maxBytes} bytes` }) };
-	const schema = m.files > 1 ? { type: "object", properties: { files: { type: "array", items: file, maxItems: m.files } } } : { type: "object", required: ["file"], properties: { file } };
+	const schema =
+		m.files > 1
+			? { type: "object", properties: { files: { type: "array", items: file, maxItems: m.files } } }
+			: { type: "object", required: ["file"], properties: { file } };
 	return { required: true, content: { "multipart/form-data": { schema } } };
 }
 
@@ -157,7 +169,12 @@ export function buildOpenApi(registryServices: readonly object[], info: { versio
 				const oaPath = fullPath.replace(/:(\w+)/g, "{$1}");
 				const pathParams = [...fullPath.matchAll(/:(\w+)/g)].map((m) => m[1]);
 				const params = { ...(action.params ?? {}) };
-				const parameters: Json[] = pathParams.map((name) => ({ name, in: "path", required: true, schema: ruleToSchema(params[name]) }));
+				const parameters: Json[] = pathParams.map((name) => ({
+					name,
+					in: "path",
+					required: true,
+					schema: ruleToSchema(params[name]),
+				}));
 				for (const name of pathParams) delete params[name];
 				const op: Json = {
 					operationId: action.name,
@@ -168,10 +185,17 @@ export function buildOpenApi(registryServices: readonly object[], info: { versio
 						...Object.fromEntries(
 							successStatuses(action.status, method === "*" ? "post" : method).map((s) => [
 								String(s),
-								s !== 204 && action.response ? { description: "Success", content: { "application/json": { schema: action.response } } } : { description: "Success" },
+								s !== 204 && action.response
+									? { description: "Success", content: { "application/json": { schema: action.response } } }
+									: { description: "Success" },
 							]),
 						),
-						...errorStatuses(action, entry, Object.keys(action.params ?? {}).some((k) => !k.startsWith("$$")), pathParams.length > 0),
+						...errorStatuses(
+							action,
+							entry,
+							Object.keys(action.params ?? {}).some((k) => !k.startsWith("$$")),
+							pathParams.length > 0,
+						),
 						"4XX": ERROR_RESPONSE,
 						"5XX": ERROR_RESPONSE,
 					},
@@ -183,7 +207,8 @@ export function buildOpenApi(registryServices: readonly object[], info: { versio
 					op.requestBody = multipartBody(entry.multipart);
 				} else if (fields.length) {
 					if (method === "get" || method === "delete") {
-						for (const name of fields) parameters.push({ name, in: "query", required: !isOptional(params[name]), schema: ruleToSchema(params[name]) });
+						for (const name of fields)
+							parameters.push({ name, in: "query", required: !isOptional(params[name]), schema: ruleToSchema(params[name]) });
 					} else {
 						op.requestBody = { required: true, content: { "application/json": { schema: objectSchema(params) } } };
 					}
@@ -195,11 +220,19 @@ export function buildOpenApi(registryServices: readonly object[], info: { versio
 	}
 	return {
 		openapi: "3.0.3",
-		info: { title: "EisLager API", version: info.version, description: "The EisLager ice-cream chain backend. Every route is also served under /api/<service>/... and auth under /auth/...; errors use one shape (components.schemas.Error)." },
+		info: {
+			title: "EisLager API",
+			version: info.version,
+			description:
+				"The EisLager ice-cream chain backend. Every route is also served under /api/<service>/... and auth under /auth/...; errors use one shape (components.schemas.Error).",
+		},
 		servers: [{ url: info.serverUrl ?? "/" }],
 		paths: Object.fromEntries(Object.entries(paths).sort(([a], [b]) => a.localeCompare(b))),
 		components: {
-			securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" }, deviceKey: { type: "apiKey", in: "header", name: "X-Device-Key" } },
+			securitySchemes: {
+				bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" },
+				deviceKey: { type: "apiKey", in: "header", name: "X-Device-Key" },
+			},
 			schemas: {
 				Error: {
 					type: "object",
@@ -214,7 +247,9 @@ export function buildOpenApi(registryServices: readonly object[], info: { versio
 					},
 				},
 			},
-			responses: { Error: { description: "Error", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } } },
+			responses: {
+				Error: { description: "Error", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
+			},
 		},
 	};
 }

@@ -31,7 +31,12 @@ class SoloAwareRedisAdapter extends RedisAdapter {
 	/** Settles once this node's hello was published (or gave up on Redis). */
 	readonly announced: Promise<void>;
 
-	constructor(nsp: Nsp, pub: Redis, sub: Redis, private readonly hello: string) {
+	constructor(
+		nsp: Nsp,
+		pub: Redis,
+		sub: Redis,
+		private readonly hello: string,
+	) {
 		super(nsp, pub, sub, { key: hello.slice(0, -"-hello".length) });
 		this.onHello = (channel) => {
 			if (channel !== hello) return;

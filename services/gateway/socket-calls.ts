@@ -31,7 +31,8 @@ async function consumeSocketCall(limiters: RateLimiters, userId: string): Promis
 	try {
 		await limiters.general.consume(`user:${userId}`);
 	} catch (rejection) {
-		if (rejection instanceof RateLimiterRes) throw tooManyRequests("Too many requests, slow down", "RATE_LIMITED", Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)));
+		if (rejection instanceof RateLimiterRes)
+			throw tooManyRequests("Too many requests, slow down", "RATE_LIMITED", Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)));
 		throw serviceUnavailable("Rate limiter unavailable");
 	}
 }
@@ -42,9 +43,19 @@ async function consumeSocketCall(limiters: RateLimiters, userId: string): Promis
  */
 const CALL_ITEM = {
 	whitelist: SOCKET_ACTIONS,
-	async onBeforeCall(this: This, _ctx: Context, socket: AppSocket, _action: string, _params: unknown, opts: { meta: Record<string, unknown> }) {
+	async onBeforeCall(
+		this: This,
+		_ctx: Context,
+		socket: AppSocket,
+		_action: string,
+		_params: unknown,
+		opts: { meta: Record<string, unknown> },
+	) {
 		// The token re-check and the per-user budget (RATE_LIMIT_PER_MIN, as over HTTP) are independent: one wait, not two.
-		const [verified, limited] = await Promise.allSettled([verifyAccessToken(socket.data.token), this.limiters ? consumeSocketCall(this.limiters, socket.data.user.id) : undefined]);
+		const [verified, limited] = await Promise.allSettled([
+			verifyAccessToken(socket.data.token),
+			this.limiters ? consumeSocketCall(this.limiters, socket.data.user.id) : undefined,
+		]);
 		if (verified.status === "rejected") {
 			// Answer the call with the 401 first, then close the socket.
 			setTimeout(() => socket.disconnect(true), 100).unref();
@@ -73,4 +84,3 @@ export function callHandler(this: AppSocket, action: unknown, params: unknown, r
 		},
 	);
 }
-

@@ -62,7 +62,16 @@ const RELAYED = {
 	NOTIFICATION_SENT: {
 		handler(this: This, ctx: LiveCtx<"NOTIFICATION_SENT", NotificationView>) {
 			const { notificationId, userId, type, message } = ctx.params.data;
-			const data: NotificationView = ctx.meta.live ?? { id: notificationId, userId, type, message, data: {}, read: false, readAt: null, createdAt: ctx.params.occurredAt };
+			const data: NotificationView = ctx.meta.live ?? {
+				id: notificationId,
+				userId,
+				type,
+				message,
+				data: {},
+				read: false,
+				readAt: null,
+				createdAt: ctx.params.occurredAt,
+			};
 			this.emitToRooms({ event: "NOTIFICATION_RECEIVED", rooms: [userRoom(userId)], data });
 		},
 	},
@@ -120,7 +129,9 @@ export const SocketRelayMixin = defineMixin<This>({
 		},
 
 		recordDelivery(this: This, messageId: string, userId: string) {
-			void this.broker.call("communications.chat.markDelivered", { messageId, userId }).catch((err: Error) => this.logger.warn("Recording a delivery failed:", err.message));
+			void this.broker
+				.call("communications.chat.markDelivered", { messageId, userId })
+				.catch((err: Error) => this.logger.warn("Recording a delivery failed:", err.message));
 		},
 
 		/** Messages the user's clients never acked, sent to this new socket (oldest first). */

@@ -27,7 +27,15 @@ import Validator from "fastest-validator";
 import { config } from "../../lib/config";
 import { toErrorResponse } from "../../lib/errors";
 import { INTERNAL_EVENTS, SOCKET_EVENTS, type SocketEvent, type SocketPush, type SocketRevocation } from "../../lib/events";
-import { conversationRoom, presence, PRESENCE_HEARTBEAT_MS, pushToSockets, roleRoom, userRoom, type PresenceStatus } from "../../lib/presence";
+import {
+	conversationRoom,
+	presence,
+	PRESENCE_HEARTBEAT_MS,
+	pushToSockets,
+	roleRoom,
+	userRoom,
+	type PresenceStatus,
+} from "../../lib/presence";
 import { bearerToken, verifyAccessToken } from "../../lib/tokens";
 import { defineMixin } from "../../lib/service";
 import type { AuthUser } from "../../lib/types";
@@ -81,7 +89,12 @@ export type SocketThis = This;
 const validator = new Validator();
 type Issues = { field?: string; message?: string; type?: string }[];
 type Check = (value: unknown) => true | Issues;
-const checkConversation: Check = validator.compile({ $$root: true, type: "object", strict: "remove", props: { conversationId: { type: "uuid" } } }) as Check;
+const checkConversation: Check = validator.compile({
+	$$root: true,
+	type: "object",
+	strict: "remove",
+	props: { conversationId: { type: "uuid" } },
+}) as Check;
 const checkEmpty: Check = validator.compile({ $$root: true, type: "object", strict: "remove", optional: true, props: {} }) as Check;
 
 function socketError(message: string, code: string, status: number): Error & { data: { code: string; status: number } } {
@@ -89,7 +102,14 @@ function socketError(message: string, code: string, status: number): Error & { d
 }
 
 /** Client → server events handled here (not moleculer actions). */
-const CLIENT_EVENTS: SocketEvent[] = ["USER_ONLINE", "USER_OFFLINE", "TYPING_START", "TYPING_STOP", "JOIN_CONVERSATION", "LEAVE_CONVERSATION"];
+const CLIENT_EVENTS: SocketEvent[] = [
+	"USER_ONLINE",
+	"USER_OFFLINE",
+	"TYPING_START",
+	"TYPING_STOP",
+	"JOIN_CONVERSATION",
+	"LEAVE_CONVERSATION",
+];
 
 function clientEventHandlers(): Record<string, (this: AppSocket, payload: unknown, ack: Ack) => void> {
 	const handlers: Record<string, (this: AppSocket, payload: unknown, ack: Ack) => void> = {};
@@ -156,7 +176,9 @@ export const SocketMixin = defineMixin<This>({
 				serveClient: false,
 				maxHttpBufferSize: 64 * 1024,
 				connectTimeout: 10_000,
-				cors: cfg.corsOrigins.length ? { origin: cfg.corsOrigins.includes("*") ? "*" : cfg.corsOrigins, credentials: !cfg.corsOrigins.includes("*") } : undefined,
+				cors: cfg.corsOrigins.length
+					? { origin: cfg.corsOrigins.includes("*") ? "*" : cfg.corsOrigins, credentials: !cfg.corsOrigins.includes("*") }
+					: undefined,
 			});
 			if (cfg.redisUrl) {
 				const pub = new Redis(cfg.redisUrl, { lazyConnect: false, maxRetriesPerRequest: null });
@@ -192,10 +214,22 @@ export const SocketMixin = defineMixin<This>({
 			const fromAuth = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
 			const header = socket.handshake.headers.authorization;
 			const token = typeof fromAuth === "string" && fromAuth ? fromAuth.replace(/^Bearer\s+/i, "") : bearerToken(header);
-			if (!token) throw socketError("Authentication required: pass an access token in auth.token or an Authorization: Bearer header", "UNAUTHORIZED", 401);
+			if (!token)
+				throw socketError(
+					"Authentication required: pass an access token in auth.token or an Authorization: Bearer header",
+					"UNAUTHORIZED",
+					401,
+				);
 			try {
 				const user = await verifyAccessToken(token);
-				socket.data = { user, token, facts: tokenFacts(token), away: false, lastTyping: new Map(), presenceChain: Promise.resolve() };
+				socket.data = {
+					user,
+					token,
+					facts: tokenFacts(token),
+					away: false,
+					lastTyping: new Map(),
+					presenceChain: Promise.resolve(),
+				};
 				return user;
 			} catch (err) {
 				const { status, body } = toErrorResponse(err, "");
@@ -256,9 +290,15 @@ export const SocketMixin = defineMixin<This>({
 				// TYPING_START / TYPING_STOP: relayed, throttled, never stored.
 				const key = `${event}:${conversationId}`;
 				const now = Date.now();
-				if (now - (socket.data.lastTyping.get(key) ?? 0) < TYPING_THROTTLE_MS) return reply(null, { relayed: false, throttled: true });
+				if (now - (socket.data.lastTyping.get(key) ?? 0) < TYPING_THROTTLE_MS)
+					return reply(null, { relayed: false, throttled: true });
 				socket.data.lastTyping.set(key, now);
-				await pushToSockets(this.broker, { event, rooms: [room], except: [userRoom(user.id)], data: { conversationId, userId: user.id } });
+				await pushToSockets(this.broker, {
+					event,
+					rooms: [room],
+					except: [userRoom(user.id)],
+					data: { conversationId, userId: user.id },
+				});
 				return reply(null, { relayed: true });
 			} catch (err) {
 				this.socketOnError(err, reply);
@@ -320,7 +360,9 @@ export const SocketMixin = defineMixin<This>({
 		}
 		// QUIT lets the adapter's pending (un)subscribe commands finish first.
 		// (Not when Redis is unreachable: QUIT would wait for a connection forever.)
-		await Promise.all((this.redisAdapterClients ?? []).map((c) => (c.status === "ready" ? c.quit().catch(() => c.disconnect()) : c.disconnect())));
+		await Promise.all(
+			(this.redisAdapterClients ?? []).map((c) => (c.status === "ready" ? c.quit().catch(() => c.disconnect()) : c.disconnect())),
+		);
 	},
 });
 

@@ -72,13 +72,21 @@ export async function loadActingFactory(
 }
 
 /** May update, archive or restore the flavor (403 otherwise); internal (trusted) callers may. */
-export async function assertEditsFlavor(models: Pick<InventoryModels, "Factory" | "StockItem">, flavor: Pick<Flavor, "id" | "createdBy">, user: AuthUser | null | undefined): Promise<void> {
+export async function assertEditsFlavor(
+	models: Pick<InventoryModels, "Factory" | "StockItem">,
+	flavor: Pick<Flavor, "id" | "createdBy">,
+	user: AuthUser | null | undefined,
+): Promise<void> {
 	if (!user || user.role === "EXECUTIVE" || user.role === "ADMIN") return;
 	if (user.role === "MANUFACTURER") {
 		if (flavor.createdBy === user.id) return;
 		const factoryIds = (await models.Factory.findAll({ where: { managerId: user.id }, attributes: ["id"] })).map((f) => f.id);
 		// Any batch ever registered counts (written off or deleted ones too): the factory produces this flavor.
-		if (factoryIds.length && (await models.StockItem.count({ where: { flavorId: flavor.id, factoryId: factoryIds }, paranoid: false })) > 0) return;
+		if (
+			factoryIds.length &&
+			(await models.StockItem.count({ where: { flavorId: flavor.id, factoryId: factoryIds }, paranoid: false })) > 0
+		)
+			return;
 	}
 	throw forbidden("Only the flavor's creator, a manufacturer producing it, or an executive may change it");
 }

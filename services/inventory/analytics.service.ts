@@ -48,7 +48,9 @@ function range(from: string | undefined, to: string | undefined): { from: string
 }
 
 /** A batch of sales folded into one row per (shop, flavor, day), sorted by that key. */
-export function consumptionRows(events: EnvelopeOf<"SALE_COMPLETED">[]): { shopId: string; flavorId: string; day: string; quantity: number; revenue: number; sales: number }[] {
+export function consumptionRows(
+	events: EnvelopeOf<"SALE_COMPLETED">[],
+): { shopId: string; flavorId: string; day: string; quantity: number; revenue: number; sales: number }[] {
 	const rows = new Map<string, { shopId: string; flavorId: string; day: string; quantity: number; revenue: number; sales: number }>();
 	for (const event of events) {
 		const sale = event.data;
@@ -77,12 +79,14 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			rest: "GET /factories/:factoryId/analytics",
 			roles: ["EXECUTIVE", "ADMIN", "MANUFACTURER"],
 			retryPolicy: RETRY_READS,
-			summary: "Production per flavor and period, stock value, expiring soon, waste, budget spent vs allocated, demand (?from&to&period=day|week|month)",
+			summary:
+				"Production per flavor and period, stock value, expiring soon, waste, budget spent vs allocated, demand (?from&to&period=day|week|month)",
 			params: analyticsParams,
 			async handler(ctx: Ctx<Infer<typeof analyticsParams>>) {
 				const factory = await this.models.Factory.findByPk(ctx.params.factoryId);
 				if (!factory) throw notFound("Factory", ctx.params.factoryId);
-				if (!seesInternals(ctx.meta.user, factory)) throw forbidden("Only this factory's manager or an executive may see its analytics");
+				if (!seesInternals(ctx.meta.user, factory))
+					throw forbidden("Only this factory's manager or an executive may see its analytics");
 				const { from, to } = range(ctx.params.from, ctx.params.to);
 				return factoryAnalytics(this.db, this.dbSchema, {
 					factoryId: factory.id,
@@ -107,8 +111,19 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const { shopId, flavorId, page, pageSize } = ctx.params;
 				const sort = ctx.params.sort ?? "-day";
 				const orderBy = `${sort.replace(/^-/, "")} ${sort.startsWith("-") ? "DESC" : "ASC"}`; // allow-listed by the params schema
-				const filters = ["day BETWEEN CAST(:from AS DATE) AND CAST(:to AS DATE)", ...(shopId ? ["shop_id = :shopId"] : []), ...(flavorId ? ["flavor_id = :flavorId"] : [])].join(" AND ");
-				const replacements = { from, to, shopId: shopId ?? null, flavorId: flavorId ?? null, limit: pageSize, offset: (page - 1) * pageSize };
+				const filters = [
+					"day BETWEEN CAST(:from AS DATE) AND CAST(:to AS DATE)",
+					...(shopId ? ["shop_id = :shopId"] : []),
+					...(flavorId ? ["flavor_id = :flavorId"] : []),
+				].join(" AND ");
+				const replacements = {
+					from,
+					to,
+					shopId: shopId ?? null,
+					flavorId: flavorId ?? null,
+					limit: pageSize,
+					offset: (page - 1) * pageSize,
+				};
 				const table = `"${this.dbSchema}".consumption_daily`;
 				const [rows, [{ total }]] = await Promise.all([
 					this.db.query<{ shop_id: string; flavor_id: string; day: string; quantity: string; revenue: string; sales: number }>(
@@ -116,10 +131,20 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 						 WHERE ${filters} ORDER BY ${orderBy}, shop_id, flavor_id LIMIT :limit OFFSET :offset`,
 						{ replacements, type: QueryTypes.SELECT },
 					),
-					this.db.query<{ total: string }>(`SELECT COUNT(*) AS total FROM ${table} WHERE ${filters}`, { replacements, type: QueryTypes.SELECT }),
+					this.db.query<{ total: string }>(`SELECT COUNT(*) AS total FROM ${table} WHERE ${filters}`, {
+						replacements,
+						type: QueryTypes.SELECT,
+					}),
 				]);
 				return toPage(
-					rows.map((r) => ({ shopId: r.shop_id, flavorId: r.flavor_id, day: r.day, quantity: Number(r.quantity), revenue: Number(r.revenue), sales: r.sales })),
+					rows.map((r) => ({
+						shopId: r.shop_id,
+						flavorId: r.flavor_id,
+						day: r.day,
+						quantity: Number(r.quantity),
+						revenue: Number(r.revenue),
+						sales: r.sales,
+					})),
 					Number(total),
 					ctx.params,
 				);
@@ -136,7 +161,16 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				if (!rows.length) return;
 				// One statement; PostgreSQL takes the row locks in VALUES order, which is the sorted key order.
 				const values = rows.map((_, i) => `(:s${i}, :f${i}, CAST(:d${i} AS DATE), :q${i}, :r${i}, :n${i})`).join(", ");
-				const replacements = Object.fromEntries(rows.flatMap((r, i) => [[`s${i}`, r.shopId], [`f${i}`, r.flavorId], [`d${i}`, r.day], [`q${i}`, r.quantity], [`r${i}`, r.revenue], [`n${i}`, r.sales]]));
+				const replacements = Object.fromEntries(
+					rows.flatMap((r, i) => [
+						[`s${i}`, r.shopId],
+						[`f${i}`, r.flavorId],
+						[`d${i}`, r.day],
+						[`q${i}`, r.quantity],
+						[`r${i}`, r.revenue],
+						[`n${i}`, r.sales],
+					]),
+				);
 				await this.db.query(
 					`INSERT INTO "${this.dbSchema}".consumption_daily (shop_id, flavor_id, day, quantity, revenue, sales) VALUES ${values}
 					 ON CONFLICT (shop_id, flavor_id, day) DO UPDATE

@@ -82,13 +82,33 @@ export async function factoryAnalytics(db: Sequelize, schema: string, input: Ana
 		to: input.to,
 		period: input.period,
 		asOf: input.asOf,
-		production: production.map((p) => ({ period: p.period, flavorId: p.flavor_id, flavorName: p.flavor_name, batches: n(p.batches), units: n(p.units), cost: n(p.cost) })),
-		stock: { batches: n(stock.batches), units: n(stock.units), value: n(stock.value), expiredUnits: n(expired.units), expiredValue: n(expired.value) },
+		production: production.map((p) => ({
+			period: p.period,
+			flavorId: p.flavor_id,
+			flavorName: p.flavor_name,
+			batches: n(p.batches),
+			units: n(p.units),
+			cost: n(p.cost),
+		})),
+		stock: {
+			batches: n(stock.batches),
+			units: n(stock.units),
+			value: n(stock.value),
+			expiredUnits: n(expired.units),
+			expiredValue: n(expired.value),
+		},
 		expiringSoon: {
 			batches: expiring.length,
 			units: expiring.reduce((sum, e) => sum + e.quantity, 0),
 			value: expiring.reduce((sum, e) => sum + e.quantity * n(e.cost), 0),
-			items: expiring.slice(0, 50).map((e) => ({ stockItemId: e.id, batchId: e.batch_id, flavorId: e.flavor_id, quantity: e.quantity, expiryDate: e.expiry_date, warningDays: e.warning_days })),
+			items: expiring.slice(0, 50).map((e) => ({
+				stockItemId: e.id,
+				batchId: e.batch_id,
+				flavorId: e.flavor_id,
+				quantity: e.quantity,
+				expiryDate: e.expiry_date,
+				warningDays: e.warning_days,
+			})),
 		},
 		waste: { units: n(waste.units), value: n(waste.value) },
 		budget: {
@@ -98,6 +118,12 @@ export async function factoryAnalytics(db: Sequelize, schema: string, input: Ana
 			remaining: input.budgetAllocated - spentTotal,
 			utilizationPercent: input.budgetAllocated > 0 ? Math.round((spentTotal * 1000) / input.budgetAllocated) / 10 : null,
 		},
-		demand: demand.map((d) => ({ flavorId: d.flavor_id, flavorName: d.flavor_name, consumed: n(d.consumed), revenue: n(d.revenue), inStock: n(d.in_stock) })),
+		demand: demand.map((d) => ({
+			flavorId: d.flavor_id,
+			flavorName: d.flavor_name,
+			consumed: n(d.consumed),
+			revenue: n(d.revenue),
+			inStock: n(d.in_stock),
+		})),
 	};
 }

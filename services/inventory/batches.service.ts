@@ -47,7 +47,6 @@ interface BatchRow {
 	invoices: { invoiceId: string; shopId: string; orderId: string | null; status: string; quantity: number }[];
 }
 
-
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.batches",
 	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels }), OutboxMixin, AuditMixin],
@@ -81,19 +80,59 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					// What is still at the factory will never leave it: written off now.
 					if (item.quantity > 0) {
 						await this.models.StockMovement.create(
-							{ stockItemId: item.id, factoryId: item.factoryId, kind: "WRITE_OFF", delta: -item.quantity, quantityAfter: 0, reason: `Recall: ${reason}`.slice(0, 500), invoiceId: null, actorId: by },
+							{
+								stockItemId: item.id,
+								factoryId: item.factoryId,
+								kind: "WRITE_OFF",
+								delta: -item.quantity,
+								quantityAfter: 0,
+								reason: `Recall: ${reason}`.slice(0, 500),
+								invoiceId: null,
+								actorId: by,
+							},
 							{ transaction: t },
 						);
 						await this.publish(
 							t,
 							ctx,
 							"STOCK_WRITTEN_OFF",
-							{ batchId, shopId: null, factoryId: item.factoryId, flavorId: item.flavorId, quantity: item.quantity, reason: "RECALL", costCents: item.quantity * Number(item.cost), at },
+							{
+								batchId,
+								shopId: null,
+								factoryId: item.factoryId,
+								flavorId: item.flavorId,
+								quantity: item.quantity,
+								reason: "RECALL",
+								costCents: item.quantity * Number(item.cost),
+								at,
+							},
 							batchId,
 						);
 					}
-					await this.publish(t, ctx, "BATCH_RECALLED", { batchId, batchLabel: item.batchId, factoryId: item.factoryId, flavorId: item.flavorId, reason, recalledBy: by, at }, batchId);
-					return { batchId, batchLabel: item.batchId, factoryId: item.factoryId, flavorId: item.flavorId, reason, recalledAt: at, factoryWrittenOff: item.quantity };
+					await this.publish(
+						t,
+						ctx,
+						"BATCH_RECALLED",
+						{
+							batchId,
+							batchLabel: item.batchId,
+							factoryId: item.factoryId,
+							flavorId: item.flavorId,
+							reason,
+							recalledBy: by,
+							at,
+						},
+						batchId,
+					);
+					return {
+						batchId,
+						batchLabel: item.batchId,
+						factoryId: item.factoryId,
+						flavorId: item.flavorId,
+						reason,
+						recalledAt: at,
+						factoryWrittenOff: item.quantity,
+					};
 				});
 			},
 		},
@@ -132,7 +171,13 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					batchId: b.id,
 					batchLabel: b.batchLabel,
 					flavor: { id: b.flavorId, name: b.flavorName },
-					factory: { id: b.factoryId, name: b.factoryName, produced: b.initialQuantity, onHand: b.quantity, writtenOff: b.factoryWrittenOff },
+					factory: {
+						id: b.factoryId,
+						name: b.factoryName,
+						produced: b.initialQuantity,
+						onHand: b.quantity,
+						writtenOff: b.factoryWrittenOff,
+					},
 					productionDate: b.productionDate,
 					expiryDate: b.expiryDate,
 					unitCost: Number(b.unitCost),
@@ -140,7 +185,13 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					recall: b.recalledAt ? { at: new Date(b.recalledAt).toISOString(), reason: b.recallReason } : null,
 					invoices: b.invoices,
 					shops,
-					totals: { invoiced, received: sum("received"), onHand: sum("onHand"), sold: sum("sold"), writtenOff: sum("writtenOff") },
+					totals: {
+						invoiced,
+						received: sum("received"),
+						onHand: sum("onHand"),
+						sold: sum("sold"),
+						writtenOff: sum("writtenOff"),
+					},
 				};
 			},
 		},

@@ -41,16 +41,23 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					const factory = await this.models.Factory.findByPk(factoryId, { transaction: t, lock: t.LOCK.UPDATE });
 					// Not retried: the event will not get better. Logged for the operator.
 					if (!factory) {
-						this.logger.warn(`BUDGET_ALLOCATION_UPDATED ${e.id} from "${e.source}" names an unknown factory ${factoryId}; skipped`);
+						this.logger.warn(
+							`BUDGET_ALLOCATION_UPDATED ${e.id} from "${e.source}" names an unknown factory ${factoryId}; skipped`,
+						);
 						continue;
 					}
 					if (budgetAllocated < 0) {
-						this.logger.warn(`BUDGET_ALLOCATION_UPDATED ${e.id} from "${e.source}" sets a negative budget for ${factoryId}; skipped`);
+						this.logger.warn(
+							`BUDGET_ALLOCATION_UPDATED ${e.id} from "${e.source}" sets a negative budget for ${factoryId}; skipped`,
+						);
 						continue;
 					}
 					const previousAmount = factory.budgetAllocated;
 					await factory.update({ budgetAllocated }, { transaction: t });
-					await this.models.BudgetChange.create({ factoryId, previousAmount, budgetAllocated, reason, changedBy: null, source: `kafka:${e.source}`.slice(0, 100) }, { transaction: t });
+					await this.models.BudgetChange.create(
+						{ factoryId, previousAmount, budgetAllocated, reason, changedBy: null, source: `kafka:${e.source}`.slice(0, 100) },
+						{ transaction: t },
+					);
 					applied += 1;
 				}
 				if (applied) t.afterCommit(() => void this.cleanCache("inventory").catch(() => undefined));

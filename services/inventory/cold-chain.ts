@@ -20,7 +20,6 @@ export function hashDeviceKey(key: string): string {
 	return createHash("sha256").update(key).digest("hex");
 }
 
-
 export interface Reading {
 	at: Date;
 	celsius: number;

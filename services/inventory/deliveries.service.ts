@@ -26,12 +26,22 @@ const recordParams = {
 	orderedDate: { ...isoDate, optional: true },
 	promisedDate: isoDate,
 	receivedDate: isoDate,
-	items: { type: "array", min: 1, max: 200, items: { type: "object", strict: "remove", props: { name: trimmed(1, 120), quantity: positiveInt } } },
+	items: {
+		type: "array",
+		min: 1,
+		max: 200,
+		items: { type: "object", strict: "remove", props: { name: trimmed(1, 120), quantity: positiveInt } },
+	},
 	rejectedQuantity: { type: "number", integer: true, min: 0, max: 200_000_000, default: 0, convert: true },
 	notes: { ...trimmed(0, 2000), optional: true },
 } as const;
 const listParams = { ...STRICT, ...pageParams(["receivedDate"] as const), supplierId: uuid } as const;
-const performanceParams = { ...STRICT, from: isoDate, to: isoDate, factoryIds: { type: "array", items: uuid, nullable: true, optional: true } } as const;
+const performanceParams = {
+	...STRICT,
+	from: isoDate,
+	to: isoDate,
+	factoryIds: { type: "array", items: uuid, nullable: true, optional: true },
+} as const;
 
 type RecordParams = Infer<typeof recordParams>;
 type This = Service & DbThis<InventoryModels>;
@@ -73,14 +83,16 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			rest: "POST /suppliers/:supplierId/deliveries",
 			roles: ROLES,
 			audit: true,
-			summary: "Record a supplier delivery: { promisedDate, receivedDate, items: [{ name, quantity }], rejectedQuantity, orderedDate?, factoryId?, notes? }",
+			summary:
+				"Record a supplier delivery: { promisedDate, receivedDate, items: [{ name, quantity }], rejectedQuantity, orderedDate?, factoryId?, notes? }",
 			params: recordParams,
 			async handler(ctx: Ctx<RecordParams>) {
 				const p = ctx.params;
 				const user = ctx.meta.user;
 				if (!(await this.models.Supplier.findByPk(p.supplierId))) throw notFound("Supplier", p.supplierId);
 				const quantity = p.items.reduce((n, i) => n + i.quantity, 0);
-				if (p.rejectedQuantity > quantity) throw validationError("rejectedQuantity", `At most the ${quantity} units delivered can be rejected.`, "max");
+				if (p.rejectedQuantity > quantity)
+					throw validationError("rejectedQuantity", `At most the ${quantity} units delivered can be rejected.`, "max");
 				if (p.orderedDate && (p.orderedDate > p.promisedDate || p.orderedDate > p.receivedDate)) {
 					throw validationError("orderedDate", "The order date must not be after the promised or received date.", "dateOrder");
 				}
@@ -88,7 +100,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				if (factoryId) await loadActingFactory(this.models, factoryId, user);
 				else if (user?.role === "MANUFACTURER") {
 					const managed = await this.models.Factory.findAll({ where: { managerId: user.id }, attributes: ["id"] });
-					if (managed.length !== 1) throw validationError("factoryId", "Name the factory that received the delivery.", "required");
+					if (managed.length !== 1)
+						throw validationError("factoryId", "Name the factory that received the delivery.", "required");
 					factoryId = managed[0].id;
 				}
 				const [row] = await this.db.query<DeliveryRow>(

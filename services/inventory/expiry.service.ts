@@ -60,10 +60,13 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	methods: {
 		async scan(asOf: string, ctx: Context | null, wait = false) {
 			const defaultDays = config().expiryWarningDays;
-			const warned = await runExclusive(this.db, "inventory.expiry-scan", async (t) => {
-				// Claim every due (batch, window, expiry) not yet warned; the insert is the dedupe.
-				const due = await this.db.query<Due>(
-					`WITH due AS (
+			const warned = await runExclusive(
+				this.db,
+				"inventory.expiry-scan",
+				async (t) => {
+					// Claim every due (batch, window, expiry) not yet warned; the insert is the dedupe.
+					const due = await this.db.query<Due>(
+						`WITH due AS (
 						SELECT s.id, s.factory_id, s.flavor_id, s.batch_id, s.quantity, s.expiry_date,
 						       COALESCE(s.warning_days, :defaultDays) AS warning_days, f.manager_id
 						FROM "${this.dbSchema}".stock_items s
@@ -80,33 +83,38 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					       to_char(d.expiry_date, 'YYYY-MM-DD') AS expiry_date, d.warning_days, d.manager_id
 					FROM due d JOIN claimed c ON c.stock_item_id = d.id
 					ORDER BY d.expiry_date, d.batch_id`,
-					{ replacements: { defaultDays, asOf }, type: QueryTypes.SELECT, transaction: t },
-				);
-				for (const d of due) {
-					const event = await this.publish(
-						t,
-						ctx,
-						"EXPIRY_WARNING",
-						{
-							stockItemId: d.stock_item_id,
-							factoryId: d.factory_id,
-							flavorId: d.flavor_id,
-							batchId: d.batch_id,
-							quantity: d.quantity,
-							expiryDate: d.expiry_date,
-							warningDays: d.warning_days,
-							managerId: d.manager_id,
-						},
-						d.stock_item_id,
+						{ replacements: { defaultDays, asOf }, type: QueryTypes.SELECT, transaction: t },
 					);
-					await this.db.query(`UPDATE "${this.dbSchema}".expiry_warnings SET event_id = :eventId WHERE stock_item_id = :id AND warning_days = :days AND expiry_date = :expiry`, {
-						replacements: { eventId: event.id, id: d.stock_item_id, days: d.warning_days, expiry: d.expiry_date },
-						transaction: t,
-					});
-				}
-				if (due.length) this.logger.info(`Expiry scan ${asOf}: ${due.length} warning(s)`);
-				return due.length;
-			}, { wait });
+					for (const d of due) {
+						const event = await this.publish(
+							t,
+							ctx,
+							"EXPIRY_WARNING",
+							{
+								stockItemId: d.stock_item_id,
+								factoryId: d.factory_id,
+								flavorId: d.flavor_id,
+								batchId: d.batch_id,
+								quantity: d.quantity,
+								expiryDate: d.expiry_date,
+								warningDays: d.warning_days,
+								managerId: d.manager_id,
+							},
+							d.stock_item_id,
+						);
+						await this.db.query(
+							`UPDATE "${this.dbSchema}".expiry_warnings SET event_id = :eventId WHERE stock_item_id = :id AND warning_days = :days AND expiry_date = :expiry`,
+							{
+								replacements: { eventId: event.id, id: d.stock_item_id, days: d.warning_days, expiry: d.expiry_date },
+								transaction: t,
+							},
+						);
+					}
+					if (due.length) this.logger.info(`Expiry scan ${asOf}: ${due.length} warning(s)`);
+					return due.length;
+				},
+				{ wait },
+			);
 			return warned === undefined ? { asOf, warned: 0, skipped: true as const } : { asOf, warned };
 		},
 

@@ -31,7 +31,16 @@ type This = Service & DbThis<InventoryModels> & OutboxThis & CacheCleanerThis & 
 const READERS: Role[] = ["CLERK", "EXECUTIVE", "ADMIN", "MANUFACTURER"];
 
 function budgetView(b: BudgetChange) {
-	return { id: b.id, factoryId: b.factoryId, previousAmount: b.previousAmount, budgetAllocated: b.budgetAllocated, reason: b.reason, changedBy: b.changedBy, source: b.source, createdAt: b.createdAt.toISOString() };
+	return {
+		id: b.id,
+		factoryId: b.factoryId,
+		previousAmount: b.previousAmount,
+		budgetAllocated: b.budgetAllocated,
+		reason: b.reason,
+		changedBy: b.changedBy,
+		source: b.source,
+		createdAt: b.createdAt.toISOString(),
+	};
 }
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
@@ -99,12 +108,14 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			response: FactorySchema,
 			roles: ["EXECUTIVE"],
 			audit: true,
-			summary: "Rename, move, reassign (managerId must be a MANUFACTURER) or (de)activate a factory (EXECUTIVE; not in the spec's table)",
+			summary:
+				"Rename, move, reassign (managerId must be a MANUFACTURER) or (de)activate a factory (EXECUTIVE; not in the spec's table)",
 			params: P.updateFactoryParams,
 			async handler(ctx: Ctx<P.UpdateFactoryParams>) {
 				const { factoryId, ...changes } = ctx.params;
 				const factory = await this.findFactory(factoryId);
-				if (changes.managerId !== undefined && changes.managerId !== factory.managerId) await this.assertManufacturer(ctx, changes.managerId);
+				if (changes.managerId !== undefined && changes.managerId !== factory.managerId)
+					await this.assertManufacturer(ctx, changes.managerId);
 				const previousManager = factory.managerId;
 				await factory.update(Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)));
 				await this.cleanCache("inventory");
@@ -141,8 +152,12 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			params: P.budgetHistoryParams,
 			async handler(ctx: Ctx<P.BudgetHistoryParams>) {
 				const factory = await this.findFactory(ctx.params.factoryId);
-				if (!seesInternals(ctx.meta.user, factory)) throw forbidden("Only this factory's manager or an executive may see its budget");
-				const { rows, count } = await this.models.BudgetChange.findAndCountAll({ where: { factoryId: factory.id }, ...findOptions(ctx.params, "-createdAt") });
+				if (!seesInternals(ctx.meta.user, factory))
+					throw forbidden("Only this factory's manager or an executive may see its budget");
+				const { rows, count } = await this.models.BudgetChange.findAndCountAll({
+					where: { factoryId: factory.id },
+					...findOptions(ctx.params, "-createdAt"),
+				});
 				return toPage(rows.map(budgetView), count, ctx.params);
 			},
 		},
@@ -165,7 +180,13 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			params: { ...P.resolveParams, userId: { type: "uuid", optional: true } },
 			async handler(ctx: Ctx<Params<"inventory.factories.ownership">>): Promise<Result<"inventory.factories.ownership">> {
 				const f = await this.models.Factory.findByPk(ctx.params.id);
-				return f && { entity: { id: f.id, name: f.name, managerId: f.managerId, status: f.status }, mine: f.managerId === ctx.params.userId, visible: true };
+				return (
+					f && {
+						entity: { id: f.id, name: f.name, managerId: f.managerId, status: f.status },
+						mine: f.managerId === ctx.params.userId,
+						visible: true,
+					}
+				);
 			},
 		},
 
@@ -174,7 +195,11 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			visibility: "public",
 			params: P.managedByParams,
 			async handler(ctx: Ctx<Params<"inventory.factories.managedBy">>): Promise<Result<"inventory.factories.managedBy">> {
-				const rows = await this.models.Factory.findAll({ where: { managerId: ctx.params.userId }, attributes: ["id"], order: [["id", "ASC"]] });
+				const rows = await this.models.Factory.findAll({
+					where: { managerId: ctx.params.userId },
+					attributes: ["id"],
+					order: [["id", "ASC"]],
+				});
 				return rows.map((f) => f.id);
 			},
 		},
@@ -194,14 +219,26 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		},
 		async recordBudget(t: Transaction, ctx: Ctx<unknown>, factory: Factory, previousAmount: number, reason: string) {
 			const change = await this.models.BudgetChange.create(
-				{ factoryId: factory.id, previousAmount, budgetAllocated: factory.budgetAllocated, reason, changedBy: ctx.meta.user?.id ?? null },
+				{
+					factoryId: factory.id,
+					previousAmount,
+					budgetAllocated: factory.budgetAllocated,
+					reason,
+					changedBy: ctx.meta.user?.id ?? null,
+				},
 				{ transaction: t },
 			);
 			await this.publish(
 				t,
 				ctx,
 				"BUDGET_ALLOCATION_UPDATED",
-				{ factoryId: factory.id, previousAmount, budgetAllocated: factory.budgetAllocated, reason, changedBy: ctx.meta.user?.id ?? null },
+				{
+					factoryId: factory.id,
+					previousAmount,
+					budgetAllocated: factory.budgetAllocated,
+					reason,
+					changedBy: ctx.meta.user?.id ?? null,
+				},
 				factory.id,
 			);
 			return change;

@@ -3,7 +3,8 @@ import { ALLERGENS, STRICT, cents, trimmed, uuid, type Infer } from "../../lib/p
 import { pageParams } from "../../lib/pagination";
 
 const allergens = { type: "array", items: { type: "enum", values: ALLERGENS }, unique: true, max: ALLERGENS.length } as const;
-const strings = (maxItems: number, maxLength: number) => ({ type: "array", items: { type: "string", trim: true, min: 1, max: maxLength }, max: maxItems }) as const;
+const strings = (maxItems: number, maxLength: number) =>
+	({ type: "array", items: { type: "string", trim: true, min: 1, max: maxLength }, max: maxItems }) as const;
 const category = { type: "string", trim: true, min: 1, max: 40, uppercase: true } as const;
 
 export const createFlavorParams = {

@@ -24,7 +24,19 @@ import { defineService, type ServiceDefinition } from "../../lib/service";
 import type { Params, Result } from "../../lib/contracts";
 
 /** What a flavor shows (moleculer-db `fields`): not who created it. */
-const FIELDS = ["id", "name", "description", "category", "price", "ingredients", "allergens", "images", "archivedAt", "createdAt", "updatedAt"] as const;
+const FIELDS = [
+	"id",
+	"name",
+	"description",
+	"category",
+	"price",
+	"ingredients",
+	"allergens",
+	"images",
+	"archivedAt",
+	"createdAt",
+	"updatedAt",
+] as const;
 type FlavorJson = EntityJson<Flavor, (typeof FIELDS)[number]>;
 /** The API's flavor: the entity's fields plus the `archived` flag. */
 const publicFlavor = (f: FlavorJson): PublicFlavor => ({ ...f, archived: f.archivedAt !== null });
@@ -42,7 +54,11 @@ const STAFF: Role[] = ["MANUFACTURER", "EXECUTIVE", "ADMIN"];
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.flavors",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels, entity: "Flavor", fields: FIELDS }), AuditMixin, CacheCleaner(["inventory"])],
+	mixins: [
+		DbMixin({ schema: "inventory", models: defineInventoryModels, entity: "Flavor", fields: FIELDS }),
+		AuditMixin,
+		CacheCleaner(["inventory"]),
+	],
 	settings: { rest: "/inventory" },
 
 	actions: {
@@ -60,13 +76,24 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				if (category) and.push({ category });
 				if (search) and.push({ name: { [Op.iLike]: `%${search.replace(/[\\%_]/g, "\\$&")}%` } });
 				if (allergenFree) {
-					const free = allergenFree.split(",").map((a) => a.trim().toLowerCase()).filter(Boolean);
+					const free = allergenFree
+						.split(",")
+						.map((a) => a.trim().toLowerCase())
+						.filter(Boolean);
 					const unknown = free.find((a) => !(ALLERGENS as readonly string[]).includes(a));
-					if (unknown) throw validationError("allergenFree", `Unknown allergen "${unknown}" (allowed: ${ALLERGENS.join(", ")})`, "enumValue");
+					if (unknown)
+						throw validationError(
+							"allergenFree",
+							`Unknown allergen "${unknown}" (allowed: ${ALLERGENS.join(", ")})`,
+							"enumValue",
+						);
 					// Values are allow-listed above; escaped anyway.
 					if (free.length) and.push(literal(`NOT (allergens && ARRAY[${free.map((a) => this.db.escape(a)).join(",")}]::TEXT[])`));
 				}
-				const { rows, count } = await this.models.Flavor.findAndCountAll({ where: { [Op.and]: and }, ...findOptions(ctx.params, "name") });
+				const { rows, count } = await this.models.Flavor.findAndCountAll({
+					where: { [Op.and]: and },
+					...findOptions(ctx.params, "name"),
+				});
 				return toPage((await this.entityJson(ctx, rows)).map(publicFlavor), count, ctx.params);
 			},
 		},
@@ -106,13 +133,15 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			response: FlavorSchema,
 			roles: STAFF,
 			audit: true,
-			summary: "Change a flavor's fields (EXECUTIVE, ADMIN, or a MANUFACTURER who created or produces it); archived flavors cannot be edited (409)",
+			summary:
+				"Change a flavor's fields (EXECUTIVE, ADMIN, or a MANUFACTURER who created or produces it); archived flavors cannot be edited (409)",
 			params: P.updateFlavorParams,
 			async handler(ctx: Ctx<P.UpdateFlavorParams>) {
 				const { flavorId, ...changes } = ctx.params;
 				const flavor = await this.editableFlavor(ctx, flavorId);
 				if (flavor.archivedAt) throw conflict("This flavor is archived", "FLAVOR_ARCHIVED", { flavorId });
-				if (changes.name !== undefined && changes.name.toLowerCase() !== flavor.name.toLowerCase()) await this.assertNameFree(changes.name, flavorId);
+				if (changes.name !== undefined && changes.name.toLowerCase() !== flavor.name.toLowerCase())
+					await this.assertNameFree(changes.name, flavorId);
 				const defined = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
 				await flavor.update(defined);
 				const json = await this.flavorJson(ctx, flavor);
@@ -127,7 +156,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			status: 200,
 			roles: STAFF,
 			audit: true,
-			summary: "Archive a flavor (soft): it leaves the menu, history keeps it; restore undoes it. Answers 200 with the archived flavor",
+			summary:
+				"Archive a flavor (soft): it leaves the menu, history keeps it; restore undoes it. Answers 200 with the archived flavor",
 			params: P.flavorIdParams,
 			async handler(ctx: Ctx<P.FlavorIdParams>) {
 				const flavor = await this.editableFlavor(ctx, ctx.params.flavorId);
@@ -145,7 +175,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			status: 200,
 			roles: STAFF,
 			audit: true,
-			summary: "Put an archived flavor back on the menu (same roles as archive); 409 if a live flavor has its name. Answers 200 with the flavor",
+			summary:
+				"Put an archived flavor back on the menu (same roles as archive); 409 if a live flavor has its name. Answers 200 with the flavor",
 			params: P.flavorIdParams,
 			async handler(ctx: Ctx<P.FlavorIdParams>) {
 				const flavor = await this.editableFlavor(ctx, ctx.params.flavorId);
@@ -155,7 +186,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					await flavor.update({ archivedAt: null });
 				} catch (err) {
 					// A flavor of the same name went live meanwhile (one live flavor per name).
-					if (err instanceof UniqueConstraintError) throw conflict("A flavor with this name already exists", "ALREADY_EXISTS", { field: "name" });
+					if (err instanceof UniqueConstraintError)
+						throw conflict("A flavor with this name already exists", "ALREADY_EXISTS", { field: "name" });
 					throw err;
 				}
 				const json = await this.flavorJson(ctx, flavor);
@@ -210,7 +242,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		async assertNameFree(name: string, exceptId?: string) {
 			const where: WhereOptions = { archivedAt: null, name: { [Op.iLike]: name.replace(/[\\%_]/g, "\\$&") } };
 			if (exceptId) Object.assign(where, { id: { [Op.ne]: exceptId } });
-			if (await this.models.Flavor.findOne({ where })) throw conflict("A flavor with this name already exists", "ALREADY_EXISTS", { field: "name" });
+			if (await this.models.Flavor.findOne({ where }))
+				throw conflict("A flavor with this name already exists", "ALREADY_EXISTS", { field: "name" });
 		},
 	},
 };

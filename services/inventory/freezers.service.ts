@@ -86,7 +86,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			params: P.createFreezerParams,
 			async handler(ctx: Ctx<P.CreateFreezerParams>) {
 				const { name, shopId, factoryId } = ctx.params;
-				if (Boolean(shopId) === Boolean(factoryId)) throw validationError(shopId ? "factoryId" : "shopId", "A freezer belongs to exactly one shop or one factory", "owner");
+				if (Boolean(shopId) === Boolean(factoryId))
+					throw validationError(shopId ? "factoryId" : "shopId", "A freezer belongs to exactly one shop or one factory", "owner");
 				if (factoryId) await loadActingFactory(this.models, factoryId, ctx.meta.user, { admin: true });
 				else if (shopId) {
 					if (ctx.meta.user?.role === "MANUFACTURER") throw forbidden("Only an executive registers shop freezers");
@@ -95,7 +96,10 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const { key, hash } = newDeviceKey();
 				const [row] = await this.db.query<FreezerRow>(
 					`INSERT INTO inventory.freezers (name, shop_id, factory_id, key_hash, created_by) VALUES (:name, :shopId, :factoryId, :hash, :by) RETURNING ${COLUMNS}`,
-					{ replacements: { name, shopId: shopId ?? null, factoryId: factoryId ?? null, hash, by: ctx.meta.user?.id ?? null }, type: QueryTypes.SELECT },
+					{
+						replacements: { name, shopId: shopId ?? null, factoryId: factoryId ?? null, hash, by: ctx.meta.user?.id ?? null },
+						type: QueryTypes.SELECT,
+					},
 				);
 				respondCreated(ctx, `/api/v1/inventory/freezers/${row.id}`);
 				return { ...view(row), deviceKey: key };
@@ -106,7 +110,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			rest: "GET /freezers",
 			roles: ["CLERK", "MANUFACTURER", "EXECUTIVE", "ADMIN"],
 			retryPolicy: RETRY_READS,
-			summary: "Freezers the caller may see (all: EXECUTIVE/ADMIN; a MANUFACTURER's factories; a clerk's shops), ?shopId= / ?factoryId=",
+			summary:
+				"Freezers the caller may see (all: EXECUTIVE/ADMIN; a MANUFACTURER's factories; a clerk's shops), ?shopId= / ?factoryId=",
 			params: P.listFreezersParams,
 			async handler(ctx: Ctx<P.ListFreezersParams>) {
 				const { shopId, factoryId, page, pageSize } = ctx.params;
@@ -116,7 +121,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				if (shopId) conditions.push("shop_id = :shopId");
 				if (factoryId) conditions.push("factory_id = :factoryId");
 				if (!visible.all) {
-					if ((shopId && !visible.shops.includes(shopId)) || (factoryId && !visible.factories.includes(factoryId))) throw forbidden("Not your shop or factory");
+					if ((shopId && !visible.shops.includes(shopId)) || (factoryId && !visible.factories.includes(factoryId)))
+						throw forbidden("Not your shop or factory");
 					conditions.push("(shop_id = ANY(:shops::uuid[]) OR factory_id = ANY(:factories::uuid[]))");
 					Object.assign(replacements, { shops: pgArray(visible.shops), factories: pgArray(visible.factories) });
 				}
@@ -170,10 +176,13 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			async handler(ctx: Ctx<P.FreezerIdParams>) {
 				const freezer = await this.ownedFreezer(ctx, ctx.params.freezerId);
 				const { key, hash } = newDeviceKey();
-				const [row] = await this.db.query<{ at: Date }>(`UPDATE inventory.freezers SET key_hash = :hash, key_rotated_at = now(), updated_at = now() WHERE id = :id RETURNING key_rotated_at AS at`, {
-					replacements: { id: freezer.id, hash },
-					type: QueryTypes.SELECT,
-				});
+				const [row] = await this.db.query<{ at: Date }>(
+					`UPDATE inventory.freezers SET key_hash = :hash, key_rotated_at = now(), updated_at = now() WHERE id = :id RETURNING key_rotated_at AS at`,
+					{
+						replacements: { id: freezer.id, hash },
+						type: QueryTypes.SELECT,
+					},
+				);
 				return { freezerId: freezer.id, deviceKey: key, keyRotatedAt: row.at.toISOString() };
 			},
 		},
@@ -190,7 +199,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const issues: FieldIssue[] = [];
 				const readings: Reading[] = ctx.params.readings.map((r, i) => {
 					const at = new Date(r.at);
-					if (at.getTime() > latest) issues.push({ field: `readings[${i}].at`, message: "A reading cannot be in the future", type: "future" });
+					if (at.getTime() > latest)
+						issues.push({ field: `readings[${i}].at`, message: "A reading cannot be in the future", type: "future" });
 					return { at, celsius: r.celsius };
 				});
 				if (issues.length) throw validationErrors(issues);
@@ -199,15 +209,31 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					// Found by id and key hash together: a wrong key locks nothing, and an unknown freezer answers like a wrong key.
 					const [f] = await this.db.query<FreezerRow & { runMaxCelsius: number | null }>(
 						`SELECT ${COLUMNS}, run_max_celsius AS "runMaxCelsius" FROM inventory.freezers WHERE id = :freezerId AND key_hash = :keyHash FOR UPDATE`,
-						{ replacements: { freezerId, keyHash: hashDeviceKey(ctx.meta.deviceKey ?? "") }, type: QueryTypes.SELECT, transaction: t },
+						{
+							replacements: { freezerId, keyHash: hashDeviceKey(ctx.meta.deviceKey ?? "") },
+							type: QueryTypes.SELECT,
+							transaction: t,
+						},
 					);
 					if (!f) throw unauthorized("Invalid device key", "INVALID_DEVICE_KEY");
-					const run = advance({ lastReadingAt: f.lastReadingAt, aboveSince: f.aboveSince, runMaxCelsius: f.runMaxCelsius, reported: f.excursionId !== null }, readings, rule);
+					const run = advance(
+						{
+							lastReadingAt: f.lastReadingAt,
+							aboveSince: f.aboveSince,
+							runMaxCelsius: f.runMaxCelsius,
+							reported: f.excursionId !== null,
+						},
+						readings,
+						rule,
+					);
 					if (f.excursionId && run.previous) {
-						await this.db.query(`UPDATE inventory.freezer_excursions SET max_celsius = GREATEST(max_celsius, :max), ended_at = :endedAt WHERE id = :id`, {
-							replacements: { id: f.excursionId, max: run.previous.maxCelsius, endedAt: run.previous.endedAt },
-							transaction: t,
-						});
+						await this.db.query(
+							`UPDATE inventory.freezer_excursions SET max_celsius = GREATEST(max_celsius, :max), ended_at = :endedAt WHERE id = :id`,
+							{
+								replacements: { id: f.excursionId, max: run.previous.maxCelsius, endedAt: run.previous.endedAt },
+								transaction: t,
+							},
+						);
 					}
 					let excursionId = run.state.reported ? f.excursionId : null;
 					for (const d of run.detected) {
@@ -215,12 +241,30 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 							t,
 							ctx,
 							"COLD_CHAIN_EXCURSION",
-							{ freezerId, shopId: f.shopId, factoryId: f.factoryId, startedAt: d.startedAt.toISOString(), detectedAt: d.detectedAt.toISOString(), maxCelsius: d.maxCelsius },
+							{
+								freezerId,
+								shopId: f.shopId,
+								factoryId: f.factoryId,
+								startedAt: d.startedAt.toISOString(),
+								detectedAt: d.detectedAt.toISOString(),
+								maxCelsius: d.maxCelsius,
+							},
 							freezerId,
 						);
 						const [row] = await this.db.query<{ id: string }>(
 							`INSERT INTO inventory.freezer_excursions (freezer_id, started_at, detected_at, ended_at, max_celsius, event_id) VALUES (:freezerId, :startedAt, :detectedAt, :endedAt, :max, :eventId) RETURNING id`,
-							{ replacements: { freezerId, startedAt: d.startedAt, detectedAt: d.detectedAt, endedAt: d.endedAt, max: d.maxCelsius, eventId: event.id }, type: QueryTypes.SELECT, transaction: t },
+							{
+								replacements: {
+									freezerId,
+									startedAt: d.startedAt,
+									detectedAt: d.detectedAt,
+									endedAt: d.endedAt,
+									max: d.maxCelsius,
+									eventId: event.id,
+								},
+								type: QueryTypes.SELECT,
+								transaction: t,
+							},
 						);
 						if (d.endedAt === null) excursionId = row.id;
 						// A factory's batches in this freezer (or in no particular freezer) stop being allocated to invoices.
@@ -259,7 +303,15 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 							transaction: t,
 						},
 					);
-					return { freezerId, received: readings.length, stored, excursions: run.detected.map((d) => ({ startedAt: d.startedAt.toISOString(), detectedAt: d.detectedAt.toISOString() })) };
+					return {
+						freezerId,
+						received: readings.length,
+						stored,
+						excursions: run.detected.map((d) => ({
+							startedAt: d.startedAt.toISOString(),
+							detectedAt: d.detectedAt.toISOString(),
+						})),
+					};
 				});
 			},
 		},
@@ -268,21 +320,29 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			rest: "PUT /stock-items/:itemId/freezer",
 			roles: ["EXECUTIVE", "MANUFACTURER"],
 			audit: true,
-			summary: "Put a factory batch in one of its factory's freezers ({ freezerId }, null: not assigned, presumed in every freezer there)",
+			summary:
+				"Put a factory batch in one of its factory's freezers ({ freezerId }, null: not assigned, presumed in every freezer there)",
 			params: P.placeBatchParams,
 			async handler(ctx: Ctx<P.PlaceBatchParams>) {
 				return this.transaction(async (t) => {
 					const batch = await this.ownedBatch(ctx, ctx.params.itemId, t);
 					const freezerId = ctx.params.freezerId ?? null;
 					if (freezerId) {
-						const [f] = await this.db.query<{ factoryId: string | null }>(`SELECT factory_id AS "factoryId" FROM inventory.freezers WHERE id = :freezerId`, {
-							replacements: { freezerId },
-							type: QueryTypes.SELECT,
-							transaction: t,
-						});
-						if (f?.factoryId !== batch.factoryId) throw validationError("freezerId", "Not a freezer of this batch's factory", "reference");
+						const [f] = await this.db.query<{ factoryId: string | null }>(
+							`SELECT factory_id AS "factoryId" FROM inventory.freezers WHERE id = :freezerId`,
+							{
+								replacements: { freezerId },
+								type: QueryTypes.SELECT,
+								transaction: t,
+							},
+						);
+						if (f?.factoryId !== batch.factoryId)
+							throw validationError("freezerId", "Not a freezer of this batch's factory", "reference");
 					}
-					await this.db.query(`UPDATE inventory.stock_items SET freezer_id = :freezerId, updated_at = now() WHERE id = :id`, { replacements: { id: batch.id, freezerId }, transaction: t });
+					await this.db.query(`UPDATE inventory.stock_items SET freezer_id = :freezerId, updated_at = now() WHERE id = :id`, {
+						replacements: { id: batch.id, freezerId },
+						transaction: t,
+					});
 					return { id: batch.id, factoryId: batch.factoryId, freezerId };
 				});
 			},
@@ -298,7 +358,10 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			async handler(ctx: Ctx<P.BatchIdParams>) {
 				return this.transaction(async (t) => {
 					const batch = await this.ownedBatch(ctx, ctx.params.itemId, t);
-					await this.db.query(`UPDATE inventory.stock_items SET quarantined_at = NULL, updated_at = now() WHERE id = :id`, { replacements: { id: batch.id }, transaction: t });
+					await this.db.query(`UPDATE inventory.stock_items SET quarantined_at = NULL, updated_at = now() WHERE id = :id`, {
+						replacements: { id: batch.id },
+						transaction: t,
+					});
 					return { id: batch.id, factoryId: batch.factoryId, quarantined: false };
 				});
 			},
@@ -328,15 +391,24 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const rows = await this.models.Factory.findAll({ where: { managerId: user.id }, attributes: ["id"] });
 				return { all: false, shops: [], factories: rows.map((f) => f.id) };
 			}
-			if (user.role === "CLERK") return { all: false, shops: await call(ctx, "sales.shops.staffShopIds", { userId: user.id }), factories: [] };
+			if (user.role === "CLERK")
+				return { all: false, shops: await call(ctx, "sales.shops.staffShopIds", { userId: user.id }), factories: [] };
 			return { all: false, shops: [], factories: [] };
 		},
 
 		/** A freezer the caller may see; one they may not see is 404 (freezers are not public). */
 		async findFreezer(ctx: Ctx<unknown>, freezerId: string) {
-			const [f] = await this.db.query<FreezerRow>(`SELECT ${COLUMNS} FROM inventory.freezers WHERE id = :freezerId`, { replacements: { freezerId }, type: QueryTypes.SELECT });
+			const [f] = await this.db.query<FreezerRow>(`SELECT ${COLUMNS} FROM inventory.freezers WHERE id = :freezerId`, {
+				replacements: { freezerId },
+				type: QueryTypes.SELECT,
+			});
 			const visible = f ? await this.visibleTo(ctx) : null;
-			if (!f || !visible || (!visible.all && !visible.shops.includes(f.shopId ?? "") && !visible.factories.includes(f.factoryId ?? ""))) throw notFound("Freezer", freezerId);
+			if (
+				!f ||
+				!visible ||
+				(!visible.all && !visible.shops.includes(f.shopId ?? "") && !visible.factories.includes(f.factoryId ?? ""))
+			)
+				throw notFound("Freezer", freezerId);
 			return f;
 		},
 
@@ -349,11 +421,14 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		},
 
 		async ownedBatch(ctx: Ctx<unknown>, itemId: string, t: Transaction) {
-			const [batch] = await this.db.query<{ id: string; factoryId: string }>(`SELECT id, factory_id AS "factoryId" FROM inventory.stock_items WHERE id = :itemId AND deleted_at IS NULL FOR UPDATE`, {
-				replacements: { itemId },
-				type: QueryTypes.SELECT,
-				transaction: t,
-			});
+			const [batch] = await this.db.query<{ id: string; factoryId: string }>(
+				`SELECT id, factory_id AS "factoryId" FROM inventory.stock_items WHERE id = :itemId AND deleted_at IS NULL FOR UPDATE`,
+				{
+					replacements: { itemId },
+					type: QueryTypes.SELECT,
+					transaction: t,
+				},
+			);
 			if (!batch) throw notFound("Stock item", itemId);
 			await loadActingFactory(this.models, batch.factoryId, ctx.meta.user, { transaction: t });
 			return batch;

@@ -290,4 +290,3 @@ export const FlavorSchema = r.object({
 	updatedAt: r.dateTime(),
 });
 export type PublicFlavor = TypeOf<typeof FlavorSchema>;
-

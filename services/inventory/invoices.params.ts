@@ -9,7 +9,12 @@ export const createInvoiceParams = {
 	factoryId: uuid,
 	shopId: uuid,
 	orderId: { ...uuid, optional: true },
-	items: { type: "array", min: 1, max: 200, items: { type: "object", strict: "remove", props: { flavorId: uuid, quantity: positiveInt } } },
+	items: {
+		type: "array",
+		min: 1,
+		max: 200,
+		items: { type: "object", strict: "remove", props: { flavorId: uuid, quantity: positiveInt } },
+	},
 	dueDate: { ...isoDate, optional: true },
 	notes: { ...trimmed(0, 2000), optional: true },
 } as const;

@@ -41,13 +41,19 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			rest: "POST /invoices",
 			roles: ["MANUFACTURER", "EXECUTIVE"],
 			audit: true,
-			summary: "Invoice a purchase order by hand: { factoryId, shopId, orderId?, items: [{ flavorId, quantity }], dueDate?, notes? }; stock allocated FEFO",
+			summary:
+				"Invoice a purchase order by hand: { factoryId, shopId, orderId?, items: [{ flavorId, quantity }], dueDate?, notes? }; stock allocated FEFO",
 			params: P.createInvoiceParams,
 			async handler(ctx: Ctx<P.CreateInvoiceParams>) {
 				const { factoryId, shopId, orderId, items, notes } = ctx.params;
 				const seen = new Set<string>();
 				items.forEach((item, i) => {
-					if (seen.has(item.flavorId)) throw validationError(`items[${i}].flavorId`, "This flavor is listed twice; give it once with the total quantity.", "duplicate");
+					if (seen.has(item.flavorId))
+						throw validationError(
+							`items[${i}].flavorId`,
+							"This flavor is listed twice; give it once with the total quantity.",
+							"duplicate",
+						);
 					seen.add(item.flavorId);
 				});
 				const asOf = today();
@@ -67,9 +73,23 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 						await this.assertOrderOf(ctx, orderId, shopId, factoryId);
 						const existing = await this.models.Invoice.findOne({ where: { orderId }, transaction: t });
 						// The existing invoice's id only when it is this factory's (an older invoice may name someone else's order).
-						if (existing) throw conflict("This order already has an invoice", "ORDER_ALREADY_INVOICED", { field: "orderId", ...(existing.factoryId === factoryId && { invoiceId: existing.id }) });
+						if (existing)
+							throw conflict("This order already has an invoice", "ORDER_ALREADY_INVOICED", {
+								field: "orderId",
+								...(existing.factoryId === factoryId && { invoiceId: existing.id }),
+							});
 					}
-					return createInvoice(this, t, ctx, { factoryId, shopId, orderId: orderId ?? null, sourceEventId: null, items, dueDate, notes: notes ?? null, createdBy: ctx.meta.user?.id ?? null, asOf });
+					return createInvoice(this, t, ctx, {
+						factoryId,
+						shopId,
+						orderId: orderId ?? null,
+						sourceEventId: null,
+						items,
+						dueDate,
+						notes: notes ?? null,
+						createdBy: ctx.meta.user?.id ?? null,
+						asOf,
+					});
 				});
 				respondCreated(ctx, `/api/v1/inventory/invoices/${invoice.id}`);
 				return invoiceDetails(this, invoice);
@@ -91,7 +111,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			rest: "GET /invoices",
 			roles: READERS,
 			retryPolicy: RETRY_READS,
-			summary: "Invoices; filter by factoryId, shopId, status, dueBefore (YYYY-MM-DD). A MANUFACTURER sees their factories' invoices only",
+			summary:
+				"Invoices; filter by factoryId, shopId, status, dueBefore (YYYY-MM-DD). A MANUFACTURER sees their factories' invoices only",
 			params: P.listInvoicesParams,
 			async handler(ctx: Ctx<P.ListInvoicesParams>) {
 				const { factoryId, shopId, status, dueBefore } = ctx.params;
@@ -99,14 +120,18 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const user = ctx.meta.user;
 				if (user?.role === "MANUFACTURER") {
 					const own = (await this.models.Factory.findAll({ where: { managerId: user.id }, attributes: ["id"] })).map((f) => f.id);
-					if (factoryId && !own.includes(factoryId)) throw forbidden("Only this factory's manager or an executive may see its invoices");
+					if (factoryId && !own.includes(factoryId))
+						throw forbidden("Only this factory's manager or an executive may see its invoices");
 					and.push({ factoryId: own });
 				}
 				if (factoryId) and.push({ factoryId });
 				if (shopId) and.push({ shopId });
 				if (status) and.push({ status });
 				if (dueBefore) and.push({ dueDate: { [Op.lt]: dueBefore } });
-				const { rows, count } = await this.models.Invoice.findAndCountAll({ where: { [Op.and]: and }, ...findOptions(ctx.params, "-createdAt") });
+				const { rows, count } = await this.models.Invoice.findAndCountAll({
+					where: { [Op.and]: and },
+					...findOptions(ctx.params, "-createdAt"),
+				});
 				return toPage(rows.map(invoiceSummary), count, ctx.params);
 			},
 		},
@@ -115,7 +140,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			rest: "PUT /invoices/:invoiceId/status",
 			roles: READERS,
 			audit: true,
-			summary: "Move an invoice: ISSUED -> PAID | OVERDUE | VOID, OVERDUE -> PAID | VOID; others 409. VOID returns the units to their batches",
+			summary:
+				"Move an invoice: ISSUED -> PAID | OVERDUE | VOID, OVERDUE -> PAID | VOID; others 409. VOID returns the units to their batches",
 			params: P.statusParams,
 			async handler(ctx: Ctx<P.StatusParams>) {
 				const { invoiceId, status } = ctx.params;
@@ -123,9 +149,16 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const invoice = await this.transaction(async (t) => {
 					const inv = (await this.models.Invoice.findByPk(invoiceId, { transaction: t, lock: t.LOCK.UPDATE }))!;
 					if (!TRANSITIONS[inv.status].includes(status)) {
-						throw conflict(`An invoice cannot go from ${inv.status} to ${status}`, "ILLEGAL_TRANSITION", { from: inv.status, to: status, allowed: TRANSITIONS[inv.status] });
+						throw conflict(`An invoice cannot go from ${inv.status} to ${status}`, "ILLEGAL_TRANSITION", {
+							from: inv.status,
+							to: status,
+							allowed: TRANSITIONS[inv.status],
+						});
 					}
-					await inv.update({ status, ...(status === "PAID" && { paidAt: new Date() }), ...(status === "VOID" && { voidedAt: new Date() }) }, { transaction: t });
+					await inv.update(
+						{ status, ...(status === "PAID" && { paidAt: new Date() }), ...(status === "VOID" && { voidedAt: new Date() }) },
+						{ transaction: t },
+					);
 					if (status === "VOID") await releaseAllocations(this, t, inv, ctx.meta.user?.id ?? null);
 					return inv;
 				});
@@ -199,7 +232,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		 */
 		async assertOrderOf(ctx: Ctx<unknown>, orderId: string, shopId: string, factoryId: string) {
 			const order = await call(ctx, "sales.orders.get", { orderId });
-			if (!order || order.shopId !== shopId || order.factoryId !== factoryId) throw validationError("orderId", "No purchase order with this id from this shop to this factory", "reference");
+			if (!order || order.shopId !== shopId || order.factoryId !== factoryId)
+				throw validationError("orderId", "No purchase order with this id from this shop to this factory", "reference");
 		},
 
 		/** The invoice (404 when unknown); a MANUFACTURER of another factory gets 403. */

@@ -55,7 +55,20 @@ export async function createInvoice(deps: InvoicingDeps, t: Transaction, ctx: Co
 	const flavors = await deps.models.Flavor.findAll({ where: { id: items.map((i) => i.flavorId) }, transaction: t });
 	const byId = new Map(flavors.map((f) => [f.id, f]));
 	const invoice = await deps.models.Invoice.create(
-		{ factoryId: input.factoryId, shopId: input.shopId, orderId: input.orderId, sourceEventId: input.sourceEventId, status: "ISSUED", totalAmount: 0, dueDate: input.dueDate, hasBackorders: false, notes: input.notes, createdBy: input.createdBy, paidAt: null, voidedAt: null },
+		{
+			factoryId: input.factoryId,
+			shopId: input.shopId,
+			orderId: input.orderId,
+			sourceEventId: input.sourceEventId,
+			status: "ISSUED",
+			totalAmount: 0,
+			dueDate: input.dueDate,
+			hasBackorders: false,
+			notes: input.notes,
+			createdBy: input.createdBy,
+			paidAt: null,
+			voidedAt: null,
+		},
 		{ transaction: t },
 	);
 	let total = 0;
@@ -70,7 +83,11 @@ export async function createInvoice(deps: InvoicingDeps, t: Transaction, ctx: Co
 					 WHERE factory_id = :factoryId AND flavor_id = :flavorId AND deleted_at IS NULL AND recalled_at IS NULL AND quarantined_at IS NULL AND quantity > 0 AND expiry_date > CAST(:asOf AS DATE)
 					 ORDER BY expiry_date, production_date, created_at, id
 					 FOR UPDATE`,
-					{ replacements: { factoryId: input.factoryId, flavorId: item.flavorId, asOf: input.asOf }, type: QueryTypes.SELECT, transaction: t },
+					{
+						replacements: { factoryId: input.factoryId, flavorId: item.flavorId, asOf: input.asOf },
+						type: QueryTypes.SELECT,
+						transaction: t,
+					},
 				)
 			: [];
 		let remaining = item.quantity;
@@ -90,7 +107,17 @@ export async function createInvoice(deps: InvoicingDeps, t: Transaction, ctx: Co
 			`INSERT INTO ${s}.invoice_lines (invoice_id, line_no, flavor_id, flavor_name, quantity_ordered, quantity_allocated, quantity_backordered, unit_price, line_total)
 			 VALUES (:invoiceId, :lineNo, :flavorId, :flavorName, :ordered, :allocated, :backordered, :unitPrice, :lineTotal) RETURNING id`,
 			{
-				replacements: { invoiceId: invoice.id, lineNo, flavorId: item.flavorId, flavorName: flavor?.name ?? "(unknown flavor)", ordered: item.quantity, allocated, backordered: remaining, unitPrice, lineTotal },
+				replacements: {
+					invoiceId: invoice.id,
+					lineNo,
+					flavorId: item.flavorId,
+					flavorName: flavor?.name ?? "(unknown flavor)",
+					ordered: item.quantity,
+					allocated,
+					backordered: remaining,
+					unitPrice,
+					lineTotal,
+				},
 				type: QueryTypes.SELECT,
 				transaction: t,
 			},
@@ -104,7 +131,17 @@ export async function createInvoice(deps: InvoicingDeps, t: Transaction, ctx: Co
 				 )
 				 INSERT INTO ${s}.stock_movements (stock_item_id, factory_id, kind, delta, quantity_after, reason, invoice_id, actor_id)
 				 SELECT id, factory_id, 'ALLOCATION', -CAST(:quantity AS INTEGER), quantity, :reason, :invoiceId, :actorId FROM moved`,
-				{ replacements: { quantity, batchId: batch.id, lineId: line.id, invoiceId: invoice.id, actorId: input.createdBy, reason: `Allocated to invoice line ${lineNo}` }, transaction: t },
+				{
+					replacements: {
+						quantity,
+						batchId: batch.id,
+						lineId: line.id,
+						invoiceId: invoice.id,
+						actorId: input.createdBy,
+						reason: `Allocated to invoice line ${lineNo}`,
+					},
+					transaction: t,
+				},
 			);
 		}
 	}
@@ -113,7 +150,15 @@ export async function createInvoice(deps: InvoicingDeps, t: Transaction, ctx: Co
 		t,
 		ctx,
 		"INVOICE_GENERATED",
-		{ invoiceId: invoice.id, orderId: invoice.orderId, factoryId: invoice.factoryId, shopId: invoice.shopId, totalAmount: total, status: invoice.status, dueDate: invoice.dueDate },
+		{
+			invoiceId: invoice.id,
+			orderId: invoice.orderId,
+			factoryId: invoice.factoryId,
+			shopId: invoice.shopId,
+			totalAmount: total,
+			status: invoice.status,
+			dueDate: invoice.dueDate,
+		},
 		invoice.id,
 	);
 	return invoice;

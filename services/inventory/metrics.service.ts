@@ -6,7 +6,15 @@
 import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
-import { BUSINESS_METRICS as M, EXPIRY_BUCKETS, clearSeries, expiryBucketSql, ownsClusterFigures, registerBusinessMetrics, replaceSeries } from "../../lib/business-metrics";
+import {
+	BUSINESS_METRICS as M,
+	EXPIRY_BUCKETS,
+	clearSeries,
+	expiryBucketSql,
+	ownsClusterFigures,
+	registerBusinessMetrics,
+	replaceSeries,
+} from "../../lib/business-metrics";
 import { defineInventoryModels, type InventoryModels } from "./inventory.model";
 import { defineService, type ServiceDefinition } from "../../lib/service";
 
@@ -22,7 +30,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		async refreshMetrics() {
 			registerBusinessMetrics(this.broker);
 			// The shop side of these series is sales.metrics' (site="shop"): only the factory side is ours.
-			if (!ownsClusterFigures(this.broker, "inventory.metrics")) return clearSeries(this.broker, [M.expiringLots, M.expiringValue], SITE);
+			if (!ownsClusterFigures(this.broker, "inventory.metrics"))
+				return clearSeries(this.broker, [M.expiringLots, M.expiringValue], SITE);
 			const rows = await this.db.query<{ bucket: string; lots: string; value: string }>(
 				`SELECT ${expiryBucketSql("(expiry_date - current_date)")} AS bucket, count(*) AS lots, sum(quantity * cost) AS value
 				   FROM "${this.dbSchema}".stock_items
@@ -31,8 +40,18 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				{ type: QueryTypes.SELECT },
 			);
 			const found = new Map(rows.map((r) => [r.bucket, r]));
-			replaceSeries(this.broker, M.expiringLots, EXPIRY_BUCKETS.map((b) => ({ labels: { ...SITE, days_left: b.label }, value: Number(found.get(b.label)?.lots ?? 0) })), SITE);
-			replaceSeries(this.broker, M.expiringValue, EXPIRY_BUCKETS.map((b) => ({ labels: { ...SITE, days_left: b.label }, value: Number(found.get(b.label)?.value ?? 0) })), SITE);
+			replaceSeries(
+				this.broker,
+				M.expiringLots,
+				EXPIRY_BUCKETS.map((b) => ({ labels: { ...SITE, days_left: b.label }, value: Number(found.get(b.label)?.lots ?? 0) })),
+				SITE,
+			);
+			replaceSeries(
+				this.broker,
+				M.expiringValue,
+				EXPIRY_BUCKETS.map((b) => ({ labels: { ...SITE, days_left: b.label }, value: Number(found.get(b.label)?.value ?? 0) })),
+				SITE,
+			);
 		},
 	},
 

@@ -37,7 +37,11 @@ interface Methods {
 	runJob(): void;
 	schedule(): void;
 }
-type This = Service & DbThis<InventoryModels> & OutboxThis & CacheCleanerThis & Methods & { timer?: NodeJS.Timeout; running?: Promise<unknown> };
+type This = Service &
+	DbThis<InventoryModels> &
+	OutboxThis &
+	CacheCleanerThis &
+	Methods & { timer?: NodeJS.Timeout; running?: Promise<unknown> };
 
 const JOB = "inventory.overdue-invoices";
 
@@ -62,16 +66,30 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				this.db,
 				JOB,
 				async (t) => {
-				const due = await this.db.query<Due>(
-					`UPDATE "${this.dbSchema}".invoices SET status = 'OVERDUE', updated_at = now()
+					const due = await this.db.query<Due>(
+						`UPDATE "${this.dbSchema}".invoices SET status = 'OVERDUE', updated_at = now()
 					 WHERE status = 'ISSUED' AND due_date < CAST(:asOf AS DATE)
 					 RETURNING id, order_id AS "orderId", factory_id AS "factoryId", shop_id AS "shopId", total_amount AS "totalAmount", to_char(due_date, 'YYYY-MM-DD') AS "dueDate"`,
-					{ type: QueryTypes.SELECT, replacements: { asOf }, transaction: t },
-				);
-				for (const d of due) {
-					await this.publish(t, ctx, "INVOICE_OVERDUE", { invoiceId: d.id, orderId: d.orderId, factoryId: d.factoryId, shopId: d.shopId, totalAmount: Number(d.totalAmount), dueDate: d.dueDate, asOf }, d.id);
-				}
-				return due.length;
+						{ type: QueryTypes.SELECT, replacements: { asOf }, transaction: t },
+					);
+					for (const d of due) {
+						await this.publish(
+							t,
+							ctx,
+							"INVOICE_OVERDUE",
+							{
+								invoiceId: d.id,
+								orderId: d.orderId,
+								factoryId: d.factoryId,
+								shopId: d.shopId,
+								totalAmount: Number(d.totalAmount),
+								dueDate: d.dueDate,
+								asOf,
+							},
+							d.id,
+						);
+					}
+					return due.length;
 				},
 				{ wait },
 			);
@@ -91,10 +109,13 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 
 		/** Every day at 00:05 UTC (a due date passes at midnight). */
 		schedule() {
-			this.timer = setTimeout(() => {
-				this.runJob();
-				this.schedule();
-			}, msUntilUtc(0, 5));
+			this.timer = setTimeout(
+				() => {
+					this.runJob();
+					this.schedule();
+				},
+				msUntilUtc(0, 5),
+			);
 			this.timer.unref();
 		},
 	},

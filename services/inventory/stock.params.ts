@@ -3,7 +3,14 @@ import { WRITE_OFF_REASONS } from "../../lib/events";
 import { STRICT, cents, isoDate, positiveInt, trimmed, uuid, type Infer } from "../../lib/params";
 import { pageParams } from "../../lib/pagination";
 
-const batchId = { type: "string", trim: true, min: 1, max: 64, pattern: /^[A-Za-z0-9._\-/]+$/, messages: { stringPattern: "The 'batchId' field may hold letters, digits and . _ - / only." } } as const;
+const batchId = {
+	type: "string",
+	trim: true,
+	min: 1,
+	max: 64,
+	pattern: /^[A-Za-z0-9._\-/]+$/,
+	messages: { stringPattern: "The 'batchId' field may hold letters, digits and . _ - / only." },
+} as const;
 const quantityOrZero = { type: "number", integer: true, min: 0, max: 1_000_000, convert: true } as const;
 const warningDays = { type: "number", integer: true, min: 0, max: 365, convert: true } as const;
 

@@ -42,7 +42,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			params: P.registerParams,
 			async handler(ctx: Ctx<P.RegisterParams>) {
 				const { factoryId, flavorId, batchId, quantity, cost, productionDate, expiryDate } = ctx.params;
-				if (expiryDate <= productionDate) throw validationError("expiryDate", "The expiry date must be after the production date.", "dateOrder");
+				if (expiryDate <= productionDate)
+					throw validationError("expiryDate", "The expiry date must be after the production date.", "dateOrder");
 				const item = await this.transaction(async (t) => {
 					await loadActingFactory(this.models, factoryId, ctx.meta.user, { transaction: t });
 					const flavor = await this.models.Flavor.findByPk(flavorId, { transaction: t });
@@ -52,11 +53,34 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 						throw conflict("This factory already has a batch with this batchId", "DUPLICATE_BATCH", { field: "batchId" });
 					}
 					const created = await this.models.StockItem.create(
-						{ factoryId, flavorId, batchId, initialQuantity: quantity, quantity: 0, cost, productionDate, expiryDate, warningDays: null, writtenOffAt: null, createdBy: ctx.meta.user?.id ?? null },
+						{
+							factoryId,
+							flavorId,
+							batchId,
+							initialQuantity: quantity,
+							quantity: 0,
+							cost,
+							productionDate,
+							expiryDate,
+							warningDays: null,
+							writtenOffAt: null,
+							createdBy: ctx.meta.user?.id ?? null,
+						},
 						{ transaction: t },
 					);
-					await moveStock(this.models, t, created, { kind: "PRODUCTION", delta: quantity, reason: "Batch registered", actorId: ctx.meta.user?.id ?? null });
-					await this.publish(t, ctx, "STOCK_REGISTERED", { stockItemId: created.id, factoryId, flavorId, batchId, quantity, cost, productionDate, expiryDate }, factoryId);
+					await moveStock(this.models, t, created, {
+						kind: "PRODUCTION",
+						delta: quantity,
+						reason: "Batch registered",
+						actorId: ctx.meta.user?.id ?? null,
+					});
+					await this.publish(
+						t,
+						ctx,
+						"STOCK_REGISTERED",
+						{ stockItemId: created.id, factoryId, flavorId, batchId, quantity, cost, productionDate, expiryDate },
+						factoryId,
+					);
 					return created;
 				});
 				respondCreated(ctx, `/api/v1/inventory/stock-items/${item.id}`);
@@ -95,7 +119,11 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			params: P.itemIdParams,
 			async handler(ctx: Ctx<P.ItemIdParams>) {
 				const item = await this.loadItem(ctx, ctx.params.itemId);
-				const movements = await this.models.StockMovement.findAll({ where: { stockItemId: item.id }, order: [["createdAt", "DESC"]], limit: 100 });
+				const movements = await this.models.StockMovement.findAll({
+					where: { stockItemId: item.id },
+					order: [["createdAt", "DESC"]],
+					limit: 100,
+				});
 				return { ...this.view(item), movements: movements.map(movementView) };
 			},
 		},
@@ -110,10 +138,16 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const { itemId, quantity, cost, expiryDate, reason } = ctx.params;
 				const item = await this.transaction(async (t) => {
 					const found = await this.loadItem(ctx, itemId, t);
-					if (expiryDate !== undefined && expiryDate <= found.productionDate) throw validationError("expiryDate", "The expiry date must be after the production date.", "dateOrder");
+					if (expiryDate !== undefined && expiryDate <= found.productionDate)
+						throw validationError("expiryDate", "The expiry date must be after the production date.", "dateOrder");
 					if (quantity !== undefined && quantity !== found.quantity) {
 						if (!reason) throw validationError("reason", "A reason is required when the quantity changes.", "required");
-						await moveStock(this.models, t, found, { kind: "ADJUSTMENT", delta: quantity - found.quantity, reason, actorId: ctx.meta.user?.id ?? null });
+						await moveStock(this.models, t, found, {
+							kind: "ADJUSTMENT",
+							delta: quantity - found.quantity,
+							reason,
+							actorId: ctx.meta.user?.id ?? null,
+						});
 					}
 					const changes = { ...(cost !== undefined && { cost }), ...(expiryDate !== undefined && { expiryDate }) };
 					if (Object.keys(changes).length) await found.update(changes, { transaction: t });
@@ -132,7 +166,12 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			async handler(ctx: Ctx<P.RemoveParams>) {
 				await this.transaction(async (t) => {
 					const item = await this.loadItem(ctx, ctx.params.itemId, t);
-					await moveStock(this.models, t, item, { kind: "REMOVAL", delta: -item.quantity, reason: ctx.params.reason ?? "Removed from inventory", actorId: ctx.meta.user?.id ?? null });
+					await moveStock(this.models, t, item, {
+						kind: "REMOVAL",
+						delta: -item.quantity,
+						reason: ctx.params.reason ?? "Removed from inventory",
+						actorId: ctx.meta.user?.id ?? null,
+					});
 					await item.destroy({ transaction: t });
 				});
 				return respondNoContent(ctx);
@@ -144,21 +183,31 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			status: 200,
 			roles: ACTORS,
 			audit: true,
-			summary: "Set the batch's expiry warning window ({ warningDays }) and/or write units off ({ writeOff: true, reason, quantity?, cause? }: counts as waste, STOCK_WRITTEN_OFF at cost)",
+			summary:
+				"Set the batch's expiry warning window ({ warningDays }) and/or write units off ({ writeOff: true, reason, quantity?, cause? }: counts as waste, STOCK_WRITTEN_OFF at cost)",
 			params: P.expiryParams,
 			async handler(ctx: Ctx<P.ExpiryParams>) {
 				const { itemId, warningDays, writeOff, quantity, reason, cause } = ctx.params;
-				if (warningDays === undefined && !writeOff) throw validationError("writeOff", "Give warningDays and/or writeOff: true.", "required");
+				if (warningDays === undefined && !writeOff)
+					throw validationError("writeOff", "Give warningDays and/or writeOff: true.", "required");
 				if (writeOff && !reason) throw validationError("reason", "A reason is required to write off stock.", "required");
 				const item = await this.transaction(async (t) => {
 					const found = await this.loadItem(ctx, itemId, t);
 					if (warningDays !== undefined) await found.update({ warningDays }, { transaction: t });
 					if (writeOff) {
-						if (found.quantity === 0) throw conflict("This batch has no units left to write off", "NOTHING_TO_WRITE_OFF", { itemId });
+						if (found.quantity === 0)
+							throw conflict("This batch has no units left to write off", "NOTHING_TO_WRITE_OFF", { itemId });
 						const units = quantity ?? found.quantity;
-						if (units > found.quantity) throw validationError("quantity", `Only ${found.quantity} units are left in this batch.`, "max");
+						if (units > found.quantity)
+							throw validationError("quantity", `Only ${found.quantity} units are left in this batch.`, "max");
 						const writtenOffAt = units === found.quantity ? new Date() : found.writtenOffAt;
-						await moveStock(this.models, t, found, { kind: "WRITE_OFF", delta: -units, reason: reason!, actorId: ctx.meta.user?.id ?? null, extra: { writtenOffAt } });
+						await moveStock(this.models, t, found, {
+							kind: "WRITE_OFF",
+							delta: -units,
+							reason: reason!,
+							actorId: ctx.meta.user?.id ?? null,
+							extra: { writtenOffAt },
+						});
 						// Waste as analytics counts it: the units at the batch's cost, from inventory's outbox (source "inventory").
 						await this.publish(
 							t,

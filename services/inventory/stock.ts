@@ -32,7 +32,16 @@ export function stockView(item: StockItem, asOf: string, defaultWarningDays: num
 }
 
 export function movementView(m: StockMovement) {
-	return { id: m.id, kind: m.kind, delta: m.delta, quantityAfter: m.quantityAfter, reason: m.reason, invoiceId: m.invoiceId, actorId: m.actorId, createdAt: m.createdAt.toISOString() };
+	return {
+		id: m.id,
+		kind: m.kind,
+		delta: m.delta,
+		quantityAfter: m.quantityAfter,
+		reason: m.reason,
+		invoiceId: m.invoiceId,
+		actorId: m.actorId,
+		createdAt: m.createdAt.toISOString(),
+	};
 }
 
 /** Changes a batch's quantity by `delta` and records why, in the caller's transaction. */
@@ -40,12 +49,28 @@ export async function moveStock(
 	models: Pick<InventoryModels, "StockMovement">,
 	t: Transaction,
 	item: StockItem,
-	move: { kind: MovementKind; delta: number; reason: string; actorId: string | null; invoiceId?: string | null; extra?: Partial<StockItem> },
+	move: {
+		kind: MovementKind;
+		delta: number;
+		reason: string;
+		actorId: string | null;
+		invoiceId?: string | null;
+		extra?: Partial<StockItem>;
+	},
 ): Promise<void> {
 	const quantity = item.quantity + move.delta;
 	await item.update({ quantity, ...move.extra }, { transaction: t });
 	await models.StockMovement.create(
-		{ stockItemId: item.id, factoryId: item.factoryId, kind: move.kind, delta: move.delta, quantityAfter: quantity, reason: move.reason, invoiceId: move.invoiceId ?? null, actorId: move.actorId },
+		{
+			stockItemId: item.id,
+			factoryId: item.factoryId,
+			kind: move.kind,
+			delta: move.delta,
+			quantityAfter: quantity,
+			reason: move.reason,
+			invoiceId: move.invoiceId ?? null,
+			actorId: move.actorId,
+		},
 		{ transaction: t },
 	);
 }

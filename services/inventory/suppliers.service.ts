@@ -16,12 +16,27 @@ import { defineInventoryModels, type InventoryModels, type Supplier } from "./in
 import { defineService, type ServiceDefinition } from "../../lib/service";
 import type { Result } from "../../lib/contracts";
 
-const phone = { type: "string", trim: true, pattern: /^\+?[0-9 ()-]{5,20}$/, messages: { stringPattern: "The '{field}' field must be a phone number." } } as const;
-const contact = { type: "object", strict: "remove", props: { email, phone, address: { ...trimmed(1, 300), optional: true, nullable: true } } } as const;
+const phone = {
+	type: "string",
+	trim: true,
+	pattern: /^\+?[0-9 ()-]{5,20}$/,
+	messages: { stringPattern: "The '{field}' field must be a phone number." },
+} as const;
+const contact = {
+	type: "object",
+	strict: "remove",
+	props: { email, phone, address: { ...trimmed(1, 300), optional: true, nullable: true } },
+} as const;
 const specialties = { type: "array", items: trimmed(1, 60), max: 30, unique: true } as const;
 const rating = { type: "number", min: 0, max: 5, convert: true } as const;
 
-const createParams = { ...STRICT, name: trimmed(1, 120), contact, specialties: { ...specialties, default: [] }, rating: { ...rating, default: 0 } } as const;
+const createParams = {
+	...STRICT,
+	name: trimmed(1, 120),
+	contact,
+	specialties: { ...specialties, default: [] },
+	rating: { ...rating, default: 0 },
+} as const;
 const updateParams = {
 	...STRICT,
 	supplierId: uuid,
@@ -145,7 +160,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		async assertNameFree(name: string, exceptId?: string) {
 			const where: WhereOptions = { name: { [Op.iLike]: name.replace(/[\\%_]/g, "\\$&") } };
 			if (exceptId) Object.assign(where, { id: { [Op.ne]: exceptId } });
-			if (await this.models.Supplier.findOne({ where })) throw conflict("A supplier with this name already exists", "ALREADY_EXISTS", { field: "name" });
+			if (await this.models.Supplier.findOne({ where }))
+				throw conflict("A supplier with this name already exists", "ALREADY_EXISTS", { field: "name" });
 		},
 	},
 };

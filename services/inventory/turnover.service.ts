@@ -14,9 +14,13 @@ import { STRICT, isoDate, uuid, type Infer } from "../../lib/params";
 import { defineInventoryModels, type InventoryModels } from "./inventory.model";
 import { defineService, type ServiceDefinition } from "../../lib/service";
 
-const params = { ...STRICT, from: isoDate, to: isoDate, factoryIds: { type: "array", items: uuid, nullable: true, optional: true } } as const;
+const params = {
+	...STRICT,
+	from: isoDate,
+	to: isoDate,
+	factoryIds: { type: "array", items: uuid, nullable: true, optional: true },
+} as const;
 type This = Service & DbThis<InventoryModels>;
-
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.turnover",
@@ -55,7 +59,14 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					        round(COALESCE(c.sold, 0)) AS sold, round(COALESCE(c.revenue, 0)) AS revenue
 					   FROM keys k LEFT JOIN produced p USING (factory_id, flavor_id) LEFT JOIN shipped sh USING (factory_id, flavor_id) LEFT JOIN credited c USING (factory_id, flavor_id)
 					  ORDER BY 1, 2`,
-					{ type: QueryTypes.SELECT, replacements: { from: ctx.params.from, to: ctx.params.to, factoryIds: factoryIds ? `{${factoryIds.join(",")}}` : null } },
+					{
+						type: QueryTypes.SELECT,
+						replacements: {
+							from: ctx.params.from,
+							to: ctx.params.to,
+							factoryIds: factoryIds ? `{${factoryIds.join(",")}}` : null,
+						},
+					},
 				);
 				return rows.map((r) => ({
 					factoryId: String(r.factoryId),

@@ -59,7 +59,11 @@ export function signMessage(key: string, value: string | Buffer): string {
 	return PREFIX + createHmac("sha256", key).update(value).digest("hex");
 }
 
-export function checkSignature(keys: readonly string[], value: Buffer, header: string | undefined): "unsigned" | "bad_signature" | undefined {
+export function checkSignature(
+	keys: readonly string[],
+	value: Buffer,
+	header: string | undefined,
+): "unsigned" | "bad_signature" | undefined {
 	if (!header) return "unsigned";
 	if (!header.startsWith(PREFIX) || !/^[0-9a-f]{64}$/i.test(header.slice(PREFIX.length))) return "bad_signature";
 	const given = Buffer.from(header.slice(PREFIX.length), "hex");
@@ -68,7 +72,9 @@ export function checkSignature(keys: readonly string[], value: Buffer, header: s
 }
 
 const validator = new Validator({ haltOnFirstError: true });
-const payloadChecks = Object.fromEntries(EVENT_NAMES.map((name) => [name, validator.compile(EVENT_PAYLOAD_SCHEMAS[name]) as SyncCheckFunction])) as Record<EventName, SyncCheckFunction>;
+const payloadChecks = Object.fromEntries(
+	EVENT_NAMES.map((name) => [name, validator.compile(EVENT_PAYLOAD_SCHEMAS[name]) as SyncCheckFunction]),
+) as Record<EventName, SyncCheckFunction>;
 
 /** True when `data` is a valid payload of `type` (catalog schema). */
 export function validPayload(type: EventName, data: unknown): boolean {

@@ -47,7 +47,13 @@ function header(message: KafkaMessage, name: string): string | undefined {
 }
 
 /** Puts an accepted envelope in the bridge's outbox-shaped table (born sent: never relayed back), where consumer groups read it. */
-export async function storeInbound(db: Sequelize, env: EventEnvelope, topic: string, key: string, transaction?: Transaction): Promise<void> {
+export async function storeInbound(
+	db: Sequelize,
+	env: EventEnvelope,
+	topic: string,
+	key: string,
+	transaction?: Transaction,
+): Promise<void> {
 	await db.query(
 		`INSERT INTO kafka_bridge.outbox (id, type, topic, aggregate_id, envelope, sent_at) VALUES (:id, :type, :topic, :key, :envelope, now()) ON CONFLICT (id) DO NOTHING`,
 		{ transaction, replacements: { id: env.id, type: env.type, topic, key, envelope: JSON.stringify(env) } },
@@ -93,7 +99,13 @@ export class InboundConsumer {
 				await sleep(1000, this.signal);
 				continue;
 			}
-			const consumer = this.opts.kafka.consumer({ groupId: this.opts.groupId, allowAutoTopicCreation: true, sessionTimeout: 10_000, heartbeatInterval: 1000, retry: { retries: 5 } });
+			const consumer = this.opts.kafka.consumer({
+				groupId: this.opts.groupId,
+				allowAutoTopicCreation: true,
+				sessionTimeout: 10_000,
+				heartbeatInterval: 1000,
+				retry: { retries: 5 },
+			});
 			consumer.on(consumer.events.CRASH, (e) => {
 				this.lastError = String((e.payload as { error?: Error }).error?.message ?? "crash");
 				if (!(e.payload as { restart?: boolean }).restart && this.consumer === consumer) {
@@ -103,8 +115,14 @@ export class InboundConsumer {
 			});
 			try {
 				await withTimeout(consumer.connect(), 10_000, "Kafka consumer connect");
-				await withTimeout(consumer.subscribe({ topics: this.gate.topics((name) => EVENT_CATALOG[name].topic), fromBeginning: false }), 15_000, "Kafka subscribe");
-				await consumer.run({ eachMessage: async ({ topic, partition, message }) => void (await this.handle(topic, partition, message)) });
+				await withTimeout(
+					consumer.subscribe({ topics: this.gate.topics((name) => EVENT_CATALOG[name].topic), fromBeginning: false }),
+					15_000,
+					"Kafka subscribe",
+				);
+				await consumer.run({
+					eachMessage: async ({ topic, partition, message }) => void (await this.handle(topic, partition, message)),
+				});
 				this.consumer = consumer;
 				this.connected = true;
 				this.lastError = undefined;
@@ -126,7 +144,10 @@ export class InboundConsumer {
 		}
 		const env = this.gate.admit(topic, partition, message);
 		if (!env) return "rejected";
-		const seen = await db.query("SELECT 1 FROM kafka_bridge.inbound_events WHERE event_id = :id", { type: QueryTypes.SELECT, replacements: { id: env.id } });
+		const seen = await db.query("SELECT 1 FROM kafka_bridge.inbound_events WHERE event_id = :id", {
+			type: QueryTypes.SELECT,
+			replacements: { id: env.id },
+		});
 		if (seen.length) {
 			broker.metrics.increment(APP_METRICS.inboundDuplicates, { topic });
 			return "duplicate";
@@ -135,7 +156,11 @@ export class InboundConsumer {
 		const stored = await db.transaction(async (transaction) => {
 			const fresh = await db.query(
 				`INSERT INTO kafka_bridge.inbound_events (event_id, type, topic, kafka_partition, kafka_offset) VALUES (:id, :type, :topic, :partition, :offset) ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
-				{ type: QueryTypes.SELECT, transaction, replacements: { id: env.id, type: env.type, topic, partition, offset: message.offset } },
+				{
+					type: QueryTypes.SELECT,
+					transaction,
+					replacements: { id: env.id, type: env.type, topic, partition, offset: message.offset },
+				},
 			);
 			if (fresh.length) await storeInbound(db, env, topic, message.key?.toString("utf8") ?? "", transaction);
 			return fresh.length > 0;
@@ -145,7 +170,9 @@ export class InboundConsumer {
 			return "duplicate";
 		}
 		wakeOutboxReaders(db, "kafka_bridge", (err) => this.opts.logger.warn("Outbox wake-up failed; consumer groups poll", err));
-		await emitEvent(broker, env).catch((err: unknown) => this.opts.logger.warn(`Broker emit of inbound ${env.type} ${env.id} failed; consumer groups have it`, err));
+		await emitEvent(broker, env).catch((err: unknown) =>
+			this.opts.logger.warn(`Broker emit of inbound ${env.type} ${env.id} failed; consumer groups have it`, err),
+		);
 		broker.metrics.increment(APP_METRICS.inbound, { topic });
 		return "emitted";
 	}

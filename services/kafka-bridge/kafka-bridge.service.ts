@@ -46,7 +46,12 @@ interface State {
 
 type This = Service & Methods & State;
 
-const replayParams = { ...STRICT, id: uuid, kafka: { type: "boolean", optional: true, default: true }, broker: { type: "boolean", optional: true, default: true } } as const;
+const replayParams = {
+	...STRICT,
+	id: uuid,
+	kafka: { type: "boolean", optional: true, default: true },
+	broker: { type: "boolean", optional: true, default: true },
+} as const;
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "kafka-bridge",
@@ -78,7 +83,13 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 						   FROM "${s}".outbox WHERE sent_at IS NULL`,
 						{ type: QueryTypes.SELECT },
 					);
-					result.push({ schema: s, unsent: row.unsent, failing: row.failing, oldest: row.oldest ? new Date(row.oldest).toISOString() : null, lastError: row.last_error });
+					result.push({
+						schema: s,
+						unsent: row.unsent,
+						failing: row.failing,
+						oldest: row.oldest ? new Date(row.oldest).toISOString() : null,
+						lastError: row.last_error,
+					});
 				}
 				return result;
 			},
@@ -88,12 +99,17 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			params: replayParams,
 			async handler(ctx: Ctx<Params<"kafka-bridge.replay">>): Promise<Result<"kafka-bridge.replay">> {
 				for (const s of await schemasWithTable(this.db, "outbox")) {
-					const rows = await this.db.query<{ envelope: EventEnvelope }>(`SELECT envelope FROM "${s}".outbox WHERE id = :id`, { type: QueryTypes.SELECT, replacements: { id: ctx.params.id } });
+					const rows = await this.db.query<{ envelope: EventEnvelope }>(`SELECT envelope FROM "${s}".outbox WHERE id = :id`, {
+						type: QueryTypes.SELECT,
+						replacements: { id: ctx.params.id },
+					});
 					if (!rows.length) continue;
 					const env = rows[0].envelope;
 					if (ctx.params.broker) await emitEvent(this.broker, env);
 					if (ctx.params.kafka) {
-						await this.db.query(`UPDATE "${s}".outbox SET sent_at = NULL WHERE id = :id`, { replacements: { id: ctx.params.id } });
+						await this.db.query(`UPDATE "${s}".outbox SET sent_at = NULL WHERE id = :id`, {
+							replacements: { id: ctx.params.id },
+						});
 						this.relay.wake();
 					}
 					return { id: env.id, type: env.type, schema: s, broker: ctx.params.broker, kafka: ctx.params.kafka };
@@ -137,16 +153,23 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			const backlog = (await this.actions.backlog({})) as { schema: string; unsent: number; oldest: string | null }[];
 			for (const b of backlog) {
 				this.broker.metrics.set(APP_METRICS.outboxBacklog, b.unsent, { schema: b.schema });
-				this.broker.metrics.set(APP_METRICS.outboxOldestSec, b.oldest ? (Date.now() - Date.parse(b.oldest)) / 1000 : 0, { schema: b.schema });
+				this.broker.metrics.set(APP_METRICS.outboxOldestSec, b.oldest ? (Date.now() - Date.parse(b.oldest)) / 1000 : 0, {
+					schema: b.schema,
+				});
 			}
 			if (!this.kafka) return;
 			registerBusinessMetrics(this.broker);
 			const probe = await this.kafkaReachable();
 			this.broker.metrics.set(BUSINESS_METRICS.kafkaUp, probe.ok ? 1 : 0);
 			// Every bridge node would see the same group lag: only the relay leader reports it.
-			if (!probe.ok || !this.inbound || !this.admin || this.relay.role !== "leader") return clearSeries(this.broker, [BUSINESS_METRICS.kafkaConsumerLag]);
+			if (!probe.ok || !this.inbound || !this.admin || this.relay.role !== "leader")
+				return clearSeries(this.broker, [BUSINESS_METRICS.kafkaConsumerLag]);
 			const lag = await this.inbound.lag(this.admin);
-			replaceSeries(this.broker, BUSINESS_METRICS.kafkaConsumerLag, lag.map((l) => ({ labels: { topic: l.topic }, value: l.lag })));
+			replaceSeries(
+				this.broker,
+				BUSINESS_METRICS.kafkaConsumerLag,
+				lag.map((l) => ({ labels: { topic: l.topic }, value: l.lag })),
+			);
 		},
 
 		/** /ready: Kafka reachable (when configured) and, on the leader, the last relay attempt succeeded. */
@@ -154,7 +177,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			if (!this.kafka) return { kafka: { ok: true, error: "KAFKA_BROKERS not set: relay idle, outbox keeps events" } };
 			const probe = await this.kafkaReachable();
 			if (!probe.ok) return { kafka: probe };
-			if (this.relay.role === "leader" && !this.relay.kafkaOk) return { kafka: { ok: false, error: this.relay.lastError ?? "relay failing" } };
+			if (this.relay.role === "leader" && !this.relay.kafkaOk)
+				return { kafka: { ok: false, error: this.relay.lastError ?? "relay failing" } };
 			return { kafka: { ok: true } };
 		},
 	},
@@ -198,8 +222,16 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		if (this.kafka) {
 			// In the background: a Kafka that is down must not hold up the node's start.
 			const admin = this.kafka.admin();
-			void withTimeout(admin.connect().then(() => ensureTopics(admin)), 10_000, "Kafka topic set-up")
-				.catch((err: unknown) => this.logger.warn(`Kafka not reachable at start (${err instanceof Error ? err.message : String(err)}); the relay retries in the background`))
+			void withTimeout(
+				admin.connect().then(() => ensureTopics(admin)),
+				10_000,
+				"Kafka topic set-up",
+			)
+				.catch((err: unknown) =>
+					this.logger.warn(
+						`Kafka not reachable at start (${err instanceof Error ? err.message : String(err)}); the relay retries in the background`,
+					),
+				)
 				.finally(() => void admin.disconnect().catch(() => undefined));
 		}
 		this.relay.start();

@@ -46,7 +46,9 @@ export async function ensureTopics(admin: Admin): Promise<void> {
 	const existing = new Set(await admin.listTopics());
 	const missing = CATALOG_TOPICS.filter((t) => !existing.has(t));
 	if (missing.length) {
-		await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })) }).catch(() => undefined);
+		await admin
+			.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })) })
+			.catch(() => undefined);
 	}
 }
 

@@ -153,7 +153,8 @@ export class OutboxRelay {
 				this.scanAll = true;
 				this.lastError = err instanceof Error ? err.message : String(err);
 				this.opts.broker.metrics.increment(APP_METRICS.relayErrors);
-				if (this.failures === 1 || this.failures % 10 === 0) this.opts.logger.warn(`Outbox relay failed (attempt ${this.failures}), retrying in ${backoff} ms: ${this.lastError}`);
+				if (this.failures === 1 || this.failures % 10 === 0)
+					this.opts.logger.warn(`Outbox relay failed (attempt ${this.failures}), retrying in ${backoff} ms: ${this.lastError}`);
 				await this.resetProducer();
 				await sleep(backoff, this.signal);
 				backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
@@ -164,7 +165,11 @@ export class OutboxRelay {
 	/** True while this node holds the relay lock; tries to take it (and LISTENs) otherwise. */
 	private async holdLeadership(): Promise<boolean> {
 		if (!this.lockClient) {
-			const client = new Client({ connectionString: this.opts.databaseUrl, application_name: "eislager-outbox-relay", connectionTimeoutMillis: 3000 });
+			const client = new Client({
+				connectionString: this.opts.databaseUrl,
+				application_name: "eislager-outbox-relay",
+				connectionTimeoutMillis: 3000,
+			});
 			client.on("error", () => undefined);
 			client.on("end", () => {
 				if (this.lockClient === client) {
@@ -253,7 +258,10 @@ export class OutboxRelay {
 		const batch: { schema: string; seqs: string[] }[] = [];
 		const byTopic = new Map<string, KafkaMessage[]>();
 		for (const schema of await this.schemasToRead()) {
-			const { rows } = await this.session().query<OutboxRow>(`SELECT seq, id, type, topic, aggregate_id, envelope FROM "${schema}".outbox WHERE sent_at IS NULL ORDER BY seq LIMIT $1`, [limit]);
+			const { rows } = await this.session().query<OutboxRow>(
+				`SELECT seq, id, type, topic, aggregate_id, envelope FROM "${schema}".outbox WHERE sent_at IS NULL ORDER BY seq LIMIT $1`,
+				[limit],
+			);
 			if (!rows.length) continue;
 			// A full page: more may be waiting behind it.
 			if (rows.length === limit) this.wake(schema);
@@ -261,7 +269,12 @@ export class OutboxRelay {
 			for (const row of rows) {
 				const messages = byTopic.get(row.topic) ?? [];
 				const value = JSON.stringify(row.envelope);
-				const headers: Record<string, string> = { [HEADERS.origin]: ORIGIN_OUTBOX, [HEADERS.namespace]: this.opts.namespace, [HEADERS.eventId]: row.id, [HEADERS.eventType]: row.type };
+				const headers: Record<string, string> = {
+					[HEADERS.origin]: ORIGIN_OUTBOX,
+					[HEADERS.namespace]: this.opts.namespace,
+					[HEADERS.eventId]: row.id,
+					[HEADERS.eventType]: row.type,
+				};
 				if (this.opts.signingKey) headers[HEADERS.signature] = signMessage(this.opts.signingKey, value);
 				messages.push({ key: row.aggregate_id, value, headers });
 				byTopic.set(row.topic, messages);
@@ -270,19 +283,29 @@ export class OutboxRelay {
 		if (!batch.length) return 0;
 		try {
 			const producer = await this.connectedProducer();
-			await withTimeout(producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) }), 20_000, "Kafka send");
+			await withTimeout(
+				producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) }),
+				20_000,
+				"Kafka send",
+			);
 		} catch (err) {
 			const message = (err instanceof Error ? err.message : String(err)).slice(0, 500);
 			for (const { schema, seqs } of batch) {
 				await this.lockClient
-					?.query(`UPDATE "${schema}".outbox SET attempts = attempts + 1, last_error = $1 WHERE seq = ANY($2::bigint[])`, [message, seqs])
+					?.query(`UPDATE "${schema}".outbox SET attempts = attempts + 1, last_error = $1 WHERE seq = ANY($2::bigint[])`, [
+						message,
+						seqs,
+					])
 					.catch(() => undefined);
 			}
 			throw err;
 		}
 		let total = 0;
 		for (const { schema, seqs } of batch) {
-			await this.session().query(`UPDATE "${schema}".outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE seq = ANY($1::bigint[])`, [seqs]);
+			await this.session().query(
+				`UPDATE "${schema}".outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE seq = ANY($1::bigint[])`,
+				[seqs],
+			);
 			total += seqs.length;
 		}
 		for (const [topic, messages] of byTopic) this.opts.broker.metrics.increment(APP_METRICS.relayed, { topic }, messages.length);
@@ -296,7 +319,9 @@ export class OutboxRelay {
 		const purged: Record<string, number> = {};
 		// Internal consumer groups (lib/event-stream.ts) tail the outboxes: keep every row some group's cursor has not passed.
 		const cursorSchemas = await schemasWithTable(this.opts.db, "stream_cursors");
-		const cursors = cursorSchemas.map((c) => `SELECT txid, seq FROM "${c}".stream_cursors WHERE source_schema = :schema`).join(" UNION ALL ");
+		const cursors = cursorSchemas
+			.map((c) => `SELECT txid, seq FROM "${c}".stream_cursors WHERE source_schema = :schema`)
+			.join(" UNION ALL ");
 		const consumed = cursors ? `AND NOT EXISTS (SELECT 1 FROM (${cursors}) c WHERE (c.txid, c.seq) < (o.txid, o.seq))` : "";
 		for (const schema of await schemasWithTable(this.opts.db, "outbox")) {
 			purged[schema] = 0;
@@ -310,7 +335,9 @@ export class OutboxRelay {
 				if (count < 5000) break;
 			}
 		}
-		await this.opts.db.query(`DELETE FROM kafka_bridge.inbound_events WHERE received_at < now() - make_interval(days => :days)`, { replacements: { days: this.opts.retentionDays } });
+		await this.opts.db.query(`DELETE FROM kafka_bridge.inbound_events WHERE received_at < now() - make_interval(days => :days)`, {
+			replacements: { days: this.opts.retentionDays },
+		});
 		const total = Object.values(purged).reduce((a, b) => a + b, 0);
 		if (total) this.opts.logger.info(`Outbox retention: purged ${total} sent row(s) older than ${this.opts.retentionDays} day(s)`);
 		return purged;

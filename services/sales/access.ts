@@ -36,7 +36,13 @@ export async function findShop(db: Sequelize, shopId: string, userId: string | n
  * manager), or — when `shopWide` lists roles — any caller with one of them.
  * Internal calls without a user are trusted.
  */
-export async function shopForCaller(db: Sequelize, ctx: Context<unknown, Meta>, shopId: string, shopWide: readonly Role[] = SHOP_WIDE_ROLES, t?: Transaction): Promise<ShopRow> {
+export async function shopForCaller(
+	db: Sequelize,
+	ctx: Context<unknown, Meta>,
+	shopId: string,
+	shopWide: readonly Role[] = SHOP_WIDE_ROLES,
+	t?: Transaction,
+): Promise<ShopRow> {
 	const shop = await findShop(db, shopId, ctx.meta.user?.id ?? null, t);
 	const access = shopAccess(ctx.meta.user, shopWide);
 	if (access === "ALL" || (access === "STAFF" && shop.isStaff)) return shop;

@@ -28,14 +28,16 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			roles: ["CLERK", "EXECUTIVE", "ADMIN"],
 			access: { shop: "shopId" },
 			retryPolicy: RETRY_READS,
-			summary: "Revenue, transaction count, average basket, top flavors and daily figures for ?from=&to= (UTC days; default the last 30)",
+			summary:
+				"Revenue, transaction count, average basket, top flavors and daily figures for ?from=&to= (UTC days; default the last 30)",
 			params: P.analyticsParams,
 			async handler(ctx: Ctx<P.AnalyticsParams>) {
 				const { shopId, top } = ctx.params;
 				const to = ctx.params.to ?? new Date().toISOString().slice(0, 10);
 				const from = ctx.params.from ?? new Date(Date.parse(to) - 29 * DAY_MS).toISOString().slice(0, 10);
 				if (from > to) throw validationError("from", "'from' must not be after 'to'", "range");
-				if ((Date.parse(to) - Date.parse(from)) / DAY_MS >= MAX_RANGE_DAYS) throw validationError("from", `The range may span at most ${MAX_RANGE_DAYS} days`, "range");
+				if ((Date.parse(to) - Date.parse(from)) / DAY_MS >= MAX_RANGE_DAYS)
+					throw validationError("from", `The range may span at most ${MAX_RANGE_DAYS} days`, "range");
 				const r = { shopId, from, to, top };
 				const range = `t.shop_id = :shopId AND t.occurred_at >= (:from::date AT TIME ZONE 'UTC') AND t.occurred_at < ((:to::date + 1) AT TIME ZONE 'UTC')`;
 				const [totals] = await this.db.query<{ revenue: string; transactionCount: number; itemsSold: string }>(
@@ -66,7 +68,12 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					transactionCount: totals.transactionCount,
 					averageBasket: totals.transactionCount ? Math.round(revenue / totals.transactionCount) : 0,
 					itemsSold: Number(totals.itemsSold),
-					topFlavors: topFlavors.map((f) => ({ flavorId: f.flavorId, name: f.name, quantity: Number(f.quantity), revenue: Number(f.revenue) })),
+					topFlavors: topFlavors.map((f) => ({
+						flavorId: f.flavorId,
+						name: f.name,
+						quantity: Number(f.quantity),
+						revenue: Number(f.revenue),
+					})),
 					byDay: byDay.map((d) => ({ date: d.date, revenue: Number(d.revenue), transactionCount: d.transactionCount })),
 				};
 			},

@@ -82,7 +82,8 @@ export function flavorIssues(items: { flavorId: string }[], flavors: Map<string,
 	items.forEach((item, i) => {
 		const flavor = flavors.get(item.flavorId);
 		if (!flavor) issues.push({ field: `${field}[${i}].flavorId`, message: `Unknown flavor ${item.flavorId}`, type: "unknownFlavor" });
-		else if (flavor.archived) issues.push({ field: `${field}[${i}].flavorId`, message: `Flavor ${flavor.name} is archived`, type: "archivedFlavor" });
+		else if (flavor.archived)
+			issues.push({ field: `${field}[${i}].flavorId`, message: `Flavor ${flavor.name} is archived`, type: "archivedFlavor" });
 	});
 	return issues;
 }

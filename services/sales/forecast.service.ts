@@ -12,7 +12,17 @@ import { RETRY_READS } from "../../lib/actions";
 import type { Ctx } from "../../lib/types";
 import { defineSalesModels, type SalesModels } from "./sales.model";
 import { shopForCaller } from "./access";
-import { VELOCITY_DAYS, addDays, expectedSales, projectLots, reorderQuantity, round2, suggestAction, weekdayVelocity, type WeekdayVelocity } from "./forecast";
+import {
+	VELOCITY_DAYS,
+	addDays,
+	expectedSales,
+	projectLots,
+	reorderQuantity,
+	round2,
+	suggestAction,
+	weekdayVelocity,
+	type WeekdayVelocity,
+} from "./forecast";
 import * as P from "./cold-chain.params";
 import { defineService, type ServiceDefinition } from "../../lib/service";
 
@@ -52,7 +62,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			rest: "GET /shops/:shopId/reorder-suggestions",
 			roles: ["CLERK", "EXECUTIVE", "ADMIN"],
 			retryPolicy: RETRY_READS,
-			summary: "Units per flavor to cover the next ?days= (default 7) at the trailing 28-day weekday velocity, minus what sellable lots will sell before they expire",
+			summary:
+				"Units per flavor to cover the next ?days= (default 7) at the trailing 28-day weekday velocity, minus what sellable lots will sell before they expire",
 			params: P.reorderParams,
 			async handler(ctx: Ctx<P.ReorderParams>) {
 				const shop = await shopForCaller(this.db, ctx, ctx.params.shopId);
@@ -78,7 +89,12 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 						suggestedQuantity: r.suggestedQuantity,
 					};
 				});
-				return { shopId: shop.id, asOf, days, items: items.sort((a, b) => b.suggestedQuantity - a.suggestedQuantity || a.flavorId.localeCompare(b.flavorId)) };
+				return {
+					shopId: shop.id,
+					asOf,
+					days,
+					items: items.sort((a, b) => b.suggestedQuantity - a.suggestedQuantity || a.flavorId.localeCompare(b.flavorId)),
+				};
 			},
 		},
 
@@ -107,7 +123,9 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				}
 				// Transfer targets only for flavors that will be left over: other shops' spare demand before the expiry.
 				const leftover = [...new Set(rows.filter((r) => r.p.projectedUnsold > 0).map((r) => r.lot.flavorId))];
-				const otherStock = leftover.length ? groupBy(await this.sellableLots(asOf, leftover, null), (l) => key(l.shopId, l.flavorId)) : new Map<string, SellableLot[]>();
+				const otherStock = leftover.length
+					? groupBy(await this.sellableLots(asOf, leftover, null), (l) => key(l.shopId, l.flavorId))
+					: new Map<string, SellableLot[]>();
 				const lots$ = rows.map(({ lot, p, v }) => {
 					let best: { shopId: string; spare: number } | null = null;
 					const ownDemand = expectedSales(v, asOf, lot.expiryDate!);
@@ -139,7 +157,10 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					shopId: shop.id,
 					asOf,
 					days: ctx.params.days,
-					totals: { projectedUnsold: round2(lots$.reduce((s, l) => s + l.projectedUnsold, 0)), valueAtCost: lots$.reduce((s, l) => s + l.valueAtCost, 0) },
+					totals: {
+						projectedUnsold: round2(lots$.reduce((s, l) => s + l.projectedUnsold, 0)),
+						valueAtCost: lots$.reduce((s, l) => s + l.valueAtCost, 0),
+					},
 					lots: lots$,
 				};
 			},
@@ -161,7 +182,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				{ replacements: { from: addDays(asOf, -VELOCITY_DAYS), asOf, flavorIds, shopId }, type: QueryTypes.SELECT },
 			);
 			const out = new Map<string, WeekdayVelocity>();
-			for (const [k, group] of groupBy(rows, (r) => key(r.shopId, r.flavorId))) out.set(k, weekdayVelocity(new Map(group.map((r) => [r.dow, r.units]))));
+			for (const [k, group] of groupBy(rows, (r) => key(r.shopId, r.flavorId)))
+				out.set(k, weekdayVelocity(new Map(group.map((r) => [r.dow, r.units]))));
 			return out;
 		},
 
@@ -173,7 +195,15 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				   FROM sales.stock_lots l JOIN sales.shops s ON s.id = l.shop_id AND s.deleted_at IS NULL
 				  WHERE l.status = 'SELLABLE' AND l.quantity > 0 AND (l.expiry_date IS NULL OR l.expiry_date >= CAST(:asOf AS date))
 				    AND (CAST(:shopId AS uuid) IS NULL OR l.shop_id = CAST(:shopId AS uuid)) AND (CAST(:anyFlavor AS boolean) OR l.flavor_id IN (:flavorIds))`,
-				{ replacements: { asOf, shopId, anyFlavor: flavorIds === null, flavorIds: flavorIds?.length ? flavorIds : ["00000000-0000-0000-0000-000000000000"] }, type: QueryTypes.SELECT },
+				{
+					replacements: {
+						asOf,
+						shopId,
+						anyFlavor: flavorIds === null,
+						flavorIds: flavorIds?.length ? flavorIds : ["00000000-0000-0000-0000-000000000000"],
+					},
+					type: QueryTypes.SELECT,
+				},
 			);
 		},
 	},

@@ -53,7 +53,9 @@ export interface LotProjection {
  * expiry (UNTRACKED), or expiring after `until`, is projected to `until`.
  */
 export function projectLots(lots: LotIn[], v: WeekdayVelocity, asOf: string, until: string): LotProjection[] {
-	const ordered = [...lots].sort((a, b) => (a.expiryDate ?? "9999-12-31").localeCompare(b.expiryDate ?? "9999-12-31") || a.id.localeCompare(b.id));
+	const ordered = [...lots].sort(
+		(a, b) => (a.expiryDate ?? "9999-12-31").localeCompare(b.expiryDate ?? "9999-12-31") || a.id.localeCompare(b.id),
+	);
 	let consumed = 0;
 	return ordered.map((lot) => {
 		const last = lot.expiryDate && lot.expiryDate < until ? lot.expiryDate : until;
@@ -72,14 +74,23 @@ export type SuggestedAction = "NONE" | "TRANSFER" | "MARKDOWN" | "ORDER_LESS";
  * them down when they are at most half of the lot (a discount can move that much); otherwise
  * the shop orders more than it sells: order less.
  */
-export function suggestAction(unsold: number, quantity: number, bestTransfer: { shopId: string; spare: number } | null): { action: SuggestedAction; transferToShopId: string | null } {
+export function suggestAction(
+	unsold: number,
+	quantity: number,
+	bestTransfer: { shopId: string; spare: number } | null,
+): { action: SuggestedAction; transferToShopId: string | null } {
 	if (unsold <= 0) return { action: "NONE", transferToShopId: null };
 	if (bestTransfer && bestTransfer.spare >= unsold) return { action: "TRANSFER", transferToShopId: bestTransfer.shopId };
 	return { action: unsold * 2 <= quantity ? "MARKDOWN" : "ORDER_LESS", transferToShopId: null };
 }
 
 /** Units to order so the next `days` days are covered: expected sales minus what sellable lots will sell before they expire. */
-export function reorderQuantity(lots: LotIn[], v: WeekdayVelocity, asOf: string, days: number): { expectedSales: number; usableStock: number; suggestedQuantity: number } {
+export function reorderQuantity(
+	lots: LotIn[],
+	v: WeekdayVelocity,
+	asOf: string,
+	days: number,
+): { expectedSales: number; usableStock: number; suggestedQuantity: number } {
 	const end = addDays(asOf, days - 1);
 	const demand = expectedSales(v, asOf, end);
 	const usable = projectLots(lots, v, asOf, end).reduce((sum, p) => sum + p.projectedSold, 0);

@@ -31,7 +31,11 @@ interface Methods {
 	recall(t: Transaction, event: EventEnvelope<"BATCH_RECALLED">): Promise<void>;
 	writeOffExpiredAt(shopId: string, asOf: string): Promise<number>;
 }
-type This = Service & DbThis<SalesModels> & OutboxThis & CacheCleanerThis & Methods & { timer?: NodeJS.Timeout; sweeping?: Promise<unknown> };
+type This = Service &
+	DbThis<SalesModels> &
+	OutboxThis &
+	CacheCleanerThis &
+	Methods & { timer?: NodeJS.Timeout; sweeping?: Promise<unknown> };
 
 interface Tier {
 	daysLeft: number;
@@ -58,7 +62,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			rest: "GET /shops/:shopId/markdown-policy",
 			roles: ["CLERK", "EXECUTIVE", "ADMIN"],
 			retryPolicy: RETRY_READS,
-			summary: "The shop's expiry markdown tiers [{ daysLeft, percentOff }] and where they come from (SHOP, CHAIN default or NONE) (Clerk+ of the shop)",
+			summary:
+				"The shop's expiry markdown tiers [{ daysLeft, percentOff }] and where they come from (SHOP, CHAIN default or NONE) (Clerk+ of the shop)",
 			params: P.shopIdParams,
 			access: { shop: "shopId" },
 			async handler(ctx: Ctx<P.ShopIdParams>) {
@@ -75,7 +80,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			rest: "PUT /shops/:shopId/markdown-policy",
 			roles: ["EXECUTIVE"],
 			audit: true,
-			summary: "Set the shop's expiry markdown tiers ({ tiers: [{ daysLeft, percentOff }] }; [] = no markdowns here, overriding the chain default) (Executive)",
+			summary:
+				"Set the shop's expiry markdown tiers ({ tiers: [{ daysLeft, percentOff }] }; [] = no markdowns here, overriding the chain default) (Executive)",
 			params: P.shopMarkdownParams,
 			async handler(ctx: Ctx<P.ShopMarkdownParams>) {
 				// Hand-coded, not `access`: the middleware runs before the validator, so an unknown shop with bad tiers would answer 404 instead of 422.
@@ -99,7 +105,9 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			params: P.shopIdParams,
 			access: { shop: "shopId" },
 			async handler(ctx: Ctx<P.ShopIdParams>) {
-				await this.db.query(`DELETE FROM sales.markdown_policies WHERE shop_id = :shopId`, { replacements: { shopId: ctx.params.shopId } });
+				await this.db.query(`DELETE FROM sales.markdown_policies WHERE shop_id = :shopId`, {
+					replacements: { shopId: ctx.params.shopId },
+				});
 				await this.cleanCache("sales");
 				return this.actions.getMarkdownPolicy({ shopId: ctx.params.shopId }, { parentCtx: ctx });
 			},
@@ -111,7 +119,9 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			retryPolicy: RETRY_READS,
 			summary: "The chain-wide default expiry markdown tiers (shops without their own policy use them)",
 			async handler() {
-				const [row] = await this.db.query<{ tiers: Tier[] }>(`SELECT tiers FROM sales.markdown_policies WHERE shop_id IS NULL`, { type: QueryTypes.SELECT });
+				const [row] = await this.db.query<{ tiers: Tier[] }>(`SELECT tiers FROM sales.markdown_policies WHERE shop_id IS NULL`, {
+					type: QueryTypes.SELECT,
+				});
 				return { tiers: row?.tiers ?? [] };
 			},
 		},
@@ -187,7 +197,9 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			types: ["BATCH_RECALLED"],
 			async handler(this: This, events, t: Transaction) {
 				for (const event of events) await this.recall(t, event);
-				t.afterCommit(() => void this.cleanCache("sales").catch((err: unknown) => this.logger.warn("Menu cache clean failed", err)));
+				t.afterCommit(
+					() => void this.cleanCache("sales").catch((err: unknown) => this.logger.warn("Menu cache clean failed", err)),
+				);
 			},
 		}),
 	],
@@ -200,7 +212,12 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					`SELECT DISTINCT flavor_id AS "flavorId" FROM sales.stock_lots WHERE shop_id = :shopId AND quantity > 0 AND expiry_date < CAST(:asOf AS date) ORDER BY 1`,
 					{ replacements: { shopId, asOf }, type: QueryTypes.SELECT, transaction: t },
 				);
-				const rows = await lockStock(this.db, t, shopId, flavors.map((f) => f.flavorId));
+				const rows = await lockStock(
+					this.db,
+					t,
+					shopId,
+					flavors.map((f) => f.flavorId),
+				);
 				// Re-read under the locks: a concurrent sweep or count may have taken them already.
 				const taken = await this.db.query<LotTaken>(
 					`WITH o AS (SELECT id, quantity FROM sales.stock_lots WHERE shop_id = :shopId AND quantity > 0 AND expiry_date < CAST(:asOf AS date)),
@@ -215,14 +232,42 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				if (!taken.length) return 0;
 				const gone = new Map<string, number>();
 				for (const lot of taken) gone.set(lot.flavorId, (gone.get(lot.flavorId) ?? 0) + lot.quantity);
-				const changes = [...gone].sort(([a], [b]) => a.localeCompare(b)).map(([flavorId, n]) => planChange(flavorId, rows.get(flavorId), (rows.get(flavorId)?.quantity ?? 0) - n));
-				await applyChanges(this.db, t, shopId, changes, { reason: "WASTE", referenceId: null, actorId: null, note: `Lots expired before ${asOf}` });
+				const changes = [...gone]
+					.sort(([a], [b]) => a.localeCompare(b))
+					.map(([flavorId, n]) => planChange(flavorId, rows.get(flavorId), (rows.get(flavorId)?.quantity ?? 0) - n));
+				await applyChanges(this.db, t, shopId, changes, {
+					reason: "WASTE",
+					referenceId: null,
+					actorId: null,
+					note: `Lots expired before ${asOf}`,
+				});
 				const at = new Date().toISOString();
 				for (const lot of taken) {
-					await this.publish(t, null, "STOCK_WRITTEN_OFF", { batchId: lot.stockItemId, shopId, factoryId: null, flavorId: lot.flavorId, quantity: lot.quantity, reason: writeOffReason(lot, "WASTE"), costCents: lot.quantity * lot.unitCost, at }, shopId);
+					await this.publish(
+						t,
+						null,
+						"STOCK_WRITTEN_OFF",
+						{
+							batchId: lot.stockItemId,
+							shopId,
+							factoryId: null,
+							flavorId: lot.flavorId,
+							quantity: lot.quantity,
+							reason: writeOffReason(lot, "WASTE"),
+							costCents: lot.quantity * lot.unitCost,
+							at,
+						},
+						shopId,
+					);
 				}
 				for (const c of changes.filter((c) => c.crossedLow)) {
-					await this.publish(t, null, "INVENTORY_LOW", { shopId, flavorId: c.flavorId, quantity: c.after, reorderThreshold: c.reorderThreshold }, shopId);
+					await this.publish(
+						t,
+						null,
+						"INVENTORY_LOW",
+						{ shopId, flavorId: c.flavorId, quantity: c.after, reorderThreshold: c.reorderThreshold },
+						shopId,
+					);
 				}
 				return taken.reduce((n, l) => n + l.quantity, 0);
 			});
@@ -233,13 +278,20 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			const { batchId, batchLabel, flavorId, reason } = event.data;
 			// The flavor's stock rows at every shop first, in shop order, as stock writers lock them: a sale or a delivery in flight
 			// finishes before, and the next one sees the batch recalled (a delivery after this receives it as a RECALLED lot).
-			await this.db.query(`SELECT 1 FROM sales.shop_inventory WHERE flavor_id = :flavorId ORDER BY shop_id FOR UPDATE`, { replacements: { flavorId }, transaction: t });
+			await this.db.query(`SELECT 1 FROM sales.shop_inventory WHERE flavor_id = :flavorId ORDER BY shop_id FOR UPDATE`, {
+				replacements: { flavorId },
+				transaction: t,
+			});
 			await this.db.query(`SELECT ${RECALL_LOCK(":batchId::text")}`, { replacements: { batchId }, transaction: t });
 			await this.db.query(
 				`INSERT INTO sales.recalled_batches (stock_item_id, reason, event_id, recalled_at) VALUES (:batchId, :reason, :eventId, :at) ON CONFLICT DO NOTHING`,
 				{ replacements: { batchId, reason, eventId: event.id, at: event.data.at }, transaction: t },
 			);
-			const [people] = await this.db.query<{ shops: { id: string; name: string; quantity: number }[] | null; staff: string[] | null; patrons: string[] | null }>(
+			const [people] = await this.db.query<{
+				shops: { id: string; name: string; quantity: number }[] | null;
+				staff: string[] | null;
+				patrons: string[] | null;
+			}>(
 				`WITH recalled AS (
 				   UPDATE sales.stock_lots SET status = 'RECALLED', updated_at = now() WHERE stock_item_id = :batchId RETURNING shop_id, quantity),
 				 shops AS (SELECT r.shop_id AS id, s.name, s.manager_id, sum(r.quantity)::int AS quantity FROM recalled r JOIN sales.shops s ON s.id = r.shop_id GROUP BY r.shop_id, s.name, s.manager_id)

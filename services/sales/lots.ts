@@ -48,7 +48,11 @@ export async function receiveLots(db: Sequelize, t: Transaction, shopId: string,
 	// Serialized with the recall consumer per batch (recallLock): either it has committed and the lot arrives RECALLED,
 	// or it waits for this delivery and then marks the lot. A statement of its own, so the insert below sees its commit.
 	const batches = [...new Set(rows.map((r) => r.stockItemId).filter((id): id is string => !!id))].sort();
-	if (batches.length) await db.query(`SELECT ${RECALL_LOCK("b")} FROM unnest(ARRAY[:batches]::text[]) AS b ORDER BY b`, { replacements: { batches }, transaction: t });
+	if (batches.length)
+		await db.query(`SELECT ${RECALL_LOCK("b")} FROM unnest(ARRAY[:batches]::text[]) AS b ORDER BY b`, {
+			replacements: { batches },
+			transaction: t,
+		});
 	await db.query(
 		`WITH v AS (SELECT * FROM json_to_recordset(CAST(:lots AS json)) AS v("flavorId" uuid, "stockItemId" uuid, "batchLabel" text, "factoryId" uuid, "expiryDate" date, "unitCost" bigint, quantity int)),
 		 lot AS (
@@ -68,7 +72,14 @@ export async function receiveLots(db: Sequelize, t: Transaction, shopId: string,
  * Takes `quantity` units of a flavor out of the shop's lots and records them as written off:
  * unsellable lots (recalled, quarantined) first, then earliest expiry first (UNTRACKED last).
  */
-export async function takeLots(db: Sequelize, t: Transaction, shopId: string, flavorId: string, quantity: number, movement: LotMovement): Promise<LotTaken[]> {
+export async function takeLots(
+	db: Sequelize,
+	t: Transaction,
+	shopId: string,
+	flavorId: string,
+	quantity: number,
+	movement: LotMovement,
+): Promise<LotTaken[]> {
 	if (quantity <= 0) return [];
 	return db.query<LotTaken>(
 		`WITH c AS (
@@ -176,10 +187,27 @@ export function deliveredLots(items: { flavorId: string; quantity: number }[], a
 		for (const a of allocation.filter((x) => x.flavorId === item.flavorId)) {
 			const quantity = Math.min(left, a.quantity);
 			if (quantity <= 0) break;
-			lots.push({ flavorId: a.flavorId, stockItemId: a.stockItemId, batchLabel: a.batchLabel, factoryId: a.factoryId, expiryDate: a.expiryDate, unitCost: a.unitCost, quantity });
+			lots.push({
+				flavorId: a.flavorId,
+				stockItemId: a.stockItemId,
+				batchLabel: a.batchLabel,
+				factoryId: a.factoryId,
+				expiryDate: a.expiryDate,
+				unitCost: a.unitCost,
+				quantity,
+			});
 			left -= quantity;
 		}
-		if (left > 0) lots.push({ flavorId: item.flavorId, stockItemId: null, batchLabel: null, factoryId: null, expiryDate: null, unitCost: 0, quantity: left });
+		if (left > 0)
+			lots.push({
+				flavorId: item.flavorId,
+				stockItemId: null,
+				batchLabel: null,
+				factoryId: null,
+				expiryDate: null,
+				unitCost: 0,
+				quantity: left,
+			});
 	}
 	return lots;
 }

@@ -8,7 +8,15 @@ import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { config } from "../../lib/config";
-import { BUSINESS_METRICS as M, EXPIRY_BUCKETS, clearSeries, expiryBucketSql, ownsClusterFigures, registerBusinessMetrics, replaceSeries } from "../../lib/business-metrics";
+import {
+	BUSINESS_METRICS as M,
+	EXPIRY_BUCKETS,
+	clearSeries,
+	expiryBucketSql,
+	ownsClusterFigures,
+	registerBusinessMetrics,
+	replaceSeries,
+} from "../../lib/business-metrics";
 import { defineSalesModels, type SalesModels, type WeekHours } from "./sales.model";
 import { defineService, type ServiceDefinition } from "../../lib/service";
 
@@ -20,7 +28,13 @@ const minutes = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.sl
 
 /** Whether a shop with these opening hours is open at `at` in `timeZone`; a close at or before the open runs past midnight. */
 export function isOpenAt(hours: WeekHours | null | undefined, at: Date, timeZone: string): boolean {
-	const parts = new Intl.DateTimeFormat("en-US", { timeZone, weekday: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).formatToParts(at);
+	const parts = new Intl.DateTimeFormat("en-US", {
+		timeZone,
+		weekday: "short",
+		hour: "2-digit",
+		minute: "2-digit",
+		hourCycle: "h23",
+	}).formatToParts(at);
 	const part = (type: string) => parts.find((p) => p.type === type)?.value ?? "";
 	const day = DAYS.indexOf(part("weekday").toLowerCase().slice(0, 3) as (typeof DAYS)[number]);
 	const now = Number(part("hour")) * 60 + Number(part("minute"));
@@ -57,8 +71,16 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			);
 			const now = new Date();
 			const tz = config().shopTimeZone;
-			replaceSeries(this.broker, M.stockLowItems, shops.map((r) => ({ labels: { shop: r.id }, value: Number(r.low) })));
-			replaceSeries(this.broker, M.shopOpen, shops.map((r) => ({ labels: { shop: r.id }, value: isOpenAt(r.hours, now, tz) ? 1 : 0 })));
+			replaceSeries(
+				this.broker,
+				M.stockLowItems,
+				shops.map((r) => ({ labels: { shop: r.id }, value: Number(r.low) })),
+			);
+			replaceSeries(
+				this.broker,
+				M.shopOpen,
+				shops.map((r) => ({ labels: { shop: r.id }, value: isOpenAt(r.hours, now, tz) ? 1 : 0 })),
+			);
 			const lots = await this.db.query<{ bucket: string; lots: string; value: string }>(
 				`SELECT ${expiryBucketSql("(l.expiry_date - current_date)")} AS bucket, count(*) AS lots, sum(l.quantity * l.unit_cost) AS value
 				   FROM ${s}.stock_lots l JOIN ${s}.shops sh ON sh.id = l.shop_id AND sh.deleted_at IS NULL
@@ -67,8 +89,21 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				{ type: QueryTypes.SELECT },
 			);
 			const found = new Map(lots.map((r) => [r.bucket, r]));
-			replaceSeries(this.broker, M.expiringLots, EXPIRY_BUCKETS.map((b) => ({ labels: { site: "shop", days_left: b.label }, value: Number(found.get(b.label)?.lots ?? 0) })), SITE);
-			replaceSeries(this.broker, M.expiringValue, EXPIRY_BUCKETS.map((b) => ({ labels: { site: "shop", days_left: b.label }, value: Number(found.get(b.label)?.value ?? 0) })), SITE);
+			replaceSeries(
+				this.broker,
+				M.expiringLots,
+				EXPIRY_BUCKETS.map((b) => ({ labels: { site: "shop", days_left: b.label }, value: Number(found.get(b.label)?.lots ?? 0) })),
+				SITE,
+			);
+			replaceSeries(
+				this.broker,
+				M.expiringValue,
+				EXPIRY_BUCKETS.map((b) => ({
+					labels: { site: "shop", days_left: b.label },
+					value: Number(found.get(b.label)?.value ?? 0),
+				})),
+				SITE,
+			);
 		},
 	},
 

@@ -32,7 +32,14 @@ type This = Service & DbThis<SalesModels> & OutboxThis & CacheCleanerThis;
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "sales.orders",
-	mixins: [DbMixin({ schema: "sales", models: defineSalesModels }), OutboxMixin, AuditMixin, EventStreamMixin, CacheCleaner([]), SettingsMixin],
+	mixins: [
+		DbMixin({ schema: "sales", models: defineSalesModels }),
+		OutboxMixin,
+		AuditMixin,
+		EventStreamMixin,
+		CacheCleaner([]),
+		SettingsMixin,
+	],
 	settings: { rest: "/sales" },
 
 	actions: {
@@ -53,16 +60,41 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				});
 				const factory = await resolveFactory(ctx, factoryId);
 				if (!factory) throw validationError("factoryId", `Unknown factory ${factoryId}`, "unknownFactory");
-				assertFlavors(items, await getFlavors(ctx, items.map((i) => i.flavorId)));
+				assertFlavors(
+					items,
+					await getFlavors(
+						ctx,
+						items.map((i) => i.flavorId),
+					),
+				);
 				// Internal callers (seeding, REPL) pass the acting user in meta like the gateway does.
 				const by = ctx.meta.user?.id;
 				if (!by) throw unauthorized("A purchase order needs the requesting user");
 				const order = await this.transaction(async (t) => {
 					const created = await this.models.Order.create(
-						{ shopId, factoryId, items: items.map(({ flavorId, quantity }) => ({ flavorId, quantity })), requestedBy: by, history: [{ status: "PENDING", by, at: new Date().toISOString() }] },
+						{
+							shopId,
+							factoryId,
+							items: items.map(({ flavorId, quantity }) => ({ flavorId, quantity })),
+							requestedBy: by,
+							history: [{ status: "PENDING", by, at: new Date().toISOString() }],
+						},
 						{ transaction: t },
 					);
-					await this.publish(t, ctx, "PURCHASE_ORDER_CREATED", { orderId: created.id, shopId, factoryId, items: created.items, requestedBy: created.requestedBy, createdAt: created.createdAt.toISOString() }, shopId);
+					await this.publish(
+						t,
+						ctx,
+						"PURCHASE_ORDER_CREATED",
+						{
+							orderId: created.id,
+							shopId,
+							factoryId,
+							items: created.items,
+							requestedBy: created.requestedBy,
+							createdAt: created.createdAt.toISOString(),
+						},
+						shopId,
+					);
 					return created;
 				});
 				respondCreated(ctx, `/api/v1/sales/shops/${shopId}/orders`);
@@ -100,8 +132,10 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				// Who is asking: the factory's manager, the shop's staff, or an executive. Anyone else may not see the order.
 				let party: OrderParty | null = null;
 				if (!user || user.role === "EXECUTIVE" || user.role === "ADMIN") party = "EXECUTIVE";
-				else if (user.role === "MANUFACTURER") party = (await resolveFactory(ctx, peek.factoryId))?.managerId === user.id ? "FACTORY" : null;
-				else if (user.role === "CLERK") party = (await findShop(this.db, peek.shopId, user.id).catch(() => null))?.isStaff ? "SHOP" : null;
+				else if (user.role === "MANUFACTURER")
+					party = (await resolveFactory(ctx, peek.factoryId))?.managerId === user.id ? "FACTORY" : null;
+				else if (user.role === "CLERK")
+					party = (await findShop(this.db, peek.shopId, user.id).catch(() => null))?.isStaff ? "SHOP" : null;
 				if (!party) throw notFound("Order", orderId);
 
 				// What the factory allocated to this order (its invoice's FEFO batches), asked of inventory: the lots the shop receives.
@@ -110,18 +144,47 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const order = await this.transaction(async (t) => {
 					const o = await this.models.Order.findByPk(orderId, { lock: t.LOCK.UPDATE, transaction: t });
 					if (!o) throw notFound("Order", orderId);
-					if (!isLegal(o.status, status)) throw conflict(`An order cannot go from ${o.status} to ${status}`, "ILLEGAL_TRANSITION", { from: o.status, to: status });
-					if (!mayTransition(party!, o.status, status)) throw forbidden(`You may not move this order from ${o.status} to ${status}`);
+					if (!isLegal(o.status, status))
+						throw conflict(`An order cannot go from ${o.status} to ${status}`, "ILLEGAL_TRANSITION", {
+							from: o.status,
+							to: status,
+						});
+					if (!mayTransition(party!, o.status, status))
+						throw forbidden(`You may not move this order from ${o.status} to ${status}`);
 					if (status === "DELIVERED") {
 						const { lowStockThreshold } = settingsOf(this.broker).settings;
 						const sorted = [...o.items].sort((a, b) => a.flavorId.localeCompare(b.flavorId));
-						const rows = await lockStock(this.db, t, o.shopId, sorted.map((i) => i.flavorId));
-						const changes = sorted.map((i) => planChange(i.flavorId, rows.get(i.flavorId), (rows.get(i.flavorId)?.quantity ?? 0) + i.quantity, undefined, lowStockThreshold));
-						await applyChanges(this.db, t, o.shopId, changes, { reason: "DELIVERY", referenceId: o.id, actorId: user?.id ?? null });
-						await receiveLots(this.db, t, o.shopId, deliveredLots(sorted, allocation), { reason: "DELIVERY", referenceId: o.id, actorId: user?.id ?? null });
+						const rows = await lockStock(
+							this.db,
+							t,
+							o.shopId,
+							sorted.map((i) => i.flavorId),
+						);
+						const changes = sorted.map((i) =>
+							planChange(
+								i.flavorId,
+								rows.get(i.flavorId),
+								(rows.get(i.flavorId)?.quantity ?? 0) + i.quantity,
+								undefined,
+								lowStockThreshold,
+							),
+						);
+						await applyChanges(this.db, t, o.shopId, changes, {
+							reason: "DELIVERY",
+							referenceId: o.id,
+							actorId: user?.id ?? null,
+						});
+						await receiveLots(this.db, t, o.shopId, deliveredLots(sorted, allocation), {
+							reason: "DELIVERY",
+							referenceId: o.id,
+							actorId: user?.id ?? null,
+						});
 						delivered = true;
 					}
-					await o.update({ status, history: [...o.history, { status, by: user?.id ?? null, at: new Date().toISOString() }] }, { transaction: t });
+					await o.update(
+						{ status, history: [...o.history, { status, by: user?.id ?? null, at: new Date().toISOString() }] },
+						{ transaction: t },
+					);
 					return o;
 				});
 				if (delivered) await this.cleanCache("sales");
@@ -145,7 +208,11 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			types: ["INVOICE_GENERATED"],
 			async handler(this: This, events, t: Transaction) {
 				for (const event of events) {
-					if (event.data.orderId) await this.models.Order.update({ invoiceId: event.data.invoiceId }, { where: { id: event.data.orderId }, transaction: t });
+					if (event.data.orderId)
+						await this.models.Order.update(
+							{ invoiceId: event.data.invoiceId },
+							{ where: { id: event.data.orderId }, transaction: t },
+						);
 				}
 			},
 		}),

@@ -53,7 +53,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			rest: "POST /shops/:shopId/pos-transactions",
 			roles: ["CLERK"],
 			audit: true,
-			summary: "Ring up a sale (Clerk of the shop): catalog prices less expiry markdowns, each line drawn from the shop's lots first-expiry-first-out atomically; 409 INSUFFICIENT_STOCK, or RECALLED_STOCK when only recalled stock is left; Idempotency-Key replays",
+			summary:
+				"Ring up a sale (Clerk of the shop): catalog prices less expiry markdowns, each line drawn from the shop's lots first-expiry-first-out atomically; 409 INSUFFICIENT_STOCK, or RECALLED_STOCK when only recalled stock is left; Idempotency-Key replays",
 			params: P.saleParams,
 			async handler(ctx: Ctx<P.SaleParams>) {
 				const { shopId, items, paymentMethod, patronId } = ctx.params;
@@ -61,12 +62,22 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					await shopForCaller(this.db, ctx, shopId, []); // an unknown or foreign shop answers 404/403 first
 					throw validationError("patronId", `Unknown user ${patronId}`, "unknownUser");
 				}
-				const flavors = await this.flavors.get(ctx, items.map((i) => i.flavorId));
+				const flavors = await this.flavors.get(
+					ctx,
+					items.map((i) => i.flavorId),
+				);
 				// Staff check, sale and audit row in one statement and one commit (pos.ts).
 				const outcome: SaleOutcome = await recordSale(
 					this,
 					ctx,
-					{ shopId, clerkId: ctx.meta.user!.id, items, paymentMethod, patronId: patronId ?? null, idempotencyKey: ctx.meta.idempotencyKey },
+					{
+						shopId,
+						clerkId: ctx.meta.user!.id,
+						items,
+						paymentMethod,
+						patronId: patronId ?? null,
+						idempotencyKey: ctx.meta.idempotencyKey,
+					},
 					flavors,
 					shopAccess(ctx.meta.user, []),
 					auditActor(ctx),
@@ -84,13 +95,20 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			status: 200,
 			roles: ["CLERK"],
 			audit: true,
-			summary: "Apply sales a terminal recorded offline, in order; per item accepted / duplicate / rejected (replaying a batch changes nothing)",
+			summary:
+				"Apply sales a terminal recorded offline, in order; per item accepted / duplicate / rejected (replaying a batch changes nothing)",
 			params: P.syncParams,
 			async handler(ctx: Ctx<P.SyncParams>) {
 				const { shopId, transactions } = ctx.params;
 				await shopForCaller(this.db, ctx, shopId, []);
-				const flavors = await this.flavors.get(ctx, transactions.flatMap((tx) => tx.items.map((i) => i.flavorId)));
-				const patrons = await knownUsers(ctx, transactions.flatMap((tx) => (tx.patronId ? [tx.patronId] : [])));
+				const flavors = await this.flavors.get(
+					ctx,
+					transactions.flatMap((tx) => tx.items.map((i) => i.flavorId)),
+				);
+				const patrons = await knownUsers(
+					ctx,
+					transactions.flatMap((tx) => (tx.patronId ? [tx.patronId] : [])),
+				);
 				const results: SyncResult[] = [];
 				let soldOut = false;
 				for (const tx of transactions) {
@@ -106,17 +124,34 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 						const outcome = await recordSale(
 							this,
 							ctx,
-							{ shopId, clerkId: ctx.meta.user!.id, items: tx.items, paymentMethod: tx.paymentMethod, patronId: tx.patronId ?? null, clientId: tx.clientId, occurredAt: tx.occurredAt },
+							{
+								shopId,
+								clerkId: ctx.meta.user!.id,
+								items: tx.items,
+								paymentMethod: tx.paymentMethod,
+								patronId: tx.patronId ?? null,
+								clientId: tx.clientId,
+								occurredAt: tx.occurredAt,
+							},
 							flavors,
 							"ALL", // checked above, for the whole batch
 							null, // one audit row for the batch (the audit mixin's)
 						);
 						soldOut ||= outcome.soldOut;
-						results.push({ clientId: tx.clientId, status: outcome.replayed ? "duplicate" : "accepted", transactionId: outcome.sale.id });
+						results.push({
+							clientId: tx.clientId,
+							status: outcome.replayed ? "duplicate" : "accepted",
+							transactionId: outcome.sale.id,
+						});
 					} catch (err) {
 						const e = err as { code?: number; type?: string; message?: string; data?: unknown };
 						if (typeof e.code !== "number" || e.code >= 500) throw err;
-						results.push({ clientId: tx.clientId, status: "rejected", reason: e.type === "VALIDATION_ERROR" ? "INVALID_ITEM" : (e.type ?? "REJECTED"), details: e.data });
+						results.push({
+							clientId: tx.clientId,
+							status: "rejected",
+							reason: e.type === "VALIDATION_ERROR" ? "INVALID_ITEM" : (e.type ?? "REJECTED"),
+							details: e.data,
+						});
 					}
 				}
 				if (soldOut) await this.cleanCache("sales");
@@ -144,8 +179,19 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				]
 					.filter(Boolean)
 					.join(" AND ");
-				const replacements = { shopId, from: from ?? null, to: to ?? null, paymentMethod: paymentMethod ?? null, clerkId: clerkId ?? null, limit: pageSize, offset: (page - 1) * pageSize };
-				const [{ n }] = await this.db.query<{ n: string }>(`SELECT count(*) AS n FROM sales.transactions t WHERE ${where}`, { replacements, type: QueryTypes.SELECT });
+				const replacements = {
+					shopId,
+					from: from ?? null,
+					to: to ?? null,
+					paymentMethod: paymentMethod ?? null,
+					clerkId: clerkId ?? null,
+					limit: pageSize,
+					offset: (page - 1) * pageSize,
+				};
+				const [{ n }] = await this.db.query<{ n: string }>(`SELECT count(*) AS n FROM sales.transactions t WHERE ${where}`, {
+					replacements,
+					type: QueryTypes.SELECT,
+				});
 				const rows = await this.db.query<Parameters<typeof toSaleJson>[0]>(
 					`SELECT t.id, t.shop_id AS "shopId", t.total_amount AS "totalAmount", t.payment_method AS "paymentMethod", t.clerk_id AS "clerkId",
 					        t.patron_id AS "patronId", t.occurred_at AS "occurredAt", t.created_at AS "createdAt",
@@ -163,7 +209,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			rest: "GET /shops/:shopId/transactions/:transactionId",
 			roles: ["CLERK", "EXECUTIVE", "ADMIN"],
 			retryPolicy: RETRY_READS,
-			summary: "One sale with the lots each line drew (batch, expiry, quantity, unit price charged, markdown percent) (Clerk+ of the shop)",
+			summary:
+				"One sale with the lots each line drew (batch, expiry, quantity, unit price charged, markdown percent) (Clerk+ of the shop)",
 			params: P.transactionIdParams,
 			async handler(this: This, ctx: Ctx<P.TransactionIdParams>) {
 				const { shopId, transactionId } = ctx.params;

@@ -77,7 +77,9 @@ function requestHash(input: SaleInput): string {
 	const items = mergeLines(input.items)
 		.map((l) => `${l.flavorId}:${l.quantity}`)
 		.sort();
-	return createHash("sha256").update(JSON.stringify([items, input.paymentMethod, input.patronId ?? null])).digest("hex");
+	return createHash("sha256")
+		.update(JSON.stringify([items, input.paymentMethod, input.patronId ?? null]))
+		.digest("hex");
 }
 
 function lineInOrder({ flavorId, name, quantity, unitPrice, lineTotal }: SaleLineJson): SaleLineJson {
@@ -121,7 +123,16 @@ const POS_SALE: PreparedStatement = {
 
 type PosResult =
 	| { replayed: true; sale: SaleJson }
-	| { replayed: false; id: string; occurredAt: string; createdAt: string; items: SaleLine[]; totalAmount: number; soldOut: boolean; low: EventEnvelope<"INVENTORY_LOW">[] };
+	| {
+			replayed: false;
+			id: string;
+			occurredAt: string;
+			createdAt: string;
+			items: SaleLine[];
+			totalAmount: number;
+			soldOut: boolean;
+			low: EventEnvelope<"INVENTORY_LOW">[];
+	  };
 
 interface PgError {
 	code?: string;
@@ -129,7 +140,12 @@ interface PgError {
 }
 
 /** The function's SQLSTATEs (see the migration) as the API's errors. */
-function saleError(err: unknown, input: SaleInput, lines: (ReturnType<typeof mergeLines>[number] & { name: string })[], issues: ReturnType<typeof flavorIssues>): unknown {
+function saleError(
+	err: unknown,
+	input: SaleInput,
+	lines: (ReturnType<typeof mergeLines>[number] & { name: string })[],
+	issues: ReturnType<typeof flavorIssues>,
+): unknown {
 	switch ((err as PgError).code) {
 		case "ZS404":
 			return notFound("Shop", input.shopId);
@@ -138,7 +154,9 @@ function saleError(err: unknown, input: SaleInput, lines: (ReturnType<typeof mer
 		case "ZS422":
 			return new Errors.MoleculerClientError(issues[0].message, 422, "VALIDATION_ERROR", issues);
 		case "ZSKEY":
-			return conflict("This Idempotency-Key was already used for a different sale", "IDEMPOTENCY_KEY_REUSED", { field: "Idempotency-Key" });
+			return conflict("This Idempotency-Key was already used for a different sale", "IDEMPOTENCY_KEY_REUSED", {
+				field: "Idempotency-Key",
+			});
 		case "ZSBSY":
 			return conflict("A concurrent request with the same key is still being processed", "IDEMPOTENCY_IN_PROGRESS");
 		case "ZSRCL":
@@ -147,7 +165,13 @@ function saleError(err: unknown, input: SaleInput, lines: (ReturnType<typeof mer
 			return new ((err as PgError).code === "ZSRCL" ? RecalledStockError : InsufficientStockError)(
 				short.map(({ flavorId, requested, available }) => {
 					const line = lines.find((l) => l.flavorId === flavorId)!;
-					return { field: `items[${line.index}].quantity`, flavorId, requested, available, message: `Not enough stock of ${line.name}: ${available} left, ${requested} requested` };
+					return {
+						field: `items[${line.index}].quantity`,
+						flavorId,
+						requested,
+						available,
+						message: `Not enough stock of ${line.name}: ${available} left, ${requested} requested`,
+					};
 				}),
 			);
 		}
@@ -224,7 +248,8 @@ export async function recordSale(
 		throw saleError(err, input, lines, issues);
 	}
 	// Same key order as a first answer (jsonb orders keys its own way): a replay is byte-identical.
-	if (result.replayed) return { sale: { ...inOrder(result.sale), items: result.sale.items.map(lineInOrder) }, replayed: true, soldOut: false };
+	if (result.replayed)
+		return { sale: { ...inOrder(result.sale), items: result.sale.items.map(lineInOrder) }, replayed: true, soldOut: false };
 
 	// Committed: tell the cluster (the outbox rows are already safe), in outbox order. The function
 	// decided the lots and markdowns: the lines and total as charged are its.

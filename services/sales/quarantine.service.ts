@@ -75,7 +75,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			rest: "PUT /shops/:shopId/lots/:lotId/freezer",
 			roles: ["CLERK", "EXECUTIVE"],
 			audit: true,
-			summary: "Put a lot in one of the shop's freezers ({ freezerId }; null: not assigned, presumed in every freezer of the shop) (manager or EXECUTIVE)",
+			summary:
+				"Put a lot in one of the shop's freezers ({ freezerId }; null: not assigned, presumed in every freezer of the shop) (manager or EXECUTIVE)",
 			params: P.placeLotParams,
 			async handler(ctx: Ctx<P.PlaceLotParams>) {
 				const shop = await this.managedShop(ctx, ctx.params.shopId);
@@ -84,10 +85,13 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					const freezer = await call(ctx, "inventory.freezers.resolve", { freezerId });
 					if (freezer?.shopId !== shop.id) throw validationError("freezerId", "Not a freezer of this shop", "reference");
 				}
-				const [lot] = await this.db.query<LotRow>(`UPDATE sales.stock_lots SET freezer_id = :freezerId, updated_at = now() WHERE id = :lotId AND shop_id = :shopId RETURNING ${LOT_COLUMNS}`, {
-					replacements: { lotId: ctx.params.lotId, shopId: shop.id, freezerId },
-					type: QueryTypes.SELECT,
-				});
+				const [lot] = await this.db.query<LotRow>(
+					`UPDATE sales.stock_lots SET freezer_id = :freezerId, updated_at = now() WHERE id = :lotId AND shop_id = :shopId RETURNING ${LOT_COLUMNS}`,
+					{
+						replacements: { lotId: ctx.params.lotId, shopId: shop.id, freezerId },
+						type: QueryTypes.SELECT,
+					},
+				);
 				if (!lot) throw notFound("Lot", ctx.params.lotId);
 				return lotView(lot);
 			},
@@ -98,19 +102,26 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			roles: ["CLERK", "EXECUTIVE"],
 			status: 200,
 			audit: true,
-			summary: "Release quarantined lots after inspection: they are SELLABLE again (the shop's manager or an EXECUTIVE); a lot not QUARANTINED is 409",
+			summary:
+				"Release quarantined lots after inspection: they are SELLABLE again (the shop's manager or an EXECUTIVE); a lot not QUARANTINED is 409",
 			params: P.releaseLotsParams,
 			async handler(ctx: Ctx<P.ReleaseLotsParams>) {
 				const shop = await this.managedShop(ctx, ctx.params.shopId);
 				const lots = await this.transaction(async (t) => {
 					const { lots: locked } = await this.lockLots(t, shop.id, ctx.params.lotIds);
 					const held = locked.filter((l) => l.status !== "QUARANTINED");
-					if (held.length) throw conflict("Only quarantined lots can be released", "LOT_NOT_QUARANTINED", { lots: held.map((l) => ({ lotId: l.id, status: l.status })) });
-					return this.db.query<LotRow>(`UPDATE sales.stock_lots SET status = 'SELLABLE', updated_at = now() WHERE id IN (:ids) RETURNING ${LOT_COLUMNS}`, {
-						replacements: { ids: ctx.params.lotIds },
-						type: QueryTypes.SELECT,
-						transaction: t,
-					});
+					if (held.length)
+						throw conflict("Only quarantined lots can be released", "LOT_NOT_QUARANTINED", {
+							lots: held.map((l) => ({ lotId: l.id, status: l.status })),
+						});
+					return this.db.query<LotRow>(
+						`UPDATE sales.stock_lots SET status = 'SELLABLE', updated_at = now() WHERE id IN (:ids) RETURNING ${LOT_COLUMNS}`,
+						{
+							replacements: { ids: ctx.params.lotIds },
+							type: QueryTypes.SELECT,
+							transaction: t,
+						},
+					);
 				});
 				await this.cleanCache("sales");
 				return { shopId: shop.id, lots: lots.map(lotView) };
@@ -122,7 +133,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			roles: ["CLERK", "EXECUTIVE"],
 			status: 200,
 			audit: true,
-			summary: "Write lots off ({ lotIds, reason: QUARANTINE|DAMAGE }): their whole quantity leaves the shop's stock; STOCK_WRITTEN_OFF per lot (manager or EXECUTIVE)",
+			summary:
+				"Write lots off ({ lotIds, reason: QUARANTINE|DAMAGE }): their whole quantity leaves the shop's stock; STOCK_WRITTEN_OFF per lot (manager or EXECUTIVE)",
 			params: P.writeOffLotsParams,
 			async handler(ctx: Ctx<P.WriteOffLotsParams>) {
 				const shop = await this.managedShop(ctx, ctx.params.shopId);
@@ -134,23 +146,61 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					for (const l of lots) byFlavor.set(l.flavorId, (byFlavor.get(l.flavorId) ?? 0) + l.quantity);
 					const changes = [...byFlavor.entries()]
 						.sort(([a], [b]) => a.localeCompare(b))
-						.map(([flavorId, gone]) => planChange(flavorId, stock.get(flavorId), Math.max(0, (stock.get(flavorId)?.quantity ?? 0) - gone)));
-					if (lots.length) await this.db.query(`UPDATE sales.stock_lots SET quantity = 0, updated_at = now() WHERE id IN (:ids)`, { replacements: { ids: lots.map((l) => l.id) }, transaction: t });
+						.map(([flavorId, gone]) =>
+							planChange(flavorId, stock.get(flavorId), Math.max(0, (stock.get(flavorId)?.quantity ?? 0) - gone)),
+						);
+					if (lots.length)
+						await this.db.query(`UPDATE sales.stock_lots SET quantity = 0, updated_at = now() WHERE id IN (:ids)`, {
+							replacements: { ids: lots.map((l) => l.id) },
+							transaction: t,
+						});
 					// The batch trace counts these units as written off (sales.lots.trace reads lot_ledger).
-					await recordWriteOffs(this.db, t, shop.id, lots.map((l) => ({ lotId: l.id, flavorId: l.flavorId, stockItemId: l.batchId, quantity: l.quantity, unitCost: l.unitCost })), { reason, referenceId: null, actorId: ctx.meta.user?.id ?? null });
-					await applyChanges(this.db, t, shop.id, changes, { reason: "WASTE", referenceId: null, actorId: ctx.meta.user?.id ?? null, note: `Lots written off: ${reason}` });
+					await recordWriteOffs(
+						this.db,
+						t,
+						shop.id,
+						lots.map((l) => ({
+							lotId: l.id,
+							flavorId: l.flavorId,
+							stockItemId: l.batchId,
+							quantity: l.quantity,
+							unitCost: l.unitCost,
+						})),
+						{ reason, referenceId: null, actorId: ctx.meta.user?.id ?? null },
+					);
+					await applyChanges(this.db, t, shop.id, changes, {
+						reason: "WASTE",
+						referenceId: null,
+						actorId: ctx.meta.user?.id ?? null,
+						note: `Lots written off: ${reason}`,
+					});
 					const at = new Date().toISOString();
 					for (const l of lots) {
 						await this.publish(
 							t,
 							ctx,
 							"STOCK_WRITTEN_OFF",
-							{ batchId: l.batchId, shopId: shop.id, factoryId: null, flavorId: l.flavorId, quantity: l.quantity, reason, costCents: l.quantity * l.unitCost, at },
+							{
+								batchId: l.batchId,
+								shopId: shop.id,
+								factoryId: null,
+								flavorId: l.flavorId,
+								quantity: l.quantity,
+								reason,
+								costCents: l.quantity * l.unitCost,
+								at,
+							},
 							shop.id,
 						);
 					}
 					for (const c of changes.filter((c) => c.crossedLow)) {
-						await this.publish(t, ctx, "INVENTORY_LOW", { shopId: shop.id, flavorId: c.flavorId, quantity: c.after, reorderThreshold: c.reorderThreshold }, shop.id);
+						await this.publish(
+							t,
+							ctx,
+							"INVENTORY_LOW",
+							{ shopId: shop.id, flavorId: c.flavorId, quantity: c.after, reorderThreshold: c.reorderThreshold },
+							shop.id,
+						);
 					}
 					return lots;
 				});
@@ -158,7 +208,13 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				return {
 					shopId: shop.id,
 					reason,
-					lots: written.map((l) => ({ lotId: l.id, flavorId: l.flavorId, batchId: l.batchId, quantity: l.quantity, costCents: l.quantity * l.unitCost })),
+					lots: written.map((l) => ({
+						lotId: l.id,
+						flavorId: l.flavorId,
+						batchId: l.batchId,
+						quantity: l.quantity,
+						costCents: l.quantity * l.unitCost,
+					})),
 				};
 			},
 		},
@@ -197,7 +253,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		async managedShop(ctx: Ctx<unknown>, shopId: string) {
 			const shop = await shopForCaller(this.db, ctx, shopId, ["EXECUTIVE"]);
 			const user = ctx.meta.user;
-			if (user && user.role !== "EXECUTIVE" && shop.managerId !== user.id) throw forbidden("Only the shop's manager or an executive may do this");
+			if (user && user.role !== "EXECUTIVE" && shop.managerId !== user.id)
+				throw forbidden("Only the shop's manager or an executive may do this");
 			return shop;
 		},
 
@@ -206,17 +263,23 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		 * locks (the POS included): their flavors' stock rows first, in flavor order, then the lots in id order.
 		 */
 		async lockLots(t: Transaction, shopId: string, lotIds: string[]) {
-			const flavors = await this.db.query<{ flavorId: string }>(`SELECT DISTINCT flavor_id AS "flavorId" FROM sales.stock_lots WHERE shop_id = :shopId AND id IN (:ids)`, {
-				replacements: { shopId, ids: lotIds },
-				type: QueryTypes.SELECT,
-				transaction: t,
-			});
+			const flavors = await this.db.query<{ flavorId: string }>(
+				`SELECT DISTINCT flavor_id AS "flavorId" FROM sales.stock_lots WHERE shop_id = :shopId AND id IN (:ids)`,
+				{
+					replacements: { shopId, ids: lotIds },
+					type: QueryTypes.SELECT,
+					transaction: t,
+				},
+			);
 			const stock = await lockStock(this.db, t, shopId, flavors.map((f) => f.flavorId).sort());
-			const rows = await this.db.query<LotRow>(`SELECT ${LOT_COLUMNS} FROM sales.stock_lots WHERE shop_id = :shopId AND id IN (:ids) ORDER BY id FOR UPDATE`, {
-				replacements: { shopId, ids: lotIds },
-				type: QueryTypes.SELECT,
-				transaction: t,
-			});
+			const rows = await this.db.query<LotRow>(
+				`SELECT ${LOT_COLUMNS} FROM sales.stock_lots WHERE shop_id = :shopId AND id IN (:ids) ORDER BY id FOR UPDATE`,
+				{
+					replacements: { shopId, ids: lotIds },
+					type: QueryTypes.SELECT,
+					transaction: t,
+				},
+			);
 			const missing = lotIds.find((id) => !rows.some((r) => r.id === id));
 			if (missing) throw notFound("Lot", missing);
 			return { stock, lots: rows };

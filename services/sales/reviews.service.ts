@@ -46,15 +46,25 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const patronId = ctx.meta.user!.id;
 				try {
 					const review = await this.transaction(async (t) => {
-						const created = await this.models.Review.create({ shopId, patronId, rating, comment: cleanComment(ctx.params.comment) }, { transaction: t });
-						await this.publish(t, ctx, "REVIEW_SUBMITTED", { reviewId: created.id, shopId, patronId, rating, comment: created.comment }, shopId);
+						const created = await this.models.Review.create(
+							{ shopId, patronId, rating, comment: cleanComment(ctx.params.comment) },
+							{ transaction: t },
+						);
+						await this.publish(
+							t,
+							ctx,
+							"REVIEW_SUBMITTED",
+							{ reviewId: created.id, shopId, patronId, rating, comment: created.comment },
+							shopId,
+						);
 						return created;
 					});
 					await this.cleanCache("sales");
 					respondCreated(ctx, `/api/v1/sales/shops/${shopId}/reviews`);
 					return toReviewJson(review);
 				} catch (err) {
-					if (err instanceof UniqueConstraintError) throw conflict("You already reviewed this shop today", "REVIEW_EXISTS", { field: "shopId" });
+					if (err instanceof UniqueConstraintError)
+						throw conflict("You already reviewed this shop today", "REVIEW_EXISTS", { field: "shopId" });
 					throw err;
 				}
 			},
@@ -68,7 +78,10 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			params: P.listReviewsParams,
 			async handler(ctx: Ctx<P.ListReviewsParams>) {
 				await findShop(this.db, ctx.params.shopId, null);
-				const { rows, count } = await this.models.Review.findAndCountAll({ where: { shopId: ctx.params.shopId }, ...findOptions(ctx.params, "-createdAt") });
+				const { rows, count } = await this.models.Review.findAndCountAll({
+					where: { shopId: ctx.params.shopId },
+					...findOptions(ctx.params, "-createdAt"),
+				});
 				return toPage(rows.map(toReviewJson), count, ctx.params);
 			},
 		},
@@ -86,13 +99,17 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				if (!review) throw notFound("Review", reviewId);
 				const isAuthor = review.patronId === user.id;
 				if (deleted) {
-					if (!isAuthor && user.role !== "EXECUTIVE" && user.role !== "ADMIN") throw forbidden("Only the author, an executive or an admin may delete this review");
+					if (!isAuthor && user.role !== "EXECUTIVE" && user.role !== "ADMIN")
+						throw forbidden("Only the author, an executive or an admin may delete this review");
 					await review.destroy();
 					await this.cleanCache("sales");
 					return { id: review.id, deleted: true };
 				}
 				if (!isAuthor) throw forbidden("Only the author may edit this review");
-				await review.update({ ...(rating !== undefined && { rating }), ...(comment !== undefined && { comment: cleanComment(comment) }) });
+				await review.update({
+					...(rating !== undefined && { rating }),
+					...(comment !== undefined && { comment: cleanComment(comment) }),
+				});
 				await this.cleanCache("sales");
 				return toReviewJson(review);
 			},

@@ -2,7 +2,11 @@
 import { STRICT, ALLERGENS, isoDate, isoDateTime, positiveInt, trimmed, uuid, type Infer } from "../../lib/params";
 import { pageParams } from "../../lib/pagination";
 
-const time = { type: "string", pattern: /^([01]\d|2[0-3]):[0-5]\d$/, messages: { stringPattern: "The '{field}' field must be a time HH:MM." } } as const;
+const time = {
+	type: "string",
+	pattern: /^([01]\d|2[0-3]):[0-5]\d$/,
+	messages: { stringPattern: "The '{field}' field must be a time HH:MM." },
+} as const;
 const dayHours = { type: "object", optional: true, nullable: true, strict: "remove", props: { open: time, close: time } } as const;
 const hours = {
 	type: "object",
@@ -10,7 +14,14 @@ const hours = {
 	strict: "remove",
 	props: { mon: dayHours, tue: dayHours, wed: dayHours, thu: dayHours, fri: dayHours, sat: dayHours, sun: dayHours },
 } as const;
-const phone = { type: "string", trim: true, pattern: /^\+?[0-9 ()-]{5,20}$/, optional: true, nullable: true, messages: { stringPattern: "The 'phone' field must be a phone number." } } as const;
+const phone = {
+	type: "string",
+	trim: true,
+	pattern: /^\+?[0-9 ()-]{5,20}$/,
+	optional: true,
+	nullable: true,
+	messages: { stringPattern: "The 'phone' field must be a phone number." },
+} as const;
 export const SHOP_STATUSES = ["OPEN", "CLOSED", "TEMPORARILY_CLOSED"] as const;
 export const PAYMENT_METHODS = ["CASH", "CARD", "MOBILE"] as const;
 export const ORDER_STATUSES = ["PENDING", "CONFIRMED", "SHIPPED", "DELIVERED", "CANCELLED"] as const;
@@ -26,7 +37,14 @@ export const transactionIdParams = { ...STRICT, shopId: uuid, transactionId: uui
 const markdownTiers = {
 	type: "array",
 	max: 10,
-	items: { type: "object", strict: true, props: { daysLeft: { type: "number", integer: true, min: 0, max: 365 }, percentOff: { type: "number", integer: true, min: 1, max: 100 } } },
+	items: {
+		type: "object",
+		strict: true,
+		props: {
+			daysLeft: { type: "number", integer: true, min: 0, max: 365 },
+			percentOff: { type: "number", integer: true, min: 1, max: 100 },
+		},
+	},
 } as const;
 export const shopMarkdownParams = { ...STRICT, shopId: uuid, tiers: markdownTiers } as const;
 export const chainMarkdownParams = { ...STRICT, tiers: markdownTiers } as const;
@@ -69,7 +87,13 @@ export const staffParams = { ...STRICT, shopId: uuid, userId: uuid } as const;
 export const menuParams = {
 	...STRICT,
 	shopId: uuid,
-	excludeAllergens: { type: "string", optional: true, max: 300, pattern: new RegExp(`^((${ALLERGENS.join("|")})(,|$))+$`), messages: { stringPattern: `The 'excludeAllergens' field must be a comma list of: ${ALLERGENS.join(", ")}.` } },
+	excludeAllergens: {
+		type: "string",
+		optional: true,
+		max: 300,
+		pattern: new RegExp(`^((${ALLERGENS.join("|")})(,|$))+$`),
+		messages: { stringPattern: `The 'excludeAllergens' field must be a comma list of: ${ALLERGENS.join(", ")}.` },
+	},
 	category: { type: "string", trim: true, max: 60, optional: true },
 	includeUnavailable: { type: "boolean", convert: true, optional: true },
 } as const;
@@ -98,7 +122,11 @@ const saleItems = {
 	type: "array",
 	min: 1,
 	max: 50,
-	items: { type: "object", strict: "remove", props: { flavorId: uuid, quantity: { type: "number", integer: true, min: 1, max: 10_000 } } },
+	items: {
+		type: "object",
+		strict: "remove",
+		props: { flavorId: uuid, quantity: { type: "number", integer: true, min: 1, max: 10_000 } },
+	},
 } as const;
 /** What a sale is made of, online (POST pos-transactions) or synced from an offline terminal. */
 const saleFields = {

@@ -61,8 +61,15 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const sort = ctx.params.sort ?? "name";
 				const desc = sort.startsWith("-");
 				const order = `${SORT_SQL[desc ? sort.slice(1) : sort]} ${desc ? "DESC" : "ASC"} NULLS LAST, s.id`;
-				const where = ["s.deleted_at IS NULL", status ? "s.status = :status" : null, name ? "s.name ILIKE :name" : null].filter(Boolean).join(" AND ");
-				const replacements = { status, name: name ? `%${name.replace(/[\\%_]/g, "\\$&")}%` : null, limit: pageSize, offset: (page - 1) * pageSize };
+				const where = ["s.deleted_at IS NULL", status ? "s.status = :status" : null, name ? "s.name ILIKE :name" : null]
+					.filter(Boolean)
+					.join(" AND ");
+				const replacements = {
+					status,
+					name: name ? `%${name.replace(/[\\%_]/g, "\\$&")}%` : null,
+					limit: pageSize,
+					offset: (page - 1) * pageSize,
+				};
 				const rows = await this.db.query<Record<string, unknown>>(
 					`SELECT s.id, s.name, s.address, s.phone, s.manager_id AS "managerId", s.hours, s.capacity, s.status, s.latitude, s.longitude,
 					        r.average_rating AS "averageRating", r.review_count AS "reviewCount", s.created_at AS "createdAt", s.updated_at AS "updatedAt",
@@ -75,7 +82,14 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				);
 				const total = rows.length
 					? Number(rows[0].totalCount)
-					: Number((await this.db.query<{ n: string }>(`SELECT count(*) AS n FROM sales.shops s WHERE ${where}`, { replacements, type: QueryTypes.SELECT }))[0].n);
+					: Number(
+							(
+								await this.db.query<{ n: string }>(`SELECT count(*) AS n FROM sales.shops s WHERE ${where}`, {
+									replacements,
+									type: QueryTypes.SELECT,
+								})
+							)[0].n,
+						);
 				return toPage(
 					rows.map(({ totalCount: _t, ...r }) => r),
 					total,
@@ -140,7 +154,10 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const shop = await this.models.Shop.findByPk(shopId);
 				if (!shop) throw notFound("Shop", shopId);
 				if (changes.latitude !== undefined || changes.longitude !== undefined) {
-					assertCoordinatePair(changes.latitude === undefined ? shop.latitude : changes.latitude, changes.longitude === undefined ? shop.longitude : changes.longitude);
+					assertCoordinatePair(
+						changes.latitude === undefined ? shop.latitude : changes.latitude,
+						changes.longitude === undefined ? shop.longitude : changes.longitude,
+					);
 				}
 				if (changes.managerId) await this.requireClerk(ctx, changes.managerId, "managerId");
 				const previousManager = shop.managerId;
@@ -181,7 +198,10 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const { shopId, userId } = ctx.params;
 				await findShop(this.db, shopId, null);
 				const user = await this.requireClerk(ctx, userId, "userId");
-				const [row, created] = await this.models.ShopStaff.findOrCreate({ where: { shopId, userId }, defaults: { shopId, userId, assignedBy: ctx.meta.user?.id ?? null } });
+				const [row, created] = await this.models.ShopStaff.findOrCreate({
+					where: { shopId, userId },
+					defaults: { shopId, userId, assignedBy: ctx.meta.user?.id ?? null },
+				});
 				if (!created) throw conflict("This user is already assigned to the shop", "ALREADY_ASSIGNED", { field: "userId" });
 				await broadcastStaffChanged(this.broker, [userId]);
 				respondCreated(ctx, `/api/v1/sales/shops/${shopId}/staff`);
@@ -203,7 +223,15 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const byId = new Map(users.map((u) => [u.id, u]));
 				return ids.map((id) => {
 					const u = byId.get(id);
-					return { shopId: shop.id, userId: id, name: u?.name ?? null, email: u?.email ?? null, role: u?.role ?? null, manager: id === shop.managerId, assignedAt: rows.find((r) => r.userId === id)?.createdAt ?? null };
+					return {
+						shopId: shop.id,
+						userId: id,
+						name: u?.name ?? null,
+						email: u?.email ?? null,
+						role: u?.role ?? null,
+						manager: id === shop.managerId,
+						assignedAt: rows.find((r) => r.userId === id)?.createdAt ?? null,
+					};
 				});
 			},
 		},

@@ -41,11 +41,25 @@ export async function lockStock(db: Sequelize, t: Transaction, shopId: string, f
  * The new state of one row: quantity `after`, threshold `threshold`. A new row without one
  * takes `defaultThreshold` (the admin's `lowStockThreshold` setting), so INVENTORY_LOW works by default.
  */
-export function planChange(flavorId: string, row: StockRow | undefined, after: number, threshold?: number, defaultThreshold = 0): StockChange {
+export function planChange(
+	flavorId: string,
+	row: StockRow | undefined,
+	after: number,
+	threshold?: number,
+	defaultThreshold = 0,
+): StockChange {
 	const reorderThreshold = threshold ?? row?.reorderThreshold ?? defaultThreshold;
 	const low = after < reorderThreshold;
 	const wasAlerted = row?.lowAlerted ?? false;
-	return { flavorId, before: row?.quantity ?? 0, after, reorderThreshold, lowAlerted: low, crossedLow: low && !wasAlerted, existed: Boolean(row) };
+	return {
+		flavorId,
+		before: row?.quantity ?? 0,
+		after,
+		reorderThreshold,
+		lowAlerted: low,
+		crossedLow: low && !wasAlerted,
+		existed: Boolean(row),
+	};
 }
 
 /** Writes the planned rows (upsert) and one stock movement per change, in one statement each. */
@@ -54,13 +68,30 @@ export async function applyChanges(
 	t: Transaction,
 	shopId: string,
 	changes: StockChange[],
-	movement: { reason: "SALE" | "COUNT" | "WASTE" | "CORRECTION" | "RESTOCK" | "DELIVERY"; referenceId: string | null; actorId: string | null; note?: string | null },
+	movement: {
+		reason: "SALE" | "COUNT" | "WASTE" | "CORRECTION" | "RESTOCK" | "DELIVERY";
+		referenceId: string | null;
+		actorId: string | null;
+		note?: string | null;
+	},
 ): Promise<void> {
 	if (changes.length === 0) return;
-	const r: Record<string, unknown> = { shopId, reason: movement.reason, referenceId: movement.referenceId, actorId: movement.actorId, note: movement.note ?? null };
+	const r: Record<string, unknown> = {
+		shopId,
+		reason: movement.reason,
+		referenceId: movement.referenceId,
+		actorId: movement.actorId,
+		note: movement.note ?? null,
+	};
 	const values = changes
 		.map((c, i) => {
-			Object.assign(r, { [`f${i}`]: c.flavorId, [`q${i}`]: c.after, [`b${i}`]: c.before, [`th${i}`]: c.reorderThreshold, [`a${i}`]: c.lowAlerted });
+			Object.assign(r, {
+				[`f${i}`]: c.flavorId,
+				[`q${i}`]: c.after,
+				[`b${i}`]: c.before,
+				[`th${i}`]: c.reorderThreshold,
+				[`a${i}`]: c.lowAlerted,
+			});
 			return `(:f${i}::uuid, :q${i}::int, :th${i}::int, :a${i}::boolean, :b${i}::int)`;
 		})
 		.join(", ");

@@ -17,7 +17,10 @@ describe("admin node in a cluster", () => {
 
 	beforeAll(async () => {
 		// Redis: token revocation must be shared between the auth node and the gateway (lib/kv.ts).
-		cluster = await startCluster({ nodes: ["gateway", "auth", "communications", "admin"], env: { REDIS_URL: "redis://127.0.0.1:6379" } });
+		cluster = await startCluster({
+			nodes: ["gateway", "auth", "communications", "admin"],
+			env: { REDIS_URL: "redis://127.0.0.1:6379" },
+		});
 		admin = await cluster.createUser("ADMIN");
 	}, 90_000);
 	afterAll(async () => {
@@ -29,7 +32,8 @@ describe("admin node in a cluster", () => {
 		expect(res.status).toBe(200);
 		expect(res.body.status).toBe("UP");
 		const byId = new Map(res.body.nodes.map((n: { nodeID: string }) => [n.nodeID, n]));
-		for (const n of cluster.nodes) expect(byId.get(n.nodeID)).toMatchObject({ status: "UP", uptimeSec: expect.any(Number), cpuPercent: expect.any(Number) });
+		for (const n of cluster.nodes)
+			expect(byId.get(n.nodeID)).toMatchObject({ status: "UP", uptimeSec: expect.any(Number), cpuPercent: expect.any(Number) });
 		const services = new Map(res.body.services.map((s: { name: string; nodes: string[] }) => [s.name, s.nodes]));
 		const nodeOf = (name: string) => cluster.nodes.find((n) => n.name === name)!.nodeID;
 		expect(services.get("auth")).toEqual([nodeOf("auth")]);
@@ -45,21 +49,31 @@ describe("admin node in a cluster", () => {
 	});
 
 	it("a failure on another node reaches the admin node's application log", async () => {
-		await cluster.broker.createService({ name: "boom", actions: { fail: { handler: () => Promise.reject(new Error("remote kaboom")) } } });
+		await cluster.broker.createService({
+			name: "boom",
+			actions: { fail: { handler: () => Promise.reject(new Error("remote kaboom")) } },
+		});
 		await cluster.broker.waitForServices(["boom"]);
 		await expect(cluster.broker.call("boom.fail")).rejects.toThrow("remote kaboom");
 		let rows: { action: string; nodeID: string; message: string }[] = [];
-		await waitUntil("the log entry", async () => {
-			rows = (await cluster.request("GET", `${A}/system/logs`, { token: admin.token })).body.rows;
-			return rows.length > 0;
-		}, 10_000, 50);
+		await waitUntil(
+			"the log entry",
+			async () => {
+				rows = (await cluster.request("GET", `${A}/system/logs`, { token: admin.token })).body.rows;
+				return rows.length > 0;
+			},
+			10_000,
+			50,
+		);
 		expect(rows).toEqual([expect.objectContaining({ action: "boom.fail", nodeID: cluster.broker.nodeID, message: "remote kaboom" })]);
 	});
 
 	it("deactivation on the admin node kills the user's token at the gateway", async () => {
 		const u = await cluster.createUser("PATRON");
 		expect((await cluster.request("GET", "/api/v1/auth/me", { token: u.token })).status).toBe(200);
-		expect((await cluster.request("PUT", `${A}/users/${u.id}/status`, { token: admin.token, body: { status: "INACTIVE" } })).status).toBe(200);
+		expect(
+			(await cluster.request("PUT", `${A}/users/${u.id}/status`, { token: admin.token, body: { status: "INACTIVE" } })).status,
+		).toBe(200);
 		expect((await cluster.request("GET", "/api/v1/auth/me", { token: u.token })).status).toBe(401);
 		expect((await cluster.request("POST", "/api/v1/auth/login", { body: { email: u.email, password: u.password } })).status).toBe(401);
 	});

@@ -36,7 +36,10 @@ describe("settings in a cluster", () => {
 	};
 
 	it("registrationOpen set on an admin node closes registration on the auth node, and opens it again", async () => {
-		const register = () => cluster.request("POST", "/api/v1/auth/register", { body: { email: uniqueEmail("c"), password: "Correct-Horse-42", name: "Cluster Patron" } });
+		const register = () =>
+			cluster.request("POST", "/api/v1/auth/register", {
+				body: { email: uniqueEmail("c"), password: "Correct-Horse-42", name: "Cluster Patron" },
+			});
 		expect((await cluster.request("PUT", `${A}/config`, { token: admin.token, body: { registrationOpen: false } })).status).toBe(200);
 		const closedMs = await propagation("the auth node to refuse registration", async () => (await register()).status === 403);
 		const refused = await register();
@@ -50,28 +53,46 @@ describe("settings in a cluster", () => {
 	it("a maintenance window reaches the gateway node and the auth node; lifting it too", async () => {
 		const created = await cluster.request("POST", `${A}/config/maintenance`, {
 			token: admin.token,
-			body: { startsAt: new Date(Date.now() - 1000).toISOString(), endsAt: new Date(Date.now() + 600_000).toISOString(), message: "Cluster upgrade" },
+			body: {
+				startsAt: new Date(Date.now() - 1000).toISOString(),
+				endsAt: new Date(Date.now() + 600_000).toISOString(),
+				message: "Cluster upgrade",
+			},
 		});
 		expect(created.status).toBe(201);
-		await propagation("the gateway to answer MAINTENANCE", async () => (await cluster.request("GET", "/api/v1/auth/me", { token: patron.token })).status === 503);
+		await propagation(
+			"the gateway to answer MAINTENANCE",
+			async () => (await cluster.request("GET", "/api/v1/auth/me", { token: patron.token })).status === 503,
+		);
 		const blocked = await cluster.request("GET", "/api/v1/auth/me", { token: patron.token });
 		expect(blocked.body.error?.code).toBe("MAINTENANCE");
 		expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThan(0);
 		// Sign-in passes the gateway; the auth node refuses non-ADMINs itself.
 		const login = await cluster.request("POST", "/api/v1/auth/login", { body: { email: patron.email, password: patron.password } });
 		expect([login.status, login.body.error?.code]).toEqual([503, "MAINTENANCE"]);
-		expect((await cluster.request("POST", "/api/v1/auth/login", { body: { email: admin.email, password: admin.password } })).status).toBe(200);
+		expect(
+			(await cluster.request("POST", "/api/v1/auth/login", { body: { email: admin.email, password: admin.password } })).status,
+		).toBe(200);
 
 		expect((await cluster.request("DELETE", `${A}/config/maintenance/${created.body.id}`, { token: admin.token })).status).toBe(204);
-		await propagation("the gateway to serve again", async () => (await cluster.request("GET", "/api/v1/auth/me", { token: patron.token })).status === 200);
-		expect((await cluster.request("POST", "/api/v1/auth/login", { body: { email: patron.email, password: patron.password } })).status).toBe(200);
+		await propagation(
+			"the gateway to serve again",
+			async () => (await cluster.request("GET", "/api/v1/auth/me", { token: patron.token })).status === 200,
+		);
+		expect(
+			(await cluster.request("POST", "/api/v1/auth/login", { body: { email: patron.email, password: patron.password } })).status,
+		).toBe(200);
 	});
 
 	it("two admin nodes send a window's advance notice once", async () => {
 		socket = await connectSocket(cluster.gatewayUrl, { token: patron.token });
 		const created = await cluster.request("POST", `${A}/config/maintenance`, {
 			token: admin.token,
-			body: { startsAt: new Date(Date.now() + 10 * 60_000).toISOString(), endsAt: new Date(Date.now() + 40 * 60_000).toISOString(), message: "Twice?" },
+			body: {
+				startsAt: new Date(Date.now() + 10 * 60_000).toISOString(),
+				endsAt: new Date(Date.now() + 40 * 60_000).toISOString(),
+				message: "Twice?",
+			},
 		});
 		expect(created.status).toBe(201);
 		const id = created.body.id as string;

@@ -43,8 +43,16 @@ describe("admin settings that act", () => {
 	it("the public settings: anonymous clients read siteName, theme, language, support address, registration state", async () => {
 		const before = await app.request("GET", `${A}/config/public`);
 		expect(before.status).toBe(200);
-		expect(before.body).toMatchObject({ siteName: "EisLager", theme: { id: "classic", primary: expect.any(String) }, defaultLanguage: "de", registrationOpen: true, maintenance: [] });
-		expect((await put({ siteName: "Gelato Nord", theme: "dark", defaultLanguage: "en", supportEmail: "help@gelato.example" })).status).toBe(200);
+		expect(before.body).toMatchObject({
+			siteName: "EisLager",
+			theme: { id: "classic", primary: expect.any(String) },
+			defaultLanguage: "de",
+			registrationOpen: true,
+			maintenance: [],
+		});
+		expect(
+			(await put({ siteName: "Gelato Nord", theme: "dark", defaultLanguage: "en", supportEmail: "help@gelato.example" })).status,
+		).toBe(200);
 		expect((await app.request("GET", "/api/admin/config/public")).body).toMatchObject({
 			siteName: "Gelato Nord",
 			theme: { id: "dark", background: "#16161a" },
@@ -78,9 +86,14 @@ describe("admin settings that act", () => {
 		const [vanilla] = w.flavors;
 		await setStock(app, w.clerk, w.shopId, [{ flavorId: vanilla.id, quantity: 4 }]);
 		const stock = async (flavorId: string) =>
-			(await app.request("GET", `/api/v1/sales/shops/${w.shopId}/inventory`, { token: w.clerk.token })).body.items.find((r: { flavorId: string }) => r.flavorId === flavorId);
+			(await app.request("GET", `/api/v1/sales/shops/${w.shopId}/inventory`, { token: w.clerk.token })).body.items.find(
+				(r: { flavorId: string }) => r.flavorId === flavorId,
+			);
 		expect(await stock(vanilla.id)).toMatchObject({ quantity: 4, reorderThreshold: 10, low: true });
-		const low = await sqlRows<{ data: { flavorId: string; reorderThreshold: number } }>(app, `SELECT envelope->'data' AS data FROM sales.outbox WHERE type = 'INVENTORY_LOW'`);
+		const low = await sqlRows<{ data: { flavorId: string; reorderThreshold: number } }>(
+			app,
+			`SELECT envelope->'data' AS data FROM sales.outbox WHERE type = 'INVENTORY_LOW'`,
+		);
 		expect(low.map((r) => r.data)).toEqual([expect.objectContaining({ flavorId: vanilla.id, reorderThreshold: 10, quantity: 4 })]);
 
 		expect((await put({ lowStockThreshold: 2 })).status).toBe(200);
@@ -95,15 +108,26 @@ describe("admin settings that act", () => {
 	it("a maintenance window: 503 MAINTENANCE with Retry-After for all but ADMINs; ADMINs sign in and lift it; /health stays up", async () => {
 		const patron = await app.createUser("PATRON");
 		const clerk = w.clerk;
-		const [patronSocket, adminSocket] = [await connectSocket(app.baseUrl, { token: patron.token }), await connectSocket(app.baseUrl, { token: admin.token })];
+		const [patronSocket, adminSocket] = [
+			await connectSocket(app.baseUrl, { token: patron.token }),
+			await connectSocket(app.baseUrl, { token: admin.token }),
+		];
 		sockets.push(patronSocket, adminSocket);
 		const window = await app.request("POST", `${A}/config/maintenance`, {
 			token: admin.token,
-			body: { startsAt: new Date(Date.now() - 1000).toISOString(), endsAt: new Date(Date.now() + 10 * MIN).toISOString(), message: "Database upgrade" },
+			body: {
+				startsAt: new Date(Date.now() - 1000).toISOString(),
+				endsAt: new Date(Date.now() + 10 * MIN).toISOString(),
+				message: "Database upgrade",
+			},
 		});
 		expect(window.status).toBe(201);
 
-		for (const [who, token] of [["patron", patron.token], ["clerk", clerk.token], ["anonymous", undefined]] as const) {
+		for (const [who, token] of [
+			["patron", patron.token],
+			["clerk", clerk.token],
+			["anonymous", undefined],
+		] as const) {
 			const res = await app.request("GET", `/api/v1/sales/shops/${w.shopId}/inventory`, { token });
 			expect([who, res.status, res.body.error?.code]).toEqual([who, 503, "MAINTENANCE"]);
 			const retryAfter = Number(res.headers.get("retry-after"));
@@ -117,7 +141,9 @@ describe("admin settings that act", () => {
 		expect(patronSocket.socket.connected).toBe(true);
 		const [adminErr, adminMe] = await adminSocket.ack<{ id: string }>("call", "auth.me", {});
 		expect([adminErr, adminMe?.id]).toEqual([null, admin.id]);
-		const register = await app.request("POST", "/api/v1/auth/register", { body: { email: uniqueEmail("m"), password: "Correct-Horse-42", name: "Late" } });
+		const register = await app.request("POST", "/api/v1/auth/register", {
+			body: { email: uniqueEmail("m"), password: "Correct-Horse-42", name: "Late" },
+		});
 		expect(register.status).toBe(503);
 		// Sign-in answers MAINTENANCE to everyone but ADMINs.
 		const patronLogin = await app.request("POST", "/api/v1/auth/login", { body: { email: patron.email, password: patron.password } });
@@ -127,13 +153,19 @@ describe("admin settings that act", () => {
 		expect((await app.request("GET", "/api/v1/auth/me", { token: adminLogin.body.accessToken })).status).toBe(200);
 		expect((await app.request("GET", `/api/v1/sales/shops/${w.shopId}/inventory`, { token: admin.token })).status).toBe(200);
 		expect((await app.request("GET", "/health")).status).toBe(200);
-		expect((await app.request("GET", `${A}/config/public`)).body.maintenance).toEqual([expect.objectContaining({ id: window.body.id, message: "Database upgrade" })]);
+		expect((await app.request("GET", `${A}/config/public`)).body.maintenance).toEqual([
+			expect.objectContaining({ id: window.body.id, message: "Database upgrade" }),
+		]);
 
 		expect((await app.request("DELETE", `${A}/config/maintenance/${window.body.id}`, { token: patron.token })).status).toBe(503);
-		expect((await app.request("DELETE", `${A}/config/maintenance/${window.body.id}`, { token: adminLogin.body.accessToken })).status).toBe(204);
+		expect(
+			(await app.request("DELETE", `${A}/config/maintenance/${window.body.id}`, { token: adminLogin.body.accessToken })).status,
+		).toBe(204);
 		expect((await app.request("DELETE", `${A}/config/maintenance/${window.body.id}`, { token: admin.token })).status).toBe(404);
 		expect((await app.request("GET", `/api/v1/sales/shops/${w.shopId}/inventory`, { token: clerk.token })).status).toBe(200);
-		expect((await app.request("POST", "/api/v1/auth/login", { body: { email: patron.email, password: patron.password } })).status).toBe(200);
+		expect((await app.request("POST", "/api/v1/auth/login", { body: { email: patron.email, password: patron.password } })).status).toBe(
+			200,
+		);
 		expect((await patronSocket.ack("call", "auth.me", {}))[0]).toBeNull();
 		// Server-side 503s of a window are not application faults.
 		expect(await sqlRows(app, `SELECT 1 FROM admin.app_logs WHERE type = 'MAINTENANCE'`)).toEqual([]);
@@ -146,17 +178,35 @@ describe("admin settings that act", () => {
 		const schedule = async (minutes: number) => {
 			const res = await app.request("POST", `${A}/config/maintenance`, {
 				token: admin.token,
-				body: { startsAt: new Date(Date.now() + minutes * MIN).toISOString(), endsAt: new Date(Date.now() + (minutes + 30) * MIN).toISOString(), message: `Upgrade in ${minutes}` },
+				body: {
+					startsAt: new Date(Date.now() + minutes * MIN).toISOString(),
+					endsAt: new Date(Date.now() + (minutes + 30) * MIN).toISOString(),
+					message: `Upgrade in ${minutes}`,
+				},
 			});
 			expect(res.status).toBe(201);
 			return res.body.id as string;
 		};
 		type Notice = { title: string; maintenanceId: string; leadMinutes: number; message: string };
 		const far = await schedule(10);
-		expect(await s.next<Notice>("SYSTEM_ANNOUNCEMENT", (d) => d.maintenanceId === far)).toMatchObject({ leadMinutes: 15, title: "Maintenance in 10 minutes", message: "Upgrade in 10" });
+		expect(await s.next<Notice>("SYSTEM_ANNOUNCEMENT", (d) => d.maintenanceId === far)).toMatchObject({
+			leadMinutes: 15,
+			title: "Maintenance in 10 minutes",
+			message: "Upgrade in 10",
+		});
 		const near = await schedule(3);
-		expect(await s.next<Notice>("SYSTEM_ANNOUNCEMENT", (d) => d.maintenanceId === near)).toMatchObject({ leadMinutes: 5, title: "Maintenance in 3 minutes" });
-		const notices = async (id: string) => (await sqlRows<{ lead: number }>(app, `SELECT lead_minutes AS lead FROM admin.maintenance_notices WHERE window_id = $1 ORDER BY 1`, [id])).map((r) => r.lead);
+		expect(await s.next<Notice>("SYSTEM_ANNOUNCEMENT", (d) => d.maintenanceId === near)).toMatchObject({
+			leadMinutes: 5,
+			title: "Maintenance in 3 minutes",
+		});
+		const notices = async (id: string) =>
+			(
+				await sqlRows<{ lead: number }>(
+					app,
+					`SELECT lead_minutes AS lead FROM admin.maintenance_notices WHERE window_id = $1 ORDER BY 1`,
+					[id],
+				)
+			).map((r) => r.lead);
 		expect(await notices(far)).toEqual([15]);
 		expect(await notices(near)).toEqual([5, 15]);
 		// The windows are upcoming, not active: the API still serves everyone.

@@ -71,7 +71,15 @@ describe("honest analytics and business metrics", () => {
 		health = await startHealthServer(app.broker, 0, "127.0.0.1");
 		w = await buildWorld(app);
 		maker2 = await app.createUser("MANUFACTURER");
-		factory2 = (await ok<{ id: string }>(app.request("POST", "/api/v1/inventory/factories", { token: w.exec.token, body: { name: "South Factory", managerId: maker2.id } }), 201)).id;
+		factory2 = (
+			await ok<{ id: string }>(
+				app.request("POST", "/api/v1/inventory/factories", {
+					token: w.exec.token,
+					body: { name: "South Factory", managerId: maker2.id },
+				}),
+				201,
+			)
+		).id;
 		thirdShop = await createShop(app, w.exec, "Gelato Spree");
 		const [vanilla] = w.flavors;
 		// Factory 1 makes 20 vanilla at 100 ¢/unit, factory 2 makes 40 at 120 ¢/unit; they ship 10 and 30 to the first shop.
@@ -91,17 +99,39 @@ describe("honest analytics and business metrics", () => {
 			}),
 			201,
 		);
-		await ok(app.request("POST", "/api/v1/inventory/invoices", { token: w.maker.token, body: { factoryId: w.factoryId, shopId: w.shopId, items: [{ flavorId: vanilla.id, quantity: 10 }] } }), 201);
-		await ok(app.request("POST", "/api/v1/inventory/invoices", { token: maker2.token, body: { factoryId: factory2, shopId: w.shopId, items: [{ flavorId: vanilla.id, quantity: 30 }] } }), 201);
+		await ok(
+			app.request("POST", "/api/v1/inventory/invoices", {
+				token: w.maker.token,
+				body: { factoryId: w.factoryId, shopId: w.shopId, items: [{ flavorId: vanilla.id, quantity: 10 }] },
+			}),
+			201,
+		);
+		await ok(
+			app.request("POST", "/api/v1/inventory/invoices", {
+				token: maker2.token,
+				body: { factoryId: factory2, shopId: w.shopId, items: [{ flavorId: vanilla.id, quantity: 30 }] },
+			}),
+			201,
+		);
 		// The shops' counters: the first shop got 40 by those invoices, the second 50 from elsewhere (no invoice).
 		await setStock(app, w.clerk, w.shopId, [{ flavorId: vanilla.id, quantity: 40, reorderThreshold: 35 }]);
 		await setStock(app, w.otherClerk, w.otherShopId, [{ flavorId: vanilla.id, quantity: 50 }]);
 		const sale = (clerk: TestUser, shopId: string, quantity: number) =>
-			ok(app.request("POST", `/api/v1/sales/shops/${shopId}/pos-transactions`, { token: clerk.token, body: { items: [{ flavorId: vanilla.id, quantity }], paymentMethod: "CASH" } }), 201);
+			ok(
+				app.request("POST", `/api/v1/sales/shops/${shopId}/pos-transactions`, {
+					token: clerk.token,
+					body: { items: [{ flavorId: vanilla.id, quantity }], paymentMethod: "CASH" },
+				}),
+				201,
+			);
 		await sale(w.clerk, w.shopId, 5);
 		await sale(w.clerk, w.shopId, 3);
 		await sale(w.otherClerk, w.otherShopId, 7);
-		await waitFor(() => get<{ transactionCount: number }>("/analytics/sales", w.exec), (s) => s.transactionCount === 3, "3 sales in analytics");
+		await waitFor(
+			() => get<{ transactionCount: number }>("/analytics/sales", w.exec),
+			(s) => s.transactionCount === 3,
+			"3 sales in analytics",
+		);
 	}, 60_000);
 
 	afterAll(async () => {
@@ -134,17 +164,50 @@ describe("honest analytics and business metrics", () => {
 		await app.broker.call("inventory.expiry.scan", { asOf: today });
 		expect((await get<Waste>("/analytics/inventory/waste", w.exec)).writtenOffUnits).toBe(before.writtenOffUnits);
 
-		await ok(app.request("POST", `/api/v1/inventory/stock-items/${batch1}/expiry`, { token: w.maker.token, body: { writeOff: true, quantity: 4, reason: "Dropped pallet", cause: "DAMAGE" } }));
-		const { rows } = await pg.query<{ envelope: { source: string; data: Record<string, unknown> } }>(`SELECT envelope FROM inventory.outbox WHERE type = 'STOCK_WRITTEN_OFF'`);
-		expect(rows.map((r) => [r.envelope.source, r.envelope.data.quantity, r.envelope.data.costCents, r.envelope.data.reason, r.envelope.data.factoryId])).toEqual([["inventory", 4, 400, "DAMAGE", w.factoryId]]);
+		await ok(
+			app.request("POST", `/api/v1/inventory/stock-items/${batch1}/expiry`, {
+				token: w.maker.token,
+				body: { writeOff: true, quantity: 4, reason: "Dropped pallet", cause: "DAMAGE" },
+			}),
+		);
+		const { rows } = await pg.query<{ envelope: { source: string; data: Record<string, unknown> } }>(
+			`SELECT envelope FROM inventory.outbox WHERE type = 'STOCK_WRITTEN_OFF'`,
+		);
+		expect(
+			rows.map((r) => [
+				r.envelope.source,
+				r.envelope.data.quantity,
+				r.envelope.data.costCents,
+				r.envelope.data.reason,
+				r.envelope.data.factoryId,
+			]),
+		).toEqual([["inventory", 4, 400, "DAMAGE", w.factoryId]]);
 
 		// The first shop throws away 2 units of factory 1's batch (as sales' outbox would tell it).
 		const [vanilla] = w.flavors;
 		await deliverDurably(
 			app.db.url,
-			envelope("STOCK_WRITTEN_OFF", { batchId: batch1, shopId: w.shopId, factoryId: null, flavorId: vanilla.id, quantity: 2, reason: "EXPIRY", costCents: 200, at: new Date().toISOString() }, null, "sales"),
+			envelope(
+				"STOCK_WRITTEN_OFF",
+				{
+					batchId: batch1,
+					shopId: w.shopId,
+					factoryId: null,
+					flavorId: vanilla.id,
+					quantity: 2,
+					reason: "EXPIRY",
+					costCents: 200,
+					at: new Date().toISOString(),
+				},
+				null,
+				"sales",
+			),
 		);
-		const waste = await waitFor(() => get<Waste>("/analytics/inventory/waste", w.maker), (v) => v.writtenOffUnits === 6, "both write-offs");
+		const waste = await waitFor(
+			() => get<Waste>("/analytics/inventory/waste", w.maker),
+			(v) => v.writtenOffUnits === 6,
+			"both write-offs",
+		);
 		expect(waste).toMatchObject({ writtenOffUnits: 6, writtenOffValue: 600, expiredUnits: 2 });
 		expect(waste.byReason).toEqual([
 			{ reason: "DAMAGE", units: 4, value: 400 },
@@ -165,41 +228,94 @@ describe("honest analytics and business metrics", () => {
 
 	it("supplier performance from recorded deliveries over the range asked", async () => {
 		const supplier = await ok<{ id: string }>(
-			app.request("POST", "/api/v1/inventory/suppliers", { token: w.exec.token, body: { name: "Milk & Co", contact: { email: "milk@example.com", phone: "+49 30 1234567" }, specialties: ["dairy"], rating: 5 } }),
+			app.request("POST", "/api/v1/inventory/suppliers", {
+				token: w.exec.token,
+				body: {
+					name: "Milk & Co",
+					contact: { email: "milk@example.com", phone: "+49 30 1234567" },
+					specialties: ["dairy"],
+					rating: 5,
+				},
+			}),
 			201,
 		);
 		const deliver = (user: TestUser, body: Record<string, unknown>, status = 201) =>
-			ok<{ id: string; onTime: boolean; quantity: number; factoryId: string | null }>(app.request("POST", `/api/v1/inventory/suppliers/${supplier.id}/deliveries`, { token: user.token, body }), status);
+			ok<{ id: string; onTime: boolean; quantity: number; factoryId: string | null }>(
+				app.request("POST", `/api/v1/inventory/suppliers/${supplier.id}/deliveries`, { token: user.token, body }),
+				status,
+			);
 		const items = (quantity: number) => [{ name: "Whole milk (l)", quantity }];
 		// In June: on time with 5 of 100 rejected (ordered 8 days before), and 2 days late (ordered 10 days before); one in July.
-		const first = await deliver(w.maker, { orderedDate: "2026-06-01", promisedDate: "2026-06-10", receivedDate: "2026-06-09", items: items(100), rejectedQuantity: 5 });
+		const first = await deliver(w.maker, {
+			orderedDate: "2026-06-01",
+			promisedDate: "2026-06-10",
+			receivedDate: "2026-06-09",
+			items: items(100),
+			rejectedQuantity: 5,
+		});
 		expect([first.onTime, first.quantity, first.factoryId]).toEqual([true, 100, w.factoryId]);
-		await deliver(w.maker, { orderedDate: "2026-06-02", promisedDate: "2026-06-10", receivedDate: "2026-06-12", items: [...items(30), { name: "Cream (l)", quantity: 20 }], rejectedQuantity: 0 });
+		await deliver(w.maker, {
+			orderedDate: "2026-06-02",
+			promisedDate: "2026-06-10",
+			receivedDate: "2026-06-12",
+			items: [...items(30), { name: "Cream (l)", quantity: 20 }],
+			rejectedQuantity: 0,
+		});
 		await deliver(maker2, { promisedDate: "2026-07-20", receivedDate: "2026-07-20", items: items(40), rejectedQuantity: 10 });
 		// Facts are checked: more rejected than delivered, an order after the receipt, another's factory, a clerk.
 		await deliver(w.maker, { promisedDate: "2026-06-10", receivedDate: "2026-06-09", items: items(10), rejectedQuantity: 11 }, 422);
-		await deliver(w.maker, { orderedDate: "2026-06-10", promisedDate: "2026-06-12", receivedDate: "2026-06-09", items: items(10) }, 422);
+		await deliver(
+			w.maker,
+			{ orderedDate: "2026-06-10", promisedDate: "2026-06-12", receivedDate: "2026-06-09", items: items(10) },
+			422,
+		);
 		await deliver(maker2, { factoryId: w.factoryId, promisedDate: "2026-06-10", receivedDate: "2026-06-09", items: items(10) }, 403);
 		await deliver(w.clerk, { promisedDate: "2026-06-10", receivedDate: "2026-06-09", items: items(10) }, 403);
 
-		type Perf = { deliveries: number; onTimeRate: number; rejectionRate: number; suppliers: { name: string; deliveries: number; averageLeadTimeDays: number | null; averageDelayDays: number }[] };
+		type Perf = {
+			deliveries: number;
+			onTimeRate: number;
+			rejectionRate: number;
+			suppliers: { name: string; deliveries: number; averageLeadTimeDays: number | null; averageDelayDays: number }[];
+		};
 		const june = await get<Perf>("/analytics/suppliers?from=2026-06-01&to=2026-06-30", w.exec);
 		expect([june.deliveries, june.onTimeRate, june.rejectionRate]).toEqual([2, 0.5, 0.0333]);
-		expect(june.suppliers.map((s) => [s.name, s.deliveries, s.averageLeadTimeDays, s.averageDelayDays])).toEqual([["Milk & Co", 2, 9, 1]]);
+		expect(june.suppliers.map((s) => [s.name, s.deliveries, s.averageLeadTimeDays, s.averageDelayDays])).toEqual([
+			["Milk & Co", 2, 9, 1],
+		]);
 		const summer = await get<Perf>("/analytics/suppliers?from=2026-06-01&to=2026-07-31", w.exec);
 		expect([summer.deliveries, summer.rejectionRate]).toEqual([3, 0.0789]);
 		// A manufacturer sees deliveries to their factories only.
 		expect((await get<Perf>("/analytics/suppliers?from=2026-06-01&to=2026-07-31", maker2)).deliveries).toBe(1);
-		const listed = await ok<{ total: number }>(app.request("GET", `/api/v1/inventory/suppliers/${supplier.id}/deliveries`, { token: w.exec.token }));
+		const listed = await ok<{ total: number }>(
+			app.request("GET", `/api/v1/inventory/suppliers/${supplier.id}/deliveries`, { token: w.exec.token }),
+		);
 		expect(listed.total).toBe(3);
 	});
 
 	it("shops carry validated coordinates; the map is GeoJSON points, the heatmap a grid of cells; shops without coordinates are listed apart", async () => {
-		const put = (shopId: string, body: Record<string, unknown>, status = 200) => ok<{ latitude: number | null; longitude: number | null }>(app.request("PUT", `/api/v1/sales/shops/${shopId}`, { token: w.exec.token, body }), status);
-		const bad = await app.request<{ error: { details: { field: string }[] } }>("PUT", `/api/v1/sales/shops/${w.shopId}`, { token: w.exec.token, body: { latitude: 91, longitude: 13 } });
+		const put = (shopId: string, body: Record<string, unknown>, status = 200) =>
+			ok<{ latitude: number | null; longitude: number | null }>(
+				app.request("PUT", `/api/v1/sales/shops/${shopId}`, { token: w.exec.token, body }),
+				status,
+			);
+		const bad = await app.request<{ error: { details: { field: string }[] } }>("PUT", `/api/v1/sales/shops/${w.shopId}`, {
+			token: w.exec.token,
+			body: { latitude: 91, longitude: 13 },
+		});
 		expect([bad.status, bad.body.error.details.map((d) => d.field)]).toEqual([422, ["latitude"]]);
-		expect((await app.request("PUT", `/api/v1/sales/shops/${w.shopId}`, { token: w.exec.token, body: { latitude: 52.52, longitude: -181 } })).status).toBe(422);
-		const half = await app.request<{ error: { details: { field: string }[] } }>("PUT", `/api/v1/sales/shops/${w.shopId}`, { token: w.exec.token, body: { latitude: 52.52 } });
+		expect(
+			(
+				await app.request("PUT", `/api/v1/sales/shops/${w.shopId}`, {
+					token: w.exec.token,
+					body: { latitude: 52.52, longitude: -181 },
+				})
+			).status,
+		).toBe(422);
+		const half = await app.request<{ error: { details: { field: string }[] } }>("PUT", `/api/v1/sales/shops/${w.shopId}`, {
+			token: w.exec.token,
+			body: { latitude: 52.52 },
+		});
 		expect([half.status, half.body.error.details.map((d) => d.field)]).toEqual([422, ["longitude"]]);
 		expect(await put(w.shopId, { latitude: 52.52, longitude: 13.405 })).toMatchObject({ latitude: 52.52, longitude: 13.405 });
 		await put(thirdShop, { latitude: 52.53, longitude: 13.41 });
@@ -285,13 +401,33 @@ describe("honest analytics and business metrics", () => {
 		expect(value("eislager_socket_connections")).toBe(0);
 		// Bounded labels: no user, transaction or batch ids among the business series.
 		const labels = new Set(samples.filter((x) => x.name.startsWith("eislager_")).flatMap((x) => Object.keys(x.labels)));
-		for (const l of labels) expect(["shop", "site", "days_left", "method", "code", "le", "topic", "service", "schema", "state", "group", "reason", "namespace", "node_id"]).toContain(l);
+		for (const l of labels)
+			expect([
+				"shop",
+				"site",
+				"days_left",
+				"method",
+				"code",
+				"le",
+				"topic",
+				"service",
+				"schema",
+				"state",
+				"group",
+				"reason",
+				"namespace",
+				"node_id",
+			]).toContain(l);
 
 		// The whole scrape parses (Moleculer's own families carry lint remarks we do not control: camelCase
 		// labels, gauges named *_total); our families pass the lint with nothing to say.
 		const all = spawnSync(promtool(), ["check", "metrics"], { input: text, encoding: "utf8" });
 		expect(`${all.stdout}${all.stderr}`).not.toMatch(/error while linting|parse error|text format parsing error/i);
-		const ours = text.split("\n").filter((l) => /^(# (HELP|TYPE) )?eislager_/.test(l)).join("\n") + "\n";
+		const ours =
+			text
+				.split("\n")
+				.filter((l) => /^(# (HELP|TYPE) )?eislager_/.test(l))
+				.join("\n") + "\n";
 		const lint = spawnSync(promtool(), ["check", "metrics"], { input: ours, encoding: "utf8" });
 		expect([lint.status, `${lint.stdout}${lint.stderr}`.trim()]).toEqual([0, ""]);
 	});

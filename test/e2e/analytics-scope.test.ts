@@ -29,7 +29,13 @@ async function staffScenario(app: TestApp): Promise<void> {
 	await assignClerk(app, exec, shopId, clerk);
 	expect((await get(`/analytics/sales?shopId=${shopId}`, clerk)).status).toBe(200);
 
-	const factory = await ok<{ id: string }>(app.request("POST", "/api/v1/inventory/factories", { token: exec.token, body: { name: `Scope ${randomBytes(3).toString("hex")}`, managerId: maker.id } }), 201);
+	const factory = await ok<{ id: string }>(
+		app.request("POST", "/api/v1/inventory/factories", {
+			token: exec.token,
+			body: { name: `Scope ${randomBytes(3).toString("hex")}`, managerId: maker.id },
+		}),
+		201,
+	);
 	expect((await get(`/analytics/inventory?factoryId=${factory.id}`, maker)).status).toBe(200);
 	expect((await get(`/analytics/inventory?factoryId=${factory.id}`, nextMaker)).status).toBe(403); // cached as "none of mine"
 	await ok(app.request("PUT", `/api/v1/inventory/factories/${factory.id}`, { token: exec.token, body: { managerId: nextMaker.id } }));
@@ -57,10 +63,18 @@ describe("analytics staff scope follows staff changes", () => {
 			await sqlQuery(app.db.url, "DELETE FROM sales.shop_staff WHERE user_id = $1", [clerk.id]);
 			expect((await sales(clerk.token)).status).toBe(200);
 			// A role change and back: the cached scope is dropped, the next look-up sees the truth.
-			for (const role of ["MANUFACTURER", "CLERK"]) await ok(app.request("PUT", `/api/v1/auth/users/${clerk.id}/role`, { token: admin.token, body: { role } }));
-			const { accessToken } = await ok<{ accessToken: string }>(app.request("POST", "/api/v1/auth/login", { body: { email: clerk.email, password: clerk.password } }));
+			for (const role of ["MANUFACTURER", "CLERK"])
+				await ok(app.request("PUT", `/api/v1/auth/users/${clerk.id}/role`, { token: admin.token, body: { role } }));
+			const { accessToken } = await ok<{ accessToken: string }>(
+				app.request("POST", "/api/v1/auth/login", { body: { email: clerk.email, password: clerk.password } }),
+			);
 			let status = 0;
-			for (const deadline = Date.now() + 10_000; Date.now() < deadline && status !== 403; await new Promise((r) => setTimeout(r, 100))) status = (await sales(accessToken)).status;
+			for (
+				const deadline = Date.now() + 10_000;
+				Date.now() < deadline && status !== 403;
+				await new Promise((r) => setTimeout(r, 100))
+			)
+				status = (await sales(accessToken)).status;
 			expect(status).toBe(403);
 		});
 	});

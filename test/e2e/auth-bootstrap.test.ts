@@ -14,7 +14,9 @@ describe("bootstrap ADMIN", () => {
 		const env = { BOOTSTRAP_ADMIN_EMAIL: "Boss@Example.com", BOOTSTRAP_ADMIN_PASSWORD: "first-boss-pass" };
 		const first = await startTestApp({ services: ["auth"], db, env });
 		try {
-			const login = await first.request("POST", "/api/v1/auth/login", { body: { email: "boss@example.com", password: "first-boss-pass" } });
+			const login = await first.request("POST", "/api/v1/auth/login", {
+				body: { email: "boss@example.com", password: "first-boss-pass" },
+			});
 			expect(login.status).toBe(200);
 			expect(login.body.user.role).toBe("ADMIN");
 			expect((await first.request("GET", "/api/v1/auth/users", { token: login.body.accessToken })).status).toBe(200);
@@ -26,8 +28,14 @@ describe("bootstrap ADMIN", () => {
 		try {
 			const rows = await sqlQuery<{ email: string; role: string }>(db.url, "SELECT email, role FROM auth.users");
 			expect(rows).toEqual([{ email: "boss@example.com", role: "ADMIN" }]);
-			expect((await second.request("POST", "/api/v1/auth/login", { body: { email: "boss@example.com", password: "first-boss-pass" } })).status).toBe(200);
-			expect((await second.request("POST", "/api/v1/auth/login", { body: { email: "boss@example.com", password: "second-boss-pass" } })).status).toBe(401);
+			expect(
+				(await second.request("POST", "/api/v1/auth/login", { body: { email: "boss@example.com", password: "first-boss-pass" } }))
+					.status,
+			).toBe(200);
+			expect(
+				(await second.request("POST", "/api/v1/auth/login", { body: { email: "boss@example.com", password: "second-boss-pass" } }))
+					.status,
+			).toBe(401);
 		} finally {
 			await second.stop();
 		}

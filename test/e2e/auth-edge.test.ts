@@ -20,13 +20,19 @@ import { freePort, START_JS, waitUntil } from "../helpers/cluster";
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
 describe("revocation pushed between gateway processes", () => {
-	const env = { REDIS_URL, CACHER: REDIS_URL, JWT_SECRET: randomBytes(32).toString("hex"), NAMESPACE: `edge-${randomBytes(4).toString("hex")}` };
+	const env = {
+		REDIS_URL,
+		CACHER: REDIS_URL,
+		JWT_SECRET: randomBytes(32).toString("hex"),
+		NAMESPACE: `edge-${randomBytes(4).toString("hex")}`,
+	};
 	let a: TestApp;
 	let b: ChildProcess;
 	let bUrl: string;
 	let redis: Redis;
 	const output: string[] = [];
-	const onB = (method: string, p: string, token?: string, body?: unknown) => httpRequest<{ error?: { code: string }; name?: string }>(bUrl, method, p, { token, body });
+	const onB = (method: string, p: string, token?: string, body?: unknown) =>
+		httpRequest<{ error?: { code: string }; name?: string }>(bUrl, method, p, { token, body });
 
 	beforeAll(async () => {
 		a = await startTestApp({ services: ["auth"], env });
@@ -34,13 +40,25 @@ describe("revocation pushed between gateway processes", () => {
 		bUrl = `http://127.0.0.1:${port}`;
 		b = spawn(process.execPath, [START_JS], {
 			cwd: path.resolve(__dirname, "..", ".."),
-			env: { ...process.env, ...env, NODE_ENV: "test", SERVICES: "gateway,auth", PORT: String(port), DATABASE_URL: a.db.url, KAFKA_BROKERS: "", LOG_LEVEL: "warn", RATE_LIMIT_PER_MIN: "1000000" },
+			env: {
+				...process.env,
+				...env,
+				NODE_ENV: "test",
+				SERVICES: "gateway,auth",
+				PORT: String(port),
+				DATABASE_URL: a.db.url,
+				KAFKA_BROKERS: "",
+				LOG_LEVEL: "warn",
+				RATE_LIMIT_PER_MIN: "1000000",
+			},
 			stdio: ["ignore", "pipe", "pipe"],
 		});
 		for (const stream of [b.stdout!, b.stderr!]) stream.on("data", (chunk: Buffer) => output.push(chunk.toString()));
-		await waitUntil("node B to route /api/v1/auth", async () => (await onB("GET", "/api/v1/auth/me")).status === 401, 30_000).catch((err: Error) => {
-			throw new Error(`${err.message}\n${output.join("").slice(-2000)}`);
-		});
+		await waitUntil("node B to route /api/v1/auth", async () => (await onB("GET", "/api/v1/auth/me")).status === 401, 30_000).catch(
+			(err: Error) => {
+				throw new Error(`${err.message}\n${output.join("").slice(-2000)}`);
+			},
+		);
 		redis = new Redis(REDIS_URL);
 	}, 60_000);
 	afterAll(async () => {
@@ -59,11 +77,16 @@ describe("revocation pushed between gateway processes", () => {
 		const revokedAt = Date.now();
 		let last = 0;
 		let polls = 0;
-		await waitUntil("node B to refuse the revoked token", async () => {
-			polls++;
-			last = (await onB("GET", "/api/v1/auth/me", user.token)).status;
-			return last === 401;
-		}, 10_000, 2);
+		await waitUntil(
+			"node B to refuse the revoked token",
+			async () => {
+				polls++;
+				last = (await onB("GET", "/api/v1/auth/me", user.token)).status;
+				return last === 401;
+			},
+			10_000,
+			2,
+		);
 		console.log(`revocation A -> B: refused ${Date.now() - revokedAt} ms after A's logout answered (${polls} polls)`);
 		const refused = await onB("GET", "/api/v1/auth/me", user.token);
 		expect({ status: refused.status, code: refused.body.error?.code }).toEqual({ status: 401, code: "TOKEN_REVOKED" });
@@ -80,11 +103,16 @@ describe("revocation pushed between gateway processes", () => {
 		// Written while B is disconnected, with no push: only the refill can bring it to B.
 		await redis.set(`eislager:valid-after:${user.id}`, String(Date.now()), "EX", 900);
 		const seen = new Set<number>();
-		await waitUntil("node B to refuse the token after reconnecting", async () => {
-			const status = (await onB("GET", "/api/v1/auth/me", user.token)).status;
-			seen.add(status);
-			return status === 401;
-		}, 15_000, 5);
+		await waitUntil(
+			"node B to refuse the token after reconnecting",
+			async () => {
+				const status = (await onB("GET", "/api/v1/auth/me", user.token)).status;
+				seen.add(status);
+				return status === 401;
+			},
+			15_000,
+			5,
+		);
 		console.log(`subscription dropped and refilled: node B answered ${[...seen].join(", ")} meanwhile`);
 		expect([...seen].every((s) => [200, 503, 401].includes(s))).toBe(true);
 	}, 30_000);
@@ -94,6 +122,11 @@ describe("revocation pushed between gateway processes", () => {
 		expect((await onB("GET", "/api/v1/auth/me", user.token)).body.name).toBe("PATRON tester");
 		expect((await a.request("PUT", "/api/v1/auth/profile", { token: user.token, body: { name: "Renamed" } })).status).toBe(200);
 		// Pushed, so within moments (polled with a generous deadline, not timed).
-		await waitUntil("node B to show the new name", async () => (await onB("GET", "/api/v1/auth/me", user.token)).body.name === "Renamed", 10_000, 5);
+		await waitUntil(
+			"node B to show the new name",
+			async () => (await onB("GET", "/api/v1/auth/me", user.token)).body.name === "Renamed",
+			10_000,
+			5,
+		);
 	}, 30_000);
 });

@@ -65,7 +65,8 @@ describe("Google sign-in", () => {
 		const admin = await app.createUser("ADMIN");
 		const known = uniqueEmail("known");
 		expect((await google({ sub: "google-sub-known", email: known })).status).toBe(200);
-		const setOpen = (registrationOpen: boolean) => app.request("PUT", "/api/v1/admin/config", { token: admin.token, body: { registrationOpen } });
+		const setOpen = (registrationOpen: boolean) =>
+			app.request("PUT", "/api/v1/admin/config", { token: admin.token, body: { registrationOpen } });
 		expect((await setOpen(false)).status).toBe(200);
 		try {
 			const stranger = uniqueEmail("closed");
@@ -90,7 +91,11 @@ describe("Google sign-in", () => {
 		const again = await google({ sub: "google-sub-1", email });
 		expect(again.status).toBe(200);
 		expect(again.body.user.id).toBe(first.body.user.id);
-		const rows = await sqlQuery<{ google_sub: string; password_hash: string | null }>(app.db.url, "SELECT google_sub, password_hash FROM auth.users WHERE email = $1", [email]);
+		const rows = await sqlQuery<{ google_sub: string; password_hash: string | null }>(
+			app.db.url,
+			"SELECT google_sub, password_hash FROM auth.users WHERE email = $1",
+			[email],
+		);
 		expect(rows).toEqual([{ google_sub: "google-sub-1", password_hash: null }]);
 		// A Google-only account has no password: password login is refused like any wrong password.
 		const pw = await app.request("POST", "/api/v1/auth/login", { body: { email, password: "anything-at-all" } });
@@ -103,7 +108,9 @@ describe("Google sign-in", () => {
 		// Never verified: whoever set the password may not own the address (pre-hijacking; see auth-verify-email.test.ts).
 		const refused = await google({ sub: "google-sub-clerk", email: user.email });
 		expect([refused.status, refused.body.error?.code]).toEqual([409, "ACCOUNT_EXISTS_UNVERIFIED"]);
-		const [before] = await sqlQuery<{ google_sub: string | null }>(app.db.url, "SELECT google_sub FROM auth.users WHERE id = $1", [user.id]);
+		const [before] = await sqlQuery<{ google_sub: string | null }>(app.db.url, "SELECT google_sub FROM auth.users WHERE id = $1", [
+			user.id,
+		]);
 		expect(before.google_sub).toBeNull();
 		await sqlQuery(app.db.url, "UPDATE auth.users SET email_verified_at = now() WHERE id = $1", [user.id]);
 		const res = await google({ sub: "google-sub-clerk", email: user.email.toUpperCase() });
@@ -112,7 +119,9 @@ describe("Google sign-in", () => {
 		const [row] = await sqlQuery<{ google_sub: string }>(app.db.url, "SELECT google_sub FROM auth.users WHERE id = $1", [user.id]);
 		expect(row.google_sub).toBe("google-sub-clerk");
 		// The password still works too.
-		expect((await app.request("POST", "/api/v1/auth/login", { body: { email: user.email, password: user.password } })).status).toBe(200);
+		expect((await app.request("POST", "/api/v1/auth/login", { body: { email: user.email, password: user.password } })).status).toBe(
+			200,
+		);
 	});
 
 	it.each<[string, IdTokenOptions]>([

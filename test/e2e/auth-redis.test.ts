@@ -47,14 +47,20 @@ describe("auth with Redis across two gateway brokers", () => {
 	it("a role change on one gateway invalidates the older token on the other", async () => {
 		const admin = await a.createUser("ADMIN");
 		const user = await a.createUser("PATRON");
-		expect((await b.request("PUT", `/api/v1/auth/users/${user.id}/role`, { token: admin.token, body: { role: "CLERK" } })).status).toBe(200);
+		expect((await b.request("PUT", `/api/v1/auth/users/${user.id}/role`, { token: admin.token, body: { role: "CLERK" } })).status).toBe(
+			200,
+		);
 		expect(await redis.exists(`eislager:valid-after:${user.id}`)).toBe(1);
 		expect((await a.request("GET", "/api/v1/auth/me", { token: user.token })).status).toBe(401);
 	});
 
 	it("spends one login rate limit across both gateways (429 with Retry-After on both)", async () => {
 		const ip = randomIp();
-		const login = (app: TestApp) => app.request("POST", "/api/v1/auth/login", { body: { email: uniqueEmail("limit"), password: "whatever-1" }, headers: { "x-forwarded-for": ip } });
+		const login = (app: TestApp) =>
+			app.request("POST", "/api/v1/auth/login", {
+				body: { email: uniqueEmail("limit"), password: "whatever-1" },
+				headers: { "x-forwarded-for": ip },
+			});
 		for (const app of [a, b, a, b]) expect((await login(app)).status).toBe(401);
 		for (const app of [a, b]) {
 			const res = await login(app);
@@ -64,7 +70,14 @@ describe("auth with Redis across two gateway brokers", () => {
 		}
 		expect(await redis.exists(`eislager-rl-auth:ip:${ip}`)).toBe(1);
 		// Another client address has its own budget.
-		expect((await b.request("POST", "/api/v1/auth/login", { body: { email: uniqueEmail("limit"), password: "whatever-1" }, headers: { "x-forwarded-for": randomIp() } })).status).toBe(401);
+		expect(
+			(
+				await b.request("POST", "/api/v1/auth/login", {
+					body: { email: uniqueEmail("limit"), password: "whatever-1" },
+					headers: { "x-forwarded-for": randomIp() },
+				})
+			).status,
+		).toBe(401);
 	});
 });
 

@@ -55,7 +55,11 @@ describe("password reset by mail", () => {
 		expect(decodeQp(mail.raw)).toContain("https://shop.example.com/reset-password?token=");
 		const token = tokenFrom(mail);
 		expect(Buffer.from(token, "base64url").length).toBeGreaterThanOrEqual(16);
-		const rows = await sqlQuery<{ token_hash: string; expires_at: Date }>(app.db.url, "SELECT token_hash, expires_at FROM auth.password_reset_tokens WHERE user_id = $1", [user.id]);
+		const rows = await sqlQuery<{ token_hash: string; expires_at: Date }>(
+			app.db.url,
+			"SELECT token_hash, expires_at FROM auth.password_reset_tokens WHERE user_id = $1",
+			[user.id],
+		);
 		expect(rows).toHaveLength(1);
 		expect(rows[0].token_hash).not.toContain(token);
 		expect(rows[0].expires_at.getTime()).toBeGreaterThan(Date.now());
@@ -72,8 +76,12 @@ describe("password reset by mail", () => {
 		// Older tokens are refused; the old password too; the new one works.
 		expect((await app.request("GET", "/api/v1/auth/me", { token: user.token })).status).toBe(401);
 		expect((await app.request("POST", "/api/v1/auth/refresh", { body: { refreshToken: user.refreshToken } })).status).toBe(401);
-		expect((await app.request("POST", "/api/v1/auth/login", { body: { email: user.email, password: user.password } })).status).toBe(401);
-		expect((await app.request("POST", "/api/v1/auth/login", { body: { email: user.email, password: "fresh-password-1" } })).status).toBe(200);
+		expect((await app.request("POST", "/api/v1/auth/login", { body: { email: user.email, password: user.password } })).status).toBe(
+			401,
+		);
+		expect(
+			(await app.request("POST", "/api/v1/auth/login", { body: { email: user.email, password: "fresh-password-1" } })).status,
+		).toBe(200);
 	});
 
 	it("a reset voids the user's other outstanding reset links", async () => {
@@ -103,7 +111,9 @@ describe("password reset by mail", () => {
 		const user = await app.createUser("PATRON");
 		await forgot(user.email);
 		const [mail] = await waitForMail(user.email);
-		await sqlQuery(app.db.url, "UPDATE auth.password_reset_tokens SET expires_at = now() - interval '1 second' WHERE user_id = $1", [user.id]);
+		await sqlQuery(app.db.url, "UPDATE auth.password_reset_tokens SET expires_at = now() - interval '1 second' WHERE user_id = $1", [
+			user.id,
+		]);
 		expect((await reset(tokenFrom(mail), "too-late-pass")).status).toBe(401);
 	});
 });

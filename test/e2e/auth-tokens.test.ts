@@ -21,7 +21,8 @@ describe("auth tokens", () => {
 
 	const me = (token: string) => app.request("GET", "/api/v1/auth/me", { token });
 	const claims = () => jwtPayload(user.token);
-	const sign = (payload: object, key = secret, options: jwt.SignOptions = {}) => jwt.sign(payload, key, { algorithm: "HS256", ...options });
+	const sign = (payload: object, key = secret, options: jwt.SignOptions = {}) =>
+		jwt.sign(payload, key, { algorithm: "HS256", ...options });
 
 	it("accepts the genuine token (control)", async () => {
 		expect((await me(user.token)).status).toBe(200);

@@ -53,7 +53,12 @@ describe("email verification and Google pre-hijacking", () => {
 		await new Promise<void>((resolve) => jwks.listen(0, "127.0.0.1", resolve));
 		app = await startTestApp({
 			services: ["auth"],
-			env: { SMTP_URL: smtp.url, PUBLIC_URL: "https://shop.example.com", GOOGLE_CLIENT_ID: CLIENT_ID, GOOGLE_JWKS_URL: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/certs` },
+			env: {
+				SMTP_URL: smtp.url,
+				PUBLIC_URL: "https://shop.example.com",
+				GOOGLE_CLIENT_ID: CLIENT_ID,
+				GOOGLE_JWKS_URL: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/certs`,
+			},
 		});
 	});
 	afterAll(async () => {
@@ -87,7 +92,11 @@ describe("email verification and Google pre-hijacking", () => {
 		expect(decodeQp(mail.raw)).toContain("https://shop.example.com/verify-email?token=");
 		const token = linkToken(mail, "verify-email");
 		expect(Buffer.from(token, "base64url").length).toBeGreaterThanOrEqual(16);
-		const rows = await sqlQuery<{ token_hash: string; expires_at: Date; email: string }>(app.db.url, "SELECT token_hash, expires_at, email FROM auth.email_verification_tokens WHERE user_id = $1", [reg.body.user.id]);
+		const rows = await sqlQuery<{ token_hash: string; expires_at: Date; email: string }>(
+			app.db.url,
+			"SELECT token_hash, expires_at, email FROM auth.email_verification_tokens WHERE user_id = $1",
+			[reg.body.user.id],
+		);
 		expect(rows).toHaveLength(1);
 		expect(rows[0].token_hash).not.toContain(token);
 		expect(rows[0].email).toBe(email);
@@ -108,7 +117,11 @@ describe("email verification and Google pre-hijacking", () => {
 		const email = uniqueEmail("exp");
 		const reg = await register(email);
 		const token = linkToken((await mailsTo(email, 1))[0], "verify-email");
-		await sqlQuery(app.db.url, "UPDATE auth.email_verification_tokens SET expires_at = now() - interval '1 second' WHERE user_id = $1", [reg.body.user.id]);
+		await sqlQuery(
+			app.db.url,
+			"UPDATE auth.email_verification_tokens SET expires_at = now() - interval '1 second' WHERE user_id = $1",
+			[reg.body.user.id],
+		);
 		expect((await verify(token)).status).toBe(401);
 		expect((await verify("x".repeat(43))).status).toBe(401);
 		expect((await app.request("POST", "/api/v1/auth/verify-email", { body: {} })).status).toBe(422);
@@ -120,7 +133,11 @@ describe("email verification and Google pre-hijacking", () => {
 		const reg = await register(email);
 		await mailsTo(email, 1);
 		expect((await app.request("POST", "/api/v1/auth/resend-verification", {})).status).toBe(401);
-		await sqlQuery(app.db.url, "UPDATE auth.email_verification_tokens SET created_at = now() - interval '2 minutes' WHERE user_id = $1", [reg.body.user.id]);
+		await sqlQuery(
+			app.db.url,
+			"UPDATE auth.email_verification_tokens SET created_at = now() - interval '2 minutes' WHERE user_id = $1",
+			[reg.body.user.id],
+		);
 		const res = await app.request("POST", "/api/v1/auth/resend-verification", { token: reg.body.accessToken });
 		expect(res.status).toBe(202);
 		const mails = await mailsTo(email, 2);
@@ -142,7 +159,9 @@ describe("email verification and Google pre-hijacking", () => {
 		const refused = await google(victim, "google-victim");
 		expect([refused.status, refused.body.error.code]).toEqual([409, "ACCOUNT_EXISTS_UNVERIFIED"]);
 		expect(JSON.stringify(refused.body)).not.toContain("accessToken");
-		const [row] = await sqlQuery<{ google_sub: string | null }>(app.db.url, "SELECT google_sub FROM auth.users WHERE email = $1", [victim]);
+		const [row] = await sqlQuery<{ google_sub: string | null }>(app.db.url, "SELECT google_sub FROM auth.users WHERE email = $1", [
+			victim,
+		]);
 		expect(row.google_sub).toBeNull();
 		// The squatter's session did not gain anything either.
 		expect((await me(squatter.body.accessToken)).emailVerified).toBe(false);
@@ -150,7 +169,9 @@ describe("email verification and Google pre-hijacking", () => {
 		// The owner is mailed a reset link; using it proves the mailbox, verifies it and signs the squatter out.
 		const mails = await mailsTo(victim, 2);
 		expect(decodeQp(mails[1].raw)).toContain("Google");
-		const reset = await app.request("POST", "/api/v1/auth/reset-password", { body: { token: linkToken(mails[1], "reset-password"), password: "owner's new secret 2" } });
+		const reset = await app.request("POST", "/api/v1/auth/reset-password", {
+			body: { token: linkToken(mails[1], "reset-password"), password: "owner's new secret 2" },
+		});
 		expect(reset.status).toBe(200);
 		expect((await app.request("GET", "/api/v1/auth/me", { token: squatter.body.accessToken })).status).toBe(401);
 		expect((await app.request("POST", "/api/v1/auth/login", { body: { email: victim, password: PASSWORD } })).status).toBe(401);

@@ -57,12 +57,17 @@ describe("auth routes through the gateway", () => {
 			const refreshed = await app.request("POST", `${prefix}/refresh`, { body: { refreshToken: login.body.refreshToken } });
 			expect(refreshed.status).toBe(200);
 
-			const changed = await app.request("PUT", `${prefix}/change-password`, { token: refreshed.body.accessToken, body: { currentPassword: PASSWORD, newPassword: "an0ther-pass" } });
+			const changed = await app.request("PUT", `${prefix}/change-password`, {
+				token: refreshed.body.accessToken,
+				body: { currentPassword: PASSWORD, newPassword: "an0ther-pass" },
+			});
 			expect(changed.status).toBe(200);
 
 			const forgot = await app.request("POST", `${prefix}/forgot-password`, { body: { email } });
 			expect(forgot.status).toBe(202);
-			const reset = await app.request("POST", `${prefix}/reset-password`, { body: { token: "x".repeat(43), password: "whatever-123" } });
+			const reset = await app.request("POST", `${prefix}/reset-password`, {
+				body: { token: "x".repeat(43), password: "whatever-123" },
+			});
 			expect(reset.status).toBe(401);
 			expect(reset.body.error.code).toBe("INVALID_RESET_TOKEN");
 			// GOOGLE_CLIENT_ID is not set in this app: the action answers that sign-in is disabled.
@@ -72,7 +77,10 @@ describe("auth routes through the gateway", () => {
 			const users = await app.request("GET", `${prefix}/users?email=${encodeURIComponent(email)}`, { token: admin.token });
 			expect(users.status).toBe(200);
 			expect(users.body.rows.map((u: { id: string }) => u.id)).toEqual([reg.body.user.id]);
-			const role = await app.request("PUT", `${prefix}/users/${reg.body.user.id}/role`, { token: admin.token, body: { role: "CLERK" } });
+			const role = await app.request("PUT", `${prefix}/users/${reg.body.user.id}/role`, {
+				token: admin.token,
+				body: { role: "CLERK" },
+			});
 			expect(role.status).toBe(200);
 			expect(role.body.role).toBe("CLERK");
 
@@ -100,14 +108,18 @@ describe("auth routes through the gateway", () => {
 		it("stores an Argon2id hash, never the password", async () => {
 			const email = uniqueEmail("hash");
 			await register({ email, password: PASSWORD, name: "H" });
-			const [row] = await sqlQuery<{ password_hash: string }>(app.db.url, "SELECT password_hash FROM auth.users WHERE email = $1", [email]);
+			const [row] = await sqlQuery<{ password_hash: string }>(app.db.url, "SELECT password_hash FROM auth.users WHERE email = $1", [
+				email,
+			]);
 			expect(row.password_hash).toMatch(/^\$argon2id\$/);
 		});
 
 		it("answers the same for an unknown email and a wrong password", async () => {
 			const user = await app.createUser("PATRON");
 			const wrong = await app.request("POST", "/api/v1/auth/login", { body: { email: user.email, password: "wrong-password" } });
-			const unknown = await app.request("POST", "/api/v1/auth/login", { body: { email: uniqueEmail("nobody"), password: "wrong-password" } });
+			const unknown = await app.request("POST", "/api/v1/auth/login", {
+				body: { email: uniqueEmail("nobody"), password: "wrong-password" },
+			});
 			expect(wrong.status).toBe(401);
 			expect(unknown.status).toBe(401);
 			expect(unknown.body.error).toEqual(wrong.body.error);
@@ -116,21 +128,29 @@ describe("auth routes through the gateway", () => {
 		it("locks an account after repeated failures (429 with Retry-After, even with the right password)", async () => {
 			const user = await app.createUser("PATRON");
 			for (let i = 0; i < 5; i++) {
-				const res = await app.request("POST", "/api/v1/auth/login", { body: { email: user.email, password: `wrong-${i}-password` } });
+				const res = await app.request("POST", "/api/v1/auth/login", {
+					body: { email: user.email, password: `wrong-${i}-password` },
+				});
 				expect(res.status).toBe(401);
 			}
 			const locked = await app.request("POST", "/api/v1/auth/login", { body: { email: user.email, password: user.password } });
 			expect(locked.status).toBe(429);
 			expect(locked.body.error.code).toBe("ACCOUNT_LOCKED");
 			expect(Number(locked.headers.get("retry-after"))).toBeGreaterThan(0);
-			const [row] = await sqlQuery<{ failed_logins: number; locked_until: Date | null }>(app.db.url, "SELECT failed_logins, locked_until FROM auth.users WHERE id = $1", [user.id]);
+			const [row] = await sqlQuery<{ failed_logins: number; locked_until: Date | null }>(
+				app.db.url,
+				"SELECT failed_logins, locked_until FROM auth.users WHERE id = $1",
+				[user.id],
+			);
 			expect(row.failed_logins).toBe(5);
 			expect(row.locked_until!.getTime()).toBeGreaterThan(Date.now());
 			// Once the lock has passed, the right password works again and resets the counter.
 			await sqlQuery(app.db.url, "UPDATE auth.users SET locked_until = now() - interval '1 second' WHERE id = $1", [user.id]);
 			const ok = await app.request("POST", "/api/v1/auth/login", { body: { email: user.email, password: user.password } });
 			expect(ok.status).toBe(200);
-			const [after] = await sqlQuery<{ failed_logins: number }>(app.db.url, "SELECT failed_logins FROM auth.users WHERE id = $1", [user.id]);
+			const [after] = await sqlQuery<{ failed_logins: number }>(app.db.url, "SELECT failed_logins FROM auth.users WHERE id = $1", [
+				user.id,
+			]);
 			expect(after.failed_logins).toBe(0);
 		});
 	});
@@ -155,13 +175,23 @@ describe("auth routes through the gateway", () => {
 
 		it("counts every failure of a burst of parallel guesses", async () => {
 			const user = await app.createUser("PATRON");
-			const burst = await Promise.all(Array.from({ length: 8 }, (_, i) => app.request("POST", "/api/v1/auth/login", { body: { email: user.email, password: `parallel-guess-${i}` } })));
+			const burst = await Promise.all(
+				Array.from({ length: 8 }, (_, i) =>
+					app.request("POST", "/api/v1/auth/login", { body: { email: user.email, password: `parallel-guess-${i}` } }),
+				),
+			);
 			expect(burst.every((r) => r.status === 401 || r.status === 429)).toBe(true);
-			const [row] = await sqlQuery<{ failed_logins: number; locked_until: Date | null }>(app.db.url, "SELECT failed_logins, locked_until FROM auth.users WHERE id = $1", [user.id]);
+			const [row] = await sqlQuery<{ failed_logins: number; locked_until: Date | null }>(
+				app.db.url,
+				"SELECT failed_logins, locked_until FROM auth.users WHERE id = $1",
+				[user.id],
+			);
 			expect(row.failed_logins).toBe(burst.filter((r) => r.status === 401).length);
 			expect(row.failed_logins).toBeGreaterThanOrEqual(5);
 			expect(row.locked_until!.getTime()).toBeGreaterThan(Date.now());
-			expect((await app.request("POST", "/api/v1/auth/login", { body: { email: user.email, password: user.password } })).status).toBe(429);
+			expect((await app.request("POST", "/api/v1/auth/login", { body: { email: user.email, password: user.password } })).status).toBe(
+				429,
+			);
 		});
 	});
 
@@ -232,7 +262,9 @@ describe("auth routes through the gateway", () => {
 			expect(page2.body.rows[0].email > page1.body.rows[1].email).toBe(true);
 			for (const u of page1.body.rows) expect(u.passwordHash).toBeUndefined();
 
-			const byEmail = await app.request("GET", `/api/v1/auth/users?email=${encodeURIComponent(clerks[1].email.split("@")[0])}`, { token: admin.token });
+			const byEmail = await app.request("GET", `/api/v1/auth/users?email=${encodeURIComponent(clerks[1].email.split("@")[0])}`, {
+				token: admin.token,
+			});
 			expect(byEmail.body.rows.map((u: { id: string }) => u.id)).toEqual([clerks[1].id]);
 			// LIKE wildcards in the filter are literal.
 			const wildcard = await app.request("GET", "/api/v1/auth/users?email=%25", { token: admin.token });
@@ -248,19 +280,33 @@ describe("auth routes through the gateway", () => {
 		it("changes a role: 403 for non-admins, 404 for an unknown user, 422 for a bad role; emits USER_ROLE_CHANGED with an outbox row", async () => {
 			const target = await app.createUser("PATRON");
 			const exec = await app.createUser("EXECUTIVE");
-			expect((await app.request("PUT", `/api/v1/auth/users/${target.id}/role`, { token: exec.token, body: { role: "ADMIN" } })).status).toBe(403);
-			const unknown = await app.request("PUT", "/api/v1/auth/users/00000000-0000-4000-8000-000000000000/role", { token: admin.token, body: { role: "CLERK" } });
+			expect(
+				(await app.request("PUT", `/api/v1/auth/users/${target.id}/role`, { token: exec.token, body: { role: "ADMIN" } })).status,
+			).toBe(403);
+			const unknown = await app.request("PUT", "/api/v1/auth/users/00000000-0000-4000-8000-000000000000/role", {
+				token: admin.token,
+				body: { role: "CLERK" },
+			});
 			expect(unknown.status).toBe(404);
 			expect(unknown.body.error.code).toBe("NOT_FOUND");
-			expect((await app.request("PUT", `/api/v1/auth/users/${target.id}/role`, { token: admin.token, body: { role: "KING" } })).status).toBe(422);
-			expect((await app.request("PUT", "/api/v1/auth/users/not-a-uuid/role", { token: admin.token, body: { role: "CLERK" } })).status).toBe(422);
+			expect(
+				(await app.request("PUT", `/api/v1/auth/users/${target.id}/role`, { token: admin.token, body: { role: "KING" } })).status,
+			).toBe(422);
+			expect(
+				(await app.request("PUT", "/api/v1/auth/users/not-a-uuid/role", { token: admin.token, body: { role: "CLERK" } })).status,
+			).toBe(422);
 
-			const res = await app.request("PUT", `/api/v1/auth/users/${target.id}/role`, { token: admin.token, body: { role: "MANUFACTURER" }, headers: { "x-request-id": "role-change-req-1" } });
+			const res = await app.request("PUT", `/api/v1/auth/users/${target.id}/role`, {
+				token: admin.token,
+				body: { role: "MANUFACTURER" },
+				headers: { "x-request-id": "role-change-req-1" },
+			});
 			expect(res.status).toBe(200);
 			expect(res.body.role).toBe("MANUFACTURER");
 
 			const deadline = Date.now() + 3000;
-			while (!roleEvents.some((e) => e.data.userId === target.id) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+			while (!roleEvents.some((e) => e.data.userId === target.id) && Date.now() < deadline)
+				await new Promise((r) => setTimeout(r, 20));
 			const event = roleEvents.find((e) => e.data.userId === target.id);
 			expect(event).toMatchObject({
 				id: expect.stringMatching(/^[0-9a-f-]{36}$/),
@@ -270,7 +316,11 @@ describe("auth routes through the gateway", () => {
 				occurredAt: expect.any(String),
 				data: { userId: target.id, previousRole: "PATRON", role: "MANUFACTURER", changedBy: admin.id },
 			});
-			const rows = await sqlQuery<{ id: string; type: string; topic: string; envelope: unknown }>(app.db.url, "SELECT id, type, topic, envelope FROM auth.outbox WHERE aggregate_id = $1 AND type = $2", [target.id, ROLE_CHANGED]);
+			const rows = await sqlQuery<{ id: string; type: string; topic: string; envelope: unknown }>(
+				app.db.url,
+				"SELECT id, type, topic, envelope FROM auth.outbox WHERE aggregate_id = $1 AND type = $2",
+				[target.id, ROLE_CHANGED],
+			);
 			expect(rows).toHaveLength(1);
 			expect(rows[0]).toMatchObject({ id: event!.id, topic: "user-role-changed", envelope: event });
 
@@ -291,7 +341,11 @@ describe("auth routes through the gateway", () => {
 			expect(login.body.error.code).toBe("INVALID_CREDENTIALS");
 			expect((await app.request("GET", "/api/v1/auth/me", { token: target.token })).status).toBe(401);
 			expect((await app.request("POST", "/api/v1/auth/refresh", { body: { refreshToken: target.refreshToken } })).status).toBe(401);
-			const rows = await sqlQuery<{ deleted_at: Date | null; email: string }>(app.db.url, "SELECT deleted_at, email FROM auth.users WHERE id = $1", [target.id]);
+			const rows = await sqlQuery<{ deleted_at: Date | null; email: string }>(
+				app.db.url,
+				"SELECT deleted_at, email FROM auth.users WHERE id = $1",
+				[target.id],
+			);
 			expect(rows).toHaveLength(1);
 			expect(rows[0].deleted_at).toBeInstanceOf(Date);
 			expect((await app.request("DELETE", `/api/v1/auth/users/${target.id}`, { token: admin.token })).status).toBe(404);
@@ -303,9 +357,24 @@ describe("auth routes through the gateway", () => {
 	describe("own account", () => {
 		it("updates the profile (name, phone, preferences); role and email in the body are ignored", async () => {
 			const user = await app.createUser("PATRON");
-			const res = await app.request("PUT", "/api/v1/auth/profile", { token: user.token, body: { name: "New Name", phone: "+49 30 1234567", preferences: { flavors: ["pistachio"] }, role: "ADMIN", email: "x@y.zz" } });
+			const res = await app.request("PUT", "/api/v1/auth/profile", {
+				token: user.token,
+				body: {
+					name: "New Name",
+					phone: "+49 30 1234567",
+					preferences: { flavors: ["pistachio"] },
+					role: "ADMIN",
+					email: "x@y.zz",
+				},
+			});
 			expect(res.status).toBe(200);
-			expect(res.body).toMatchObject({ name: "New Name", phone: "+49 30 1234567", preferences: { flavors: ["pistachio"] }, role: "PATRON", email: user.email });
+			expect(res.body).toMatchObject({
+				name: "New Name",
+				phone: "+49 30 1234567",
+				preferences: { flavors: ["pistachio"] },
+				role: "PATRON",
+				email: user.email,
+			});
 			const me = await app.request("GET", "/api/v1/auth/me", { token: user.token });
 			expect(me.body).toMatchObject({ name: "New Name", preferences: { flavors: ["pistachio"] } });
 			expect((await app.request("PUT", "/api/v1/auth/profile", { token: user.token, body: { phone: "call me" } })).status).toBe(422);
@@ -314,14 +383,30 @@ describe("auth routes through the gateway", () => {
 
 		it("changes the password: wrong current 422, policy 422, then older tokens die and new ones work", async () => {
 			const user = await app.createUser("PATRON");
-			const wrong = await app.request("PUT", "/api/v1/auth/change-password", { token: user.token, body: { currentPassword: "nope-nope", newPassword: "brand-new-pass" } });
+			const wrong = await app.request("PUT", "/api/v1/auth/change-password", {
+				token: user.token,
+				body: { currentPassword: "nope-nope", newPassword: "brand-new-pass" },
+			});
 			expect(wrong.status).toBe(422);
 			expect(wrong.body.error.details[0].field).toBe("currentPassword");
-			const policy = await app.request("PUT", "/api/v1/auth/change-password", { token: user.token, body: { currentPassword: user.password, newPassword: user.email } });
+			const policy = await app.request("PUT", "/api/v1/auth/change-password", {
+				token: user.token,
+				body: { currentPassword: user.password, newPassword: user.email },
+			});
 			expect(policy.status).toBe(422);
-			expect((await app.request("PUT", "/api/v1/auth/change-password", { token: user.token, body: { currentPassword: user.password, newPassword: "short" } })).status).toBe(422);
+			expect(
+				(
+					await app.request("PUT", "/api/v1/auth/change-password", {
+						token: user.token,
+						body: { currentPassword: user.password, newPassword: "short" },
+					})
+				).status,
+			).toBe(422);
 
-			const ok = await app.request("PUT", "/api/v1/auth/change-password", { token: user.token, body: { currentPassword: user.password, newPassword: "brand-new-pass" } });
+			const ok = await app.request("PUT", "/api/v1/auth/change-password", {
+				token: user.token,
+				body: { currentPassword: user.password, newPassword: "brand-new-pass" },
+			});
 			expect(ok.status).toBe(200);
 			expect(ok.body.accessToken).toBeTruthy();
 			expect((await app.request("GET", "/api/v1/auth/me", { token: user.token })).status).toBe(401);
@@ -329,8 +414,12 @@ describe("auth routes through the gateway", () => {
 			expect((await app.request("GET", "/api/v1/auth/me", { token: ok.body.accessToken })).status).toBe(200);
 			const refreshed = await app.request("POST", "/api/v1/auth/refresh", { body: { refreshToken: ok.body.refreshToken } });
 			expect(refreshed.status).toBe(200);
-			expect((await app.request("POST", "/api/v1/auth/login", { body: { email: user.email, password: user.password } })).status).toBe(401);
-			expect((await app.request("POST", "/api/v1/auth/login", { body: { email: user.email, password: "brand-new-pass" } })).status).toBe(200);
+			expect((await app.request("POST", "/api/v1/auth/login", { body: { email: user.email, password: user.password } })).status).toBe(
+				401,
+			);
+			expect(
+				(await app.request("POST", "/api/v1/auth/login", { body: { email: user.email, password: "brand-new-pass" } })).status,
+			).toBe(200);
 		});
 
 		it("verify answers 200 for a valid token and 401 for a bad one", async () => {

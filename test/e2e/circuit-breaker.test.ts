@@ -44,7 +44,10 @@ describe("client errors never open the circuit breaker", () => {
 			// The gateway routes auth once it has seen the auth node.
 			const deadline = Date.now() + 15_000;
 			while ((await gateway.request("GET", "/api/v1/auth/me")).status !== 401) {
-				if (Date.now() > deadline) throw new Error(`the gateway never routed /api/v1/auth: ${JSON.stringify((await gateway.request("GET", "/api/v1/auth/me")).body)}`);
+				if (Date.now() > deadline)
+					throw new Error(
+						`the gateway never routed /api/v1/auth: ${JSON.stringify((await gateway.request("GET", "/api/v1/auth/me")).body)}`,
+					);
 				await new Promise((r) => setTimeout(r, 100));
 			}
 			await hammer(gateway, auth);
@@ -57,7 +60,9 @@ describe("client errors never open the circuit breaker", () => {
 	it("counts only dependency failures", () => {
 		expect(isDependencyFailure(new Errors.RequestTimeoutError({ action: "auth.me", nodeID: "n1" }))).toBe(true);
 		expect(isDependencyFailure(new Errors.ServiceNotAvailableError({ action: "auth.me", nodeID: "n1" }))).toBe(true);
-		expect(isDependencyFailure(Object.assign(new Error("connect ECONNREFUSED"), { name: "SequelizeConnectionRefusedError" }))).toBe(true);
+		expect(isDependencyFailure(Object.assign(new Error("connect ECONNREFUSED"), { name: "SequelizeConnectionRefusedError" }))).toBe(
+			true,
+		);
 		expect(isDependencyFailure(new Errors.MoleculerError("Token store unavailable", 503, "TOKEN_STORE_UNAVAILABLE"))).toBe(true);
 		expect(isDependencyFailure(new Errors.ValidationError("bad", "VALIDATION_ERROR", []))).toBe(false);
 		expect(isDependencyFailure(new Errors.MoleculerClientError("conflict", 409, "CONFLICT"))).toBe(false);

@@ -49,12 +49,25 @@ describe("cluster failover: killing the sales node while requests flow", () => {
 				try {
 					const res =
 						kind === "write"
-							? await cluster.request<{ error?: { code: string }; requestId?: string }>("POST", `/api/v1/sales/shops/${w.shopId}/pos-transactions`, {
-									token: w.clerk.token,
-									body: { items: [{ flavorId: flavor.id, quantity: 1 }], paymentMethod: "CASH" },
-								})
-							: await cluster.request<{ error?: { code: string }; requestId?: string }>("GET", "/api/v1/sales/shops", { token: w.exec.token });
-					samples.push({ kind, start, end: Date.now(), status: res.status === 201 ? 200 : res.status, code: res.body?.error?.code, requestId: res.body?.requestId });
+							? await cluster.request<{ error?: { code: string }; requestId?: string }>(
+									"POST",
+									`/api/v1/sales/shops/${w.shopId}/pos-transactions`,
+									{
+										token: w.clerk.token,
+										body: { items: [{ flavorId: flavor.id, quantity: 1 }], paymentMethod: "CASH" },
+									},
+								)
+							: await cluster.request<{ error?: { code: string }; requestId?: string }>("GET", "/api/v1/sales/shops", {
+									token: w.exec.token,
+								});
+					samples.push({
+						kind,
+						start,
+						end: Date.now(),
+						status: res.status === 201 ? 200 : res.status,
+						code: res.body?.error?.code,
+						requestId: res.body?.requestId,
+					});
 				} catch (err) {
 					samples.push({ kind, start, end: Date.now(), status: 0, code: String((err as Error).message) });
 				}
@@ -76,11 +89,17 @@ describe("cluster failover: killing the sales node while requests flow", () => {
 			await new Promise((r) => setTimeout(r, 1000));
 			const restartAt = Date.now();
 			second = await cluster.startNode("sales");
-			await waitUntil("requests to succeed on the new sales node", () => after(restartAt).filter((s) => s.status === 200).length >= 10, 30_000, 50);
+			await waitUntil(
+				"requests to succeed on the new sales node",
+				() => after(restartAt).filter((s) => s.status === 200).length >= 10,
+				30_000,
+				50,
+			);
 			running = false;
 			await Promise.all(workers);
 
-			const summary = (list: Sample[]) => list.reduce<Record<string, number>>((acc, s) => ({ ...acc, [s.status]: (acc[s.status] ?? 0) + 1 }), {});
+			const summary = (list: Sample[]) =>
+				list.reduce<Record<string, number>>((acc, s) => ({ ...acc, [s.status]: (acc[s.status] ?? 0) + 1 }), {});
 			console.info(
 				`failover: before kill ${JSON.stringify(summary(samples.filter((s) => s.end < killAt)))}, ` +
 					`kill -> first 503 ${first503.end - killAt} ms ${JSON.stringify(summary(samples.filter((s) => s.end >= killAt && s.start < restartAt)))}, ` +
@@ -90,7 +109,8 @@ describe("cluster failover: killing the sales node while requests flow", () => {
 
 			// Nothing hangs: a write ends within the request timeout, a read within its retry budget (plus HTTP overhead).
 			for (const s of samples.filter((x) => x.kind === "write")) expect(s.end - s.start).toBeLessThan(REQUEST_TIMEOUT_MS + 1500);
-			for (const s of samples.filter((x) => x.kind === "read")) expect(s.end - s.start).toBeLessThan(3 * REQUEST_TIMEOUT_MS + 300 + 1500);
+			for (const s of samples.filter((x) => x.kind === "read"))
+				expect(s.end - s.start).toBeLessThan(3 * REQUEST_TIMEOUT_MS + 300 + 1500);
 			// Before the kill: all fine.
 			expect(samples.filter((s) => s.end < killAt).every((s) => s.status === 200)).toBe(true);
 			// During the outage: only 503 (clear error), or 504 for calls that went to the silent node before it was noticed gone.

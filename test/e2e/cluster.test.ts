@@ -53,7 +53,10 @@ describe("cluster over NATS with the kafka-bridge", () => {
 	beforeAll(async () => {
 		unlock = await kafkaTestLock("shared");
 		await requireKafka();
-		cluster = await startCluster({ nodes: ["gateway", "auth", "inventory", "sales", "kafka-bridge"], env: { KAFKA_BROKERS, REDIS_URL: "redis://127.0.0.1:6379" } });
+		cluster = await startCluster({
+			nodes: ["gateway", "auth", "inventory", "sales", "kafka-bridge"],
+			env: { KAFKA_BROKERS, REDIS_URL: "redis://127.0.0.1:6379" },
+		});
 		// The fixtures only need request() and createUser(): the cluster offers both, through the gateway.
 		w = await buildWorld(cluster as unknown as TestApp);
 	}, 400_000); // may wait for the exclusive Kafka fault test to finish
@@ -68,29 +71,41 @@ describe("cluster over NATS with the kafka-bridge", () => {
 		await setStock(cluster as unknown as TestApp, w.clerk, w.shopId, [{ flavorId: flavor.id, quantity: 50 }]);
 		const reader = await readerAtEnd(EVENT_CATALOG.SALE_COMPLETED.topic);
 		try {
-			const login = await cluster.request("POST", "/api/v1/auth/login", { body: { email: w.clerk.email, password: w.clerk.password } });
+			const login = await cluster.request("POST", "/api/v1/auth/login", {
+				body: { email: w.clerk.email, password: w.clerk.password },
+			});
 			expect(login.status).toBe(200);
 			const sale = await cluster.request("POST", `/api/v1/sales/shops/${w.shopId}/pos-transactions`, {
 				token: login.body.accessToken,
 				body: { items: [{ flavorId: flavor.id, quantity: 2 }], paymentMethod: "CASH" },
 			});
 			expect(sale.status).toBe(201);
-			const messages = await reader.waitFor((m) => m.some((x) => x.value.data?.transactionId === sale.body.id), 30_000, `SALE_COMPLETED of ${sale.body.id}`).catch((err: Error) => {
-				throw new Error(`${err.message}\n${cluster.logs()}`);
-			});
+			const messages = await reader
+				.waitFor((m) => m.some((x) => x.value.data?.transactionId === sale.body.id), 30_000, `SALE_COMPLETED of ${sale.body.id}`)
+				.catch((err: Error) => {
+					throw new Error(`${err.message}\n${cluster.logs()}`);
+				});
 			const msg = messages.find((x) => x.value.data.transactionId === sale.body.id)!;
 			// The message key is the outbox row's aggregate id: sales keys its events by shop.
 			const { Client } = await import("pg");
 			const pg = new Client({ connectionString: cluster.db.url });
 			await pg.connect();
-			const row = (await pg.query("SELECT aggregate_id, sent_at FROM sales.outbox WHERE id = $1", [msg.value.id]).finally(() => pg.end())).rows[0];
+			const row = (
+				await pg.query("SELECT aggregate_id, sent_at FROM sales.outbox WHERE id = $1", [msg.value.id]).finally(() => pg.end())
+			).rows[0];
 			expect(row.sent_at).not.toBeNull();
 			expect(msg.message.key?.toString()).toBe(row.aggregate_id);
 			expect(row.aggregate_id).toBe(msg.value.data.shopId);
 			expect(msg.value).toMatchObject({
 				type: "SALE_COMPLETED",
 				source: "sales",
-				data: { transactionId: sale.body.id, shopId: w.shopId, clerkId: w.clerk.id, paymentMethod: "CASH", items: [{ flavorId: flavor.id, quantity: 2, unitPrice: flavor.price, lineTotal: 2 * flavor.price }] },
+				data: {
+					transactionId: sale.body.id,
+					shopId: w.shopId,
+					clerkId: w.clerk.id,
+					paymentMethod: "CASH",
+					items: [{ flavorId: flavor.id, quantity: 2, unitPrice: flavor.price, lineTotal: 2 * flavor.price }],
+				},
 			});
 			expect(msg.value.id).toMatch(/^[0-9a-f-]{36}$/);
 			expect(typeof msg.value.occurredAt).toBe("string");
@@ -121,7 +136,8 @@ describe("cluster over NATS with the kafka-bridge", () => {
 		const bridgeText = (await httpGet(`http://127.0.0.1:${bridge.port}/metrics`)).text;
 		expect(bridgeText).toMatch(/eislager_kafka_relayed_total\{[^}]*topic="pos-transaction"[^}]*\} [1-9]/);
 		// The bridge reports every schema's backlog.
-		for (const schema of ["auth", "sales", "inventory"]) expect(bridgeText).toMatch(new RegExp(`eislager_outbox_backlog\\{[^}]*schema="${schema}"[^}]*\\} \\d+`));
+		for (const schema of ["auth", "sales", "inventory"])
+			expect(bridgeText).toMatch(new RegExp(`eislager_outbox_backlog\\{[^}]*schema="${schema}"[^}]*\\} \\d+`));
 	});
 
 	it("turns /ready false while the node's PostgreSQL is unreachable and true again after", async () => {

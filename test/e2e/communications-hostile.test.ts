@@ -31,7 +31,11 @@ describe("communications need-to-know and email cap", () => {
 
 	it("caps internal emails per sender at EMAIL_SEND_PER_HOUR: 429 RATE_LIMITED with Retry-After, replies included", async () => {
 		const [sender, receiver, other] = await Promise.all([app.createUser("PATRON"), app.createUser("PATRON"), app.createUser("PATRON")]);
-		const send = (from: TestUser, n: number) => app.request("POST", `${C}/emails`, { token: from.token, body: { receiverId: receiver.id, subject: `hello ${n}`, content: "buy now" } });
+		const send = (from: TestUser, n: number) =>
+			app.request("POST", `${C}/emails`, {
+				token: from.token,
+				body: { receiverId: receiver.id, subject: `hello ${n}`, content: "buy now" },
+			});
 		for (let i = 0; i < PER_HOUR; i++) expect((await send(sender, i)).status).toBe(201);
 		const refused = await send(sender, PER_HOUR);
 		expect(refused.status).toBe(429);
@@ -44,8 +48,14 @@ describe("communications need-to-know and email cap", () => {
 		const inbox = await app.request("GET", `${C}/emails`, { token: receiver.token });
 		expect(inbox.body.total).toBe(PER_HOUR);
 		const mine = await app.request("GET", `${C}/emails?folder=sent`, { token: sender.token });
-		expect((await app.request("POST", `${C}/emails/${mine.body.rows[0].id}/reply`, { token: sender.token, body: { content: "again" } })).status).toBe(429);
-		expect((await app.request("POST", `${C}/emails/${inbox.body.rows[0].id}/reply`, { token: receiver.token, body: { content: "stop" } })).status).toBe(201);
+		expect(
+			(await app.request("POST", `${C}/emails/${mine.body.rows[0].id}/reply`, { token: sender.token, body: { content: "again" } }))
+				.status,
+		).toBe(429);
+		expect(
+			(await app.request("POST", `${C}/emails/${inbox.body.rows[0].id}/reply`, { token: receiver.token, body: { content: "stop" } }))
+				.status,
+		).toBe(201);
 		expect((await send(other, 0)).status).toBe(201);
 	});
 
@@ -71,7 +81,8 @@ describe("communications need-to-know and email cap", () => {
 		// A patron with no conversation, a clerk of another shop and an executive with no shared shop or conversation learn nothing.
 		await open(patron);
 		await sleep(300);
-		for (const s of [s3, sExec]) expect(s.received<Status>("USER_STATUS_CHANGE").filter((s) => s.userId === k2.id || s.userId === patron.id)).toEqual([]);
+		for (const s of [s3, sExec])
+			expect(s.received<Status>("USER_STATUS_CHANGE").filter((s) => s.userId === k2.id || s.userId === patron.id)).toEqual([]);
 		expect(s1.received<Status>("USER_STATUS_CHANGE").filter((s) => s.userId === patron.id)).toEqual([]);
 		for (const u of [k3, exec, patron]) {
 			const online = await app.request("GET", `${C}/chat/online-users`, { token: u.token });
@@ -81,8 +92,14 @@ describe("communications need-to-know and email cap", () => {
 	});
 
 	it("reveals a user's name, not their role, to a patron; staff see the role", async () => {
-		const [patron, clerk] = await Promise.all([app.createUser("PATRON", { name: "Pat Ron" }), app.createUser("CLERK", { name: "Cle Rk" })]);
-		const created = await app.request("POST", `${C}/chat/conversations`, { token: patron.token, body: { type: "DIRECT", participantIds: [clerk.id] } });
+		const [patron, clerk] = await Promise.all([
+			app.createUser("PATRON", { name: "Pat Ron" }),
+			app.createUser("CLERK", { name: "Cle Rk" }),
+		]);
+		const created = await app.request("POST", `${C}/chat/conversations`, {
+			token: patron.token,
+			body: { type: "DIRECT", participantIds: [clerk.id] },
+		});
 		expect(created.status).toBe(201);
 		const seenByPatron = created.body.participants.find((p: { id: string }) => p.id === clerk.id);
 		expect(seenByPatron).toEqual({ id: clerk.id, name: "Cle Rk", lastReadAt: null });

@@ -39,20 +39,34 @@ describe("POS → INVENTORY_LOW → clerk notifications", () => {
 		const flavor = await createFlavor(app, w.maker, { name: "Mango", price: 290 });
 		await setStock(app, w.clerk, w.shopId, [{ flavorId: flavor.id, quantity: 6, reorderThreshold: 5 }]);
 		const sale = (quantity: number) =>
-			ok(app.request("POST", `/api/v1/sales/shops/${w.shopId}/pos-transactions`, { token: w.clerk.token, body: { items: [{ flavorId: flavor.id, quantity }], paymentMethod: "CASH" } }), 201);
+			ok(
+				app.request("POST", `/api/v1/sales/shops/${w.shopId}/pos-transactions`, {
+					token: w.clerk.token,
+					body: { items: [{ flavorId: flavor.id, quantity }], paymentMethod: "CASH" },
+				}),
+				201,
+			);
 		await sale(1); // 5: not below the threshold yet
 		await sleep(200);
 		expect(online.received("NOTIFICATION_RECEIVED")).toEqual([]);
 		await sale(2); // 3: crosses
 
 		const live = await online.next<NotificationView>("NOTIFICATION_RECEIVED", (n) => n.type === "INVENTORY_LOW");
-		expect(live).toMatchObject({ userId: w.clerk.id, type: "INVENTORY_LOW", data: { shopId: w.shopId, flavorId: flavor.id, quantity: 3, reorderThreshold: 5 } });
-		expect((live as NotificationView & { message: string }).message).toBe("Low stock at Gelato Centrale: Mango is down to 3 (reorder threshold 5).");
+		expect(live).toMatchObject({
+			userId: w.clerk.id,
+			type: "INVENTORY_LOW",
+			data: { shopId: w.shopId, flavorId: flavor.id, quantity: 3, reorderThreshold: 5 },
+		});
+		expect((live as NotificationView & { message: string }).message).toBe(
+			"Low stock at Gelato Centrale: Mango is down to 3 (reorder threshold 5).",
+		);
 
 		for (const clerk of [w.clerk, secondClerk]) {
 			const list = await app.request("GET", "/api/v1/communications/notifications?unread=true", { token: clerk.token });
 			expect(list.status).toBe(200);
-			expect(list.body.rows.filter((n: NotificationView) => n.type === "INVENTORY_LOW" && n.data.flavorId === flavor.id)).toHaveLength(1);
+			expect(
+				list.body.rows.filter((n: NotificationView) => n.type === "INVENTORY_LOW" && n.data.flavorId === flavor.id),
+			).toHaveLength(1);
 		}
 		const other = await app.request("GET", "/api/v1/communications/notifications", { token: w.otherClerk.token });
 		expect(other.body.total).toBe(0);
@@ -63,7 +77,16 @@ describe("POS → INVENTORY_LOW → clerk notifications", () => {
 		const online = await connectSocket(app.baseUrl, { token: w.clerk.token });
 		sockets.push(online);
 		const patron = await app.createUser("PATRON");
-		await ok(app.request("POST", "/api/v1/sales/feedback", { token: patron.token, body: { shopId: w.shopId, rating: 4, comment: "Creamy" } }), 201);
-		expect(await online.next<NotificationView>("NOTIFICATION_RECEIVED", (n) => n.type === "REVIEW_SUBMITTED")).toMatchObject({ userId: w.clerk.id, data: { shopId: w.shopId, rating: 4 } });
+		await ok(
+			app.request("POST", "/api/v1/sales/feedback", {
+				token: patron.token,
+				body: { shopId: w.shopId, rating: 4, comment: "Creamy" },
+			}),
+			201,
+		);
+		expect(await online.next<NotificationView>("NOTIFICATION_RECEIVED", (n) => n.type === "REVIEW_SUBMITTED")).toMatchObject({
+			userId: w.clerk.id,
+			data: { shopId: w.shopId, rating: 4 },
+		});
 	});
 });

@@ -57,7 +57,8 @@ async function startPushService() {
 			for (;;) {
 				const hit = received.find(predicate);
 				if (hit) return hit;
-				if (Date.now() > deadline) throw new Error(`No push matching within ${timeoutMs} ms; got ${received.map((r) => r.path).join(", ")}`);
+				if (Date.now() > deadline)
+					throw new Error(`No push matching within ${timeoutMs} ms; got ${received.map((r) => r.path).join(", ")}`);
 				await new Promise((r) => setTimeout(r, 25));
 			}
 		},
@@ -104,7 +105,10 @@ function checkVapid(headers: http.IncomingHttpHeaders, publicKey: string, audien
 	expect(k).toBe(publicKey);
 	const [h, p, s] = token.split(".");
 	const raw = Buffer.from(publicKey, "base64url");
-	const key = createPublicKey({ key: { kty: "EC", crv: "P-256", x: raw.subarray(1, 33).toString("base64url"), y: raw.subarray(33).toString("base64url") }, format: "jwk" });
+	const key = createPublicKey({
+		key: { kty: "EC", crv: "P-256", x: raw.subarray(1, 33).toString("base64url"), y: raw.subarray(33).toString("base64url") },
+		format: "jwk",
+	});
 	expect(verify("sha256", Buffer.from(`${h}.${p}`), { key, dsaEncoding: "ieee-p1363" }, Buffer.from(s, "base64url"))).toBe(true);
 	const claims = JSON.parse(Buffer.from(p, "base64url").toString()) as { aud: string; exp: number; sub: string };
 	expect(claims.aud).toBe(audience);
@@ -130,7 +134,8 @@ describe("Web Push", () => {
 		await pushService?.close();
 	});
 
-	const notify = (userId: string, type: string, message: string) => app.request("POST", `${C}/notifications`, { token: admin.token, body: { userId, type, message } });
+	const notify = (userId: string, type: string, message: string) =>
+		app.request("POST", `${C}/notifications`, { token: admin.token, body: { userId, type, message } });
 	const subscribe = (user: TestUser, endpoint: string, keys: { p256dh: string; auth: string }) =>
 		app.request("POST", `${C}/push/subscriptions`, { token: user.token, body: { endpoint, keys, expirationTime: null } });
 
@@ -164,7 +169,10 @@ describe("Web Push", () => {
 		expect(list.body.rows.filter((r: { endpoint: string }) => r.endpoint === endpoint)).toHaveLength(1);
 		expect(JSON.stringify(list.body)).not.toContain(json.auth);
 
-		const bad = await subscribe(alice, `${pushService.base}/ok/bad`, { p256dh: Buffer.alloc(65, 7).toString("base64url"), auth: json.auth });
+		const bad = await subscribe(alice, `${pushService.base}/ok/bad`, {
+			p256dh: Buffer.alloc(65, 7).toString("base64url"),
+			auth: json.auth,
+		});
 		expect(bad.status).toBe(422);
 		expect(bad.body.error.details[0].field).toBe("keys.p256dh");
 		expect((await subscribe(alice, "ftp://example.com/push/x", json)).status).toBe(422);
@@ -185,7 +193,12 @@ describe("Web Push", () => {
 		expect(created.status).toBe(201);
 		await new Promise<void>((resolve, reject) => {
 			const deadline = Date.now() + 15_000;
-			const poll = () => (pushService.held.length ? resolve() : Date.now() > deadline ? reject(new Error("push never reached the push service")) : setTimeout(poll, 25));
+			const poll = () =>
+				pushService.held.length
+					? resolve()
+					: Date.now() > deadline
+						? reject(new Error("push never reached the push service"))
+						: setTimeout(poll, 25);
 			poll();
 		});
 		pushService.held.shift()!();
@@ -195,7 +208,13 @@ describe("Web Push", () => {
 		expect(Number(got.headers.ttl)).toBeGreaterThan(0);
 		checkVapid(got.headers, publicKey, pushService.base);
 		const payload = JSON.parse(decrypt(got.body, keys.ecdh, keys.auth));
-		expect(payload).toEqual({ type: "STOCK_ARRIVED", title: "EisLager", body: "Pistachio is back in stock.", url: "/notifications", data: { notificationId: created.body.id } });
+		expect(payload).toEqual({
+			type: "STOCK_ARRIVED",
+			title: "EisLager",
+			body: "Pistachio is back in stock.",
+			url: "/notifications",
+			data: { notificationId: created.body.id },
+		});
 	});
 
 	it("pushes chat messages only to recipients with no live socket", async () => {
@@ -206,13 +225,19 @@ describe("Web Push", () => {
 		const carolPath = `/ok/carol-${randomBytes(4).toString("hex")}`;
 		expect((await subscribe(alice, pushService.base + alicePath, aliceKeys.json)).status).toBe(201);
 		expect((await subscribe(carol, pushService.base + carolPath, carolKeys.json)).status).toBe(201);
-		const conv = await app.request("POST", `${C}/chat/conversations`, { token: bob.token, body: { type: "GROUP", name: "Push", participantIds: [alice.id, carol.id] } });
+		const conv = await app.request("POST", `${C}/chat/conversations`, {
+			token: bob.token,
+			body: { type: "GROUP", name: "Push", participantIds: [alice.id, carol.id] },
+		});
 		expect(conv.status).toBe(201);
 
 		// Carol is online (a socket), Alice is not.
 		const carolSocket = await connectSocket(app.baseUrl, { token: carol.token });
 		sockets.push(carolSocket);
-		const sent = await app.request("POST", `${C}/chat/conversations/${conv.body.id}/messages`, { token: bob.token, body: { content: "Delivery at 9, gate B" } });
+		const sent = await app.request("POST", `${C}/chat/conversations/${conv.body.id}/messages`, {
+			token: bob.token,
+			body: { content: "Delivery at 9, gate B" },
+		});
 		expect(sent.status).toBe(201);
 
 		const got = await pushService.next((r) => r.path === alicePath);
@@ -238,16 +263,26 @@ describe("Web Push", () => {
 		const prefs = await app.request("PUT", `${C}/push/preferences`, { token: dave.token, body: { mutedTypes: ["REVIEW_SUBMITTED"] } });
 		expect(prefs.status).toBe(200);
 		expect(prefs.body).toEqual({ enabled: true, mutedTypes: ["REVIEW_SUBMITTED"] });
-		expect((await app.request("PUT", `${C}/push/preferences`, { token: dave.token, body: { mutedTypes: ["lower-case"] } })).status).toBe(422);
+		expect(
+			(await app.request("PUT", `${C}/push/preferences`, { token: dave.token, body: { mutedTypes: ["lower-case"] } })).status,
+		).toBe(422);
 
 		await notify(dave.id, "REVIEW_SUBMITTED", "muted one");
 		await notify(dave.id, "INVENTORY_LOW", "wanted one");
 		await pushService.next((r) => r.path === path);
-		const payloads = pushService.received.filter((r) => r.path === path).map((r) => JSON.parse(decrypt(r.body, keys.ecdh, keys.auth)).body);
+		const payloads = pushService.received
+			.filter((r) => r.path === path)
+			.map((r) => JSON.parse(decrypt(r.body, keys.ecdh, keys.auth)).body);
 		expect(payloads).toEqual(["wanted one"]);
 
-		expect((await app.request("PUT", `${C}/push/preferences`, { token: dave.token, body: { enabled: false } })).body).toEqual({ enabled: false, mutedTypes: ["REVIEW_SUBMITTED"] });
-		expect((await app.request("GET", `${C}/push/preferences`, { token: dave.token })).body).toEqual({ enabled: false, mutedTypes: ["REVIEW_SUBMITTED"] });
+		expect((await app.request("PUT", `${C}/push/preferences`, { token: dave.token, body: { enabled: false } })).body).toEqual({
+			enabled: false,
+			mutedTypes: ["REVIEW_SUBMITTED"],
+		});
+		expect((await app.request("GET", `${C}/push/preferences`, { token: dave.token })).body).toEqual({
+			enabled: false,
+			mutedTypes: ["REVIEW_SUBMITTED"],
+		});
 		await notify(dave.id, "INVENTORY_LOW", "switched off");
 		// A marker to another subscriber, queued after it, proves the consumer went past it.
 		const marker = browserKeys();

@@ -28,7 +28,12 @@ describe("communications over HTTP", () => {
 	beforeAll(async () => {
 		smtp = await startSmtpServer();
 		app = await startTestApp({ services: ["auth", "communications"], env: { FILES_DIR: filesDir, SMTP_URL: smtp.url } });
-		[a, b, c, exec] = await Promise.all([app.createUser("PATRON"), app.createUser("CLERK"), app.createUser("PATRON"), app.createUser("EXECUTIVE")]);
+		[a, b, c, exec] = await Promise.all([
+			app.createUser("PATRON"),
+			app.createUser("CLERK"),
+			app.createUser("PATRON"),
+			app.createUser("EXECUTIVE"),
+		]);
 	});
 	afterAll(async () => {
 		await closeDelivery();
@@ -72,10 +77,19 @@ describe("communications over HTTP", () => {
 		it("sends, lists by folder, filters, reads, stars and replies in a thread; outsiders get 404", async () => {
 			const sb = await connectSocket(app.baseUrl, { token: b.token });
 			sockets.push(sb);
-			const sent = await app.request("POST", `${C}/emails`, { token: a.token, body: { receiverId: b.id, subject: "Order", content: "Two tubs of <i>pistachio</i>" } });
+			const sent = await app.request("POST", `${C}/emails`, {
+				token: a.token,
+				body: { receiverId: b.id, subject: "Order", content: "Two tubs of <i>pistachio</i>" },
+			});
 			expect(sent.status).toBe(201);
 			expect(sent.headers.get("location")).toBe(`/api/v1/communications/emails/${sent.body.id}`);
-			expect(sent.body).toMatchObject({ subject: "Order", content: "Two tubs of <i>pistachio</i>", folder: "sent", read: false, starred: false });
+			expect(sent.body).toMatchObject({
+				subject: "Order",
+				content: "Two tubs of <i>pistachio</i>",
+				folder: "sent",
+				read: false,
+				starred: false,
+			});
 			expect(await sb.next("NOTIFICATION_RECEIVED")).toMatchObject({ type: "EMAIL_RECEIVED", data: { emailId: sent.body.id } });
 
 			const inbox = await app.request("GET", `${C}/emails?folder=inbox&unread=true`, { token: b.token });
@@ -97,9 +111,17 @@ describe("communications over HTTP", () => {
 			// Stars are per mailbox: the sender's copy is not starred.
 			expect((await app.request("GET", `${C}/emails?folder=sent&starred=true`, { token: a.token })).body.total).toBe(0);
 
-			const reply = await app.request("POST", `${C}/emails/${sent.body.id}/reply`, { token: b.token, body: { content: "On its way" } });
+			const reply = await app.request("POST", `${C}/emails/${sent.body.id}/reply`, {
+				token: b.token,
+				body: { content: "On its way" },
+			});
 			expect(reply.status).toBe(201);
-			expect(reply.body).toMatchObject({ subject: "Re: Order", threadId: sent.body.id, replyToId: sent.body.id, receiver: { id: a.id } });
+			expect(reply.body).toMatchObject({
+				subject: "Re: Order",
+				threadId: sent.body.id,
+				replyToId: sent.body.id,
+				receiver: { id: a.id },
+			});
 			const again = await app.request("POST", `${C}/emails/${reply.body.id}/reply`, { token: a.token, body: { content: "Thanks" } });
 			expect(again.body.subject).toBe("Re: Order");
 			const details = await app.request("GET", `${C}/emails/${sent.body.id}`, { token: a.token });
@@ -110,9 +132,22 @@ describe("communications over HTTP", () => {
 			expect(smtp.inbox.map((m) => m.to)).toEqual(expect.arrayContaining([[b.email], [a.email]]));
 			expect(smtp.inbox.find((m) => m.to[0] === b.email)!.raw).toMatch(/Subject: Order/);
 
-			expect((await app.request("POST", `${C}/emails`, { token: a.token, body: { receiverId: randomUUID(), subject: "x", content: "y" } })).status).toBe(422);
-			expect((await app.request("POST", `${C}/emails`, { token: a.token, body: { receiverId: b.id, subject: "", content: "y" } })).status).toBe(422);
-			expect((await app.request("POST", `${C}/emails`, { token: a.token, body: { receiverId: a.id, subject: "me", content: "y" } })).status).toBe(422);
+			expect(
+				(
+					await app.request("POST", `${C}/emails`, {
+						token: a.token,
+						body: { receiverId: randomUUID(), subject: "x", content: "y" },
+					})
+				).status,
+			).toBe(422);
+			expect(
+				(await app.request("POST", `${C}/emails`, { token: a.token, body: { receiverId: b.id, subject: "", content: "y" } }))
+					.status,
+			).toBe(422);
+			expect(
+				(await app.request("POST", `${C}/emails`, { token: a.token, body: { receiverId: a.id, subject: "me", content: "y" } }))
+					.status,
+			).toBe(422);
 		});
 	});
 
@@ -120,13 +155,30 @@ describe("communications over HTTP", () => {
 		it("create is ADMIN/EXECUTIVE only; the user lists, reads, marks all and deletes their own, pushed live", async () => {
 			const sc = await connectSocket(app.baseUrl, { token: c.token });
 			sockets.push(sc);
-			expect((await app.request("POST", `${C}/notifications`, { token: a.token, body: { userId: c.id, type: "HELLO", message: "hi" } })).status).toBe(403);
-			const bad = await app.request("POST", `${C}/notifications`, { token: exec.token, body: { userId: c.id, type: "hello world", message: "" } });
+			expect(
+				(await app.request("POST", `${C}/notifications`, { token: a.token, body: { userId: c.id, type: "HELLO", message: "hi" } }))
+					.status,
+			).toBe(403);
+			const bad = await app.request("POST", `${C}/notifications`, {
+				token: exec.token,
+				body: { userId: c.id, type: "hello world", message: "" },
+			});
 			expect(bad.status).toBe(422);
-			const n1 = await app.request("POST", `${C}/notifications`, { token: exec.token, body: { userId: c.id, type: "MEETING", message: "Staff meeting at 9" } });
+			const n1 = await app.request("POST", `${C}/notifications`, {
+				token: exec.token,
+				body: { userId: c.id, type: "MEETING", message: "Staff meeting at 9" },
+			});
 			expect(n1.status).toBe(201);
-			expect(await sc.next("NOTIFICATION_RECEIVED")).toMatchObject({ id: n1.body.id, type: "MEETING", message: "Staff meeting at 9", read: false });
-			const n2 = await app.request("POST", `${C}/notifications`, { token: exec.token, body: { userId: c.id, type: "MEETING", message: "Moved to 10" } });
+			expect(await sc.next("NOTIFICATION_RECEIVED")).toMatchObject({
+				id: n1.body.id,
+				type: "MEETING",
+				message: "Staff meeting at 9",
+				read: false,
+			});
+			const n2 = await app.request("POST", `${C}/notifications`, {
+				token: exec.token,
+				body: { userId: c.id, type: "MEETING", message: "Moved to 10" },
+			});
 
 			const list = await app.request("GET", `${C}/notifications`, { token: c.token });
 			expect(list.body).toMatchObject({ total: 2, unreadCount: 2 });
@@ -142,9 +194,11 @@ describe("communications over HTTP", () => {
 			expect((await app.request("GET", `${C}/notifications`, { token: c.token })).body).toMatchObject({ total: 1, unreadCount: 0 });
 
 			const sentEvents = await app.broker.call<unknown>("$node.health").then(async () => {
-				const [rows] = await (app.broker.getLocalService("communications.notifications") as unknown as { db: { query(q: string): Promise<[{ type: string }[]]> } }).db.query(
-					"SELECT type FROM communications.outbox WHERE type = 'NOTIFICATION_SENT'",
-				);
+				const [rows] = await (
+					app.broker.getLocalService("communications.notifications") as unknown as {
+						db: { query(q: string): Promise<[{ type: string }[]]> };
+					}
+				).db.query("SELECT type FROM communications.outbox WHERE type = 'NOTIFICATION_SENT'");
 				return rows;
 			});
 			expect(sentEvents.length).toBeGreaterThanOrEqual(2);
@@ -166,7 +220,11 @@ describe("communications over HTTP", () => {
 			});
 			await deliverDurably(app.db.url, event);
 			await deliverDurably(app.db.url, event);
-			expect(await sm.next("NOTIFICATION_RECEIVED")).toMatchObject({ type: "EXPIRY_WARNING", userId: manager.id, data: { batchId: "B-42" } });
+			expect(await sm.next("NOTIFICATION_RECEIVED")).toMatchObject({
+				type: "EXPIRY_WARNING",
+				userId: manager.id,
+				data: { batchId: "B-42" },
+			});
 			await sleep(300);
 			const list = await app.request("GET", `${C}/notifications`, { token: manager.token });
 			expect(list.body.total).toBe(1);
@@ -177,7 +235,10 @@ describe("communications over HTTP", () => {
 			const s1 = await connectSocket(app.baseUrl, { token: a.token });
 			const s2 = await connectSocket(app.baseUrl, { token: c.token });
 			sockets.push(s1, s2);
-			await app.broker.call("communications.notifications.announce", { title: "Closing early", message: "All shops close at 18:00 today" });
+			await app.broker.call("communications.notifications.announce", {
+				title: "Closing early",
+				message: "All shops close at 18:00 today",
+			});
 			expect(await s1.next("SYSTEM_ANNOUNCEMENT")).toMatchObject({ title: "Closing early" });
 			expect(await s2.next("SYSTEM_ANNOUNCEMENT")).toMatchObject({ message: "All shops close at 18:00 today" });
 		});
@@ -188,39 +249,93 @@ describe("communications over HTTP", () => {
 		const upload = async (token: string, content: Buffer, name: string, convId = conversationId) => {
 			const form = new FormData();
 			form.append("file", new Blob([content]), name);
-			const res = await fetch(`${app.baseUrl}${C}/upload/chat-attachments?conversationId=${convId}`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: form });
+			const res = await fetch(`${app.baseUrl}${C}/upload/chat-attachments?conversationId=${convId}`, {
+				method: "POST",
+				headers: { authorization: `Bearer ${token}` },
+				body: form,
+			});
 			const text = await res.text();
 			return { status: res.status, body: text ? JSON.parse(text) : null };
 		};
 
 		beforeAll(async () => {
-			conversationId = (await app.request("POST", `${C}/chat/conversations`, { token: a.token, body: { type: "DIRECT", participantIds: [b.id] } })).body.id;
+			conversationId = (
+				await app.request("POST", `${C}/chat/conversations`, { token: a.token, body: { type: "DIRECT", participantIds: [b.id] } })
+			).body.id;
 		});
 
 		it("audits a sent message once, as SUCCESS with the message as target, and a refused one as FAILURE", async () => {
-			const sent = await app.request("POST", `${C}/chat/conversations/${conversationId}/messages`, { token: a.token, body: { content: "audited", messageType: "TEXT" } });
+			const sent = await app.request("POST", `${C}/chat/conversations/${conversationId}/messages`, {
+				token: a.token,
+				body: { content: "audited", messageType: "TEXT" },
+			});
 			expect(sent.status).toBe(201);
-			const refused = await app.request("POST", `${C}/chat/conversations/${conversationId}/messages`, { token: c.token, body: { content: "not mine", messageType: "TEXT" } });
+			const refused = await app.request("POST", `${C}/chat/conversations/${conversationId}/messages`, {
+				token: c.token,
+				body: { content: "not mine", messageType: "TEXT" },
+			});
 			expect(refused.status).toBe(404);
-			const db = (app.broker.getLocalService("communications.chat") as unknown as { db: { query(q: string, o: object): Promise<[{ actor_id: string; target: string | null; outcome: string; error_code: string | null; request_id: string | null }[]]> } }).db;
-			const [rows] = await db.query("SELECT actor_id, target, outcome, error_code, request_id FROM communications.audit_log WHERE action = 'communications.chat.sendMessage' AND actor_id IN (:a, :c) ORDER BY id", { replacements: { a: a.id, c: c.id } });
-			expect(rows.filter((r) => r.target === sent.body.id)).toEqual([{ actor_id: a.id, target: sent.body.id, outcome: "SUCCESS", error_code: null, request_id: expect.any(String) }]);
-			expect(rows.filter((r) => r.actor_id === c.id)).toEqual([expect.objectContaining({ outcome: "FAILURE", error_code: "NOT_FOUND" })]);
+			const db = (
+				app.broker.getLocalService("communications.chat") as unknown as {
+					db: {
+						query(
+							q: string,
+							o: object,
+						): Promise<
+							[
+								{
+									actor_id: string;
+									target: string | null;
+									outcome: string;
+									error_code: string | null;
+									request_id: string | null;
+								}[],
+							]
+						>;
+					};
+				}
+			).db;
+			const [rows] = await db.query(
+				"SELECT actor_id, target, outcome, error_code, request_id FROM communications.audit_log WHERE action = 'communications.chat.sendMessage' AND actor_id IN (:a, :c) ORDER BY id",
+				{ replacements: { a: a.id, c: c.id } },
+			);
+			expect(rows.filter((r) => r.target === sent.body.id)).toEqual([
+				{ actor_id: a.id, target: sent.body.id, outcome: "SUCCESS", error_code: null, request_id: expect.any(String) },
+			]);
+			expect(rows.filter((r) => r.actor_id === c.id)).toEqual([
+				expect.objectContaining({ outcome: "FAILURE", error_code: "NOT_FOUND" }),
+			]);
 		});
 
 		it("stores an image recognised by its content and serves it to participants only", async () => {
 			const up = await upload(a.token, PNG, "../../etc/cat.txt");
 			expect(up.status).toBe(201);
-			expect(up.body).toMatchObject({ mimeType: "image/png", size: PNG.length, messageType: "IMAGE", name: "cat.txt", conversationId });
+			expect(up.body).toMatchObject({
+				mimeType: "image/png",
+				size: PNG.length,
+				messageType: "IMAGE",
+				name: "cat.txt",
+				conversationId,
+			});
 			const stored = fs.readdirSync(path.join(filesDir, "chat"));
 			expect(stored).toHaveLength(1);
 			expect(stored[0]).toMatch(/^[0-9a-f-]{36}\.png$/);
 
-			const msg = await app.request("POST", `${C}/chat/conversations/${conversationId}/messages`, { token: a.token, body: { content: "look", messageType: "IMAGE", attachmentId: up.body.id } });
+			const msg = await app.request("POST", `${C}/chat/conversations/${conversationId}/messages`, {
+				token: a.token,
+				body: { content: "look", messageType: "IMAGE", attachmentId: up.body.id },
+			});
 			expect(msg.status).toBe(201);
 			expect(msg.body.attachment).toMatchObject({ id: up.body.id, url: up.body.url });
 			// Someone else's attachment cannot be sent by B.
-			expect((await app.request("POST", `${C}/chat/conversations/${conversationId}/messages`, { token: b.token, body: { content: "x", messageType: "IMAGE", attachmentId: up.body.id } })).status).toBe(422);
+			expect(
+				(
+					await app.request("POST", `${C}/chat/conversations/${conversationId}/messages`, {
+						token: b.token,
+						body: { content: "x", messageType: "IMAGE", attachmentId: up.body.id },
+					})
+				).status,
+			).toBe(422);
 
 			const got = await fetch(`${app.baseUrl}${up.body.url}`, { headers: { authorization: `Bearer ${b.token}` } });
 			expect(got.status).toBe(200);
@@ -245,7 +360,10 @@ describe("communications over HTTP", () => {
 			expect((await upload(a.token, PNG, "x.png", "not-a-uuid")).status).toBe(422);
 			expect(fs.readdirSync(path.join(filesDir, "chat"))).toHaveLength(1);
 			// Not multipart at all: 415; no token: 401 (never a 500 from the multipart parser).
-			const json = await app.request("POST", `${C}/upload/chat-attachments?conversationId=${conversationId}`, { token: a.token, body: { file: "x" } });
+			const json = await app.request("POST", `${C}/upload/chat-attachments?conversationId=${conversationId}`, {
+				token: a.token,
+				body: { file: "x" },
+			});
 			expect(json.status).toBe(415);
 			expect((await app.request("POST", `${C}/upload/chat-attachments?conversationId=${conversationId}`)).status).toBe(401);
 		});

@@ -33,13 +33,17 @@ describe("database connections of one process", () => {
 		// files has no parameterless GET: its per-user listing.
 		paths.push(`/api/v1/files/files/user/${admin.id}`);
 		const services = new Set(paths.map((p) => p.split("/")[3]));
-		expect([...services].sort()).toEqual(expect.arrayContaining(["admin", "analytics", "auth", "communications", "files", "inventory", "sales"]));
+		expect([...services].sort()).toEqual(
+			expect.arrayContaining(["admin", "analytics", "auth", "communications", "files", "inventory", "sales"]),
+		);
 
 		let sampling = true;
 		const samples: number[] = [];
 		const sampler = (async () => {
 			while (sampling) {
-				const { rows } = await probe.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1", [app.db.name]);
+				const { rows } = await probe.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1", [
+					app.db.name,
+				]);
 				samples.push(rows[0].n);
 				await new Promise((r) => setTimeout(r, 10));
 			}
@@ -51,21 +55,33 @@ describe("database connections of one process", () => {
 			for (const p of paths) work.push(() => app.request("GET", p, { token: admin.token }).then((r) => statuses.push(r.status)));
 			for (let i = 0; i < 4; i++) {
 				work.push(() =>
-					app.request("POST", "/api/v1/auth/register", { body: { email: uniqueEmail("pool"), password: "Pool-pass-12345!", name: "Pool" } }).then((r) => statuses.push(r.status)),
+					app
+						.request("POST", "/api/v1/auth/register", {
+							body: { email: uniqueEmail("pool"), password: "Pool-pass-12345!", name: "Pool" },
+						})
+						.then((r) => statuses.push(r.status)),
 				);
-				work.push(() => app.request("PUT", "/api/v1/auth/profile", { token: admin.token, body: { name: `Admin ${round}` } }).then((r) => statuses.push(r.status)));
+				work.push(() =>
+					app
+						.request("PUT", "/api/v1/auth/profile", { token: admin.token, body: { name: `Admin ${round}` } })
+						.then((r) => statuses.push(r.status)),
+				);
 			}
 		}
 		// 24 requests in flight at a time, far more than the pool.
 		const queue = [...work];
-		await Promise.all(Array.from({ length: 24 }, async () => {
-			for (let job = queue.shift(); job; job = queue.shift()) await job();
-		}));
+		await Promise.all(
+			Array.from({ length: 24 }, async () => {
+				for (let job = queue.shift(); job; job = queue.shift()) await job();
+			}),
+		);
 		sampling = false;
 		await sampler;
 
 		const max = Math.max(...samples);
-		console.log(`db-pool: ${work.length} requests over ${services.size} services, ${samples.length} samples of pg_stat_activity, at most ${max} connections (DB_POOL_MAX=${POOL_MAX})`);
+		console.log(
+			`db-pool: ${work.length} requests over ${services.size} services, ${samples.length} samples of pg_stat_activity, at most ${max} connections (DB_POOL_MAX=${POOL_MAX})`,
+		);
 		expect(statuses.filter((s) => s >= 500)).toEqual([]);
 		expect(samples.length).toBeGreaterThan(5);
 		expect(max).toBeGreaterThan(1);

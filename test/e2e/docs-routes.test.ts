@@ -11,13 +11,24 @@ import fs from "node:fs";
 import path from "node:path";
 import { startTestApp, type TestApp } from "../helpers/app";
 
-const DOCS: Record<string, string> = { admin: "/admin", analytics: "/analytics", auth: "/auth", communications: "/communications", files: "/files", inventory: "/inventory", sales: "/sales" };
+const DOCS: Record<string, string> = {
+	admin: "/admin",
+	analytics: "/analytics",
+	auth: "/auth",
+	communications: "/communications",
+	files: "/files",
+	inventory: "/inventory",
+	sales: "/sales",
+};
 /** A route row: "| GET | `/path` |", "| `GET /path` |" or "- `GET /path`" at the start of a line (prose mentions don't count). */
 const ROUTE = /^(?:\|\s*|-\s*)`?(GET|POST|PUT|PATCH|DELETE)`?\s*\|?\s*`?(\/[A-Za-z0-9_/:{}-]*)/gm;
 
 /** "METHOD /api/v1/<base>/path/{param}" for a route as a doc writes it; a path may or may not repeat the service's prefix. */
 function normalise(method: string, raw: string, base: string, published: Set<string>): string {
-	const p = raw.replace(/^\/api(\/v1)?(?=\/)/, "").replace(/:(\w+)/g, "{$1}").replace(/\/$/, "");
+	const p = raw
+		.replace(/^\/api(\/v1)?(?=\/)/, "")
+		.replace(/:(\w+)/g, "{$1}")
+		.replace(/\/$/, "");
 	const candidates = [base + p, ...(p.startsWith(base + "/") ? [p] : [])].map((c) => `${method} /api/v1${c}`);
 	return candidates.find((c) => published.has(c)) ?? candidates[candidates.length - 1];
 }
@@ -44,13 +55,18 @@ describe("docs route tables = registry", () => {
 
 	it.each(Object.entries(DOCS))("docs/%s.md lists exactly its published routes", (name, base) => {
 		const text = fs.readFileSync(path.resolve(__dirname, "../../docs", `${name}.md`), "utf8");
-		const rows = [...text.matchAll(ROUTE)].map((m) => ({ route: normalise(m[1], m[2], base, published), line: text.slice(m.index, text.indexOf("\n", m.index)) }));
+		const rows = [...text.matchAll(ROUTE)].map((m) => ({
+			route: normalise(m[1], m[2], base, published),
+			line: text.slice(m.index, text.indexOf("\n", m.index)),
+		}));
 		const documented = new Set(rows.map((r) => r.route));
 		expect(documented.size).toBeGreaterThan(0);
 		const ours = [...published].filter((r) => r.split(" ")[1].startsWith(`/api/v1${base}/`) || r.split(" ")[1] === `/api/v1${base}`);
 		expect({ undocumented: ours.filter((r) => !documented.has(r)).sort() }).toEqual({ undocumented: [] });
 		expect({ notPublished: [...documented].filter((r) => !published.has(r)).sort() }).toEqual({ notPublished: [] });
-		const ownerless = rows.filter((r) => owners.has(r.route) && !r.line.toLowerCase().includes(owners.get(r.route)!.toLowerCase())).map((r) => `${r.route}: "${owners.get(r.route)}"`);
+		const ownerless = rows
+			.filter((r) => owners.has(r.route) && !r.line.toLowerCase().includes(owners.get(r.route)!.toLowerCase()))
+			.map((r) => `${r.route}: "${owners.get(r.route)}"`);
 		expect({ ownerNotSaid: ownerless.sort() }).toEqual({ ownerNotSaid: [] });
 	});
 });

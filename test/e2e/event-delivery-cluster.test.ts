@@ -31,7 +31,11 @@ describe("durable internal delivery in a cluster", () => {
 		flows = Array.from({ length: 4 }, async () => {
 			while (running) {
 				await cluster
-					.request("POST", `/api/v1/sales/shops/${w.shopId}/pos-transactions`, { token: w.clerk.token, body: { items: [{ flavorId: w.flavors[0].id, quantity: 1 }], paymentMethod: "CASH" }, timeoutMs: 5000 })
+					.request("POST", `/api/v1/sales/shops/${w.shopId}/pos-transactions`, {
+						token: w.clerk.token,
+						body: { items: [{ flavorId: w.flavors[0].id, quantity: 1 }], paymentMethod: "CASH" },
+						timeoutMs: 5000,
+					})
 					.catch(() => undefined);
 			}
 		});
@@ -44,12 +48,21 @@ describe("durable internal delivery in a cluster", () => {
 	const sold = () => count("SELECT count(*) AS n FROM sales.transactions WHERE shop_id = $1");
 	const inAnalytics = () => count("SELECT count(*) AS n FROM analytics.sale_facts WHERE shop_id = $1");
 	const countedInAnalytics = () => count("SELECT COALESCE(sum(transaction_count), 0) AS n FROM analytics.daily_sales WHERE shop_id = $1");
-	const missing = () => count("SELECT count(*) AS n FROM sales.transactions t WHERE t.shop_id = $1 AND NOT EXISTS (SELECT 1 FROM analytics.sale_facts f WHERE f.transaction_id = t.id)");
+	const missing = () =>
+		count(
+			"SELECT count(*) AS n FROM sales.transactions t WHERE t.shop_id = $1 AND NOT EXISTS (SELECT 1 FROM analytics.sale_facts f WHERE f.transaction_id = t.id)",
+		);
 
 	beforeAll(async () => {
-		cluster = await startCluster({ nodes: ["gateway", "auth", "inventory", "sales", "analytics"], routed: ["sales"], env: { REQUEST_TIMEOUT_MS: "3000", HEARTBEAT_TIMEOUT_SEC: "3" } });
+		cluster = await startCluster({
+			nodes: ["gateway", "auth", "inventory", "sales", "analytics"],
+			routed: ["sales"],
+			env: { REQUEST_TIMEOUT_MS: "3000", HEARTBEAT_TIMEOUT_SEC: "3" },
+		});
 		w = await buildWorld(cluster as unknown as TestApp);
-		await setStock(cluster as unknown as TestApp, w.exec, w.shopId, [{ flavorId: w.flavors[0].id, quantity: 1_000_000, reorderThreshold: 0 }]);
+		await setStock(cluster as unknown as TestApp, w.exec, w.shopId, [
+			{ flavorId: w.flavors[0].id, quantity: 1_000_000, reorderThreshold: 0 },
+		]);
 		pg = new Client({ connectionString: cluster.db.url });
 		await pg.connect();
 	});
@@ -64,7 +77,9 @@ describe("durable internal delivery in a cluster", () => {
 		let kills = 0;
 		for (let round = 0; round < 5; round++) {
 			await sleep(3000);
-			const node = cluster.nodes.find((n) => n.name === "sales" && n.child.exitCode === null && n.child.signalCode === null) as NodeProcess;
+			const node = cluster.nodes.find(
+				(n) => n.name === "sales" && n.child.exitCode === null && n.child.signalCode === null,
+			) as NodeProcess;
 			await cluster.kill(node, "SIGKILL");
 			kills++;
 			await cluster.startNode("sales");
@@ -81,7 +96,9 @@ describe("durable internal delivery in a cluster", () => {
 
 	it(`the analytics node down for a while: after its restart it catches up completely`, async () => {
 		const downSeconds = Number(process.env.CONSUMER_DOWN_SECONDS ?? 60);
-		const analytics = cluster.nodes.find((n) => n.name === "analytics" && n.child.exitCode === null && n.child.signalCode === null) as NodeProcess;
+		const analytics = cluster.nodes.find(
+			(n) => n.name === "analytics" && n.child.exitCode === null && n.child.signalCode === null,
+		) as NodeProcess;
 		const before = await sold();
 		startSales();
 		await cluster.kill(analytics, "SIGTERM");

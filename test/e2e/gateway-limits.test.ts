@@ -7,12 +7,18 @@ import { startTestApp, uniqueEmail, type TestApp } from "../helpers/app";
 import { randomIp, sqlQuery } from "../integration/auth/helpers";
 
 const badLogin = (app: TestApp, xff?: string) =>
-	app.request("POST", "/api/v1/auth/login", { body: { email: uniqueEmail("limit"), password: "wrong-password" }, headers: xff ? { "x-forwarded-for": xff } : {} });
+	app.request("POST", "/api/v1/auth/login", {
+		body: { email: uniqueEmail("limit"), password: "wrong-password" },
+		headers: xff ? { "x-forwarded-for": xff } : {},
+	});
 
 describe("rate limits with TRUST_PROXY=0 (X-Forwarded-For ignored)", () => {
 	let app: TestApp;
 	beforeAll(async () => {
-		app = await startTestApp({ services: ["auth"], env: { RATE_LIMIT_AUTH_PER_MIN: "3", RATE_LIMIT_PER_MIN: "1000", TRUST_PROXY: "0" } });
+		app = await startTestApp({
+			services: ["auth"],
+			env: { RATE_LIMIT_AUTH_PER_MIN: "3", RATE_LIMIT_PER_MIN: "1000", TRUST_PROXY: "0" },
+		});
 	});
 	afterAll(async () => app?.stop());
 
@@ -27,7 +33,10 @@ describe("rate limits with TRUST_PROXY=0 (X-Forwarded-For ignored)", () => {
 		expect(retryAfter).toBeLessThanOrEqual(60);
 		expect(limited.body.requestId).toBeTruthy();
 		// Register and forgot-password share the strict budget; other routes don't.
-		expect((await app.request("POST", "/api/v1/auth/register", { body: { email: uniqueEmail(), password: "long-enough-1", name: "R" } })).status).toBe(429);
+		expect(
+			(await app.request("POST", "/api/v1/auth/register", { body: { email: uniqueEmail(), password: "long-enough-1", name: "R" } }))
+				.status,
+		).toBe(429);
 		expect((await app.request("POST", "/api/v1/auth/forgot-password", { body: { email: uniqueEmail() } })).status).toBe(429);
 		const user = await app.createUser("PATRON");
 		expect((await app.request("GET", "/api/v1/auth/me", { token: user.token })).status).toBe(200);
@@ -35,9 +44,16 @@ describe("rate limits with TRUST_PROXY=0 (X-Forwarded-For ignored)", () => {
 
 	it("records the socket address, not the forwarded one, on the session", async () => {
 		const user = await app.createUser("PATRON");
-		const res = await app.request("POST", "/api/v1/auth/refresh", { body: { refreshToken: user.refreshToken }, headers: { "x-forwarded-for": "203.0.113.9" } });
+		const res = await app.request("POST", "/api/v1/auth/refresh", {
+			body: { refreshToken: user.refreshToken },
+			headers: { "x-forwarded-for": "203.0.113.9" },
+		});
 		expect(res.status).toBe(200);
-		const rows = await sqlQuery<{ ip_address: string }>(app.db.url, "SELECT ip_address FROM auth.user_sessions WHERE user_id = $1 AND ip_address IS NOT NULL", [user.id]);
+		const rows = await sqlQuery<{ ip_address: string }>(
+			app.db.url,
+			"SELECT ip_address FROM auth.user_sessions WHERE user_id = $1 AND ip_address IS NOT NULL",
+			[user.id],
+		);
 		expect(rows.map((r) => r.ip_address)).toEqual([expect.stringMatching(/127\.0\.0\.1$/)]);
 	});
 });
@@ -62,8 +78,19 @@ describe("rate limits with TRUST_PROXY=1 (one proxy sets X-Forwarded-For)", () =
 	it("records the forwarded address on the session", async () => {
 		const user = await app.createUser("PATRON");
 		const ip = randomIp();
-		expect((await app.request("POST", "/api/v1/auth/refresh", { body: { refreshToken: user.refreshToken }, headers: { "x-forwarded-for": ip } })).status).toBe(200);
-		const rows = await sqlQuery<{ ip_address: string }>(app.db.url, "SELECT ip_address FROM auth.user_sessions WHERE user_id = $1 AND ip_address IS NOT NULL", [user.id]);
+		expect(
+			(
+				await app.request("POST", "/api/v1/auth/refresh", {
+					body: { refreshToken: user.refreshToken },
+					headers: { "x-forwarded-for": ip },
+				})
+			).status,
+		).toBe(200);
+		const rows = await sqlQuery<{ ip_address: string }>(
+			app.db.url,
+			"SELECT ip_address FROM auth.user_sessions WHERE user_id = $1 AND ip_address IS NOT NULL",
+			[user.id],
+		);
 		expect(rows.map((r) => r.ip_address)).toEqual([ip]);
 	});
 

@@ -19,7 +19,8 @@ const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 describe("gateway alias index", () => {
 	let app: TestApp;
 	let api: { aliases: Alias[]; resolveAlias(url: string, method: string): Resolved };
-	const linear = (url: string, method: string): Resolved => (ApiGateway.methods!.resolveAlias as (u: string, m: string) => Resolved).call(api, url, method);
+	const linear = (url: string, method: string): Resolved =>
+		(ApiGateway.methods!.resolveAlias as (u: string, m: string) => Resolved).call(api, url, method);
 
 	beforeAll(async () => {
 		app = await startTestApp();
@@ -28,7 +29,16 @@ describe("gateway alias index", () => {
 	afterAll(() => app?.stop());
 
 	it("resolves every published route, and every near miss, to what moleculer-web would", () => {
-		const urls = new Set<string>(["/", "/api", "/api/v1", "/nope", "/API/V1/AUTH/ME", "/api/v1/auth/me/extra", "/api/v2/auth/me", "/socket.io"]);
+		const urls = new Set<string>([
+			"/",
+			"/api",
+			"/api/v1",
+			"/nope",
+			"/API/V1/AUTH/ME",
+			"/api/v1/auth/me/extra",
+			"/api/v2/auth/me",
+			"/socket.io",
+		]);
 		for (const alias of api.aliases) {
 			const url = alias.fullPath.replace(/:[A-Za-z]+/g, ID);
 			urls.add(url);
@@ -42,7 +52,12 @@ describe("gateway alias index", () => {
 			for (const method of METHODS) {
 				const expected = linear(url, method);
 				const actual = api.resolveAlias(url, method);
-				expect({ url, method, alias: actual && actual.alias, params: actual && actual.params }).toEqual({ url, method, alias: expected && expected.alias, params: expected && expected.params });
+				expect({ url, method, alias: actual && actual.alias, params: actual && actual.params }).toEqual({
+					url,
+					method,
+					alias: expected && expected.alias,
+					params: expected && expected.params,
+				});
 				compared++;
 			}
 		}

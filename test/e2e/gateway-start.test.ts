@@ -69,7 +69,13 @@ describe("bin/start.js with no DATABASE_URL (embedded PostgreSQL)", () => {
 		const pgDir = path.join(dir, "pg");
 		child = spawn(process.execPath, [START], {
 			cwd: dir,
-			env: cleanEnv({ PORT: String(port), METRICS_PORT: String(opsPort), EMBEDDED_PG_DIR: pgDir, EMBEDDED_PG_PORT: String(pgPort), JWT_SECRET: "start-test-secret-0123456789-abcdefghij" }),
+			env: cleanEnv({
+				PORT: String(port),
+				METRICS_PORT: String(opsPort),
+				EMBEDDED_PG_DIR: pgDir,
+				EMBEDDED_PG_PORT: String(pgPort),
+				JWT_SECRET: "start-test-secret-0123456789-abcdefghij",
+			}),
 			stdio: ["ignore", "pipe", "pipe"],
 		});
 		child.stdout!.on("data", (c: Buffer) => (output += c.toString()));
@@ -80,7 +86,10 @@ describe("bin/start.js with no DATABASE_URL (embedded PostgreSQL)", () => {
 		const deadline = Date.now() + 60_000;
 		for (;;) {
 			if (child.exitCode !== null) throw new Error(`start.js exited early (${child.exitCode}):\n${output}`);
-			const ok = await fetch(`${base}/health`).then((r) => r.ok, () => false);
+			const ok = await fetch(`${base}/health`).then(
+				(r) => r.ok,
+				() => false,
+			);
 			if (ok) break;
 			if (Date.now() > deadline) throw new Error(`/health never answered:\n${output}`);
 			await new Promise((r) => setTimeout(r, 200));
@@ -90,7 +99,8 @@ describe("bin/start.js with no DATABASE_URL (embedded PostgreSQL)", () => {
 		expect(await portOpen(pgPort)).toBe(true);
 
 		// The auth routes appear a moment after /health (404 or 503 until then).
-		const post = (p: string, body: unknown) => fetch(base + p, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+		const post = (p: string, body: unknown) =>
+			fetch(base + p, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 		let reg: Response;
 		for (let i = 0; ; i++) {
 			reg = await post("/api/v1/auth/register", { email: "first@example.com", password: "embedded-pass-1", name: "First" });

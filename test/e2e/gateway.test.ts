@@ -64,7 +64,10 @@ describe("gateway HTTP edge", () => {
 		it("does not echo an unknown origin", async () => {
 			const evil = "https://evil.example.net";
 			for (const method of ["OPTIONS", "GET"]) {
-				const res = await rawRequest(app.baseUrl, method, "/api/v1/auth/me", { origin: evil, "access-control-request-method": "GET" });
+				const res = await rawRequest(app.baseUrl, method, "/api/v1/auth/me", {
+					origin: evil,
+					"access-control-request-method": "GET",
+				});
 				expect(res.headers["access-control-allow-origin"]).not.toBe(evil);
 				expect(res.headers["access-control-allow-origin"]).not.toBe("*");
 			}
@@ -140,14 +143,17 @@ describe("gateway HTTP edge", () => {
 			const text = res.body.toString("utf8");
 			const body = JSON.parse(text);
 			expect(body).toEqual({ error: { code: "INTERNAL_ERROR", message: "Internal server error" }, requestId: expect.any(String) });
-			for (const leak of ["SELECT", "secret_table", "password_hash", "42P01", "at ", ".ts:", "node_modules"]) expect(text).not.toContain(leak);
+			for (const leak of ["SELECT", "secret_table", "password_hash", "42P01", "at ", ".ts:", "node_modules"])
+				expect(text).not.toContain(leak);
 		});
 	});
 
 	describe("OpenAPI", () => {
 		it("lists every published route of the gateway, and nothing that isn't routed", async () => {
 			const res = await rawRequest(app.baseUrl, "GET", "/api/v1/openapi.json");
-			const doc = JSON.parse(res.body.toString("utf8")) as { paths: Record<string, Record<string, { summary?: string; security?: unknown }>> };
+			const doc = JSON.parse(res.body.toString("utf8")) as {
+				paths: Record<string, Record<string, { summary?: string; security?: unknown }>>;
+			};
 			const routed = new Set(
 				api.aliases
 					.filter((a) => a.action && !a.action.startsWith("api.") && (a.fullPath ?? a.path).startsWith("/api/v1/"))
@@ -158,14 +164,17 @@ describe("gateway HTTP edge", () => {
 			expect([...routed].filter((r) => !documented.has(r))).toEqual([]);
 			expect([...documented].filter((d) => !routed.has(d))).toEqual([]);
 			// The 16 auth routes (14 + verify-email, resend-verification), each with a summary; public ones without security.
-			const authOps = Object.entries(doc.paths).filter(([p]) => p.startsWith("/api/v1/auth/")).flatMap(([, ops]) => Object.values(ops));
+			const authOps = Object.entries(doc.paths)
+				.filter(([p]) => p.startsWith("/api/v1/auth/"))
+				.flatMap(([, ops]) => Object.values(ops));
 			expect(authOps).toHaveLength(16);
 			for (const op of authOps) expect(op.summary).toBeTruthy();
 			expect(doc.paths["/api/v1/auth/login"].post.security).toBeUndefined();
 			expect(doc.paths["/api/v1/auth/me"].get.security).toBeDefined();
 			// The same actions are also served under /api/<service> and /auth.
 			const aliasPaths = new Set(api.aliases.map((a) => `${a.method} ${a.fullPath ?? a.path}`));
-			for (const p of ["POST /api/auth/login", "POST /auth/login", "GET /auth/users", "DELETE /api/auth/users/:userId"]) expect(aliasPaths).toContain(p);
+			for (const p of ["POST /api/auth/login", "POST /auth/login", "GET /auth/users", "DELETE /api/auth/users/:userId"])
+				expect(aliasPaths).toContain(p);
 		});
 	});
 });

@@ -25,25 +25,53 @@ describe("inventory <-> sales", () => {
 
 	it("a purchase order created in sales produces exactly one invoice, and the sales order shows it", async () => {
 		const [vanilla, hazelnut] = w.flavors;
-		await registerBatch(app, w.maker.token, w.factoryId, { flavorId: vanilla.id, batchId: "X-LATE", quantity: 10, cost: 50, productionDate: day(-3), expiryDate: day(30) });
-		await registerBatch(app, w.maker.token, w.factoryId, { flavorId: vanilla.id, batchId: "X-EARLY", quantity: 4, cost: 50, productionDate: day(-3), expiryDate: day(6) });
+		await registerBatch(app, w.maker.token, w.factoryId, {
+			flavorId: vanilla.id,
+			batchId: "X-LATE",
+			quantity: 10,
+			cost: 50,
+			productionDate: day(-3),
+			expiryDate: day(30),
+		});
+		await registerBatch(app, w.maker.token, w.factoryId, {
+			flavorId: vanilla.id,
+			batchId: "X-EARLY",
+			quantity: 4,
+			cost: 50,
+			productionDate: day(-3),
+			expiryDate: day(6),
+		});
 		const order = await ok<{ id: string }>(
 			app.request("POST", `/api/v1/sales/shops/${w.shopId}/purchase-orders`, {
 				token: w.clerk.token,
-				body: { factoryId: w.factoryId, items: [{ flavorId: vanilla.id, quantity: 6 }, { flavorId: hazelnut.id, quantity: 2 }] },
+				body: {
+					factoryId: w.factoryId,
+					items: [
+						{ flavorId: vanilla.id, quantity: 6 },
+						{ flavorId: hazelnut.id, quantity: 2 },
+					],
+				},
 			}),
 			201,
 		);
 		const shown = await until(async () => {
-			const list = await ok<{ rows: { id: string; invoiceId: string | null }[] }>(app.request("GET", `/api/v1/sales/shops/${w.shopId}/orders`, { token: w.clerk.token }));
+			const list = await ok<{ rows: { id: string; invoiceId: string | null }[] }>(
+				app.request("GET", `/api/v1/sales/shops/${w.shopId}/orders`, { token: w.clerk.token }),
+			);
 			return list.rows.find((o) => o.id === order.id && o.invoiceId);
 		}, "the order's invoice link");
 
-		const invoices = await sqlRows<{ id: string; shop_id: string; factory_id: string }>(app, `SELECT id, shop_id, factory_id FROM inventory.invoices WHERE order_id = $1`, [order.id]);
-		expect(invoices).toEqual([{ id: shown.invoiceId, shop_id: w.shopId, factory_id: w.factoryId }]);
-		const invoice = await ok<{ totalAmount: number; hasBackorders: boolean; items: { allocations: { batchId: string; quantity: number }[]; quantityBackordered: number }[] }>(
-			app.request("GET", `/api/inventory/invoices/${shown.invoiceId}`, { token: w.maker.token }),
+		const invoices = await sqlRows<{ id: string; shop_id: string; factory_id: string }>(
+			app,
+			`SELECT id, shop_id, factory_id FROM inventory.invoices WHERE order_id = $1`,
+			[order.id],
 		);
+		expect(invoices).toEqual([{ id: shown.invoiceId, shop_id: w.shopId, factory_id: w.factoryId }]);
+		const invoice = await ok<{
+			totalAmount: number;
+			hasBackorders: boolean;
+			items: { allocations: { batchId: string; quantity: number }[]; quantityBackordered: number }[];
+		}>(app.request("GET", `/api/inventory/invoices/${shown.invoiceId}`, { token: w.maker.token }));
 		expect(invoice.totalAmount).toBe(6 * vanilla.price);
 		expect(invoice.hasBackorders).toBe(true);
 		expect(invoice.items[0].allocations.map((a) => [a.batchId, a.quantity])).toEqual([
@@ -52,18 +80,32 @@ describe("inventory <-> sales", () => {
 		]);
 		expect(invoice.items[1].quantityBackordered).toBe(2);
 		// The event may be delivered again (e.g. a Kafka re-import): still one invoice.
-		const [row] = await sqlRows<{ envelope: EventEnvelope }>(app, `SELECT envelope FROM sales.outbox WHERE type = 'PURCHASE_ORDER_CREATED' AND envelope->'data'->>'orderId' = $1`, [order.id]);
+		const [row] = await sqlRows<{ envelope: EventEnvelope }>(
+			app,
+			`SELECT envelope FROM sales.outbox WHERE type = 'PURCHASE_ORDER_CREATED' AND envelope->'data'->>'orderId' = $1`,
+			[order.id],
+		);
 		await deliverDurably(app.db.url, row.envelope);
 		await new Promise((r) => setTimeout(r, 300));
-		expect((await sqlRows<{ n: number }>(app, `SELECT count(*)::int AS n FROM inventory.invoices WHERE order_id = $1`, [order.id]))[0].n).toBe(1);
+		expect(
+			(await sqlRows<{ n: number }>(app, `SELECT count(*)::int AS n FROM inventory.invoices WHERE order_id = $1`, [order.id]))[0].n,
+		).toBe(1);
 	});
 
 	it("a POS sale in sales is recorded as consumption in inventory", async () => {
 		const [vanilla] = w.flavors;
 		await setStock(app, w.exec, w.shopId, [{ flavorId: vanilla.id, quantity: 50 }]);
-		await ok(app.request("POST", `/api/v1/sales/shops/${w.shopId}/pos-transactions`, { token: w.clerk.token, body: { items: [{ flavorId: vanilla.id, quantity: 3 }], paymentMethod: "CASH" } }), 201);
+		await ok(
+			app.request("POST", `/api/v1/sales/shops/${w.shopId}/pos-transactions`, {
+				token: w.clerk.token,
+				body: { items: [{ flavorId: vanilla.id, quantity: 3 }], paymentMethod: "CASH" },
+			}),
+			201,
+		);
 		const rows = await until(async () => {
-			const res = await ok<{ rows: { flavorId: string; quantity: number; revenue: number }[] }>(app.request("GET", `/api/v1/inventory/consumption?shopId=${w.shopId}`, { token: w.exec.token }));
+			const res = await ok<{ rows: { flavorId: string; quantity: number; revenue: number }[] }>(
+				app.request("GET", `/api/v1/inventory/consumption?shopId=${w.shopId}`, { token: w.exec.token }),
+			);
 			return res.rows.length ? res.rows : null;
 		}, "consumption");
 		expect(rows).toEqual([expect.objectContaining({ flavorId: vanilla.id, quantity: 3, revenue: 3 * vanilla.price, day: day(0) })]);

@@ -32,7 +32,12 @@ describe("budget allocations from the finance system through Kafka", () => {
 		await requireKafka();
 		app = await startTestApp({
 			services: ["auth", "inventory", "kafka-bridge"],
-			env: { KAFKA_BROKERS, NAMESPACE: `t${randomUUID().slice(0, 8)}`, KAFKA_INBOUND_EVENTS: "BUDGET_ALLOCATION_UPDATED", KAFKA_INBOUND_KEY: KEY },
+			env: {
+				KAFKA_BROKERS,
+				NAMESPACE: `t${randomUUID().slice(0, 8)}`,
+				KAFKA_INBOUND_EVENTS: "BUDGET_ALLOCATION_UPDATED",
+				KAFKA_INBOUND_KEY: KEY,
+			},
 		});
 		exec = await app.createUser("EXECUTIVE");
 		maker = await app.createUser("MANUFACTURER");
@@ -57,11 +62,16 @@ describe("budget allocations from the finance system through Kafka", () => {
 	/** Keyed by factory, like the relay: one partition, so the bridge sees the messages in the order sent. */
 	const send = (env: EventEnvelope, signed = true) => {
 		const value = JSON.stringify(env);
-		return producer.send({ topic: TOPIC, messages: [{ key: factoryId, value, headers: signed ? { "eislager-signature": signMessage(KEY, value) } : {} }] });
+		return producer.send({
+			topic: TOPIC,
+			messages: [{ key: factoryId, value, headers: signed ? { "eislager-signature": signMessage(KEY, value) } : {} }],
+		});
 	};
 	const history = async () =>
-		(await app.request("GET", `/api/v1/inventory/factories/${factoryId}/budget-history?pageSize=100`, { token: exec.token })).body.rows as { budgetAllocated: number; reason: string; source: string }[];
-	const budget = async () => (await app.request("GET", `/api/v1/inventory/factories/${factoryId}`, { token: exec.token })).body.budgetAllocated as number;
+		(await app.request("GET", `/api/v1/inventory/factories/${factoryId}/budget-history?pageSize=100`, { token: exec.token })).body
+			.rows as { budgetAllocated: number; reason: string; source: string }[];
+	const budget = async () =>
+		(await app.request("GET", `/api/v1/inventory/factories/${factoryId}`, { token: exec.token })).body.budgetAllocated as number;
 
 	it("a signed allocation sets the budget and is kept in the history with its source; an unsigned one changes nothing", async () => {
 		// The consumer group joins at the latest offset: resend until the bridge has one.
@@ -85,17 +95,32 @@ describe("budget allocations from the finance system through Kafka", () => {
 	});
 
 	it("inventory's own budget event is not applied again: relayed and read back, or coming in with inventory as its source", async () => {
-		const own = await app.request("PUT", `/api/v1/inventory/factories/${factoryId}/budget`, { token: exec.token, body: { budgetAllocated: 700_000, reason: "Set by the executive" } });
+		const own = await app.request("PUT", `/api/v1/inventory/factories/${factoryId}/budget`, {
+			token: exec.token,
+			body: { budgetAllocated: 700_000, reason: "Set by the executive" },
+		});
 		expect(own.status).toBe(200);
 		// Wait until the relay has sent it to Kafka (it comes back on the same partition).
-		await waitUntil("the relay to send the executive's change", async () => (await sqlRows(app, `SELECT 1 FROM inventory.outbox WHERE type = 'BUDGET_ALLOCATION_UPDATED' AND sent_at IS NOT NULL AND envelope->'data'->>'reason' = 'Set by the executive'`)).length === 1, 30_000);
+		await waitUntil(
+			"the relay to send the executive's change",
+			async () =>
+				(
+					await sqlRows(
+						app,
+						`SELECT 1 FROM inventory.outbox WHERE type = 'BUDGET_ALLOCATION_UPDATED' AND sent_at IS NOT NULL AND envelope->'data'->>'reason' = 'Set by the executive'`,
+					)
+				).length === 1,
+			30_000,
+		);
 		// A copy of an inventory envelope with a fresh id and no relay header: its source still says it is ours.
 		await send(finance(1, "echo", "inventory"));
 		// A marker behind both on the same partition: once it applied, the two before it were handled.
 		await send(finance(710_000, "marker"));
 		await waitUntil("the marker", async () => (await budget()) === 710_000, 30_000);
 		const rows = await history();
-		expect(rows.filter((r) => r.reason === "Set by the executive")).toEqual([expect.objectContaining({ source: "api", budgetAllocated: 700_000 })]);
+		expect(rows.filter((r) => r.reason === "Set by the executive")).toEqual([
+			expect.objectContaining({ source: "api", budgetAllocated: 700_000 }),
+		]);
 		expect(rows.some((r) => r.reason === "echo")).toBe(false);
 		expect(rows[0]).toMatchObject({ reason: "marker", source: "kafka:finance" });
 	});

@@ -31,7 +31,10 @@ describe("kafka fault test: bridge SIGKILL and Kafka restart during 1,000 sales"
 	beforeAll(async () => {
 		unlock = await kafkaTestLock("exclusive");
 		await requireKafka();
-		cluster = await startCluster({ nodes: ["gateway", "auth", "inventory", "sales", "kafka-bridge"], env: { KAFKA_BROKERS, REDIS_URL: "redis://127.0.0.1:6379" } });
+		cluster = await startCluster({
+			nodes: ["gateway", "auth", "inventory", "sales", "kafka-bridge"],
+			env: { KAFKA_BROKERS, REDIS_URL: "redis://127.0.0.1:6379" },
+		});
 		await cluster.startNode("kafka-bridge");
 		pg = new Client({ connectionString: cluster.db.url });
 		await pg.connect();
@@ -45,8 +48,12 @@ describe("kafka fault test: bridge SIGKILL and Kafka restart during 1,000 sales"
 	});
 
 	const leaderBridge = async (): Promise<NodeProcess | undefined> => {
-		for (const node of cluster.nodes.filter((n) => n.name === "kafka-bridge" && n.child.exitCode === null && n.child.signalCode === null)) {
-			const status = await cluster.broker.call<{ role: string }, object>("kafka-bridge.status", {}, { nodeID: node.nodeID }).catch(() => undefined);
+		for (const node of cluster.nodes.filter(
+			(n) => n.name === "kafka-bridge" && n.child.exitCode === null && n.child.signalCode === null,
+		)) {
+			const status = await cluster.broker
+				.call<{ role: string }, object>("kafka-bridge.status", {}, { nodeID: node.nodeID })
+				.catch(() => undefined);
 			if (status?.role === "leader") return node;
 		}
 		return undefined;
@@ -55,7 +62,9 @@ describe("kafka fault test: bridge SIGKILL and Kafka restart during 1,000 sales"
 	it("loses no event and counts duplicates", async () => {
 		const w = await buildWorld(cluster as unknown as TestApp);
 		const flavor = w.flavors[0];
-		await setStock(cluster as unknown as TestApp, w.clerk, w.shopId, [{ flavorId: flavor.id, quantity: SALES * 2, reorderThreshold: 0 }]);
+		await setStock(cluster as unknown as TestApp, w.clerk, w.shopId, [
+			{ flavorId: flavor.id, quantity: SALES * 2, reorderThreshold: 0 },
+		]);
 		const from = await endOffsets(EVENT_CATALOG.SALE_COMPLETED.topic);
 		await waitUntil("a leading bridge", async () => Boolean(await leaderBridge()), 20_000);
 
@@ -88,7 +97,12 @@ describe("kafka fault test: bridge SIGKILL and Kafka restart during 1,000 sales"
 			await run("bash", [KAFKA_SH, "stop"], { timeout: 120_000 });
 			note("Kafka stopped");
 			const live = cluster.nodes.find((n) => n.name === "kafka-bridge" && n.child.exitCode === null && n.child.signalCode === null)!;
-			await waitUntil("the bridge to report not ready while Kafka is down", async () => (await httpGet(`http://127.0.0.1:${live.port}/ready`)).status === 503, 20_000, 250);
+			await waitUntil(
+				"the bridge to report not ready while Kafka is down",
+				async () => (await httpGet(`http://127.0.0.1:${live.port}/ready`)).status === 503,
+				20_000,
+				250,
+			);
 			kafkaDownReady = JSON.parse((await httpGet(`http://127.0.0.1:${live.port}/ready`)).text) as typeof kafkaDownReady;
 			note(`bridge /ready: ${JSON.stringify(kafkaDownReady?.checks.kafka)}`);
 			await waitUntil("600 sales", () => saleIds.length >= 600 || next >= SALES, 120_000, 20);
@@ -105,20 +119,29 @@ describe("kafka fault test: bridge SIGKILL and Kafka restart during 1,000 sales"
 		note("started a replacement bridge");
 		await waitUntil(
 			"every SALE_COMPLETED outbox row to be marked sent",
-			async () => Number((await pg.query("SELECT count(*) AS n FROM sales.outbox WHERE type = 'SALE_COMPLETED' AND sent_at IS NULL")).rows[0].n) === 0,
+			async () =>
+				Number(
+					(await pg.query("SELECT count(*) AS n FROM sales.outbox WHERE type = 'SALE_COMPLETED' AND sent_at IS NULL")).rows[0].n,
+				) === 0,
 			120_000,
 			500,
 		);
 		note("outbox drained");
-		const outboxIds = new Set((await pg.query<{ id: string }>("SELECT id FROM sales.outbox WHERE type = 'SALE_COMPLETED'")).rows.map((r) => r.id));
+		const outboxIds = new Set(
+			(await pg.query<{ id: string }>("SELECT id FROM sales.outbox WHERE type = 'SALE_COMPLETED'")).rows.map((r) => r.id),
+		);
 		expect(outboxIds.size).toBe(SALES);
 
 		const reader = await new TopicReader(EVENT_CATALOG.SALE_COMPLETED.topic, from).start();
 		try {
 			const ours = () => reader.messages.filter((m) => outboxIds.has(m.value.id));
-			await reader.waitFor(() => new Set(ours().map((m) => m.value.id)).size >= SALES, 60_000, `${SALES} distinct SALE_COMPLETED events`).catch((err: Error) => {
-				throw new Error(`${err.message}: distinct ${new Set(ours().map((m) => m.value.id)).size}\n${log.join("\n")}\n${cluster.logs()}`);
-			});
+			await reader
+				.waitFor(() => new Set(ours().map((m) => m.value.id)).size >= SALES, 60_000, `${SALES} distinct SALE_COMPLETED events`)
+				.catch((err: Error) => {
+					throw new Error(
+						`${err.message}: distinct ${new Set(ours().map((m) => m.value.id)).size}\n${log.join("\n")}\n${cluster.logs()}`,
+					);
+				});
 			// Let late duplicates arrive too before counting.
 			await new Promise((r) => setTimeout(r, 1500));
 			const counts = new Map<string, number>();

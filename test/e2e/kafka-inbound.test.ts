@@ -36,13 +36,25 @@ describe("kafka-bridge inbound: allow-listed, signed, validated", () => {
 		await requireKafka();
 		app = await startTestApp({
 			services: ["auth", "inventory", "kafka-bridge"],
-			env: { KAFKA_BROKERS, NAMESPACE: `t${randomUUID().slice(0, 8)}`, KAFKA_INBOUND_EVENTS: "PURCHASE_ORDER_CREATED", KAFKA_INBOUND_KEY: KEY },
+			env: {
+				KAFKA_BROKERS,
+				NAMESPACE: `t${randomUUID().slice(0, 8)}`,
+				KAFKA_INBOUND_EVENTS: "PURCHASE_ORDER_CREATED",
+				KAFKA_INBOUND_KEY: KEY,
+			},
 		});
 		exec = await app.createUser("EXECUTIVE");
 		maker = await app.createUser("MANUFACTURER");
 		factoryId = await createFactory(app, exec.token, maker.id);
 		flavorId = await createFlavor(app, maker.token, { name: `Pistachio ${randomUUID().slice(0, 6)}`, price: 250 });
-		await registerBatch(app, maker.token, factoryId, { flavorId, batchId: "IN-1", quantity: 50, cost: 100, productionDate: day(-2), expiryDate: day(30) });
+		await registerBatch(app, maker.token, factoryId, {
+			flavorId,
+			batchId: "IN-1",
+			quantity: 50,
+			cost: 100,
+			productionDate: day(-2),
+			expiryDate: day(30),
+		});
 		shopId = randomUUID();
 		producer = testKafka().producer();
 		await producer.connect();
@@ -53,12 +65,24 @@ describe("kafka-bridge inbound: allow-listed, signed, validated", () => {
 		await unlock?.();
 	});
 
-	const counter = (name: string, labels: Record<string, string>) => (app.broker.metrics.getMetric(name)?.get(labels)?.value as number | undefined) ?? 0;
-	const stock = async () => (await sqlRows<{ quantity: number }>(app, "SELECT quantity FROM inventory.stock_items WHERE factory_id = $1", [factoryId]))[0].quantity;
-	const invoices = async (orderId: string) => (await sqlRows<{ n: number }>(app, "SELECT count(*)::int AS n FROM inventory.invoices WHERE order_id = $1", [orderId]))[0].n;
-	const order = (quantity: number): EventPayloads["PURCHASE_ORDER_CREATED"] => ({ orderId: randomUUID(), shopId, factoryId, items: [{ flavorId, quantity }], requestedBy: exec.id, createdAt: new Date().toISOString() });
+	const counter = (name: string, labels: Record<string, string>) =>
+		(app.broker.metrics.getMetric(name)?.get(labels)?.value as number | undefined) ?? 0;
+	const stock = async () =>
+		(await sqlRows<{ quantity: number }>(app, "SELECT quantity FROM inventory.stock_items WHERE factory_id = $1", [factoryId]))[0]
+			.quantity;
+	const invoices = async (orderId: string) =>
+		(await sqlRows<{ n: number }>(app, "SELECT count(*)::int AS n FROM inventory.invoices WHERE order_id = $1", [orderId]))[0].n;
+	const order = (quantity: number): EventPayloads["PURCHASE_ORDER_CREATED"] => ({
+		orderId: randomUUID(),
+		shopId,
+		factoryId,
+		items: [{ flavorId, quantity }],
+		requestedBy: exec.id,
+		createdAt: new Date().toISOString(),
+	});
 	/** One key (the shop), so one partition: the bridge sees these messages in the order sent. */
-	const send = (value: string, headers: Record<string, string> = {}) => producer.send({ topic: TOPIC, messages: [{ key: shopId, value, headers }] });
+	const send = (value: string, headers: Record<string, string> = {}) =>
+		producer.send({ topic: TOPIC, messages: [{ key: shopId, value, headers }] });
 
 	it("a forged unsigned purchase order changes nothing; a signed one takes effect once", async () => {
 		const forged = envelope("PURCHASE_ORDER_CREATED", order(10));
@@ -87,7 +111,11 @@ describe("kafka-bridge inbound: allow-listed, signed, validated", () => {
 		// Re-produced: the bridge skips it as a duplicate.
 		const duplicatesBefore = counter(APP_METRICS.inboundDuplicates, { topic: TOPIC });
 		await send(value, { "eislager-signature": signMessage(KEY, value) });
-		await waitUntil("the re-produced message to be skipped", () => counter(APP_METRICS.inboundDuplicates, { topic: TOPIC }) > duplicatesBefore, 30_000);
+		await waitUntil(
+			"the re-produced message to be skipped",
+			() => counter(APP_METRICS.inboundDuplicates, { topic: TOPIC }) > duplicatesBefore,
+			30_000,
+		);
 
 		expect(await invoices(forged.data.orderId)).toBe(0);
 		expect(await invoices(genuine.data.orderId)).toBe(1);

@@ -50,7 +50,12 @@ describe("nginx.conf in front of the gateway (real nginx)", () => {
 		execFileSync(NGINX, ["-t", "-q", "-p", dir, "-e", `${dir}/error.log`, "-c", conf], { stdio: "pipe" });
 		nginx = spawn(NGINX, ["-p", dir, "-e", `${dir}/error.log`, "-c", conf, "-g", "daemon off;"], { stdio: "ignore" });
 		edge = `http://127.0.0.1:${port}`;
-		await waitUntil("nginx to listen", async () => (await fetch(`${edge}/nginx-health`).catch(() => null))?.status === 200, 15_000, 100);
+		await waitUntil(
+			"nginx to listen",
+			async () => (await fetch(`${edge}/nginx-health`).catch(() => null))?.status === 200,
+			15_000,
+			100,
+		);
 	});
 
 	afterAll(async () => {
@@ -90,7 +95,10 @@ describe("nginx.conf in front of the gateway (real nginx)", () => {
 			body: JSON.stringify({ email: "x@example.com", password: "p".repeat(2 * 1024 * 1024) }),
 		});
 		expect(res.status).toBe(413);
-		expect(await res.json()).toEqual({ error: { code: "PAYLOAD_TOO_LARGE", message: "Request body too large" }, requestId: "big-body" });
+		expect(await res.json()).toEqual({
+			error: { code: "PAYLOAD_TOO_LARGE", message: "Request body too large" },
+			requestId: "big-body",
+		});
 	});
 
 	it("compresses large JSON and leaves small answers alone", async () => {

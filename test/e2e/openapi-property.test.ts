@@ -47,22 +47,26 @@ describe("OpenAPI property test: every operation, every role", () => {
 			const documented = Object.keys(op.responses).filter((s) => /^\d{3}$/.test(s));
 			const secured = Boolean(op.security?.length);
 			const runAs = async (role: Role | "ANONYMOUS") => {
-					try {
-						await fc.assert(
-							fc.asyncProperty(requestInput(operation, known), async (input) => {
-								const token = await tokenFor(app, users, role, operation.path);
-								const res = await app.request(method, input.path + input.query, { token, body: input.body });
-								statuses[res.status] = (statuses[res.status] ?? 0) + 1;
-								const what = `${method} ${input.path}${input.query} as ${role} with ${JSON.stringify(input.body)?.slice(0, 300)} -> ${res.status} ${JSON.stringify(res.body)?.slice(0, 200)}`;
-								if (res.status >= 500 && !(res.status === 503 && UNCONFIGURED.has(op.operationId))) throw new Error(`5xx: ${what}`);
-								if (role === "ANONYMOUS" && secured && res.status !== 401) throw new Error(`anonymous not 401: ${what}`);
-								if (res.status < 400 && !documented.includes(String(res.status))) throw new Error(`undocumented ${res.status} (documented ${documented.join(", ")}): ${what}`);
-							}),
-							{ numRuns: RUNS, seed: SEED, endOnFailure: true },
-						);
-					} catch (err) {
-						failures.push(`${op.operationId} as ${role}: ${(err as Error).message.split("\n").find((l) => /5xx|anonymous|undocumented/.test(l)) ?? (err as Error).message.slice(0, 500)}`);
-					}
+				try {
+					await fc.assert(
+						fc.asyncProperty(requestInput(operation, known), async (input) => {
+							const token = await tokenFor(app, users, role, operation.path);
+							const res = await app.request(method, input.path + input.query, { token, body: input.body });
+							statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+							const what = `${method} ${input.path}${input.query} as ${role} with ${JSON.stringify(input.body)?.slice(0, 300)} -> ${res.status} ${JSON.stringify(res.body)?.slice(0, 200)}`;
+							if (res.status >= 500 && !(res.status === 503 && UNCONFIGURED.has(op.operationId)))
+								throw new Error(`5xx: ${what}`);
+							if (role === "ANONYMOUS" && secured && res.status !== 401) throw new Error(`anonymous not 401: ${what}`);
+							if (res.status < 400 && !documented.includes(String(res.status)))
+								throw new Error(`undocumented ${res.status} (documented ${documented.join(", ")}): ${what}`);
+						}),
+						{ numRuns: RUNS, seed: SEED, endOnFailure: true },
+					);
+				} catch (err) {
+					failures.push(
+						`${op.operationId} as ${role}: ${(err as Error).message.split("\n").find((l) => /5xx|anonymous|undocumented/.test(l)) ?? (err as Error).message.slice(0, 500)}`,
+					);
+				}
 			};
 			const callers = [...ROLES.filter((r) => r !== "ADMIN"), "ANONYMOUS" as const];
 			if (op.operationId === CLOSES_THE_API) {
@@ -71,7 +75,9 @@ describe("OpenAPI property test: every operation, every role", () => {
 				await restoreSystemConfig(app, users.ADMIN);
 			} else await Promise.all([...callers, "ADMIN" as const].map(runAs));
 		}
-		console.log(`property test: ${Object.values(statuses).reduce((a, b) => a + b, 0)} requests in ${Date.now() - started} ms, statuses ${JSON.stringify(statuses)}`);
+		console.log(
+			`property test: ${Object.values(statuses).reduce((a, b) => a + b, 0)} requests in ${Date.now() - started} ms, statuses ${JSON.stringify(statuses)}`,
+		);
 		if (failures.length) console.log(failures.join("\n"));
 		expect(failures).toEqual([]);
 	}, 600_000);

@@ -34,11 +34,18 @@ describe("POS through the gateway", () => {
 	const sale = (shopId: string, token: string, items: { flavorId: string; quantity: number }[], headers: Record<string, string> = {}) =>
 		app.request("POST", `/api/v1/sales/shops/${shopId}/pos-transactions`, { token, body: { items, paymentMethod: "CARD" }, headers });
 	const stockOf = async (flavorId: string, shopId = w.shopId) =>
-		Number((await pg.query("SELECT quantity FROM sales.shop_inventory WHERE shop_id = $1 AND flavor_id = $2", [shopId, flavorId])).rows[0]?.quantity);
+		Number(
+			(await pg.query("SELECT quantity FROM sales.shop_inventory WHERE shop_id = $1 AND flavor_id = $2", [shopId, flavorId])).rows[0]
+				?.quantity,
+		);
 	const soldOf = async (flavorId: string, shopId = w.shopId) =>
 		Number(
-			(await pg.query("SELECT COALESCE(sum(i.quantity), 0) AS n FROM sales.transaction_items i JOIN sales.transactions t ON t.id = i.transaction_id WHERE t.shop_id = $1 AND i.flavor_id = $2", [shopId, flavorId]))
-				.rows[0].n,
+			(
+				await pg.query(
+					"SELECT COALESCE(sum(i.quantity), 0) AS n FROM sales.transaction_items i JOIN sales.transactions t ON t.id = i.transaction_id WHERE t.shop_id = $1 AND i.flavor_id = $2",
+					[shopId, flavorId],
+				)
+			).rows[0].n,
 		);
 	const waitFor = async <T>(fn: () => T | undefined, what: string, ms = 3000): Promise<T> => {
 		const deadline = Date.now() + ms;
@@ -53,11 +60,26 @@ describe("POS through the gateway", () => {
 	it("never oversells: N parallel 2-item sales against stock for fewer succeed exactly as far as stock allows", async () => {
 		const a = await createFlavor(app, w.maker, { name: "Stracciatella", price: 280 });
 		const b = await createFlavor(app, w.maker, { name: "Pistachio", price: 320 });
-		await setStock(app, w.clerk, w.shopId, [{ flavorId: a.id, quantity: 10 }, { flavorId: b.id, quantity: 10 }]);
+		await setStock(app, w.clerk, w.shopId, [
+			{ flavorId: a.id, quantity: 10 },
+			{ flavorId: b.id, quantity: 10 },
+		]);
 		// Opposite item orders in the same basket shape: rows must be locked in a fixed order (no deadlock).
 		const results = await Promise.all(
 			Array.from({ length: 24 }, (_, i) =>
-				sale(w.shopId, w.clerk.token, i % 2 ? [{ flavorId: a.id, quantity: 1 }, { flavorId: b.id, quantity: 1 }] : [{ flavorId: b.id, quantity: 1 }, { flavorId: a.id, quantity: 1 }]),
+				sale(
+					w.shopId,
+					w.clerk.token,
+					i % 2
+						? [
+								{ flavorId: a.id, quantity: 1 },
+								{ flavorId: b.id, quantity: 1 },
+							]
+						: [
+								{ flavorId: b.id, quantity: 1 },
+								{ flavorId: a.id, quantity: 1 },
+							],
+				),
 			),
 		);
 		const statuses = results.map((r) => r.status);
@@ -82,7 +104,10 @@ describe("POS through the gateway", () => {
 		expect(await soldOf(c.id)).toBe(sold);
 		// Every refused sale asked for more than was left at the end (stock only goes down here).
 		results.forEach((r, i) => r.status === 409 && expect(wanted[i]).toBeGreaterThan(left));
-		const movements = await pg.query("SELECT sum(quantity_before - quantity_after) AS n FROM sales.stock_movements WHERE shop_id = $1 AND flavor_id = $2 AND reason = 'SALE'", [w.shopId, c.id]);
+		const movements = await pg.query(
+			"SELECT sum(quantity_before - quantity_after) AS n FROM sales.stock_movements WHERE shop_id = $1 AND flavor_id = $2 AND reason = 'SALE'",
+			[w.shopId, c.id],
+		);
 		expect(Number(movements.rows[0].n)).toBe(sold);
 	});
 
@@ -119,7 +144,10 @@ describe("POS through the gateway", () => {
 	it("syncs offline sales with per-item results; replaying the batch changes nothing", async () => {
 		const e = await createFlavor(app, w.maker, { name: "Banana", price: 200 });
 		const archived = await createFlavor(app, w.maker, { name: "Old Licorice", price: 200 });
-		await setStock(app, w.clerk, w.shopId, [{ flavorId: e.id, quantity: 5 }, { flavorId: archived.id, quantity: 5 }]);
+		await setStock(app, w.clerk, w.shopId, [
+			{ flavorId: e.id, quantity: 5 },
+			{ flavorId: archived.id, quantity: 5 },
+		]);
 		await ok(app.request("DELETE", `/api/v1/inventory/flavors/${archived.id}`, { token: w.maker.token }));
 		const at = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
 		const batch = [
@@ -128,9 +156,13 @@ describe("POS through the gateway", () => {
 			{ clientId: crypto.randomUUID(), occurredAt: at(15), items: [{ flavorId: archived.id, quantity: 1 }], paymentMethod: "CARD" },
 			{ clientId: crypto.randomUUID(), occurredAt: at(10), items: [{ flavorId: e.id, quantity: 3 }], paymentMethod: "MOBILE" },
 		];
-		const sync = () => ok<{ results: { clientId: string; status: string; transactionId?: string; reason?: string }[] }>(
-			app.request("POST", `/api/v1/sales/shops/${w.shopId}/pos-transactions/sync`, { token: w.clerk.token, body: { transactions: batch } }),
-		);
+		const sync = () =>
+			ok<{ results: { clientId: string; status: string; transactionId?: string; reason?: string }[] }>(
+				app.request("POST", `/api/v1/sales/shops/${w.shopId}/pos-transactions/sync`, {
+					token: w.clerk.token,
+					body: { transactions: batch },
+				}),
+			);
 		const first = await sync();
 		expect(first.results.map((r) => [r.clientId, r.status, r.reason])).toEqual([
 			[batch[0].clientId, "accepted", undefined],
@@ -139,7 +171,8 @@ describe("POS through the gateway", () => {
 			[batch[3].clientId, "accepted", undefined],
 		]);
 		expect(await stockOf(e.id)).toBe(0);
-		const count = async () => Number((await pg.query("SELECT count(*) AS n FROM sales.transactions WHERE shop_id = $1", [w.shopId])).rows[0].n);
+		const count = async () =>
+			Number((await pg.query("SELECT count(*) AS n FROM sales.transactions WHERE shop_id = $1", [w.shopId])).rows[0].n);
 		const before = await count();
 		const replay = await sync();
 		expect(replay.results.map((r) => r.status)).toEqual(["duplicate", "rejected", "rejected", "duplicate"]);
@@ -158,7 +191,9 @@ describe("POS through the gateway", () => {
 		await ok(app.request("DELETE", `/api/v1/inventory/flavors/${g.id}`, { token: w.maker.token }));
 		const refused = await sale(w.shopId, w.clerk.token, [{ flavorId: g.id, quantity: 1 }]);
 		expect(refused.status).toBe(422);
-		const restored = await ok<{ archived: boolean }>(app.request("POST", `/api/v1/inventory/flavors/${g.id}/restore`, { token: w.maker.token }));
+		const restored = await ok<{ archived: boolean }>(
+			app.request("POST", `/api/v1/inventory/flavors/${g.id}/restore`, { token: w.maker.token }),
+		);
 		expect(restored.archived).toBe(false);
 		await ok(sale(w.shopId, w.clerk.token, [{ flavorId: g.id, quantity: 2 }]), 201);
 		expect(await stockOf(g.id)).toBe(2);
@@ -173,9 +208,18 @@ describe("POS through the gateway", () => {
 		await ok(sale(w.shopId, w.clerk.token, [{ flavorId: f.id, quantity: 1 }]), 201); // 3: still below, no new alert
 		await setStock(app, w.clerk, w.shopId, [{ flavorId: f.id, quantity: 10 }]); // back above: re-arms
 		await ok(sale(w.shopId, w.clerk.token, [{ flavorId: f.id, quantity: 6 }]), 201); // 4: crosses again
-		const order = await ok<{ id: string }>(app.request("POST", `/api/v1/sales/shops/${w.shopId}/purchase-orders`, { token: w.clerk.token, body: { factoryId: w.factoryId, items: [{ flavorId: f.id, quantity: 3 }] } }), 201);
+		const order = await ok<{ id: string }>(
+			app.request("POST", `/api/v1/sales/shops/${w.shopId}/purchase-orders`, {
+				token: w.clerk.token,
+				body: { factoryId: w.factoryId, items: [{ flavorId: f.id, quantity: 3 }] },
+			}),
+			201,
+		);
 		const patron = await app.createUser("PATRON");
-		const review = await ok<{ id: string }>(app.request("POST", "/api/v1/sales/feedback", { token: patron.token, body: { shopId: w.shopId, rating: 5, comment: "Yum" } }), 201);
+		const review = await ok<{ id: string }>(
+			app.request("POST", "/api/v1/sales/feedback", { token: patron.token, body: { shopId: w.shopId, rating: 5, comment: "Yum" } }),
+			201,
+		);
 
 		const of = (type: EventName) => seen.filter((e) => e.type === type);
 		await waitFor(() => (of("REVIEW_SUBMITTED").length ? true : undefined), "REVIEW_SUBMITTED");
@@ -195,7 +239,14 @@ describe("POS through the gateway", () => {
 			occurredAt: expect.any(String),
 			source: "sales",
 			requestId: expect.any(String),
-			data: expect.objectContaining({ transactionId: s2.id, shopId: w.shopId, clerkId: w.clerk.id, totalAmount: 520, paymentMethod: "CARD", items: [{ flavorId: f.id, quantity: 2, unitPrice: 260, lineTotal: 520, lots: [{ batchId: null, quantity: 2 }] }] }),
+			data: expect.objectContaining({
+				transactionId: s2.id,
+				shopId: w.shopId,
+				clerkId: w.clerk.id,
+				totalAmount: 520,
+				paymentMethod: "CARD",
+				items: [{ flavorId: f.id, quantity: 2, unitPrice: 260, lineTotal: 520, lots: [{ batchId: null, quantity: 2 }] }],
+			}),
 		});
 		expect(of("SALE_COMPLETED").map((e) => (e.data as { transactionId: string }).transactionId)).toContain(s1.id);
 

@@ -35,17 +35,32 @@ test("seeds a fresh database through the API; the counts arrive and analytics fi
 	const result = await seed(app.baseUrl, ADMIN, { days, perShopPerDay: 3, seed: 5 });
 	const chain = demoChain(5);
 	const expectedSales = salesHistory(chain, { days, perShopPerDay: 3, seed: 5 }).length;
-	expect(result).toMatchObject({ users: chain.users.length, factories: 3, shops: 10, flavors: 30, batches: 30, invoices: 10, sales: expectedSales, reviews: 15, conversations: 4, messages: 8 });
+	expect(result).toMatchObject({
+		users: chain.users.length,
+		factories: 3,
+		shops: 10,
+		flavors: 30,
+		batches: 30,
+		invoices: 10,
+		sales: expectedSales,
+		reviews: 15,
+		conversations: 4,
+		messages: 8,
+	});
 	expect(expectedSales).toBeGreaterThan(0);
 
-	const admin = await app.request("POST", "/api/v1/auth/login", { body: { email: "executive@demo.eislager.local", password: "eislager-demo-2024" } });
+	const admin = await app.request("POST", "/api/v1/auth/login", {
+		body: { email: "executive@demo.eislager.local", password: "eislager-demo-2024" },
+	});
 	expect(admin.status).toBe(200);
 	const token = (admin.body as { accessToken: string }).accessToken;
 	const shops = await app.request("GET", "/api/v1/sales/shops?pageSize=50", { token });
 	expect(shops.body.total).toBe(10);
 	const flavors = await app.request("GET", "/api/v1/inventory/flavors?pageSize=50", { token });
 	expect(flavors.body.total).toBe(30);
-	expect(flavors.body.rows.filter((f: { allergens: string[] }) => f.allergens.length > 0).length).toBe(chain.flavors.filter((f) => f.allergens.length > 0).length);
+	expect(flavors.body.rows.filter((f: { allergens: string[] }) => f.allergens.length > 0).length).toBe(
+		chain.flavors.filter((f) => f.allergens.length > 0).length,
+	);
 	// Coordinates arrive wherever shops have them (the shop coordinates of the analytics work); all or none.
 	const berlin = (shops.body.rows as { name: string; latitude?: number | null }[]).find((s) => s.name === chain.shops[0].name);
 	if (berlin && "latitude" in berlin) {

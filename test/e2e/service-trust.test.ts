@@ -100,13 +100,20 @@ describe("a broker with NATS credentials but without SERVICE_KEY", () => {
 		const params = { email, password: "rogue-password-1", name: "Rogue", role: "ADMIN" };
 		await expect(rogue.call("auth.createUser", params)).rejects.toMatchObject({ code: 401, type: "SERVICE_UNAUTHENTICATED" });
 		// Posing as the gateway with an ADMIN user in meta changes nothing.
-		await expect(rogue.call("auth.createUser", params, { meta: { user: { id: randomBytes(16).toString("hex"), role: "ADMIN" } }, caller: "api" } as object)).rejects.toMatchObject({
+		await expect(
+			rogue.call("auth.createUser", params, {
+				meta: { user: { id: randomBytes(16).toString("hex"), role: "ADMIN" } },
+				caller: "api",
+			} as object),
+		).rejects.toMatchObject({
 			code: 401,
 			type: "SERVICE_UNAUTHENTICATED",
 		});
 		expect(await userCount(email)).toBe(0);
 		const auth = cluster.nodes.find((n) => n.name === "auth")!;
-		await waitUntil("the refusal in the auth node's log", () => auth.output.some((l) => l.includes('Refused a call to "auth.createUser"') && l.includes(rogue.nodeID)));
+		await waitUntil("the refusal in the auth node's log", () =>
+			auth.output.some((l) => l.includes('Refused a call to "auth.createUser"') && l.includes(rogue.nodeID)),
+		);
 		const log = auth.output.join("\n");
 		expect(log).not.toContain(SERVICE_KEY);
 		expect(log).not.toContain(PASS);
@@ -117,7 +124,9 @@ describe("a broker with NATS credentials but without SERVICE_KEY", () => {
 		await forger.start();
 		await waitUntil("the forging node to see auth.createUser", () => sees(forger, "auth"));
 		const email = uniqueEmail("forged");
-		await expect(forger.call("auth.createUser", { email, password: "rogue-password-1", name: "Forged", role: "ADMIN" })).rejects.toMatchObject({ code: 401, type: "SERVICE_UNAUTHENTICATED" });
+		await expect(
+			forger.call("auth.createUser", { email, password: "rogue-password-1", name: "Forged", role: "ADMIN" }),
+		).rejects.toMatchObject({ code: 401, type: "SERVICE_UNAUTHENTICATED" });
 		expect(await userCount(email)).toBe(0);
 	});
 });
@@ -155,7 +164,10 @@ test("a token in TRANSPORTER (nats://<token>@host) is presented as a NATS token"
 	const token = randomBytes(16).toString("hex");
 	const tokenServer = await startNatsServer({ token });
 	try {
-		const broker = rogueBroker({ TRANSPORTER: `nats://${token}@127.0.0.1:${tokenServer.port}`, NAMESPACE: `tok-${randomBytes(3).toString("hex")}` });
+		const broker = rogueBroker({
+			TRANSPORTER: `nats://${token}@127.0.0.1:${tokenServer.port}`,
+			NAMESPACE: `tok-${randomBytes(3).toString("hex")}`,
+		});
 		await broker.start();
 		expect(broker.transit?.connected).toBe(true);
 		await broker.stop();
@@ -167,8 +179,16 @@ test("a token in TRANSPORTER (nats://<token>@host) is presented as a NATS token"
 });
 
 test("in production, a TRANSPORTER without SERVICE_KEY stops start-up with one line", () => {
-	const env: Record<string, string> = { PATH: process.env.PATH ?? "", NODE_ENV: "production", TRANSPORTER: `nats://${USER}:${PASS}@127.0.0.1:${nats.port}`, JWT_SECRET: randomBytes(32).toString("hex"), SERVICES: "auth" };
+	const env: Record<string, string> = {
+		PATH: process.env.PATH ?? "",
+		NODE_ENV: "production",
+		TRANSPORTER: `nats://${USER}:${PASS}@127.0.0.1:${nats.port}`,
+		JWT_SECRET: randomBytes(32).toString("hex"),
+		SERVICES: "auth",
+	};
 	const res = spawnSync(process.execPath, [START_JS], { cwd: os.tmpdir(), env, encoding: "utf8", timeout: 30_000 });
 	expect(res.status).toBe(1);
-	expect(res.stderr.trim().split("\n")).toEqual(["Invalid configuration: SERVICE_KEY is required when NODE_ENV=production and TRANSPORTER is set"]);
+	expect(res.stderr.trim().split("\n")).toEqual([
+		"Invalid configuration: SERVICE_KEY is required when NODE_ENV=production and TRANSPORTER is set",
+	]);
 });

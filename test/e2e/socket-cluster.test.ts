@@ -18,11 +18,21 @@ describe("sockets across two gateway processes", () => {
 	const sockets: TestSocket[] = [];
 
 	beforeAll(async () => {
-		cluster = await startCluster({ nodes: ["gateway", "auth", "communications"], env: { REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379" } });
+		cluster = await startCluster({
+			nodes: ["gateway", "auth", "communications"],
+			env: { REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379" },
+		});
 		// A second gateway node of the same cluster, on its own port.
 		const [port, opsPort] = [await freePort(), await freePort()];
 		const child = spawn(process.execPath, [START_JS], {
-			env: { ...(process.env as Record<string, string>), ...cluster.env, SERVICES: "gateway", PORT: String(port), METRICS_PORT: String(opsPort), NODE_ID: `gateway-2-${port}` },
+			env: {
+				...(process.env as Record<string, string>),
+				...cluster.env,
+				SERVICES: "gateway",
+				PORT: String(port),
+				METRICS_PORT: String(opsPort),
+				NODE_ID: `gateway-2-${port}`,
+			},
 			stdio: ["ignore", "pipe", "pipe"],
 		});
 		const output: string[] = [];
@@ -55,23 +65,39 @@ describe("sockets across two gateway processes", () => {
 	it("delivers a message sent through gateway 1 to a socket on gateway 2", async () => {
 		const alice = await cluster.createUser("PATRON");
 		const bob = await cluster.createUser("PATRON");
-		const conv = await cluster.request("POST", `${C}/chat/conversations`, { token: alice.token, body: { type: "DIRECT", participantIds: [bob.id] } });
+		const conv = await cluster.request("POST", `${C}/chat/conversations`, {
+			token: alice.token,
+			body: { type: "DIRECT", participantIds: [bob.id] },
+		});
 		expect(conv.status).toBe(201);
 
 		const aliceOn1 = await connectSocket(cluster.gatewayUrl, { token: alice.token });
 		const bobOn2 = await connectSocket(second!.url, { token: bob.token });
 		sockets.push(aliceOn1, bobOn2);
-		await aliceOn1.next("USER_STATUS_CHANGE", (s: { userId: string; status: string }) => s.userId === bob.id && s.status === "ONLINE", 10_000);
+		await aliceOn1.next(
+			"USER_STATUS_CHANGE",
+			(s: { userId: string; status: string }) => s.userId === bob.id && s.status === "ONLINE",
+			10_000,
+		);
 		const online = await cluster.request("GET", `${C}/chat/online-users`, { token: alice.token });
 		expect(online.body.map((u: { id: string }) => u.id)).toEqual([bob.id]);
 
-		const sent = await cluster.request("POST", `${C}/chat/conversations/${conv.body.id}/messages`, { token: alice.token, body: { content: "hello from gateway 1" } });
+		const sent = await cluster.request("POST", `${C}/chat/conversations/${conv.body.id}/messages`, {
+			token: alice.token,
+			body: { content: "hello from gateway 1" },
+		});
 		expect(sent.status).toBe(201);
 		expect(await bobOn2.next("NEW_MESSAGE", undefined, 10_000)).toMatchObject({ id: sent.body.id, content: "hello from gateway 1" });
-		expect(await aliceOn1.next("MESSAGE_DELIVERED", undefined, 10_000)).toMatchObject({ messageId: sent.body.id, deliveredTo: [bob.id] });
+		expect(await aliceOn1.next("MESSAGE_DELIVERED", undefined, 10_000)).toMatchObject({
+			messageId: sent.body.id,
+			deliveredTo: [bob.id],
+		});
 
 		// And back: Bob answers over his socket on gateway 2.
-		const [err, reply] = await bobOn2.ack<{ id: string }>("call", "communications.chat.sendMessage", { id: conv.body.id, content: "hi from gateway 2" });
+		const [err, reply] = await bobOn2.ack<{ id: string }>("call", "communications.chat.sendMessage", {
+			id: conv.body.id,
+			content: "hi from gateway 2",
+		});
 		expect(err).toBeNull();
 		expect(await aliceOn1.next("NEW_MESSAGE", (m: { id: string }) => m.id === reply.id, 10_000)).toMatchObject({ senderId: bob.id });
 		expect(aliceOn1.received("NEW_MESSAGE")).toHaveLength(1);

@@ -30,7 +30,11 @@ describe("broker events → moleculer-io → sockets, delivery acks, role change
 	let nodeA: TestApp;
 	let nodeB: TestApp;
 	const sockets: TestSocket[] = [];
-	const env = { REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379", JWT_SECRET: randomBytes(32).toString("hex"), NAMESPACE: `delivery-${randomBytes(4).toString("hex")}` };
+	const env = {
+		REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
+		JWT_SECRET: randomBytes(32).toString("hex"),
+		NAMESPACE: `delivery-${randomBytes(4).toString("hex")}`,
+	};
 	/** Every `sockets.push` either node emits, and every broker emit of the relayed events. */
 	const privatePushes: SocketPush[] = [];
 	const relayedEmits: { event: string; live: unknown }[] = [];
@@ -41,7 +45,11 @@ describe("broker events → moleculer-io → sockets, delivery acks, role change
 		for (const node of [nodeA, nodeB]) {
 			for (const method of ["emit", "broadcast"] as const) {
 				const original = node.broker[method].bind(node.broker);
-				jest.spyOn(node.broker, method).mockImplementation(((event: string, payload: unknown, opts?: { meta?: { live?: unknown } }) => {
+				jest.spyOn(node.broker, method).mockImplementation(((
+					event: string,
+					payload: unknown,
+					opts?: { meta?: { live?: unknown } },
+				) => {
 					if (event === INTERNAL_EVENTS.socketPush) privatePushes.push(payload as SocketPush);
 					if (event === "MESSAGE_RECEIVED" || event === "NOTIFICATION_SENT") relayedEmits.push({ event, live: opts?.meta?.live });
 					return original(event, payload, opts as never);
@@ -63,14 +71,23 @@ describe("broker events → moleculer-io → sockets, delivery acks, role change
 
 	it("relays NEW_MESSAGE and NOTIFICATION_RECEIVED from the broker events, not from sockets.push", async () => {
 		const [alice, bob, admin] = await Promise.all([nodeA.createUser("PATRON"), nodeA.createUser("PATRON"), nodeA.createUser("ADMIN")]);
-		const conv = await nodeA.request("POST", `${C}/chat/conversations`, { token: alice.token, body: { type: "DIRECT", participantIds: [bob.id] } });
+		const conv = await nodeA.request("POST", `${C}/chat/conversations`, {
+			token: alice.token,
+			body: { type: "DIRECT", participantIds: [bob.id] },
+		});
 		const bobOnB = await open(nodeB, bob.token);
 		const aliceOnA = await open(nodeA, alice.token);
 
-		const sent = await nodeA.request("POST", `${C}/chat/conversations/${conv.body.id}/messages`, { token: alice.token, body: { content: "relayed" } });
+		const sent = await nodeA.request("POST", `${C}/chat/conversations/${conv.body.id}/messages`, {
+			token: alice.token,
+			body: { content: "relayed" },
+		});
 		expect(sent.status).toBe(201);
 		expect(await bobOnB.next("NEW_MESSAGE")).toMatchObject({ id: sent.body.id, content: "relayed" });
-		const note = await nodeA.request("POST", `${C}/notifications`, { token: admin.token, body: { userId: bob.id, type: "HELLO", message: "relayed too" } });
+		const note = await nodeA.request("POST", `${C}/notifications`, {
+			token: admin.token,
+			body: { userId: bob.id, type: "HELLO", message: "relayed too" },
+		});
 		expect(note.status).toBe(201);
 		expect(await bobOnB.next("NOTIFICATION_RECEIVED")).toEqual(note.body);
 
@@ -83,33 +100,52 @@ describe("broker events → moleculer-io → sockets, delivery acks, role change
 
 	it("sends MESSAGE_DELIVERED only once the recipient's client acked, including on reconnect", async () => {
 		const [alice, bob] = await Promise.all([nodeA.createUser("PATRON"), nodeA.createUser("PATRON")]);
-		const conv = await nodeA.request("POST", `${C}/chat/conversations`, { token: alice.token, body: { type: "DIRECT", participantIds: [bob.id] } });
+		const conv = await nodeA.request("POST", `${C}/chat/conversations`, {
+			token: alice.token,
+			body: { type: "DIRECT", participantIds: [bob.id] },
+		});
 		const aliceOnA = await open(nodeA, alice.token);
 
 		// Bob's client receives but never acks: not delivered.
 		const silent = await open(nodeB, bob.token, false);
-		const first = await nodeA.request("POST", `${C}/chat/conversations/${conv.body.id}/messages`, { token: alice.token, body: { content: "one" } });
+		const first = await nodeA.request("POST", `${C}/chat/conversations/${conv.body.id}/messages`, {
+			token: alice.token,
+			body: { content: "one" },
+		});
 		expect(await silent.next("NEW_MESSAGE")).toMatchObject({ id: first.body.id });
 		silent.close();
-		await until(async () => (await nodeA.request("GET", `${C}/chat/online-users`, { token: alice.token })).body.length === 0, "Bob offline");
+		await until(
+			async () => (await nodeA.request("GET", `${C}/chat/online-users`, { token: alice.token })).body.length === 0,
+			"Bob offline",
+		);
 		expect(aliceOnA.received("MESSAGE_DELIVERED")).toEqual([]);
 
 		// Sent while Bob has no socket at all.
-		const second = await nodeA.request("POST", `${C}/chat/conversations/${conv.body.id}/messages`, { token: alice.token, body: { content: "two" } });
+		const second = await nodeA.request("POST", `${C}/chat/conversations/${conv.body.id}/messages`, {
+			token: alice.token,
+			body: { content: "two" },
+		});
 		expect(second.status).toBe(201);
 
 		// Bob comes back (other node) with a client that acks: both arrive, oldest first, and both are delivered.
 		const back = await open(nodeA, bob.token);
 		expect(await back.next("NEW_MESSAGE", (m: { id: string }) => m.id === second.body.id)).toMatchObject({ content: "two" });
 		expect(back.received<{ id: string }>("NEW_MESSAGE").map((m) => m.id)).toEqual([first.body.id, second.body.id]);
-		const receipts = [await aliceOnA.next<{ messageId: string; deliveredTo: string[] }>("MESSAGE_DELIVERED"), await aliceOnA.next<{ messageId: string; deliveredTo: string[] }>("MESSAGE_DELIVERED")];
+		const receipts = [
+			await aliceOnA.next<{ messageId: string; deliveredTo: string[] }>("MESSAGE_DELIVERED"),
+			await aliceOnA.next<{ messageId: string; deliveredTo: string[] }>("MESSAGE_DELIVERED"),
+		];
 		expect(receipts.map((r) => r.messageId).sort()).toEqual([first.body.id, second.body.id].sort());
-		for (const r of receipts) expect(r).toMatchObject({ conversationId: conv.body.id, deliveredTo: [bob.id], deliveredAt: expect.any(String) });
+		for (const r of receipts)
+			expect(r).toMatchObject({ conversationId: conv.body.id, deliveredTo: [bob.id], deliveredAt: expect.any(String) });
 
 		// Delivered messages are not sent again on the next connect; a live one is acked and receipted.
 		back.close();
 		const again = await open(nodeB, bob.token);
-		const third = await nodeA.request("POST", `${C}/chat/conversations/${conv.body.id}/messages`, { token: alice.token, body: { content: "three" } });
+		const third = await nodeA.request("POST", `${C}/chat/conversations/${conv.body.id}/messages`, {
+			token: alice.token,
+			body: { content: "three" },
+		});
 		await again.next("NEW_MESSAGE", (m: { id: string }) => m.id === third.body.id);
 		expect(again.received<{ id: string }>("NEW_MESSAGE").map((m) => m.id)).toEqual([third.body.id]);
 		expect(await aliceOnA.next("MESSAGE_DELIVERED")).toMatchObject({ messageId: third.body.id, deliveredTo: [bob.id] });
@@ -120,7 +156,8 @@ describe("broker events → moleculer-io → sockets, delivery acks, role change
 		const onA = await open(nodeA, carol.token);
 		const onB = await open(nodeB, carol.token);
 		// Each node lists its own sockets of a room.
-		const members = async (room: string) => (await Promise.all([nodeA, nodeB].map((n) => n.broker.call<string[], { room: string }>("api.getClients", { room })))).flat();
+		const members = async (room: string) =>
+			(await Promise.all([nodeA, nodeB].map((n) => n.broker.call<string[], { room: string }>("api.getClients", { room })))).flat();
 		await until(async () => {
 			const patrons = await members("role:PATRON");
 			return [onA, onB].every((s) => patrons.includes(s.socket.id!));

@@ -29,7 +29,10 @@ describe("sockets across two gateway nodes", () => {
 		expect(nodeA.baseUrl).not.toBe(nodeB.baseUrl);
 		const alice = await nodeA.createUser("PATRON");
 		const bob = await nodeA.createUser("PATRON");
-		const conv = await nodeA.request("POST", `${C}/chat/conversations`, { token: alice.token, body: { type: "DIRECT", participantIds: [bob.id] } });
+		const conv = await nodeA.request("POST", `${C}/chat/conversations`, {
+			token: alice.token,
+			body: { type: "DIRECT", participantIds: [bob.id] },
+		});
 		expect(conv.status).toBe(201);
 
 		const aliceOnA = await connectSocket(nodeA.baseUrl, { token: alice.token });
@@ -41,7 +44,10 @@ describe("sockets across two gateway nodes", () => {
 		const online = await nodeA.request("GET", `${C}/chat/online-users`, { token: alice.token });
 		expect(online.body.map((u: { id: string }) => u.id)).toEqual([bob.id]);
 
-		const sent = await nodeA.request("POST", `${C}/chat/conversations/${conv.body.id}/messages`, { token: alice.token, body: { content: "across nodes" } });
+		const sent = await nodeA.request("POST", `${C}/chat/conversations/${conv.body.id}/messages`, {
+			token: alice.token,
+			body: { content: "across nodes" },
+		});
 		expect(sent.status).toBe(201);
 		expect(await bobOnB.next("NEW_MESSAGE")).toMatchObject({ id: sent.body.id, content: "across nodes", senderId: alice.id });
 		expect(await aliceOnA.next("MESSAGE_DELIVERED")).toMatchObject({ messageId: sent.body.id, deliveredTo: [bob.id] });

@@ -43,9 +43,12 @@ describe("sockets are closed when their tokens stop being valid", () => {
 		nodeB = await startTestApp({ services: ["auth"], env, db: nodeA.db });
 		// Each node must know the other's gateway before a broadcast can reach it.
 		const sees = async (app: TestApp, other: TestApp) =>
-			(await app.broker.call<{ id: string; available: boolean }[], object>("$node.list", { onlyAvailable: true })).some((n) => n.id === other.broker.nodeID);
+			(await app.broker.call<{ id: string; available: boolean }[], object>("$node.list", { onlyAvailable: true })).some(
+				(n) => n.id === other.broker.nodeID,
+			);
 		const deadline = Date.now() + 30_000;
-		while (!((await sees(nodeA, nodeB)) && (await sees(nodeB, nodeA))) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+		while (!((await sees(nodeA, nodeB)) && (await sees(nodeB, nodeA))) && Date.now() < deadline)
+			await new Promise((r) => setTimeout(r, 50));
 		await nodeA.broker.waitForServices(["api", "auth"]);
 		await nodeB.broker.waitForServices(["api", "auth"]);
 		admin = await nodeA.createUser("ADMIN");
@@ -75,7 +78,10 @@ describe("sockets are closed when their tokens stop being valid", () => {
 	};
 
 	it("logout closes the sockets opened with that login on both nodes, not the user's other logins", async () => {
-		const { user, sockets: [onA, onB, otherLogin] } = await userWithSockets();
+		const {
+			user,
+			sockets: [onA, onB, otherLogin],
+		} = await userWithSockets();
 		const bystander = await open(nodeA, (await nodeA.createUser("PATRON")).token);
 		const res = await nodeA.request("POST", `${A}/logout`, { token: user.token, body: {} });
 		expect(res.status).toBe(204);
@@ -110,7 +116,10 @@ describe("sockets are closed when their tokens stop being valid", () => {
 
 	it("a password change closes every socket opened before it; the new token's socket stays", async () => {
 		const { user, sockets: userSockets } = await userWithSockets();
-		const res = await nodeB.request("PUT", `${A}/change-password`, { token: user.token, body: { currentPassword: user.password, newPassword: `New-${randomBytes(8).toString("hex")}-Pw!9` } });
+		const res = await nodeB.request("PUT", `${A}/change-password`, {
+			token: user.token,
+			body: { currentPassword: user.password, newPassword: `New-${randomBytes(8).toString("hex")}-Pw!9` },
+		});
 		expect(res.status).toBe(200);
 		for (const s of userSockets) expect(await closed(s)).toBe(true);
 		const fresh = await open(nodeA, res.body.accessToken as string);

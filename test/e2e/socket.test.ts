@@ -38,7 +38,11 @@ describe("socket gateway + chat", () => {
 
 		it("refuses an expired token and a forged one", async () => {
 			const claims = jwt.decode(a.token) as Record<string, unknown>;
-			const expired = jwt.sign({ ...claims, iat: Math.floor(Date.now() / 1000) - 120, exp: Math.floor(Date.now() / 1000) - 60 }, app.config.jwt.secret, { algorithm: "HS256" });
+			const expired = jwt.sign(
+				{ ...claims, iat: Math.floor(Date.now() / 1000) - 120, exp: Math.floor(Date.now() / 1000) - 60 },
+				app.config.jwt.secret,
+				{ algorithm: "HS256" },
+			);
 			const e1 = await connectSocket(app.baseUrl, { token: expired }).catch((e: { data?: { code: string } }) => e);
 			expect((e1 as { data?: { code: string } }).data?.code).toBe("TOKEN_EXPIRED");
 			const forged = jwt.sign({ ...claims }, "not-the-secret-not-the-secret-not-the-secret", { algorithm: "HS256" });
@@ -81,7 +85,14 @@ describe("socket gateway + chat", () => {
 		it("refuses actions outside the allow-list, even for an ADMIN, and internal actions", async () => {
 			const admin = await app.createUser("ADMIN");
 			const s = await open(admin);
-			for (const action of ["auth.listUsers", "auth.createUser", "communications.notifications.create", "communications.chat.contacts", "api.broadcast", "$node.list"]) {
+			for (const action of [
+				"auth.listUsers",
+				"auth.createUser",
+				"communications.notifications.create",
+				"communications.chat.contacts",
+				"api.broadcast",
+				"$node.list",
+			]) {
 				const [err] = await s.ack("call", action, {});
 				expect(err).toMatchObject({ code: "NOT_FOUND", status: 404 });
 			}
@@ -105,10 +116,16 @@ describe("socket gateway + chat", () => {
 			const sa = await open(a);
 			const sb = await open(b);
 			const sc = await open(c);
-			const conv = await app.request("POST", `${C}/chat/conversations`, { token: a.token, body: { type: "DIRECT", participantIds: [b.id] } });
+			const conv = await app.request("POST", `${C}/chat/conversations`, {
+				token: a.token,
+				body: { type: "DIRECT", participantIds: [b.id] },
+			});
 			expect(conv.status).toBe(201);
 			// A DIRECT pair is unique: starting it again (from either side) returns the same conversation.
-			const again = await app.request("POST", `${C}/chat/conversations`, { token: b.token, body: { type: "DIRECT", participantIds: [a.id] } });
+			const again = await app.request("POST", `${C}/chat/conversations`, {
+				token: b.token,
+				body: { type: "DIRECT", participantIds: [a.id] },
+			});
 			expect(again.status).toBe(200);
 			expect(again.body.id).toBe(conv.body.id);
 			const conversationId = conv.body.id as string;
@@ -119,7 +136,10 @@ describe("socket gateway + chat", () => {
 			expect(outsider).toMatchObject({ code: "NOT_FOUND" });
 
 			// Over HTTP...
-			const sent = await app.request("POST", `${C}/chat/conversations/${conversationId}/messages`, { token: a.token, body: { content: "<script>alert(1)</script> hi" } });
+			const sent = await app.request("POST", `${C}/chat/conversations/${conversationId}/messages`, {
+				token: a.token,
+				body: { content: "<script>alert(1)</script> hi" },
+			});
 			expect(sent.status).toBe(201);
 			expect(sent.body.content).toBe("<script>alert(1)</script> hi");
 			const live = await sb.next<{ id: string; content: string }>("NEW_MESSAGE");
@@ -128,14 +148,21 @@ describe("socket gateway + chat", () => {
 			expect(delivered).toMatchObject({ messageId: sent.body.id, conversationId, deliveredTo: [b.id] });
 
 			// ...and over the socket.
-			const [err2, second] = await sa.ack<{ id: string }>("call", "communications.chat.sendMessage", { id: conversationId, content: "second" });
+			const [err2, second] = await sa.ack<{ id: string }>("call", "communications.chat.sendMessage", {
+				id: conversationId,
+				content: "second",
+			});
 			expect(err2).toBeNull();
 			await sb.next("NEW_MESSAGE", (m: { id: string }) => m.id === second.id);
 			await sa.next("MESSAGE_DELIVERED", (m: { messageId: string }) => m.messageId === second.id);
 
 			// B sees 2 unread; A sees 0 (own messages).
 			const listB = await app.request("GET", `${C}/chat/conversations`, { token: b.token });
-			expect(listB.body.rows[0]).toMatchObject({ id: conversationId, unreadCount: 2, lastMessage: { id: second.id, content: "second" } });
+			expect(listB.body.rows[0]).toMatchObject({
+				id: conversationId,
+				unreadCount: 2,
+				lastMessage: { id: second.id, content: "second" },
+			});
 			const listA = await app.request("GET", `${C}/chat/conversations`, { token: a.token });
 			expect(listA.body.rows[0].unreadCount).toBe(0);
 
@@ -155,7 +182,11 @@ describe("socket gateway + chat", () => {
 			// The cursor pages backwards, newest first.
 			const page1 = await app.request("GET", `${C}/chat/conversations/${conversationId}/messages?limit=1`, { token: b.token });
 			expect(page1.body.rows[0].id).toBe(second.id);
-			const page2 = await app.request("GET", `${C}/chat/conversations/${conversationId}/messages?limit=1&cursor=${page1.body.nextCursor}`, { token: b.token });
+			const page2 = await app.request(
+				"GET",
+				`${C}/chat/conversations/${conversationId}/messages?limit=1&cursor=${page1.body.nextCursor}`,
+				{ token: b.token },
+			);
 			expect(page2.body.rows[0].id).toBe(sent.body.id);
 
 			// Typing reaches B (joined), never A's own sockets; a burst is throttled.
@@ -174,20 +205,45 @@ describe("socket gateway + chat", () => {
 		});
 
 		it("keeps outsiders out: 404 on read/send, 422 on empty or over-long messages", async () => {
-			const conv = await app.request("POST", `${C}/chat/conversations`, { token: a.token, body: { type: "GROUP", name: "Team", participantIds: [b.id] } });
+			const conv = await app.request("POST", `${C}/chat/conversations`, {
+				token: a.token,
+				body: { type: "GROUP", name: "Team", participantIds: [b.id] },
+			});
 			expect(conv.status).toBe(201);
 			const id = conv.body.id;
 			expect((await app.request("GET", `${C}/chat/conversations/${id}/messages`, { token: c.token })).status).toBe(404);
-			expect((await app.request("POST", `${C}/chat/conversations/${id}/messages`, { token: c.token, body: { content: "hi" } })).status).toBe(404);
+			expect(
+				(await app.request("POST", `${C}/chat/conversations/${id}/messages`, { token: c.token, body: { content: "hi" } })).status,
+			).toBe(404);
 			const empty = await app.request("POST", `${C}/chat/conversations/${id}/messages`, { token: a.token, body: { content: "   " } });
 			expect(empty.status).toBe(422);
 			expect(empty.body.error.details[0].field).toBe("content");
-			expect((await app.request("POST", `${C}/chat/conversations/${id}/messages`, { token: a.token, body: { content: "x".repeat(4001) } })).status).toBe(422);
+			expect(
+				(
+					await app.request("POST", `${C}/chat/conversations/${id}/messages`, {
+						token: a.token,
+						body: { content: "x".repeat(4001) },
+					})
+				).status,
+			).toBe(422);
 			const msg = await app.request("POST", `${C}/chat/conversations/${id}/messages`, { token: a.token, body: { content: "ok" } });
 			expect((await app.request("POST", `${C}/chat/messages/${msg.body.id}/read`, { token: c.token })).status).toBe(404);
-			expect((await app.request("POST", `${C}/chat/conversations`, { token: a.token, body: { type: "GROUP", participantIds: [b.id] } })).status).toBe(422);
-			expect((await app.request("POST", `${C}/chat/conversations`, { token: a.token, body: { type: "DIRECT", participantIds: [b.id, c.id] } })).status).toBe(422);
-			const ghost = await app.request("POST", `${C}/chat/conversations`, { token: a.token, body: { type: "DIRECT", participantIds: ["00000000-0000-4000-8000-000000000000"] } });
+			expect(
+				(await app.request("POST", `${C}/chat/conversations`, { token: a.token, body: { type: "GROUP", participantIds: [b.id] } }))
+					.status,
+			).toBe(422);
+			expect(
+				(
+					await app.request("POST", `${C}/chat/conversations`, {
+						token: a.token,
+						body: { type: "DIRECT", participantIds: [b.id, c.id] },
+					})
+				).status,
+			).toBe(422);
+			const ghost = await app.request("POST", `${C}/chat/conversations`, {
+				token: a.token,
+				body: { type: "DIRECT", participantIds: ["00000000-0000-4000-8000-000000000000"] },
+			});
 			expect(ghost.status).toBe(422);
 			expect((await app.request("GET", `${C}/chat/conversations`)).status).toBe(401);
 		});
@@ -210,10 +266,17 @@ describe("socket gateway + chat", () => {
 
 			tab1.close();
 			await sleep(400);
-			expect(watcher.received<{ userId: string; status: string }>("USER_STATUS_CHANGE").filter((s) => s.userId === y.id)).toEqual([{ userId: y.id, status: "ONLINE" }]);
+			expect(watcher.received<{ userId: string; status: string }>("USER_STATUS_CHANGE").filter((s) => s.userId === y.id)).toEqual([
+				{ userId: y.id, status: "ONLINE" },
+			]);
 
 			tab2.close();
-			expect(await watcher.next("USER_STATUS_CHANGE", (s: { userId: string; status: string }) => s.userId === y.id && s.status === "OFFLINE")).toEqual({ userId: y.id, status: "OFFLINE" });
+			expect(
+				await watcher.next(
+					"USER_STATUS_CHANGE",
+					(s: { userId: string; status: string }) => s.userId === y.id && s.status === "OFFLINE",
+				),
+			).toEqual({ userId: y.id, status: "OFFLINE" });
 			expect((await app.request("GET", `${C}/chat/online-users`, { token: x.token })).body).toEqual([]);
 			expect(outsider.received("USER_STATUS_CHANGE")).toEqual([]);
 		});
@@ -226,7 +289,10 @@ describe("socket gateway + chat", () => {
 			const sy = await open(y);
 			await watcher.next("USER_STATUS_CHANGE", (s: { userId: string; status: string }) => s.userId === y.id && s.status === "ONLINE");
 			expect(await sy.ack("USER_OFFLINE", {})).toEqual([null, { status: "OFFLINE" }]);
-			await watcher.next("USER_STATUS_CHANGE", (s: { userId: string; status: string }) => s.userId === y.id && s.status === "OFFLINE");
+			await watcher.next(
+				"USER_STATUS_CHANGE",
+				(s: { userId: string; status: string }) => s.userId === y.id && s.status === "OFFLINE",
+			);
 			expect(await sy.ack("USER_ONLINE")).toEqual([null, { status: "ONLINE" }]);
 			await watcher.next("USER_STATUS_CHANGE", (s: { userId: string; status: string }) => s.userId === y.id && s.status === "ONLINE");
 		});

@@ -52,7 +52,10 @@ async function overlay(app: TestApp, users: Record<Role, TestUser>, operationId:
 		case "auth.login":
 			return { email: [patron.email], password: [patron.password] };
 		case "auth.refresh": {
-			const session = await app.broker.call<{ refreshToken: string }, object>("auth.login", { email: patron.email, password: patron.password });
+			const session = await app.broker.call<{ refreshToken: string }, object>("auth.login", {
+				email: patron.email,
+				password: patron.password,
+			});
 			return { refreshToken: [session.refreshToken] };
 		}
 		case "auth.verify":
@@ -101,7 +104,9 @@ describe("documented success status = real status", () => {
 			const { method, op } = operation;
 			if (UNCONFIGURED.has(op.operationId)) continue;
 			const fields = { ...known, ...(await overlay(app, users, op.operationId)) };
-			const documented = Object.keys(op.responses).filter((s) => /^2\d\d$/.test(s)).map(Number);
+			const documented = Object.keys(op.responses)
+				.filter((s) => /^2\d\d$/.test(s))
+				.map(Number);
 			const inputs = fc.sample(requestInput(operation, fields, "valid"), { numRuns: TRIES, seed: SEED });
 			let reached = false;
 			for (const role of callers(op)) {
@@ -112,11 +117,18 @@ describe("documented success status = real status", () => {
 					reached = true;
 					checked.set(op.operationId, res.status);
 					const ok = documented.length === 1 ? res.status === documented[0] : documented.includes(res.status);
-					if (!ok) mismatches.push(`${op.operationId} (${method} ${operation.path}) documents ${documented.join("|")} but answered ${res.status}`);
-					const schema = (op.responses[String(res.status)] as { content?: Record<string, { schema: object }> } | undefined)?.content?.["application/json"]?.schema;
+					if (!ok)
+						mismatches.push(
+							`${op.operationId} (${method} ${operation.path}) documents ${documented.join("|")} but answered ${res.status}`,
+						);
+					const schema = (op.responses[String(res.status)] as { content?: Record<string, { schema: object }> } | undefined)
+						?.content?.["application/json"]?.schema;
 					if (schema) {
 						validated.push(op.operationId);
-						if (!ajv.validate(schema, res.body)) mismatches.push(`${op.operationId} answered a body its schema refuses: ${ajv.errorsText()} in ${JSON.stringify(res.body).slice(0, 300)}`);
+						if (!ajv.validate(schema, res.body))
+							mismatches.push(
+								`${op.operationId} answered a body its schema refuses: ${ajv.errorsText()} in ${JSON.stringify(res.body).slice(0, 300)}`,
+							);
 					}
 					break;
 				}
@@ -125,14 +137,27 @@ describe("documented success status = real status", () => {
 			if (!reached) unreached.push(op.operationId);
 			if (op.operationId.startsWith("admin.config.")) await restoreSystemConfig(app, users.ADMIN);
 		}
-		console.log(`status test: ${checked.size} of ${ops.length} operations checked; not reached with generated input: ${unreached.join(", ")}`);
+		console.log(
+			`status test: ${checked.size} of ${ops.length} operations checked; not reached with generated input: ${unreached.join(", ")}`,
+		);
 		expect(mismatches).toEqual([]);
 		console.log(`status test: bodies validated against their schema: ${[...new Set(validated)].join(", ")}`);
 		expect(validated).toEqual(
-			expect.arrayContaining(["auth.login", "auth.refresh", "inventory.flavors.list", "inventory.flavors.get", "inventory.factories.list", "inventory.factories.get", "communications.notifications.list", "files.listByUser"]),
+			expect.arrayContaining([
+				"auth.login",
+				"auth.refresh",
+				"inventory.flavors.list",
+				"inventory.flavors.get",
+				"inventory.factories.list",
+				"inventory.factories.get",
+				"communications.notifications.list",
+				"files.listByUser",
+			]),
 		);
 		// The routes whose status is declared (the ones the generator's guess got wrong) were all met.
-		const services = app.broker.registry.getServiceList({ withActions: true }) as { actions?: Record<string, { name: string; rest?: unknown; status?: unknown }> }[];
+		const services = app.broker.registry.getServiceList({ withActions: true }) as {
+			actions?: Record<string, { name: string; rest?: unknown; status?: unknown }>;
+		}[];
 		const declared = services
 			.flatMap((svc) => Object.values(svc.actions ?? {}))
 			.filter((a) => a.rest && a.status !== undefined)

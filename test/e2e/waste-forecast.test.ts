@@ -53,7 +53,10 @@ describe("waste forecast and reorder suggestions", () => {
 			[shopId, sales.map((r) => r.flavorId), sales.map((r) => r.day), sales.map((r) => r.units), w.clerk.id],
 		);
 	};
-	const insertLots = async (shopId: string, rows: { flavorId: string; expiryDate: string | null; quantity: number; status?: string; unitCost?: number }[]) => {
+	const insertLots = async (
+		shopId: string,
+		rows: { flavorId: string; expiryDate: string | null; quantity: number; status?: string; unitCost?: number }[],
+	) => {
 		await pg.query("BEGIN");
 		const ids: string[] = [];
 		for (const r of rows) {
@@ -61,7 +64,17 @@ describe("waste forecast and reorder suggestions", () => {
 			const res = await pg.query<{ id: string }>(
 				`INSERT INTO sales.stock_lots (shop_id, flavor_id, stock_item_id, batch_label, factory_id, expiry_date, unit_cost, quantity, status)
 				 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-				[shopId, r.flavorId, tracked ? randomUUID() : null, tracked ? `B-${ids.length}` : null, tracked ? w.factoryId : null, r.expiryDate, r.unitCost ?? 100, r.quantity, r.status ?? "SELLABLE"],
+				[
+					shopId,
+					r.flavorId,
+					tracked ? randomUUID() : null,
+					tracked ? `B-${ids.length}` : null,
+					tracked ? w.factoryId : null,
+					r.expiryDate,
+					r.unitCost ?? 100,
+					r.quantity,
+					r.status ?? "SELLABLE",
+				],
 			);
 			ids.push(res.rows[0].id);
 		}
@@ -97,11 +110,23 @@ describe("waste forecast and reorder suggestions", () => {
 		]);
 		const lotIds = await insertLots(w.shopId, lots);
 
-		const res = await app.request("GET", `/api/v1/analytics/inventory/waste-forecast?shopId=${w.shopId}&days=7&asOf=${asOf}`, { token: w.clerk.token });
+		const res = await app.request("GET", `/api/v1/analytics/inventory/waste-forecast?shopId=${w.shopId}&days=7&asOf=${asOf}`, {
+			token: w.clerk.token,
+		});
 		expect(res.status).toBe(200);
 		const forecast = res.body as {
 			asOf: string;
-			lots: { lotId: string; flavorId: string; flavorName: string; expiryDate: string; onHand: number; expectedSales: number; projectedUnsold: number; valueAtCost: number; action: string }[];
+			lots: {
+				lotId: string;
+				flavorId: string;
+				flavorName: string;
+				expiryDate: string;
+				onHand: number;
+				expectedSales: number;
+				projectedUnsold: number;
+				valueAtCost: number;
+				action: string;
+			}[];
 		};
 		expect(forecast.asOf).toBe(asOf);
 		expect(forecast.lots.map((l) => l.lotId).sort()).toEqual([...lotIds].sort());
@@ -110,17 +135,23 @@ describe("waste forecast and reorder suggestions", () => {
 		let actualTotal = 0;
 		let flatError = 0;
 		for (const lot of forecast.lots) {
-			const actual = history.filter((h) => h.flavorId === lot.flavorId && h.day >= asOf && h.day <= lot.expiryDate).reduce((s, h) => s + h.units, 0);
+			const actual = history
+				.filter((h) => h.flavorId === lot.flavorId && h.day >= asOf && h.day <= lot.expiryDate)
+				.reduce((s, h) => s + h.units, 0);
 			const window = history.filter((h) => h.flavorId === lot.flavorId && h.day >= day(-35) && h.day < asOf);
 			const flat = (window.reduce((s, h) => s + h.units, 0) / 28) * ((Date.parse(lot.expiryDate) - Date.parse(asOf)) / DAY_MS + 1);
-			console.log(`${lot.flavorName} lot expiring ${lot.expiryDate}: expected ${lot.expectedSales}, sold ${actual} (flat average would say ${flat.toFixed(1)})`);
+			console.log(
+				`${lot.flavorName} lot expiring ${lot.expiryDate}: expected ${lot.expectedSales}, sold ${actual} (flat average would say ${flat.toFixed(1)})`,
+			);
 			absError += Math.abs(lot.expectedSales - actual);
 			flatError += Math.abs(flat - actual);
 			actualTotal += actual;
 			expect(lot.flavorName).toBe(w.flavors.find((f) => f.id === lot.flavorId)!.name);
 		}
 		const wape = absError / actualTotal;
-		console.log(`backtest over ${forecast.lots.length} lots: weighted absolute error ${(wape * 100).toFixed(1)} % (weekday-weighted), ${((flatError / actualTotal) * 100).toFixed(1)} % (flat average)`);
+		console.log(
+			`backtest over ${forecast.lots.length} lots: weighted absolute error ${(wape * 100).toFixed(1)} % (weekday-weighted), ${((flatError / actualTotal) * 100).toFixed(1)} % (flat average)`,
+		);
 		expect(wape).toBeLessThan(0.15);
 
 		// The projection follows from the expected sales: FEFO, the earlier lot first, then the later one.
@@ -130,7 +161,8 @@ describe("waste forecast and reorder suggestions", () => {
 			expect(early.projectedUnsold).toBeCloseTo(40 - earlySold, 1);
 			expect(late.projectedUnsold).toBeCloseTo(120 - Math.min(120, Math.max(0, late.expectedSales - earlySold)), 1);
 			expect(late.valueAtCost).toBe(Math.round(late.projectedUnsold * 100));
-			for (const l of [early, late]) expect(l.action).toBe(l.projectedUnsold === 0 ? "NONE" : l.projectedUnsold * 2 <= l.onHand ? "MARKDOWN" : "ORDER_LESS");
+			for (const l of [early, late])
+				expect(l.action).toBe(l.projectedUnsold === 0 ? "NONE" : l.projectedUnsold * 2 <= l.onHand ? "MARKDOWN" : "ORDER_LESS");
 		}
 	});
 
@@ -141,9 +173,9 @@ describe("waste forecast and reorder suggestions", () => {
 		await insertSales(w.shopId, slow);
 		await insertSales(w.otherShopId, fast);
 		const [lotId] = await insertLots(w.shopId, [{ flavorId: flavor.id, expiryDate: day(2), quantity: 20 }]);
-		const res = await ok<{ lots: { lotId: string; expectedSales: number; projectedUnsold: number; action: string; transferToShopId: string | null }[] }>(
-			app.request("GET", `/api/v1/analytics/inventory/waste-forecast?shopId=${w.shopId}&days=3`, { token: w.exec.token }),
-		);
+		const res = await ok<{
+			lots: { lotId: string; expectedSales: number; projectedUnsold: number; action: string; transferToShopId: string | null }[];
+		}>(app.request("GET", `/api/v1/analytics/inventory/waste-forecast?shopId=${w.shopId}&days=3`, { token: w.exec.token }));
 		const lot = res.lots.find((l) => l.lotId === lotId)!;
 		// 1 a day for today and the next two days: 3 sell, 17 are left; the other shop expects 30 and holds none.
 		expect(lot).toMatchObject({ expectedSales: 3, projectedUnsold: 17, action: "TRANSFER", transferToShopId: w.otherShopId });
@@ -153,7 +185,10 @@ describe("waste forecast and reorder suggestions", () => {
 		const clerk = await app.createUser("CLERK");
 		const shopId = await createShop(app, w.exec, "Gelato Nuovo");
 		await assignClerk(app, w.exec, shopId, clerk);
-		const [pistachio, melon] = [await createFlavor(app, w.maker, { name: "Pistachio", price: 320 }), await createFlavor(app, w.maker, { name: "Melon", price: 280 })];
+		const [pistachio, melon] = [
+			await createFlavor(app, w.maker, { name: "Pistachio", price: 320 }),
+			await createFlavor(app, w.maker, { name: "Melon", price: 280 }),
+		];
 		// 3 a day for the 28 days before today: 3 a day on every weekday, 21 in the next 7 days.
 		await insertSales(
 			shopId,
@@ -175,7 +210,9 @@ describe("waste forecast and reorder suggestions", () => {
 			{ flavorId: pistachio.id, velocityPerDay: 3, expectedSales: 21, usableStock: 12, suggestedQuantity: 21 - 12 },
 			{ flavorId: melon.id, velocityPerDay: 0, expectedSales: 0, usableStock: 0, suggestedQuantity: 0 },
 		]);
-		const twoDays = await ok<{ items: { flavorId: string; suggestedQuantity: number }[] }>(app.request("GET", `/api/v1/sales/shops/${shopId}/reorder-suggestions?days=2`, { token: clerk.token }));
+		const twoDays = await ok<{ items: { flavorId: string; suggestedQuantity: number }[] }>(
+			app.request("GET", `/api/v1/sales/shops/${shopId}/reorder-suggestions?days=2`, { token: clerk.token }),
+		);
 		// 6 expected in 2 days; the first lot sells 4 and the second 2 of its 10: nothing to order.
 		expect(twoDays.items.find((i) => i.flavorId === pistachio.id)!.suggestedQuantity).toBe(0);
 	});
@@ -190,7 +227,16 @@ describe("waste forecast and reorder suggestions", () => {
 		expect((await reorder(w.patron.token)).status).toBe(403);
 		expect((await forecast(w.exec.token)).status).toBe(200);
 		expect((await reorder(w.clerk.token)).status).toBe(200);
-		expect((await app.request("GET", `/api/v1/analytics/inventory/waste-forecast?shopId=${w.shopId}&asOf=${day(3)}`, { token: w.exec.token })).status).toBe(422);
-		expect((await app.request("GET", `/api/v1/analytics/inventory/waste-forecast?shopId=${w.shopId}&days=61`, { token: w.exec.token })).status).toBe(422);
+		expect(
+			(
+				await app.request("GET", `/api/v1/analytics/inventory/waste-forecast?shopId=${w.shopId}&asOf=${day(3)}`, {
+					token: w.exec.token,
+				})
+			).status,
+		).toBe(422);
+		expect(
+			(await app.request("GET", `/api/v1/analytics/inventory/waste-forecast?shopId=${w.shopId}&days=61`, { token: w.exec.token }))
+				.status,
+		).toBe(422);
 	});
 });

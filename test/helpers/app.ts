@@ -85,15 +85,26 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
 	if (withGateway) {
 		const api = broker.getLocalService("api") as Service & { server: Server; aliases: { action?: string }[] };
 		baseUrl = `http://127.0.0.1:${(api.server.address() as AddressInfo).port}`;
-		await waitForAliases(api, loaded.filter((s) => s !== "gateway"));
+		await waitForAliases(
+			api,
+			loaded.filter((s) => s !== "gateway"),
+		);
 	}
 
 	const request = <T>(method: string, path: string, opts: RequestOptions = {}) => httpRequest<T>(baseUrl, method, path, opts);
 
-	const createUser = async (role: Role = "PATRON", overrides: Partial<{ email: string; password: string; name: string }> = {}): Promise<TestUser> => {
+	const createUser = async (
+		role: Role = "PATRON",
+		overrides: Partial<{ email: string; password: string; name: string }> = {},
+	): Promise<TestUser> => {
 		const email = overrides.email ?? uniqueEmail(role.toLowerCase());
 		const password = overrides.password ?? `pw-${randomBytes(6).toString("hex")}`;
-		const user = await broker.call<{ id: string }, object>("auth.createUser", { email, password, name: overrides.name ?? `${role} tester`, role });
+		const user = await broker.call<{ id: string }, object>("auth.createUser", {
+			email,
+			password,
+			name: overrides.name ?? `${role} tester`,
+			role,
+		});
 		const tokens = await broker.call<{ accessToken: string; refreshToken: string }, object>("auth.login", { email, password });
 		return { id: user.id, email, password, role, token: tokens.accessToken, refreshToken: tokens.refreshToken };
 	};

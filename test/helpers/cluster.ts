@@ -102,7 +102,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 	const startNode = async (name: string, extraEnv: Record<string, string> = {}): Promise<NodeProcess> => {
 		const port = await freePort();
 		const nodeID = `${name}-${randomBytes(3).toString("hex")}`;
-		const childEnv: Record<string, string> = { ...(process.env as Record<string, string>), ...env, ...extraEnv, SERVICES: name, NODE_ID: nodeID, METRICS_PORT: String(port) };
+		const childEnv: Record<string, string> = {
+			...(process.env as Record<string, string>),
+			...env,
+			...extraEnv,
+			SERVICES: name,
+			NODE_ID: nodeID,
+			METRICS_PORT: String(port),
+		};
 		if (name === "gateway") childEnv.PORT = String(gatewayPort);
 		const child = spawn(process.execPath, [START_JS], { cwd: ROOT, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
 		const output: string[] = [];
@@ -118,7 +125,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 		await waitUntil(
 			`node "${name}" to answer /health on ${port}`,
 			async () => {
-				if (child.exitCode !== null) throw new Error(`node "${name}" exited with ${child.exitCode}:\n${output.slice(-15).join("\n")}`);
+				if (child.exitCode !== null)
+					throw new Error(`node "${name}" exited with ${child.exitCode}:\n${output.slice(-15).join("\n")}`);
 				return (await httpGet(`http://127.0.0.1:${port}/health`)).status === 200;
 			},
 			30_000,
@@ -136,10 +144,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 	};
 
 	setConfig(loadConfig({ ...process.env, ...env }));
-	const broker = createBroker(loadConfig({ ...process.env, ...env }), { nodeID: `test-client-${randomBytes(3).toString("hex")}`, logLevel: "warn" });
+	const broker = createBroker(loadConfig({ ...process.env, ...env }), {
+		nodeID: `test-client-${randomBytes(3).toString("hex")}`,
+		logLevel: "warn",
+	});
 	const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
 
-	const request = <T>(method: string, p: string, opts: RequestOptions = {}) => httpRequest<T>(gatewayUrl, method, p, { timeoutMs: 30_000, ...opts });
+	const request = <T>(method: string, p: string, opts: RequestOptions = {}) =>
+		httpRequest<T>(gatewayUrl, method, p, { timeoutMs: 30_000, ...opts });
 
 	const cluster: Cluster = {
 		namespace,
@@ -157,14 +169,21 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 			const user = await broker.call<{ id: string }, object>("auth.createUser", { email, password, name: `${role} tester`, role });
 			// Signed in through the gateway, as a client would.
 			// A 503 says "try again shortly" (a node just joined, its routes being rebuilt): a client retries it.
-			const signIn = () => request<{ accessToken: string; refreshToken: string }>("POST", "/api/v1/auth/login", { body: { email, password } });
+			const signIn = () =>
+				request<{ accessToken: string; refreshToken: string }>("POST", "/api/v1/auth/login", { body: { email, password } });
 			let login = await signIn();
-			for (const started = Date.now(); login.status === 503 && Date.now() - started < 15_000; login = await signIn()) await sleep(250);
+			for (const started = Date.now(); login.status === 503 && Date.now() - started < 15_000; login = await signIn())
+				await sleep(250);
 			if (login.status !== 200) throw new Error(`login through the gateway failed: ${login.status} ${JSON.stringify(login.body)}`);
 			return { id: user.id, email, password, role, token: login.body.accessToken, refreshToken: login.body.refreshToken };
 		},
 		logs() {
-			return nodes.map((n) => `--- ${n.name} (pid ${n.child.pid}, exit ${n.child.exitCode ?? n.child.signalCode ?? "-"})\n${n.output.slice(-10).join("\n")}`).join("\n");
+			return nodes
+				.map(
+					(n) =>
+						`--- ${n.name} (pid ${n.child.pid}, exit ${n.child.exitCode ?? n.child.signalCode ?? "-"})\n${n.output.slice(-10).join("\n")}`,
+				)
+				.join("\n");
 		},
 		async stop() {
 			await Promise.all(nodes.map((n) => kill(n).catch(() => undefined)));
@@ -181,7 +200,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 		const folders = services.filter((s) => s !== "kafka-bridge");
 		await waitUntil(
 			"every node to be ready",
-			async () => (await Promise.all(nodes.map(async (n) => (await httpGet(`http://127.0.0.1:${n.port}/ready`)).status === 200))).every(Boolean),
+			async () =>
+				(await Promise.all(nodes.map(async (n) => (await httpGet(`http://127.0.0.1:${n.port}/ready`)).status === 200))).every(
+					Boolean,
+				),
 			30_000,
 		);
 		await waitUntil("the test node to see every service", () => {

@@ -16,17 +16,34 @@ export async function seedWorld(app: TestApp): Promise<World> {
 	const list = await Promise.all(ROLES.map((r) => app.createUser(r)));
 	const users = Object.fromEntries(list.map((u) => [u.role, u])) as Record<Role, TestUser>;
 	const exec = users.EXECUTIVE.token;
-	const factory = await app.request("POST", "/api/v1/inventory/factories", { token: exec, body: { name: "Property Factory", managerId: users.MANUFACTURER.id } });
+	const factory = await app.request("POST", "/api/v1/inventory/factories", {
+		token: exec,
+		body: { name: "Property Factory", managerId: users.MANUFACTURER.id },
+	});
 	const shop = await app.request("POST", "/api/v1/sales/shops", { token: exec, body: { name: "Property Shop", address: "Street 1" } });
-	const flavor = await app.request("POST", "/api/v1/inventory/flavors", { token: users.MANUFACTURER.token, body: { name: "Property Vanilla", category: "CREAM", price: 250 } });
+	const flavor = await app.request("POST", "/api/v1/inventory/flavors", {
+		token: users.MANUFACTURER.token,
+		body: { name: "Property Vanilla", category: "CREAM", price: 250 },
+	});
 	await app.request("POST", `/api/v1/sales/shops/${shop.body.id}/staff`, { token: exec, body: { userId: users.CLERK.id } });
 	const victim = await app.createUser("PATRON");
-	const known = { factoryId: [factory.body.id], shopId: [shop.body.id], flavorId: [flavor.body.id], userId: [victim.id], managerId: [users.MANUFACTURER.id] };
+	const known = {
+		factoryId: [factory.body.id],
+		shopId: [shop.body.id],
+		flavorId: [flavor.body.id],
+		userId: [victim.id],
+		managerId: [users.MANUFACTURER.id],
+	};
 	return { users, known };
 }
 
 /** A token for one request: a fresh session where the request would end the caller's (logout, password change). */
-export async function tokenFor(app: TestApp, users: Record<Role, TestUser>, role: Role | "ANONYMOUS", path: string): Promise<string | undefined> {
+export async function tokenFor(
+	app: TestApp,
+	users: Record<Role, TestUser>,
+	role: Role | "ANONYMOUS",
+	path: string,
+): Promise<string | undefined> {
 	if (role === "ANONYMOUS") return undefined;
 	const user = users[role];
 	if (!/logout|change-password/.test(path)) return user.token;
@@ -40,6 +57,7 @@ export async function tokenFor(app: TestApp, users: Record<Role, TestUser>, role
  */
 export async function restoreSystemConfig(app: TestApp, admin: TestUser): Promise<void> {
 	const config = await app.request("GET", "/api/v1/admin/config", { token: admin.token });
-	for (const window of (config.body.maintenance ?? []) as { id: string }[]) await app.request("DELETE", `/api/v1/admin/config/maintenance/${window.id}`, { token: admin.token });
+	for (const window of (config.body.maintenance ?? []) as { id: string }[])
+		await app.request("DELETE", `/api/v1/admin/config/maintenance/${window.id}`, { token: admin.token });
 	await app.request("PUT", "/api/v1/admin/config", { token: admin.token, body: { registrationOpen: true } });
 }

@@ -22,7 +22,12 @@ export async function httpRequest<T>(baseUrl: string, method: string, path: stri
 		headers["content-type"] ??= "application/json";
 		body = typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body);
 	}
-	const res = await fetch(baseUrl + path, { method, headers, body, signal: opts.timeoutMs ? AbortSignal.timeout(opts.timeoutMs) : undefined });
+	const res = await fetch(baseUrl + path, {
+		method,
+		headers,
+		body,
+		signal: opts.timeoutMs ? AbortSignal.timeout(opts.timeoutMs) : undefined,
+	});
 	const text = await res.text();
 	let parsed: unknown = text;
 	try {

@@ -12,7 +12,13 @@ import { ADMIN_DATABASE_URL } from "./db";
 export const KAFKA_BROKERS = process.env.KAFKA_BROKERS || "127.0.0.1:9092";
 
 export function testKafka(): Kafka {
-	return new Kafka({ clientId: `test-${randomBytes(3).toString("hex")}`, brokers: KAFKA_BROKERS.split(","), logLevel: logLevel.NOTHING, connectionTimeout: 2000, retry: { retries: 8, initialRetryTime: 300 } });
+	return new Kafka({
+		clientId: `test-${randomBytes(3).toString("hex")}`,
+		brokers: KAFKA_BROKERS.split(","),
+		logLevel: logLevel.NOTHING,
+		connectionTimeout: 2000,
+		retry: { retries: 8, initialRetryTime: 300 },
+	});
 }
 
 /** Throws a clear message when Kafka is not reachable. */
@@ -32,7 +38,9 @@ export async function requireKafka(timeoutMs = 20_000): Promise<void> {
 		}
 	}
 	await admin.disconnect().catch(() => undefined);
-	throw new Error(`Kafka is not reachable at ${KAFKA_BROKERS} (${String((last as Error)?.message ?? last)}): start it with "bash scripts/kafka.sh start" (.ci/run does)`);
+	throw new Error(
+		`Kafka is not reachable at ${KAFKA_BROKERS} (${String((last as Error)?.message ?? last)}): start it with "bash scripts/kafka.sh start" (.ci/run does)`,
+	);
 }
 
 export type Offsets = { partition: number; offset: string }[];
@@ -42,7 +50,10 @@ export async function endOffsets(topic: string): Promise<Offsets> {
 	await admin.connect();
 	try {
 		const existing = await admin.listTopics();
-		if (!existing.includes(topic)) await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 3, replicationFactor: 1 }] }).catch(() => undefined);
+		if (!existing.includes(topic))
+			await admin
+				.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 3, replicationFactor: 1 }] })
+				.catch(() => undefined);
 		// A topic created a moment ago may not have its leaders yet.
 		for (let attempt = 1; ; attempt++) {
 			try {
@@ -76,7 +87,12 @@ export class TopicReader {
 	) {}
 
 	async start(): Promise<this> {
-		const consumer = testKafka().consumer({ groupId: `test-reader-${randomBytes(6).toString("hex")}`, sessionTimeout: 10_000, heartbeatInterval: 1000, maxWaitTimeInMs: 100 });
+		const consumer = testKafka().consumer({
+			groupId: `test-reader-${randomBytes(6).toString("hex")}`,
+			sessionTimeout: 10_000,
+			heartbeatInterval: 1000,
+			maxWaitTimeInMs: 100,
+		});
 		this.consumer = consumer;
 		await consumer.connect();
 		await consumer.subscribe({ topics: [this.topic], fromBeginning: false });

@@ -30,7 +30,13 @@ function accepts(port: number): Promise<boolean> {
 /** Starts nats-server requiring `--user/--pass` (or `--auth <token>`). */
 export async function startNatsServer(auth: { user: string; pass: string } | { token: string }): Promise<NatsServer> {
 	const port = await freePort();
-	const args = ["-a", "127.0.0.1", "-p", String(port), ...("token" in auth ? ["--auth", auth.token] : ["--user", auth.user, "--pass", auth.pass])];
+	const args = [
+		"-a",
+		"127.0.0.1",
+		"-p",
+		String(port),
+		...("token" in auth ? ["--auth", auth.token] : ["--user", auth.user, "--pass", auth.pass]),
+	];
 	const child = spawn(NATS_SERVER_BIN, args, { stdio: ["ignore", "pipe", "pipe"] });
 	const output: string[] = [];
 	const keep = (chunk: Buffer) => output.push(...chunk.toString().split("\n").filter(Boolean));
@@ -42,10 +48,15 @@ export async function startNatsServer(auth: { user: string; pass: string } | { t
 		await exited;
 	};
 	try {
-		await waitUntil(`nats-server on ${port}`, async () => {
-			if (child.exitCode !== null) throw new Error(`nats-server exited: ${output.join("\n")}`);
-			return accepts(port);
-		}, 10_000, 50);
+		await waitUntil(
+			`nats-server on ${port}`,
+			async () => {
+				if (child.exitCode !== null) throw new Error(`nats-server exited: ${output.join("\n")}`);
+				return accepts(port);
+			},
+			10_000,
+			50,
+		);
 	} catch (err) {
 		await stop();
 		throw err;

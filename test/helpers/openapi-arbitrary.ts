@@ -28,7 +28,9 @@ export interface RequestInput {
 
 /** Every operation of the document, in path order. */
 export function operations(doc: { paths: Record<string, Record<string, Operation["op"]>> }): Operation[] {
-	return Object.entries(doc.paths).flatMap(([path, byMethod]) => Object.entries(byMethod).map(([method, op]) => ({ method: method.toUpperCase(), path, op })));
+	return Object.entries(doc.paths).flatMap(([path, byMethod]) =>
+		Object.entries(byMethod).map(([method, op]) => ({ method: method.toUpperCase(), path, op })),
+	);
 }
 
 const CONTROL = fc.constantFrom("\u0000", "\u0007", "\u001b[31m", "\r", "\u007f", "\b");
@@ -37,7 +39,18 @@ const CONTROL = fc.constantFrom("\u0000", "\u0007", "\u001b[31m", "\r", "\u007f"
 export const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
 	fc.constant(null),
 	fc.constantFrom(-1, 0, 2 ** 31, 2 ** 53 + 1, 1e300, -1e300, 0.5, Number.MAX_SAFE_INTEGER),
-	fc.constantFrom("", " ", "2024-02-30", "2023-02-29T10:00:00Z", "9999-99-99", "not-a-uuid", "NaN", "1e400", "@.".repeat(2000) + " x", "a".repeat(5000)),
+	fc.constantFrom(
+		"",
+		" ",
+		"2024-02-30",
+		"2023-02-29T10:00:00Z",
+		"9999-99-99",
+		"not-a-uuid",
+		"NaN",
+		"1e400",
+		"@.".repeat(2000) + " x",
+		"a".repeat(5000),
+	),
 	fc.tuple(fc.string({ maxLength: 10 }), CONTROL, fc.string({ maxLength: 10 })).map(([a, c, b]) => a + c + b),
 	fc.constantFrom(true, false),
 	fc.array(fc.oneof(fc.string({ maxLength: 5 }), fc.integer(), fc.constant(null)), { maxLength: 3 }),
@@ -46,7 +59,9 @@ export const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
 );
 
 function isoDate(): fc.Arbitrary<string> {
-	return fc.date({ min: new Date("2000-01-01T00:00:00Z"), max: new Date("2035-12-31T00:00:00Z"), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10));
+	return fc
+		.date({ min: new Date("2000-01-01T00:00:00Z"), max: new Date("2035-12-31T00:00:00Z"), noInvalidDate: true })
+		.map((d) => d.toISOString().slice(0, 10));
 }
 
 /** A value that fits `schema`; `known` supplies real ids by field name (`shopId` -> an existing shop). */
@@ -59,7 +74,12 @@ export function validValue(schema: Json, name: string, known: Record<string, str
 			const min = typeof schema.minimum === "number" ? schema.minimum : -1000;
 			const max = typeof schema.maximum === "number" ? schema.maximum : Math.max(min + 1000, 1000);
 			const edges = fc.constantFrom(min, max);
-			return fc.oneof(schema.type === "integer" ? fc.integer({ min: Math.max(min, -(2 ** 31)), max: Math.min(max, 2 ** 31) }) : fc.double({ min, max, noNaN: true }), edges);
+			return fc.oneof(
+				schema.type === "integer"
+					? fc.integer({ min: Math.max(min, -(2 ** 31)), max: Math.min(max, 2 ** 31) })
+					: fc.double({ min, max, noNaN: true }),
+				edges,
+			);
 		}
 		case "boolean":
 			return fc.boolean();
@@ -70,7 +90,12 @@ export function validValue(schema: Json, name: string, known: Record<string, str
 			return fc.array(validValue(items, name, known, depth + 1), { minLength, maxLength });
 		}
 		case "object": {
-			if (!schema.properties || depth > 3) return fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }), fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.boolean()), { maxKeys: 3 });
+			if (!schema.properties || depth > 3)
+				return fc.dictionary(
+					fc.string({ minLength: 1, maxLength: 8 }),
+					fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.boolean()),
+					{ maxKeys: 3 },
+				);
 			return objectValue(schema, known, depth + 1, false);
 		}
 		case "string":
@@ -79,11 +104,17 @@ export function validValue(schema: Json, name: string, known: Record<string, str
 			if (known[name]?.length) return fc.constantFrom(...known[name]);
 			if (schema.format === "email") return fc.emailAddress().filter((e) => e.length <= 254);
 			if (schema.format === "date") return isoDate();
-			if (schema.format === "date-time") return fc.date({ min: new Date("2000-01-01T00:00:00Z"), max: new Date("2035-12-31T00:00:00Z"), noInvalidDate: true }).map((d) => d.toISOString());
+			if (schema.format === "date-time")
+				return fc
+					.date({ min: new Date("2000-01-01T00:00:00Z"), max: new Date("2035-12-31T00:00:00Z"), noInvalidDate: true })
+					.map((d) => d.toISOString());
 			if (schema.type !== "string") return fc.oneof(fc.string({ maxLength: 10 }), fc.integer(), fc.boolean());
 			const minLength = typeof schema.minLength === "number" ? schema.minLength : 0;
 			const maxLength = Math.min(typeof schema.maxLength === "number" ? schema.maxLength : 40, 60);
-			if (typeof schema.pattern === "string") return fc.stringMatching(new RegExp(schema.pattern)).filter((s) => s.length >= minLength && s.length <= (schema.maxLength as number | undefined ?? Infinity));
+			if (typeof schema.pattern === "string")
+				return fc
+					.stringMatching(new RegExp(schema.pattern))
+					.filter((s) => s.length >= minLength && s.length <= ((schema.maxLength as number | undefined) ?? Infinity));
 			return fc.string({ minLength, maxLength: Math.max(minLength, maxLength) });
 		}
 	}
@@ -105,7 +136,11 @@ function objectValue(schema: Json, known: Record<string, string[]>, depth: numbe
 }
 
 /** The inputs of one operation: path, query string and JSON body; "valid" draws only values that fit the schema. */
-export function requestInput(operation: Operation, known: Record<string, string[]>, mode: "mixed" | "valid" = "mixed"): fc.Arbitrary<RequestInput> {
+export function requestInput(
+	operation: Operation,
+	known: Record<string, string[]>,
+	mode: "mixed" | "valid" = "mixed",
+): fc.Arbitrary<RequestInput> {
 	const { op } = operation;
 	const hostile = mode === "valid" ? fc.constant(false) : fc.boolean();
 	return hostile.chain((h) => {
@@ -113,13 +148,26 @@ export function requestInput(operation: Operation, known: Record<string, string[
 		const queryParams = (op.parameters ?? []).filter((p) => p.in === "query");
 		// No ".." among hostile path values: URL normalisation would turn it into another route, not this operation.
 		const pathArb = fc.tuple(
-			...pathParams.map((p) => (h ? fc.oneof(validValue(p.schema, p.name, known), fc.constantFrom("not-a-uuid", "0", "' OR 1=1 --", "\u0000", "a".repeat(300))) : validValue(p.schema, p.name, known))),
+			...pathParams.map((p) =>
+				h
+					? fc.oneof(
+							validValue(p.schema, p.name, known),
+							fc.constantFrom("not-a-uuid", "0", "' OR 1=1 --", "\u0000", "a".repeat(300)),
+						)
+					: validValue(p.schema, p.name, known),
+			),
 		);
-		const queryArb = fc.tuple(...queryParams.map((p) => fc.option(fieldValue(p.schema, p.name, known, 0, h), { nil: undefined, freq: p.required ? 10 : 2 })));
+		const queryArb = fc.tuple(
+			...queryParams.map((p) => fc.option(fieldValue(p.schema, p.name, known, 0, h), { nil: undefined, freq: p.required ? 10 : 2 })),
+		);
 		const bodySchema = op.requestBody?.content?.["application/json"]?.schema;
 		const bodyArb: fc.Arbitrary<unknown> = bodySchema
 			? h
-				? fc.oneof({ arbitrary: objectValue(bodySchema, known, 0, true), weight: 4 }, { arbitrary: fc.array(objectValue(bodySchema, known, 0, false), { maxLength: 2 }), weight: 1 }, { arbitrary: fc.constant({}), weight: 1 })
+				? fc.oneof(
+						{ arbitrary: objectValue(bodySchema, known, 0, true), weight: 4 },
+						{ arbitrary: fc.array(objectValue(bodySchema, known, 0, false), { maxLength: 2 }), weight: 1 },
+						{ arbitrary: fc.constant({}), weight: 1 },
+					)
 				: objectValue(bodySchema, known, 0, false)
 			: fc.constant(undefined);
 		return fc.tuple(pathArb, queryArb, bodyArb).map(([pathValues, queryValues, body]) => {

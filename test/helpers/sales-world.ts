@@ -19,7 +19,11 @@ export async function ok<T = unknown>(res: Promise<{ status: number; body: T }>,
 	return r.body;
 }
 
-export async function createFlavor(app: TestApp, maker: TestUser, body: { name: string; price: number; category?: string; allergens?: string[] }) {
+export async function createFlavor(
+	app: TestApp,
+	maker: TestUser,
+	body: { name: string; price: number; category?: string; allergens?: string[] },
+) {
 	return ok<{ id: string; name: string; price: number; allergens: string[]; category: string }>(
 		app.request("POST", "/api/v1/inventory/flavors", { token: maker.token, body: { category: "CREAM", ...body } }),
 		201,
@@ -27,7 +31,10 @@ export async function createFlavor(app: TestApp, maker: TestUser, body: { name: 
 }
 
 export async function createShop(app: TestApp, exec: TestUser, name: string) {
-	const shop = await ok<{ id: string }>(app.request("POST", "/api/v1/sales/shops", { token: exec.token, body: { name, address: `${name} street 1` } }), 201);
+	const shop = await ok<{ id: string }>(
+		app.request("POST", "/api/v1/sales/shops", { token: exec.token, body: { name, address: `${name} street 1` } }),
+		201,
+	);
 	return shop.id;
 }
 
@@ -35,7 +42,13 @@ export async function assignClerk(app: TestApp, exec: TestUser, shopId: string, 
 	await ok(app.request("POST", `/api/v1/sales/shops/${shopId}/staff`, { token: exec.token, body: { userId: clerk.id } }), 201);
 }
 
-export async function setStock(app: TestApp, user: TestUser, shopId: string, items: { flavorId: string; quantity: number; reorderThreshold?: number }[], reason = "RESTOCK") {
+export async function setStock(
+	app: TestApp,
+	user: TestUser,
+	shopId: string,
+	items: { flavorId: string; quantity: number; reorderThreshold?: number }[],
+	reason = "RESTOCK",
+) {
 	return ok(app.request("PUT", `/api/v1/sales/shops/${shopId}/inventory`, { token: user.token, body: { items, reason } }));
 }
 
@@ -56,6 +69,9 @@ export async function buildWorld(app: TestApp): Promise<SalesWorld> {
 	const otherShopId = await createShop(app, exec, "Gelato Porto");
 	await assignClerk(app, exec, shopId, clerk);
 	await assignClerk(app, exec, otherShopId, otherClerk);
-	const factory = await ok<{ id: string }>(app.request("POST", "/api/v1/inventory/factories", { token: exec.token, body: { name: "North Factory", managerId: maker.id } }), 201);
+	const factory = await ok<{ id: string }>(
+		app.request("POST", "/api/v1/inventory/factories", { token: exec.token, body: { name: "North Factory", managerId: maker.id } }),
+		201,
+	);
 	return { exec, maker, clerk, otherClerk, patron, shopId, otherShopId, factoryId: factory.id, flavors };
 }

@@ -23,7 +23,10 @@ export async function startSmtpServer(): Promise<TestSmtp> {
 			const chunks: Buffer[] = [];
 			stream.on("data", (c: Buffer) => chunks.push(c));
 			stream.on("end", () => {
-				inbox.push({ to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()), raw: Buffer.concat(chunks).toString("utf8") });
+				inbox.push({
+					to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()),
+					raw: Buffer.concat(chunks).toString("utf8"),
+				});
 				callback();
 			});
 		},

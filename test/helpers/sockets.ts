@@ -18,7 +18,10 @@ export interface TestSocket {
  * `ackMessages` (default true): acknowledge every NEW_MESSAGE as a real client does once it
  * has the message (the server then records the delivery); false plays a client that never acks.
  */
-export function connectSocket(baseUrl: string, opts: { token?: string; headers?: Record<string, string>; path?: string; ackMessages?: boolean } = {}): Promise<TestSocket> {
+export function connectSocket(
+	baseUrl: string,
+	opts: { token?: string; headers?: Record<string, string>; path?: string; ackMessages?: boolean } = {},
+): Promise<TestSocket> {
 	const socket = io(baseUrl, {
 		path: opts.path ?? "/socket.io",
 		transports: ["websocket"],
@@ -48,7 +51,12 @@ export function connectSocket(baseUrl: string, opts: { token?: string; headers?:
 						claimed.add(index);
 						return resolve(events[index].data as T);
 					}
-					if (Date.now() - started > timeoutMs) return reject(new Error(`Expected socket event ${event} within ${timeoutMs} ms; got: ${JSON.stringify(events.map((e) => e.event))}`));
+					if (Date.now() - started > timeoutMs)
+						return reject(
+							new Error(
+								`Expected socket event ${event} within ${timeoutMs} ms; got: ${JSON.stringify(events.map((e) => e.event))}`,
+							),
+						);
 					setTimeout(poll, 10);
 				};
 				poll();

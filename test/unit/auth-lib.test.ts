@@ -2,7 +2,14 @@
 import type { IncomingMessage } from "node:http";
 import jwt from "jsonwebtoken";
 import { loadConfig, setConfig } from "../../lib/config";
-import { bearerToken, decodeAccessToken, invalidateTokensBefore, revokeAccessToken, signAccessToken, verifyAccessToken } from "../../lib/tokens";
+import {
+	bearerToken,
+	decodeAccessToken,
+	invalidateTokensBefore,
+	revokeAccessToken,
+	signAccessToken,
+	verifyAccessToken,
+} from "../../lib/tokens";
 import { toErrorResponse } from "../../lib/errors";
 import { checkPasswordPolicy, lockoutDelaySec } from "../../services/auth/passwords";
 import { hashToken, newOpaqueToken } from "../../services/auth/sessions";
@@ -20,7 +27,15 @@ describe("access tokens", () => {
 		const { token, jti, expiresIn } = signAccessToken(USER, "session-1");
 		expect(expiresIn).toBe(60);
 		const claims = decodeAccessToken(token);
-		expect(claims).toMatchObject({ sub: USER.id, role: "CLERK", jti, sid: "session-1", typ: "access", iss: "eislager", aud: "eislager-api" });
+		expect(claims).toMatchObject({
+			sub: USER.id,
+			role: "CLERK",
+			jti,
+			sid: "session-1",
+			typ: "access",
+			iss: "eislager",
+			aud: "eislager-api",
+		});
 		expect(jwt.decode(token, { complete: true })?.header.alg).toBe("HS256");
 		await expect(verifyAccessToken(token)).resolves.toMatchObject({ id: USER.id, role: "CLERK", jti, sid: "session-1" });
 	});
@@ -87,7 +102,10 @@ describe("passwords and refresh tokens", () => {
 
 describe("gateway edge helpers", () => {
 	const req = (xff: string | undefined, remote = "10.0.0.1", id?: string) =>
-		({ headers: { ...(xff !== undefined && { "x-forwarded-for": xff }), ...(id !== undefined && { "x-request-id": id }) }, socket: { remoteAddress: remote } }) as unknown as IncomingMessage;
+		({
+			headers: { ...(xff !== undefined && { "x-forwarded-for": xff }), ...(id !== undefined && { "x-request-id": id }) },
+			socket: { remoteAddress: remote },
+		}) as unknown as IncomingMessage;
 
 	it("client IP: X-Forwarded-For only as far as TRUST_PROXY hops", () => {
 		expect(clientIp(req("1.1.1.1"), 0)).toBe("10.0.0.1");
@@ -100,15 +118,27 @@ describe("gateway edge helpers", () => {
 
 	it("request ids: a well-formed incoming one is kept, anything else replaced by a UUID", () => {
 		expect(requestIdFor(req(undefined, "x", "proxy-abc-123"))).toBe("proxy-abc-123");
-		for (const bad of ["short", "has spaces in it", "<script>", "x".repeat(200)]) expect(requestIdFor(req(undefined, "x", bad))).toMatch(/^[0-9a-f-]{36}$/);
+		for (const bad of ["short", "has spaces in it", "<script>", "x".repeat(200)])
+			expect(requestIdFor(req(undefined, "x", bad))).toMatch(/^[0-9a-f-]{36}$/);
 	});
 
 	it("errors map to one shape and never leak 5xx internals", () => {
-		expect(toErrorResponse(new Error("SELECT * FROM secrets"), "r1")).toEqual({ status: 500, body: { error: { code: "INTERNAL_ERROR", message: "Internal server error" }, requestId: "r1" } });
+		expect(toErrorResponse(new Error("SELECT * FROM secrets"), "r1")).toEqual({
+			status: 500,
+			body: { error: { code: "INTERNAL_ERROR", message: "Internal server error" }, requestId: "r1" },
+		});
 		expect(toErrorResponse({ type: "entity.too.large", status: 413 }, "r2").status).toBe(413);
 		expect(toErrorResponse({ type: "entity.parse.failed", status: 400 }, "r3").body.error.code).toBe("INVALID_JSON");
-		expect(toErrorResponse({ code: 422, type: "VALIDATION_ERROR", data: [{ field: "email", message: "bad", type: "email", actual: "secret" }] }, "r4").body.error.details).toEqual([{ field: "email", message: "bad", type: "email" }]);
-		expect(toErrorResponse({ code: 401, type: "TOKEN_EXPIRED", message: "Token expired" }, "r5").body.error).toEqual({ code: "TOKEN_EXPIRED", message: "Token expired" });
+		expect(
+			toErrorResponse(
+				{ code: 422, type: "VALIDATION_ERROR", data: [{ field: "email", message: "bad", type: "email", actual: "secret" }] },
+				"r4",
+			).body.error.details,
+		).toEqual([{ field: "email", message: "bad", type: "email" }]);
+		expect(toErrorResponse({ code: 401, type: "TOKEN_EXPIRED", message: "Token expired" }, "r5").body.error).toEqual({
+			code: "TOKEN_EXPIRED",
+			message: "Token expired",
+		});
 	});
 
 	it("OpenAPI: fastest-validator rules become JSON Schema", () => {

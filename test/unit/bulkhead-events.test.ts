@@ -25,7 +25,11 @@ async function burst(options: BrokerOptions) {
 	});
 	await broker.start();
 	const errors: string[] = [];
-	await Promise.all(Array.from({ length: BURST }, () => (broker.emit("slow.happened", {}) as unknown as Promise<void>).catch((err: Error) => void errors.push(err.name))));
+	await Promise.all(
+		Array.from({ length: BURST }, () =>
+			(broker.emit("slow.happened", {}) as unknown as Promise<void>).catch((err: Error) => void errors.push(err.name)),
+		),
+	);
 	// Wait until every delivery is handled or handling has stopped (dropped ones never come).
 	for (let last = -1; handled < BURST && handled !== last; ) {
 		last = handled;

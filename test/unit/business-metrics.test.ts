@@ -7,7 +7,14 @@ import { randomUUID } from "node:crypto";
 import { ServiceBroker } from "moleculer";
 import { metricsOptions, prometheusText } from "../../lib/metrics";
 import gatewayMetrics from "../../services/gateway/metrics.service";
-import { BUSINESS_METRICS as M, clearSeries, expiryBucketSql, ownsClusterFigures, registerBusinessMetrics, replaceSeries } from "../../lib/business-metrics";
+import {
+	BUSINESS_METRICS as M,
+	clearSeries,
+	expiryBucketSql,
+	ownsClusterFigures,
+	registerBusinessMetrics,
+	replaceSeries,
+} from "../../lib/business-metrics";
 
 async function until(check: () => boolean, what: string): Promise<void> {
 	const deadline = Date.now() + 5000;
@@ -28,7 +35,10 @@ describe("the owner of cluster-wide figures", () => {
 		const [a, b] = [make("node-a"), make("node-b")];
 		await Promise.all([a.start(), b.start()]);
 		try {
-			const sees = (x: ServiceBroker, nodeID: string) => (x.registry.getServiceList({ onlyAvailable: true }) as { name: string; nodeID: string }[]).some((s) => s.name === "demo.metrics" && s.nodeID === nodeID);
+			const sees = (x: ServiceBroker, nodeID: string) =>
+				(x.registry.getServiceList({ onlyAvailable: true }) as { name: string; nodeID: string }[]).some(
+					(s) => s.name === "demo.metrics" && s.nodeID === nodeID,
+				);
 			await until(() => sees(a, "node-b") && sees(b, "node-a"), "both nodes to see each other");
 			expect([ownsClusterFigures(a, "demo.metrics"), ownsClusterFigures(b, "demo.metrics")]).toEqual([true, false]);
 			expect(ownsClusterFigures(a, "nobody.runs.this")).toBe(false);
@@ -52,11 +62,17 @@ describe("eislager_service_nodes (gateway.metrics)", () => {
 		const refresh = () => (gw.getLocalService("gateway.metrics") as unknown as { refreshMetrics(): Promise<void> }).refreshMetrics();
 		const nodes = (service: string) => gw.metrics.getMetric(M.serviceNodes)?.get({ service })?.value;
 		try {
-			await until(() => (gw.registry.getServiceList({ onlyAvailable: true }) as { name: string }[]).some((x) => x.name === "demo.orders"), "the worker's service");
+			await until(
+				() => (gw.registry.getServiceList({ onlyAvailable: true }) as { name: string }[]).some((x) => x.name === "demo.orders"),
+				"the worker's service",
+			);
 			await refresh();
 			expect([nodes("demo.orders"), nodes("gateway.metrics")]).toEqual([1, 1]);
 			await worker.stop();
-			await until(() => !(gw.registry.getServiceList({ onlyAvailable: true }) as { name: string }[]).some((x) => x.name === "demo.orders"), "the worker to leave");
+			await until(
+				() => !(gw.registry.getServiceList({ onlyAvailable: true }) as { name: string }[]).some((x) => x.name === "demo.orders"),
+				"the worker to leave",
+			);
 			await refresh();
 			expect(nodes("demo.orders")).toBe(0);
 			expect(prometheusText(gw)).toMatch(/eislager_service_nodes\{[^}]*service="demo.orders"\} 0/);
@@ -93,6 +109,8 @@ describe("series replacement", () => {
 	});
 
 	it("buckets days left: today or earlier is expired, then 1, 2-3, 4-7, 8-14", () => {
-		expect(expiryBucketSql("d")).toBe("CASE WHEN d <= 0 THEN 'expired' WHEN d <= 1 THEN '1' WHEN d <= 3 THEN '2-3' WHEN d <= 7 THEN '4-7' WHEN d <= 14 THEN '8-14' END");
+		expect(expiryBucketSql("d")).toBe(
+			"CASE WHEN d <= 0 THEN 'expired' WHEN d <= 1 THEN '1' WHEN d <= 3 THEN '2-3' WHEN d <= 7 THEN '4-7' WHEN d <= 14 THEN '8-14' END",
+		);
 	});
 });

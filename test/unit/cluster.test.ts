@@ -8,7 +8,14 @@ import { envelope } from "../../lib/events";
 import { metricsOptions, prometheusText, registerAppMetrics, APP_METRICS } from "../../lib/metrics";
 
 describe("parseEnvelope", () => {
-	const po = envelope("PURCHASE_ORDER_CREATED", { orderId: randomUUID(), shopId: randomUUID(), factoryId: randomUUID(), items: [], requestedBy: randomUUID(), createdAt: new Date().toISOString() });
+	const po = envelope("PURCHASE_ORDER_CREATED", {
+		orderId: randomUUID(),
+		shopId: randomUUID(),
+		factoryId: randomUUID(),
+		items: [],
+		requestedBy: randomUUID(),
+		createdAt: new Date().toISOString(),
+	});
 	const buf = (v: unknown) => Buffer.from(typeof v === "string" ? v : JSON.stringify(v));
 
 	it("accepts a catalog envelope on its own topic", () => {
@@ -44,9 +51,15 @@ describe("the gateway's 503 for a service with no node", () => {
 	});
 	it("keeps 404 for unknown folders, an action's own not-found, and paths no action declares", async () => {
 		expect(unavailableService(broker, "GET", "/api/v1/nothing-here", notFound)).toBeUndefined();
-		expect(unavailableService(broker, "GET", "/api/v1/sales/shops", { code: 404, type: "NOT_FOUND", name: "MoleculerClientError" })).toBeUndefined();
+		expect(
+			unavailableService(broker, "GET", "/api/v1/sales/shops", { code: 404, type: "NOT_FOUND", name: "MoleculerClientError" }),
+		).toBeUndefined();
 		const served = new ServiceBroker({ logger: false });
-		served.createService({ name: "sales.shops", settings: { rest: "/sales" }, actions: { list: { rest: "GET /shops", handler: () => [] }, get: { rest: "GET /shops/:shopId", handler: () => ({}) } } });
+		served.createService({
+			name: "sales.shops",
+			settings: { rest: "/sales" },
+			actions: { list: { rest: "GET /shops", handler: () => [] }, get: { rest: "GET /shops/:shopId", handler: () => ({}) } },
+		});
 		await served.start();
 		try {
 			expect(unavailableService(served, "GET", "/api/v1/sales/nope", notFound)).toBeUndefined();
@@ -78,7 +91,12 @@ describe("Prometheus text", () => {
 	});
 
 	it("the lean metrics keep totals and latency buckets and publish no gauge they do not update", async () => {
-		const broker = new ServiceBroker({ logger: false, metrics: metricsOptions(), internalMiddlewares: false, middlewares: [LeanMetricsMiddleware as unknown as Middleware] });
+		const broker = new ServiceBroker({
+			logger: false,
+			metrics: metricsOptions(),
+			internalMiddlewares: false,
+			middlewares: [LeanMetricsMiddleware as unknown as Middleware],
+		});
 		broker.createService({ name: "demo", actions: { hello: () => "hi" } });
 		await broker.start();
 		try {

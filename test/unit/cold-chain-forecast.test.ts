@@ -1,13 +1,22 @@
 /** The cold-chain run rules and the forecast math, as plain functions (issue #15). */
 import { advance, hashDeviceKey, newDeviceKey, type RunState } from "../../services/inventory/cold-chain";
-import { addDays, expectedSales, projectLots, reorderQuantity, suggestAction, weekdayIndex, weekdayVelocity } from "../../services/sales/forecast";
+import {
+	addDays,
+	expectedSales,
+	projectLots,
+	reorderQuantity,
+	suggestAction,
+	weekdayIndex,
+	weekdayVelocity,
+} from "../../services/sales/forecast";
 import { loadConfig } from "../../lib/config";
 
 const RULE = { maxC: -18, graceMin: 30 };
 const T0 = Date.parse("2026-07-01T10:00:00Z");
 const at = (minute: number) => new Date(T0 + minute * 60_000);
 const fresh: RunState = { lastReadingAt: null, aboveSince: null, runMaxCelsius: null, reported: false };
-const series = (from: number, to: number, celsius: number) => Array.from({ length: to - from + 1 }, (_, i) => ({ at: at(from + i), celsius }));
+const series = (from: number, to: number, celsius: number) =>
+	Array.from({ length: to - from + 1 }, (_, i) => ({ at: at(from + i), celsius }));
 
 describe("cold chain: device keys", () => {
 	it("stores a hash that only its own key gives", () => {
@@ -63,7 +72,12 @@ describe("cold chain: excursions", () => {
 
 describe("forecast math", () => {
 	// 2026-07-06 is a Monday.
-	const v = weekdayVelocity(new Map([[1, 4], [6, 40]])); // 1 a Monday, 10 a Saturday
+	const v = weekdayVelocity(
+		new Map([
+			[1, 4],
+			[6, 40],
+		]),
+	); // 1 a Monday, 10 a Saturday
 	it("weights by weekday", () => {
 		expect(weekdayIndex("2026-07-06")).toBe(0);
 		expect(addDays("2026-07-06", 5)).toBe("2026-07-11");
@@ -88,7 +102,11 @@ describe("forecast math", () => {
 			{ id: "late", expectedSales: 11, projectedSold: 8, projectedUnsold: 0 },
 			{ id: "untracked", expectedSales: 11, projectedSold: 2, projectedUnsold: 3 },
 		]);
-		expect(reorderQuantity([{ id: "a", expiryDate: "2026-07-06", quantity: 3 }], v, "2026-07-06", 7)).toEqual({ expectedSales: 11, usableStock: 1, suggestedQuantity: 10 });
+		expect(reorderQuantity([{ id: "a", expiryDate: "2026-07-06", quantity: 3 }], v, "2026-07-06", 7)).toEqual({
+			expectedSales: 11,
+			usableStock: 1,
+			suggestedQuantity: 10,
+		});
 	});
 
 	it("suggests transfer, markdown or ordering less", () => {

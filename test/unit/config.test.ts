@@ -14,8 +14,23 @@ function configError(env: Env): ConfigError {
 describe("loadConfig", () => {
 	it("has working defaults for the one-process development setup", () => {
 		const cfg = loadConfig({});
-		expect(cfg).toMatchObject({ env: "development", port: 3000, databaseUrl: undefined, redisUrl: undefined, transporter: undefined, trustProxy: 0, bodyLimit: "1mb", corsOrigins: [] });
-		expect(cfg.jwt).toMatchObject({ secretGenerated: true, accessTtlSec: 900, refreshTtlSec: 30 * 86400, issuer: "eislager", audience: "eislager-api" });
+		expect(cfg).toMatchObject({
+			env: "development",
+			port: 3000,
+			databaseUrl: undefined,
+			redisUrl: undefined,
+			transporter: undefined,
+			trustProxy: 0,
+			bodyLimit: "1mb",
+			corsOrigins: [],
+		});
+		expect(cfg.jwt).toMatchObject({
+			secretGenerated: true,
+			accessTtlSec: 900,
+			refreshTtlSec: 30 * 86400,
+			issuer: "eislager",
+			audience: "eislager-api",
+		});
 		expect(cfg.jwt.secret.length).toBeGreaterThanOrEqual(32);
 		expect(cfg.rateLimit.authPerMin).toBeLessThan(cfg.rateLimit.perMin);
 		// Two processes without JWT_SECRET get different secrets.
@@ -37,7 +52,12 @@ describe("loadConfig", () => {
 			SMTP_URL: "smtp://127.0.0.1:2525",
 			GOOGLE_CLIENT_ID: "abc.apps.googleusercontent.com",
 		});
-		expect(cfg).toMatchObject({ port: 8080, trustProxy: 2, corsOrigins: ["https://a.example.com", "https://b.example.com"], bootstrapAdmin: { email: "admin@example.com", password: "long-enough" } });
+		expect(cfg).toMatchObject({
+			port: 8080,
+			trustProxy: 2,
+			corsOrigins: ["https://a.example.com", "https://b.example.com"],
+			bootstrapAdmin: { email: "admin@example.com", password: "long-enough" },
+		});
 		expect(cfg.jwt).toMatchObject({ secretGenerated: false, accessTtlSec: 600, refreshTtlSec: 7 * 86400 });
 		expect(cfg.rateLimit.authPerMin).toBe(5);
 		expect(cfg.google.jwksUrl).toBe("https://www.googleapis.com/oauth2/v3/certs");
@@ -51,7 +71,11 @@ describe("loadConfig", () => {
 		expect(loadConfig({ ...staging, LOG_LEVEL: "info" }).logLevel).toBe("info");
 		// Development needs none of it and logs at info; production needs the secret but not SMTP.
 		expect(loadConfig({})).toMatchObject({ env: "development", logLevel: "info", smtpUrl: undefined });
-		expect(loadConfig({ NODE_ENV: "production", JWT_SECRET: "s".repeat(40) })).toMatchObject({ env: "production", logLevel: "info", smtpUrl: undefined });
+		expect(loadConfig({ NODE_ENV: "production", JWT_SECRET: "s".repeat(40) })).toMatchObject({
+			env: "production",
+			logLevel: "info",
+			smtpUrl: undefined,
+		});
 		expect(configError({ NODE_ENV: "staging", JWT_SECRET: "s".repeat(40), SMTP_URL: "" }).variable).toBe("SMTP_URL");
 		// Only nodes that send mail need it.
 		expect(configError({ NODE_ENV: "staging", JWT_SECRET: "s".repeat(40), SERVICES: "sales,auth" }).variable).toBe("SMTP_URL");
@@ -59,7 +83,9 @@ describe("loadConfig", () => {
 	});
 
 	it("treats empty values as unset (compose passes optional variables through empty)", () => {
-		expect(() => loadConfig({ DATABASE_URL: "", REDIS_URL: "", BOOTSTRAP_ADMIN_EMAIL: "", BOOTSTRAP_ADMIN_PASSWORD: "", PORT: "" })).not.toThrow();
+		expect(() =>
+			loadConfig({ DATABASE_URL: "", REDIS_URL: "", BOOTSTRAP_ADMIN_EMAIL: "", BOOTSTRAP_ADMIN_PASSWORD: "", PORT: "" }),
+		).not.toThrow();
 	});
 
 	it.each<[string, Env]>([
@@ -69,7 +95,15 @@ describe("loadConfig", () => {
 		["NODE_ENV", { NODE_ENV: "qa" }],
 		["JWT_SECRET", { NODE_ENV: "staging", SMTP_URL: "smtp://mail.example.com:587" }],
 		["SMTP_URL", { NODE_ENV: "staging", JWT_SECRET: "s".repeat(40) }],
-		["SERVICE_KEY", { NODE_ENV: "staging", JWT_SECRET: "s".repeat(40), SMTP_URL: "smtp://mail.example.com:587", TRANSPORTER: "nats://127.0.0.1:4222" }],
+		[
+			"SERVICE_KEY",
+			{
+				NODE_ENV: "staging",
+				JWT_SECRET: "s".repeat(40),
+				SMTP_URL: "smtp://mail.example.com:587",
+				TRANSPORTER: "nats://127.0.0.1:4222",
+			},
+		],
 		["DATABASE_URL", { DATABASE_URL: "mysql://localhost/db" }],
 		["DATABASE_URL", { DATABASE_URL: "not a url" }],
 		["REDIS_URL", { REDIS_URL: "http://127.0.0.1:6379" }],
@@ -104,7 +138,23 @@ describe("loadConfig", () => {
 	});
 
 	it("documents every variable it reads in ENV_VARS", () => {
-		for (const name of ["PORT", "DATABASE_URL", "REDIS_URL", "JWT_SECRET", "JWT_ACCESS_TTL", "JWT_REFRESH_TTL", "BOOTSTRAP_ADMIN_EMAIL", "BOOTSTRAP_ADMIN_PASSWORD", "SMTP_URL", "GOOGLE_CLIENT_ID", "GOOGLE_JWKS_URL", "CORS_ORIGINS", "TRUST_PROXY", "RATE_LIMIT_PER_MIN", "RATE_LIMIT_AUTH_PER_MIN"]) {
+		for (const name of [
+			"PORT",
+			"DATABASE_URL",
+			"REDIS_URL",
+			"JWT_SECRET",
+			"JWT_ACCESS_TTL",
+			"JWT_REFRESH_TTL",
+			"BOOTSTRAP_ADMIN_EMAIL",
+			"BOOTSTRAP_ADMIN_PASSWORD",
+			"SMTP_URL",
+			"GOOGLE_CLIENT_ID",
+			"GOOGLE_JWKS_URL",
+			"CORS_ORIGINS",
+			"TRUST_PROXY",
+			"RATE_LIMIT_PER_MIN",
+			"RATE_LIMIT_AUTH_PER_MIN",
+		]) {
 			expect(ENV_VARS).toContain(name);
 		}
 	});

@@ -32,7 +32,11 @@ const clone = <T>(v: T): T => structuredClone(v);
 // ---------------------------------------------------------------------------------------
 
 /** The environments and their compose override (docker-compose.yml is the base of each). */
-const COMPOSE_ENVS = { development: "docker-compose.dev.yml", staging: "docker-compose.staging.yml", production: "docker-compose.prod.yml" } as const;
+const COMPOSE_ENVS = {
+	development: "docker-compose.dev.yml",
+	staging: "docker-compose.staging.yml",
+	production: "docker-compose.prod.yml",
+} as const;
 type DeployEnv = keyof typeof COMPOSE_ENVS;
 const DEPLOY_ENVS = Object.keys(COMPOSE_ENVS) as DeployEnv[];
 
@@ -67,7 +71,10 @@ const validateComposeSpec = new Ajv({ strict: false, allErrors: true, validateFo
 
 function composeSpecProblems(doc: Obj, what: string): string[] {
 	if (validateComposeSpec(doc)) return [];
-	return (validateComposeSpec.errors ?? []).map((e) => `${what}: ${e.instancePath || "/"} ${e.message ?? ""}${e.params && "additionalProperty" in e.params ? ` (${String(e.params.additionalProperty)})` : ""}`);
+	return (validateComposeSpec.errors ?? []).map(
+		(e) =>
+			`${what}: ${e.instancePath || "/"} ${e.message ?? ""}${e.params && "additionalProperty" in e.params ? ` (${String(e.params.additionalProperty)})` : ""}`,
+	);
 }
 
 function loadCompose(env?: DeployEnv): Obj {
@@ -84,7 +91,10 @@ interface K8sObject {
 
 /** k8s/overlays/<env> rendered as `kubectl apply -k` would: kubectl's built-in kustomize, or a kustomize binary. */
 function kustomize(dir: string): string {
-	const tools: [string, string[]][] = [["kubectl", ["kustomize", dir]], ["kustomize", ["build", dir]]];
+	const tools: [string, string[]][] = [
+		["kubectl", ["kustomize", dir]],
+		["kustomize", ["build", dir]],
+	];
 	for (const [command, args] of tools) {
 		const res = spawnSync(command, args, { encoding: "utf8" });
 		if ((res.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") continue;
@@ -112,9 +122,11 @@ function k8sEnvironmentProblems(objects: K8sObject[], env: DeployEnv): string[] 
 	const problems: string[] = [];
 	const config = obj(find(objects, "ConfigMap", "eislager-config")?.body.data);
 	if (config.NODE_ENV !== env) problems.push(`k8s ${env}: ConfigMap NODE_ENV expected "${env}", got ${JSON.stringify(config.NODE_ENV)}`);
-	if (config.LOG_LEVEL !== ENV_EXPECT[env].logLevel) problems.push(`k8s ${env}: ConfigMap LOG_LEVEL expected "${ENV_EXPECT[env].logLevel}", got ${JSON.stringify(config.LOG_LEVEL)}`);
+	if (config.LOG_LEVEL !== ENV_EXPECT[env].logLevel)
+		problems.push(`k8s ${env}: ConfigMap LOG_LEVEL expected "${ENV_EXPECT[env].logLevel}", got ${JSON.stringify(config.LOG_LEVEL)}`);
 	const smtp = str(get(find(objects, "Secret", "eislager-secrets")?.body, "stringData.SMTP_URL")) ?? "";
-	if (env === "staging" && !/^smtps?:\/\//.test(smtp)) problems.push(`k8s staging: Secret SMTP_URL must be a real server (NODE_ENV=staging requires it), got ${JSON.stringify(smtp)}`);
+	if (env === "staging" && !/^smtps?:\/\//.test(smtp))
+		problems.push(`k8s staging: Secret SMTP_URL must be a real server (NODE_ENV=staging requires it), got ${JSON.stringify(smtp)}`);
 	for (const node of NODES.filter((n) => MAIL_NODES.includes(n.name))) {
 		const d = find(objects, "Deployment", node.name);
 		const names = d ? containersOf(d).flatMap((c) => envList(c).map((e) => e.name)) : [];
@@ -132,7 +144,11 @@ function k8sEnvironmentProblems(objects: K8sObject[], env: DeployEnv): string[] 
 		for (const e of containersOf(d).flatMap(envList)) {
 			const cm = get(e, "valueFrom.configMapKeyRef");
 			const sec = get(e, "valueFrom.secretKeyRef");
-			const value = isObj(cm) ? data("ConfigMap", str(cm.name) ?? "")[str(cm.key) ?? ""] : isObj(sec) ? data("Secret", str(sec.name) ?? "")[str(sec.key) ?? ""] : e.value;
+			const value = isObj(cm)
+				? data("ConfigMap", str(cm.name) ?? "")[str(cm.key) ?? ""]
+				: isObj(sec)
+					? data("Secret", str(sec.name) ?? "")[str(sec.key) ?? ""]
+					: e.value;
 			if (typeof value === "string" && value !== "") resolved[str(e.name) ?? ""] = value === "change-me" ? "p".repeat(48) : value;
 		}
 		try {
@@ -193,7 +209,11 @@ const REQUIRED_NODE_ENV = ["TRANSPORTER", "CACHER", "DATABASE_URL", "REDIS_URL",
 /** Variables whose value names another compose service as host (scheme://[user@]host:port or host:port lists). */
 const HOST_ENV = ["TRANSPORTER", "CACHER", "DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS", "SMTP_URL"] as const;
 /** What each environment sets on every node: NODE_ENV and LOG_LEVEL's default (lib/config.ts). */
-const ENV_EXPECT: Record<DeployEnv, { logLevel: string }> = { development: { logLevel: "debug" }, staging: { logLevel: "debug" }, production: { logLevel: "info" } };
+const ENV_EXPECT: Record<DeployEnv, { logLevel: string }> = {
+	development: { logLevel: "debug" },
+	staging: { logLevel: "debug" },
+	production: { logLevel: "info" },
+};
 const MAIL_NODES = ["auth", "communications"];
 
 function composeNodeProblems(compose: Obj, node: NodeSpec, deployEnv: DeployEnv = "production"): string[] {
@@ -205,12 +225,19 @@ function composeNodeProblems(compose: Obj, node: NodeSpec, deployEnv: DeployEnv 
 	if (svc.build === undefined) problems.push(`${where}: has no build (it must run the project's image)`);
 
 	const env = composeEnv(svc);
-	if (env.get("SERVICES") !== node.name) problems.push(`${where}: SERVICES expected "${node.name}", got ${JSON.stringify(env.get("SERVICES"))}`);
-	if (env.get("NODE_ENV") !== deployEnv) problems.push(`${where}: NODE_ENV expected "${deployEnv}", got ${JSON.stringify(env.get("NODE_ENV"))}`);
+	if (env.get("SERVICES") !== node.name)
+		problems.push(`${where}: SERVICES expected "${node.name}", got ${JSON.stringify(env.get("SERVICES"))}`);
+	if (env.get("NODE_ENV") !== deployEnv)
+		problems.push(`${where}: NODE_ENV expected "${deployEnv}", got ${JSON.stringify(env.get("NODE_ENV"))}`);
 	const logLevel = interpolate(env.get("LOG_LEVEL") ?? "");
-	if (logLevel !== ENV_EXPECT[deployEnv].logLevel) problems.push(`${where}: LOG_LEVEL expected to default to ${ENV_EXPECT[deployEnv].logLevel}, got ${JSON.stringify(env.get("LOG_LEVEL"))}`);
+	if (logLevel !== ENV_EXPECT[deployEnv].logLevel)
+		problems.push(
+			`${where}: LOG_LEVEL expected to default to ${ENV_EXPECT[deployEnv].logLevel}, got ${JSON.stringify(env.get("LOG_LEVEL"))}`,
+		);
 	if (deployEnv === "staging" && MAIL_NODES.includes(node.name) && !fromHost(env.get("SMTP_URL") ?? "")) {
-		problems.push(`${where}: SMTP_URL must come from the host and be required in staging (\${SMTP_URL:?...}), got ${JSON.stringify(env.get("SMTP_URL"))}`);
+		problems.push(
+			`${where}: SMTP_URL must come from the host and be required in staging (\${SMTP_URL:?...}), got ${JSON.stringify(env.get("SMTP_URL"))}`,
+		);
 	}
 	// The app's own validation accepts what this node is given (host variables as valid placeholders, empty = unset).
 	try {
@@ -224,25 +251,33 @@ function composeNodeProblems(compose: Obj, node: NodeSpec, deployEnv: DeployEnv 
 	}
 	for (const secret of ["JWT_SECRET", "SERVICE_KEY"]) {
 		const value = env.get(secret);
-		if (value && !new RegExp(`^\\$\\{${secret}:\\?[^}]*\\}$`).test(value)) problems.push(`${where}: ${secret} must come from the host and be required (\${${secret}:?...}), got "${value}"`);
+		if (value && !new RegExp(`^\\$\\{${secret}:\\?[^}]*\\}$`).test(value))
+			problems.push(`${where}: ${secret} must come from the host and be required (\${${secret}:?...}), got "${value}"`);
 	}
 	// NATS requires credentials: a password from the host in the URL, or a creds/nkey file.
 	const transporter = env.get("TRANSPORTER") ?? "";
 	if (transporter && !env.get("NATS_CREDENTIALS") && !/^nats:\/\/[^@/]*\$\{NATS_PASSWORD:\?[^}]*\}@/.test(transporter)) {
-		problems.push(`${where}: TRANSPORTER must carry the NATS credentials (nats://user:\${NATS_PASSWORD:?...}@nats:4222) or NATS_CREDENTIALS be set, got "${transporter}"`);
+		problems.push(
+			`${where}: TRANSPORTER must carry the NATS credentials (nats://user:\${NATS_PASSWORD:?...}@nats:4222) or NATS_CREDENTIALS be set, got "${transporter}"`,
+		);
 	}
 	for (const name of HOST_ENV) {
 		const value = env.get(name);
 		if (!value || fromHost(value)) continue;
-		const hosts = name === "KAFKA_BROKERS"
-			? interpolate(value).split(",").map((b) => b.trim().split(":")[0])
-			: [safeHostname(interpolate(value))];
+		const hosts =
+			name === "KAFKA_BROKERS"
+				? interpolate(value)
+						.split(",")
+						.map((b) => b.trim().split(":")[0])
+				: [safeHostname(interpolate(value))];
 		for (const host of hosts) {
 			if (!host || !isObj(services[host])) problems.push(`${where}: ${name} points at host "${host}", which is no compose service`);
 		}
 	}
-	if (env.get("METRICS_PORT") !== String(node.port)) problems.push(`${where}: METRICS_PORT expected "${node.port}", got ${JSON.stringify(env.get("METRICS_PORT"))}`);
-	if (node.publicPort !== undefined && env.get("PORT") !== String(node.publicPort)) problems.push(`${where}: PORT expected "${node.publicPort}", got ${JSON.stringify(env.get("PORT"))}`);
+	if (env.get("METRICS_PORT") !== String(node.port))
+		problems.push(`${where}: METRICS_PORT expected "${node.port}", got ${JSON.stringify(env.get("METRICS_PORT"))}`);
+	if (node.publicPort !== undefined && env.get("PORT") !== String(node.publicPort))
+		problems.push(`${where}: PORT expected "${node.publicPort}", got ${JSON.stringify(env.get("PORT"))}`);
 
 	const hc = healthcheckText(svc);
 	const hcPorts = [...hc.matchAll(/127\.0\.0\.1:(\d+)\/health\b/g)].map((m) => Number(m[1]));
@@ -251,7 +286,8 @@ function composeNodeProblems(compose: Obj, node: NodeSpec, deployEnv: DeployEnv 
 	}
 	const deps = dependsOn(svc);
 	for (const infra of ["postgres", "redis", "nats"]) {
-		if (deps.get(infra) !== "service_healthy") problems.push(`${where}: depends_on ${infra} expected condition service_healthy, got ${JSON.stringify(deps.get(infra))}`);
+		if (deps.get(infra) !== "service_healthy")
+			problems.push(`${where}: depends_on ${infra} expected condition service_healthy, got ${JSON.stringify(deps.get(infra))}`);
 	}
 	return problems;
 }
@@ -275,8 +311,11 @@ function composeProblems(compose: Obj): string[] {
 			}
 		}
 		if (LOOPBACK_PUBLISHING.has(name)) {
-			for (const p of arr(svc.ports)) if (!String(p).startsWith("127.0.0.1:")) problems.push(`compose ${name}: publishes ${JSON.stringify(p)} beyond the loopback interface`);
-		} else if (arr(svc.ports).length > 0 && !PUBLISHING.has(name)) problems.push(`compose ${name}: publishes ports ${JSON.stringify(svc.ports)}; only gateway and nginx may`);
+			for (const p of arr(svc.ports))
+				if (!String(p).startsWith("127.0.0.1:"))
+					problems.push(`compose ${name}: publishes ${JSON.stringify(p)} beyond the loopback interface`);
+		} else if (arr(svc.ports).length > 0 && !PUBLISHING.has(name))
+			problems.push(`compose ${name}: publishes ports ${JSON.stringify(svc.ports)}; only gateway and nginx may`);
 		for (const v of arr(svc.volumes)) {
 			const source = typeof v === "string" ? v.split(":")[0] : str(get(v, "source"));
 			if (!source) continue;
@@ -288,28 +327,37 @@ function composeProblems(compose: Obj): string[] {
 			// A container of the project's image: it is a node of lib/topology.ts and reads only known variables.
 			if (!nodeNames.has(name)) problems.push(`compose ${name}: builds the project image but is no node of lib/topology.ts`);
 			for (const key of composeEnv(svc).keys()) {
-				if (!KNOWN_ENV.has(key)) problems.push(`compose ${name}: environment ${key} is not a variable the app reads (lib/config.ts ENV_VARS)`);
+				if (!KNOWN_ENV.has(key))
+					problems.push(`compose ${name}: environment ${key} is not a variable the app reads (lib/config.ts ENV_VARS)`);
 			}
 		}
 	}
 	const publishedTarget = (svcName: string) =>
 		arr(get(services[svcName], "ports")).map((p) => (typeof p === "string" ? Number(p.split(":").pop()) : Number(get(p, "target"))));
-	if (!publishedTarget("gateway").includes(3000)) problems.push(`compose gateway: expected to publish container port 3000, got ${JSON.stringify(publishedTarget("gateway"))}`);
+	if (!publishedTarget("gateway").includes(3000))
+		problems.push(`compose gateway: expected to publish container port 3000, got ${JSON.stringify(publishedTarget("gateway"))}`);
 	for (const node of NODES) {
-		if (publishedTarget(node.name).includes(node.port)) problems.push(`compose ${node.name}: publishes its operator port ${node.port} (/ready, /metrics are operator data)`);
+		if (publishedTarget(node.name).includes(node.port))
+			problems.push(`compose ${node.name}: publishes its operator port ${node.port} (/ready, /metrics are operator data)`);
 	}
-	if (!publishedTarget("nginx").includes(80)) problems.push(`compose nginx: expected to publish container port 80, got ${JSON.stringify(publishedTarget("nginx"))}`);
+	if (!publishedTarget("nginx").includes(80))
+		problems.push(`compose nginx: expected to publish container port 80, got ${JSON.stringify(publishedTarget("nginx"))}`);
 
 	const image = (s: string) => str(get(services[s], "image")) ?? "";
-	if (!/^postgres:17\b/.test(image("postgres"))) problems.push(`compose postgres: image expected postgres:17, got "${image("postgres")}"`);
+	if (!/^postgres:17\b/.test(image("postgres")))
+		problems.push(`compose postgres: image expected postgres:17, got "${image("postgres")}"`);
 	if (!/^redis:7\b/.test(image("redis"))) problems.push(`compose redis: image expected redis:7, got "${image("redis")}"`);
 	if (!/^nats:2\b/.test(image("nats"))) problems.push(`compose nats: image expected nats:2, got "${image("nats")}"`);
-	const natsCommand = arr(get(services.nats, "command")).map(String).concat(str(get(services.nats, "command"))?.split(/\s+/) ?? []);
-	if (!natsCommand.includes("-js")) problems.push(`compose nats: JetStream (-js) expected in command, got ${JSON.stringify(get(services.nats, "command"))}`);
+	const natsCommand = arr(get(services.nats, "command"))
+		.map(String)
+		.concat(str(get(services.nats, "command"))?.split(/\s+/) ?? []);
+	if (!natsCommand.includes("-js"))
+		problems.push(`compose nats: JetStream (-js) expected in command, got ${JSON.stringify(get(services.nats, "command"))}`);
 	problems.push(...composeNatsAuthProblems(obj(services.nats), natsCommand));
 	if (image("kafka") !== "apache/kafka:3.9.1") problems.push(`compose kafka: image expected apache/kafka:3.9.1, got "${image("kafka")}"`);
 	const kafkaRoles = composeEnv(obj(services.kafka)).get("KAFKA_PROCESS_ROLES") ?? "";
-	if (kafkaRoles.split(",").sort().join(",") !== "broker,controller") problems.push(`compose kafka: KRaft (KAFKA_PROCESS_ROLES=broker,controller) expected, got "${kafkaRoles}"`);
+	if (kafkaRoles.split(",").sort().join(",") !== "broker,controller")
+		problems.push(`compose kafka: KRaft (KAFKA_PROCESS_ROLES=broker,controller) expected, got "${kafkaRoles}"`);
 	if (!/^nginx\b/.test(image("nginx"))) problems.push(`compose nginx: image expected nginx, got "${image("nginx")}"`);
 	return problems;
 }
@@ -317,16 +365,21 @@ function composeProblems(compose: Obj): string[] {
 /** nats-server must require credentials: a mounted config with an authorization block fed from the host's NATS_PASSWORD. */
 function composeNatsAuthProblems(nats: Obj, command: string[]): string[] {
 	const at = command.findIndex((a) => a === "-c" || a === "--config");
-	if (at < 0 || !command[at + 1]) return [`compose nats: no config file (-c) with an authorization block, got ${JSON.stringify(command)}`];
+	if (at < 0 || !command[at + 1])
+		return [`compose nats: no config file (-c) with an authorization block, got ${JSON.stringify(command)}`];
 	const target = command[at + 1];
-	const mount = arr(nats.volumes).map(String).find((v) => v.split(":")[1] === target);
+	const mount = arr(nats.volumes)
+		.map(String)
+		.find((v) => v.split(":")[1] === target);
 	const source = mount?.split(":")[0];
 	if (!source || !existsSync(resolve(ROOT, source))) return [`compose nats: ${target} is not mounted from a file of the project`];
 	const conf = readFileSync(resolve(ROOT, source), "utf8").replace(/#[^\n]*/g, "");
 	const problems: string[] = [];
-	if (!/authorization\s*\{[\s\S]*password:\s*\$NATS_PASSWORD\b/.test(conf)) problems.push(`compose nats: ${source} has no authorization block with password: $NATS_PASSWORD`);
+	if (!/authorization\s*\{[\s\S]*password:\s*\$NATS_PASSWORD\b/.test(conf))
+		problems.push(`compose nats: ${source} has no authorization block with password: $NATS_PASSWORD`);
 	const password = composeEnv(nats).get("NATS_PASSWORD") ?? "";
-	if (!/^\$\{NATS_PASSWORD:\?[^}]*\}$/.test(password)) problems.push(`compose nats: NATS_PASSWORD must come from the host and be required, got "${password}"`);
+	if (!/^\$\{NATS_PASSWORD:\?[^}]*\}$/.test(password))
+		problems.push(`compose nats: NATS_PASSWORD must come from the host and be required, got "${password}"`);
 	return problems;
 }
 
@@ -345,11 +398,16 @@ function monitoringProblems(compose: Obj): string[] {
 	const problems: string[] = [];
 	const services = obj(compose.services);
 	const prometheus = obj(services.prometheus);
-	if (!/^prom\/prometheus:/.test(str(prometheus.image) ?? "")) problems.push(`compose prometheus: image expected prom/prometheus, got ${JSON.stringify(prometheus.image)}`);
+	if (!/^prom\/prometheus:/.test(str(prometheus.image) ?? ""))
+		problems.push(`compose prometheus: image expected prom/prometheus, got ${JSON.stringify(prometheus.image)}`);
 	const confDir = mountTarget(prometheus, "./deploy/prometheus");
-	const configFlag = arr(prometheus.command).map(String).find((a) => a.startsWith("--config.file="))?.slice("--config.file=".length);
+	const configFlag = arr(prometheus.command)
+		.map(String)
+		.find((a) => a.startsWith("--config.file="))
+		?.slice("--config.file=".length);
 	if (!confDir) problems.push("compose prometheus: ./deploy/prometheus is not mounted");
-	else if (configFlag !== `${confDir}/prometheus.yml`) problems.push(`compose prometheus: --config.file expected ${confDir}/prometheus.yml, got ${JSON.stringify(configFlag)}`);
+	else if (configFlag !== `${confDir}/prometheus.yml`)
+		problems.push(`compose prometheus: --config.file expected ${confDir}/prometheus.yml, got ${JSON.stringify(configFlag)}`);
 	const promFile = join(ROOT, "deploy/prometheus/prometheus.yml");
 	if (!existsSync(promFile)) problems.push("deploy/prometheus/prometheus.yml does not exist");
 	else {
@@ -361,27 +419,45 @@ function monitoringProblems(compose: Obj): string[] {
 				...arr(get(sc, "dns_sd_configs")).flatMap((d) => arr(get(d, "names")).map((n) => `${String(n)}:${String(get(d, "port"))}`)),
 			]),
 		);
-		for (const node of NODES) if (!targets.has(`${node.name}:${node.port}`)) problems.push(`deploy/prometheus/prometheus.yml: no scrape target ${node.name}:${node.port} (the node's operator port)`);
+		for (const node of NODES)
+			if (!targets.has(`${node.name}:${node.port}`))
+				problems.push(`deploy/prometheus/prometheus.yml: no scrape target ${node.name}:${node.port} (the node's operator port)`);
 		const rules = arr(prom.rule_files).map(String);
-		if (!rules.some((r) => /alerts\.ya?ml$/.test(r))) problems.push(`deploy/prometheus/prometheus.yml: rule_files does not load alerts.yml, got ${JSON.stringify(rules)}`);
-		for (const r of rules) if (confDir && !existsSync(join(ROOT, "deploy/prometheus", r.replace(`${confDir}/`, "")))) problems.push(`deploy/prometheus/prometheus.yml: rule file ${r} is not in deploy/prometheus/`);
+		if (!rules.some((r) => /alerts\.ya?ml$/.test(r)))
+			problems.push(`deploy/prometheus/prometheus.yml: rule_files does not load alerts.yml, got ${JSON.stringify(rules)}`);
+		for (const r of rules)
+			if (confDir && !existsSync(join(ROOT, "deploy/prometheus", r.replace(`${confDir}/`, ""))))
+				problems.push(`deploy/prometheus/prometheus.yml: rule file ${r} is not in deploy/prometheus/`);
 	}
 	const grafana = obj(services.grafana);
-	if (!/^grafana\/grafana:/.test(str(grafana.image) ?? "")) problems.push(`compose grafana: image expected grafana/grafana, got ${JSON.stringify(grafana.image)}`);
-	if (mountTarget(grafana, "./deploy/grafana/provisioning") !== "/etc/grafana/provisioning") problems.push("compose grafana: ./deploy/grafana/provisioning is not mounted at /etc/grafana/provisioning");
+	if (!/^grafana\/grafana:/.test(str(grafana.image) ?? ""))
+		problems.push(`compose grafana: image expected grafana/grafana, got ${JSON.stringify(grafana.image)}`);
+	if (mountTarget(grafana, "./deploy/grafana/provisioning") !== "/etc/grafana/provisioning")
+		problems.push("compose grafana: ./deploy/grafana/provisioning is not mounted at /etc/grafana/provisioning");
 	const dashboards = mountTarget(grafana, "./deploy/grafana/dashboards");
 	if (!dashboards) problems.push("compose grafana: ./deploy/grafana/dashboards is not mounted");
-	if (!fromHost(composeEnv(grafana).get("GF_SECURITY_ADMIN_PASSWORD") ?? "")) problems.push("compose grafana: GF_SECURITY_ADMIN_PASSWORD must come from the host and be required");
+	if (!fromHost(composeEnv(grafana).get("GF_SECURITY_ADMIN_PASSWORD") ?? ""))
+		problems.push("compose grafana: GF_SECURITY_ADMIN_PASSWORD must come from the host and be required");
 	// The provisioning: a Prometheus datasource at the compose service, dashboard providers reading the mounted folder.
 	const provisioning = (sub: string) => {
 		const dir = join(ROOT, "deploy/grafana/provisioning", sub);
-		return existsSync(dir) ? readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).map((f) => obj(parse(readFileSync(join(dir, f), "utf8")))) : [];
+		return existsSync(dir)
+			? readdirSync(dir)
+					.filter((f) => /\.ya?ml$/.test(f))
+					.map((f) => obj(parse(readFileSync(join(dir, f), "utf8"))))
+			: [];
 	};
 	const sources = provisioning("datasources").flatMap((d) => arr(d.datasources));
-	if (!sources.some((d) => get(d, "type") === "prometheus" && /\/\/prometheus:9090\b/.test(str(get(d, "url")) ?? ""))) problems.push("deploy/grafana/provisioning/datasources: no prometheus datasource at http://prometheus:9090");
+	if (!sources.some((d) => get(d, "type") === "prometheus" && /\/\/prometheus:9090\b/.test(str(get(d, "url")) ?? "")))
+		problems.push("deploy/grafana/provisioning/datasources: no prometheus datasource at http://prometheus:9090");
 	const providers = provisioning("dashboards").flatMap((d) => arr(d.providers));
-	if (!providers.some((p) => str(get(p, "options.path")) === dashboards)) problems.push(`deploy/grafana/provisioning/dashboards: no provider reading ${dashboards}`);
-	if (!existsSync(join(ROOT, "deploy/grafana/dashboards")) || !readdirSync(join(ROOT, "deploy/grafana/dashboards")).some((f) => f.endsWith(".json"))) problems.push("deploy/grafana/dashboards: no dashboard JSON");
+	if (!providers.some((p) => str(get(p, "options.path")) === dashboards))
+		problems.push(`deploy/grafana/provisioning/dashboards: no provider reading ${dashboards}`);
+	if (
+		!existsSync(join(ROOT, "deploy/grafana/dashboards")) ||
+		!readdirSync(join(ROOT, "deploy/grafana/dashboards")).some((f) => f.endsWith(".json"))
+	)
+		problems.push("deploy/grafana/dashboards: no dashboard JSON");
 	return problems;
 }
 
@@ -440,19 +516,27 @@ function k8sNodeProblems(objects: K8sObject[], node: NodeSpec): string[] {
 	if (!app) return [...problems, `${where}: no container sets SERVICES`];
 	const env = new Map(envList(app).map((e) => [str(e.name) ?? "", e]));
 	const value = (name: string) => str(env.get(name)?.value);
-	if (value("SERVICES") !== node.name) problems.push(`${where}: SERVICES expected "${node.name}", got ${JSON.stringify(value("SERVICES"))}`);
-	if (value("METRICS_PORT") !== String(node.port)) problems.push(`${where}: METRICS_PORT expected "${node.port}", got ${JSON.stringify(value("METRICS_PORT"))}`);
-	if (node.publicPort !== undefined && value("PORT") !== String(node.publicPort)) problems.push(`${where}: PORT expected "${node.publicPort}", got ${JSON.stringify(value("PORT"))}`);
+	if (value("SERVICES") !== node.name)
+		problems.push(`${where}: SERVICES expected "${node.name}", got ${JSON.stringify(value("SERVICES"))}`);
+	if (value("METRICS_PORT") !== String(node.port))
+		problems.push(`${where}: METRICS_PORT expected "${node.port}", got ${JSON.stringify(value("METRICS_PORT"))}`);
+	if (node.publicPort !== undefined && value("PORT") !== String(node.publicPort))
+		problems.push(`${where}: PORT expected "${node.publicPort}", got ${JSON.stringify(value("PORT"))}`);
 	for (const name of REQUIRED_NODE_ENV) if (!env.has(name)) problems.push(`${where}: ${name} is not set`);
 	for (const name of ["JWT_SECRET", "SERVICE_KEY", "TRANSPORTER"]) {
-		if (env.has(name) && !isObj(get(env.get(name), "valueFrom.secretKeyRef"))) problems.push(`${where}: ${name} must come from a Secret (secretKeyRef)`);
+		if (env.has(name) && !isObj(get(env.get(name), "valueFrom.secretKeyRef")))
+			problems.push(`${where}: ${name} must come from a Secret (secretKeyRef)`);
 	}
 
 	const containerPorts = arr(app.ports).map((p) => Number(get(p, "containerPort")));
 	for (const port of [node.port, node.publicPort ?? node.port]) {
-		if (!containerPorts.includes(port)) problems.push(`${where}: containerPort expected ${port}, got ${JSON.stringify(containerPorts)}`);
+		if (!containerPorts.includes(port))
+			problems.push(`${where}: containerPort expected ${port}, got ${JSON.stringify(containerPorts)}`);
 	}
-	for (const [probe, path] of [["livenessProbe", "/health"], ["readinessProbe", "/ready"]] as const) {
+	for (const [probe, path] of [
+		["livenessProbe", "/health"],
+		["readinessProbe", "/ready"],
+	] as const) {
 		const got = { path: get(app, `${probe}.httpGet.path`), port: resolvePort(containers, get(app, `${probe}.httpGet.port`)) };
 		if (got.path !== path || got.port !== node.port) {
 			problems.push(`${where}: ${probe} expected GET ${path} on ${node.port}, got ${JSON.stringify(got)}`);
@@ -467,11 +551,18 @@ function k8sNodeProblems(objects: K8sObject[], node: NodeSpec): string[] {
 		problems.push(`${where}: spec.selector.matchLabels does not match the pod template labels`);
 	}
 	if (!labelsMatch(obj(get(service.body, "spec.selector")), podLabels)) {
-		problems.push(`k8s Service ${node.name}: selector ${JSON.stringify(get(service.body, "spec.selector"))} does not select the pods of Deployment ${node.name} ${JSON.stringify(podLabels)}`);
+		problems.push(
+			`k8s Service ${node.name}: selector ${JSON.stringify(get(service.body, "spec.selector"))} does not select the pods of Deployment ${node.name} ${JSON.stringify(podLabels)}`,
+		);
 	}
-	const servicePorts = arr(get(service.body, "spec.ports")).map((p) => ({ port: Number(get(p, "port")), target: resolvePort(containers, get(p, "targetPort") ?? get(p, "port")) }));
+	const servicePorts = arr(get(service.body, "spec.ports")).map((p) => ({
+		port: Number(get(p, "port")),
+		target: resolvePort(containers, get(p, "targetPort") ?? get(p, "port")),
+	}));
 	if (!servicePorts.some((p) => p.port === node.port && p.target === node.port)) {
-		problems.push(`k8s Service ${node.name}: expected port ${node.port} → targetPort ${node.port}, got ${JSON.stringify(servicePorts)}`);
+		problems.push(
+			`k8s Service ${node.name}: expected port ${node.port} → targetPort ${node.port}, got ${JSON.stringify(servicePorts)}`,
+		);
 	}
 	return problems;
 }
@@ -481,7 +572,8 @@ function k8sProblems(objects: K8sObject[]): string[] {
 	if (!find(objects, "Namespace", NAMESPACE)) problems.push(`k8s: no Namespace "${NAMESPACE}"`);
 	for (const o of objects) {
 		const namespace = get(o.body, "metadata.namespace");
-		if (o.kind !== "Namespace" && namespace !== NAMESPACE) problems.push(`k8s ${o.kind} ${o.name} (${o.file}): namespace expected "${NAMESPACE}", got ${JSON.stringify(namespace)}`);
+		if (o.kind !== "Namespace" && namespace !== NAMESPACE)
+			problems.push(`k8s ${o.kind} ${o.name} (${o.file}): namespace expected "${NAMESPACE}", got ${JSON.stringify(namespace)}`);
 	}
 	const keysOf = (kind: "Secret" | "ConfigMap", name: string): Set<string> | undefined => {
 		const o = find(objects, kind, name);
@@ -496,19 +588,28 @@ function k8sProblems(objects: K8sObject[]): string[] {
 		for (const c of containersOf(d)) {
 			for (const e of envList(c)) {
 				const name = str(e.name) ?? "";
-				if (!KNOWN_ENV.has(name)) problems.push(`k8s Deployment ${d.name}: env ${name} is not a variable the app reads (lib/config.ts ENV_VARS)`);
-				for (const [refKind, kind] of [["secretKeyRef", "Secret"], ["configMapKeyRef", "ConfigMap"]] as const) {
+				if (!KNOWN_ENV.has(name))
+					problems.push(`k8s Deployment ${d.name}: env ${name} is not a variable the app reads (lib/config.ts ENV_VARS)`);
+				for (const [refKind, kind] of [
+					["secretKeyRef", "Secret"],
+					["configMapKeyRef", "ConfigMap"],
+				] as const) {
 					const ref = get(e, `valueFrom.${refKind}`);
 					if (!isObj(ref)) continue;
 					const keys = keysOf(kind, str(ref.name) ?? "");
 					if (!keys) problems.push(`k8s Deployment ${d.name}: env ${name} refers to ${kind} "${ref.name}", which is not defined`);
 					else if (!keys.has(str(ref.key) ?? "") && ref.optional !== true) {
-						problems.push(`k8s Deployment ${d.name}: env ${name} refers to key "${ref.key}" of ${kind} ${ref.name}, which has no such key`);
+						problems.push(
+							`k8s Deployment ${d.name}: env ${name} refers to key "${ref.key}" of ${kind} ${ref.name}, which has no such key`,
+						);
 					}
 				}
 			}
 			for (const from of arr(c.envFrom)) {
-				for (const [refKind, kind] of [["secretRef", "Secret"], ["configMapRef", "ConfigMap"]] as const) {
+				for (const [refKind, kind] of [
+					["secretRef", "Secret"],
+					["configMapRef", "ConfigMap"],
+				] as const) {
 					const ref = get(from, refKind);
 					if (isObj(ref) && !keysOf(kind, str(ref.name) ?? "") && ref.optional !== true) {
 						problems.push(`k8s Deployment ${d.name}: envFrom refers to ${kind} "${ref.name}", which is not defined`);
@@ -539,12 +640,19 @@ function k8sProblems(objects: K8sObject[]): string[] {
 			const name = get(b, "service.name");
 			const byNumber = get(b, "service.port.number");
 			const byName = get(b, "service.port.name");
-			const port = byNumber !== undefined
-				? Number(byNumber)
-				: Number(arr(get(gatewayService?.body, "spec.ports")).map(obj).find((p) => p.name === byName)?.port);
+			const port =
+				byNumber !== undefined
+					? Number(byNumber)
+					: Number(
+							arr(get(gatewayService?.body, "spec.ports"))
+								.map(obj)
+								.find((p) => p.name === byName)?.port,
+						);
 			// Only the public API port: the operator port (/ready, /metrics) is never exposed.
 			if (name !== "gateway" || port !== gatewayNode?.publicPort) {
-				problems.push(`k8s Ingress ${ing.name}: backend expected service gateway port ${gatewayNode?.publicPort}, got ${JSON.stringify(get(b, "service"))}`);
+				problems.push(
+					`k8s Ingress ${ing.name}: backend expected service gateway port ${gatewayNode?.publicPort}, got ${JSON.stringify(get(b, "service"))}`,
+				);
 			}
 		}
 	}
@@ -555,11 +663,14 @@ function k8sProblems(objects: K8sObject[]): string[] {
 		const hpa = objects.find((o) => o.kind === "HorizontalPodAutoscaler" && get(o.body, "spec.scaleTargetRef.name") === target);
 		const deployment = find(objects, "Deployment", target);
 		if (!hpa) problems.push(`k8s: no HorizontalPodAutoscaler for ${target}`);
-		else if (get(hpa.body, "spec.scaleTargetRef.kind") !== "Deployment" || !deployment) problems.push(`k8s HPA ${hpa.name}: scaleTargetRef is not the Deployment ${target}`);
-		else if (get(deployment.body, "spec.replicas") !== undefined) problems.push(`k8s Deployment ${target}: sets spec.replicas, which fights its HorizontalPodAutoscaler on every apply`);
+		else if (get(hpa.body, "spec.scaleTargetRef.kind") !== "Deployment" || !deployment)
+			problems.push(`k8s HPA ${hpa.name}: scaleTargetRef is not the Deployment ${target}`);
+		else if (get(deployment.body, "spec.replicas") !== undefined)
+			problems.push(`k8s Deployment ${target}: sets spec.replicas, which fights its HorizontalPodAutoscaler on every apply`);
 	}
 	for (const hpa of objects.filter((o) => o.kind === "HorizontalPodAutoscaler")) {
-		if (!find(objects, "Deployment", str(get(hpa.body, "spec.scaleTargetRef.name")) ?? "")) problems.push(`k8s HPA ${hpa.name}: scales a Deployment that does not exist`);
+		if (!find(objects, "Deployment", str(get(hpa.body, "spec.scaleTargetRef.name")) ?? ""))
+			problems.push(`k8s HPA ${hpa.name}: scales a Deployment that does not exist`);
 	}
 	return problems;
 }
@@ -567,17 +678,28 @@ function k8sProblems(objects: K8sObject[]): string[] {
 /** nats-server runs in k8s/ with an authorization block; its password and the nodes' credentials come from the Secret. */
 function k8sNatsProblems(objects: K8sObject[], secretKeys: Set<string> | undefined): string[] {
 	const problems: string[] = [];
-	const nats = objects.find((o) => (o.kind === "StatefulSet" || o.kind === "Deployment") && containersOf(o).some((c) => /^nats:2\b/.test(str(c.image) ?? "")));
+	const nats = objects.find(
+		(o) => (o.kind === "StatefulSet" || o.kind === "Deployment") && containersOf(o).some((c) => /^nats:2\b/.test(str(c.image) ?? "")),
+	);
 	if (!nats) return ["k8s: no workload runs nats-server (image nats:2...)"];
 	const container = containersOf(nats).find((c) => /^nats:2\b/.test(str(c.image) ?? "")) ?? {};
-	const configMaps = arr(get(nats.body, "spec.template.spec.volumes")).map((v) => str(get(v, "configMap.name"))).filter(Boolean);
-	const conf = configMaps.map((name) => Object.values(obj(find(objects, "ConfigMap", name ?? "")?.body.data)).join("\n")).join("\n").replace(/#[^\n]*/g, "");
-	if (!/authorization\s*\{[\s\S]*password:\s*\$NATS_PASSWORD\b/.test(conf)) problems.push(`k8s ${nats.kind} ${nats.name}: its config has no authorization block with password: $NATS_PASSWORD`);
+	const configMaps = arr(get(nats.body, "spec.template.spec.volumes"))
+		.map((v) => str(get(v, "configMap.name")))
+		.filter(Boolean);
+	const conf = configMaps
+		.map((name) => Object.values(obj(find(objects, "ConfigMap", name ?? "")?.body.data)).join("\n"))
+		.join("\n")
+		.replace(/#[^\n]*/g, "");
+	if (!/authorization\s*\{[\s\S]*password:\s*\$NATS_PASSWORD\b/.test(conf))
+		problems.push(`k8s ${nats.kind} ${nats.name}: its config has no authorization block with password: $NATS_PASSWORD`);
 	const password = envList(container).find((e) => e.name === "NATS_PASSWORD");
-	if (!isObj(get(password, "valueFrom.secretKeyRef"))) problems.push(`k8s ${nats.kind} ${nats.name}: NATS_PASSWORD must come from a Secret`);
-	for (const key of ["NATS_PASSWORD", "TRANSPORTER", "SERVICE_KEY"]) if (!secretKeys?.has(key)) problems.push(`k8s Secret eislager-secrets: no key ${key}`);
+	if (!isObj(get(password, "valueFrom.secretKeyRef")))
+		problems.push(`k8s ${nats.kind} ${nats.name}: NATS_PASSWORD must come from a Secret`);
+	for (const key of ["NATS_PASSWORD", "TRANSPORTER", "SERVICE_KEY"])
+		if (!secretKeys?.has(key)) problems.push(`k8s Secret eislager-secrets: no key ${key}`);
 	const transporter = str(get(find(objects, "Secret", "eislager-secrets")?.body, "stringData.TRANSPORTER")) ?? "";
-	if (transporter && !/^nats:\/\/[^@/]+@/.test(transporter)) problems.push(`k8s Secret eislager-secrets: TRANSPORTER carries no NATS credentials, got "${transporter}"`);
+	if (transporter && !/^nats:\/\/[^@/]+@/.test(transporter))
+		problems.push(`k8s Secret eislager-secrets: TRANSPORTER carries no NATS credentials, got "${transporter}"`);
 	return problems;
 }
 
@@ -639,7 +761,8 @@ function nginxProblems(text: string): string[] {
 	} catch (err) {
 		return [String(err)];
 	}
-	const all = (ds: Directive[], name: string): Directive[] => ds.flatMap((d) => [...(d.name === name ? [d] : []), ...all(d.block ?? [], name)]);
+	const all = (ds: Directive[], name: string): Directive[] =>
+		ds.flatMap((d) => [...(d.name === name ? [d] : []), ...all(d.block ?? [], name)]);
 	const http = conf.find((d) => d.name === "http")?.block ?? [];
 	if (!all(conf, "server_tokens").some((d) => d.args[0] === "off")) problems.push("nginx: server_tokens off missing");
 	if (!all(conf, "gzip").some((d) => d.args[0] === "on")) problems.push("nginx: gzip on missing");
@@ -647,23 +770,31 @@ function nginxProblems(text: string): string[] {
 	const upstreams = new Map(all(http, "upstream").map((u) => [u.args[0], all(u.block ?? [], "server").map((s) => s.args[0])]));
 	const server = all(http, "server").find((d) => d.block)?.block ?? [];
 	const bodySize = (ds: Directive[]) => ds.find((d) => d.name === "client_max_body_size")?.args[0];
-	if (bodySize(server) !== "1m") problems.push(`nginx: server client_max_body_size expected 1m (the JSON limit), got ${JSON.stringify(bodySize(server))}`);
+	if (bodySize(server) !== "1m")
+		problems.push(`nginx: server client_max_body_size expected 1m (the JSON limit), got ${JSON.stringify(bodySize(server))}`);
 
 	// Walk the locations, with nginx's inheritance: proxy_set_header and proxy_http_version
 	// apply from the enclosing level only when a location sets none of its own.
-	interface Loc { args: string[]; block: Directive[]; headers: Map<string, string>; httpVersion?: string }
+	interface Loc {
+		args: string[];
+		block: Directive[];
+		headers: Map<string, string>;
+		httpVersion?: string;
+	}
 	const headersOf = (ds: Directive[], inherited: Map<string, string>) => {
 		const own = ds.filter((d) => d.name === "proxy_set_header");
 		return own.length ? new Map(own.map((d) => [d.args[0].toLowerCase(), d.args[1] ?? ""])) : inherited;
 	};
 	const serverHeaders = headersOf(server, headersOf(http, new Map()));
 	const serverVersion = server.find((d) => d.name === "proxy_http_version")?.args[0];
-	const locations: Loc[] = server.filter((d) => d.name === "location" && d.block).map((d) => ({
-		args: d.args,
-		block: d.block ?? [],
-		headers: headersOf(d.block ?? [], serverHeaders),
-		httpVersion: (d.block ?? []).find((x) => x.name === "proxy_http_version")?.args[0] ?? serverVersion,
-	}));
+	const locations: Loc[] = server
+		.filter((d) => d.name === "location" && d.block)
+		.map((d) => ({
+			args: d.args,
+			block: d.block ?? [],
+			headers: headersOf(d.block ?? [], serverHeaders),
+			httpVersion: (d.block ?? []).find((x) => x.name === "proxy_http_version")?.args[0] ?? serverVersion,
+		}));
 	const proxying = locations.filter((l) => l.block.some((d) => d.name === "proxy_pass"));
 	if (proxying.length === 0) problems.push("nginx: no location proxies anywhere");
 	for (const loc of proxying) {
@@ -671,34 +802,53 @@ function nginxProblems(text: string): string[] {
 		const target = loc.block.find((d) => d.name === "proxy_pass")?.args[0] ?? "";
 		const hostPort = target.replace(/^https?:\/\//, "").replace(/\/.*$/, "");
 		const servers = upstreams.get(hostPort) ?? [hostPort];
-		if (servers.length === 0 || !servers.every((s) => /:3000$/.test(s))) problems.push(`${where}: proxies to ${target} (${servers.join(", ")}), expected the gateway on port 3000`);
-		for (const [header, value] of [["x-forwarded-for", "$proxy_add_x_forwarded_for"], ["x-real-ip", "$remote_addr"]]) {
-			if (loc.headers.get(header) !== value) problems.push(`${where}: ${header} expected ${value}, got ${JSON.stringify(loc.headers.get(header))}`);
+		if (servers.length === 0 || !servers.every((s) => /:3000$/.test(s)))
+			problems.push(`${where}: proxies to ${target} (${servers.join(", ")}), expected the gateway on port 3000`);
+		for (const [header, value] of [
+			["x-forwarded-for", "$proxy_add_x_forwarded_for"],
+			["x-real-ip", "$remote_addr"],
+		]) {
+			if (loc.headers.get(header) !== value)
+				problems.push(`${where}: ${header} expected ${value}, got ${JSON.stringify(loc.headers.get(header))}`);
 		}
 		if (!loc.headers.has("x-request-id")) problems.push(`${where}: X-Request-Id is not passed`);
 	}
 	const io = locations.find((l) => l.args.join(" ").includes("/socket.io/"));
 	if (!io) problems.push("nginx: no location for /socket.io/");
 	else {
-		if (io.headers.get("upgrade") !== "$http_upgrade") problems.push(`nginx /socket.io/: Upgrade header expected $http_upgrade, got ${JSON.stringify(io.headers.get("upgrade"))}`);
+		if (io.headers.get("upgrade") !== "$http_upgrade")
+			problems.push(`nginx /socket.io/: Upgrade header expected $http_upgrade, got ${JSON.stringify(io.headers.get("upgrade"))}`);
 		const connection = io.headers.get("connection") ?? "";
 		const upgradeMap = all(http, "map").find((d) => d.args[1] === connection);
 		const mapsToUpgrade = (upgradeMap?.block ?? []).some((d) => d.args[0] === "upgrade");
 		if (connection.toLowerCase() !== "upgrade" && !(upgradeMap?.args[0] === "$http_upgrade" && mapsToUpgrade)) {
-			problems.push(`nginx /socket.io/: Connection header must be "upgrade" (or a map of $http_upgrade to it), got ${JSON.stringify(connection)}`);
+			problems.push(
+				`nginx /socket.io/: Connection header must be "upgrade" (or a map of $http_upgrade to it), got ${JSON.stringify(connection)}`,
+			);
 		}
-		if (io.httpVersion !== "1.1") problems.push(`nginx /socket.io/: proxy_http_version 1.1 expected, got ${JSON.stringify(io.httpVersion)}`);
+		if (io.httpVersion !== "1.1")
+			problems.push(`nginx /socket.io/: proxy_http_version 1.1 expected, got ${JSON.stringify(io.httpVersion)}`);
 	}
 	// Operator data is never proxied: /metrics and /ready are caught by a location that answers itself.
 	for (const path of ["/metrics", "/ready"]) {
-		const matches = (l: Loc) => (l.args[0] === "=" ? l.args[1] === path : l.args[0] === "~" || l.args[0] === "~*" ? new RegExp(l.args[1], l.args[0] === "~*" ? "i" : "").test(path) : false);
+		const matches = (l: Loc) =>
+			l.args[0] === "="
+				? l.args[1] === path
+				: l.args[0] === "~" || l.args[0] === "~*"
+					? new RegExp(l.args[1], l.args[0] === "~*" ? "i" : "").test(path)
+					: false;
 		const loc = locations.find(matches);
 		const answers = loc?.block.find((d) => d.name === "return")?.args[0];
-		if (!loc || loc.block.some((d) => d.name === "proxy_pass") || answers !== "404") problems.push(`nginx: ${path} must be answered 404 by nginx itself (operator data), got ${loc ? `location ${loc.args.join(" ")}` : "the proxy"}`);
+		if (!loc || loc.block.some((d) => d.name === "proxy_pass") || answers !== "404")
+			problems.push(
+				`nginx: ${path} must be answered 404 by nginx itself (operator data), got ${loc ? `location ${loc.args.join(" ")}` : "the proxy"}`,
+			);
 	}
 	const uploads = locations.filter((l) => /upload/.test(l.args.join(" ")));
 	if (uploads.length === 0 || uploads.some((l) => bodySize(l.block) !== "10m")) {
-		problems.push(`nginx: upload locations with client_max_body_size 10m expected, got ${JSON.stringify(uploads.map((l) => [l.args.join(" "), bodySize(l.block)]))}`);
+		problems.push(
+			`nginx: upload locations with client_max_body_size 10m expected, got ${JSON.stringify(uploads.map((l) => [l.args.join(" "), bodySize(l.block)]))}`,
+		);
 	}
 	return problems;
 }
@@ -714,9 +864,12 @@ const nginxConf = readFileSync(join(ROOT, "nginx/nginx.conf"), "utf8");
 
 describe("docker-compose.yml with each environment's override", () => {
 	const cases = DEPLOY_ENVS.flatMap((env) => NODES.map((n) => [env, n.name, n] as const));
-	test.each(cases)("%s, node %s: service, SERVICES, NODE_ENV, LOG_LEVEL, env accepted by lib/config.ts, healthcheck port, depends_on", (env, _name, node) => {
-		expect(composeNodeProblems(loadCompose(env), node, env)).toEqual([]);
-	});
+	test.each(cases)(
+		"%s, node %s: service, SERVICES, NODE_ENV, LOG_LEVEL, env accepted by lib/config.ts, healthcheck port, depends_on",
+		(env, _name, node) => {
+			expect(composeNodeProblems(loadCompose(env), node, env)).toEqual([]);
+		},
+	);
 
 	test.each(DEPLOY_ENVS)("%s: depends_on, published ports, volumes, known env variables, infrastructure images", (env) => {
 		expect(composeProblems(loadCompose(env))).toEqual([]);
@@ -802,27 +955,121 @@ describe("the checks catch mistakes", () => {
 	const appContainer = (objects: K8sObject[], name: string) => containersOf(k8sObject(objects, "Deployment", name))[0];
 
 	const composeCases: [string, (c: Obj) => void, RegExp][] = [
-		["a mistyped healthcheck port", (c) => {
-			const hc = obj(composeService(c, sales.name).healthcheck);
-			hc.test = arr(hc.test).map((t) => String(t).replace(`:${sales.port}/`, `:${sales.port + 1}/`));
-		}, /healthcheck expected/],
-		["a wrong SERVICES", (c) => { composeEnvOf(c, sales.name).SERVICES = "inventory"; }, /SERVICES expected "sales"/],
-		["a missing TRANSPORTER", (c) => { delete composeEnvOf(c, sales.name).TRANSPORTER; }, /TRANSPORTER is not set/],
-		["a hard-coded JWT_SECRET", (c) => { composeEnvOf(c, sales.name).JWT_SECRET = "secret"; }, /JWT_SECRET must come from the host/],
-		["a hard-coded SERVICE_KEY", (c) => { composeEnvOf(c, sales.name).SERVICE_KEY = "k".repeat(40); }, /SERVICE_KEY must come from the host/],
-		["no SERVICE_KEY", (c) => { delete composeEnvOf(c, sales.name).SERVICE_KEY; }, /SERVICE_KEY is not set/],
-		["NATS without credentials", (c) => { composeEnvOf(c, sales.name).TRANSPORTER = "nats://nats:4222"; }, /TRANSPORTER must carry the NATS credentials/],
-		["a URL to a host that is no service", (c) => { composeEnvOf(c, sales.name).CACHER = "redis://cache:6379"; }, /CACHER points at host "cache"/],
-		["a wrong METRICS_PORT", (c) => { composeEnvOf(c, sales.name).METRICS_PORT = "3999"; }, /METRICS_PORT expected/],
-		["a missing healthy condition", (c) => { delete obj(composeService(c, sales.name).depends_on).nats; }, /depends_on nats/],
-		["a node service that is missing", (c) => { delete obj(c.services)[sales.name]; }, /no service "sales"/],
-		["a value lib/config.ts rejects", (c) => { composeEnvOf(c, sales.name).RATE_LIMIT_PER_MIN = "lots"; }, /lib\/config.ts rejects its environment: Invalid configuration: RATE_LIMIT_PER_MIN/],
-		["a LOG_LEVEL default of another environment", (c) => { composeEnvOf(c, sales.name).LOG_LEVEL = "${LOG_LEVEL:-debug}"; }, /LOG_LEVEL expected to default to info/],
+		[
+			"a mistyped healthcheck port",
+			(c) => {
+				const hc = obj(composeService(c, sales.name).healthcheck);
+				hc.test = arr(hc.test).map((t) => String(t).replace(`:${sales.port}/`, `:${sales.port + 1}/`));
+			},
+			/healthcheck expected/,
+		],
+		[
+			"a wrong SERVICES",
+			(c) => {
+				composeEnvOf(c, sales.name).SERVICES = "inventory";
+			},
+			/SERVICES expected "sales"/,
+		],
+		[
+			"a missing TRANSPORTER",
+			(c) => {
+				delete composeEnvOf(c, sales.name).TRANSPORTER;
+			},
+			/TRANSPORTER is not set/,
+		],
+		[
+			"a hard-coded JWT_SECRET",
+			(c) => {
+				composeEnvOf(c, sales.name).JWT_SECRET = "secret";
+			},
+			/JWT_SECRET must come from the host/,
+		],
+		[
+			"a hard-coded SERVICE_KEY",
+			(c) => {
+				composeEnvOf(c, sales.name).SERVICE_KEY = "k".repeat(40);
+			},
+			/SERVICE_KEY must come from the host/,
+		],
+		[
+			"no SERVICE_KEY",
+			(c) => {
+				delete composeEnvOf(c, sales.name).SERVICE_KEY;
+			},
+			/SERVICE_KEY is not set/,
+		],
+		[
+			"NATS without credentials",
+			(c) => {
+				composeEnvOf(c, sales.name).TRANSPORTER = "nats://nats:4222";
+			},
+			/TRANSPORTER must carry the NATS credentials/,
+		],
+		[
+			"a URL to a host that is no service",
+			(c) => {
+				composeEnvOf(c, sales.name).CACHER = "redis://cache:6379";
+			},
+			/CACHER points at host "cache"/,
+		],
+		[
+			"a wrong METRICS_PORT",
+			(c) => {
+				composeEnvOf(c, sales.name).METRICS_PORT = "3999";
+			},
+			/METRICS_PORT expected/,
+		],
+		[
+			"a missing healthy condition",
+			(c) => {
+				delete obj(composeService(c, sales.name).depends_on).nats;
+			},
+			/depends_on nats/,
+		],
+		[
+			"a node service that is missing",
+			(c) => {
+				delete obj(c.services)[sales.name];
+			},
+			/no service "sales"/,
+		],
+		[
+			"a value lib/config.ts rejects",
+			(c) => {
+				composeEnvOf(c, sales.name).RATE_LIMIT_PER_MIN = "lots";
+			},
+			/lib\/config.ts rejects its environment: Invalid configuration: RATE_LIMIT_PER_MIN/,
+		],
+		[
+			"a LOG_LEVEL default of another environment",
+			(c) => {
+				composeEnvOf(c, sales.name).LOG_LEVEL = "${LOG_LEVEL:-debug}";
+			},
+			/LOG_LEVEL expected to default to info/,
+		],
 	];
 	test.each<[string, (c: Obj) => void, RegExp]>([
-		["a misspelled healthcheck key", (c) => { obj(composeService(c, sales.name).healthcheck).intervall = "5s"; }, /healthcheck must NOT have additional properties \(intervall\)/],
-		["a service key compose does not know", (c) => { composeService(c, sales.name).enviroment = {}; }, /services\/sales must NOT have additional properties \(enviroment\)/],
-		["depends_on with an unknown condition", (c) => { obj(obj(composeService(c, sales.name).depends_on).nats).condition = "healthy"; }, /condition must be equal to one of the allowed values/],
+		[
+			"a misspelled healthcheck key",
+			(c) => {
+				obj(composeService(c, sales.name).healthcheck).intervall = "5s";
+			},
+			/healthcheck must NOT have additional properties \(intervall\)/,
+		],
+		[
+			"a service key compose does not know",
+			(c) => {
+				composeService(c, sales.name).enviroment = {};
+			},
+			/services\/sales must NOT have additional properties \(enviroment\)/,
+		],
+		[
+			"depends_on with an unknown condition",
+			(c) => {
+				obj(obj(composeService(c, sales.name).depends_on).nats).condition = "healthy";
+			},
+			/condition must be equal to one of the allowed values/,
+		],
 	])("compose-spec schema: %s", (_what, mutate, expected) => {
 		const broken = clone(compose);
 		mutate(broken);
@@ -833,14 +1080,40 @@ describe("the checks catch mistakes", () => {
 		const broken = loadCompose("staging");
 		composeEnvOf(broken, "auth").SMTP_URL = null;
 		const auth = NODES.find((n) => n.name === "auth") ?? sales;
-		expect(composeNodeProblems(broken, auth, "staging").join("\n")).toMatch(/SMTP_URL must come from the host[\s\S]*Invalid configuration: SMTP_URL/);
+		expect(composeNodeProblems(broken, auth, "staging").join("\n")).toMatch(
+			/SMTP_URL must come from the host[\s\S]*Invalid configuration: SMTP_URL/,
+		);
 	});
 
 	const monitoringCases: [string, (c: Obj) => void, RegExp][] = [
-		["prometheus without its config mount", (c) => { composeService(c, "prometheus").volumes = ["prometheusdata:/prometheus"]; }, /deploy\/prometheus is not mounted/],
-		["prometheus reading another config file", (c) => { composeService(c, "prometheus").command = ["--config.file=/etc/prometheus/other.yml"]; }, /--config.file expected/],
-		["grafana without dashboards", (c) => { composeService(c, "grafana").volumes = ["./deploy/grafana/provisioning:/etc/grafana/provisioning:ro"]; }, /dashboards is not mounted/],
-		["a hard-coded grafana password", (c) => { obj(composeService(c, "grafana").environment).GF_SECURITY_ADMIN_PASSWORD = "admin"; }, /GF_SECURITY_ADMIN_PASSWORD must come from the host/],
+		[
+			"prometheus without its config mount",
+			(c) => {
+				composeService(c, "prometheus").volumes = ["prometheusdata:/prometheus"];
+			},
+			/deploy\/prometheus is not mounted/,
+		],
+		[
+			"prometheus reading another config file",
+			(c) => {
+				composeService(c, "prometheus").command = ["--config.file=/etc/prometheus/other.yml"];
+			},
+			/--config.file expected/,
+		],
+		[
+			"grafana without dashboards",
+			(c) => {
+				composeService(c, "grafana").volumes = ["./deploy/grafana/provisioning:/etc/grafana/provisioning:ro"];
+			},
+			/dashboards is not mounted/,
+		],
+		[
+			"a hard-coded grafana password",
+			(c) => {
+				obj(composeService(c, "grafana").environment).GF_SECURITY_ADMIN_PASSWORD = "admin";
+			},
+			/GF_SECURITY_ADMIN_PASSWORD must come from the host/,
+		],
 	];
 	test.each(monitoringCases)("monitoring: %s", (_what, mutate, expected) => {
 		const broken = clone(compose);
@@ -855,18 +1128,90 @@ describe("the checks catch mistakes", () => {
 	});
 
 	const composeGlobalCases: [string, (c: Obj) => void, RegExp][] = [
-		["depends_on an unknown service", (c) => { obj(composeService(c, sales.name).depends_on).natz = { condition: "service_healthy" }; }, /depends_on "natz", which is no service/],
-		["a published port on redis", (c) => { composeService(c, "redis").ports = ["6379:6379"]; }, /compose redis: publishes ports/],
-		["a published port on a node", (c) => { composeService(c, sales.name).ports = [`${sales.port}:${sales.port}`]; }, /compose sales: publishes ports/],
-		["an env variable the app does not read", (c) => { composeEnvOf(c, sales.name).DATABSE_URL = "x"; }, /DATABSE_URL is not a variable/],
-		["an undeclared volume", (c) => { composeService(c, "postgres").volumes = ["pgdta:/var/lib/postgresql/data"]; }, /volume "pgdta"/],
-		["a node that topology does not know", (c) => { obj(c.services).billing = { build: "." }; }, /billing: builds the project image but is no node/],
-		["nats without JetStream", (c) => { composeService(c, "nats").command = ["-m", "8222"]; }, /JetStream/],
-		["nats without authorization", (c) => { composeService(c, "nats").command = ["-js", "-sd", "/data", "-m", "8222"]; }, /compose nats: no config file \(-c\) with an authorization block/],
-		["a hard-coded NATS password", (c) => { obj(composeService(c, "nats").environment).NATS_PASSWORD = "secret"; }, /NATS_PASSWORD must come from the host/],
-		["the gateway's operator port published", (c) => { arr(composeService(c, gateway.name).ports).push(`127.0.0.1:${gateway.port}:${gateway.port}`); }, /gateway: publishes its operator port/],
-		["the gateway not published", (c) => { delete composeService(c, "gateway").ports; }, /gateway: expected to publish container port 3000/],
-		["grafana published on every interface", (c) => { composeService(c, "grafana").ports = ["3030:3000"]; }, /grafana: publishes "3030:3000" beyond the loopback/],
+		[
+			"depends_on an unknown service",
+			(c) => {
+				obj(composeService(c, sales.name).depends_on).natz = { condition: "service_healthy" };
+			},
+			/depends_on "natz", which is no service/,
+		],
+		[
+			"a published port on redis",
+			(c) => {
+				composeService(c, "redis").ports = ["6379:6379"];
+			},
+			/compose redis: publishes ports/,
+		],
+		[
+			"a published port on a node",
+			(c) => {
+				composeService(c, sales.name).ports = [`${sales.port}:${sales.port}`];
+			},
+			/compose sales: publishes ports/,
+		],
+		[
+			"an env variable the app does not read",
+			(c) => {
+				composeEnvOf(c, sales.name).DATABSE_URL = "x";
+			},
+			/DATABSE_URL is not a variable/,
+		],
+		[
+			"an undeclared volume",
+			(c) => {
+				composeService(c, "postgres").volumes = ["pgdta:/var/lib/postgresql/data"];
+			},
+			/volume "pgdta"/,
+		],
+		[
+			"a node that topology does not know",
+			(c) => {
+				obj(c.services).billing = { build: "." };
+			},
+			/billing: builds the project image but is no node/,
+		],
+		[
+			"nats without JetStream",
+			(c) => {
+				composeService(c, "nats").command = ["-m", "8222"];
+			},
+			/JetStream/,
+		],
+		[
+			"nats without authorization",
+			(c) => {
+				composeService(c, "nats").command = ["-js", "-sd", "/data", "-m", "8222"];
+			},
+			/compose nats: no config file \(-c\) with an authorization block/,
+		],
+		[
+			"a hard-coded NATS password",
+			(c) => {
+				obj(composeService(c, "nats").environment).NATS_PASSWORD = "secret";
+			},
+			/NATS_PASSWORD must come from the host/,
+		],
+		[
+			"the gateway's operator port published",
+			(c) => {
+				arr(composeService(c, gateway.name).ports).push(`127.0.0.1:${gateway.port}:${gateway.port}`);
+			},
+			/gateway: publishes its operator port/,
+		],
+		[
+			"the gateway not published",
+			(c) => {
+				delete composeService(c, "gateway").ports;
+			},
+			/gateway: expected to publish container port 3000/,
+		],
+		[
+			"grafana published on every interface",
+			(c) => {
+				composeService(c, "grafana").ports = ["3030:3000"];
+			},
+			/grafana: publishes "3030:3000" beyond the loopback/,
+		],
 	];
 	test.each(composeGlobalCases)("compose: %s", (_what, mutate, expected) => {
 		const broken = clone(compose);
@@ -875,15 +1220,71 @@ describe("the checks catch mistakes", () => {
 	});
 
 	const k8sNodeCases: [string, (o: K8sObject[]) => void, RegExp][] = [
-		["a mistyped containerPort", (o) => { obj(arr(appContainer(o, sales.name).ports)[0]).containerPort = sales.port + 10; }, /containerPort expected/],
-		["readiness on /health", (o) => { obj(get(appContainer(o, sales.name), "readinessProbe.httpGet")).path = "/health"; }, /readinessProbe expected GET \/ready/],
-		["liveness on another port", (o) => { obj(get(appContainer(o, sales.name), "livenessProbe.httpGet")).port = 3999; }, /livenessProbe expected GET \/health/],
-		["a wrong SERVICES", (o) => { obj(envList(appContainer(o, sales.name)).find((e) => e.name === "SERVICES")).value = "auth"; }, /SERVICES expected "sales"/],
-		["a literal SERVICE_KEY", (o) => { const e = obj(envList(appContainer(o, sales.name)).find((x) => x.name === "SERVICE_KEY")); delete e.valueFrom; e.value = "k".repeat(40); }, /SERVICE_KEY must come from a Secret/],
-		["a Service targetPort typo", (o) => { obj(arr(get(k8sObject(o, "Service", sales.name).body, "spec.ports"))[0]).targetPort = sales.port + 1; }, /expected port \d+ → targetPort \d+/],
-		["a Service selecting other pods", (o) => { obj(get(k8sObject(o, "Service", sales.name).body, "spec.selector"))["app.kubernetes.io/component"] = "sale"; }, /does not select the pods/],
-		["a missing Deployment", (o) => { o.splice(o.indexOf(k8sObject(o, "Deployment", sales.name)), 1); }, /no Deployment "sales"/],
-		["missing resource limits", (o) => { delete obj(appContainer(o, sales.name).resources).limits; }, /resources.limits.cpu missing/],
+		[
+			"a mistyped containerPort",
+			(o) => {
+				obj(arr(appContainer(o, sales.name).ports)[0]).containerPort = sales.port + 10;
+			},
+			/containerPort expected/,
+		],
+		[
+			"readiness on /health",
+			(o) => {
+				obj(get(appContainer(o, sales.name), "readinessProbe.httpGet")).path = "/health";
+			},
+			/readinessProbe expected GET \/ready/,
+		],
+		[
+			"liveness on another port",
+			(o) => {
+				obj(get(appContainer(o, sales.name), "livenessProbe.httpGet")).port = 3999;
+			},
+			/livenessProbe expected GET \/health/,
+		],
+		[
+			"a wrong SERVICES",
+			(o) => {
+				obj(envList(appContainer(o, sales.name)).find((e) => e.name === "SERVICES")).value = "auth";
+			},
+			/SERVICES expected "sales"/,
+		],
+		[
+			"a literal SERVICE_KEY",
+			(o) => {
+				const e = obj(envList(appContainer(o, sales.name)).find((x) => x.name === "SERVICE_KEY"));
+				delete e.valueFrom;
+				e.value = "k".repeat(40);
+			},
+			/SERVICE_KEY must come from a Secret/,
+		],
+		[
+			"a Service targetPort typo",
+			(o) => {
+				obj(arr(get(k8sObject(o, "Service", sales.name).body, "spec.ports"))[0]).targetPort = sales.port + 1;
+			},
+			/expected port \d+ → targetPort \d+/,
+		],
+		[
+			"a Service selecting other pods",
+			(o) => {
+				obj(get(k8sObject(o, "Service", sales.name).body, "spec.selector"))["app.kubernetes.io/component"] = "sale";
+			},
+			/does not select the pods/,
+		],
+		[
+			"a missing Deployment",
+			(o) => {
+				o.splice(o.indexOf(k8sObject(o, "Deployment", sales.name)), 1);
+			},
+			/no Deployment "sales"/,
+		],
+		[
+			"missing resource limits",
+			(o) => {
+				delete obj(appContainer(o, sales.name).resources).limits;
+			},
+			/resources.limits.cpu missing/,
+		],
 	];
 	test.each(k8sNodeCases)("k8s node: %s", (_what, mutate, expected) => {
 		const broken = clone(k8s);
@@ -892,43 +1293,130 @@ describe("the checks catch mistakes", () => {
 	});
 
 	const k8sGlobalCases: [string, (o: K8sObject[]) => void, RegExp][] = [
-		["a secretKeyRef to a missing key", (o) => {
-			const jwt = envList(appContainer(o, sales.name)).find((e) => e.name === "JWT_SECRET");
-			obj(get(jwt, "valueFrom.secretKeyRef")).key = "JWT_SECRT";
-		}, /key "JWT_SECRT" of Secret/],
-		["a configMapKeyRef to a missing ConfigMap", (o) => {
-			const ref = envList(appContainer(o, sales.name)).map((e) => get(e, "valueFrom.configMapKeyRef")).find(isObj);
-			obj(ref).name = "eislager-cfg";
-		}, /ConfigMap "eislager-cfg", which is not defined/],
-		["a Service whose selector matches nothing", (o) => { obj(get(k8sObject(o, "Service", sales.name).body, "spec.selector"))["app.kubernetes.io/component"] = "nobody"; }, /matches no Deployment/],
-		["an Ingress to the wrong port", (o) => {
-			const ing = o.find((x) => x.kind === "Ingress");
-			const backend = get(arr(get(arr(get(ing?.body, "spec.rules"))[0], "http.paths"))[0], "backend.service.port");
-			obj(backend).number = 3001;
-		}, /backend expected service gateway port 3000/],
-		["an Ingress to the gateway's operator port", (o) => {
-			const ing = o.find((x) => x.kind === "Ingress");
-			const backend = get(arr(get(arr(get(ing?.body, "spec.rules"))[0], "http.paths"))[0], "backend.service.port");
-			obj(backend).number = gateway.port;
-		}, /backend expected service gateway port 3000/],
-		["nats without authorization", (o) => {
-			const cm = k8sObject(o, "ConfigMap", "eislager-nats");
-			obj(cm.body.data)["nats.conf"] = "port: 4222\njetstream { store_dir: /data }\n";
-		}, /no authorization block/],
-		["no SERVICE_KEY in the Secret", (o) => { delete obj(k8sObject(o, "Secret", "eislager-secrets").body.stringData).SERVICE_KEY; }, /no key SERVICE_KEY/],
-		["an Ingress to another Service", (o) => {
-			const ing = o.find((x) => x.kind === "Ingress");
-			obj(get(arr(get(arr(get(ing?.body, "spec.rules"))[0], "http.paths"))[0], "backend.service")).name = "auth";
-		}, /backend expected service gateway/],
-		["an object outside the namespace", (o) => { obj(k8sObject(o, "Service", sales.name).body.metadata).namespace = "default"; }, /namespace expected "eislager"/],
-		["an env variable the app does not read", (o) => { arr(appContainer(o, sales.name).env).push({ name: "DEBUG_MODE", value: "1" }); }, /DEBUG_MODE is not a variable/],
-		["no autoscaler for sales", (o) => { o.splice(o.findIndex((x) => x.kind === "HorizontalPodAutoscaler" && get(x.body, "spec.scaleTargetRef.name") === "sales"), 1); }, /no HorizontalPodAutoscaler for sales/],
+		[
+			"a secretKeyRef to a missing key",
+			(o) => {
+				const jwt = envList(appContainer(o, sales.name)).find((e) => e.name === "JWT_SECRET");
+				obj(get(jwt, "valueFrom.secretKeyRef")).key = "JWT_SECRT";
+			},
+			/key "JWT_SECRT" of Secret/,
+		],
+		[
+			"a configMapKeyRef to a missing ConfigMap",
+			(o) => {
+				const ref = envList(appContainer(o, sales.name))
+					.map((e) => get(e, "valueFrom.configMapKeyRef"))
+					.find(isObj);
+				obj(ref).name = "eislager-cfg";
+			},
+			/ConfigMap "eislager-cfg", which is not defined/,
+		],
+		[
+			"a Service whose selector matches nothing",
+			(o) => {
+				obj(get(k8sObject(o, "Service", sales.name).body, "spec.selector"))["app.kubernetes.io/component"] = "nobody";
+			},
+			/matches no Deployment/,
+		],
+		[
+			"an Ingress to the wrong port",
+			(o) => {
+				const ing = o.find((x) => x.kind === "Ingress");
+				const backend = get(arr(get(arr(get(ing?.body, "spec.rules"))[0], "http.paths"))[0], "backend.service.port");
+				obj(backend).number = 3001;
+			},
+			/backend expected service gateway port 3000/,
+		],
+		[
+			"an Ingress to the gateway's operator port",
+			(o) => {
+				const ing = o.find((x) => x.kind === "Ingress");
+				const backend = get(arr(get(arr(get(ing?.body, "spec.rules"))[0], "http.paths"))[0], "backend.service.port");
+				obj(backend).number = gateway.port;
+			},
+			/backend expected service gateway port 3000/,
+		],
+		[
+			"nats without authorization",
+			(o) => {
+				const cm = k8sObject(o, "ConfigMap", "eislager-nats");
+				obj(cm.body.data)["nats.conf"] = "port: 4222\njetstream { store_dir: /data }\n";
+			},
+			/no authorization block/,
+		],
+		[
+			"no SERVICE_KEY in the Secret",
+			(o) => {
+				delete obj(k8sObject(o, "Secret", "eislager-secrets").body.stringData).SERVICE_KEY;
+			},
+			/no key SERVICE_KEY/,
+		],
+		[
+			"an Ingress to another Service",
+			(o) => {
+				const ing = o.find((x) => x.kind === "Ingress");
+				obj(get(arr(get(arr(get(ing?.body, "spec.rules"))[0], "http.paths"))[0], "backend.service")).name = "auth";
+			},
+			/backend expected service gateway/,
+		],
+		[
+			"an object outside the namespace",
+			(o) => {
+				obj(k8sObject(o, "Service", sales.name).body.metadata).namespace = "default";
+			},
+			/namespace expected "eislager"/,
+		],
+		[
+			"an env variable the app does not read",
+			(o) => {
+				arr(appContainer(o, sales.name).env).push({ name: "DEBUG_MODE", value: "1" });
+			},
+			/DEBUG_MODE is not a variable/,
+		],
+		[
+			"no autoscaler for sales",
+			(o) => {
+				o.splice(
+					o.findIndex((x) => x.kind === "HorizontalPodAutoscaler" && get(x.body, "spec.scaleTargetRef.name") === "sales"),
+					1,
+				);
+			},
+			/no HorizontalPodAutoscaler for sales/,
+		],
 	];
 	const k8sEnvCases: [string, DeployEnv, (o: K8sObject[]) => void, RegExp][] = [
-		["staging with development's NODE_ENV", "staging", (o) => { obj(k8sObject(o, "ConfigMap", "eislager-config").body.data).NODE_ENV = "development"; }, /NODE_ENV expected "staging"/],
-		["staging without SMTP", "staging", (o) => { obj(k8sObject(o, "Secret", "eislager-secrets").body.stringData).SMTP_URL = ""; }, /SMTP_URL must be a real server/],
-		["production logging debug", "production", (o) => { obj(k8sObject(o, "ConfigMap", "eislager-config").body.data).LOG_LEVEL = "debug"; }, /LOG_LEVEL expected "info"/],
-		["a ConfigMap value lib/config.ts rejects", "staging", (o) => { obj(k8sObject(o, "ConfigMap", "eislager-config").body.data).TRUST_PROXY = "yes"; }, /Deployment gateway: lib\/config.ts rejects its environment: Invalid configuration: TRUST_PROXY/],
+		[
+			"staging with development's NODE_ENV",
+			"staging",
+			(o) => {
+				obj(k8sObject(o, "ConfigMap", "eislager-config").body.data).NODE_ENV = "development";
+			},
+			/NODE_ENV expected "staging"/,
+		],
+		[
+			"staging without SMTP",
+			"staging",
+			(o) => {
+				obj(k8sObject(o, "Secret", "eislager-secrets").body.stringData).SMTP_URL = "";
+			},
+			/SMTP_URL must be a real server/,
+		],
+		[
+			"production logging debug",
+			"production",
+			(o) => {
+				obj(k8sObject(o, "ConfigMap", "eislager-config").body.data).LOG_LEVEL = "debug";
+			},
+			/LOG_LEVEL expected "info"/,
+		],
+		[
+			"a ConfigMap value lib/config.ts rejects",
+			"staging",
+			(o) => {
+				obj(k8sObject(o, "ConfigMap", "eislager-config").body.data).TRUST_PROXY = "yes";
+			},
+			/Deployment gateway: lib\/config.ts rejects its environment: Invalid configuration: TRUST_PROXY/,
+		],
 	];
 	test.each(k8sEnvCases)("k8s environment: %s", (_what, env, mutate, expected) => {
 		const broken = clone(k8sByEnv[env]);
@@ -944,14 +1432,34 @@ describe("the checks catch mistakes", () => {
 
 	const nginxCases: [string, (t: string) => string, RegExp][] = [
 		["the upstream on another port", (t) => t.replace(/(server\s+[\w.-]+):3000;/, "$1:3001;"), /expected the gateway on port 3000/],
-		["no Upgrade header for socket.io", (t) => t.replace(/proxy_set_header\s+Upgrade\s+\$http_upgrade;/, ""), /Upgrade header expected/],
-		["Connection not upgraded for socket.io", (t) => t.replace(/(location \/socket\.io\/[\s\S]*?proxy_set_header\s+Connection\s+)\S+;/, '$1"";'), /Connection header must be "upgrade"/],
+		[
+			"no Upgrade header for socket.io",
+			(t) => t.replace(/proxy_set_header\s+Upgrade\s+\$http_upgrade;/, ""),
+			/Upgrade header expected/,
+		],
+		[
+			"Connection not upgraded for socket.io",
+			(t) => t.replace(/(location \/socket\.io\/[\s\S]*?proxy_set_header\s+Connection\s+)\S+;/, '$1"";'),
+			/Connection header must be "upgrade"/,
+		],
 		["no /socket.io/ location", (t) => t.replace(/location \/socket\.io\//, "location /sockets/"), /no location for \/socket\.io\//],
-		["no X-Forwarded-For", (t) => t.replace(/proxy_set_header\s+X-Forwarded-For\s+\$proxy_add_x_forwarded_for;/g, ""), /x-forwarded-for expected/],
+		[
+			"no X-Forwarded-For",
+			(t) => t.replace(/proxy_set_header\s+X-Forwarded-For\s+\$proxy_add_x_forwarded_for;/g, ""),
+			/x-forwarded-for expected/,
+		],
 		["server tokens on", (t) => t.replace(/server_tokens off;/, "server_tokens on;"), /server_tokens off missing/],
-		["a small upload limit", (t) => t.replace(/client_max_body_size 10m;/, "client_max_body_size 1m;"), /upload locations with client_max_body_size 10m/],
+		[
+			"a small upload limit",
+			(t) => t.replace(/client_max_body_size 10m;/, "client_max_body_size 1m;"),
+			/upload locations with client_max_body_size 10m/,
+		],
 		["unbalanced braces", (t) => t.replace(/\}\s*$/, ""), /unbalanced braces/],
-		["/metrics proxied", (t) => t.replace(/location ~ \^\/\(metrics\|ready\)\(\/\|\$\) \{/, "location ~ ^/(status)(/|$) {"), /\/metrics must be answered 404 by nginx itself/],
+		[
+			"/metrics proxied",
+			(t) => t.replace(/location ~ \^\/\(metrics\|ready\)\(\/\|\$\) \{/, "location ~ ^/(status)(/|$) {"),
+			/\/metrics must be answered 404 by nginx itself/,
+		],
 	];
 	test.each(nginxCases)("nginx: %s", (_what, mutate, expected) => {
 		const broken = mutate(nginxConf);

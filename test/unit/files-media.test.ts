@@ -12,7 +12,15 @@ describe("media settings", () => {
 		expect(loadConfig({ JWT_SECRET: JWT }).media.urlSecret).toBe(a.media.urlSecret);
 		expect(a.media.urlSecret).not.toBe(JWT);
 		expect(loadConfig({ JWT_SECRET: "k".repeat(40) }).media.urlSecret).not.toBe(a.media.urlSecret);
-		expect(loadConfig({ JWT_SECRET: JWT, FILES_URL_SECRET: "u".repeat(32), FILES_URL_TTL_SEC: "15m", TRANSCODE_CONCURRENCY: "3", FFMPEG_PATH: "/opt/ffmpeg" }).media).toEqual({
+		expect(
+			loadConfig({
+				JWT_SECRET: JWT,
+				FILES_URL_SECRET: "u".repeat(32),
+				FILES_URL_TTL_SEC: "15m",
+				TRANSCODE_CONCURRENCY: "3",
+				FFMPEG_PATH: "/opt/ffmpeg",
+			}).media,
+		).toEqual({
 			transcodeConcurrency: 3,
 			ffmpegPath: "/opt/ffmpeg",
 			urlSecret: "u".repeat(32),

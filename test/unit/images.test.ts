@@ -8,18 +8,31 @@ import { checkImageHeader, imageError, openImage } from "../../lib/images";
 const ROOT = path.resolve(__dirname, "../..");
 
 function sourceFiles(dir: string): string[] {
-	return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sourceFiles(path.join(dir, e.name)) : e.name.endsWith(".ts") ? [path.join(dir, e.name)] : []));
+	return fs
+		.readdirSync(dir, { withFileTypes: true })
+		.flatMap((e) => (e.isDirectory() ? sourceFiles(path.join(dir, e.name)) : e.name.endsWith(".ts") ? [path.join(dir, e.name)] : []));
 }
 
 describe("lib/images", () => {
 	beforeAll(() => setConfig(loadConfig({ NODE_ENV: "test", IMAGE_MAX_PIXELS: "10000" })));
 
 	it("reads the size from the header and refuses more than IMAGE_MAX_PIXELS without decoding", async () => {
-		const small = await sharp({ create: { width: 100, height: 100, channels: 3, background: "red" } }).png().toBuffer();
+		const small = await sharp({ create: { width: 100, height: 100, channels: 3, background: "red" } })
+			.png()
+			.toBuffer();
 		await expect(checkImageHeader(small, "file")).resolves.toEqual({ width: 100, height: 100, pages: 1 });
-		const big = await sharp({ create: { width: 101, height: 100, channels: 3, background: "red" } }).png().toBuffer();
-		await expect(checkImageHeader(big, "file")).rejects.toMatchObject({ code: 422, type: "IMAGE_TOO_LARGE", data: { field: "file", width: 101, height: 100, pixels: 10100, maxPixels: 10000 } });
-		await expect(checkImageHeader(Buffer.concat([small.subarray(0, 8), Buffer.alloc(40)]), "file")).rejects.toMatchObject({ code: 422, type: "IMAGE_UNREADABLE" });
+		const big = await sharp({ create: { width: 101, height: 100, channels: 3, background: "red" } })
+			.png()
+			.toBuffer();
+		await expect(checkImageHeader(big, "file")).rejects.toMatchObject({
+			code: 422,
+			type: "IMAGE_TOO_LARGE",
+			data: { field: "file", width: 101, height: 100, pixels: 10100, maxPixels: 10000 },
+		});
+		await expect(checkImageHeader(Buffer.concat([small.subarray(0, 8), Buffer.alloc(40)]), "file")).rejects.toMatchObject({
+			code: 422,
+			type: "IMAGE_UNREADABLE",
+		});
 		// The decoder itself is bounded too, and its failures are the client's 422.
 		await expect(openImage(small).png().toBuffer()).resolves.toBeInstanceOf(Buffer);
 		const refused = await openImage(big)
@@ -30,7 +43,11 @@ describe("lib/images", () => {
 	});
 
 	it("is the only place that opens sharp (so limitInputPixels is set everywhere)", () => {
-		const importers = [...sourceFiles(path.join(ROOT, "services")), ...sourceFiles(path.join(ROOT, "lib")), ...sourceFiles(path.join(ROOT, "mixins"))]
+		const importers = [
+			...sourceFiles(path.join(ROOT, "services")),
+			...sourceFiles(path.join(ROOT, "lib")),
+			...sourceFiles(path.join(ROOT, "mixins")),
+		]
 			.filter((f) => /from "sharp"|require\("sharp"\)/.test(fs.readFileSync(f, "utf8")))
 			.map((f) => path.relative(ROOT, f));
 		expect(importers).toEqual(["lib/images.ts"]);

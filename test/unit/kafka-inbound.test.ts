@@ -16,22 +16,103 @@ const now = new Date().toISOString();
 
 /** One valid payload per catalog event, as our own services emit them. */
 const SAMPLES: { [K in EventName]: EventPayloads[K] } = {
-	SALE_COMPLETED: { transactionId: randomUUID(), shopId: randomUUID(), clerkId: randomUUID(), patronId: null, items: [{ flavorId: randomUUID(), quantity: 2, unitPrice: 350, lineTotal: 700 }], totalAmount: 700, paymentMethod: "CARD", createdAt: now },
-	PURCHASE_ORDER_CREATED: { orderId: randomUUID(), shopId: randomUUID(), factoryId: randomUUID(), items: [{ flavorId: randomUUID(), quantity: 5 }], requestedBy: randomUUID(), createdAt: now },
+	SALE_COMPLETED: {
+		transactionId: randomUUID(),
+		shopId: randomUUID(),
+		clerkId: randomUUID(),
+		patronId: null,
+		items: [{ flavorId: randomUUID(), quantity: 2, unitPrice: 350, lineTotal: 700 }],
+		totalAmount: 700,
+		paymentMethod: "CARD",
+		createdAt: now,
+	},
+	PURCHASE_ORDER_CREATED: {
+		orderId: randomUUID(),
+		shopId: randomUUID(),
+		factoryId: randomUUID(),
+		items: [{ flavorId: randomUUID(), quantity: 5 }],
+		requestedBy: randomUUID(),
+		createdAt: now,
+	},
 	INVENTORY_LOW: { shopId: randomUUID(), flavorId: randomUUID(), quantity: 1, reorderThreshold: 5 },
 	REVIEW_SUBMITTED: { reviewId: randomUUID(), shopId: randomUUID(), patronId: randomUUID(), rating: 4, comment: null },
-	STOCK_REGISTERED: { stockItemId: randomUUID(), factoryId: randomUUID(), flavorId: randomUUID(), batchId: "B-2026/11", quantity: 100, cost: 12000, productionDate: "2026-11-01", expiryDate: "2027-01-01" },
-	INVOICE_GENERATED: { invoiceId: randomUUID(), orderId: null, factoryId: randomUUID(), shopId: randomUUID(), totalAmount: 0, status: "ISSUED", dueDate: "2026-12-27" },
-	INVOICE_OVERDUE: { invoiceId: randomUUID(), orderId: randomUUID(), factoryId: randomUUID(), shopId: randomUUID(), totalAmount: 1250, dueDate: "2026-11-26", asOf: "2026-11-27" },
-	EXPIRY_WARNING: { stockItemId: randomUUID(), factoryId: randomUUID(), flavorId: randomUUID(), batchId: "B1", quantity: 3, expiryDate: "2026-11-30", warningDays: 3, managerId: randomUUID() },
+	STOCK_REGISTERED: {
+		stockItemId: randomUUID(),
+		factoryId: randomUUID(),
+		flavorId: randomUUID(),
+		batchId: "B-2026/11",
+		quantity: 100,
+		cost: 12000,
+		productionDate: "2026-11-01",
+		expiryDate: "2027-01-01",
+	},
+	INVOICE_GENERATED: {
+		invoiceId: randomUUID(),
+		orderId: null,
+		factoryId: randomUUID(),
+		shopId: randomUUID(),
+		totalAmount: 0,
+		status: "ISSUED",
+		dueDate: "2026-12-27",
+	},
+	INVOICE_OVERDUE: {
+		invoiceId: randomUUID(),
+		orderId: randomUUID(),
+		factoryId: randomUUID(),
+		shopId: randomUUID(),
+		totalAmount: 1250,
+		dueDate: "2026-11-26",
+		asOf: "2026-11-27",
+	},
+	EXPIRY_WARNING: {
+		stockItemId: randomUUID(),
+		factoryId: randomUUID(),
+		flavorId: randomUUID(),
+		batchId: "B1",
+		quantity: 3,
+		expiryDate: "2026-11-30",
+		warningDays: 3,
+		managerId: randomUUID(),
+	},
 	BUDGET_ALLOCATION_UPDATED: { factoryId: randomUUID(), previousAmount: 0, budgetAllocated: 500000, reason: "Q1", changedBy: null },
 	USER_LOGIN: { userId: randomUUID(), role: "PATRON", method: "password", ip: "203.0.113.9" },
 	USER_ROLE_CHANGED: { userId: randomUUID(), previousRole: "PATRON", role: "CLERK", changedBy: randomUUID() },
-	MESSAGE_RECEIVED: { messageId: randomUUID(), conversationId: randomUUID(), senderId: randomUUID(), recipientIds: [randomUUID()], messageType: "TEXT", createdAt: now },
+	MESSAGE_RECEIVED: {
+		messageId: randomUUID(),
+		conversationId: randomUUID(),
+		senderId: randomUUID(),
+		recipientIds: [randomUUID()],
+		messageType: "TEXT",
+		createdAt: now,
+	},
 	NOTIFICATION_SENT: { notificationId: randomUUID(), userId: randomUUID(), type: "INFO", message: "hello" },
-	STOCK_WRITTEN_OFF: { batchId: randomUUID(), shopId: randomUUID(), factoryId: null, flavorId: randomUUID(), quantity: 3, reason: "EXPIRY", costCents: 450, at: now },
-	BATCH_RECALLED: { batchId: randomUUID(), batchLabel: "B-1042", factoryId: randomUUID(), flavorId: randomUUID(), reason: "Listeria suspected", recalledBy: randomUUID(), at: now },
-	COLD_CHAIN_EXCURSION: { freezerId: randomUUID(), shopId: randomUUID(), factoryId: null, startedAt: now, detectedAt: now, maxCelsius: -9.5 },
+	STOCK_WRITTEN_OFF: {
+		batchId: randomUUID(),
+		shopId: randomUUID(),
+		factoryId: null,
+		flavorId: randomUUID(),
+		quantity: 3,
+		reason: "EXPIRY",
+		costCents: 450,
+		at: now,
+	},
+	BATCH_RECALLED: {
+		batchId: randomUUID(),
+		batchLabel: "B-1042",
+		factoryId: randomUUID(),
+		flavorId: randomUUID(),
+		reason: "Listeria suspected",
+		recalledBy: randomUUID(),
+		at: now,
+	},
+	COLD_CHAIN_EXCURSION: {
+		freezerId: randomUUID(),
+		shopId: randomUUID(),
+		factoryId: null,
+		startedAt: now,
+		detectedAt: now,
+		maxCelsius: -9.5,
+	},
 };
 
 describe("catalog payload schemas", () => {
@@ -69,15 +150,27 @@ describe("InboundGate", () => {
 	const gate = new InboundGate({ events: ["PURCHASE_ORDER_CREATED"], keys: [KEY, OLD] }, broker, logger);
 	let offset = 0;
 	const message = (value: string | null, signature?: string): KafkaMessage =>
-		({ key: null, value: value === null ? null : Buffer.from(value), headers: signature ? { "eislager-signature": Buffer.from(signature) } : {}, offset: String(offset++), timestamp: "0", attributes: 0 }) as KafkaMessage;
-	const rejected = (reason: string) => (broker.metrics.getMetric(APP_METRICS.inboundRejected)?.get({ reason })?.value as number | undefined) ?? 0;
+		({
+			key: null,
+			value: value === null ? null : Buffer.from(value),
+			headers: signature ? { "eislager-signature": Buffer.from(signature) } : {},
+			offset: String(offset++),
+			timestamp: "0",
+			attributes: 0,
+		}) as KafkaMessage;
+	const rejected = (reason: string) =>
+		(broker.metrics.getMetric(APP_METRICS.inboundRejected)?.get({ reason })?.value as number | undefined) ?? 0;
 
 	beforeAll(() => registerAppMetrics(broker));
 
 	test("admits a signed, allow-listed, valid envelope (also signed with the previous key)", () => {
 		const env = envelope("PURCHASE_ORDER_CREATED", SAMPLES.PURCHASE_ORDER_CREATED);
 		const value = JSON.stringify(env);
-		expect(gate.admit("purchase-order", 0, message(value, signMessage(KEY, value)))).toMatchObject({ id: env.id, type: "PURCHASE_ORDER_CREATED", data: env.data });
+		expect(gate.admit("purchase-order", 0, message(value, signMessage(KEY, value)))).toMatchObject({
+			id: env.id,
+			type: "PURCHASE_ORDER_CREATED",
+			data: env.data,
+		});
 		expect(gate.admit("purchase-order", 0, message(value, signMessage(OLD, value)))).toMatchObject({ id: env.id });
 	});
 

@@ -30,12 +30,22 @@ describe("deliveredLots", () => {
 	});
 
 	it("without an invoice everything is UNTRACKED", () => {
-		expect(deliveredLots([{ flavorId: "f1", quantity: 2 }], [])).toEqual([{ flavorId: "f1", stockItemId: null, batchLabel: null, factoryId: null, expiryDate: null, unitCost: 0, quantity: 2 }]);
+		expect(deliveredLots([{ flavorId: "f1", quantity: 2 }], [])).toEqual([
+			{ flavorId: "f1", stockItemId: null, batchLabel: null, factoryId: null, expiryDate: null, unitCost: 0, quantity: 2 },
+		]);
 	});
 });
 
 describe("writeOffReason", () => {
-	const lot = (status: LotTaken["status"], expired: boolean): LotTaken => ({ lotId: "l", flavorId: "f", stockItemId: "b", status, expired, unitCost: 1, quantity: 1 });
+	const lot = (status: LotTaken["status"], expired: boolean): LotTaken => ({
+		lotId: "l",
+		flavorId: "f",
+		stockItemId: "b",
+		status,
+		expired,
+		unitCost: 1,
+		quantity: 1,
+	});
 	it("names the lot's state first, then what the count says", () => {
 		expect(writeOffReason(lot("RECALLED", true), "COUNT")).toBe("RECALL");
 		expect(writeOffReason(lot("QUARANTINED", false), "WASTE")).toBe("QUARANTINE");

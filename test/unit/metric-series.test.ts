@@ -42,7 +42,8 @@ describe("MetricSeries", () => {
 			expect(lines(ours)).toBe(lines(theirs));
 
 			// The registry drops its items (a reset): the next updates start over, as Moleculer's would.
-			for (const b of [ours, theirs]) for (const name of ["t.total", "t.time"]) (b.metrics.getMetric(name) as unknown as { clear(): void }).clear();
+			for (const b of [ours, theirs])
+				for (const name of ["t.total", "t.time"]) (b.metrics.getMetric(name) as unknown as { clear(): void }).clear();
 			total.increment();
 			time.observe(2);
 			theirs.metrics.increment("t.total", labels);

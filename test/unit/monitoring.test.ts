@@ -45,7 +45,10 @@ describe("Prometheus rules and config", () => {
 	it("a broken rule is refused (the check can fail)", () => {
 		const dir = fs.mkdtempSync(path.join(os.tmpdir(), "eislager-rules-"));
 		try {
-			fs.writeFileSync(path.join(dir, "bad.yml"), "groups:\n  - name: bad\n    rules:\n      - alert: Broken\n        expr: sum(rate(eislager_sales_total[5m]) > \n");
+			fs.writeFileSync(
+				path.join(dir, "bad.yml"),
+				"groups:\n  - name: bad\n    rules:\n      - alert: Broken\n        expr: sum(rate(eislager_sales_total[5m]) > \n",
+			);
 			expect(run(["check", "rules", "bad.yml"], dir).status).not.toBe(0);
 		} finally {
 			fs.rmSync(dir, { recursive: true, force: true });
@@ -55,7 +58,11 @@ describe("Prometheus rules and config", () => {
 	it("scrapes every node of the topology at its operator port, labelled with the node name", () => {
 		const cfg = parse(fs.readFileSync(path.join(PROM, "prometheus.yml"), "utf8")) as {
 			rule_files: string[];
-			scrape_configs: { job_name: string; dns_sd_configs?: { names: string[]; port: number }[]; relabel_configs?: { target_label: string }[] }[];
+			scrape_configs: {
+				job_name: string;
+				dns_sd_configs?: { names: string[]; port: number }[];
+				relabel_configs?: { target_label: string }[];
+			}[];
 		};
 		const job = cfg.scrape_configs.find((j) => j.job_name === "eislager");
 		const scraped = (job?.dns_sd_configs ?? []).flatMap((d) => d.names.map((name) => [name, d.port]));
@@ -65,7 +72,9 @@ describe("Prometheus rules and config", () => {
 	});
 
 	it("covers every alert the issue asks for", () => {
-		const rules = (parse(fs.readFileSync(path.join(PROM, "alerts.yml"), "utf8")) as { groups: { rules: { alert: string; expr: string }[] }[] }).groups.flatMap((g) => g.rules);
+		const rules = (
+			parse(fs.readFileSync(path.join(PROM, "alerts.yml"), "utf8")) as { groups: { rules: { alert: string; expr: string }[] }[] }
+		).groups.flatMap((g) => g.rules);
 		const expr = (name: string) => rules.find((r) => r.alert === name)?.expr ?? "";
 		expect(expr("EisLagerNodeDown")).toMatch(/up\{job="eislager"/);
 		expect(expr("EisLagerServiceWithoutNode")).toMatch(/eislager_service_nodes/);
@@ -80,18 +89,24 @@ describe("Prometheus rules and config", () => {
 
 describe("Grafana dashboard", () => {
 	const dashboards = fs.readdirSync(path.join(GRAFANA, "dashboards")).filter((f) => f.endsWith(".json"));
-	const panels = dashboards.flatMap((f) => (JSON.parse(fs.readFileSync(path.join(GRAFANA, "dashboards", f), "utf8")) as { panels: Panel[] }).panels);
+	const panels = dashboards.flatMap(
+		(f) => (JSON.parse(fs.readFileSync(path.join(GRAFANA, "dashboards", f), "utf8")) as { panels: Panel[] }).panels,
+	);
 	const exprs = panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
 
 	it("is provisioned: the data source uid the panels use, the folder the provider loads", () => {
-		const ds = parse(fs.readFileSync(path.join(GRAFANA, "provisioning", "datasources", "prometheus.yml"), "utf8")) as { datasources: { uid: string; url: string }[] };
+		const ds = parse(fs.readFileSync(path.join(GRAFANA, "provisioning", "datasources", "prometheus.yml"), "utf8")) as {
+			datasources: { uid: string; url: string }[];
+		};
 		const uid = ds.datasources[0].uid;
 		expect(ds.datasources[0].url).toBe("http://prometheus:9090");
 		for (const p of panels.filter((x) => x.type !== "row")) {
 			expect([p.title, p.datasource?.uid]).toEqual([p.title, uid]);
 			for (const t of p.targets ?? []) expect(t.datasource?.uid).toBe(uid);
 		}
-		const provider = parse(fs.readFileSync(path.join(GRAFANA, "provisioning", "dashboards", "eislager.yml"), "utf8")) as { providers: { options: { path: string } }[] };
+		const provider = parse(fs.readFileSync(path.join(GRAFANA, "provisioning", "dashboards", "eislager.yml"), "utf8")) as {
+			providers: { options: { path: string } }[];
+		};
 		expect(provider.providers[0].options.path).toBe("/var/lib/grafana/dashboards");
 	});
 
@@ -100,7 +115,16 @@ describe("Grafana dashboard", () => {
 		const emitted = new Set([...Object.values(BUSINESS_METRICS), ...Object.values(APP_METRICS)].map(prom));
 		const used = new Set(exprs.flatMap((e) => [...e.matchAll(/\b(eislager_\w+?)(?:_bucket)?\b(?=[{[)\s]|$)/g)].map((m) => m[1])));
 		expect([...used].filter((m) => !emitted.has(m))).toEqual([]);
-		for (const figure of ["sales_total", "revenue_cents_total", "stock_low_items", "expiring_lots", "outbox_backlog", "kafka_consumer_lag", "socket_connections", "http_responses_total"]) {
+		for (const figure of [
+			"sales_total",
+			"revenue_cents_total",
+			"stock_low_items",
+			"expiring_lots",
+			"outbox_backlog",
+			"kafka_consumer_lag",
+			"socket_connections",
+			"http_responses_total",
+		]) {
 			expect(used).toContain(`eislager_${figure}`);
 		}
 	});

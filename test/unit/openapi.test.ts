@@ -6,7 +6,11 @@
 import { buildOpenApi } from "../../services/gateway/openapi";
 import { multipartRoute } from "../../lib/uploads";
 
-type Op = { responses: Record<string, unknown>; description: string; requestBody?: { content: Record<string, { schema: Record<string, unknown> }> } };
+type Op = {
+	responses: Record<string, unknown>;
+	description: string;
+	requestBody?: { content: Record<string, { schema: Record<string, unknown> }> };
+};
 
 const doc = buildOpenApi(
 	[
@@ -14,11 +18,28 @@ const doc = buildOpenApi(
 			name: "sales.inventory",
 			settings: { rest: "/sales" },
 			actions: {
-				get: { name: "sales.inventory.get", rest: "GET /shops/:shopId/inventory", roles: ["CLERK", "EXECUTIVE", "ADMIN"], access: { shop: "shopId" }, params: { shopId: { type: "uuid" } } },
+				get: {
+					name: "sales.inventory.get",
+					rest: "GET /shops/:shopId/inventory",
+					roles: ["CLERK", "EXECUTIVE", "ADMIN"],
+					access: { shop: "shopId" },
+					params: { shopId: { type: "uuid" } },
+				},
 				login: { name: "auth.login", rest: "POST /login", auth: "public", status: 200, params: { email: { type: "email" } } },
 			},
 		},
-		{ name: "files", settings: { rest: "/files" }, actions: { upload: { name: "files.upload", rest: multipartRoute("/upload", { maxBytes: 1000 }), status: 201 }, batch: { name: "files.uploadBatch", rest: multipartRoute("/upload/batch", { maxBytes: 1000, files: 3 }), status: [200, 207] } } },
+		{
+			name: "files",
+			settings: { rest: "/files" },
+			actions: {
+				upload: { name: "files.upload", rest: multipartRoute("/upload", { maxBytes: 1000 }), status: 201 },
+				batch: {
+					name: "files.uploadBatch",
+					rest: multipartRoute("/upload/batch", { maxBytes: 1000, files: 3 }),
+					status: [200, 207],
+				},
+			},
+		},
 	],
 	{ version: "test" },
 ) as { paths: Record<string, Record<string, Op>> };
@@ -32,15 +53,23 @@ describe("OpenAPI generator", () => {
 	});
 
 	it("prints who may call and whose entity it must be", () => {
-		expect(doc.paths["/api/v1/sales/shops/{shopId}/inventory"].get.description).toBe("Roles: CLERK, EXECUTIVE, ADMIN. Ownership: CLERK of the shop (shopId); EXECUTIVE, ADMIN: any shop.");
+		expect(doc.paths["/api/v1/sales/shops/{shopId}/inventory"].get.description).toBe(
+			"Roles: CLERK, EXECUTIVE, ADMIN. Ownership: CLERK of the shop (shopId); EXECUTIVE, ADMIN: any shop.",
+		);
 	});
 
 	it("describes multipart upload bodies, one file or several, with their limits", () => {
 		const one = doc.paths["/api/v1/files/upload"].post;
-		expect(one.requestBody?.content["multipart/form-data"].schema).toEqual({ type: "object", required: ["file"], properties: { file: { type: "string", format: "binary", description: "At most 1000 bytes" } } });
+		expect(one.requestBody?.content["multipart/form-data"].schema).toEqual({
+			type: "object",
+			required: ["file"],
+			properties: { file: { type: "string", format: "binary", description: "At most 1000 bytes" } },
+		});
 		expect(Object.keys(one.responses)).toEqual(expect.arrayContaining(["201", "413", "415", "422"]));
 		const batch = doc.paths["/api/v1/files/upload/batch"].post;
-		expect(batch.requestBody?.content["multipart/form-data"].schema).toMatchObject({ properties: { files: { type: "array", maxItems: 3 } } });
+		expect(batch.requestBody?.content["multipart/form-data"].schema).toMatchObject({
+			properties: { files: { type: "array", maxItems: 3 } },
+		});
 		expect(Object.keys(batch.responses)).toEqual(expect.arrayContaining(["200", "207"]));
 	});
 });

@@ -59,8 +59,16 @@ describe("authorization and ownership middlewares", () => {
 		broker.createService({
 			name: "guarded",
 			actions: {
-				shopStock: { roles: ["CLERK", "EXECUTIVE", "ADMIN"], access: { shop: "shopId" }, handler: (ctx: Context) => ({ entity: ctx.locals.entity }) },
-				order: { roles: ["CLERK", "EXECUTIVE", "ADMIN"], access: { shop: "shopId", wide: ["EXECUTIVE"] }, handler: () => "ordered" },
+				shopStock: {
+					roles: ["CLERK", "EXECUTIVE", "ADMIN"],
+					access: { shop: "shopId" },
+					handler: (ctx: Context) => ({ entity: ctx.locals.entity }),
+				},
+				order: {
+					roles: ["CLERK", "EXECUTIVE", "ADMIN"],
+					access: { shop: "shopId", wide: ["EXECUTIVE"] },
+					handler: () => "ordered",
+				},
 				batches: { roles: ["MANUFACTURER", "EXECUTIVE"], access: { factory: "factoryId" }, handler: () => "batches" },
 				messages: { access: { conversation: "id" }, handler: () => "messages" },
 				open: { auth: "public", handler: () => "open" },
@@ -79,11 +87,18 @@ describe("authorization and ownership middlewares", () => {
 	});
 	afterAll(() => broker.stop());
 
-	const asClient = (action: string, params: object, who?: AuthUser) => broker.call(`${GATEWAY_SERVICE}.forward`, { action, params, user: who });
-	const code = (p: Promise<unknown>) => p.then(() => 200, (err: { code?: number }) => err.code);
+	const asClient = (action: string, params: object, who?: AuthUser) =>
+		broker.call(`${GATEWAY_SERVICE}.forward`, { action, params, user: who });
+	const code = (p: Promise<unknown>) =>
+		p.then(
+			() => 200,
+			(err: { code?: number }) => err.code,
+		);
 
 	it("lets a CLERK of the shop in and hands the handler the resolved shop", async () => {
-		await expect(asClient("guarded.shopStock", { shopId: SHOP }, user(STAFF, "CLERK"))).resolves.toEqual({ entity: { id: SHOP, name: "Shop", isStaff: true } });
+		await expect(asClient("guarded.shopStock", { shopId: SHOP }, user(STAFF, "CLERK"))).resolves.toEqual({
+			entity: { id: SHOP, name: "Shop", isStaff: true },
+		});
 	});
 
 	it("answers 403 to a CLERK of another shop (shops are public), 404 for an unknown shop", async () => {
@@ -119,7 +134,9 @@ describe("authorization and ownership middlewares", () => {
 	});
 
 	it("trusts calls between services (no gateway in between): resolved, not checked; unknown is still 404", async () => {
-		await expect(broker.call("guarded.shopStock", { shopId: OTHER_SHOP }, { meta: { user: user(STRANGER, "CLERK") } })).resolves.toEqual({ entity: { id: OTHER_SHOP, name: "Shop", isStaff: false } });
+		await expect(
+			broker.call("guarded.shopStock", { shopId: OTHER_SHOP }, { meta: { user: user(STRANGER, "CLERK") } }),
+		).resolves.toEqual({ entity: { id: OTHER_SHOP, name: "Shop", isStaff: false } });
 		expect(await code(broker.call("guarded.shopStock", { shopId: UNKNOWN }))).toBe(404);
 	});
 
@@ -130,8 +147,12 @@ describe("authorization and ownership middlewares", () => {
 	});
 
 	it("describes the rule for the OpenAPI document and docs", () => {
-		expect(describeAccess({ shop: "shopId" }, ["CLERK", "EXECUTIVE", "ADMIN"])).toBe("Ownership: CLERK of the shop (shopId); EXECUTIVE, ADMIN: any shop.");
-		expect(describeAccess({ factory: "factoryId" })).toBe("Ownership: MANUFACTURER of the factory (factoryId); EXECUTIVE: any factory.");
+		expect(describeAccess({ shop: "shopId" }, ["CLERK", "EXECUTIVE", "ADMIN"])).toBe(
+			"Ownership: CLERK of the shop (shopId); EXECUTIVE, ADMIN: any shop.",
+		);
+		expect(describeAccess({ factory: "factoryId" })).toBe(
+			"Ownership: MANUFACTURER of the factory (factoryId); EXECUTIVE: any factory.",
+		);
 		expect(describeAccess({ shop: "shopId" }, ["EXECUTIVE"])).toBe("Ownership: EXECUTIVE: any shop (shopId).");
 		expect(describeAccess({ conversation: "id" })).toBe("Ownership: Participant of the conversation (id).");
 		expect(judge("shop", [], "EXECUTIVE", { mine: false, visible: true })).toBe("forbidden");

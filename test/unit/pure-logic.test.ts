@@ -29,7 +29,8 @@ describe("order state machine", () => {
 	});
 
 	it("lets each party make only its own moves", () => {
-		const may = (party: OrderParty) => statuses.flatMap((from) => ORDER_TRANSITIONS[from].filter((to) => mayTransition(party, from, to)).map((to) => `${from}>${to}`));
+		const may = (party: OrderParty) =>
+			statuses.flatMap((from) => ORDER_TRANSITIONS[from].filter((to) => mayTransition(party, from, to)).map((to) => `${from}>${to}`));
 		expect(may("FACTORY")).toEqual(["PENDING>CONFIRMED", "CONFIRMED>SHIPPED"]);
 		expect(may("SHOP")).toEqual(["PENDING>CANCELLED", "SHIPPED>DELIVERED"]);
 		expect(may("EXECUTIVE")).toEqual(statuses.flatMap((from) => ORDER_TRANSITIONS[from].map((to) => `${from}>${to}`)));
@@ -86,7 +87,15 @@ describe("planChange (shop stock rows)", () => {
 	});
 
 	it("plans a new row from nothing", () => {
-		expect(planChange("g", undefined, 3)).toEqual({ flavorId: "g", before: 0, after: 3, reorderThreshold: 0, lowAlerted: false, crossedLow: false, existed: false });
+		expect(planChange("g", undefined, 3)).toEqual({
+			flavorId: "g",
+			before: 0,
+			after: 3,
+			reorderThreshold: 0,
+			lowAlerted: false,
+			crossedLow: false,
+			existed: false,
+		});
 	});
 });
 
@@ -108,7 +117,9 @@ describe("analytics ranges and scopes", () => {
 
 	it("asks sales once per user for shop scopes, and again after forgetStaff", async () => {
 		const asked: string[] = [];
-		const ctx = { call: async (action: string, params: { userId: string }) => (asked.push(`${action}:${params.userId}`), ["s1"]) } as unknown as Context<unknown, never>;
+		const ctx = {
+			call: async (action: string, params: { userId: string }) => (asked.push(`${action}:${params.userId}`), ["s1"]),
+		} as unknown as Context<unknown, never>;
 		const dir = new Directory();
 		expect(await dir.shopsOf(ctx, "u1")).toEqual(["s1"]);
 		expect(await dir.shopsOf(ctx, "u1")).toEqual(["s1"]);
@@ -120,7 +131,8 @@ describe("analytics ranges and scopes", () => {
 });
 
 describe("auditTarget", () => {
-	const ctx = (params: Record<string, unknown>, locals: Record<string, unknown> = {}) => ({ params, locals }) as unknown as Parameters<typeof auditTarget>[0];
+	const ctx = (params: Record<string, unknown>, locals: Record<string, unknown> = {}) =>
+		({ params, locals }) as unknown as Parameters<typeof auditTarget>[0];
 
 	it("prefers what the handler named, then the result's id, then an id param", () => {
 		expect(auditTarget(ctx({ shopId: "p" }, { auditTarget: "named" }), { id: "r" })).toBe("named");

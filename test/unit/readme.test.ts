@@ -34,7 +34,9 @@ describe("README", () => {
 	it("shows the two commands and every bench script", () => {
 		expect(readme).toContain("npm install && npm start");
 		expect(readme).toContain("npm test");
-		const scripts = Object.keys((JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts);
+		const scripts = Object.keys(
+			(JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts,
+		);
 		for (const bench of scripts.filter((s) => s.startsWith("bench:"))) expect(readme).toContain(`npm run ${bench}`);
 	});
 });

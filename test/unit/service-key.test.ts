@@ -64,7 +64,13 @@ describe("two brokers over the Fake transporter", () => {
 	let opened = 0;
 
 	function node(id: string, keys: { current: string; previous?: string } | undefined): ServiceBroker {
-		const broker = new ServiceBroker({ namespace, nodeID: id, transporter: "Fake", logLevel: "fatal", middlewares: [ServiceKeyMiddleware(keys)] });
+		const broker = new ServiceBroker({
+			namespace,
+			nodeID: id,
+			transporter: "Fake",
+			logLevel: "fatal",
+			middlewares: [ServiceKeyMiddleware(keys)],
+		});
 		brokers.push(broker);
 		return broker;
 	}
@@ -86,7 +92,11 @@ describe("two brokers over the Fake transporter", () => {
 					return { bytes };
 				},
 			},
-			events: { "vault.knock"(ctx: Context) { received.push(String((ctx.params as { who: string }).who)); } },
+			events: {
+				"vault.knock"(ctx: Context) {
+					received.push(String((ctx.params as { who: string }).who));
+				},
+			},
 		});
 		await server.start();
 	});
@@ -122,13 +132,20 @@ describe("two brokers over the Fake transporter", () => {
 	test("an unsigned request posing as the receiving node itself is refused too", async () => {
 		// Rewrites the sender field of every outgoing packet to the server's own node id.
 		const spoofSender = {
-			transporterSend: (next: (topic: string, data: Buffer, meta: unknown) => Promise<void>) => (topic: string, data: Buffer, meta: unknown) => {
-				const packet = JSON.parse(data.toString()) as { sender: string };
-				if (topic.includes(".REQ.")) packet.sender = "server";
-				return next(topic, Buffer.from(JSON.stringify(packet)), meta);
-			},
+			transporterSend:
+				(next: (topic: string, data: Buffer, meta: unknown) => Promise<void>) => (topic: string, data: Buffer, meta: unknown) => {
+					const packet = JSON.parse(data.toString()) as { sender: string };
+					if (topic.includes(".REQ.")) packet.sender = "server";
+					return next(topic, Buffer.from(JSON.stringify(packet)), meta);
+				},
 		};
-		const spoofer = new ServiceBroker({ namespace, nodeID: "spoofer", transporter: "Fake", logLevel: "fatal", middlewares: [spoofSender as never] });
+		const spoofer = new ServiceBroker({
+			namespace,
+			nodeID: "spoofer",
+			transporter: "Fake",
+			logLevel: "fatal",
+			middlewares: [spoofSender as never],
+		});
 		brokers.push(spoofer);
 		await spoofer.start();
 		await spoofer.waitForServices("vault", 5000);

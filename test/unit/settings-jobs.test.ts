@@ -18,12 +18,17 @@ describe("maintenance notice lead times", () => {
 		expect(loadConfig({ NODE_ENV: "test" }).maintenanceNoticeMinutes).toEqual([15, 5]);
 		expect(loadConfig({ NODE_ENV: "test", MAINTENANCE_NOTICE_MINUTES: "5, 60,5" }).maintenanceNoticeMinutes).toEqual([60, 5]);
 		expect(loadConfig({ NODE_ENV: "test", MAINTENANCE_NOTICE_MINUTES: "" }).maintenanceNoticeMinutes).toEqual([]);
-		for (const bad of ["0", "soon", "1441", "-5"]) expect(() => loadConfig({ NODE_ENV: "test", MAINTENANCE_NOTICE_MINUTES: bad })).toThrow(ConfigError);
+		for (const bad of ["0", "soon", "1441", "-5"])
+			expect(() => loadConfig({ NODE_ENV: "test", MAINTENANCE_NOTICE_MINUTES: bad })).toThrow(ConfigError);
 	});
 });
 
 describe("the active maintenance window", () => {
-	const snapshot = { settings: SETTING_DEFAULTS, version: 1, maintenance: [{ id: "w", startsAt: "2026-11-27T12:00:00Z", endsAt: "2026-11-27T13:00:00Z", message: "m" }] };
+	const snapshot = {
+		settings: SETTING_DEFAULTS,
+		version: 1,
+		maintenance: [{ id: "w", startsAt: "2026-11-27T12:00:00Z", endsAt: "2026-11-27T13:00:00Z", message: "m" }],
+	};
 	it("is in force from its start (inclusive) to its end (exclusive)", () => {
 		expect(activeMaintenance(snapshot, Date.parse("2026-11-27T11:59:59Z"))).toBeUndefined();
 		expect(activeMaintenance(snapshot, Date.parse("2026-11-27T12:00:00Z"))?.id).toBe("w");

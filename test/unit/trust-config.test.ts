@@ -15,7 +15,9 @@ const base: Env = { NODE_ENV: "production", JWT_SECRET: A, TRANSPORTER: "nats://
 
 describe("SERVICE_KEY", () => {
 	test("production with a transporter stops start-up without it, naming the variable", () => {
-		expect(() => loadConfig(base)).toThrow(/^Invalid configuration: SERVICE_KEY is required when NODE_ENV=production and TRANSPORTER is set$/);
+		expect(() => loadConfig(base)).toThrow(
+			/^Invalid configuration: SERVICE_KEY is required when NODE_ENV=production and TRANSPORTER is set$/,
+		);
 		expect(loadConfig({ ...base, SERVICE_KEY: B }).serviceKey).toEqual({ current: B, previous: undefined });
 	});
 
@@ -37,9 +39,14 @@ describe("Kafka inbound", () => {
 	});
 
 	test("known event types only, and a key is required once any is accepted", () => {
-		expect(() => loadConfig({ KAFKA_INBOUND_EVENTS: "PURCHASE_ORDER_CREATED,NOPE", KAFKA_INBOUND_KEY: A })).toThrow(/KAFKA_INBOUND_EVENTS has an unknown event type "NOPE"/);
+		expect(() => loadConfig({ KAFKA_INBOUND_EVENTS: "PURCHASE_ORDER_CREATED,NOPE", KAFKA_INBOUND_KEY: A })).toThrow(
+			/KAFKA_INBOUND_EVENTS has an unknown event type "NOPE"/,
+		);
 		expect(() => loadConfig({ KAFKA_INBOUND_EVENTS: "PURCHASE_ORDER_CREATED" })).toThrow(/KAFKA_INBOUND_KEY is required/);
-		expect(loadConfig({ KAFKA_INBOUND_EVENTS: "PURCHASE_ORDER_CREATED", KAFKA_INBOUND_KEY: A, KAFKA_INBOUND_KEY_PREVIOUS: B }).kafkaInbound).toEqual({
+		expect(
+			loadConfig({ KAFKA_INBOUND_EVENTS: "PURCHASE_ORDER_CREATED", KAFKA_INBOUND_KEY: A, KAFKA_INBOUND_KEY_PREVIOUS: B })
+				.kafkaInbound,
+		).toEqual({
 			events: ["PURCHASE_ORDER_CREATED"],
 			key: A,
 			previousKey: B,
@@ -60,7 +67,9 @@ describe("NATS credentials", () => {
 		fs.writeFileSync(file, "SUAM3TUV5BFJ4WQZRK5LJXNR2SMYRRXXQQ3IUN4WRY5QOSUXLWMEAFBOKE\n");
 		expect(loadConfig({ TRANSPORTER: "nats://nats:4222", JWT_SECRET: A, NATS_CREDENTIALS: file }).natsCredentials).toBe(file);
 		expect(natsOptions("nats://nats:4222", file).authenticator).toEqual(expect.any(Function));
-		expect(() => loadConfig({ TRANSPORTER: "nats://nats:4222", JWT_SECRET: A, NATS_CREDENTIALS: `${file}.missing` })).toThrow(/NATS_CREDENTIALS names no readable file/);
+		expect(() => loadConfig({ TRANSPORTER: "nats://nats:4222", JWT_SECRET: A, NATS_CREDENTIALS: `${file}.missing` })).toThrow(
+			/NATS_CREDENTIALS names no readable file/,
+		);
 		expect(() => loadConfig({ NATS_CREDENTIALS: file })).toThrow(/NATS_CREDENTIALS needs a nats:\/\/ TRANSPORTER/);
 	});
 });

@@ -16,22 +16,27 @@ describe("validator rules", () => {
 			console.log(`email of ${crafted.length} chars rejected in ${Number(process.hrtime.bigint() - started) / 1e6} ms`);
 		}
 		expect(check({ email }, { email: " Ada@Example.COM " })).toBe(true);
-		for (const bad of ["a@b", "@b.c", "a@@b.c", "a b@c.d", "a@b.", "a@.b", "a@b.c@d.e", "x".repeat(250) + "@b.co"]) expect(isEmail(bad)).toBe(false);
+		for (const bad of ["a@b", "@b.c", "a@@b.c", "a b@c.d", "a@b.", "a@.b", "a@b.c@d.e", "x".repeat(250) + "@b.co"])
+			expect(isEmail(bad)).toBe(false);
 		for (const good of ["a@b.c", "first.last+tag@sub.example.org"]) expect(isEmail(good)).toBe(true);
 	});
 
 	it("accepts only real calendar dates and zoned date-times", () => {
 		expect(isCalendarDate("2024-02-29")).toBe(true);
-		for (const bad of ["2024-02-30", "2023-02-29", "2024-13-01", "2024-00-10", "2024-1-01", "2024-01-01x"]) expect(isCalendarDate(bad)).toBe(false);
+		for (const bad of ["2024-02-30", "2023-02-29", "2024-13-01", "2024-00-10", "2024-1-01", "2024-01-01x"])
+			expect(isCalendarDate(bad)).toBe(false);
 		expect(isDateTime("2024-02-29T23:59:59.123Z")).toBe(true);
 		expect(isDateTime("2024-02-29T10:00+01:00")).toBe(true);
-		for (const bad of ["2024-02-30T00:00:00Z", "2024-01-01T25:00:00Z", "2024-01-01T10:00:00", "2024-01-01"]) expect(isDateTime(bad)).toBe(false);
+		for (const bad of ["2024-02-30T00:00:00Z", "2024-01-01T25:00:00Z", "2024-01-01T10:00:00", "2024-01-01"])
+			expect(isDateTime(bad)).toBe(false);
 		expect(check({ from: isoDate }, { from: "2024-02-30" })).toEqual([expect.objectContaining({ field: "from", type: "isoDate" })]);
 		expect(check({ at: isoDateTime }, { at: "1".repeat(100_000) })).toEqual([expect.objectContaining({ field: "at" })]);
 	});
 
 	it("treats null on an optional field as invalid unless the field is nullable", () => {
-		expect(check({ name: { ...trimmed(1, 10), optional: true } }, { name: null })).toEqual([expect.objectContaining({ field: "name", type: "notNull" })]);
+		expect(check({ name: { ...trimmed(1, 10), optional: true } }, { name: null })).toEqual([
+			expect.objectContaining({ field: "name", type: "notNull" }),
+		]);
 		expect(check({ name: { ...trimmed(1, 10), optional: true } }, {})).toBe(true);
 		expect(check({ phone: { type: "string", optional: true, nullable: true } }, { phone: null })).toBe(true);
 		expect(check({ tags: { type: "array", items: "string", default: [] } }, { tags: null })).toBe(true);
@@ -65,7 +70,17 @@ describe("database error fields", () => {
 describe("declared success status", () => {
 	it("is what the OpenAPI document lists, the method's guess otherwise", () => {
 		const doc = buildOpenApi(
-			[{ name: "auth", settings: { rest: "/auth" }, actions: { login: { name: "auth.login", rest: "POST /login", status: 200 }, register: { name: "auth.register", rest: "POST /register" }, start: { name: "auth.start", rest: "POST /start", status: [200, 201] } } }],
+			[
+				{
+					name: "auth",
+					settings: { rest: "/auth" },
+					actions: {
+						login: { name: "auth.login", rest: "POST /login", status: 200 },
+						register: { name: "auth.register", rest: "POST /register" },
+						start: { name: "auth.start", rest: "POST /start", status: [200, 201] },
+					},
+				},
+			],
 			{ version: "1" },
 		) as { paths: Record<string, { post: { responses: Record<string, unknown> } }> };
 		const codes = (path: string) => Object.keys(doc.paths[path].post.responses).filter((c) => /^2\d\d$/.test(c));

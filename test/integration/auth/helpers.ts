@@ -10,15 +10,24 @@ export interface RawResponse {
 }
 
 /** A raw HTTP request (no automatic decompression, exact headers), for header-level assertions. */
-export function rawRequest(baseUrl: string, method: string, path: string, headers: Record<string, string> = {}, body?: string | Buffer): Promise<RawResponse> {
+export function rawRequest(
+	baseUrl: string,
+	method: string,
+	path: string,
+	headers: Record<string, string> = {},
+	body?: string | Buffer,
+): Promise<RawResponse> {
 	const url = new URL(path, baseUrl);
 	return new Promise((resolve, reject) => {
-		const req = http.request({ host: url.hostname, port: url.port, path: url.pathname + url.search, method, headers, agent: false }, (res) => {
-			const chunks: Buffer[] = [];
-			res.on("data", (c: Buffer) => chunks.push(c));
-			res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-			res.on("error", reject);
-		});
+		const req = http.request(
+			{ host: url.hostname, port: url.port, path: url.pathname + url.search, method, headers, agent: false },
+			(res) => {
+				const chunks: Buffer[] = [];
+				res.on("data", (c: Buffer) => chunks.push(c));
+				res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+				res.on("error", reject);
+			},
+		);
 		req.on("error", reject);
 		if (body !== undefined) req.write(body);
 		req.end();

@@ -31,7 +31,12 @@ export async function createFlavor(app: TestApp, token: string, body: Record<str
 }
 
 /** Creates a factory through the API as an executive; returns its id. */
-export async function createFactory(app: TestApp, execToken: string, managerId: string, body: Record<string, unknown> = {}): Promise<string> {
+export async function createFactory(
+	app: TestApp,
+	execToken: string,
+	managerId: string,
+	body: Record<string, unknown> = {},
+): Promise<string> {
 	const res = await app.request("POST", "/api/v1/inventory/factories", {
 		token: execToken,
 		body: { name: `Factory ${Math.random().toString(36).slice(2, 8)}`, location: "Somewhere", managerId, budgetAllocated: 0, ...body },

@@ -48,7 +48,9 @@ describe("kafka-bridge: outbox relay and inbound events", () => {
 
 	const relayOf = (broker: ServiceBroker) => (broker.getLocalService("kafka-bridge") as Service & { relay: OutboxRelay }).relay;
 	const outbox = async (id: string) => {
-		const [rows] = await app.broker.getLocalService("auth")!.db.query(`SELECT sent_at, attempts FROM auth.outbox WHERE id = :id`, { replacements: { id } });
+		const [rows] = await app.broker
+			.getLocalService("auth")!
+			.db.query(`SELECT sent_at, attempts FROM auth.outbox WHERE id = :id`, { replacements: { id } });
 		return (rows as { sent_at: Date | null; attempts: number }[])[0];
 	};
 
@@ -59,7 +61,11 @@ describe("kafka-bridge: outbox relay and inbound events", () => {
 			const msgs = await reader.waitFor((m) => m.some((x) => x.value.data.userId === user.id), 20_000, `USER_LOGIN of ${user.id}`);
 			const msg = msgs.find((x) => x.value.data.userId === user.id)!;
 			expect(msg.message.key?.toString()).toBe(user.id);
-			expect(msg.value).toMatchObject({ type: "USER_LOGIN", source: "auth", data: { userId: user.id, role: "CLERK", method: "password" } });
+			expect(msg.value).toMatchObject({
+				type: "USER_LOGIN",
+				source: "auth",
+				data: { userId: user.id, role: "CLERK", method: "password" },
+			});
 			expect(typeof msg.value.occurredAt).toBe("string");
 			expect(msg.message.headers?.["eislager-origin"]?.toString()).toBe("outbox");
 			await until("sent_at set", async () => Boolean((await outbox(msg.value.id))?.sent_at));
@@ -94,13 +100,27 @@ describe("kafka-bridge: outbox relay and inbound events", () => {
 	it("turns an external envelope into one broker event, ignoring its redelivery and our own relayed events", async () => {
 		const received: string[] = [];
 		// Both bridge nodes consume in one group; the Fake transporter carries their emits to this listener.
-		app.broker.createService({ name: "po-listener", events: { PURCHASE_ORDER_CREATED: { handler: (ctx: { params: { id: string } }) => void received.push(ctx.params.id) } } });
+		app.broker.createService({
+			name: "po-listener",
+			events: { PURCHASE_ORDER_CREATED: { handler: (ctx: { params: { id: string } }) => void received.push(ctx.params.id) } },
+		});
 		await app.broker.waitForServices(["po-listener"]);
 
 		const bridge = extra[0];
-		await until("inbound consumer connected", () => (bridge.getLocalService("kafka-bridge") as Service & { inbound: { connected: boolean } }).inbound.connected, 20_000);
+		await until(
+			"inbound consumer connected",
+			() => (bridge.getLocalService("kafka-bridge") as Service & { inbound: { connected: boolean } }).inbound.connected,
+			20_000,
+		);
 
-		const event = envelope("PURCHASE_ORDER_CREATED", { orderId: randomUUID(), shopId: randomUUID(), factoryId: randomUUID(), items: [{ flavorId: randomUUID(), quantity: 3 }], requestedBy: randomUUID(), createdAt: new Date().toISOString() });
+		const event = envelope("PURCHASE_ORDER_CREATED", {
+			orderId: randomUUID(),
+			shopId: randomUUID(),
+			factoryId: randomUUID(),
+			items: [{ flavorId: randomUUID(), quantity: 3 }],
+			requestedBy: randomUUID(),
+			createdAt: new Date().toISOString(),
+		});
 		const external = JSON.stringify({ ...event, source: "erp" });
 		const signed = { key: event.data.shopId, value: external, headers: { "eislager-signature": signMessage(INBOUND_KEY, external) } };
 		const ownRelayed = envelope("PURCHASE_ORDER_CREATED", event.data);
@@ -119,13 +139,25 @@ describe("kafka-bridge: outbox relay and inbound events", () => {
 				30_000,
 			);
 			await producer.send({ topic, messages: [signed, { key: "x", value: "not json" }] });
-			await producer.send({ topic, messages: [{ key: event.data.shopId, value: JSON.stringify(ownRelayed), headers: { "eislager-origin": "outbox", "eislager-namespace": app.config.namespace } }] });
+			await producer.send({
+				topic,
+				messages: [
+					{
+						key: event.data.shopId,
+						value: JSON.stringify(ownRelayed),
+						headers: { "eislager-origin": "outbox", "eislager-namespace": app.config.namespace },
+					},
+				],
+			});
 			await new Promise((r) => setTimeout(r, 2000));
 			expect(received.filter((id) => id === event.id)).toHaveLength(1);
 			expect(received).not.toContain(ownRelayed.id);
 			// Durable for internal consumer groups: one row in the bridge's outbox, born sent (never relayed back).
 			const db = (bridge.getLocalService("kafka-bridge") as Service & { db: Sequelize }).db;
-			const [stored] = await db.query(`SELECT id, sent_at IS NOT NULL AS sent, envelope->>'source' AS source FROM kafka_bridge.outbox WHERE id IN (:ids)`, { replacements: { ids: [event.id, ownRelayed.id] } });
+			const [stored] = await db.query(
+				`SELECT id, sent_at IS NOT NULL AS sent, envelope->>'source' AS source FROM kafka_bridge.outbox WHERE id IN (:ids)`,
+				{ replacements: { ids: [event.id, ownRelayed.id] } },
+			);
 			expect(stored).toEqual([{ id: event.id, sent: true, source: "erp" }]);
 		} finally {
 			await producer.disconnect();
@@ -181,7 +213,9 @@ describe("kafka-bridge with Kafka unreachable", () => {
 		const user = await app.createUser("PATRON");
 		const db = app.broker.getLocalService("auth")!.db;
 		await until("a failed relay attempt recorded on the row", async () => {
-			const [rows] = await db.query(`SELECT attempts, last_error, sent_at FROM auth.outbox WHERE aggregate_id = :id`, { replacements: { id: user.id } });
+			const [rows] = await db.query(`SELECT attempts, last_error, sent_at FROM auth.outbox WHERE aggregate_id = :id`, {
+				replacements: { id: user.id },
+			});
 			const row = (rows as { attempts: number; last_error: string | null; sent_at: Date | null }[])[0];
 			return Boolean(row && row.attempts > 0 && row.last_error && row.sent_at === null);
 		});

@@ -53,14 +53,24 @@ describe("POS sale in one statement (integration)", () => {
 				},
 			},
 		});
-		await app.broker.createService({ name: "auth", actions: { getUsers: (ctx: Context<{ ids: string[] }>) => ctx.params.ids.map((id) => ({ id, role: id === clerk.id ? "CLERK" : "PATRON", name: "n", email: "e@x.io" })) } });
+		await app.broker.createService({
+			name: "auth",
+			actions: {
+				getUsers: (ctx: Context<{ ids: string[] }>) =>
+					ctx.params.ids.map((id) => ({ id, role: id === clerk.id ? "CLERK" : "PATRON", name: "n", email: "e@x.io" })),
+			},
+		});
 		await app.broker.waitForServices(["inventory.flavors", "auth"]);
 		pg = new Client({ connectionString: app.db.url });
 		await pg.connect();
 		// No manager: the staff check must not read a NULL manager as "maybe".
 		shopId = (await app.broker.call<{ id: string }, object>("sales.shops.create", { name: "Solo", address: "A 1" }, as(exec))).id;
 		await app.broker.call("sales.shops.addStaff", { shopId, userId: clerk.id }, as(exec));
-		await app.broker.call("sales.inventory.set", { shopId, reason: "RESTOCK", items: flavors.map((f) => ({ flavorId: f.id, quantity: 10, reorderThreshold: 2 })) }, as(exec));
+		await app.broker.call(
+			"sales.inventory.set",
+			{ shopId, reason: "RESTOCK", items: flavors.map((f) => ({ flavorId: f.id, quantity: 10, reorderThreshold: 2 })) },
+			as(exec),
+		);
 	});
 	afterAll(async () => {
 		await pg?.end();
@@ -73,22 +83,35 @@ describe("POS sale in one statement (integration)", () => {
 		let sale: Sale;
 		let calls: { client: unknown; text: string }[];
 		try {
-			sale = await sell([{ flavorId: flavors[0].id, quantity: 2 }, { flavorId: flavors[1].id, quantity: 1 }]);
+			sale = await sell([
+				{ flavorId: flavors[0].id, quantity: 2 },
+				{ flavorId: flavors[1].id, quantity: 1 },
+			]);
 		} finally {
-			calls = spy.mock.calls.map(([q], i) => ({ client: spy.mock.contexts[i], text: typeof q === "string" ? q : (q as { text: string }).text }));
+			calls = spy.mock.calls.map(([q], i) => ({
+				client: spy.mock.contexts[i],
+				text: typeof q === "string" ? q : (q as { text: string }).text,
+			}));
 			spy.mockRestore();
 		}
 		// The connection that sold: other services of the process (consumer groups, the relay) share the schema's pool.
 		const seller = calls.find((c) => c.text.includes("sales.pos_sale("))?.client;
 		// Session set-up statements of a freshly opened pool connection aside, and the folded post-commit wake-up of the
 		// outbox readers (lib/outbox-wake.ts, its own transaction), one statement did the whole sale.
-		const statements = calls.filter((c) => c.client === seller && !/^\s*SET\b/i.test(c.text) && !c.text.includes("pg_notify(")).map((c) => c.text);
+		const statements = calls
+			.filter((c) => c.client === seller && !/^\s*SET\b/i.test(c.text) && !c.text.includes("pg_notify("))
+			.map((c) => c.text);
 		expect(statements).toEqual([expect.stringContaining("sales.pos_sale(")]);
 		expect(sale.totalAmount).toBe(2 * 200 + 210);
 		expect(await count("SELECT count(*) AS n FROM sales.transaction_items WHERE transaction_id = $1", [sale.id])).toBe(2);
-		expect(await count("SELECT count(*) AS n FROM sales.stock_movements WHERE reference_id = $1 AND reason = 'SALE'", [sale.id])).toBe(2);
+		expect(await count("SELECT count(*) AS n FROM sales.stock_movements WHERE reference_id = $1 AND reason = 'SALE'", [sale.id])).toBe(
+			2,
+		);
 		// SALE_COMPLETED keeps its payload (inventory and analytics consume it), lines with their lots; its time is the sale's, from the database.
-		const outbox = await pg.query("SELECT type, topic, aggregate_id, envelope FROM sales.outbox WHERE (envelope->'data'->>'transactionId')::uuid = $1", [sale.id]);
+		const outbox = await pg.query(
+			"SELECT type, topic, aggregate_id, envelope FROM sales.outbox WHERE (envelope->'data'->>'transactionId')::uuid = $1",
+			[sale.id],
+		);
 		expect(outbox.rows).toEqual([
 			{
 				type: "SALE_COMPLETED",
@@ -107,8 +130,20 @@ describe("POS sale in one statement (integration)", () => {
 						patronId: null,
 						items: [
 							// The lots each line drew (issue #15): stock counted in by hand is the UNTRACKED lot (batchId null).
-							{ flavorId: flavors[0].id, quantity: 2, unitPrice: 200, lineTotal: 400, lots: [{ batchId: null, quantity: 2 }] },
-							{ flavorId: flavors[1].id, quantity: 1, unitPrice: 210, lineTotal: 210, lots: [{ batchId: null, quantity: 1 }] },
+							{
+								flavorId: flavors[0].id,
+								quantity: 2,
+								unitPrice: 200,
+								lineTotal: 400,
+								lots: [{ batchId: null, quantity: 2 }],
+							},
+							{
+								flavorId: flavors[1].id,
+								quantity: 1,
+								unitPrice: 210,
+								lineTotal: 210,
+								lots: [{ batchId: null, quantity: 1 }],
+							},
 						],
 						totalAmount: 610,
 						paymentMethod: "CASH",
@@ -117,8 +152,13 @@ describe("POS sale in one statement (integration)", () => {
 				},
 			},
 		]);
-		const audit = await pg.query("SELECT actor_id, actor_role, action, target, outcome, error_code FROM sales.audit_log WHERE target = $1", [sale.id]);
-		expect(audit.rows).toEqual([{ actor_id: clerk.id, actor_role: "CLERK", action: "sales.pos.sale", target: sale.id, outcome: "SUCCESS", error_code: null }]);
+		const audit = await pg.query(
+			"SELECT actor_id, actor_role, action, target, outcome, error_code FROM sales.audit_log WHERE target = $1",
+			[sale.id],
+		);
+		expect(audit.rows).toEqual([
+			{ actor_id: clerk.id, actor_role: "CLERK", action: "sales.pos.sale", target: sale.id, outcome: "SUCCESS", error_code: null },
+		]);
 
 		const key = randomUUID();
 		const first = await sell([{ flavorId: flavors[0].id, quantity: 1 }], clerk, { idempotencyKey: key });
@@ -139,14 +179,32 @@ describe("POS sale in one statement (integration)", () => {
 			code: 409,
 			type: "INSUFFICIENT_STOCK",
 			data: [
-				{ field: "items[0].quantity", flavorId: flavors[2].id, requested: 11, available: 10, message: "Not enough stock of Mango: 10 left, 11 requested" },
-				{ field: "items[1].quantity", flavorId: flavors[3].id, requested: 11, available: 10, message: "Not enough stock of Pistachio: 10 left, 11 requested" },
+				{
+					field: "items[0].quantity",
+					flavorId: flavors[2].id,
+					requested: 11,
+					available: 10,
+					message: "Not enough stock of Mango: 10 left, 11 requested",
+				},
+				{
+					field: "items[1].quantity",
+					flavorId: flavors[3].id,
+					requested: 11,
+					available: 10,
+					message: "Not enough stock of Pistachio: 10 left, 11 requested",
+				},
 			],
 		});
 		expect(await count("SELECT count(*) AS n FROM sales.transactions")).toBe(before);
 		expect(await count("SELECT count(*) AS n FROM sales.outbox")).toBe(outbox);
-		expect(await count("SELECT min(quantity) AS n FROM sales.shop_inventory WHERE flavor_id = ANY($1)", [[flavors[2].id, flavors[3].id]])).toBe(10);
-		expect(await count("SELECT count(*) AS n FROM sales.audit_log WHERE action = 'sales.pos.sale' AND outcome = 'FAILURE' AND error_code = 'INSUFFICIENT_STOCK'")).toBe(1);
+		expect(
+			await count("SELECT min(quantity) AS n FROM sales.shop_inventory WHERE flavor_id = ANY($1)", [[flavors[2].id, flavors[3].id]]),
+		).toBe(10);
+		expect(
+			await count(
+				"SELECT count(*) AS n FROM sales.audit_log WHERE action = 'sales.pos.sale' AND outcome = 'FAILURE' AND error_code = 'INSUFFICIENT_STOCK'",
+			),
+		).toBe(1);
 		// The function raises it as such, not as an arithmetic error.
 		const raised = await pg
 			.query(
@@ -160,7 +218,13 @@ describe("POS sale in one statement (integration)", () => {
 
 	it("checks the staff in the same statement and fails closed", async () => {
 		await expect(sell([{ flavorId: flavors[0].id, quantity: 1 }], stranger)).rejects.toMatchObject({ code: 403 });
-		await expect(app.broker.call("sales.pos.sale", { shopId: randomUUID(), items: [{ flavorId: flavors[0].id, quantity: 1 }], paymentMethod: "CASH" }, as(clerk))).rejects.toMatchObject({ code: 404 });
+		await expect(
+			app.broker.call(
+				"sales.pos.sale",
+				{ shopId: randomUUID(), items: [{ flavorId: flavors[0].id, quantity: 1 }], paymentMethod: "CASH" },
+				as(clerk),
+			),
+		).rejects.toMatchObject({ code: 404 });
 		for (const access of ["NONE", null, "staff"]) {
 			const err = await pg
 				.query(
@@ -175,10 +239,19 @@ describe("POS sale in one statement (integration)", () => {
 	it("caches the catalog per flavor: a new combination of known flavors needs no call; a catalog change drops the cache", async () => {
 		await app.broker.broadcast(INTERNAL_EVENTS.cacheClean("inventory"));
 		catalogCalls.length = 0;
-		await sell([{ flavorId: flavors[0].id, quantity: 1 }, { flavorId: flavors[1].id, quantity: 1 }]);
-		await sell([{ flavorId: flavors[1].id, quantity: 1 }, { flavorId: flavors[2].id, quantity: 1 }]);
+		await sell([
+			{ flavorId: flavors[0].id, quantity: 1 },
+			{ flavorId: flavors[1].id, quantity: 1 },
+		]);
+		await sell([
+			{ flavorId: flavors[1].id, quantity: 1 },
+			{ flavorId: flavors[2].id, quantity: 1 },
+		]);
 		expect(catalogCalls).toEqual([[flavors[0].id, flavors[1].id], [flavors[2].id]]);
-		await sell([{ flavorId: flavors[2].id, quantity: 1 }, { flavorId: flavors[0].id, quantity: 1 }]);
+		await sell([
+			{ flavorId: flavors[2].id, quantity: 1 },
+			{ flavorId: flavors[0].id, quantity: 1 },
+		]);
 		expect(catalogCalls).toHaveLength(2);
 
 		flavors[0].price = 999;
