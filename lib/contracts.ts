@@ -14,6 +14,7 @@ import { pageParams, type Page } from "./pagination";
 import type { Ownership } from "./access";
 import { r, type TypeOf } from "./response";
 import { ROLES } from "./types";
+import type { SettingsSnapshot } from "./settings";
 
 // ---- shared param schemas (auth validates them, admin forwards with them) ----
 
@@ -128,6 +129,29 @@ export interface SupplierPerformance {
 	averageDelayDays: number | null;
 }
 
+/** A chat attachment as clients see it. */
+export interface AttachmentView {
+	id: string;
+	name: string;
+	mimeType: string;
+	size: number;
+	url: string;
+}
+
+/** A chat message as clients see it (NEW_MESSAGE, lists, redelivery on connect). */
+export interface MessageView {
+	id: string;
+	conversationId: string;
+	senderId: string;
+	/** Plain text as the sender wrote it; clients must render it as text, never as HTML. */
+	content: string;
+	messageType: "TEXT" | "IMAGE" | "FILE";
+	attachment: AttachmentView | null;
+	createdAt: string;
+	/** Participants (other than the sender) who have read this message. */
+	readBy: string[];
+}
+
 export interface OutboxBacklog {
 	schema: string;
 	unsent: number;
@@ -203,6 +227,14 @@ export interface Contracts {
 	"communications.chat.contacts": { params: { userId: string }; result: string[] };
 	"communications.chat.isParticipant": { params: { conversationId: string; userId: string }; result: boolean };
 	"communications.notifications.announce": { params: Announcement; result: Announcement & { sentAt: string } };
+	"communications.notifications.notifyUsers": {
+		params: { userIds: string[]; type: string; message: string; data?: Record<string, unknown>; sourceEventId: string; mail?: boolean };
+		result: { created: number };
+	};
+	"communications.chat.markDelivered": { params: { messageId: string; userId: string }; result: { recorded: boolean } };
+	"communications.chat.undelivered": { params: { userId: string; limit?: number }; result: MessageView[] };
+	"sales.lots.writeOffExpired": { params: { asOf?: string }; result: unknown };
+	"admin.config.snapshot": { params: Record<string, never>; result: SettingsSnapshot };
 
 	"kafka-bridge.backlog": { params: Record<string, never>; result: OutboxBacklog[] };
 	"kafka-bridge.status": { params: Record<string, never>; result: Record<string, unknown> };

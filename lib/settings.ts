@@ -11,6 +11,7 @@
  * Snapshots carry the database time they were read at; an older one never replaces a newer one.
  */
 import type { ServiceBroker } from "moleculer";
+import { call } from "./contracts";
 
 export const THEMES = [
 	{ id: "classic", name: "Classic", primary: "#d94f70", background: "#fff8f0" },
@@ -96,8 +97,7 @@ export function loadSettings(broker: ServiceBroker): Promise<void> {
 	// No admin node yet: defaults until it starts (it broadcasts its snapshot when it does).
 	if (!(broker.registry.getServiceList({ onlyAvailable: true }) as { name: string }[]).some((s) => s.name === "admin.config"))
 		return Promise.resolve();
-	cache.loading ??= broker
-		.call<SettingsSnapshot, object>("admin.config.snapshot", {}, { timeout: 5000, retries: 0 })
+	cache.loading ??= call(broker, "admin.config.snapshot", {}, { timeout: 5000, retries: 0 })
 		.then((s) => cache.apply(s))
 		.catch((err: unknown) =>
 			broker.logger.debug(`Settings not loaded (admin unreachable, keeping the last copy): ${(err as Error).message}`),

@@ -5,6 +5,7 @@ import type { OutboxThis } from "../../mixins/outbox.mixin";
 import type { Role } from "../../lib/types";
 import type { Attachment, CommunicationsModels, Message } from "./communications.model";
 import { call } from "../../lib/contracts";
+import type { AttachmentView, MessageView } from "../../lib/contracts";
 
 export type CommsThis = Service & DbThis<CommunicationsModels> & OutboxThis;
 
@@ -39,29 +40,10 @@ export async function usersById(caller: Context | ServiceBroker, ids: string[]):
 
 export const attachmentUrl = (id: string) => `/api/v1/communications/chat/attachments/${id}`;
 
-export interface AttachmentView {
-	id: string;
-	name: string;
-	mimeType: string;
-	size: number;
-	url: string;
-}
+export type { AttachmentView, MessageView } from "../../lib/contracts";
 
 export function toAttachmentView(a: Attachment): AttachmentView {
 	return { id: a.id, name: a.originalName, mimeType: a.mimeType, size: a.size, url: attachmentUrl(a.id) };
-}
-
-export interface MessageView {
-	id: string;
-	conversationId: string;
-	senderId: string;
-	/** Plain text as the sender wrote it; clients must render it as text, never as HTML. */
-	content: string;
-	messageType: Message["messageType"];
-	attachment: AttachmentView | null;
-	createdAt: string;
-	/** Participants (other than the sender) who have read this message. */
-	readBy: string[];
 }
 
 export function toMessageView(m: Message, readBy: string[] = [], attachment: Attachment | null = null): MessageView {

@@ -26,7 +26,7 @@ import { config } from "../../lib/config";
 import { SOCKET_EVENTS, type EventEnvelope, type EventName, type SocketPush } from "../../lib/events";
 import { pushToSockets, userRoom } from "../../lib/presence";
 import { defineMixin } from "../../lib/service";
-import type { MessageView } from "../communications/shared";
+import { call, type MessageView } from "../../lib/contracts";
 import type { NotificationView } from "../communications/notifications.service";
 import type { AppSocket, SocketThis } from "./socket.mixin";
 
@@ -129,9 +129,9 @@ export const SocketRelayMixin = defineMixin<This>({
 		},
 
 		recordDelivery(this: This, messageId: string, userId: string) {
-			void this.broker
-				.call("communications.chat.markDelivered", { messageId, userId })
-				.catch((err: Error) => this.logger.warn("Recording a delivery failed:", err.message));
+			void call(this.broker, "communications.chat.markDelivered", { messageId, userId }).catch((err: Error) =>
+				this.logger.warn("Recording a delivery failed:", err.message),
+			);
 		},
 
 		/** Messages the user's clients never acked, sent to this new socket (oldest first). */
@@ -139,7 +139,7 @@ export const SocketRelayMixin = defineMixin<This>({
 			if (!this.broker.registry.actions.isAvailable("communications.chat.undelivered")) return;
 			const userId = socket.data.user.id;
 			try {
-				const views = await this.broker.call<MessageView[], { userId: string }>("communications.chat.undelivered", { userId });
+				const views = await call(this.broker, "communications.chat.undelivered", { userId });
 				for (const view of views) {
 					if (!socket.connected) return;
 					// No timer: an ack still missing when the socket closes is simply dropped with it.

@@ -26,6 +26,7 @@ import { applyChanges, lockStock, planChange } from "./stock";
 import { RECALL_LOCK, writeOffReason, type LotTaken } from "./lots";
 import * as P from "./sales.params";
 import { defineService, type ServiceDefinition } from "../../lib/service";
+import { call } from "../../lib/contracts";
 
 interface Methods {
 	recall(t: Transaction, event: EventEnvelope<"BATCH_RECALLED">): Promise<void>;
@@ -308,7 +309,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			// Idempotent per event and user (communications keys notifications by source event), so a retried batch notifies once.
 			if (staff.length) {
 				const where = shops.map((s) => `${s.name} (${s.quantity} units)`).join(", ");
-				await this.broker.call("communications.notifications.notifyUsers", {
+				await call(this.broker, "communications.notifications.notifyUsers", {
 					userIds: staff,
 					type: event.type,
 					message: `Batch ${batchLabel} is recalled: ${reason}. Stop selling it and set it aside: ${where}.`,
@@ -318,7 +319,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				});
 			}
 			if (patrons.length) {
-				await this.broker.call("communications.notifications.notifyUsers", {
+				await call(this.broker, "communications.notifications.notifyUsers", {
 					userIds: patrons,
 					type: event.type,
 					message: `An ice cream you bought from batch ${batchLabel} has been recalled: ${reason}. Please do not eat it; the shop will refund you.`,
@@ -333,8 +334,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	started() {
 		this.timer = setInterval(() => {
 			if (this.sweeping) return;
-			this.sweeping = this.broker
-				.call("sales.lots.writeOffExpired", {})
+			this.sweeping = call(this.broker, "sales.lots.writeOffExpired", {})
 				.catch((err: unknown) => this.logger.error("Expired lots write-off failed", err))
 				.finally(() => (this.sweeping = undefined));
 		}, config().expiryScanIntervalSec * 1000);
