@@ -4,26 +4,10 @@
  */
 import type { Context } from "moleculer";
 import { validationErrors, type FieldIssue } from "../../lib/errors";
-import { call } from "../../lib/contracts";
+import { call, type FactoryRef, type FlavorRef } from "../../lib/contracts";
 
-export interface Flavor {
-	id: string;
-	name: string;
-	description?: string | null;
-	category: string;
-	price: number;
-	allergens: string[];
-	ingredients?: string[];
-	images?: string[];
-	archived: boolean;
-}
-
-export interface FactoryRef {
-	id: string;
-	name: string;
-	managerId: string | null;
-	status: string;
-}
+/** A flavor as sales prices and labels it (the catalog's contract type). */
+export type Flavor = FlavorRef;
 
 export async function getFlavors(ctx: Context, ids: string[]): Promise<Map<string, Flavor>> {
 	if (ids.length === 0) return new Map();
