@@ -58,6 +58,15 @@ export const STRICT = { $$strict: "remove" } as const;
 
 export const uuid = { type: "uuid" } as const;
 export const email = { type: "email", normalize: true, max: 254 } as const;
+/** An optional phone number: digits, spaces, ( ) - and a leading +, 5–20 characters. */
+export const phone = {
+	type: "string",
+	trim: true,
+	pattern: /^\+?[0-9 ()-]{5,20}$/,
+	optional: true,
+	nullable: true,
+	messages: { stringPattern: "The 'phone' field must be a phone number." },
+} as const;
 export const password = { type: "string", min: 8, max: 256 } as const;
 export const role = { type: "enum", values: ROLES } as const;
 /** The largest amount of money any field accepts, in cents (10^11 = 1 billion in the currency): BIGINT columns, exact in a JS number. */

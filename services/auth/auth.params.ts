@@ -1,14 +1,5 @@
 /** Param schemas of the auth actions and the types derived from them. */
-import { STRICT, email, password, role, trimmed, uuid, type Infer } from "../../lib/params";
-
-const phone = {
-	type: "string",
-	trim: true,
-	pattern: /^\+?[0-9 ()-]{5,20}$/,
-	optional: true,
-	nullable: true,
-	messages: { stringPattern: "The 'phone' field must be a phone number." },
-} as const;
+import { STRICT, email, password, phone, role, trimmed, uuid, type Infer } from "../../lib/params";
 
 export const registerParams = { ...STRICT, email, password, name: trimmed(1, 120), phone } as const;
 export const loginParams = { ...STRICT, email, password: { type: "string", min: 1, max: 256 } } as const;

@@ -1,5 +1,5 @@
 /** Param schemas of the sales actions and the types derived from them. */
-import { STRICT, ALLERGENS, isoDate, isoDateTime, positiveInt, trimmed, uuid, type Infer } from "../../lib/params";
+import { STRICT, ALLERGENS, isoDate, isoDateTime, phone, positiveInt, trimmed, uuid, type Infer } from "../../lib/params";
 import { pageParams } from "../../lib/pagination";
 
 const time = {
@@ -13,14 +13,6 @@ const hours = {
 	optional: true,
 	strict: "remove",
 	props: { mon: dayHours, tue: dayHours, wed: dayHours, thu: dayHours, fri: dayHours, sat: dayHours, sun: dayHours },
-} as const;
-const phone = {
-	type: "string",
-	trim: true,
-	pattern: /^\+?[0-9 ()-]{5,20}$/,
-	optional: true,
-	nullable: true,
-	messages: { stringPattern: "The 'phone' field must be a phone number." },
 } as const;
 export const SHOP_STATUSES = ["OPEN", "CLOSED", "TEMPORARILY_CLOSED"] as const;
 export const PAYMENT_METHODS = ["CASH", "CARD", "MOBILE"] as const;
