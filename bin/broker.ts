@@ -7,6 +7,9 @@ import { ServiceBroker, type BrokerOptions, type ServiceSchema } from "moleculer
 import { brokerConfig } from "../moleculer.config";
 import type { Config } from "../lib/config";
 import { availableServices, serviceFiles } from "../lib/app";
+import { applyRuntimeFlags } from "../lib/runtime";
+
+applyRuntimeFlags();
 
 /** A service module exports its schema, or a factory when the schema depends on configuration. */
 type ServiceModule = { default: ServiceSchema | (() => ServiceSchema) };
