@@ -231,7 +231,10 @@ export interface Contracts {
 		params: { userIds: string[]; type: string; message: string; data?: Record<string, unknown>; sourceEventId: string; mail?: boolean };
 		result: { created: number };
 	};
-	"communications.chat.markDelivered": { params: { messageId: string; userId: string }; result: { recorded: boolean } };
+	"communications.chat.markDelivered": {
+		params: { deliveries: { messageId: string; userId: string }[] };
+		result: { recorded: number };
+	};
 	"communications.chat.undelivered": { params: { userId: string; limit?: number }; result: MessageView[] };
 	"sales.lots.writeOffExpired": { params: { asOf?: string }; result: unknown };
 	"admin.config.snapshot": { params: Record<string, never>; result: SettingsSnapshot };

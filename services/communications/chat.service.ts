@@ -310,28 +310,60 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		markDelivered: {
 			visibility: "public",
 			params: P.markDeliveredParams,
+			/** The first ack of each (message, recipient) is recorded; the sender gets one MESSAGE_DELIVERED per message listing who acked. */
 			async handler(this: This, ctx: Ctx<P.MarkDeliveredParams>) {
-				const { messageId, userId } = ctx.params;
-				const [row] = await this.db.query<{ conversation_id: string; sender_id: string; delivered_at: Date }>(
-					`WITH m AS (
-					   SELECT m.id, m.conversation_id, m.sender_id FROM "${this.dbSchema}".messages m
-					   JOIN "${this.dbSchema}".conversation_participants p ON p.conversation_id = m.conversation_id AND p.user_id = :userId
-					   WHERE m.id = :messageId AND m.sender_id <> :userId
+				const { deliveries } = ctx.params;
+				const rows = await this.db.query<{
+					message_id: string;
+					conversation_id: string;
+					sender_id: string;
+					user_id: string;
+					delivered_at: Date;
+				}>(
+					`WITH acked AS (
+					   SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[]) AS a(message_id, user_id)
+					 ), m AS (
+					   SELECT m.id, m.conversation_id, m.sender_id, a.user_id FROM acked a
+					   JOIN "${this.dbSchema}".messages m ON m.id = a.message_id AND m.sender_id <> a.user_id
+					   JOIN "${this.dbSchema}".conversation_participants p ON p.conversation_id = m.conversation_id AND p.user_id = a.user_id
 					 ), ins AS (
-					   INSERT INTO "${this.dbSchema}".message_deliveries (message_id, user_id) SELECT id, :userId FROM m ON CONFLICT DO NOTHING RETURNING delivered_at
+					   INSERT INTO "${this.dbSchema}".message_deliveries (message_id, user_id) SELECT id, user_id FROM m ON CONFLICT DO NOTHING
+					   RETURNING message_id, user_id, delivered_at
 					 )
-					 SELECT m.conversation_id, m.sender_id, ins.delivered_at FROM m, ins`,
-					{ type: QueryTypes.SELECT, replacements: { messageId, userId } },
+					 SELECT ins.message_id, m.conversation_id, m.sender_id, ins.user_id, ins.delivered_at
+					   FROM ins JOIN m ON m.id = ins.message_id AND m.user_id = ins.user_id
+					  ORDER BY ins.message_id, ins.user_id`,
+					{
+						type: QueryTypes.SELECT,
+						bind: [deliveries.map((d) => d.messageId), deliveries.map((d) => d.userId)],
+					},
 				);
-				if (!row) return { recorded: false };
-				const data = {
-					messageId,
-					conversationId: row.conversation_id,
-					deliveredTo: [userId],
-					deliveredAt: new Date(row.delivered_at).toISOString(),
-				};
-				await pushToSockets(ctx, { event: "MESSAGE_DELIVERED", rooms: [userRoom(row.sender_id)], data });
-				return { recorded: true };
+				const receipts = new Map<
+					string,
+					{ messageId: string; conversationId: string; senderId: string; deliveredTo: string[]; deliveredAt: string }
+				>();
+				for (const row of rows) {
+					const at = new Date(row.delivered_at).toISOString();
+					const receipt = receipts.get(row.message_id);
+					if (!receipt)
+						receipts.set(row.message_id, {
+							messageId: row.message_id,
+							conversationId: row.conversation_id,
+							senderId: row.sender_id,
+							deliveredTo: [row.user_id],
+							deliveredAt: at,
+						});
+					else {
+						receipt.deliveredTo.push(row.user_id);
+						if (at > receipt.deliveredAt) receipt.deliveredAt = at;
+					}
+				}
+				await Promise.all(
+					[...receipts.values()].map(({ senderId, ...data }) =>
+						pushToSockets(ctx, { event: "MESSAGE_DELIVERED", rooms: [userRoom(senderId)], data }),
+					),
+				);
+				return { recorded: rows.length };
 			},
 		},
 

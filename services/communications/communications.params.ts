@@ -124,7 +124,16 @@ export const notifyUsersParams = {
 export type NotifyUsersParams = Infer<typeof notifyUsersParams>;
 
 // ---- delivery receipts (internal: the socket gateway) ----
-export const markDeliveredParams = { ...STRICT, messageId: uuid, userId: uuid } as const;
+/** Acks the gateway collected in one flush (deduplicated there): each is a recipient's client acking NEW_MESSAGE. */
+export const markDeliveredParams = {
+	...STRICT,
+	deliveries: {
+		type: "array",
+		min: 1,
+		max: 1000,
+		items: { type: "object", strict: true, props: { messageId: uuid, userId: uuid } },
+	},
+} as const;
 export type MarkDeliveredParams = Infer<typeof markDeliveredParams>;
 
 export const undeliveredParams = {

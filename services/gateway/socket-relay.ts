@@ -4,10 +4,13 @@
  * concern clients and emits them to the rooms of the users they concern.
  *
  * - MESSAGE_RECEIVED → NEW_MESSAGE to each socket of each recipient (`user:<id>`),
- *   with a socket.io acknowledgement. A recipient's ack records the delivery
- *   (`communications.chat.markDelivered`, which sends MESSAGE_DELIVERED to the
- *   sender). Messages not acked yet are sent again when the user's socket
- *   connects (`communications.chat.undelivered`), and acked then.
+ *   with a socket.io acknowledgement. Acks are collected for DELIVERY_FLUSH_MS and
+ *   recorded in one call (`communications.chat.markDelivered`: one statement, one
+ *   MESSAGE_DELIVERED per message to its sender listing who acked): a message to a
+ *   50-member group is 49 acks, and one write each queued behind the next messages.
+ *   Messages not acked yet are sent again when the user's socket connects
+ *   (`communications.chat.undelivered`), and acked then; an ack still in the buffer
+ *   when the node dies is such a message.
  * - NOTIFICATION_SENT → NOTIFICATION_RECEIVED to the user's room.
  * - USER_ROLE_CHANGED → RECONNECT_REQUIRED `{ reason: "ROLE_CHANGED", role }`, then
  *   the user's sockets opened with the old role close (their token no longer
@@ -36,12 +39,41 @@ const NEW_MESSAGE_SERVER_EVENT = "eislager:new-message";
 
 type RoleChange = EventEnvelope<"USER_ROLE_CHANGED">["data"];
 
+/** How long acks are collected before they are recorded together; a receipt is at most this much later. */
+const DELIVERY_FLUSH_MS = 20;
+/** Recorded at once when this many acks are waiting (the call's limit is 1,000). */
+const DELIVERY_BATCH_MAX = 500;
+
+/** Acks waiting to be recorded, deduplicated (two sockets of one user ack the same message). */
+export class DeliveryBuffer {
+	private pending = new Map<string, { messageId: string; userId: string }>();
+	private timer: NodeJS.Timeout | null = null;
+
+	constructor(private readonly record: (deliveries: { messageId: string; userId: string }[]) => void) {}
+
+	add(messageId: string, userId: string): void {
+		this.pending.set(`${messageId}:${userId}`, { messageId, userId });
+		if (this.pending.size >= DELIVERY_BATCH_MAX) this.flush();
+		else this.timer ??= setTimeout(() => this.flush(), DELIVERY_FLUSH_MS);
+	}
+
+	flush(): void {
+		if (this.timer) clearTimeout(this.timer);
+		this.timer = null;
+		if (this.pending.size === 0) return;
+		const deliveries = [...this.pending.values()];
+		this.pending.clear();
+		this.record(deliveries);
+	}
+}
+
 interface Methods {
 	emitToRooms(push: SocketPush): void;
 	soleGateway(): boolean;
 	sendNewMessage(view: MessageView, recipients: string[]): void;
 	sendNewMessageHere(view: MessageView, recipients: string[]): void;
 	recordDelivery(messageId: string, userId: string): void;
+	deliveries: DeliveryBuffer;
 	redeliver(socket: AppSocket): Promise<void>;
 	closeForRoleChange(change: RoleChange): void;
 }
@@ -88,6 +120,19 @@ const RELAYED = {
 export const SocketRelayMixin = defineMixin<This>({
 	events: RELAYED,
 
+	created() {
+		this.deliveries = new DeliveryBuffer((deliveries) => {
+			void call(this.broker, "communications.chat.markDelivered", { deliveries }).catch((err: Error) =>
+				this.logger.warn(`Recording ${deliveries.length} deliveries failed:`, err.message),
+			);
+		});
+	},
+
+	stopped() {
+		// Acks already given are recorded before the broker goes (the next connect would redeliver them otherwise).
+		this.deliveries.flush();
+	},
+
 	methods: {
 		/** Emits to rooms on every gateway node (see the header). */
 		emitToRooms(this: This, push: SocketPush) {
@@ -129,9 +174,7 @@ export const SocketRelayMixin = defineMixin<This>({
 		},
 
 		recordDelivery(this: This, messageId: string, userId: string) {
-			void call(this.broker, "communications.chat.markDelivered", { messageId, userId }).catch((err: Error) =>
-				this.logger.warn("Recording a delivery failed:", err.message),
-			);
+			this.deliveries.add(messageId, userId);
 		},
 
 		/** Messages the user's clients never acked, sent to this new socket (oldest first). */

@@ -10,6 +10,7 @@
  *   closed; the new socket joins the new role's room.
  */
 import { randomBytes } from "node:crypto";
+import { Client } from "pg";
 import { INTERNAL_EVENTS, type SocketPush } from "../../lib/events";
 import { startTestApp, type TestApp } from "../helpers/app";
 import { connectSocket, type TestSocket } from "../helpers/sockets";
@@ -149,6 +150,50 @@ describe("broker events → moleculer-io → sockets, delivery acks, role change
 		await again.next("NEW_MESSAGE", (m: { id: string }) => m.id === third.body.id);
 		expect(again.received<{ id: string }>("NEW_MESSAGE").map((m) => m.id)).toEqual([third.body.id]);
 		expect(await aliceOnA.next("MESSAGE_DELIVERED")).toMatchObject({ messageId: third.body.id, deliveredTo: [bob.id] });
+	});
+
+	it("records a group message's acks together: each recipient once, in receipts listing who acked, one row each", async () => {
+		const [alice, bob, carol, dave] = await Promise.all([1, 2, 3, 4].map(() => nodeA.createUser("PATRON")));
+		const conv = await nodeA.request("POST", `${C}/chat/conversations`, {
+			token: alice.token,
+			body: { type: "GROUP", name: "night shift", participantIds: [bob.id, carol.id, dave.id] },
+		});
+		expect(conv.status).toBe(201);
+		const aliceOnA = await open(nodeA, alice.token);
+		// Bob acks from two sockets (one per node), Carol from one; Dave's client never acks.
+		const bobSockets = [await open(nodeA, bob.token), await open(nodeB, bob.token)];
+		const carolOnB = await open(nodeB, carol.token);
+		const daveOnA = await open(nodeA, dave.token, false);
+
+		const sent = await nodeA.request("POST", `${C}/chat/conversations/${conv.body.id}/messages`, {
+			token: alice.token,
+			body: { content: "all hands" },
+		});
+		expect(sent.status).toBe(201);
+		for (const s of [...bobSockets, carolOnB, daveOnA]) await s.next("NEW_MESSAGE", (m: { id: string }) => m.id === sent.body.id);
+
+		type Receipt = { messageId: string; conversationId: string; deliveredTo: string[]; deliveredAt: string };
+		const receipts = () => aliceOnA.received<Receipt>("MESSAGE_DELIVERED").filter((r) => r.messageId === sent.body.id);
+		await until(() => receipts().flatMap((r) => r.deliveredTo).length >= 2, "receipts for Bob and Carol");
+		// Anything still in flight (a second flush, Dave's missing ack) would show up within this wait.
+		await new Promise((r) => setTimeout(r, 300));
+		for (const r of receipts()) expect(r).toMatchObject({ conversationId: conv.body.id, deliveredAt: expect.any(String) });
+		expect(
+			receipts()
+				.flatMap((r) => r.deliveredTo)
+				.sort(),
+		).toEqual([bob.id, carol.id].sort());
+		const pg = new Client({ connectionString: nodeA.db.url });
+		await pg.connect();
+		try {
+			const { rows } = await pg.query<{ user_id: string }>(
+				`SELECT user_id FROM communications.message_deliveries WHERE message_id = $1 ORDER BY user_id`,
+				[sent.body.id],
+			);
+			expect(rows.map((r) => r.user_id).sort()).toEqual([bob.id, carol.id].sort());
+		} finally {
+			await pg.end();
+		}
 	});
 
 	it("on USER_ROLE_CHANGED tells the user's sockets on both nodes to reconnect; the new socket joins the new role's room", async () => {
