@@ -2,7 +2,7 @@
  * Chat fan-out over sockets, as a ratio against a bare socket.io relay measured
  * in the same run, with the same clients and the same message pattern.
  *
- *   npm run bench:sockets   (BENCH_SOCKETS=1000 BENCH_MEMBERS=50 BENCH_MESSAGES=400 BENCH_CONCURRENCY=8,
+ *   npm run bench:sockets   (BENCH_SOCKETS=1000 BENCH_MEMBERS=50 BENCH_MESSAGES=400 BENCH_CONCURRENCY=8 BENCH_ACK=1,
  *                            BENCH_SECONDS caps each phase; REDIS_URL as in production, default redis://127.0.0.1:6379)
  *
  * 1. Starts the backend in-process (gateway + moleculer-io, auth, communications) on
@@ -12,7 +12,9 @@
  * 2. BENCH_CONCURRENCY senders in a closed loop: a random member sends a message with
  *    the socket `call` communications.chat.sendMessage (JWT re-check, authorization,
  *    PostgreSQL transaction with outbox and audit, push to the rooms); the message
- *    counts as done when every other member has received NEW_MESSAGE.
+ *    counts as done when every other member has received NEW_MESSAGE. Members ack
+ *    NEW_MESSAGE as the documented client does, so the delivery receipts are part of
+ *    the cost (BENCH_ACK=0: clients that never ack, as before the receipts existed).
  * 3. The same clients, pattern and payload against a bare socket.io server that
  *    relays `send` to the room (no auth, no storage).
  * 4. The same bare relay, but each message is first stored by one committed INSERT
@@ -38,6 +40,7 @@ import { benchSeconds, percentile } from "./stats";
 
 const SOCKETS = Number(process.env.BENCH_SOCKETS ?? 1000);
 const MEMBERS = Math.min(100, Number(process.env.BENCH_MEMBERS ?? 50));
+const ACK = process.env.BENCH_ACK !== "0";
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 400);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const MESSAGE_TIMEOUT_MS = 10_000;
@@ -84,7 +87,9 @@ async function run(name: string, members: Socket[], send: (s: Socket, content: s
 	const latencies: number[] = [];
 	const pending = new Map<string, { left: number; done: () => void }>();
 	for (const s of members) {
-		s.on("NEW_MESSAGE", (m: { content: string }) => {
+		s.on("NEW_MESSAGE", (m: { content: string }, ack?: () => void) => {
+			// As a client app does (docs/communications.md): the ack makes it delivered (the bare relay asks for none).
+			if (ACK) ack?.();
 			const { id, t } = JSON.parse(m.content) as { id: string; t: number };
 			latencies.push(performance.now() - t);
 			const p = pending.get(id);
