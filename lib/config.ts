@@ -164,7 +164,13 @@ export interface Config {
 	 * unset outside production: generated once and kept in the database), the contact subject,
 	 * and whether push endpoints may be plain http (never in production).
 	 */
-	vapid: { publicKey: string | undefined; privateKey: string | undefined; subject: string; allowHttpEndpoints: boolean };
+	vapid: {
+		publicKey: string | undefined;
+		privateKey: string | undefined;
+		subject: string;
+		/** Outside production: http: endpoints and internal addresses (a local stand-in push service). */
+		allowDevelopmentEndpoints: boolean;
+	};
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
@@ -319,7 +325,7 @@ function vapid(env: Env, nodeEnv: string, mailFrom: string): Config["vapid"] {
 	const subject = env.VAPID_SUBJECT?.trim() || fallback;
 	if (!/^(mailto:\S+@\S+|https:\/\/\S+)$/.test(subject))
 		throw new ConfigError("VAPID_SUBJECT", `must be a mailto: address or an https: URL, got "${subject}"`);
-	return { publicKey, privateKey, subject, allowHttpEndpoints: nodeEnv !== "production" };
+	return { publicKey, privateKey, subject, allowDevelopmentEndpoints: nodeEnv !== "production" };
 }
 
 function namespace(env: Env): string {

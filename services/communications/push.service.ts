@@ -15,6 +15,7 @@
  *   and network errors retried with exponential backoff (Retry-After honoured),
  *   other 4xx dropped.
  */
+import net from "node:net";
 import { createPublicKey } from "node:crypto";
 import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { QueryTypes, type Transaction } from "sequelize";
@@ -29,6 +30,7 @@ import { presence } from "../../lib/presence";
 import { defineCommunicationsModels } from "./communications.model";
 import * as P from "./push.params";
 import { backoffSeconds, generateVapidKeys, sendPush, type VapidDetails } from "./push-sender";
+import { isInternalAddress } from "../../lib/internal-address";
 import { COMMS_SCHEMA, type CommsThis } from "./shared";
 import type { Ctx } from "../../lib/types";
 
@@ -146,8 +148,13 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				const me = ctx.meta.user!.id;
 				const { endpoint, keys } = ctx.params;
 				const url = new URL(endpoint);
-				if (url.protocol !== "https:" && !(url.protocol === "http:" && config().vapid.allowHttpEndpoints))
+				const development = config().vapid.allowDevelopmentEndpoints;
+				if (url.protocol !== "https:" && !(url.protocol === "http:" && development))
 					throw validationError("endpoint", "A push endpoint must be an https: URL.", "url");
+				const host = url.hostname.replace(/^\[|\]$/g, "");
+				// The server POSTs to it: never to this network's own addresses (names are checked again at each send).
+				if (!development && (host === "localhost" || host.endsWith(".localhost") || (net.isIP(host) && isInternalAddress(host))))
+					throw validationError("endpoint", "A push endpoint must be a public address.", "url");
 				if (url.username || url.password) throw validationError("endpoint", "A push endpoint carries no credentials.", "url");
 				if (!validP256(keys.p256dh))
 					throw validationError("keys.p256dh", "Not a P-256 public key (65 bytes, uncompressed, URL-safe base64).", "p256dh");
@@ -377,7 +384,13 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 
 		async deliver(this: This, row: ClaimedRow, vapid: VapidDetails) {
 			const s = `"${this.dbSchema}"`;
-			const outcome = await sendPush(row, JSON.stringify(row.payload), vapid, row.payload.type === "NEW_MESSAGE" ? "high" : "normal");
+			const outcome = await sendPush(
+				row,
+				JSON.stringify(row.payload),
+				vapid,
+				row.payload.type === "NEW_MESSAGE" ? "high" : "normal",
+				!config().vapid.allowDevelopmentEndpoints,
+			);
 			switch (outcome.kind) {
 				case "SENT":
 					await this.db.query(`DELETE FROM ${s}.push_queue WHERE id = :id`, { replacements: { id: row.id } });
@@ -386,8 +399,8 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 					});
 					return;
 				case "GONE":
-					// The browser unsubscribed or the subscription expired: it will never work again.
-					this.logger.info(`Push subscription ${row.subscription_id} is gone (HTTP ${outcome.status}); removed.`);
+					// The browser unsubscribed, the subscription expired, or it names an internal address: it will never work.
+					this.logger.info(`Push subscription ${row.subscription_id} is gone (${outcome.reason}); removed.`);
 					await this.db.query(`DELETE FROM ${s}.push_subscriptions WHERE id = :id`, {
 						replacements: { id: row.subscription_id },
 					});
