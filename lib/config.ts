@@ -79,6 +79,7 @@ export const ENV_VARS = [
 	"INVOICE_DUE_DAYS",
 	"COLD_CHAIN_MAX_C",
 	"COLD_CHAIN_GRACE_MIN",
+	"FREEZER_READINGS_RETENTION_DAYS",
 	"MAINTENANCE_NOTICE_MINUTES",
 	"SHOP_TIME_ZONE",
 	"LOG_LEVEL",
@@ -153,7 +154,8 @@ export interface Config {
 	expiryWarningDays: number;
 	invoiceDueDays: number;
 	/** Cold chain: a freezer above `maxC` °C for longer than `graceMin` minutes is an excursion (services/inventory/cold-chain.ts). */
-	coldChain: { maxC: number; graceMin: number };
+	/** Excursion rule; readings older than `readingsRetentionDays` are deleted by a daily job. */
+	coldChain: { maxC: number; graceMin: number; readingsRetentionDays: number };
 	/** Minutes before a maintenance window starts at which sockets get a SYSTEM_ANNOUNCEMENT, largest first. */
 	maintenanceNoticeMinutes: number[];
 	/** IANA time zone of the shops' opening hours (`eislager_shop_open`, the no-sales alert). */
@@ -459,7 +461,11 @@ export function loadConfig(env: Env = process.env): Config {
 		expiryScanIntervalSec: int(env, "EXPIRY_SCAN_INTERVAL_SEC", 3600, 1),
 		expiryWarningDays: int(env, "EXPIRY_WARNING_DAYS", 3, 0, 365),
 		invoiceDueDays: int(env, "INVOICE_DUE_DAYS", 30, 0, 365),
-		coldChain: { maxC: signed(env, "COLD_CHAIN_MAX_C", -18, -60, 10), graceMin: int(env, "COLD_CHAIN_GRACE_MIN", 30, 1, 24 * 60) },
+		coldChain: {
+			maxC: signed(env, "COLD_CHAIN_MAX_C", -18, -60, 10),
+			graceMin: int(env, "COLD_CHAIN_GRACE_MIN", 30, 1, 24 * 60),
+			readingsRetentionDays: int(env, "FREEZER_READINGS_RETENTION_DAYS", 730, 2, 36_500),
+		},
 		maintenanceNoticeMinutes: maintenanceNoticeMinutes(env),
 		shopTimeZone: timeZone(env.SHOP_TIME_ZONE?.trim() || "UTC"),
 		logLevel,

@@ -7,6 +7,7 @@ import { batchRecall } from "./111-batch-recall";
 import { freezers } from "./120-freezers";
 import { budgetSource } from "./150-budget-source";
 import { supplierDeliveries } from "./160-supplier-deliveries";
+import { freezerReadingsRetention } from "./170-freezer-readings-retention";
 
 /** The inventory schema's migrations, in order. Append; never edit one that has shipped. */
 export const inventoryMigrations: Migration[] = [
@@ -20,4 +21,5 @@ export const inventoryMigrations: Migration[] = [
 	freezers,
 	budgetSource,
 	supplierDeliveries,
+	freezerReadingsRetention,
 ];

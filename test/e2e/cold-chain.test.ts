@@ -413,4 +413,37 @@ describe("cold chain", () => {
 			(await pg.query("SELECT quarantined_at FROM inventory.stock_items WHERE id = $1", [batch.id])).rows[0].quarantined_at,
 		).toBeNull();
 	});
+
+	it("deletes readings past the retention period in batches, keeps the rest and the excursions", async () => {
+		const freezer = shopFreezer.id;
+		const excursions = async () => Number((await pg.query("SELECT count(*) FROM inventory.freezer_excursions")).rows[0].count);
+		const before = await excursions();
+		// 25,000 old readings (three delete batches) a year ago, and a day of recent ones.
+		const yearAgo = Date.now() - 365 * 24 * 60 * MIN;
+		await pg.query(
+			`INSERT INTO inventory.freezer_readings (freezer_id, at, celsius)
+			 SELECT $1, to_timestamp($2::double precision / 1000) + make_interval(secs => i), -20 FROM generate_series(1, 25000) AS i`,
+			[freezer, yearAgo],
+		);
+		const count = async (sql: string) => Number((await pg.query(sql, [freezer])).rows[0].count);
+		const recent = await count(
+			"SELECT count(*) FROM inventory.freezer_readings WHERE freezer_id = $1 AND at > now() - interval '30 days'",
+		);
+		expect(recent).toBeGreaterThan(0);
+
+		const cutoff = new Date(Date.now() - 30 * 24 * 60 * MIN).toISOString();
+		const result = await app.broker.call<{ deleted: number }, { before: string }>("inventory.readingsRetention.purge", {
+			before: cutoff,
+		});
+		expect(result.deleted).toBeGreaterThanOrEqual(25_000);
+		expect(
+			await count("SELECT count(*) FROM inventory.freezer_readings WHERE freezer_id = $1 AND at <= now() - interval '30 days'"),
+		).toBe(0);
+		expect(
+			await count("SELECT count(*) FROM inventory.freezer_readings WHERE freezer_id = $1 AND at > now() - interval '30 days'"),
+		).toBe(recent);
+		expect(await excursions()).toBe(before);
+		// Nothing left to delete: a second run is a no-op.
+		expect(await app.broker.call("inventory.readingsRetention.purge", { before: cutoff })).toMatchObject({ deleted: 0 });
+	});
 });
