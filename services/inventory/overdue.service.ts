@@ -2,7 +2,7 @@
  * inventory.overdue: the daily overdue-invoice job. Invoices still ISSUED after
  * their due date become OVERDUE, each with one INVOICE_OVERDUE event (outbox,
  * same transaction). Runs at start and every day at 00:05 UTC on every inventory
- * node; one node does the work (advisory lock, lib/jobs.ts), and the status
+ * node (mixins/daily-job.mixin.ts); one node does the work (advisory lock, lib/jobs.ts), and the status
  * change itself is the dedupe: an invoice turns OVERDUE once, however often the job runs.
  * A separate event rather than INVOICE_GENERATED with status OVERDUE: consumers of
  * INVOICE_GENERATED (sales links the invoice to its order) must not take it for a new invoice.
@@ -12,7 +12,8 @@ import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
 import { CacheCleaner, type CacheCleanerThis } from "../../mixins/cache-cleaner.mixin";
-import { msUntilUtc, runExclusive } from "../../lib/jobs";
+import { runExclusive } from "../../lib/jobs";
+import { DailyJobMixin } from "../../mixins/daily-job.mixin";
 import { STRICT, isoDate, type Infer } from "../../lib/params";
 import type { Meta } from "../../lib/types";
 import { defineInventoryModels, type InventoryModels } from "./inventory.model";
@@ -34,20 +35,21 @@ interface Due {
 interface Methods {
 	/** `wait`: queue behind a run on another node instead of skipping this turn. */
 	markOverdue(asOf: string, ctx: Context | null, wait?: boolean): Promise<{ asOf: string; overdue: number; skipped?: true }>;
-	runJob(): void;
-	schedule(): void;
+	dailyJob(): Promise<unknown>;
 }
-type This = Service &
-	DbThis<InventoryModels> &
-	OutboxThis &
-	CacheCleanerThis &
-	Methods & { timer?: NodeJS.Timeout; running?: Promise<unknown> };
+type This = Service & DbThis<InventoryModels> & OutboxThis & CacheCleanerThis & Methods;
 
 const JOB = "inventory.overdue-invoices";
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.overdue",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels }), OutboxMixin, CacheCleaner(["inventory"])],
+	mixins: [
+		DbMixin({ schema: "inventory", models: defineInventoryModels }),
+		OutboxMixin,
+		CacheCleaner(["inventory"]),
+		// Every day at 00:05 UTC (a due date passes at midnight), and at start.
+		DailyJobMixin({ hour: 0, minute: 5 }),
+	],
 
 	actions: {
 		/** Internal (operators, tests): run the job now. `asOf` (YYYY-MM-DD) replaces today: invoices due before it turn OVERDUE. */
@@ -101,34 +103,9 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			return { asOf, overdue: result };
 		},
 
-		runJob() {
-			this.running ??= this.markOverdue(today(), null)
-				.catch((err: unknown) => this.logger.error("Overdue invoice job failed", err))
-				.finally(() => (this.running = undefined));
+		dailyJob() {
+			return this.markOverdue(today(), null);
 		},
-
-		/** Every day at 00:05 UTC (a due date passes at midnight). */
-		schedule() {
-			this.timer = setTimeout(
-				() => {
-					this.runJob();
-					this.schedule();
-				},
-				msUntilUtc(0, 5),
-			);
-			this.timer.unref();
-		},
-	},
-
-	started() {
-		// At start too: a node that was down at 00:05 catches up at once.
-		this.runJob();
-		this.schedule();
-	},
-
-	async stopped() {
-		if (this.timer) clearTimeout(this.timer);
-		await this.running;
 	},
 };
 

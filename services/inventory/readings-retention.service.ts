@@ -11,7 +11,8 @@ import type { Context, Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { config } from "../../lib/config";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
-import { msUntilUtc, runExclusive } from "../../lib/jobs";
+import { runExclusive } from "../../lib/jobs";
+import { DailyJobMixin } from "../../mixins/daily-job.mixin";
 import { STRICT, type Infer } from "../../lib/params";
 import type { Meta } from "../../lib/types";
 import { defineInventoryModels, type InventoryModels } from "./inventory.model";
@@ -27,14 +28,13 @@ const JOB = "inventory.freezer-readings-retention";
 interface Methods {
 	/** Deletes readings taken before `before`; `wait`: queue behind a run on another node instead of skipping. */
 	purge(before: Date, wait?: boolean): Promise<{ before: string; deleted: number; skipped?: true }>;
-	runJob(): void;
-	schedule(): void;
+	dailyJob(): Promise<unknown>;
 }
-type This = Service & DbThis<InventoryModels> & Methods & { timer?: NodeJS.Timeout; running?: Promise<unknown> };
+type This = Service & DbThis<InventoryModels> & Methods;
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.readingsRetention",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels })],
+	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels }), DailyJobMixin({ hour: 0, minute: 20 })],
 
 	actions: {
 		/** Internal (operators, tests): run the job now; `before` replaces now − the retention period. */
@@ -75,32 +75,9 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			return { before: before.toISOString(), deleted };
 		},
 
-		runJob() {
-			this.running ??= this.purge(cutoff())
-				.catch((err: unknown) => this.logger.error("Freezer readings retention failed", err))
-				.finally(() => (this.running = undefined));
+		dailyJob() {
+			return this.purge(cutoff());
 		},
-
-		schedule() {
-			this.timer = setTimeout(
-				() => {
-					this.runJob();
-					this.schedule();
-				},
-				msUntilUtc(0, 20),
-			);
-			this.timer.unref();
-		},
-	},
-
-	started() {
-		this.runJob();
-		this.schedule();
-	},
-
-	async stopped() {
-		if (this.timer) clearTimeout(this.timer);
-		await this.running;
 	},
 };
 
