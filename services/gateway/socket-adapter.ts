@@ -4,6 +4,8 @@
  * decoded by this same node just to be ignored: on one node that cost more CPU than
  * writing the message to its 49 sockets (docs/performance.md, "Sockets").
  *
+ * - Server-side events (`io.serverSideEmit`, which only other nodes receive) are not
+ *   published either while alone.
  * - Peers are counted with the adapter's own `PUBSUB NUMSUB` once a second.
  * - A node that starts says hello on `<key>-hello` as soon as its subscriptions are
  *   in place, and accepts its first socket only after that (`helloFirst`): Redis
@@ -67,6 +69,12 @@ class SoloAwareRedisAdapter extends RedisAdapter {
 
 	override broadcast(packet: unknown, opts: BroadcastOpts): void {
 		super.broadcast(packet, this.alone ? { ...opts, flags: { ...opts.flags, local: true } } : opts);
+	}
+
+	/** Server-side events are for the other nodes only: alone, there is no one to tell (one with an ack still goes out: it expects answers). */
+	override serverSideEmit(packet: unknown[]): void {
+		if (this.alone && typeof packet[packet.length - 1] !== "function") return;
+		super.serverSideEmit(packet);
 	}
 
 	override close(): ReturnType<RedisAdapter["close"]> {

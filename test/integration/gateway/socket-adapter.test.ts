@@ -74,6 +74,7 @@ describe("solo-aware socket.io Redis adapter", () => {
 		const got: string[] = [];
 		onA.on("hi", (m: string) => got.push(`a:${m}`));
 		a.io.to("room").emit("hi", "1");
+		a.io.serverSideEmit("no-one-to-tell", "x");
 		await new Promise((r) => setTimeout(r, 100));
 		expect(got).toEqual(["a:1"]);
 		expect(a.published()).toBe(0);
@@ -85,8 +86,11 @@ describe("solo-aware socket.io Redis adapter", () => {
 		clients.push(onB);
 		await (b.io.of("/").adapter as unknown as { announced: Promise<void> }).announced;
 		const received = new Promise<string>((resolve) => onB.once("hi", resolve));
+		const told = new Promise<string>((resolve) => b.io.once("peer-event", resolve));
 		a.io.to("room").emit("hi", "2");
-		expect(a.published()).toBe(1);
+		a.io.serverSideEmit("peer-event", "3");
+		expect(a.published()).toBe(2);
 		await expect(received).resolves.toBe("2");
+		await expect(told).resolves.toBe("3");
 	});
 });
