@@ -3,6 +3,9 @@
  * every day at a UTC time, on every node of the service. The job itself takes the
  * cluster-wide lock (lib/jobs.ts runExclusive), so one node does the work; a run still
  * in progress is not started again, and stopping waits for it.
+ *
+ * List it FIRST in `mixins`: Moleculer runs the mixins' `started` hooks from the last
+ * listed to the first, and the job must start after DbMixin's migrations.
  */
 import type { Service } from "moleculer";
 import { msUntilUtc } from "../lib/jobs";

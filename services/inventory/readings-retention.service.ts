@@ -34,7 +34,7 @@ type This = Service & DbThis<InventoryModels> & Methods;
 
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.readingsRetention",
-	mixins: [DbMixin({ schema: "inventory", models: defineInventoryModels }), DailyJobMixin({ hour: 0, minute: 20 })],
+	mixins: [DailyJobMixin({ hour: 0, minute: 20 }), DbMixin({ schema: "inventory", models: defineInventoryModels })],
 
 	actions: {
 		/** Internal (operators, tests): run the job now; `before` replaces now − the retention period. */

@@ -7,10 +7,10 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Producer } from "kafkajs";
-import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
+import type { TestApp, TestUser } from "../helpers/app";
 import { waitUntil } from "../helpers/cluster";
-import { kafkaTestLock, requireKafka, testKafka, KAFKA_BROKERS } from "../helpers/kafka";
-import { createFactory, sqlRows } from "../integration/inventory/helpers";
+import { startInboundWorld, type InboundWorld } from "../helpers/kafka";
+import { sqlRows } from "../integration/inventory/helpers";
 import { EVENT_CATALOG, type EventEnvelope } from "../../lib/events";
 import { signMessage } from "../../services/kafka-bridge/inbound-gate";
 
@@ -20,36 +20,17 @@ const KEY = `budget-${randomUUID()}`;
 const TOPIC = EVENT_CATALOG.BUDGET_ALLOCATION_UPDATED.topic;
 
 describe("budget allocations from the finance system through Kafka", () => {
+	let world: InboundWorld;
 	let app: TestApp;
-	let unlock: () => Promise<void>;
 	let producer: Producer;
 	let exec: TestUser;
-	let maker: TestUser;
 	let factoryId: string;
 
 	beforeAll(async () => {
-		unlock = await kafkaTestLock("shared");
-		await requireKafka();
-		app = await startTestApp({
-			services: ["auth", "inventory", "kafka-bridge"],
-			env: {
-				KAFKA_BROKERS,
-				NAMESPACE: `t${randomUUID().slice(0, 8)}`,
-				KAFKA_INBOUND_EVENTS: "BUDGET_ALLOCATION_UPDATED",
-				KAFKA_INBOUND_KEY: KEY,
-			},
-		});
-		exec = await app.createUser("EXECUTIVE");
-		maker = await app.createUser("MANUFACTURER");
-		factoryId = await createFactory(app, exec.token, maker.id);
-		producer = testKafka().producer();
-		await producer.connect();
+		world = await startInboundWorld("BUDGET_ALLOCATION_UPDATED", KEY);
+		({ app, producer, exec, factoryId } = world);
 	}, 400_000); // may wait for the exclusive Kafka fault test to finish
-	afterAll(async () => {
-		await producer?.disconnect();
-		await app?.stop();
-		await unlock?.();
-	});
+	afterAll(() => world?.stop());
 
 	const finance = (budgetAllocated: number, reason: string, source = "finance"): EventEnvelope<"BUDGET_ALLOCATION_UPDATED"> => ({
 		id: randomUUID(),

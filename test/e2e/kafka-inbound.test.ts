@@ -9,8 +9,8 @@ import { randomUUID } from "node:crypto";
 import type { Producer } from "kafkajs";
 import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
 import { waitUntil } from "../helpers/cluster";
-import { kafkaTestLock, readerAtEnd, requireKafka, testKafka, KAFKA_BROKERS } from "../helpers/kafka";
-import { createFactory, createFlavor, day, registerBatch, sqlRows } from "../integration/inventory/helpers";
+import { kafkaTestLock, readerAtEnd, requireKafka, startInboundWorld, KAFKA_BROKERS, type InboundWorld } from "../helpers/kafka";
+import { createFlavor, day, registerBatch, sqlRows } from "../integration/inventory/helpers";
 import { EVENT_CATALOG, envelope, type EventPayloads } from "../../lib/events";
 import { APP_METRICS, prometheusText } from "../../lib/metrics";
 import { metricsText } from "../../lib/health";
@@ -22,8 +22,8 @@ const KEY = `inbound-${randomUUID()}`;
 const TOPIC = EVENT_CATALOG.PURCHASE_ORDER_CREATED.topic;
 
 describe("kafka-bridge inbound: allow-listed, signed, validated", () => {
+	let world: InboundWorld;
 	let app: TestApp;
-	let unlock: () => Promise<void>;
 	let producer: Producer;
 	let exec: TestUser;
 	let maker: TestUser;
@@ -32,20 +32,8 @@ describe("kafka-bridge inbound: allow-listed, signed, validated", () => {
 	let shopId: string;
 
 	beforeAll(async () => {
-		unlock = await kafkaTestLock("shared");
-		await requireKafka();
-		app = await startTestApp({
-			services: ["auth", "inventory", "kafka-bridge"],
-			env: {
-				KAFKA_BROKERS,
-				NAMESPACE: `t${randomUUID().slice(0, 8)}`,
-				KAFKA_INBOUND_EVENTS: "PURCHASE_ORDER_CREATED",
-				KAFKA_INBOUND_KEY: KEY,
-			},
-		});
-		exec = await app.createUser("EXECUTIVE");
-		maker = await app.createUser("MANUFACTURER");
-		factoryId = await createFactory(app, exec.token, maker.id);
+		world = await startInboundWorld("PURCHASE_ORDER_CREATED", KEY);
+		({ app, producer, exec, maker, factoryId } = world);
 		flavorId = await createFlavor(app, maker.token, { name: `Pistachio ${randomUUID().slice(0, 6)}`, price: 250 });
 		await registerBatch(app, maker.token, factoryId, {
 			flavorId,
@@ -56,14 +44,8 @@ describe("kafka-bridge inbound: allow-listed, signed, validated", () => {
 			expiryDate: day(30),
 		});
 		shopId = randomUUID();
-		producer = testKafka().producer();
-		await producer.connect();
 	}, 400_000); // may wait for the exclusive Kafka fault test to finish
-	afterAll(async () => {
-		await producer?.disconnect();
-		await app?.stop();
-		await unlock?.();
-	});
+	afterAll(() => world?.stop());
 
 	const counter = (name: string, labels: Record<string, string>) =>
 		(app.broker.metrics.getMetric(name)?.get(labels)?.value as number | undefined) ?? 0;

@@ -4,9 +4,12 @@
  * the action, and a cross-process lock so the fault test (which stops Kafka)
  * never runs while another Kafka test does.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { Client } from "pg";
-import { Kafka, logLevel, type Consumer, type KafkaMessage } from "kafkajs";
+import { Kafka, logLevel, type Consumer, type KafkaMessage, type Producer } from "kafkajs";
+import type { EventName } from "../../lib/events";
+import { createFactory } from "../integration/inventory/helpers";
+import { startTestApp, type TestApp, type TestUser } from "./app";
 import { ADMIN_DATABASE_URL } from "./db";
 
 export const KAFKA_BROKERS = process.env.KAFKA_BROKERS || "127.0.0.1:9092";
@@ -139,5 +142,41 @@ export async function kafkaTestLock(mode: "shared" | "exclusive"): Promise<() =>
 	await client.query(mode === "shared" ? "SELECT pg_advisory_lock_shared(454253414641)" : "SELECT pg_advisory_lock(454253414641)");
 	return async () => {
 		await client.end().catch(() => undefined);
+	};
+}
+
+/** An inventory + kafka-bridge app that accepts `event` from Kafka signed with `key`, a factory with its maker, and a producer. */
+export interface InboundWorld {
+	app: TestApp;
+	exec: TestUser;
+	maker: TestUser;
+	factoryId: string;
+	producer: Producer;
+	stop(): Promise<void>;
+}
+
+export async function startInboundWorld(event: EventName, key: string): Promise<InboundWorld> {
+	const unlock = await kafkaTestLock("shared");
+	await requireKafka();
+	const app = await startTestApp({
+		services: ["auth", "inventory", "kafka-bridge"],
+		env: { KAFKA_BROKERS, NAMESPACE: `t${randomUUID().slice(0, 8)}`, KAFKA_INBOUND_EVENTS: event, KAFKA_INBOUND_KEY: key },
+	});
+	const exec = await app.createUser("EXECUTIVE");
+	const maker = await app.createUser("MANUFACTURER");
+	const factoryId = await createFactory(app, exec.token, maker.id);
+	const producer = testKafka().producer();
+	await producer.connect();
+	return {
+		app,
+		exec,
+		maker,
+		factoryId,
+		producer,
+		async stop() {
+			await producer.disconnect();
+			await app.stop();
+			await unlock();
+		},
 	};
 }

@@ -63,9 +63,13 @@ describe("cold chain: excursions", () => {
 		]);
 	});
 
-	it("reads COLD_CHAIN_MAX_C (negative) and COLD_CHAIN_GRACE_MIN", () => {
-		expect(loadConfig({}).coldChain).toEqual({ maxC: -18, graceMin: 30 });
-		expect(loadConfig({ COLD_CHAIN_MAX_C: "-15", COLD_CHAIN_GRACE_MIN: "10" }).coldChain).toEqual({ maxC: -15, graceMin: 10 });
+	it("reads COLD_CHAIN_MAX_C (negative), COLD_CHAIN_GRACE_MIN and FREEZER_READINGS_RETENTION_DAYS", () => {
+		expect(loadConfig({}).coldChain).toEqual({ maxC: -18, graceMin: 30, readingsRetentionDays: 730 });
+		expect(
+			loadConfig({ COLD_CHAIN_MAX_C: "-15", COLD_CHAIN_GRACE_MIN: "10", FREEZER_READINGS_RETENTION_DAYS: "90" }).coldChain,
+		).toEqual({ maxC: -15, graceMin: 10, readingsRetentionDays: 90 });
+		// Detection looks back up to a day: readings must outlive that.
+		expect(() => loadConfig({ FREEZER_READINGS_RETENTION_DAYS: "1" })).toThrow(/FREEZER_READINGS_RETENTION_DAYS/);
 		expect(() => loadConfig({ COLD_CHAIN_MAX_C: "cold" })).toThrow(/COLD_CHAIN_MAX_C/);
 	});
 });
