@@ -38,10 +38,10 @@ const POLL_MS = 2000;
 /**
  * After a pass that handled events (and left no backlog), the reader lets the next ones gather this long
  * before it reads again, however many NOTIFYs arrive meanwhile: under a stream of sales a pass (horizon,
- * read, tail, one transaction) carries many events instead of the two or three of each commit, at most
+ * read, tail, one transaction) carries many events instead of the few of each commit, at most
  * this much later. A quiet group still reads the first event at once (the pass before it handled none).
  */
-const GATHER_MS = 50;
+const GATHER_MS = 100;
 const SOURCES_TTL_MS = 5000;
 const MAX_BACKOFF_MS = 10_000;
 const TX_RETRIES = 6;
