@@ -6,10 +6,10 @@
  * is that sale's answer alone. A sale that finds nothing in flight goes alone, as before, through
  * `sales.pos_sale` itself: an idle till waits for nobody.
  *
- * If the batch call itself fails with an error from the server (e.g. a commit-time check or a
+ * If the batch call itself fails with an ERROR from the server (e.g. a commit-time check or a
  * deadlock), PostgreSQL has kept nothing of it: each of its sales is re-run alone, in order, and
- * gets exactly the answer it would have had unbatched. A lost connection (outcome unknown) is
- * every sale's error, as it would be for a single sale.
+ * gets exactly the answer it would have had unbatched. A lost connection or a FATAL error (outcome
+ * unknown) is every sale's error, as it would be for a single sale.
  */
 import type { Sequelize } from "sequelize";
 import { DatabaseError } from "pg";
@@ -147,8 +147,9 @@ async function runBatch(db: Sequelize, batch: Pending[]): Promise<void> {
 		]);
 		results = row.r;
 	} catch (err) {
-		// An answer from the server: the batch's transaction is rolled back. Each sale alone, in order.
-		if (err instanceof DatabaseError) {
+		// An ERROR from the server (not FATAL: a connection ended at commit may have committed): the batch's
+		// transaction is rolled back, nothing of it was kept. Each sale alone, in order.
+		if (err instanceof DatabaseError && err.severity === "ERROR") {
 			for (const p of batch) await runAlone(db, p);
 		} else {
 			for (const p of batch) p.reject(err);

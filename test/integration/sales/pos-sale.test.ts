@@ -344,6 +344,7 @@ describe("POS sale in one statement (integration)", () => {
 				const [q] = args as [{ name?: string }];
 				if (typeof q === "object" && q?.name === "sales.pos_sale_batch" && failed++ === 0) {
 					const err = new DatabaseError("could not serialize access", 0, "error");
+					err.severity = "ERROR";
 					err.code = "40001";
 					return Promise.reject(err);
 				}
@@ -359,6 +360,32 @@ describe("POS sale in one statement (integration)", () => {
 			expect(results.map((r) => r.status)).toEqual(Array(5).fill("fulfilled"));
 			expect(await count("SELECT count(*) AS n FROM sales.transactions WHERE shop_id = $1", [shop2])).toBe(5);
 			expect(await count("SELECT sum(quantity) AS n FROM sales.shop_inventory WHERE shop_id = $1", [shop2])).toBe(4 * 5 - 5);
+		});
+
+		it("does not re-run a batch whose outcome is unknown (a FATAL error or a lost connection): each of its sales fails", async () => {
+			const original = Client.prototype.query;
+			let failed = 0;
+			const spy = jest.spyOn(Client.prototype, "query").mockImplementation(function (this: Client, ...args: unknown[]) {
+				const [q] = args as [{ name?: string }];
+				if (typeof q === "object" && q?.name === "sales.pos_sale_batch" && failed++ === 0) {
+					const err = new DatabaseError("terminating connection due to administrator command", 0, "error");
+					err.severity = "FATAL";
+					err.code = "57P01";
+					return Promise.reject(err);
+				}
+				return (original as (...a: unknown[]) => unknown).apply(this, args);
+			} as never);
+			let results: PromiseSettledResult<Sale>[];
+			try {
+				results = await burst([0, 1, 2, 0, 1].map((i) => () => sellAt([{ flavorId: flavors[i].id, quantity: 1 }])));
+			} finally {
+				spy.mockRestore();
+			}
+			expect(failed).toBe(1);
+			const rejected = results.filter((r) => r.status === "rejected");
+			expect(rejected.length).toBeGreaterThan(1);
+			// Only the sales that went alone or in a later batch were made (the mock kept nothing of the failed one).
+			expect(await count("SELECT count(*) AS n FROM sales.transactions WHERE shop_id = $1", [shop2])).toBe(5 - rejected.length);
 		});
 	});
 });
