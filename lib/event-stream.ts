@@ -35,6 +35,13 @@ export const INBOUND_SOURCE = "kafka_bridge";
 /** NOTIFY payload on the outbox channel that wakes every group (a dead-letter replay was requested). */
 export const REPLAY_WAKE = "dead_letters";
 const POLL_MS = 2000;
+/**
+ * After a pass that handled events (and left no backlog), the reader lets the next ones gather this long
+ * before it reads again, however many NOTIFYs arrive meanwhile: under a stream of sales a pass (horizon,
+ * read, tail, one transaction) carries many events instead of the few of each commit, at most
+ * this much later. A quiet group still reads the first event at once (the pass before it handled none).
+ */
+const GATHER_MS = 100;
 const SOURCES_TTL_MS = 5000;
 const MAX_BACKOFF_MS = 10_000;
 const TX_RETRIES = 6;
@@ -108,6 +115,8 @@ export class StreamReader {
 	private stopping = false;
 	private loop: Promise<void> | undefined;
 	private readonly signal: { wake?: () => void } = {};
+	/** Ends the gathering pause early on stop only (NOTIFYs do not). */
+	private readonly stopSignal: { wake?: () => void } = {};
 	private pending = false;
 	private sources: { list: string[]; at: number } = { list: [], at: 0 };
 	private cursors = new Map<string, Position>();
@@ -133,6 +142,7 @@ export class StreamReader {
 	async stop(): Promise<void> {
 		this.stopping = true;
 		this.wake();
+		this.stopSignal.wake?.();
 		await Promise.race([this.loop?.catch(() => undefined), sleep(5000)]);
 		await this.opts.hub.remove(this);
 		this.role = "stopped";
@@ -177,6 +187,7 @@ export class StreamReader {
 				failures = 0;
 				backoff = 200;
 				if (done === 0 && !this.pending) await sleep(POLL_MS, this.signal);
+				else if (done > 0 && done < (this.opts.subscription.batchSize ?? 200)) await sleep(GATHER_MS, this.stopSignal);
 			} catch (err) {
 				if (err instanceof CursorMoved) {
 					// Another reader moved it (a leader that lost its lock mid-batch): re-read and go on.

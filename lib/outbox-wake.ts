@@ -9,8 +9,8 @@
  * commits of the server (the POS function alone fell from ~1,000 to ~300 tps).
  * Here the NOTIFY is its own one-statement transaction on the schema's pool, with
  * `synchronous_commit` off for it alone (nothing to flush under the lock), and
- * wake-ups are folded: while one is in flight, the next collects every schema
- * that committed meanwhile.
+ * wake-ups are folded: the commits announced in one event-loop turn share one,
+ * and while one is in flight, the next collects every schema that committed meanwhile.
  *
  * A wake-up is a hint, not the delivery: a writer that dies between its commit and
  * this NOTIFY only delays its rows until the readers' fallback poll.
@@ -33,11 +33,15 @@ export function wakeOutboxReaders(db: Sequelize, schema: string, onError: (err: 
 		wakers.set(db, waker);
 	}
 	waker.pending.add(schema);
-	if (!waker.running) void flush(db, waker, onError);
+	if (!waker.running) {
+		// Started on the next turn: the commits announced in this one (a POS batch's sales) share one NOTIFY.
+		waker.running = true;
+		const w = waker;
+		setImmediate(() => void flush(db, w, onError));
+	}
 }
 
 async function flush(db: Sequelize, waker: Waker, onError: (err: unknown) => void): Promise<void> {
-	waker.running = true;
 	try {
 		while (waker.pending.size) {
 			const schemas = [...waker.pending];

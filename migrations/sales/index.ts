@@ -8,6 +8,8 @@ import { posSaleFefo } from "./112-pos-sale-fefo";
 import { recalledBatches } from "./113-recalled-batches";
 import { shopCoordinates } from "./160-shop-coordinates";
 import { posSaleLean } from "./190-pos-sale-lean";
+import { posSaleBatch } from "./200-pos-sale-batch";
+import { posSaleIndexed } from "./201-pos-sale-indexed";
 
 /** The sales schema's migrations, in order. Append; never edit one that has shipped. */
 export const salesMigrations: Migration[] = [
@@ -22,4 +24,6 @@ export const salesMigrations: Migration[] = [
 	recalledBatches,
 	shopCoordinates,
 	posSaleLean,
+	posSaleBatch,
+	posSaleIndexed,
 ];

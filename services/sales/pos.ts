@@ -1,7 +1,8 @@
 /**
  * One POS sale: the catalog's prices, integer cents, and one call of the
  * database function `sales.pos_sale` (migrations/sales/030-pos-sale-function.ts),
- * prepared: one round trip and one commit that checks the staff, claims the
+ * prepared: one round trip and one commit (shared with the sales that arrived meanwhile,
+ * each in its own subtransaction: pos-batch.ts) that checks the staff, claims the
  * idempotency key (or offline clientId), locks and decrements the shop's stock
  * in flavor-id order, draws each line from the shop's lots first-expiry-first-out
  * (migrations/sales/112-pos-sale-fefo.ts: markdowns priced there), and writes the
@@ -14,12 +15,12 @@ import type { Context } from "moleculer";
 import { Errors } from "moleculer";
 import { conflict, forbidden, notFound } from "../../lib/errors";
 import { EVENT_CATALOG, envelope, type EventEnvelope, type PaymentMethod, type SaleLine } from "../../lib/events";
-import { queryPrepared, type PreparedStatement } from "../../lib/prepared";
 import type { OutboxThis } from "../../mixins/outbox.mixin";
 import type { auditActor } from "../../mixins/audit.mixin";
 import type { shopAccess } from "./access";
 import { flavorIssues, type Flavor } from "./catalog";
 import { mergeLines } from "../../lib/lines";
+import { runSale } from "./pos-batch";
 
 export interface SaleInput {
 	shopId: string;
@@ -114,12 +115,6 @@ export type SaleAccess = ReturnType<typeof shopAccess>;
 
 /** The audit row the function writes with the sale (mixins/audit.mixin.ts's shape; the target is the sale). */
 export type SaleAudit = ReturnType<typeof auditActor>;
-
-const POS_SALE: PreparedStatement = {
-	name: "sales.pos_sale",
-	text: `SELECT sales.pos_sale($1::uuid, $2::uuid, $3::uuid, $4::text, $5::boolean, $6::uuid, $7::text, $8::text, $9::uuid, $10::text, $11::timestamptz,
-	        $12::uuid[], $13::text[], $14::int[], $15::bigint[], $16::jsonb, $17::text, $18::jsonb, $19::text, $20::jsonb) AS r`,
-};
 
 type PosResult =
 	| { replayed: true; sale: SaleJson }
@@ -221,7 +216,7 @@ export async function recordSale(
 
 	let result: PosResult;
 	try {
-		const [row] = await queryPrepared<{ r: PosResult }>(host.db, POS_SALE, [
+		result = await runSale<PosResult>(host.db, [
 			saleId,
 			input.shopId,
 			input.clerkId,
@@ -243,7 +238,6 @@ export async function recordSale(
 			EVENT_CATALOG.INVENTORY_LOW.topic,
 			audit && JSON.stringify(audit),
 		]);
-		result = row.r;
 	} catch (err) {
 		throw saleError(err, input, lines, issues);
 	}

@@ -5,7 +5,7 @@
  * catalog cache. Sales service alone, real PostgreSQL, stand-ins for auth/inventory.
  */
 import { randomUUID } from "node:crypto";
-import { Client } from "pg";
+import { Client, DatabaseError } from "pg";
 import type { Context } from "moleculer";
 import { startTestApp, type TestApp } from "../../helpers/app";
 import { INTERNAL_EVENTS } from "../../../lib/events";
@@ -259,5 +259,133 @@ describe("POS sale in one statement (integration)", () => {
 		const sale = await sell([{ flavorId: flavors[0].id, quantity: 1 }]);
 		expect(sale.totalAmount).toBe(999);
 		expect(catalogCalls).toHaveLength(3);
+	});
+	describe("group commit (services/sales/pos-batch.ts)", () => {
+		let shop2: string;
+		const sellAt = (items: { flavorId: string; quantity: number }[], user = clerk, extra: object = {}) =>
+			app.broker.call<Sale, object>("sales.pos.sale", { shopId: shop2, items, paymentMethod: "CASH" }, as(user, extra));
+		/** Sales started together: the first goes alone, the rest wait for it and go as one batch. */
+		const burst = (calls: (() => Promise<Sale>)[]) => Promise.allSettled(calls.map((c) => c()));
+		const batchCalls = (spy: jest.SpyInstance) =>
+			spy.mock.calls.filter(([q]) => typeof q === "object" && (q as { name?: string }).name === "sales.pos_sale_batch").length;
+
+		beforeEach(async () => {
+			shop2 = (
+				await app.broker.call<{ id: string }, object>(
+					"sales.shops.create",
+					{ name: `Batch ${randomUUID()}`, address: "B 2" },
+					as(exec),
+				)
+			).id;
+			await app.broker.call("sales.shops.addStaff", { shopId: shop2, userId: clerk.id }, as(exec));
+			await app.broker.call(
+				"sales.inventory.set",
+				{ shopId: shop2, reason: "RESTOCK", items: flavors.map((f) => ({ flavorId: f.id, quantity: 5, reorderThreshold: 0 })) },
+				as(exec),
+			);
+		});
+
+		it("sales that arrive together share one call; each keeps its own answer (409 with details, 403, replay of a key used earlier in the batch)", async () => {
+			const key = randomUUID();
+			const spy = jest.spyOn(Client.prototype, "query");
+			let results: PromiseSettledResult<Sale>[];
+			try {
+				results = await burst([
+					() => sellAt([{ flavorId: flavors[0].id, quantity: 1 }]),
+					() =>
+						sellAt([
+							{ flavorId: flavors[0].id, quantity: 1 },
+							{ flavorId: flavors[1].id, quantity: 1 },
+						]),
+					() => sellAt([{ flavorId: flavors[1].id, quantity: 99 }]),
+					() => sellAt([{ flavorId: flavors[0].id, quantity: 1 }], clerk, { idempotencyKey: key }),
+					() => sellAt([{ flavorId: flavors[0].id, quantity: 1 }], clerk, { idempotencyKey: key }),
+					() => sellAt([{ flavorId: flavors[2].id, quantity: 1 }], stranger),
+					() => sellAt([{ flavorId: flavors[2].id, quantity: 2 }]),
+				]);
+				expect(batchCalls(spy)).toBeGreaterThan(0);
+			} finally {
+				spy.mockRestore();
+			}
+			const [a, b, short, keyed, replayed, foreign, c] = results;
+			for (const r of [a, b, keyed, replayed, c]) expect(r.status).toBe("fulfilled");
+			expect(short).toMatchObject({
+				status: "rejected",
+				reason: {
+					code: 409,
+					type: "INSUFFICIENT_STOCK",
+					data: [{ field: "items[0].quantity", flavorId: flavors[1].id, requested: 99, available: expect.any(Number) }],
+				},
+			});
+			expect(foreign).toMatchObject({ status: "rejected", reason: { code: 403 } });
+			expect((replayed as PromiseFulfilledResult<Sale>).value).toEqual((keyed as PromiseFulfilledResult<Sale>).value);
+			const stock = await pg.query<{ flavor_id: string; quantity: number }>(
+				"SELECT flavor_id, quantity FROM sales.shop_inventory WHERE shop_id = $1",
+				[shop2],
+			);
+			expect(Object.fromEntries(stock.rows.map((r) => [r.flavor_id, r.quantity]))).toEqual({
+				[flavors[0].id]: 2,
+				[flavors[1].id]: 4,
+				[flavors[2].id]: 3,
+				[flavors[3].id]: 5,
+			});
+			expect(await count("SELECT count(*) AS n FROM sales.transactions WHERE shop_id = $1", [shop2])).toBe(4);
+			expect(await count("SELECT count(*) AS n FROM sales.stock_lots WHERE shop_id = $1 AND quantity <> 5", [shop2])).toBe(3);
+			// One SALE_COMPLETED per sale made.
+			expect(await count("SELECT count(*) AS n FROM sales.outbox WHERE type = 'SALE_COMPLETED' AND aggregate_id = $1", [shop2])).toBe(
+				4,
+			);
+		});
+
+		it("re-runs each sale alone when the batch call fails on the server (nothing of it was kept)", async () => {
+			const original = Client.prototype.query;
+			let failed = 0;
+			const spy = jest.spyOn(Client.prototype, "query").mockImplementation(function (this: Client, ...args: unknown[]) {
+				const [q] = args as [{ name?: string }];
+				if (typeof q === "object" && q?.name === "sales.pos_sale_batch" && failed++ === 0) {
+					const err = new DatabaseError("could not serialize access", 0, "error");
+					err.severity = "ERROR";
+					err.code = "40001";
+					return Promise.reject(err);
+				}
+				return (original as (...a: unknown[]) => unknown).apply(this, args);
+			} as never);
+			let results: PromiseSettledResult<Sale>[];
+			try {
+				results = await burst([0, 1, 2, 0, 1].map((i) => () => sellAt([{ flavorId: flavors[i].id, quantity: 1 }])));
+			} finally {
+				spy.mockRestore();
+			}
+			expect(failed).toBeGreaterThan(0);
+			expect(results.map((r) => r.status)).toEqual(Array(5).fill("fulfilled"));
+			expect(await count("SELECT count(*) AS n FROM sales.transactions WHERE shop_id = $1", [shop2])).toBe(5);
+			expect(await count("SELECT sum(quantity) AS n FROM sales.shop_inventory WHERE shop_id = $1", [shop2])).toBe(4 * 5 - 5);
+		});
+
+		it("does not re-run a batch whose outcome is unknown (a FATAL error or a lost connection): each of its sales fails", async () => {
+			const original = Client.prototype.query;
+			let failed = 0;
+			const spy = jest.spyOn(Client.prototype, "query").mockImplementation(function (this: Client, ...args: unknown[]) {
+				const [q] = args as [{ name?: string }];
+				if (typeof q === "object" && q?.name === "sales.pos_sale_batch" && failed++ === 0) {
+					const err = new DatabaseError("terminating connection due to administrator command", 0, "error");
+					err.severity = "FATAL";
+					err.code = "57P01";
+					return Promise.reject(err);
+				}
+				return (original as (...a: unknown[]) => unknown).apply(this, args);
+			} as never);
+			let results: PromiseSettledResult<Sale>[];
+			try {
+				results = await burst([0, 1, 2, 0, 1].map((i) => () => sellAt([{ flavorId: flavors[i].id, quantity: 1 }])));
+			} finally {
+				spy.mockRestore();
+			}
+			expect(failed).toBe(1);
+			const rejected = results.filter((r) => r.status === "rejected");
+			expect(rejected.length).toBeGreaterThan(1);
+			// Only the sales that went alone or in a later batch were made (the mock kept nothing of the failed one).
+			expect(await count("SELECT count(*) AS n FROM sales.transactions WHERE shop_id = $1", [shop2])).toBe(5 - rejected.length);
+		});
 	});
 });
