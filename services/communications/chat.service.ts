@@ -313,12 +313,13 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			/** The first ack of each (message, recipient) is recorded; the sender gets one MESSAGE_DELIVERED per message listing who acked. */
 			async handler(this: This, ctx: Ctx<P.MarkDeliveredParams>) {
 				const { deliveries } = ctx.params;
-				const rows = await this.db.query<{
-					message_id: string;
-					conversation_id: string;
-					sender_id: string;
-					user_id: string;
-					delivered_at: Date;
+				// One row per message (the receipt), not one per ack: ~50 times fewer rows to parse for a group's message.
+				const receipts = await this.db.query<{
+					messageId: string;
+					conversationId: string;
+					senderId: string;
+					deliveredTo: string[];
+					deliveredAt: string;
 				}>(
 					`WITH acked AS (
 					   SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[]) AS a(message_id, user_id)
@@ -330,40 +331,22 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					   INSERT INTO "${this.dbSchema}".message_deliveries (message_id, user_id) SELECT id, user_id FROM m ON CONFLICT DO NOTHING
 					   RETURNING message_id, user_id, delivered_at
 					 )
-					 SELECT ins.message_id, m.conversation_id, m.sender_id, ins.user_id, ins.delivered_at
+					 SELECT ins.message_id AS "messageId", m.conversation_id AS "conversationId", m.sender_id AS "senderId",
+					        array_agg(ins.user_id::text ORDER BY ins.user_id) AS "deliveredTo",
+					        to_char(max(ins.delivered_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deliveredAt"
 					   FROM ins JOIN m ON m.id = ins.message_id AND m.user_id = ins.user_id
-					  ORDER BY ins.message_id, ins.user_id`,
+					  GROUP BY ins.message_id, m.conversation_id, m.sender_id`,
 					{
 						type: QueryTypes.SELECT,
 						bind: [deliveries.map((d) => d.messageId), deliveries.map((d) => d.userId)],
 					},
 				);
-				const receipts = new Map<
-					string,
-					{ messageId: string; conversationId: string; senderId: string; deliveredTo: string[]; deliveredAt: string }
-				>();
-				for (const row of rows) {
-					const at = new Date(row.delivered_at).toISOString();
-					const receipt = receipts.get(row.message_id);
-					if (!receipt)
-						receipts.set(row.message_id, {
-							messageId: row.message_id,
-							conversationId: row.conversation_id,
-							senderId: row.sender_id,
-							deliveredTo: [row.user_id],
-							deliveredAt: at,
-						});
-					else {
-						receipt.deliveredTo.push(row.user_id);
-						if (at > receipt.deliveredAt) receipt.deliveredAt = at;
-					}
-				}
 				await Promise.all(
-					[...receipts.values()].map(({ senderId, ...data }) =>
+					receipts.map(({ senderId, ...data }) =>
 						pushToSockets(ctx, { event: "MESSAGE_DELIVERED", rooms: [userRoom(senderId)], data }),
 					),
 				);
-				return { recorded: rows.length };
+				return { recorded: receipts.reduce((n, r) => n + r.deliveredTo.length, 0) };
 			},
 		},
 
