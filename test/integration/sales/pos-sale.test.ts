@@ -337,25 +337,30 @@ describe("POS sale in one statement (integration)", () => {
 			);
 		});
 
-		it("re-runs each sale alone when the batch call fails on the server (nothing of it was kept)", async () => {
+		/** A burst of 5 one-unit sales whose first `sales.pos_sale_batch` call fails with `severity`/`code` instead of reaching the server. */
+		const burstWithFailingBatch = async (message: string, severity: "ERROR" | "FATAL", code: string) => {
 			const original = Client.prototype.query;
 			let failed = 0;
 			const spy = jest.spyOn(Client.prototype, "query").mockImplementation(function (this: Client, ...args: unknown[]) {
 				const [q] = args as [{ name?: string }];
 				if (typeof q === "object" && q?.name === "sales.pos_sale_batch" && failed++ === 0) {
-					const err = new DatabaseError("could not serialize access", 0, "error");
-					err.severity = "ERROR";
-					err.code = "40001";
+					const err = new DatabaseError(message, 0, "error");
+					err.severity = severity;
+					err.code = code;
 					return Promise.reject(err);
 				}
 				return (original as (...a: unknown[]) => unknown).apply(this, args);
 			} as never);
-			let results: PromiseSettledResult<Sale>[];
 			try {
-				results = await burst([0, 1, 2, 0, 1].map((i) => () => sellAt([{ flavorId: flavors[i].id, quantity: 1 }])));
+				const results = await burst([0, 1, 2, 0, 1].map((i) => () => sellAt([{ flavorId: flavors[i].id, quantity: 1 }])));
+				return { results, failed };
 			} finally {
 				spy.mockRestore();
 			}
+		};
+
+		it("re-runs each sale alone when the batch call fails on the server (nothing of it was kept)", async () => {
+			const { results, failed } = await burstWithFailingBatch("could not serialize access", "ERROR", "40001");
 			expect(failed).toBeGreaterThan(0);
 			expect(results.map((r) => r.status)).toEqual(Array(5).fill("fulfilled"));
 			expect(await count("SELECT count(*) AS n FROM sales.transactions WHERE shop_id = $1", [shop2])).toBe(5);
@@ -363,24 +368,11 @@ describe("POS sale in one statement (integration)", () => {
 		});
 
 		it("does not re-run a batch whose outcome is unknown (a FATAL error or a lost connection): each of its sales fails", async () => {
-			const original = Client.prototype.query;
-			let failed = 0;
-			const spy = jest.spyOn(Client.prototype, "query").mockImplementation(function (this: Client, ...args: unknown[]) {
-				const [q] = args as [{ name?: string }];
-				if (typeof q === "object" && q?.name === "sales.pos_sale_batch" && failed++ === 0) {
-					const err = new DatabaseError("terminating connection due to administrator command", 0, "error");
-					err.severity = "FATAL";
-					err.code = "57P01";
-					return Promise.reject(err);
-				}
-				return (original as (...a: unknown[]) => unknown).apply(this, args);
-			} as never);
-			let results: PromiseSettledResult<Sale>[];
-			try {
-				results = await burst([0, 1, 2, 0, 1].map((i) => () => sellAt([{ flavorId: flavors[i].id, quantity: 1 }])));
-			} finally {
-				spy.mockRestore();
-			}
+			const { results, failed } = await burstWithFailingBatch(
+				"terminating connection due to administrator command",
+				"FATAL",
+				"57P01",
+			);
 			expect(failed).toBe(1);
 			const rejected = results.filter((r) => r.status === "rejected");
 			expect(rejected.length).toBeGreaterThan(1);
