@@ -24,6 +24,13 @@ export interface OutboxThis {
 		aggregateId: string,
 		live?: unknown,
 	): Promise<EventEnvelope<K>>;
+	/** `publish` for many events of one type in one INSERT (a recall notifying thousands of users), in the order given. */
+	publishMany<K extends EventName>(
+		t: Transaction,
+		ctx: Context | null,
+		type: K,
+		items: readonly { data: EventPayloads[K]; aggregateId: string; live?: unknown }[],
+	): Promise<EventEnvelope<K>[]>;
 	/** Tells the cluster about an event whose outbox row has just been committed (by `publish` or by SQL of its own). */
 	announce(event: EventEnvelope, live?: unknown): void;
 }
@@ -40,18 +47,37 @@ export const OutboxMixin = defineMixin<This>({
 			aggregateId: string,
 			live?: unknown,
 		) {
+			const [event] = await this.publishMany(t, ctx, type, [{ data, aggregateId, live }]);
+			return event;
+		},
+		async publishMany<K extends EventName>(
+			t: Transaction,
+			ctx: Context | null,
+			type: K,
+			items: readonly { data: EventPayloads[K]; aggregateId: string; live?: unknown }[],
+		) {
+			if (items.length === 0) return [];
 			// An event more than one outbox carries (e.g. STOCK_WRITTEN_OFF) names the schema that wrote it as its source.
 			const source = EVENT_CATALOG[type].source !== this.dbSchema && emittedBy(type, this.dbSchema) ? this.dbSchema : undefined;
-			const event = envelope(type, data, ctx?.requestID, source);
+			const events = items.map((item) => envelope(type, item.data, ctx?.requestID, source));
+			// WITH ORDINALITY: the rows' `seq` follows the order given, as separate publishes' would.
 			await this.db.query(
-				`INSERT INTO "${this.dbSchema}".outbox (id, type, topic, aggregate_id, envelope) VALUES (:id, :type, :topic, :aggregateId, :envelope)`,
+				`INSERT INTO "${this.dbSchema}".outbox (id, type, topic, aggregate_id, envelope)
+				 SELECT e.id, $1, $2, e.aggregate_id, e.envelope FROM unnest($3::uuid[], $4::text[], $5::jsonb[]) WITH ORDINALITY AS e(id, aggregate_id, envelope, n)
+				 ORDER BY e.n`,
 				{
-					replacements: { id: event.id, type, topic: EVENT_CATALOG[type].topic, aggregateId, envelope: JSON.stringify(event) },
+					bind: [
+						type,
+						EVENT_CATALOG[type].topic,
+						events.map((e) => e.id),
+						items.map((i) => i.aggregateId),
+						events.map((e) => JSON.stringify(e)),
+					],
 					transaction: t,
 				},
 			);
-			t.afterCommit(() => this.announce(event, live));
-			return event;
+			t.afterCommit(() => events.forEach((event, i) => this.announce(event, items[i].live)));
+			return events;
 		},
 		announce(event: EventEnvelope, live?: unknown) {
 			wakeOutboxReaders(this.db, this.dbSchema, (err) => this.logger.warn(`Outbox wake-up failed; readers poll`, err));

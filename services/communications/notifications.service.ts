@@ -36,6 +36,9 @@ export interface NotificationInput {
 	createdBy?: string | null;
 }
 
+/** Notifications written per INSERT. */
+const CREATE_CHUNK = 1000;
+
 /** A notification as the API shows it (response schema of the notification routes; the type derives from it). */
 const NotificationSchema = r.object({
 	id: r.uuid(),
@@ -224,29 +227,32 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	],
 
 	methods: {
+		/** The rows and their NOTIFICATION_SENT outbox rows, one INSERT each per chunk (a recall may notify thousands). */
 		async createNotifications(t: Transaction, ctx: Context | null, inputs: NotificationInput[]) {
 			const rows: Notification[] = [];
-			for (const input of inputs) {
-				const row = await this.models.Notification.create(
-					{
+			for (let i = 0; i < inputs.length; i += CREATE_CHUNK) {
+				const chunk = await this.models.Notification.bulkCreate(
+					inputs.slice(i, i + CREATE_CHUNK).map((input) => ({
 						userId: input.userId,
 						type: input.type,
 						message: input.message,
 						data: input.data ?? {},
 						sourceEventId: input.sourceEventId ?? null,
 						createdBy: input.createdBy ?? null,
-					},
-					{ transaction: t },
+					})),
+					{ transaction: t, returning: true },
 				);
-				await this.publish(
+				await this.publishMany(
 					t,
 					ctx,
 					"NOTIFICATION_SENT",
-					{ notificationId: row.id, userId: row.userId, type: row.type, message: row.message },
-					row.userId,
-					toNotificationView(row),
+					chunk.map((row) => ({
+						data: { notificationId: row.id, userId: row.userId, type: row.type, message: row.message },
+						aggregateId: row.userId,
+						live: toNotificationView(row),
+					})),
 				);
-				rows.push(row);
+				rows.push(...chunk);
 			}
 			return rows;
 		},
