@@ -62,6 +62,8 @@ export async function storeInbound(
 
 export class InboundConsumer {
 	connected = false;
+	/** The consumer group has assigned this consumer its partitions (after `connected`; on a fresh broker that can take a while). */
+	joined = false;
 	lastError: string | undefined;
 	private consumer: Consumer | undefined;
 	private stopping = false;
@@ -88,6 +90,7 @@ export class InboundConsumer {
 		const c = this.consumer;
 		this.consumer = undefined;
 		this.connected = false;
+		this.joined = false;
 		if (c) await withTimeout(c.disconnect(), 5000, "Kafka consumer disconnect").catch(() => undefined);
 	}
 
@@ -105,6 +108,9 @@ export class InboundConsumer {
 				sessionTimeout: 10_000,
 				heartbeatInterval: 1000,
 				retry: { retries: 5 },
+			});
+			consumer.on(consumer.events.GROUP_JOIN, () => {
+				if (this.consumer === consumer || !this.consumer) this.joined = true;
 			});
 			consumer.on(consumer.events.CRASH, (e) => {
 				this.lastError = String((e.payload as { error?: Error }).error?.message ?? "crash");

@@ -69,6 +69,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					relayedTotal: this.relay.relayedTotal,
 					inboundEvents: config().kafkaInbound.events,
 					inboundConnected: this.inbound?.connected ?? false,
+					inboundJoined: this.inbound?.joined ?? false,
 				};
 			},
 		},

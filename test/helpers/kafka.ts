@@ -11,6 +11,7 @@ import type { EventName } from "../../lib/events";
 import { createFactory } from "../integration/inventory/helpers";
 import { startTestApp, type TestApp, type TestUser } from "./app";
 import { ADMIN_DATABASE_URL } from "./db";
+import { eventually } from "./eventually";
 
 export const KAFKA_BROKERS = process.env.KAFKA_BROKERS || "127.0.0.1:9092";
 
@@ -167,6 +168,14 @@ export async function startInboundWorld(event: EventName, key: string): Promise<
 	const factoryId = await createFactory(app, exec.token, maker.id);
 	const producer = testKafka().producer();
 	await producer.connect();
+	// The bridge's consumer must hold its partitions before a test sends: on a fresh broker (CI) the first group join
+	// waits for Kafka to create its offsets topic, which can take longer than a test's own wait.
+	await eventually(
+		async () => (await app.broker.call<{ inboundJoined: boolean }>("kafka-bridge.status")).inboundJoined === true,
+		"the bridge's inbound consumer to join its group",
+		180_000,
+		250,
+	);
 	return {
 		app,
 		exec,
