@@ -120,12 +120,10 @@ export class InboundConsumer {
 				}
 			});
 			try {
+				const topics = this.gate.topics((name) => EVENT_CATALOG[name].topic);
+				await withTimeout(this.ensureTopics(topics), 15_000, "Kafka inbound topics");
 				await withTimeout(consumer.connect(), 10_000, "Kafka consumer connect");
-				await withTimeout(
-					consumer.subscribe({ topics: this.gate.topics((name) => EVENT_CATALOG[name].topic), fromBeginning: false }),
-					15_000,
-					"Kafka subscribe",
-				);
+				await withTimeout(consumer.subscribe({ topics, fromBeginning: false }), 15_000, "Kafka subscribe");
 				await consumer.run({
 					eachMessage: async ({ topic, partition, message }) => void (await this.handle(topic, partition, message)),
 				});
@@ -139,6 +137,21 @@ export class InboundConsumer {
 				await sleep(backoff, this.signal);
 				backoff = Math.min(backoff * 2, 10_000);
 			}
+		}
+	}
+
+	/**
+	 * The inbound topics exist, with leaders, before the consumer joins its group. A consumer that joins
+	 * while its topic is still being auto-created (a fresh broker) is assigned no partition and consumes
+	 * nothing until its next metadata refresh, minutes later.
+	 */
+	private async ensureTopics(topics: string[]): Promise<void> {
+		const admin = this.opts.kafka.admin();
+		await admin.connect();
+		try {
+			await admin.createTopics({ topics: topics.map((topic) => ({ topic })), waitForLeaders: true });
+		} finally {
+			await admin.disconnect();
 		}
 	}
 

@@ -158,34 +158,36 @@ export interface InboundWorld {
 
 export async function startInboundWorld(event: EventName, key: string): Promise<InboundWorld> {
 	const unlock = await kafkaTestLock("shared");
-	await requireKafka();
-	const app = await startTestApp({
-		services: ["auth", "inventory", "kafka-bridge"],
-		env: { KAFKA_BROKERS, NAMESPACE: `t${randomUUID().slice(0, 8)}`, KAFKA_INBOUND_EVENTS: event, KAFKA_INBOUND_KEY: key },
-	});
-	const exec = await app.createUser("EXECUTIVE");
-	const maker = await app.createUser("MANUFACTURER");
-	const factoryId = await createFactory(app, exec.token, maker.id);
-	const producer = testKafka().producer();
-	await producer.connect();
-	// The bridge's consumer must hold its partitions before a test sends: on a fresh broker (CI) the first group join
-	// waits for Kafka to create its offsets topic, which can take longer than a test's own wait.
-	await eventually(
-		async () => (await app.broker.call<{ inboundJoined: boolean }>("kafka-bridge.status")).inboundJoined === true,
-		"the bridge's inbound consumer to join its group",
-		180_000,
-		250,
-	);
-	return {
-		app,
-		exec,
-		maker,
-		factoryId,
-		producer,
-		async stop() {
-			await producer.disconnect();
-			await app.stop();
-			await unlock();
-		},
+	let app: TestApp | undefined;
+	let producer: Producer | undefined;
+	const stop = async () => {
+		await producer?.disconnect();
+		await app?.stop();
+		await unlock();
 	};
+	try {
+		await requireKafka();
+		app = await startTestApp({
+			services: ["auth", "inventory", "kafka-bridge"],
+			env: { KAFKA_BROKERS, NAMESPACE: `t${randomUUID().slice(0, 8)}`, KAFKA_INBOUND_EVENTS: event, KAFKA_INBOUND_KEY: key },
+		});
+		const started = app;
+		const exec = await app.createUser("EXECUTIVE");
+		const maker = await app.createUser("MANUFACTURER");
+		const factoryId = await createFactory(app, exec.token, maker.id);
+		producer = testKafka().producer();
+		await producer.connect();
+		// The bridge's consumer holds its partitions before a test sends (a test's own wait starts from there).
+		await eventually(
+			async () => (await started.broker.call<{ inboundJoined: boolean }>("kafka-bridge.status")).inboundJoined === true,
+			"the bridge's inbound consumer to join its group",
+			120_000,
+			250,
+		);
+		return { app, exec, maker, factoryId, producer, stop };
+	} catch (err) {
+		// Never keep the shared lock (and the exclusive fault test waiting) after a failed set-up.
+		await stop().catch(() => undefined);
+		throw err;
+	}
 }
