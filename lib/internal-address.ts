@@ -44,6 +44,17 @@ export function isInternalAddress(address: string): boolean {
 	return INTERNAL.check(ip, family === 4 ? "ipv4" : "ipv6");
 }
 
+/**
+ * A URL host (WHATWG `url.hostname`) that names an internal address by itself, before any lookup: an IP
+ * literal in the ranges above ([v6] brackets allowed) or a `localhost` name. Other names are judged when
+ * they are resolved (`guardedLookup`).
+ */
+export function isInternalHostLiteral(hostname: string): boolean {
+	const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+	if (host === "localhost" || host.endsWith(".localhost")) return true;
+	return net.isIP(host) !== 0 && isInternalAddress(host);
+}
+
 export class InternalAddressError extends Error {
 	constructor(host: string) {
 		super(`${host} resolves to an internal address`);

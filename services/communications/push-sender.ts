@@ -8,9 +8,8 @@
  */
 import http from "node:http";
 import https from "node:https";
-import net from "node:net";
 import webpush from "web-push";
-import { guardedLookup, InternalAddressError, isInternalAddress } from "../../lib/internal-address";
+import { guardedLookup, InternalAddressError, isInternalHostLiteral } from "../../lib/internal-address";
 
 export interface PushTarget {
 	endpoint: string;
@@ -88,9 +87,8 @@ function post(
 	guardInternal: boolean,
 ): Promise<{ status: number; retryAfter: string | null }> {
 	const url = new URL(endpoint);
-	// An address in the URL is never looked up: judge it here ([v6] without its brackets).
-	const host = url.hostname.replace(/^\[|\]$/g, "");
-	if (guardInternal && net.isIP(host) && isInternalAddress(host)) return Promise.reject(new InternalAddressError(url.hostname));
+	// An address in the URL is never looked up: judge it here.
+	if (guardInternal && isInternalHostLiteral(url.hostname)) return Promise.reject(new InternalAddressError(url.hostname));
 	const request = url.protocol === "https:" ? https.request : http.request;
 	return new Promise((resolve, reject) => {
 		const req = request(

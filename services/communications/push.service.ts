@@ -15,7 +15,6 @@
  *   and network errors retried with exponential backoff (Retry-After honoured),
  *   other 4xx dropped.
  */
-import net from "node:net";
 import { createPublicKey } from "node:crypto";
 import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { QueryTypes, type Transaction } from "sequelize";
@@ -30,7 +29,7 @@ import { presence } from "../../lib/presence";
 import { defineCommunicationsModels } from "./communications.model";
 import * as P from "./push.params";
 import { backoffSeconds, generateVapidKeys, sendPush, type VapidDetails } from "./push-sender";
-import { isInternalAddress } from "../../lib/internal-address";
+import { isInternalHostLiteral } from "../../lib/internal-address";
 import { COMMS_SCHEMA, type CommsThis } from "./shared";
 import type { Ctx } from "../../lib/types";
 
@@ -151,9 +150,8 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				const development = config().vapid.allowDevelopmentEndpoints;
 				if (url.protocol !== "https:" && !(url.protocol === "http:" && development))
 					throw validationError("endpoint", "A push endpoint must be an https: URL.", "url");
-				const host = url.hostname.replace(/^\[|\]$/g, "");
 				// The server POSTs to it: never to this network's own addresses (names are checked again at each send).
-				if (!development && (host === "localhost" || host.endsWith(".localhost") || (net.isIP(host) && isInternalAddress(host))))
+				if (!development && isInternalHostLiteral(url.hostname))
 					throw validationError("endpoint", "A push endpoint must be a public address.", "url");
 				if (url.username || url.password) throw validationError("endpoint", "A push endpoint carries no credentials.", "url");
 				if (!validP256(keys.p256dh))

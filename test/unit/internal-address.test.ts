@@ -2,7 +2,7 @@
 import { createECDH, randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { isInternalAddress } from "../../lib/internal-address";
+import { isInternalAddress, isInternalHostLiteral } from "../../lib/internal-address";
 import { generateVapidKeys, sendPush } from "../../services/communications/push-sender";
 
 describe("isInternalAddress", () => {
@@ -32,6 +32,15 @@ describe("isInternalAddress", () => {
 	it.each(["8.8.8.8", "172.32.0.1", "192.169.0.1", "100.128.0.1", "2606:4700:4700::1111", "::ffff:8.8.8.8", "::ffff:808:808"])(
 		"allows %s",
 		(ip) => expect(isInternalAddress(ip)).toBe(false),
+	);
+});
+
+describe("isInternalHostLiteral (a URL's hostname)", () => {
+	it.each(["127.0.0.1", "[::1]", "[::ffff:7f00:1]", "localhost", "LOCALHOST", "push.localhost", "10.0.0.7"])("refuses %s", (host) =>
+		expect(isInternalHostLiteral(host)).toBe(true),
+	);
+	it.each(["8.8.8.8", "[2606:4700:4700::1111]", "fcm.googleapis.com", "localhost.example.com"])("leaves %s to the lookup", (host) =>
+		expect(isInternalHostLiteral(host)).toBe(false),
 	);
 });
 
