@@ -12,10 +12,7 @@
  */
 import v8 from "node:v8";
 
-let applied = false;
-
+/** Idempotent: setting a flag again changes nothing. */
 export function applyRuntimeFlags(): void {
-	if (applied) return;
-	applied = true;
 	v8.setFlagsFromString("--no-allocation-site-pretenuring");
 }
