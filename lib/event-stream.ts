@@ -27,6 +27,7 @@ import type { LoggerInstance, ServiceBroker } from "moleculer";
 import { emittedBy, type EventEnvelope, type EventName } from "./events";
 import { APP_METRICS, registerStreamMetrics } from "./metrics";
 import { sleep, type StreamHub } from "./stream-hub";
+import { parseWake } from "./outbox-wake";
 
 export { sleep, streamHub } from "./stream-hub";
 
@@ -153,11 +154,17 @@ export class StreamReader {
 		this.signal.wake?.();
 	}
 
-	/** A NOTIFY on the outbox channel: wake when it concerns one of our sources (or is new to us). */
+	/** A NOTIFY on the outbox channel: wake when it concerns one of our sources and types (or is new to us). */
 	notified(payload: string): void {
-		if (payload === REPLAY_WAKE) this.replayWanted = true;
-		if (payload === REPLAY_WAKE || this.sources.list.includes(payload)) this.wake();
-		else if (!this.sources.list.length || !payload || (this.sourceWanted(payload) && !this.sources.list.includes(payload))) {
+		if (payload === REPLAY_WAKE) {
+			this.replayWanted = true;
+			return this.wake();
+		}
+		const { schema, types } = parseWake(payload);
+		// Other groups' events only: the cursor moves past them on our next pass (or poll).
+		if (types && !types.some((t) => this.types.includes(t))) return;
+		if (this.sources.list.includes(schema)) this.wake();
+		else if (!this.sources.list.length || !schema || this.sourceWanted(schema)) {
 			this.sources.at = 0;
 			this.wake();
 		}

@@ -22,6 +22,7 @@ import type { LoggerInstance, ServiceBroker } from "moleculer";
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import { EVENT_CATALOG, emitEvent, type EventEnvelope } from "../../lib/events";
 import { APP_METRICS } from "../../lib/metrics";
+import { INBOUND_SOURCE } from "../../lib/event-stream";
 import { wakeOutboxReaders } from "../../lib/outbox-wake";
 import { HEADERS, ORIGIN_OUTBOX, sleep, withTimeout } from "./kafka";
 import { InboundGate, type InboundPolicy } from "./inbound-gate";
@@ -188,7 +189,7 @@ export class InboundConsumer {
 			broker.metrics.increment(APP_METRICS.inboundDuplicates, { topic });
 			return "duplicate";
 		}
-		wakeOutboxReaders(db, "kafka_bridge", (err) => this.opts.logger.warn("Outbox wake-up failed; consumer groups poll", err));
+		wakeOutboxReaders(db, INBOUND_SOURCE, env.type, (err) => this.opts.logger.warn("Outbox wake-up failed; consumer groups poll", err));
 		await emitEvent(broker, env).catch((err: unknown) =>
 			this.opts.logger.warn(`Broker emit of inbound ${env.type} ${env.id} failed; consumer groups have it`, err),
 		);

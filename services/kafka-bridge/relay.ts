@@ -29,7 +29,7 @@ import type { LoggerInstance, ServiceBroker } from "moleculer";
 import type { Sequelize } from "sequelize";
 import { APP_METRICS } from "../../lib/metrics";
 import { schemasWithTable } from "../../lib/database";
-import { OUTBOX_CHANNEL } from "../../lib/outbox-wake";
+import { OUTBOX_CHANNEL, parseWake } from "../../lib/outbox-wake";
 import { HEADERS, ORIGIN_OUTBOX, sleep, withTimeout } from "./kafka";
 import { signMessage } from "./inbound-gate";
 
@@ -179,7 +179,7 @@ export class OutboxRelay {
 				}
 			});
 			client.on("notification", (n: Notification) => {
-				if (n.channel === OUTBOX_CHANNEL) this.wake(n.payload);
+				if (n.channel === OUTBOX_CHANNEL) this.wake(n.payload && parseWake(n.payload).schema);
 			});
 			await client.connect();
 			// Marking rows sent need not wait for the WAL flush: a mark lost in a crash only means the
