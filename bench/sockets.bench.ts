@@ -5,10 +5,13 @@
  *   npm run bench:sockets   (BENCH_SOCKETS=1000 BENCH_MEMBERS=50 BENCH_MESSAGES=400 BENCH_CONCURRENCY=8 BENCH_ACK=1,
  *                            BENCH_SECONDS caps each phase; REDIS_URL as in production, default redis://127.0.0.1:6379)
  *
+ * The clients run in a child process (like autocannon for the HTTP benches), so the
+ * server's CPU and event loop are its own, as in production; latency is stamped and
+ * read in the clients' process.
  * 1. Starts the backend in-process (gateway + moleculer-io, auth, communications) on
  *    a fresh database; creates BENCH_MEMBERS users and one GROUP conversation of all
- *    of them; opens BENCH_SOCKETS socket.io clients on loopback (the members, each
- *    joined to the conversation room, plus idle authenticated sockets).
+ *    of them; the clients' process opens BENCH_SOCKETS socket.io clients on loopback
+ *    (the members, each joined to the conversation room, plus idle authenticated sockets).
  * 2. BENCH_CONCURRENCY senders in a closed loop: a random member sends a message with
  *    the socket `call` communications.chat.sendMessage (JWT re-check, authorization,
  *    PostgreSQL transaction with outbox and audit, push to the rooms); the message
@@ -19,12 +22,12 @@
  *    relays `send` to the room (no auth, no storage).
  * 4. The same bare relay, but each message is first stored by one committed INSERT
  *    (pg, autocommit): the floor of a relay that stores what it relays.
- * Prints fan-out latency p50/p99 (send → each recipient), messages/s and this
- * process's CPU ms per message (clients included, the same in every phase) of
- * each, their ratio, and the target: backend p99 ≤ 2 × bare p99 + the p99 of one
- * committed INSERT. Bounded: every phase has a deadline.
+ * Prints fan-out latency p50/p99 (send → each recipient), messages/s, the server's CPU
+ * ms per message and the clients' of each phase, their ratio, and the target: backend
+ * p99 ≤ 2 × bare p99 + the p99 of one committed INSERT. Bounded: every phase has a deadline.
  */
 import http from "node:http";
+import { fork, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import type { AddressInfo } from "node:net";
@@ -48,14 +51,37 @@ const MESSAGE_TIMEOUT_MS = 10_000;
 const PHASE_DEADLINE_MS = benchSeconds(120) * 1000;
 const REDIS_URL = process.env.REDIS_URL || "redis://127.0.0.1:6379";
 
-interface Stats {
-	name: string;
+/** What the clients' process measured in one phase. */
+interface ClientStats {
 	messages: number;
 	lost: number;
 	seconds: number;
 	latencies: number[];
-	cpuMsPerMessage: number;
+	clientCpuMsPerMessage: number;
 }
+
+interface Stats extends ClientStats {
+	name: string;
+	/** The server process's CPU over the messaging window (the backend with its database client; or the bare relay). */
+	serverCpuMsPerMessage: number;
+}
+
+/** One phase as the clients' process runs it: connect, join, wait for "go", send, report, close on "close". */
+interface PhaseOrder {
+	url: string;
+	/** One per socket: the first BENCH_MEMBERS are the members; undefined connects without a token (bare). */
+	tokens: (string | undefined)[];
+	conversationId: string;
+	/** "call": the backend's socket `call` of sendMessage; "send": the bare relay's `send`. */
+	via: "call" | "send";
+}
+
+type ToClients = { kind: "phase"; order: PhaseOrder } | { kind: "go" } | { kind: "close" };
+type FromClients =
+	| { kind: "connected"; sockets: number; seconds: number }
+	| { kind: "ready" }
+	| { kind: "done"; stats: ClientStats }
+	| { kind: "closed" };
 
 /** Opens sockets `batch` at a time; resolves when all are connected. */
 async function openSockets(url: string, tokens: (string | undefined)[], batch = 100): Promise<Socket[]> {
@@ -83,7 +109,7 @@ async function openSockets(url: string, tokens: (string | undefined)[], batch = 
  * Closed-loop senders: each picks a random member, stamps the message, sends it with
  * `send(socket, content)`, and waits until every other member received it.
  */
-async function run(name: string, members: Socket[], send: (s: Socket, content: string) => Promise<void>): Promise<Stats> {
+async function run(members: Socket[], send: (s: Socket, content: string) => Promise<void>): Promise<ClientStats> {
 	const latencies: number[] = [];
 	const pending = new Map<string, { left: number; done: () => void }>();
 	for (const s of members) {
@@ -120,20 +146,105 @@ async function run(name: string, members: Socket[], send: (s: Socket, content: s
 	const used = process.cpuUsage(cpu);
 	for (const s of members) s.off("NEW_MESSAGE");
 	return {
-		name,
 		messages: issued,
 		lost,
 		seconds,
 		latencies: latencies.sort((a, b) => a - b),
-		cpuMsPerMessage: (used.user + used.system) / 1000 / Math.max(1, issued),
+		clientCpuMsPerMessage: (used.user + used.system) / 1000 / Math.max(1, issued),
 	};
+}
+
+/** The clients' process: runs each phase the parent orders (`--clients`). */
+function clientsMain(): void {
+	const send = (m: FromClients) => process.send!(m);
+	let go: (() => void) | undefined;
+	let close: (() => void) | undefined;
+	process.on("message", (m: ToClients) => {
+		if (m.kind === "go") go?.();
+		else if (m.kind === "close") close?.();
+		else void phase(m.order).catch((err: unknown) => (console.error(err), process.exit(1)));
+	});
+	async function phase(order: PhaseOrder): Promise<void> {
+		const t0 = performance.now();
+		const sockets = await openSockets(order.url, order.tokens);
+		send({ kind: "connected", sockets: sockets.length, seconds: (performance.now() - t0) / 1000 });
+		const members = sockets.slice(0, MEMBERS);
+		const { conversationId } = order;
+		await Promise.all(members.map((s) => s.timeout(10_000).emitWithAck("JOIN_CONVERSATION", { conversationId })));
+		const started = new Promise<void>((resolve) => (go = resolve));
+		send({ kind: "ready" });
+		await started;
+		const stats = await run(members, (s, content) =>
+			order.via === "call"
+				? new Promise<void>((resolve, reject) =>
+						s.emit("call", "communications.chat.sendMessage", { id: conversationId, content }, (err: unknown) =>
+							err ? reject(new Error(`sendMessage failed: ${JSON.stringify(err)}`)) : resolve(),
+						),
+					)
+				: new Promise<void>((resolve) => s.emit("send", { conversationId, content }, () => resolve())),
+		);
+		const closing = new Promise<void>((resolve) => (close = resolve));
+		send({ kind: "done", stats });
+		await closing;
+		for (const s of sockets) s.close();
+		send({ kind: "closed" });
+	}
+}
+
+/** The parent's handle on the clients' process. */
+class Clients {
+	private readonly child: ChildProcess = fork(__filename, ["--clients"], { stdio: "inherit" });
+	private readonly inbox: FromClients[] = [];
+	private waiter: { kind: FromClients["kind"]; resolve: (m: FromClients) => void; reject: (e: Error) => void } | undefined;
+
+	constructor() {
+		this.child.on("message", (m: FromClients) => {
+			if (this.waiter?.kind === m.kind) {
+				const w = this.waiter;
+				this.waiter = undefined;
+				w.resolve(m);
+			} else this.inbox.push(m);
+		});
+		this.child.once("exit", (code) => this.waiter?.reject(new Error(`the clients' process exited (${code})`)));
+	}
+
+	send(m: ToClients): void {
+		this.child.send(m);
+	}
+
+	next<K extends FromClients["kind"]>(kind: K): Promise<Extract<FromClients, { kind: K }>> {
+		const queued = this.inbox.findIndex((m) => m.kind === kind);
+		if (queued >= 0) return Promise.resolve(this.inbox.splice(queued, 1)[0] as Extract<FromClients, { kind: K }>);
+		return new Promise((resolve, reject) => (this.waiter = { kind, resolve: resolve as (m: FromClients) => void, reject }));
+	}
+
+	/** One phase against the server at `order.url`; the server's CPU is this process's over the messaging window. */
+	async measure(name: string, label: string, order: PhaseOrder, profile = false): Promise<Stats> {
+		this.send({ kind: "phase", order });
+		const connected = await this.next("connected");
+		console.log(`${label.padEnd(8)} ${connected.sockets} sockets connected in ${connected.seconds.toFixed(1)} s`);
+		await this.next("ready");
+		const profiler = profile ? await startProfile() : undefined;
+		const cpu = process.cpuUsage();
+		this.send({ kind: "go" });
+		const { stats } = await this.next("done");
+		const used = process.cpuUsage(cpu);
+		await profiler?.stop();
+		this.send({ kind: "close" });
+		await this.next("closed");
+		return { ...stats, name, serverCpuMsPerMessage: (used.user + used.system) / 1000 / Math.max(1, stats.messages) };
+	}
+
+	stop(): void {
+		this.child.kill();
+	}
 }
 
 function line(s: Stats): string {
 	const rate = (s.messages - s.lost) / s.seconds;
 	return (
 		`${s.name.padEnd(44)} ${rate.toFixed(0).padStart(6)} msg/s  ${(rate * (MEMBERS - 1)).toFixed(0).padStart(7)} deliveries/s   fan-out p50 ${percentile(s.latencies, 50).toFixed(1).padStart(6)} ms   ` +
-		`p99 ${percentile(s.latencies, 99).toFixed(1).padStart(7)} ms   CPU ${s.cpuMsPerMessage.toFixed(2)} ms/msg   (${s.messages} msgs, ${s.lost} lost)`
+		`p99 ${percentile(s.latencies, 99).toFixed(1).padStart(7)} ms   CPU server ${s.serverCpuMsPerMessage.toFixed(2)}, clients ${s.clientCpuMsPerMessage.toFixed(2)} ms/msg   (${s.messages} msgs, ${s.lost} lost)`
 	);
 }
 
@@ -154,7 +265,7 @@ async function startProfile(): Promise<{ stop(): Promise<void> } | undefined> {
 	};
 }
 
-async function backendPhase(): Promise<Stats> {
+async function backendPhase(clients: Clients): Promise<Stats> {
 	const app = await startTestApp({
 		services: ["auth", "communications"],
 		env: {
@@ -164,7 +275,6 @@ async function backendPhase(): Promise<Stats> {
 			NAMESPACE: `bench-${randomUUID().slice(0, 8)}`,
 		},
 	});
-	let sockets: Socket[] = [];
 	try {
 		const users = await Promise.all(
 			Array.from({ length: MEMBERS }, (_, i) =>
@@ -186,28 +296,15 @@ async function backendPhase(): Promise<Stats> {
 			{ length: Math.max(0, SOCKETS - MEMBERS) },
 			() => signAccessToken({ id: randomUUID(), role: "PATRON" }).token,
 		);
-		const t0 = performance.now();
-		sockets = await openSockets(app.baseUrl, [...tokens, ...idle]);
-		console.log(`backend: ${sockets.length} sockets connected in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-		const members = sockets.slice(0, MEMBERS);
-		await Promise.all(members.map((s) => s.timeout(10_000).emitWithAck("JOIN_CONVERSATION", { conversationId: conv.body.id })));
-		const profiler = await startProfile();
-		const stats = await run("EisLager gateway + communications", members, async (s, content) => {
-			const [err] = await new Promise<[unknown]>((resolve) =>
-				s.emit("call", "communications.chat.sendMessage", { id: conv.body.id, content }, (e: unknown) => resolve([e])),
-			);
-			if (err) throw new Error(`sendMessage failed: ${JSON.stringify(err)}`);
-		});
-		await profiler?.stop();
-		return stats;
+		const order: PhaseOrder = { url: app.baseUrl, tokens: [...tokens, ...idle], conversationId: conv.body.id, via: "call" };
+		return await clients.measure("EisLager gateway + communications", "backend:", order, true);
 	} finally {
-		for (const s of sockets) s.close();
 		await app.stop();
 	}
 }
 
 /** The bare relay; with `store`, each message is first stored by one committed INSERT (its latency goes to `insertMs`). */
-async function barePhase(store?: { pool: Pool; insertMs: number[] }): Promise<Stats> {
+async function barePhase(clients: Clients, store?: { pool: Pool; insertMs: number[] }): Promise<Stats> {
 	const server = http.createServer();
 	const io = new Server(server, { serveClient: false });
 	io.on("connection", (socket) => {
@@ -232,26 +329,15 @@ async function barePhase(store?: { pool: Pool; insertMs: number[] }): Promise<St
 	});
 	await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
 	const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-	let sockets: Socket[] = [];
 	try {
-		const t0 = performance.now();
-		sockets = await openSockets(
+		const order: PhaseOrder = {
 			url,
-			Array.from({ length: SOCKETS }, () => undefined),
-		);
-		console.log(`bare:    ${sockets.length} sockets connected in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-		const members = sockets.slice(0, MEMBERS);
-		const conversationId = randomUUID();
-		await Promise.all(members.map((s) => s.timeout(10_000).emitWithAck("JOIN_CONVERSATION", { conversationId })));
-		return await run(
-			store ? "bare relay + one committed INSERT" : "bare socket.io relay (same clients)",
-			members,
-			async (s, content) => {
-				await new Promise<void>((resolve) => s.emit("send", { conversationId, content }, () => resolve()));
-			},
-		);
+			tokens: Array.from({ length: SOCKETS }, () => undefined),
+			conversationId: randomUUID(),
+			via: "send",
+		};
+		return await clients.measure(store ? "bare relay + one committed INSERT" : "bare socket.io relay (same clients)", "bare:", order);
 	} finally {
-		for (const s of sockets) s.close();
 		await io.close();
 	}
 }
@@ -261,21 +347,26 @@ async function main(): Promise<void> {
 	console.log(
 		`Socket fan-out: ${SOCKETS} sockets on 127.0.0.1, a ${MEMBERS}-member conversation, ${MESSAGES} messages, ${CONCURRENCY} concurrent senders, REDIS_URL ${REDIS_URL}\n`,
 	);
-	const backend = await backendPhase();
-	if (process.env.BENCH_PROFILE) console.log(`CPU profile of the backend's messaging phase: ${process.env.BENCH_PROFILE}`);
-	const bare = await barePhase();
-	const db = await createTestDatabase();
-	const pool = new Pool({ connectionString: db.url, max: CONCURRENCY });
+	const clients = new Clients();
 	const insertMs: number[] = [];
-	let stored: Stats;
+	let backend: Stats, bare: Stats, stored: Stats;
 	try {
-		await pool.query(
-			"CREATE TABLE messages (id UUID PRIMARY KEY, conversation_id UUID NOT NULL, content TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now())",
-		);
-		stored = await barePhase({ pool, insertMs });
+		backend = await backendPhase(clients);
+		if (process.env.BENCH_PROFILE) console.log(`CPU profile of the backend's messaging phase: ${process.env.BENCH_PROFILE}`);
+		bare = await barePhase(clients);
+		const db = await createTestDatabase();
+		const pool = new Pool({ connectionString: db.url, max: CONCURRENCY });
+		try {
+			await pool.query(
+				"CREATE TABLE messages (id UUID PRIMARY KEY, conversation_id UUID NOT NULL, content TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+			);
+			stored = await barePhase(clients, { pool, insertMs });
+		} finally {
+			await pool.end();
+			await db.drop();
+		}
 	} finally {
-		await pool.end();
-		await db.drop();
+		clients.stop();
 	}
 	insertMs.sort((a, b) => a - b);
 	console.log("");
@@ -287,7 +378,7 @@ async function main(): Promise<void> {
 	);
 	console.log(
 		`\nratio backend / bare: throughput ${(rate(backend) / rate(bare)).toFixed(3)}x, p50 latency ${(p(backend, 50) / p(bare, 50)).toFixed(1)}x, ` +
-			`p99 latency ${(p(backend, 99) / p(bare, 99)).toFixed(1)}x, CPU ${(backend.cpuMsPerMessage / bare.cpuMsPerMessage).toFixed(1)}x`,
+			`p99 latency ${(p(backend, 99) / p(bare, 99)).toFixed(1)}x, server CPU ${(backend.serverCpuMsPerMessage / bare.serverCpuMsPerMessage).toFixed(1)}x`,
 	);
 	const target = 2 * p(bare, 99) + percentile(insertMs, 99);
 	console.log(
@@ -296,10 +387,12 @@ async function main(): Promise<void> {
 	if (backend.lost || bare.lost || stored.lost) process.exitCode = 1;
 }
 
-main().then(
-	() => process.exit(process.exitCode ?? 0),
-	(err: unknown) => {
-		console.error(err);
-		process.exit(1);
-	},
-);
+if (process.argv.includes("--clients")) clientsMain();
+else
+	main().then(
+		() => process.exit(process.exitCode ?? 0),
+		(err: unknown) => {
+			console.error(err);
+			process.exit(1);
+		},
+	);
