@@ -40,8 +40,10 @@ interface ConversationRow {
 	lm_created_at: Date | null;
 }
 
+// lastMessageAt is the latest visible message's time, read here rather than kept on the conversation row: a write
+// per message to that one row serialized the senders of a busy conversation and cost every message a round trip.
 const LIST_SQL = (schema: string, order: string) => `
-SELECT c.id, c.type, c.name, c.created_by, c.last_message_at, c.created_at,
+SELECT c.id, c.type, c.name, c.created_by, lm.created_at AS last_message_at, c.created_at,
 	(SELECT count(*) FROM "${schema}".messages m
 	  WHERE m.conversation_id = c.id AND m.seq > p.last_read_seq AND m.sender_id <> :me AND m.deleted_at IS NULL) AS unread_count,
 	lm.id AS lm_id, lm.sender_id AS lm_sender_id, lm.content AS lm_content, lm.message_type AS lm_message_type, lm.created_at AS lm_created_at
@@ -59,8 +61,8 @@ LIMIT :limit OFFSET :offset`;
 export const UNDELIVERED_WINDOW_DAYS = 30;
 
 const ORDERS: Record<string, string> = {
-	"-lastMessageAt": "c.last_message_at DESC NULLS LAST, c.created_at DESC, c.id",
-	lastMessageAt: "c.last_message_at ASC NULLS FIRST, c.created_at ASC, c.id",
+	"-lastMessageAt": "lm.created_at DESC NULLS LAST, c.created_at DESC, c.id",
+	lastMessageAt: "lm.created_at ASC NULLS FIRST, c.created_at ASC, c.id",
 	"-createdAt": "c.created_at DESC, c.id",
 	createdAt: "c.created_at ASC, c.id",
 };
@@ -118,7 +120,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 						if (existing) return { conversation: existing, created: false };
 					}
 					const conv = await this.models.Conversation.create(
-						{ type, name: type === "GROUP" ? ctx.params.name! : null, createdBy: me, directKey, lastMessageAt: null },
+						{ type, name: type === "GROUP" ? ctx.params.name! : null, createdBy: me, directKey },
 						{ transaction: t },
 					);
 					await this.models.Participant.bulkCreate(
@@ -207,13 +209,6 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				// MESSAGE_RECEIVED is committed: the gateway relays it to the recipients as NEW_MESSAGE (the view as meta.live);
 				// MESSAGE_DELIVERED follows each recipient's ack (markDelivered).
 				this.announce(sent.event, view);
-				// Outside the transaction: holding the conversation row lock there would serialize every sender.
-				await this.db.query(
-					`UPDATE "${this.dbSchema}".conversations SET last_message_at = GREATEST(COALESCE(last_message_at, :at), :at) WHERE id = :id`,
-					{
-						replacements: { at: sent.createdAt, id: conversationId },
-					},
-				);
 				respondCreated(ctx, `/api/v1/communications/chat/conversations/${conversationId}/messages`);
 				return view;
 			},

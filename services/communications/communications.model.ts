@@ -10,7 +10,6 @@ export class Conversation extends Model<InferAttributes<Conversation>, InferCrea
 	declare name: string | null;
 	declare createdBy: string;
 	declare directKey: string | null;
-	declare lastMessageAt: Date | null;
 	declare createdAt: CreationOptional<Date>;
 	declare updatedAt: CreationOptional<Date>;
 	declare deletedAt: CreationOptional<Date | null>;
@@ -102,7 +101,6 @@ export function defineCommunicationsModels(db: Sequelize) {
 			name: { type: DataTypes.TEXT, allowNull: true },
 			createdBy: { type: DataTypes.UUID, allowNull: false },
 			directKey: { type: DataTypes.TEXT, allowNull: true },
-			lastMessageAt: { type: DataTypes.DATE, allowNull: true },
 			createdAt: DataTypes.DATE,
 			updatedAt: DataTypes.DATE,
 			deletedAt: { type: DataTypes.DATE, allowNull: true },

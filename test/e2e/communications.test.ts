@@ -244,6 +244,49 @@ describe("communications over HTTP", () => {
 		});
 	});
 
+	describe("conversation list", () => {
+		it("sorts by the latest message (either way; no message yet sorts last, then newest created) and shows its time", async () => {
+			const [u, v, w] = await Promise.all([app.createUser("PATRON"), app.createUser("PATRON"), app.createUser("PATRON")]);
+			const start = async (other: TestUser) =>
+				(
+					await app.request("POST", `${C}/chat/conversations`, {
+						token: u.token,
+						body: { type: "DIRECT", participantIds: [other.id] },
+					})
+				).body.id as string;
+			const send = async (id: string, content: string) => {
+				const res = await app.request("POST", `${C}/chat/conversations/${id}/messages`, { token: u.token, body: { content } });
+				expect(res.status).toBe(201);
+				return res.body.createdAt as string;
+			};
+			const withV = await start(v);
+			const withW = await start(w);
+			const group = (
+				await app.request("POST", `${C}/chat/conversations`, {
+					token: u.token,
+					body: { type: "GROUP", name: "Quiet", participantIds: [v.id, w.id] },
+				})
+			).body.id as string;
+			await send(withW, "first");
+			await sleep(20);
+			const latest = await send(withV, "second");
+			const list = async (sort: string) => {
+				const res = await app.request("GET", `${C}/chat/conversations?sort=${sort}`, { token: u.token });
+				expect(res.status).toBe(200);
+				return res.body.rows as { id: string; lastMessageAt: string | null; lastMessage: { content: string } | null }[];
+			};
+			const desc = await list("-lastMessageAt");
+			expect(desc.map((c) => c.id)).toEqual([withV, withW, group]);
+			expect(desc[0]).toMatchObject({ lastMessageAt: latest, lastMessage: { content: "second" } });
+			expect(desc[2].lastMessageAt).toBeNull();
+			expect((await list("lastMessageAt")).map((c) => c.id)).toEqual([group, withW, withV]);
+			// A newer message moves its conversation to the top.
+			await sleep(20);
+			await send(withW, "third");
+			expect((await list("-lastMessageAt")).map((c) => c.id)).toEqual([withW, withV, group]);
+		});
+	});
+
 	describe("chat attachments", () => {
 		let conversationId: string;
 		const upload = async (token: string, content: Buffer, name: string, convId = conversationId) => {
