@@ -77,7 +77,7 @@ interface Methods {
 	vapid(): Promise<VapidDetails | null>;
 	requireVapid(): Promise<VapidDetails>;
 	enqueue(t: Transaction, userIds: string[], payload: PushPayload): Promise<void>;
-	pushFor(t: Transaction, event: EnvelopeOf<"MESSAGE_RECEIVED" | "NOTIFICATION_SENT">): Promise<void>;
+	pushFor(t: Transaction, event: EnvelopeOf<"MESSAGE_RECEIVED" | "NOTIFICATION_SENT">, online: Set<string>): Promise<void>;
 	runWorker(): Promise<number>;
 	deliver(row: ClaimedRow, vapid: VapidDetails): Promise<void>;
 	wake(): void;
@@ -270,7 +270,10 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				// Push off (production without keys): nothing to queue. (No vapid() here: its first call queries on
 				// another pooled connection while `t` holds one, which can starve a small pool.)
 				if (!pushConfigured()) return;
-				for (const event of events) await this.pushFor(t, event);
+				// Who has a live socket, asked once for the whole batch: they got NEW_MESSAGE and need no push.
+				const recipients = new Set(events.flatMap((e) => (e.type === "MESSAGE_RECEIVED" ? e.data.recipientIds : [])));
+				const online = new Set(recipients.size ? await presence().online([...recipients]) : []);
+				for (const event of events) await this.pushFor(t, event, online);
 				t.afterCommit(() => this.wake());
 			},
 		}),
@@ -327,7 +330,8 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			);
 		},
 
-		async pushFor(this: This, t: Transaction, event: EnvelopeOf<"MESSAGE_RECEIVED" | "NOTIFICATION_SENT">) {
+		/** Queues the pushes of one event; `online`: recipients with a live socket (they get no chat push). */
+		async pushFor(this: This, t: Transaction, event: EnvelopeOf<"MESSAGE_RECEIVED" | "NOTIFICATION_SENT">, online: Set<string>) {
 			if (event.type === "NOTIFICATION_SENT") {
 				const { notificationId, userId, type, message } = event.data;
 				await this.enqueue(t, [userId], {
@@ -340,8 +344,6 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				return;
 			}
 			const { messageId, conversationId, senderId, recipientIds } = event.data;
-			// Only recipients with no live socket: the others got NEW_MESSAGE.
-			const online = new Set(await presence().online(recipientIds));
 			const offline = recipientIds.filter((id) => !online.has(id));
 			if (offline.length === 0) return;
 			const [message] = await this.db.query<{ content: string }>(
