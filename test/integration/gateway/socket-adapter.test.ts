@@ -17,6 +17,7 @@ const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
 interface Node {
 	io: Server;
+	pub: Redis;
 	url: string;
 	published: () => number;
 	stop(): Promise<void>;
@@ -38,11 +39,12 @@ async function startNode(key: string): Promise<Node> {
 	await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
 	return {
 		io,
+		pub,
 		url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
 		published: () => published,
 		async stop() {
 			await io.close();
-			await Promise.all([pub.quit(), sub.quit()]);
+			await Promise.all([pub, sub].map((c) => (c.status === "ready" ? c.quit() : c.disconnect())));
 		},
 	};
 }
@@ -92,5 +94,24 @@ describe("solo-aware socket.io Redis adapter", () => {
 		expect(a.published()).toBe(2);
 		await expect(received).resolves.toBe("2");
 		await expect(told).resolves.toBe("3");
+	});
+
+	it("a broadcast after its Redis connection closed is dropped, not an unhandled rejection", async () => {
+		const peerKey = `${key}-closing`;
+		const [a, b] = [await startNode(peerKey), await startNode(peerKey)];
+		nodes.push(a, b);
+		await (b.io.of("/").adapter as unknown as { announced: Promise<void> }).announced;
+		const unhandled: unknown[] = [];
+		const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+		process.on("unhandledRejection", onUnhandled);
+		try {
+			a.pub.disconnect(); // the node is stopping: its sockets' last broadcasts come after
+			a.io.to("room").emit("hi", "cut off");
+			expect(a.published()).toBe(1);
+			await new Promise((r) => setTimeout(r, 200));
+			expect(unhandled).toEqual([]);
+		} finally {
+			process.off("unhandledRejection", onUnhandled);
+		}
 	});
 });
