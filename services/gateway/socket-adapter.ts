@@ -91,7 +91,7 @@ const guarded = new WeakSet<Redis>();
 /**
  * The upstream adapter publishes without handling the reply, so a PUBLISH on a closed connection (a node
  * stopping: its sockets disconnect and broadcast after the Redis clients quit) was an unhandled rejection,
- * which failed a test run in CI. It is dropped like a publish nobody hears; a caller that awaits the reply
+ * which failed a test suite. It is dropped like a publish nobody hears; a caller that awaits the reply
  * still gets the error.
  */
 function toleratePublishErrors(pub: Redis): void {
