@@ -41,7 +41,32 @@ export const APP_METRICS = {
 	streamLag: "eislager.stream.lag",
 	streamDeadLetters: "eislager.stream.dead_letters",
 	streamDelivered: "eislager.stream.delivered.total",
+	pushQueueDue: "eislager.push.queue.due",
+	pushQueueOldestSec: "eislager.push.queue.oldest.seconds",
+	pushDeliveries: "eislager.push.deliveries.total",
 } as const;
+
+/** What became of one push attempt (services/communications/push.service.ts). */
+export type PushOutcome = "sent" | "gone" | "dropped" | "retry" | "given_up";
+
+/** Gauges and counter of the Web Push queue. */
+export function registerPushMetrics(broker: ServiceBroker): void {
+	const m = broker.metrics;
+	if (!m.isEnabled() || m.getMetric(APP_METRICS.pushQueueDue)) return;
+	m.register({ name: APP_METRICS.pushQueueDue, type: "gauge", labelNames: [], description: "Web Push queue rows due to be sent now" });
+	m.register({
+		name: APP_METRICS.pushQueueOldestSec,
+		type: "gauge",
+		labelNames: [],
+		description: "How long the longest-waiting due Web Push row has been due",
+	});
+	m.register({
+		name: APP_METRICS.pushDeliveries,
+		type: "counter",
+		labelNames: ["outcome"],
+		description: "Web Push attempts by outcome (sent, gone: subscription removed, dropped: refused, retry, given_up)",
+	});
+}
 
 /** Gauges and counters of the durable internal consumer groups (lib/event-stream.ts). */
 export function registerStreamMetrics(broker: ServiceBroker): void {

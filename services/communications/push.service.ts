@@ -26,6 +26,7 @@ import { config } from "../../lib/config";
 import { notFound, serviceUnavailable, validationError } from "../../lib/errors";
 import { toPage } from "../../lib/pagination";
 import { presence } from "../../lib/presence";
+import { APP_METRICS, registerPushMetrics, type PushOutcome } from "../../lib/metrics";
 import { defineCommunicationsModels } from "./communications.model";
 import * as P from "./push.params";
 import { backoffSeconds, generateVapidKeys, sendPush, type VapidDetails } from "./push-sender";
@@ -81,6 +82,7 @@ interface Methods {
 	runWorker(): Promise<number>;
 	deliver(row: ClaimedRow, vapid: VapidDetails): Promise<void>;
 	wake(): void;
+	refreshMetrics(): Promise<void>;
 }
 interface State {
 	vapidPromise?: Promise<VapidDetails | null>;
@@ -391,8 +393,10 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 				row.payload.type === "NEW_MESSAGE" ? "high" : "normal",
 				!config().vapid.allowDevelopmentEndpoints,
 			);
+			const count = (what: PushOutcome) => this.broker.metrics.increment(APP_METRICS.pushDeliveries, { outcome: what });
 			switch (outcome.kind) {
 				case "SENT":
+					count("sent");
 					await this.db.query(`DELETE FROM ${s}.push_queue WHERE id = :id`, { replacements: { id: row.id } });
 					await this.db.query(`UPDATE ${s}.push_subscriptions SET last_success_at = now() WHERE id = :id`, {
 						replacements: { id: row.subscription_id },
@@ -400,16 +404,19 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 					return;
 				case "GONE":
 					// The browser unsubscribed, the subscription expired, or it names an internal address: it will never work.
+					count("gone");
 					this.logger.info(`Push subscription ${row.subscription_id} is gone (${outcome.reason}); removed.`);
 					await this.db.query(`DELETE FROM ${s}.push_subscriptions WHERE id = :id`, {
 						replacements: { id: row.subscription_id },
 					});
 					return;
 				case "DROP":
+					count("dropped");
 					this.logger.warn(`Push ${row.id} refused by the push service (${outcome.error}); dropped.`);
 					await this.db.query(`DELETE FROM ${s}.push_queue WHERE id = :id`, { replacements: { id: row.id } });
 					return;
 				case "RETRY":
+					count(row.attempts >= PUSH_MAX_ATTEMPTS ? "given_up" : "retry");
 					if (row.attempts >= PUSH_MAX_ATTEMPTS) {
 						this.logger.warn(`Push ${row.id} failed ${row.attempts} times (${outcome.error}); given up.`);
 						await this.db.query(`DELETE FROM ${s}.push_queue WHERE id = :id`, { replacements: { id: row.id } });
@@ -429,6 +436,17 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 			}
 		},
 
+		/** The queue's gauges for /metrics (lib/health.ts calls each service's refreshMetrics): rows due, and how long the oldest has waited. */
+		async refreshMetrics(this: This) {
+			const [row] = await this.db.query<{ due: number; oldest: number }>(
+				`SELECT count(*)::int AS due, COALESCE(EXTRACT(EPOCH FROM now() - min(next_attempt_at)), 0)::float AS oldest
+				 FROM "${this.dbSchema}".push_queue WHERE next_attempt_at <= now()`,
+				{ type: QueryTypes.SELECT },
+			);
+			this.broker.metrics.set(APP_METRICS.pushQueueDue, row.due);
+			this.broker.metrics.set(APP_METRICS.pushQueueOldestSec, row.oldest);
+		},
+
 		/** Runs the worker now (after new rows committed), unless a run is in progress. */
 		wake(this: This) {
 			if (this.stopping || this.working) return;
@@ -446,6 +464,7 @@ const schema: ServiceSchema<ServiceSettingSchema, This> = {
 	},
 
 	started(this: This) {
+		registerPushMetrics(this.broker);
 		this.workerTimer = setInterval(() => this.wake(), WORKER_INTERVAL_MS);
 		this.workerTimer.unref();
 		this.wake();

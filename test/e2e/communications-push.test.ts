@@ -10,6 +10,7 @@ import { createECDH, createDecipheriv, createPublicKey, hkdfSync, randomBytes, v
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
+import { metricsText } from "../../lib/health";
 import { connectSocket, type TestSocket } from "../helpers/sockets";
 
 jest.setTimeout(60_000);
@@ -321,5 +322,17 @@ describe("Web Push", () => {
 		expect(JSON.parse(decrypt(ok.body, keys.ecdh, keys.auth)).body).toBe("second time lucky");
 		// Both attempts carried the same message (one queued row), each freshly encrypted.
 		expect(JSON.parse(decrypt(attempts[0].body, keys.ecdh, keys.auth)).body).toBe("second time lucky");
+	});
+
+	it("counts the attempts by outcome and reports the queue in /metrics", async () => {
+		const text = await metricsText(app.broker);
+		const count = (outcome: string) =>
+			Number(new RegExp(`^eislager_push_deliveries_total\\{[^}]*outcome="${outcome}"[^}]*\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
+		// The tests above: pushes sent, a 410 Gone, a 503 retried.
+		expect(count("sent")).toBeGreaterThanOrEqual(2);
+		expect(count("gone")).toBeGreaterThanOrEqual(1);
+		expect(count("retry")).toBeGreaterThanOrEqual(1);
+		expect(text).toMatch(/^eislager_push_queue_due\{[^}]*\} \d+/m);
+		expect(text).toMatch(/^eislager_push_queue_oldest_seconds\{[^}]*\} [\d.]+/m);
 	});
 });

@@ -83,6 +83,7 @@ describe("Prometheus rules and config", () => {
 		expect(expr("EisLagerOutboxBacklogGrowing")).toMatch(/deriv\(eislager_outbox_backlog/);
 		expect(expr("EisLagerKafkaUnreachable")).toMatch(/eislager_kafka_up/);
 		expect(expr("EisLagerExpiringStockValue")).toMatch(/eislager_expiring_stock_value_cents/);
+		expect(expr("EisLagerPushQueueStuck")).toMatch(/eislager_push_queue_oldest_seconds/);
 		expect(expr("EisLagerShopNoSalesWhileOpen")).toMatch(/eislager_shop_open[\s\S]*eislager_sales_total/);
 	});
 });
