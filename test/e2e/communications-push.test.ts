@@ -11,6 +11,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
 import { metricsText } from "../../lib/health";
+import { promtool } from "../helpers/promtool";
+import { spawnSync } from "node:child_process";
 import { connectSocket, type TestSocket } from "../helpers/sockets";
 
 jest.setTimeout(60_000);
@@ -334,5 +336,12 @@ describe("Web Push", () => {
 		expect(count("retry")).toBeGreaterThanOrEqual(1);
 		expect(text).toMatch(/^eislager_push_queue_due\{[^}]*\} \d+/m);
 		expect(text).toMatch(/^eislager_push_queue_oldest_seconds\{[^}]*\} [\d.]+/m);
+		// Our families pass Prometheus' own lint.
+		const ours = `${text
+			.split("\n")
+			.filter((l) => /^(# (HELP|TYPE) )?eislager_push_/.test(l))
+			.join("\n")}\n`;
+		const lint = spawnSync(promtool(), ["check", "metrics"], { input: ours, encoding: "utf8" });
+		expect([lint.status, `${lint.stdout}${lint.stderr}`.trim()]).toEqual([0, ""]);
 	});
 });
