@@ -18,7 +18,15 @@
  * - failures: deadlocks and serialization failures are retried with backoff; a
  *   failing batch is retried event by event; an event that fails
  *   `STREAM_MAX_ATTEMPTS` times is parked in `dead_letters` and the cursor moves
- *   on. An operator's replay request is picked up by the group's reader.
+ *   on. The tries are counted in `stream_attempts`, each before the handler runs
+ *   on the event alone, so they survive restarts and leader changes, and a try
+ *   that kills the process counts too; and a reader's first batch from a
+ *   position it did not move itself (it just became leader) runs event by event.
+ *   So an event that crashes its process every time is dead-lettered, without
+ *   running again, by the first leader that finds it already tried
+ *   `STREAM_MAX_ATTEMPTS` times: a crash loop ends after that many restarts
+ *   (one more when it first crashed a batch, a try not counted).
+ *   An operator's replay request is picked up by the group's reader.
  * See docs/cluster.md ("Internal delivery").
  */
 import { schemasWithTable } from "./database";
@@ -75,6 +83,9 @@ interface Row extends Position {
 
 class CursorMoved extends Error {}
 
+/** Rows after the cursor whose transactions are older than every one still running. */
+const RANGE = `(txid, seq) > (CAST(:txid AS xid8), CAST(:seq AS bigint)) AND txid < CAST(:horizon AS xid8)`;
+
 function sqlState(err: unknown): string | undefined {
 	const e = err as { parent?: { code?: string }; original?: { code?: string }; code?: string };
 	return e?.parent?.code ?? e?.original?.code ?? (typeof e?.code === "string" ? e.code : undefined);
@@ -121,9 +132,8 @@ export class StreamReader {
 	private pending = false;
 	private sources: { list: string[]; at: number } = { list: [], at: 0 };
 	private cursors = new Map<string, Position>();
-	/** After a failed batch: read one event at a time up to this position. */
+	/** After a failed batch, and for the first batch of a position read from the table: one event at a time up to this position. */
 	private singleUntil = new Map<string, Position>();
-	private attempts = new Map<string, { count: number; error: string }>();
 	/** Dead letters are looked at when a replay was requested (NOTIFY), else every REPLAY_CHECK_MS. */
 	private replayWanted = true;
 	private replayCheckedAt = 0;
@@ -252,39 +262,51 @@ export class StreamReader {
 		return list;
 	}
 
-	private async cursor(source: string): Promise<Position> {
-		let pos = this.cursors.get(source);
-		if (!pos) {
-			const [row] = await this.opts.db.query<Position>(
-				`SELECT txid::text AS txid, seq::text AS seq FROM "${this.opts.schema}".stream_cursors WHERE "group" = :group AND source_schema = :source`,
-				{
-					type: QueryTypes.SELECT,
-					replacements: { group: this.group, source },
-				},
-			);
-			pos = row ?? { txid: "0", seq: "0" };
-			this.cursors.set(source, pos);
-		}
+	/**
+	 * The group's position in `source`. Read from the table (this reader just became leader, or another one moved
+	 * it), it may be where a reader died in the middle of a batch, perhaps killed by one of its events: the next
+	 * batch (at most batchSize of our events) is read one event at a time, each try counted before it runs.
+	 */
+	private async cursor(source: string, horizon: string): Promise<Position> {
+		const known = this.cursors.get(source);
+		if (known) return known;
+		const [row] = await this.opts.db.query<Position>(
+			`SELECT txid::text AS txid, seq::text AS seq FROM "${this.opts.schema}".stream_cursors WHERE "group" = :group AND source_schema = :source`,
+			{
+				type: QueryTypes.SELECT,
+				replacements: { group: this.group, source },
+			},
+		);
+		const pos = row ?? { txid: "0", seq: "0" };
+		const [end] = await this.opts.db.query<Position>(
+			`SELECT txid::text AS txid, seq::text AS seq FROM (SELECT txid, seq FROM "${source}".outbox WHERE ${RANGE} AND type IN (:types) ORDER BY txid, seq LIMIT :limit) batch ORDER BY txid DESC, seq DESC LIMIT 1`,
+			{
+				type: QueryTypes.SELECT,
+				replacements: { ...pos, horizon, types: this.types, limit: this.opts.subscription.batchSize ?? 200 },
+			},
+		);
+		if (end) this.singleUntil.set(source, end);
+		else this.singleUntil.delete(source);
+		this.cursors.set(source, pos);
 		return pos;
 	}
 
 	/** Reads and applies one batch of `source` below the horizon; returns the number of events read. */
 	private async drain(source: string, horizon: string): Promise<number> {
-		const from = await this.cursor(source);
+		const from = await this.cursor(source, horizon);
 		const single = this.singleUntil.get(source);
 		if (single && !after(single, from)) this.singleUntil.delete(source);
 		const limit = this.singleUntil.has(source) ? 1 : (this.opts.subscription.batchSize ?? 200);
-		const range = `(txid, seq) > (CAST(:txid AS xid8), CAST(:seq AS bigint)) AND txid < CAST(:horizon AS xid8)`;
 		const replacements = { txid: from.txid, seq: from.seq, horizon, types: this.types, limit };
 		const rows = await this.opts.db.query<Row>(
-			`SELECT txid::text AS txid, seq::text AS seq, id, type, envelope FROM "${source}".outbox WHERE ${range} AND type IN (:types) ORDER BY txid, seq LIMIT :limit`,
+			`SELECT txid::text AS txid, seq::text AS seq, id, type, envelope FROM "${source}".outbox WHERE ${RANGE} AND type IN (:types) ORDER BY txid, seq LIMIT :limit`,
 			{ type: QueryTypes.SELECT, replacements },
 		);
 		let to: Position | undefined = rows[rows.length - 1];
 		if (rows.length < limit) {
 			// Everything of ours below the horizon is in hand: move past other types' rows too.
 			const [tail] = await this.opts.db.query<Position>(
-				`SELECT txid::text AS txid, seq::text AS seq FROM "${source}".outbox WHERE ${range} ORDER BY txid DESC, seq DESC LIMIT 1`,
+				`SELECT txid::text AS txid, seq::text AS seq FROM "${source}".outbox WHERE ${RANGE} ORDER BY txid DESC, seq DESC LIMIT 1`,
 				{
 					type: QueryTypes.SELECT,
 					replacements,
@@ -293,11 +315,25 @@ export class StreamReader {
 			to = tail ?? to;
 		}
 		if (!to) return 0;
+		// An event read alone has its try counted first, in its own statement: a try that kills the process counts too.
+		const counted = limit === 1 && rows.length === 1;
+		if (counted) {
+			const { attempts, priorError } = await this.countAttempt(rows[0]);
+			if (attempts > this.opts.maxAttempts) {
+				// Tried enough already, its last try perhaps the death of its process: park it without running it again.
+				const lastError = priorError ?? "its last try did not return (the process died or was stopped while the handler ran)";
+				await this.deadLetter(source, from, rows[0], attempts - 1, lastError);
+				return 1;
+			}
+		}
 		// A slow handler on purpose (tests, drills): the pause grows with the batch.
 		if (rows.length && this.opts.delayMs) await sleep(this.opts.delayMs * rows.length);
 		try {
-			await this.apply(source, from, rows, to);
+			await this.apply(source, from, rows, to, counted);
 		} catch (err) {
+			// Not a try at the event (another reader moved the cursor), or nothing said about it (the database itself
+			// unreachable): take the count back.
+			if (counted && (err instanceof CursorMoved || unavailable(err))) await this.uncount(rows[0]);
 			if (err instanceof CursorMoved || rows.length === 0) throw err;
 			if (rows.length > 1) {
 				this.opts.logger.warn(
@@ -308,13 +344,16 @@ export class StreamReader {
 			}
 			// The database itself unreachable says nothing about the event: retry without counting.
 			if (unavailable(err)) throw err;
-			await this.failed(source, from, rows[0], err);
+			await this.failed(source, from, rows[0], err, counted);
 		}
 		return rows.length;
 	}
 
-	/** One transaction: check the cursor, record the ids, run the handler on the fresh events, move the cursor. */
-	private async apply(source: string, from: Position, rows: Row[], to: Position): Promise<void> {
+	/**
+	 * One transaction: check the cursor, record the ids, run the handler on the fresh events, move the cursor
+	 * (and drop the event's attempts row when its try was `counted`).
+	 */
+	private async apply(source: string, from: Position, rows: Row[], to: Position, counted: boolean): Promise<void> {
 		const s = this.opts.schema;
 		await this.transaction(async (t) => {
 			await this.lockCursor(t, source, from);
@@ -333,22 +372,73 @@ export class StreamReader {
 					.map((r) => r.envelope);
 			}
 			if (fresh.length) await this.opts.subscription.handler.call(this.opts.self, fresh as EnvelopeOf<EventName>[], t);
+			if (counted) await this.forgetAttempts(t, rows[0]);
 			await this.moveCursor(t, source, to);
 			t.afterCommit(() => {
 				this.cursors.set(source, to);
 				this.deliveredTotal += fresh.length;
-				for (const r of rows) this.attempts.delete(r.id);
 				if (fresh.length) this.opts.broker.metrics.increment(APP_METRICS.streamDelivered, { group: this.group }, fresh.length);
 			});
 		});
 	}
 
-	/** A single event failed: count the attempt; at the limit, dead-letter it and move on. */
-	private async failed(source: string, from: Position, row: Row, err: unknown): Promise<void> {
-		const prior = this.attempts.get(row.id)?.count ?? 0;
-		const attempt = { count: prior + 1, error: message(err) };
-		this.attempts.set(row.id, attempt);
-		if (attempt.count < this.opts.maxAttempts) throw err;
+	/**
+	 * Counts a try at `row` before it runs (its own autocommit statement, so a try that kills the process counts).
+	 * `last_error` is cleared for the try under way: `priorError` is what the previous try reported, null when
+	 * it never returned.
+	 */
+	private async countAttempt(row: Row): Promise<{ attempts: number; priorError: string | null }> {
+		const s = this.opts.schema;
+		const [counted] = await this.opts.db.query<{ attempts: number; priorError: string | null }>(
+			`WITH prior AS (SELECT last_error FROM "${s}".stream_attempts WHERE "group" = :group AND event_id = :id)
+			 INSERT INTO "${s}".stream_attempts ("group", event_id, attempts) VALUES (:group, :id, 1)
+			 ON CONFLICT ("group", event_id) DO UPDATE SET attempts = stream_attempts.attempts + 1, last_error = NULL, updated_at = now()
+			 RETURNING attempts, (SELECT last_error FROM prior) AS "priorError"`,
+			{ type: QueryTypes.SELECT, replacements: { group: this.group, id: row.id } },
+		);
+		return counted;
+	}
+
+	/** Takes back a try counted for nothing (best effort: with the database unreachable, the try stays counted). */
+	private async uncount(row: Row): Promise<void> {
+		const s = this.opts.schema;
+		await this.opts.db
+			.query(
+				`WITH gone AS (DELETE FROM "${s}".stream_attempts WHERE "group" = :group AND event_id = :id AND attempts <= 1)
+				 UPDATE "${s}".stream_attempts SET attempts = attempts - 1 WHERE "group" = :group AND event_id = :id AND attempts > 1`,
+				{ replacements: { group: this.group, id: row.id } },
+			)
+			.catch(() => undefined);
+	}
+
+	private async forgetAttempts(t: Transaction, row: Row): Promise<void> {
+		await this.opts.db.query(`DELETE FROM "${this.opts.schema}".stream_attempts WHERE "group" = :group AND event_id = :id`, {
+			transaction: t,
+			replacements: { group: this.group, id: row.id },
+		});
+	}
+
+	/**
+	 * A single event failed: keep its error (and count the try, unless it was `counted` before it ran); at the
+	 * limit, dead-letter it and move on.
+	 */
+	private async failed(source: string, from: Position, row: Row, err: unknown, counted: boolean): Promise<void> {
+		const s = this.opts.schema;
+		const error = message(err);
+		const [{ attempts }] = await this.opts.db.query<{ attempts: number }>(
+			`INSERT INTO "${s}".stream_attempts ("group", event_id, attempts, last_error) VALUES (:group, :id, 1, :error)
+			 ON CONFLICT ("group", event_id) DO UPDATE SET attempts = stream_attempts.attempts + :more, last_error = EXCLUDED.last_error, updated_at = now()
+			 RETURNING attempts`,
+			{ type: QueryTypes.SELECT, replacements: { group: this.group, id: row.id, error, more: counted ? 0 : 1 } },
+		);
+		// Its next tries (or the dead-lettering, if that fails now) run alone, each counted before it runs.
+		if (!counted) this.singleUntil.set(source, row);
+		if (attempts < this.opts.maxAttempts) throw err;
+		await this.deadLetter(source, from, row, attempts, error);
+	}
+
+	/** One transaction: park the event in dead_letters, drop its attempts row, move the cursor past it. */
+	private async deadLetter(source: string, from: Position, row: Row, attempts: number, error: string): Promise<void> {
 		const s = this.opts.schema;
 		await this.transaction(async (t) => {
 			await this.lockCursor(t, source, from);
@@ -364,17 +454,17 @@ export class StreamReader {
 						id: row.id,
 						type: row.type,
 						envelope: JSON.stringify(row.envelope),
-						attempts: attempt.count,
-						error: attempt.error,
+						attempts,
+						error,
 					},
 				},
 			);
+			await this.forgetAttempts(t, row);
 			await this.moveCursor(t, source, row);
 			t.afterCommit(() => void this.cursors.set(source, row));
 		});
-		this.attempts.delete(row.id);
 		this.opts.logger.error(
-			`Event stream "${this.group}": ${row.type} ${row.id} failed ${attempt.count} times and was dead-lettered: ${attempt.error}`,
+			`Event stream "${this.group}": ${row.type} ${row.id} failed ${attempts} times and was dead-lettered: ${error}`,
 		);
 	}
 

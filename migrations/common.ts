@@ -104,6 +104,25 @@ CREATE INDEX IF NOT EXISTS dead_letters_pending_idx ON :schema.dead_letters ("gr
 `,
 );
 
+/**
+ * A consumer group's tries at an event (lib/event-stream.ts), counted before its handler
+ * runs alone on it, so a try that kills the process counts too; the row goes when the event
+ * is applied or dead-lettered. In every schema that has `eventStreamTables`.
+ */
+export const streamAttempts = sql(
+	"210-stream-attempts",
+	`
+CREATE TABLE IF NOT EXISTS :schema.stream_attempts (
+	"group"     TEXT NOT NULL,
+	event_id    UUID NOT NULL,
+	attempts    INTEGER NOT NULL,
+	last_error  TEXT,
+	updated_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+	PRIMARY KEY ("group", event_id)
+);
+`,
+);
+
 /** Per-user stored bytes against UPLOAD_QUOTA_BYTES (lib/quota.ts), in each schema that stores uploads. */
 export const STORAGE_USAGE_TABLE = `CREATE TABLE IF NOT EXISTS :schema.storage_usage (
 	user_id     UUID PRIMARY KEY,

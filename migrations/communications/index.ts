@@ -1,5 +1,5 @@
 import type { Migration } from "../types";
-import { commonTables, eventStreamTables, outboxTxid } from "../common";
+import { commonTables, eventStreamTables, outboxTxid, streamAttempts } from "../common";
 import { chatEmailNotifications } from "./001-chat-email-notifications";
 import { storageUsage } from "./061-storage-usage";
 import { pushDeliveries } from "./130-push-deliveries";
@@ -12,4 +12,5 @@ export const communicationsMigrations: Migration[] = [
 	storageUsage,
 	eventStreamTables,
 	pushDeliveries,
+	streamAttempts,
 ];

@@ -4,16 +4,17 @@
  * writes for an accepted Kafka envelope), which every group tails. A broker emit
  * would reach live listeners only.
  */
-import type { Sequelize } from "sequelize";
+import { QueryTypes, type Sequelize } from "sequelize";
 import { createSequelize } from "../../lib/database";
 import { migrateSchema } from "../../lib/migrate";
 import { EVENT_CATALOG, type EventEnvelope } from "../../lib/events";
 import { storeInbound } from "../../services/kafka-bridge/inbound";
 import { OUTBOX_CHANNEL } from "../../lib/outbox-wake";
+import { eventually } from "./eventually";
 
 const dbs = new Map<string, Promise<Sequelize>>();
 
-export async function deliverDurably(databaseUrl: string, event: EventEnvelope): Promise<void> {
+function bridgeDb(databaseUrl: string): Promise<Sequelize> {
 	let db = dbs.get(databaseUrl);
 	if (!db) {
 		db = (async () => {
@@ -23,9 +24,33 @@ export async function deliverDurably(databaseUrl: string, event: EventEnvelope):
 		})();
 		dbs.set(databaseUrl, db);
 	}
-	await storeInbound(await db, event, EVENT_CATALOG[event.type].topic, "test");
+	return db;
+}
+
+export async function deliverDurably(databaseUrl: string, event: EventEnvelope): Promise<void> {
+	const db = await bridgeDb(databaseUrl);
+	await storeInbound(db, event, EVENT_CATALOG[event.type].topic, "test");
 	// As the bridge does after its commit: wake the consumer groups (they would otherwise find it at their next poll).
-	await (await db).query("SELECT pg_notify(:channel, 'kafka_bridge')", { replacements: { channel: OUTBOX_CHANNEL } });
+	await db.query("SELECT pg_notify(:channel, 'kafka_bridge')", { replacements: { channel: OUTBOX_CHANNEL } });
+}
+
+/**
+ * Waits until consumer groups can read a delivered event: its transaction is older than every one still running
+ * on the server (the groups' horizon, lib/event-stream.ts), which any open transaction, in any database, holds back.
+ */
+export async function untilReadable(databaseUrl: string, event: EventEnvelope): Promise<void> {
+	const db = await bridgeDb(databaseUrl);
+	await eventually(
+		async () =>
+			(
+				await db.query<{ readable: boolean }>(
+					"SELECT txid < pg_snapshot_xmin(pg_current_snapshot()) AS readable FROM kafka_bridge.outbox WHERE id = :id",
+					{ type: QueryTypes.SELECT, replacements: { id: event.id } },
+				)
+			)[0]?.readable,
+		`event ${event.id} to be below the consumer groups' horizon`,
+		60_000,
+	);
 }
 
 /** Closes the connections deliverDurably opened (call in afterAll). */
