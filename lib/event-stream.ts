@@ -83,6 +83,9 @@ interface Row extends Position {
 
 class CursorMoved extends Error {}
 
+/** A dead letter's error while its replay runs, and after it if the process died or stopped during it. */
+const REPLAY_DID_NOT_RETURN = "replay did not return (the process died or was stopped while the handler ran)";
+
 /** Rows after the cursor whose transactions are older than every one still running. */
 const RANGE = `(txid, seq) > (CAST(:txid AS xid8), CAST(:seq AS bigint)) AND txid < CAST(:horizon AS xid8)`;
 
@@ -471,11 +474,19 @@ export class StreamReader {
 	/** Dead letters an operator asked to replay: run the handler once more; on failure they stay listed. */
 	private async replays(): Promise<number> {
 		const s = this.opts.schema;
-		const due = await this.opts.db.query<{ id: string; event_id: string; envelope: EventEnvelope }>(
-			`SELECT id, event_id, envelope FROM "${s}".dead_letters WHERE "group" = :group AND replay_requested_at IS NOT NULL AND replayed_at IS NULL ORDER BY id LIMIT 20`,
+		const due = await this.opts.db.query<{ id: string; event_id: string; envelope: EventEnvelope; last_error: string | null }>(
+			`SELECT id, event_id, envelope, last_error FROM "${s}".dead_letters WHERE "group" = :group AND replay_requested_at IS NOT NULL AND replayed_at IS NULL ORDER BY id LIMIT 20`,
 			{ type: QueryTypes.SELECT, replacements: { group: this.group } },
 		);
 		for (const dl of due) {
+			// The request is taken and the try counted before the handler runs: a replay that kills the process
+			// is not run again at every restart, and the row says what became of it.
+			const [claimed] = await this.opts.db.query(
+				`UPDATE "${s}".dead_letters SET replay_requested_at = NULL, attempts = attempts + 1, last_error = :note || COALESCE('; before: ' || last_error, '')
+				 WHERE id = :id AND replay_requested_at IS NOT NULL AND replayed_at IS NULL RETURNING id`,
+				{ type: QueryTypes.SELECT, replacements: { id: dl.id, note: REPLAY_DID_NOT_RETURN } },
+			);
+			if (!claimed) continue; // another reader took it
 			try {
 				await this.transaction(async (t) => {
 					const fresh = await this.opts.db.query(
@@ -488,19 +499,17 @@ export class StreamReader {
 					);
 					if (fresh.length)
 						await this.opts.subscription.handler.call(this.opts.self, [dl.envelope] as EnvelopeOf<EventName>[], t);
-					await this.opts.db.query(`UPDATE "${s}".dead_letters SET replayed_at = now() WHERE id = :id`, {
+					// Replayed: the error it was parked for stays on record.
+					await this.opts.db.query(`UPDATE "${s}".dead_letters SET replayed_at = now(), last_error = :prior WHERE id = :id`, {
 						transaction: t,
-						replacements: { id: dl.id },
+						replacements: { id: dl.id, prior: dl.last_error },
 					});
 				});
 				this.opts.logger.info(`Event stream "${this.group}": dead letter ${dl.event_id} replayed`);
 			} catch (err) {
-				await this.opts.db.query(
-					`UPDATE "${s}".dead_letters SET replay_requested_at = NULL, attempts = attempts + 1, last_error = :error WHERE id = :id`,
-					{
-						replacements: { id: dl.id, error: message(err) },
-					},
-				);
+				await this.opts.db.query(`UPDATE "${s}".dead_letters SET last_error = :error WHERE id = :id`, {
+					replacements: { id: dl.id, error: message(err) },
+				});
 				this.opts.logger.warn(`Event stream "${this.group}": replay of ${dl.event_id} failed again: ${message(err)}`);
 			}
 		}

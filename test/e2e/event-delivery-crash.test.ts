@@ -45,6 +45,7 @@ describe("a poison event that kills its consumer's process", () => {
 	let pg: Client;
 	let output: string[] = [];
 	let stopCurrent: (() => Promise<void>) | undefined;
+	let poison: EventEnvelope<"SALE_COMPLETED">;
 
 	beforeAll(async () => {
 		if (!fs.existsSync(CONSUMER_JS)) throw new Error(`${CONSUMER_JS} is missing: build first (npx tsc -p .; npm test does)`);
@@ -61,9 +62,49 @@ describe("a poison event that kills its consumer's process", () => {
 		await db?.drop();
 	});
 
+	/** One run of the consumer process (a supervisor's restart); `stopCurrent` stops it. */
+	function startConsumer(poisonId: string) {
+		output = [];
+		const child = spawn(process.execPath, [CONSUMER_JS], {
+			env: {
+				...process.env,
+				NODE_ENV: "test",
+				DATABASE_URL: db.url,
+				POISON_EVENT_ID: poisonId,
+				STREAM_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
+				LOG_LEVEL: "warn",
+				TRANSPORTER: "",
+				CACHER: "",
+				REDIS_URL: "",
+			},
+			stdio: ["ignore", "pipe", "pipe"],
+		});
+		const keep = (chunk: Buffer) => output.push(...chunk.toString().split("\n").filter(Boolean));
+		child.stdout!.on("data", keep);
+		child.stderr!.on("data", keep);
+		const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+		stopCurrent = async () => {
+			if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+			const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+			await exited;
+			clearTimeout(timer);
+		};
+		return { child, exited };
+	}
+
+	/** Waits until the running consumer has delivered a new event (its reader is past whatever came before). */
+	async function deliveredThrough(what: string): Promise<void> {
+		const barrier = sale(Math.floor(Math.random() * 1000) + 100);
+		await deliverDurably(db.url, barrier);
+		await eventually(
+			async () => (await pg.query("SELECT 1 FROM public.test_deliveries WHERE event_id = $1", [barrier.id])).rowCount,
+			what,
+		);
+	}
+
 	it(`is dead-lettered after ${MAX_ATTEMPTS} crashes, and the events behind it are delivered exactly once`, async () => {
 		const before = [sale(1), sale(2), sale(3)];
-		const poison = sale(4242);
+		poison = sale(4242);
 		const behind = [sale(5), sale(6), sale(7), sale(8), sale(9)];
 		// One transaction each, all readable before the first consumer starts: the batch it dies in holds them all.
 		for (const e of [...before, poison, ...behind]) await deliverDurably(db.url, e);
@@ -93,31 +134,7 @@ describe("a poison event that kills its consumer's process", () => {
 		let crashes = 0;
 		let done = false;
 		for (let run = 1; run <= MAX_RUNS && !done; run++) {
-			output = [];
-			const child = spawn(process.execPath, [CONSUMER_JS], {
-				env: {
-					...process.env,
-					NODE_ENV: "test",
-					DATABASE_URL: db.url,
-					POISON_EVENT_ID: poison.id,
-					STREAM_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
-					LOG_LEVEL: "warn",
-					TRANSPORTER: "",
-					CACHER: "",
-					REDIS_URL: "",
-				},
-				stdio: ["ignore", "pipe", "pipe"],
-			});
-			const keep = (chunk: Buffer) => output.push(...chunk.toString().split("\n").filter(Boolean));
-			child.stdout!.on("data", keep);
-			child.stderr!.on("data", keep);
-			const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-			stopCurrent = async () => {
-				if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-				const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-				await exited;
-				clearTimeout(timer);
-			};
+			const { child, exited } = startConsumer(poison.id);
 			// This run ends when the process dies, or when the poison is parked and everything behind it delivered.
 			const deadline = Date.now() + 60_000;
 			while (child.exitCode === null && child.signalCode === null && Date.now() < deadline) {
@@ -165,5 +182,31 @@ describe("a poison event that kills its consumer's process", () => {
 		);
 		const last = await pg.query<{ seq: string }>("SELECT seq::text FROM kafka_bridge.outbox WHERE id = $1", [barrier.id]);
 		expect(cursor.rows[0]?.seq).toBe(last.rows[0].seq);
+	});
+
+	it("a replay that kills the process is taken once: the next run stays up and the dead letter says what happened", async () => {
+		// The handler still dies on it: an operator asks for a replay too early.
+		await pg.query(`UPDATE analytics.dead_letters SET replay_requested_at = now() WHERE "group" = 'test.poison' AND event_id = $1`, [
+			poison.id,
+		]);
+		await pg.query("SELECT pg_notify('eislager_outbox', 'dead_letters')");
+		// The consumer left running by the test above replays it and dies.
+		const death = await eventually(
+			async () => output.some((line) => line.includes("the poison event is in a batch of 1")),
+			"the replay's crash",
+			30_000,
+		);
+		expect(death).toBe(true);
+		await stopCurrent?.();
+		// Restarted, it stays up (it does not replay again) and delivers what comes next.
+		const restarted = startConsumer(poison.id);
+		await deliveredThrough("an event after the restart");
+		expect(restarted.child.exitCode).toBeNull();
+		const row = await pg.query<{ attempts: number; last_error: string; replay_requested_at: Date | null; replayed_at: Date | null }>(
+			`SELECT attempts, last_error, replay_requested_at, replayed_at FROM analytics.dead_letters WHERE "group" = 'test.poison' AND event_id = $1`,
+			[poison.id],
+		);
+		expect(row.rows[0]).toMatchObject({ attempts: MAX_ATTEMPTS + 1, replay_requested_at: null, replayed_at: null });
+		expect(row.rows[0].last_error).toMatch(/^replay did not return .*; before: its last try did not return/);
 	});
 });
