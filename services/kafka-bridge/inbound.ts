@@ -83,7 +83,11 @@ export class InboundConsumer {
 	async stop(): Promise<void> {
 		this.stopping = true;
 		this.signal.wake?.();
-		await Promise.race([this.loop?.catch(() => undefined), sleep(5000)]);
+		// The 5 s cap is cancelled once the loop has ended: left pending, its timer kept the process (and
+		// jest's workers) alive for 5 s after every stop, and always when the loop never ran (no KAFKA_BROKERS).
+		const deadline: { wake?: () => void } = {};
+		await Promise.race([this.loop?.catch(() => undefined), sleep(5000, deadline)]);
+		deadline.wake?.();
 		await this.disconnect();
 	}
 
