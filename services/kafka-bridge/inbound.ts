@@ -83,11 +83,8 @@ export class InboundConsumer {
 	async stop(): Promise<void> {
 		this.stopping = true;
 		this.signal.wake?.();
-		// The 5 s cap is cancelled once the loop has ended: left pending, its timer kept the process (and
-		// jest's workers) alive for 5 s after every stop, and always when the loop never ran (no KAFKA_BROKERS).
-		const deadline: { wake?: () => void } = {};
-		await Promise.race([this.loop?.catch(() => undefined), sleep(5000, deadline)]);
-		deadline.wake?.();
+		// At most 5 s (withTimeout clears its timer: a pending one kept every stopped process alive for 5 s).
+		await withTimeout(this.loop ?? Promise.resolve(), 5000, "the inbound loop").catch(() => undefined);
 		await this.disconnect();
 	}
 

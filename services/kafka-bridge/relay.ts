@@ -116,11 +116,8 @@ export class OutboxRelay {
 		this.stopping = true;
 		this.signal.wake?.();
 		// A send in flight while Kafka is down may take long: don't hold the shutdown for it (the rows stay unsent).
-		// The 5 s cap is cancelled once the loop has ended: left pending, its timer kept the process (and
-		// jest's workers) alive for 5 s after every stop, and always when the loop never ran (no KAFKA_BROKERS).
-		const deadline: { wake?: () => void } = {};
-		await Promise.race([this.loop?.catch(() => undefined), sleep(5000, deadline)]);
-		deadline.wake?.();
+		// At most 5 s (withTimeout clears its timer: a pending one kept every stopped process alive for 5 s).
+		await withTimeout(this.loop ?? Promise.resolve(), 5000, "the relay loop").catch(() => undefined);
 		await this.releaseLeadership();
 		this.role = "stopped";
 	}
