@@ -24,7 +24,7 @@ import { EVENT_CATALOG, emitEvent, type EventEnvelope } from "../../lib/events";
 import { APP_METRICS } from "../../lib/metrics";
 import { INBOUND_SOURCE } from "../../lib/event-stream";
 import { wakeOutboxReaders } from "../../lib/outbox-wake";
-import { HEADERS, ORIGIN_OUTBOX, sleep, withTimeout } from "./kafka";
+import { ensureTopics, HEADERS, ORIGIN_OUTBOX, sleep, withTimeout } from "./kafka";
 import { InboundGate, type InboundPolicy } from "./inbound-gate";
 
 export { parseEnvelope } from "./inbound-gate";
@@ -123,7 +123,7 @@ export class InboundConsumer {
 			});
 			try {
 				const topics = this.gate.topics((name) => EVENT_CATALOG[name].topic);
-				await withTimeout(this.ensureTopics(topics), 15_000, "Kafka inbound topics");
+				await withTimeout(this.ensureInboundTopics(topics), 15_000, "Kafka inbound topics");
 				await withTimeout(consumer.connect(), 10_000, "Kafka consumer connect");
 				await withTimeout(consumer.subscribe({ topics, fromBeginning: false }), 15_000, "Kafka subscribe");
 				await consumer.run({
@@ -147,11 +147,11 @@ export class InboundConsumer {
 	 * while its topic is still being auto-created (a fresh broker) is assigned no partition and consumes
 	 * nothing until its next metadata refresh, minutes later.
 	 */
-	private async ensureTopics(topics: string[]): Promise<void> {
+	private async ensureInboundTopics(topics: string[]): Promise<void> {
 		const admin = this.opts.kafka.admin();
 		await admin.connect();
 		try {
-			await admin.createTopics({ topics: topics.map((topic) => ({ topic })), waitForLeaders: true });
+			await ensureTopics(admin, topics);
 		} finally {
 			await admin.disconnect();
 		}

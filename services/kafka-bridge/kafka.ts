@@ -41,15 +41,18 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
 	return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Creates the catalog's topics when missing (3 partitions; auto-creation would do too). */
-export async function ensureTopics(admin: Admin): Promise<void> {
+/**
+ * Creates the missing ones of `topics` (the catalog's by default; 3 partitions, as auto-creation would) and waits
+ * for their leaders; rejects when that fails (callers decide whether a start waits for it).
+ */
+export async function ensureTopics(admin: Admin, topics: readonly string[] = CATALOG_TOPICS): Promise<void> {
 	const existing = new Set(await admin.listTopics());
-	const missing = CATALOG_TOPICS.filter((t) => !existing.has(t));
-	if (missing.length) {
-		await admin
-			.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })) })
-			.catch(() => undefined);
-	}
+	const missing = topics.filter((t) => !existing.has(t));
+	if (missing.length)
+		await admin.createTopics({
+			waitForLeaders: true,
+			topics: missing.map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })),
+		});
 }
 
 export function sleep(ms: number, signal?: { wake?: () => void }): Promise<void> {
