@@ -83,8 +83,8 @@ interface Row extends Position {
 
 class CursorMoved extends Error {}
 
-/** A dead letter's error while its replay runs, and after it if the process died or stopped during it. */
-const REPLAY_DID_NOT_RETURN = "replay did not return (the process died or was stopped while the handler ran)";
+/** What a try that never returned left on record: its process died or was stopped while the handler ran. */
+const DID_NOT_RETURN = "did not return (the process died or was stopped while the handler ran)";
 
 /** Rows after the cursor whose transactions are older than every one still running. */
 const RANGE = `(txid, seq) > (CAST(:txid AS xid8), CAST(:seq AS bigint)) AND txid < CAST(:horizon AS xid8)`;
@@ -324,7 +324,7 @@ export class StreamReader {
 			const { attempts, priorError } = await this.countAttempt(rows[0]);
 			if (attempts > this.opts.maxAttempts) {
 				// Tried enough already, its last try perhaps the death of its process: park it without running it again.
-				const lastError = priorError ?? "its last try did not return (the process died or was stopped while the handler ran)";
+				const lastError = priorError ?? `its last try ${DID_NOT_RETURN}`;
 				await this.deadLetter(source, from, rows[0], attempts - 1, lastError);
 				return 1;
 			}
@@ -484,7 +484,7 @@ export class StreamReader {
 			const [claimed] = await this.opts.db.query(
 				`UPDATE "${s}".dead_letters SET replay_requested_at = NULL, attempts = attempts + 1, last_error = :note || COALESCE('; before: ' || last_error, '')
 				 WHERE id = :id AND replay_requested_at IS NOT NULL AND replayed_at IS NULL RETURNING id`,
-				{ type: QueryTypes.SELECT, replacements: { id: dl.id, note: REPLAY_DID_NOT_RETURN } },
+				{ type: QueryTypes.SELECT, replacements: { id: dl.id, note: `replay ${DID_NOT_RETURN}` } },
 			);
 			if (!claimed) continue; // another reader took it
 			try {
