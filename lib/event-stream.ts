@@ -88,6 +88,9 @@ const DID_NOT_RETURN = "did not return (the process died or was stopped while th
 
 /** Rows after the cursor whose transactions are older than every one still running. */
 const RANGE = `(txid, seq) > (CAST(:txid AS xid8), CAST(:seq AS bigint)) AND txid < CAST(:horizon AS xid8)`;
+// Positions are selected as text (`txid::text AS txid`), and ORDER BY resolves a bare name to an output column
+// first: order by the table's columns (`o.txid`), never the alias, or "100000" sorts before "99999" and a batch
+// that straddles a power of ten skips rows.
 
 function sqlState(err: unknown): string | undefined {
 	const e = err as { parent?: { code?: string }; original?: { code?: string }; code?: string };
@@ -183,6 +186,11 @@ export class StreamReader {
 		}
 	}
 
+	/** The schemas whose outbox may hold our types, as the catalog has them now. */
+	private async wantedSources(): Promise<string[]> {
+		return (await schemasWithTable(this.opts.db, "outbox")).filter((s) => this.sourceWanted(s));
+	}
+
 	private sourceWanted(schema: string): boolean {
 		return schema === INBOUND_SOURCE || this.types.some((t) => emittedBy(t as EventName, schema));
 	}
@@ -253,7 +261,7 @@ export class StreamReader {
 
 	private async currentSources(): Promise<string[]> {
 		if (Date.now() - this.sources.at < SOURCES_TTL_MS) return this.sources.list;
-		const list = (await schemasWithTable(this.opts.db, "outbox")).filter((s) => this.sourceWanted(s));
+		const list = await this.wantedSources();
 		const s = this.opts.schema;
 		for (const source of list) {
 			await this.opts.db.query(
@@ -282,7 +290,7 @@ export class StreamReader {
 		);
 		const pos = row ?? { txid: "0", seq: "0" };
 		const [end] = await this.opts.db.query<Position>(
-			`SELECT txid::text AS txid, seq::text AS seq FROM (SELECT txid, seq FROM "${source}".outbox WHERE ${RANGE} AND type IN (:types) ORDER BY txid, seq LIMIT :limit) batch ORDER BY txid DESC, seq DESC LIMIT 1`,
+			`SELECT txid::text AS txid, seq::text AS seq FROM (SELECT txid, seq FROM "${source}".outbox WHERE ${RANGE} AND type IN (:types) ORDER BY txid, seq LIMIT :limit) batch ORDER BY batch.txid DESC, batch.seq DESC LIMIT 1`,
 			{
 				type: QueryTypes.SELECT,
 				replacements: { ...pos, horizon, types: this.types, limit: this.opts.subscription.batchSize ?? 200 },
@@ -302,14 +310,14 @@ export class StreamReader {
 		const limit = this.singleUntil.has(source) ? 1 : (this.opts.subscription.batchSize ?? 200);
 		const replacements = { txid: from.txid, seq: from.seq, horizon, types: this.types, limit };
 		const rows = await this.opts.db.query<Row>(
-			`SELECT txid::text AS txid, seq::text AS seq, id, type, envelope FROM "${source}".outbox WHERE ${RANGE} AND type IN (:types) ORDER BY txid, seq LIMIT :limit`,
+			`SELECT txid::text AS txid, seq::text AS seq, id, type, envelope FROM "${source}".outbox o WHERE ${RANGE} AND type IN (:types) ORDER BY o.txid, o.seq LIMIT :limit`,
 			{ type: QueryTypes.SELECT, replacements },
 		);
 		let to: Position | undefined = rows[rows.length - 1];
 		if (rows.length < limit) {
 			// Everything of ours below the horizon is in hand: move past other types' rows too.
 			const [tail] = await this.opts.db.query<Position>(
-				`SELECT txid::text AS txid, seq::text AS seq FROM "${source}".outbox WHERE ${RANGE} ORDER BY txid DESC, seq DESC LIMIT 1`,
+				`SELECT txid::text AS txid, seq::text AS seq FROM "${source}".outbox o WHERE ${RANGE} ORDER BY o.txid DESC, o.seq DESC LIMIT 1`,
 				{
 					type: QueryTypes.SELECT,
 					replacements,
@@ -548,14 +556,14 @@ export class StreamReader {
 		}
 	}
 
-	/** Events of our types committed after the group's cursor, over its sources (the group's lag). */
+	/**
+	 * Events of our types committed after the group's cursor, over its sources (the group's lag). The sources are
+	 * read afresh: a standby's list is the one it saw last, perhaps before a source's migrations ran.
+	 */
 	async lag(): Promise<number> {
 		const s = this.opts.schema;
-		const sources = this.sources.list.length
-			? this.sources.list
-			: (await schemasWithTable(this.opts.db, "outbox")).filter((x) => this.sourceWanted(x));
 		let total = 0;
-		for (const source of sources) {
+		for (const source of await this.wantedSources()) {
 			const [cur] = await this.opts.db.query<Position>(
 				`SELECT txid::text AS txid, seq::text AS seq FROM "${s}".stream_cursors WHERE "group" = :group AND source_schema = :source`,
 				{

@@ -1,0 +1,94 @@
+/**
+ * A consumer group's lag (`/ready`, `eislager_stream_lag`) counts every outbox that
+ * may hold its types, including one created after the reader last looked: a node
+ * that stood by since start-up knew only the sources of before its services'
+ * migrations, and reported a group that had never read a sale as ready.
+ * Real PostgreSQL; the reader is made a standby the way a lost node is (its stream
+ * connection ends, another session holds the group's lock).
+ */
+import { randomUUID } from "node:crypto";
+import { ServiceBroker } from "moleculer";
+import { Client } from "pg";
+import type { Sequelize } from "sequelize";
+import { loadConfig, setConfig } from "../../../lib/config";
+import { createSequelize } from "../../../lib/database";
+import { envelope } from "../../../lib/events";
+import { StreamReader } from "../../../lib/event-stream";
+import { migrateSchema } from "../../../lib/migrate";
+import { LOCK_CLASS, StreamHub } from "../../../lib/stream-hub";
+import { createTestDatabase, type TestDatabase } from "../../helpers/db";
+import { eventually } from "../../helpers/eventually";
+
+const GROUP = "test.lag";
+
+describe("a standby's lag", () => {
+	let db: TestDatabase;
+	let analytics: Sequelize;
+	let bridge: Sequelize;
+	let pg: Client;
+	let reader: StreamReader | undefined;
+	const broker = new ServiceBroker({ logger: false });
+
+	beforeAll(async () => {
+		db = await createTestDatabase();
+		setConfig(loadConfig({ ...process.env, NODE_ENV: "test", DATABASE_URL: db.url }));
+		analytics = createSequelize("analytics", db.url);
+		bridge = createSequelize("kafka_bridge", db.url);
+		await migrateSchema(analytics, "analytics");
+		await migrateSchema(bridge, "kafka_bridge");
+		pg = new Client({ connectionString: db.url });
+		await pg.connect();
+	});
+	afterAll(async () => {
+		await reader?.stop();
+		await pg?.end();
+		await bridge?.close();
+		await analytics?.close();
+		await db?.drop();
+	});
+
+	it("counts the events of a source whose outbox appeared while it stood by", async () => {
+		reader = new StreamReader({
+			db: analytics,
+			schema: "analytics",
+			subscription: { group: GROUP, types: ["SALE_COMPLETED"], handler: async () => undefined },
+			self: undefined,
+			hub: new StreamHub(db.url, broker.getLogger("hub")),
+			broker,
+			logger: broker.getLogger("reader"),
+			maxAttempts: 3,
+			delayMs: 0,
+		});
+		reader.start();
+		await eventually(() => reader!.role === "leader", "the reader to lead");
+		expect(await reader.lag()).toBe(0);
+
+		// The node loses the group: its stream connection ends and another session takes the lock.
+		await pg.query(
+			"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'eislager-streams' AND datname = current_database()",
+		);
+		await pg.query("SELECT pg_advisory_lock($1::int, hashtext($2))", [LOCK_CLASS, GROUP]);
+		await eventually(() => reader!.role === "standby", "the reader to stand by");
+
+		// Sales' migrations run now: its outbox, with two sales in it.
+		await pg.query("CREATE SCHEMA sales; CREATE TABLE sales.outbox (LIKE kafka_bridge.outbox INCLUDING ALL)");
+		for (let i = 0; i < 2; i++) {
+			const sale = envelope("SALE_COMPLETED", {
+				transactionId: randomUUID(),
+				shopId: randomUUID(),
+				clerkId: randomUUID(),
+				patronId: null,
+				items: [{ flavorId: randomUUID(), quantity: 1, unitPrice: 100, lineTotal: 100 }],
+				totalAmount: 100,
+				paymentMethod: "CASH",
+				createdAt: new Date().toISOString(),
+			});
+			await pg.query(
+				"INSERT INTO sales.outbox (id, type, topic, aggregate_id, envelope) VALUES ($1, $2, 'pos-transaction', 'test', $3)",
+				[sale.id, sale.type, JSON.stringify(sale)],
+			);
+		}
+		expect(await reader.lag()).toBe(2);
+		await pg.query("SELECT pg_advisory_unlock_all()");
+	});
+});
