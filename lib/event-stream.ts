@@ -32,7 +32,7 @@
 import { schemasWithTable } from "./database";
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import type { LoggerInstance, ServiceBroker } from "moleculer";
-import { emittedBy, type EventEnvelope, type EventName } from "./events";
+import { emitters, type EventEnvelope, type EventName } from "./events";
 import { APP_METRICS, registerStreamMetrics } from "./metrics";
 import { sleep, type StreamHub } from "./stream-hub";
 import { parseWake } from "./outbox-wake";
@@ -144,10 +144,14 @@ export class StreamReader {
 	private replayWanted = true;
 	private replayCheckedAt = 0;
 	private readonly types: string[];
+	/** Where our types can come from: the schemas that emit them (catalog), and inbound Kafka envelopes. */
+	private readonly catalogSources: string[];
+	private registered = false;
 
 	constructor(private readonly opts: ReaderOptions) {
 		this.group = opts.subscription.group;
 		this.types = [...opts.subscription.types];
+		this.catalogSources = [...new Set([INBOUND_SOURCE, ...this.types.flatMap((t) => emitters(t as EventName))])];
 	}
 
 	start(): void {
@@ -192,7 +196,20 @@ export class StreamReader {
 	}
 
 	private sourceWanted(schema: string): boolean {
-		return schema === INBOUND_SOURCE || this.types.some((t) => emittedBy(t as EventName, schema));
+		return this.catalogSources.includes(schema);
+	}
+
+	/**
+	 * A cursor row for every source the catalog names, whether its outbox exists yet or not, written by leader and
+	 * standby alike at start: the outbox retention (kafka-bridge purge) keeps a source's rows that some cursor has
+	 * not passed, and a group with no row for a source would have its unread events purged.
+	 */
+	private async registerCursors(): Promise<void> {
+		await this.opts.db.query(
+			`INSERT INTO "${this.opts.schema}".stream_cursors ("group", source_schema) SELECT :group, unnest(ARRAY[:sources]::text[]) ON CONFLICT DO NOTHING`,
+			{ replacements: { group: this.group, sources: this.catalogSources } },
+		);
+		this.registered = true;
 	}
 
 	private async run(): Promise<void> {
@@ -200,6 +217,7 @@ export class StreamReader {
 		let failures = 0;
 		while (!this.stopping) {
 			try {
+				if (!this.registered) await this.registerCursors();
 				if (!(await this.opts.hub.lead(this.group))) {
 					this.role = "standby";
 					await sleep(1000, this.signal);
@@ -262,13 +280,6 @@ export class StreamReader {
 	private async currentSources(): Promise<string[]> {
 		if (Date.now() - this.sources.at < SOURCES_TTL_MS) return this.sources.list;
 		const list = await this.wantedSources();
-		const s = this.opts.schema;
-		for (const source of list) {
-			await this.opts.db.query(
-				`INSERT INTO "${s}".stream_cursors ("group", source_schema) VALUES (:group, :source) ON CONFLICT DO NOTHING`,
-				{ replacements: { group: this.group, source } },
-			);
-		}
 		this.sources = { list, at: Date.now() };
 		return list;
 	}

@@ -171,8 +171,13 @@ export const EVENT_NAMES = Object.keys(EVENT_CATALOG) as EventName[];
 
 /** Whether `schema`'s outbox may carry `event`. */
 export function emittedBy(event: EventName, schema: string): boolean {
+	return emitters(event).includes(schema);
+}
+
+/** The schemas whose outbox may hold `event`: its source, and the others that also write it. */
+export function emitters(event: EventName): readonly string[] {
 	const entry = EVENT_CATALOG[event];
-	return entry.source === schema || (entry.alsoFrom?.includes(schema) ?? false);
+	return entry.alsoFrom ? [entry.source, ...entry.alsoFrom] : [entry.source];
 }
 
 // Payload schemas (fastest-validator): what a producer outside the cluster must send for an

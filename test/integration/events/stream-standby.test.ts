@@ -1,8 +1,10 @@
 /**
- * A consumer group's lag (`/ready`, `eislager_stream_lag`) counts every outbox that
- * may hold its types, including one created after the reader last looked: a node
- * that stood by since start-up knew only the sources of before its services'
- * migrations, and reported a group that had never read a sale as ready.
+ * A group that stands by since before one of its sources existed (a node started
+ * before sales' migrations ran) still answers for that source:
+ * - its lag (`/ready`, `eislager_stream_lag`) counts the source's events; it used
+ *   to report the group ready with every sale unread;
+ * - the outbox retention (kafka-bridge purge) keeps those events until the group's
+ *   cursor passes them; with no cursor row for the source, it used to purge them unread.
  * Real PostgreSQL; the reader is made a standby the way a lost node is (its stream
  * connection ends, another session holds the group's lock).
  */
@@ -16,12 +18,13 @@ import { envelope } from "../../../lib/events";
 import { StreamReader } from "../../../lib/event-stream";
 import { migrateSchema } from "../../../lib/migrate";
 import { LOCK_CLASS, StreamHub } from "../../../lib/stream-hub";
+import { OutboxRelay } from "../../../services/kafka-bridge/relay";
 import { createTestDatabase, type TestDatabase } from "../../helpers/db";
 import { eventually } from "../../helpers/eventually";
 
 const GROUP = "test.lag";
 
-describe("a standby's lag", () => {
+describe("a standby and a source that appeared after it", () => {
 	let db: TestDatabase;
 	let analytics: Sequelize;
 	let bridge: Sequelize;
@@ -47,7 +50,7 @@ describe("a standby's lag", () => {
 		await db?.drop();
 	});
 
-	it("counts the events of a source whose outbox appeared while it stood by", async () => {
+	it("counts the source's events in its lag, and retention keeps them for it", async () => {
 		reader = new StreamReader({
 			db: analytics,
 			schema: "analytics",
@@ -84,11 +87,23 @@ describe("a standby's lag", () => {
 				createdAt: new Date().toISOString(),
 			});
 			await pg.query(
-				"INSERT INTO sales.outbox (id, type, topic, aggregate_id, envelope) VALUES ($1, $2, 'pos-transaction', 'test', $3)",
+				// Sent to Kafka two days ago: only the group's cursor keeps them from the 1-day retention.
+				"INSERT INTO sales.outbox (id, type, topic, aggregate_id, envelope, created_at, sent_at) VALUES ($1, $2, 'pos-transaction', 'test', $3, now() - interval '2 days', now() - interval '2 days')",
 				[sale.id, sale.type, JSON.stringify(sale)],
 			);
 		}
 		expect(await reader.lag()).toBe(2);
+		const relay = new OutboxRelay({
+			db: bridge,
+			databaseUrl: db.url,
+			kafka: undefined,
+			broker,
+			logger: broker.getLogger("relay"),
+			namespace: "test",
+			retentionDays: 1,
+		});
+		expect((await relay.purge()).sales).toBe(0);
+		expect((await pg.query("SELECT count(*)::int AS n FROM sales.outbox")).rows[0].n).toBe(2);
 		await pg.query("SELECT pg_advisory_unlock_all()");
 	});
 });
