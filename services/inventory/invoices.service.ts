@@ -184,7 +184,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			async handler(this: This, ctx: Ctx<P.ForOrderParams>) {
 				return this.db.query(
 					`SELECT l.flavor_id AS "flavorId", si.id AS "stockItemId", si.batch_id AS "batchLabel", si.factory_id AS "factoryId",
-					        to_char(si.expiry_date, 'YYYY-MM-DD') AS "expiryDate", si.cost::int AS "unitCost", sum(a.quantity)::int AS quantity
+					        to_char(si.expiry_date, 'YYYY-MM-DD') AS "expiryDate", si.cost::float8 AS "unitCost", sum(a.quantity)::int AS quantity
 					   FROM inventory.invoices i JOIN inventory.invoice_lines l ON l.invoice_id = i.id
 					   JOIN inventory.invoice_allocations a ON a.invoice_line_id = l.id AND a.released_at IS NULL
 					   JOIN inventory.stock_items si ON si.id = a.stock_item_id

@@ -227,7 +227,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					 ledger AS (
 					   INSERT INTO sales.lot_ledger (lot_id, shop_id, flavor_id, stock_item_id, kind, quantity, reason, cost_cents)
 					   SELECT id, :shopId, flavor_id, stock_item_id, 'WRITTEN_OFF', quantity, 'EXPIRED', quantity * unit_cost FROM z)
-					 SELECT id AS "lotId", flavor_id AS "flavorId", stock_item_id AS "stockItemId", status, true AS expired, unit_cost::int AS "unitCost", quantity FROM z ORDER BY flavor_id, id`,
+					 SELECT id AS "lotId", flavor_id AS "flavorId", stock_item_id AS "stockItemId", status, true AS expired, unit_cost::float8 AS "unitCost", quantity FROM z ORDER BY flavor_id, id`,
 					{ replacements: { shopId, asOf }, type: QueryTypes.SELECT, transaction: t },
 				);
 				if (!taken.length) return 0;

@@ -92,7 +92,7 @@ export async function takeLots(
 		   INSERT INTO sales.lot_ledger (lot_id, shop_id, flavor_id, stock_item_id, kind, quantity, reason, reference_id, cost_cents, actor_id)
 		   SELECT id, :shopId, :flavorId, stock_item_id, 'WRITTEN_OFF', t, :reason, :referenceId::uuid, t * unit_cost, :actorId::uuid FROM take)
 		 SELECT id AS "lotId", :flavorId AS "flavorId", stock_item_id AS "stockItemId", status, COALESCE(expiry_date < (now() AT TIME ZONE 'UTC')::date, false) AS expired,
-		        unit_cost::int AS "unitCost", t AS quantity
+		        unit_cost::float8 AS "unitCost", t AS quantity
 		   FROM take ORDER BY cum`,
 		{ replacements: { shopId, flavorId, quantity, ...movement }, type: QueryTypes.SELECT, transaction: t },
 	);

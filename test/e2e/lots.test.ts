@@ -393,7 +393,8 @@ describe("lots at shops, FEFO, recall and markdowns (issue #15)", () => {
 			flavorId: flavor.id,
 			batchId: "EXP-1",
 			quantity: 5,
-			cost: 60,
+			// Above 2^31 cents: the cost is BIGINT all the way (delivery's allocations, the lots, the write-off).
+			cost: 3_000_000_000,
 			productionDate: day(-5),
 			expiryDate: day(1),
 		});
@@ -412,7 +413,13 @@ describe("lots at shops, FEFO, recall and markdowns (issue #15)", () => {
 			[batchId],
 		);
 		expect(events.map((e) => e.data)).toEqual([
-			expect.objectContaining({ shopId: w.otherShopId, flavorId: flavor.id, quantity: 5, reason: "EXPIRY", costCents: 5 * 60 }),
+			expect.objectContaining({
+				shopId: w.otherShopId,
+				flavorId: flavor.id,
+				quantity: 5,
+				reason: "EXPIRY",
+				costCents: 5 * 3_000_000_000,
+			}),
 		]);
 		const trace = await ok<{ shops: ShopTrace[] }>(
 			app.request("GET", `/api/v1/inventory/batches/${batchId}/trace`, { token: w.exec.token }),
