@@ -27,14 +27,25 @@ export function pageParams<const F extends readonly string[]>(sortable: F, defau
 	} as const;
 }
 
-/** LIMIT/OFFSET and ORDER BY for Sequelize, from validated params. */
+/**
+ * LIMIT/OFFSET and ORDER BY for Sequelize, from validated params. The id breaks ties: ordered by a shared value
+ * alone (an expiry date, a status), PostgreSQL may order tied rows differently for each page, and a row shows on
+ * two pages while another shows on none.
+ */
 export function findOptions(params: PageParams, defaultSort: string): { limit: number; offset: number; order: [string, "ASC" | "DESC"][] } {
 	const sort = params.sort ?? defaultSort;
 	const desc = sort.startsWith("-");
+	const field = desc ? sort.slice(1) : sort;
 	return {
 		limit: params.pageSize,
 		offset: (params.page - 1) * params.pageSize,
-		order: [[desc ? sort.slice(1) : sort, desc ? "DESC" : "ASC"]],
+		order:
+			field === "id"
+				? [[field, desc ? "DESC" : "ASC"]]
+				: [
+						[field, desc ? "DESC" : "ASC"],
+						["id", "ASC"],
+					],
 	};
 }
 
