@@ -172,7 +172,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			const rows = await this.db.query<Record<string, unknown> & { total: number }>(
 				`SELECT schema, id::text, actor_id AS "actorId", actor_role AS "actorRole", action, target, request_id AS "requestId", ip, outcome,
 				        error_code AS "errorCode", created_at AS "createdAt", count(*) OVER ()::int AS total
-				   FROM (${union}) a ORDER BY created_at ${dir}, schema, id ${dir} LIMIT :limit OFFSET :offset`,
+				   FROM (${union}) a ORDER BY a.created_at ${dir}, a.schema, a.id ${dir} LIMIT :limit OFFSET :offset`,
 				{
 					type: QueryTypes.SELECT,
 					replacements: {

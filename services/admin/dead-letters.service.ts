@@ -56,7 +56,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					.join(" AND ");
 				const rows = await this.db.query<Record<string, unknown> & { total: number }>(
 					`SELECT *, count(*) OVER ()::int AS total FROM (${schemas.map((s) => `SELECT '${s}' AS schema, ${COLUMNS} FROM "${s}".dead_letters WHERE ${where}`).join(" UNION ALL ")}) d
-					 ORDER BY "createdAt" ${dir}, schema, id LIMIT :limit OFFSET :offset`,
+					 ORDER BY "createdAt" ${dir}, schema, d.id::bigint LIMIT :limit OFFSET :offset`,
 					{ type: QueryTypes.SELECT, replacements: { group: group ?? null, limit: pageSize, offset: (page - 1) * pageSize } },
 				);
 				return toPage(

@@ -143,7 +143,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const rows = await this.db.query<Record<string, unknown> & { total: number }>(
 					`SELECT id::text, level, node_id AS "nodeID", service, action, message, code, type, request_id AS "requestId", created_at AS "createdAt",
 					        count(*) OVER ()::int AS total
-					   FROM admin.app_logs WHERE ${where} ORDER BY created_at ${dir}, id ${dir} LIMIT :limit OFFSET :offset`,
+					   FROM admin.app_logs WHERE ${where} ORDER BY app_logs.created_at ${dir}, app_logs.id ${dir} LIMIT :limit OFFSET :offset`,
 					{
 						type: QueryTypes.SELECT,
 						replacements: { level: level ?? null, service: service ?? null, limit: pageSize, offset: (page - 1) * pageSize },

@@ -297,6 +297,15 @@ describe("admin over HTTP", () => {
 			expect(
 				(await app.request("GET", `${A}/system/logs`, { token: admin.token })).body.rows.map((r: { message: string }) => r.message),
 			).toEqual(["recent"]);
+			// Entries of one instant come newest id first, the ids compared as numbers (not as the text they are sent as).
+			await db.query(
+				`INSERT INTO admin.app_logs (id, level, node_id, message, created_at) VALUES (999999999, 'warn', 'n', 'tie 1', now() + interval '1 day'), (1000000000, 'warn', 'n', 'tie 2', now() + interval '1 day')`,
+			);
+			expect(
+				(await app.request("GET", `${A}/system/logs?pageSize=2`, { token: admin.token })).body.rows.map(
+					(r: { message: string }) => r.message,
+				),
+			).toEqual(["tie 2", "tie 1"]);
 			await db.query(`DELETE FROM admin.app_logs`);
 			expect((await app.request("POST", `${A}/system/logs/clear`, { token: admin.token, body: {} })).status).toBe(422);
 		});
