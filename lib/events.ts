@@ -341,6 +341,18 @@ export const EVENT_PAYLOAD_SCHEMAS: { readonly [K in EventName]: Record<string, 
 	},
 };
 
+/**
+ * The UTC calendar day a sale counts on, for every consumer alike (analytics, inventory's consumption): its
+ * `createdAt`, or else the envelope's `occurredAt`, read as an instant. A producer may send an offset
+ * (`…T23:30:00-05:00`): the text's own date would put the sale on another day than the instant's.
+ */
+export function saleDay(event: EventEnvelope<"SALE_COMPLETED">): string {
+	const at = event.data.createdAt || event.occurredAt;
+	const ms = Date.parse(at);
+	if (Number.isNaN(ms)) throw new Error(`SALE_COMPLETED ${event.id}: unreadable createdAt "${at}"`);
+	return new Date(ms).toISOString().slice(0, 10);
+}
+
 export function eventByTopic(topic: string): EventName | undefined {
 	return EVENT_NAMES.find((name) => EVENT_CATALOG[name].topic === topic);
 }

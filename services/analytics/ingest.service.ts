@@ -11,7 +11,7 @@ import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes, type Transaction } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { EventStreamMixin, stream, type EnvelopeOf } from "../../mixins/event-stream.mixin";
-import { broadcastStaffChanged, type EventName } from "../../lib/events";
+import { broadcastStaffChanged, saleDay, type EventName } from "../../lib/events";
 import { defineAnalyticsModels, type AnalyticsModels } from "./analytics.model";
 import { defineService, type ServiceDefinition } from "../../lib/service";
 
@@ -97,7 +97,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			const facts = events.map((e) => {
 				const d = e.data;
 				const at = d.createdAt ?? e.occurredAt;
-				return { e, d, at, day: new Date(at).toISOString().slice(0, 10), items: d.items.reduce((n, i) => n + i.quantity, 0) };
+				return { e, d, at, day: saleDay(e), items: d.items.reduce((n, i) => n + i.quantity, 0) };
 			});
 			// A transaction counts once even if it arrives again in a new envelope (e.g. re-published by an operator).
 			const fresh = new Set(

@@ -10,6 +10,7 @@ import { QueryTypes, type Transaction } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { EventStreamMixin, stream, type EnvelopeOf } from "../../mixins/event-stream.mixin";
 import { forbidden, notFound, validationError } from "../../lib/errors";
+import { saleDay } from "../../lib/events";
 import { RETRY_READS } from "../../lib/actions";
 import { config } from "../../lib/config";
 import { pageParams, toPage } from "../../lib/pagination";
@@ -54,7 +55,7 @@ export function consumptionRows(
 	const rows = new Map<string, { shopId: string; flavorId: string; day: string; quantity: number; revenue: number; sales: number }>();
 	for (const event of events) {
 		const sale = event.data;
-		const day = (sale.createdAt ?? event.occurredAt).slice(0, 10);
+		const day = saleDay(event);
 		const counted = new Set<string>();
 		for (const line of sale.items) {
 			const key = `${sale.shopId}|${line.flavorId}|${day}`;

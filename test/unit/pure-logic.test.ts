@@ -1,7 +1,7 @@
 /**
  * The pure rules under the services, without a database: the order and invoice
  * state machines, line merging, stock planning, analytics ranges and scopes,
- * the audit target, and the analytics directory's scope cache.
+ * the audit target, the analytics directory's scope cache, and the day a sale counts on.
  */
 import type { Context } from "moleculer";
 import { TRANSITIONS as ORDER_TRANSITIONS, isLegal, mayTransition, type OrderParty } from "../../services/sales/orders";
@@ -10,6 +10,8 @@ import { mergeLines } from "../../lib/lines";
 import { planChange } from "../../services/sales/stock";
 import { Directory, dateRange, inScope } from "../../services/analytics/scope";
 import { auditTarget } from "../../mixins/audit.mixin";
+import { envelope, saleDay } from "../../lib/events";
+import { consumptionRows } from "../../services/inventory/analytics.service";
 
 describe("order state machine", () => {
 	const statuses = Object.keys(ORDER_TRANSITIONS) as (keyof typeof ORDER_TRANSITIONS)[];
@@ -140,5 +142,30 @@ describe("auditTarget", () => {
 		expect(auditTarget(ctx({ name: "x", shopId: "p" }), null)).toBe("p");
 		expect(auditTarget(ctx({ id: "i" }), [])).toBe("i");
 		expect(auditTarget(ctx({ name: "x" }), { id: 7 })).toBeNull();
+	});
+});
+
+describe("the day a sale counts on (analytics and inventory's consumption alike)", () => {
+	const sale = (createdAt: string) =>
+		envelope("SALE_COMPLETED", {
+			transactionId: "00000000-0000-4000-8000-000000000001",
+			shopId: "00000000-0000-4000-8000-000000000002",
+			clerkId: "00000000-0000-4000-8000-000000000003",
+			patronId: null,
+			items: [{ flavorId: "00000000-0000-4000-8000-000000000004", quantity: 2, unitPrice: 100, lineTotal: 200 }],
+			totalAmount: 200,
+			paymentMethod: "CASH",
+			createdAt,
+		});
+
+	it("is the UTC day of the instant, whatever offset the producer wrote", () => {
+		expect(saleDay(sale("2024-03-10T23:30:00-05:00"))).toBe("2024-03-11");
+		expect(saleDay(sale("2024-03-11T00:30:00+02:00"))).toBe("2024-03-10");
+		expect(saleDay(sale("2024-03-10T12:00:00.000Z"))).toBe("2024-03-10");
+		expect(consumptionRows([sale("2024-03-10T23:30:00-05:00")]).map((r) => r.day)).toEqual(["2024-03-11"]);
+	});
+
+	it("refuses an unreadable time instead of counting the sale on a made-up day", () => {
+		expect(() => saleDay(sale("yesterday, late"))).toThrow(/unreadable createdAt/);
 	});
 });
