@@ -45,6 +45,7 @@ export const ENV_VARS = [
 	"STREAM_MAX_ATTEMPTS",
 	"STREAM_MAX_BACKLOG",
 	"STREAM_DELAY_MS",
+	"STREAM_DEDUP_DAYS",
 	"SERVICES",
 	"JWT_SECRET",
 	"JWT_SECRET_PREVIOUS",
@@ -115,8 +116,12 @@ export interface Config {
 	/** Events accepted from Kafka producers outside the cluster (none: inbound off), and the HMAC keys they are signed with. */
 	kafkaInbound: { events: EventName[]; key: string | undefined; previousKey: string | undefined };
 	outboxRetentionDays: number;
-	/** Durable internal event delivery (mixins/event-stream.mixin.ts): tries before an event is dead-lettered, the backlog above which /ready fails, and a pause per event of each batch, a slow consumer on purpose (tests and drills only). */
-	stream: { maxAttempts: number; maxBacklog: number; delayMs: number };
+	/**
+	 * Durable internal event delivery (mixins/event-stream.mixin.ts): tries before an event is dead-lettered, the
+	 * backlog above which /ready fails, a pause per event of each batch (a slow consumer on purpose, tests and drills
+	 * only), and how long a group keeps the ids of the events it processed (at least the outbox retention).
+	 */
+	stream: { maxAttempts: number; maxBacklog: number; delayMs: number; dedupDays: number };
 	services: string[] | undefined;
 	jwt: {
 		secret: string;
@@ -186,6 +191,17 @@ const DEFAULT_LOG_LEVEL: Record<Config["env"], Config["logLevel"]> = {
 	production: "info",
 	test: "warn",
 };
+
+/**
+ * Days a consumer group keeps the ids of the events it processed (its de-duplication window): at least the outbox
+ * retention, the time an event can still be read, or re-imported from Kafka past the bridge's own de-duplication.
+ */
+function dedupDays(env: Env, outboxRetentionDays: number): number {
+	const days = int(env, "STREAM_DEDUP_DAYS", Math.max(30, outboxRetentionDays), 1, 3650);
+	if (days < outboxRetentionDays)
+		throw new ConfigError("STREAM_DEDUP_DAYS", `must be at least OUTBOX_RETENTION_DAYS (${outboxRetentionDays}), got ${days}`);
+	return days;
+}
 
 function int(env: Env, name: EnvVar, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
 	const raw = env[name];
@@ -356,6 +372,8 @@ export function loadConfig(env: Env = process.env): Config {
 	const jwtPrevious = secret(env, "JWT_SECRET_PREVIOUS");
 	if (jwtPrevious && !jwtSecret) throw new ConfigError("JWT_SECRET_PREVIOUS", "needs JWT_SECRET (the new secret) beside it");
 
+	const outboxRetentionDays = int(env, "OUTBOX_RETENTION_DAYS", 7, 1, 3650);
+
 	// Empty means unset, as for every variable (compose passes optional ones through empty).
 	const adminEmail = env.BOOTSTRAP_ADMIN_EMAIL?.trim() || undefined;
 	const adminPassword = env.BOOTSTRAP_ADMIN_PASSWORD || undefined;
@@ -412,11 +430,12 @@ export function loadConfig(env: Env = process.env): Config {
 		kafkaBrokers,
 		kafkaClientId: env.KAFKA_CLIENT_ID?.trim() || "eislager",
 		kafkaInbound: kafkaInbound(env),
-		outboxRetentionDays: int(env, "OUTBOX_RETENTION_DAYS", 7, 1, 3650),
+		outboxRetentionDays,
 		stream: {
 			maxAttempts: int(env, "STREAM_MAX_ATTEMPTS", 5, 1, 100),
 			maxBacklog: int(env, "STREAM_MAX_BACKLOG", 10_000, 1),
 			delayMs: int(env, "STREAM_DELAY_MS", 0, 0, 60_000),
+			dedupDays: dedupDays(env, outboxRetentionDays),
 		},
 		services: env.SERVICES ? list(env.SERVICES) : undefined,
 		jwt: {

@@ -55,6 +55,9 @@ const SOURCES_TTL_MS = 5000;
 const MAX_BACKOFF_MS = 10_000;
 const TX_RETRIES = 6;
 const REPLAY_CHECK_MS = 10_000;
+/** The leader drops processed ids older than `dedupDays` once an hour, a chunk per pass. */
+const PRUNE_EVERY_MS = 3_600_000;
+const PRUNE_CHUNK = 10_000;
 
 /** One envelope per catalog type, as a union narrowed by `type`. */
 export type EnvelopeOf<K extends EventName> = K extends EventName ? EventEnvelope<K> : never;
@@ -123,6 +126,8 @@ export interface ReaderOptions {
 	logger: LoggerInstance;
 	maxAttempts: number;
 	delayMs: number;
+	/** Days the group keeps the ids of the events it processed (STREAM_DEDUP_DAYS); unset, it keeps them for ever. */
+	dedupDays?: number;
 }
 
 /** One consumer group's reader: leads or stands by, and tails every source outbox while leading. */
@@ -143,6 +148,7 @@ export class StreamReader {
 	/** Dead letters are looked at when a replay was requested (NOTIFY), else every REPLAY_CHECK_MS. */
 	private replayWanted = true;
 	private replayCheckedAt = 0;
+	private prunedAt = 0;
 	private readonly types: string[];
 	/** Where our types can come from: the schemas that emit them (catalog), and inbound Kafka envelopes. */
 	private readonly catalogSources: string[];
@@ -266,6 +272,7 @@ export class StreamReader {
 			this.replayCheckedAt = Date.now();
 			done += await this.replays();
 		}
+		if (this.opts.dedupDays && Date.now() - this.prunedAt > PRUNE_EVERY_MS) await this.prune(this.opts.dedupDays);
 		const [{ horizon }] = await this.opts.db.query<{ horizon: string }>(
 			"SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon",
 			{ type: QueryTypes.SELECT },
@@ -534,6 +541,26 @@ export class StreamReader {
 		}
 		if (due.length === 20) this.replayWanted = true;
 		return due.length;
+	}
+
+	/**
+	 * Drops a chunk of the group's processed ids older than `days` (a BRIN index on processed_at finds them): past the
+	 * outbox retention no source row is left to read again. A full chunk leaves the rest to the next pass. Best effort:
+	 * a failure is logged and tried again in an hour, and never holds up delivery.
+	 */
+	private async prune(days: number): Promise<void> {
+		const s = this.opts.schema;
+		this.prunedAt = Date.now();
+		try {
+			const [, meta] = await this.opts.db.query(
+				`DELETE FROM "${s}".processed_events WHERE ctid = ANY (ARRAY(
+				   SELECT ctid FROM "${s}".processed_events WHERE consumer = :group AND processed_at < now() - make_interval(days => :days) LIMIT :chunk))`,
+				{ replacements: { group: this.group, days, chunk: PRUNE_CHUNK } },
+			);
+			if (((meta as { rowCount?: number }).rowCount ?? 0) === PRUNE_CHUNK) this.prunedAt = 0;
+		} catch (err) {
+			this.opts.logger.warn(`Event stream "${this.group}": could not drop old processed ids (${message(err)}); next try in an hour`);
+		}
 	}
 
 	private async lockCursor(t: Transaction, source: string, from: Position): Promise<void> {

@@ -83,6 +83,7 @@ export const EventStreamMixin = defineMixin<This>({
 					logger: this.logger,
 					maxAttempts: cfg.stream.maxAttempts,
 					delayMs: cfg.stream.delayMs,
+					dedupDays: cfg.stream.dedupDays,
 				}),
 		);
 		for (const reader of this.streamReaders) reader.start();

@@ -1,5 +1,5 @@
 import type { Migration } from "../types";
-import { commonTables, eventStreamTables, outboxTxid, streamAttempts } from "../common";
+import { commonTables, eventStreamTables, outboxTxid, processedEventsAge, streamAttempts } from "../common";
 import { analyticsCore } from "./001-analytics-core";
 import { markdownRevenue } from "./111-markdown-revenue";
 import { writeOffs } from "./160-write-offs";
@@ -13,4 +13,5 @@ export const analyticsMigrations: Migration[] = [
 	markdownRevenue,
 	writeOffs,
 	streamAttempts,
+	processedEventsAge,
 ];

@@ -1,5 +1,5 @@
 import type { Migration } from "../types";
-import { commonTables, eventStreamTables, outboxTxid, streamAttempts } from "../common";
+import { commonTables, eventStreamTables, outboxTxid, processedEventsAge, streamAttempts } from "../common";
 import { chatEmailNotifications } from "./001-chat-email-notifications";
 import { storageUsage } from "./061-storage-usage";
 import { pushDeliveries } from "./130-push-deliveries";
@@ -13,4 +13,5 @@ export const communicationsMigrations: Migration[] = [
 	eventStreamTables,
 	pushDeliveries,
 	streamAttempts,
+	processedEventsAge,
 ];

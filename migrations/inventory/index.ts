@@ -1,5 +1,5 @@
 import type { Migration } from "../types";
-import { commonTables, eventStreamTables, outboxTxid, streamAttempts } from "../common";
+import { commonTables, eventStreamTables, outboxTxid, processedEventsAge, streamAttempts } from "../common";
 import { catalogAndFactories } from "./001-catalog-and-factories";
 import { stockInvoicesSuppliers } from "./002-stock-invoices-suppliers";
 import { moneyBigint } from "./050-money-bigint";
@@ -23,4 +23,5 @@ export const inventoryMigrations: Migration[] = [
 	supplierDeliveries,
 	freezerReadingsRetention,
 	streamAttempts,
+	processedEventsAge,
 ];

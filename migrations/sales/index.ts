@@ -1,5 +1,5 @@
 import type { Migration } from "../types";
-import { commonTables, eventStreamTables, outboxTxid, streamAttempts } from "../common";
+import { commonTables, eventStreamTables, outboxTxid, processedEventsAge, streamAttempts } from "../common";
 import { salesCore } from "./001-sales-core";
 import { posSaleFunction } from "./030-pos-sale-function";
 import { stockLots } from "./110-stock-lots";
@@ -27,4 +27,5 @@ export const salesMigrations: Migration[] = [
 	posSaleBatch,
 	posSaleIndexed,
 	streamAttempts,
+	processedEventsAge,
 ];

@@ -129,12 +129,20 @@ describe("loadConfig", () => {
 		["TRANSPORTER", { TRANSPORTER: "carrier-pigeon", JWT_SECRET: "s".repeat(40) }],
 		["CACHER", { CACHER: "memcached://x" }],
 		["KAFKA_BROKERS", { KAFKA_BROKERS: "127.0.0.1" }],
+		["STREAM_DEDUP_DAYS", { STREAM_DEDUP_DAYS: "6" }],
+		["STREAM_DEDUP_DAYS", { OUTBOX_RETENTION_DAYS: "40", STREAM_DEDUP_DAYS: "30" }],
 	])("rejects a bad %s with one line naming it (%j)", (variable, env) => {
 		const err = configError(env);
 		expect(err.variable).toBe(variable);
 		expect(err.message).toContain(variable);
 		expect(err.message).toMatch(/^Invalid configuration: /);
 		expect(err.message).not.toContain("\n");
+	});
+
+	it("keeps processed event ids 30 days, and never less than the outbox retention", () => {
+		expect(loadConfig({}).stream.dedupDays).toBe(30);
+		expect(loadConfig({ OUTBOX_RETENTION_DAYS: "45" }).stream.dedupDays).toBe(45);
+		expect(loadConfig({ OUTBOX_RETENTION_DAYS: "3", STREAM_DEDUP_DAYS: "3" }).stream.dedupDays).toBe(3);
 	});
 
 	it("documents every variable it reads in ENV_VARS", () => {
