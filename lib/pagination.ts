@@ -28,24 +28,22 @@ export function pageParams<const F extends readonly string[]>(sortable: F, defau
 }
 
 /**
- * LIMIT/OFFSET and ORDER BY for Sequelize, from validated params. The id breaks ties: ordered by a shared value
- * alone (an expiry date, a status), PostgreSQL may order tied rows differently for each page, and a row shows on
- * two pages while another shows on none.
+ * LIMIT/OFFSET and ORDER BY for Sequelize, from validated params. Ties keep the order the rows were created in, then
+ * the id: ordered by a shared value alone (an expiry date, a status), PostgreSQL may order tied rows differently for
+ * each page, and a row shows on two pages while another shows on none.
  */
 export function findOptions(params: PageParams, defaultSort: string): { limit: number; offset: number; order: [string, "ASC" | "DESC"][] } {
 	const sort = params.sort ?? defaultSort;
 	const desc = sort.startsWith("-");
 	const field = desc ? sort.slice(1) : sort;
+	const ties: [string, "ASC" | "DESC"][] = [
+		["createdAt", "ASC"],
+		["id", "ASC"],
+	];
 	return {
 		limit: params.pageSize,
 		offset: (params.page - 1) * params.pageSize,
-		order:
-			field === "id"
-				? [[field, desc ? "DESC" : "ASC"]]
-				: [
-						[field, desc ? "DESC" : "ASC"],
-						["id", "ASC"],
-					],
+		order: [[field, desc ? "DESC" : "ASC"], ...ties.filter(([tie]) => tie !== field)],
 	};
 }
 
