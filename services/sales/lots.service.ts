@@ -203,6 +203,15 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				);
 			},
 		}),
+		// Its own group: a notification that fails (communications restarting, a slow mail) is retried here and can
+		// neither roll the recall back nor dead-letter it, and no stock row stays locked while communications answers.
+		stream({
+			group: "sales.lots.recall-notify",
+			types: ["BATCH_RECALLED"],
+			async handler(this: This, events, t: Transaction) {
+				for (const event of events) await this.notifyRecall(t, event);
+			},
+		}),
 	],
 
 	methods: {
@@ -274,9 +283,9 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			});
 		},
 
-		/** Marks the batch's lots RECALLED and notifies the shops' staff and the batch's known buyers. */
+		/** Remembers the batch as recalled and marks its lots at every shop RECALLED. */
 		async recall(t: Transaction, event: EventEnvelope<"BATCH_RECALLED">) {
-			const { batchId, batchLabel, flavorId, reason } = event.data;
+			const { batchId, flavorId, reason } = event.data;
 			// The flavor's stock rows at every shop first, in shop order, as stock writers lock them: a sale or a delivery in flight
 			// finishes before, and the next one sees the batch recalled (a delivery after this receives it as a RECALLED lot).
 			await this.db.query(`SELECT 1 FROM sales.shop_inventory WHERE flavor_id = :flavorId ORDER BY shop_id FOR UPDATE`, {
@@ -288,14 +297,22 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				`INSERT INTO sales.recalled_batches (stock_item_id, reason, event_id, recalled_at) VALUES (:batchId, :reason, :eventId, :at) ON CONFLICT DO NOTHING`,
 				{ replacements: { batchId, reason, eventId: event.id, at: event.data.at }, transaction: t },
 			);
+			await this.db.query(`UPDATE sales.stock_lots SET status = 'RECALLED', updated_at = now() WHERE stock_item_id = :batchId`, {
+				replacements: { batchId },
+				transaction: t,
+			});
+		},
+
+		/** Tells the staff of every shop that received the batch, and its known buyers, that it is recalled. */
+		async notifyRecall(t: Transaction, event: EventEnvelope<"BATCH_RECALLED">) {
+			const { batchId, batchLabel, reason } = event.data;
 			const [people] = await this.db.query<{
 				shops: { id: string; name: string; quantity: number }[] | null;
 				staff: string[] | null;
 				patrons: string[] | null;
 			}>(
-				`WITH recalled AS (
-				   UPDATE sales.stock_lots SET status = 'RECALLED', updated_at = now() WHERE stock_item_id = :batchId RETURNING shop_id, quantity),
-				 shops AS (SELECT r.shop_id AS id, s.name, s.manager_id, sum(r.quantity)::int AS quantity FROM recalled r JOIN sales.shops s ON s.id = r.shop_id GROUP BY r.shop_id, s.name, s.manager_id)
+				`WITH shops AS (SELECT l.shop_id AS id, s.name, s.manager_id, sum(l.quantity)::int AS quantity
+				                  FROM sales.stock_lots l JOIN sales.shops s ON s.id = l.shop_id WHERE l.stock_item_id = :batchId GROUP BY l.shop_id, s.name, s.manager_id)
 				 SELECT (SELECT json_agg(json_build_object('id', id, 'name', name, 'quantity', quantity) ORDER BY name) FROM shops) AS shops,
 				        (SELECT array_agg(DISTINCT u) FROM (SELECT manager_id AS u FROM shops WHERE manager_id IS NOT NULL
 				                                            UNION SELECT st.user_id FROM sales.shop_staff st JOIN shops ON shops.id = st.shop_id) x) AS staff,
