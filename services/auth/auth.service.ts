@@ -141,7 +141,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 							{ revokedAt: new Date() },
 							{ where: { familyId: session.familyId, revokedAt: null }, transaction: t },
 						);
-						return { error: "REFRESH_TOKEN_REUSED" as const, familyId: session.familyId };
+						return { error: "REFRESH_TOKEN_REUSED" as const, familyId: session.familyId, userId: session.userId };
 					}
 					if (session.expiresAt <= new Date()) return { error: "REFRESH_TOKEN_EXPIRED" as const };
 					const user = await this.models.User.findByPk(session.userId, { transaction: t });
@@ -152,7 +152,11 @@ const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 				});
 				if ("error" in outcome) {
 					// A replayed token means it leaked: the access tokens of that login die too, not only its refresh tokens.
-					if ("familyId" in outcome && outcome.familyId) await revokeTokenFamily(outcome.familyId);
+					// Sockets of that login close too: they were opened with its access tokens and would keep receiving pushes.
+					if ("familyId" in outcome && outcome.familyId) {
+						await revokeTokenFamily(outcome.familyId);
+						await closeRevokedSockets(ctx, { userId: outcome.userId, families: [outcome.familyId] });
+					}
 					throw unauthorized("Refresh token is not valid", outcome.error);
 				}
 				return outcome.tokens;

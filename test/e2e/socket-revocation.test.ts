@@ -1,7 +1,8 @@
 /**
  * Sockets do not outlive their tokens (issue 10, item 3). Two gateway nodes (two
- * brokers in this process, one database, one Redis): logout closes the sockets
- * opened with that login on every node and leaves the user's other logins alone;
+ * brokers in this process, one database, one Redis): logout, and a replayed refresh
+ * token, close the sockets opened with that login on every node and leave the user's
+ * other logins alone;
  * deactivation, deletion, role change and password change close all of the
  * user's sockets on every node; a socket closes when its token expires.
  */
@@ -92,6 +93,25 @@ describe("sockets are closed when their tokens stop being valid", () => {
 		expect(err).toBeNull();
 		expect(otherLogin.socket.connected).toBe(true);
 		expect(bystander.socket.connected).toBe(true);
+	});
+
+	it("a replayed refresh token closes the sockets of its login on both nodes, not the user's other logins", async () => {
+		const user = await nodeA.createUser("PATRON");
+		const first = await nodeB.request("POST", `${A}/login`, { body: { email: user.email, password: user.password } });
+		expect(first.status).toBe(200);
+		// Someone else refreshes with the login's refresh token first, and opens sockets with what they got.
+		const stolen = await nodeA.request("POST", `${A}/refresh`, { body: { refreshToken: first.body.refreshToken } });
+		expect(stolen.status).toBe(200);
+		const [onA, onB] = [await open(nodeA, stolen.body.accessToken), await open(nodeB, stolen.body.accessToken)];
+		const otherLogin = await open(nodeA, await login(user));
+		// The owner's app refreshes with the same token: a replay, so the whole login is revoked.
+		const replay = await nodeB.request("POST", `${A}/refresh`, { body: { refreshToken: first.body.refreshToken } });
+		expect(replay.status).toBe(401);
+		expect(await closed(onA)).toBe(true);
+		expect(await closed(onB)).toBe(true);
+		const [err] = await otherLogin.ack("call", "auth.me", {});
+		expect(err).toBeNull();
+		expect(otherLogin.socket.connected).toBe(true);
 	});
 
 	it("deactivation closes every socket of the user on both nodes", async () => {
