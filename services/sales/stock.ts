@@ -26,9 +26,18 @@ export interface StockChange {
 	existed: boolean;
 }
 
-/** Locks the shop's rows for these flavors, in flavor-id order. */
+/**
+ * Locks the shop's rows for these flavors, in flavor-id order. A row that does not exist yet cannot be locked, so
+ * the (shop, flavor) pairs are first taken as transaction advisory locks: a second writer of a flavor new to the
+ * shop waits for the first one's commit and then reads its row, instead of planning from nothing and overwriting
+ * it. (The POS only sells rows that exist: its row locks suffice, and it never waits on these.)
+ */
 export async function lockStock(db: Sequelize, t: Transaction, shopId: string, flavorIds: string[]): Promise<Map<string, StockRow>> {
 	if (flavorIds.length === 0) return new Map();
+	await db.query(
+		`SELECT pg_advisory_xact_lock(hashtext('sales.stock:' || :shopId || ':' || f)) FROM unnest(ARRAY[:flavorIds]::text[]) AS f`,
+		{ replacements: { shopId, flavorIds: [...new Set(flavorIds)].sort() }, transaction: t },
+	);
 	const rows = await db.query<StockRow>(
 		`SELECT flavor_id AS "flavorId", quantity, reorder_threshold AS "reorderThreshold", low_alerted AS "lowAlerted"
 		   FROM sales.shop_inventory WHERE shop_id = :shopId AND flavor_id IN (:flavorIds) ORDER BY flavor_id FOR UPDATE`,
