@@ -114,8 +114,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 					// Same answer for an unknown email and a wrong password.
 					throw unauthorized("Invalid email or password", "INVALID_CREDENTIALS");
 				}
-				await this.recordLogin(user, ctx, "password");
-				return this.issueTokens(user, ctx);
+				return this.signIn(user, ctx, "password");
 			},
 		},
 
@@ -129,11 +128,13 @@ const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 			params: P.refreshParams,
 			async handler(ctx: Ctx<P.RefreshParams>) {
 				const outcome = await this.transaction(async (t) => {
-					const session = await this.models.UserSession.findOne({
-						where: { tokenHash: hashToken(ctx.params.refreshToken) },
-						lock: t.LOCK.UPDATE,
-						transaction: t,
-					});
+					const tokenHash = hashToken(ctx.params.refreshToken);
+					const found = await this.models.UserSession.findOne({ where: { tokenHash }, transaction: t });
+					if (!found) return { error: "INVALID_REFRESH_TOKEN" as const };
+					// The user before the session, as a role change or deactivation locks them: one in flight finishes first
+					// (and revokes this session), or waits for this refresh and then revokes the session it creates.
+					const user = await this.models.User.findByPk(found.userId, { lock: t.LOCK.SHARE, transaction: t });
+					const session = await this.models.UserSession.findOne({ where: { tokenHash }, lock: t.LOCK.UPDATE, transaction: t });
 					if (!session) return { error: "INVALID_REFRESH_TOKEN" as const };
 					ctx.locals.auditTarget = session.userId;
 					if (session.rotatedAt || session.revokedAt) {
@@ -144,7 +145,6 @@ const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 						return { error: "REFRESH_TOKEN_REUSED" as const, familyId: session.familyId, userId: session.userId };
 					}
 					if (session.expiresAt <= new Date()) return { error: "REFRESH_TOKEN_EXPIRED" as const };
-					const user = await this.models.User.findByPk(session.userId, { transaction: t });
 					if (!user || user.status !== "ACTIVE" || session.createdAt < user.tokensValidAfter)
 						return { error: "INVALID_REFRESH_TOKEN" as const };
 					await session.update({ rotatedAt: new Date() }, { transaction: t });
@@ -396,10 +396,21 @@ const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 			);
 		},
 
-		async recordLogin(user: User, ctx: Ctx<unknown>, method: "password" | "google"): Promise<void> {
-			await this.transaction(async (t) => {
+		/**
+		 * Records the sign-in and issues its tokens, with the user re-read under the row lock a role change, a
+		 * deactivation or a deletion takes: a token is never signed with a role or status that changed while the
+		 * password was checked (one that changes after signs it off by its issue time).
+		 */
+		async signIn(checked: User, ctx: Ctx<unknown>, method: "password" | "google"): Promise<TokenResponse> {
+			return this.transaction(async (t) => {
+				const user = await this.models.User.findByPk(checked.id, { lock: t.LOCK.UPDATE, transaction: t });
+				if (!user || user.status !== "ACTIVE")
+					throw method === "password"
+						? unauthorized("Invalid email or password", "INVALID_CREDENTIALS")
+						: unauthorized("Account is deactivated", "ACCOUNT_INACTIVE");
 				await user.update({ failedLogins: 0, lockedUntil: null, lastLoginAt: new Date() }, { transaction: t });
 				await this.publish(t, ctx, "USER_LOGIN", { userId: user.id, role: user.role, method, ip: ctx.meta.ip ?? null }, user.id);
+				return this.issueTokens(user, ctx, undefined, t);
 			});
 		},
 	},

@@ -21,7 +21,7 @@ export interface AuthMethods {
 	issueTokens(user: User, ctx: Ctx, familyId?: string, t?: Transaction): Promise<TokenResponse>;
 	findActiveUser(id: string, t?: Transaction): Promise<User>;
 	invalidateUserTokens(user: User, t: Transaction, reason?: SocketRevocation["reason"]): Promise<void>;
-	recordLogin(user: User, ctx: Ctx, method: "password" | "google"): Promise<void>;
+	signIn(user: User, ctx: Ctx, method: "password" | "google"): Promise<TokenResponse>;
 }
 
 export interface PasswordResetMethods {

@@ -91,8 +91,7 @@ export const GoogleLoginMixin = defineMixin<AuthThis>({
 					);
 				}
 				if (user.status !== "ACTIVE") throw unauthorized("Account is deactivated", "ACCOUNT_INACTIVE");
-				await this.recordLogin(user, ctx, "google");
-				return this.issueTokens(user, ctx);
+				return this.signIn(user, ctx, "google");
 			},
 		},
 	},

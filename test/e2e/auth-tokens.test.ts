@@ -4,6 +4,7 @@
  * rotates, a replayed refresh token kills its family; logout kills the access token.
  */
 import jwt from "jsonwebtoken";
+import { Client } from "pg";
 import { startTestApp, uniqueEmail, type TestApp, type TestUser } from "../helpers/app";
 import { b64url, jwtPayload, sqlQuery } from "../integration/auth/helpers";
 
@@ -121,5 +122,40 @@ describe("auth tokens", () => {
 		expect((await app.request("POST", "/api/v1/auth/verify", { body: { token: u.token } })).status).toBe(401);
 		expect((await me(second.body.accessToken)).status).toBe(200);
 		expect((await app.request("POST", "/api/v1/auth/logout")).status).toBe(401);
+	});
+	describe("a role change in flight while tokens are issued", () => {
+		/** Changes the user's role in a transaction held open for a second, as a role change in progress holds the user's row. */
+		async function roleChangeInFlight(userId: string, whileHeld: () => Promise<{ status: number; body: { accessToken?: string } }>) {
+			const pg = new Client({ connectionString: app.db.url });
+			await pg.connect();
+			try {
+				await pg.query("BEGIN");
+				await pg.query("UPDATE auth.users SET role = 'PATRON' WHERE id = $1", [userId]);
+				const answer = whileHeld();
+				await new Promise((r) => setTimeout(r, 1000));
+				await pg.query("COMMIT");
+				return await answer;
+			} finally {
+				await pg.end();
+			}
+		}
+
+		it("sign-in signs the role as it is once the change commits, not the one read before the password check", async () => {
+			const u = await app.createUser("MANUFACTURER");
+			const res = await roleChangeInFlight(u.id, () =>
+				app.request("POST", "/api/v1/auth/login", { body: { email: u.email, password: u.password } }),
+			);
+			expect(res.status).toBe(200);
+			expect(jwtPayload(res.body.accessToken!).role).toBe("PATRON");
+		});
+
+		it("refresh does too", async () => {
+			const u = await app.createUser("MANUFACTURER");
+			const res = await roleChangeInFlight(u.id, () =>
+				app.request("POST", "/api/v1/auth/refresh", { body: { refreshToken: u.refreshToken } }),
+			);
+			expect(res.status).toBe(200);
+			expect(jwtPayload(res.body.accessToken!).role).toBe("PATRON");
+		});
 	});
 });
