@@ -132,15 +132,23 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			rest: "GET /suppliers/:supplierId/deliveries",
 			roles: ROLES,
 			retryPolicy: RETRY_READS,
-			summary: "A supplier's recorded deliveries, newest received first",
+			summary: "A supplier's recorded deliveries, newest received first (a MANUFACTURER: to their factories)",
 			params: listParams,
 			async handler(ctx: Ctx<Infer<typeof listParams>>) {
 				const { supplierId, page, pageSize } = ctx.params;
 				const dir = ctx.params.sort === "receivedDate" ? "ASC" : "DESC";
+				// A manufacturer sees the deliveries to the factories they manage, as in supplier analytics and invoices.
+				const user = ctx.meta.user;
+				const own =
+					user?.role === "MANUFACTURER"
+						? (await this.models.Factory.findAll({ where: { managerId: user.id }, attributes: ["id"] })).map((f) => f.id)
+						: null;
+				if (own && own.length === 0) return toPage([], 0, ctx.params);
 				const rows = await this.db.query<DeliveryRow & { total: string }>(
-					`SELECT ${COLUMNS}, count(*) OVER () AS total FROM "${this.dbSchema}".supplier_deliveries WHERE supplier_id = :supplierId
+					`SELECT ${COLUMNS}, count(*) OVER () AS total FROM "${this.dbSchema}".supplier_deliveries
+					  WHERE supplier_id = :supplierId ${own ? "AND factory_id IN (:own)" : ""}
 					 ORDER BY received_date ${dir}, created_at ${dir}, id LIMIT :limit OFFSET :offset`,
-					{ type: QueryTypes.SELECT, replacements: { supplierId, limit: pageSize, offset: (page - 1) * pageSize } },
+					{ type: QueryTypes.SELECT, replacements: { supplierId, own, limit: pageSize, offset: (page - 1) * pageSize } },
 				);
 				return toPage(
 					rows.map(({ total: _t, ...r }) => view(r)),

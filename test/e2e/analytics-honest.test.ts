@@ -291,6 +291,11 @@ describe("honest analytics and business metrics", () => {
 			app.request("GET", `/api/v1/inventory/suppliers/${supplier.id}/deliveries`, { token: w.exec.token }),
 		);
 		expect(listed.total).toBe(3);
+		// The list as well: a manufacturer sees the deliveries to their factories only.
+		const own = await ok<{ total: number; rows: { factoryId: string }[] }>(
+			app.request("GET", `/api/v1/inventory/suppliers/${supplier.id}/deliveries`, { token: maker2.token }),
+		);
+		expect([own.total, own.rows.map((r) => r.factoryId)]).toEqual([1, [factory2]]);
 	});
 
 	it("shops carry validated coordinates; the map is GeoJSON points, the heatmap a grid of cells; shops without coordinates are listed apart", async () => {
