@@ -209,14 +209,20 @@ export default function filesService(): ServiceSchema {
 				summary:
 					"Delete a file and its variants (owner or ADMIN; 403 for EXECUTIVE on others' files, 404 if not visible): soft-deletes the row, removes the bytes",
 				async handler(ctx: Ctx<P.FileIdParams>) {
-					const row = await findManageable(this, ctx, ctx.params.fileId);
-					await this.transaction(async (transaction) => {
-						// Paranoid: only the delete that actually marks the row gives its bytes back (no double release).
-						if ((await this.models.StoredFile.destroy({ where: { id: row.id }, transaction })) === 1) {
-							await releaseStorage(this.db, FILES_SCHEMA, row.ownerId, storedBytes(row), transaction);
-						}
+					const found = await findManageable(this, ctx, ctx.params.fileId);
+					const removed = await this.transaction(async (transaction) => {
+						// Re-read under the row lock compressions and transcodes take to add a variant: the bytes given back and
+						// the files removed are the row's as it is deleted, variants added meanwhile included. Only the delete
+						// that actually marks the row gives its bytes back (paranoid; no double release).
+						const row = await this.models.StoredFile.findByPk(found.id, { lock: transaction.LOCK.UPDATE, transaction });
+						if (!row || (await this.models.StoredFile.destroy({ where: { id: row.id }, transaction })) !== 1) return null;
+						await releaseStorage(this.db, FILES_SCHEMA, row.ownerId, storedBytes(row), transaction);
+						return row;
 					});
-					await Promise.all([row.storageKey, ...row.variants.map((v) => v.storageKey)].map((key) => removeStored(AREA, key)));
+					if (removed)
+						await Promise.all(
+							[removed.storageKey, ...removed.variants.map((v) => v.storageKey)].map((key) => removeStored(AREA, key)),
+						);
 					return respondNoContent(ctx);
 				},
 			},

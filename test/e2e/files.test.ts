@@ -6,6 +6,8 @@ import { createHash } from "node:crypto";
 import sharp from "sharp";
 import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
 import { sniff } from "../../lib/uploads";
+import { Client } from "pg";
+import { sqlRows } from "../integration/inventory/helpers";
 
 const MAX_BYTES = 300_000;
 
@@ -135,6 +137,38 @@ describe("files", () => {
 		expect((await app.request("DELETE", `/api/v1/files/files/${up.body.id}`, { token: owner.token })).status).toBe(404);
 
 		expect((await upload(undefined, [{ name: "a.png", content: png }])).status).toBe(401);
+	});
+
+	it("a delete racing a new variant gives back the variant's bytes too (the quota stays true)", async () => {
+		const user = await app.createUser("PATRON");
+		const up = await upload(user.token, [{ name: "race.png", content: png, type: "image/png" }]);
+		expect(up.status).toBe(201);
+		const usage = async () =>
+			Number(
+				(await sqlRows<{ bytes: string }>(app, "SELECT bytes FROM files.storage_usage WHERE user_id = $1", [user.id]))[0]?.bytes ??
+					0,
+			);
+		expect(await usage()).toBe(png.length);
+		// A compression adds a variant as compressions do: under the file's row lock, its bytes counted in the same commit.
+		const pg = new Client({ connectionString: app.db.url });
+		await pg.connect();
+		try {
+			await pg.query("BEGIN");
+			await pg.query("SELECT 1 FROM files.files WHERE id = $1 FOR UPDATE", [up.body.id]);
+			await pg.query(
+				`UPDATE files.files SET variants = variants || jsonb_build_array(jsonb_build_object('id', gen_random_uuid(), 'storageKey', 'race-variant.jpg',
+				   'mimeType', 'image/jpeg', 'size', 500, 'width', 10, 'height', 10, 'quality', 80, 'createdAt', now())) WHERE id = $1`,
+				[up.body.id],
+			);
+			await pg.query("UPDATE files.storage_usage SET bytes = bytes + 500 WHERE user_id = $1", [user.id]);
+			const deleted = app.request("DELETE", `/api/v1/files/files/${up.body.id}`, { token: user.token });
+			await new Promise((r) => setTimeout(r, 800));
+			await pg.query("COMMIT");
+			expect((await deleted).status).toBe(204);
+		} finally {
+			await pg.end();
+		}
+		expect(await usage()).toBe(0);
 	});
 
 	it("rejects wrong magic bytes (415), too large (413) and non-multipart bodies (415)", async () => {
