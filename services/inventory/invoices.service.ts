@@ -141,11 +141,20 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			roles: READERS,
 			audit: true,
 			summary:
-				"Move an invoice: ISSUED -> PAID | OVERDUE | VOID, OVERDUE -> PAID | VOID; others 409. VOID returns the units to their batches",
+				"Move an invoice: ISSUED -> PAID | OVERDUE | VOID, OVERDUE -> PAID | VOID; others 409. VOID returns the units to their batches (409 ORDER_SHIPPED once the order is shipped)",
 			params: P.statusParams,
 			async handler(ctx: Ctx<P.StatusParams>) {
 				const { invoiceId, status } = ctx.params;
-				await this.loadInvoice(ctx, invoiceId);
+				const loaded = await this.loadInvoice(ctx, invoiceId);
+				if (status === "VOID" && loaded.orderId) {
+					// VOID returns the units to their batches: not once they left the factory, or the shop's lots and the
+					// batch would both hold them (a return is a stock movement of its own).
+					const order = await call(ctx, "sales.orders.get", { orderId: loaded.orderId });
+					if (order && (order.status === "SHIPPED" || order.status === "DELIVERED"))
+						throw conflict(`The order was ${order.status.toLowerCase()}: its invoice cannot be voided`, "ORDER_SHIPPED", {
+							orderStatus: order.status,
+						});
+				}
 				const invoice = await this.transaction(async (t) => {
 					const inv = (await this.models.Invoice.findByPk(invoiceId, { transaction: t, lock: t.LOCK.UPDATE }))!;
 					if (!TRANSITIONS[inv.status].includes(status)) {

@@ -90,6 +90,21 @@ describe("inventory <-> sales", () => {
 		expect(
 			(await sqlRows<{ n: number }>(app, `SELECT count(*)::int AS n FROM inventory.invoices WHERE order_id = $1`, [order.id]))[0].n,
 		).toBe(1);
+
+		// Once the goods have left the factory, voiding the invoice would hand its units back to the batches too.
+		for (const status of ["CONFIRMED", "SHIPPED"])
+			await ok(app.request("PUT", `/api/v1/sales/orders/${order.id}/status`, { token: w.maker.token, body: { status } }));
+		const held = await sqlRows<{ quantity: number }>(app, `SELECT quantity FROM inventory.stock_items WHERE batch_id = 'X-EARLY'`);
+		const voided = await app.request("PUT", `/api/v1/inventory/invoices/${shown.invoiceId}/status`, {
+			token: w.maker.token,
+			body: { status: "VOID" },
+		});
+		expect([voided.status, voided.body.error?.code, voided.body.error?.details]).toEqual([
+			409,
+			"ORDER_SHIPPED",
+			{ orderStatus: "SHIPPED" },
+		]);
+		expect(await sqlRows(app, `SELECT quantity FROM inventory.stock_items WHERE batch_id = 'X-EARLY'`)).toEqual(held);
 	});
 
 	it("a POS sale in sales is recorded as consumption in inventory", async () => {
