@@ -9,7 +9,7 @@
  * 4. the markdown price shows on the menu and is charged at the POS only inside the window.
  */
 import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
-import { buildWorld, createFlavor, ok, setStock, type SalesWorld } from "../helpers/sales-world";
+import { buildWorld, createFlavor, deliverOrder, ok, setStock, type SalesWorld } from "../helpers/sales-world";
 import { day, registerBatch, sqlRows } from "../integration/inventory/helpers";
 import { kafkaTestLock, readerAtEnd, requireKafka, KAFKA_BROKERS, type TopicReader } from "../helpers/kafka";
 import { startSmtpServer, type TestSmtp } from "../helpers/smtp";
@@ -63,28 +63,8 @@ describe("lots at shops, FEFO, recall and markdowns (issue #15)", () => {
 		(
 			await ok<{ items: InventoryItem[] }>(app.request("GET", `/api/v1/sales/shops/${shopId}/inventory`, { token: w.exec.token }))
 		).items.find((i) => i.flavorId === flavorId);
-	/** A purchase order placed, invoiced (FEFO by inventory), confirmed, shipped and delivered. */
-	async function deliver(shopId: string, clerk: TestUser, items: { flavorId: string; quantity: number }[]): Promise<string> {
-		const order = await ok<{ id: string }>(
-			app.request("POST", `/api/v1/sales/shops/${shopId}/purchase-orders`, {
-				token: clerk.token,
-				body: { factoryId: w.factoryId, items },
-			}),
-			201,
-		);
-		await until(
-			async () => (await sqlRows(app, "SELECT 1 FROM inventory.invoices WHERE order_id = $1", [order.id])).length > 0,
-			"the order's invoice",
-		);
-		for (const [status, user] of [
-			["CONFIRMED", w.maker],
-			["SHIPPED", w.maker],
-			["DELIVERED", clerk],
-		] as const) {
-			await ok(app.request("PUT", `/api/v1/sales/orders/${order.id}/status`, { token: user.token, body: { status } }));
-		}
-		return order.id;
-	}
+	const deliver = (shopId: string, clerk: TestUser, items: { flavorId: string; quantity: number }[]) =>
+		deliverOrder(app, w, shopId, clerk, items);
 
 	beforeAll(async () => {
 		await requireKafka();

@@ -8,7 +8,7 @@
  * STREAM_MAX_ATTEMPTS the batch stayed on sale for good.
  */
 import { startTestApp, type TestApp } from "../helpers/app";
-import { buildWorld, createFlavor, ok, type SalesWorld } from "../helpers/sales-world";
+import { buildWorld, createFlavor, deliverOrder, ok, type SalesWorld } from "../helpers/sales-world";
 import { day, registerBatch, sqlRows } from "../integration/inventory/helpers";
 import { eventually } from "../helpers/eventually";
 
@@ -32,24 +32,7 @@ describe("a recall while communications is down", () => {
 			productionDate: day(-1),
 			expiryDate: day(20),
 		});
-		const order = await ok<{ id: string }>(
-			app.request("POST", `/api/v1/sales/shops/${w.shopId}/purchase-orders`, {
-				token: w.clerk.token,
-				body: { factoryId: w.factoryId, items: [{ flavorId: flavor.id, quantity: 6 }] },
-			}),
-			201,
-		);
-		await eventually(
-			async () => (await sqlRows(app, "SELECT 1 FROM inventory.invoices WHERE order_id = $1", [order.id])).length > 0,
-			"the order's invoice",
-			20_000,
-		);
-		for (const [status, user] of [
-			["CONFIRMED", w.maker],
-			["SHIPPED", w.maker],
-			["DELIVERED", w.clerk],
-		] as const)
-			await ok(app.request("PUT", `/api/v1/sales/orders/${order.id}/status`, { token: user.token, body: { status } }));
+		await deliverOrder(app, w, w.shopId, w.clerk, [{ flavorId: flavor.id, quantity: 6 }]);
 
 		await ok(
 			app.request("POST", `/api/v1/inventory/batches/${batchId}/recall`, { token: w.exec.token, body: { reason: "Foreign body" } }),

@@ -7,7 +7,10 @@
 import { QueryTypes, type Sequelize } from "sequelize";
 import { createSequelize } from "../../lib/database";
 import { migrateSchema } from "../../lib/migrate";
-import { EVENT_CATALOG, type EventEnvelope } from "../../lib/events";
+import { randomUUID } from "node:crypto";
+import { EVENT_CATALOG, envelope, type EventEnvelope } from "../../lib/events";
+import { StreamReader, type ReaderOptions, type StreamSubscription } from "../../lib/event-stream";
+import { StreamHub } from "../../lib/stream-hub";
 import { storeInbound } from "../../services/kafka-bridge/inbound";
 import { OUTBOX_CHANNEL } from "../../lib/outbox-wake";
 import { eventually } from "./eventually";
@@ -58,4 +61,41 @@ export async function closeDelivery(): Promise<void> {
 	const all = [...dbs.values()];
 	dbs.clear();
 	await Promise.all(all.map(async (d) => (await d).close()));
+}
+
+/** A SALE_COMPLETED envelope with fresh ids: one 100-cent scoop, paid cash. */
+export function testSale(): EventEnvelope<"SALE_COMPLETED"> {
+	return envelope("SALE_COMPLETED", {
+		transactionId: randomUUID(),
+		shopId: randomUUID(),
+		clerkId: randomUUID(),
+		patronId: null,
+		items: [{ flavorId: randomUUID(), quantity: 1, unitPrice: 100, lineTotal: 100 }],
+		totalAmount: 100,
+		paymentMethod: "CASH",
+		createdAt: new Date().toISOString(),
+	});
+}
+
+/** A consumer group's reader in `schema` on its own stream connection (as its own node would have); not started. */
+export function testReader(
+	opts: Pick<ReaderOptions, "db" | "schema" | "broker"> & {
+		databaseUrl: string;
+		subscription: StreamSubscription;
+		maxAttempts?: number;
+		dedupDays?: number;
+	},
+): StreamReader {
+	return new StreamReader({
+		db: opts.db,
+		schema: opts.schema,
+		subscription: opts.subscription,
+		self: undefined,
+		hub: new StreamHub(opts.databaseUrl, opts.broker.getLogger("hub")),
+		broker: opts.broker,
+		logger: opts.broker.getLogger("reader"),
+		maxAttempts: opts.maxAttempts ?? 3,
+		delayMs: 0,
+		dedupDays: opts.dedupDays,
+	});
 }

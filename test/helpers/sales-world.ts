@@ -1,5 +1,6 @@
 /** Shared set-up for the sales tests: users, a shop with staff, flavors from the real inventory service. */
 import type { TestApp, TestUser } from "./app";
+import { eventually } from "./eventually";
 
 export interface SalesWorld {
 	exec: TestUser;
@@ -74,4 +75,29 @@ export async function buildWorld(app: TestApp): Promise<SalesWorld> {
 		201,
 	);
 	return { exec, maker, clerk, otherClerk, patron, shopId, otherShopId, factoryId: factory.id, flavors };
+}
+
+/** A purchase order from the world's factory placed, invoiced (FEFO by inventory), confirmed, shipped and delivered; its id. */
+export async function deliverOrder(
+	app: TestApp,
+	w: SalesWorld,
+	shopId: string,
+	clerk: TestUser,
+	items: { flavorId: string; quantity: number }[],
+): Promise<string> {
+	const order = await ok<{ id: string }>(
+		app.request("POST", `/api/v1/sales/shops/${shopId}/purchase-orders`, {
+			token: clerk.token,
+			body: { factoryId: w.factoryId, items },
+		}),
+		201,
+	);
+	await eventually(() => app.broker.call("inventory.invoices.forOrder", { orderId: order.id }), "the order's invoice", 20_000);
+	for (const [status, user] of [
+		["CONFIRMED", w.maker],
+		["SHIPPED", w.maker],
+		["DELIVERED", clerk],
+	] as const)
+		await ok(app.request("PUT", `/api/v1/sales/orders/${order.id}/status`, { token: user.token, body: { status } }));
+	return order.id;
 }

@@ -6,32 +6,19 @@
  * one process, real PostgreSQL. The crash loop (a handler that kills its process)
  * is test/e2e/event-delivery-crash.test.ts.
  */
-import { randomUUID } from "node:crypto";
 import { ServiceBroker } from "moleculer";
 import { QueryTypes, type Sequelize } from "sequelize";
 import { loadConfig, setConfig } from "../../../lib/config";
 import { createSequelize } from "../../../lib/database";
-import { envelope } from "../../../lib/events";
-import { StreamReader, type StreamSubscription } from "../../../lib/event-stream";
+import type { StreamReader, StreamSubscription } from "../../../lib/event-stream";
 import { migrateSchema } from "../../../lib/migrate";
-import { StreamHub } from "../../../lib/stream-hub";
 import { createTestDatabase, type TestDatabase } from "../../helpers/db";
-import { closeDelivery, deliverDurably, untilReadable } from "../../helpers/events";
+import { closeDelivery, deliverDurably, testReader, testSale, untilReadable } from "../../helpers/events";
 import { eventually } from "../../helpers/eventually";
 
 const MAX_ATTEMPTS = 3;
 
-const sale = () =>
-	envelope("SALE_COMPLETED", {
-		transactionId: randomUUID(),
-		shopId: randomUUID(),
-		clerkId: randomUUID(),
-		patronId: null,
-		items: [{ flavorId: randomUUID(), quantity: 1, unitPrice: 100, lineTotal: 100 }],
-		totalAmount: 100,
-		paymentMethod: "CASH",
-		createdAt: new Date().toISOString(),
-	});
+const sale = testSale;
 
 describe("durable attempt counts", () => {
 	let db: TestDatabase;
@@ -41,16 +28,13 @@ describe("durable attempt counts", () => {
 
 	/** A reader of group "test.attempts" on its own stream connection, as another node would have. */
 	const reader = (handler: StreamSubscription["handler"]) => {
-		const r = new StreamReader({
+		const r = testReader({
 			db: analytics,
 			schema: "analytics",
-			subscription: { group: "test.attempts", types: ["SALE_COMPLETED"], handler },
-			self: undefined,
-			hub: new StreamHub(db.url, broker.getLogger("hub")),
+			databaseUrl: db.url,
 			broker,
-			logger: broker.getLogger("reader"),
+			subscription: { group: "test.attempts", types: ["SALE_COMPLETED"], handler },
 			maxAttempts: MAX_ATTEMPTS,
-			delayMs: 0,
 		});
 		readers.push(r);
 		return r;

@@ -4,17 +4,14 @@
  * own older ids, leaves the recent ones and other groups' alone, and still
  * delivers. Real PostgreSQL.
  */
-import { randomUUID } from "node:crypto";
 import { ServiceBroker } from "moleculer";
 import { QueryTypes, type Sequelize } from "sequelize";
 import { loadConfig, setConfig } from "../../../lib/config";
 import { createSequelize } from "../../../lib/database";
-import { envelope } from "../../../lib/events";
-import { StreamReader } from "../../../lib/event-stream";
+import type { StreamReader } from "../../../lib/event-stream";
 import { migrateSchema } from "../../../lib/migrate";
-import { StreamHub } from "../../../lib/stream-hub";
 import { createTestDatabase, type TestDatabase } from "../../helpers/db";
-import { closeDelivery, deliverDurably } from "../../helpers/events";
+import { closeDelivery, deliverDurably, testReader, testSale } from "../../helpers/events";
 import { eventually } from "../../helpers/eventually";
 
 describe("processed ids retention", () => {
@@ -59,33 +56,20 @@ describe("processed ids retention", () => {
 			);
 
 		const delivered: string[] = [];
-		reader = new StreamReader({
+		reader = testReader({
 			db: analytics,
 			schema: "analytics",
+			databaseUrl: db.url,
+			broker,
 			subscription: {
 				group: "test.dedup",
 				types: ["SALE_COMPLETED"],
 				handler: async (events) => void delivered.push(...events.map((e) => e.id)),
 			},
-			self: undefined,
-			hub: new StreamHub(db.url, broker.getLogger("hub")),
-			broker,
-			logger: broker.getLogger("reader"),
-			maxAttempts: 3,
-			delayMs: 0,
 			dedupDays: 30,
 		});
 		reader.start();
-		const sale = envelope("SALE_COMPLETED", {
-			transactionId: randomUUID(),
-			shopId: randomUUID(),
-			clerkId: randomUUID(),
-			patronId: null,
-			items: [{ flavorId: randomUUID(), quantity: 1, unitPrice: 100, lineTotal: 100 }],
-			totalAmount: 100,
-			paymentMethod: "CASH",
-			createdAt: new Date().toISOString(),
-		});
+		const sale = testSale();
 		await deliverDurably(db.url, sale);
 		await eventually(() => delivered.includes(sale.id), "the sale to be delivered", 20_000);
 		await eventually(async () => (await count())["test.dedup"]?.old === 0, "the group's old ids to go", 20_000);

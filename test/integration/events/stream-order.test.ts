@@ -7,29 +7,16 @@
  * to 100,000. Real PostgreSQL; rows with set txids (all long finished, so below
  * any horizon) and small batches, so every batch crosses a boundary.
  */
-import { randomUUID } from "node:crypto";
 import { ServiceBroker } from "moleculer";
 import { QueryTypes, type Sequelize } from "sequelize";
 import { loadConfig, setConfig } from "../../../lib/config";
 import { createSequelize } from "../../../lib/database";
-import { envelope, type EventEnvelope } from "../../../lib/events";
-import { StreamReader } from "../../../lib/event-stream";
+import type { EventEnvelope } from "../../../lib/events";
+import type { StreamReader } from "../../../lib/event-stream";
 import { migrateSchema } from "../../../lib/migrate";
-import { StreamHub } from "../../../lib/stream-hub";
 import { createTestDatabase, type TestDatabase } from "../../helpers/db";
+import { testReader, testSale } from "../../helpers/events";
 import { eventually } from "../../helpers/eventually";
-
-const sale = () =>
-	envelope("SALE_COMPLETED", {
-		transactionId: randomUUID(),
-		shopId: randomUUID(),
-		clerkId: randomUUID(),
-		patronId: null,
-		items: [{ flavorId: randomUUID(), quantity: 1, unitPrice: 100, lineTotal: 100 }],
-		totalAmount: 100,
-		paymentMethod: "CASH",
-		createdAt: new Date().toISOString(),
-	});
 
 /** (txid, seq) of each row, in the order a group must read them: txids 8 → 12 cross 10, seqs 9,998 → 10,001 cross 10,000. */
 const POSITIONS: [number, number][] = [
@@ -69,7 +56,7 @@ describe("stream order across powers of ten", () => {
 	it.each([1, 2, 3])("batches of %i: every row once, in order, and the cursor at the last one", async (batchSize) => {
 		await bridge.query("TRUNCATE kafka_bridge.outbox");
 		await analytics.query(`DELETE FROM analytics.stream_cursors WHERE "group" = 'test.order'`);
-		const events: EventEnvelope[] = POSITIONS.map(() => sale());
+		const events: EventEnvelope[] = POSITIONS.map(() => testSale());
 		// Inserted newest first: the physical order must not matter either.
 		for (const [i, [txid, seq]] of [...POSITIONS.entries()].reverse()) {
 			await bridge.query(
@@ -79,21 +66,17 @@ describe("stream order across powers of ten", () => {
 			);
 		}
 		const delivered: string[] = [];
-		reader = new StreamReader({
+		reader = testReader({
 			db: analytics,
 			schema: "analytics",
+			databaseUrl: db.url,
+			broker,
 			subscription: {
 				group: "test.order",
 				types: ["SALE_COMPLETED"],
 				batchSize,
 				handler: async (batch) => void delivered.push(...batch.map((e) => e.id)),
 			},
-			self: undefined,
-			hub: new StreamHub(db.url, broker.getLogger("hub")),
-			broker,
-			logger: broker.getLogger("reader"),
-			maxAttempts: 3,
-			delayMs: 0,
 		});
 		reader.start();
 		const cursorAtEnd = async () =>

@@ -8,18 +8,17 @@
  * Real PostgreSQL; the reader is made a standby the way a lost node is (its stream
  * connection ends, another session holds the group's lock).
  */
-import { randomUUID } from "node:crypto";
 import { ServiceBroker } from "moleculer";
 import { Client } from "pg";
 import type { Sequelize } from "sequelize";
 import { loadConfig, setConfig } from "../../../lib/config";
 import { createSequelize } from "../../../lib/database";
-import { envelope } from "../../../lib/events";
-import { StreamReader } from "../../../lib/event-stream";
+import type { StreamReader } from "../../../lib/event-stream";
 import { migrateSchema } from "../../../lib/migrate";
-import { LOCK_CLASS, StreamHub } from "../../../lib/stream-hub";
+import { LOCK_CLASS } from "../../../lib/stream-hub";
 import { OutboxRelay } from "../../../services/kafka-bridge/relay";
 import { createTestDatabase, type TestDatabase } from "../../helpers/db";
+import { testReader, testSale } from "../../helpers/events";
 import { eventually } from "../../helpers/eventually";
 
 const GROUP = "test.lag";
@@ -51,16 +50,12 @@ describe("a standby and a source that appeared after it", () => {
 	});
 
 	it("counts the source's events in its lag, and retention keeps them for it", async () => {
-		reader = new StreamReader({
+		reader = testReader({
 			db: analytics,
 			schema: "analytics",
-			subscription: { group: GROUP, types: ["SALE_COMPLETED"], handler: async () => undefined },
-			self: undefined,
-			hub: new StreamHub(db.url, broker.getLogger("hub")),
+			databaseUrl: db.url,
 			broker,
-			logger: broker.getLogger("reader"),
-			maxAttempts: 3,
-			delayMs: 0,
+			subscription: { group: GROUP, types: ["SALE_COMPLETED"], handler: async () => undefined },
 		});
 		reader.start();
 		await eventually(() => reader!.role === "leader", "the reader to lead");
@@ -76,16 +71,7 @@ describe("a standby and a source that appeared after it", () => {
 		// Sales' migrations run now: its outbox, with two sales in it.
 		await pg.query("CREATE SCHEMA sales; CREATE TABLE sales.outbox (LIKE kafka_bridge.outbox INCLUDING ALL)");
 		for (let i = 0; i < 2; i++) {
-			const sale = envelope("SALE_COMPLETED", {
-				transactionId: randomUUID(),
-				shopId: randomUUID(),
-				clerkId: randomUUID(),
-				patronId: null,
-				items: [{ flavorId: randomUUID(), quantity: 1, unitPrice: 100, lineTotal: 100 }],
-				totalAmount: 100,
-				paymentMethod: "CASH",
-				createdAt: new Date().toISOString(),
-			});
+			const sale = testSale();
 			await pg.query(
 				// Sent to Kafka two days ago: only the group's cursor keeps them from the 1-day retention.
 				"INSERT INTO sales.outbox (id, type, topic, aggregate_id, envelope, created_at, sent_at) VALUES ($1, $2, 'pos-transaction', 'test', $3, now() - interval '2 days', now() - interval '2 days')",
