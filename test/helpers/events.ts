@@ -11,6 +11,8 @@ import { randomUUID } from "node:crypto";
 import { EVENT_CATALOG, envelope, type EventEnvelope } from "../../lib/events";
 import { StreamReader, type ReaderOptions, type StreamSubscription } from "../../lib/event-stream";
 import { StreamHub } from "../../lib/stream-hub";
+import { loadConfig, setConfig } from "../../lib/config";
+import { createTestDatabase, type TestDatabase } from "./db";
 import { storeInbound } from "../../services/kafka-bridge/inbound";
 import { OUTBOX_CHANNEL } from "../../lib/outbox-wake";
 import { eventually } from "./eventually";
@@ -98,4 +100,16 @@ export function testReader(
 		delayMs: 0,
 		dedupDays: opts.dedupDays,
 	});
+}
+
+/** A fresh database with the process's config pointing at it, and these schemas migrated (one Sequelize each). */
+export async function streamTestDatabase<S extends string>(...schemas: S[]): Promise<{ db: TestDatabase; schemas: Record<S, Sequelize> }> {
+	const db = await createTestDatabase();
+	setConfig(loadConfig({ ...process.env, NODE_ENV: "test", DATABASE_URL: db.url }));
+	const migrated = {} as Record<S, Sequelize>;
+	for (const schema of schemas) {
+		migrated[schema] = createSequelize(schema, db.url);
+		await migrateSchema(migrated[schema], schema);
+	}
+	return { db, schemas: migrated };
 }

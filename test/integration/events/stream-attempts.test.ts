@@ -8,12 +8,9 @@
  */
 import { ServiceBroker } from "moleculer";
 import { QueryTypes, type Sequelize } from "sequelize";
-import { loadConfig, setConfig } from "../../../lib/config";
-import { createSequelize } from "../../../lib/database";
 import type { StreamReader, StreamSubscription } from "../../../lib/event-stream";
-import { migrateSchema } from "../../../lib/migrate";
-import { createTestDatabase, type TestDatabase } from "../../helpers/db";
-import { closeDelivery, deliverDurably, testReader, testSale, untilReadable } from "../../helpers/events";
+import type { TestDatabase } from "../../helpers/db";
+import { closeDelivery, deliverDurably, streamTestDatabase, testReader, testSale, untilReadable } from "../../helpers/events";
 import { eventually } from "../../helpers/eventually";
 
 const MAX_ATTEMPTS = 3;
@@ -41,10 +38,10 @@ describe("durable attempt counts", () => {
 	};
 
 	beforeAll(async () => {
-		db = await createTestDatabase();
-		setConfig(loadConfig({ ...process.env, NODE_ENV: "test", DATABASE_URL: db.url }));
-		analytics = createSequelize("analytics", db.url);
-		await migrateSchema(analytics, "analytics");
+		({
+			db,
+			schemas: { analytics },
+		} = await streamTestDatabase("analytics"));
 	});
 	afterAll(async () => {
 		await Promise.all(readers.map((r) => r.stop()));

@@ -6,12 +6,9 @@
  */
 import { ServiceBroker } from "moleculer";
 import { QueryTypes, type Sequelize } from "sequelize";
-import { loadConfig, setConfig } from "../../../lib/config";
-import { createSequelize } from "../../../lib/database";
 import type { StreamReader } from "../../../lib/event-stream";
-import { migrateSchema } from "../../../lib/migrate";
-import { createTestDatabase, type TestDatabase } from "../../helpers/db";
-import { closeDelivery, deliverDurably, testReader, testSale } from "../../helpers/events";
+import type { TestDatabase } from "../../helpers/db";
+import { closeDelivery, deliverDurably, streamTestDatabase, testReader, testSale } from "../../helpers/events";
 import { eventually } from "../../helpers/eventually";
 
 describe("processed ids retention", () => {
@@ -21,10 +18,10 @@ describe("processed ids retention", () => {
 	const broker = new ServiceBroker({ logger: false });
 
 	beforeAll(async () => {
-		db = await createTestDatabase();
-		setConfig(loadConfig({ ...process.env, NODE_ENV: "test", DATABASE_URL: db.url }));
-		analytics = createSequelize("analytics", db.url);
-		await migrateSchema(analytics, "analytics");
+		({
+			db,
+			schemas: { analytics },
+		} = await streamTestDatabase("analytics"));
 	});
 	afterAll(async () => {
 		await reader?.stop();

@@ -9,13 +9,10 @@
  */
 import { ServiceBroker } from "moleculer";
 import { QueryTypes, type Sequelize } from "sequelize";
-import { loadConfig, setConfig } from "../../../lib/config";
-import { createSequelize } from "../../../lib/database";
 import type { EventEnvelope } from "../../../lib/events";
 import type { StreamReader } from "../../../lib/event-stream";
-import { migrateSchema } from "../../../lib/migrate";
-import { createTestDatabase, type TestDatabase } from "../../helpers/db";
-import { testReader, testSale } from "../../helpers/events";
+import type { TestDatabase } from "../../helpers/db";
+import { streamTestDatabase, testReader, testSale } from "../../helpers/events";
 import { eventually } from "../../helpers/eventually";
 
 /** (txid, seq) of each row, in the order a group must read them: txids 8 → 12 cross 10, seqs 9,998 → 10,001 cross 10,000. */
@@ -39,12 +36,10 @@ describe("stream order across powers of ten", () => {
 	const broker = new ServiceBroker({ logger: false });
 
 	beforeAll(async () => {
-		db = await createTestDatabase();
-		setConfig(loadConfig({ ...process.env, NODE_ENV: "test", DATABASE_URL: db.url }));
-		analytics = createSequelize("analytics", db.url);
-		bridge = createSequelize("kafka_bridge", db.url);
-		await migrateSchema(analytics, "analytics");
-		await migrateSchema(bridge, "kafka_bridge");
+		({
+			db,
+			schemas: { analytics, kafka_bridge: bridge },
+		} = await streamTestDatabase("analytics", "kafka_bridge"));
 	});
 	afterAll(async () => {
 		await reader?.stop();

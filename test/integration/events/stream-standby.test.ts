@@ -11,14 +11,11 @@
 import { ServiceBroker } from "moleculer";
 import { Client } from "pg";
 import type { Sequelize } from "sequelize";
-import { loadConfig, setConfig } from "../../../lib/config";
-import { createSequelize } from "../../../lib/database";
 import type { StreamReader } from "../../../lib/event-stream";
-import { migrateSchema } from "../../../lib/migrate";
 import { LOCK_CLASS } from "../../../lib/stream-hub";
 import { OutboxRelay } from "../../../services/kafka-bridge/relay";
-import { createTestDatabase, type TestDatabase } from "../../helpers/db";
-import { testReader, testSale } from "../../helpers/events";
+import type { TestDatabase } from "../../helpers/db";
+import { streamTestDatabase, testReader, testSale } from "../../helpers/events";
 import { eventually } from "../../helpers/eventually";
 
 const GROUP = "test.lag";
@@ -32,12 +29,10 @@ describe("a standby and a source that appeared after it", () => {
 	const broker = new ServiceBroker({ logger: false });
 
 	beforeAll(async () => {
-		db = await createTestDatabase();
-		setConfig(loadConfig({ ...process.env, NODE_ENV: "test", DATABASE_URL: db.url }));
-		analytics = createSequelize("analytics", db.url);
-		bridge = createSequelize("kafka_bridge", db.url);
-		await migrateSchema(analytics, "analytics");
-		await migrateSchema(bridge, "kafka_bridge");
+		({
+			db,
+			schemas: { analytics, kafka_bridge: bridge },
+		} = await streamTestDatabase("analytics", "kafka_bridge"));
 		pg = new Client({ connectionString: db.url });
 		await pg.connect();
 	});
