@@ -38,7 +38,11 @@ export interface InboundOptions {
 	groupId: string;
 	/** Which event types are accepted, and the keys their signatures are checked with. */
 	policy: InboundPolicy;
+	/** A consumer that has not joined its group this long after it started is replaced (default 30 s). */
+	joinTimeoutMs?: number;
 }
+
+const JOIN_TIMEOUT_MS = 30_000;
 
 export type InboundOutcome = "emitted" | "own" | "duplicate" | "rejected";
 
@@ -99,9 +103,18 @@ export class InboundConsumer {
 	/** Connects and runs the consumer; on a crash kafkajs can't recover from, starts over with backoff. */
 	private async connectLoop(): Promise<void> {
 		let backoff = 500;
+		let runningSince = 0;
 		while (!this.stopping) {
 			if (this.consumer) {
-				await sleep(1000, this.signal);
+				// A join that never completes (seen on a broker just restarted) would leave the inbound idle for good: start over.
+				const joinTimeout = this.opts.joinTimeoutMs ?? JOIN_TIMEOUT_MS;
+				if (!this.joined && Date.now() - runningSince > joinTimeout) {
+					this.lastError = `the consumer did not join group ${this.opts.groupId} within ${joinTimeout} ms`;
+					this.opts.logger.warn(`Kafka inbound: ${this.lastError}; reconnecting`);
+					await this.disconnect();
+					continue;
+				}
+				await sleep(Math.min(1000, joinTimeout), this.signal);
 				continue;
 			}
 			const consumer = this.opts.kafka.consumer({
@@ -132,6 +145,7 @@ export class InboundConsumer {
 				this.consumer = consumer;
 				this.connected = true;
 				this.lastError = undefined;
+				runningSince = Date.now();
 				backoff = 500;
 			} catch (err) {
 				this.lastError = err instanceof Error ? err.message : String(err);

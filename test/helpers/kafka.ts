@@ -179,7 +179,12 @@ export async function startInboundWorld(event: EventName, key: string): Promise<
 		await producer.connect();
 		// The bridge's consumer holds its partitions before a test sends (a test's own wait starts from there).
 		await eventually(
-			async () => (await started.broker.call<{ inboundJoined: boolean }>("kafka-bridge.status")).inboundJoined === true,
+			async () => {
+				const status = await started.broker.call<{ inboundJoined: boolean; lastError: string | null }>("kafka-bridge.status");
+				// Not joined yet: the bridge's last Kafka error, if any, is what a timeout reports.
+				if (!status.inboundJoined && status.lastError) throw new Error(status.lastError);
+				return status.inboundJoined;
+			},
 			"the bridge's inbound consumer to join its group",
 			120_000,
 			250,

@@ -1,14 +1,17 @@
 /**
  * The kafka-bridge's inbound gate (services/kafka-bridge/inbound-gate.ts) without Kafka:
  * allow-list, HMAC signature (with rotation), envelope and catalog payload schema,
- * the rejection counter and its once-a-minute log.
+ * the rejection counter and its once-a-minute log; and the inbound consumer's join
+ * watchdog against a fake kafkajs.
  */
 import { randomUUID } from "node:crypto";
-import type { KafkaMessage } from "kafkajs";
+import type { Kafka, KafkaMessage } from "kafkajs";
+import type { Sequelize } from "sequelize";
 import { ServiceBroker, type LoggerInstance } from "moleculer";
 import { envelope, EVENT_NAMES, type EventName, type EventPayloads } from "../../lib/events";
 import { APP_METRICS, metricsOptions, prometheusText, registerAppMetrics } from "../../lib/metrics";
 import { checkSignature, InboundGate, signMessage, validPayload } from "../../services/kafka-bridge/inbound-gate";
+import { InboundConsumer } from "../../services/kafka-bridge/inbound";
 
 const KEY = "i".repeat(40);
 const OLD = "p".repeat(40);
@@ -195,5 +198,68 @@ describe("InboundGate", () => {
 		expect(warnings.filter((w) => w.includes("unsigned"))).toHaveLength(1);
 		expect(warnings).toHaveLength(5);
 		expect(prometheusText(broker)).toMatch(/eislager_kafka_inbound_rejected_total\{[^}]*reason="unsigned"[^}]*\} 2/);
+	});
+});
+
+describe("the inbound consumer's join watchdog (services/kafka-bridge/inbound.ts)", () => {
+	/** A kafkajs consumer that connects, subscribes and runs, and joins its group only if `joins`. */
+	function fakeConsumer(joins: boolean) {
+		const handlers = new Map<string, () => void>();
+		return {
+			events: { GROUP_JOIN: "consumer.group_join", CRASH: "consumer.crash" },
+			on: (event: string, cb: () => void) => void handlers.set(event, cb),
+			connect: async () => undefined,
+			subscribe: async () => undefined,
+			run: async () => void (joins && setImmediate(() => handlers.get("consumer.group_join")?.())),
+			disconnect: jest.fn(async () => undefined),
+		};
+	}
+
+	it("replaces a consumer that never joins its group, and keeps the one that does", async () => {
+		const consumers: ReturnType<typeof fakeConsumer>[] = [];
+		const kafka = {
+			admin: () => ({
+				connect: async () => undefined,
+				disconnect: async () => undefined,
+				listTopics: async () => ["purchase-order"],
+				createTopics: async () => true,
+			}),
+			// The first consumer hangs in its join, as one did on a broker just restarted; the next one joins.
+			consumer: () => {
+				const c = fakeConsumer(consumers.length > 0);
+				consumers.push(c);
+				return c;
+			},
+		} as unknown as Kafka;
+		const warnings: string[] = [];
+		const logger = {
+			warn: (m: string) => warnings.push(m),
+			info: () => undefined,
+			error: () => undefined,
+		} as unknown as LoggerInstance;
+		const inbound = new InboundConsumer({
+			kafka,
+			db: {} as Sequelize,
+			broker: new ServiceBroker({ logger: false }),
+			logger,
+			namespace: "test",
+			groupId: "eislager-bridge-test",
+			policy: { events: ["PURCHASE_ORDER_CREATED"], keys: [KEY] },
+			joinTimeoutMs: 200,
+		});
+		inbound.start();
+		try {
+			const deadline = Date.now() + 5000;
+			while (!inbound.joined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+			expect(inbound.joined).toBe(true);
+			expect(consumers).toHaveLength(2);
+			expect(consumers[0].disconnect).toHaveBeenCalled();
+			expect(warnings).toEqual(["Kafka inbound: the consumer did not join group eislager-bridge-test within 200 ms; reconnecting"]);
+			// Joined: no more replacements.
+			await new Promise((r) => setTimeout(r, 500));
+			expect(consumers).toHaveLength(2);
+		} finally {
+			await inbound.stop();
+		}
 	});
 });
