@@ -54,7 +54,13 @@ class SoloAwareRedisAdapter extends RedisAdapter {
 		);
 		this.peerTimer = setInterval(() => void this.countPeers(), PEER_CHECK_MS);
 		this.peerTimer.unref();
-		void this.countPeers();
+		// The first count once our hello subscription is in place: a node that subscribed before it is counted, and one
+		// that subscribes after it reaches us with its hello. Counted earlier, a node starting at the same moment could
+		// be missed both ways, and we would keep our broadcasts to ourselves until the next count.
+		void hi.then(
+			() => this.countPeers(),
+			() => undefined,
+		);
 	}
 
 	private async countPeers(): Promise<void> {

@@ -101,6 +101,9 @@ describe("solo-aware socket.io Redis adapter", () => {
 		const [a, b] = [await startNode(peerKey), await startNode(peerKey)];
 		nodes.push(a, b);
 		await (b.io.of("/").adapter as unknown as { announced: Promise<void> }).announced;
+		// A has read B's hello (it arrives on A's own subscriber connection, after B's PUBLISH was answered).
+		const aAdapter = a.io.of("/").adapter as unknown as { alone: boolean };
+		for (let i = 0; aAdapter.alone && i < 100; i++) await new Promise((r) => setTimeout(r, 20));
 		const unhandled: unknown[] = [];
 		const onUnhandled = (reason: unknown) => void unhandled.push(reason);
 		process.on("unhandledRejection", onUnhandled);
