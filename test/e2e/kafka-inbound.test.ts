@@ -81,9 +81,11 @@ describe("kafka-bridge inbound: allow-listed, signed, validated", () => {
 			0,
 		);
 		// Signed with another key, and signed but with a payload the catalog refuses.
-		const otherKey = JSON.stringify(envelope("PURCHASE_ORDER_CREATED", order(10)));
+		const otherKeyed = envelope("PURCHASE_ORDER_CREATED", order(10));
+		const otherKey = JSON.stringify(otherKeyed);
 		await send(otherKey, { "eislager-signature": signMessage(`not-${KEY}`, otherKey) });
-		const badPayload = JSON.stringify(envelope("PURCHASE_ORDER_CREATED", { ...order(10), items: [{ flavorId, quantity: -10 }] }));
+		const badPayloadEvent = envelope("PURCHASE_ORDER_CREATED", { ...order(10), items: [{ flavorId, quantity: -10 }] });
+		const badPayload = JSON.stringify(badPayloadEvent);
 		await send(badPayload, { "eislager-signature": signMessage(KEY, badPayload) });
 
 		const genuine = envelope("PURCHASE_ORDER_CREATED", order(7));
@@ -102,8 +104,12 @@ describe("kafka-bridge inbound: allow-listed, signed, validated", () => {
 		expect(await invoices(forged.data.orderId)).toBe(0);
 		expect(await invoices(genuine.data.orderId)).toBe(1);
 		expect(await stock()).toBe(50 - 7);
-		expect(counter(APP_METRICS.inboundRejected, { reason: "bad_signature" })).toBe(1);
-		expect(counter(APP_METRICS.inboundRejected, { reason: "invalid_payload" })).toBe(1);
+		// Both were handled before the genuine one (one partition) and turned into nothing. The counters are at least 1:
+		// other suites (the relay's) sign messages on this topic with their own keys at the same time.
+		expect(await invoices(otherKeyed.data.orderId)).toBe(0);
+		expect(await invoices(badPayloadEvent.data.orderId)).toBe(0);
+		expect(counter(APP_METRICS.inboundRejected, { reason: "bad_signature" })).toBeGreaterThanOrEqual(1);
+		expect(counter(APP_METRICS.inboundRejected, { reason: "invalid_payload" })).toBeGreaterThanOrEqual(1);
 		expect(prometheusText(app.broker)).toMatch(/eislager_kafka_inbound_rejected_total\{[^}]*reason="unsigned"[^}]*\} [1-9]/);
 	});
 
