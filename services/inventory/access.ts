@@ -71,6 +71,11 @@ export async function loadActingFactory(
 	return factory;
 }
 
+/** The ids of the factories `userId` manages (a MANUFACTURER's own: what they may see and act on). */
+export async function managedFactoryIds(models: Pick<InventoryModels, "Factory">, userId: string): Promise<string[]> {
+	return (await models.Factory.findAll({ where: { managerId: userId }, attributes: ["id"] })).map((f) => f.id);
+}
+
 /** May update, archive or restore the flavor (403 otherwise); internal (trusted) callers may. */
 export async function assertEditsFlavor(
 	models: Pick<InventoryModels, "Factory" | "StockItem">,
@@ -80,7 +85,7 @@ export async function assertEditsFlavor(
 	if (!user || user.role === "EXECUTIVE" || user.role === "ADMIN") return;
 	if (user.role === "MANUFACTURER") {
 		if (flavor.createdBy === user.id) return;
-		const factoryIds = (await models.Factory.findAll({ where: { managerId: user.id }, attributes: ["id"] })).map((f) => f.id);
+		const factoryIds = await managedFactoryIds(models, user.id);
 		// Any batch ever registered counts (written off or deleted ones too): the factory produces this flavor.
 		if (
 			factoryIds.length &&

@@ -15,7 +15,7 @@ import { RETRY_READS, respondCreated } from "../../lib/actions";
 import { STRICT, isoDate, positiveInt, trimmed, uuid, type Infer } from "../../lib/params";
 import type { Ctx, Role } from "../../lib/types";
 import { defineInventoryModels, type InventoryModels } from "./inventory.model";
-import { loadActingFactory } from "./access";
+import { loadActingFactory, managedFactoryIds } from "./access";
 import { defineService, type ServiceDefinition } from "../../lib/service";
 
 const recordParams = {
@@ -99,10 +99,10 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				let factoryId = p.factoryId ?? null;
 				if (factoryId) await loadActingFactory(this.models, factoryId, user);
 				else if (user?.role === "MANUFACTURER") {
-					const managed = await this.models.Factory.findAll({ where: { managerId: user.id }, attributes: ["id"] });
+					const managed = await managedFactoryIds(this.models, user.id);
 					if (managed.length !== 1)
 						throw validationError("factoryId", "Name the factory that received the delivery.", "required");
-					factoryId = managed[0].id;
+					factoryId = managed[0];
 				}
 				const [row] = await this.db.query<DeliveryRow>(
 					`INSERT INTO "${this.dbSchema}".supplier_deliveries (supplier_id, factory_id, ordered_date, promised_date, received_date, items, quantity, rejected_quantity, notes, recorded_by)
@@ -139,10 +139,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const dir = ctx.params.sort === "receivedDate" ? "ASC" : "DESC";
 				// A manufacturer sees the deliveries to the factories they manage, as in supplier analytics and invoices.
 				const user = ctx.meta.user;
-				const own =
-					user?.role === "MANUFACTURER"
-						? (await this.models.Factory.findAll({ where: { managerId: user.id }, attributes: ["id"] })).map((f) => f.id)
-						: null;
+				const own = user?.role === "MANUFACTURER" ? await managedFactoryIds(this.models, user.id) : null;
 				if (own && own.length === 0) return toPage([], 0, ctx.params);
 				const rows = await this.db.query<DeliveryRow & { total: string }>(
 					`SELECT ${COLUMNS}, count(*) OVER () AS total FROM "${this.dbSchema}".supplier_deliveries

@@ -18,7 +18,7 @@ import { toPage } from "../../lib/pagination";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
 import type { Ctx } from "../../lib/types";
 import { defineInventoryModels, type InventoryModels } from "./inventory.model";
-import { loadActingFactory } from "./access";
+import { loadActingFactory, managedFactoryIds } from "./access";
 import { advance, hashDeviceKey, newDeviceKey, type Reading } from "./cold-chain";
 import * as P from "./freezers.params";
 import { defineService, type ServiceDefinition } from "../../lib/service";
@@ -388,8 +388,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			const user = ctx.meta.user;
 			if (!user || user.role === "EXECUTIVE" || user.role === "ADMIN") return { all: true };
 			if (user.role === "MANUFACTURER") {
-				const rows = await this.models.Factory.findAll({ where: { managerId: user.id }, attributes: ["id"] });
-				return { all: false, shops: [], factories: rows.map((f) => f.id) };
+				return { all: false, shops: [], factories: await managedFactoryIds(this.models, user.id) };
 			}
 			if (user.role === "CLERK")
 				return { all: false, shops: await call(ctx, "sales.shops.staffShopIds", { userId: user.id }), factories: [] };

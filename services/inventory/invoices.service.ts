@@ -16,7 +16,7 @@ import { RETRY_READS, respondCreated } from "../../lib/actions";
 import { config } from "../../lib/config";
 import type { Role, Ctx } from "../../lib/types";
 import { defineInventoryModels, type Invoice, type InventoryModels } from "./inventory.model";
-import { assertActsOn } from "./access";
+import { assertActsOn, managedFactoryIds } from "./access";
 import { addDays, today } from "./dates";
 import { TRANSITIONS, createInvoice, invoiceDetails, invoiceSummary, releaseAllocations } from "./invoicing";
 import * as P from "./invoices.params";
@@ -119,7 +119,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const and: WhereOptions[] = [];
 				const user = ctx.meta.user;
 				if (user?.role === "MANUFACTURER") {
-					const own = (await this.models.Factory.findAll({ where: { managerId: user.id }, attributes: ["id"] })).map((f) => f.id);
+					const own = await managedFactoryIds(this.models, user.id);
 					if (factoryId && !own.includes(factoryId))
 						throw forbidden("Only this factory's manager or an executive may see its invoices");
 					and.push({ factoryId: own });
