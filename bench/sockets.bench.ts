@@ -2,7 +2,7 @@
  * Chat fan-out over sockets, as a ratio against a bare socket.io relay measured
  * in the same run, with the same clients and the same message pattern.
  *
- *   npm run bench:sockets   (BENCH_SOCKETS=1000 BENCH_MEMBERS=50 BENCH_MESSAGES=400 BENCH_CONCURRENCY=8 BENCH_ACK=1,
+ *   npm run bench:sockets   (BENCH_SOCKETS=1000 BENCH_MEMBERS=50 BENCH_MESSAGES=400 BENCH_WARMUP=300 BENCH_CONCURRENCY=8 BENCH_ACK=1,
  *                            BENCH_SECONDS caps each phase; REDIS_URL as in production, default redis://127.0.0.1:6379)
  *
  * The clients run in a child process (like autocannon for the HTTP benches), so the
@@ -12,7 +12,9 @@
  *    a fresh database; creates BENCH_MEMBERS users and one GROUP conversation of all
  *    of them; the clients' process opens BENCH_SOCKETS socket.io clients on loopback
  *    (the members, each joined to the conversation room, plus idle authenticated sockets).
- * 2. BENCH_CONCURRENCY senders in a closed loop: a random member sends a message with
+ * 2. BENCH_WARMUP messages, not measured (JIT warm-up), then the server settles (the
+ *    connections' own work, presence and redelivery, done), then
+ *    BENCH_CONCURRENCY senders in a closed loop: a random member sends a message with
  *    the socket `call` communications.chat.sendMessage (JWT re-check, authorization,
  *    PostgreSQL transaction with outbox and audit, push to the rooms); the message
  *    counts as done when every other member has received NEW_MESSAGE. Members ack
@@ -45,6 +47,8 @@ const SOCKETS = Number(process.env.BENCH_SOCKETS ?? 1000);
 const MEMBERS = Math.min(100, Number(process.env.BENCH_MEMBERS ?? 50));
 const ACK = process.env.BENCH_ACK !== "0";
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 400);
+/** Messages sent before each measured phase, not measured (JIT warm-up, as the other benches do). */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 300);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const MESSAGE_TIMEOUT_MS = 10_000;
 // BENCH_SECONDS bounds each phase (CI's smoke run); otherwise a phase ends after BENCH_MESSAGES.
@@ -109,7 +113,7 @@ async function openSockets(url: string, tokens: (string | undefined)[], batch = 
  * Closed-loop senders: each picks a random member, stamps the message, sends it with
  * `send(socket, content)`, and waits until every other member received it.
  */
-async function run(members: Socket[], send: (s: Socket, content: string) => Promise<void>): Promise<ClientStats> {
+async function run(members: Socket[], send: (s: Socket, content: string) => Promise<void>, count: number): Promise<ClientStats> {
 	const latencies: number[] = [];
 	const pending = new Map<string, { left: number; done: () => void }>();
 	for (const s of members) {
@@ -128,7 +132,7 @@ async function run(members: Socket[], send: (s: Socket, content: string) => Prom
 	const cpu = process.cpuUsage();
 	const started = performance.now();
 	const worker = async () => {
-		while (issued < MESSAGES && Date.now() < deadline) {
+		while (issued < count && Date.now() < deadline) {
 			issued++;
 			const id = randomUUID();
 			const sender = members[Math.floor(Math.random() * members.length)];
@@ -171,18 +175,20 @@ function clientsMain(): void {
 		const members = sockets.slice(0, MEMBERS);
 		const { conversationId } = order;
 		await Promise.all(members.map((s) => s.timeout(10_000).emitWithAck("JOIN_CONVERSATION", { conversationId })));
-		const started = new Promise<void>((resolve) => (go = resolve));
-		send({ kind: "ready" });
-		await started;
-		const stats = await run(members, (s, content) =>
+		const sendVia = (s: Socket, content: string) =>
 			order.via === "call"
 				? new Promise<void>((resolve, reject) =>
 						s.emit("call", "communications.chat.sendMessage", { id: conversationId, content }, (err: unknown) =>
 							err ? reject(new Error(`sendMessage failed: ${JSON.stringify(err)}`)) : resolve(),
 						),
 					)
-				: new Promise<void>((resolve) => s.emit("send", { conversationId, content }, () => resolve())),
-		);
+				: new Promise<void>((resolve) => s.emit("send", { conversationId, content }, () => resolve()));
+		// Not measured: the same pattern first, so the JIT has compiled every path (the POS bench warms up likewise).
+		await run(members, sendVia, WARMUP);
+		const started = new Promise<void>((resolve) => (go = resolve));
+		send({ kind: "ready" });
+		await started;
+		const stats = await run(members, sendVia, MESSAGES);
 		const closing = new Promise<void>((resolve) => (close = resolve));
 		send({ kind: "done", stats });
 		await closing;
@@ -224,6 +230,8 @@ class Clients {
 		const connected = await this.next("connected");
 		console.log(`${label.padEnd(8)} ${connected.sockets} sockets connected in ${connected.seconds.toFixed(1)} s`);
 		await this.next("ready");
+		const quiet = await settle();
+		console.log(`${label.padEnd(8)} ${quiet ? "server quiet" : "server still busy"} after the connections' own work (presence, redelivery)`);
 		const profiler = profile ? await startProfile() : undefined;
 		const cpu = process.cpuUsage();
 		this.send({ kind: "go" });
@@ -246,6 +254,22 @@ function line(s: Stats): string {
 		`${s.name.padEnd(44)} ${rate.toFixed(0).padStart(6)} msg/s  ${(rate * (MEMBERS - 1)).toFixed(0).padStart(7)} deliveries/s   fan-out p50 ${percentile(s.latencies, 50).toFixed(1).padStart(6)} ms   ` +
 		`p99 ${percentile(s.latencies, 99).toFixed(1).padStart(7)} ms   CPU server ${s.serverCpuMsPerMessage.toFixed(2)}, clients ${s.clientCpuMsPerMessage.toFixed(2)} ms/msg   (${s.messages} msgs, ${s.lost} lost)`
 	);
+}
+
+/**
+ * Waits (at most 15 s) until this process, the server, uses under 5 % of a core over 250 ms: each connection's own work
+ * (presence to contacts, redelivery of unacked messages: two queries per socket) must not queue in front of the measured
+ * messages, which measure the fan-out of a steady state. False when it stayed busy.
+ */
+async function settle(): Promise<boolean> {
+	const deadline = performance.now() + 15_000;
+	while (performance.now() < deadline) {
+		const cpu = process.cpuUsage();
+		await new Promise((r) => setTimeout(r, 250));
+		const used = process.cpuUsage(cpu);
+		if ((used.user + used.system) / 1000 < 0.05 * 250) return true;
+	}
+	return false;
 }
 
 /** BENCH_PROFILE=<file.cpuprofile>: a CPU profile of the backend's messaging phase only (not the connection storm). */

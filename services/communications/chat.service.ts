@@ -309,6 +309,9 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			async handler(this: This, ctx: Ctx<P.MarkDeliveredParams>) {
 				const { deliveries } = ctx.params;
 				// One row per message (the receipt), not one per ack: ~50 times fewer rows to parse for a group's message.
+				// Committed without waiting for the WAL flush (this statement's own transaction only): a receipt lost in a
+				// crash leaves its message undelivered, so it is sent again on the next connect and acked again. Waiting
+				// made every message's own commit queue behind ~49 receipts' fsyncs (docs/performance.md).
 				const receipts = await this.db.query<{
 					messageId: string;
 					conversationId: string;
@@ -317,7 +320,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					deliveredAt: string;
 				}>(
 					`WITH acked AS (
-					   SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[]) AS a(message_id, user_id)
+					   SELECT DISTINCT a.message_id, a.user_id
+					     FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit, unnest($1::uuid[], $2::uuid[]) AS a(message_id, user_id)
 					 ), m AS (
 					   SELECT m.id, m.conversation_id, m.sender_id, a.user_id FROM acked a
 					   JOIN "${this.dbSchema}".messages m ON m.id = a.message_id AND m.sender_id <> a.user_id

@@ -25,6 +25,7 @@
  * (`sockets.push`, NEW_MESSAGE then unacked: delivered again on the next connect).
  */
 import type { Context } from "moleculer";
+import type { Namespace, Socket } from "socket.io";
 import { config } from "../../lib/config";
 import { SOCKET_EVENTS, type EventEnvelope, type EventName, type SocketPush } from "../../lib/events";
 import { pushToSockets, userRoom } from "../../lib/presence";
@@ -64,6 +65,49 @@ export class DeliveryBuffer {
 		const deliveries = [...this.pending.values()];
 		this.pending.clear();
 		this.record(deliveries);
+	}
+}
+
+/** socket.io-parser's PacketType.EVENT (the parser is socket.io's own dependency, not ours). */
+const EVENT_PACKET = 2;
+
+interface AckTarget {
+	socket: Socket;
+	onAck: () => void;
+}
+
+/** socket.io internals emitWithAcks relies on (the in-memory adapter's `broadcastWithAck` does the same). */
+interface PacketInternals {
+	nsp: { _ids: number; name: string; adapter: { _encode?(packet: object, opts: object): unknown[] } };
+	acks?: Map<number, () => void>;
+	client: { _packet?(packets: unknown[], opts: object): void };
+}
+
+/**
+ * One event to many sockets, each with its own ack, encoded once: the packets share one ack id (the namespace's
+ * counter, as socket.io's broadcastWithAck does) and each socket maps it to its own callback. Emitting per socket
+ * encoded the same JSON and built the same WebSocket frame once per recipient, the fan-out's largest cost
+ * (docs/performance.md). Falls back to one emit per socket where the internals are not there.
+ */
+export function emitWithAcks(nsp: Namespace, targets: AckTarget[], event: string, data: unknown): void {
+	if (targets.length === 0) return;
+	const inner = nsp as unknown as PacketInternals["nsp"];
+	const encode = inner.adapter._encode;
+	const usable = (t: AckTarget) => {
+		const s = t.socket as unknown as PacketInternals;
+		return s.acks instanceof Map && typeof s.client._packet === "function";
+	};
+	if (typeof encode !== "function" || targets.length === 1 || !targets.every(usable)) {
+		for (const t of targets) t.socket.emit(event, data, t.onAck);
+		return;
+	}
+	const packet = { type: EVENT_PACKET, data: [event, data], nsp: inner.name, id: inner._ids++ };
+	const packetOpts = { preEncoded: true, compress: true };
+	const encoded = encode.call(inner.adapter, packet, packetOpts);
+	for (const { socket, onAck } of targets) {
+		const s = socket as unknown as Required<PacketInternals>;
+		s.acks.set(packet.id, onAck);
+		s.client._packet!(encoded, packetOpts);
 	}
 }
 
@@ -163,14 +207,17 @@ export const SocketRelayMixin = defineMixin<This>({
 			this.sendNewMessageHere(view, recipients);
 		},
 
-		/** This node's sockets of the recipients, one emit each with an ack (no timer: an ack never given goes away with its socket). */
+		/** This node's sockets of the recipients, each with an ack (no timer: an ack never given goes away with its socket). */
 		sendNewMessageHere(this: This, view: MessageView, recipients: string[]) {
 			const nsp = this.io.of("/");
+			const targets: AckTarget[] = [];
 			for (const userId of recipients) {
 				for (const id of nsp.adapter.rooms.get(userRoom(userId)) ?? []) {
-					nsp.sockets.get(id)?.emit(SOCKET_EVENTS.NEW_MESSAGE, view, () => this.recordDelivery(view.id, userId));
+					const socket = nsp.sockets.get(id);
+					if (socket) targets.push({ socket, onAck: () => this.recordDelivery(view.id, userId) });
 				}
 			}
+			emitWithAcks(nsp, targets, SOCKET_EVENTS.NEW_MESSAGE, view);
 		},
 
 		recordDelivery(this: This, messageId: string, userId: string) {
