@@ -10,6 +10,7 @@ import { shopCoordinates } from "./160-shop-coordinates";
 import { posSaleLean } from "./190-pos-sale-lean";
 import { posSaleBatch } from "./200-pos-sale-batch";
 import { posSaleIndexed } from "./201-pos-sale-indexed";
+import { posSaleOwnLotCheck } from "./230-pos-sale-own-lot-check";
 
 /** The sales schema's migrations, in order. Append; never edit one that has shipped. */
 export const salesMigrations: Migration[] = [
@@ -28,4 +29,5 @@ export const salesMigrations: Migration[] = [
 	posSaleIndexed,
 	streamAttempts,
 	processedEventsAge,
+	posSaleOwnLotCheck,
 ];

@@ -380,4 +380,85 @@ describe("POS sale in one statement (integration)", () => {
 			expect(await count("SELECT count(*) AS n FROM sales.transactions WHERE shop_id = $1", [shop2])).toBe(5 - rejected.length);
 		});
 	});
+	describe("its own lot-total check (migration 230)", () => {
+		/** sales.pos_sale called directly on `c`, inside the caller's transaction. */
+		const callSale = (c: Client, lines: { flavorId: string; quantity: number }[]) => {
+			const picked = lines.map((l) => flavors.find((f) => f.id === l.flavorId)!);
+			const event = (type: string) => JSON.stringify({ id: randomUUID(), type, data: {} });
+			return c.query(
+				`SELECT sales.pos_sale($1::uuid, $2::uuid, $3::uuid, 'STAFF', false, NULL, 'CASH', NULL, NULL, 'h', NULL,
+				        $4::uuid[], $5::text[], $6::int[], $7::bigint[], $8::jsonb, 'sales.events', $9::jsonb, 'sales.events', NULL) AS r`,
+				[
+					randomUUID(),
+					shopId,
+					clerk.id,
+					lines.map((l) => l.flavorId),
+					picked.map((f) => f.name),
+					lines.map((l) => l.quantity),
+					picked.map((f) => f.price),
+					event("SALE_COMPLETED"),
+					event("INVENTORY_LOW"),
+				],
+			);
+		};
+		const checkCalls = async (c: Client) =>
+			Number(
+				(
+					await c.query(
+						"SELECT COALESCE(sum(calls), 0) AS n FROM pg_stat_xact_user_functions WHERE schemaname = 'sales' AND funcname = 'check_lot_total'",
+					)
+				).rows[0].n,
+			);
+		let c: Client;
+		beforeEach(async () => {
+			c = new Client({ connectionString: app.db.url });
+			await c.connect();
+		});
+		afterEach(async () => {
+			await c.query("ROLLBACK").catch(() => undefined);
+			await c.end();
+		});
+
+		it("a sale queues no deferred check of its rows (it checks them itself); it still holds stock = lots", async () => {
+			await c.query("BEGIN");
+			await c.query("SET LOCAL track_functions = 'pl'");
+			await callSale(c, [
+				{ flavorId: flavors[2].id, quantity: 1 },
+				{ flavorId: flavors[3].id, quantity: 2 },
+			]);
+			// Fires every deferred check queued so far, now: the sale's two stock rows and two lots queued none.
+			await c.query("SET CONSTRAINTS ALL IMMEDIATE");
+			expect(await checkCalls(c)).toBe(0);
+			const { rows } = await c.query<{ flavor_id: string; stock: number; lots: number }>(
+				`SELECT i.flavor_id, i.quantity AS stock, (SELECT sum(quantity) FROM sales.stock_lots l WHERE l.shop_id = i.shop_id AND l.flavor_id = i.flavor_id)::int AS lots
+				   FROM sales.shop_inventory i WHERE i.shop_id = $1`,
+				[shopId],
+			);
+			for (const r of rows) expect(r.stock).toBe(r.lots);
+		});
+
+		it("other writers in the same transaction, after a sale, are still checked at commit", async () => {
+			await c.query("BEGIN");
+			await c.query("SET LOCAL track_functions = 'pl'");
+			await callSale(c, [{ flavorId: flavors[2].id, quantity: 1 }]);
+			await c.query("UPDATE sales.shop_inventory SET quantity = quantity + 1 WHERE shop_id = $1 AND flavor_id = $2", [shopId, flavors[2].id]);
+			const err = await c.query("COMMIT").then(
+				() => null,
+				(e: DatabaseError) => e,
+			);
+			expect(err).toMatchObject({ code: "23514", constraint: "shop_inventory_equals_lots" });
+		});
+
+		it("refuses a flavor listed twice (its stock row would go down once, its lots twice)", async () => {
+			await c.query("BEGIN");
+			const err = await callSale(c, [
+				{ flavorId: flavors[2].id, quantity: 1 },
+				{ flavorId: flavors[2].id, quantity: 1 },
+			]).then(
+				() => null,
+				(e: DatabaseError) => e,
+			);
+			expect(err).toMatchObject({ code: "23514", constraint: "shop_inventory_equals_lots" });
+		});
+	});
 });
