@@ -308,7 +308,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			/** The first ack of each (message, recipient) is recorded; the sender gets one MESSAGE_DELIVERED per message listing who acked. */
 			async handler(this: This, ctx: Ctx<P.MarkDeliveredParams>) {
 				const { deliveries } = ctx.params;
-				// One row per message (the receipt), not one per ack: ~50 times fewer rows to parse for a group's message.
+				// One row per message (the receipt), not one per ack: ~50 times fewer rows to parse for a group's message;
+				// its recipients as JSON (JSON.parse), not a text[] (parsed character by character in JS).
 				// Committed without waiting for the WAL flush (this statement's own transaction only): a receipt lost in a
 				// crash leaves its message undelivered, so it is sent again on the next connect and acked again. Waiting
 				// made every message's own commit queue behind ~49 receipts' fsyncs (docs/performance.md).
@@ -331,7 +332,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					   RETURNING message_id, user_id, delivered_at
 					 )
 					 SELECT ins.message_id AS "messageId", m.conversation_id AS "conversationId", m.sender_id AS "senderId",
-					        array_agg(ins.user_id::text ORDER BY ins.user_id) AS "deliveredTo",
+					        json_agg(ins.user_id ORDER BY ins.user_id) AS "deliveredTo",
 					        to_char(max(ins.delivered_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deliveredAt"
 					   FROM ins JOIN m ON m.id = ins.message_id AND m.user_id = ins.user_id
 					  GROUP BY ins.message_id, m.conversation_id, m.sender_id`,
