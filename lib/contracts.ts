@@ -217,6 +217,7 @@ export interface Contracts {
 		result: { id: string; shopId: string | null; factoryId: string | null } | null;
 	};
 	"inventory.invoices.allocationsForOrder": { params: { orderId: string }; result: OrderAllocation[] };
+	"inventory.invoices.markShipped": { params: { orderId: string; shipped: boolean }; result: { invoiceId: string | null } };
 	"inventory.suppliers.list": { params: { page: number; pageSize: number; sort: string }; result: Page<SupplierRef> };
 	"inventory.turnover.byFactory": { params: { from: string; to: string; factoryIds?: string[] | null }; result: TurnoverRow[] };
 	"inventory.deliveries.performance": {

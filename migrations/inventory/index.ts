@@ -8,6 +8,7 @@ import { freezers } from "./120-freezers";
 import { budgetSource } from "./150-budget-source";
 import { supplierDeliveries } from "./160-supplier-deliveries";
 import { freezerReadingsRetention } from "./170-freezer-readings-retention";
+import { invoiceShipped } from "./230-invoice-shipped";
 
 /** The inventory schema's migrations, in order. Append; never edit one that has shipped. */
 export const inventoryMigrations: Migration[] = [
@@ -24,4 +25,5 @@ export const inventoryMigrations: Migration[] = [
 	freezerReadingsRetention,
 	streamAttempts,
 	processedEventsAge,
+	invoiceShipped,
 ];

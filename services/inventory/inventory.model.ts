@@ -104,6 +104,8 @@ export class Invoice extends Model<InferAttributes<Invoice>, InferCreationAttrib
 	declare createdBy: string | null;
 	declare paidAt: Date | null;
 	declare voidedAt: Date | null;
+	/** Set when its order was shipped (markShipped): from then on it cannot be voided. */
+	declare shippedAt: Date | null;
 	declare createdAt: CreationOptional<Date>;
 	declare updatedAt: CreationOptional<Date>;
 }
@@ -255,6 +257,7 @@ export function defineInventoryModels(db: Sequelize) {
 			createdBy: { type: DataTypes.UUID, allowNull: true },
 			paidAt: { type: DataTypes.DATE, allowNull: true },
 			voidedAt: { type: DataTypes.DATE, allowNull: true },
+			shippedAt: { type: DataTypes.DATE, allowNull: true },
 			createdAt: DataTypes.DATE,
 			updatedAt: DataTypes.DATE,
 		},

@@ -31,9 +31,11 @@ export const listInvoicesParams = {
 export const invoiceIdParams = { ...STRICT, invoiceId: uuid } as const;
 export const statusParams = { ...STRICT, invoiceId: uuid, status: { type: "enum", values: INVOICE_STATUSES } } as const;
 export const forOrderParams = { ...STRICT, orderId: uuid } as const;
+export const markShippedParams = { ...STRICT, orderId: uuid, shipped: "boolean" } as const;
 
 export type CreateInvoiceParams = Infer<typeof createInvoiceParams>;
 export type ListInvoicesParams = Infer<typeof listInvoicesParams>;
 export type InvoiceIdParams = Infer<typeof invoiceIdParams>;
 export type StatusParams = Infer<typeof statusParams>;
 export type ForOrderParams = Infer<typeof forOrderParams>;
+export type MarkShippedParams = Infer<typeof markShippedParams>;

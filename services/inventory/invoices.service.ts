@@ -157,6 +157,21 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				}
 				const invoice = await this.transaction(async (t) => {
 					const inv = (await this.models.Invoice.findByPk(invoiceId, { transaction: t, lock: t.LOCK.UPDATE }))!;
+					// Under the row lock markShipped takes too: a shipment recorded since the check above is seen here.
+					if (status === "VOID" && inv.shippedAt && inv.orderId) {
+						const order = await call(ctx, "sales.orders.get", { orderId: inv.orderId });
+						// Marked, but the order went no further (its shipment failed, then it was cancelled): the mark is stale.
+						if (order && order.status !== "CANCELLED") {
+							const shipped = order.status === "SHIPPED" || order.status === "DELIVERED";
+							throw conflict(
+								shipped
+									? `The order was ${order.status.toLowerCase()}: its invoice cannot be voided`
+									: "The order is being shipped: its invoice cannot be voided",
+								"ORDER_SHIPPED",
+								{ orderStatus: order.status },
+							);
+						}
+					}
 					if (!TRANSITIONS[inv.status].includes(status)) {
 						throw conflict(`An invoice cannot go from ${inv.status} to ${status}`, "ILLEGAL_TRANSITION", {
 							from: inv.status,
@@ -176,6 +191,29 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		},
 
 		// ---- internal (no REST route; trusted callers) ----
+
+		/**
+		 * sales records an order SHIPPED only after this marked its invoice (`shipped: true`), under the invoice's row
+		 * lock, which a VOID takes as well: a VOID first makes the shipment 409 INVOICE_VOID, a shipment first makes the
+		 * VOID 409 ORDER_SHIPPED. `shipped: false` takes the mark back when the order's own write then failed.
+		 * An order with no invoice yet has nothing to mark (its invoice, made later, sees the order's status).
+		 */
+		markShipped: {
+			visibility: "public",
+			params: P.markShippedParams,
+			async handler(this: This, ctx: Ctx<P.MarkShippedParams>) {
+				const { orderId, shipped } = ctx.params;
+				return this.transaction(async (t) => {
+					const inv = await this.models.Invoice.findOne({ where: { orderId }, transaction: t, lock: t.LOCK.UPDATE });
+					if (!inv) return { invoiceId: null };
+					if (shipped && inv.status === "VOID")
+						throw conflict("The order's invoice was voided: it cannot be shipped", "INVOICE_VOID", { invoiceId: inv.id });
+					if (shipped !== (inv.shippedAt !== null))
+						await inv.update({ shippedAt: shipped ? new Date() : null }, { transaction: t });
+					return { invoiceId: inv.id };
+				});
+			},
+		},
 
 		forOrder: {
 			visibility: "public",

@@ -68,6 +68,7 @@ export async function createInvoice(deps: InvoicingDeps, t: Transaction, ctx: Co
 			createdBy: input.createdBy,
 			paidAt: null,
 			voidedAt: null,
+			shippedAt: null,
 		},
 		{ transaction: t },
 	);

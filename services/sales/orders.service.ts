@@ -122,7 +122,8 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			response: OrderSchema,
 			roles: ["CLERK", "MANUFACTURER", "EXECUTIVE", "ADMIN"],
 			audit: true,
-			summary: "Move an order along PENDING → CONFIRMED → SHIPPED → DELIVERED (or CANCELLED); illegal moves are 409",
+			summary:
+				"Move an order along PENDING → CONFIRMED → SHIPPED → DELIVERED (or CANCELLED); illegal moves are 409, and so is shipping an order whose invoice was voided (INVOICE_VOID)",
 			params: P.orderStatusParams,
 			async handler(ctx: Ctx<P.OrderStatusParams>) {
 				const { orderId, status } = ctx.params;
@@ -141,6 +142,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				// What the factory allocated to this order (its invoice's FEFO batches), asked of inventory: the lots the shop receives.
 				const allocation = status === "DELIVERED" ? await call(ctx, "inventory.invoices.allocationsForOrder", { orderId }) : [];
 				let delivered = false;
+				let markedShipped = false;
 				const order = await this.transaction(async (t) => {
 					const o = await this.models.Order.findByPk(orderId, { lock: t.LOCK.UPDATE, transaction: t });
 					if (!o) throw notFound("Order", orderId);
@@ -151,6 +153,12 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 						});
 					if (!mayTransition(party!, o.status, status))
 						throw forbidden(`You may not move this order from ${o.status} to ${status}`);
+					// The invoice is marked shipped first, under its own row lock (a VOID takes it too): 409 INVOICE_VOID if it
+					// was voided (its units went back to the batches); once marked, it can no longer be voided.
+					if (status === "SHIPPED") {
+						await call(ctx, "inventory.invoices.markShipped", { orderId, shipped: true });
+						markedShipped = true;
+					}
 					if (status === "DELIVERED") {
 						const { lowStockThreshold } = settingsOf(this.broker).settings;
 						const sorted = [...o.items].sort((a, b) => a.flavorId.localeCompare(b.flavorId));
@@ -186,6 +194,14 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 						{ transaction: t },
 					);
 					return o;
+				}).catch(async (err: unknown) => {
+					// The order stays unshipped: its invoice's mark goes too (best effort; a stale mark only blocks voiding it
+					// until the order ships or is cancelled).
+					if (markedShipped)
+						await call(ctx, "inventory.invoices.markShipped", { orderId, shipped: false }).catch((e: Error) =>
+							this.logger.warn(`Order ${orderId}: taking back its invoice's shipped mark failed:`, e.message),
+						);
+					throw err;
 				});
 				if (delivered) await this.cleanCache("sales");
 				return toOrderJson(order);

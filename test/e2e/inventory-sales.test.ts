@@ -107,6 +107,81 @@ describe("inventory <-> sales", () => {
 		expect(await sqlRows(app, `SELECT quantity FROM inventory.stock_items WHERE batch_id = 'X-EARLY'`)).toEqual(held);
 	});
 
+	describe("a VOID and a shipment of the same order are ordered by the invoice's row lock", () => {
+		/** A CONFIRMED order of one flavor and its invoice. */
+		const confirmedOrder = async (): Promise<{ orderId: string; invoiceId: string }> => {
+			const order = await ok<{ id: string }>(
+				app.request("POST", `/api/v1/sales/shops/${w.shopId}/purchase-orders`, {
+					token: w.clerk.token,
+					body: { factoryId: w.factoryId, items: [{ flavorId: w.flavors[1].id, quantity: 1 }] },
+				}),
+				201,
+			);
+			const invoiceId = await until(async () => {
+				const [row] = await sqlRows<{ id: string }>(app, `SELECT id FROM inventory.invoices WHERE order_id = $1`, [order.id]);
+				return row?.id;
+			}, "the order's invoice");
+			await ok(
+				app.request("PUT", `/api/v1/sales/orders/${order.id}/status`, { token: w.maker.token, body: { status: "CONFIRMED" } }),
+			);
+			return { orderId: order.id, invoiceId };
+		};
+		const move = (orderId: string, status: string, token = w.maker.token) =>
+			app.request("PUT", `/api/v1/sales/orders/${orderId}/status`, { token, body: { status } });
+		const voidInvoice = (invoiceId: string) =>
+			app.request("PUT", `/api/v1/inventory/invoices/${invoiceId}/status`, { token: w.maker.token, body: { status: "VOID" } });
+		const orderStatus = async (orderId: string) =>
+			(await sqlRows<{ status: string }>(app, `SELECT status FROM sales.orders WHERE id = $1`, [orderId]))[0].status;
+
+		it("an order whose invoice was voided cannot be shipped (409 INVOICE_VOID): its units went back to the batches", async () => {
+			const { orderId, invoiceId } = await confirmedOrder();
+			expect((await voidInvoice(invoiceId)).status).toBe(200);
+			const shipped = await move(orderId, "SHIPPED");
+			expect([shipped.status, shipped.body.error?.code]).toEqual([409, "INVOICE_VOID"]);
+			expect(await orderStatus(orderId)).toBe("CONFIRMED");
+		});
+
+		it("a shipment being recorded (its invoice marked, the order not yet SHIPPED) makes a VOID 409; a mark taken back, or left by an order since cancelled, does not", async () => {
+			const { orderId, invoiceId } = await confirmedOrder();
+			await app.broker.call("inventory.invoices.markShipped", { orderId, shipped: true });
+			const refused = await voidInvoice(invoiceId);
+			expect([refused.status, refused.body.error?.code, refused.body.error?.details]).toEqual([
+				409,
+				"ORDER_SHIPPED",
+				{ orderStatus: "CONFIRMED" },
+			]);
+			await app.broker.call("inventory.invoices.markShipped", { orderId, shipped: false });
+			expect((await voidInvoice(invoiceId)).status).toBe(200);
+
+			const stale = await confirmedOrder();
+			await app.broker.call("inventory.invoices.markShipped", { orderId: stale.orderId, shipped: true });
+			expect((await move(stale.orderId, "CANCELLED", w.exec.token)).status).toBe(200);
+			expect((await voidInvoice(stale.invoiceId)).status).toBe(200);
+		});
+
+		it("sent together, never both: each order ends either SHIPPED with its invoice standing, or CONFIRMED with it VOID", async () => {
+			const orders = await Promise.all(Array.from({ length: 6 }, () => confirmedOrder()));
+			const outcomes = await Promise.all(
+				orders.map(async ({ orderId, invoiceId }, i) => {
+					const [shipped, voided] =
+						i % 2
+							? await Promise.all([move(orderId, "SHIPPED"), voidInvoice(invoiceId)])
+							: await Promise.all([voidInvoice(invoiceId), move(orderId, "SHIPPED")]).then(([v, sh]) => [sh, v]);
+					return { orderId, invoiceId, shipped: shipped.status, voided: voided.status };
+				}),
+			);
+			for (const o of outcomes) {
+				expect([o.shipped, o.voided].sort()).toEqual([200, 409]);
+				const [invoice] = await sqlRows<{ status: string }>(app, `SELECT status FROM inventory.invoices WHERE id = $1`, [
+					o.invoiceId,
+				]);
+				expect([await orderStatus(o.orderId), invoice.status]).toEqual(
+					o.shipped === 200 ? ["SHIPPED", "ISSUED"] : ["CONFIRMED", "VOID"],
+				);
+			}
+		});
+	});
+
 	it("a POS sale in sales is recorded as consumption in inventory", async () => {
 		const [vanilla] = w.flavors;
 		await setStock(app, w.exec, w.shopId, [{ flavorId: vanilla.id, quantity: 50 }]);
