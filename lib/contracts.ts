@@ -226,6 +226,7 @@ export interface Contracts {
 	};
 
 	"communications.chat.contacts": { params: { userId: string }; result: string[] };
+	"communications.chat.watchers": { params: { userId: string }; result: string[] };
 	"communications.chat.isParticipant": { params: { conversationId: string; userId: string }; result: boolean };
 	"communications.notifications.announce": { params: Announcement; result: Announcement & { sentAt: string } };
 	"communications.notifications.notifyUsers": {

@@ -22,6 +22,7 @@ import { call, type Params, type Result } from "../../lib/contracts";
 
 interface Methods {
 	conversationViews(rows: ConversationRow[], ctx: Ctx<unknown>): Promise<unknown[]>;
+	presencePeers(ctx: Ctx<unknown>, userId: string, direction: "SEES" | "SEEN_BY"): Promise<string[]>;
 }
 type This = CommsThis & Methods;
 
@@ -258,7 +259,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		onlineUsers: {
 			rest: "GET /chat/online-users",
 			summary:
-				"Online users the caller shares a conversation or a shop with (need-to-know, for every role); `role` only for staff callers",
+				"Online users the caller shares a shop with, or a conversation in which they took part (created it or wrote in it); need-to-know for every role; `role` only for staff callers",
 			async handler(ctx: Ctx<Record<string, never>>) {
 				const me = ctx.meta.user!;
 				const ids = await presence().online(await call(ctx, "communications.chat.contacts", { userId: me.id }));
@@ -376,31 +377,57 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			},
 		},
 
+		/**
+		 * Whose online status the user may see: shop colleagues, and people who took part in a conversation the user is
+		 * in (created it, or wrote in it). Being added to a conversation is not consent: a stranger who opens a DIRECT
+		 * conversation with a user id taken from a public list sees that user's status only once they answer.
+		 */
 		contacts: {
 			visibility: "public",
 			params: P.contactsParams,
-			async handler(ctx: Ctx<Params<"communications.chat.contacts">>): Promise<Result<"communications.chat.contacts">> {
-				const rows = await this.db.query<{ user_id: string }>(
-					`SELECT DISTINCT o.user_id FROM "${this.dbSchema}".conversation_participants p
-					 JOIN "${this.dbSchema}".conversation_participants o ON o.conversation_id = p.conversation_id AND o.user_id <> p.user_id
-					 WHERE p.user_id = :userId`,
-					{ replacements: { userId: ctx.params.userId }, type: QueryTypes.SELECT },
-				);
-				const shared = new Set(rows.map((r) => r.user_id));
-				// Shop colleagues too; without sales (a node down) only conversation partners count: fail closed.
-				if (this.broker.registry.actions.isAvailable("sales.shops.coworkers")) {
-					try {
-						for (const id of await call(ctx, "sales.shops.coworkers", { userId: ctx.params.userId })) shared.add(id);
-					} catch (err) {
-						this.logger.debug("Shop colleagues unavailable for presence:", (err as Error).message);
-					}
-				}
-				return [...shared];
+			async handler(this: This, ctx: Ctx<Params<"communications.chat.contacts">>): Promise<Result<"communications.chat.contacts">> {
+				return this.presencePeers(ctx, ctx.params.userId, "SEES");
+			},
+		},
+
+		/** Who may see the user's online status (the other side of `contacts`): told of the user's USER_STATUS_CHANGE. */
+		watchers: {
+			visibility: "public",
+			params: P.contactsParams,
+			async handler(this: This, ctx: Ctx<Params<"communications.chat.watchers">>): Promise<Result<"communications.chat.watchers">> {
+				return this.presencePeers(ctx, ctx.params.userId, "SEEN_BY");
 			},
 		},
 	},
 
 	methods: {
+		/**
+		 * SEES: the others of the user's conversations who took part in them (created one, or wrote in it), and shop colleagues.
+		 * SEEN_BY: the others of the conversations the user took part in, and shop colleagues.
+		 */
+		async presencePeers(ctx: Ctx<unknown>, userId: string, direction: "SEES" | "SEEN_BY") {
+			const active = direction === "SEES" ? "o" : "p";
+			const rows = await this.db.query<{ user_id: string }>(
+				`SELECT DISTINCT o.user_id FROM "${this.dbSchema}".conversation_participants p
+				 JOIN "${this.dbSchema}".conversation_participants o ON o.conversation_id = p.conversation_id AND o.user_id <> p.user_id
+				 JOIN "${this.dbSchema}".conversations c ON c.id = p.conversation_id AND c.deleted_at IS NULL
+				 WHERE p.user_id = :userId
+				   AND (c.created_by = ${active}.user_id
+				        OR EXISTS (SELECT 1 FROM "${this.dbSchema}".messages m WHERE m.conversation_id = c.id AND m.sender_id = ${active}.user_id))`,
+				{ replacements: { userId }, type: QueryTypes.SELECT },
+			);
+			const shared = new Set(rows.map((r) => r.user_id));
+			// Shop colleagues too; without sales (a node down) only conversation partners count: fail closed.
+			if (this.broker.registry.actions.isAvailable("sales.shops.coworkers")) {
+				try {
+					for (const id of await call(ctx, "sales.shops.coworkers", { userId })) shared.add(id);
+				} catch (err) {
+					this.logger.debug("Shop colleagues unavailable for presence:", (err as Error).message);
+				}
+			}
+			return [...shared];
+		},
+
 		async conversationViews(rows: ConversationRow[], ctx: Ctx<unknown>) {
 			if (rows.length === 0) return [];
 			const participants = await this.models.Participant.findAll({ where: { conversationId: rows.map((r) => r.id) } });

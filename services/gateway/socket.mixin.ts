@@ -323,17 +323,17 @@ export const SocketMixin = defineMixin<This>({
 			return data.presenceChain as Promise<void>;
 		},
 
-		/** USER_STATUS_CHANGE to everyone who shares a conversation with the user. */
+		/** USER_STATUS_CHANGE to everyone who may see the user's status (`communications.chat.watchers`). */
 		async announceStatus(userId: string, status: PresenceStatus) {
 			if (this.shuttingDown) return;
-			let contacts: string[] = [];
-			if (!this.broker.registry.actions.isAvailable("communications.chat.contacts")) return;
+			let watchers: string[] = [];
+			if (!this.broker.registry.actions.isAvailable("communications.chat.watchers")) return;
 			try {
-				contacts = await call(this.broker, "communications.chat.contacts", { userId });
+				watchers = await call(this.broker, "communications.chat.watchers", { userId });
 			} catch (err) {
-				this.logger.debug("No contacts for presence (communications unavailable?):", (err as Error).message);
+				this.logger.debug("No watchers for presence (communications unavailable?):", (err as Error).message);
 			}
-			await pushToSockets(this.broker, { event: "USER_STATUS_CHANGE", rooms: contacts.map(userRoom), data: { userId, status } });
+			await pushToSockets(this.broker, { event: "USER_STATUS_CHANGE", rooms: watchers.map(userRoom), data: { userId, status } });
 		},
 	},
 

@@ -108,7 +108,15 @@ describe("communications need-to-know and email cap", () => {
 		const seenByClerk = list.body.rows[0].participants.find((p: { id: string }) => p.id === patron.id);
 		expect(seenByClerk).toMatchObject({ id: patron.id, name: "Pat Ron", role: "PATRON" });
 
-		// Presence through the conversation: each sees the other online, the patron without a role.
+		// Presence through the conversation once the clerk has answered: each sees the other online, the patron without a role.
+		expect(
+			(
+				await app.request("POST", `${C}/chat/conversations/${created.body.id}/messages`, {
+					token: clerk.token,
+					body: { content: "How can I help?" },
+				})
+			).status,
+		).toBe(201);
 		const sc = await open(clerk);
 		await open(patron);
 		await sc.next<Status>("USER_STATUS_CHANGE", (s) => s.userId === patron.id && s.status === "ONLINE");

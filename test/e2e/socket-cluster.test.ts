@@ -65,9 +65,10 @@ describe("sockets across two gateway processes", () => {
 	it("delivers a message sent through gateway 1 to a socket on gateway 2", async () => {
 		const alice = await cluster.createUser("PATRON");
 		const bob = await cluster.createUser("PATRON");
+		// Bob opens it: Alice may see his status (he took part).
 		const conv = await cluster.request("POST", `${C}/chat/conversations`, {
-			token: alice.token,
-			body: { type: "DIRECT", participantIds: [bob.id] },
+			token: bob.token,
+			body: { type: "DIRECT", participantIds: [alice.id] },
 		});
 		expect(conv.status).toBe(201);
 

@@ -29,9 +29,10 @@ describe("sockets across two gateway nodes", () => {
 		expect(nodeA.baseUrl).not.toBe(nodeB.baseUrl);
 		const alice = await nodeA.createUser("PATRON");
 		const bob = await nodeA.createUser("PATRON");
+		// Bob opens it: Alice may see his status (he took part).
 		const conv = await nodeA.request("POST", `${C}/chat/conversations`, {
-			token: alice.token,
-			body: { type: "DIRECT", participantIds: [bob.id] },
+			token: bob.token,
+			body: { type: "DIRECT", participantIds: [alice.id] },
 		});
 		expect(conv.status).toBe(201);
 

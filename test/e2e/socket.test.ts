@@ -90,6 +90,7 @@ describe("socket gateway + chat", () => {
 				"auth.createUser",
 				"communications.notifications.create",
 				"communications.chat.contacts",
+				"communications.chat.watchers",
 				"api.broadcast",
 				"$node.list",
 			]) {
@@ -254,7 +255,8 @@ describe("socket gateway + chat", () => {
 			const x = await app.createUser("PATRON");
 			const y = await app.createUser("PATRON");
 			const stranger = await app.createUser("PATRON");
-			await app.request("POST", `${C}/chat/conversations`, { token: x.token, body: { type: "DIRECT", participantIds: [y.id] } });
+			// y opened the conversation: x may see y's status (y took part), not the other way round until x writes.
+			await app.request("POST", `${C}/chat/conversations`, { token: y.token, body: { type: "DIRECT", participantIds: [x.id] } });
 			const watcher = await open(x);
 			const outsider = await open(stranger);
 			const tab1 = await connectSocket(app.baseUrl, { token: y.token });
@@ -281,10 +283,48 @@ describe("socket gateway + chat", () => {
 			expect(outsider.received("USER_STATUS_CHANGE")).toEqual([]);
 		});
 
+		it("shows a conversation partner's status only once they took part: opening a DIRECT conversation with someone reveals nothing about them", async () => {
+			const fan = await app.createUser("PATRON");
+			const star = await app.createUser("CLERK");
+			const conv = await app.request("POST", `${C}/chat/conversations`, {
+				token: fan.token,
+				body: { type: "DIRECT", participantIds: [star.id] },
+			});
+			expect(conv.status).toBe(201);
+			const starSocket = await open(star);
+			const fanSocket = await open(fan);
+			// The star, who never answered, is invisible to the fan; the fan, who opened the conversation, is visible to the star.
+			await starSocket.next(
+				"USER_STATUS_CHANGE",
+				(s: { userId: string; status: string }) => s.userId === fan.id && s.status === "ONLINE",
+			);
+			await sleep(300);
+			expect(fanSocket.received<{ userId: string }>("USER_STATUS_CHANGE").filter((s) => s.userId === star.id)).toEqual([]);
+			expect((await app.request("GET", `${C}/chat/online-users`, { token: fan.token })).body).toEqual([]);
+			expect(
+				(await app.request("GET", `${C}/chat/online-users`, { token: star.token })).body.map((u: { id: string }) => u.id),
+			).toEqual([fan.id]);
+
+			// Once the star answers, the fan sees them.
+			const reply = await app.request("POST", `${C}/chat/conversations/${conv.body.id}/messages`, {
+				token: star.token,
+				body: { content: "hello" },
+			});
+			expect(reply.status).toBe(201);
+			expect(
+				(await app.request("GET", `${C}/chat/online-users`, { token: fan.token })).body.map((u: { id: string }) => u.id),
+			).toEqual([star.id]);
+			starSocket.close();
+			await fanSocket.next(
+				"USER_STATUS_CHANGE",
+				(s: { userId: string; status: string }) => s.userId === star.id && s.status === "OFFLINE",
+			);
+		});
+
 		it("USER_OFFLINE / USER_ONLINE switch a connected user's status", async () => {
 			const x = await app.createUser("PATRON");
 			const y = await app.createUser("PATRON");
-			await app.request("POST", `${C}/chat/conversations`, { token: x.token, body: { type: "DIRECT", participantIds: [y.id] } });
+			await app.request("POST", `${C}/chat/conversations`, { token: y.token, body: { type: "DIRECT", participantIds: [x.id] } });
 			const watcher = await open(x);
 			const sy = await open(y);
 			await watcher.next("USER_STATUS_CHANGE", (s: { userId: string; status: string }) => s.userId === y.id && s.status === "ONLINE");
