@@ -308,26 +308,37 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			const { batchId, batchLabel, reason } = event.data;
 			const [people] = await this.db.query<{
 				shops: { id: string; name: string; quantity: number }[] | null;
-				staff: string[] | null;
+				staff: { userId: string; shopIds: string[] }[] | null;
 				patrons: string[] | null;
 			}>(
 				`WITH shops AS (SELECT l.shop_id AS id, s.name, s.manager_id, sum(l.quantity)::int AS quantity
-				                  FROM sales.stock_lots l JOIN sales.shops s ON s.id = l.shop_id WHERE l.stock_item_id = :batchId GROUP BY l.shop_id, s.name, s.manager_id)
+				                  FROM sales.stock_lots l JOIN sales.shops s ON s.id = l.shop_id WHERE l.stock_item_id = :batchId GROUP BY l.shop_id, s.name, s.manager_id),
+				 members AS (SELECT manager_id AS user_id, id AS shop_id FROM shops WHERE manager_id IS NOT NULL
+				             UNION SELECT st.user_id, st.shop_id FROM sales.shop_staff st JOIN shops ON shops.id = st.shop_id)
 				 SELECT (SELECT json_agg(json_build_object('id', id, 'name', name, 'quantity', quantity) ORDER BY name) FROM shops) AS shops,
-				        (SELECT array_agg(DISTINCT u) FROM (SELECT manager_id AS u FROM shops WHERE manager_id IS NOT NULL
-				                                            UNION SELECT st.user_id FROM sales.shop_staff st JOIN shops ON shops.id = st.shop_id) x) AS staff,
+				        (SELECT json_agg(json_build_object('userId', user_id, 'shopIds', ids)) FROM (
+				           SELECT user_id, array_agg(shop_id ORDER BY shop_id) AS ids FROM members GROUP BY user_id) m) AS staff,
 				        (SELECT array_agg(DISTINCT t.patron_id) FROM sales.transaction_lots tl JOIN sales.transactions t ON t.id = tl.transaction_id
 				          WHERE tl.stock_item_id = :batchId AND t.patron_id IS NOT NULL) AS patrons`,
 				{ replacements: { batchId }, type: QueryTypes.SELECT, transaction: t },
 			);
 			const staff = people.staff ?? [];
-			const patrons = (people.patrons ?? []).filter((id) => !staff.includes(id));
-			const shops = people.shops ?? [];
-			// Idempotent per event and user (communications keys notifications by source event), so a retried batch notifies once.
-			if (staff.length) {
+			const staffIds = new Set(staff.map((m) => m.userId));
+			const patrons = (people.patrons ?? []).filter((id) => !staffIds.has(id));
+			const shopsById = new Map((people.shops ?? []).map((s) => [s.id, s]));
+			// Each member of staff is told about their own shops only (another shop's stock is not theirs to know):
+			// one call per distinct set of shops. Idempotent per event and user (communications keys notifications
+			// by source event), so a retried batch notifies once.
+			const byShops = new Map<string, string[]>();
+			for (const m of staff) byShops.set(m.shopIds.join(","), [...(byShops.get(m.shopIds.join(",")) ?? []), m.userId]);
+			for (const [key, userIds] of byShops) {
+				const shops = key
+					.split(",")
+					.map((id) => shopsById.get(id)!)
+					.sort((a, b) => a.name.localeCompare(b.name));
 				const where = shops.map((s) => `${s.name} (${s.quantity} units)`).join(", ");
 				await call(this.broker, "communications.notifications.notifyUsers", {
-					userIds: staff,
+					userIds,
 					type: event.type,
 					message: `Batch ${batchLabel} is recalled: ${reason}. Stop selling it and set it aside: ${where}.`,
 					data: { batchId, batchLabel, reason, shops },

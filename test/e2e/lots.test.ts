@@ -232,6 +232,9 @@ describe("lots at shops, FEFO, recall and markdowns (issue #15)", () => {
 				return recalls.length ? recalls : null;
 			}, `the recall notification of ${user.role} ${user.id}`);
 			expect(rows).toHaveLength(1);
+			// A clerk is told about their own shop's units only.
+			const own = user === w.clerk ? w.shopId : user === w.otherClerk ? w.otherShopId : null;
+			if (own) expect((rows[0].data as { shops?: { id: string }[] }).shops?.map((s) => s.id)).toEqual([own]);
 			await until(
 				async () => smtp.inbox.some((m) => m.to.includes(user.email.toLowerCase()) && /recall/i.test(m.raw)),
 				`the recall mail to ${user.email}`,
