@@ -173,7 +173,12 @@ async function benchPos() {
 		const lotShopId = LOTS > 1 ? await seedShop(`Bench Shop (${LOTS} lots)`, LOTS) : null;
 		const count = async () => Number((await pg.query("SELECT count(*) AS n FROM sales.transactions")).rows[0].n);
 		if (WARMUP_SECONDS > 0) {
-			const warm = await drive(`${app.baseUrl}/api/v1/sales/shops/${shopId}/pos-transactions`, clerk.token, flavorIds, WARMUP_SECONDS);
+			const warm = await drive(
+				`${app.baseUrl}/api/v1/sales/shops/${shopId}/pos-transactions`,
+				clerk.token,
+				flavorIds,
+				WARMUP_SECONDS,
+			);
 			if (warm.non2xx || warm.errors) throw new Error(`the warm-up answered errors (non-2xx ${warm.non2xx}, errors ${warm.errors})`);
 			// Its last sales' event handlers (other services consume SALE_COMPLETED) finish before the measured run.
 			await new Promise((r) => setTimeout(r, 1500));

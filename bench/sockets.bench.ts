@@ -231,7 +231,9 @@ class Clients {
 		console.log(`${label.padEnd(8)} ${connected.sockets} sockets connected in ${connected.seconds.toFixed(1)} s`);
 		await this.next("ready");
 		const quiet = await settle();
-		console.log(`${label.padEnd(8)} ${quiet ? "server quiet" : "server still busy"} after the connections' own work (presence, redelivery)`);
+		console.log(
+			`${label.padEnd(8)} ${quiet ? "server quiet" : "server still busy"} after the connections' own work (presence, redelivery)`,
+		);
 		const profiler = profile ? await startProfile() : undefined;
 		const cpu = process.cpuUsage();
 		this.send({ kind: "go" });

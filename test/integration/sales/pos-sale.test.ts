@@ -441,7 +441,10 @@ describe("POS sale in one statement (integration)", () => {
 			await c.query("BEGIN");
 			await c.query("SET LOCAL track_functions = 'pl'");
 			await callSale(c, [{ flavorId: flavors[2].id, quantity: 1 }]);
-			await c.query("UPDATE sales.shop_inventory SET quantity = quantity + 1 WHERE shop_id = $1 AND flavor_id = $2", [shopId, flavors[2].id]);
+			await c.query("UPDATE sales.shop_inventory SET quantity = quantity + 1 WHERE shop_id = $1 AND flavor_id = $2", [
+				shopId,
+				flavors[2].id,
+			]);
 			const err = await c.query("COMMIT").then(
 				() => null,
 				(e: DatabaseError) => e,
