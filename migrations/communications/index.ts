@@ -3,6 +3,7 @@ import { commonTables, eventStreamTables, outboxTxid, processedEventsAge, stream
 import { chatEmailNotifications } from "./001-chat-email-notifications";
 import { storageUsage } from "./061-storage-usage";
 import { pushDeliveries } from "./130-push-deliveries";
+import { participantTookPart } from "./230-participant-took-part";
 
 /** The communications schema's migrations, in order. Append; never edit one that has shipped. */
 export const communicationsMigrations: Migration[] = [
@@ -14,4 +15,5 @@ export const communicationsMigrations: Migration[] = [
 	pushDeliveries,
 	streamAttempts,
 	processedEventsAge,
+	participantTookPart,
 ];

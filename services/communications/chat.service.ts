@@ -118,14 +118,21 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 							transaction: t,
 						});
 						const existing = await this.models.Conversation.findOne({ where: { directKey }, transaction: t });
-						if (existing) return { conversation: existing, created: false };
+						if (existing) {
+							// Opening the pair again is taking part: the other side may now see this user's presence.
+							await this.models.Participant.update(
+								{ tookPart: true },
+								{ where: { conversationId: existing.id, userId: me, tookPart: false }, transaction: t },
+							);
+							return { conversation: existing, created: false };
+						}
 					}
 					const conv = await this.models.Conversation.create(
 						{ type, name: type === "GROUP" ? ctx.params.name! : null, createdBy: me, directKey },
 						{ transaction: t },
 					);
 					await this.models.Participant.bulkCreate(
-						[me, ...others].map((userId) => ({ conversationId: conv.id, userId })),
+						[me, ...others].map((userId) => ({ conversationId: conv.id, userId, tookPart: userId === me })),
 						{ transaction: t },
 					);
 					return { conversation: conv, created: true };
@@ -406,14 +413,13 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 		 * SEEN_BY: the others of the conversations the user took part in, and shop colleagues.
 		 */
 		async presencePeers(ctx: Ctx<unknown>, userId: string, direction: "SEES" | "SEEN_BY") {
+			// took_part: created the conversation (or opened the DIRECT pair again) or wrote in it.
 			const active = direction === "SEES" ? "o" : "p";
 			const rows = await this.db.query<{ user_id: string }>(
 				`SELECT DISTINCT o.user_id FROM "${this.dbSchema}".conversation_participants p
 				 JOIN "${this.dbSchema}".conversation_participants o ON o.conversation_id = p.conversation_id AND o.user_id <> p.user_id
 				 JOIN "${this.dbSchema}".conversations c ON c.id = p.conversation_id AND c.deleted_at IS NULL
-				 WHERE p.user_id = :userId
-				   AND (c.created_by = ${active}.user_id
-				        OR EXISTS (SELECT 1 FROM "${this.dbSchema}".messages m WHERE m.conversation_id = c.id AND m.sender_id = ${active}.user_id))`,
+				 WHERE p.user_id = :userId AND ${active}.took_part`,
 				{ replacements: { userId }, type: QueryTypes.SELECT },
 			);
 			const shared = new Set(rows.map((r) => r.user_id));

@@ -22,6 +22,8 @@ export class Participant extends Model<InferAttributes<Participant>, InferCreati
 	/** BIGINT: Sequelize returns it as a string. */
 	declare lastReadSeq: CreationOptional<string>;
 	declare lastReadAt: CreationOptional<Date | null>;
+	/** Created the conversation (or opened the DIRECT pair again) or wrote in it: the others may see this user's presence. */
+	declare tookPart: CreationOptional<boolean>;
 }
 
 export class Message extends Model<InferAttributes<Message>, InferCreationAttributes<Message>> {
@@ -114,6 +116,7 @@ export function defineCommunicationsModels(db: Sequelize) {
 			joinedAt: { type: DataTypes.DATE, allowNull: false, defaultValue: DataTypes.NOW },
 			lastReadSeq: { type: DataTypes.BIGINT, allowNull: false, defaultValue: 0 },
 			lastReadAt: { type: DataTypes.DATE, allowNull: true },
+			tookPart: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
 		},
 		{ sequelize: db, modelName: "Participant", tableName: "conversation_participants", schema: SCHEMA, timestamps: false },
 	);

@@ -1,6 +1,7 @@
 /**
  * A chat message in one statement (one round trip, one commit): the participant
- * check, the attachment check, the message row, the sender's read mark and the
+ * check, the attachment check, the message row, the sender's read mark (and that they
+ * took part: presence consent, docs/communications.md) and the
  * MESSAGE_RECEIVED outbox row, with the recipients from the same read. A sender
  * used to wait for six round trips (BEGIN … COMMIT) before anyone saw the message.
  * The call's SUCCESS audit row goes in with the message (the caller marks the call
@@ -39,7 +40,7 @@ WITH parts AS (
 ), recipients AS (
 	SELECT coalesce(jsonb_agg(user_id), '[]'::jsonb) AS ids FROM parts WHERE user_id <> $2::uuid
 ), read_mark AS (
-	UPDATE "${s}".conversation_participants p SET last_read_seq = m.seq, last_read_at = now() FROM m WHERE p.conversation_id = $1::uuid AND p.user_id = $2::uuid
+	UPDATE "${s}".conversation_participants p SET last_read_seq = m.seq, last_read_at = now(), took_part = true FROM m WHERE p.conversation_id = $1::uuid AND p.user_id = $2::uuid
 ), event AS (
 	INSERT INTO "${s}".outbox (id, type, topic, aggregate_id, envelope)
 	SELECT $7::uuid, 'MESSAGE_RECEIVED', $8::text, $1::uuid::text, jsonb_set(jsonb_set($9::jsonb, '{data,createdAt}', to_jsonb(m.created_at)), '{data,recipientIds}', recipients.ids)

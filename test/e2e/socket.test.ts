@@ -321,6 +321,25 @@ describe("socket gateway + chat", () => {
 			);
 		});
 
+		it("opening the same DIRECT pair again is taking part too", async () => {
+			const [one, two] = await Promise.all([app.createUser("PATRON"), app.createUser("PATRON")]);
+			const first = await app.request("POST", `${C}/chat/conversations`, {
+				token: one.token,
+				body: { type: "DIRECT", participantIds: [two.id] },
+			});
+			const twoSocket = await open(two);
+			const onlineOf = async (u: TestUser) =>
+				(await app.request("GET", `${C}/chat/online-users`, { token: u.token })).body.map((x: { id: string }) => x.id);
+			expect(await onlineOf(one)).toEqual([]);
+			const again = await app.request("POST", `${C}/chat/conversations`, {
+				token: two.token,
+				body: { type: "DIRECT", participantIds: [one.id] },
+			});
+			expect(again.body.id).toBe(first.body.id);
+			expect(await onlineOf(one)).toEqual([two.id]);
+			twoSocket.close();
+		});
+
 		it("USER_OFFLINE / USER_ONLINE switch a connected user's status", async () => {
 			const x = await app.createUser("PATRON");
 			const y = await app.createUser("PATRON");
