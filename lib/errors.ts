@@ -138,9 +138,22 @@ export function toErrorResponse(err: unknown, requestId: string): { status: numb
 			message = e.name === "NotFoundError" || e.name === "ServiceNotFoundError" ? "Not found" : message;
 			details = code === "NOT_FOUND" ? undefined : e.data;
 			break;
+		// The bulkhead's queue of a remote action is full: its stock message names the action and the node.
+		case type === "QUEUE_FULL":
+			status = 503;
+			code = "SERVICE_UNAVAILABLE";
+			message = "Service busy, try again shortly";
+			details = { retryAfter: 1 };
+			break;
 		case status === 429:
 			code = type ?? "RATE_LIMITED";
 			details = e.data;
+			break;
+		// A body that cannot be decoded: a corrupt compressed stream (zlib's Z_* codes) or a broken multipart form.
+		case (typeof e.code === "string" && e.code.startsWith("Z_")) || type === "INVALID_MULTIPART":
+			status = 400;
+			code = type === "INVALID_MULTIPART" ? type : "INVALID_BODY";
+			message = type === "INVALID_MULTIPART" ? (e.message ?? "Malformed multipart body") : "Request body could not be decoded";
 			break;
 		case status === 504 || type === "REQUEST_TIMEOUT":
 			status = 504;
@@ -154,7 +167,11 @@ export function toErrorResponse(err: unknown, requestId: string): { status: numb
 			message = "Internal server error";
 			break;
 		default:
-			code = type ?? Object.entries(ERROR_CODES).find(([, s]) => s === status)?.[0] ?? "BAD_REQUEST";
+			// body-parser's own types ("charset.unsupported", "encoding.unsupported") are not our codes: the status's code is.
+			code =
+				(type && !type.includes(".") ? type : undefined) ??
+				Object.entries(ERROR_CODES).find(([, s]) => s === status)?.[0] ??
+				"BAD_REQUEST";
 			details = e.data;
 	}
 	const error: ErrorBody["error"] = { code, message };

@@ -8,6 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { createHash, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { EventEmitter } from "node:events";
 import type { Readable } from "node:stream";
 import { Errors } from "moleculer";
 import { config } from "./config";
@@ -99,7 +100,16 @@ export interface ReceiveOptions {
  * counts bytes (413 past `maxBytes`), hashes on the way. On any failure the partial file is removed and
  * the rest of the stream is drained, so busboy goes on with the next file of a batch.
  */
+/** Where the gateway keeps a file stream's error that came before the action listened (see multipartAlias). */
+const EARLY_ERROR = Symbol("eislager.uploadEarlyError");
+type FlaggedStream = Readable & { [EARLY_ERROR]?: unknown };
+
 export async function receiveFile(stream: Readable, area: string, opts: ReceiveOptions): Promise<ReceivedFile> {
+	// Listened to at once: a body cut short can fail the stream while the directory is made, and an 'error'
+	// nobody listens to is an uncaught exception that ends the process.
+	let earlyError: unknown = (stream as FlaggedStream)[EARLY_ERROR];
+	const onEarlyError = (err: unknown) => (earlyError ??= err);
+	stream.on("error", onEarlyError);
 	const overLimit = opts.overLimit ?? (() => tooLarge(opts.maxBytes));
 	await fs.promises.mkdir(storageDir(area), { recursive: true });
 	const name = randomUUID();
@@ -150,6 +160,8 @@ export async function receiveFile(stream: Readable, area: string, opts: ReceiveO
 					isPayloadTooLarge(err) ? err : new Errors.MoleculerClientError("The upload was interrupted", 400, "UPLOAD_INTERRUPTED"),
 				);
 			out.once("error", finish);
+			stream.off("error", onEarlyError);
+			if (earlyError !== undefined) return onError(earlyError);
 			stream.on("data", onData).once("end", onEnd).once("error", onError);
 			arm();
 		});
@@ -195,9 +207,27 @@ export function multipartRoute(routePath: string, opts: { maxBytes: number; file
 		},
 		multipartHandler(this: MultipartAlias, req: GatewayRequest, res: ServerResponse) {
 			if (!req.$ctx?.meta.user) throw unauthorized();
-			if (!/^multipart\/form-data\s*;/i.test(String(req.headers["content-type"] ?? ""))) {
-				throw new Errors.MoleculerClientError("Send the file as multipart/form-data", 415, "UNSUPPORTED_MEDIA_TYPE");
+			if (
+				!/^multipart\/form-data\s*;.*\bboundary=("[^"]{1,70}"|[^";\s]{1,70})(\s*;|\s*$)/i.test(
+					String(req.headers["content-type"] ?? ""),
+				)
+			) {
+				throw new Errors.MoleculerClientError(
+					"Send the file as multipart/form-data with a boundary",
+					415,
+					"UNSUPPORTED_MEDIA_TYPE",
+				);
 			}
+			// Each file stream gets an error listener the moment busboy makes it: a body cut short fails the stream
+			// while the action's call is still on its way, and an 'error' nobody listens to ends the process.
+			const pipe = req.pipe;
+			req.pipe = function <T extends NodeJS.WritableStream>(this: GatewayRequest, dest: T, options?: { end?: boolean }): T {
+				req.pipe = pipe;
+				(dest as unknown as EventEmitter).on("file", (_field: string, file: Readable) =>
+					file.on("error", (err: unknown) => ((file as FlaggedStream)[EARLY_ERROR] ??= err)),
+				);
+				return pipe.call(this, dest, options) as T;
+			};
 			return (Object.getPrototypeOf(this) as MultipartAlias).multipartHandler.call(this, req, res);
 		},
 	};

@@ -21,7 +21,8 @@ export const EMAIL_MAX = 254;
 const CONTROL_CHARS = /[\x00-\x08\x0B-\x1F\x7F]/;
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
-const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+// Offsets of real time zones only (−12:00 … +14:00 in use; PostgreSQL refuses beyond ±15:59).
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-](0\d|1[0-4]):?[0-5]\d)$/;
 const ISO_DATE_TIME_MAX = 40;
 
 const MESSAGES = {
@@ -32,7 +33,8 @@ const MESSAGES = {
 
 /** Whether `value` is a well-formed calendar date `YYYY-MM-DD` (exported for tests and handlers). */
 export function isCalendarDate(value: string): boolean {
-	if (value.length !== 10 || !ISO_DATE.test(value)) return false;
+	// Year 0000 parses in JavaScript; PostgreSQL has no year 0.
+	if (value.length !== 10 || !ISO_DATE.test(value) || value.startsWith("0000")) return false;
 	const d = new Date(`${value}T00:00:00Z`);
 	return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === value;
 }
@@ -53,6 +55,28 @@ export function isEmail(value: string): boolean {
 	if (at < 1 || at !== value.lastIndexOf("@")) return false;
 	const dot = value.indexOf(".", at + 2);
 	return dot !== -1 && dot < value.length - 1;
+}
+
+/** How deep params may nest (an HTTP body, a socket call's params): far beyond any real payload. */
+export const MAX_PARAMS_DEPTH = 32;
+
+/**
+ * Whether arrays and objects in `value` nest deeper than `max` levels. Iterative: a hostile depth (thousands of
+ * levels fit in a 1 MB body) cannot overflow the stack here, and is refused before any recursive code (the input
+ * screen, the validator, the cacher's key) sees it; there it was a synchronous RangeError, a 500, and a context the
+ * broker's tracker never released.
+ */
+export function nestsDeeperThan(value: unknown, max = MAX_PARAMS_DEPTH): boolean {
+	const stack: [unknown, number][] = [[value, 0]];
+	while (stack.length) {
+		const [v, depth] = stack.pop()!;
+		if (v === null || typeof v !== "object" || ArrayBuffer.isView(v)) continue;
+		if (depth >= max) return true;
+		for (const child of Array.isArray(v) ? v : Object.values(v)) {
+			if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
+		}
+	}
+	return false;
 }
 
 /** The first string (or key) holding a control character, as a field path (`tags[2]`, `preferences.theme`). */

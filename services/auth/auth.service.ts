@@ -13,6 +13,7 @@ import { activeMaintenance, settingsOf } from "../../lib/settings";
 import { isExternalCall } from "../../middlewares/authorization.middleware";
 import { config } from "../../lib/config";
 import { conflict, maintenance, notFound, registrationClosed, unauthorized, validationError } from "../../lib/errors";
+import { nestsDeeperThan } from "../../lib/validator";
 import { findOptions, toPage } from "../../lib/pagination";
 import { respondCreated, respondNoContent } from "../../lib/actions";
 import { invalidateTokensBefore, revokeAccessToken, revokeTokenFamily, signAccessToken, verifyAccessToken } from "../../lib/tokens";
@@ -32,6 +33,10 @@ import { MeCacheMixin } from "./me-cache.mixin";
 import type { AuthThis, TokenResponse } from "./auth.types";
 import { defineService, type ServiceDefinition } from "../../lib/service";
 import { TokenResponseSchema, UserViewSchema, type Params, type Result } from "../../lib/contracts";
+
+/** A user's free-form preferences (PUT /auth/profile): at most this much JSON, this deep. */
+const PREFERENCES_MAX_BYTES = 4096;
+const PREFERENCES_MAX_DEPTH = 4;
 
 const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 	name: "auth",
@@ -241,8 +246,23 @@ const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 			summary: "Update name, phone or preferences",
 			params: P.profileParams,
 			async handler(ctx: Ctx<P.ProfileParams>) {
-				const user = await this.findActiveUser(ctx.meta.user!.id);
 				const { name, phone, preferences } = ctx.params;
+				// Free-form, but small: it is returned by every /me and cached per user.
+				if (preferences !== undefined) {
+					if (nestsDeeperThan(preferences, PREFERENCES_MAX_DEPTH))
+						throw validationError(
+							"preferences",
+							`The 'preferences' field must not nest deeper than ${PREFERENCES_MAX_DEPTH} levels.`,
+							"depth",
+						);
+					if (Buffer.byteLength(JSON.stringify(preferences)) > PREFERENCES_MAX_BYTES)
+						throw validationError(
+							"preferences",
+							`The 'preferences' field must be at most ${PREFERENCES_MAX_BYTES} bytes as JSON.`,
+							"maxBytes",
+						);
+				}
+				const user = await this.findActiveUser(ctx.meta.user!.id);
 				await user.update({
 					...(name !== undefined && { name }),
 					...(phone !== undefined && { phone }),

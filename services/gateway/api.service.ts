@@ -9,10 +9,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { Errors, type Context, type Service, type ServiceSchema, type ServiceSettingSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
 import { config } from "../../lib/config";
-import { maintenance, toErrorResponse, unauthorized } from "../../lib/errors";
+import { maintenance, toErrorResponse, unauthorized, validationError } from "../../lib/errors";
+import { MAX_PARAMS_DEPTH, nestsDeeperThan } from "../../lib/validator";
 import { activeMaintenance, OPEN_DURING_MAINTENANCE, settingsOf } from "../../lib/settings";
 import { SettingsMixin } from "../../mixins/settings.mixin";
 import { packageVersion } from "../../lib/app";
@@ -75,10 +76,26 @@ function domainRoute(name: string, pathPrefix: string, whitelist?: string[]) {
 		authentication: true,
 		authorization: true,
 		mergeParams: true,
-		bodyParsers: { json: { limit: config().bodyLimit, strict: true }, urlencoded: false },
+		// A "__proto__" key is dropped: moleculer-web merges the body into the params with Object.assign, where it
+		// would replace the params' prototype (and hide every other field from the input screen).
+		bodyParsers: { json: { limit: config().bodyLimit, strict: true, reviver: dropProtoKey }, urlencoded: false },
 		callOptions: {},
 		logging: true,
 	};
+}
+
+/**
+ * busboy's own parse errors on an upload route (no boundary, a form cut short, a broken part header) are plain
+ * Errors, which would answer 500: they are the client's malformed body, 400 INVALID_MULTIPART.
+ */
+function malformedMultipart(req: Req, err: unknown): Errors.MoleculerClientError | undefined {
+	const alias = (req as { $alias?: { type?: string } }).$alias;
+	if (alias?.type !== "multipart" || !(err instanceof Error) || err instanceof Errors.MoleculerError) return undefined;
+	return new Errors.MoleculerClientError(`Malformed multipart body: ${err.message}`, 400, "INVALID_MULTIPART");
+}
+
+function dropProtoKey(key: string, value: unknown): unknown {
+	return key === "__proto__" ? undefined : value;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, contentType = "application/json; charset=utf-8"): void {
@@ -168,7 +185,9 @@ export default function createApiService(): ServiceSchema {
 				const requestId = req.$ctx?.requestID ?? String(res.getHeader("X-Request-ID") ?? "");
 				// A known service's path while none of its nodes is up: 503, not the 404 of a vanished route.
 				const { status, body } = toErrorResponse(
-					unavailableService(this.broker, req.method ?? "GET", req.originalUrl ?? req.url ?? "", err) ?? err,
+					unavailableService(this.broker, req.method ?? "GET", req.originalUrl ?? req.url ?? "", err) ??
+						malformedMultipart(req, err) ??
+						err,
 					requestId,
 				);
 				if (status >= 500 && body.error.code !== "MAINTENANCE")
@@ -251,6 +270,9 @@ export default function createApiService(): ServiceSchema {
 				// moleculer-web merges an array body into the params as "0", "1", ...: flag it for the input screen (after the role check).
 				if (req.body !== undefined && (typeof req.body !== "object" || req.body === null || Array.isArray(req.body)))
 					(ctx.meta as Record<string, unknown>)[BODY_NOT_OBJECT] = true;
+				// Before anything walks the params recursively (the screen, the validator, the cacher's key).
+				if (nestsDeeperThan(req.body))
+					throw validationError("body", `The body must not nest deeper than ${MAX_PARAMS_DEPTH} levels.`, "depth");
 				const idempotencyKey = req.headers["idempotency-key"];
 				if (typeof idempotencyKey === "string") ctx.meta.idempotencyKey = idempotencyKey.slice(0, 200);
 				// A maintenance window closes the API to all but ADMINs; sign-in stays open so an ADMIN can get in and lift it (auth refuses the others).

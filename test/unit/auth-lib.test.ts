@@ -128,6 +128,33 @@ describe("gateway edge helpers", () => {
 			body: { error: { code: "INTERNAL_ERROR", message: "Internal server error" }, requestId: "r1" },
 		});
 		expect(toErrorResponse({ type: "entity.too.large", status: 413 }, "r2").status).toBe(413);
+		// A full bulkhead queue names the action and the node in its stock message: neither leaves the gateway.
+		expect(
+			toErrorResponse(
+				{
+					code: 429,
+					type: "QUEUE_FULL",
+					message: "Queue is full. Request 'sales.pos.sale' action on 'host-sales-42' node is rejected.",
+					data: { action: "sales.pos.sale", nodeID: "host-sales-42" },
+				},
+				"rq",
+			),
+		).toEqual({
+			status: 503,
+			body: {
+				error: { code: "SERVICE_UNAVAILABLE", message: "Service busy, try again shortly", details: { retryAfter: 1 } },
+				requestId: "rq",
+			},
+		});
+		// A corrupt compressed body (zlib's string codes) is the client's: 400, not 500.
+		expect(toErrorResponse({ code: "Z_DATA_ERROR", message: "incorrect header check" }, "rz")).toMatchObject({
+			status: 400,
+			body: { error: { code: "INVALID_BODY" } },
+		});
+		// body-parser's dotted types are not our codes.
+		expect(
+			toErrorResponse({ code: 415, type: "charset.unsupported", message: 'unsupported charset "LATIN1"' }, "rc").body.error.code,
+		).toBe("UNSUPPORTED_MEDIA_TYPE");
 		expect(toErrorResponse({ type: "entity.parse.failed", status: 400 }, "r3").body.error.code).toBe("INVALID_JSON");
 		expect(
 			toErrorResponse(

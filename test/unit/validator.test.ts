@@ -1,5 +1,5 @@
 /** The broker's validator rules (lib/validator.ts), the database error mapping and the documented status, without a broker. */
-import { AppValidator, findControlChars, isCalendarDate, isDateTime, isEmail } from "../../lib/validator";
+import { AppValidator, findControlChars, isCalendarDate, isDateTime, isEmail, nestsDeeperThan } from "../../lib/validator";
 import { apiField } from "../../mixins/db.mixin";
 import { email, isoDate, isoDateTime, trimmed } from "../../lib/params";
 import { buildOpenApi } from "../../services/gateway/openapi";
@@ -29,8 +29,29 @@ describe("validator rules", () => {
 		expect(isDateTime("2024-02-29T10:00+01:00")).toBe(true);
 		for (const bad of ["2024-02-30T00:00:00Z", "2024-01-01T25:00:00Z", "2024-01-01T10:00:00", "2024-01-01"])
 			expect(isDateTime(bad)).toBe(false);
+		// What PostgreSQL refuses (22009, 22008) is refused here, as a 422, not a 500 from the database.
+		for (const bad of ["2024-01-01T00:00:00+16:00", "2024-01-01T00:00:00-15:00", "2024-01-01T00:00:00+05:60", "0000-01-01T00:00:00Z"])
+			expect(isDateTime(bad)).toBe(false);
+		expect(isCalendarDate("0000-01-01")).toBe(false);
+		for (const good of ["2024-01-01T00:00:00+14:00", "2024-01-01T00:00:00-12:00", "2024-01-01T00:00:00+0530"])
+			expect(isDateTime(good)).toBe(true);
 		expect(check({ from: isoDate }, { from: "2024-02-30" })).toEqual([expect.objectContaining({ field: "from", type: "isoDate" })]);
 		expect(check({ at: isoDateTime }, { at: "1".repeat(100_000) })).toEqual([expect.objectContaining({ field: "at" })]);
+	});
+
+	it("measures nesting without recursion, arrays and objects alike, and ignores binary data", () => {
+		const nest = (n: number): unknown => {
+			let v: unknown = "leaf";
+			for (let i = 0; i < n; i++) v = i % 2 ? [v] : { k: v };
+			return v;
+		};
+		expect(nestsDeeperThan(nest(32))).toBe(false);
+		expect(nestsDeeperThan(nest(33))).toBe(true);
+		expect(nestsDeeperThan(nest(200_000))).toBe(true);
+		expect(nestsDeeperThan({ a: 1, b: [1, 2, { c: "x" }], d: Buffer.alloc(1000) }, 3)).toBe(false);
+		expect(nestsDeeperThan({ a: 1, b: [1, 2, { c: "x" }] }, 2)).toBe(true);
+		expect(nestsDeeperThan("text")).toBe(false);
+		expect(nestsDeeperThan(null)).toBe(false);
 	});
 
 	it("treats null on an optional field as invalid unless the field is nullable", () => {
