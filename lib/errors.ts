@@ -33,6 +33,20 @@ export function validationErrors(issues: FieldIssue[]): Errors.MoleculerClientEr
 	return new MoleculerClientError(issues[0]?.message ?? "Invalid parameters", 422, "VALIDATION_ERROR", issues);
 }
 
+/**
+ * A body field naming something that does not exist is the body's fault: 422 naming the field (type `reference`),
+ * not the 404 a path parameter gets. Other errors (403 included) pass through.
+ */
+export async function referenced<T>(field: string, lookup: Promise<T>): Promise<T> {
+	try {
+		return await lookup;
+	} catch (err) {
+		if ((err as { type?: unknown }).type === "NOT_FOUND")
+			throw validationError(field, `The '${field}' field names nothing that exists.`, "reference");
+		throw err;
+	}
+}
+
 export function notFound(entity: string, id?: unknown): Errors.MoleculerClientError {
 	return new MoleculerClientError(`${entity} not found`, 404, "NOT_FOUND", id === undefined ? undefined : { entity, id });
 }

@@ -9,7 +9,7 @@ import type { Service, ServiceSettingSchema } from "moleculer";
 import { QueryTypes } from "sequelize";
 import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
-import { notFound, validationError } from "../../lib/errors";
+import { notFound, referenced, validationError } from "../../lib/errors";
 import { pageParams, toPage } from "../../lib/pagination";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
 import { STRICT, isoDate, positiveInt, trimmed, uuid, type Infer } from "../../lib/params";
@@ -97,7 +97,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 					throw validationError("orderedDate", "The order date must not be after the promised or received date.", "dateOrder");
 				}
 				let factoryId = p.factoryId ?? null;
-				if (factoryId) await loadActingFactory(this.models, factoryId, user);
+				if (factoryId) await referenced("factoryId", loadActingFactory(this.models, factoryId, user));
 				else if (user?.role === "MANUFACTURER") {
 					const managed = await managedFactoryIds(this.models, user.id);
 					if (managed.length !== 1)

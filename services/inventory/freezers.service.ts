@@ -13,7 +13,7 @@ import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
 import { config } from "../../lib/config";
-import { forbidden, notFound, unauthorized, validationError, validationErrors, type FieldIssue } from "../../lib/errors";
+import { forbidden, notFound, referenced, unauthorized, validationError, validationErrors, type FieldIssue } from "../../lib/errors";
 import { toPage } from "../../lib/pagination";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
 import type { Ctx } from "../../lib/types";
@@ -88,7 +88,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 				const { name, shopId, factoryId } = ctx.params;
 				if (Boolean(shopId) === Boolean(factoryId))
 					throw validationError(shopId ? "factoryId" : "shopId", "A freezer belongs to exactly one shop or one factory", "owner");
-				if (factoryId) await loadActingFactory(this.models, factoryId, ctx.meta.user, { admin: true });
+				if (factoryId) await referenced("factoryId", loadActingFactory(this.models, factoryId, ctx.meta.user, { admin: true }));
 				else if (shopId) {
 					if (ctx.meta.user?.role === "MANUFACTURER") throw forbidden("Only an executive registers shop freezers");
 					await call(ctx, "sales.shops.get", { shopId });

@@ -9,7 +9,7 @@ import { DbMixin, type DbThis } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxThis } from "../../mixins/outbox.mixin";
 import { AuditMixin } from "../../mixins/audit.mixin";
 import { CacheCleaner, type CacheCleanerThis } from "../../mixins/cache-cleaner.mixin";
-import { conflict, forbidden, notFound } from "../../lib/errors";
+import { conflict, forbidden, notFound, referenced } from "../../lib/errors";
 import { findOptions, toPage } from "../../lib/pagination";
 import { RETRY_READS, respondCreated } from "../../lib/actions";
 import type { Ctx } from "../../lib/types";
@@ -42,7 +42,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			params: P.createReviewParams,
 			async handler(ctx: Ctx<P.CreateReviewParams>) {
 				const { shopId, rating } = ctx.params;
-				await findShop(this.db, shopId, null);
+				await referenced("shopId", findShop(this.db, shopId, null));
 				const patronId = ctx.meta.user!.id;
 				try {
 					const review = await this.transaction(async (t) => {

@@ -245,6 +245,19 @@ describe("honest analytics and business metrics", () => {
 				status,
 			);
 		const items = (quantity: number) => [{ name: "Whole milk (l)", quantity }];
+		const ghost = await app.request("POST", `/api/v1/inventory/suppliers/${supplier.id}/deliveries`, {
+			token: w.exec.token,
+			body: {
+				factoryId: "00000000-0000-4000-8000-000000000000",
+				promisedDate: "2026-06-09",
+				receivedDate: "2026-06-09",
+				items: items(1),
+			},
+		});
+		expect([ghost.status, ghost.body.error?.details]).toEqual([
+			422,
+			[expect.objectContaining({ field: "factoryId", type: "reference" })],
+		]);
 		// In June: on time with 5 of 100 rejected (ordered 8 days before), and 2 days late (ordered 10 days before); one in July.
 		const first = await deliver(w.maker, {
 			orderedDate: "2026-06-01",

@@ -97,6 +97,14 @@ describe("cold chain", () => {
 			app.request("POST", `${V1}/freezers`, { token: w.maker.token, body: { name: "Blast freezer", factoryId: w.factoryId } }),
 			201,
 		);
+		const unknownFactory = await app.request("POST", `${V1}/freezers`, {
+			token: w.exec.token,
+			body: { name: "Ghost", factoryId: "00000000-0000-4000-8000-000000000000" },
+		});
+		expect([unknownFactory.status, unknownFactory.body.error.details]).toEqual([
+			422,
+			[expect.objectContaining({ field: "factoryId", type: "reference" })],
+		]);
 
 		expect(
 			(await app.request("POST", `${V1}/freezers`, { token: w.clerk.token, body: { name: "Mine", shopId: w.shopId } })).status,

@@ -216,6 +216,15 @@ describe("POS through the gateway", () => {
 			201,
 		);
 		const patron = await app.createUser("PATRON");
+		// A shop that does not exist, named in the body: 422 naming the field (a path's unknown id is the 404).
+		const nowhere = await app.request("POST", "/api/v1/sales/feedback", {
+			token: patron.token,
+			body: { shopId: "00000000-0000-4000-8000-000000000000", rating: 5 },
+		});
+		expect([nowhere.status, nowhere.body.error.details]).toEqual([
+			422,
+			[expect.objectContaining({ field: "shopId", type: "reference" })],
+		]);
 		const review = await ok<{ id: string }>(
 			app.request("POST", "/api/v1/sales/feedback", { token: patron.token, body: { shopId: w.shopId, rating: 5, comment: "Yum" } }),
 			201,
