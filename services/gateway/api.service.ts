@@ -270,6 +270,11 @@ export default function createApiService(): ServiceSchema {
 				// moleculer-web merges an array body into the params as "0", "1", ...: flag it for the input screen (after the role check).
 				if (req.body !== undefined && (typeof req.body !== "object" || req.body === null || Array.isArray(req.body)))
 					(ctx.meta as Record<string, unknown>)[BODY_NOT_OBJECT] = true;
+				// A body the JSON parser did not take (form-encoded, text/plain, an unknown +json type) would be dropped
+				// and the call made without it: a 200 that did nothing. Uploads (multipart) read their own body.
+				const hasBody = req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
+				if (hasBody && !(req as { _body?: boolean })._body && (req as { $alias?: { type?: string } }).$alias?.type !== "multipart")
+					throw new Errors.MoleculerClientError("Send the body as application/json", 415, "UNSUPPORTED_MEDIA_TYPE");
 				// Before anything walks the params recursively (the screen, the validator, the cacher's key).
 				if (nestsDeeperThan(req.body))
 					throw validationError("body", `The body must not nest deeper than ${MAX_PARAMS_DEPTH} levels.`, "depth");

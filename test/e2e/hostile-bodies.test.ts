@@ -90,6 +90,23 @@ describe("hostile request bodies", () => {
 		expect([latin.status, latin.body.error?.code]).toEqual([415, "UNSUPPORTED_MEDIA_TYPE"]);
 	});
 
+	it("answers a body the JSON parser does not take 415, instead of a 200 that ignored it", async () => {
+		for (const type of ["application/x-www-form-urlencoded", "text/plain", "application/merge-patch+json"]) {
+			const res = await raw(
+				app,
+				"PUT",
+				"/api/v1/auth/profile",
+				{ "content-type": type, authorization: `Bearer ${user.token}` },
+				"name=Changed",
+			);
+			expect([type, res.status, res.body.error?.code]).toEqual([type, 415, "UNSUPPORTED_MEDIA_TYPE"]);
+		}
+		const me = await app.request("GET", "/api/v1/auth/me", { token: user.token });
+		expect(me.body.name).not.toBe("Changed");
+		// A request without a body is not concerned.
+		expect((await raw(app, "GET", "/api/v1/auth/me", { authorization: `Bearer ${user.token}` }, "")).status).toBe(200);
+	});
+
 	it("answers a malformed multipart upload 415 (no boundary) or 400 INVALID_MULTIPART (cut short), never 500", async () => {
 		const headers = (type: string) => ({ authorization: `Bearer ${user.token}`, "content-type": type });
 		const noBoundary = await raw(app, "POST", "/api/v1/files/upload", headers("multipart/form-data; charset=utf-8"), "x");
