@@ -265,17 +265,18 @@ describe("sales over HTTP", () => {
 			expect(await app.broker.call("sales.shops.staffIds", { shopId })).toEqual([manager.id]);
 		});
 
-		it("answers 404 for unknown shops, orders and reviews", async () => {
+		it("answers 404 for unknown shops, orders and reviews in the path (422 for an unknown shop in a body)", async () => {
 			const s = `/api/v1/sales/shops/${ZERO_UUID}`;
 			expect((await app.request("GET", s)).status).toBe(404);
 			expect((await app.request("GET", `${s}/menu`)).status).toBe(404);
 			expect((await app.request("GET", `${s}/reviews`)).status).toBe(404);
 			expect((await app.request("GET", `${s}/inventory`, { token: w.exec.token })).status).toBe(404);
 			expect((await app.request("PUT", s, { token: w.exec.token, body: { capacity: 1 } })).status).toBe(404);
+			// An unknown shop named in a body is that field's fault: 422 naming it (a path's unknown id is the 404).
 			expect(
 				(await app.request("POST", "/api/v1/sales/feedback", { token: w.patron.token, body: { shopId: ZERO_UUID, rating: 3 } }))
 					.status,
-			).toBe(404);
+			).toBe(422);
 			expect(
 				(
 					await app.request("PUT", `/api/v1/sales/orders/${ZERO_UUID}/status`, {
