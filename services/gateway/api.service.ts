@@ -6,6 +6,7 @@
  * role policy is enforced by the Authorization middleware for every action.
  * No domain logic lives here.
  */
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -297,7 +298,12 @@ export default function createApiService(): ServiceSchema {
 					// one sensor gateway may post for thousands of freezers from one address.
 					const key = req.headers["x-device-key"];
 					if (typeof key === "string" && key) ctx.meta.deviceKey = key.slice(0, 200);
-					return consume(this.limiters.general, `device:${String(req.$params?.freezerId ?? ip).slice(0, 64)}`, res);
+					// Per freezer and key: requests with a wrong key spend their own budget, never the real sensor's.
+					const keyTag = createHash("sha256")
+						.update(String(ctx.meta.deviceKey ?? ""))
+						.digest("base64url")
+						.slice(0, 16);
+					return consume(this.limiters.general, `device:${String(req.$params?.freezerId ?? ip).slice(0, 64)}:${keyTag}`, res);
 				}
 				await consume(this.limiters.general, ctx.meta.user ? `user:${ctx.meta.user.id}` : `ip:${ip}`, res);
 			},
