@@ -25,6 +25,7 @@ import { call } from "../../lib/contracts";
 
 interface Methods {
 	loadInvoice(ctx: Ctx<unknown>, invoiceId: string): Promise<Invoice>;
+	assertNotShipped(ctx: Ctx<unknown>, inv: Invoice): Promise<void>;
 	assertOrderOf(ctx: Ctx<unknown>, orderId: string, shopId: string, factoryId: string): Promise<void>;
 }
 type This = Service & DbThis<InventoryModels> & OutboxThis & Methods;
@@ -145,33 +146,10 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			params: P.statusParams,
 			async handler(ctx: Ctx<P.StatusParams>) {
 				const { invoiceId, status } = ctx.params;
-				const loaded = await this.loadInvoice(ctx, invoiceId);
-				if (status === "VOID" && loaded.orderId) {
-					// VOID returns the units to their batches: not once they left the factory, or the shop's lots and the
-					// batch would both hold them (a return is a stock movement of its own).
-					const order = await call(ctx, "sales.orders.get", { orderId: loaded.orderId });
-					if (order && (order.status === "SHIPPED" || order.status === "DELIVERED"))
-						throw conflict(`The order was ${order.status.toLowerCase()}: its invoice cannot be voided`, "ORDER_SHIPPED", {
-							orderStatus: order.status,
-						});
-				}
+				await this.loadInvoice(ctx, invoiceId);
 				const invoice = await this.transaction(async (t) => {
 					const inv = (await this.models.Invoice.findByPk(invoiceId, { transaction: t, lock: t.LOCK.UPDATE }))!;
-					// Under the row lock markShipped takes too: a shipment recorded since the check above is seen here.
-					if (status === "VOID" && inv.shippedAt && inv.orderId) {
-						const order = await call(ctx, "sales.orders.get", { orderId: inv.orderId });
-						// Marked, but the order went no further (its shipment failed, then it was cancelled): the mark is stale.
-						if (order && order.status !== "CANCELLED") {
-							const shipped = order.status === "SHIPPED" || order.status === "DELIVERED";
-							throw conflict(
-								shipped
-									? `The order was ${order.status.toLowerCase()}: its invoice cannot be voided`
-									: "The order is being shipped: its invoice cannot be voided",
-								"ORDER_SHIPPED",
-								{ orderStatus: order.status },
-							);
-						}
-					}
+					if (status === "VOID" && inv.orderId) await this.assertNotShipped(ctx, inv);
 					if (!TRANSITIONS[inv.status].includes(status)) {
 						throw conflict(`An invoice cannot go from ${inv.status} to ${status}`, "ILLEGAL_TRANSITION", {
 							from: inv.status,
@@ -273,6 +251,26 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	],
 
 	methods: {
+		/**
+		 * VOID returns the units to their batches: not once they left the factory, or the shop's lots and the batch would
+		 * both hold them (a return is a stock movement of its own). Asked under the invoice's row lock, which markShipped
+		 * takes too, so a shipment being recorded (marked, the order not yet SHIPPED) is refused as well; a mark whose
+		 * order was then cancelled is stale. 409 ORDER_SHIPPED.
+		 */
+		async assertNotShipped(this: This, ctx: Ctx<unknown>, inv: Invoice) {
+			const order = await call(ctx, "sales.orders.get", { orderId: inv.orderId! });
+			if (!order) return;
+			const shipped = order.status === "SHIPPED" || order.status === "DELIVERED";
+			if (!shipped && (inv.shippedAt === null || order.status === "CANCELLED")) return;
+			throw conflict(
+				shipped
+					? `The order was ${order.status.toLowerCase()}: its invoice cannot be voided`
+					: "The order is being shipped: its invoice cannot be voided",
+				"ORDER_SHIPPED",
+				{ orderStatus: order.status },
+			);
+		},
+
 		/**
 		 * A manual invoice may name only a purchase order of that shop placed with that factory (asked of sales).
 		 * Unknown and someone else's orders answer alike, so the check reveals nothing about other factories' orders.
