@@ -33,6 +33,11 @@ export function validationErrors(issues: FieldIssue[]): Errors.MoleculerClientEr
 	return new MoleculerClientError(issues[0]?.message ?? "Invalid parameters", 422, "VALIDATION_ERROR", issues);
 }
 
+/** 422: `field` nests arrays and objects deeper than `max` levels (lib/validator.ts `nestsDeeperThan`). */
+export function nestedTooDeep(field: string, max: number): Errors.MoleculerClientError {
+	return validationError(field, `The '${field}' field must not nest deeper than ${max} levels.`, "depth");
+}
+
 /**
  * A body field naming something that does not exist is the body's fault: 422 naming the field (type `reference`),
  * not the 404 a path parameter gets. Other errors (403 included) pass through.

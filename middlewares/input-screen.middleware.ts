@@ -9,7 +9,7 @@
  * or wrong-role caller is refused before any of this.
  */
 import type { ActionHandler, Context, Middleware } from "moleculer";
-import { validationError } from "../lib/errors";
+import { nestedTooDeep, validationError } from "../lib/errors";
 import { MAX_PARAMS_DEPTH, findControlChars, nestsDeeperThan } from "../lib/validator";
 import { isExternalCall } from "../lib/actions";
 
@@ -33,8 +33,7 @@ function screen(ctx: Context, next: ActionHandler) {
 	if (isExternalCall(ctx)) {
 		if ((ctx.meta as Record<string, unknown>)[BODY_NOT_OBJECT])
 			return Promise.reject(validationError("body", "The body must be a JSON object.", "object"));
-		if (nestsDeeperThan(ctx.params))
-			return Promise.reject(validationError("body", `The body must not nest deeper than ${MAX_PARAMS_DEPTH} levels.`, "depth"));
+		if (nestsDeeperThan(ctx.params)) return Promise.reject(nestedTooDeep("body", MAX_PARAMS_DEPTH));
 		const field = findControlChars(ctx.params);
 		if (field)
 			return Promise.reject(validationError(field, `The '${field}' field must not contain control characters.`, "controlChars"));

@@ -12,7 +12,7 @@ import { SettingsMixin } from "../../mixins/settings.mixin";
 import { activeMaintenance, settingsOf } from "../../lib/settings";
 import { isExternalCall } from "../../middlewares/authorization.middleware";
 import { config } from "../../lib/config";
-import { conflict, maintenance, notFound, registrationClosed, unauthorized, validationError } from "../../lib/errors";
+import { conflict, maintenance, nestedTooDeep, notFound, registrationClosed, unauthorized, validationError } from "../../lib/errors";
 import { nestsDeeperThan } from "../../lib/validator";
 import { findOptions, toPage } from "../../lib/pagination";
 import { respondCreated, respondNoContent } from "../../lib/actions";
@@ -249,12 +249,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, AuthThis> = {
 				const { name, phone, preferences } = ctx.params;
 				// Free-form, but small: it is returned by every /me and cached per user.
 				if (preferences !== undefined) {
-					if (nestsDeeperThan(preferences, PREFERENCES_MAX_DEPTH))
-						throw validationError(
-							"preferences",
-							`The 'preferences' field must not nest deeper than ${PREFERENCES_MAX_DEPTH} levels.`,
-							"depth",
-						);
+					if (nestsDeeperThan(preferences, PREFERENCES_MAX_DEPTH)) throw nestedTooDeep("preferences", PREFERENCES_MAX_DEPTH);
 					if (Buffer.byteLength(JSON.stringify(preferences)) > PREFERENCES_MAX_BYTES)
 						throw validationError(
 							"preferences",

@@ -13,7 +13,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Errors, type Context, type Service, type ServiceSchema, type ServiceSettingSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
 import { config } from "../../lib/config";
-import { maintenance, toErrorResponse, unauthorized, validationError } from "../../lib/errors";
+import { maintenance, nestedTooDeep, toErrorResponse, unauthorized } from "../../lib/errors";
 import { MAX_PARAMS_DEPTH, nestsDeeperThan } from "../../lib/validator";
 import { activeMaintenance, OPEN_DURING_MAINTENANCE, settingsOf } from "../../lib/settings";
 import { SettingsMixin } from "../../mixins/settings.mixin";
@@ -90,9 +90,13 @@ function domainRoute(name: string, pathPrefix: string, whitelist?: string[]) {
  * Errors, which would answer 500: they are the client's malformed body, 400 INVALID_MULTIPART.
  */
 function malformedMultipart(req: Req, err: unknown): Errors.MoleculerClientError | undefined {
-	const alias = (req as { $alias?: { type?: string } }).$alias;
-	if (alias?.type !== "multipart" || !(err instanceof Error) || err instanceof Errors.MoleculerError) return undefined;
+	if (!isUpload(req) || !(err instanceof Error) || err instanceof Errors.MoleculerError) return undefined;
 	return new Errors.MoleculerClientError(`Malformed multipart body: ${err.message}`, 400, "INVALID_MULTIPART");
+}
+
+/** An upload route (lib/uploads.ts multipartRoute): it reads its own multipart body. */
+function isUpload(req: Req): boolean {
+	return (req as { $alias?: { type?: string } }).$alias?.type === "multipart";
 }
 
 function dropProtoKey(key: string, value: unknown): unknown {
@@ -274,11 +278,10 @@ export default function createApiService(): ServiceSchema {
 				// A body the JSON parser did not take (form-encoded, text/plain, an unknown +json type) would be dropped
 				// and the call made without it: a 200 that did nothing. Uploads (multipart) read their own body.
 				const hasBody = req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
-				if (hasBody && !(req as { _body?: boolean })._body && (req as { $alias?: { type?: string } }).$alias?.type !== "multipart")
+				if (hasBody && !(req as { _body?: boolean })._body && !isUpload(req))
 					throw new Errors.MoleculerClientError("Send the body as application/json", 415, "UNSUPPORTED_MEDIA_TYPE");
 				// Before anything walks the params recursively (the screen, the validator, the cacher's key).
-				if (nestsDeeperThan(req.body))
-					throw validationError("body", `The body must not nest deeper than ${MAX_PARAMS_DEPTH} levels.`, "depth");
+				if (nestsDeeperThan(req.body)) throw nestedTooDeep("body", MAX_PARAMS_DEPTH);
 				const idempotencyKey = req.headers["idempotency-key"];
 				if (typeof idempotencyKey === "string") ctx.meta.idempotencyKey = idempotencyKey.slice(0, 200);
 				// A maintenance window closes the API to all but ADMINs; sign-in stays open so an ADMIN can get in and lift it (auth refuses the others).

@@ -5,7 +5,7 @@
  */
 import type { Context } from "moleculer";
 import { RateLimiterRes } from "rate-limiter-flexible";
-import { serviceUnavailable, tooManyRequests, validationError } from "../../lib/errors";
+import { nestedTooDeep, serviceUnavailable, tooManyRequests } from "../../lib/errors";
 import { MAX_PARAMS_DEPTH, nestsDeeperThan } from "../../lib/validator";
 import { verifyAccessToken } from "../../lib/tokens";
 import type { RateLimiters } from "./http";
@@ -78,11 +78,7 @@ export function callHandler(this: AppSocket, action: unknown, params: unknown, r
 	if (typeof params === "function" && respond === undefined) [params, respond] = [null, params as Ack];
 	const svc = this.$service;
 	// Refused before anything walks the params recursively (see lib/validator.ts nestsDeeperThan).
-	if (nestsDeeperThan(params))
-		return svc.socketOnError(
-			validationError("params", `The params must not nest deeper than ${MAX_PARAMS_DEPTH} levels.`, "depth"),
-			respond as Ack,
-		);
+	if (nestsDeeperThan(params)) return svc.socketOnError(nestedTooDeep("params", MAX_PARAMS_DEPTH), respond as Ack);
 	svc.actions.call({ socket: this, action, params, handlerItem: CALL_ITEM }).then(
 		(res) => respond?.(null, res),
 		(err: { code?: number; message?: string }) => {
