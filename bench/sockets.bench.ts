@@ -33,7 +33,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import type { AddressInfo } from "node:net";
-import { performance } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { randomUUID } from "node:crypto";
 import { Server } from "socket.io";
 import { io as connect, type Socket } from "socket.io-client";
@@ -68,6 +68,8 @@ interface Stats extends ClientStats {
 	name: string;
 	/** The server process's CPU over the messaging window (the backend with its database client; or the bare relay). */
 	serverCpuMsPerMessage: number;
+	/** How late the server's event loop ran its timers over the messaging window (queueing behind other work). */
+	serverLoopDelayMs: { p50: number; p99: number; max: number };
 }
 
 /** One phase as the clients' process runs it: connect, join, wait for "go", send, report, close on "close". */
@@ -235,14 +237,22 @@ class Clients {
 			`${label.padEnd(8)} ${quiet ? "server quiet" : "server still busy"} after the connections' own work (presence, redelivery)`,
 		);
 		const profiler = profile ? await startProfile() : undefined;
+		const loop = monitorEventLoopDelay({ resolution: 1 });
+		loop.enable();
 		const cpu = process.cpuUsage();
 		this.send({ kind: "go" });
 		const { stats } = await this.next("done");
 		const used = process.cpuUsage(cpu);
+		loop.disable();
 		await profiler?.stop();
 		this.send({ kind: "close" });
 		await this.next("closed");
-		return { ...stats, name, serverCpuMsPerMessage: (used.user + used.system) / 1000 / Math.max(1, stats.messages) };
+		return {
+			...stats,
+			name,
+			serverCpuMsPerMessage: (used.user + used.system) / 1000 / Math.max(1, stats.messages),
+			serverLoopDelayMs: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
+		};
 	}
 
 	stop(): void {
@@ -254,7 +264,8 @@ function line(s: Stats): string {
 	const rate = (s.messages - s.lost) / s.seconds;
 	return (
 		`${s.name.padEnd(44)} ${rate.toFixed(0).padStart(6)} msg/s  ${(rate * (MEMBERS - 1)).toFixed(0).padStart(7)} deliveries/s   fan-out p50 ${percentile(s.latencies, 50).toFixed(1).padStart(6)} ms   ` +
-		`p99 ${percentile(s.latencies, 99).toFixed(1).padStart(7)} ms   CPU server ${s.serverCpuMsPerMessage.toFixed(2)}, clients ${s.clientCpuMsPerMessage.toFixed(2)} ms/msg   (${s.messages} msgs, ${s.lost} lost)`
+		`p99 ${percentile(s.latencies, 99).toFixed(1).padStart(7)} ms   CPU server ${s.serverCpuMsPerMessage.toFixed(2)}, clients ${s.clientCpuMsPerMessage.toFixed(2)} ms/msg   ` +
+		`server loop delay p99 ${s.serverLoopDelayMs.p99.toFixed(1)} ms (max ${s.serverLoopDelayMs.max.toFixed(0)})   (${s.messages} msgs, ${s.lost} lost)`
 	);
 }
 

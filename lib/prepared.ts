@@ -12,6 +12,19 @@ export interface PreparedStatement {
 	text: string;
 }
 
+/**
+ * A statement whose text names a schema (a service's tables): one prepared statement per schema, named
+ * `<schema>.<name>`, built on first use.
+ */
+export function perSchema(name: string, text: (schema: string) => string): (schema: string) => PreparedStatement {
+	const statements = new Map<string, PreparedStatement>();
+	return (schema) => {
+		let statement = statements.get(schema);
+		if (!statement) statements.set(schema, (statement = { name: `${schema}.${name}`, text: text(schema) }));
+		return statement;
+	};
+}
+
 /** Runs `statement` with `values` on one pooled connection, in autocommit (its own transaction). */
 export async function queryPrepared<R extends QueryResultRow>(
 	db: Sequelize,

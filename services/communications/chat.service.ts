@@ -15,7 +15,7 @@ import { presence, pushToSockets, userRoom } from "../../lib/presence";
 import { defineCommunicationsModels, type Message } from "./communications.model";
 import * as P from "./communications.params";
 import { COMMS_SCHEMA, personView, toAttachmentView, toMessageView, usersById, type CommsThis, type MessageView } from "./shared";
-import { insertMessage } from "./send-message";
+import { insertMessage, recordDeliveries } from "./send-message";
 import { defineService, type ServiceDefinition } from "../../lib/service";
 import type { Ctx } from "../../lib/types";
 import { call, type Params, type Result } from "../../lib/contracts";
@@ -316,39 +316,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 			/** The first ack of each (message, recipient) is recorded; the sender gets one MESSAGE_DELIVERED per message listing who acked. */
 			async handler(this: This, ctx: Ctx<P.MarkDeliveredParams>) {
 				const { deliveries } = ctx.params;
-				// One row per message (the receipt), not one per ack: ~50 times fewer rows to parse for a group's message;
-				// its recipients as JSON (JSON.parse), not a text[] (parsed character by character in JS).
-				// Committed without waiting for the WAL flush (this statement's own transaction only): a receipt lost in a
-				// crash leaves its message undelivered, so it is sent again on the next connect and acked again. Waiting
-				// made every message's own commit queue behind ~49 receipts' fsyncs (docs/performance.md).
-				const receipts = await this.db.query<{
-					messageId: string;
-					conversationId: string;
-					senderId: string;
-					deliveredTo: string[];
-					deliveredAt: string;
-				}>(
-					`WITH acked AS (
-					   SELECT DISTINCT a.message_id, a.user_id
-					     FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit, unnest($1::uuid[], $2::uuid[]) AS a(message_id, user_id)
-					 ), m AS (
-					   SELECT m.id, m.conversation_id, m.sender_id, a.user_id FROM acked a
-					   JOIN "${this.dbSchema}".messages m ON m.id = a.message_id AND m.sender_id <> a.user_id
-					   JOIN "${this.dbSchema}".conversation_participants p ON p.conversation_id = m.conversation_id AND p.user_id = a.user_id
-					 ), ins AS (
-					   INSERT INTO "${this.dbSchema}".message_deliveries (message_id, user_id) SELECT id, user_id FROM m ON CONFLICT DO NOTHING
-					   RETURNING message_id, user_id, delivered_at
-					 )
-					 SELECT ins.message_id AS "messageId", m.conversation_id AS "conversationId", m.sender_id AS "senderId",
-					        json_agg(ins.user_id ORDER BY ins.user_id) AS "deliveredTo",
-					        to_char(max(ins.delivered_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deliveredAt"
-					   FROM ins JOIN m ON m.id = ins.message_id AND m.user_id = ins.user_id
-					  GROUP BY ins.message_id, m.conversation_id, m.sender_id`,
-					{
-						type: QueryTypes.SELECT,
-						bind: [deliveries.map((d) => d.messageId), deliveries.map((d) => d.userId)],
-					},
-				);
+				const receipts = await recordDeliveries(this.db, this.dbSchema, deliveries);
 				await Promise.all(
 					receipts.map(({ senderId, ...data }) =>
 						pushToSockets(ctx, { event: "MESSAGE_DELIVERED", rooms: [userRoom(senderId)], data }),
