@@ -69,6 +69,9 @@ export const ENV_VARS = [
 	"UPLOAD_QUOTA_BYTES",
 	"IMAGE_MAX_PIXELS",
 	"TRANSCODE_CONCURRENCY",
+	"TRANSCODE_JOBS_PER_USER",
+	"VIDEO_MAX_SECONDS",
+	"VIDEO_MAX_PIXELS",
 	"FFMPEG_PATH",
 	"FILES_URL_SECRET",
 	"FILES_URL_TTL_SEC",
@@ -150,7 +153,17 @@ export interface Config {
 	 * Video transcoding: jobs one files node runs at once, and an ffmpeg binary that overrides the npm one.
 	 * Signed download URLs: HMAC key (derived from the JWT secret when unset) and how long a URL stays valid.
 	 */
-	media: { transcodeConcurrency: number; ffmpegPath: string | undefined; urlSecret: string; urlTtlSec: number };
+	media: {
+		transcodeConcurrency: number;
+		/** Jobs one user may have queued or running at once. */
+		transcodeJobsPerUser: number;
+		/** Longest video (seconds) and largest frame (width × height) a transcode takes. */
+		videoMaxSeconds: number;
+		videoMaxPixels: number;
+		ffmpegPath: string | undefined;
+		urlSecret: string;
+		urlTtlSec: number;
+	};
 	/** Internal emails one sender may send per hour (also the SMTP relay cap). */
 	emailSendPerHour: number;
 	/** The embedded PostgreSQL `npm start` runs when DATABASE_URL is unset. */
@@ -471,6 +484,10 @@ export function loadConfig(env: Env = process.env): Config {
 		imageMaxPixels: int(env, "IMAGE_MAX_PIXELS", 40_000_000, 1, 268_402_689),
 		media: {
 			transcodeConcurrency: int(env, "TRANSCODE_CONCURRENCY", 1, 1, 64),
+			transcodeJobsPerUser: int(env, "TRANSCODE_JOBS_PER_USER", 3, 1, 1000),
+			videoMaxSeconds: int(env, "VIDEO_MAX_SECONDS", 600, 1, 86_400),
+			// 4K UHD.
+			videoMaxPixels: int(env, "VIDEO_MAX_PIXELS", 3840 * 2160, 1, 268_402_689),
 			ffmpegPath: env.FFMPEG_PATH?.trim() || undefined,
 			urlSecret: filesUrlSecret(env, jwtSecret),
 			urlTtlSec: env.FILES_URL_TTL_SEC ? parseDuration("FILES_URL_TTL_SEC", env.FILES_URL_TTL_SEC) : 3600,

@@ -157,6 +157,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, JobsThis> = {
 				await transcodeToMp4(path.join(dir, file.storageKey), path.join(dir, videoKey), {
 					maxWidth: job.maxWidth,
 					crf: job.crf,
+					maxSeconds: config().media.videoMaxSeconds,
 					signal: both,
 					onProgress: (fraction) => {
 						// 100 only once recorded as DONE.

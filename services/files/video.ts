@@ -4,7 +4,7 @@
  * A transcode reports its progress from ffmpeg's `-progress` output (out_time against the input's Duration).
  */
 import fs from "node:fs";
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { config } from "../../lib/config";
 
 const APT_FFMPEG = "/usr/bin/ffmpeg";
@@ -92,16 +92,53 @@ export function runFfmpeg(args: string[], opts: RunOptions = {}): Promise<void> 
 	});
 }
 
+export interface VideoFacts {
+	/** From the container's header; null when it states none. */
+	durationSec: number | null;
+	width: number;
+	height: number;
+}
+
+/** Longest a probe may take (it reads headers only), well inside the request's timeout; past it the video is queued. */
+const PROBE_TIMEOUT_MS = 5_000;
+
+/**
+ * What the container says of `file`'s length and its first video stream's frame size (ffmpeg's own listing of its
+ * input: the shipped binary, no ffprobe needed), or null when ffmpeg finds no video stream in it (or takes too long).
+ */
+export async function probeVideo(file: string): Promise<VideoFacts | null> {
+	const listing = await new Promise<string>((resolve) =>
+		// With no output named ffmpeg lists the input on stderr and exits 1: that is the expected answer.
+		execFile(
+			ffmpegPath(),
+			["-hide_banner", "-nostdin", "-i", file],
+			{ timeout: PROBE_TIMEOUT_MS, maxBuffer: 1024 * 1024, killSignal: "SIGKILL" },
+			(_err, _stdout, stderr) => resolve(String(stderr)),
+		),
+	);
+	const size = /Stream #\d+:\d+[^\n]*: Video: [^\n]*?, (\d{1,5})x(\d{1,5})[\s,]/.exec(listing);
+	if (!size) return null;
+	const d = /Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)/.exec(listing);
+	return {
+		durationSec: d ? (Number(d[1]) * 60 + Number(d[2])) * 60 + Number(d[3]) : null,
+		width: Number(size[1]),
+		height: Number(size[2]),
+	};
+}
+
 export interface TranscodeOptions {
 	maxWidth?: number | null;
 	crf: number;
+	/** Output stops here, whatever length the input's header claimed. */
+	maxSeconds: number;
 	onProgress?: (fraction: number) => void;
 	signal?: AbortSignal;
 }
 
 /**
  * `input` → H.264/AAC MP4 at `output`: at most `maxWidth` wide (never upscaled; even dimensions for
- * yuv420p), x264 `crf`, audio (if any) to AAC, `faststart` so a player can start before the end arrives.
+ * yuv420p), x264 `crf`, audio (if any) to AAC, `faststart` so a player can start before the end arrives; at most
+ * `maxSeconds` long.
  */
 export function transcodeToMp4(input: string, output: string, opts: TranscodeOptions): Promise<void> {
 	const width = opts.maxWidth ? `min(iw\\,${opts.maxWidth})` : "iw";
@@ -113,6 +150,8 @@ export function transcodeToMp4(input: string, output: string, opts: TranscodeOpt
 			"0:v:0",
 			"-map",
 			"0:a:0?",
+			"-t",
+			String(opts.maxSeconds),
 			"-vf",
 			`scale=trunc(${width}/2)*2:-2`,
 			"-c:v",

@@ -50,9 +50,13 @@ async function probe(file: string): Promise<Probe> {
 	return JSON.parse(stdout) as Probe;
 }
 
-/** A 2-second 640×360 test video (testsrc pattern + 440 Hz sine) made by ffmpeg. */
-async function testVideo(dir: string, format: "mp4" | "webm"): Promise<Buffer> {
-	const out = path.join(dir, `source.${format}`);
+/** A test video (testsrc pattern + 440 Hz sine) made by ffmpeg: 2 seconds of 640×360 at 25 fps unless told. */
+async function testVideo(
+	dir: string,
+	format: "mp4" | "webm",
+	{ seconds = 2, size = "640x360", rate = 25 }: { seconds?: number; size?: string; rate?: number } = {},
+): Promise<Buffer> {
+	const out = path.join(dir, `source-${seconds}s-${size}-${rate}.${format}`);
 	const codecs = format === "mp4" ? ["-c:v", "mpeg4", "-q:v", "3", "-c:a", "aac"] : ["-c:v", "libvpx", "-b:v", "500k", "-c:a", "libopus"];
 	await run(ffmpegPath(), [
 		"-hide_banner",
@@ -62,11 +66,11 @@ async function testVideo(dir: string, format: "mp4" | "webm"): Promise<Buffer> {
 		"-f",
 		"lavfi",
 		"-i",
-		"testsrc=duration=2:size=640x360:rate=25",
+		`testsrc=duration=${seconds}:size=${size}:rate=${rate}`,
 		"-f",
 		"lavfi",
 		"-i",
-		"sine=frequency=440:duration=2",
+		`sine=frequency=440:duration=${seconds}`,
 		...codecs,
 		"-shortest",
 		out,
@@ -121,9 +125,9 @@ describe("files media (issue 14 §2)", () => {
 		return send("POST", "/api/v1/files/upload", { body: fd, token });
 	};
 	const job = (id: string, token = owner.token) => app.request("GET", `/api/v1/files/jobs/${id}`, { token });
-	const settled = (id: string) =>
+	const settled = (id: string, token = owner.token) =>
 		until(`job ${id}`, async () => {
-			const res = await job(id);
+			const res = await job(id, token);
 			return ["DONE", "FAILED"].includes(res.body.status) && res.body;
 		});
 
@@ -144,8 +148,14 @@ describe("files media (issue 14 §2)", () => {
 
 	it("reports ffmpeg's -progress output as fractions up to 1", async () => {
 		const fractions: number[] = [];
-		const src = path.join(work, "source.mp4");
-		await transcodeToMp4(src, path.join(work, "progress.mp4"), { crf: 30, maxWidth: 160, onProgress: (f) => fractions.push(f) });
+		const src = path.join(work, "progress-source.mp4");
+		await fs.promises.writeFile(src, mp4);
+		await transcodeToMp4(src, path.join(work, "progress.mp4"), {
+			crf: 30,
+			maxWidth: 160,
+			maxSeconds: 600,
+			onProgress: (f) => fractions.push(f),
+		});
 		expect(fractions.length).toBeGreaterThanOrEqual(2);
 		expect(fractions.every((f, i) => f > 0 && f <= 1 && (i === 0 || f >= fractions[i - 1]))).toBe(true);
 		expect(fractions.at(-1)).toBe(1);
@@ -155,6 +165,14 @@ describe("files media (issue 14 §2)", () => {
 			height: 90,
 		});
 	}, 30_000);
+
+	it("stops a transcode at maxSeconds, whatever length the input's header claims", async () => {
+		const src = path.join(work, "cap-source.mp4");
+		await fs.promises.writeFile(src, mp4);
+		const out = path.join(work, "capped.mp4");
+		await transcodeToMp4(src, out, { crf: 30, maxWidth: 160, maxSeconds: 1 });
+		expect(Number((await probe(out)).format.duration)).toBeLessThanOrEqual(1.1);
+	});
 
 	it("transcodes an MP4 to H.264/AAC at maxWidth with a JPEG poster: 202 { jobId }, progress, FILE_JOB_FINISHED", async () => {
 		const up = await upload(owner.token, "clip.mp4", mp4);
@@ -237,7 +255,7 @@ describe("files media (issue 14 §2)", () => {
 			expect(res.status).toBe(202);
 			ids.push(res.body.jobId);
 		}
-		const jobs = await Promise.all(ids.map(settled));
+		const jobs = await Promise.all(ids.map((id) => settled(id)));
 		expect(jobs.map((j) => j.status)).toEqual(["DONE", "DONE", "DONE"]);
 		// One at a time: no two runs overlap, in queue order.
 		const spans = jobs.map((j) => [new Date(j.startedAt).getTime(), new Date(j.finishedAt).getTime()]).sort((x, y) => x[0] - y[0]);
@@ -273,6 +291,68 @@ describe("files media (issue 14 §2)", () => {
 		expect(pc.status).toBe(415);
 		expect(pc.body.error.details.accepted).toEqual(expect.arrayContaining(["video/mp4", "video/webm"]));
 	}, 60_000);
+
+	it("refuses a video longer than VIDEO_MAX_SECONDS or with frames above VIDEO_MAX_PIXELS (422), queuing nothing", async () => {
+		const [long, large] = await Promise.all([
+			testVideo(work, "mp4", { seconds: 601, size: "32x32", rate: 1 }),
+			testVideo(work, "mp4", { seconds: 1, size: "3856x2176", rate: 1 }),
+		]);
+		const pg = new Client({ connectionString: db.url });
+		await pg.connect();
+		try {
+			for (const [name, content, code, details] of [
+				["long.mp4", long, "VIDEO_TOO_LONG", { field: "fileId", durationSec: expect.any(Number), maxSeconds: 600 }],
+				["large.mp4", large, "VIDEO_TOO_LARGE", { field: "fileId", width: 3856, height: 2176, maxPixels: 3840 * 2160 }],
+			] as const) {
+				const up = await upload(owner.token, name, content);
+				expect(up.status).toBe(201);
+				const res = await app.request("POST", "/api/v1/files/files/compress", { token: owner.token, body: { fileId: up.body.id } });
+				expect(res.status).toBe(422);
+				expect(res.body.error).toMatchObject({ code, details });
+				const jobs = await pg.query("SELECT 1 FROM files.transcode_jobs WHERE file_id = $1", [up.body.id]);
+				expect(jobs.rowCount).toBe(0);
+			}
+		} finally {
+			await pg.end();
+		}
+	}, 90_000);
+
+	it("lets one requester have at most TRANSCODE_JOBS_PER_USER (3) jobs queued or running: the next is 429 TRANSCODE_LIMIT, others are not held", async () => {
+		const hog = await app.createUser("PATRON");
+		// The first job keeps the single worker busy for a while, so the next two stay QUEUED.
+		const [busy, small] = await Promise.all([
+			upload(hog.token, "busy.mp4", await testVideo(work, "mp4", { seconds: 6, size: "1280x720" })),
+			upload(hog.token, "small.mp4", mp4),
+		]);
+		// The busy one at full size (720p): seconds of work, against ~0.2 s for the three requests after it.
+		const compress = (token: string, fileId: string, resize = true) =>
+			app.request("POST", "/api/v1/files/files/compress", { token, body: resize ? { fileId, maxWidth: 160 } : { fileId } });
+		const accepted: string[] = [];
+		for (const [fileId, resize] of [
+			[busy.body.id, false],
+			[small.body.id, true],
+			[small.body.id, true],
+		] as const) {
+			const res = await compress(hog.token, fileId, resize);
+			expect(res.status).toBe(202);
+			accepted.push(res.body.jobId);
+		}
+		const refused = await compress(hog.token, small.body.id);
+		expect(refused.status).toBe(429);
+		expect(refused.body.error).toMatchObject({ code: "TRANSCODE_LIMIT", details: { retryAfter: 30 } });
+		expect(refused.headers.get("retry-after")).toBe("30");
+		// The limit is the requester's: someone else still gets a job.
+		const mine = await upload(owner.token, "mine.mp4", mp4);
+		const ownerJob = await compress(owner.token, mine.body.id);
+		expect(ownerJob.status).toBe(202);
+		// A finished job frees its slot.
+		await settled(accepted[0], hog.token);
+		const again = await compress(hog.token, small.body.id);
+		expect(again.status).toBe(202);
+		const all = await Promise.all([...accepted, again.body.jobId].map((id) => settled(id, hog.token)));
+		expect(all.map((j) => j.status)).toEqual(["DONE", "DONE", "DONE", "DONE"]);
+		await settled(ownerJob.body.jobId);
+	}, 180_000);
 
 	it("makes responsive variants (320/640/1280, never upscaled; progressive JPEG or WebP) and a blurred placeholder < 1 KB at upload", async () => {
 		const big = await upload(owner.token, "wide.jpg", await photo(1600, 1000));
@@ -459,9 +539,10 @@ describe("transcode queue on a graceful stop", () => {
 	let db: TestDatabase;
 	let app: TestApp;
 	const work = fs.mkdtempSync(path.join(os.tmpdir(), "eislager-media-stop-"));
-	// An "ffmpeg" that never finishes: a job stays RUNNING until it is killed.
+	// An "ffmpeg" whose transcodes never finish (a job stays RUNNING until it is killed); asked to list its input (the
+	// probe before queuing), it finds no video at once, as ffmpeg does for an unreadable file.
 	const stuck = path.join(work, "stuck-ffmpeg.sh");
-	fs.writeFileSync(stuck, "#!/bin/sh\nexec sleep 300\n", { mode: 0o755 });
+	fs.writeFileSync(stuck, '#!/bin/sh\ncase "$*" in *-progress*) exec sleep 300;; esac\nexit 1\n', { mode: 0o755 });
 
 	beforeAll(async () => {
 		db = await createTestDatabase();

@@ -1,13 +1,23 @@
-/** Issue 14 §2 settings and signed download links: TRANSCODE_CONCURRENCY, FILES_URL_SECRET (or derived), FILES_URL_TTL_SEC. */
+/**
+ * Issue 14 §2 settings and signed download links: TRANSCODE_CONCURRENCY, the transcode bounds (TRANSCODE_JOBS_PER_USER,
+ * VIDEO_MAX_SECONDS, VIDEO_MAX_PIXELS), FILES_URL_SECRET (or derived), FILES_URL_TTL_SEC.
+ */
 import { ConfigError, loadConfig, setConfig } from "../../lib/config";
 import { signedExpiry, signUrl, verifySigned } from "../../services/files/signed";
 
 const JWT = "j".repeat(40);
 
 describe("media settings", () => {
-	it("defaults to one transcode at a time, hour-long links and a key derived from JWT_SECRET", () => {
+	it("defaults to one transcode at a time, three jobs per user, videos up to 10 minutes and 4K, hour-long links and a key derived from JWT_SECRET", () => {
 		const a = loadConfig({ JWT_SECRET: JWT });
-		expect(a.media).toMatchObject({ transcodeConcurrency: 1, ffmpegPath: undefined, urlTtlSec: 3600 });
+		expect(a.media).toMatchObject({
+			transcodeConcurrency: 1,
+			transcodeJobsPerUser: 3,
+			videoMaxSeconds: 600,
+			videoMaxPixels: 3840 * 2160,
+			ffmpegPath: undefined,
+			urlTtlSec: 3600,
+		});
 		// Every node with the same JWT_SECRET derives the same key, and it is not the JWT secret itself.
 		expect(loadConfig({ JWT_SECRET: JWT }).media.urlSecret).toBe(a.media.urlSecret);
 		expect(a.media.urlSecret).not.toBe(JWT);
@@ -18,10 +28,16 @@ describe("media settings", () => {
 				FILES_URL_SECRET: "u".repeat(32),
 				FILES_URL_TTL_SEC: "15m",
 				TRANSCODE_CONCURRENCY: "3",
+				TRANSCODE_JOBS_PER_USER: "5",
+				VIDEO_MAX_SECONDS: "120",
+				VIDEO_MAX_PIXELS: "2073600",
 				FFMPEG_PATH: "/opt/ffmpeg",
 			}).media,
 		).toEqual({
 			transcodeConcurrency: 3,
+			transcodeJobsPerUser: 5,
+			videoMaxSeconds: 120,
+			videoMaxPixels: 2073600,
 			ffmpegPath: "/opt/ffmpeg",
 			urlSecret: "u".repeat(32),
 			urlTtlSec: 900,
@@ -30,6 +46,9 @@ describe("media settings", () => {
 
 	it.each([
 		[{ TRANSCODE_CONCURRENCY: "0" }, "TRANSCODE_CONCURRENCY"],
+		[{ TRANSCODE_JOBS_PER_USER: "0" }, "TRANSCODE_JOBS_PER_USER"],
+		[{ VIDEO_MAX_SECONDS: "ten" }, "VIDEO_MAX_SECONDS"],
+		[{ VIDEO_MAX_PIXELS: "-1" }, "VIDEO_MAX_PIXELS"],
 		[{ FILES_URL_SECRET: "short" }, "FILES_URL_SECRET"],
 		[{ FILES_URL_TTL_SEC: "1w" }, "FILES_URL_TTL_SEC"],
 	])("rejects %j", (env, variable) => {
