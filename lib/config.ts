@@ -62,6 +62,7 @@ export const ENV_VARS = [
 	"TRUST_PROXY",
 	"RATE_LIMIT_PER_MIN",
 	"RATE_LIMIT_AUTH_PER_MIN",
+	"SOCKETS_PER_USER",
 	"BODY_LIMIT",
 	"FILES_DIR",
 	"UPLOAD_MAX_BYTES",
@@ -143,6 +144,8 @@ export interface Config {
 	corsOrigins: string[];
 	trustProxy: number;
 	rateLimit: { perMin: number; authPerMin: number };
+	/** Sockets one user may hold open on one gateway node. */
+	socketsPerUser: number;
 	bodyLimit: string;
 	filesDir: string;
 	/** Largest file the files service accepts (bytes), and how many files one batch upload may carry. */
@@ -474,6 +477,7 @@ export function loadConfig(env: Env = process.env): Config {
 			perMin: int(env, "RATE_LIMIT_PER_MIN", 600, 1),
 			authPerMin: int(env, "RATE_LIMIT_AUTH_PER_MIN", 10, 1),
 		},
+		socketsPerUser: int(env, "SOCKETS_PER_USER", 20, 1, 10_000),
 		bodyLimit,
 		filesDir: env.FILES_DIR?.trim() || "./.data/files",
 		upload: {

@@ -27,8 +27,8 @@ export const SOCKET_ACTIONS = [
 	"communications.emails.list",
 ];
 
-/** The HTTP per-user limit, for socket calls: a 429 ack carries `details.retryAfter` (no headers on a socket). */
-async function consumeSocketCall(limiters: RateLimiters, userId: string): Promise<void> {
+/** The HTTP per-user limit, for socket calls and client events: a 429 ack carries `details.retryAfter` (no headers on a socket). */
+export async function consumeSocketCall(limiters: RateLimiters, userId: string): Promise<void> {
 	try {
 		await limiters.general.consume(`user:${userId}`);
 	} catch (rejection) {

@@ -6,7 +6,11 @@
  *   verified exactly as over HTTP (signature, expiry, revocation). A refused
  *   socket gets `connect_error` with `{ message, data: { code, status } }`.
  * - `call` runs only allow-listed actions (socket-calls.ts), with the same role
- *   policy and rate limit as HTTP; the token is re-checked before every call.
+ *   policy and rate limit as HTTP; the token is re-checked before every call. The client
+ *   events that reach the database or the presence store (USER_ONLINE/OFFLINE, joining a
+ *   conversation, relayed typing) spend the same per-user budget.
+ * - At most SOCKETS_PER_USER sockets per user on one node: one more is refused with
+ *   `connect_error` TOO_MANY_SOCKETS (429), since every socket costs presence and redelivery work.
  * - A socket closes when its token expires or is revoked (socket-sessions.ts).
  * - Rooms: `user:<id>` and `role:<role>` (joined on connect) and `conversation:<id>`
  *   (joined on JOIN_CONVERSATION after the chat service confirms participation).
@@ -41,7 +45,7 @@ import { defineMixin } from "../../lib/service";
 import type { AuthUser } from "../../lib/types";
 import type { RateLimiters } from "./http";
 import { createSoloAwareAdapter, helloFirst } from "./socket-adapter";
-import { callHandler } from "./socket-calls";
+import { callHandler, consumeSocketCall } from "./socket-calls";
 import { listenForRelays, SocketRelayMixin, type RelayThis } from "./socket-relay";
 import { closeRevoked, expiryTimer, tokenFacts, type TokenFacts } from "./socket-sessions";
 import { call } from "../../lib/contracts";
@@ -72,6 +76,10 @@ interface Methods {
 	onClientEvent(socket: AppSocket, event: SocketEvent, payload: unknown, ack: Ack): Promise<void>;
 	setPresence(socket: AppSocket, online: boolean): Promise<void>;
 	announceStatus(userId: string, status: PresenceStatus): Promise<void>;
+	/** This node's open sockets of the user. */
+	socketsOf(userId: string): number;
+	/** The user's per-user budget (as over HTTP), when the gateway's limiters are there. */
+	spend(user: AuthUser): Promise<void>;
 }
 interface State {
 	io: Server;
@@ -220,21 +228,24 @@ export const SocketMixin = defineMixin<This>({
 					"UNAUTHORIZED",
 					401,
 				);
-			try {
-				const user = await verifyAccessToken(token);
-				socket.data = {
-					user,
-					token,
-					facts: tokenFacts(token),
-					away: false,
-					lastTyping: new Map(),
-					presenceChain: Promise.resolve(),
-				};
-				return user;
-			} catch (err) {
+			const user = await verifyAccessToken(token).catch((err: unknown) => {
 				const { status, body } = toErrorResponse(err, "");
 				throw socketError(body.error.message, body.error.code, status);
-			}
+			});
+			// Counted after the token check, which reads only local state: from here to joining the user's room is one
+			// run of the event loop, so handshakes arriving together are still counted one after the other.
+			const cap = config().socketsPerUser;
+			if (this.socketsOf(user.id) >= cap)
+				throw socketError(`At most ${cap} open sockets per user: close one first`, "TOO_MANY_SOCKETS", 429);
+			socket.data = {
+				user,
+				token,
+				facts: tokenFacts(token),
+				away: false,
+				lastTyping: new Map(),
+				presenceChain: Promise.resolve(),
+			};
+			return user;
 		},
 
 		/** The socket's user is the verified one from the handshake; actions cannot replace it. */
@@ -270,6 +281,7 @@ export const SocketMixin = defineMixin<This>({
 				if (event === "USER_ONLINE" || event === "USER_OFFLINE") {
 					const check = checkEmpty(payload ?? {});
 					if (check !== true) return reply(validationAck(check));
+					await this.spend(user);
 					await this.setPresence(socket, event === "USER_ONLINE");
 					return reply(null, { status: event === "USER_ONLINE" ? "ONLINE" : "OFFLINE" });
 				}
@@ -281,18 +293,20 @@ export const SocketMixin = defineMixin<This>({
 					await socket.leave(room);
 					return reply(null, { left: conversationId });
 				}
+				// TYPING_START / TYPING_STOP: relayed, throttled, never stored. A throttled one (the last relay, within the
+				// second, proved participation) and a join of a joined room are answered here and cost nothing; what
+				// reaches the database or other sockets spends the user's budget.
+				const typingKey = `${event}:${conversationId}`;
+				if (event !== "JOIN_CONVERSATION" && Date.now() - (socket.data.lastTyping.get(typingKey) ?? 0) < TYPING_THROTTLE_MS)
+					return reply(null, { relayed: false, throttled: true });
+				if (!(event === "JOIN_CONVERSATION" && socket.rooms.has(room))) await this.spend(user);
 				if (!socket.rooms.has(room)) {
 					const ok = await call(this.broker, "communications.chat.isParticipant", { conversationId, userId: user.id });
 					if (!ok) return reply({ code: "NOT_FOUND", message: "Conversation not found", status: 404 });
 					if (event === "JOIN_CONVERSATION") await socket.join(room);
 				}
 				if (event === "JOIN_CONVERSATION") return reply(null, { joined: conversationId });
-				// TYPING_START / TYPING_STOP: relayed, throttled, never stored.
-				const key = `${event}:${conversationId}`;
-				const now = Date.now();
-				if (now - (socket.data.lastTyping.get(key) ?? 0) < TYPING_THROTTLE_MS)
-					return reply(null, { relayed: false, throttled: true });
-				socket.data.lastTyping.set(key, now);
+				socket.data.lastTyping.set(typingKey, Date.now());
 				await pushToSockets(this.broker, {
 					event,
 					rooms: [room],
@@ -303,6 +317,14 @@ export const SocketMixin = defineMixin<This>({
 			} catch (err) {
 				this.socketOnError(err, reply);
 			}
+		},
+
+		socketsOf(userId: string): number {
+			return this.io?.of("/").adapter.rooms.get(userRoom(userId))?.size ?? 0;
+		},
+
+		async spend(user: AuthUser) {
+			if (this.limiters) await consumeSocketCall(this.limiters, user.id);
 		},
 
 		/** Presence of one socket; the user's status changes only with their first/last live socket. */

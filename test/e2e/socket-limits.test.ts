@@ -1,9 +1,10 @@
 /**
- * Socket calls share the per-user HTTP rate limit (RATE_LIMIT_PER_MIN); a 429 ack
- * keeps the socket open. A socket is closed when its access token expires.
+ * Socket calls, and the client events that do work, share the per-user HTTP rate limit
+ * (RATE_LIMIT_PER_MIN); a 429 ack keeps the socket open. A socket is closed when its access
+ * token expires. A user holds at most SOCKETS_PER_USER sockets on a node.
  */
 import { startTestApp, type TestApp } from "../helpers/app";
-import { connectSocket, type TestSocket } from "../helpers/sockets";
+import { connectSocket, sleep, type TestSocket } from "../helpers/sockets";
 
 describe("socket call rate limit", () => {
 	let app: TestApp;
@@ -27,6 +28,22 @@ describe("socket call rate limit", () => {
 		expect(s.socket.connected).toBe(true);
 	});
 
+	it("charges the client events that do work (presence) to the same budget; LEAVE_CONVERSATION stays free", async () => {
+		const user = await app.createUser("PATRON");
+		const socket = await connectSocket(app.baseUrl, { token: user.token });
+		try {
+			for (let i = 0; i < 5; i++) expect(await socket.ack("USER_ONLINE", {})).toEqual([null, { status: "ONLINE" }]);
+			const [err] = await socket.ack("USER_OFFLINE", {});
+			expect(err).toMatchObject({ code: "RATE_LIMITED", status: 429, details: { retryAfter: expect.any(Number) } });
+			expect((await app.request("GET", "/api/v1/auth/me", { token: user.token })).status).toBe(429);
+			const conversationId = "00000000-0000-4000-8000-000000000001";
+			expect(await socket.ack("LEAVE_CONVERSATION", { conversationId })).toEqual([null, { left: conversationId }]);
+			expect(socket.socket.connected).toBe(true);
+		} finally {
+			socket.close();
+		}
+	});
+
 	it("closes a socket when its access token expires", async () => {
 		const user = await app.createUser("PATRON");
 		const socket = await connectSocket(app.baseUrl, { token: user.token });
@@ -34,5 +51,34 @@ describe("socket call rate limit", () => {
 		expect(reason).toBe("io server disconnect");
 		const refused = await connectSocket(app.baseUrl, { token: user.token }).catch((e: { data?: { code: string } }) => e);
 		expect((refused as { data?: { code: string } }).data?.code).toBe("TOKEN_EXPIRED");
+	});
+});
+
+describe("sockets per user", () => {
+	let app: TestApp;
+	const open: TestSocket[] = [];
+	beforeAll(async () => {
+		app = await startTestApp({ services: ["auth"], env: { SOCKETS_PER_USER: "2" } });
+	});
+	afterAll(async () => {
+		for (const s of open) s.close();
+		await app?.stop();
+	});
+
+	it("refuses a user's socket past SOCKETS_PER_USER with connect_error TOO_MANY_SOCKETS (429), until one closes", async () => {
+		const [user, other] = await Promise.all([app.createUser("PATRON"), app.createUser("PATRON")]);
+		open.push(await connectSocket(app.baseUrl, { token: user.token }), await connectSocket(app.baseUrl, { token: user.token }));
+		const refused = await connectSocket(app.baseUrl, { token: user.token }).catch((e: { data?: unknown }) => e);
+		if ("socket" in refused) open.push(refused); // accepted after all: closed in afterAll (an open socket holds the server)
+		expect((refused as { data?: unknown }).data).toEqual({ code: "TOO_MANY_SOCKETS", status: 429 });
+		// Someone else's sockets are theirs.
+		open.push(await connectSocket(app.baseUrl, { token: other.token }));
+		open.shift()!.close();
+		const deadline = Date.now() + 5000;
+		let again: TestSocket | undefined;
+		while (!again && Date.now() < deadline)
+			again = await connectSocket(app.baseUrl, { token: user.token }).catch(() => sleep(50).then(() => undefined));
+		expect(again?.socket.connected).toBe(true);
+		open.push(again!);
 	});
 });

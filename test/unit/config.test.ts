@@ -33,6 +33,7 @@ describe("loadConfig", () => {
 		});
 		expect(cfg.jwt.secret.length).toBeGreaterThanOrEqual(32);
 		expect(cfg.rateLimit.authPerMin).toBeLessThan(cfg.rateLimit.perMin);
+		expect(cfg.socketsPerUser).toBe(20);
 		// Two processes without JWT_SECRET get different secrets.
 		expect(loadConfig({}).jwt.secret).not.toBe(cfg.jwt.secret);
 	});
@@ -124,6 +125,7 @@ describe("loadConfig", () => {
 		["TRUST_PROXY", { TRUST_PROXY: "11" }],
 		["RATE_LIMIT_PER_MIN", { RATE_LIMIT_PER_MIN: "0" }],
 		["RATE_LIMIT_AUTH_PER_MIN", { RATE_LIMIT_AUTH_PER_MIN: "1.5" }],
+		["SOCKETS_PER_USER", { SOCKETS_PER_USER: "0" }],
 		["BODY_LIMIT", { BODY_LIMIT: "lots" }],
 		["LOG_LEVEL", { LOG_LEVEL: "loud" }],
 		["TRANSPORTER", { TRANSPORTER: "carrier-pigeon", JWT_SECRET: "s".repeat(40) }],
@@ -162,6 +164,7 @@ describe("loadConfig", () => {
 			"TRUST_PROXY",
 			"RATE_LIMIT_PER_MIN",
 			"RATE_LIMIT_AUTH_PER_MIN",
+			"SOCKETS_PER_USER",
 		]) {
 			expect(ENV_VARS).toContain(name);
 		}
