@@ -16,7 +16,7 @@ import { notFound } from "../../lib/errors";
 import { INTERNAL_EVENTS } from "../../lib/events";
 import { openImage } from "../../lib/images";
 import { pushToSockets, userRoom } from "../../lib/presence";
-import { reserveStorage } from "../../lib/quota";
+import { reserveStorage, storageUsed } from "../../lib/quota";
 import { removeStored, storageDir } from "../../lib/uploads";
 import { defineFilesModels, type FileVariant, type StoredFile, type TranscodeJob } from "./files.model";
 import * as P from "./files.params";
@@ -154,10 +154,14 @@ const schema: ServiceDefinition<ServiceSettingSchema, JobsThis> = {
 				file = await this.models.StoredFile.findByPk(job.fileId);
 				if (!file) throw new Error("The file was deleted");
 				await fs.promises.mkdir(dir, { recursive: true });
+				// The owner's room left: a larger result would be refused when recorded (413), so ffmpeg stops writing there
+				// (the video reaching it fails that check: nothing is kept truncated).
+				const room = config().upload.quotaBytes - (await storageUsed(this.db, FILES_SCHEMA, file.ownerId));
 				await transcodeToMp4(path.join(dir, file.storageKey), path.join(dir, videoKey), {
 					maxWidth: job.maxWidth,
 					crf: job.crf,
 					maxSeconds: config().media.videoMaxSeconds,
+					maxBytes: Math.max(1, room),
 					signal: both,
 					onProgress: (fraction) => {
 						// 100 only once recorded as DONE.

@@ -131,6 +131,8 @@ export interface TranscodeOptions {
 	crf: number;
 	/** Output stops here, whatever length the input's header claimed. */
 	maxSeconds: number;
+	/** Output stops growing past this many bytes (`-fs`): a result that could not be kept stops filling the disk. */
+	maxBytes?: number;
 	onProgress?: (fraction: number) => void;
 	signal?: AbortSignal;
 }
@@ -138,7 +140,7 @@ export interface TranscodeOptions {
 /**
  * `input` → H.264/AAC MP4 at `output`: at most `maxWidth` wide (never upscaled; even dimensions for
  * yuv420p), x264 `crf`, audio (if any) to AAC, `faststart` so a player can start before the end arrives; at most
- * `maxSeconds` long.
+ * `maxSeconds` long and (about) `maxBytes` large.
  */
 export function transcodeToMp4(input: string, output: string, opts: TranscodeOptions): Promise<void> {
 	const width = opts.maxWidth ? `min(iw\\,${opts.maxWidth})` : "iw";
@@ -152,6 +154,7 @@ export function transcodeToMp4(input: string, output: string, opts: TranscodeOpt
 			"0:a:0?",
 			"-t",
 			String(opts.maxSeconds),
+			...(opts.maxBytes ? ["-fs", String(opts.maxBytes)] : []),
 			"-vf",
 			`scale=trunc(${width}/2)*2:-2`,
 			"-c:v",

@@ -174,6 +174,15 @@ describe("files media (issue 14 §2)", () => {
 		expect(Number((await probe(out)).format.duration)).toBeLessThanOrEqual(1.1);
 	});
 
+	it("stops a transcode's output growing at maxBytes (ffmpeg -fs)", async () => {
+		const src = path.join(work, "fs-source.mp4");
+		await fs.promises.writeFile(src, mp4);
+		const out = path.join(work, "fs-capped.mp4");
+		// Lossless 640×360 for 2 s is megabytes.
+		await transcodeToMp4(src, out, { crf: 0, maxSeconds: 600, maxBytes: 64 * 1024 });
+		expect((await fs.promises.stat(out)).size).toBeLessThan(128 * 1024);
+	});
+
 	it("transcodes an MP4 to H.264/AAC at maxWidth with a JPEG poster: 202 { jobId }, progress, FILE_JOB_FINISHED", async () => {
 		const up = await upload(owner.token, "clip.mp4", mp4);
 		expect(up.status).toBe(201);
@@ -533,6 +542,62 @@ describe("files media (issue 14 §2)", () => {
 			await pg.end();
 		}
 	}, 120_000);
+});
+
+describe("a transcode within its owner's storage quota", () => {
+	let db: TestDatabase;
+	let app: TestApp;
+	let source: Buffer;
+	const work = fs.mkdtempSync(path.join(os.tmpdir(), "eislager-media-quota-"));
+	const filesDir = path.join(work, "files");
+	/** Room for the source and ~40 KB more: a small result fits, a lossless one does not. */
+	const ROOM = 40 * 1024;
+
+	beforeAll(async () => {
+		// Before this describe's app exists, ffmpeg is the one of the configuration in force (the previous app's).
+		source = await testVideo(work, "mp4");
+		db = await createTestDatabase();
+		app = await startTestApp({
+			db,
+			services: ["auth", "files"],
+			env: { FILES_DIR: filesDir, TRANSCODE_CONCURRENCY: "1", UPLOAD_QUOTA_BYTES: String(source.length + ROOM) },
+		});
+	}, 60_000);
+
+	afterAll(async () => {
+		await app?.stop();
+		await db?.drop();
+		fs.rmSync(work, { recursive: true, force: true });
+	});
+
+	it("stops writing a result the quota could not hold (the job fails QUOTA_EXCEEDED, nothing is kept); a small one is kept", async () => {
+		const user = await app.createUser("PATRON");
+		const fd = new FormData();
+		fd.append("file", new Blob([source]), "clip.mp4");
+		const up = (await fetch(`${app.baseUrl}/api/v1/files/upload`, {
+			method: "POST",
+			body: fd,
+			headers: { authorization: `Bearer ${user.token}` },
+		}).then((r) => r.json())) as { id: string };
+		const run = async (body: object) => {
+			const res = await app.request("POST", "/api/v1/files/files/compress", { token: user.token, body: { fileId: up.id, ...body } });
+			expect(res.status).toBe(202);
+			return until(`job ${res.body.jobId}`, async () => {
+				const job = await app.request("GET", `/api/v1/files/jobs/${res.body.jobId}`, { token: user.token });
+				return ["DONE", "FAILED"].includes(job.body.status) && job.body;
+			});
+		};
+		const stored = () => fs.readdirSync(filesDir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length;
+
+		// Lossless 640×360: megabytes, but ffmpeg stops at the ~40 KB left.
+		const lossless = await run({ crf: 0 });
+		expect(lossless).toMatchObject({ status: "FAILED", error: expect.stringContaining("Storage quota exceeded") });
+		expect(stored()).toBe(1);
+
+		const small = await run({ crf: 51, maxWidth: 64 });
+		expect(small.status).toBe("DONE");
+		expect(stored()).toBe(3);
+	}, 90_000);
 });
 
 describe("transcode queue on a graceful stop", () => {
