@@ -86,6 +86,25 @@ async function photo(width: number, height: number, format: "jpeg" | "png" = "jp
 	return format === "png" ? img.png().toBuffer() : img.jpeg({ quality: 90 }).toBuffer();
 }
 
+/** A file uploaded by `token`'s user (multipart, as a client sends it). */
+async function uploadFile(app: TestApp, token: string, name: string, content: Buffer): Promise<{ id: string }> {
+	const fd = new FormData();
+	fd.append("file", new Blob([content]), name);
+	const res = await fetch(`${app.baseUrl}/api/v1/files/upload`, {
+		method: "POST",
+		body: fd,
+		headers: { authorization: `Bearer ${token}` },
+	});
+	return (await res.json()) as { id: string };
+}
+
+/** Tears down a describe's own app, database and work folder. */
+async function teardown(app: TestApp | undefined, db: TestDatabase | undefined, work: string): Promise<void> {
+	await app?.stop();
+	await db?.drop();
+	fs.rmSync(work, { recursive: true, force: true });
+}
+
 describe("files media (issue 14 §2)", () => {
 	let db: TestDatabase;
 	let app: TestApp;
@@ -564,21 +583,11 @@ describe("a transcode within its owner's storage quota", () => {
 		});
 	}, 60_000);
 
-	afterAll(async () => {
-		await app?.stop();
-		await db?.drop();
-		fs.rmSync(work, { recursive: true, force: true });
-	});
+	afterAll(() => teardown(app, db, work));
 
 	it("stops writing a result the quota could not hold (the job fails QUOTA_EXCEEDED, nothing is kept); a small one is kept", async () => {
 		const user = await app.createUser("PATRON");
-		const fd = new FormData();
-		fd.append("file", new Blob([source]), "clip.mp4");
-		const up = (await fetch(`${app.baseUrl}/api/v1/files/upload`, {
-			method: "POST",
-			body: fd,
-			headers: { authorization: `Bearer ${user.token}` },
-		}).then((r) => r.json())) as { id: string };
+		const up = await uploadFile(app, user.token, "clip.mp4", source);
 		const run = async (body: object) => {
 			const res = await app.request("POST", "/api/v1/files/files/compress", { token: user.token, body: { fileId: up.id, ...body } });
 			expect(res.status).toBe(202);
@@ -618,25 +627,16 @@ describe("transcode queue on a graceful stop", () => {
 		});
 	});
 
-	afterAll(async () => {
-		await app?.stop();
-		await db?.drop();
-		fs.rmSync(work, { recursive: true, force: true });
-	});
+	afterAll(() => teardown(app, db, work));
 
 	it("runs one job while the next waits QUEUED, and gives the running one back to the queue when the node stops", async () => {
 		const user = await app.createUser("PATRON");
-		const fd = new FormData();
-		fd.append(
-			"file",
-			new Blob([Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from("ftypisom"), Buffer.alloc(256, 7)])]),
+		const up = await uploadFile(
+			app,
+			user.token,
 			"v.mp4",
+			Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from("ftypisom"), Buffer.alloc(256, 7)]),
 		);
-		const up = await fetch(`${app.baseUrl}/api/v1/files/upload`, {
-			method: "POST",
-			body: fd,
-			headers: { authorization: `Bearer ${user.token}` },
-		}).then((r) => r.json() as Promise<{ id: string }>);
 		const ids: string[] = [];
 		for (let i = 0; i < 2; i++)
 			ids.push(
