@@ -6,6 +6,8 @@
  * - a chat message is one prepared statement (services/communications/send-message.ts): PostgreSQL parses and plans
  *   it once per connection, and every message after that sends only its values. The statement still writes the
  *   message, its outbox row and its audit row together.
+ * - a delivery receipt is recorded only for a message that exists, from a participant who is not its sender, once:
+ *   the receipts statement's own joins hold that (the table has no foreign key to messages: 240-receipts-lean).
  */
 import { randomUUID } from "node:crypto";
 import { Client } from "pg";
@@ -93,5 +95,34 @@ describe("communications' statements", () => {
 			[messageId],
 		);
 		expect(stored.rows[0]).toEqual({ messages: 1, events: 1, audits: 1 });
+	});
+
+	it("records a receipt only for an existing message, from a participant other than its sender, once", async () => {
+		const [alice, bob, eve] = await Promise.all([app.createUser("PATRON"), app.createUser("PATRON"), app.createUser("PATRON")]);
+		const conversation = await app.request("POST", "/api/v1/communications/chat/conversations", {
+			token: alice.token,
+			body: { type: "DIRECT", participantIds: [bob.id] },
+		});
+		const sent = await app.request("POST", `/api/v1/communications/chat/conversations/${conversation.body.id}/messages`, {
+			token: alice.token,
+			body: { content: "receipt?", messageType: "TEXT" },
+		});
+		expect(sent.status).toBe(201);
+		const messageId = (sent.body as { id: string }).id;
+		const deliver = (deliveries: { messageId: string; userId: string }[]) =>
+			app.broker.call<{ recorded: number }, object>("communications.chat.markDelivered", { deliveries });
+		expect(
+			await deliver([
+				{ messageId: randomUUID(), userId: bob.id }, // no such message
+				{ messageId, userId: eve.id }, // not a participant
+				{ messageId, userId: alice.id }, // its sender
+			]),
+		).toEqual({ recorded: 0 });
+		expect(await deliver([{ messageId, userId: bob.id }])).toEqual({ recorded: 1 });
+		expect(await deliver([{ messageId, userId: bob.id }])).toEqual({ recorded: 0 });
+		const rows = await pg.query("SELECT message_id, user_id FROM communications.message_deliveries WHERE user_id = ANY($1::uuid[])", [
+			[alice.id, bob.id, eve.id],
+		]);
+		expect(rows.rows).toEqual([{ message_id: messageId, user_id: bob.id }]);
 	});
 });
