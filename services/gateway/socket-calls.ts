@@ -53,10 +53,7 @@ const CALL_ITEM = {
 		opts: { meta: Record<string, unknown> },
 	) {
 		// The token re-check and the per-user budget (RATE_LIMIT_PER_MIN, as over HTTP) are independent: one wait, not two.
-		const [verified, limited] = await Promise.allSettled([
-			verifyAccessToken(socket.data.token),
-			this.limiters ? consumeSocketCall(this.limiters, socket.data.user.id) : undefined,
-		]);
+		const [verified, limited] = await Promise.allSettled([verifyAccessToken(socket.data.token), this.spend(socket.data.user)]);
 		if (verified.status === "rejected") {
 			// Answer the call with the 401 first, then close the socket.
 			setTimeout(() => socket.disconnect(true), 100).unref();
