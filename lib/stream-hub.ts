@@ -1,13 +1,14 @@
 /**
  * The process's stream connection, one per broker (lib/event-stream.ts): it
  * LISTENs on the outbox channel (writers NOTIFY the schema after each commit,
- * lib/outbox-wake.ts) and holds the session advisory locks of the consumer groups this
+ * lib/outbox-wake.ts; this process's writers without a transporter wake its readers
+ * directly) and holds the session advisory locks of the consumer groups this
  * process leads. When it closes, every lock goes with it and each group is
  * taken over by a standby (here or on another node).
  */
 import { Client } from "pg";
 import type { LoggerInstance, ServiceBroker } from "moleculer";
-import { OUTBOX_CHANNEL } from "./outbox-wake";
+import { listenLocally, OUTBOX_CHANNEL } from "./outbox-wake";
 import { reserveDbConnections } from "./database";
 
 /** First key of the two-int advisory locks of consumer groups ("EIST"); the second is hashtext(group). */
@@ -45,6 +46,8 @@ export class StreamHub {
 	private checkedAt = 0;
 	/** The stream connection counts against the process's DB_POOL_MAX while any reader runs. */
 	private releaseSlot: (() => void) | undefined;
+	/** Wake-ups of this process's writers without a transporter (no NOTIFY), while any reader runs. */
+	private stopListening: (() => void) | undefined;
 
 	constructor(
 		private readonly url: string,
@@ -53,6 +56,7 @@ export class StreamHub {
 
 	add(reader: HubReader): void {
 		this.releaseSlot ??= reserveDbConnections(1, this.url);
+		this.stopListening ??= listenLocally((payload) => this.notify(payload));
 		this.readers.add(reader);
 	}
 
@@ -68,7 +72,13 @@ export class StreamHub {
 			await c?.end().catch(() => undefined);
 			this.releaseSlot?.();
 			this.releaseSlot = undefined;
+			this.stopListening?.();
+			this.stopListening = undefined;
 		}
+	}
+
+	private notify(payload: string): void {
+		for (const r of this.readers) r.notified(payload);
 	}
 
 	private async connection(): Promise<Client> {
@@ -76,9 +86,7 @@ export class StreamHub {
 		this.connecting ??= (async () => {
 			const c = new Client({ connectionString: this.url, application_name: "eislager-streams", connectionTimeoutMillis: 3000 });
 			c.on("error", () => undefined);
-			c.on("notification", (n) => {
-				for (const r of this.readers) r.notified(n.payload ?? "");
-			});
+			c.on("notification", (n) => this.notify(n.payload ?? ""));
 			c.on("end", () => {
 				if (this.client !== c) return;
 				this.client = undefined;

@@ -80,7 +80,9 @@ export const OutboxMixin = defineMixin<This>({
 			return events;
 		},
 		announce(event: EventEnvelope, live?: unknown) {
-			wakeOutboxReaders(this.db, this.dbSchema, event.type, (err) => this.logger.warn(`Outbox wake-up failed; readers poll`, err));
+			wakeOutboxReaders(this.db, this.dbSchema, event.type, Boolean(this.broker.transit), (err) =>
+				this.logger.warn(`Outbox wake-up failed; readers poll`, err),
+			);
 			emitEvent(this.broker, event, live).catch((err: unknown) =>
 				this.logger.warn(`Broker emit of ${event.type} ${event.id} failed; the outbox keeps it`, err),
 			);

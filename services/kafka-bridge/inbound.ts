@@ -204,7 +204,9 @@ export class InboundConsumer {
 			broker.metrics.increment(APP_METRICS.inboundDuplicates, { topic });
 			return "duplicate";
 		}
-		wakeOutboxReaders(db, INBOUND_SOURCE, env.type, (err) => this.opts.logger.warn("Outbox wake-up failed; consumer groups poll", err));
+		wakeOutboxReaders(db, INBOUND_SOURCE, env.type, Boolean(broker.transit), (err) =>
+			this.opts.logger.warn("Outbox wake-up failed; consumer groups poll", err),
+		);
 		await emitEvent(broker, env).catch((err: unknown) =>
 			this.opts.logger.warn(`Broker emit of inbound ${env.type} ${env.id} failed; consumer groups have it`, err),
 		);

@@ -5,8 +5,9 @@
  *
  * - Wake-up: the leader LISTENs on `eislager_outbox`; the writer's process NOTIFYs
  *   it after each commit with the schema's name (lib/outbox-wake.ts), so a row is read
- *   within a round trip of its commit. A slow poll of every schema (`pollMs`)
- *   stays as the fallback for anything a notification missed.
+ *   within a round trip of its commit. A writer without a transporter (one process is
+ *   the whole cluster) wakes it directly instead (`listenLocally`). A slow poll of every
+ *   schema (`pollMs`) stays as the fallback for anything a notification missed.
  * - Batches: whatever is unsent when the relay wakes goes out in one `sendBatch`
  *   (rows that commit meanwhile wait for the next pass, never for a timer).
  * - Order: each schema's rows are read in `seq` order and sent in that order;
@@ -29,7 +30,7 @@ import type { LoggerInstance, ServiceBroker } from "moleculer";
 import type { Sequelize } from "sequelize";
 import { APP_METRICS } from "../../lib/metrics";
 import { schemasWithTable } from "../../lib/database";
-import { OUTBOX_CHANNEL, parseWake } from "../../lib/outbox-wake";
+import { listenLocally, OUTBOX_CHANNEL, parseWake } from "../../lib/outbox-wake";
 import { HEADERS, ORIGIN_OUTBOX, sleep, withTimeout } from "./kafka";
 import { signMessage } from "./inbound-gate";
 
@@ -91,6 +92,8 @@ export class OutboxRelay {
 	private nextPurgeAt = 0;
 	private failures = 0;
 	private lockCheckedAt = 0;
+	/** Wake-ups of this process's writers that have no transporter (they send no NOTIFY). */
+	private stopListening: (() => void) | undefined;
 
 	constructor(private readonly opts: RelayOptions) {}
 
@@ -100,6 +103,7 @@ export class OutboxRelay {
 			this.opts.logger.info("KAFKA_BROKERS is not set: the outbox relay idles and outbox rows are kept");
 			return;
 		}
+		this.stopListening = listenLocally((payload) => this.wake(parseWake(payload).schema));
 		this.loop = this.run();
 	}
 
@@ -114,6 +118,7 @@ export class OutboxRelay {
 
 	async stop(): Promise<void> {
 		this.stopping = true;
+		this.stopListening?.();
 		this.signal.wake?.();
 		// A send in flight while Kafka is down may take long: don't hold the shutdown for it (the rows stay unsent).
 		// At most 5 s (withTimeout clears its timer: a pending one kept every stopped process alive for 5 s).
