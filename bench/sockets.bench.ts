@@ -367,7 +367,12 @@ async function barePhase(clients: Clients, store?: { pool: Pool; insertMs: numbe
 				store.insertMs.push(performance.now() - t0);
 			}
 			const room = socket.to(`conversation:${p.conversationId}`);
-			if (ACK) room.timeout(MESSAGE_TIMEOUT_MS).emit("NEW_MESSAGE", message, (_err: unknown, acks: unknown[]) => (bareAcks += acks.length));
+			if (ACK)
+				room.timeout(MESSAGE_TIMEOUT_MS).emit(
+					"NEW_MESSAGE",
+					message,
+					(_err: unknown, acks: unknown[]) => (bareAcks += acks.length),
+				);
 			else room.emit("NEW_MESSAGE", message);
 			ack?.(null);
 		});
@@ -426,7 +431,9 @@ async function main(): Promise<void> {
 			`p99 latency ${(p(backend, 99) / p(bare, 99)).toFixed(1)}x, server CPU ${(backend.serverCpuMsPerMessage / bare.serverCpuMsPerMessage).toFixed(1)}x`,
 	);
 	const target = 2 * p(bare, 99) + percentile(insertMs, 99);
-	const protocol = ACK ? `every recipient acks on both sides (the bare relays counted ${bareAcks} acks)` : "no acks on either side (BENCH_ACK=0)";
+	const protocol = ACK
+		? `every recipient acks on both sides (the bare relays counted ${bareAcks} acks)`
+		: "no acks on either side (BENCH_ACK=0)";
 	console.log(
 		`target p99 ≤ 2 × bare p99 + one INSERT p99 = ${target.toFixed(1)} ms: backend p99 ${p(backend, 99).toFixed(1)} ms = ${(p(backend, 99) / target).toFixed(2)} of the target; ${protocol}`,
 	);

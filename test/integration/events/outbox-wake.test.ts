@@ -48,7 +48,11 @@ describe("outbox wake-ups with a transporter (readers may run on other nodes)", 
 	beforeAll(async () => {
 		app = await startTestApp({
 			services: ["auth", "communications"],
-			env: { TRANSPORTER: NATS_URL, NAMESPACE: `wake-${randomBytes(4).toString("hex")}`, JWT_SECRET: randomBytes(32).toString("hex") },
+			env: {
+				TRANSPORTER: NATS_URL,
+				NAMESPACE: `wake-${randomBytes(4).toString("hex")}`,
+				JWT_SECRET: randomBytes(32).toString("hex"),
+			},
 		});
 		listener = await listen(app);
 	});
@@ -81,7 +85,11 @@ describe("outbox wake-ups without a transporter (the process is the whole cluste
 	it("reach this process's consumer groups directly, with no NOTIFY", async () => {
 		notified.mockClear();
 		await notifyOne(app);
-		await eventually(async () => notified.mock.calls.some(([p]) => p === "communications:NOTIFICATION_SENT"), "the local wake-up", 10_000);
+		await eventually(
+			async () => notified.mock.calls.some(([p]) => p === "communications:NOTIFICATION_SENT"),
+			"the local wake-up",
+			10_000,
+		);
 		// Anything the writer had NOTIFYed would come before a NOTIFY sent now (its wake-up ran right after its commit).
 		await listener.client.query("SELECT pg_notify($1, 'sentinel')", [OUTBOX_CHANNEL]);
 		await eventually(async () => listener.payloads.includes("sentinel"), "the sentinel", 10_000);
