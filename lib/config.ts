@@ -69,6 +69,7 @@ export const ENV_VARS = [
 	"UPLOAD_BATCH_MAX_FILES",
 	"UPLOAD_QUOTA_BYTES",
 	"IMAGE_MAX_PIXELS",
+	"IMAGE_DECODES_PER_USER",
 	"TRANSCODE_CONCURRENCY",
 	"TRANSCODE_JOBS_PER_USER",
 	"VIDEO_MAX_SECONDS",
@@ -152,6 +153,8 @@ export interface Config {
 	upload: { maxBytes: number; batchMaxFiles: number; quotaBytes: number };
 	/** Largest image (width × height × frames) decoded or accepted; sharp's limitInputPixels. */
 	imageMaxPixels: number;
+	/** Images one user may have decoding at once on a node (uploads' variants, compress). */
+	imageDecodesPerUser: number;
 	/**
 	 * Video transcoding: jobs one files node runs at once, and an ffmpeg binary that overrides the npm one.
 	 * Signed download URLs: HMAC key (derived from the JWT secret when unset) and how long a URL stays valid.
@@ -486,6 +489,7 @@ export function loadConfig(env: Env = process.env): Config {
 			quotaBytes: int(env, "UPLOAD_QUOTA_BYTES", 1024 * 1024 * 1024, 1),
 		},
 		imageMaxPixels: int(env, "IMAGE_MAX_PIXELS", 40_000_000, 1, 268_402_689),
+		imageDecodesPerUser: int(env, "IMAGE_DECODES_PER_USER", 2, 1, 1000),
 		media: {
 			transcodeConcurrency: int(env, "TRANSCODE_CONCURRENCY", 1, 1, 64),
 			transcodeJobsPerUser: int(env, "TRANSCODE_JOBS_PER_USER", 3, 1, 1000),

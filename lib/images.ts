@@ -5,10 +5,41 @@
  * `metadata()` parses the header, it does not decode pixels) so a
  * decompression bomb (a small PNG declaring 16000×16000) is refused before
  * anything is decoded. Unreadable images are the client's fault: 422, never 500.
+ * A user decodes at most IMAGE_DECODES_PER_USER images at once on a node (`decodeSlot`).
  */
 import sharp, { type Sharp, type SharpOptions } from "sharp";
 import { Errors } from "moleculer";
 import { config } from "./config";
+import { tooManyRequests } from "./errors";
+
+/** Per user on this node: images decoding now, and the callers waiting for one of those slots (first come, first served). */
+const decoding = new Map<string, { running: number; waiting: (() => void)[] }>();
+
+/**
+ * One of the user's IMAGE_DECODES_PER_USER decoding slots on this node; call the result to release it. When all are
+ * taken the caller waits its turn (a batch upload's files decode one after another); with UPLOAD_BATCH_MAX_FILES callers
+ * already waiting, 429 `IMAGE_BUSY` (Retry-After 1). sharp decodes on libuv's worker threads (4 by default), which
+ * argon2 (every login) and file I/O share: without this, one user's burst of uploads or compressions held them all.
+ */
+export async function decodeSlot(userId: string): Promise<() => void> {
+	const limit = config().imageDecodesPerUser;
+	const queueMax = config().upload.batchMaxFiles;
+	let user = decoding.get(userId);
+	if (!user) decoding.set(userId, (user = { running: 0, waiting: [] }));
+	const mine = user;
+	if (mine.running < limit) mine.running++;
+	else if (mine.waiting.length < queueMax) await new Promise<void>((resolve) => mine.waiting.push(resolve));
+	else throw tooManyRequests(`You have ${mine.running + mine.waiting.length} images being processed; try again shortly`, "IMAGE_BUSY", 1);
+	let released = false;
+	return () => {
+		if (released) return;
+		released = true;
+		const next = mine.waiting.shift();
+		// The slot passes to the next caller as it is (running unchanged), or is given back.
+		if (next) next();
+		else if (--mine.running === 0) decoding.delete(userId);
+	};
+}
 
 export function imageTooLarge(field: string, size?: { width: number; height: number; pixels: number }): Errors.MoleculerClientError {
 	const maxPixels = config().imageMaxPixels;

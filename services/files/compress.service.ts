@@ -19,7 +19,7 @@ import { respondCreated } from "../../lib/actions";
 import { notFound, tooManyRequests, validationError } from "../../lib/errors";
 import { config } from "../../lib/config";
 import { INTERNAL_EVENTS } from "../../lib/events";
-import { checkImageHeader, imageError, openImage } from "../../lib/images";
+import { checkImageHeader, decodeSlot, imageError, openImage } from "../../lib/images";
 import { reserveStorage } from "../../lib/quota";
 import { removeStored, storageDir, storeFile, unsupported } from "../../lib/uploads";
 import { defineFilesModels, type FileVariant } from "./files.model";
@@ -88,7 +88,7 @@ const schema: ServiceDefinition<ServiceSettingSchema, FilesThis> = {
 			audit: true,
 			status: [201, 202],
 			summary:
-				"Compress (owner or ADMIN). An image: 201, a re-encoded copy in the same format at `quality` (1–100, default 75), resized down to `maxWidth`, recorded in the file's variants; 422 IMAGE_TOO_LARGE above IMAGE_MAX_PIXELS, 422 IMAGE_UNREADABLE for a corrupt image; 413 QUOTA_EXCEEDED when the variant does not fit the owner's quota. An MP4/WebM video: 202 `{ jobId }`, a transcode job to H.264/AAC MP4 at `maxWidth` and `crf` (0–51, default 23) plus a JPEG poster, followed with GET /files/jobs/:jobId and the FILE_JOB_FINISHED socket event; 422 VIDEO_TOO_LONG above VIDEO_MAX_SECONDS, 422 VIDEO_TOO_LARGE above VIDEO_MAX_PIXELS, 429 TRANSCODE_LIMIT with TRANSCODE_JOBS_PER_USER jobs already queued or running. PDFs: 415",
+				"Compress (owner or ADMIN). An image: 201, a re-encoded copy in the same format at `quality` (1–100, default 75), resized down to `maxWidth`, recorded in the file's variants; 422 IMAGE_TOO_LARGE above IMAGE_MAX_PIXELS, 422 IMAGE_UNREADABLE for a corrupt image; 429 IMAGE_BUSY when the caller already has IMAGE_DECODES_PER_USER images processing and UPLOAD_BATCH_MAX_FILES more waiting; 413 QUOTA_EXCEEDED when the variant does not fit the owner's quota. An MP4/WebM video: 202 `{ jobId }`, a transcode job to H.264/AAC MP4 at `maxWidth` and `crf` (0–51, default 23) plus a JPEG poster, followed with GET /files/jobs/:jobId and the FILE_JOB_FINISHED socket event; 422 VIDEO_TOO_LONG above VIDEO_MAX_SECONDS, 422 VIDEO_TOO_LARGE above VIDEO_MAX_PIXELS, 429 TRANSCODE_LIMIT with TRANSCODE_JOBS_PER_USER jobs already queued or running. PDFs: 415",
 			async handler(ctx: Ctx<P.CompressParams>) {
 				const row = await findManageable(this, ctx, ctx.params.fileId);
 				if (VIDEO_TYPES.includes(row.mimeType)) {
@@ -136,12 +136,14 @@ const schema: ServiceDefinition<ServiceSettingSchema, FilesThis> = {
 					);
 				if (ctx.params.crf !== undefined)
 					throw validationError("crf", "crf applies to videos only; images take quality", "forbidden");
+				// The requester's slot (an ADMIN compressing someone's file spends their own).
+				const release = await decodeSlot(ctx.meta.user!.id);
 				const out = await compressImage(
 					path.join(storageDir(AREA), row.storageKey),
 					row.mimeType,
 					ctx.params.quality,
 					ctx.params.maxWidth,
-				);
+				).finally(release);
 				const storageKey = await storeFile(AREA, path.extname(row.storageKey).slice(1), out.data);
 				const variant: FileVariant = {
 					id: randomUUID(),

@@ -55,7 +55,7 @@ export default function filesService(): ServiceSchema {
 			upload: {
 				rest: multipartRoute("/upload", { maxBytes }),
 				audit: true,
-				summary: `Upload one file (multipart/form-data, one file part). JPEG, PNG, WebP, GIF, PDF, MP4 or WebM by content; an image gets responsive variants (320/640/1280 wide, never upscaled) and a blurred placeholder; 413 above ${maxBytes} bytes or past the storage quota (QUOTA_EXCEEDED), 415 other types, 422 for an image that is unreadable or above IMAGE_MAX_PIXELS`,
+				summary: `Upload one file (multipart/form-data, one file part). JPEG, PNG, WebP, GIF, PDF, MP4 or WebM by content; an image gets responsive variants (320/640/1280 wide, never upscaled) and a blurred placeholder; 413 above ${maxBytes} bytes or past the storage quota (QUOTA_EXCEEDED), 415 other types, 422 for an image that is unreadable or above IMAGE_MAX_PIXELS, 429 IMAGE_BUSY when the caller already has IMAGE_DECODES_PER_USER images processing and UPLOAD_BATCH_MAX_FILES more waiting`,
 				status: 201,
 				async handler(ctx: Ctx<Readable>) {
 					const meta = ctx.meta as typeof ctx.meta & UploadMeta;
@@ -68,7 +68,7 @@ export default function filesService(): ServiceSchema {
 			uploadBatch: {
 				rest: multipartRoute("/upload/batch", { maxBytes, files: batchMaxFiles }),
 				audit: true,
-				summary: `Upload up to ${batchMaxFiles} files in one multipart body. Per-file results in upload order: { name, status: 201, file } or { name, status: 413|415|422, error }; 200 when all were stored, 207 when some were not; more files than allowed: 413 TOO_MANY_FILES`,
+				summary: `Upload up to ${batchMaxFiles} files in one multipart body. Per-file results in upload order: { name, status: 201, file } or { name, status: 413|415|422|429, error } (an image waits for the caller's IMAGE_DECODES_PER_USER decoding slots); 200 when all were stored, 207 when some were not; more files than allowed: 413 TOO_MANY_FILES`,
 				// 207 is set by the handler when a file failed; undeclared, the document guessed 201 for this POST.
 				status: [200, 207],
 				async handler(ctx: Ctx<Readable>) {

@@ -7,7 +7,7 @@ import type { DbThis } from "../../mixins/db.mixin";
 import type { Ctx, Role } from "../../lib/types";
 import { config } from "../../lib/config";
 import { forbidden, notFound } from "../../lib/errors";
-import { checkImageHeader, placeholder, responsiveVariants } from "../../lib/images";
+import { checkImageHeader, decodeSlot, placeholder, responsiveVariants } from "../../lib/images";
 import { quotaExceeded, reserveStorage, storageUsed } from "../../lib/quota";
 import { receiveFile, removeStored, safeOriginalName, storeFile, tooLarge, SIGNATURES } from "../../lib/uploads";
 import type { FileVariant, FilesModels, StoredFile } from "./files.model";
@@ -130,8 +130,14 @@ export async function storeUpload(
 	});
 	let derived: { variants: FileVariant[]; placeholder: string | null } = { variants: [], placeholder: null };
 	try {
-		if (file.type.kind === "IMAGE")
-			derived = await deriveImage(svc, file.path, file.type.mime, await checkImageHeader(file.path, "file"));
+		if (file.type.kind === "IMAGE") {
+			const release = await decodeSlot(ownerId);
+			try {
+				derived = await deriveImage(svc, file.path, file.type.mime, await checkImageHeader(file.path, "file"));
+			} finally {
+				release();
+			}
+		}
 		const record = (variants: FileVariant[]) =>
 			svc.transaction(async (transaction) => {
 				await reserveStorage(svc.db, FILES_SCHEMA, ownerId, file.size + variants.reduce((sum, v) => sum + v.size, 0), transaction);

@@ -1,7 +1,8 @@
 /**
  * Hostile files through the gateway (issue 10, item 2 and 10): a decompression bomb, a corrupt
- * image that passes the magic-byte check, uploads streamed to disk (not buffered), and the
- * per-user storage quota under concurrent uploads.
+ * image that passes the magic-byte check, uploads streamed to disk (not buffered), the
+ * per-user storage quota under concurrent uploads, and one user's image decodes at a time
+ * (IMAGE_DECODES_PER_USER).
  */
 import fs from "node:fs";
 import http from "node:http";
@@ -10,6 +11,7 @@ import path from "node:path";
 import { randomUUID } from "node:crypto";
 import { deflateSync } from "node:zlib";
 import type { Service } from "moleculer";
+import sharp from "sharp";
 import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
 import type { FilesModels } from "../../services/files/files.model";
 
@@ -232,4 +234,76 @@ describe("files against hostile uploads", () => {
 		expect((await upload(owner.token, [{ name: "mine.pdf", content: pdf(30_000) }])).status).toBe(201);
 		expect(stored().filter((f) => f.endsWith(".part"))).toEqual([]);
 	}, 30_000);
+});
+
+describe("one user's image decodes (IMAGE_DECODES_PER_USER=1, UPLOAD_BATCH_MAX_FILES=2)", () => {
+	let app: TestApp;
+	const filesDir = fs.mkdtempSync(path.join(os.tmpdir(), "eislager-files-decodes-"));
+	/** A black PNG of a few KB that takes its decoder and PNG encoder most of a second. */
+	const heavyPng = () =>
+		sharp({ create: { width: 2500, height: 2500, channels: 3, background: "black" } })
+			.png()
+			.toBuffer();
+
+	async function upload(token: string, files: { name: string; content: Buffer }[], url = "/api/v1/files/upload") {
+		const res = await fetch(app.baseUrl + url, { method: "POST", body: form(files), headers: { authorization: `Bearer ${token}` } });
+		// eslint-disable-next-line @typescript-eslint/no-explicit-any
+		return { status: res.status, body: (await res.json()) as any };
+	}
+	async function compress(token: string, fileId: string) {
+		const res = await fetch(`${app.baseUrl}/api/v1/files/files/compress`, {
+			method: "POST",
+			body: JSON.stringify({ fileId, quality: 60 }),
+			headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+		});
+		// eslint-disable-next-line @typescript-eslint/no-explicit-any
+		return { status: res.status, retryAfter: res.headers.get("retry-after"), body: (await res.json()) as any };
+	}
+
+	beforeAll(async () => {
+		app = await startTestApp({
+			services: ["auth", "files"],
+			env: { FILES_DIR: filesDir, IMAGE_DECODES_PER_USER: "1", UPLOAD_BATCH_MAX_FILES: "2" },
+		});
+	});
+	afterAll(async () => {
+		await app?.stop();
+		fs.rmSync(filesDir, { recursive: true, force: true });
+	});
+
+	it("queues a user's decodes behind their running one, refuses more than a batch's worth with 429 IMAGE_BUSY, and leaves others alone", async () => {
+		const [owner, other] = await Promise.all([app.createUser("PATRON"), app.createUser("PATRON")]);
+		const mine = await upload(owner.token, [{ name: "heavy.png", content: await heavyPng() }]);
+		const theirs = await upload(other.token, [{ name: "theirs.png", content: await heavyPng() }]);
+		expect([mine.status, theirs.status]).toEqual([201, 201]);
+
+		// Six at once: one decodes, two wait their turn, three are refused; the other user's runs beside them.
+		const [otherResult, ...results] = await Promise.all([
+			compress(other.token, theirs.body.id),
+			...Array.from({ length: 6 }, () => compress(owner.token, mine.body.id)),
+		]);
+		expect(otherResult.status).toBe(201);
+		const refused = results.filter((r) => r.status === 429);
+		expect(results.filter((r) => r.status === 201).length + refused.length).toBe(6);
+		expect(refused.length).toBeGreaterThanOrEqual(1);
+		expect(refused[0].retryAfter).toBe("1");
+		expect(refused[0].body.error).toMatchObject({ code: "IMAGE_BUSY", message: expect.stringContaining("images being processed") });
+
+		// Nothing stays taken: the next one decodes.
+		expect((await compress(owner.token, mine.body.id)).status).toBe(201);
+	}, 60_000);
+
+	it("decodes a batch upload's images one after another instead of refusing them", async () => {
+		const owner = await app.createUser("PATRON");
+		const batch = await upload(
+			owner.token,
+			[
+				{ name: "a.png", content: await heavyPng() },
+				{ name: "b.png", content: await heavyPng() },
+			],
+			"/api/v1/files/upload/batch",
+		);
+		expect(batch.status).toBe(200);
+		expect(batch.body.map((r: { status: number }) => r.status)).toEqual([201, 201]);
+	}, 60_000);
 });

@@ -34,6 +34,7 @@ describe("loadConfig", () => {
 		expect(cfg.jwt.secret.length).toBeGreaterThanOrEqual(32);
 		expect(cfg.rateLimit.authPerMin).toBeLessThan(cfg.rateLimit.perMin);
 		expect(cfg.socketsPerUser).toBe(20);
+		expect(cfg.imageDecodesPerUser).toBe(2);
 		// Two processes without JWT_SECRET get different secrets.
 		expect(loadConfig({}).jwt.secret).not.toBe(cfg.jwt.secret);
 	});
@@ -126,6 +127,7 @@ describe("loadConfig", () => {
 		["RATE_LIMIT_PER_MIN", { RATE_LIMIT_PER_MIN: "0" }],
 		["RATE_LIMIT_AUTH_PER_MIN", { RATE_LIMIT_AUTH_PER_MIN: "1.5" }],
 		["SOCKETS_PER_USER", { SOCKETS_PER_USER: "0" }],
+		["IMAGE_DECODES_PER_USER", { IMAGE_DECODES_PER_USER: "0" }],
 		["BODY_LIMIT", { BODY_LIMIT: "lots" }],
 		["LOG_LEVEL", { LOG_LEVEL: "loud" }],
 		["TRANSPORTER", { TRANSPORTER: "carrier-pigeon", JWT_SECRET: "s".repeat(40) }],
@@ -165,6 +167,7 @@ describe("loadConfig", () => {
 			"RATE_LIMIT_PER_MIN",
 			"RATE_LIMIT_AUTH_PER_MIN",
 			"SOCKETS_PER_USER",
+			"IMAGE_DECODES_PER_USER",
 		]) {
 			expect(ENV_VARS).toContain(name);
 		}

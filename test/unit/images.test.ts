@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import sharp from "sharp";
 import { loadConfig, setConfig } from "../../lib/config";
-import { checkImageHeader, imageError, openImage } from "../../lib/images";
+import { checkImageHeader, decodeSlot, imageError, openImage } from "../../lib/images";
 
 const ROOT = path.resolve(__dirname, "../..");
 
@@ -51,5 +51,47 @@ describe("lib/images", () => {
 			.filter((f) => /from "sharp"|require\("sharp"\)/.test(fs.readFileSync(f, "utf8")))
 			.map((f) => path.relative(ROOT, f));
 		expect(importers).toEqual(["lib/images.ts"]);
+	});
+});
+
+describe("lib/images decodeSlot (IMAGE_DECODES_PER_USER)", () => {
+	beforeAll(() => setConfig(loadConfig({ NODE_ENV: "test", IMAGE_DECODES_PER_USER: "1", UPLOAD_BATCH_MAX_FILES: "2" })));
+	afterAll(() => setConfig(loadConfig({ NODE_ENV: "test" })));
+	const turn = () => new Promise((resolve) => setImmediate(resolve));
+	/** A slot request whose grant is observable without awaiting it. */
+	function ask(userId: string) {
+		const asked = { release: undefined as (() => void) | undefined, error: undefined as unknown };
+		void decodeSlot(userId).then(
+			(release) => (asked.release = release),
+			(err: unknown) => (asked.error = err),
+		);
+		return asked;
+	}
+
+	it("runs one user's decodes one at a time in arrival order, queues a batch's worth, refuses more, and leaves other users alone", async () => {
+		const first = ask("u1");
+		const second = ask("u1");
+		const third = ask("u1");
+		const fourth = ask("u1");
+		const other = ask("u2");
+		await turn();
+		expect([!!first.release, !!second.release, !!third.release]).toEqual([true, false, false]);
+		expect(fourth.error).toMatchObject({ code: 429, type: "IMAGE_BUSY", data: { retryAfter: 1 } });
+		expect(other.release).toBeDefined();
+
+		first.release!();
+		first.release!(); // twice is once: it must not let a third decode start beside the second
+		await turn();
+		expect([!!second.release, !!third.release]).toEqual([true, false]);
+		second.release!();
+		await turn();
+		expect(third.release).toBeDefined();
+		third.release!();
+		other.release!();
+		// Everything given back: a new decode starts at once.
+		const again = ask("u1");
+		await turn();
+		expect(again.release).toBeDefined();
+		again.release!();
 	});
 });
