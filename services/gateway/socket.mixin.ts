@@ -9,8 +9,9 @@
  *   policy and rate limit as HTTP; the token is re-checked before every call. The client
  *   events that reach the database or the presence store (USER_ONLINE/OFFLINE, joining a
  *   conversation, relayed typing) spend the same per-user budget.
- * - At most SOCKETS_PER_USER sockets per user on one node: one more is refused with
- *   `connect_error` TOO_MANY_SOCKETS (429), since every socket costs presence and redelivery work.
+ * - At most SOCKETS_PER_USER sockets per user, on all gateway nodes together with REDIS_URL
+ *   (socket-cap.ts): one more is refused with `connect_error` TOO_MANY_SOCKETS (429), since
+ *   every socket costs presence and redelivery work.
  * - A socket closes when its token expires or is revoked (socket-sessions.ts).
  * - Rooms: `user:<id>` and `role:<role>` (joined on connect) and `conversation:<id>`
  *   (joined on JOIN_CONVERSATION after the chat service confirms participation).
@@ -48,6 +49,7 @@ import { createSoloAwareAdapter, helloFirst } from "./socket-adapter";
 import { callHandler, consumeSocketCall } from "./socket-calls";
 import { listenForRelays, SocketRelayMixin, type RelayThis } from "./socket-relay";
 import { closeRevoked, expiryTimer, tokenFacts, type TokenFacts } from "./socket-sessions";
+import { claimSocketPlace, refreshSocketPlaces, releaseSocketPlace, type SocketPlace } from "./socket-cap";
 import { call } from "../../lib/contracts";
 
 /** Minimum interval between relayed typing events per socket, conversation and kind. */
@@ -62,6 +64,8 @@ interface SocketData {
 	lastTyping: Map<string, number>;
 	/** Serializes presence updates of one socket (connect, away, back, disconnect). */
 	presenceChain: Promise<unknown>;
+	/** Its place among the user's SOCKETS_PER_USER on all nodes (with REDIS_URL), given back when it closes. */
+	place?: SocketPlace;
 }
 /** A socket as moleculer-io hands it over: `$service` is the gateway service. */
 export type AppSocket = Socket & { data: SocketData; client: { user?: AuthUser }; $service: This };
@@ -232,12 +236,18 @@ export const SocketMixin = defineMixin<This>({
 				const { status, body } = toErrorResponse(err, "");
 				throw socketError(body.error.message, body.error.code, status);
 			});
-			// Counted after the token check, which reads only local state: from here to joining the user's room is one
-			// run of the event loop, so handshakes arriving together are still counted one after the other.
+			// Counted after the token check, which reads only local state. Without Redis, from here to joining the user's
+			// room is one run of the event loop, so handshakes arriving together are counted one after the other; with
+			// Redis, the script below counts them one after the other on every node.
 			const cap = config().socketsPerUser;
-			if (this.socketsOf(user.id) >= cap)
-				throw socketError(`At most ${cap} open sockets per user: close one first`, "TOO_MANY_SOCKETS", 429);
+			const tooMany = () => socketError(`At most ${cap} open sockets per user: close one first`, "TOO_MANY_SOCKETS", 429);
+			if (this.socketsOf(user.id) >= cap) throw tooMany();
+			// Then the count of every node (one script: concurrent handshakes on any nodes take places one at a time).
+			const place: SocketPlace = { userId: user.id, member: `${this.broker.nodeID}:${socket.id}` };
+			const claimed = await claimSocketPlace(place, cap);
+			if (claimed === false) throw tooMany();
 			socket.data = {
+				place: claimed ? place : undefined,
 				user,
 				token,
 				facts: tokenFacts(token),
@@ -266,6 +276,11 @@ export const SocketMixin = defineMixin<This>({
 			socket.on("disconnect", () => {
 				clearTimeout(socket.data.expiryTimer);
 				void this.setPresence(socket, false);
+				const { place } = socket.data;
+				if (place)
+					releaseSocketPlace(place).catch((err: Error) =>
+						this.logger.warn("Giving back a socket's place failed (it expires with the heartbeat):", err.message),
+					);
 			});
 			void this.setPresence(socket, true);
 			// What this user's clients never acked (sent while they were away, or not acked in time).
@@ -360,15 +375,18 @@ export const SocketMixin = defineMixin<This>({
 	},
 
 	started() {
-		// Keep this node's sockets alive in the presence store; a dead node's sockets expire.
+		// Keep this node's sockets alive in the presence store and in the per-user socket count; a dead node's expire.
 		this.presenceTimer = setInterval(() => {
-			const entries = [...(this.io?.of("/").sockets.values() ?? [])]
-				.map((s) => s as AppSocket)
-				.filter((s) => s.data?.user && !s.data.away)
+			const open = [...(this.io?.of("/").sockets.values() ?? [])].map((s) => s as AppSocket).filter((s) => s.data?.user);
+			const entries = open
+				.filter((s) => !s.data.away)
 				.map((s) => ({ userId: s.data.user.id, connectionId: `${this.broker.nodeID}:${s.id}` }));
 			presence()
 				.refresh(entries)
 				.catch((err: Error) => this.logger.warn("Presence refresh failed:", err.message));
+			refreshSocketPlaces(open.flatMap((s) => (s.data.place ? [s.data.place] : []))).catch((err: Error) =>
+				this.logger.warn("Socket count refresh failed:", err.message),
+			);
 		}, PRESENCE_HEARTBEAT_MS);
 		this.presenceTimer.unref();
 	},

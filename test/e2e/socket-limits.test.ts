@@ -1,8 +1,12 @@
 /**
  * Socket calls, and the client events that do work, share the per-user HTTP rate limit
  * (RATE_LIMIT_PER_MIN); a 429 ack keeps the socket open. A socket is closed when its access
- * token expires. A user holds at most SOCKETS_PER_USER sockets on a node.
+ * token expires. A user holds at most SOCKETS_PER_USER sockets: on a node, and with REDIS_URL on
+ * all gateway nodes together.
  */
+import { randomBytes } from "node:crypto";
+import Redis from "ioredis";
+import { PRESENCE_TTL_MS } from "../../lib/presence";
 import { startTestApp, type TestApp } from "../helpers/app";
 import { connectSocket, sleep, type TestSocket } from "../helpers/sockets";
 
@@ -80,5 +84,62 @@ describe("sockets per user", () => {
 			again = await connectSocket(app.baseUrl, { token: user.token }).catch(() => sleep(50).then(() => undefined));
 		expect(again?.socket.connected).toBe(true);
 		open.push(again!);
+	});
+});
+
+describe("sockets per user across gateway nodes (REDIS_URL)", () => {
+	let nodeA: TestApp;
+	let nodeB: TestApp;
+	const open: TestSocket[] = [];
+	// Two gateway nodes sharing one Redis and one database (their own NAMESPACE: nothing else shares the count).
+	const env = {
+		REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
+		JWT_SECRET: randomBytes(32).toString("hex"),
+		NAMESPACE: `cap-${randomBytes(4).toString("hex")}`,
+		SOCKETS_PER_USER: "2",
+	};
+	beforeAll(async () => {
+		nodeA = await startTestApp({ services: ["auth"], env });
+		nodeB = await startTestApp({ services: ["auth"], env, db: nodeA.db });
+	});
+	afterAll(async () => {
+		for (const s of open) s.close();
+		await nodeB?.stop();
+		await nodeA?.stop();
+	});
+
+	const refusal = (url: string, token: string) =>
+		connectSocket(url, { token }).then(
+			(s) => (open.push(s), undefined), // accepted: closed in afterAll (an open socket holds the server)
+			(e: { data?: unknown }) => e.data,
+		);
+
+	it("counts a user's sockets on every node: one on each of two nodes fills a cap of 2, and a closed one frees a place anywhere", async () => {
+		const user = await nodeA.createUser("PATRON");
+		const onB = await connectSocket(nodeB.baseUrl, { token: user.token });
+		open.push(await connectSocket(nodeA.baseUrl, { token: user.token }), onB);
+		expect(await refusal(nodeA.baseUrl, user.token)).toEqual({ code: "TOO_MANY_SOCKETS", status: 429 });
+		expect(await refusal(nodeB.baseUrl, user.token)).toEqual({ code: "TOO_MANY_SOCKETS", status: 429 });
+
+		onB.close();
+		const deadline = Date.now() + 5000;
+		let again: TestSocket | undefined;
+		while (!again && Date.now() < deadline)
+			again = await connectSocket(nodeA.baseUrl, { token: user.token }).catch(() => sleep(50).then(() => undefined));
+		expect(again?.socket.connected).toBe(true);
+		open.push(again!);
+	});
+
+	it("does not count the places of a node that stopped refreshing them (it died)", async () => {
+		const user = await nodeA.createUser("PATRON");
+		const redis = new Redis(env.REDIS_URL);
+		try {
+			const stale = Date.now() - PRESENCE_TTL_MS - 1000;
+			await redis.zadd(`eislager:${env.NAMESPACE}:sockets:${user.id}`, stale, "dead-node:a", stale, "dead-node:b");
+			open.push(await connectSocket(nodeA.baseUrl, { token: user.token }), await connectSocket(nodeB.baseUrl, { token: user.token }));
+			expect(await redis.zrange(`eislager:${env.NAMESPACE}:sockets:${user.id}`, 0, -1)).toHaveLength(2);
+		} finally {
+			redis.disconnect();
+		}
 	});
 });
