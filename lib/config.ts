@@ -70,6 +70,7 @@ export const ENV_VARS = [
 	"UPLOAD_QUOTA_BYTES",
 	"IMAGE_MAX_PIXELS",
 	"IMAGE_DECODES_PER_USER",
+	"IMAGE_DECODE_CONCURRENCY",
 	"TRANSCODE_CONCURRENCY",
 	"TRANSCODE_JOBS_PER_USER",
 	"VIDEO_MAX_SECONDS",
@@ -155,6 +156,8 @@ export interface Config {
 	imageMaxPixels: number;
 	/** Images one user may have decoding at once on a node (uploads' variants, compress). */
 	imageDecodesPerUser: number;
+	/** Images a node decodes at once (all users): the rest of libuv's workers stay free for argon2 and file I/O. */
+	imageDecodeConcurrency: number;
 	/**
 	 * Video transcoding: jobs one files node runs at once, and an ffmpeg binary that overrides the npm one.
 	 * Signed download URLs: HMAC key (derived from the JWT secret when unset) and how long a URL stays valid.
@@ -490,6 +493,8 @@ export function loadConfig(env: Env = process.env): Config {
 		},
 		imageMaxPixels: int(env, "IMAGE_MAX_PIXELS", 40_000_000, 1, 268_402_689),
 		imageDecodesPerUser: int(env, "IMAGE_DECODES_PER_USER", 2, 1, 1000),
+		// libuv's pool (UV_THREADPOOL_SIZE, default 4) less one, kept for logins (argon2) and file I/O (docs/files.md).
+		imageDecodeConcurrency: int(env, "IMAGE_DECODE_CONCURRENCY", Math.max(1, (Number(env.UV_THREADPOOL_SIZE) || 4) - 1), 1, 1024),
 		media: {
 			transcodeConcurrency: int(env, "TRANSCODE_CONCURRENCY", 1, 1, 64),
 			transcodeJobsPerUser: int(env, "TRANSCODE_JOBS_PER_USER", 3, 1, 1000),

@@ -95,3 +95,34 @@ describe("lib/images decodeSlot (IMAGE_DECODES_PER_USER)", () => {
 		again.release!();
 	});
 });
+
+describe("lib/images decodeSlot (IMAGE_DECODE_CONCURRENCY)", () => {
+	beforeAll(() => setConfig(loadConfig({ NODE_ENV: "test", IMAGE_DECODE_CONCURRENCY: "1", IMAGE_DECODES_PER_USER: "2" })));
+	afterAll(() => setConfig(loadConfig({ NODE_ENV: "test" })));
+	const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+	it("bounds the node's decodes of all users together, first come first served", async () => {
+		const first = await decodeSlot("a");
+		let secondReleased: (() => void) | undefined;
+		let thirdReleased: (() => void) | undefined;
+		void decodeSlot("b").then((r) => (secondReleased = r));
+		void decodeSlot("a").then((r) => (thirdReleased = r));
+		await turn();
+		// Both have a per-user slot free, but the node's one decode is running.
+		expect([secondReleased, thirdReleased]).toEqual([undefined, undefined]);
+		first();
+		await turn();
+		expect(secondReleased).toBeDefined();
+		expect(thirdReleased).toBeUndefined();
+		secondReleased!();
+		await turn();
+		expect(thirdReleased).toBeDefined();
+		thirdReleased!();
+	});
+
+	it("defaults to libuv's pool less one worker, kept for logins and file I/O", () => {
+		expect(loadConfig({ NODE_ENV: "test" }).imageDecodeConcurrency).toBe(3);
+		expect(loadConfig({ NODE_ENV: "test", UV_THREADPOOL_SIZE: "8" }).imageDecodeConcurrency).toBe(7);
+		expect(loadConfig({ NODE_ENV: "test", UV_THREADPOOL_SIZE: "1" }).imageDecodeConcurrency).toBe(1);
+	});
+});
