@@ -10,6 +10,15 @@ import { PRESENCE_TTL_MS } from "../../lib/presence";
 import { startTestApp, type TestApp } from "../helpers/app";
 import { connectSocket, sleep, type TestSocket } from "../helpers/sockets";
 
+/** Connects as soon as a place is free again (a closed socket's is given back asynchronously); fails after 5 s. */
+async function connectOnceFree(url: string, token: string): Promise<TestSocket> {
+	const deadline = Date.now() + 5000;
+	let again: TestSocket | undefined;
+	while (!again && Date.now() < deadline) again = await connectSocket(url, { token }).catch(() => sleep(50).then(() => undefined));
+	expect(again?.socket.connected).toBe(true);
+	return again!;
+}
+
 describe("socket call rate limit", () => {
 	let app: TestApp;
 	let s: TestSocket | undefined;
@@ -78,12 +87,7 @@ describe("sockets per user", () => {
 		// Someone else's sockets are theirs.
 		open.push(await connectSocket(app.baseUrl, { token: other.token }));
 		open.shift()!.close();
-		const deadline = Date.now() + 5000;
-		let again: TestSocket | undefined;
-		while (!again && Date.now() < deadline)
-			again = await connectSocket(app.baseUrl, { token: user.token }).catch(() => sleep(50).then(() => undefined));
-		expect(again?.socket.connected).toBe(true);
-		open.push(again!);
+		open.push(await connectOnceFree(app.baseUrl, user.token));
 	});
 });
 
@@ -122,12 +126,7 @@ describe("sockets per user across gateway nodes (REDIS_URL)", () => {
 		expect(await refusal(nodeB.baseUrl, user.token)).toEqual({ code: "TOO_MANY_SOCKETS", status: 429 });
 
 		onB.close();
-		const deadline = Date.now() + 5000;
-		let again: TestSocket | undefined;
-		while (!again && Date.now() < deadline)
-			again = await connectSocket(nodeA.baseUrl, { token: user.token }).catch(() => sleep(50).then(() => undefined));
-		expect(again?.socket.connected).toBe(true);
-		open.push(again!);
+		open.push(await connectOnceFree(nodeA.baseUrl, user.token));
 	});
 
 	it("does not count the places of a node that stopped refreshing them (it died)", async () => {
