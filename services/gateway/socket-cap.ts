@@ -4,7 +4,8 @@
  * - a handshake claims a place with one script, which refuses when the set is full;
  * - the place is given back when the socket closes;
  * - the node's presence heartbeat refreshes its sockets' places, so the places of a node
- *   that died stop counting after PRESENCE_TTL_MS (as its presence does).
+ *   that died stop counting after PRESENCE_TTL_MS (as its presence does), and so does the
+ *   place of a handshake its client abandoned between the claim and the connection.
  * Without Redis there is one gateway node, and its own count decides (socket.mixin.ts).
  * Keys carry the NAMESPACE: deployments sharing a Redis keep separate counts.
  */
