@@ -82,6 +82,8 @@ interface Methods {
 	announceStatus(userId: string, status: PresenceStatus): Promise<void>;
 	/** This node's open sockets of the user. */
 	socketsOf(userId: string): number;
+	/** A socket's id across the cluster (`<nodeID>:<socket id>`): its presence entry and its place in the socket count. */
+	connectionId(socket: Socket): string;
 	/** The user's per-user budget (as over HTTP), when the gateway's limiters are there. */
 	spend(user: AuthUser): Promise<void>;
 }
@@ -243,7 +245,7 @@ export const SocketMixin = defineMixin<This>({
 			const tooMany = () => socketError(`At most ${cap} open sockets per user: close one first`, "TOO_MANY_SOCKETS", 429);
 			if (this.socketsOf(user.id) >= cap) throw tooMany();
 			// Then the count of every node (one script: concurrent handshakes on any nodes take places one at a time).
-			const place: SocketPlace = { userId: user.id, member: `${this.broker.nodeID}:${socket.id}` };
+			const place: SocketPlace = { userId: user.id, member: this.connectionId(socket) };
 			const claimed = await claimSocketPlace(place, cap);
 			if (claimed === false) throw tooMany();
 			socket.data = {
@@ -338,6 +340,10 @@ export const SocketMixin = defineMixin<This>({
 			return this.io?.of("/").adapter.rooms.get(userRoom(userId))?.size ?? 0;
 		},
 
+		connectionId(socket: Socket): string {
+			return `${this.broker.nodeID}:${socket.id}`;
+		},
+
 		async spend(user: AuthUser) {
 			if (this.limiters) await consumeSocketCall(this.limiters, user.id);
 		},
@@ -347,7 +353,7 @@ export const SocketMixin = defineMixin<This>({
 			const data = socket.data;
 			const next = data.presenceChain.then(async () => {
 				const userId = data.user.id;
-				const connectionId = `${this.broker.nodeID}:${socket.id}`;
+				const connectionId = this.connectionId(socket);
 				if (online) {
 					data.away = false;
 					if (await presence().connect(userId, connectionId)) await this.announceStatus(userId, "ONLINE");
@@ -378,9 +384,7 @@ export const SocketMixin = defineMixin<This>({
 		// Keep this node's sockets alive in the presence store and in the per-user socket count; a dead node's expire.
 		this.presenceTimer = setInterval(() => {
 			const open = [...(this.io?.of("/").sockets.values() ?? [])].map((s) => s as AppSocket).filter((s) => s.data?.user);
-			const entries = open
-				.filter((s) => !s.data.away)
-				.map((s) => ({ userId: s.data.user.id, connectionId: `${this.broker.nodeID}:${s.id}` }));
+			const entries = open.filter((s) => !s.data.away).map((s) => ({ userId: s.data.user.id, connectionId: this.connectionId(s) }));
 			presence()
 				.refresh(entries)
 				.catch((err: Error) => this.logger.warn("Presence refresh failed:", err.message));
