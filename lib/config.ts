@@ -147,7 +147,7 @@ export interface Config {
 	corsOrigins: string[];
 	trustProxy: number;
 	rateLimit: { perMin: number; authPerMin: number };
-	/** Sockets one user may hold open on one gateway node. */
+	/** Sockets one user may hold open: on all gateway nodes together with REDIS_URL (services/gateway/socket-cap.ts). */
 	socketsPerUser: number;
 	bodyLimit: string;
 	filesDir: string;
