@@ -152,11 +152,20 @@ export function mapDatabaseError(err: unknown): unknown {
 type This<M extends Models> = Service &
 	DbThis<M> & { adapter: SqlAdapter; transformDocuments(ctx: Context, params: object, docs: unknown): Promise<unknown> };
 
-/** moleculer-db's adapter on a shared instance: stopping one service must not close the schema's pool. */
+/** moleculer-db's adapter on a shared instance: the pool is given back by DbMixin, after the service's last `stopped` hook. */
 class SharedSqlAdapter extends SqlAdapter {
 	override disconnect(): Promise<void> {
-		return releaseSchemaDatabase((this as unknown as { db: Sequelize }).db);
+		return Promise.resolve();
 	}
+}
+
+/**
+ * Gives the schema's pool back (the last user closes it). Runs after every other `stopped` hook of the service:
+ * Moleculer runs them in the reverse order of `started`, which follows the mixin list, so a mixin listed after
+ * DbMixin (an event stream's readers finishing their pass, a job) would otherwise still be querying a closed pool.
+ */
+async function releasePoolLast(this: DbThis<Models>): Promise<void> {
+	await releaseSchemaDatabase(this.db);
 }
 
 export function DbMixin<M extends Models>(options: DbMixinOptions<M>): Partial<ServiceSchema> {
@@ -197,9 +206,10 @@ export function DbMixin<M extends Models>(options: DbMixinOptions<M>): Partial<S
 			const applied = await migrateSchemaOnce(this.db, options.schema);
 			if (applied.length) this.logger.info(`Migrated schema "${options.schema}": ${applied.join(", ")}`);
 		},
-		async stopped() {
-			// With an entity, moleculer-db's stopped() disconnects the adapter, which releases the shared pool.
-			if (!entity) await releaseSchemaDatabase(this.db);
+		merged(schema: ServiceSchema) {
+			// `stopped` hooks run last to first: first in the list is last to run.
+			const stopped = schema.stopped as unknown;
+			schema.stopped = [releasePoolLast, ...(Array.isArray(stopped) ? stopped : stopped ? [stopped] : [])];
 		},
 	});
 }
