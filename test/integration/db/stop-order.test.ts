@@ -8,8 +8,8 @@ import { ServiceBroker, type Service, type ServiceSchema } from "moleculer";
 import { QueryTypes, type Sequelize } from "sequelize";
 import { loadConfig, setConfig } from "../../../lib/config";
 import { schemaDatabase, releaseSchemaDatabase } from "../../../lib/database";
-import { DbMixin } from "../../../mixins/db.mixin";
-import { defineAdminModels } from "../../../services/admin/admin.model";
+import { DbMixin, type DbMixinOptions } from "../../../mixins/db.mixin";
+import { defineAdminModels, type AdminModels } from "../../../services/admin/admin.model";
 import { createTestDatabase, type TestDatabase } from "../../helpers/db";
 
 type WithDb = Service & { db: Sequelize };
@@ -17,8 +17,8 @@ type WithDb = Service & { db: Sequelize };
 /** A mixin whose `stopped` hook still needs the database, as a reader finishing its pass does. */
 function lastWords(said: unknown[]): Partial<ServiceSchema> {
 	return {
-		async stopped(this: WithDb) {
-			said.push(await this.db.query("SELECT 1 AS ok", { type: QueryTypes.SELECT }).catch((err: Error) => err.message));
+		async stopped(this: Service) {
+			said.push(await (this as WithDb).db.query("SELECT 1 AS ok", { type: QueryTypes.SELECT }).catch((err: Error) => err.message));
 		},
 	};
 }
@@ -34,7 +34,7 @@ describe("DbMixin on stop", () => {
 		await db?.drop();
 	});
 
-	it.each([
+	it.each<[string, Pick<DbMixinOptions<AdminModels>, "entity" | "fields">]>([
 		["without an entity", {}],
 		["with an entity (moleculer-db's adapter)", { entity: "Broadcast", fields: ["id", "message"] }],
 	])("a mixin listed after it still reaches the database in its stopped hook (%s)", async (_name, entityOptions) => {
