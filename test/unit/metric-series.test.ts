@@ -1,7 +1,8 @@
 /**
  * MetricSeries (middlewares/metrics.middleware.ts) updates a counter and a histogram the way
  * Moleculer's own `increment`/`observe` do, without hashing the labels per update: the same
- * updates through both leave the same Prometheus text, also after the registry dropped its items.
+ * updates through both leave the same Prometheus text, also mixed on one series and after the registry
+ * dropped its items.
  */
 import { ServiceBroker } from "moleculer";
 import { metricsOptions, prometheusText } from "../../lib/metrics";
@@ -39,6 +40,14 @@ describe("MetricSeries", () => {
 			}
 			expect(lines(ours)).toMatch(/^t_total\{.*a="x",b="y"\} 6$/m);
 			expect(lines(ours)).toMatch(/^t_time_bucket\{.*a="x",b="y",le="5"\} 4$/m);
+			expect(lines(ours)).toBe(lines(theirs));
+
+			// Moleculer's own observe on the same series, after ours took its bucket counts over, still counts.
+			for (const b of [ours, theirs]) b.metrics.observe("t.time", 0.2, labels);
+			time.observe(1);
+			theirs.metrics.observe("t.time", 1, labels);
+			expect(lines(ours)).toMatch(/^t_time_bucket\{.*a="x",b="y",le="0.25"\} 2$/m);
+			expect(lines(ours)).toMatch(/^t_time_bucket\{.*a="x",b="y",le="1"\} 4$/m);
 			expect(lines(ours)).toBe(lines(theirs));
 
 			// The registry drops its items (a reset): the next updates start over, as Moleculer's would.
