@@ -102,25 +102,30 @@ export function decodeAccessToken(token: string): AccessClaims {
  * Verified claims per token until `exp`: signature checking is the costly part of a
  * request's authentication, and a token's claims never change. Bounded; dropped
  * when either secret changes (ending a rotation window drops the old secret's tokens). Revocation is checked on every use, not cached.
+ * Keyed by the token's signature part: each request brings the token as a new string, and hashing its ~400
+ * characters for the lookup cost more than the rest of the check (~0.6 µs). A hit must be the very same token.
  */
 const CLAIMS_CACHE_MAX = 50_000;
-let claimsCache = new Map<string, AccessClaims>();
+let claimsCache = new Map<string, { token: string; claims: AccessClaims }>();
+let claimsSecrets: object | undefined;
 let claimsSecret = "";
 
 function cachedClaims(token: string): AccessClaims {
-	const { secret: current, previousSecret } = config().jwt;
-	const secret = `${current}\n${previousSecret ?? ""}`;
-	if (secret !== claimsSecret) {
-		claimsCache = new Map();
+	const jwtConfig = config().jwt;
+	if (jwtConfig !== claimsSecrets) {
+		const secret = `${jwtConfig.secret}\n${jwtConfig.previousSecret ?? ""}`;
+		if (secret !== claimsSecret) claimsCache = new Map();
 		claimsSecret = secret;
+		claimsSecrets = jwtConfig;
 	}
-	const hit = claimsCache.get(token);
-	if (hit && hit.exp * 1000 > Date.now()) return hit;
-	if (hit) claimsCache.delete(token);
+	const key = token.slice(token.lastIndexOf(".") + 1);
+	const hit = claimsCache.get(key);
+	if (hit?.token === token && hit.claims.exp * 1000 > Date.now()) return hit.claims;
 	const claims = decodeAccessToken(token);
+	claimsCache.delete(key);
 	// Oldest first out: Map keeps insertion order.
 	if (claimsCache.size >= CLAIMS_CACHE_MAX) claimsCache.delete(claimsCache.keys().next().value as string);
-	claimsCache.set(token, claims);
+	claimsCache.set(key, { token, claims });
 	return claims;
 }
 

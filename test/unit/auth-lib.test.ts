@@ -68,6 +68,26 @@ describe("access tokens", () => {
 		}
 	});
 
+	it("the verified-claims cache answers only the very token it verified, and forgets on a secret change", async () => {
+		const { token } = signAccessToken(USER);
+		await expect(verifyAccessToken(token)).resolves.toMatchObject({ id: USER.id, role: "CLERK" });
+		// Another payload (an ADMIN) under the cached token's signature: the cache is keyed by the signature, so this is its
+		// lookup's hit, which must not answer for it.
+		const [header, , signature] = token.split(".");
+		const admin = Buffer.from(JSON.stringify({ ...decodeAccessToken(token), role: "ADMIN" })).toString("base64url");
+		await expect(verifyAccessToken(`${header}.${admin}.${signature}`)).rejects.toMatchObject({ code: 401, type: "INVALID_TOKEN" });
+		await expect(verifyAccessToken(token)).resolves.toMatchObject({ role: "CLERK" });
+
+		// A new secret (no previous one kept): the token verified under the old one is refused, not served from the cache.
+		setConfig(loadConfig({ NODE_ENV: "test", JWT_SECRET: "w".repeat(48), JWT_ACCESS_TTL: "60" }));
+		try {
+			await expect(verifyAccessToken(token)).rejects.toMatchObject({ code: 401, type: "INVALID_TOKEN" });
+		} finally {
+			setConfig(loadConfig({ NODE_ENV: "test", JWT_SECRET: "u".repeat(48), JWT_ACCESS_TTL: "60" }));
+		}
+		await expect(verifyAccessToken(token)).resolves.toMatchObject({ role: "CLERK" });
+	});
+
 	it("reads only well-formed Bearer headers", () => {
 		expect(bearerToken("Bearer abc.def.ghi")).toBe("abc.def.ghi");
 		expect(bearerToken("bearer   xyz")).toBe("xyz");
