@@ -5,7 +5,7 @@
  * two nodes over NATS (analytics on its own node).
  */
 import { randomBytes } from "node:crypto";
-import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
+import { clusterEnv, startTestApp, type TestApp, type TestUser } from "../helpers/app";
 import { NATS_URL } from "../helpers/cluster";
 
 import { sqlQuery } from "../integration/auth/helpers";
@@ -82,12 +82,7 @@ describe("analytics staff scope follows staff changes", () => {
 	describe("analytics on another node (NATS)", () => {
 		let nodeA: TestApp;
 		let nodeB: TestApp;
-		const env = {
-			TRANSPORTER: NATS_URL,
-			NAMESPACE: `scope-${randomBytes(4).toString("hex")}`,
-			REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
-			JWT_SECRET: randomBytes(32).toString("hex"),
-		};
+		const env = { TRANSPORTER: NATS_URL, ...clusterEnv("scope") };
 
 		beforeAll(async () => {
 			nodeA = await startTestApp({ services: ["auth", "inventory", "sales"], env });

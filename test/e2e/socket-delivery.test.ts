@@ -9,10 +9,9 @@
  * - USER_ROLE_CHANGED: the user's sockets on every node are told to reconnect and
  *   closed; the new socket joins the new role's room.
  */
-import { randomBytes } from "node:crypto";
 import { Client } from "pg";
 import { INTERNAL_EVENTS, type SocketPush } from "../../lib/events";
-import { startTestApp, type TestApp } from "../helpers/app";
+import { clusterEnv, startTestApp, type TestApp } from "../helpers/app";
 import { connectSocket, type TestSocket } from "../helpers/sockets";
 
 jest.setTimeout(60_000);
@@ -31,11 +30,7 @@ describe("broker events → moleculer-io → sockets, delivery acks, role change
 	let nodeA: TestApp;
 	let nodeB: TestApp;
 	const sockets: TestSocket[] = [];
-	const env = {
-		REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
-		JWT_SECRET: randomBytes(32).toString("hex"),
-		NAMESPACE: `delivery-${randomBytes(4).toString("hex")}`,
-	};
+	const env = clusterEnv("delivery");
 	/** Every `sockets.push` either node emits, and every broker emit of the relayed events. */
 	const privatePushes: SocketPush[] = [];
 	const relayedEmits: { event: string; live: unknown }[] = [];

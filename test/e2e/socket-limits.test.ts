@@ -4,10 +4,9 @@
  * token expires. A user holds at most SOCKETS_PER_USER sockets: on a node, and with REDIS_URL on
  * all gateway nodes together.
  */
-import { randomBytes } from "node:crypto";
 import Redis from "ioredis";
 import { PRESENCE_TTL_MS } from "../../lib/presence";
-import { startTestApp, type TestApp } from "../helpers/app";
+import { clusterEnv, startTestApp, type TestApp } from "../helpers/app";
 import { connectSocket, sleep, type TestSocket } from "../helpers/sockets";
 
 /** Connects as soon as a place is free again (a closed socket's is given back asynchronously); fails after 5 s. */
@@ -96,12 +95,7 @@ describe("sockets per user across gateway nodes (REDIS_URL)", () => {
 	let nodeB: TestApp;
 	const open: TestSocket[] = [];
 	// Two gateway nodes sharing one Redis and one database (their own NAMESPACE: nothing else shares the count).
-	const env = {
-		REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
-		JWT_SECRET: randomBytes(32).toString("hex"),
-		NAMESPACE: `cap-${randomBytes(4).toString("hex")}`,
-		SOCKETS_PER_USER: "2",
-	};
+	const env = { ...clusterEnv("cap"), SOCKETS_PER_USER: "2" };
 	beforeAll(async () => {
 		nodeA = await startTestApp({ services: ["auth"], env });
 		nodeB = await startTestApp({ services: ["auth"], env, db: nodeA.db });

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from "node:crypto";
 import jwt from "jsonwebtoken";
-import { startTestApp, type TestApp, type TestUser } from "../helpers/app";
+import { clusterEnv, startTestApp, type TestApp, type TestUser } from "../helpers/app";
 import { NATS_URL } from "../helpers/cluster";
 import { connectSocket, type TestSocket } from "../helpers/sockets";
 
@@ -32,12 +32,7 @@ describe("sockets are closed when their tokens stop being valid", () => {
 	let admin: TestUser;
 	const sockets: TestSocket[] = [];
 	// One cluster over NATS (a namespace of its own), like two real gateway nodes.
-	const env = {
-		REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
-		JWT_SECRET: randomBytes(32).toString("hex"),
-		TRANSPORTER: NATS_URL,
-		NAMESPACE: `revoke-${randomBytes(4).toString("hex")}`,
-	};
+	const env = { ...clusterEnv("revoke"), TRANSPORTER: NATS_URL };
 
 	beforeAll(async () => {
 		nodeA = await startTestApp({ services: ["auth"], env });

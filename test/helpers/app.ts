@@ -46,6 +46,15 @@ export interface StartOptions {
 	broker?: Partial<BrokerOptions>;
 }
 
+/** The env of the nodes of one test cluster: one Redis, and a JWT secret and a NAMESPACE of their own (nothing else shares their Redis keys or NATS subjects). */
+export function clusterEnv(namespacePrefix: string): { REDIS_URL: string; JWT_SECRET: string; NAMESPACE: string } {
+	return {
+		REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
+		JWT_SECRET: randomBytes(32).toString("hex"),
+		NAMESPACE: `${namespacePrefix}-${randomBytes(4).toString("hex")}`,
+	};
+}
+
 /** The gateway builds its routes a moment after services start; wait until every loaded service has one. */
 export async function waitForAliases(api: { aliases: { action?: string }[] }, services: string[], timeoutMs = 10_000): Promise<void> {
 	const deadline = Date.now() + timeoutMs;
