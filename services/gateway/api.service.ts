@@ -249,6 +249,18 @@ export default function createApiService(): ServiceSchema {
 				);
 			},
 
+			/**
+			 * moleculer-web's, except after an upload whose action failed: its multipart handler answers the error at
+			 * once and still sends the files' results when the form ends. That answer stands; there is nothing left to
+			 * send and nothing to warn about ("Headers have already sent" was logged for every refused upload).
+			 */
+			sendResponse(this: This, req: Req, res: ServerResponse, data: unknown, action: unknown) {
+				if (res.headersSent && isUpload(req)) return;
+				return (
+					ApiGateway.methods as { sendResponse(this: This, req: Req, res: ServerResponse, data: unknown, action: unknown): void }
+				).sendResponse.call(this, req, res, data, action);
+			},
+
 			/** moleculer-web's, minus its error log line for a maintenance window's 503s (the system doing as told). */
 			errorHandler(this: This, req: Req, res: ServerResponse, err: { type?: unknown }) {
 				if (err?.type === "MAINTENANCE")

@@ -389,6 +389,8 @@ describe("communications over HTTP", () => {
 		});
 
 		it("refuses wrong types (415), oversize files (413), outsiders (404) and a missing conversation id (422)", async () => {
+			// A refused upload is answered once and logged as what it is, not as "Headers have already sent".
+			const warn = jest.spyOn(app.broker.getLocalService("api").logger, "warn");
 			const html = await upload(a.token, Buffer.from("<html><script>alert(1)</script></html>"), "pic.png");
 			expect(html.status).toBe(415);
 			expect(html.body.error.code).toBe("UNSUPPORTED_MEDIA_TYPE");
@@ -402,6 +404,8 @@ describe("communications over HTTP", () => {
 			expect((await upload(c.token, PNG, "x.png")).status).toBe(404);
 			expect((await upload(a.token, PNG, "x.png", "not-a-uuid")).status).toBe(422);
 			expect(fs.readdirSync(path.join(filesDir, "chat"))).toHaveLength(1);
+			expect(warn.mock.calls.filter(([line]) => String(line).includes("already sent"))).toEqual([]);
+			warn.mockRestore();
 			// Not multipart at all: 415; no token: 401 (never a 500 from the multipart parser).
 			const json = await app.request("POST", `${C}/upload/chat-attachments?conversationId=${conversationId}`, {
 				token: a.token,
