@@ -107,16 +107,16 @@ export function decodeAccessToken(token: string): AccessClaims {
  */
 const CLAIMS_CACHE_MAX = 50_000;
 let claimsCache = new Map<string, { token: string; claims: AccessClaims }>();
-let claimsSecrets: object | undefined;
+let claimsJwtConfig: object | undefined;
 let claimsSecret = "";
 
 function cachedClaims(token: string): AccessClaims {
 	const jwtConfig = config().jwt;
-	if (jwtConfig !== claimsSecrets) {
+	if (jwtConfig !== claimsJwtConfig) {
 		const secret = `${jwtConfig.secret}\n${jwtConfig.previousSecret ?? ""}`;
 		if (secret !== claimsSecret) claimsCache = new Map();
 		claimsSecret = secret;
-		claimsSecrets = jwtConfig;
+		claimsJwtConfig = jwtConfig;
 	}
 	const key = token.slice(token.lastIndexOf(".") + 1);
 	const hit = claimsCache.get(key);
