@@ -75,13 +75,11 @@ export function compressLarge(threshold: number): Use {
 		if (!encoding || req.method === "HEAD") return next();
 		const end = res.end;
 		res.end = function compressedEnd(this: ServerResponse, chunk?: unknown, encodingOrCb?: unknown, cb?: unknown): ServerResponse {
-			const body =
-				typeof chunk === "string"
-					? Buffer.from(chunk, typeof encodingOrCb === "string" ? (encodingOrCb as BufferEncoding) : "utf8")
-					: chunk;
+			const charset = typeof encodingOrCb === "string" ? (encodingOrCb as BufferEncoding) : "utf8";
+			// Sized before anything is copied: most answers are small and go out as they are.
+			const size = typeof chunk === "string" ? Buffer.byteLength(chunk, charset) : Buffer.isBuffer(chunk) ? chunk.length : -1;
 			const eligible =
-				Buffer.isBuffer(body) &&
-				body.length >= threshold &&
+				size >= threshold &&
 				!res.headersSent &&
 				res.statusCode !== 204 &&
 				res.statusCode !== 304 &&
@@ -89,6 +87,7 @@ export function compressLarge(threshold: number): Use {
 				COMPRESSIBLE.test(String(res.getHeader("Content-Type") ?? ""));
 			res.end = end;
 			if (!eligible) return end.apply(res, [chunk, encodingOrCb, cb] as unknown as Parameters<typeof end>);
+			const body = typeof chunk === "string" ? Buffer.from(chunk, charset) : (chunk as Buffer);
 			const done = (typeof encodingOrCb === "function" ? encodingOrCb : cb) as (() => void) | undefined;
 			const send = end as (this: ServerResponse, chunk: Buffer, cb?: () => void) => ServerResponse;
 			COMPRESS[encoding](body, (err, out) => {
