@@ -249,7 +249,7 @@ export class StreamReader {
 				}
 				const state = sqlState(err);
 				if ((state === "42P01" || state === "3F000") && failures++ < 100) {
-					// The service's migrations are still running (its started hook comes after ours).
+					// A source schema's migrations have not run yet (another service's, in this process or on another node).
 					await sleep(100, this.signal);
 					continue;
 				}

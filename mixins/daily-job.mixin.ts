@@ -4,8 +4,8 @@
  * cluster-wide lock (lib/jobs.ts runExclusive), so one node does the work; a run still
  * in progress is not started again, and stopping waits for it.
  *
- * List it FIRST in `mixins`: Moleculer runs the mixins' `started` hooks from the last
- * listed to the first, and the job must start after DbMixin's migrations.
+ * Its first run comes after the schema's migrations wherever it is listed: DbMixin runs
+ * them before every other `started` hook of the service.
  */
 import type { Service } from "moleculer";
 import { msUntilUtc } from "../lib/jobs";

@@ -160,13 +160,26 @@ class SharedSqlAdapter extends SqlAdapter {
 }
 
 /**
- * Gives the schema's pool back (the last user closes it). Runs after every other `stopped` hook of the service:
- * Moleculer runs them in the reverse order of `started`, which follows the mixin list, so a mixin listed after
- * DbMixin (an event stream's readers finishing their pass, a job) would otherwise still be querying a closed pool.
+ * The schema's migrations (once per process), before every other `started` hook of the service. Moleculer runs
+ * `started` hooks from the last-listed mixin to the first, so a mixin listed after DbMixin (an event stream's
+ * readers, a daily job) would otherwise start on tables that may not exist yet.
+ */
+async function migrateFirst(this: Service & DbThis<Models>): Promise<void> {
+	const applied = await migrateSchemaOnce(this.db, this.dbSchema);
+	if (applied.length) this.logger.info(`Migrated schema "${this.dbSchema}": ${applied.join(", ")}`);
+}
+
+/**
+ * Gives the schema's pool back (the last user closes it), after every other `stopped` hook of the service:
+ * Moleculer runs them in the reverse order of `started`, so a mixin listed after DbMixin (an event stream's
+ * readers finishing their pass, a job) would otherwise still be querying a closed pool.
  */
 async function releasePoolLast(this: DbThis<Models>): Promise<void> {
 	await releaseSchemaDatabase(this.db);
 }
+
+/** A merged schema's lifecycle hooks as a list (Moleculer's merge leaves a function or an array). */
+const hooks = (value: unknown): unknown[] => (Array.isArray(value) ? value : value ? [value] : []);
 
 export function DbMixin<M extends Models>(options: DbMixinOptions<M>): Partial<ServiceSchema> {
 	const entity = options.entity;
@@ -202,14 +215,10 @@ export function DbMixin<M extends Models>(options: DbMixinOptions<M>): Partial<S
 			this.adapter = new SharedSqlAdapter(this.db);
 			this.adapter.init(this.broker, this);
 		},
-		async started() {
-			const applied = await migrateSchemaOnce(this.db, options.schema);
-			if (applied.length) this.logger.info(`Migrated schema "${options.schema}": ${applied.join(", ")}`);
-		},
 		merged(schema: ServiceSchema) {
-			// `stopped` hooks run last to first: first in the list is last to run.
-			const stopped = schema.stopped as unknown;
-			schema.stopped = [releasePoolLast, ...(Array.isArray(stopped) ? stopped : stopped ? [stopped] : [])];
+			// `started` hooks run first to last, `stopped` hooks last to first.
+			schema.started = [migrateFirst, ...hooks(schema.started)] as ServiceSchema["started"];
+			schema.stopped = [releasePoolLast, ...hooks(schema.stopped)] as ServiceSchema["stopped"];
 		},
 	});
 }

@@ -44,7 +44,7 @@ const JOB = "inventory.overdue-invoices";
 const schema: ServiceDefinition<ServiceSettingSchema, This> = {
 	name: "inventory.overdue",
 	mixins: [
-		// Every day at 00:05 UTC (a due date passes at midnight), and at start (first: see the mixin).
+		// Every day at 00:05 UTC (a due date passes at midnight), and at start.
 		DailyJobMixin({ hour: 0, minute: 5 }),
 		DbMixin({ schema: "inventory", models: defineInventoryModels }),
 		OutboxMixin,

@@ -1,8 +1,10 @@
 /**
- * DbMixin gives the schema's shared pool back after every other `stopped` hook of the service, whatever the order
- * of the mixins. Moleculer runs `stopped` hooks in the reverse order of `started`, which follows the mixin list, so a
- * mixin listed after DbMixin (EventStreamMixin: its readers finish their pass on stop) used to find the pool closed:
- * "ConnectionManager.getConnection was called after the connection manager was closed". Real PostgreSQL.
+ * DbMixin migrates the schema before every other `started` hook of the service and gives the schema's shared pool
+ * back after every other `stopped` hook, whatever the order of the mixins. Moleculer runs `started` hooks from the
+ * last-listed mixin to the first and `stopped` hooks the other way round, so a mixin listed after DbMixin
+ * (EventStreamMixin, whose readers finish their pass on stop) used to start before the tables existed and to stop
+ * after the pool had closed: "ConnectionManager.getConnection was called after the connection manager was closed".
+ * Real PostgreSQL.
  */
 import { ServiceBroker, type Service, type ServiceSchema } from "moleculer";
 import { QueryTypes, type Sequelize } from "sequelize";
@@ -14,11 +16,18 @@ import { createTestDatabase, type TestDatabase } from "../../helpers/db";
 
 type WithDb = Service & { db: Sequelize };
 
-/** A mixin whose `stopped` hook still needs the database, as a reader finishing its pass does. */
-function lastWords(said: unknown[]): Partial<ServiceSchema> {
+/** A mixin whose `started` and `stopped` hooks need the schema's tables, as an event stream's readers do. */
+function usesTables(said: unknown[]): Partial<ServiceSchema> {
+	const ask = (self: Service) =>
+		(self as WithDb).db
+			.query("SELECT count(*)::int AS n FROM admin.broadcasts", { type: QueryTypes.SELECT })
+			.catch((err: Error) => err.message);
 	return {
+		async started(this: Service) {
+			said.push(["started", await ask(this)]);
+		},
 		async stopped(this: Service) {
-			said.push(await (this as WithDb).db.query("SELECT 1 AS ok", { type: QueryTypes.SELECT }).catch((err: Error) => err.message));
+			said.push(["stopped", await ask(this)]);
 		},
 	};
 }
@@ -26,27 +35,31 @@ function lastWords(said: unknown[]): Partial<ServiceSchema> {
 describe("DbMixin on stop", () => {
 	let db: TestDatabase;
 
-	beforeAll(async () => {
+	// A fresh database each: the schema is not migrated when a case starts.
+	beforeEach(async () => {
 		db = await createTestDatabase();
 		setConfig(loadConfig({ ...process.env, NODE_ENV: "test", DATABASE_URL: db.url, LOG_LEVEL: "warn" }));
 	});
-	afterAll(async () => {
+	afterEach(async () => {
 		await db?.drop();
 	});
 
 	it.each<[string, Pick<DbMixinOptions<AdminModels>, "entity" | "fields">]>([
 		["without an entity", {}],
 		["with an entity (moleculer-db's adapter)", { entity: "Broadcast", fields: ["id", "message"] }],
-	])("a mixin listed after it still reaches the database in its stopped hook (%s)", async (_name, entityOptions) => {
+	])("a mixin listed after it finds the tables at start and the pool at stop (%s)", async (_name, entityOptions) => {
 		const said: unknown[] = [];
 		const broker = new ServiceBroker({ logger: false });
 		broker.createService({
-			name: "stop-order",
-			mixins: [DbMixin({ schema: "admin", models: defineAdminModels, ...entityOptions }), lastWords(said)],
+			name: "lifecycle-order",
+			mixins: [DbMixin({ schema: "admin", models: defineAdminModels, ...entityOptions }), usesTables(said)],
 		});
 		await broker.start();
 		await broker.stop();
-		expect(said).toEqual([[{ ok: 1 }]]);
+		expect(said).toEqual([
+			["started", [{ n: 0 }]],
+			["stopped", [{ n: 0 }]],
+		]);
 	});
 
 	it("the pool is closed once the last service of the schema has stopped", async () => {
