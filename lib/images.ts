@@ -46,11 +46,11 @@ const nodeWide = new Slots();
  * The node-wide bound keeps a worker free for them; the per-user one keeps one user from taking every decode.
  */
 export async function decodeSlot(userId: string): Promise<() => void> {
-	const { imageDecodesPerUser, imageDecodeConcurrency } = config();
+	const { imageDecodesPerUser, imageDecodeConcurrency, upload } = config();
 	let user = perUser.get(userId);
 	if (!user) perUser.set(userId, (user = new Slots()));
 	const mine = user;
-	if (mine.running >= imageDecodesPerUser && mine.waiting.length >= config().upload.batchMaxFiles)
+	if (mine.running >= imageDecodesPerUser && mine.waiting.length >= upload.batchMaxFiles)
 		throw tooManyRequests(`You have ${mine.running + mine.waiting.length} images being processed; try again shortly`, "IMAGE_BUSY", 1);
 	await mine.take(imageDecodesPerUser);
 	await nodeWide.take(imageDecodeConcurrency);
