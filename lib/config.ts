@@ -62,6 +62,7 @@ export const ENV_VARS = [
 	"TRUST_PROXY",
 	"RATE_LIMIT_PER_MIN",
 	"RATE_LIMIT_AUTH_PER_MIN",
+	"DEVICE_KEY_FAILURES_PER_MIN",
 	"SOCKETS_PER_USER",
 	"BODY_LIMIT",
 	"FILES_DIR",
@@ -146,7 +147,7 @@ export interface Config {
 	google: { clientId: string | undefined; jwksUrl: string };
 	corsOrigins: string[];
 	trustProxy: number;
-	rateLimit: { perMin: number; authPerMin: number };
+	rateLimit: { perMin: number; authPerMin: number; deviceKeyFailuresPerMin: number };
 	/** Sockets one user may hold open: on all gateway nodes together with REDIS_URL (services/gateway/socket-cap.ts). */
 	socketsPerUser: number;
 	bodyLimit: string;
@@ -483,6 +484,7 @@ export function loadConfig(env: Env = process.env): Config {
 		rateLimit: {
 			perMin: int(env, "RATE_LIMIT_PER_MIN", 600, 1),
 			authPerMin: int(env, "RATE_LIMIT_AUTH_PER_MIN", 10, 1),
+			deviceKeyFailuresPerMin: int(env, "DEVICE_KEY_FAILURES_PER_MIN", 60, 1),
 		},
 		socketsPerUser: int(env, "SOCKETS_PER_USER", 20, 1, 10_000),
 		bodyLimit,

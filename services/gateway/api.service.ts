@@ -25,7 +25,7 @@ import { GATEWAY_SERVICE } from "../../lib/actions";
 import { BODY_NOT_OBJECT } from "../../middlewares/input-screen.middleware";
 import { AliasIndex, type RoutableAlias } from "./alias-index";
 import { buildOpenApi } from "./openapi";
-import { clientIp, consume, createRateLimiters, requestIdFor, type RateLimiters } from "./http";
+import { clientIp, consume, createRateLimiters, refuseWhileSpent, requestIdFor, type RateLimiters } from "./http";
 import { SocketMixin } from "./socket.mixin";
 import { compressLarge, EDGE_FEATURES, securityHeaders } from "./edge";
 import { httpMetrics } from "./http-metrics";
@@ -195,6 +195,10 @@ export default function createApiService(): ServiceSchema {
 						err,
 					requestId,
 				);
+				// A device route's 401 (wrong key, unknown freezer) spends the address's failure budget (see authorize).
+				// Queued before the answer goes out, so the address's next request already sees it.
+				if (status === 401 && req.$action?.auth === "device")
+					this.limiters.deviceKeyFailures.penalty(`ip:${req.$ctx?.meta.ip ?? clientIp(req)}`).catch(() => undefined);
 				if (status >= 500 && body.error.code !== "MAINTENANCE")
 					this.logger.error(`${req.method} ${req.originalUrl ?? req.url} -> ${status}`, { requestId, err });
 				if (res.headersSent) return void res.end();
@@ -309,6 +313,8 @@ export default function createApiService(): ServiceSchema {
 				}
 				if (req.$action?.rateLimit === "auth") await consume(this.limiters.auth, `ip:${ip}`, res);
 				if (req.$action?.auth === "device") {
+					// An address that keeps sending wrong keys (or random freezer ids) is stopped here, before any work.
+					await refuseWhileSpent(this.limiters.deviceKeyFailures, `ip:${ip}`, res);
 					// A machine client (freezer sensor): its key goes to the action only, and its limit is per device, since
 					// one sensor gateway may post for thousands of freezers from one address.
 					const key = req.headers["x-device-key"];

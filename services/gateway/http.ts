@@ -38,10 +38,16 @@ export interface RateLimiters {
 	general: Limiter;
 	/** Credential endpoints, per client IP: exact, one Redis call each. */
 	auth: RateLimiterAbstract;
+	/**
+	 * Wrong device keys, per client IP: each 401 of a device route spends a point, and a spent budget refuses the
+	 * address's device requests before any validation or database work. The per-device limit alone let random
+	 * freezer ids through without end (a fresh bucket each); right keys spend nothing here.
+	 */
+	deviceKeyFailures: RateLimiterAbstract;
 }
 
 export function createRateLimiters(): RateLimiters {
-	const { perMin, authPerMin } = config().rateLimit;
+	const { perMin, authPerMin, deviceKeyFailuresPerMin } = config().rateLimit;
 	const redis = redisClient();
 	const exact = (keyPrefix: string, points: number): RateLimiterAbstract =>
 		redis
@@ -50,6 +56,7 @@ export function createRateLimiters(): RateLimiters {
 	return {
 		general: redis ? new BatchedRedisLimiter(redis, "eislager-rl", perMin, 60) : exact("eislager-rl", perMin),
 		auth: exact("eislager-rl-auth", authPerMin),
+		deviceKeyFailures: exact("eislager-rl-device-key", deviceKeyFailuresPerMin),
 	};
 }
 
@@ -60,11 +67,24 @@ export async function consume(limiter: Limiter, key: string, res: ServerResponse
 		res.setHeader("RateLimit-Limit", String(limiter.points));
 		res.setHeader("RateLimit-Remaining", String(state.remainingPoints));
 	} catch (rejection) {
-		if (rejection instanceof RateLimiterRes) {
-			const retryAfter = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
-			res.setHeader("Retry-After", String(retryAfter));
-			throw new Errors.MoleculerClientError("Too many requests, slow down", 429, "RATE_LIMITED", { retryAfter });
-		}
+		if (rejection instanceof RateLimiterRes) throw rateLimited(rejection, res);
 		throw serviceUnavailable("Rate limiter unavailable");
 	}
+}
+
+/** Spends nothing: 429 while `key` has used up its budget, 503 when the limiter's store is down (fail closed). */
+export async function refuseWhileSpent(limiter: RateLimiterAbstract, key: string, res: ServerResponse): Promise<void> {
+	let state: RateLimiterRes | null;
+	try {
+		state = await limiter.get(key);
+	} catch {
+		throw serviceUnavailable("Rate limiter unavailable");
+	}
+	if (state && state.consumedPoints >= limiter.points) throw rateLimited(state, res);
+}
+
+function rateLimited(state: RateLimiterRes, res: ServerResponse): Errors.MoleculerClientError {
+	const retryAfter = Math.max(1, Math.ceil(state.msBeforeNext / 1000));
+	res.setHeader("Retry-After", String(retryAfter));
+	return new Errors.MoleculerClientError("Too many requests, slow down", 429, "RATE_LIMITED", { retryAfter });
 }
