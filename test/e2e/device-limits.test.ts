@@ -59,9 +59,13 @@ describe("wrong device keys per address (Redis, as in production)", () => {
 			env: { REDIS_URL, TRUST_PROXY: "1", DEVICE_KEY_FAILURES_PER_MIN: "3" },
 		});
 		w = await buildWorld(app);
-		freezer = await app.broker.call("inventory.freezers.create", { name: "Ice wall", shopId: w.shopId }, {
-			meta: { user: { id: w.exec.id, role: "EXECUTIVE" } },
-		});
+		freezer = await app.broker.call(
+			"inventory.freezers.create",
+			{ name: "Ice wall", shopId: w.shopId },
+			{
+				meta: { user: { id: w.exec.id, role: "EXECUTIVE" } },
+			},
+		);
 	}, 60_000);
 	afterAll(async () => {
 		await app?.stop();
