@@ -13,8 +13,9 @@
  *    verification, revocation check, rate limiting, authorization, the auth action
  *    (its per-node memory in front of the cacher) and security headers/compression/request id on the way out.
  * 3. The same autocannon run against a bare node:http server answering the very same
- *    JSON on another port.
- * Prints requests/s and p99 latency of both, their ratio, and the backend's CPU ms per
+ *    JSON on another port; then, for reference, the same bare server with the gateway's
+ *    write batching (services/gateway/write-batching.ts). The ratio is against the plain one.
+ * Prints requests/s and p99 latency of each, the ratio, and the backend's CPU ms per
  * request (steadier than the ratio on a busy machine).
  * BENCH_CPU_PROFILE=<dir> writes a .cpuprofile of the gateway run alone (not the set-up, not
  * the bare server) for `node scripts/top-frames.js <file>` or Chrome DevTools.
@@ -31,6 +32,7 @@ import path from "node:path";
 import type { BrokerOptions } from "moleculer";
 import { startTestApp } from "../test/helpers/app";
 import { EDGE_FEATURES } from "../services/gateway/edge";
+import { batchWritesPerTurn } from "../services/gateway/write-batching";
 import { benchSeconds, type AutocannonResult } from "./stats";
 
 const SECONDS = benchSeconds(10, 15);
@@ -100,7 +102,7 @@ interface Variant {
 
 /** Starts the backend as configured by `variant`, drives /me, stops it. */
 async function runGateway(variant: Variant): Promise<{ result: AutocannonResult; cpuMs: number; json: string; token: string }> {
-	Object.assign(EDGE_FEATURES, { securityHeaders: true, compression: true }, variant.edge);
+	Object.assign(EDGE_FEATURES, { securityHeaders: true, compression: true, writeBatching: true }, variant.edge);
 	const env = {
 		RATE_LIMIT_PER_MIN: "100000000",
 		LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
@@ -139,6 +141,8 @@ const FEATURES: Variant[] = [
 	{ name: "metrics off", broker: { metrics: { enabled: false } } },
 	{ name: "security headers off", edge: { securityHeaders: false } },
 	{ name: "compression off (client sends gzip)", edge: { compression: false }, headers: { "accept-encoding": "gzip" } },
+	// A negative cost: batching saves more than it spends (services/gateway/write-batching.ts).
+	{ name: "write batching off", edge: { writeBatching: false } },
 	{ name: "Redis off (memory limiter, cacher)", env: { REDIS_URL: "", CACHER: "" } },
 	{ name: "LOG_LEVEL=warn", env: { LOG_LEVEL: "warn" } },
 	// Not a feature: what the stack costs with every switch above off and no broker middleware at all (no role
@@ -146,7 +150,7 @@ const FEATURES: Variant[] = [
 	{
 		name: "floor: all off, no broker middlewares",
 		broker: { metrics: { enabled: false }, middlewares: [] },
-		edge: { securityHeaders: false, compression: false },
+		edge: { securityHeaders: false, compression: false, writeBatching: false },
 		env: { LOG_LEVEL: "warn" },
 	},
 ];
@@ -158,22 +162,28 @@ async function main(): Promise<void> {
 	);
 	const gateway = await runGateway({ name: "all on", profile: true });
 
-	const bare = http.createServer((_req, res) => {
-		res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(gateway.json) });
-		res.end(gateway.json);
-	});
-	await new Promise<void>((resolve) => bare.listen(0, "127.0.0.1", resolve));
-	let baseline: Awaited<ReturnType<typeof measure>>;
-	try {
-		baseline = await measure(`http://127.0.0.1:${(bare.address() as AddressInfo).port}/api/v1/auth/me`, {
-			authorization: `Bearer ${gateway.token}`,
+	const measureBare = async (batching: boolean) => {
+		const bare = http.createServer((_req, res) => {
+			res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(gateway.json) });
+			res.end(gateway.json);
 		});
-	} finally {
-		await new Promise<void>((resolve) => bare.close(() => resolve()));
-	}
+		if (batching) batchWritesPerTurn(bare);
+		await new Promise<void>((resolve) => bare.listen(0, "127.0.0.1", resolve));
+		try {
+			return await measure(`http://127.0.0.1:${(bare.address() as AddressInfo).port}/api/v1/auth/me`, {
+				authorization: `Bearer ${gateway.token}`,
+			});
+		} finally {
+			await new Promise<void>((resolve) => bare.close(() => resolve()));
+		}
+	};
+	const baseline = await measureBare(false);
+	// For reference only (the target is against plain node:http): what the gateway's write batching does for the floor itself.
+	const batchedBaseline = await measureBare(true);
 
 	console.log(row("gateway (JWT, limits, /me cached)", gateway.result, gateway.cpuMs));
 	console.log(row("bare node:http (same JSON)", baseline.result, baseline.cpuMs));
+	console.log(row("bare node:http + write batching", batchedBaseline.result, batchedBaseline.cpuMs) + "   (reference)");
 	const ratio = gateway.result.requests.average / baseline.result.requests.average;
 	console.log(
 		`ratio gateway/bare: ${ratio.toFixed(3)} of the requests/s (${(ratio * 100).toFixed(1)} %); p99 ${gateway.result.latency.p99} ms vs ${baseline.result.latency.p99} ms`,

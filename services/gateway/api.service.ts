@@ -28,6 +28,7 @@ import { buildOpenApi } from "./openapi";
 import { clientIp, consume, createRateLimiters, refuseWhileSpent, requestIdFor, type RateLimiters } from "./http";
 import { SocketMixin } from "./socket.mixin";
 import { compressLarge, EDGE_FEATURES, securityHeaders } from "./edge";
+import { batchWritesPerTurn } from "./write-batching";
 import { httpMetrics } from "./http-metrics";
 import { unavailableService } from "../../lib/availability";
 import { defineService, type ServiceDefinition } from "../../lib/service";
@@ -333,6 +334,8 @@ export default function createApiService(): ServiceSchema {
 		created() {
 			this.limiters = createRateLimiters();
 			this.aliasIndex = new AliasIndex();
+			// moleculer-web made the server in its own created hook, which runs before this one.
+			if (EDGE_FEATURES.writeBatching) batchWritesPerTurn(this.server);
 		},
 
 		stopped() {

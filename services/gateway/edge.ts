@@ -15,7 +15,7 @@ import helmet, { type HelmetOptions } from "helmet";
 type Use = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
 /** Switches for the benchmark's feature-cost table (bench/gateway.bench.ts); always on in the service. */
-export const EDGE_FEATURES = { securityHeaders: true, compression: true };
+export const EDGE_FEATURES = { securityHeaders: true, compression: true, writeBatching: true };
 
 /** helmet's headers, computed once: they depend only on the options. */
 export function securityHeaders(options: Readonly<HelmetOptions>): Use {
