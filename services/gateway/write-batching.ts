@@ -6,8 +6,8 @@
  * `res.end()` runs, so the client (nginx, a load balancer, a test client) is
  * woken once per answer, in between our handlers' work, and on a VM every
  * wake-up of a process on another core is an inter-processor interrupt paid by
- * the sender inside `writev`. Measured on `/me` (bench:gateway, 2 cores): 0.92
- * wake-ups and 0.085 CPU ms per request, against 0.16 and 0.049 with the
+ * the sender inside `writev`. Measured on `/me` (bench:gateway, 2 cores): 1.00
+ * wake-ups and 0.081–0.086 CPU ms per request, against 0.17 and 0.049 with the
  * answers of a turn sent back to back (docs/performance.md).
  *
  * How: `res.end()` fully uncorks the socket (node sets it corked once, then
