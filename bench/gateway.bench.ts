@@ -36,6 +36,8 @@ import { batchWritesPerTurn } from "../services/gateway/write-batching";
 import { benchSeconds, type AutocannonResult } from "./stats";
 
 const SECONDS = benchSeconds(10, 15);
+/** The service's own switches (all on), restored before each variant switches some off. */
+const EDGE_DEFAULTS = { ...EDGE_FEATURES };
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const REDIS_URL = process.env.REDIS_URL || "redis://127.0.0.1:6379";
 
@@ -102,7 +104,7 @@ interface Variant {
 
 /** Starts the backend as configured by `variant`, drives /me, stops it. */
 async function runGateway(variant: Variant): Promise<{ result: AutocannonResult; cpuMs: number; json: string; token: string }> {
-	Object.assign(EDGE_FEATURES, { securityHeaders: true, compression: true, writeBatching: true }, variant.edge);
+	Object.assign(EDGE_FEATURES, EDGE_DEFAULTS, variant.edge);
 	const env = {
 		RATE_LIMIT_PER_MIN: "100000000",
 		LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
