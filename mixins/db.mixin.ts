@@ -108,11 +108,19 @@ export function apiField(key: string | undefined, fallback: string): string {
 	return column ? column.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()) : fallback;
 }
 
-/** The column a CHECK constraint `<table>_<column>_check` guards (PostgreSQL's default name). */
-function checkedField(parent: { constraint?: string; table?: string }): string {
+/**
+ * The column a CHECK constraint guards: `<table>_<column>_check` on a table (PostgreSQL's default name), or
+ * `<column>_check` on a domain (its violation names no table; see migrations/sales/240-sale-check-domains.ts).
+ */
+export function checkedField(parent: { constraint?: string; table?: string }): string {
 	const name = parent.constraint ?? "";
-	const column =
-		parent.table && name.startsWith(`${parent.table}_`) ? name.slice(parent.table.length + 1).replace(/_check$/, "") : undefined;
+	const column = parent.table
+		? name.startsWith(`${parent.table}_`)
+			? name.slice(parent.table.length + 1).replace(/_check$/, "")
+			: undefined
+		: name.endsWith("_check")
+			? name.slice(0, -"_check".length)
+			: undefined;
 	return apiField(column, "body");
 }
 

@@ -11,6 +11,7 @@ import { posSaleLean } from "./190-pos-sale-lean";
 import { posSaleBatch } from "./200-pos-sale-batch";
 import { posSaleIndexed } from "./201-pos-sale-indexed";
 import { posSaleOwnLotCheck } from "./230-pos-sale-own-lot-check";
+import { saleCheckDomains } from "./240-sale-check-domains";
 
 /** The sales schema's migrations, in order. Append; never edit one that has shipped. */
 export const salesMigrations: Migration[] = [
@@ -30,4 +31,5 @@ export const salesMigrations: Migration[] = [
 	streamAttempts,
 	processedEventsAge,
 	posSaleOwnLotCheck,
+	saleCheckDomains,
 ];
