@@ -12,6 +12,7 @@ import { posSaleBatch } from "./200-pos-sale-batch";
 import { posSaleIndexed } from "./201-pos-sale-indexed";
 import { posSaleOwnLotCheck } from "./230-pos-sale-own-lot-check";
 import { saleCheckDomains } from "./240-sale-check-domains";
+import { posSaleBatchTogether } from "./241-pos-sale-batch-together";
 
 /** The sales schema's migrations, in order. Append; never edit one that has shipped. */
 export const salesMigrations: Migration[] = [
@@ -32,4 +33,5 @@ export const salesMigrations: Migration[] = [
 	processedEventsAge,
 	posSaleOwnLotCheck,
 	saleCheckDomains,
+	posSaleBatchTogether,
 ];
