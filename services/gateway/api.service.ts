@@ -198,8 +198,11 @@ export default function createApiService(): ServiceSchema {
 				);
 				// A device route's 401 (wrong key, unknown freezer) spends the address's failure budget (see authorize).
 				// Queued before the answer goes out, so the address's next request already sees it.
-				if (status === 401 && req.$action?.auth === "device")
-					this.limiters.deviceKeyFailures.penalty(`ip:${req.$ctx?.meta.ip ?? clientIp(req)}`).catch(() => undefined);
+				if (status === 401 && req.$action?.auth === "device") {
+					const address = `ip:${req.$ctx?.meta.ip ?? clientIp(req)}`;
+					this.limiters.deviceKeyFailedRecently.mark(address);
+					this.limiters.deviceKeyFailures.penalty(address).catch(() => undefined);
+				}
 				if (status >= 500 && body.error.code !== "MAINTENANCE")
 					this.logger.error(`${req.method} ${req.originalUrl ?? req.url} -> ${status}`, { requestId, err });
 				if (res.headersSent) return void res.end();
@@ -315,7 +318,9 @@ export default function createApiService(): ServiceSchema {
 				if (req.$action?.rateLimit === "auth") await consume(this.limiters.auth, `ip:${ip}`, res);
 				if (req.$action?.auth === "device") {
 					// An address that keeps sending wrong keys (or random freezer ids) is stopped here, before any work.
-					await refuseWhileSpent(this.limiters.deviceKeyFailures, `ip:${ip}`, res);
+					// Only an address that failed here lately can have spent its budget: the others skip the store.
+					if (this.limiters.deviceKeyFailedRecently.has(`ip:${ip}`))
+						await refuseWhileSpent(this.limiters.deviceKeyFailures, `ip:${ip}`, res);
 					// A machine client (freezer sensor): its key goes to the action only, and its limit is per device, since
 					// one sensor gateway may post for thousands of freezers from one address.
 					const key = req.headers["x-device-key"];

@@ -44,6 +44,41 @@ export interface RateLimiters {
 	 * freezer ids through without end (a fresh bucket each); right keys spend nothing here.
 	 */
 	deviceKeyFailures: RateLimiterAbstract;
+	/**
+	 * The addresses this node saw fail a device key within the budget's window: only they pay the budget's store
+	 * read. A sensor that never fails costs no round trip. Another node's failures reach this node's check after
+	 * the address's first failure here: at most one more failure per address, per node and window.
+	 */
+	deviceKeyFailedRecently: RecentKeys;
+}
+
+/** Keys seen within the last `ttlMs`, at most `max` of them (the oldest mark goes first). */
+export class RecentKeys {
+	private readonly seen = new Map<string, number>();
+
+	constructor(
+		private readonly ttlMs: number,
+		private readonly max: number,
+	) {}
+
+	mark(key: string, now = Date.now()): void {
+		// Re-inserted, so the Map's order stays the order of the latest marks.
+		this.seen.delete(key);
+		this.seen.set(key, now + this.ttlMs);
+		if (this.seen.size > this.max) this.seen.delete(this.seen.keys().next().value as string);
+	}
+
+	has(key: string, now = Date.now()): boolean {
+		const until = this.seen.get(key);
+		if (until === undefined) return false;
+		if (until > now) return true;
+		this.seen.delete(key);
+		return false;
+	}
+
+	get size(): number {
+		return this.seen.size;
+	}
 }
 
 export function createRateLimiters(): RateLimiters {
@@ -57,6 +92,8 @@ export function createRateLimiters(): RateLimiters {
 		general: redis ? new BatchedRedisLimiter(redis, "eislager-rl", perMin, 60) : exact("eislager-rl", perMin),
 		auth: exact("eislager-rl-auth", authPerMin),
 		deviceKeyFailures: exact("eislager-rl-device-key", deviceKeyFailuresPerMin),
+		// The window of the budget (60 s) from the latest failure; 100k addresses at most (a few MB).
+		deviceKeyFailedRecently: new RecentKeys(60_000, 100_000),
 	};
 }
 

@@ -6,6 +6,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { startTestApp, type TestApp } from "../helpers/app";
 import { buildWorld, type SalesWorld } from "../helpers/sales-world";
+import type { RateLimiters } from "../../services/gateway/http";
 
 describe("freezer readings rate limit", () => {
 	let app: TestApp;
@@ -91,6 +92,26 @@ describe("wrong device keys per address (Redis, as in production)", () => {
 		const posted = [];
 		for (let i = 0; i < 5; i++) posted.push((await post(sensor, freezer.id, freezer.deviceKey)).status);
 		expect(posted).toEqual([200, 200, 200, 200, 200]);
+	});
+
+	it("an address this node never saw fail costs no read of the budget; after its first failure it does, and a budget spent through another node still stops it", async () => {
+		const limiters = (app.broker.getLocalService("api") as unknown as { limiters: RateLimiters }).limiters;
+		const reads = jest.spyOn(limiters.deviceKeyFailures, "get");
+		try {
+			const sensor = address();
+			for (let i = 0; i < 3; i++) expect((await post(sensor, freezer.id, freezer.deviceKey)).status).toBe(200);
+			expect(reads).not.toHaveBeenCalled();
+
+			// Another gateway node spent this address's budget (same Redis key): this node learns it at the first failure here.
+			const roamer = address();
+			for (let i = 0; i < 3; i++) await limiters.deviceKeyFailures.penalty(`ip:${roamer}`);
+			expect((await post(roamer, randomUUID(), "frz_guess")).status).toBe(401);
+			expect(reads).not.toHaveBeenCalled();
+			expect((await post(roamer, freezer.id, freezer.deviceKey)).status).toBe(429);
+			expect(reads).toHaveBeenCalledTimes(1);
+		} finally {
+			reads.mockRestore();
+		}
 	});
 
 	it("a failure that is not a wrong key (invalid readings: 422) spends nothing", async () => {
