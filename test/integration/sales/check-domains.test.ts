@@ -2,12 +2,17 @@
  * migrations/sales/240-sale-check-domains.ts: the sale tables' single-column checks are domains now.
  * Every former rule still refuses what it refused and lets through what it let through, a violation
  * still names its column (the API's field), and the lot-total triggers dropped around the type change
- * are back. Real PostgreSQL, the sales schema as migrated.
+ * are back; on a schema that already holds sales, the migration rewrites no table or index. Real PostgreSQL.
  */
 import { randomUUID } from "node:crypto";
 import { Client, DatabaseError } from "pg";
 import { startTestApp, type TestApp } from "../../helpers/app";
+import { QueryTypes, type Sequelize } from "sequelize";
 import { checkedField } from "../../../mixins/db.mixin";
+import { createSequelize } from "../../../lib/database";
+import { salesMigrations } from "../../../migrations/sales";
+import { saleCheckDomains } from "../../../migrations/sales/240-sale-check-domains";
+import { createTestDatabase, type TestDatabase } from "../../helpers/db";
 
 describe("sale tables' checks as domains (integration)", () => {
 	let app: TestApp;
@@ -174,5 +179,67 @@ describe("sale tables' checks as domains (integration)", () => {
 		await pg.query("BEGIN");
 		await pg.query("INSERT INTO sales.shop_inventory (shop_id, flavor_id, quantity) VALUES ($1, $2, 5)", [shopId, flavorId]);
 		await expect(pg.query("COMMIT")).rejects.toMatchObject({ code: "23514" });
+	});
+});
+
+describe("migration 240 on a schema with sales in it (integration)", () => {
+	const TABLES = [
+		"shop_inventory",
+		"stock_lots",
+		"stock_movements",
+		"transactions",
+		"transaction_items",
+		"transaction_lots",
+		"audit_log",
+	];
+	let scratch: TestDatabase;
+	let db: Sequelize;
+
+	beforeAll(async () => {
+		scratch = await createTestDatabase();
+		db = createSequelize("sales", scratch.url, 2);
+	});
+	afterAll(async () => {
+		await db?.close();
+		await scratch?.drop();
+	});
+
+	it("relabels the columns without rewriting a table or an index, keeps every row, and enforces the rules from then on", async () => {
+		const before = salesMigrations.slice(0, salesMigrations.indexOf(saleCheckDomains));
+		await db.query(`CREATE SCHEMA sales`);
+		await db.transaction(async (t) => {
+			for (const m of before) await m.up(db, "sales", t);
+		});
+		const shopId = randomUUID();
+		const saleId = randomUUID();
+		await db.query(`INSERT INTO sales.shops (id, name, address) VALUES ('${shopId}', 'Old', 'Road 1')`);
+		await db.query(
+			`INSERT INTO sales.transactions (id, shop_id, clerk_id, total_amount, payment_method, request_hash) VALUES ('${saleId}', '${shopId}', '${randomUUID()}', 500, 'CARD', 'h')`,
+		);
+		await db.query(
+			`INSERT INTO sales.stock_movements (shop_id, flavor_id, quantity_before, quantity_after, reason) VALUES ('${shopId}', '${randomUUID()}', 5, 3, 'SALE')`,
+		);
+		const files = async () =>
+			(
+				(await db.query(
+					`SELECT c.relname, c.relfilenode FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+					  WHERE n.nspname = 'sales' AND (c.relname = ANY ($1) OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = ANY (SELECT ('sales.' || x)::regclass FROM unnest($1::text[]) x)))
+					  ORDER BY 1`,
+					{ bind: [TABLES], type: QueryTypes.SELECT },
+				)) as { relname: string; relfilenode: number }[]
+			).map((r) => `${r.relname}:${r.relfilenode}`);
+		const filesBefore = await files();
+		expect(filesBefore.length).toBeGreaterThan(TABLES.length);
+
+		await db.transaction((t) => saleCheckDomains.up(db, "sales", t));
+
+		expect(await files()).toEqual(filesBefore);
+		const [[sale]] = (await db.query(
+			`SELECT total_amount::int AS total, payment_method AS payment FROM sales.transactions WHERE id = '${saleId}'`,
+		)) as [{ total: number; payment: string }[], unknown];
+		expect(sale).toEqual({ total: 500, payment: "CARD" });
+		await expect(db.query(`UPDATE sales.stock_movements SET reason = 'THEFT'`)).rejects.toMatchObject({
+			parent: { code: "23514", constraint: "reason_check" },
+		});
 	});
 });
