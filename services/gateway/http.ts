@@ -81,19 +81,23 @@ export class RecentKeys {
 	}
 }
 
+/** Every limit counts per minute (the `*_PER_MIN` settings). */
+const WINDOW_SECONDS = 60;
+
 export function createRateLimiters(): RateLimiters {
 	const { perMin, authPerMin, deviceKeyFailuresPerMin } = config().rateLimit;
 	const redis = redisClient();
 	const exact = (keyPrefix: string, points: number): RateLimiterAbstract =>
 		redis
-			? new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration: 60 })
-			: new RateLimiterMemory({ keyPrefix, points, duration: 60 });
+			? new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration: WINDOW_SECONDS })
+			: new RateLimiterMemory({ keyPrefix, points, duration: WINDOW_SECONDS });
 	return {
-		general: redis ? new BatchedRedisLimiter(redis, "eislager-rl", perMin, 60) : exact("eislager-rl", perMin),
+		general: redis ? new BatchedRedisLimiter(redis, "eislager-rl", perMin, WINDOW_SECONDS) : exact("eislager-rl", perMin),
 		auth: exact("eislager-rl-auth", authPerMin),
 		deviceKeyFailures: exact("eislager-rl-device-key", deviceKeyFailuresPerMin),
-		// The window of the budget (60 s) from the latest failure; 100k addresses at most (a few MB).
-		deviceKeyFailedRecently: new RecentKeys(60_000, 100_000),
+		// A budget's window from the address's latest failure covers the window its first failure opened. 100k
+		// addresses at most (a few MB).
+		deviceKeyFailedRecently: new RecentKeys(WINDOW_SECONDS * 1000, 100_000),
 	};
 }
 
