@@ -212,10 +212,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 		});
 		if (order.includes("gateway")) {
 			for (const folder of options.routed ?? folders) {
+				// The document is built from the registry; moleculer-web builds its routes a moment later, and until
+				// then a documented path answers 503 (lib/availability.ts). Ready means one of them gets past routing.
 				await waitUntil(`the gateway to route /api/v1/${folder}`, async () => {
 					const res = await fetch(`${gatewayUrl}/api/v1/openapi.json`);
-					const doc = (await res.json()) as { paths: Record<string, unknown> };
-					return Object.keys(doc.paths).some((p) => p.startsWith(`/api/v1/${folder}/`));
+					const doc = (await res.json()) as { paths: Record<string, Record<string, unknown>> };
+					const path = Object.keys(doc.paths).find((p) => p.startsWith(`/api/v1/${folder}/`) && !p.includes("{") && doc.paths[p].get);
+					if (!path) return false;
+					return (await httpGet(`${gatewayUrl}${path}`)).status !== 503;
 				});
 			}
 		}
