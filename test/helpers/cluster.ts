@@ -217,7 +217,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 				await waitUntil(`the gateway to route /api/v1/${folder}`, async () => {
 					const res = await fetch(`${gatewayUrl}/api/v1/openapi.json`);
 					const doc = (await res.json()) as { paths: Record<string, Record<string, unknown>> };
-					const path = Object.keys(doc.paths).find((p) => p.startsWith(`/api/v1/${folder}/`) && !p.includes("{") && doc.paths[p].get);
+					const path = Object.keys(doc.paths).find(
+						(p) => p.startsWith(`/api/v1/${folder}/`) && !p.includes("{") && doc.paths[p].get,
+					);
 					if (!path) return false;
 					return (await httpGet(`${gatewayUrl}${path}`)).status !== 503;
 				});
