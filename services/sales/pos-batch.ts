@@ -1,19 +1,14 @@
 /**
- * Group commit for POS sales (issue #12). Sales of this process that arrive while one is being
- * written wait for it, then go to PostgreSQL together: one call of `sales.pos_sale_batch`
- * (migrations/sales/200-pos-sale-batch.ts), one round trip, one commit. Each sale is still
- * `sales.pos_sale` in its own subtransaction, so one sale's refusal (409, 403, a reused key...)
- * is that sale's answer alone. A sale that finds nothing in flight goes alone, as before, through
- * `sales.pos_sale` itself: an idle till waits for nobody.
- *
- * If the batch call itself fails with an ERROR from the server (e.g. a commit-time check or a
- * deadlock), PostgreSQL has kept nothing of it: each of its sales is re-run alone, in order, and
- * gets exactly the answer it would have had unbatched. A lost connection or a FATAL error (outcome
- * unknown) is every sale's error, as it would be for a single sale.
+ * Group commit for POS sales (issue #12, lib/group-commit.ts). Sales of this process that arrive
+ * while one is being written wait for it, then go to PostgreSQL together: one call of
+ * `sales.pos_sale_batch` (migrations/sales/200-pos-sale-batch.ts), one round trip, one commit.
+ * Each sale's answer is its own (a refusal — 409, 403, a reused key... — is that sale's alone).
+ * A sale that finds nothing in flight goes alone, as before, through `sales.pos_sale` itself.
  */
 import type { Sequelize } from "sequelize";
 import { DatabaseError } from "pg";
 import { queryPrepared, type PreparedStatement } from "../../lib/prepared";
+import { GroupCommit, groupCommitPer, type Outcome } from "../../lib/group-commit";
 
 /** sales.pos_sale's arguments, in its order (see pos.ts). */
 export type SaleArgs = [
@@ -55,55 +50,6 @@ const POS_SALE_BATCH: PreparedStatement = {
 /** Sales per call at most (each is a subtransaction; PostgreSQL caches 64 per transaction). */
 const MAX_BATCH = 32;
 
-interface Pending {
-	args: SaleArgs;
-	resolve(result: unknown): void;
-	reject(err: unknown): void;
-}
-
-interface Batcher {
-	queue: Pending[];
-	running: boolean;
-}
-
-const batchers = new WeakMap<Sequelize, Batcher>();
-
-/** Runs one sale (sales.pos_sale's result, or its error as `pg` raises it), batched with the sales that wait meanwhile. */
-export function runSale<R>(db: Sequelize, args: SaleArgs): Promise<R> {
-	let batcher = batchers.get(db);
-	if (!batcher) {
-		batcher = { queue: [], running: false };
-		batchers.set(db, batcher);
-	}
-	const b = batcher;
-	return new Promise<R>((resolve, reject) => {
-		b.queue.push({ args, resolve: resolve as (r: unknown) => void, reject });
-		if (!b.running) void drain(db, b);
-	});
-}
-
-async function drain(db: Sequelize, b: Batcher): Promise<void> {
-	b.running = true;
-	try {
-		while (b.queue.length) {
-			const batch = b.queue.splice(0, MAX_BATCH);
-			if (batch.length === 1) await runAlone(db, batch[0]);
-			else await runBatch(db, batch);
-		}
-	} finally {
-		b.running = false;
-	}
-}
-
-async function runAlone(db: Sequelize, p: Pending): Promise<void> {
-	try {
-		const [row] = await queryPrepared<{ r: unknown }>(db, POS_SALE, p.args);
-		p.resolve(row.r);
-	} catch (err) {
-		p.reject(err);
-	}
-}
-
 type BatchResult = { r: unknown } | { error: { code: string; message: string; detail: string | null } };
 
 /** The function's error of one sale as `pg` would have raised it for that sale alone. */
@@ -115,50 +61,48 @@ function saleError({ code, message, detail }: { code: string; message: string; d
 	return err;
 }
 
-async function runBatch(db: Sequelize, batch: Pending[]): Promise<void> {
-	const column = (i: number) => batch.map((p) => p.args[i]);
-	const lines = (i: number) => batch.flatMap((p) => p.args[i] as unknown[]);
-	const json = (i: number) => `[${batch.map((p) => (p.args[i] as string | null) ?? "null").join(",")}]`;
-	let results: BatchResult[];
-	try {
-		const [row] = await queryPrepared<{ r: BatchResult[] }>(db, POS_SALE_BATCH, [
-			column(0),
-			column(1),
-			column(2),
-			column(3),
-			column(4),
-			column(5),
-			column(6),
-			column(7),
-			column(8),
-			column(9),
-			column(10),
-			batch.map((p) => p.args[11].length),
-			batch.flatMap((p) => p.args[11].map(() => p.args[1])),
-			lines(11),
-			lines(12),
-			lines(13),
-			lines(14),
-			json(15),
-			batch[0].args[16],
-			json(17),
-			batch[0].args[18],
-			json(19),
-		]);
-		results = row.r;
-	} catch (err) {
-		// An ERROR from the server (not FATAL: a connection ended at commit may have committed): the batch's
-		// transaction is rolled back, nothing of it was kept. Each sale alone, in order.
-		if (err instanceof DatabaseError && err.severity === "ERROR") {
-			for (const p of batch) await runAlone(db, p);
-		} else {
-			for (const p of batch) p.reject(err);
-		}
-		return;
-	}
-	batch.forEach((p, i) => {
-		const r = results[i];
-		if ("error" in r) p.reject(saleError(r.error));
-		else p.resolve(r.r);
-	});
+async function runAlone(db: Sequelize, args: SaleArgs): Promise<unknown> {
+	const [row] = await queryPrepared<{ r: unknown }>(db, POS_SALE, args);
+	return row.r;
+}
+
+async function runBatch(db: Sequelize, batch: SaleArgs[]): Promise<Outcome<unknown>[]> {
+	const column = (i: number) => batch.map((args) => args[i]);
+	const lines = (i: number) => batch.flatMap((args) => args[i] as unknown[]);
+	const json = (i: number) => `[${batch.map((args) => (args[i] as string | null) ?? "null").join(",")}]`;
+	const [row] = await queryPrepared<{ r: BatchResult[] }>(db, POS_SALE_BATCH, [
+		column(0),
+		column(1),
+		column(2),
+		column(3),
+		column(4),
+		column(5),
+		column(6),
+		column(7),
+		column(8),
+		column(9),
+		column(10),
+		batch.map((args) => args[11].length),
+		batch.flatMap((args) => args[11].map(() => args[1])),
+		lines(11),
+		lines(12),
+		lines(13),
+		lines(14),
+		json(15),
+		batch[0][16],
+		json(17),
+		batch[0][18],
+		json(19),
+	]);
+	return row.r.map((r) => ("error" in r ? { error: saleError(r.error) } : { ok: r.r }));
+}
+
+const salesOf = groupCommitPer(
+	(db: Sequelize) =>
+		new GroupCommit<SaleArgs, unknown>({ one: (args) => runAlone(db, args), many: (batch) => runBatch(db, batch), max: MAX_BATCH }),
+);
+
+/** Runs one sale (sales.pos_sale's result, or its error as `pg` raises it), batched with the sales that wait meanwhile. */
+export function runSale<R>(db: Sequelize, args: SaleArgs): Promise<R> {
+	return salesOf(db).run(args) as Promise<R>;
 }
