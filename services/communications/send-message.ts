@@ -122,19 +122,9 @@ const sendsOf = groupCommitPer(
 				return row;
 			},
 			async many(batch) {
-				const column = (i: number) => batch.map((b) => b.values[i]);
-				const rows = await queryPrepared<SendRow>(db, sendManyStatement(batch[0].schema), [
-					column(0),
-					column(1),
-					column(2),
-					column(3),
-					column(4),
-					column(5),
-					column(6),
-					batch[0].values[7],
-					column(8),
-					column(9),
-				]);
+				// One array per parameter, but the topic ($8): the same for every message.
+				const values = batch[0].values.map((first, i) => (i === 7 ? first : batch.map((b) => b.values[i])));
+				const rows = await queryPrepared<SendRow>(db, sendManyStatement(batch[0].schema), values);
 				return rows.map((row) => ({ ok: row }));
 			},
 		}),
