@@ -73,6 +73,12 @@ export class GroupCommit<A, R> {
 			else for (const p of batch) p.reject(err);
 			return;
 		}
+		// A statement that answered for fewer or more calls than it was given: no call's answer can be trusted.
+		if (outcomes.length !== batch.length) {
+			const err = new Error(`A batch of ${batch.length} calls answered ${outcomes.length} outcomes`);
+			for (const p of batch) p.reject(err);
+			return;
+		}
 		batch.forEach((p, i) => {
 			const outcome = outcomes[i];
 			if ("error" in outcome) p.reject(outcome.error);

@@ -43,6 +43,17 @@ function harness(max = 10) {
 
 const tick = () => new Promise((r) => setImmediate(r));
 
+/** Call 1 goes alone and is answered; `waiting` arrived meanwhile and are now in flight as one batch. Their answers. */
+async function batchInFlight(h: ReturnType<typeof harness>, waiting: number[]): Promise<Promise<string>[]> {
+	const first = h.gc.run(1);
+	const rest = waiting.map((n) => h.gc.run(n));
+	h.alone[0].trip.resolve("a1");
+	await first;
+	await tick();
+	expect(h.together.map((t) => t.batch)).toEqual([waiting]);
+	return rest;
+}
+
 describe("GroupCommit", () => {
 	it("sends an idle call alone at once", async () => {
 		const { gc, alone, together } = harness();
@@ -89,12 +100,9 @@ describe("GroupCommit", () => {
 	});
 
 	it("runs each call of a batch alone, in order, when the server refused the batch with an ERROR", async () => {
-		const { gc, alone, together } = harness();
-		const first = gc.run(1);
-		const rest = [2, 3].map((n) => gc.run(n));
-		alone[0].trip.resolve("a1");
-		await first;
-		await tick();
+		const h = harness();
+		const { alone, together } = h;
+		const rest = await batchInFlight(h, [2, 3]);
 		together[0].trip.reject(serverError("ERROR"));
 		await tick();
 		expect(alone.map((a) => a.args)).toEqual([1, 2]);
@@ -112,12 +120,9 @@ describe("GroupCommit", () => {
 		["a FATAL error", serverError("FATAL")],
 		["a lost connection", new Error("Connection terminated unexpectedly")],
 	])("gives %s to every call of the batch, without running them again", async (_what, failure) => {
-		const { gc, alone, together } = harness();
-		const first = gc.run(1);
-		const rest = [2, 3].map((n) => gc.run(n));
-		alone[0].trip.resolve("a1");
-		await first;
-		await tick();
+		const h = harness();
+		const { gc, alone, together } = h;
+		const rest = await batchInFlight(h, [2, 3]);
 		together[0].trip.reject(failure);
 		expect(await Promise.allSettled(rest)).toEqual([
 			{ status: "rejected", reason: failure },
@@ -127,6 +132,15 @@ describe("GroupCommit", () => {
 		// And the next call finds nothing in flight: alone again.
 		void gc.run(4);
 		expect(alone.map((a) => a.args)).toEqual([1, 4]);
+	});
+
+	it("gives every call of the batch an error when the statement answered for another number of calls", async () => {
+		const h = harness();
+		const rest = await batchInFlight(h, [2, 3]);
+		h.together[0].trip.resolve([{ ok: "t2" }]);
+		const settled = await Promise.allSettled(rest);
+		expect(settled.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+		expect((settled[0] as PromiseRejectedResult).reason.message).toBe("A batch of 2 calls answered 1 outcomes");
 	});
 
 	it("keeps one instance per key", () => {
