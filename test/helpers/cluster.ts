@@ -6,7 +6,7 @@
  * Needs `dist/` (npm test builds first; locally run `npx tsc -p .`).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -217,11 +217,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 				await waitUntil(`the gateway to route /api/v1/${folder}`, async () => {
 					const res = await fetch(`${gatewayUrl}/api/v1/openapi.json`);
 					const doc = (await res.json()) as { paths: Record<string, Record<string, unknown>> };
-					const path = Object.keys(doc.paths).find(
-						(p) => p.startsWith(`/api/v1/${folder}/`) && !p.includes("{") && doc.paths[p].get,
-					);
+					const path = Object.keys(doc.paths).find((p) => p.startsWith(`/api/v1/${folder}/`) && doc.paths[p].get);
 					if (!path) return false;
-					return (await httpGet(`${gatewayUrl}${path}`)).status !== 503;
+					// Path parameters filled with a fresh id: routed, the answer is a 401/404, never 503.
+					return (await httpGet(`${gatewayUrl}${path.replace(/\{\w+\}/g, randomUUID())}`)).status !== 503;
 				});
 			}
 		}
